@@ -1,0 +1,121 @@
+"""The Litestar application: wiring only. Rules live in domain/, one controller per capability."""
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import pkgutil
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
+from litestar import Controller, Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.response import File
+from litestar.static_files import create_static_files_router
+
+from api import errors, metrics
+from api import controllers
+from api.deps import provide_actor, provide_pool
+from domain import db, sweeper
+
+FRONTEND = db.ROOT / "frontend"
+log = logging.getLogger("linli")
+
+
+
+def discover_controllers() -> list[type[Controller]]:
+    """Every Controller defined in api/controllers/*.py: one module per capability, no central list to edit."""
+    found = []
+    for info in pkgutil.iter_modules(controllers.__path__):
+        module = importlib.import_module(f"{controllers.__name__}.{info.name}")
+        found += [obj for obj in vars(module).values()
+                  if inspect.isclass(obj) and issubclass(obj, Controller) and obj.__module__ == module.__name__]
+    return found
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data: blob:; connect-src 'self'; media-src 'self' blob:; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "permissions-policy": "camera=(self), geolocation=(self), microphone=()",
+}
+
+
+@get("/healthz", include_in_schema=True, tags=["service"])
+async def healthz(state: State) -> Response[dict[str, str]]:
+    try:
+        async with state.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("select 1", timeout=2)
+        return Response({"status": "ok", "database": "ok"})
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return Response({"status": "degraded", "database": "down"}, status_code=503)
+
+
+@get("/metrics", media_type=MediaType.TEXT, tags=["service"])
+async def metrics_text(state: State) -> str:
+    return metrics.render(state.pool.get_size(), state.pool.get_idle_size())
+
+
+def _page(name: str) -> File:
+    return File(FRONTEND / name, content_disposition_type="inline", media_type=MediaType.HTML)
+
+
+@get("/s/{code:str}", include_in_schema=False)
+async def scan_page(code: str) -> File:
+    """What any phone camera opens: the page resolves the code through the JSON API."""
+    return _page("scan.html")
+
+
+@get("/kiosk/{activity_id:str}", include_in_schema=False)
+async def kiosk_page(activity_id: str) -> File:
+    return _page("kiosk.html")
+
+
+def _security_headers(app):
+    async def add_headers(scope, receive, send):
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
+                message["headers"] = headers
+            await send(message)
+        await app(scope, receive, with_headers)
+    return add_headers
+
+
+def create_app(database_url: str | None = None, *, run_sweeper: bool = True, pool_size: int | None = None) -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = database_url or db.database_url()
+        await db.migrate(url)
+        size = pool_size or int(os.environ.get("LINLI_POOL_SIZE", "10"))
+        app.state.pool = await db.create_pool(url, min_size=min(2, size), max_size=size)
+        task = asyncio.create_task(sweeper.run_forever(app.state.pool)) if run_sweeper else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+            await app.state.pool.close()
+
+    static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
+                                        name="frontend")
+    return Litestar(
+        route_handlers=[healthz, metrics_text, scan_page, kiosk_page, *discover_controllers(), static],
+        dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
+        exception_handlers=errors.HANDLERS,
+        lifespan=[lifespan],
+        middleware=[metrics.middleware, _security_headers],
+        request_max_body_size=1024 * 1024,
+        openapi_config=OpenAPIConfig(title="Linli API", version="0.1.0", path="/schema",
+                                     render_plugins=[ScalarRenderPlugin()]),
+        debug=False,
+    )

@@ -1,0 +1,114 @@
+"""`linli` command line: serve, migrate, demo, create-admin, ledger check."""
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from domain import db
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+async def _with_conn(fn):
+    import asyncpg
+    await db.migrate(db.database_url())
+    conn = await asyncpg.connect(db.database_url())
+    await db._init_connection(conn)
+    try:
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(args) -> int:
+    applied = _run(db.migrate(db.database_url()))
+    print("applied: " + (", ".join(applied) if applied else "nothing new"))
+    return 0
+
+
+def print_logins() -> None:
+    from domain.demo import LOGINS, PASSWORD
+    print("Demo logins (password for all: %s):" % PASSWORD)
+    for who, phone in LOGINS:
+        print(f"  {phone}  {who}")
+
+
+def cmd_demo(args) -> int:
+    from domain import demo
+    city = _run(_with_conn(demo.seed))
+    print("demo city created" if city else "demo city already present")
+    print_logins()
+    return 0
+
+
+def cmd_create_admin(args) -> int:
+    from domain import auth
+    password = args.password or os.environ.get("LINLI_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    user_id = _run(_with_conn(lambda conn: auth.create_user(conn, phone=args.phone, password=password,
+                                                            name=args.name, is_admin=True)))
+    print(f"admin created: user {user_id}")
+    return 0
+
+
+def cmd_ledger_check(args) -> int:
+    from domain import ledger_check
+    problems = _run(_with_conn(ledger_check.check))
+    if not problems:
+        print("ledger check: clean")
+        return 0
+    for name, rows in problems.items():
+        print(f"DRIFT: {name}")
+        for row in rows:
+            print(f"    {row}")
+    return 1
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+    url = db.database_url()  # starts the embedded server once, in this parent process
+    _run(db.migrate(url))
+    if args.demo:
+        cmd_demo(args)
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
+          flush=True)
+    os.environ.setdefault("LINLI_PUBLIC_URL", f"http://{shown}:{args.port}")
+    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+                proxy_headers=True, access_log=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community volunteering platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web app (embedded PostgreSQL unless DATABASE_URL is set)")
+    serve.add_argument("--host", default=os.environ.get("LINLI_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("LINLI_WORKERS", "1")))
+    serve.add_argument("--demo", action="store_true", help="seed the demo city and print its logins")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(fn=cmd_serve)
+    sub.add_parser("migrate", help="apply new migrations").set_defaults(fn=cmd_migrate)
+    sub.add_parser("demo", help="seed the demo city").set_defaults(fn=cmd_demo)
+    admin = sub.add_parser("create-admin", help="create a platform admin")
+    admin.add_argument("--phone", required=True)
+    admin.add_argument("--name", default="管理员")
+    admin.add_argument("--password", help="or LINLI_ADMIN_PASSWORD, or asked for")
+    admin.set_defaults(fn=cmd_create_admin)
+    ledger = sub.add_parser("ledger", help="ledger tools")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub.add_parser("check", help="verify every ledger invariant; non-zero exit on drift").set_defaults(
+        fn=cmd_ledger_check)
+    args = parser.parse_args(argv)
+    try:
+        sys.exit(args.fn(args))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Register, log in, log out: sessions as an HttpOnly cookie for pages and a bearer token for clients."""
+
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import Cookie
+from litestar.params import Body
+
+from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
+from domain import auth
+from domain.auth import SESSION_DAYS
+from domain.orgs import Actor
+
+
+class RegisterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Annotated[str, msgspec.Meta(max_length=20)]
+    password: Annotated[str, msgspec.Meta(max_length=128)]
+    name: Annotated[str, msgspec.Meta(max_length=50)]
+
+
+class LoginIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Annotated[str, msgspec.Meta(max_length=20)]
+    password: Annotated[str, msgspec.Meta(max_length=128)]
+
+
+class PasswordIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    old_password: Annotated[str, msgspec.Meta(max_length=128)]
+    new_password: Annotated[str, msgspec.Meta(max_length=128)]
+
+
+class LoginOut(msgspec.Struct):
+    token: str
+    csrf: str
+    user_id: int
+
+
+def _with_cookies(request: Request, login: auth.Login, status: int) -> Response[LoginOut]:
+    secure = request.url.scheme == "https"
+    age = SESSION_DAYS * 86400
+    return Response(
+        LoginOut(login.token, login.csrf, login.user_id), status_code=status,
+        cookies=[Cookie(key=SESSION_COOKIE, value=login.token, httponly=True, samesite="lax", secure=secure,
+                        max_age=age, path="/"),
+                 Cookie(key=CSRF_COOKIE, value=login.csrf, httponly=False, samesite="lax", secure=secure,
+                        max_age=age, path="/")])
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["auth"]
+
+    @post("/register", status_code=201)
+    async def register(self, request: Request, data: RegisterIn, pool: asyncpg.Pool) -> Response[LoginOut]:
+        async with pool.acquire() as conn:
+            login = await auth.register(conn, phone=data.phone, password=data.password, name=data.name,
+                                        ip=client_ip(request))
+        return _with_cookies(request, login, 201)
+
+    @post("/login", status_code=200)
+    async def login(self, request: Request, data: LoginIn, pool: asyncpg.Pool) -> Response[LoginOut]:
+        # No transaction around it: a failed attempt must still count towards the rate limit.
+        async with pool.acquire() as conn:
+            login = await auth.login(conn, phone=data.phone, password=data.password, ip=client_ip(request))
+        return _with_cookies(request, login, 200)
+
+    @post("/logout", status_code=204)
+    async def logout(self, request: Request, actor: Actor, pool: asyncpg.Pool) -> Response[None]:
+        async with pool.acquire() as conn:
+            await auth.logout(conn, request.scope["linli_session"].token_hash)
+        response: Response[None] = Response(None, status_code=204)
+        response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
+        return response
+
+    @post("/password", status_code=200)
+    async def change_password(self, request: Request, actor: Actor, data: PasswordIn,
+                              pool: asyncpg.Pool) -> Response[LoginOut]:
+        async with pool.acquire() as conn:
+            login = await auth.change_password(conn, actor.id, data.old_password, data.new_password)
+        return _with_cookies(request, login, 200)

@@ -1,0 +1,70 @@
+"""The signed-in person: profile, roles, balances and statement."""
+
+import asyncpg
+import msgspec
+from litestar import Controller, get
+
+from api.deps import page_args
+from domain import ledger, statements
+from domain.orgs import Actor
+
+
+class OrgRef(msgspec.Struct):
+    id: int
+    name: str
+
+
+class Membership(msgspec.Struct):
+    org_id: int
+    org_name: str
+    kind: str
+    role: str
+    community_id: int
+
+
+class Me(msgspec.Struct):
+    id: int
+    name: str
+    phone: str | None
+    is_admin: bool
+    roles: list[str]
+    manages: list[OrgRef]
+    memberships: list[Membership]
+    balances: dict[str, ledger.Balance]
+
+
+async def load_me(conn: asyncpg.Connection, actor: Actor) -> Me:
+    phone = await conn.fetchval("select phone from users where id = $1", actor.id)
+    manages = await conn.fetch("select o.id, o.name from org_managers m join orgs o on o.id = m.org_id "
+                               "where m.user_id = $1 order by o.id", actor.id)
+    members = await conn.fetch(
+        """select o.id as org_id, o.name as org_name, o.kind, m.role,
+                  case when o.kind = 'grid' then o.parent_id else o.id end as community_id
+           from org_members m join orgs o on o.id = m.org_id where m.user_id = $1 order by o.id""", actor.id)
+    roles = sorted({m["role"] for m in members} | ({"manager"} if manages else set())
+                   | ({"admin"} if actor.is_admin else set()))
+    return Me(id=actor.id, name=actor.name, phone=phone, is_admin=actor.is_admin, roles=roles,
+              manages=[OrgRef(**r) for r in manages], memberships=[Membership(**r) for r in members],
+              balances=await ledger.balances(conn, actor.id))
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["me"]
+
+    @get("/")
+    async def me(self, actor: Actor, pool: asyncpg.Pool) -> Me:
+        async with pool.acquire() as conn:
+            return await load_me(conn, actor)
+
+    @get("/balances")
+    async def balances(self, actor: Actor, pool: asyncpg.Pool) -> dict[str, ledger.Balance]:
+        async with pool.acquire() as conn:
+            return await ledger.balances(conn, actor.id)
+
+    @get("/statement")
+    async def statement(self, actor: Actor, pool: asyncpg.Pool, unit: str = "points", limit: int = 20,
+                        cursor: str | None = None) -> statements.StatementPage:
+        limit, before = page_args(limit, cursor)
+        async with pool.acquire() as conn:
+            return await statements.statement(conn, actor.id, unit, limit, before)

@@ -1,0 +1,103 @@
+"""The organisation tree, managers, members and teams."""
+
+from typing import Annotated, Literal
+
+import asyncpg
+import msgspec
+from litestar import Controller, delete, get, post
+
+from api.deps import page_args
+from domain import orgs
+from domain.errors import forbidden
+from domain.orgs import Actor, Org, Team
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class OrgIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    kind: Literal["district", "street", "community", "grid"]
+    name: Name
+    parent_id: int | None = None
+
+
+class UserRef(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    user_id: int
+
+
+class MemberIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    user_id: int
+    role: Literal["volunteer", "courier"]
+
+
+class TeamIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    community_id: int
+
+
+class OrgPage(msgspec.Struct):
+    items: list[Org]
+    next_cursor: str | None
+
+
+class Done(msgspec.Struct):
+    ok: bool = True
+
+
+class OrgController(Controller):
+    path = "/api/orgs"
+    tags = ["orgs"]
+
+    @post("/", status_code=201)
+    async def create(self, actor: Actor, data: OrgIn, pool: asyncpg.Pool) -> Org:
+        async with pool.acquire() as conn:
+            return await orgs.create_org(conn, actor, kind=data.kind, name=data.name, parent_id=data.parent_id)
+
+    @get("/")
+    async def list(self, actor: Actor, pool: asyncpg.Pool, parent_id: int | None = None, limit: int = 50,
+                   cursor: str | None = None) -> OrgPage:
+        limit, after = page_args(limit, cursor)
+        async with pool.acquire() as conn:
+            rows = await orgs.list_orgs(conn, actor, parent_id, limit + 1, after)
+        items = rows[:limit]
+        return OrgPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+    @get("/{org_id:int}")
+    async def get(self, actor: Actor, org_id: int, pool: asyncpg.Pool) -> Org:
+        async with pool.acquire() as conn:
+            org = await orgs.get_org(conn, org_id)
+        if not orgs.can_read(actor, org):
+            raise forbidden("not your community")
+        return org
+
+    @post("/{org_id:int}/managers", status_code=201)
+    async def appoint(self, actor: Actor, org_id: int, data: UserRef, pool: asyncpg.Pool) -> Done:
+        async with pool.acquire() as conn:
+            await orgs.appoint_manager(conn, actor, org_id, data.user_id)
+        return Done()
+
+    @delete("/{org_id:int}/managers/{user_id:int}", status_code=204)
+    async def dismiss(self, actor: Actor, org_id: int, user_id: int, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
+            await orgs.remove_manager(conn, actor, org_id, user_id)
+
+    @post("/{org_id:int}/members", status_code=201)
+    async def add_member(self, actor: Actor, org_id: int, data: MemberIn, pool: asyncpg.Pool) -> Done:
+        async with pool.acquire() as conn:
+            await orgs.add_member(conn, actor, org_id, data.user_id, data.role)
+        return Done()
+
+
+class TeamController(Controller):
+    path = "/api/teams"
+    tags = ["orgs"]
+
+    @post("/", status_code=201)
+    async def create(self, actor: Actor, data: TeamIn, pool: asyncpg.Pool) -> Team:
+        async with pool.acquire() as conn:
+            return await orgs.create_team(conn, actor, data.name, data.community_id)
+
+    @post("/{team_id:int}/members", status_code=201)
+    async def add_member(self, actor: Actor, team_id: int, data: UserRef, pool: asyncpg.Pool) -> Done:
+        async with pool.acquire() as conn:
+            await orgs.add_team_member(conn, actor, team_id, data.user_id)
+        return Done()

@@ -1,0 +1,71 @@
+"""Request-scoped dependencies: the pool, the acting person (with CSRF), the language, paging."""
+
+import hmac
+
+import asyncpg
+from litestar import Request
+from litestar.datastructures import State
+
+from domain import auth, orgs
+from domain.errors import DomainError
+
+SESSION_COOKIE = "linli_session"
+CSRF_COOKIE = "linli_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def pool_of(state: State) -> asyncpg.Pool:
+    return state.pool
+
+
+def token_of(request: Request) -> tuple[str | None, bool]:
+    """The session token and whether it came from the cookie (which needs CSRF protection)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+async def current_session(request: Request, pool: asyncpg.Pool) -> auth.Session:
+    token, from_cookie = token_of(request)
+    if not token:
+        raise DomainError("unauthenticated")
+    async with pool.acquire() as conn:
+        session = await auth.session_for(conn, token)
+    if session is None:
+        raise DomainError("unauthenticated")
+    if from_cookie and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise DomainError("csrf_failed")
+    return session
+
+
+async def provide_actor(request: Request, state: State) -> orgs.Actor:
+    """Every handler that takes `actor` needs a live session; the rest are public."""
+    pool = state.pool
+    session = await current_session(request, pool)
+    async with pool.acquire() as conn:
+        actor = await orgs.load_actor(conn, session.user_id)
+    request.scope["linli_session"] = session  # for logout
+    return actor
+
+
+async def provide_pool(state: State) -> asyncpg.Pool:
+    return state.pool
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def page_args(limit: int, cursor: str | None) -> tuple[int, int]:
+    """Validate `limit` and decode the opaque cursor (the last id of the previous page)."""
+    if not 1 <= limit <= 100:
+        raise DomainError("validation_failed", field="limit", details={"problem": "1 to 100"})
+    if cursor in (None, ""):
+        return limit, 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise DomainError("validation_failed", field="cursor")
+    return limit, int(cursor)

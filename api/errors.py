@@ -1,0 +1,90 @@
+"""The one table from domain error codes to HTTP statuses, and the handlers that render
+every failure (domain refusals, validation, routing, size limits, crashes) as the JSON error
+of API.md: {"error": code, "message": text in the request's language, "details": {...}}."""
+
+import logging
+import re
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain.errors import DomainError
+from domain.reasons import explain
+
+log = logging.getLogger("linli.api")
+
+STATUS: dict[str, int] = {
+    "validation_failed": 422, "unauthenticated": 401, "bad_credentials": 401, "forbidden": 403,
+    "csrf_failed": 403, "not_found": 404, "method_not_allowed": 405, "insufficient_balance": 409,
+    "out_of_stock": 409, "limit_reached": 409, "outside_window": 409, "capacity_full": 409,
+    "not_published": 409, "not_member": 403, "too_far": 409, "daily_cap_reached": 409,
+    "invalid_state": 409, "already_used": 409, "idempotency_conflict": 409, "conflict": 409,
+    "code_unknown": 404, "code_expired": 410, "code_revoked": 410, "too_large": 413,
+    "unsupported_media": 415, "rate_limited": 429, "unavailable": 503, "internal": 500,
+}
+
+_BY_STATUS = {400: "validation_failed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media",
+              422: "validation_failed", 429: "rate_limited", 503: "unavailable"}
+
+
+def lang(request: Request) -> str:
+    header = request.headers.get("accept-language", "")
+    return "en" if header.lower().startswith("en") else "zh"
+
+
+def error_response(request: Request, code: str, details: dict | None = None, message: str | None = None,
+                   status: int | None = None) -> Response:
+    status = status or STATUS.get(code, 400)
+    headers = {}
+    if code == "rate_limited" and details and "retry_after" in details:
+        headers["Retry-After"] = str(details["retry_after"])
+    return Response({"error": code, "message": message or explain(code, lang(request)), "details": details or {}},
+                    status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def on_domain_error(request: Request, exc: DomainError) -> Response:
+    return error_response(request, exc.code, exc.details, exc.message)
+
+
+_FIELD = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)|missing required field `([A-Za-z_][A-Za-z0-9_]*)`"
+                    r"|unknown field `([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _field(problem: dict) -> str | None:
+    """Name the offending field: a query/path parameter's key, or the JSON field msgspec's message points at."""
+    match = _FIELD.search(str(problem.get("message", "")))
+    if match:
+        return next(g for g in match.groups() if g)
+    key = problem.get("key")
+    return key if key and key != "data" else None
+
+
+def on_validation_error(request: Request, exc: ValidationException) -> Response:
+    problems = [p for p in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(p, dict)]
+    details: dict = {"problems": [{k: str(v) for k, v in p.items() if k in ("key", "message", "source")}
+                                  for p in problems]}
+    fields = [f for f in map(_field, problems) if f]
+    if fields:
+        details["field"] = fields[0]
+    return error_response(request, "validation_failed", details)
+
+
+def on_http_exception(request: Request, exc: HTTPException) -> Response:
+    code = _BY_STATUS.get(exc.status_code, "validation_failed" if exc.status_code < 500 else "internal")
+    details = {"problem": str(exc.detail)} if exc.status_code < 500 and exc.detail else {}
+    return error_response(request, code, details, status=exc.status_code)
+
+
+def on_crash(request: Request, exc: Exception) -> Response:
+    import asyncpg
+    if isinstance(exc, (OSError, asyncpg.PostgresConnectionStatusError, asyncpg.CannotConnectNowError,
+                        asyncpg.InterfaceError)):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(request, "unavailable")
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(request, "internal")
+
+
+HANDLERS = {DomainError: on_domain_error, ValidationException: on_validation_error,
+            HTTPException: on_http_exception, Exception: on_crash}

@@ -1,0 +1,26 @@
+"""The one source of 'now' for rules, so tests can freeze and move time.
+
+SQL never calls now() for a rule decision; it receives the time from here as a parameter.
+"""
+
+from datetime import datetime, timedelta, timezone
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    return _frozen if _frozen is not None else datetime.now(timezone.utc)
+
+
+def freeze(at: datetime) -> None:
+    global _frozen
+    _frozen = at
+
+
+def advance(delta: timedelta) -> None:
+    freeze(now() + delta)
+
+
+def unfreeze() -> None:
+    global _frozen
+    _frozen = None

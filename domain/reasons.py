@@ -1,0 +1,42 @@
+"""The closed set of error and refusal codes, each with a human explanation per language.
+
+Every error the API returns and every refused scan stored in the database uses one of these
+codes; the CHECK constraint on `failed_scans.reason` mirrors the scan-related subset.
+"""
+
+REASONS: dict[str, tuple[str, str]] = {
+    # code: (zh-CN, en)
+    "validation_failed": ("输入有误，请检查标出的字段", "Some input is invalid; check the named field"),
+    "unauthenticated": ("请先登录", "Please log in first"),
+    "bad_credentials": ("手机号或密码不正确", "Wrong phone number or password"),
+    "forbidden": ("您没有权限进行此操作", "You are not allowed to do this"),
+    "csrf_failed": ("页面已过期，请刷新后重试", "The page is stale; reload and try again"),
+    "not_found": ("找不到该内容", "Not found"),
+    "method_not_allowed": ("不支持该操作", "Method not allowed"),
+    "insufficient_balance": ("可用余额不足", "Not enough available balance"),
+    "out_of_stock": ("库存不足", "Out of stock"),
+    "limit_reached": ("已达到兑换上限", "Limit reached"),
+    "outside_window": ("不在活动签到时间内", "Outside the activity's check-in window"),
+    "capacity_full": ("活动人数已满", "The activity is full"),
+    "not_published": ("活动尚未发布", "The activity is not published"),
+    "not_member": ("您不是该社区的成员，无法参加", "You are not a member of a community that may join"),
+    "too_far": ("您距离活动地点太远", "You are too far from the activity"),
+    "daily_cap_reached": ("今日积分已达上限", "Today's points cap is reached"),
+    "invalid_state": ("当前状态下不能进行此操作", "Not possible in the current state"),
+    "already_used": ("该凭证已使用", "This voucher was already used"),
+    "idempotency_conflict": ("重复提交的请求内容不一致", "Same idempotency key with a different request"),
+    "conflict": ("与现有数据冲突", "Conflicts with existing data"),
+    "code_unknown": ("无法识别的二维码", "Unknown QR code"),
+    "code_expired": ("二维码已过期，请扫描最新的二维码", "This QR code has expired; scan the current one"),
+    "code_revoked": ("二维码已作废", "This QR code was revoked"),
+    "too_large": ("内容太大", "Too large"),
+    "unsupported_media": ("不支持的文件类型", "Unsupported file type"),
+    "rate_limited": ("操作太频繁，请稍后再试", "Too many requests; try again later"),
+    "unavailable": ("服务暂时不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
+    "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
+}
+
+
+def explain(code: str, lang: str = "zh") -> str:
+    zh, en = REASONS.get(code, REASONS["internal"])
+    return en if lang == "en" else zh

