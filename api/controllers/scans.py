@@ -1,0 +1,40 @@
+"""POST /api/scans: whatever QR a person scanned, act on it; GET shows what a code is first."""
+
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, get, post
+
+from api.deps import current_session
+from domain import orgs, scans
+from domain.errors import DomainError
+from domain.orgs import Actor
+
+
+class ScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
+    lng: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+
+
+class ScanController(Controller):
+    path = "/api/scans"
+    tags = ["scans"]
+
+    @post("/", status_code=200)
+    async def scan(self, actor: Actor, data: ScanIn, pool: asyncpg.Pool) -> scans.ScanResult:
+        return await scans.scan(pool, actor, data.code, scans.ScanContext(data.nonce, data.lat, data.lng))
+
+    @get("/{code:str}")
+    async def preview(self, request: Request, code: str, pool: asyncpg.Pool) -> scans.Preview:
+        """What a code is (activity title, voucher ...), for the page before it acts; login optional."""
+        actor = None
+        try:
+            session = await current_session(request, pool)
+            async with pool.acquire() as conn:
+                actor = await orgs.load_actor(conn, session.user_id)
+        except DomainError:  # a preview works logged out too
+            actor = None
+        return await scans.preview(pool, actor, code)
