@@ -2,9 +2,11 @@
 every failure (domain refusals, validation, routing, size limits, crashes) as the JSON error
 of API.md: {"error": code, "message": text in the request's language, "details": {...}}."""
 
+import asyncio
 import logging
 import re
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -77,9 +79,14 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
 
 
 def on_crash(request: Request, exc: Exception) -> Response:
-    import asyncpg
-    if isinstance(exc, (OSError, asyncpg.PostgresConnectionStatusError, asyncpg.CannotConnectNowError,
-                        asyncpg.InterfaceError)):
+    if isinstance(exc, asyncpg.DataError):  # e.g. an id beyond bigint: bad input that reached SQL
+        return error_response(request, "validation_failed", {"problem": "value out of range"})
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        # The database refused what a rule in Python should have caught first: safe, but worth a look.
+        log.warning("constraint refused %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(request, "conflict")
+    if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
+                        asyncpg.CannotConnectNowError, asyncpg.InterfaceError)):
         log.warning("database unavailable: %s", type(exc).__name__)
         return error_response(request, "unavailable")
     log.exception("unhandled error on %s %s", request.method, request.url.path)
