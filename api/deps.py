@@ -43,11 +43,9 @@ async def current_session(request: Request, pool: asyncpg.Pool | asyncpg.Connect
 
 async def provide_actor(request: Request, state: State) -> orgs.Actor:
     """Every handler that takes `actor` needs a live session; the rest are public."""
-    async with state.pool.acquire() as conn:
-        session = await current_session(request, conn)
-        actor = await orgs.load_actor(conn, session.user_id)
+    session = await current_session(request, state.pool)
     request.scope["linli_session"] = session  # for logout
-    return actor
+    return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages))
 
 
 async def provide_pool(state: State) -> asyncpg.Pool:
