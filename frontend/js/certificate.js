@@ -1,0 +1,49 @@
+// Certificate of service hours: confirmed time-bank services, printable (A4) or saved as PDF.
+// A manager may open it for a member with ?user_id=.
+import { api, handlePageError } from "./api.js";
+import { getLang, t } from "./i18n.js";
+import { h, hoursNumber, initPage } from "./ui.js";
+
+initPage();
+
+const $ = (id) => document.getElementById(id);
+
+function fmtDate(iso, style = "long") {
+  const options = style === "long" ? { year: "numeric", month: "long", day: "numeric" }
+    : { year: "numeric", month: "2-digit", day: "2-digit" };
+  return new Intl.DateTimeFormat(getLang(), options).format(new Date(iso));
+}
+
+function render(cert) {
+  const count = cert.services.length;
+  // The sentence comes from the catalogue with {placeholders}; the values are set in bold.
+  const values = { name: cert.user.name, n: String(count), h: hoursNumber(cert.served_minutes) };
+  $("cert-body").replaceChildren(...t("cert.body").split(/\{(\w+)\}/)
+    .map((part, i) => (i % 2 ? h("strong", {}, values[part] ?? part) : part)));
+  const stars = $("cert-stars");
+  stars.replaceChildren(...[1, 2, 3, 4, 5].map((n) => h("span", { class: ["star", n <= cert.stars.stars && "is-on"] }, "★")));
+  stars.setAttribute("aria-label", t("tb.stars_label", { n: cert.stars.stars }));
+  stars.title = t("cert.stars_note", { h: hoursNumber(cert.stars.earned_minutes) });
+  stars.hidden = cert.stars.stars === 0; // five empty stars on a certificate read as a rating of nothing
+  $("cert-rows").replaceChildren(...cert.services.map((s) => h("tr", {},
+    h("td", { class: "cert-date" }, fmtDate(s.confirmed_at, "short")),
+    h("td", { class: "wrap" }, h("div", { class: "cert-service" }, s.title),
+      h("div", { class: "cert-service-meta" }, t("cert.service_meta", { who: s.beneficiary, where: s.community_name }))),
+    h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(s.minutes) })))));
+  $("cert-total").textContent = t("unit.hours", { n: hoursNumber(cert.served_minutes) });
+  $("cert-empty").hidden = count > 0;
+  document.querySelector(".cert-table-wrap").hidden = count === 0;
+  $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });
+  document.title = `${t("cert.title")} · ${cert.user.name}`;
+  $("loading").hidden = true;
+  $("certificate").hidden = false;
+}
+
+function load() {
+  const userId = new URLSearchParams(location.search).get("user_id");
+  const query = userId && /^\d+$/.test(userId) ? `?user_id=${userId}` : "";
+  api("GET", `/api/timebank/certificate${query}`).then(render, (err) => handlePageError(err, $("loading"), load));
+}
+
+$("print").addEventListener("click", () => window.print());
+load();
