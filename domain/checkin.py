@@ -1,0 +1,389 @@
+"""Check-in and check-out: scans of poster and rotating codes, station scans of member cards,
+manual marks, annulment, closing, and the automatic check-out at the end of the window.
+
+One short transaction per scan: the attendance row and its ledger transfers commit together.
+Credits are transfers of kind 'award' with cause ('checkin', attendance id) and the activity title
+as memo, so statements show where they came from; their idem keys (f"checkin:{id}:in", ...) make a
+retried credit apply once.
+
+Locks, always taken in this order: the activity row (check-ins only), the attendance row, then the
+person's accounts (by the ledger, in id order). The activity lock serialises the check-ins of ONE
+activity so that the capacity count cannot be overtaken (50 concurrent scans for 20 places admit
+exactly 20); check-outs and other activities are not held up by it.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from domain import activities, audit, clock, codes, ledger, orgs, scans, sweeper
+from domain import checkin_rules as rules
+from domain.activities import Activity
+from domain.codes import Code
+from domain.errors import DomainError, invalid, not_found
+from domain.orgs import Actor
+from domain.scans import ScanContext, ScanResult
+
+
+class Attendance(msgspec.Struct, kw_only=True):
+    id: int
+    activity_id: int
+    user_id: int
+    state: str
+    source: str
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+    auto_checkout: bool
+    minutes: int
+    points: int
+    in_nonce: str | None
+    out_nonce: str | None
+    recorded_by: int | None
+    note: str | None
+    annulled_at: datetime | None
+    annul_reason: str | None
+
+
+def _attendance(row: asyncpg.Record) -> Attendance:
+    return Attendance(**{k: row[k] for k in Attendance.__struct_fields__})
+
+
+async def _find_attendance(conn: asyncpg.Connection, activity_id: int, user_id: int) -> Attendance | None:
+    row = await conn.fetchrow("select * from attendances where activity_id = $1 and user_id = $2 for update",
+                              activity_id, user_id)
+    return _attendance(row) if row else None
+
+
+async def _is_member(conn: asyncpg.Connection, community_id: int, user_id: int) -> bool:
+    return community_id in await orgs.member_communities(conn, user_id)
+
+
+# ---- crediting ----------------------------------------------------------------------------
+
+async def _award_points(conn: asyncpg.Connection, activity: Activity, attendance_id: int, user_id: int,
+                        wanted: int, *, key: str, actor_id: int | None, reason: str | None = None
+                        ) -> tuple[int, dict[str, Any]]:
+    """Post up to `wanted` points, within the person's daily cap of check-in points in this community.
+
+    The person's points account is locked first, so two concurrent awards cannot both slip under
+    the cap. Today's total comes from the ledger itself (check-in credits not reversed).
+    """
+    if wanted <= 0:
+        return 0, {}
+    account = await ledger.user_account(conn, user_id, "points")
+    await conn.execute("select 1 from accounts where id = $1 for update", account)
+    issuing = await ledger.org_account(conn, activity.community_id, "issuing", "points")
+    day_start, day_end = rules.local_day(clock.now())
+    already = await conn.fetchval(
+        """select coalesce(sum(t.amount), 0)::bigint from entries e join transfers t on t.id = e.transfer_id
+           where e.account_id = $1 and e.created_at >= $2 and e.created_at < $3
+             and t.cause_type = 'checkin' and t.debit_account = $4
+             and not exists (select 1 from transfers r where r.reverses = t.id)""",
+        account, day_start, day_end, issuing)
+    awarded = rules.capped_award(wanted, already, activity.daily_points_cap)
+    if awarded > 0:
+        await ledger.post(conn, unit="points", debit=issuing, credit=account, amount=awarded, kind="award",
+                          cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id,
+                          reason=reason, key=key)
+    if awarded == wanted:
+        return awarded, {}
+    return awarded, {"capped": True, "daily_cap": activity.daily_points_cap, "points_wanted": wanted}
+
+
+async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, attendance_id: int, user_id: int,
+                        minutes: int, *, key: str, actor_id: int | None, reason: str | None = None) -> None:
+    if minutes <= 0:
+        return
+    await ledger.post(conn, unit="minutes", debit=await ledger.org_account(conn, activity.community_id, "issuing",
+                                                                          "minutes"),
+                      credit=await ledger.user_account(conn, user_id, "minutes"), amount=minutes, kind="award",
+                      cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
+                      key=key)
+
+
+# ---- scanning -----------------------------------------------------------------------------
+
+async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: str, source: str,
+                      actor_id: int | None = None, context: ScanContext = ScanContext()) -> ScanResult:
+    """A scan of an activity's code by (or, at a station, for) `user_id`: check in, check out, or
+    say why nothing changed. Runs inside the caller's transaction."""
+    now = clock.now()
+    attendance = await _find_attendance(conn, activity_id, user_id)
+    if attendance is None:
+        activity = await activities.load(conn, activity_id, lock=True)
+        attendance = await _find_attendance(conn, activity_id, user_id)  # the same person, scanning twice at once
+        if attendance is None:
+            result = await _check_in(conn, activity, user_id, now=now, source=source, actor_id=actor_id,
+                                     context=context)
+            result.kind = kind
+            return result
+    activity = await activities.load(conn, activity_id)
+    replay = context.nonce is not None and context.nonce in (attendance.in_nonce, attendance.out_nonce)
+    step = rules.next_step(attendance.state, attendance.checked_in_at, now, replay=replay)
+    if step == "annulled":
+        raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
+    if step == "check_out":
+        result = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce)
+        result.kind = kind
+        return result
+    return ScanResult(action=step, kind=kind, target_id=activity.id, title=activity.title, details={
+        "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
+        "checked_out_at": attendance.checked_out_at.isoformat() if attendance.checked_out_at else None,
+        "total_points": attendance.points, "total_minutes": attendance.minutes})
+
+
+async def _check_in(conn: asyncpg.Connection, activity: Activity, user_id: int, *, now: datetime, source: str,
+                    actor_id: int | None, context: ScanContext) -> ScanResult:
+    if activity.state == "draft":
+        raise DomainError("not_published")
+    if activity.state == "closed":
+        raise DomainError("outside_window", details={"closed_at": activity.closed_at.isoformat()})
+    problem = rules.window_problem(now, activity.starts_at, activity.ends_at)
+    if problem == "not_started":
+        raise DomainError("outside_window", details={"opens_at": activity.starts_at.isoformat()})
+    if problem == "ended":
+        raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
+    if not await _is_member(conn, activity.community_id, user_id):
+        raise DomainError("not_member", details={"community": activity.community_name})
+    # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
+    if activity.radius_m is not None and context.lat is not None and context.lng is not None:
+        distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
+        if distance > activity.radius_m:
+            raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
+    if activity.capacity is not None:
+        taken = await conn.fetchval("select count(*) from attendances where activity_id = $1 "
+                                    "and state in ('inside', 'done')", activity.id)
+        if taken >= activity.capacity:
+            raise DomainError("capacity_full", details={"capacity": activity.capacity})
+    attendance_id = await conn.fetchval(
+        """insert into attendances (activity_id, user_id, state, source, checked_in_at, in_nonce, recorded_by,
+                                    created_at)
+           values ($1, $2, 'inside', $3, $4, $5, $6, $4) returning id""",
+        activity.id, user_id, source, now, context.nonce, actor_id)
+    points, details = await _award_points(conn, activity, attendance_id, user_id, activity.points,
+                                          key=f"checkin:{attendance_id}:in", actor_id=actor_id)
+    await conn.execute("update attendances set points = $2 where id = $1", attendance_id, points)
+    return ScanResult(action="checked_in", kind="activity", target_id=activity.id, title=activity.title,
+                      points=points, details={"attendance_id": attendance_id, "checked_in_at": now.isoformat(),
+                                              "ends_at": activity.ends_at.isoformat(), **details})
+
+
+async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
+                    actor_id: int | None = None, nonce: str | None = None, auto: bool = False) -> ScanResult:
+    """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour."""
+    minutes = rules.attended_minutes(attendance.checked_in_at, at, activity.starts_at, activity.ends_at,
+                                     activity.max_minutes)
+    points, details = await _award_points(conn, activity, attendance.id, attendance.user_id,
+                                          rules.hour_points(minutes, activity.points_per_hour),
+                                          key=f"checkin:{attendance.id}:out:points", actor_id=actor_id)
+    await _bank_minutes(conn, activity, attendance.id, attendance.user_id, minutes,
+                        key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
+    await conn.execute(
+        """update attendances set state = 'done', checked_out_at = $2, minutes = $3, points = points + $4,
+                  auto_checkout = $5, out_nonce = $6 where id = $1""",
+        attendance.id, at, minutes, points, auto, nonce)
+    return ScanResult(action="checked_out", kind="activity", target_id=activity.id, title=activity.title,
+                      points=points, minutes=minutes, details={
+                          "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
+                          "checked_out_at": at.isoformat(), **details})
+
+
+def _check_code(code: Code, now: datetime) -> None:
+    """Rotating codes expire (after a grace period). A poster code is good while its activity runs:
+    the activity's window check gives the clearer reason (outside_window), so only revocation counts."""
+    if code.kind == "rotating":
+        codes.check_valid(code, now, activities.rotation_grace_seconds())
+    elif code.revoked_at is not None and code.revoked_at <= now:
+        raise DomainError("code_revoked")
+
+
+@scans.acts_on("poster", "rotating")
+async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext) -> ScanResult:
+    if context.nonce:  # the page replaying its own scan (a reload) answers as before, even past the code's life
+        attendance = await _find_attendance(conn, code.target_id, actor.id)
+        if attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce):
+            return await record_scan(conn, code.target_id, actor.id, kind=code.kind, source="self", context=context)
+    _check_code(code, clock.now())
+    return await record_scan(conn, code.target_id, actor.id, kind=code.kind, source="self", context=context)
+
+
+@scans.previews("poster", "rotating")
+async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
+    _check_code(code, clock.now())
+    activity = await activities.load(conn, code.target_id, viewer=actor.id if actor else 0)
+    return scans.Preview(kind=code.kind, target_id=activity.id, title=activity.title, details={
+        "starts_at": activity.starts_at.isoformat(), "ends_at": activity.ends_at.isoformat(),
+        "place": activity.place, "community": activity.community_name, "state": activity.state,
+        "points": activity.points, "points_per_hour": activity.points_per_hour, "my_state": activity.my_state,
+        "geofence": activity.radius_m is not None})
+
+
+@scans.previews("member")
+async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
+    """A member card opened by a phone camera: say what it is; only a station acts on it."""
+    codes.check_valid(code, clock.now())
+    return scans.Preview(kind="member", target_id=code.target_id,
+                         details={"mine": actor is not None and actor.id == code.target_id})
+
+
+async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text: str,
+                       nonce: str | None = None) -> ScanResult:
+    """A manager scans a member's card at the venue: the member is checked in or out, as if they had
+    scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
+    async with pool.acquire() as conn:
+        await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
+    value = rules.code_from_text(text)
+    found: Code | None = None
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            found = await codes.find(conn, value)
+            if found is None or found.kind != "member":
+                raise DomainError("code_unknown", details={"expected": "member card"})
+            codes.check_valid(found, clock.now())
+            result = await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
+                                       actor_id=actor.id, context=ScanContext(nonce=nonce))
+            name = await conn.fetchval("select name from users where id = $1", found.target_id)
+            result.details = {**result.details, "user_id": found.target_id, "user_name": name}
+            return result
+    except DomainError as error:
+        member = found.target_id if found is not None and found.kind == "member" else None
+        error.details.setdefault("station_by", actor.id)
+        await scans.log_refusal(pool, code=value or text[:64], found=found, user_id=member, error=error,
+                                activity_id=activity_id)
+        raise
+
+
+# ---- manager actions ----------------------------------------------------------------------
+
+def _reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise invalid("reason", "required")
+    if len(reason) > 500:
+        raise invalid("reason", "at most 500 characters")
+    return reason
+
+
+async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reason: str, *,
+                ip: str | None = None) -> Attendance:
+    """Undo a mistaken check-in: every credit of it is reversed through the ledger, with the reason.
+
+    If the person already spent the points, the reversal cannot take them back: the ledger refuses
+    with insufficient_balance (409) and nothing changes; the manager settles it with an adjustment.
+    """
+    reason = _reason(reason)
+    row = await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id)
+    if row is None:
+        raise not_found("attendance")
+    activity = await activities.get_managed(conn, actor, row["activity_id"])
+    if row["state"] == "annulled":
+        raise DomainError("invalid_state", details={"state": "annulled"})
+    credits = await conn.fetch(
+        """select t.id from transfers t where t.cause_type = 'checkin' and t.cause_id = $1 and t.kind = 'award'
+             and t.state = 'posted' and not exists (select 1 from transfers r where r.reverses = t.id)
+           order by t.id""", attendance_id)
+    for credit in credits:
+        await ledger.reverse(conn, credit["id"], actor_id=actor.id, reason=reason, key=f"annul:{credit['id']}")
+    updated = await conn.fetchrow(
+        """update attendances set state = 'annulled', annulled_at = $2, annulled_by = $3, annul_reason = $4
+           where id = $1 returning *""", attendance_id, clock.now(), actor.id, reason)
+    await audit.record(conn, actor, "checkin_annul", community_id=activity.community_id,
+                       target=("user", row["user_id"]), before={"attendance_id": attendance_id, "state": row["state"]},
+                       after={"reversed": [c["id"] for c in credits]}, reason=reason, ip=ip)
+    return _attendance(updated)
+
+
+class MarkResult(msgspec.Struct):
+    marked: list[int]                 # attendance ids created
+    skipped: list[dict[str, Any]]     # {user_id, reason}
+    minutes: int                      # as credited to each (after the window and the cap)
+
+
+async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int, user_ids: list[int],
+                        reason: str, minutes: int, *, ip: str | None = None) -> MarkResult:
+    """A manager records attendance for members who could not scan (flagged manual, with the reason).
+
+    Each gets the activity's check-in points, `minutes` (at most the window and the cap) and the
+    points for those minutes, under the same daily cap. People already recorded are skipped, and
+    so are non-members. Capacity does not apply: the manager vouches they were there.
+    """
+    reason = _reason(reason)
+    activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+    if activity.state == "draft":
+        raise DomainError("not_published")
+    minutes = rules.manual_minutes(minutes, activity.starts_at, activity.ends_at, activity.max_minutes)
+    start = activity.starts_at
+    end = start + timedelta(minutes=minutes)
+    marked, skipped = [], []
+    for user_id in dict.fromkeys(user_ids):
+        if not await _is_member(conn, activity.community_id, user_id):
+            skipped.append({"user_id": user_id, "reason": "not_member"})
+            continue
+        attendance_id = await conn.fetchval(
+            """insert into attendances (activity_id, user_id, state, source, checked_in_at, checked_out_at,
+                                        minutes, recorded_by, note, created_at)
+               values ($1, $2, 'done', 'manual', $3, $4, $5, $6, $7, $8)
+               on conflict (activity_id, user_id) do nothing returning id""",
+            activity.id, user_id, start, end, minutes, actor.id, reason, clock.now())
+        if attendance_id is None:
+            skipped.append({"user_id": user_id, "reason": "already_recorded"})
+            continue
+        points, _ = await _award_points(conn, activity, attendance_id, user_id,
+                                        activity.points + rules.hour_points(minutes, activity.points_per_hour),
+                                        key=f"checkin:{attendance_id}:manual:points", actor_id=actor.id,
+                                        reason=reason)
+        await _bank_minutes(conn, activity, attendance_id, user_id, minutes,
+                            key=f"checkin:{attendance_id}:manual:minutes", actor_id=actor.id, reason=reason)
+        await conn.execute("update attendances set points = $2 where id = $1", attendance_id, points)
+        marked.append(attendance_id)
+    await audit.record(conn, actor, "attendance_mark", community_id=activity.community_id,
+                       target=("activity", activity.id), after={"attendances": marked, "minutes": minutes},
+                       reason=reason, ip=ip)
+    return MarkResult(marked=marked, skipped=skipped, minutes=minutes)
+
+
+async def close(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Activity:
+    """Published → closed; whoever is still inside is checked out now (or at the window end if earlier)."""
+    async with conn.transaction():
+        activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+        if activity.state != "published":
+            raise DomainError("invalid_state", details={"state": activity.state})
+        now = clock.now()
+        rows = await conn.fetch("select * from attendances where activity_id = $1 and state = 'inside' "
+                                "order by id for update", activity_id)
+        for row in rows:
+            await check_out(conn, activity, _attendance(row), at=max(row["checked_in_at"], min(now, activity.ends_at)),
+                            auto=True)
+        await conn.execute("update activities set state = 'closed', closed_at = $2 where id = $1", activity_id, now)
+        await audit.record(conn, actor, "activity_close", community_id=activity.community_id,
+                           target=("activity", activity_id), after={"checked_out": len(rows)}, ip=ip)
+    return await activities.load(conn, activity_id, viewer=actor.id)
+
+
+@sweeper.register
+async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int = 200) -> int:
+    """Check out people still inside when their activity's window has ended.
+
+    Their minutes count up to the window end: people forget to scan out far more often than they
+    leave early, and the check-in already proved they came. Each person in its own short
+    transaction; SKIP LOCKED and the state re-check make several processes safe together.
+    """
+    due = await pool.fetch(
+        """select t.id from attendances t join activities a on a.id = t.activity_id
+           where t.state = 'inside' and a.ends_at <= $1 order by t.id limit $2""", now, batch)
+    done = 0
+    for item in due:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
+                                      "for update skip locked", item["id"])
+            if row is None:
+                continue
+            activity = await activities.load(conn, row["activity_id"])
+            await check_out(conn, activity, _attendance(row), at=activity.ends_at, auto=True)
+            done += 1
+    return done
+
+
+sweeper.register(activities.prune_rotating_codes)

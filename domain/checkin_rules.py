@@ -1,0 +1,114 @@
+"""Pure rules of check-in and check-out: windows, minutes, points, caps, distance, repeats.
+
+No database and no clock here: every function takes the times it needs, so each rule is tested
+on its own (tests/test_checkin_rules.py).
+"""
+
+import math
+import os
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+REPEAT_WINDOW = timedelta(minutes=2)  # a second scan this soon after the first changes nothing
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def local_zone() -> ZoneInfo:
+    """Days (for daily caps) and poster times are local to the deployment's city."""
+    return ZoneInfo(os.environ.get("LINLI_TIMEZONE", "Asia/Shanghai"))
+
+
+def window_problem(now: datetime, starts_at: datetime, ends_at: datetime) -> str | None:
+    """'not_started' or 'ended' when a check-in at `now` falls outside [starts_at, ends_at)."""
+    if now < starts_at:
+        return "not_started"
+    if now >= ends_at:
+        return "ended"
+    return None
+
+
+def overlap_minutes(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> int:
+    """Whole minutes (rounded down) that [a_start, a_end] and [b_start, b_end] share."""
+    seconds = (min(a_end, b_end) - max(a_start, b_start)).total_seconds()
+    return max(0, int(seconds // 60))
+
+
+def attended_minutes(checked_in_at: datetime, checked_out_at: datetime, starts_at: datetime,
+                     ends_at: datetime, max_minutes: int | None) -> int:
+    """Minutes banked for an attendance: its overlap with the window, capped by `max_minutes`."""
+    minutes = overlap_minutes(checked_in_at, checked_out_at, starts_at, ends_at)
+    return minutes if max_minutes is None else min(minutes, max_minutes)
+
+
+def manual_minutes(requested: int, starts_at: datetime, ends_at: datetime, max_minutes: int | None) -> int:
+    """Minutes a manager may credit by hand: no more than the window, nor the cap."""
+    window = overlap_minutes(starts_at, ends_at, starts_at, ends_at)
+    allowed = window if max_minutes is None else min(window, max_minutes)
+    return max(0, min(requested, allowed))
+
+
+def hour_points(minutes: int, points_per_hour: int) -> int:
+    """Points for time served, rounded down: 90 minutes at 10 points an hour earn 15."""
+    return minutes * points_per_hour // 60
+
+
+def capped_award(wanted: int, already_today: int, daily_cap: int) -> int:
+    """What may still be awarded today under the per-person daily cap (never negative)."""
+    return max(0, min(wanted, daily_cap - already_today))
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres (haversine); plenty for a geofence of a few hundred metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def next_step(state: str, checked_in_at: datetime, now: datetime, *, replay: bool = False) -> str:
+    """What a scan does to an existing attendance.
+
+    'check_out', or a harmless answer: 'already_checked_in' (a repeat within REPEAT_WINDOW, or the
+    page replaying its own nonce), 'already_checked_out' (every scan after check-out), or
+    'annulled' (a manager annulled it; scanning does not bring it back).
+    """
+    if state == "annulled":
+        return "annulled"
+    if state == "done":
+        return "already_checked_out"
+    if replay or now - checked_in_at < REPEAT_WINDOW:
+        return "already_checked_in"
+    return "check_out"
+
+
+def local_day(now: datetime, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """The local calendar day around `now`, as [start, end) instants."""
+    zone = zone or local_zone()
+    local = now.astimezone(zone)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+
+
+def code_from_text(text: str) -> str:
+    """A code typed, pasted or decoded from a QR: either the bare code or its `.../s/<code>` URL."""
+    text = (text or "").strip()
+    if "/s/" in text:
+        text = text.rsplit("/s/", 1)[1]
+    for stop in "?#/ ":
+        text = text.split(stop, 1)[0]
+    return text.lower()
+
+
+def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone: ZoneInfo | None = None) -> str:
+    """The activity time for a poster: '2026年6月14日 09:00–11:30' / '14 Jun 2026, 09:00–11:30'."""
+    zone = zone or local_zone()
+    s, e = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    if lang == "en":
+        day = lambda d: f"{d.day} {d.strftime('%b')} {d.year}"  # noqa: E731
+        if s.date() == e.date():
+            return f"{day(s)}, {s:%H:%M}–{e:%H:%M}"
+        return f"{day(s)} {s:%H:%M} – {day(e)} {e:%H:%M}"
+    day = lambda d: f"{d.year}年{d.month}月{d.day}日"  # noqa: E731
+    if s.date() == e.date():
+        return f"{day(s)} {s:%H:%M}–{e:%H:%M}"
+    return f"{day(s)} {s:%H:%M} – {day(e)} {e:%H:%M}"

@@ -1,0 +1,145 @@
+// Activities: managers list and create their community's activities and open one (?id=) to run it;
+// volunteers see the upcoming activities of their communities and whether they took part.
+import { api, clearErrors, handlePageError, showError } from "./api.js";
+import { t } from "./i18n.js";
+import { h, initPage, setBusy } from "./ui.js";
+import { activityMeta, rulesBadges, showDetail, stateBadge } from "./activity-detail.js";
+
+initPage();
+
+const $ = (id) => document.getElementById(id);
+const DAY = 24 * 3600 * 1000;
+const detailId = new URLSearchParams(location.search).get("id");
+
+function myStateBadge(state) {
+  if (!state) return null;
+  const tone = { inside: "badge-accent", done: "badge-ok", annulled: "badge-muted" }[state];
+  return h("span", { class: ["badge", tone] }, t(`act.my_${state}`));
+}
+
+function item(activity, { manager }) {
+  const body = [
+    h("div", { class: "activity-item-head" },
+      h("span", { class: "activity-item-title" }, activity.title),
+      manager ? stateBadge(activity.state) : myStateBadge(activity.my_state)),
+    activityMeta(activity),
+    h("div", { class: "activity-rules" }, rulesBadges(activity),
+      manager && activity.state !== "draft" &&
+        h("span", { class: "badge badge-info" }, t("act.counts", { inside: activity.inside, done: activity.attended }))),
+  ];
+  return h("li", {}, manager
+    ? h("a", { class: "activity-item", href: `/activities.html?id=${activity.id}` }, body)
+    : h("div", { class: "activity-item" }, body));
+}
+
+function renderList(items, { manager }) {
+  $("activity-list").replaceChildren(...items.map((a) => item(a, { manager })));
+  $("list-empty").hidden = items.length > 0;
+  $("list-empty").textContent = t(manager ? "act.empty_manager" : "act.empty_volunteer");
+}
+
+async function loadManagerList() {
+  const query = new URLSearchParams({ community_id: $("community").value, limit: "100",
+    from: new Date(Date.now() - 30 * DAY).toISOString() });
+  const page = await api("GET", `/api/activities?${query}`);
+  renderList(page.items, { manager: true });
+}
+
+// ---- create -------------------------------------------------------------------------------
+
+/** A datetime-local value ("2026-06-14T09:00") for a Date, in the browser's time zone. */
+function localInput(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+function resetForm() {
+  const form = $("new-form");
+  form.reset();
+  clearErrors(form);
+  const start = new Date();
+  start.setMinutes(0, 0, 0);
+  start.setHours(start.getHours() + 1);
+  $("f-starts").value = localInput(start);
+  $("f-ends").value = localInput(new Date(start.getTime() + 2 * 3600 * 1000));
+}
+
+function numberOrNull(value) {
+  return value === "" ? null : Number(value);
+}
+
+async function create(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const data = Object.fromEntries(new FormData(form));
+  for (const name of ["title", "starts_at", "ends_at"]) {
+    if (!String(data[name] ?? "").trim()) {
+      showError({ message: t("error.required") }, form, name);
+      return;
+    }
+  }
+  const body = {
+    community_id: Number($("community").value), title: data.title.trim(), description: data.description,
+    place: data.place.trim(), starts_at: new Date(data.starts_at).toISOString(),
+    ends_at: new Date(data.ends_at).toISOString(), points: Number(data.points || 0),
+    points_per_hour: Number(data.points_per_hour || 0), capacity: numberOrNull(data.capacity),
+    max_minutes: numberOrNull(data.max_minutes), rotation_seconds: Number(data.rotation_seconds || 30),
+  };
+  const button = form.querySelector("[type=submit]");
+  setBusy(button, true);
+  try {
+    const activity = await api("POST", "/api/activities", body);
+    location.assign(`/activities.html?id=${activity.id}`);
+  } catch (err) {
+    showError(err, form);
+    setBusy(button, false);
+  }
+}
+
+function setUpCreate() {
+  $("new-toggle").hidden = false;
+  $("new-toggle").addEventListener("click", () => {
+    resetForm();
+    $("new-form").hidden = false;
+    $("new-toggle").hidden = true;
+    $("f-title").focus();
+  });
+  $("new-cancel").addEventListener("click", () => {
+    $("new-form").hidden = true;
+    $("new-toggle").hidden = false;
+  });
+  $("new-form").addEventListener("submit", create);
+}
+
+// ---- start ----------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    const me = await api("GET", "/api/me");
+    const manages = me.manages ?? [];
+    if (detailId) {
+      await showDetail(Number(detailId));
+      $("loading").hidden = true;
+      $("detail-view").hidden = false;
+      return;
+    }
+    if (manages.length) {
+      $("community").replaceChildren(...manages.map((o) => h("option", { value: o.id }, o.name)));
+      $("community-field").hidden = manages.length < 2;
+      $("community").addEventListener("change", () => loadManagerList().catch((err) => handlePageError(err)));
+      setUpCreate();
+      await loadManagerList();
+    } else {
+      $("list-title").textContent = t("act.upcoming");
+      const query = new URLSearchParams({ state: "published", limit: "50", from: new Date().toISOString() });
+      renderList((await api("GET", `/api/activities?${query}`)).items, { manager: false });
+    }
+    $("loading").hidden = true;
+    $("list-view").hidden = false;
+  } catch (err) {
+    handlePageError(err, $("loading"), start);
+  }
+}
+
+start();

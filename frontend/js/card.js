@@ -1,0 +1,51 @@
+// My member card: the personal QR a manager scans at a station; printable; re-issuable when lost.
+import { api, handlePageError, showError, toast } from "./api.js";
+import { t } from "./i18n.js";
+import { initPage, setBusy } from "./ui.js";
+import { setQrImage } from "./qr-camera.js";
+
+initPage();
+
+const $ = (id) => document.getElementById(id);
+
+/** "abcdefghijklmnop" → "abcd efgh ijkl mnop": easier to read out or type at a station. */
+function grouped(code) {
+  return code.match(/.{1,4}/g)?.join(" ") ?? code;
+}
+
+function render(card, name) {
+  if (name) $("name").textContent = name;
+  setQrImage($("qr-image"), card.svg);
+  $("qr-image").alt = t("card.qr_alt");
+  $("code").textContent = grouped(card.code);
+  $("loading").hidden = true;
+  $("card").hidden = false;
+  $("actions").hidden = false;
+}
+
+async function load() {
+  $("loading").textContent = t("common.loading");
+  try {
+    const [card, me] = await Promise.all([api("GET", "/api/me/card"), api("GET", "/api/me")]);
+    render(card, me.name);
+  } catch (err) {
+    handlePageError(err, $("loading"), load);
+  }
+}
+
+$("print").addEventListener("click", () => window.print());
+$("reissue").addEventListener("click", async (event) => {
+  if (!window.confirm(t("card.reissue_confirm"))) return;
+  const button = event.currentTarget;
+  setBusy(button, true);
+  try {
+    render(await api("POST", "/api/me/card/reissue"));
+    toast(t("card.reissued"), "success");
+  } catch (err) {
+    showError(err);
+  } finally {
+    setBusy(button, false);
+  }
+});
+
+load();
