@@ -100,10 +100,36 @@ async def _new_session(conn: asyncpg.Connection, user_id: int) -> Login:
     return Login(token=token, csrf=csrf, user_id=user_id)
 
 
+async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, name: str) -> int | None:
+    """A manager may invite a phone before its owner has an account (domain/members.py creates the
+    person without a password). Registering with that phone claims the account, with its memberships
+    and balance, and sets the password and name. No SMS check here, as for any registration."""
+    phone = normalise_phone(phone)
+    name = check_name(name)
+    check_password_strength(password)
+    user_id = await conn.fetchval("select id from users where phone = $1 and password_hash is null and active "
+                                  "and closed_at is null for update", phone)
+    if user_id is not None:  # hash only when there is something to claim: argon2 is slow on purpose
+        await conn.execute("update users set password_hash = $2, name = $3 where id = $1",
+                           user_id, hash_password(password), name)
+    return user_id
+
+
 async def register(conn: asyncpg.Connection, *, phone: str, password: str, name: str, ip: str) -> Login:
     await ratelimit.take(conn, f"register:ip:{ip}", REGISTER_PER_IP, 3600)
-    user_id = await create_user(conn, phone=phone, password=password, name=name)
-    return await _new_session(conn, user_id)
+    async with conn.transaction():
+        user_id = (await claim_invited(conn, phone=phone, password=password, name=name)
+                   or await create_user(conn, phone=phone, password=password, name=name))
+        return await _new_session(conn, user_id)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Check a password against a stored hash (always spending the hashing time)."""
+    try:
+        _hasher.verify(password_hash or _DUMMY_HASH, password)
+        return password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 async def login(conn: asyncpg.Connection, *, phone: str, password: str, ip: str) -> Login:

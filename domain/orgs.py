@@ -1,7 +1,8 @@
 """The organisation tree (district → street → community → grid), managers, members and teams.
 
 `require_manager` is the one scope check every manager action goes through: an admin may act
-everywhere, a manager only inside the communities they were appointed to.
+everywhere, a manager only inside the communities they were appointed to. Every change here writes
+its audit row (domain/audit.py) in the same transaction; `ip` is the requester's, passed by the API.
 """
 
 from datetime import datetime
@@ -9,7 +10,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import audit, ledger
 from domain.errors import DomainError, forbidden, not_found
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street", "grid": "community"}
@@ -84,7 +85,7 @@ def can_read(actor: Actor, org: Org) -> bool:
 
 
 async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str,
-                     parent_id: int | None) -> Org:
+                     parent_id: int | None, ip: str | None = None) -> Org:
     require_admin(actor)
     name = " ".join(name.split())
     if not name:
@@ -105,7 +106,10 @@ async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name:
             "returning id, kind, name, parent_id, created_at", kind, name, parent_id)
         if kind == "community":
             await ledger.open_community_accounts(conn, row["id"])
-    return _org(row)
+        org = _org(row)
+        await audit.record(conn, actor, "org_create", community_id=org.community_id, target=("org", org.id),
+                           after={"kind": kind, "name": name, "parent_id": parent_id}, ip=ip)
+    return org
 
 
 async def list_orgs(conn: asyncpg.Connection, actor: Actor, parent_id: int | None,
@@ -122,22 +126,34 @@ async def _require_user(conn: asyncpg.Connection, user_id: int) -> None:
         raise DomainError("not_found", field="user_id", details={"what": "user"})
 
 
-async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int) -> None:
+async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int, *,
+                          ip: str | None = None) -> None:
     require_admin(actor)
     org = await get_org(conn, org_id)
     if org.kind != "community":
         raise DomainError("validation_failed", field="org_id", details={"problem": "managers are appointed per community"})
     await _require_user(conn, user_id)
-    await conn.execute("insert into org_managers (org_id, user_id) values ($1, $2) on conflict do nothing",
-                       org_id, user_id)
+    async with conn.transaction():
+        added = await conn.fetchval("insert into org_managers (org_id, user_id) values ($1, $2) "
+                                    "on conflict do nothing returning true", org_id, user_id)
+        if added:  # appointing a manager twice changes nothing, so it is not audited twice
+            await audit.record(conn, actor, "role_grant", community_id=org_id, target=("user", user_id),
+                               after={"role": "manager", "org_id": org_id}, ip=ip)
 
 
-async def remove_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int) -> None:
+async def remove_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int, *,
+                         ip: str | None = None) -> None:
     require_admin(actor)
-    await conn.execute("delete from org_managers where org_id = $1 and user_id = $2", org_id, user_id)
+    async with conn.transaction():
+        removed = await conn.fetchval("delete from org_managers where org_id = $1 and user_id = $2 returning true",
+                                      org_id, user_id)
+        if removed:
+            await audit.record(conn, actor, "role_revoke", community_id=org_id, target=("user", user_id),
+                               before={"role": "manager", "org_id": org_id}, ip=ip)
 
 
-async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int, role: str) -> None:
+async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int, role: str, *,
+                     ip: str | None = None) -> None:
     """Volunteers join a community, couriers a grid; the community's manager decides."""
     org = await get_org(conn, org_id)
     require_manager(actor, org.community_id)
@@ -147,8 +163,16 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
     if org.kind != want:
         raise DomainError("validation_failed", field="org_id", details={"problem": f"a {role} joins a {want}"})
     await _require_user(conn, user_id)
-    await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
-                       "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
+    async with conn.transaction():
+        old = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2 for update",
+                                  org_id, user_id)
+        if old == role:
+            return
+        await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
+                           "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
+        await audit.record(conn, actor, "member_add" if old is None else "member_edit", community_id=org.community_id,
+                           target=("user", user_id), before={"role": old, "org_id": org_id} if old else None,
+                           after={"role": role, "org_id": org_id}, ip=ip)
 
 
 async def member_communities(conn: asyncpg.Connection, user_id: int) -> list[int]:
@@ -174,7 +198,8 @@ class Team(msgspec.Struct, frozen=True):
     community_id: int
 
 
-async def create_team(conn: asyncpg.Connection, actor: Actor, name: str, community_id: int) -> Team:
+async def create_team(conn: asyncpg.Connection, actor: Actor, name: str, community_id: int, *,
+                      ip: str | None = None) -> Team:
     org = await get_org(conn, community_id)
     if org.kind != "community":
         raise DomainError("validation_failed", field="community_id")
@@ -182,16 +207,24 @@ async def create_team(conn: asyncpg.Connection, actor: Actor, name: str, communi
     name = " ".join(name.split())
     if not name:
         raise DomainError("validation_failed", field="name", details={"problem": "required"})
-    row = await conn.fetchrow("insert into teams (name, community_id) values ($1, $2) returning id, name, community_id",
-                              name, community_id)
+    async with conn.transaction():
+        row = await conn.fetchrow("insert into teams (name, community_id) values ($1, $2) "
+                                  "returning id, name, community_id", name, community_id)
+        await audit.record(conn, actor, "team_create", community_id=community_id, target=("team", row["id"]),
+                           after={"name": name}, ip=ip)
     return Team(**row)
 
 
-async def add_team_member(conn: asyncpg.Connection, actor: Actor, team_id: int, user_id: int) -> None:
+async def add_team_member(conn: asyncpg.Connection, actor: Actor, team_id: int, user_id: int, *,
+                          ip: str | None = None) -> None:
     community_id = await conn.fetchval("select community_id from teams where id = $1", team_id)
     if community_id is None:
         raise not_found("team")
     require_manager(actor, community_id)
     await _require_user(conn, user_id)
-    await conn.execute("insert into team_members (team_id, user_id) values ($1, $2) on conflict do nothing",
-                       team_id, user_id)
+    async with conn.transaction():
+        added = await conn.fetchval("insert into team_members (team_id, user_id) values ($1, $2) "
+                                    "on conflict do nothing returning true", team_id, user_id)
+        if added:
+            await audit.record(conn, actor, "team_member_add", community_id=community_id, target=("user", user_id),
+                               after={"team_id": team_id}, ip=ip)

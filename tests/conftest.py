@@ -275,3 +275,9 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync driver keeps an event loop running in the main thread
+    for the rest of the session, after which pytest-asyncio cannot run async tests."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

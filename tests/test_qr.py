@@ -1,7 +1,6 @@
 """QR and poster rendering: every output must decode back to the exact URL (pure, no database)."""
 
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ HOSTILE_TITLE = '<script>alert(1)</script> & "x"'
 POSTER = dict(title="“邻里守望”垃圾分类宣传志愿服务活动", when="2025年6月14日（周六）09:00–11:30",
               place="幸福里社区党群服务中心一楼多功能厅", url=URL)
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def decode_one(image: Image.Image) -> zxingcpp.Result:
@@ -109,19 +107,12 @@ def test_long_titles_wrap_and_are_cut_with_an_ellipsis():
     assert len(lines) == 3 and lines[-1].endswith("…") and all(fits(line) for line in lines)
 
 
-@pytest.fixture(scope="module")
-def browser_page():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing; the browser tests need it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 900, "height": 1200})
-        yield page
-        browser.close()
+@pytest.fixture
+def browser_page(browser):
+    """A page of the session's one Chromium (conftest): two Playwright drivers in one process clash."""
+    context = browser.new_context(viewport={"width": 900, "height": 1200})
+    yield context.new_page()
+    context.close()
 
 
 def screenshot(page, html: str) -> Image.Image:

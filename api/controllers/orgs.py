@@ -4,10 +4,10 @@ from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 
-from api.deps import page_args
-from domain import orgs
+from api.deps import client_ip, page_args
+from domain import console, orgs
 from domain.errors import forbidden
 from domain.orgs import Actor, Org, Team
 
@@ -17,6 +17,11 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 class OrgIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     kind: Literal["district", "street", "community", "grid"]
     name: Name
+    parent_id: int | None = None
+
+
+class OrgEditIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name | None = None
     parent_id: int | None = None
 
 
@@ -48,9 +53,10 @@ class OrgController(Controller):
     tags = ["orgs"]
 
     @post("/", status_code=201)
-    async def create(self, actor: Actor, data: OrgIn, pool: asyncpg.Pool) -> Org:
+    async def create(self, request: Request, actor: Actor, data: OrgIn, pool: asyncpg.Pool) -> Org:
         async with pool.acquire() as conn:
-            return await orgs.create_org(conn, actor, kind=data.kind, name=data.name, parent_id=data.parent_id)
+            return await orgs.create_org(conn, actor, kind=data.kind, name=data.name, parent_id=data.parent_id,
+                                         ip=client_ip(request))
 
     @get("/")
     async def list(self, actor: Actor, pool: asyncpg.Pool, parent_id: int | None = None, limit: int = 50,
@@ -69,21 +75,29 @@ class OrgController(Controller):
             raise forbidden("not your community")
         return org
 
-    @post("/{org_id:int}/managers", status_code=201)
-    async def appoint(self, actor: Actor, org_id: int, data: UserRef, pool: asyncpg.Pool) -> Done:
+    @patch("/{org_id:int}")
+    async def edit(self, request: Request, actor: Actor, org_id: int, data: OrgEditIn, pool: asyncpg.Pool) -> Org:
+        """Rename, or move a street or community (admin); see domain/console.py."""
         async with pool.acquire() as conn:
-            await orgs.appoint_manager(conn, actor, org_id, data.user_id)
+            return await console.edit_org(conn, actor, org_id, name=data.name, parent_id=data.parent_id,
+                                          ip=client_ip(request))
+
+    @post("/{org_id:int}/managers", status_code=201)
+    async def appoint(self, request: Request, actor: Actor, org_id: int, data: UserRef, pool: asyncpg.Pool) -> Done:
+        async with pool.acquire() as conn:
+            await orgs.appoint_manager(conn, actor, org_id, data.user_id, ip=client_ip(request))
         return Done()
 
     @delete("/{org_id:int}/managers/{user_id:int}", status_code=204)
-    async def dismiss(self, actor: Actor, org_id: int, user_id: int, pool: asyncpg.Pool) -> None:
+    async def dismiss(self, request: Request, actor: Actor, org_id: int, user_id: int, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
-            await orgs.remove_manager(conn, actor, org_id, user_id)
+            await orgs.remove_manager(conn, actor, org_id, user_id, ip=client_ip(request))
 
     @post("/{org_id:int}/members", status_code=201)
-    async def add_member(self, actor: Actor, org_id: int, data: MemberIn, pool: asyncpg.Pool) -> Done:
+    async def add_member(self, request: Request, actor: Actor, org_id: int, data: MemberIn,
+                         pool: asyncpg.Pool) -> Done:
         async with pool.acquire() as conn:
-            await orgs.add_member(conn, actor, org_id, data.user_id, data.role)
+            await orgs.add_member(conn, actor, org_id, data.user_id, data.role, ip=client_ip(request))
         return Done()
 
 
@@ -92,12 +106,13 @@ class TeamController(Controller):
     tags = ["orgs"]
 
     @post("/", status_code=201)
-    async def create(self, actor: Actor, data: TeamIn, pool: asyncpg.Pool) -> Team:
+    async def create(self, request: Request, actor: Actor, data: TeamIn, pool: asyncpg.Pool) -> Team:
         async with pool.acquire() as conn:
-            return await orgs.create_team(conn, actor, data.name, data.community_id)
+            return await orgs.create_team(conn, actor, data.name, data.community_id, ip=client_ip(request))
 
     @post("/{team_id:int}/members", status_code=201)
-    async def add_member(self, actor: Actor, team_id: int, data: UserRef, pool: asyncpg.Pool) -> Done:
+    async def add_member(self, request: Request, actor: Actor, team_id: int, data: UserRef,
+                         pool: asyncpg.Pool) -> Done:
         async with pool.acquire() as conn:
-            await orgs.add_team_member(conn, actor, team_id, data.user_id)
+            await orgs.add_team_member(conn, actor, team_id, data.user_id, ip=client_ip(request))
         return Done()

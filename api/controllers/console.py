@@ -1,0 +1,137 @@
+"""The manager and admin console: members, invitations, grids, (de)activation, people search,
+the audit log, the organisation tree and the pending-queue summary. (Org rename/move, PATCH
+/api/orgs/{id}, sits in api/controllers/orgs.py: Litestar allows one controller per path.)"""
+
+from typing import Annotated, Literal
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter, QueryParameter
+
+from api.deps import client_ip, page_args
+from domain import audit, console, members
+from domain.orgs import Actor
+
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Annotated[str, msgspec.Meta(max_length=20)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    role: Literal["volunteer", "courier"]
+    grid_id: int | None = None
+
+
+class GridIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    grid_id: int
+
+
+class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class PeopleSearchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    limit: int = 20
+    cursor: str | None = None
+
+
+class Done(msgspec.Struct):
+    ok: bool = True
+
+
+class MembersController(Controller):
+    path = "/api"
+    tags = ["console"]
+
+    @get("/communities/{community_id:int}/members")
+    async def list_members(self, actor: Actor, pool: asyncpg.Pool, community_id: int,
+                           role: Literal["volunteer", "courier"] | None = None,
+                           q: Annotated[str | None, Parameter(max_length=50)] = None,
+                           limit: int = 50, cursor: str | None = None) -> members.MemberPage:
+        limit, after = page_args(limit, cursor)
+        async with pool.acquire() as conn:
+            return await members.list_members(conn, actor, community_id, role=role, q=q, limit=limit, after=after)
+
+    @get("/communities/{community_id:int}/members.csv", media_type="text/csv; charset=utf-8")
+    async def members_csv(self, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Response[str]:
+        async with pool.acquire() as conn:
+            body = await members.members_csv(conn, actor, community_id)
+        return Response(body, media_type="text/csv; charset=utf-8", headers={
+            "content-disposition": f'attachment; filename="members-{community_id}.csv"',
+            "cache-control": "no-store"})
+
+    @post("/communities/{community_id:int}/invitations", status_code=201)
+    async def invite(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int,
+                     data: InviteIn) -> members.Invited:
+        async with pool.acquire() as conn:
+            return await members.invite(conn, actor, community_id, phone=data.phone, name=data.name, role=data.role,
+                                        grid_id=data.grid_id, ip=client_ip(request))
+
+    @get("/members/{user_id:int}")
+    async def member(self, actor: Actor, pool: asyncpg.Pool, user_id: int) -> members.MemberDetail:
+        async with pool.acquire() as conn:
+            return await members.detail(conn, actor, user_id)
+
+    @post("/members/{user_id:int}/grid", status_code=200)
+    async def assign_grid(self, request: Request, actor: Actor, pool: asyncpg.Pool, user_id: int,
+                          data: GridIn) -> members.Member:
+        async with pool.acquire() as conn:
+            return await members.assign_grid(conn, actor, user_id, data.grid_id, ip=client_ip(request))
+
+    @post("/members/{user_id:int}/deactivate", status_code=200)
+    async def deactivate(self, request: Request, actor: Actor, pool: asyncpg.Pool, user_id: int,
+                         data: ReasonIn) -> Done:
+        async with pool.acquire() as conn:
+            await members.deactivate(conn, actor, user_id, reason=data.reason, ip=client_ip(request))
+        return Done()
+
+    @post("/members/{user_id:int}/reactivate", status_code=200)
+    async def reactivate(self, request: Request, actor: Actor, pool: asyncpg.Pool, user_id: int,
+                         data: ReasonIn) -> Done:
+        async with pool.acquire() as conn:
+            await members.reactivate(conn, actor, user_id, reason=data.reason, ip=client_ip(request))
+        return Done()
+
+    @post("/people/search", status_code=200)
+    async def search_people(self, actor: Actor, pool: asyncpg.Pool, data: PeopleSearchIn) -> members.PeoplePage:
+        """A POST, so a searched phone number travels in the body and never lands in a proxy's access log."""
+        limit, after = page_args(data.limit, data.cursor)
+        async with pool.acquire() as conn:
+            return await members.search_people(conn, actor, data.q, limit=limit, after=after)
+
+
+class AuditController(Controller):
+    path = "/api/audit"
+    tags = ["console"]
+
+    @get("/")
+    async def entries(self, actor: Actor, pool: asyncpg.Pool, community_id: int | None = None,
+                      actor_id: int | None = None, act: str | None = None, target_type: str | None = None,
+                      target_id: int | None = None,
+                      date_from: Annotated[str | None, QueryParameter(name="from", max_length=40)] = None,
+                      date_to: Annotated[str | None, QueryParameter(name="to", max_length=40)] = None,
+                      limit: int = 50, cursor: str | None = None) -> audit.EntryPage:
+        limit, before = page_args(limit, cursor)
+        since = audit.parse_bound(date_from, "from", end=False)
+        until = audit.parse_bound(date_to, "to", end=True)
+        async with pool.acquire() as conn:
+            return await audit.entries(conn, actor, community_id=community_id, actor_id=actor_id, act=act,
+                                       target_type=target_type, target_id=target_id, since=since, until=until,
+                                       limit=limit, before_id=before)
+
+
+class ConsoleController(Controller):
+    path = "/api/console"
+    tags = ["console"]
+
+    @get("/summary")
+    async def summary(self, actor: Actor, pool: asyncpg.Pool) -> console.Summary:
+        async with pool.acquire() as conn:
+            return await console.summary(conn, actor)
+
+    @get("/tree")
+    async def tree(self, actor: Actor, pool: asyncpg.Pool) -> console.Tree:
+        async with pool.acquire() as conn:
+            return await console.tree(conn, actor)
