@@ -1,11 +1,14 @@
 """The only writer of the ledger: post, hold, post_pending, void_pending, reverse.
 
 Each function runs inside the caller's transaction (a check-in and its credit commit together) and:
-1. locks the running-balance accounts it touches, in ascending id order (no deadlocks between
+1. checks the accounts exist and carry the transfer's unit (`validation_failed`, not a raw error);
+2. locks the running-balance accounts it touches, in ascending id order (no deadlocks between
    two movements over the same accounts);
-2. checks the available balance, so the caller gets `insufficient_balance` rather than a raw
-   constraint error (the database CHECK stays the real guard);
-3. inserts or resolves the transfer; the triggers of migrations/002_ledger.sql apply it.
+3. re-reads what a concurrent call may have changed while it waited for the lock (a key already
+   used, a transfer already reversed), then checks the available balance, so the caller gets
+   `idempotency_conflict`/a replay, `invalid_state` or `insufficient_balance` rather than a raw
+   constraint error (the database CHECKs and triggers stay the real guard);
+4. inserts or resolves the transfer; the triggers of migrations/002_ledger.sql apply it.
 An `idem_key` makes a retried call return the first transfer and move nothing; the same key with
 a different movement is `idempotency_conflict`.
 """
@@ -94,11 +97,28 @@ async def balances(conn: asyncpg.Connection, user_id: int) -> dict[str, Balance]
     return {u: found.get(u, Balance(0, 0, 0)) for u in UNITS}
 
 
+RUNNING = ("user", "pool")  # account kinds with a running balance (and holds); the others are hot
+
+
+async def _check_accounts(conn: asyncpg.Connection, unit: str, debit: int, credit: int, *, holds: bool) -> None:
+    rows = {r["id"]: r for r in await conn.fetch(
+        "select id, unit, kind from accounts where id = any($1::bigint[])", [debit, credit])}
+    for account in (debit, credit):
+        if account not in rows:
+            raise DomainError("not_found", details={"what": "account", "id": account})
+        if rows[account]["unit"] != unit:
+            raise DomainError("validation_failed", field="unit",
+                              details={"problem": f"account {account} holds {rows[account]['unit']}, not {unit}"})
+    if holds and rows[debit]["kind"] not in RUNNING:
+        raise DomainError("validation_failed", field="account",
+                          details={"problem": "only user and pool accounts can hold"})
+
+
 async def _lock(conn: asyncpg.Connection, *account_ids: int) -> dict[int, asyncpg.Record]:
     """Lock the accounts that keep a running balance, in id order; others are never locked."""
     rows = await conn.fetch(
         "select id, kind, balance, held from accounts where id = any($1::bigint[]) "
-        "and kind in ('user', 'pool') order by id for update", sorted(set(account_ids)))
+        "and kind = any($2::text[]) order by id for update", sorted(set(account_ids)), list(RUNNING))
     return {r["id"]: r for r in rows}
 
 
@@ -110,6 +130,10 @@ def _require_available(locked: dict[int, asyncpg.Record], account: int, amount: 
 
 
 # ---- writes ---------------------------------------------------------------------------------
+
+async def _used(conn: asyncpg.Connection, key: str | None) -> bool:
+    return key is not None and bool(await conn.fetchval("select 1 from transfers where idem_key = $1", key))
+
 
 async def _replay(conn: asyncpg.Connection, key: str, expect: dict) -> Transfer:
     row = await conn.fetchrow(f"select {_COLUMNS} from transfers where idem_key = $1", key)
@@ -130,9 +154,14 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
         raise DomainError("validation_failed", field="account", details={"problem": "debit equals credit"})
     expect = {"unit": unit, "debit_account": debit, "credit_account": credit, "kind": kind,
               "held_amount" if state == "pending" else "amount": amount}
-    if key is not None and await conn.fetchval("select 1 from transfers where idem_key = $1", key):
+    if await _used(conn, key):  # a retry: answer without taking any lock
         return await _replay(conn, key, expect)
+    await _check_accounts(conn, unit, debit, credit, holds=state == "pending")
     locked = await _lock(conn, debit, credit)
+    # A concurrent call with the same key may have committed while we waited for the lock; it
+    # spent the balance we would check next, so look again or the retry reads as an overdraft.
+    if await _used(conn, key):
+        return await _replay(conn, key, expect)
     _require_available(locked, debit, amount)
     cause_type, cause_id = cause if cause else (None, None)
     row = await conn.fetchrow(
@@ -186,7 +215,7 @@ async def post_pending(conn: asyncpg.Connection, transfer_id: int, amount: int |
     """Post a hold in full, or for less (the rest is released)."""
     row = await _pending(conn, transfer_id)
     amount = row["amount"] if amount is None else amount
-    if amount <= 0 or amount > row["amount"]:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= row["amount"]:
         raise DomainError("validation_failed", field="amount",
                           details={"problem": f"must be between 1 and {row['amount']}"})
     updated = await conn.fetchrow(
@@ -212,9 +241,17 @@ async def reverse(conn: asyncpg.Connection, transfer_id: int, *, actor_id: int |
     original = await conn.fetchrow(f"select {_COLUMNS} from transfers where id = $1", transfer_id)
     if original is None:
         raise DomainError("not_found", details={"what": "transfer"})
+    expect = {"unit": original["unit"], "debit_account": original["credit_account"],
+              "credit_account": original["debit_account"], "amount": original["amount"], "kind": "reversal",
+              "reverses": transfer_id}
+    # Lock first: a concurrent reversal of the same transfer then has committed (or not) before we
+    # look, so the loser hears `invalid_state` instead of an overdraft caused by the winner.
+    await _lock(conn, original["debit_account"], original["credit_account"])
+    if await _used(conn, key):
+        return await _replay(conn, key, expect)
     existing = await conn.fetchval("select id from transfers where reverses = $1", transfer_id)
     if original["state"] != "posted" or original["kind"] == "reversal" or existing is not None:
-        raise DomainError("invalid_state", details={"state": original["state"],
+        raise DomainError("invalid_state", details={"state": original["state"], "kind": original["kind"],
                                                     "reversed_by": existing})
     try:
         return await _insert(
@@ -222,23 +259,26 @@ async def reverse(conn: asyncpg.Connection, transfer_id: int, *, actor_id: int |
             credit=original["debit_account"], amount=original["amount"], kind="reversal",
             cause=("reversal", transfer_id), memo=original["memo"], actor_id=actor_id, reason=reason,
             key=key, reverses=transfer_id)
-    except asyncpg.UniqueViolationError:  # reversed concurrently
+    except asyncpg.UniqueViolationError:  # reversed concurrently (no running account serialised us)
         raise DomainError("invalid_state", details={"state": "reversed"}) from None
 
 
 async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
-    """Void holds whose expires_at has passed, one short transaction each.
+    """Void holds whose expires_at has passed, one short transaction each, until none is left.
 
-    Safe with many processes: a hold another sweeper resolved first is skipped (invalid_state).
+    Safe with many processes: each hold is re-checked under its locks, and one another sweeper
+    resolved first is skipped (invalid_state). Returns how many holds this call expired.
     """
-    ids = await pool.fetch("select id from transfers where state = 'pending' and expires_at <= $1 "
-                           "order by expires_at limit $2", now, batch)
     expired = 0
-    for r in ids:
-        async with pool.acquire() as conn, conn.transaction():
-            try:
-                await void_pending(conn, r["id"], expired=True)
-                expired += 1
-            except DomainError:
-                pass
-    return expired
+    while True:
+        ids = await pool.fetch("select id from transfers where state = 'pending' and expires_at <= $1 "
+                               "order by expires_at, id limit $2", now, batch)
+        for r in ids:
+            async with pool.acquire() as conn, conn.transaction():
+                try:
+                    await void_pending(conn, r["id"], expired=True)
+                    expired += 1
+                except DomainError:
+                    pass
+        if len(ids) < batch:  # every hold of a short batch was handled: nothing older is left
+            return expired

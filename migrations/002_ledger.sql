@@ -5,7 +5,9 @@
 --   * a user's (and a pool's) available balance (balance - held) is never negative (CHECK);
 --   * posted transfers and entries are never updated or deleted (triggers refuse it);
 --   * an account's balance is the sum of its entries, written in the same statement as the transfer;
---   * a transfer is reversed at most once (unique), applied once (idem_key unique).
+--     balance, held and entries change only inside those triggers (guards below refuse direct writes);
+--   * a transfer is reversed at most once (unique), applied once (idem_key unique); a reversal
+--     mirrors a posted transfer that is not itself a reversal (trigger).
 --
 -- Issuing and supermarket accounts take part in nearly every award or redemption of a community.
 -- A running balance on them would serialise every check-in of the community behind one row lock,
@@ -99,6 +101,18 @@ begin
         if debit_unit is distinct from new.unit or credit_unit is distinct from new.unit then
             raise exception 'transfer % mixes units', new.id using errcode = 'check_violation';
         end if;
+        if new.reverses is not null then
+            -- A reversal puts back exactly what a posted transfer moved. Reversing a reversal would
+            -- let a correction be undone and redone without end: make a new transfer instead.
+            perform 1 from transfers o
+             where o.id = new.reverses and o.state = 'posted' and o.kind <> 'reversal'
+               and o.unit = new.unit and o.amount = new.amount
+               and o.debit_account = new.credit_account and o.credit_account = new.debit_account;
+            if not found or new.state <> 'posted' then
+                raise exception 'transfer % does not mirror the posted transfer %', new.id, new.reverses
+                    using errcode = 'check_violation';
+            end if;
+        end if;
         if new.state = 'pending' then
             if new.held_amount <> new.amount or debit_kind not in ('user', 'pool') then
                 raise exception 'invalid hold %', new.id using errcode = 'check_violation';
@@ -114,11 +128,11 @@ begin
     -- UPDATE: the only change ever allowed is resolving a pending hold, once.
     if old.state <> 'pending' or new.state = 'pending'
        or (new.id, new.unit, new.debit_account, new.credit_account, new.held_amount, new.kind,
-           new.cause_type, new.cause_id, new.memo, new.actor_id, new.reverses, new.idem_key,
+           new.cause_type, new.cause_id, new.memo, new.actor_id, new.reason, new.reverses, new.idem_key,
            new.expires_at, new.created_at)
           is distinct from
           (old.id, old.unit, old.debit_account, old.credit_account, old.held_amount, old.kind,
-           old.cause_type, old.cause_id, old.memo, old.actor_id, old.reverses, old.idem_key,
+           old.cause_type, old.cause_id, old.memo, old.actor_id, old.reason, old.reverses, old.idem_key,
            old.expires_at, old.created_at)
        or (new.state <> 'posted' and new.amount <> old.amount) then
         raise exception 'transfer % is immutable except to resolve its hold', old.id
@@ -136,6 +150,42 @@ begin
     raise exception '% is append-only', tg_table_name using errcode = 'integrity_constraint_violation';
 end $$;
 
+-- Balances, holds and entries are written only by the triggers above, which run one trigger level
+-- deep (pg_trigger_depth() = 1), so their writes arrive here at depth 2. A direct statement arrives
+-- at depth 1 and is refused: otherwise one careless UPDATE would make money no transfer explains.
+create function ledger_guard_accounts() returns trigger language plpgsql as $$
+begin
+    if tg_op = 'INSERT' then
+        if new.balance <> 0 or new.held <> 0 then
+            raise exception 'an account opens empty' using errcode = 'check_violation';
+        end if;
+        return new;
+    end if;
+    if (new.id, new.unit, new.kind, new.user_id, new.org_id)
+       is distinct from (old.id, old.unit, old.kind, old.user_id, old.org_id) then
+        raise exception 'account % cannot change what it is', old.id
+            using errcode = 'integrity_constraint_violation';
+    end if;
+    if (new.balance, new.held) is distinct from (old.balance, old.held) and pg_trigger_depth() < 2 then
+        raise exception 'account % changes only through transfers', old.id
+            using errcode = 'integrity_constraint_violation';
+    end if;
+    return new;
+end $$;
+
+create function ledger_guard_entries() returns trigger language plpgsql as $$
+begin
+    if pg_trigger_depth() < 2 then
+        raise exception 'entries are written only by their transfer'
+            using errcode = 'integrity_constraint_violation';
+    end if;
+    return new;
+end $$;
+
+create trigger accounts_guard before insert or update on accounts
+    for each row execute function ledger_guard_accounts();
+create trigger entries_written_by_transfers before insert on entries
+    for each row execute function ledger_guard_entries();
 create trigger transfers_apply after insert or update on transfers
     for each row execute function ledger_apply();
 create trigger transfers_no_delete before delete on transfers

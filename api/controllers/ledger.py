@@ -6,7 +6,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from api.deps import page_args
+from api.deps import client_ip, page_args
 from api.idempotent import respond
 from domain import adjustments, orgs, statements
 from domain.ledger import Transfer
@@ -34,12 +34,13 @@ class LedgerController(Controller):
         key = request.headers.get("idempotency-key")
         return await respond(request, actor, lambda conn: adjustments.adjust(
             conn, actor, user_id=data.user_id, unit=data.unit, amount=data.amount, reason=data.reason,
-            community_id=data.community_id, key=f"adjust:{actor.id}:{key}" if key else None), status=201)
+            community_id=data.community_id, key=f"adjust:{actor.id}:{key}" if key else None,
+            ip=client_ip(request)), status=201)
 
     @post("/transfers/{transfer_id:int}/reverse", status_code=201)
     async def reverse(self, request: Request, actor: Actor, transfer_id: int, data: ReasonIn) -> Response[Transfer]:
-        return await respond(request, actor, lambda conn: adjustments.reverse(conn, actor, transfer_id, data.reason),
-                             status=201)
+        return await respond(request, actor, lambda conn: adjustments.reverse(
+            conn, actor, transfer_id, data.reason, ip=client_ip(request)), status=201)
 
     @get("/users/{user_id:int}/statement")
     async def user_statement(self, actor: Actor, pool: asyncpg.Pool, user_id: int, unit: str = "points",
