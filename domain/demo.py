@@ -3,12 +3,18 @@
 Running it twice changes nothing: it stops when the demo admin already exists.
 """
 
-import msgspec
+import importlib
+
 import asyncpg
+import msgspec
 
 from domain import auth, ledger, orgs
 
 PASSWORD = "linli-demo"
+
+# Each capability seeds its own believable data after the city exists, in this order.
+CAPABILITIES = ["domain.activities", "domain.supermarket", "domain.timebank", "domain.reports",
+                "domain.rankings", "domain.members"]
 
 
 class City(msgspec.Struct):
@@ -78,5 +84,8 @@ async def seed(conn: asyncpg.Connection) -> City | None:
                                   kind="adjustment", cause=("adjustment", communities["三苏社区"]),
                                   memo="纸质记录迁移 migrated paper records", actor_id=manager.id,
                                   reason="2026年三季度纸质台账迁移")
-    return City(admin=admin_id, managers=manager_ids, volunteers=volunteers, couriers=couriers,
+    city = City(admin=admin_id, managers=manager_ids, volunteers=volunteers, couriers=couriers,
                 communities=communities, grids=grids, streets=streets, team=team.id)
+    for name in CAPABILITIES:
+        await importlib.import_module(name).seed_demo(conn, city)
+    return city

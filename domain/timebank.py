@@ -697,7 +697,7 @@ async def seed_demo(conn: asyncpg.Connection, city) -> None:
     community = city.communities["三苏社区"]
     manager = await orgs.load_actor(conn, city.managers["李晓梅"])
     people = {name: await orgs.load_actor(conn, uid) for name, uid in city.volunteers.items()}
-    await credit_pool(conn, manager, community, 600, "街道拨付2026年四季度时间银行互助时长", key="demo:timebank:pool")
+    await credit_pool(conn, manager, community, 600, "街道拨付2026年四季度时间银行互助时长", key=f"demo:timebank:pool:{community}")
 
     await post_request(conn, manager, title="陪同周奶奶去社区医院复诊", for_user_id=city.volunteers["周秀英"],
                        use_pool=True, community_id=community, minutes_estimate=90, place="三苏社区 3 栋 2 单元",

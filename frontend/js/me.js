@@ -2,6 +2,7 @@
 import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtHours, fmtPoints, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
+import { renderExpiring } from "./expiring.js";
 
 initPage();
 
@@ -13,15 +14,24 @@ function maskPhone(phone) {
 
 function features(me) {
   const roles = new Set(me.roles ?? []);
+  const manager = roles.has("manager") || roles.has("admin") || me.is_admin;
   const list = [
     { href: "/card.html", key: "feature.card", icon: "qr" },
     { href: "/scan.html", key: "feature.scan", icon: "scan" },
     { href: "/shop.html", key: "feature.shop", icon: "bag" },
     { href: "/timebank.html", key: "feature.timebank", icon: "clock" },
+    { href: "/activities.html", key: "feature.activities", icon: "list" },
     roles.has("courier") && { href: "/courier.html", key: "feature.courier", icon: "flag" },
-    (roles.has("manager") || roles.has("admin") || me.is_admin) &&
+    ...(manager ? [
       { href: "/console.html", key: "feature.console", icon: "grid" },
+      { href: "/station.html", key: "feature.station", icon: "scan" },
+      { href: "/redemptions.html", key: "feature.redemptions", icon: "bag" },
+      { href: "/reports.html", key: "feature.reports", icon: "flag" },
+      { href: "/dashboard.html", key: "feature.dashboard", icon: "grid" },
+    ] : []),
+    { href: "/rankings.html", key: "feature.rankings", icon: "users" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
+    { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];
   return list.filter(Boolean).map((item) =>
     h("li", {}, h("a", { class: "feature", href: item.href },
@@ -60,6 +70,7 @@ function render(me) {
   $("minutes-held").textContent = minutes.held ? t("me.held", { v: fmtHours(minutes.held) }) : "";
 
   $("features").replaceChildren(...features(me));
+  renderExpiring($("expiring"));
   $("memberships").replaceChildren(...memberships(me));
   $("loading").hidden = true;
   $("me").hidden = false;
