@@ -80,6 +80,17 @@ def database_url(admin_url):
     asyncio.run(drop_database(admin_url, url))
 
 
+@pytest.fixture
+async def fresh_conn(admin_url):
+    """A connection to a database of its own, for tests that need fixed data such as the demo city."""
+    url = await _fresh_database(admin_url)
+    conn = await asyncpg.connect(url)
+    await db._init_connection(conn)
+    yield conn
+    await conn.close()
+    await drop_database(admin_url, url)
+
+
 @pytest.fixture(scope="session")
 async def app(database_url):
     application = create_app(database_url, run_sweeper=False, pool_size=20)
@@ -102,9 +113,14 @@ async def pool(app) -> asyncpg.Pool:
     return app.state.pool
 
 
-@pytest.fixture(scope="session")
+_client_ips = itertools.count(1)
+
+
+@pytest.fixture
 async def client(app):
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    """An HTTP client over ASGI; each test comes from its own address, as different people would."""
+    n = next(_client_ips)
+    transport = httpx.ASGITransport(app=app, client=(f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}", 50000))
     c = httpx.AsyncClient(transport=transport, base_url="http://linli.test")
     yield c
     await c.aclose()

@@ -593,17 +593,15 @@ async def test_lists_queue_oldest_first_with_balances_and_page_with_cursors(clie
     assert (await client.get("/api/redemptions?limit=0", headers=volunteer.headers)).status_code == 422
 
 
-async def test_demo_seed_fills_the_shop_and_the_queue(pool):
+async def test_demo_seed_fills_the_shop_and_the_queue(fresh_conn):
     from domain import demo
-    async with pool.acquire() as conn:
-        city = await demo.seed(conn)
-        assert city is not None, "a fresh test database has no demo city yet"
-        if not await conn.fetchval("select 1 from rewards where community_id = $1", city.communities["三苏社区"]):
-            await supermarket.seed_demo(conn, city)
-        names = {r["name"] for r in await conn.fetch("select name from rewards where community_id = $1",
-                                                     city.communities["三苏社区"])}
-        pending = await conn.fetch("select user_id, state from redemptions where community_id = $1",
-                                   city.communities["三苏社区"])
+    conn = fresh_conn  # the demo city needs a database of its own: its phones are fixed
+    city = await demo.seed(conn)
+    assert city is not None, "a fresh database has no demo city yet"
+    names = {r["name"] for r in await conn.fetch("select name from rewards where community_id = $1",
+                                                 city.communities["三苏社区"])}
+    pending = await conn.fetch("select user_id, state from redemptions where community_id = $1",
+                               city.communities["三苏社区"])
     assert {"大米 5kg", "食用油 1.8L", "洗衣液 2kg", "纯棉毛巾", "理发券"} <= names
     assert [(r["user_id"], r["state"]) for r in pending] == [(city.volunteers["刘芳"], "requested")]
 

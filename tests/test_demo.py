@@ -1,0 +1,14 @@
+"""`linli demo` builds a believable city where every page has something to show (issues 3 and 12)."""
+
+from domain import demo, ledger_check
+
+
+async def test_demo_city_fills_every_capability_and_balances(fresh_conn):
+    conn = fresh_conn
+    city = await demo.seed(conn)
+    assert city is not None
+    assert await demo.seed(conn) is None  # a second run changes nothing
+    counts = {table: await conn.fetchval(f"select count(*) from {table}") for table in (
+        "activities", "attendances", "rewards", "redemptions", "service_requests", "reports", "audit_log")}
+    assert all(n > 0 for n in counts.values()), counts
+    assert await ledger_check.check(conn) == {}
