@@ -62,9 +62,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """Pool reset hook. The app never changes session state (no SET, LISTEN or session-level locks), so
+    the default reset query (one extra round trip per request) has nothing to undo; asyncpg still
+    rolls back any open transaction before calling this."""
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection,
-                                     command_timeout=30)
+    # Timeouts are enforced by the server: a client-side command_timeout arms a timer per query.
+    return await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_no_session_state,
+        server_settings={"statement_timeout": "30s", "idle_in_transaction_session_timeout": "60s",
+                         "application_name": "linli"})
 
 
 def migration_files() -> list[Path]:
