@@ -1,8 +1,6 @@
-// Message catalogues and the current language. Both catalogues are tiny, so both load up front.
-import zh from "../i18n/zh-CN.js";
-import en from "../i18n/en.js";
-
-const CATALOGUES = { "zh-CN": zh, en };
+// Message catalogues and the current language. Only the active catalogue is loaded: each is
+// tens of kilobytes and a phone on a slow network should not fetch both (switching reloads the page).
+const CATALOGUES = { "zh-CN": "../i18n/zh-CN.js", en: "../i18n/en.js" };
 const STORAGE_KEY = "linli.lang";
 export const LANGS = Object.keys(CATALOGUES);
 
@@ -19,9 +17,11 @@ export function getLang() {
   return LANGS.includes(lang) ? lang : "zh-CN";
 }
 
-/** Translate `key`, replacing `{name}` placeholders from `vars`. Falls back to Chinese, then the key. */
+const messages = (await import(CATALOGUES[getLang()])).default;
+
+/** Translate `key`, replacing `{name}` placeholders from `vars`; an unknown key shows as itself. */
 export function t(key, vars = {}) {
-  const text = CATALOGUES[getLang()][key] ?? zh[key] ?? key;
+  const text = messages[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
