@@ -6,10 +6,21 @@ Credits are transfers of kind 'award' with cause ('checkin', attendance id) and 
 as memo, so statements show where they came from; their idem keys (f"checkin:{id}:in", ...) make a
 retried credit apply once.
 
-Locks, always taken in this order: the activity row (check-ins only), the attendance row, then the
-person's accounts (by the ledger, in id order). The activity lock serialises the check-ins of ONE
-activity so that the capacity count cannot be overtaken (50 concurrent scans for 20 places admit
-exactly 20); check-outs and other activities are not held up by it.
+A scan reads what it needs in one query (`_load_scan`: the activity, the person's membership and
+attendance, and the accounts to credit), then writes: seven statements for a check-in with points.
+
+Locks, in this order:
+- the activity row, in FOR KEY SHARE mode, by every scan (the same lock the attendance's foreign
+  key takes): scans do not wait for each other, but a manager's close or manual marking (FOR
+  UPDATE) waits for the scans in flight and they for it, so no check-in lands in a closed activity;
+- the attendance row (a check-out), then the person's points account, to read today's check-in
+  points under the daily cap. A check-in has no row yet: it locks the account, then inserts the
+  row (which can only wait for the same person's other scan, serialised by that account lock);
+- for an activity WITH a capacity, the attendance insert updates the activity's `taken` counter
+  (a trigger, migrations/010_checkin_speed.sql, which refuses a place beyond the capacity): the
+  check-ins of that one activity take turns from their insert to their commit, so 50 concurrent
+  scans for 20 places admit exactly 20. Activities without a capacity are never written;
+- then the ledger locks the person's accounts in id order.
 """
 
 from datetime import datetime, timedelta
@@ -56,76 +67,171 @@ async def _find_attendance(conn: asyncpg.Connection, activity_id: int, user_id: 
     return _attendance(row) if row else None
 
 
+async def _lock_attendance(conn: asyncpg.Connection, attendance_id: int) -> Attendance:
+    return _attendance(await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id))
+
+
 async def _is_member(conn: asyncpg.Connection, community_id: int, user_id: int) -> bool:
     return community_id in await orgs.member_communities(conn, user_id)
 
 
+class _Accounts(msgspec.Struct, frozen=True):
+    """What an attendance credits: the person's accounts and the community's issuing accounts."""
+    user_points: int | None
+    user_minutes: int | None
+    issuing_points: int | None
+    issuing_minutes: int | None
+
+
+def _accounts_sql(user: str, community: str) -> str:
+    return f"""(select id from accounts where user_id = {user} and kind = 'user' and unit = 'points') as user_points,
+               (select id from accounts where user_id = {user} and kind = 'user' and unit = 'minutes') as user_minutes,
+               (select id from accounts where org_id = {community} and kind = 'issuing' and unit = 'points')
+                   as issuing_points,
+               (select id from accounts where org_id = {community} and kind = 'issuing' and unit = 'minutes')
+                   as issuing_minutes"""
+
+
+def _accounts_of(row: asyncpg.Record) -> _Accounts:
+    return _Accounts(**{k: row[k] for k in _Accounts.__struct_fields__})
+
+
+async def _accounts(conn: asyncpg.Connection, community_id: int, user_id: int) -> _Accounts:
+    return _accounts_of(await conn.fetchrow(f"select {_accounts_sql('$1', '$2')}", user_id, community_id))
+
+
+def _need(account: int | None, what: str) -> int:
+    if account is None:
+        raise DomainError("not_found", details={"what": what})
+    return account
+
+
 # ---- crediting ----------------------------------------------------------------------------
 
-async def _award_points(conn: asyncpg.Connection, activity: Activity, attendance_id: int, user_id: int,
-                        wanted: int, *, key: str, actor_id: int | None, reason: str | None = None
-                        ) -> tuple[int, dict[str, Any]]:
-    """Post up to `wanted` points, within the person's daily cap of check-in points in this community.
+async def _capped_points(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, wanted: int
+                         ) -> tuple[int, dict[str, Any]]:
+    """How many of `wanted` points may be awarded, within the person's daily cap of check-in points
+    in this community; post them with `_post_points` in the same transaction.
 
     The person's points account is locked first, so two concurrent awards cannot both slip under
     the cap. Today's total comes from the ledger itself (check-in credits not reversed).
     """
     if wanted <= 0:
         return 0, {}
-    account = await ledger.user_account(conn, user_id, "points")
+    account = _need(accounts.user_points, "account")
+    issuing = _need(accounts.issuing_points, "issuing account")
     await conn.execute("select 1 from accounts where id = $1 for update", account)
-    issuing = await ledger.org_account(conn, activity.community_id, "issuing", "points")
     day_start, day_end = rules.local_day(clock.now())
+    # Check-in credits are posted when written, so their created_at is their entries' time
+    # (index transfers_checkin_credit, migrations/010).
     already = await conn.fetchval(
-        """select coalesce(sum(t.amount), 0)::bigint from entries e join transfers t on t.id = e.transfer_id
-           where e.account_id = $1 and e.created_at >= $2 and e.created_at < $3
-             and t.cause_type = 'checkin' and t.debit_account = $4
+        """select coalesce(sum(t.amount), 0)::bigint from transfers t
+           where t.cause_type = 'checkin' and t.credit_account = $1 and t.debit_account = $4
+             and t.state = 'posted' and t.created_at >= $2 and t.created_at < $3
              and not exists (select 1 from transfers r where r.reverses = t.id)""",
         account, day_start, day_end, issuing)
     awarded = rules.capped_award(wanted, already, activity.daily_points_cap)
-    if awarded > 0:
-        await ledger.post(conn, unit="points", debit=issuing, credit=account, amount=awarded, kind="award",
-                          cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id,
-                          reason=reason, key=key)
     if awarded == wanted:
         return awarded, {}
     return awarded, {"capped": True, "daily_cap": activity.daily_points_cap, "points_wanted": wanted}
 
 
-async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, attendance_id: int, user_id: int,
+async def _post_points(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, attendance_id: int,
+                       points: int, *, key: str, actor_id: int | None, reason: str | None = None) -> None:
+    if points <= 0:
+        return
+    await ledger.post(conn, unit="points", debit=_need(accounts.issuing_points, "issuing account"),
+                      credit=_need(accounts.user_points, "account"), amount=points, kind="award",
+                      cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
+                      key=key)
+
+
+async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, attendance_id: int,
                         minutes: int, *, key: str, actor_id: int | None, reason: str | None = None) -> None:
     if minutes <= 0:
         return
-    await ledger.post(conn, unit="minutes", debit=await ledger.org_account(conn, activity.community_id, "issuing",
-                                                                          "minutes"),
-                      credit=await ledger.user_account(conn, user_id, "minutes"), amount=minutes, kind="award",
+    await ledger.post(conn, unit="minutes", debit=_need(accounts.issuing_minutes, "issuing account"),
+                      credit=_need(accounts.user_minutes, "account"), amount=minutes, kind="award",
                       cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
                       key=key)
 
 
 # ---- scanning -----------------------------------------------------------------------------
 
+class _Scan(msgspec.Struct):
+    """What a scan needs to know before it writes, read in one query."""
+    activity: Activity
+    is_member: bool
+    attendance: Attendance | None  # as committed when the scan began; locked again before a check-out
+    accounts: _Accounts
+    taken: int                     # places taken when the scan began (kept only with a capacity)
+
+
+# A scan never shows the activity's counts: they are not read (counting is what this query avoids).
+_ACTIVITY_FIELDS = tuple(f for f in Activity.__struct_fields__ if f not in ("inside", "attended", "my_state"))
+
+_SCAN_QUERY = f"""
+    select a.*, o.name as community_name,
+           exists (select 1 from org_members m join orgs g on g.id = m.org_id
+                   where m.user_id = $2
+                     and case when g.kind = 'grid' then g.parent_id else g.id end = a.community_id) as is_member,
+           {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
+           {_accounts_sql("$2", "a.community_id")}
+    from activities a join orgs o on o.id = a.community_id
+    left join attendances t on t.activity_id = a.id and t.user_id = $2
+    where a.id = $1"""
+
+
+async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, lock: bool = True
+                     ) -> _Scan | None:
+    """The activity (None if there is none), the person's membership of its community (directly
+    or through a grid, as orgs.member_communities), their attendance, and the accounts to credit.
+    `lock` takes the activity's FOR KEY SHARE lock (see the module's docstring)."""
+    row = await conn.fetchrow(_SCAN_QUERY + (" for key share of a" if lock else ""), activity_id, user_id)
+    if row is None:
+        return None
+    attendance = None
+    if row["t_id"] is not None:
+        attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
+    return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
+                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"])
+
+
 async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: str, source: str,
                       actor_id: int | None = None, context: ScanContext = ScanContext()) -> ScanResult:
     """A scan of an activity's code by (or, at a station, for) `user_id`: check in, check out, or
     say why nothing changed. Runs inside the caller's transaction."""
+    scan = await _load_scan(conn, activity_id, user_id)
+    if scan is None:
+        raise not_found("activity")
+    return await _act(conn, scan, user_id, kind=kind, source=source, actor_id=actor_id, context=context)
+
+
+def _next_step(attendance: Attendance, now: datetime, context: ScanContext) -> str:
+    replay = context.nonce is not None and context.nonce in (attendance.in_nonce, attendance.out_nonce)
+    return rules.next_step(attendance.state, attendance.checked_in_at, now, replay=replay)
+
+
+async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: str, source: str,
+               actor_id: int | None, context: ScanContext) -> ScanResult:
     now = clock.now()
-    attendance = await _find_attendance(conn, activity_id, user_id)
+    activity, attendance = scan.activity, scan.attendance
     if attendance is None:
-        activity = await activities.load(conn, activity_id, lock=True)
-        attendance = await _find_attendance(conn, activity_id, user_id)  # the same person, scanning twice at once
-        if attendance is None:
-            result = await _check_in(conn, activity, user_id, now=now, source=source, actor_id=actor_id,
-                                     context=context)
+        result = await _check_in(conn, scan, user_id, now=now, source=source, actor_id=actor_id, context=context)
+        if result is not None:
             result.kind = kind
             return result
-    activity = await activities.load(conn, activity_id)
-    replay = context.nonce is not None and context.nonce in (attendance.in_nonce, attendance.out_nonce)
-    step = rules.next_step(attendance.state, attendance.checked_in_at, now, replay=replay)
+        attendance = await _find_attendance(conn, activity.id, user_id)  # the same person, scanning twice at once
+    elif _next_step(attendance, now, context) == "check_out":
+        # Only a check-out writes to the row: lock it and decide again on what it holds now (the
+        # same person's other scan may have checked out meanwhile).
+        attendance = await _lock_attendance(conn, attendance.id)
+    step = _next_step(attendance, now, context)
     if step == "annulled":
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
     if step == "check_out":
-        result = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce)
+        result = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce,
+                                 accounts=scan.accounts)
         result.kind = kind
         return result
     return ScanResult(action=step, kind=kind, target_id=activity.id, title=activity.title, details={
@@ -134,8 +240,11 @@ async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, 
         "total_points": attendance.points, "total_minutes": attendance.minutes})
 
 
-async def _check_in(conn: asyncpg.Connection, activity: Activity, user_id: int, *, now: datetime, source: str,
-                    actor_id: int | None, context: ScanContext) -> ScanResult:
+async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, source: str,
+                    actor_id: int | None, context: ScanContext) -> ScanResult | None:
+    """Check in, or None when the same person's other scan checked in first (the caller answers
+    as for any existing attendance)."""
+    activity = scan.activity
     if activity.state == "draft":
         raise DomainError("not_published")
     if activity.state == "closed":
@@ -145,45 +254,55 @@ async def _check_in(conn: asyncpg.Connection, activity: Activity, user_id: int, 
         raise DomainError("outside_window", details={"opens_at": activity.starts_at.isoformat()})
     if problem == "ended":
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
-    if not await _is_member(conn, activity.community_id, user_id):
+    if not scan.is_member:
         raise DomainError("not_member", details={"community": activity.community_name})
     # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
     if activity.radius_m is not None and context.lat is not None and context.lng is not None:
         distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
         if distance > activity.radius_m:
             raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
-    if activity.capacity is not None:
-        taken = await conn.fetchval("select count(*) from attendances where activity_id = $1 "
-                                    "and state in ('inside', 'done')", activity.id)
-        if taken >= activity.capacity:
-            raise DomainError("capacity_full", details={"capacity": activity.capacity})
-    attendance_id = await conn.fetchval(
-        """insert into attendances (activity_id, user_id, state, source, checked_in_at, in_nonce, recorded_by,
-                                    created_at)
-           values ($1, $2, 'inside', $3, $4, $5, $6, $4) returning id""",
-        activity.id, user_id, source, now, context.nonce, actor_id)
-    points, details = await _award_points(conn, activity, attendance_id, user_id, activity.points,
-                                          key=f"checkin:{attendance_id}:in", actor_id=actor_id)
-    await conn.execute("update attendances set points = $2 where id = $1", attendance_id, points)
+    if activity.capacity is not None and scan.taken >= activity.capacity:
+        raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan began
+    points, details = await _capped_points(conn, activity, scan.accounts, activity.points)
+    try:
+        attendance_id = await conn.fetchval(
+            """insert into attendances (activity_id, user_id, state, source, checked_in_at, in_nonce, recorded_by,
+                                        points, created_at)
+               values ($1, $2, 'inside', $3, $4, $5, $6, $7, $4)
+               on conflict (activity_id, user_id) do nothing returning id""",
+            activity.id, user_id, source, now, context.nonce, actor_id, points)
+    except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
+        if error.constraint_name != "activities_capacity":
+            raise
+        raise DomainError("capacity_full", details={"capacity": activity.capacity}) from None
+    if attendance_id is None:
+        return None
+    await _post_points(conn, activity, scan.accounts, attendance_id, points, key=f"checkin:{attendance_id}:in",
+                       actor_id=actor_id)
     return ScanResult(action="checked_in", kind="activity", target_id=activity.id, title=activity.title,
                       points=points, details={"attendance_id": attendance_id, "checked_in_at": now.isoformat(),
                                               "ends_at": activity.ends_at.isoformat(), **details})
 
 
 async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
-                    actor_id: int | None = None, nonce: str | None = None, auto: bool = False) -> ScanResult:
-    """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour."""
+                    actor_id: int | None = None, nonce: str | None = None, auto: bool = False,
+                    accounts: _Accounts | None = None) -> ScanResult:
+    """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour.
+    The caller holds the attendance row's lock."""
     minutes = rules.attended_minutes(attendance.checked_in_at, at, activity.starts_at, activity.ends_at,
                                      activity.max_minutes)
-    points, details = await _award_points(conn, activity, attendance.id, attendance.user_id,
-                                          rules.hour_points(minutes, activity.points_per_hour),
-                                          key=f"checkin:{attendance.id}:out:points", actor_id=actor_id)
-    await _bank_minutes(conn, activity, attendance.id, attendance.user_id, minutes,
-                        key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
+    if accounts is None:
+        accounts = await _accounts(conn, activity.community_id, attendance.user_id)
+    points, details = await _capped_points(conn, activity, accounts,
+                                           rules.hour_points(minutes, activity.points_per_hour))
     await conn.execute(
         """update attendances set state = 'done', checked_out_at = $2, minutes = $3, points = points + $4,
                   auto_checkout = $5, out_nonce = $6 where id = $1""",
         attendance.id, at, minutes, points, auto, nonce)
+    await _post_points(conn, activity, accounts, attendance.id, points, key=f"checkin:{attendance.id}:out:points",
+                       actor_id=actor_id)
+    await _bank_minutes(conn, activity, accounts, attendance.id, minutes,
+                        key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
     return ScanResult(action="checked_out", kind="activity", target_id=activity.id, title=activity.title,
                       points=points, minutes=minutes, details={
                           "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
@@ -201,23 +320,29 @@ def _check_code(code: Code, now: datetime) -> None:
 
 @scans.acts_on("poster", "rotating")
 async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext) -> ScanResult:
-    if context.nonce:  # the page replaying its own scan (a reload) answers as before, even past the code's life
-        attendance = await _find_attendance(conn, code.target_id, actor.id)
-        if attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce):
-            return await record_scan(conn, code.target_id, actor.id, kind=code.kind, source="self", context=context)
-    _check_code(code, clock.now())
-    return await record_scan(conn, code.target_id, actor.id, kind=code.kind, source="self", context=context)
+    scan = await _load_scan(conn, code.target_id, actor.id)
+    attendance = scan.attendance if scan else None
+    # The page replaying its own scan (a reload) answers as before, even past the code's life.
+    if not (context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce)):
+        _check_code(code, clock.now())
+    if scan is None:
+        raise not_found("activity")
+    return await _act(conn, scan, actor.id, kind=code.kind, source="self", actor_id=None, context=context)
 
 
 @scans.previews("poster", "rotating")
 async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     _check_code(code, clock.now())
-    activity = await activities.load(conn, code.target_id, viewer=actor.id if actor else 0)
+    # Every phone scan opens with this preview: the scan's own read, without counts or locks.
+    scan = await _load_scan(conn, code.target_id, actor.id if actor else 0, lock=False)
+    if scan is None:
+        raise not_found("activity")
+    activity = scan.activity
     return scans.Preview(kind=code.kind, target_id=activity.id, title=activity.title, details={
         "starts_at": activity.starts_at.isoformat(), "ends_at": activity.ends_at.isoformat(),
         "place": activity.place, "community": activity.community_name, "state": activity.state,
-        "points": activity.points, "points_per_hour": activity.points_per_hour, "my_state": activity.my_state,
-        "geofence": activity.radius_m is not None})
+        "points": activity.points, "points_per_hour": activity.points_per_hour,
+        "my_state": scan.attendance.state if scan.attendance else None, "geofence": activity.radius_m is not None})
 
 
 @scans.previews("member")
@@ -330,11 +455,12 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
         if attendance_id is None:
             skipped.append({"user_id": user_id, "reason": "already_recorded"})
             continue
-        points, _ = await _award_points(conn, activity, attendance_id, user_id,
-                                        activity.points + rules.hour_points(minutes, activity.points_per_hour),
-                                        key=f"checkin:{attendance_id}:manual:points", actor_id=actor.id,
-                                        reason=reason)
-        await _bank_minutes(conn, activity, attendance_id, user_id, minutes,
+        accounts = await _accounts(conn, activity.community_id, user_id)
+        points, _ = await _capped_points(conn, activity, accounts,
+                                         activity.points + rules.hour_points(minutes, activity.points_per_hour))
+        await _post_points(conn, activity, accounts, attendance_id, points,
+                           key=f"checkin:{attendance_id}:manual:points", actor_id=actor.id, reason=reason)
+        await _bank_minutes(conn, activity, accounts, attendance_id, minutes,
                             key=f"checkin:{attendance_id}:manual:minutes", actor_id=actor.id, reason=reason)
         await conn.execute("update attendances set points = $2 where id = $1", attendance_id, points)
         marked.append(attendance_id)

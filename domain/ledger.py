@@ -3,14 +3,16 @@
 Each function runs inside the caller's transaction (a check-in and its credit commit together) and:
 1. checks the accounts exist and carry the transfer's unit (`validation_failed`, not a raw error);
 2. locks the running-balance accounts it touches, in ascending id order (no deadlocks between
-   two movements over the same accounts);
-3. re-reads what a concurrent call may have changed while it waited for the lock (a key already
-   used, a transfer already reversed), then checks the available balance, so the caller gets
-   `idempotency_conflict`/a replay, `invalid_state` or `insufficient_balance` rather than a raw
-   constraint error (the database CHECKs and triggers stay the real guard);
+   two movements over the same accounts) - for a new transfer, 1 and 2 are one query;
+3. re-reads what a concurrent call may have changed while it waited for the lock (a transfer
+   already reversed), then checks the available balance, so the caller gets `invalid_state` or
+   `insufficient_balance` rather than a raw constraint error (the database CHECKs and triggers
+   stay the real guard);
 4. inserts or resolves the transfer; the triggers of migrations/002_ledger.sql apply it.
 An `idem_key` makes a retried call return the first transfer and move nothing; the same key with
-a different movement is `idempotency_conflict`.
+a different movement is `idempotency_conflict`. A new transfer does not look its key up first: the
+insert's ON CONFLICT finds a used key, and the key is looked up only when the balance check fails
+(a retried spend whose first call already spent the balance replays, it is no overdraft).
 """
 
 from datetime import datetime
@@ -98,20 +100,37 @@ async def balances(conn: asyncpg.Connection, user_id: int) -> dict[str, Balance]
 
 
 RUNNING = ("user", "pool")  # account kinds with a running balance (and holds); the others are hot
+_RUNNING_SQL = ", ".join(f"'{kind}'" for kind in RUNNING)
 
 
-async def _check_accounts(conn: asyncpg.Connection, unit: str, debit: int, credit: int, *, holds: bool) -> None:
-    rows = {r["id"]: r for r in await conn.fetch(
-        "select id, unit, kind from accounts where id = any($1::bigint[])", [debit, credit])}
+async def _check_and_lock(conn: asyncpg.Connection, unit: str, debit: int, credit: int, *,
+                          holds: bool) -> dict[int, asyncpg.Record]:
+    """Check both accounts exist and carry `unit`, and lock the running-balance ones, in one query.
+
+    The `locked` part takes the row locks in id order and returns the balances as they are once
+    the locks are held; the hot accounts (issuing, supermarket) are only read, never locked.
+    Returns the locked rows by id, like `_lock`.
+    """
+    # Two plain parameters (not an array) and the kinds written out: PostgreSQL then keeps one
+    # generic plan for this statement instead of planning it again on every call.
+    rows = await conn.fetch(
+        f"""with locked as (
+               select id, balance, held from accounts
+               where id in ($1, $2) and kind in ({_RUNNING_SQL}) order by id for update)
+           select a.id, a.unit, a.kind, l.id is not null as locked, l.balance, l.held
+           from accounts a left join locked l on l.id = a.id
+           where a.id in ($1, $2)""", debit, credit)
+    found = {r["id"]: r for r in rows}
     for account in (debit, credit):
-        if account not in rows:
+        if account not in found:
             raise DomainError("not_found", details={"what": "account", "id": account})
-        if rows[account]["unit"] != unit:
+        if found[account]["unit"] != unit:
             raise DomainError("validation_failed", field="unit",
-                              details={"problem": f"account {account} holds {rows[account]['unit']}, not {unit}"})
-    if holds and rows[debit]["kind"] not in RUNNING:
+                              details={"problem": f"account {account} holds {found[account]['unit']}, not {unit}"})
+    if holds and found[debit]["kind"] not in RUNNING:
         raise DomainError("validation_failed", field="account",
                           details={"problem": "only user and pool accounts can hold"})
+    return {account: row for account, row in found.items() if row["locked"]}
 
 
 async def _lock(conn: asyncpg.Connection, *account_ids: int) -> dict[int, asyncpg.Record]:
@@ -154,15 +173,16 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
         raise DomainError("validation_failed", field="account", details={"problem": "debit equals credit"})
     expect = {"unit": unit, "debit_account": debit, "credit_account": credit, "kind": kind,
               "held_amount" if state == "pending" else "amount": amount}
-    if await _used(conn, key):  # a retry: answer without taking any lock
-        return await _replay(conn, key, expect)
-    await _check_accounts(conn, unit, debit, credit, holds=state == "pending")
-    locked = await _lock(conn, debit, credit)
-    # A concurrent call with the same key may have committed while we waited for the lock; it
-    # spent the balance we would check next, so look again or the retry reads as an overdraft.
-    if await _used(conn, key):
-        return await _replay(conn, key, expect)
-    _require_available(locked, debit, amount)
+    locked = await _check_and_lock(conn, unit, debit, credit, holds=state == "pending")
+    try:
+        _require_available(locked, debit, amount)
+    except DomainError:
+        # A retry whose first call went through (earlier, or while we waited for the lock) spent
+        # the balance itself: it replays rather than reading as an overdraft.
+        if await _used(conn, key):
+            return await _replay(conn, key, expect)
+        raise
+    # A retry with enough balance left finds its key taken by the insert's ON CONFLICT below.
     cause_type, cause_id = cause if cause else (None, None)
     row = await conn.fetchrow(
         f"""insert into transfers (unit, debit_account, credit_account, amount, held_amount, kind, state,
@@ -172,7 +192,7 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
             returning {_COLUMNS}""",
         unit, debit, credit, amount, amount if state == "pending" else None, kind, state,
         cause_type, cause_id, memo, actor_id, reason, reverses, key, expires_at, clock.now())
-    if row is None:  # a concurrent call with the same key committed first
+    if row is None:  # the key is taken: a retry, or a concurrent call with the key committed first
         return await _replay(conn, key, expect)
     return _transfer(row)
 
