@@ -120,8 +120,9 @@ _client_ips = itertools.count(1)
 async def client(app):
     """An HTTP client over ASGI; each test comes from its own address, as different people would."""
     n = next(_client_ips)
-    transport = httpx.ASGITransport(app=app, client=(f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}", 50000))
-    c = httpx.AsyncClient(transport=transport, base_url="http://linli.test")
+    ip = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 50000)), base_url="http://linli.test")
+    c.client_ip = ip  # what the app sees as the caller's address
     yield c
     await c.aclose()
 

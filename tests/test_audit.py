@@ -8,7 +8,6 @@ import pytest
 from domain import adjustments, audit, clock, orgs
 from tests.conftest import new_phone
 
-CLIENT_IP = "203.0.113.7"  # the in-process client's address (conftest)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +40,7 @@ async def test_each_act_writes_exactly_one_row_with_actor_target_and_ip(client, 
         r = await client.request(method, path, json=body, headers=headers or h)
         assert r.status_code in (200, 201, 204), r.text
         row = await one_row(pool, start, expected)
-        assert row["ip"] == CLIENT_IP
+        assert row["ip"] == client.client_ip
         return r, row
 
     r, row = await act("org_create", "POST", "/api/orgs", {"kind": "district", "name": "审计区"})

@@ -456,7 +456,13 @@ function editForm(node) {
 
 function treeNode(node) {
   const admin = state.tree.editable;
-  const edit = admin ? editForm(node) : null;
+  // The edit form (with a list of every possible parent) is built on first use: built up front for
+  // every node, a city-sized tree grew quadratically and took minutes to draw.
+  const edit = admin ? h("div", { class: "tree-edit" }) : null;
+  const toggleEdit = () => {
+    if (!edit.firstChild) edit.append(editForm(node));
+    edit.firstChild.hidden = !edit.firstChild.hidden;
+  };
   const extra = [];
   if (node.kind === "community") {
     extra.push(h("div", { class: "tree-extra" },
@@ -487,8 +493,8 @@ function treeNode(node) {
       h("span", { class: "tree-name" }, node.name),
       node.kind === "community" || node.kind === "grid"
         ? h("span", { class: "muted small" }, t("console.n_people", { n: node.members })) : null,
-      edit ? h("button", { type: "button", class: "btn btn-ghost btn-small",
-        onclick: () => { edit.hidden = !edit.hidden; } }, t("console.edit")) : null),
+      edit ? h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: toggleEdit },
+        t("console.edit")) : null),
     edit, ...extra,
     node.children.length ? h("ul", {}, node.children.map(treeNode)) : null);
 }
