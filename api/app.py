@@ -11,14 +11,15 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from litestar import Controller, Litestar, MediaType, Request, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from api import errors, metrics
+from api import errors, metrics, openapi_errors
 from api import controllers
 from api.deps import provide_actor, provide_pool
 from domain import db, sweeper
@@ -46,15 +47,28 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "permissions-policy": "camera=(self), geolocation=(self), microphone=()",
 }
+# The API reference at /schema is Litestar's Scalar page: its script, stylesheet and icon come from
+# the jsDelivr CDN and it styles itself inline. Still no inline or foreign script beyond that one CDN.
+DOCS_CSP = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+            "font-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
 
 
-@get("/healthz", include_in_schema=True, tags=["service"])
+def _is_docs_page(path: str) -> bool:
+    return (path == "/schema" or path.startswith("/schema/")) and not path.endswith((".json", ".yaml", ".yml"))
+
+
+@get("/healthz", include_in_schema=True, tags=["service"],
+     responses={503: ResponseSpec(dict[str, str], generate_examples=False,
+                                 description='{"status": "degraded", "database": "down"}')})
 async def healthz(state: State) -> Response[dict[str, str]]:
     try:
         async with state.pool.acquire(timeout=2) as conn:
             await conn.fetchval("select 1", timeout=2)
         return Response({"status": "ok", "database": "ok"})
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            asyncpg.InternalClientError):
         return Response({"status": "degraded", "database": "down"}, status_code=503)
 
 
@@ -78,17 +92,17 @@ async def kiosk_page(activity_id: str) -> File:
     return _page("kiosk.html")
 
 
-def _security_headers(app):
-    async def add_headers(scope, receive, send):
-        async def with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
-                message["headers"] = headers
-            await send(message)
-        await app(scope, receive, with_headers)
-    return add_headers
+async def _security_headers(message, scope) -> None:
+    """A before-send hook rather than a middleware: Litestar runs middleware only for matched routes,
+    so its own 404/405 answers (e.g. /api/no-such-thing) would go out bare."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        present = {k.lower() for k, _ in headers}
+        wanted = SECURITY_HEADERS
+        if _is_docs_page(scope.get("path", "")):
+            wanted = {**SECURITY_HEADERS, "content-security-policy": DOCS_CSP}
+        headers += [(k.encode(), v.encode()) for k, v in wanted.items() if k.encode() not in present]
+        message["headers"] = headers
 
 
 def create_app(database_url: str | None = None, *, run_sweeper: bool = True, pool_size: int | None = None) -> Litestar:
@@ -108,14 +122,18 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
 
     static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
                                         name="frontend")
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, metrics_text, scan_page, kiosk_page, *discover_controllers(), static],
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],
-        middleware=[metrics.middleware, _security_headers],
+        middleware=[metrics.middleware],
+        before_send=[_security_headers],
         request_max_body_size=1024 * 1024,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),  # pages on phone networks
         openapi_config=OpenAPIConfig(title="Linli API", version="0.1.0", path="/schema",
                                      render_plugins=[ScalarRenderPlugin()]),
         debug=False,
     )
+    openapi_errors.document(app)
+    return app

@@ -62,6 +62,6 @@ def page_args(limit: int, cursor: str | None) -> tuple[int, int]:
         raise DomainError("validation_failed", field="limit", details={"problem": "1 to 100"})
     if cursor in (None, ""):
         return limit, 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:  # "²".isdigit() is True too
         raise DomainError("validation_failed", field="cursor")
     return limit, int(cursor)

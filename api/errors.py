@@ -81,12 +81,24 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
 def on_crash(request: Request, exc: Exception) -> Response:
     if isinstance(exc, asyncpg.DataError):  # e.g. an id beyond bigint: bad input that reached SQL
         return error_response(request, "validation_failed", {"problem": "value out of range"})
+    if isinstance(exc, UnicodeDecodeError):  # Litestar decodes multipart text fields without catching this
+        return error_response(request, "validation_failed", {"problem": "text is not valid UTF-8"})
+    if isinstance(exc, OverflowError):  # date arithmetic on a date at the end of the calendar (9999-12-31)
+        return error_response(request, "validation_failed", {"problem": "value out of range"})
+    if isinstance(exc, RecursionError):  # msgspec on JSON nested some 10^4 deep: bad input, not a crash
+        return error_response(request, "validation_failed", {"problem": "JSON nested too deeply"})
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         # The database refused what a rule in Python should have caught first: safe, but worth a look.
         log.warning("constraint refused %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return error_response(request, "conflict")
+    # OperatorInterventionError: the server is shutting down or restarting (admin_shutdown,
+    # crash_shutdown, cannot_connect_now) or cancelled the statement. InternalClientError: asyncpg
+    # handed out a connection the shutdown was still tearing down ("cannot switch to state ...").
+    # Either way the request may be retried, with its Idempotency-Key where it moves value
+    # (tests/test_crash_safety.py).
     if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
-                        asyncpg.CannotConnectNowError, asyncpg.InterfaceError)):
+                        asyncpg.exceptions.OperatorInterventionError, asyncpg.InternalClientError,
+                        asyncpg.InterfaceError)):
         log.warning("database unavailable: %s", type(exc).__name__)
         return error_response(request, "unavailable")
     log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -3,15 +3,21 @@ owns its kind (check-in for posters and rotating codes, the supermarket for vouc
 
 Capabilities register with `@acts_on("voucher")` and `@previews("voucher")`. Refused scans are
 stored with their reason, in their own transaction, after the refused one rolled back.
+
+Scans are throttled per person and per client address (counters in PostgreSQL, shared by every
+API process): LINLI_SCAN_RATE_PER_MINUTE (default 60 per person) and LINLI_SCAN_RATE_PER_IP_MINUTE
+(default 600 per address: a venue's wifi puts many phones behind one); 0 turns a limit off.
+Previews count per address. A load test scanning from one machine turns both off (bench/server.py).
 """
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from domain import clock, codes
+from domain import clock, codes, ratelimit
 from domain.codes import Code
 from domain.errors import DomainError
 from domain.orgs import Actor
@@ -79,7 +85,28 @@ async def log_refusal(pool: asyncpg.Pool, *, code: str, found: Code | None, user
         found.target_id if found else None, activity_id, user_id, error.code, error.details, clock.now())
 
 
-async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext) -> ScanResult:
+def scan_limits() -> tuple[int, int]:
+    """(per person, per address) scans a minute, read from the environment at each call."""
+    return (int(os.environ.get("LINLI_SCAN_RATE_PER_MINUTE", "60")),
+            int(os.environ.get("LINLI_SCAN_RATE_PER_IP_MINUTE", "600")))
+
+
+async def throttle(pool: asyncpg.Pool, user_id: int | None, ip: str | None) -> None:
+    """Count this scan (outside any transaction, so refused scans count too) and refuse it with
+    429 rate_limited beyond the limits. Not logged as a failed scan: a flood must not write twice."""
+    per_user, per_ip = scan_limits()
+    if not ((per_user and user_id is not None) or (per_ip and ip)):
+        return
+    async with pool.acquire() as conn:
+        if per_user and user_id is not None:
+            await ratelimit.take(conn, f"scan:user:{user_id}", per_user, 60)
+        if per_ip and ip:
+            await ratelimit.take(conn, f"scan:ip:{ip}", per_ip, 60)
+
+
+async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext, *,
+               ip: str | None = None) -> ScanResult:
+    await throttle(pool, actor.id, ip)
     found: Code | None = None
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -95,7 +122,8 @@ async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext
         raise
 
 
-async def preview(pool: asyncpg.Pool, actor: Actor | None, code: str) -> Preview:
+async def preview(pool: asyncpg.Pool, actor: Actor | None, code: str, *, ip: str | None = None) -> Preview:
+    await throttle(pool, None, ip)
     async with pool.acquire() as conn:
         found = await codes.find(conn, code)
         if found is None:

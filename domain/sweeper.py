@@ -29,8 +29,11 @@ async def sweep_once(pool: asyncpg.Pool) -> int:
     for sweep in SWEEPS:
         try:
             done += await sweep(pool, clock.now())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                asyncpg.InternalClientError) as exc:  # the database is away: next round
             log.warning("sweep %s failed: %s", sweep.__name__, exc)
+        except Exception:  # a bug in one sweep must not stop the others, nor the next rounds
+            log.exception("sweep %s crashed", sweep.__name__)
     return done
 
 

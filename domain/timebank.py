@@ -17,7 +17,7 @@ Money-like facts:
 Scope: acting on a request of a community you neither belong to nor manage is 403 (not 404).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -246,6 +246,10 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
     place = _text(place, "place", most=200)
     if not 1 <= minutes_estimate <= 1440:
         raise DomainError("validation_failed", field="minutes_estimate", details={"problem": "1 to 1440"})
+    # A sane date, not merely a valid one: PostgreSQL stores the first and last instants Python can
+    # express (0001-01-01, 9999-12-31) as -infinity/infinity, and they come back without a time zone.
+    if when is not None and abs(when - clock.now()) > timedelta(days=3653):
+        raise DomainError("validation_failed", field="when", details={"problem": "within ten years of today"})
     scope = await _scope(conn, actor)
     beneficiary = actor.id if for_user_id is None else for_user_id
     if beneficiary != actor.id and not await conn.fetchval("select 1 from users where id = $1", beneficiary):

@@ -54,11 +54,11 @@ class MembersController(Controller):
         async with pool.acquire() as conn:
             return await members.list_members(conn, actor, community_id, role=role, q=q, limit=limit, after=after)
 
-    @get("/communities/{community_id:int}/members.csv", media_type="text/csv; charset=utf-8")
+    @get("/communities/{community_id:int}/members.csv", media_type="text/csv")
     async def members_csv(self, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Response[str]:
         async with pool.acquire() as conn:
             body = await members.members_csv(conn, actor, community_id)
-        return Response(body, media_type="text/csv; charset=utf-8", headers={
+        return Response(body, media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="members-{community_id}.csv"',
             "cache-control": "no-store"})
 

@@ -6,7 +6,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post
 
-from api.deps import current_session
+from api.deps import client_ip, current_session
 from domain import orgs, scans
 from domain.errors import DomainError
 from domain.orgs import Actor
@@ -24,8 +24,11 @@ class ScanController(Controller):
     tags = ["scans"]
 
     @post("/", status_code=200)
-    async def scan(self, actor: Actor, data: ScanIn, pool: asyncpg.Pool) -> scans.ScanResult:
-        return await scans.scan(pool, actor, data.code, scans.ScanContext(data.nonce, data.lat, data.lng))
+    async def scan(self, request: Request, actor: Actor, data: ScanIn, pool: asyncpg.Pool) -> scans.ScanResult:
+        """429 rate_limited beyond LINLI_SCAN_RATE_PER_MINUTE per person or LINLI_SCAN_RATE_PER_IP_MINUTE
+        per address (see domain/scans.py)."""
+        return await scans.scan(pool, actor, data.code, scans.ScanContext(data.nonce, data.lat, data.lng),
+                                ip=client_ip(request))
 
     @get("/{code:str}")
     async def preview(self, request: Request, code: str, pool: asyncpg.Pool) -> scans.Preview:
@@ -37,4 +40,4 @@ class ScanController(Controller):
                 actor = await orgs.load_actor(conn, session.user_id)
         except DomainError:  # a preview works logged out too
             actor = None
-        return await scans.preview(pool, actor, code)
+        return await scans.preview(pool, actor, code, ip=client_ip(request))
