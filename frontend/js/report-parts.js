@@ -1,19 +1,10 @@
 // Pieces both report pages draw: the kind tag with its icon, the state badge, the review outcome.
 import { t } from "./i18n.js";
-import { h } from "./ui.js";
-
-const SVG_NS = "http://www.w3.org/2000/svg";
+import { h, icon } from "./ui.js";
 
 /** An icon from /img/reports.svg (civility, hazard, service, camera, pin, ...), decorative. */
 export function reportIcon(name, className = "icon") {
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("class", className);
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const use = document.createElementNS(SVG_NS, "use");
-  use.setAttribute("href", `/img/reports.svg#${name}`);
-  svg.append(use);
-  return svg;
+  return icon(name, className, "/img/reports.svg");
 }
 
 export function kindTag(kind) {

@@ -37,13 +37,13 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 /** An icon from the sprite at /img/icons.svg, decorative (hidden from screen readers). */
-export function icon(name, className = "icon") {
+export function icon(name, className = "icon", sprite = "/img/icons.svg") {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("class", className);
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
   const use = document.createElementNS(SVG_NS, "use");
-  use.setAttribute("href", `/img/icons.svg#${name}`);
+  use.setAttribute("href", `${sprite}#${name}`);
   svg.append(use);
   return svg;
 }
