@@ -4,7 +4,7 @@ registration per address, QR scans per person and per address.
 
 The servers trust X-Forwarded-For from 127.0.0.1 (uvicorn proxy headers, as behind a local reverse
 proxy), which lets each test act from an address of its own. Counters are fixed windows; a test
-starts early in a window (`fresh_window`) so it cannot straddle two.
+waits, if need be, until its window has time enough left (`fresh_window`), so it cannot straddle two.
 """
 
 import asyncio
@@ -126,7 +126,7 @@ def test_scans_are_limited_per_person_and_per_address_across_processes(servers):
     url, bases = servers
     (_, _, first), (_, _, second), (_, _, third) = asyncio.run(_people(url, 3))
     ip = next(_addresses)
-    fresh_window(60)
+    fresh_window(60, margin=10)  # the whole test takes a second or two
     where = alternate(bases)
     # Any scan counts, even of an unknown code: the limit is about the requests.
     assert [_scan(next(where), first, ip).status_code for _ in range(SCANS_PER_USER)] == [404] * SCANS_PER_USER
@@ -143,7 +143,7 @@ def test_scans_are_limited_per_person_and_per_address_across_processes(servers):
 def test_scan_previews_count_per_address(servers):
     _, bases = servers
     ip = {"X-Forwarded-For": next(_addresses)}
-    fresh_window(60)
+    fresh_window(60, margin=10)  # the whole test takes a second or two
     where = alternate(bases)
     statuses = [httpx.get(f"{next(where)}/api/scans/nosuchcode", headers=ip, timeout=30).status_code
                 for _ in range(SCANS_PER_IP + 1)]

@@ -16,7 +16,7 @@ from domain.points_expiry import Expiring, Policy
 from domain.postings import Appeal, Posting
 from domain.rankings import Ranking
 
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"  # Litestar adds the charset itself
 
 
 def _csv(body: bytes, filename: str) -> Response[bytes]:
