@@ -67,8 +67,17 @@ def cmd_ledger_check(args) -> int:
     return 1
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    # uvicorn re-raises the signal it stopped on once it has shut down; exiting through SystemExit
+    # (not the default handler, which kills the process) lets atexit stop the embedded PostgreSQL.
+    raise SystemExit(0)
+
+
 def cmd_serve(args) -> int:
+    import signal
+
     import uvicorn
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     url = db.database_url()  # starts the embedded server once, in this parent process
     _run(db.migrate(url))
     if args.demo:

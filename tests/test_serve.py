@@ -109,3 +109,24 @@ def test_serve_demo_prints_logins_that_work(admin_url):
     finally:
         stop(proc)
         asyncio.run(drop_database(admin_url, url))
+
+
+def test_embedded_postgres_is_kept_between_runs_and_stopped_on_exit(tmp_path):
+    """Without DATABASE_URL, `linli serve` starts PostgreSQL in its data folder and stops it on SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["LINLI_DATA_DIR"] = str(tmp_path / "data")
+    port = free_port()
+    for run in range(2):
+        proc = subprocess.Popen([sys.executable, "-m", "linli", "serve", "--port", str(port)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_healthy(port, proc)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        pid_file = tmp_path / "data" / "pg" / "postmaster.pid"
+        deadline = time.monotonic() + 20
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not pid_file.exists(), f"run {run}: the embedded PostgreSQL is still running"
+    assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()  # the data folder is kept
