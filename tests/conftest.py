@@ -232,6 +232,24 @@ async def world(pool) -> World:
 
 # ---- browser ------------------------------------------------------------------------------------
 
+class Login:
+    """A person logged in through the domain, for browser tests: bearer headers and session cookies."""
+
+    def __init__(self, login: auth.Login, name: str, phone: str | None = None):
+        self.id, self.token, self.csrf, self.name, self.phone = login.user_id, login.token, login.csrf, name, phone
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def cookies(self, base: str) -> list[dict]:
+        return [{"name": "linli_session", "value": self.token, "url": base},
+                {"name": "linli_csrf", "value": self.csrf, "url": base}]
+
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 1}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

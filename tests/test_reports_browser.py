@@ -11,24 +11,9 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw
 
 from domain import auth, orgs
-from tests.conftest import ARTIFACTS, new_phone, screenshot
+from tests.conftest import PHONE, Login, ARTIFACTS, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 1}
-
-
-class Login:
-    def __init__(self, login: auth.Login, name: str):
-        self.id, self.token, self.csrf, self.name = login.user_id, login.token, login.csrf, name
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def cookies(self, base: str) -> list[dict]:
-        return [{"name": "linli_session", "value": self.token, "url": base},
-                {"name": "linli_csrf", "value": self.csrf, "url": base}]
 
 
 def build_grid(database_url: str) -> dict:

@@ -8,24 +8,9 @@ import httpx
 import pytest
 
 from domain import auth, ledger, orgs
-from tests.conftest import new_phone, screenshot
+from tests.conftest import PHONE, Login, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 1}
-
-
-class Login:
-    def __init__(self, login: auth.Login, name: str, phone: str):
-        self.id, self.token, self.csrf, self.name, self.phone = login.user_id, login.token, login.csrf, name, phone
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def cookies(self, base: str) -> list[dict]:
-        return [{"name": "linli_session", "value": self.token, "url": base},
-                {"name": "linli_csrf", "value": self.csrf, "url": base}]
 
 
 def build_community(database_url: str) -> dict:
