@@ -22,7 +22,7 @@ from litestar.static_files import create_static_files_router
 from api import errors, metrics, openapi_errors
 from api import controllers
 from api.deps import provide_actor, provide_pool
-from domain import db, sweeper
+from domain.core import db, sweeper
 
 FRONTEND = db.ROOT / "frontend"
 log = logging.getLogger("linli")

@@ -6,7 +6,7 @@ import getpass
 import os
 import sys
 
-from domain import db
+from domain.core import db
 
 
 def _run(coro):
@@ -46,7 +46,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_create_admin(args) -> int:
-    from domain import auth
+    from domain.people import auth
     password = args.password or os.environ.get("LINLI_ADMIN_PASSWORD") or getpass.getpass("password: ")
     user_id = _run(_with_conn(lambda conn: auth.create_user(conn, phone=args.phone, password=password,
                                                             name=args.name, is_admin=True)))
@@ -55,7 +55,7 @@ def cmd_create_admin(args) -> int:
 
 
 def cmd_ledger_check(args) -> int:
-    from domain import ledger_check
+    from domain.ledger import check as ledger_check
     problems = _run(_with_conn(ledger_check.check))
     if not problems:
         print("ledger check: clean")

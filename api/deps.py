@@ -6,8 +6,8 @@ import asyncpg
 from litestar import Request
 from litestar.datastructures import State
 
-from domain import auth, orgs
-from domain.errors import DomainError
+from domain.people import auth, orgs
+from domain.core.errors import DomainError
 
 SESSION_COOKIE = "linli_session"
 CSRF_COOKIE = "linli_csrf"

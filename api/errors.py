@@ -10,8 +10,8 @@ import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from domain.errors import DomainError
-from domain.reasons import explain
+from domain.core.errors import DomainError
+from domain.core.reasons import explain
 
 log = logging.getLogger("linli.api")
 

@@ -3,8 +3,8 @@ Idempotency-Key header (see domain/idempotency.py) and renders the JSON answer."
 
 from litestar import MediaType, Request, Response
 
-from domain import idempotency
-from domain.orgs import Actor
+from domain.core import idempotency
+from domain.people.orgs import Actor
 
 
 async def respond(request: Request, actor: Actor, action: idempotency.Action, status: int = 200) -> Response:

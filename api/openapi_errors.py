@@ -7,7 +7,7 @@ from litestar import Litestar
 from litestar.openapi.spec import (Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema,
                                    SecurityScheme)
 
-from domain.reasons import REASONS
+from domain.core.reasons import REASONS
 
 ERROR = Schema(
     type=OpenAPIType.OBJECT, required=["error", "message", "details"],

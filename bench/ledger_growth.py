@@ -5,7 +5,7 @@ one transfer, i.e. two entries). The app's own read paths are then timed in ever
 turn, round after round, so machine noise falls on every size alike (median of N rounds, through
 the domain functions, one connection per database):
 - balance: domain.ledger.balances (what /api/me/balances reads);
-- statement: domain.statements.statement, the first page of 20 (STATEMENT_QUERY);
+- statement: domain.ledger.statements.statement, the first page of 20 (STATEMENT_QUERY);
 - ranking: domain.rankings.compute, a community ranking of one quarter (reads earned_daily).
 Each is printed as a ratio to its 10^4 figure, with the EXPLAIN (ANALYZE, BUFFERS) summary of the
 statement that did the work (recorded from the domain call itself, so it is the app's exact SQL).
@@ -33,8 +33,11 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from bench.report import percentile
-from domain import auth, db, ledger, ledger_check, orgs, rankings, statements
-from domain import ranking_rules
+from domain.people import auth, orgs
+from domain.core import db
+from domain import ledger, rankings
+from domain.ledger import check as ledger_check, statements
+from domain.rankings import rules as ranking_rules
 
 USERS = 1000
 COMMUNITIES = 10

@@ -21,7 +21,8 @@ from datetime import date
 
 import asyncpg
 
-from domain import db, rankings
+from domain.core import db
+from domain import rankings
 
 QUARTER = (date(2026, 10, 1), date(2027, 1, 1))
 STREETS = 5  # the communities are spread over a district of five streets

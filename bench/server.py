@@ -1,7 +1,7 @@
 """The benchmark's own PostgreSQL and `linli serve` processes, always cleaned up.
 
 By default a throw-away embedded PostgreSQL is started in a temporary folder (the same
-`domain.db.start_embedded` the app uses) and deleted afterwards. With DATABASE_URL set, that server
+`domain.core.db.start_embedded` the app uses) and deleted afterwards. With DATABASE_URL set, that server
 is used instead and every database the benchmark creates in it is dropped afterwards.
 All traffic stays on 127.0.0.1 (the embedded server listens on a Unix socket only).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from domain import db
+from domain.core import db
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from domain import auth, clock, db, orgs
+from domain.people import auth, orgs
+from domain.core import clock, db
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -220,7 +221,7 @@ class World:
                               kind="adjustment", cause=("adjustment", community.id), reason="test funding")
 
     async def ledger_problems(self) -> dict:
-        from domain import ledger_check
+        from domain.ledger import check as ledger_check
         async with self.pool.acquire() as conn:
             return await ledger_check.check(conn)
 

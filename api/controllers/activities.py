@@ -12,11 +12,13 @@ from litestar.params import QueryParameter
 from api.deps import client_ip, page_args
 from api.errors import lang as request_lang
 from api.idempotent import respond
-from domain import activities, attendance, checkin, codes, qr
-from domain.activities import Activity, ActivityPage, RotatingCode
+from domain.checkin import activities, attendance, codes
+from domain import checkin
+from domain.core import qr
+from domain.checkin.activities import Activity, ActivityPage, RotatingCode
 from domain.checkin import Attendance, MarkResult
-from domain.orgs import Actor
-from domain.scans import ScanResult
+from domain.people.orgs import Actor
+from domain.checkin.scans import ScanResult
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]

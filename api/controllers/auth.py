@@ -9,9 +9,9 @@ from litestar.datastructures import Cookie
 from litestar.params import Body
 
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
-from domain import auth
-from domain.auth import SESSION_DAYS
-from domain.orgs import Actor
+from domain.people import auth
+from domain.people.auth import SESSION_DAYS
+from domain.people.orgs import Actor
 
 
 class RegisterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -10,8 +10,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter, QueryParameter
 
 from api.deps import client_ip, page_args
-from domain import audit, console, members
-from domain.orgs import Actor
+from domain.core import audit
+from domain.people import console, members
+from domain.people.orgs import Actor
 
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 

@@ -8,9 +8,10 @@ from litestar import Controller, Request, Response, get, post
 
 from api.deps import client_ip, page_args
 from api.idempotent import respond
-from domain import adjustments, orgs, statements
+from domain.ledger import adjustments, statements
+from domain.people import orgs
 from domain.ledger import Transfer
-from domain.orgs import Actor
+from domain.people.orgs import Actor
 
 
 class AdjustmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

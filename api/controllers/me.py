@@ -5,8 +5,9 @@ import msgspec
 from litestar import Controller, get
 
 from api.deps import page_args
-from domain import ledger, statements
-from domain.orgs import Actor
+from domain import ledger
+from domain.ledger import statements
+from domain.people.orgs import Actor
 
 
 class OrgRef(msgspec.Struct):

@@ -8,12 +8,13 @@ import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.params import QueryParameter
 
-from domain import dashboard, households, points_expiry, postings, rankings
-from domain.dashboard import Dashboard
-from domain.households import Household
-from domain.orgs import Actor
-from domain.points_expiry import Expiring, Policy
-from domain.postings import Appeal, Posting
+from domain.rankings import dashboard, households, expiry as points_expiry, postings
+from domain import rankings
+from domain.rankings.dashboard import Dashboard
+from domain.rankings.households import Household
+from domain.people.orgs import Actor
+from domain.rankings.expiry import Expiring, Policy
+from domain.rankings.postings import Appeal, Posting
 from domain.rankings import Ranking
 
 CSV = "text/csv"  # Litestar adds the charset itself

@@ -7,9 +7,10 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from api.deps import client_ip, current_session
-from domain import orgs, scans
-from domain.errors import DomainError
-from domain.orgs import Actor
+from domain.people import orgs
+from domain.checkin import scans
+from domain.core.errors import DomainError
+from domain.people.orgs import Actor
 
 
 class ScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

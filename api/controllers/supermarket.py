@@ -16,8 +16,8 @@ from litestar.params import Body, QueryParameter
 from api.deps import page_args
 from api.idempotent import respond
 from domain import supermarket
-from domain.orgs import Actor
-from domain.redemption_rules import MAX_QUANTITY
+from domain.people.orgs import Actor
+from domain.supermarket.rules import MAX_QUANTITY
 from domain.supermarket import (Counts, Redemption, RedemptionDetail, RedemptionPage, Reward, RewardPage,
                                 StockChangePage, Voucher)
 

@@ -12,8 +12,8 @@ from api.deps import page_args
 from api.idempotent import respond
 from domain import timebank
 from domain.ledger import Transfer
-from domain.orgs import Actor
-from domain.timebank_rules import STATES
+from domain.people.orgs import Actor
+from domain.timebank.rules import STATES
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 Reason = Annotated[str, msgspec.Meta(max_length=500)]

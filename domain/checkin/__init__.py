@@ -1,0 +1,518 @@
+"""Check-in and check-out: scans of poster and rotating codes, station scans of member cards,
+manual marks, annulment, closing, and the automatic check-out at the end of the window.
+
+One short transaction per scan: the attendance row and its ledger transfers commit together.
+Credits are transfers of kind 'award' with cause ('checkin', attendance id) and the activity title
+as memo, so statements show where they came from; their idem keys (f"checkin:{id}:in", ...) make a
+retried credit apply once.
+
+A scan reads what it needs in one query (`_load_scan`: the activity, the person's membership and
+attendance, and the accounts to credit), then writes: seven statements for a check-in with points.
+
+Locks, in this order:
+- the activity row, in FOR KEY SHARE mode, by every scan (the same lock the attendance's foreign
+  key takes): scans do not wait for each other, but a manager's close or manual marking (FOR
+  UPDATE) waits for the scans in flight and they for it, so no check-in lands in a closed activity;
+- the attendance row (a check-out), then the person's points account, to read today's check-in
+  points under the daily cap. A check-in has no row yet: it locks the account, then inserts the
+  row (which can only wait for the same person's other scan, serialised by that account lock);
+- for an activity WITH a capacity, the attendance insert updates the activity's `taken` counter
+  (a trigger, migrations/010_checkin_speed.sql, which refuses a place beyond the capacity): the
+  check-ins of that one activity take turns from their insert to their commit, so 50 concurrent
+  scans for 20 places admit exactly 20. Activities without a capacity are never written;
+- then the ledger locks the person's accounts in id order.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from domain.checkin import activities, codes, scans
+from domain.core import audit, clock, sweeper
+from domain import ledger
+from domain.people import orgs
+from domain.checkin import rules
+from domain.checkin.activities import Activity
+from domain.checkin.codes import Code
+from domain.core.errors import DomainError, invalid, not_found
+from domain.people.orgs import Actor
+from domain.checkin.scans import ScanContext, ScanResult
+
+
+class Attendance(msgspec.Struct, kw_only=True):
+    id: int
+    activity_id: int
+    user_id: int
+    state: str
+    source: str
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+    auto_checkout: bool
+    minutes: int
+    points: int
+    in_nonce: str | None
+    out_nonce: str | None
+    recorded_by: int | None
+    note: str | None
+    annulled_at: datetime | None
+    annul_reason: str | None
+
+
+def _attendance(row: asyncpg.Record) -> Attendance:
+    return Attendance(**{k: row[k] for k in Attendance.__struct_fields__})
+
+
+async def _find_attendance(conn: asyncpg.Connection, activity_id: int, user_id: int) -> Attendance | None:
+    row = await conn.fetchrow("select * from attendances where activity_id = $1 and user_id = $2 for update",
+                              activity_id, user_id)
+    return _attendance(row) if row else None
+
+
+async def _lock_attendance(conn: asyncpg.Connection, attendance_id: int) -> Attendance:
+    return _attendance(await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id))
+
+
+async def _is_member(conn: asyncpg.Connection, community_id: int, user_id: int) -> bool:
+    return community_id in await orgs.member_communities(conn, user_id)
+
+
+class _Accounts(msgspec.Struct, frozen=True):
+    """What an attendance credits: the person's accounts and the community's issuing accounts."""
+    user_points: int | None
+    user_minutes: int | None
+    issuing_points: int | None
+    issuing_minutes: int | None
+
+
+def _accounts_sql(user: str, community: str) -> str:
+    return f"""(select id from accounts where user_id = {user} and kind = 'user' and unit = 'points') as user_points,
+               (select id from accounts where user_id = {user} and kind = 'user' and unit = 'minutes') as user_minutes,
+               (select id from accounts where org_id = {community} and kind = 'issuing' and unit = 'points')
+                   as issuing_points,
+               (select id from accounts where org_id = {community} and kind = 'issuing' and unit = 'minutes')
+                   as issuing_minutes"""
+
+
+def _accounts_of(row: asyncpg.Record) -> _Accounts:
+    return _Accounts(**{k: row[k] for k in _Accounts.__struct_fields__})
+
+
+async def _accounts(conn: asyncpg.Connection, community_id: int, user_id: int) -> _Accounts:
+    return _accounts_of(await conn.fetchrow(f"select {_accounts_sql('$1', '$2')}", user_id, community_id))
+
+
+def _need(account: int | None, what: str) -> int:
+    if account is None:
+        raise DomainError("not_found", details={"what": what})
+    return account
+
+
+# ---- crediting ----------------------------------------------------------------------------
+
+async def _capped_points(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, wanted: int
+                         ) -> tuple[int, dict[str, Any]]:
+    """How many of `wanted` points may be awarded, within the person's daily cap of check-in points
+    in this community; post them with `_post_points` in the same transaction.
+
+    The person's points account is locked first, so two concurrent awards cannot both slip under
+    the cap. Today's total comes from the ledger itself (check-in credits not reversed).
+    """
+    if wanted <= 0:
+        return 0, {}
+    account = _need(accounts.user_points, "account")
+    issuing = _need(accounts.issuing_points, "issuing account")
+    await conn.execute("select 1 from accounts where id = $1 for update", account)
+    day_start, day_end = rules.local_day(clock.now())
+    # Check-in credits are posted when written, so their created_at is their entries' time
+    # (index transfers_checkin_credit, migrations/010).
+    already = await conn.fetchval(
+        """select coalesce(sum(t.amount), 0)::bigint from transfers t
+           where t.cause_type = 'checkin' and t.credit_account = $1 and t.debit_account = $4
+             and t.state = 'posted' and t.created_at >= $2 and t.created_at < $3
+             and not exists (select 1 from transfers r where r.reverses = t.id)""",
+        account, day_start, day_end, issuing)
+    awarded = rules.capped_award(wanted, already, activity.daily_points_cap)
+    if awarded == wanted:
+        return awarded, {}
+    return awarded, {"capped": True, "daily_cap": activity.daily_points_cap, "points_wanted": wanted}
+
+
+async def _post_points(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, attendance_id: int,
+                       points: int, *, key: str, actor_id: int | None, reason: str | None = None) -> None:
+    if points <= 0:
+        return
+    await ledger.post(conn, unit="points", debit=_need(accounts.issuing_points, "issuing account"),
+                      credit=_need(accounts.user_points, "account"), amount=points, kind="award",
+                      cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
+                      key=key)
+
+
+async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, attendance_id: int,
+                        minutes: int, *, key: str, actor_id: int | None, reason: str | None = None) -> None:
+    if minutes <= 0:
+        return
+    await ledger.post(conn, unit="minutes", debit=_need(accounts.issuing_minutes, "issuing account"),
+                      credit=_need(accounts.user_minutes, "account"), amount=minutes, kind="award",
+                      cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
+                      key=key)
+
+
+# ---- scanning -----------------------------------------------------------------------------
+
+class _Scan(msgspec.Struct):
+    """What a scan needs to know before it writes, read in one query."""
+    activity: Activity
+    is_member: bool
+    attendance: Attendance | None  # as committed when the scan began; locked again before a check-out
+    accounts: _Accounts
+    taken: int                     # places taken when the scan began (kept only with a capacity)
+
+
+# A scan never shows the activity's counts: they are not read (counting is what this query avoids).
+_ACTIVITY_FIELDS = tuple(f for f in Activity.__struct_fields__ if f not in ("inside", "attended", "my_state"))
+
+_SCAN_QUERY = f"""
+    select a.*, o.name as community_name,
+           exists (select 1 from org_members m join orgs g on g.id = m.org_id
+                   where m.user_id = $2
+                     and case when g.kind = 'grid' then g.parent_id else g.id end = a.community_id) as is_member,
+           {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
+           {_accounts_sql("$2", "a.community_id")}
+    from activities a join orgs o on o.id = a.community_id
+    left join attendances t on t.activity_id = a.id and t.user_id = $2
+    where a.id = $1"""
+
+
+async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, lock: bool = True
+                     ) -> _Scan | None:
+    """The activity (None if there is none), the person's membership of its community (directly
+    or through a grid, as orgs.member_communities), their attendance, and the accounts to credit.
+    `lock` takes the activity's FOR KEY SHARE lock (see the module's docstring)."""
+    row = await conn.fetchrow(_SCAN_QUERY + (" for key share of a" if lock else ""), activity_id, user_id)
+    if row is None:
+        return None
+    attendance = None
+    if row["t_id"] is not None:
+        attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
+    return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
+                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"])
+
+
+async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: str, source: str,
+                      actor_id: int | None = None, context: ScanContext = ScanContext()) -> ScanResult:
+    """A scan of an activity's code by (or, at a station, for) `user_id`: check in, check out, or
+    say why nothing changed. Runs inside the caller's transaction."""
+    scan = await _load_scan(conn, activity_id, user_id)
+    if scan is None:
+        raise not_found("activity")
+    return await _act(conn, scan, user_id, kind=kind, source=source, actor_id=actor_id, context=context)
+
+
+def _next_step(attendance: Attendance, now: datetime, context: ScanContext) -> str:
+    replay = context.nonce is not None and context.nonce in (attendance.in_nonce, attendance.out_nonce)
+    return rules.next_step(attendance.state, attendance.checked_in_at, now, replay=replay)
+
+
+async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: str, source: str,
+               actor_id: int | None, context: ScanContext) -> ScanResult:
+    now = clock.now()
+    activity, attendance = scan.activity, scan.attendance
+    if attendance is None:
+        result = await _check_in(conn, scan, user_id, now=now, source=source, actor_id=actor_id, context=context)
+        if result is not None:
+            result.kind = kind
+            return result
+        attendance = await _find_attendance(conn, activity.id, user_id)  # the same person, scanning twice at once
+    elif _next_step(attendance, now, context) == "check_out":
+        # Only a check-out writes to the row: lock it and decide again on what it holds now (the
+        # same person's other scan may have checked out meanwhile).
+        attendance = await _lock_attendance(conn, attendance.id)
+    step = _next_step(attendance, now, context)
+    if step == "annulled":
+        raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
+    if step == "check_out":
+        result = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce,
+                                 accounts=scan.accounts)
+        result.kind = kind
+        return result
+    return ScanResult(action=step, kind=kind, target_id=activity.id, title=activity.title, details={
+        "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
+        "checked_out_at": attendance.checked_out_at.isoformat() if attendance.checked_out_at else None,
+        "total_points": attendance.points, "total_minutes": attendance.minutes})
+
+
+async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, source: str,
+                    actor_id: int | None, context: ScanContext) -> ScanResult | None:
+    """Check in, or None when the same person's other scan checked in first (the caller answers
+    as for any existing attendance)."""
+    activity = scan.activity
+    if activity.state == "draft":
+        raise DomainError("not_published")
+    if activity.state == "closed":
+        raise DomainError("outside_window", details={"closed_at": activity.closed_at.isoformat()})
+    problem = rules.window_problem(now, activity.starts_at, activity.ends_at)
+    if problem == "not_started":
+        raise DomainError("outside_window", details={"opens_at": activity.starts_at.isoformat()})
+    if problem == "ended":
+        raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
+    if not scan.is_member:
+        raise DomainError("not_member", details={"community": activity.community_name})
+    # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
+    if activity.radius_m is not None and context.lat is not None and context.lng is not None:
+        distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
+        if distance > activity.radius_m:
+            raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
+    if activity.capacity is not None and scan.taken >= activity.capacity:
+        raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan began
+    points, details = await _capped_points(conn, activity, scan.accounts, activity.points)
+    try:
+        attendance_id = await conn.fetchval(
+            """insert into attendances (activity_id, user_id, state, source, checked_in_at, in_nonce, recorded_by,
+                                        points, created_at)
+               values ($1, $2, 'inside', $3, $4, $5, $6, $7, $4)
+               on conflict (activity_id, user_id) do nothing returning id""",
+            activity.id, user_id, source, now, context.nonce, actor_id, points)
+    except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
+        if error.constraint_name != "activities_capacity":
+            raise
+        raise DomainError("capacity_full", details={"capacity": activity.capacity}) from None
+    if attendance_id is None:
+        return None
+    await _post_points(conn, activity, scan.accounts, attendance_id, points, key=f"checkin:{attendance_id}:in",
+                       actor_id=actor_id)
+    return ScanResult(action="checked_in", kind="activity", target_id=activity.id, title=activity.title,
+                      points=points, details={"attendance_id": attendance_id, "checked_in_at": now.isoformat(),
+                                              "ends_at": activity.ends_at.isoformat(), **details})
+
+
+async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
+                    actor_id: int | None = None, nonce: str | None = None, auto: bool = False,
+                    accounts: _Accounts | None = None) -> ScanResult:
+    """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour.
+    The caller holds the attendance row's lock."""
+    minutes = rules.attended_minutes(attendance.checked_in_at, at, activity.starts_at, activity.ends_at,
+                                     activity.max_minutes)
+    if accounts is None:
+        accounts = await _accounts(conn, activity.community_id, attendance.user_id)
+    points, details = await _capped_points(conn, activity, accounts,
+                                           rules.hour_points(minutes, activity.points_per_hour))
+    await conn.execute(
+        """update attendances set state = 'done', checked_out_at = $2, minutes = $3, points = points + $4,
+                  auto_checkout = $5, out_nonce = $6 where id = $1""",
+        attendance.id, at, minutes, points, auto, nonce)
+    await _post_points(conn, activity, accounts, attendance.id, points, key=f"checkin:{attendance.id}:out:points",
+                       actor_id=actor_id)
+    await _bank_minutes(conn, activity, accounts, attendance.id, minutes,
+                        key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
+    return ScanResult(action="checked_out", kind="activity", target_id=activity.id, title=activity.title,
+                      points=points, minutes=minutes, details={
+                          "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
+                          "checked_out_at": at.isoformat(), **details})
+
+
+def _check_code(code: Code, now: datetime) -> None:
+    """Rotating codes expire (after a grace period). A poster code is good while its activity runs:
+    the activity's window check gives the clearer reason (outside_window), so only revocation counts."""
+    if code.kind == "rotating":
+        codes.check_valid(code, now, activities.rotation_grace_seconds())
+    elif code.revoked_at is not None and code.revoked_at <= now:
+        raise DomainError("code_revoked")
+
+
+@scans.acts_on("poster", "rotating")
+async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext) -> ScanResult:
+    scan = await _load_scan(conn, code.target_id, actor.id)
+    attendance = scan.attendance if scan else None
+    # The page replaying its own scan (a reload) answers as before, even past the code's life.
+    if not (context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce)):
+        _check_code(code, clock.now())
+    if scan is None:
+        raise not_found("activity")
+    return await _act(conn, scan, actor.id, kind=code.kind, source="self", actor_id=None, context=context)
+
+
+@scans.previews("poster", "rotating")
+async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
+    _check_code(code, clock.now())
+    # Every phone scan opens with this preview: the scan's own read, without counts or locks.
+    scan = await _load_scan(conn, code.target_id, actor.id if actor else 0, lock=False)
+    if scan is None:
+        raise not_found("activity")
+    activity = scan.activity
+    return scans.Preview(kind=code.kind, target_id=activity.id, title=activity.title, details={
+        "starts_at": activity.starts_at.isoformat(), "ends_at": activity.ends_at.isoformat(),
+        "place": activity.place, "community": activity.community_name, "state": activity.state,
+        "points": activity.points, "points_per_hour": activity.points_per_hour,
+        "my_state": scan.attendance.state if scan.attendance else None, "geofence": activity.radius_m is not None})
+
+
+@scans.previews("member")
+async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
+    """A member card opened by a phone camera: say what it is; only a station acts on it."""
+    codes.check_valid(code, clock.now())
+    return scans.Preview(kind="member", target_id=code.target_id,
+                         details={"mine": actor is not None and actor.id == code.target_id})
+
+
+async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text: str,
+                       nonce: str | None = None) -> ScanResult:
+    """A manager scans a member's card at the venue: the member is checked in or out, as if they had
+    scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
+    async with pool.acquire() as conn:
+        await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
+    value = rules.code_from_text(text)
+    found: Code | None = None
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            found = await codes.find(conn, value)
+            if found is None or found.kind != "member":
+                raise DomainError("code_unknown", details={"expected": "member card"})
+            codes.check_valid(found, clock.now())
+            result = await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
+                                       actor_id=actor.id, context=ScanContext(nonce=nonce))
+            name = await conn.fetchval("select name from users where id = $1", found.target_id)
+            result.details = {**result.details, "user_id": found.target_id, "user_name": name}
+            return result
+    except DomainError as error:
+        member = found.target_id if found is not None and found.kind == "member" else None
+        error.details.setdefault("station_by", actor.id)
+        await scans.log_refusal(pool, code=value or text[:64], found=found, user_id=member, error=error,
+                                activity_id=activity_id)
+        raise
+
+
+# ---- manager actions ----------------------------------------------------------------------
+
+def _reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise invalid("reason", "required")
+    if len(reason) > 500:
+        raise invalid("reason", "at most 500 characters")
+    return reason
+
+
+async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reason: str, *,
+                ip: str | None = None) -> Attendance:
+    """Undo a mistaken check-in: every credit of it is reversed through the ledger, with the reason.
+
+    If the person already spent the points, the reversal cannot take them back: the ledger refuses
+    with insufficient_balance (409) and nothing changes; the manager settles it with an adjustment.
+    """
+    reason = _reason(reason)
+    row = await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id)
+    if row is None:
+        raise not_found("attendance")
+    activity = await activities.get_managed(conn, actor, row["activity_id"])
+    if row["state"] == "annulled":
+        raise DomainError("invalid_state", details={"state": "annulled"})
+    credits = await conn.fetch(
+        """select t.id from transfers t where t.cause_type = 'checkin' and t.cause_id = $1 and t.kind = 'award'
+             and t.state = 'posted' and not exists (select 1 from transfers r where r.reverses = t.id)
+           order by t.id""", attendance_id)
+    for credit in credits:
+        await ledger.reverse(conn, credit["id"], actor_id=actor.id, reason=reason, key=f"annul:{credit['id']}")
+    updated = await conn.fetchrow(
+        """update attendances set state = 'annulled', annulled_at = $2, annulled_by = $3, annul_reason = $4
+           where id = $1 returning *""", attendance_id, clock.now(), actor.id, reason)
+    await audit.record(conn, actor, "checkin_annul", community_id=activity.community_id,
+                       target=("user", row["user_id"]), before={"attendance_id": attendance_id, "state": row["state"]},
+                       after={"reversed": [c["id"] for c in credits]}, reason=reason, ip=ip)
+    return _attendance(updated)
+
+
+class MarkResult(msgspec.Struct):
+    marked: list[int]                 # attendance ids created
+    skipped: list[dict[str, Any]]     # {user_id, reason}
+    minutes: int                      # as credited to each (after the window and the cap)
+
+
+async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int, user_ids: list[int],
+                        reason: str, minutes: int, *, ip: str | None = None) -> MarkResult:
+    """A manager records attendance for members who could not scan (flagged manual, with the reason).
+
+    Each gets the activity's check-in points, `minutes` (at most the window and the cap) and the
+    points for those minutes, under the same daily cap. People already recorded are skipped, and
+    so are non-members. Capacity does not apply: the manager vouches they were there.
+    """
+    reason = _reason(reason)
+    activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+    if activity.state == "draft":
+        raise DomainError("not_published")
+    minutes = rules.manual_minutes(minutes, activity.starts_at, activity.ends_at, activity.max_minutes)
+    start = activity.starts_at
+    end = start + timedelta(minutes=minutes)
+    marked, skipped = [], []
+    for user_id in dict.fromkeys(user_ids):
+        if not await _is_member(conn, activity.community_id, user_id):
+            skipped.append({"user_id": user_id, "reason": "not_member"})
+            continue
+        attendance_id = await conn.fetchval(
+            """insert into attendances (activity_id, user_id, state, source, checked_in_at, checked_out_at,
+                                        minutes, recorded_by, note, created_at)
+               values ($1, $2, 'done', 'manual', $3, $4, $5, $6, $7, $8)
+               on conflict (activity_id, user_id) do nothing returning id""",
+            activity.id, user_id, start, end, minutes, actor.id, reason, clock.now())
+        if attendance_id is None:
+            skipped.append({"user_id": user_id, "reason": "already_recorded"})
+            continue
+        accounts = await _accounts(conn, activity.community_id, user_id)
+        points, _ = await _capped_points(conn, activity, accounts,
+                                         activity.points + rules.hour_points(minutes, activity.points_per_hour))
+        await _post_points(conn, activity, accounts, attendance_id, points,
+                           key=f"checkin:{attendance_id}:manual:points", actor_id=actor.id, reason=reason)
+        await _bank_minutes(conn, activity, accounts, attendance_id, minutes,
+                            key=f"checkin:{attendance_id}:manual:minutes", actor_id=actor.id, reason=reason)
+        await conn.execute("update attendances set points = $2 where id = $1", attendance_id, points)
+        marked.append(attendance_id)
+    await audit.record(conn, actor, "attendance_mark", community_id=activity.community_id,
+                       target=("activity", activity.id), after={"attendances": marked, "minutes": minutes},
+                       reason=reason, ip=ip)
+    return MarkResult(marked=marked, skipped=skipped, minutes=minutes)
+
+
+async def close(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Activity:
+    """Published → closed; whoever is still inside is checked out now (or at the window end if earlier)."""
+    async with conn.transaction():
+        activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+        if activity.state != "published":
+            raise DomainError("invalid_state", details={"state": activity.state})
+        now = clock.now()
+        rows = await conn.fetch("select * from attendances where activity_id = $1 and state = 'inside' "
+                                "order by id for update", activity_id)
+        for row in rows:
+            await check_out(conn, activity, _attendance(row), at=max(row["checked_in_at"], min(now, activity.ends_at)),
+                            auto=True)
+        await conn.execute("update activities set state = 'closed', closed_at = $2 where id = $1", activity_id, now)
+        await audit.record(conn, actor, "activity_close", community_id=activity.community_id,
+                           target=("activity", activity_id), after={"checked_out": len(rows)}, ip=ip)
+    return await activities.load(conn, activity_id, viewer=actor.id)
+
+
+@sweeper.register
+async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int = 200) -> int:
+    """Check out people still inside when their activity's window has ended.
+
+    Their minutes count up to the window end: people forget to scan out far more often than they
+    leave early, and the check-in already proved they came. Each person in its own short
+    transaction; SKIP LOCKED and the state re-check make several processes safe together.
+    """
+    due = await pool.fetch(
+        """select t.id from attendances t join activities a on a.id = t.activity_id
+           where t.state = 'inside' and a.ends_at <= $1 order by t.id limit $2""", now, batch)
+    done = 0
+    for item in due:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
+                                      "for update skip locked", item["id"])
+            if row is None:
+                continue
+            activity = await activities.load(conn, row["activity_id"])
+            await check_out(conn, activity, _attendance(row), at=activity.ends_at, auto=True)
+            done += 1
+    return done
+
+
+sweeper.register(activities.prune_rotating_codes)

@@ -1,0 +1,368 @@
+"""Activities: create, edit drafts, publish, list, and their QR codes (poster and rotating).
+
+Check-in and check-out themselves live in domain/checkin.py; the pure rules in domain/checkin_rules.py.
+Visibility: managers (and admins) see every activity of their communities; everyone logged in sees
+published and closed ones (they are public notices, like the poster on the wall); a draft is 404
+to anyone else, so its existence is not revealed.
+"""
+
+import contextlib
+import math
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from domain.core import audit, clock, qr
+from domain.checkin import codes
+from domain.people import orgs
+from domain.checkin.rules import format_window, local_zone
+from domain.core.errors import DomainError, invalid, not_found
+from domain.people.orgs import Actor
+
+STATES = ("draft", "published", "closed")
+DEFAULT_RADIUS_M = 300
+EDITABLE = ("title", "description", "place", "lat", "lng", "radius_m", "starts_at", "ends_at", "capacity",
+            "points", "points_per_hour", "max_minutes", "daily_points_cap", "rotation_seconds")
+_LOCK_ROTATION = 4004  # advisory lock class: one rotating code issued at a time per activity
+
+
+def default_rotation_seconds() -> int:
+    return int(os.environ.get("LINLI_ROTATION_SECONDS", "30"))
+
+
+def rotation_grace_seconds() -> int:
+    """How long the previous rotating code still works after the screen moved on."""
+    return int(os.environ.get("LINLI_ROTATION_GRACE_SECONDS", "30"))
+
+
+def default_daily_points_cap() -> int:
+    return int(os.environ.get("LINLI_DAILY_CHECKIN_POINTS_CAP", "200"))
+
+
+class Activity(msgspec.Struct, kw_only=True):
+    id: int
+    community_id: int
+    community_name: str
+    title: str
+    description: str
+    place: str
+    lat: float | None
+    lng: float | None
+    radius_m: int | None
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int | None
+    points: int
+    points_per_hour: int
+    max_minutes: int | None
+    daily_points_cap: int
+    rotation_seconds: int
+    state: str
+    created_at: datetime
+    published_at: datetime | None
+    closed_at: datetime | None
+    inside: int = 0       # checked in, not yet out
+    attended: int = 0     # checked out (or marked attended)
+    my_state: str | None = None  # the viewer's own attendance: inside | done | annulled
+
+
+class ActivityPage(msgspec.Struct):
+    items: list[Activity]
+    next_cursor: str | None
+
+
+class RotatingCode(msgspec.Struct, kw_only=True):
+    code: str
+    url: str
+    expires_at: datetime
+    svg: str
+    refresh_after_seconds: int  # when the screen should ask again (server time, immune to a wrong clock)
+    rotation_seconds: int
+    grace_seconds: int
+    activity_id: int
+    title: str
+    state: str
+    inside: int
+
+
+_SELECT = """
+    select a.*, o.name as community_name,
+           (select count(*) from attendances t where t.activity_id = a.id and t.state = 'inside') as inside,
+           (select count(*) from attendances t where t.activity_id = a.id and t.state = 'done') as attended,
+           (select t.state from attendances t where t.activity_id = a.id and t.user_id = $1) as my_state
+    from activities a join orgs o on o.id = a.community_id"""
+
+
+def _activity(row: asyncpg.Record) -> Activity:
+    return Activity(**{k: row[k] for k in Activity.__struct_fields__})
+
+
+async def load(conn: asyncpg.Connection, activity_id: int, *, viewer: int = 0, lock: bool = False) -> Activity:
+    """The activity with its counts; `lock` takes its row lock (see checkin.py for why)."""
+    if lock:
+        await conn.execute("select 1 from activities where id = $1 for update", activity_id)
+    row = await conn.fetchrow(f"{_SELECT} where a.id = $2", viewer, activity_id)
+    if row is None:
+        raise not_found("activity")
+    return _activity(row)
+
+
+def can_manage(actor: Actor, activity: Activity) -> bool:
+    return actor.is_admin or activity.community_id in actor.manages
+
+
+async def get_visible(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> Activity:
+    activity = await load(conn, activity_id, viewer=actor.id)
+    if activity.state == "draft" and not can_manage(actor, activity):
+        raise not_found("activity")
+    return activity
+
+
+async def get_managed(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, lock: bool = False) -> Activity:
+    """Load an activity for a manager action: 404 if missing, 403 outside the manager's communities."""
+    activity = await load(conn, activity_id, viewer=actor.id, lock=lock)
+    orgs.require_manager(actor, activity.community_id)
+    return activity
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """Normalise text and check the rules that span several fields."""
+    out = dict(fields)
+    for name in ("title", "description", "place"):
+        if name in out and out[name] is not None:
+            out[name] = " ".join(out[name].split()) if name != "description" else out[name].strip()
+    if "title" in out and not out["title"]:
+        raise invalid("title", "required")
+    if out.get("starts_at") and out.get("ends_at") and out["ends_at"] <= out["starts_at"]:
+        raise invalid("ends_at", "must be after starts_at")
+    if out.get("starts_at") and out.get("ends_at") and out["ends_at"] - out["starts_at"] > timedelta(days=14):
+        raise invalid("ends_at", "an activity lasts at most 14 days")
+    if (out.get("lat") is None) != (out.get("lng") is None):
+        raise invalid("lng" if out.get("lng") is None else "lat", "give both lat and lng, or neither")
+    if out.get("lat") is None:
+        out["radius_m"] = None
+    elif out.get("radius_m") is None:
+        out["radius_m"] = DEFAULT_RADIUS_M
+    return out
+
+
+async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, ip: str | None = None,
+                 **fields: Any) -> Activity:
+    org = await orgs.get_org(conn, community_id)
+    if org.kind != "community":
+        raise invalid("community_id", "activities belong to a community")
+    orgs.require_manager(actor, community_id)
+    values = {"description": "", "place": "", "lat": None, "lng": None, "radius_m": None, "capacity": None,
+              "points": 0, "points_per_hour": 0, "max_minutes": None, "daily_points_cap": default_daily_points_cap(),
+              "rotation_seconds": default_rotation_seconds()}
+    values.update({k: v for k, v in fields.items() if v is not None})
+    values = _clean(values)
+    for required in ("title", "starts_at", "ends_at"):
+        if values.get(required) is None:
+            raise invalid(required, "required")
+    columns = list(EDITABLE)
+    async with conn.transaction():
+        row_id = await conn.fetchval(
+            f"""insert into activities (community_id, created_by, created_at, {", ".join(columns)})
+                values ($1, $2, $3, {", ".join(f"${i + 4}" for i in range(len(columns)))}) returning id""",
+            community_id, actor.id, clock.now(), *[values[c] for c in columns])
+        await audit.record(conn, actor, "activity_create", community_id=community_id, target=("activity", row_id),
+                           after={"title": values["title"]}, ip=ip)
+    return await load(conn, row_id, viewer=actor.id)
+
+
+async def update(conn: asyncpg.Connection, actor: Actor, activity_id: int, changes: dict[str, Any], *,
+                 ip: str | None = None) -> Activity:
+    """Edit a draft. A published activity's window and rules are fixed: its posters are printed."""
+    async with conn.transaction():
+        activity = await get_managed(conn, actor, activity_id, lock=True)
+        if activity.state != "draft":
+            raise DomainError("invalid_state", details={"state": activity.state, "problem": "only drafts are edited"})
+        merged = _clean({**{k: getattr(activity, k) for k in EDITABLE}, **changes})
+        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(EDITABLE))
+        await conn.execute(f"update activities set {sets} where id = $1", activity_id, *[merged[c] for c in EDITABLE])
+        await audit.record(conn, actor, "activity_edit", community_id=activity.community_id,
+                           target=("activity", activity_id), after=sorted(changes), ip=ip)
+    return await load(conn, activity_id, viewer=actor.id)
+
+
+async def delete_draft(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> None:
+    async with conn.transaction():
+        activity = await get_managed(conn, actor, activity_id, lock=True)
+        if activity.state != "draft":
+            raise DomainError("invalid_state", details={"state": activity.state, "problem": "only drafts are deleted"})
+        await conn.execute("delete from codes where kind = 'rotating' and target_id = $1", activity_id)
+        await conn.execute("delete from activities where id = $1", activity_id)
+
+
+async def publish(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Activity:
+    """Draft → published, with its poster code (valid for the window). Publishing twice is a no-op."""
+    async with conn.transaction():
+        activity = await get_managed(conn, actor, activity_id, lock=True)
+        if activity.state == "closed":
+            raise DomainError("invalid_state", details={"state": "closed"})
+        if activity.state == "draft":
+            await conn.execute("update activities set state = 'published', published_at = $2 where id = $1",
+                               activity_id, clock.now())
+            await codes.issue(conn, "poster", activity_id, valid_from=activity.starts_at,
+                              valid_until=activity.ends_at)
+            await audit.record(conn, actor, "activity_publish", community_id=activity.community_id,
+                               target=("activity", activity_id), ip=ip)
+    return await load(conn, activity_id, viewer=actor.id)
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+async def list_activities(conn: asyncpg.Connection, actor: Actor, *, community_id: int | None,
+                          starts_before: datetime | None, ends_after: datetime | None, state: str | None,
+                          limit: int, offset: int) -> ActivityPage:
+    """Activities overlapping [ends_after, starts_before], soonest first.
+
+    Without a community: the viewer's own communities (member or manager; admins see all). The cursor
+    is an offset: lists are short and sorted by time, not by id.
+    """
+    if state is not None and state not in STATES:
+        raise invalid("state", "draft, published or closed")
+    if community_id is not None:
+        scope = [community_id]
+    elif actor.is_admin:
+        scope = None
+    else:
+        scope = sorted(set(await orgs.member_communities(conn, actor.id)) | actor.manages)
+    rows = await conn.fetch(
+        f"""{_SELECT}
+            where ($2::bigint[] is null or a.community_id = any($2))
+              and (a.state <> 'draft' or $3 or a.community_id = any($4::bigint[]))
+              and ($5::timestamptz is null or a.ends_at > $5)
+              and ($6::timestamptz is null or a.starts_at < $6)
+              and ($7::text is null or a.state = $7)
+            order by a.starts_at, a.id offset $8 limit $9""",
+        actor.id, scope, actor.is_admin, sorted(actor.manages), ends_after, starts_before, state, offset, limit + 1)
+    items = [_activity(r) for r in rows[:limit]]
+    return ActivityPage(items=items, next_cursor=str(offset + limit) if len(rows) > limit else None)
+
+
+# ---- codes --------------------------------------------------------------------------------
+
+async def poster(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, fmt: str, lang: str) -> bytes | str:
+    """The printable A4 poster (SVG text or PNG bytes) with the activity's poster code."""
+    activity = await get_managed(conn, actor, activity_id)
+    if activity.state == "draft":
+        raise DomainError("not_published", details={"problem": "publish the activity to print its poster"})
+    code = await codes.latest(conn, "poster", activity_id)
+    if code is None:  # revoked by hand: a new one keeps the poster printable
+        code = await codes.issue(conn, "poster", activity_id, valid_from=activity.starts_at,
+                                 valid_until=activity.ends_at)
+    args = dict(title=activity.title, when=format_window(activity.starts_at, activity.ends_at, lang),
+                place=activity.place or activity.community_name, url=codes.url_for(code.code), lang=lang)
+    return qr.poster_png(**args) if fmt == "png" else qr.poster_svg(**args)
+
+
+async def rotating_code(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> RotatingCode:
+    """The code the venue's screen shows now: the live one, or a new one once it expired.
+
+    Only the activity's managers get it (a screen logged in as the manager): handing it to anyone
+    would let people check in from home. The previous code keeps working for the grace period, so
+    a person who scanned just before the switch is not refused.
+    """
+    activity = await get_managed(conn, actor, activity_id)
+    now = clock.now()
+    async with conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock($1, ($2 % 2147483647)::int)", _LOCK_ROTATION, activity_id)
+        code = await codes.latest(conn, "rotating", activity_id)
+        if code is None or code.valid_until is None or now >= code.valid_until:
+            code = await codes.issue(conn, "rotating", activity_id,
+                                     valid_until=now + timedelta(seconds=activity.rotation_seconds))
+    url = codes.url_for(code.code)
+    return RotatingCode(code=code.code, url=url, expires_at=code.valid_until, svg=qr.qr_svg(url),
+                        refresh_after_seconds=max(1, math.ceil((code.valid_until - now).total_seconds())),
+                        rotation_seconds=activity.rotation_seconds, grace_seconds=rotation_grace_seconds(),
+                        activity_id=activity.id, title=activity.title, state=activity.state, inside=activity.inside)
+
+
+async def prune_rotating_codes(pool: asyncpg.Pool, now: datetime) -> int:
+    """Rotating codes pile up (one per screen refresh); a day after expiry they are only noise."""
+    result = await pool.execute("delete from codes where kind = 'rotating' and valid_until < $1",
+                                now - timedelta(days=1))
+    return int(result.split()[-1])
+
+
+# ---- demo -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _as_of(moment: datetime):
+    """Seed the past as if it were happening then: the ledger stamps transfers with clock.now()."""
+    frozen_before = clock._frozen  # restored below: a caller may have frozen the clock itself
+    clock.freeze(moment)
+    try:
+        yield
+    finally:
+        if frozen_before is not None:
+            clock.freeze(frozen_before)
+        else:
+            clock.unfreeze()
+
+
+async def seed_demo(conn: asyncpg.Connection, city) -> None:
+    """Three published activities in 三苏社区: one running now (刘芳 already inside), one tomorrow,
+    and one three days ago, closed, with self and station check-ins, credits and a refused scan."""
+    from domain import checkin
+    from domain.checkin import scans  # checkin builds on this module
+    from domain.core.errors import DomainError
+
+    community = city.communities["三苏社区"]
+    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
+    if await conn.fetchval("select 1 from activities where community_id = $1", community):
+        return  # already seeded
+    zone = local_zone()
+    now = clock.now()
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def make(title: str, starts: datetime, ends: datetime, **rules: Any) -> Activity:
+        activity = await create(conn, manager, community_id=community, title=title, starts_at=starts, ends_at=ends,
+                                **rules)
+        return await publish(conn, manager, activity.id)
+
+    async def scan(activity: Activity, name: str, source: str = "self") -> None:
+        async with conn.transaction():
+            await checkin.record_scan(conn, activity.id, city.volunteers[name], source=source,
+                                      kind="member" if source == "station" else "poster",
+                                      actor_id=manager.id if source == "station" else None)
+
+    running = await make("垃圾分类宣传志愿服务", now - timedelta(hours=1), now + timedelta(hours=10),
+                         description="在小区垃圾投放点引导居民正确分类投放，讲解“四分类”知识。",
+                         place="三苏社区中心花园垃圾投放点", points=10, points_per_hour=6, max_minutes=240,
+                         capacity=30)
+    with _as_of(now - timedelta(minutes=30)):
+        await scan(running, "刘芳")
+
+    await make("敬老院陪伴探访", today + timedelta(days=1, hours=9), today + timedelta(days=1, hours=11, minutes=30),
+               description="陪老人聊天、读报、剪指甲，帮护理员整理房间。", place="东坡区福寿敬老院",
+               points=15, points_per_hour=10, capacity=12)
+
+    starts = today - timedelta(days=3) + timedelta(hours=14)
+    with _as_of(starts - timedelta(days=2)):
+        past = await make("清理楼道小广告", starts, starts + timedelta(hours=2, minutes=30),
+                          description="清理各单元楼道、电梯间的小广告，张贴文明提示。", place="三苏社区 1–8 栋",
+                          points=10, points_per_hour=6)
+    for minutes, name, source in ((3, "刘芳", "self"), (6, "陈伟", "self"), (9, "杨丽", "self"),
+                                  (12, "周秀英", "station")):
+        with _as_of(starts + timedelta(minutes=minutes)):
+            await scan(past, name, source)
+    with _as_of(starts + timedelta(minutes=15)):
+        try:  # 赵强 lives in 裕丰社区: refused, and the manager sees why
+            async with conn.transaction():
+                await checkin.record_scan(conn, past.id, city.volunteers["赵强"], kind="poster", source="self")
+        except DomainError as error:
+            code = await codes.latest(conn, "poster", past.id)
+            await scans.log_refusal(conn, code=code.code, found=code, user_id=city.volunteers["赵强"], error=error)
+    for minutes, name in ((125, "刘芳"), (140, "陈伟")):
+        with _as_of(starts + timedelta(minutes=minutes)):
+            await scan(past, name)
+    with _as_of(starts + timedelta(hours=3)):  # 杨丽 and 周秀英 forgot to scan out: counted to the window end
+        await checkin.close(conn, manager, past.id)

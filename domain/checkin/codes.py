@@ -1,0 +1,95 @@
+"""QR codes: random, unguessable (80 bits), short enough for a low-density QR, stored with kind,
+target, validity and revocation. Every QR encodes `<public url>/s/<code>`."""
+
+import base64
+import os
+import secrets
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from domain.core import clock
+from domain.core.errors import DomainError
+
+KINDS = ("poster", "rotating", "member", "voucher")
+
+
+class Code(msgspec.Struct, frozen=True):
+    code: str
+    kind: str
+    target_id: int
+    valid_from: datetime | None
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    used_at: datetime | None
+    created_at: datetime
+
+
+def new_code() -> str:
+    """16 base32 characters = 80 random bits; lower case reads better in a printed URL."""
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def public_url() -> str:
+    return os.environ.get("LINLI_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def url_for(code: str) -> str:
+    return f"{public_url()}/s/{code}"
+
+
+async def issue(conn: asyncpg.Connection, kind: str, target_id: int, *, valid_from: datetime | None = None,
+                valid_until: datetime | None = None) -> Code:
+    assert kind in KINDS
+    row = await conn.fetchrow(
+        "insert into codes (code, kind, target_id, valid_from, valid_until, created_at) "
+        "values ($1, $2, $3, $4, $5, $6) returning *", new_code(), kind, target_id, valid_from, valid_until,
+        clock.now())
+    return Code(**row)
+
+
+async def find(conn: asyncpg.Connection, code: str) -> Code | None:
+    if not code or len(code) > 32:
+        return None
+    row = await conn.fetchrow("select * from codes where code = $1", code.strip().lower())
+    return Code(**row) if row else None
+
+
+def check_valid(code: Code | None, now: datetime, grace_seconds: int = 0) -> Code:
+    """Raise the reason a person would want to hear when a code cannot be used now."""
+    if code is None:
+        raise DomainError("code_unknown")
+    if code.revoked_at is not None and code.revoked_at <= now:
+        raise DomainError("code_revoked")
+    if code.valid_until is not None and (now - code.valid_until).total_seconds() > grace_seconds:
+        raise DomainError("code_expired", details={"expired_at": code.valid_until.isoformat()})
+    if code.valid_from is not None and now < code.valid_from:
+        raise DomainError("outside_window", details={"opens_at": code.valid_from.isoformat()})
+    return code
+
+
+async def revoke(conn: asyncpg.Connection, code: str) -> None:
+    await conn.execute("update codes set revoked_at = $2 where code = $1 and revoked_at is null", code, clock.now())
+
+
+async def revoke_all(conn: asyncpg.Connection, kind: str, target_id: int) -> None:
+    await conn.execute("update codes set revoked_at = $3 where kind = $1 and target_id = $2 and revoked_at is null",
+                       kind, target_id, clock.now())
+
+
+async def latest(conn: asyncpg.Connection, kind: str, target_id: int) -> Code | None:
+    row = await conn.fetchrow("select * from codes where kind = $1 and target_id = $2 and revoked_at is null "
+                              "order by created_at desc limit 1", kind, target_id)
+    return Code(**row) if row else None
+
+
+async def member_card(conn: asyncpg.Connection, user_id: int, *, reissue: bool = False) -> Code:
+    """A person's card code: one live at a time; re-issuing revokes the old card."""
+    async with conn.transaction():
+        await conn.execute("select 1 from users where id = $1 for update", user_id)  # one issuer at a time
+        current = await latest(conn, "member", user_id)
+        if current and not reissue:
+            return current
+        await revoke_all(conn, "member", user_id)
+        return await issue(conn, "member", user_id)

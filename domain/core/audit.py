@@ -1,0 +1,150 @@
+"""The audit trail: who changed what, when, from where, and why.
+
+Every manager or admin act that changes anything calls, inside the act's own transaction:
+
+    await audit.record(conn, actor, "adjustment", community_id=c, target=("user", uid),
+                       after={"amount": 5}, reason=reason, ip=ip)
+
+Same connection, same transaction: a failed act rolls its audit row back with it, a committed
+act always has one. `record` refuses to run outside a transaction so a caller cannot get this
+wrong silently. The table refuses UPDATE, DELETE and TRUNCATE (migrations/009_audit.sql).
+
+Before/after are small summaries (ids, amounts, states, org names): never phone numbers or
+passwords, because audit rows outlive an account's closure and cannot be edited.
+"""
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+
+from domain.core import clock
+from domain.core.errors import DomainError, forbidden
+
+if TYPE_CHECKING:  # domain.people.orgs records audit rows itself, so no import at run time
+    from domain.people.orgs import Actor
+
+# Mirrors the CHECK constraint audit_log_act_check in migrations/009_audit.sql.
+ACTS = frozenset({
+    "adjustment", "reversal",
+    "redemption_approve", "redemption_reject", "redemption_fulfil", "redemption_on_the_spot",
+    "checkin_annul", "attendance_mark", "activity_create", "activity_edit", "activity_publish",
+    "activity_close",
+    "role_grant", "role_revoke",
+    "member_add", "member_edit", "member_deactivate", "member_reactivate",
+    "team_create", "team_member_add", "household_edit",
+    "stock_change", "reward_create", "reward_edit",
+    "report_verify", "report_reject", "report_settings",
+    "service_confirm", "service_cancel", "service_proxy", "family_link_approve",
+    "org_create", "org_edit",
+    "posting_publish", "appeal_answer", "expiry_policy",
+    "account_close",
+})
+
+TZ = ZoneInfo("Asia/Shanghai")  # dates typed into the audit filter are local dates
+
+
+class Entry(msgspec.Struct, frozen=True):
+    id: int
+    created_at: datetime
+    act: str
+    actor_id: int | None
+    actor_name: str | None
+    community_id: int | None
+    community_name: str | None
+    target_type: str
+    target_id: int | None
+    target_name: str | None   # the person's or org's current name, when the target is one
+    before: dict | None
+    after: dict | None
+    reason: str | None
+    ip: str | None
+
+
+class EntryPage(msgspec.Struct, frozen=True):
+    items: list[Entry]
+    next_cursor: str | None
+
+
+def _json(value: object) -> str | None:
+    # Sent as text and cast in SQL, so it works with or without the pool's jsonb codec.
+    return None if value is None else json.dumps(msgspec.to_builtins(value), ensure_ascii=False)
+
+
+async def record(conn: asyncpg.Connection, actor: "Actor | int | None", act: str, *,
+                 community_id: int | None, target: tuple[str, int | None], before: object = None,
+                 after: object = None, reason: str | None = None, ip: str | None = None) -> int:
+    """Append one audit row in the caller's transaction; returns its id."""
+    if act not in ACTS:
+        raise ValueError(f"unknown audit act {act!r}: add it to audit.ACTS and the migration's CHECK")
+    if not conn.is_in_transaction():
+        raise RuntimeError("audit.record must run inside the act's transaction")
+    actor_id = actor if actor is None or isinstance(actor, int) else actor.id
+    target_type, target_id = target
+    return await conn.fetchval(
+        """insert into audit_log (actor_id, act, community_id, target_type, target_id, before, after, reason,
+                                  ip, created_at)
+           values ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10) returning id""",
+        actor_id, act, community_id, target_type, target_id, _json(before), _json(after),
+        (reason or None) and reason[:500], (ip or None) and ip[:64], clock.now())
+
+
+def parse_bound(value: str | None, field: str, *, end: bool) -> datetime | None:
+    """`from`/`to` filters: an ISO date (a whole local day, `to` inclusive) or an ISO date-time."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), TZ)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise DomainError("validation_failed", field=field,
+                          details={"problem": "an ISO date (2026-10-01) or date-time"}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
+
+
+async def entries(conn: asyncpg.Connection, viewer: "Actor", *, community_id: int | None = None,
+                  actor_id: int | None = None, act: str | None = None, target_type: str | None = None,
+                  target_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
+                  limit: int = 50, before_id: int = 0) -> EntryPage:
+    """Newest first. Admins read everything; a manager reads the rows of their communities only."""
+    if community_id is not None and not viewer.is_admin and community_id not in viewer.manages:
+        raise forbidden("not a manager of this community")
+    if not viewer.is_admin and not viewer.manages:
+        raise forbidden("managers and admins only")
+    if act is not None and act not in ACTS:
+        raise DomainError("validation_failed", field="act")
+    scope = None if viewer.is_admin else sorted(viewer.manages)
+    rows = await conn.fetch(
+        """select a.id, a.created_at, a.act, a.actor_id, u.name as actor_name, a.community_id,
+                  c.name as community_name, a.target_type, a.target_id,
+                  case a.target_type when 'user' then tu.name when 'org' then o.name end as target_name,
+                  a.before, a.after, a.reason, a.ip
+           from audit_log a
+           left join users u on u.id = a.actor_id
+           left join orgs c on c.id = a.community_id
+           left join users tu on a.target_type = 'user' and tu.id = a.target_id
+           left join orgs o on a.target_type = 'org' and o.id = a.target_id
+           where ($1::bigint is null or a.community_id = $1)
+             and ($2::bigint[] is null or a.community_id = any($2))
+             and ($3::bigint is null or a.actor_id = $3)
+             and ($4::text is null or a.act = $4)
+             and ($5::text is null or a.target_type = $5)
+             and ($6::bigint is null or a.target_id = $6)
+             and ($7::timestamptz is null or a.created_at >= $7)
+             and ($8::timestamptz is null or a.created_at < $8)
+             and ($9 = 0 or a.id < $9)
+           order by a.id desc limit $10""",
+        community_id, scope, actor_id, act, target_type, target_id, since, until, before_id, limit + 1)
+    items = [Entry(**{k: _decoded(r[k]) if k in ("before", "after") else r[k] for k in Entry.__struct_fields__})
+             for r in rows[:limit]]
+    return EntryPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+def _decoded(value: object) -> dict | None:
+    # The pool decodes jsonb; a bare connection hands back text.
+    return json.loads(value) if isinstance(value, str) else value

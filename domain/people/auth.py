@@ -1,0 +1,185 @@
+"""Accounts of people, passwords (argon2id), sessions and login throttling."""
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+import asyncpg
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from domain.core import clock, ratelimit
+from domain import ledger
+from domain.core.errors import DomainError
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")  # mainland China mobile numbers
+SESSION_DAYS = 30
+LOGIN_FAILS_PER_PHONE = 10   # per 15 minutes; the 11th attempt is refused
+LOGIN_FAILS_PER_IP = 50
+REGISTER_PER_IP = 20          # per hour
+WINDOW = 15 * 60
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# A real hash to verify against when the phone is unknown, so timing does not reveal which part was wrong.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class Session(msgspec.Struct, frozen=True):
+    user_id: int
+    csrf: str
+    token_hash: bytes
+    name: str = ""
+    is_admin: bool = False
+    manages: tuple[int, ...] = ()
+
+
+class Login(msgspec.Struct, frozen=True):
+    token: str
+    csrf: str
+    user_id: int
+
+
+def normalise_phone(phone: str) -> str:
+    phone = re.sub(r"[\s-]", "", phone or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not PHONE.match(phone):
+        raise DomainError("validation_failed", field="phone",
+                          details={"problem": "must be an 11-digit mainland mobile number"})
+    return phone
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 8 or len(password) > 128:
+        raise DomainError("validation_failed", field="password", details={"problem": "8 to 128 characters"})
+
+
+def check_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= 50:
+        raise DomainError("validation_failed", field="name", details={"problem": "1 to 50 characters"})
+    return name
+
+
+def mask_phone(phone: str | None) -> str | None:
+    return phone[:3] + "****" + phone[-4:] if phone else phone
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def create_user(conn: asyncpg.Connection, *, phone: str, password: str | None, name: str,
+                      is_admin: bool = False) -> int:
+    phone = normalise_phone(phone)
+    name = check_name(name)
+    if password is not None:
+        check_password_strength(password)
+    async with conn.transaction():
+        user_id = await conn.fetchval(
+            "insert into users (phone, name, password_hash, is_admin) values ($1, $2, $3, $4) "
+            "on conflict (phone) do nothing returning id",
+            phone, name, hash_password(password) if password is not None else None, is_admin)
+        if user_id is None:
+            raise DomainError("conflict", field="phone", details={"problem": "already registered"})
+        await ledger.open_user_accounts(conn, user_id)
+    return user_id
+
+
+async def _new_session(conn: asyncpg.Connection, user_id: int) -> Login:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    await conn.execute("insert into sessions (token_hash, user_id, csrf, created_at, expires_at) "
+                       "values ($1, $2, $3, $4, $5)", hash_token(token), user_id, csrf, clock.now(),
+                       clock.now() + timedelta(days=SESSION_DAYS))
+    return Login(token=token, csrf=csrf, user_id=user_id)
+
+
+async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, name: str) -> int | None:
+    """A manager may invite a phone before its owner has an account (domain/members.py creates the
+    person without a password). Registering with that phone claims the account, with its memberships
+    and balance, and sets the password and name. No SMS check here, as for any registration."""
+    phone = normalise_phone(phone)
+    name = check_name(name)
+    check_password_strength(password)
+    user_id = await conn.fetchval("select id from users where phone = $1 and password_hash is null and active "
+                                  "and closed_at is null for update", phone)
+    if user_id is not None:  # hash only when there is something to claim: argon2 is slow on purpose
+        await conn.execute("update users set password_hash = $2, name = $3 where id = $1",
+                           user_id, hash_password(password), name)
+    return user_id
+
+
+async def register(conn: asyncpg.Connection, *, phone: str, password: str, name: str, ip: str) -> Login:
+    await ratelimit.take(conn, f"register:ip:{ip}", REGISTER_PER_IP, 3600)
+    async with conn.transaction():
+        user_id = (await claim_invited(conn, phone=phone, password=password, name=name)
+                   or await create_user(conn, phone=phone, password=password, name=name))
+        return await _new_session(conn, user_id)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Check a password against a stored hash (always spending the hashing time)."""
+    try:
+        _hasher.verify(password_hash or _DUMMY_HASH, password)
+        return password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def login(conn: asyncpg.Connection, *, phone: str, password: str, ip: str) -> Login:
+    """Check the password; every failure looks the same, and failures are throttled per phone and IP."""
+    phone = normalise_phone(phone)
+    await ratelimit.require_below(conn, f"login:phone:{phone}", LOGIN_FAILS_PER_PHONE, WINDOW)
+    await ratelimit.require_below(conn, f"login:ip:{ip}", LOGIN_FAILS_PER_IP, WINDOW)
+    row = await conn.fetchrow("select id, password_hash from users where phone = $1 and active", phone)
+    try:
+        _hasher.verify(row["password_hash"] if row and row["password_hash"] else _DUMMY_HASH, password)
+        ok = row is not None and row["password_hash"] is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        await ratelimit.count(conn, f"login:phone:{phone}", WINDOW)
+        await ratelimit.count(conn, f"login:ip:{ip}", WINDOW)
+        raise DomainError("bad_credentials")
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        await conn.execute("update users set password_hash = $2 where id = $1", row["id"], hash_password(password))
+    return await _new_session(conn, row["id"])
+
+
+async def session_for(conn: asyncpg.Connection, token: str) -> Session | None:
+    """The live session for a token, with what every request needs to know of its person (one query)."""
+    row = await conn.fetchrow(
+        """select s.user_id, s.csrf, s.token_hash, u.name, u.is_admin,
+                  array(select m.org_id from org_managers m where m.user_id = u.id) as manages
+           from sessions s join users u on u.id = s.user_id
+           where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.active""",
+        hash_token(token), clock.now())
+    return Session(row["user_id"], row["csrf"], row["token_hash"], row["name"], row["is_admin"],
+                   tuple(row["manages"])) if row else None
+
+
+async def logout(conn: asyncpg.Connection, token_hash: bytes) -> None:
+    await conn.execute("update sessions set revoked_at = $2 where token_hash = $1 and revoked_at is null",
+                       token_hash, clock.now())
+
+
+async def change_password(conn: asyncpg.Connection, user_id: int, old: str, new: str) -> Login:
+    """A new password ends every other session of the person."""
+    check_password_strength(new)
+    current = await conn.fetchval("select password_hash from users where id = $1", user_id)
+    try:
+        _hasher.verify(current or _DUMMY_HASH, old)
+    except (VerificationError, InvalidHashError):
+        raise DomainError("bad_credentials", field="old_password") from None
+    async with conn.transaction():
+        await conn.execute("update users set password_hash = $2 where id = $1", user_id, hash_password(new))
+        await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
+                           user_id, clock.now())
+        return await _new_session(conn, user_id)

@@ -1,0 +1,437 @@
+"""Members of a community, as its managers run them: list, invite by phone, assign a grid,
+deactivate and reactivate, look one up; and the admin's search for people.
+
+Privacy (PIPL): a phone number is shown in full only to its owner and to managers of a community
+the person belongs to; everyone else (other members, admins acting platform-wide) sees 138****1234.
+Other members see only name, masked phone and role; balances and states are for managers.
+Searching by phone is offered only to those who would see the phones they search.
+
+Every change writes one audit row in its own transaction (domain/audit.py).
+"""
+
+import csv
+import io
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from domain.core import audit, clock
+from domain.people import auth, orgs
+from domain import ledger
+from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.people.orgs import Actor
+
+CSV_LIMIT = 20_000
+
+
+class Member(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    phone: str | None            # full or masked, by the rule above; None once an account is closed
+    phone_masked: bool
+    roles: list[str]             # volunteer and/or courier in this community
+    grid_id: int | None = None   # the courier's grid; the fields below only for managers and admins
+    grid_name: str | None = None
+    active: bool | None = None
+    closed: bool | None = None
+    claimed: bool | None = None  # has the invited person set a password yet
+    joined_at: datetime | None = None
+    points: int | None = None    # available balances
+    minutes: int | None = None
+
+
+class MemberPage(msgspec.Struct, frozen=True):
+    items: list[Member]
+    next_cursor: str | None
+
+
+class Membership(msgspec.Struct, frozen=True):
+    org_id: int
+    org_name: str
+    kind: str
+    role: str
+    community_id: int
+    community_name: str
+    joined_at: datetime
+
+
+class TeamRef(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    community_id: int
+
+
+class MemberDetail(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    phone: str | None
+    phone_masked: bool
+    active: bool
+    closed: bool
+    claimed: bool
+    created_at: datetime
+    memberships: list[Membership]
+    teams: list[TeamRef]
+    manages: list[int]
+    balances: dict[str, ledger.Balance]
+
+
+class Invited(msgspec.Struct, frozen=True):
+    member: Member
+    new_account: bool        # no account had this phone: the person registers with it to claim it
+    already_member: bool     # nothing changed
+
+
+class PersonHit(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    phone: str | None
+    phone_masked: bool
+    active: bool
+    closed: bool
+    is_admin: bool
+    communities: list[str]
+
+
+class PeoplePage(msgspec.Struct, frozen=True):
+    items: list[PersonHit]
+    next_cursor: str | None
+
+
+# ---- the phone rule ---------------------------------------------------------------------------
+
+def sees_full_phone(viewer: Actor, person_id: int, person_communities: "set[int] | list[int]") -> bool:
+    """The person themself, or a manager of one of the person's communities."""
+    return viewer.id == person_id or bool(set(person_communities) & viewer.manages)
+
+
+def shown_phone(viewer: Actor, person_id: int, phone: str | None,
+                person_communities: "set[int] | list[int]") -> tuple[str | None, bool]:
+    """(phone as this viewer may see it, whether it is masked). Reusable by any listing or export."""
+    if sees_full_phone(viewer, person_id, person_communities):
+        return phone, False
+    return auth.mask_phone(phone), phone is not None
+
+
+# ---- listing ----------------------------------------------------------------------------------
+
+async def _community(conn: asyncpg.Connection, community_id: int) -> orgs.Org:
+    org = await orgs.get_org(conn, community_id)
+    if org.kind != "community":
+        raise DomainError("not_found", details={"what": "community"})
+    return org
+
+
+async def _viewer_scope(conn: asyncpg.Connection, viewer: Actor, community_id: int) -> bool:
+    """True for the community's managers and admins (full view); False for its members; else 403."""
+    await _community(conn, community_id)
+    if viewer.is_admin or community_id in viewer.manages:
+        return True
+    if community_id in await orgs.member_communities(conn, viewer.id):
+        return False
+    raise forbidden("not a member of this community")
+
+
+_LIST_SQL = """
+    with m as (
+        select m.user_id, m.role, m.created_at, g.id as grid_id, g.name as grid_name
+        from org_members m join orgs o on o.id = m.org_id
+        left join orgs g on g.id = o.id and g.kind = 'grid'
+        where o.id = $1 or (o.kind = 'grid' and o.parent_id = $1)
+    )
+    select u.id, u.name, u.phone, u.active, u.closed_at is not null as closed,
+           u.password_hash is not null as claimed,
+           array_agg(distinct m.role order by m.role) as roles,
+           min(m.grid_id) as grid_id, min(m.grid_name) as grid_name, min(m.created_at) as joined_at,
+           (select balance - held from accounts a where a.user_id = u.id and a.kind = 'user' and a.unit = 'points')
+               as points,
+           (select balance - held from accounts a where a.user_id = u.id and a.kind = 'user' and a.unit = 'minutes')
+               as minutes
+    from m join users u on u.id = m.user_id
+    where ($2::text is null or m.role = $2)
+      and ($3::text is null or u.name ilike '%' || $3 || '%' or ($4 and u.phone like '%' || $3 || '%'))
+      and ($5 or (u.active and u.closed_at is null))
+      and u.id > $6
+    group by u.id
+    order by u.id
+    limit $7"""
+
+
+def _member(viewer: Actor, community_id: int, row: asyncpg.Record, full: bool) -> Member:
+    phone, masked = shown_phone(viewer, row["id"], row["phone"], {community_id})
+    base = dict(id=row["id"], name=row["name"], phone=phone, phone_masked=masked, roles=list(row["roles"]))
+    if not full:
+        return Member(**base)
+    return Member(**base, grid_id=row["grid_id"], grid_name=row["grid_name"], active=row["active"],
+                  closed=row["closed"], claimed=row["claimed"], joined_at=row["joined_at"], points=row["points"],
+                  minutes=row["minutes"])
+
+
+def _search_term(q: str | None) -> str | None:
+    q = " ".join((q or "").split())
+    if len(q) > 50:
+        raise invalid("q", "at most 50 characters")
+    return q.replace("\\", "").replace("%", "").replace("_", "") or None
+
+
+async def list_members(conn: asyncpg.Connection, viewer: Actor, community_id: int, *, role: str | None = None,
+                       q: str | None = None, limit: int = 50, after: int = 0) -> MemberPage:
+    """Members of a community and its grids, one row per person, by id."""
+    if role not in (None, "volunteer", "courier"):
+        raise invalid("role", "volunteer or courier")
+    full = await _viewer_scope(conn, viewer, community_id)
+    rows = await conn.fetch(_LIST_SQL, community_id, role, _search_term(q), full and community_id in viewer.manages,
+                            full, after, limit + 1)
+    items = [_member(viewer, community_id, r, full) for r in rows[:limit]]
+    return MemberPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+async def members_csv(conn: asyncpg.Connection, viewer: Actor, community_id: int) -> str:
+    """The same list as CSV (UTF-8 with BOM, so Excel shows the Chinese header), same phone rule."""
+    full = await _viewer_scope(conn, viewer, community_id)
+    rows = await conn.fetch(_LIST_SQL, community_id, None, None, False, full, 0, CSV_LIMIT)
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    if full:
+        writer.writerow(["编号 id", "姓名 name", "手机 phone", "角色 roles", "网格 grid", "状态 state",
+                         "可用积分 points", "时间(分钟) minutes", "加入时间 joined"])
+    else:
+        writer.writerow(["编号 id", "姓名 name", "手机 phone", "角色 roles"])
+    for r in rows:
+        m = _member(viewer, community_id, r, full)
+        line = [m.id, _csv_safe(m.name), m.phone or "", "/".join(m.roles)]
+        if full:
+            state = "closed" if m.closed else "active" if m.active else "inactive"
+            line += [_csv_safe(m.grid_name or ""), state, m.points, m.minutes,
+                     m.joined_at.astimezone(audit.TZ).strftime("%Y-%m-%d") if m.joined_at else ""]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    # A name starting with = + - @ would run as a formula in Excel.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+async def member_row(conn: asyncpg.Connection, viewer: Actor, community_id: int, user_id: int) -> Member:
+    rows = await conn.fetch(_LIST_SQL.replace("and u.id > $6", "and u.id = $6"), community_id, None, None, False,
+                            True, user_id, 1)
+    if not rows:
+        raise not_found("member")
+    return _member(viewer, community_id, rows[0], True)
+
+
+# ---- acts -------------------------------------------------------------------------------------
+
+async def _grid_for(conn: asyncpg.Connection, community_id: int, grid_id: int | None) -> int:
+    if grid_id is None:
+        grids = await conn.fetch("select id from orgs where kind = 'grid' and parent_id = $1 order by id", community_id)
+        if len(grids) != 1:
+            raise invalid("grid_id", "choose the courier's grid")
+        return grids[0]["id"]
+    grid = await conn.fetchrow("select kind, parent_id from orgs where id = $1", grid_id)
+    if grid is None or grid["kind"] != "grid" or grid["parent_id"] != community_id:
+        raise invalid("grid_id", "a grid of this community")
+    return grid_id
+
+
+async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, phone: str, name: str, role: str,
+                 grid_id: int | None = None, ip: str | None = None) -> Invited:
+    """Add a person to the community by phone, as a volunteer (of the community) or a courier (of a grid).
+
+    A phone nobody registered yet gets an account without a password; its owner claims it by
+    registering with that phone (domain/auth.py claim_invited)."""
+    orgs.require_manager(actor, community_id)
+    await _community(conn, community_id)
+    if role not in ("volunteer", "courier"):
+        raise invalid("role", "volunteer or courier")
+    phone = auth.normalise_phone(phone)
+    name = auth.check_name(name)
+    if role == "volunteer" and grid_id is not None:
+        raise invalid("grid_id", "volunteers join the community, couriers a grid")
+    org_id = community_id if role == "volunteer" else await _grid_for(conn, community_id, grid_id)
+    async with conn.transaction():
+        person = await conn.fetchrow("select id, active, closed_at from users where phone = $1 for update", phone)
+        new_account = person is None
+        if new_account:
+            user_id = await auth.create_user(conn, phone=phone, password=None, name=name)
+        elif not person["active"]:
+            raise DomainError("invalid_state", details={"problem": "this account is deactivated; reactivate it"})
+        else:
+            user_id = person["id"]
+        current = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2",
+                                      org_id, user_id)
+        if current == role:
+            return Invited(await member_row(conn, actor, community_id, user_id), False, True)
+        await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
+                           "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
+        await audit.record(conn, actor, "member_add" if current is None else "member_edit", community_id=community_id,
+                           target=("user", user_id), before={"role": current, "org_id": org_id} if current else None,
+                           after={"role": role, "org_id": org_id, "invited": True, "new_account": new_account}, ip=ip)
+        return Invited(await member_row(conn, actor, community_id, user_id), new_account, False)
+
+
+async def assign_grid(conn: asyncpg.Connection, actor: Actor, user_id: int, grid_id: int, *,
+                      ip: str | None = None) -> Member:
+    """Move a courier to another grid of the same community."""
+    grid = await orgs.get_org(conn, grid_id)
+    if grid.kind != "grid":
+        raise invalid("grid_id", "a grid")
+    community_id = grid.community_id
+    orgs.require_manager(actor, community_id)
+    async with conn.transaction():
+        current = await conn.fetch(
+            """select m.org_id from org_members m join orgs o on o.id = m.org_id
+               where m.user_id = $1 and m.role = 'courier' and o.kind = 'grid' and o.parent_id = $2
+               order by m.org_id for update of m""", user_id, community_id)
+        if not current:
+            raise invalid("user_id", "only couriers of this community work in a grid; invite them as a courier")
+        old = [r["org_id"] for r in current]
+        if old != [grid_id]:
+            await conn.execute("delete from org_members where user_id = $1 and org_id = any($2::bigint[])",
+                               user_id, old)
+            await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, 'courier') "
+                               "on conflict (org_id, user_id) do update set role = 'courier'", grid_id, user_id)
+            await audit.record(conn, actor, "member_edit", community_id=community_id, target=("user", user_id),
+                               before={"grid_id": old[0] if len(old) == 1 else old}, after={"grid_id": grid_id}, ip=ip)
+        return await member_row(conn, actor, community_id, user_id)
+
+
+async def _acting_community(conn: asyncpg.Connection, actor: Actor, user_id: int) -> int | None:
+    """Check a manager may switch this person's account on or off, and name the community it is done in.
+
+    Turning an account off locks the person out everywhere, so a manager may do it only to someone
+    who belongs to no community beyond theirs, who is no manager and no admin; admins may do it to
+    anyone but themselves."""
+    if user_id == actor.id:
+        raise forbidden("not your own account")
+    person = await conn.fetchrow("select is_admin from users where id = $1", user_id)
+    if person is None:
+        raise not_found("user")
+    theirs = set(await orgs.member_communities(conn, user_id))
+    if actor.is_admin:
+        return min(theirs) if theirs else None
+    await orgs.require_manager_of_user(conn, actor, user_id)
+    if person["is_admin"] or await conn.fetchval("select 1 from org_managers where user_id = $1", user_id):
+        raise forbidden("managers and admins are switched off by an admin")
+    if theirs - actor.manages:
+        raise forbidden("the person also belongs to communities you do not manage; ask an admin")
+    return min(theirs & actor.manages)
+
+
+def _reason(reason: str | None) -> str:
+    reason = " ".join((reason or "").split())
+    if not 1 <= len(reason) <= 500:
+        raise invalid("reason", "1 to 500 characters")
+    return reason
+
+
+async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
+                     ip: str | None = None) -> None:
+    """Switch an account off: the person can no longer log in and their sessions end now. Their
+    ledger, memberships and history stay; reactivate undoes it."""
+    reason = _reason(reason)
+    community_id = await _acting_community(conn, actor, user_id)
+    async with conn.transaction():
+        changed = await conn.fetchval("update users set active = false where id = $1 and active "
+                                      "and closed_at is null returning true", user_id)
+        if not changed:
+            raise DomainError("invalid_state", details={"problem": "already inactive"})
+        await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
+                           user_id, clock.now())
+        await audit.record(conn, actor, "member_deactivate", community_id=community_id, target=("user", user_id),
+                           before={"active": True}, after={"active": False}, reason=reason, ip=ip)
+
+
+async def reactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
+                     ip: str | None = None) -> None:
+    reason = _reason(reason)
+    community_id = await _acting_community(conn, actor, user_id)
+    async with conn.transaction():
+        changed = await conn.fetchval("update users set active = true where id = $1 and not active "
+                                      "and closed_at is null returning true", user_id)
+        if not changed:  # active already, or closed by its owner (which is final)
+            raise DomainError("invalid_state", details={"problem": "not deactivated"})
+        await audit.record(conn, actor, "member_reactivate", community_id=community_id, target=("user", user_id),
+                           before={"active": False}, after={"active": True}, reason=reason, ip=ip)
+
+
+# ---- one person -------------------------------------------------------------------------------
+
+async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int) -> MemberDetail:
+    """One member for a manager of their communities (or an admin): profile, memberships, balances."""
+    await orgs.require_manager_of_user(conn, viewer, user_id)
+    row = await conn.fetchrow("select id, name, phone, active, closed_at, password_hash is not null as claimed, "
+                              "created_at from users where id = $1", user_id)
+    if row is None:
+        raise not_found("user")
+    memberships = await conn.fetch(
+        """select o.id as org_id, o.name as org_name, o.kind, m.role, c.id as community_id,
+                  c.name as community_name, m.created_at as joined_at
+           from org_members m join orgs o on o.id = m.org_id
+           join orgs c on c.id = case when o.kind = 'grid' then o.parent_id else o.id end
+           where m.user_id = $1 order by o.id""", user_id)
+    teams = await conn.fetch("select t.id, t.name, t.community_id from team_members tm join teams t on t.id = tm.team_id "
+                             "where tm.user_id = $1 order by t.id", user_id)
+    manages = await conn.fetch("select org_id from org_managers where user_id = $1 order by org_id", user_id)
+    phone, masked = shown_phone(viewer, user_id, row["phone"], {m["community_id"] for m in memberships})
+    return MemberDetail(
+        id=row["id"], name=row["name"], phone=phone, phone_masked=masked, active=row["active"],
+        closed=row["closed_at"] is not None, claimed=row["claimed"], created_at=row["created_at"],
+        memberships=[Membership(**m) for m in memberships], teams=[TeamRef(**t) for t in teams],
+        manages=[m["org_id"] for m in manages], balances=await ledger.balances(conn, user_id))
+
+
+async def search_people(conn: asyncpg.Connection, viewer: Actor, q: str, *, limit: int = 20,
+                        after: int = 0) -> PeoplePage:
+    """Admins find anyone by name or phone (digits: any part of the number). Phones stay masked
+    unless the admin also manages one of the person's communities."""
+    orgs.require_admin(viewer)
+    term = _search_term(q)
+    if term is None:
+        raise invalid("q", "a name or phone digits")
+    digits = term.replace(" ", "").replace("-", "")
+    by_phone = digits.isdigit() and len(digits) >= 3
+    rows = await conn.fetch(
+        """select u.id, u.name, u.phone, u.active, u.closed_at is not null as closed, u.is_admin,
+                  coalesce(array_agg(distinct c.id) filter (where c.id is not null), '{}') as community_ids,
+                  coalesce(array_agg(distinct c.name) filter (where c.id is not null), '{}') as communities
+           from users u
+           left join org_members m on m.user_id = u.id
+           left join orgs o on o.id = m.org_id
+           left join orgs c on c.id = case when o.kind = 'grid' then o.parent_id else o.id end
+           where u.id > $3 and (case when $2 then u.phone like '%' || $1 || '%' else u.name ilike '%' || $1 || '%' end)
+           group by u.id order by u.id limit $4""", digits if by_phone else term, by_phone, after, limit + 1)
+    items = []
+    for r in rows[:limit]:
+        phone, masked = shown_phone(viewer, r["id"], r["phone"], set(r["community_ids"]))
+        items.append(PersonHit(id=r["id"], name=r["name"], phone=phone, phone_masked=masked, active=r["active"],
+                               closed=r["closed"], is_admin=r["is_admin"], communities=sorted(r["communities"])))
+    return PeoplePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+async def seed_demo(conn: asyncpg.Connection, city) -> None:
+    """Console acts a visitor finds in the members list and the audit log. A second run adds nothing."""
+    from domain.ledger import adjustments
+    if await conn.fetchval("select 1 from users where phone = '13900000099'"):
+        return
+    sansu = city.communities["三苏社区"]
+    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
+    ip = "192.0.2.10"  # documentation range: the demo's pretend desk
+    grid = city.grids.get("三苏社区第二网格") or city.grids.get("三苏社区第一网格")
+    # A courier the manager invited before they registered: registering with the number claims it.
+    await invite(conn, manager, sansu, phone="13700000003", name="吴磊", role="courier", grid_id=grid, ip=ip)
+    # A volunteer of another community who also helps in 三苏社区.
+    await invite(conn, manager, sansu, phone="13900000004", name="赵强", role="volunteer", ip=ip)
+    # A duplicate sign-up, switched off with a reason.
+    dup = await invite(conn, manager, sansu, phone="13900000099", name="刘芳（重复登记）", role="volunteer", ip=ip)
+    await deactivate(conn, manager, dup.member.id, reason="重复登记，与刘芳为同一人", ip=ip)
+    for name, unit, amount, reason in (("刘芳", "points", 20, "整理社区图书角（纸质签到补录）"),
+                                       ("陈伟", "minutes", 60, "重阳节敬老活动时长补录")):
+        if name in city.volunteers:
+            await adjustments.adjust(conn, manager, user_id=city.volunteers[name], unit=unit, amount=amount,
+                                     reason=reason, community_id=sansu, ip=ip)

@@ -1,0 +1,330 @@
+"""Quarterly rankings of points (or minutes) earned, per community, street, team or household,
+as JSON and as CSV, and the community ledger export for audits.
+
+Rankings read only `earned_daily`, the per person-community-day summary that a trigger on
+`entries` keeps in the posting's own transaction (migrations/008_rankings.sql says what counts as
+earned). Scopes:
+- community: everyone paid by the community's issuing account in the quarter (whoever they are);
+- street: the same over all communities of the street, summed per person;
+- team: every member of the team (zero included), earned from any community;
+- household: every household of the community (org_id is the community), its members' earnings summed.
+Only managers see rankings: of their community (community, team, household) or, for a street,
+a manager of at least one of its communities; admins everywhere. Names are shown in full to
+them, phone numbers always masked; the public posting (domain/postings.py) masks names too.
+"""
+
+from datetime import date, datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from domain.core import clock
+from domain import ledger
+from domain.people import orgs
+from domain.rankings import rules
+from domain.core.errors import forbidden, invalid, not_found
+
+SCOPES = ("community", "street", "team", "household")
+
+
+class RankingItem(msgspec.Struct, frozen=True):
+    rank: int
+    id: int                    # the person, or the household
+    name: str
+    phone: str | None          # masked, e.g. 138****1234; none for households
+    amount: int                # points, or minutes when unit is minutes
+    members: list[str] | None = None  # a household's members
+
+
+class Ranking(msgspec.Struct, frozen=True):
+    scope: str
+    org_id: int
+    org_name: str
+    quarter: str
+    unit: str
+    time_zone: str
+    starts_at: datetime
+    ends_at: datetime
+    total: int                 # rows in the full ranking (items may be cut to `limit`)
+    items: list[RankingItem]
+
+
+# ---- the rankings time zone -------------------------------------------------------------------
+
+async def sync_time_zone(conn: asyncpg.Connection) -> str:
+    """Make earned_daily's day buckets follow LINLI_TZ; rebuild them (once) after a change.
+
+    The rebuild holds an exclusive lock on earned_daily, so postings (whose trigger writes to it)
+    wait for it instead of landing in the wrong time zone.
+    """
+    wanted = rules.time_zone_name()
+    if await conn.fetchval("select tz from ranking_settings") == wanted:
+        return wanted
+    async with conn.transaction():
+        await conn.execute("lock table earned_daily in exclusive mode")
+        if await conn.fetchval("select tz from ranking_settings for update") != wanted:
+            await conn.execute("update ranking_settings set tz = $1", wanted)
+            await conn.execute("select earned_rebuild()")
+    return wanted
+
+
+# ---- rankings ---------------------------------------------------------------------------------
+
+async def _authorise(conn: asyncpg.Connection, actor: orgs.Actor, scope: str, org_id: int) -> str:
+    """Check the scope fits the org and the actor may see it; return the org's display name."""
+    if scope == "team":
+        team = await conn.fetchrow("select name, community_id from teams where id = $1", org_id)
+        if team is None:
+            raise not_found("team")
+        orgs.require_manager(actor, team["community_id"])
+        return team["name"]
+    org = await orgs.get_org(conn, org_id)
+    want = "street" if scope == "street" else "community"
+    if org.kind != want:
+        raise invalid("org_id", f"a {scope} ranking needs a {want}")
+    if scope == "street":
+        if not actor.is_admin:
+            inside = await conn.fetchval(
+                "select count(*) from orgs where parent_id = $1 and kind = 'community' and id = any($2::bigint[])",
+                org_id, list(actor.manages))
+            if not inside:
+                raise forbidden("not a manager in this street")
+    else:
+        orgs.require_manager(actor, org_id)
+    return org.name
+
+
+_PEOPLE_SQL = """
+    with earned as ({source})
+    select u.id, u.name, u.phone, earned.amount
+      from earned join users u on u.id = earned.user_id
+     order by earned.amount desc, u.name, u.id"""
+
+_COMMUNITIES_SOURCE = """
+    select e.user_id, sum(e.earned)::bigint as amount
+      from earned_daily e
+     where e.community_id = any($1::bigint[]) and e.unit = $2 and e.day >= $3 and e.day < $4
+     group by e.user_id
+    having sum(e.earned) <> 0"""
+
+_TEAM_SOURCE = """
+    select m.user_id, coalesce((select sum(e.earned) from earned_daily e
+                                 where e.user_id = m.user_id and e.unit = $2 and e.day >= $3 and e.day < $4),
+                               0)::bigint as amount
+      from team_members m where m.team_id = $1"""
+
+_HOUSEHOLDS_SQL = """
+    select h.id, h.name,
+           coalesce(array_agg(u.name order by u.name, u.id) filter (where u.id is not null), '{}') as members,
+           coalesce((select sum(e.earned) from household_members hm
+                       join earned_daily e on e.user_id = hm.user_id
+                      where hm.household_id = h.id and e.unit = $2 and e.day >= $3 and e.day < $4),
+                    0)::bigint as amount
+      from households h
+      left join household_members m on m.household_id = h.id
+      left join users u on u.id = m.user_id
+     where h.community_id = $1
+     group by h.id
+     order by amount desc, h.name, h.id"""
+
+
+def ranking_sql(scope: str) -> str:
+    """The statement behind each scope ($1 communities / team / community, $2 unit, $3..$4 days)."""
+    if scope == "household":
+        return _HOUSEHOLDS_SQL
+    return _PEOPLE_SQL.format(source=_TEAM_SOURCE if scope == "team" else _COMMUNITIES_SOURCE)
+
+
+async def _scope_key(conn: asyncpg.Connection, scope: str, org_id: int) -> object:
+    if scope == "street":
+        return [r["id"] for r in await conn.fetch(
+            "select id from orgs where parent_id = $1 and kind = 'community'", org_id)]
+    if scope == "community":
+        return [org_id]
+    return org_id
+
+
+async def compute(conn: asyncpg.Connection, scope: str, org_id: int, quarter: rules.Quarter,
+                  unit: str) -> list[RankingItem]:
+    """The full ranking, without any permission check (callers check)."""
+    await sync_time_zone(conn)
+    rows = await conn.fetch(ranking_sql(scope), await _scope_key(conn, scope, org_id), unit,
+                            quarter.first_day, quarter.end_day)
+    ranks = rules.competition_ranks([r["amount"] for r in rows])
+    if scope == "household":
+        return [RankingItem(rank=rank, id=r["id"], name=r["name"], phone=None, amount=r["amount"],
+                            members=list(r["members"])) for rank, r in zip(ranks, rows)]
+    return [RankingItem(rank=rank, id=r["id"], name=r["name"], phone=rules.mask_phone(r["phone"]),
+                        amount=r["amount"]) for rank, r in zip(ranks, rows)]
+
+
+def _check_args(scope: str, unit: str) -> None:
+    if scope not in SCOPES:
+        raise invalid("scope", "community, street, team or household")
+    if unit not in ledger.UNITS:
+        raise invalid("unit", "points or minutes")
+
+
+async def ranking(conn: asyncpg.Connection, actor: orgs.Actor, *, scope: str, org_id: int,
+                  quarter: str | None, unit: str = "points", limit: int | None = None) -> Ranking:
+    _check_args(scope, unit)
+    tz = rules.time_zone()
+    q = rules.parse_quarter(quarter) if quarter else rules.quarter_of(clock.now(), tz)
+    name = await _authorise(conn, actor, scope, org_id)
+    items = await compute(conn, scope, org_id, q, unit)
+    starts_at, ends_at = q.bounds(tz)
+    return Ranking(scope=scope, org_id=org_id, org_name=name, quarter=str(q), unit=unit, time_zone=str(tz.key),
+                   starts_at=starts_at, ends_at=ends_at, total=len(items),
+                   items=items if limit is None else items[:limit])
+
+
+def ranking_csv(r: Ranking) -> bytes:
+    amount = "积分" if r.unit == "points" else "时长(分钟)"
+    if r.scope == "household":
+        header = ["名次", "家庭", "成员", amount]
+        rows = ([i.rank, i.name, "、".join(i.members or []), i.amount] for i in r.items)
+    else:
+        header = ["名次", "姓名", "手机号", amount]
+        rows = ([i.rank, i.name, i.phone, i.amount] for i in r.items)
+    return rules.to_csv(header, rows)
+
+
+def ranking_filename(r: Ranking) -> str:
+    return f"rankings-{r.scope}-{r.org_id}-{r.quarter}-{r.unit}.csv"
+
+
+class TeamRef(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    members: int
+
+
+async def teams_of(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> list[TeamRef]:
+    """The community's teams, for choosing a team ranking."""
+    orgs.require_manager(actor, community_id)
+    rows = await conn.fetch(
+        """select t.id, t.name, (select count(*) from team_members m where m.team_id = t.id) as members
+           from teams t where t.community_id = $1 order by t.name, t.id""", community_id)
+    return [TeamRef(**r) for r in rows]
+
+
+# ---- the community ledger as CSV --------------------------------------------------------------
+
+KIND_ZH = {"award": "奖励", "adjustment": "调整", "reversal": "冲正", "redemption": "兑换", "service": "服务",
+           "gift": "赠与", "donation": "捐赠", "expiry": "过期"}
+CAUSE_ZH = {"activity": "志愿活动", "checkin": "活动签到", "report": "网格上报", "redemption": "道德超市兑换",
+            "service": "时间银行服务", "adjustment": "人工调整", "gift": "亲情赠与", "donation": "捐赠",
+            "expiry": "积分到期", "reversal": "冲正"}
+ACCOUNT_ZH = {"issuing": "发放账户", "pool": "公共时间池", "supermarket": "道德超市"}
+UNIT_ZH = {"points": "积分", "minutes": "分钟"}
+MAX_EXPORT_DAYS = 731
+
+LEDGER_HEADER = ["入账时间", "流水号", "类型", "事由", "说明", "单位", "数量", "付出方", "收入方",
+                 "冲正的流水号", "经办人", "备注"]
+
+
+def _date_arg(value: str | None, field: str) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        raise invalid(field, "a date like 2026-10-01") from None
+
+
+async def ledger_csv(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, date_from: str | None,
+                     date_to: str | None) -> bytes:
+    """Every posting in [from, to] (local dates, both included) that touches the community's own
+    accounts or an account of one of its members (volunteers, and couriers of its grids).
+
+    A ledger lists postings: holds appear on the day they are posted; a hold voided or expired
+    never moved value and is not listed. It walks entries_account (account_id, id desc) for each
+    of those accounts and keeps the period's rows: an export for audits, not a hot path.
+    """
+    org = await orgs.get_org(conn, community_id)
+    if org.kind != "community":
+        raise not_found("community")
+    orgs.require_manager(actor, community_id)
+    tz = rules.time_zone()
+    start, end = _date_arg(date_from, "from"), _date_arg(date_to, "to")
+    if end < start:
+        raise invalid("to", "on or after from")
+    if (end - start).days >= MAX_EXPORT_DAYS:
+        raise invalid("to", f"at most {MAX_EXPORT_DAYS} days")
+    rows = await conn.fetch(
+        """with acc as (
+               select id from accounts where org_id = $1
+               union
+               select a.id from accounts a
+                 join org_members m on m.user_id = a.user_id
+                 join orgs o on o.id = m.org_id and (o.id = $1 or o.parent_id = $1)
+                where a.kind = 'user'),
+           moved as (
+               select distinct on (t.id) t.id, e.created_at as posted_at, t.kind, t.cause_type, t.memo, t.unit,
+                      t.amount, t.debit_account, t.credit_account, t.reverses, t.actor_id, t.reason
+                 from acc join entries e on e.account_id = acc.id
+                 join transfers t on t.id = e.transfer_id
+                where e.created_at >= $2 and e.created_at < $3
+                order by t.id)
+           select moved.*, u.name as actor_name from moved left join users u on u.id = moved.actor_id
+            order by posted_at, id""",
+        community_id, rules.local_midnight(start, tz), rules.local_midnight(end + timedelta(days=1), tz))
+    labels = await account_labels(conn, {r["debit_account"] for r in rows} | {r["credit_account"] for r in rows})
+    return rules.to_csv(LEDGER_HEADER, (
+        [r["posted_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), r["id"], KIND_ZH.get(r["kind"], r["kind"]),
+         CAUSE_ZH.get(r["cause_type"], r["cause_type"] or ""), r["memo"], UNIT_ZH.get(r["unit"], r["unit"]),
+         r["amount"], labels.get(r["debit_account"], ""), labels.get(r["credit_account"], ""), r["reverses"],
+         r["actor_name"], r["reason"]] for r in rows))
+
+
+async def account_labels(conn: asyncpg.Connection, account_ids: set[int]) -> dict[int, str]:
+    """People as "name 138****1234", community accounts as "三苏社区 发放账户"."""
+    rows = await conn.fetch(
+        """select a.id, a.kind, u.name as user_name, u.phone, o.name as org_name from accounts a
+           left join users u on u.id = a.user_id left join orgs o on o.id = a.org_id
+           where a.id = any($1::bigint[])""", list(account_ids))
+    return {r["id"]: (f"{r['user_name']} {rules.mask_phone(r['phone'])}".strip() if r["kind"] == "user"
+                      else f"{r['org_name']} {ACCOUNT_ZH.get(r['kind'], r['kind'])}") for r in rows}
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+async def seed_demo(conn: asyncpg.Connection, city) -> None:
+    """A household for 刘芳 and 陈伟, a year of earnings spread over the quarters, and a published
+    posting of the last full quarter, so the rankings, posting and dashboard pages have content."""
+    from domain.rankings import households, postings  # here: they import this module
+
+    sansu = city.communities["三苏社区"]
+    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
+    if await conn.fetchval("select 1 from households where community_id = $1", sansu):
+        return
+    home = await households.create(conn, manager, community_id=sansu, name="刘家")
+    for name in ("刘芳", "陈伟"):
+        await households.add_member(conn, manager, home.id, city.volunteers[name])
+    other = await households.create(conn, manager, community_id=sansu, name="杨家")
+    await households.add_member(conn, manager, other.id, city.volunteers["杨丽"])
+
+    # Activity awards over the last twelve weeks (points and minutes), back-dated with the clock.
+    now = clock.now()
+    plan = [("刘芳", 20, 120), ("陈伟", 15, 90), ("杨丽", 10, 60), ("周秀英", 10, 60)]
+    titles = ["清理楼道小广告", "关爱独居老人", "垃圾分类宣传", "社区义诊帮手"]
+    issuing = {u: await ledger.org_account(conn, sansu, "issuing", u) for u in ledger.UNITS}
+    frozen_before = clock._frozen  # restored below: a caller may have frozen the clock itself
+    try:
+        for week in range(12):
+            for i, (name, points, minutes) in enumerate(plan):
+                if (week + i) % 3 == 2:
+                    continue  # not everyone comes every week
+                clock.freeze(now - timedelta(weeks=11 - week, days=i))
+                user = city.volunteers[name]
+                async with conn.transaction():
+                    for unit, amount in (("points", points + week % 4 * 5), ("minutes", minutes)):
+                        await ledger.post(conn, unit=unit, debit=issuing[unit],
+                                          credit=await ledger.user_account(conn, user, unit), amount=amount,
+                                          kind="award", memo=titles[(week + i) % len(titles)],
+                                          key=f"demo:rankings:{user}:{week}:{unit}")
+    finally:
+        if frozen_before:
+            clock.freeze(frozen_before)
+        else:
+            clock.unfreeze()
+    q = rules.quarter_of(now, rules.time_zone())
+    await postings.publish(conn, manager, community_id=sansu, quarter=str(q), top_n=3, days=7)

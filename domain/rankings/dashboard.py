@@ -1,0 +1,152 @@
+"""The community dashboard: how the community is doing at a glance, for its managers.
+
+Cheap reads only: earnings come from earned_daily, redemptions from the supermarket account's
+entries, queues from the capability tables by their (community_id, state) indexes. Tables of
+capabilities that are not installed yet are skipped (to_regclass), and their numbers are null.
+"""
+
+from datetime import date, datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from domain.core import clock
+from domain import ledger, rankings
+from domain.people import orgs
+from domain.rankings import rules
+from domain.core.errors import not_found
+
+WEEKS = 12
+TOP_ACTIVITIES_DAYS = 30
+
+
+class Week(msgspec.Struct, frozen=True):
+    week_start: date           # a Monday, local
+    issued: int                # points earned from the community (net of annulments)
+    redeemed: int              # points that reached the supermarket (net of refunds)
+
+
+class Queues(msgspec.Struct, frozen=True):
+    redemptions: int | None    # requests waiting for approval
+    reports: int | None        # courier reports waiting for verification
+    timebank: int | None       # services done, waiting for the minutes to be confirmed
+
+
+class TopActivity(msgspec.Struct, frozen=True):
+    id: int
+    title: str
+    starts_at: datetime
+    people: int
+    points: int
+    minutes: int
+
+
+class Dashboard(msgspec.Struct, frozen=True):
+    community_id: int
+    community_name: str
+    generated_at: datetime
+    time_zone: str
+    month_start: date
+    active_volunteers: int     # people who earned points or minutes from the community this month
+    points_issued_month: int
+    points_redeemed_month: int
+    minutes_banked_month: int
+    minutes_banked_total: int
+    weeks: list[Week]
+    queues: Queues
+    top_activities: list[TopActivity]
+
+
+async def _table_exists(conn: asyncpg.Connection, name: str) -> bool:
+    return await conn.fetchval("select to_regclass($1) is not null", name)
+
+
+async def _count_if(conn: asyncpg.Connection, table: str, sql: str, *args) -> int | None:
+    """A count from another capability's table, or None when that capability is not installed."""
+    if not await _table_exists(conn, table):
+        return None
+    return await conn.fetchval(sql, *args)
+
+
+async def _redeemed_by_day(conn: asyncpg.Connection, account: int, since: datetime, tz: str) -> dict[date, int]:
+    # Entries on the supermarket account are redemptions (+) and their refunds (-). The account
+    # sees far fewer postings than the issuing one, so its entries_account range is read whole.
+    rows = await conn.fetch(
+        """select (created_at at time zone $3)::date as day, sum(amount)::bigint as amount from entries
+           where account_id = $1 and created_at >= $2 group by 1""", account, since, tz)
+    return {r["day"]: r["amount"] for r in rows}
+
+
+async def _top_activities(conn: asyncpg.Connection, community_id: int, since: datetime) -> list[TopActivity]:
+    if not (await _table_exists(conn, "activities") and await _table_exists(conn, "attendances")):
+        return []
+    rows = await conn.fetch(
+        """select a.id, a.title, a.starts_at,
+                  count(t.id) filter (where t.state <> 'annulled') as people,
+                  coalesce(sum(t.points) filter (where t.state <> 'annulled'), 0)::bigint as points,
+                  coalesce(sum(t.minutes) filter (where t.state <> 'annulled'), 0)::bigint as minutes
+             from activities a left join attendances t on t.activity_id = a.id
+            where a.community_id = $1 and a.starts_at >= $2 and a.starts_at <= $3
+            group by a.id
+           having count(t.id) filter (where t.state <> 'annulled') > 0
+            order by people desc, points desc, a.starts_at desc
+            limit 5""", community_id, since, clock.now())
+    return [TopActivity(**r) for r in rows]
+
+
+async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Dashboard:
+    org = await orgs.get_org(conn, community_id)
+    if org.kind != "community":
+        raise not_found("community")
+    orgs.require_manager(actor, community_id)
+    tz_name = await rankings.sync_time_zone(conn)
+    tz = rules.time_zone()
+    now = clock.now()
+    mondays = rules.week_starts(now, tz, WEEKS)
+    month = rules.month_start(now, tz)
+    first = min(mondays[0], month)
+
+    earned = await conn.fetch(
+        """select unit, day, user_id, earned from earned_daily
+           where community_id = $1 and day >= $2""", community_id, first)
+    supermarket = await ledger.org_account(conn, community_id, "supermarket", "points")
+    redeemed = await _redeemed_by_day(conn, supermarket, rules.local_midnight(first, tz), tz_name)
+
+    def week_of(day: date) -> date:
+        return day - timedelta(days=day.weekday())
+
+    issued_by_week = {m: 0 for m in mondays}
+    redeemed_by_week = {m: 0 for m in mondays}
+    active: set[int] = set()
+    points_month = minutes_month = 0
+    for r in earned:
+        if r["unit"] == "points" and week_of(r["day"]) in issued_by_week:
+            issued_by_week[week_of(r["day"])] += r["earned"]
+        if r["day"] >= month:
+            if r["earned"] > 0:
+                active.add(r["user_id"])
+            if r["unit"] == "points":
+                points_month += r["earned"]
+            else:
+                minutes_month += r["earned"]
+    for day, amount in redeemed.items():
+        if week_of(day) in redeemed_by_week:
+            redeemed_by_week[week_of(day)] += amount
+
+    minutes_total = await conn.fetchval(
+        "select coalesce(sum(earned), 0)::bigint from earned_daily where community_id = $1 and unit = 'minutes'",
+        community_id)
+    queues = Queues(
+        redemptions=await _count_if(conn, "redemptions", "select count(*) from redemptions "
+                                    "where community_id = $1 and state = 'requested'", community_id),
+        reports=await _count_if(conn, "reports", "select count(*) from reports "
+                                "where community_id = $1 and state = 'pending'", community_id),
+        timebank=await _count_if(conn, "service_requests", "select count(*) from service_requests "
+                                 "where community_id = $1 and state = 'completed'", community_id))
+    return Dashboard(
+        community_id=community_id, community_name=org.name, generated_at=now, time_zone=tz_name, month_start=month,
+        active_volunteers=len(active), points_issued_month=points_month,
+        points_redeemed_month=sum(a for d, a in redeemed.items() if d >= month),
+        minutes_banked_month=minutes_month, minutes_banked_total=minutes_total,
+        weeks=[Week(m, issued_by_week[m], redeemed_by_week[m]) for m in mondays], queues=queues,
+        top_activities=await _top_activities(conn, community_id, now - timedelta(days=TOP_ACTIVITIES_DAYS)))

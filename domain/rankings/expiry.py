@@ -1,0 +1,172 @@
+"""Optional points expiry per community: points earned in a year expire at the end of the next year.
+
+The rule, precisely (ranking_rules.fifo_remaining does the arithmetic):
+- Points are earned in lots: one per person, community and local day (earned_daily: awards and
+  adjustments from the community's issuing account, net of their reversals).
+- Spending is FIFO: every outflow (redemption, gift, deduction, earlier expiry) takes the oldest
+  points first. So what a person still holds is always their newest points; the unspent points of
+  year Y are the part of the available balance (balance minus held) that newer lots do not cover.
+  Held points (a redemption waiting for approval) count as spent and never expire under a hold.
+- From local midnight of 1 January Y+2 (LINLI_TZ, Asia/Shanghai by default), the sweep moves the
+  unspent year-Y points of each community whose policy is on back to that community's issuing
+  account: a transfer of kind "expiry", cause ("expiry", Y), visible in the person's statement.
+  Lots of communities without the policy never expire, and minutes never expire.
+- The sweep of year Y runs once per person (points_expiry_done is the claim, so several processes
+  can sweep at once); when nobody is left, the year is marked finished and later sweeps skip it.
+  A community that turns the policy on after its year-Y sweep finished expires from year Y+1 on.
+"""
+
+from datetime import date, datetime
+
+import asyncpg
+import msgspec
+
+from domain.core import clock, sweeper
+from domain import ledger, rankings
+from domain.people import orgs
+from domain.rankings import rules
+from domain.core.errors import invalid
+
+BATCH = 200
+
+
+class Policy(msgspec.Struct, frozen=True):
+    community_id: int
+    points_expire: bool
+    updated_at: datetime | None
+
+
+class ExpiringItem(msgspec.Struct, frozen=True):
+    community_id: int
+    community_name: str
+    year: int                  # the year the points were earned
+    points: int
+
+
+class Expiring(msgspec.Struct, frozen=True):
+    expires_at: datetime       # when the items below expire, unless spent first
+    total: int
+    items: list[ExpiringItem]
+
+
+# ---- policy -----------------------------------------------------------------------------------
+
+async def _community(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> None:
+    org = await orgs.get_org(conn, community_id)
+    if org.kind != "community":
+        raise invalid("community_id", "a community")
+    orgs.require_manager(actor, community_id)
+
+
+async def get_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Policy:
+    await _community(conn, actor, community_id)
+    row = await conn.fetchrow("select points_expire, updated_at from points_expiry_policy where community_id = $1",
+                              community_id)
+    return Policy(community_id, bool(row and row["points_expire"]), row["updated_at"] if row else None)
+
+
+async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, points_expire: bool) -> Policy:
+    await _community(conn, actor, community_id)
+    now = clock.now()
+    await conn.execute(
+        """insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
+           values ($1, $2, $3, $4) on conflict (community_id) do update
+           set points_expire = excluded.points_expire, updated_by = excluded.updated_by,
+               updated_at = excluded.updated_at""", community_id, points_expire, actor.id, now)
+    return Policy(community_id, points_expire, now)
+
+
+# ---- the arithmetic over the database ---------------------------------------------------------
+
+async def _unspent(conn: asyncpg.Connection, user_id: int, year: int, available: int) -> dict[int, int]:
+    """Unspent points earned in `year`, per community whose policy is on."""
+    rows = await conn.fetch(
+        """select e.day, e.community_id, e.earned from earned_daily e
+           where e.user_id = $1 and e.unit = 'points' and e.day >= $2""", user_id, date(year, 1, 1))
+    lots = [rules.Lot(r["day"], r["community_id"], r["earned"]) for r in rows]
+    unspent = rules.unspent_of_year(available, lots, year)
+    if not unspent:
+        return {}
+    on = await conn.fetch("select community_id from points_expiry_policy where points_expire "
+                          "and community_id = any($1::bigint[])", list(unspent))
+    return {r["community_id"]: unspent[r["community_id"]] for r in on}
+
+
+async def expiring(conn: asyncpg.Connection, user_id: int) -> Expiring:
+    """Points that expire next (at the end of this year: those earned last year), if not spent first."""
+    tz = rules.time_zone()
+    await rankings.sync_time_zone(conn)
+    year = clock.now().astimezone(tz).year - 1
+    account = await conn.fetchrow(
+        "select balance, held from accounts where user_id = $1 and unit = 'points' and kind = 'user'", user_id)
+    available = account["balance"] - account["held"] if account else 0
+    unspent = await _unspent(conn, user_id, year, available)
+    names = {r["id"]: r["name"] for r in await conn.fetch(
+        "select id, name from orgs where id = any($1::bigint[])", list(unspent))}
+    items = [ExpiringItem(c, names.get(c, ""), year, p) for c, p in sorted(unspent.items())]
+    return Expiring(expires_at=rules.expiry_of_year(year, tz), total=sum(unspent.values()), items=items)
+
+
+# ---- the sweep --------------------------------------------------------------------------------
+
+async def _expire_person(conn: asyncpg.Connection, user_id: int, year: int, now: datetime) -> int:
+    """In the caller's transaction: claim (year, person), then move their unspent year-`year` points."""
+    claimed = await conn.fetchval(
+        """insert into points_expiry_done (year, user_id, expired, swept_at) values ($1, $2, 0, $3)
+           on conflict do nothing returning true""", year, user_id, now)
+    if not claimed:
+        return 0  # another process swept this person
+    account = await conn.fetchrow(
+        "select id, balance, held from accounts where user_id = $1 and unit = 'points' and kind = 'user' for update",
+        user_id)
+    if account is None:
+        return 0
+    total = 0
+    for community_id, points in sorted((await _unspent(conn, user_id, year, account["balance"] - account["held"])).items()):
+        await ledger.post(conn, unit="points", debit=account["id"],
+                          credit=await ledger.org_account(conn, community_id, "issuing", "points"),
+                          amount=points, kind="expiry", cause=("expiry", year),
+                          memo=f"{year}年积分到期 points earned in {year} expired",
+                          key=f"expiry:{year}:{user_id}:{community_id}")
+        total += points
+    await conn.execute("update points_expiry_done set expired = $3 where year = $1 and user_id = $2",
+                       year, user_id, total)
+    return total
+
+
+async def expire_year(pool: asyncpg.Pool, year: int, now: datetime | None = None) -> int:
+    """Sweep every person with year-`year` points in a community with the policy; one short
+    transaction per person. Callable from a CLI; returns the points moved."""
+    now = now or clock.now()
+    tz = rules.time_zone()
+    if now < rules.expiry_of_year(year, tz):
+        raise invalid("year", f"points of {year} expire only at {rules.expiry_of_year(year, tz).isoformat()}")
+    async with pool.acquire() as conn:
+        await rankings.sync_time_zone(conn)
+    moved = 0
+    while True:
+        people = await pool.fetch(
+            """select distinct e.user_id from earned_daily e
+                 join points_expiry_policy p on p.community_id = e.community_id and p.points_expire
+                where e.unit = 'points' and e.day >= $1 and e.day < $2 and e.earned > 0
+                  and not exists (select 1 from points_expiry_done d where d.year = $3 and d.user_id = e.user_id)
+                limit $4""", date(year, 1, 1), date(year + 1, 1, 1), year, BATCH)
+        if not people:
+            break
+        for r in people:
+            async with pool.acquire() as conn, conn.transaction():
+                moved += await _expire_person(conn, r["user_id"], year, now)
+    await pool.execute("insert into points_expiry_years (year, finished_at) values ($1, $2) on conflict do nothing",
+                       year, now)
+    return moved
+
+
+async def sweep(pool: asyncpg.Pool, now: datetime) -> int:
+    """The periodic sweep: expire the year that is due, once."""
+    year = rules.year_due_for_expiry(now, rules.time_zone())
+    if await pool.fetchval("select 1 from points_expiry_years where year = $1", year):
+        return 0
+    return await expire_year(pool, year, now)
+
+
+sweeper.register(sweep)

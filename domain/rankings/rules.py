@@ -1,0 +1,206 @@
+"""Pure rules behind rankings, public postings and points expiry: no database, no clock.
+
+- Quarters ("2026Q4") are half-open intervals [start, end) of local time in the rankings time zone
+  (Asia/Shanghai unless LINLI_TZ says otherwise).
+- Ties share a rank, and the next rank skips ("competition ranking": 1, 1, 3).
+- Public pages show names and phone numbers masked: 张*明, 张*, 138****1234.
+- Points expire FIFO: spending takes the oldest points first, so what is left of a balance is always
+  the newest points earned. `fifo_remaining` says which earned lots are still unspent.
+"""
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from domain.core.errors import DomainError
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def time_zone_name() -> str:
+    """The configured rankings time zone (LINLI_TZ), validated."""
+    name = os.environ.get("LINLI_TZ", "").strip() or DEFAULT_TZ
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"LINLI_TZ={name!r} is not a known time zone") from None
+    return name
+
+
+def time_zone() -> ZoneInfo:
+    return ZoneInfo(time_zone_name())
+
+
+# ---- quarters -----------------------------------------------------------------------------------
+
+class Quarter(msgspec.Struct, frozen=True, order=True):
+    year: int
+    q: int  # 1..4
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.q}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 3 * self.q - 2, 1)
+
+    @property
+    def end_day(self) -> date:
+        """The first day after the quarter (exclusive bound)."""
+        return date(self.year + 1, 1, 1) if self.q == 4 else date(self.year, 3 * self.q + 1, 1)
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) as aware datetimes at local midnight."""
+        return local_midnight(self.first_day, tz), local_midnight(self.end_day, tz)
+
+    def previous(self) -> "Quarter":
+        return Quarter(self.year - 1, 4) if self.q == 1 else Quarter(self.year, self.q - 1)
+
+
+_QUARTER = re.compile(r"^(\d{4})[Qq]([1-4])$")
+
+
+def parse_quarter(text: str) -> Quarter:
+    match = _QUARTER.match((text or "").strip())
+    if not match or not 2000 <= int(match[1]) <= 2999:
+        raise DomainError("validation_failed", field="quarter", details={"problem": "like 2026Q4"})
+    return Quarter(int(match[1]), int(match[2]))
+
+
+def quarter_of(moment: datetime, tz: ZoneInfo) -> Quarter:
+    local = moment.astimezone(tz)
+    return Quarter(local.year, (local.month - 1) // 3 + 1)
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def local_day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+# ---- ranking ------------------------------------------------------------------------------------
+
+def competition_ranks(amounts: Sequence[int]) -> list[int]:
+    """Ranks for amounts already sorted from high to low: equal amounts share a rank (1, 1, 3)."""
+    ranks: list[int] = []
+    for i, amount in enumerate(amounts):
+        if i > 0 and amounts[i - 1] < amount:
+            raise ValueError("amounts must be sorted from high to low")
+        ranks.append(ranks[-1] if i > 0 and amounts[i - 1] == amount else i + 1)
+    return ranks
+
+
+def top_with_ties(ranks: Sequence[int], top_n: int) -> int:
+    """How many rows a top-N list shows: everyone whose rank is within N, so a tie at the cut stays whole."""
+    return sum(1 for r in ranks if r <= top_n)
+
+
+# ---- masking ------------------------------------------------------------------------------------
+
+def mask_name(name: str) -> str:
+    """张三明 -> 张*明, 欧阳娜娜 -> 欧**娜, 张三 -> 张*, 张 -> 张*: the first and (from 3 characters) the last stay."""
+    name = "".join((name or "").split())
+    if not name:
+        return "*"
+    if len(name) <= 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str | None) -> str:
+    """13812341234 -> 138****1234; anything that is not an 11-digit mobile number shows as ****."""
+    if not phone:
+        return ""
+    return f"{phone[:3]}****{phone[7:]}" if re.fullmatch(r"\d{11}", phone) else "****"
+
+
+# ---- CSV ----------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # numbers stay numbers, even negative ones
+    text = str(value)
+    # A cell starting like a formula would run in Excel: quote it as text.
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens the Chinese header correctly; CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return "\ufeff".encode() + buffer.getvalue().encode()
+
+
+# ---- points expiry ------------------------------------------------------------------------------
+
+def expiry_of_year(year: int, tz: ZoneInfo) -> datetime:
+    """Points earned in `year` expire at the end of the next year: local midnight starting year + 2."""
+    return local_midnight(date(year + 2, 1, 1), tz)
+
+
+def year_due_for_expiry(now: datetime, tz: ZoneInfo) -> int:
+    """The latest earning year whose points have expired by `now` (earned two local years ago)."""
+    return now.astimezone(tz).year - 2
+
+
+class Lot(msgspec.Struct, frozen=True):
+    """Points earned on one local day from one community (net of reversals of that day's awards)."""
+    day: date
+    community_id: int
+    amount: int
+
+
+def fifo_remaining(available: int, lots: Iterable[Lot]) -> dict[tuple[date, int], int]:
+    """What is left unspent of each lot, when every outflow took the oldest points first.
+
+    With FIFO spending the unspent points are the newest ones, so walk the lots from the newest and
+    give each as much of the available balance as it holds. Lots of zero or less (a day whose net
+    is a deduction) are not points one can hold: the deduction is already in `available`, like a
+    spend. A balance larger than all lots (e.g. points received as a gift) is not from any lot and
+    never expires. Ties on a day are broken by community id, newest-first, so the result is stable.
+    """
+    left = max(available, 0)
+    remaining: dict[tuple[date, int], int] = {}
+    for lot in sorted(lots, key=lambda x: (x.day, x.community_id), reverse=True):
+        take = min(lot.amount, left) if lot.amount > 0 else 0
+        remaining[(lot.day, lot.community_id)] = take
+        left -= take
+    return remaining
+
+
+def unspent_of_year(available: int, lots: Iterable[Lot], year: int) -> dict[int, int]:
+    """Unspent points earned in `year`, per community (communities with nothing left are left out)."""
+    per_community: dict[int, int] = {}
+    for (day, community_id), amount in fifo_remaining(available, lots).items():
+        if day.year == year and amount > 0:
+            per_community[community_id] = per_community.get(community_id, 0) + amount
+    return per_community
+
+
+# ---- dashboard ----------------------------------------------------------------------------------
+
+def week_starts(now: datetime, tz: ZoneInfo, weeks: int = 12) -> list[date]:
+    """The Mondays of the last `weeks` local weeks, oldest first, the current week last."""
+    today = local_day(now, tz)
+    this_monday = today - timedelta(days=today.weekday())
+    return [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+
+def month_start(now: datetime, tz: ZoneInfo) -> date:
+    return local_day(now, tz).replace(day=1)

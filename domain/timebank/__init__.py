@@ -1,0 +1,721 @@
+"""The time bank (时间银行): service requests paid in minutes, the community pool, family gifts,
+star levels and the certificate of service hours.
+
+A request moves open -> accepted -> completed -> confirmed (or cancelled); the rules of who may do
+what are pure functions in domain/timebank_rules.py. Each action below runs in one transaction:
+lock the request row, check in a fixed order (state, then the person, then the input), move the
+minutes through the ledger, update the row and append a service_events line. Lock order: the
+request row first, then the ledger's accounts (the ledger locks them in id order).
+
+Money-like facts:
+- accept holds the estimate on the payer (the requester's minutes, or the community pool);
+- confirm posts the hold for the actual minutes (the rest is released); above the estimate the hold
+  is posted in full and the extra moves in a second transfer from the payer;
+- cancel voids the hold. Transfers: kind 'service', cause ('service', request id), memo = title,
+  idempotency keys service:<id>:hold and service:<id>:extra, so a retried action moves nothing twice.
+
+Scope: acting on a request of a community you neither belong to nor manage is 403 (not 404).
+"""
+
+from datetime import datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from domain.core import audit, clock, ratelimit
+from domain.people import auth, orgs
+from domain import ledger
+from domain.timebank import rules
+from domain.core.errors import DomainError, forbidden, not_found
+from domain.people.orgs import Actor
+
+UNIT = "minutes"
+LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
+
+
+class PersonRef(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+
+
+class OrgRef(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+
+
+class ServiceRequest(msgspec.Struct, frozen=True):
+    id: int
+    community_id: int
+    community_name: str
+    title: str
+    description: str
+    place: str
+    when: datetime | None
+    minutes_estimate: int
+    max_minutes: int                 # the most that may be confirmed (150 % of the estimate)
+    state: str
+    use_pool: bool
+    proxy: bool                      # posted by a manager for someone else
+    requester: PersonRef
+    beneficiary: PersonRef
+    volunteer: PersonRef | None
+    confirmed_minutes: int | None
+    reason: str | None
+    created_at: datetime
+    accepted_at: datetime | None
+    completed_at: datetime | None
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    can: list[str]                   # actions the viewer may take now: accept, complete, confirm, cancel
+
+
+class ServiceEvent(msgspec.Struct, frozen=True):
+    transition: str
+    actor: PersonRef
+    actor_role: str
+    on_behalf_of: PersonRef | None   # "by manager X for Y"
+    minutes: int | None
+    reason: str | None
+    at: datetime
+
+
+class RequestDetail(msgspec.Struct, frozen=True):
+    request: ServiceRequest
+    events: list[ServiceEvent]
+
+
+class RequestPage(msgspec.Struct, frozen=True):
+    items: list[ServiceRequest]
+    next_cursor: str | None
+
+
+# ---- reading requests ---------------------------------------------------------------------------
+
+_SELECT = """
+    select r.*, o.name as community_name, rq.name as requester_name, b.name as beneficiary_name,
+           v.name as volunteer_name
+    from service_requests r join orgs o on o.id = r.community_id
+    join users rq on rq.id = r.requester_id join users b on b.id = r.beneficiary_id
+    left join users v on v.id = r.volunteer_id"""
+
+
+class _Scope(msgspec.Struct, frozen=True):
+    """Where the actor belongs and what they manage, loaded once per call."""
+    actor: Actor
+    member_of: frozenset[int]
+
+    def manages(self, community_id: int) -> bool:
+        return self.actor.is_admin or community_id in self.actor.manages
+
+    def sees(self, community_id: int) -> bool:
+        return self.manages(community_id) or community_id in self.member_of
+
+
+async def _scope(conn: asyncpg.Connection, actor: Actor) -> _Scope:
+    return _Scope(actor, frozenset(await orgs.member_communities(conn, actor.id)))
+
+
+def _viewer(scope: _Scope, row: asyncpg.Record) -> rules.Viewer:
+    me = scope.actor.id
+    return rules.Viewer(is_requester=row["requester_id"] == me, is_beneficiary=row["beneficiary_id"] == me,
+                        is_volunteer=row["volunteer_id"] == me, is_member=row["community_id"] in scope.member_of,
+                        is_manager=scope.manages(row["community_id"]))
+
+
+def _facts(row: asyncpg.Record) -> rules.RequestFacts:
+    return rules.RequestFacts(state=row["state"], use_pool=row["use_pool"], proxy=row["proxy"],
+                              completed_at=row["completed_at"])
+
+
+def _is_party(scope: _Scope, row: asyncpg.Record) -> bool:
+    return scope.actor.id in (row["requester_id"], row["beneficiary_id"], row["volunteer_id"])
+
+
+def _request(scope: _Scope, row: asyncpg.Record) -> ServiceRequest:
+    volunteer = PersonRef(row["volunteer_id"], row["volunteer_name"]) if row["volunteer_id"] else None
+    return ServiceRequest(
+        id=row["id"], community_id=row["community_id"], community_name=row["community_name"], title=row["title"],
+        description=row["description"], place=row["place"], when=row["wanted_at"],
+        minutes_estimate=row["minutes_estimate"], max_minutes=rules.max_confirmable(row["minutes_estimate"]),
+        state=row["state"], use_pool=row["use_pool"], proxy=row["proxy"],
+        requester=PersonRef(row["requester_id"], row["requester_name"]),
+        beneficiary=PersonRef(row["beneficiary_id"], row["beneficiary_name"]), volunteer=volunteer,
+        confirmed_minutes=row["confirmed_minutes"], reason=row["reason"], created_at=row["created_at"],
+        accepted_at=row["accepted_at"], completed_at=row["completed_at"], confirmed_at=row["confirmed_at"],
+        cancelled_at=row["cancelled_at"],
+        can=rules.allowed_actions(_viewer(scope, row), _facts(row), clock.now()))
+
+
+async def _fetch(conn: asyncpg.Connection, request_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(_SELECT + " where r.id = $1", request_id)
+    if row is None:
+        raise not_found("service request")
+    return row
+
+
+async def get_request(conn: asyncpg.Connection, actor: Actor, request_id: int) -> RequestDetail:
+    scope = await _scope(conn, actor)
+    row = await _fetch(conn, request_id)
+    if not (scope.sees(row["community_id"]) or _is_party(scope, row)):
+        raise forbidden("not a request of your community")
+    events = await conn.fetch(
+        """select e.transition, e.actor_id, a.name as actor_name, e.actor_role, e.on_behalf_of,
+                  f.name as for_name, e.minutes, e.reason, e.at
+           from service_events e join users a on a.id = e.actor_id left join users f on f.id = e.on_behalf_of
+           where e.request_id = $1 order by e.id""", request_id)
+    return RequestDetail(_request(scope, row), [ServiceEvent(
+        transition=e["transition"], actor=PersonRef(e["actor_id"], e["actor_name"]), actor_role=e["actor_role"],
+        on_behalf_of=PersonRef(e["on_behalf_of"], e["for_name"]) if e["on_behalf_of"] else None,
+        minutes=e["minutes"], reason=e["reason"], at=e["at"]) for e in events])
+
+
+async def list_requests(conn: asyncpg.Connection, actor: Actor, *, community_id: int | None = None,
+                        state: str | None = None, mine: str | None = None, limit: int = 20,
+                        before: int = 0) -> RequestPage:
+    """Newest first. `mine`: 'requested' (I posted it or it is for me) or 'serving' (I volunteer);
+    without it, the requests of my communities (one of them with `community_id`)."""
+    if state is not None and state not in rules.STATES:
+        raise DomainError("validation_failed", field="state", details={"problem": " | ".join(rules.STATES)})
+    if mine not in (None, "requested", "serving"):
+        raise DomainError("validation_failed", field="mine", details={"problem": "requested | serving"})
+    scope = await _scope(conn, actor)
+    if community_id is not None and mine is None and not scope.sees(community_id):
+        raise forbidden("not your community")
+    communities = None if actor.is_admin or mine else sorted(scope.member_of | actor.manages)
+    rows = await conn.fetch(
+        _SELECT + """
+        where ($1::bigint is null or r.community_id = $1)
+          and ($2::bigint[] is null or r.community_id = any($2))
+          and ($3::text is null or r.state = $3)
+          and ($4::text is null
+               or ($4 = 'requested' and (r.requester_id = $5 or r.beneficiary_id = $5))
+               or ($4 = 'serving' and r.volunteer_id = $5))
+          and ($6::bigint = 0 or r.id < $6::bigint)
+        order by r.id desc limit $7""",
+        community_id, communities, state, mine, actor.id, before, limit + 1)
+    items = [_request(scope, r) for r in rows[:limit]]
+    return RequestPage(items, str(items[-1].id) if len(rows) > limit else None)
+
+
+# ---- posting ------------------------------------------------------------------------------------
+
+def _text(value: str | None, field: str, *, required: bool = False, most: int = 2000) -> str:
+    value = " ".join((value or "").split()) if field != "description" else (value or "").strip()
+    if required and not value:
+        raise DomainError("validation_failed", field=field, details={"problem": "required"})
+    if len(value) > most:
+        raise DomainError("validation_failed", field=field, details={"problem": f"at most {most} characters"})
+    return value
+
+
+async def linked(conn: asyncpg.Connection, a: int, b: int) -> int | None:
+    """The id of the approved family link between two people, if any."""
+    return await conn.fetchval(
+        """select id from family_links where state = 'approved'
+           and least(requester_id, target_id) = least($1::bigint, $2::bigint)
+           and greatest(requester_id, target_id) = greatest($1::bigint, $2::bigint)""", a, b)
+
+
+async def _choose_community(conn: asyncpg.Connection, scope: _Scope, beneficiary_id: int,
+                            community_id: int | None) -> int:
+    """The community whose board shows the request: one the beneficiary belongs to (a manager may
+    post for themselves in a community they manage)."""
+    candidates = set(await orgs.member_communities(conn, beneficiary_id))
+    if beneficiary_id == scope.actor.id:
+        candidates |= set(scope.actor.manages)
+    elif not scope.actor.is_admin and candidates & scope.actor.manages:
+        candidates &= scope.actor.manages  # a manager posts for a resident of their own community
+    if community_id is not None:
+        if community_id not in candidates:
+            raise DomainError("validation_failed", field="community_id",
+                              details={"problem": "the person helped is not a member of this community"})
+        return community_id
+    if len(candidates) != 1:
+        raise DomainError("validation_failed", field="community_id",
+                          details={"problem": "choose the community" if candidates
+                                   else "the person helped is not a member of any community"})
+    return candidates.pop()
+
+
+async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, minutes_estimate: int,
+                       description: str = "", place: str = "", when: datetime | None = None,
+                       for_user_id: int | None = None, use_pool: bool = False,
+                       community_id: int | None = None) -> ServiceRequest:
+    """Post a request for myself, for an approved family link (I pay), or as a manager for a
+    resident of my community (an elder without a phone), optionally paid from the community pool."""
+    title = _text(title, "title", required=True, most=100)
+    description = _text(description, "description", most=2000)
+    place = _text(place, "place", most=200)
+    if not 1 <= minutes_estimate <= 1440:
+        raise DomainError("validation_failed", field="minutes_estimate", details={"problem": "1 to 1440"})
+    # A sane date, not merely a valid one: PostgreSQL stores the first and last instants Python can
+    # express (0001-01-01, 9999-12-31) as -infinity/infinity, and they come back without a time zone.
+    if when is not None and abs(when - clock.now()) > timedelta(days=3653):
+        raise DomainError("validation_failed", field="when", details={"problem": "within ten years of today"})
+    scope = await _scope(conn, actor)
+    beneficiary = actor.id if for_user_id is None else for_user_id
+    if beneficiary != actor.id and not await conn.fetchval("select 1 from users where id = $1", beneficiary):
+        raise DomainError("not_found", field="for_user_id", details={"what": "user"})
+    community = await _choose_community(conn, scope, beneficiary, community_id)
+    proxy = beneficiary != actor.id and scope.manages(community)
+    if beneficiary != actor.id and not proxy and not await linked(conn, actor.id, beneficiary):
+        raise forbidden("only a manager, or linked family, may post for someone else")
+    if use_pool:
+        orgs.require_manager(actor, community)
+        if not proxy:
+            raise DomainError("validation_failed", field="use_pool",
+                              details={"problem": "the pool pays for services to others, not your own"})
+    now = clock.now()
+    async with conn.transaction():
+        request_id = await conn.fetchval(
+            """insert into service_requests (community_id, requester_id, beneficiary_id, use_pool, proxy, title,
+                   description, place, wanted_at, minutes_estimate, created_at)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id""",
+            community, actor.id, beneficiary, use_pool, proxy, title, description, place, when,
+            minutes_estimate, now)
+        role = "manager" if proxy else "requester"
+        await _event(conn, request_id, "posted", actor.id, role, rules.on_behalf_of(role, beneficiary, actor.id),
+                     minutes_estimate, None, now)
+        if proxy:
+            await audit.record(conn, actor, "service_proxy", community_id=community,
+                               target=("service_request", request_id),
+                               after={"for_user_id": beneficiary, "minutes_estimate": minutes_estimate,
+                                      "use_pool": use_pool, "title": title})
+        return _request(scope, await _fetch(conn, request_id))
+
+
+async def _event(conn: asyncpg.Connection, request_id: int, transition: str, actor_id: int, role: str,
+                 behalf: int | None, minutes: int | None, reason: str | None, at: datetime) -> None:
+    await conn.execute(
+        """insert into service_events (request_id, transition, actor_id, actor_role, on_behalf_of, minutes, reason, at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        request_id, transition, actor_id, role, behalf, minutes, reason, at)
+
+
+# ---- transitions --------------------------------------------------------------------------------
+
+def _refuse(err: rules.RuleError) -> DomainError:
+    details = {"problem": err.problem} if err.problem else {}
+    return DomainError(err.code, field=err.field, details=details)
+
+
+async def _locked(conn: asyncpg.Connection, scope: _Scope, request_id: int, action: str
+                  ) -> tuple[asyncpg.Record, str]:
+    """Lock the request, check scope and the rule; return the row and the actor's capacity."""
+    if not await conn.fetchval("select 1 from service_requests where id = $1 for update", request_id):
+        raise not_found("service request")
+    row = await _fetch(conn, request_id)
+    if not (scope.sees(row["community_id"]) or _is_party(scope, row)):
+        raise forbidden("not a request of your community")
+    try:
+        return row, rules.role_for(action, _viewer(scope, row), _facts(row), clock.now())
+    except rules.RuleError as err:
+        raise _refuse(err) from None
+
+
+async def _payer(conn: asyncpg.Connection, row: asyncpg.Record) -> int:
+    if row["use_pool"]:
+        return await ledger.org_account(conn, row["community_id"], "pool", UNIT)
+    return await ledger.user_account(conn, row["requester_id"], UNIT)
+
+
+# Acts a manager takes on a request for someone else also go to the audit trail.
+_AUDITED = {"confirmed": "service_confirm", "cancelled": "service_cancel"}
+
+
+async def _done(conn: asyncpg.Connection, scope: _Scope, row: asyncpg.Record, transition: str, role: str,
+                minutes: int | None = None, reason: str | None = None) -> ServiceRequest:
+    await _event(conn, row["id"], transition, scope.actor.id, role,
+                 rules.on_behalf_of(role, row["beneficiary_id"], scope.actor.id), minutes, reason, clock.now())
+    if role == "manager" and transition in _AUDITED:
+        await audit.record(conn, scope.actor, _AUDITED[transition], community_id=row["community_id"],
+                           target=("service_request", row["id"]), before={"state": row["state"]},
+                           after={"state": transition, "minutes": minutes, "for_user_id": row["beneficiary_id"]},
+                           reason=reason)
+    return _request(scope, await _fetch(conn, row["id"]))
+
+
+async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> ServiceRequest:
+    """A member of the community takes the request on; the estimate is held on the payer."""
+    scope = await _scope(conn, actor)
+    async with conn.transaction():
+        row, role = await _locked(conn, scope, request_id, "accept")
+        hold = await ledger.hold(
+            conn, unit=UNIT, debit=await _payer(conn, row), credit=await ledger.user_account(conn, actor.id, UNIT),
+            amount=row["minutes_estimate"], kind="service", cause=("service", request_id), memo=row["title"],
+            actor_id=actor.id, key=f"service:{request_id}:hold")
+        await conn.execute(
+            """update service_requests set state = 'accepted', volunteer_id = $2, hold_transfer_id = $3,
+                   accepted_at = $4 where id = $1""", request_id, actor.id, hold.id, clock.now())
+        return await _done(conn, scope, row, "accepted", role, row["minutes_estimate"])
+
+
+async def complete(conn: asyncpg.Connection, actor: Actor, request_id: int) -> ServiceRequest:
+    scope = await _scope(conn, actor)
+    async with conn.transaction():
+        row, role = await _locked(conn, scope, request_id, "complete")
+        await conn.execute("update service_requests set state = 'completed', completed_at = $2 where id = $1",
+                           request_id, clock.now())
+        return await _done(conn, scope, row, "completed", role)
+
+
+async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minutes: int,
+                  reason: str | None = None) -> ServiceRequest:
+    """Pay the volunteer the actual minutes: from the hold, plus an extra transfer above the estimate."""
+    scope = await _scope(conn, actor)
+    reason = _text(reason, "reason", most=500) or None
+    async with conn.transaction():
+        row, role = await _locked(conn, scope, request_id, "confirm")
+        try:
+            rules.check_confirmed_minutes(row["minutes_estimate"], minutes, reason)
+        except rules.RuleError as err:
+            raise _refuse(err) from None
+        from_hold, extra = rules.split_confirmed(row["minutes_estimate"], minutes)
+        await ledger.post_pending(conn, row["hold_transfer_id"], from_hold)
+        extra_id = None
+        if extra:
+            extra_id = (await ledger.post(
+                conn, unit=UNIT, debit=await _payer(conn, row),
+                credit=await ledger.user_account(conn, row["volunteer_id"], UNIT), amount=extra, kind="service",
+                cause=("service", request_id), memo=row["title"], actor_id=actor.id, reason=reason,
+                key=f"service:{request_id}:extra")).id
+        await conn.execute(
+            """update service_requests set state = 'confirmed', confirmed_minutes = $2, reason = $3,
+                   extra_transfer_id = $4, confirmed_at = $5 where id = $1""",
+            request_id, minutes, reason, extra_id, clock.now())
+        return await _done(conn, scope, row, "confirmed", role, minutes, reason)
+
+
+async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason: str | None = None
+                 ) -> ServiceRequest:
+    """Withdraw a request; an accepted one gets its hold released."""
+    scope = await _scope(conn, actor)
+    reason = _text(reason, "reason", most=500) or None
+    async with conn.transaction():
+        row, role = await _locked(conn, scope, request_id, "cancel")
+        if row["hold_transfer_id"] is not None:
+            await ledger.void_pending(conn, row["hold_transfer_id"])
+        await conn.execute("update service_requests set state = 'cancelled', cancelled_at = $2 where id = $1",
+                           request_id, clock.now())
+        return await _done(conn, scope, row, "cancelled", role, None, reason)
+
+
+# ---- family links and gifts ---------------------------------------------------------------------
+
+class FamilyLink(msgspec.Struct, frozen=True):
+    id: int
+    state: str
+    direction: str            # outgoing: I asked; incoming: they asked me
+    other: PersonRef
+    other_phone: str | None   # masked
+    created_at: datetime
+    approved_at: datetime | None
+    can_approve: bool
+
+
+class FamilyLinks(msgspec.Struct, frozen=True):
+    items: list[FamilyLink]
+
+
+_LINK_SELECT = """
+    select l.*, rq.name as requester_name, rq.phone as requester_phone,
+           tg.name as target_name, tg.phone as target_phone, tg.password_hash is null as target_has_no_login
+    from family_links l join users rq on rq.id = l.requester_id join users tg on tg.id = l.target_id"""
+
+
+def _link(row: asyncpg.Record, me: int) -> FamilyLink:
+    outgoing = row["requester_id"] == me
+    side = "target" if outgoing else "requester"
+    return FamilyLink(id=row["id"], state=row["state"], direction="outgoing" if outgoing else "incoming",
+                      other=PersonRef(row[f"{side}_id"], row[f"{side}_name"]),
+                      other_phone=auth.mask_phone(row[f"{side}_phone"]), created_at=row["created_at"],
+                      approved_at=row["approved_at"], can_approve=row["state"] == "pending" and not outgoing)
+
+
+async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyLink:
+    """Ask to link with the person registered under `phone`; they approve (or a manager for them)."""
+    phone = auth.normalise_phone(phone)
+    await ratelimit.take(conn, f"family-link:{actor.id}", LINKS_PER_HOUR, 3600)
+    target = await conn.fetchval("select id from users where phone = $1 and active", phone)
+    if target is None:
+        raise DomainError("not_found", field="phone", details={"what": "user"})
+    if target == actor.id:
+        raise DomainError("validation_failed", field="phone", details={"problem": "that is your own number"})
+    try:
+        async with conn.transaction():
+            link_id = await conn.fetchval(
+                "insert into family_links (requester_id, target_id, created_at) values ($1, $2, $3) returning id",
+                actor.id, target, clock.now())
+    except asyncpg.UniqueViolationError:
+        raise DomainError("conflict", field="phone", details={"problem": "already linked or asked"}) from None
+    return _link(await conn.fetchrow(_LINK_SELECT + " where l.id = $1", link_id), actor.id)
+
+
+async def _locked_link(conn: asyncpg.Connection, link_id: int) -> asyncpg.Record:
+    if not await conn.fetchval("select 1 from family_links where id = $1 for update", link_id):
+        raise not_found("family link")
+    return await conn.fetchrow(_LINK_SELECT + " where l.id = $1", link_id)
+
+
+async def approve_family_link(conn: asyncpg.Connection, actor: Actor, link_id: int) -> FamilyLink:
+    """The asked side approves. For an elder without a login, a manager of their community may
+    approve for them; approved_by records who did."""
+    async with conn.transaction():
+        row = await _locked_link(conn, link_id)
+        if actor.id != row["target_id"]:
+            if actor.id == row["requester_id"] or not row["target_has_no_login"]:
+                raise forbidden("the other side approves")
+            await orgs.require_manager_of_user(conn, actor, row["target_id"])
+        if row["state"] != "pending":
+            raise DomainError("invalid_state", details={"state": row["state"]})
+        await conn.execute("update family_links set state = 'approved', approved_at = $2, approved_by = $3 "
+                           "where id = $1", link_id, clock.now(), actor.id)
+        if actor.id != row["target_id"]:  # a manager approving for someone without a login
+            communities = sorted(set(await orgs.member_communities(conn, row["target_id"])) & actor.manages)
+            await audit.record(conn, actor, "family_link_approve", community_id=communities[0] if communities else None,
+                               target=("family_link", link_id),
+                               after={"for_user_id": row["target_id"], "linked_to": row["requester_id"]})
+        return _link(await conn.fetchrow(_LINK_SELECT + " where l.id = $1", link_id), actor.id)
+
+
+async def remove_family_link(conn: asyncpg.Connection, actor: Actor, link_id: int) -> FamilyLink:
+    """Either side may decline a pending link or end an approved one; past gifts stay in the ledger."""
+    async with conn.transaction():
+        row = await _locked_link(conn, link_id)
+        if actor.id not in (row["requester_id"], row["target_id"]):
+            raise forbidden("not your family link")
+        if row["state"] == "removed":
+            raise DomainError("invalid_state", details={"state": "removed"})
+        await conn.execute("update family_links set state = 'removed', removed_at = $2, removed_by = $3 "
+                           "where id = $1", link_id, clock.now(), actor.id)
+        return _link(await conn.fetchrow(_LINK_SELECT + " where l.id = $1", link_id), actor.id)
+
+
+async def list_family_links(conn: asyncpg.Connection, actor: Actor) -> FamilyLinks:
+    rows = await conn.fetch(_LINK_SELECT + " where (l.requester_id = $1 or l.target_id = $1) "
+                            "and l.state <> 'removed' order by l.id desc limit 100", actor.id)
+    return FamilyLinks([_link(r, actor.id) for r in rows])
+
+
+class Gift(msgspec.Struct, frozen=True):
+    transfer_id: int
+    link_id: int
+    from_user: PersonRef
+    to_user: PersonRef
+    minutes: int
+    memo: str
+    created_at: datetime
+
+
+async def give(conn: asyncpg.Connection, actor: Actor, to_user_id: int, minutes: int,
+               key: str | None = None) -> Gift:
+    """Give minutes to an approved family link; never more than is available."""
+    if minutes < 1:
+        raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
+    link_id = await linked(conn, actor.id, to_user_id)
+    if link_id is None:
+        raise forbidden("gifts go only to approved family links")
+    receiver = await conn.fetchval("select name from users where id = $1", to_user_id)
+    memo = f"亲情赠与 {actor.name} → {receiver}"
+    async with conn.transaction():
+        transfer = await ledger.post(
+            conn, unit=UNIT, debit=await ledger.user_account(conn, actor.id, UNIT),
+            credit=await ledger.user_account(conn, to_user_id, UNIT), amount=minutes, kind="gift",
+            cause=("gift", link_id), memo=memo, actor_id=actor.id, key=key)
+    return Gift(transfer.id, link_id, PersonRef(actor.id, actor.name), PersonRef(to_user_id, receiver),
+                minutes, memo, transfer.created_at)
+
+
+# ---- the community pool -------------------------------------------------------------------------
+
+class Pool(msgspec.Struct, frozen=True):
+    community_id: int
+    community_name: str
+    balance: int
+    held: int
+    available: int
+
+
+async def _community(conn: asyncpg.Connection, community_id: int) -> str:
+    name = await conn.fetchval("select name from orgs where id = $1 and kind = 'community'", community_id)
+    if name is None:
+        raise DomainError("not_found", field="community_id", details={"what": "community"})
+    return name
+
+
+async def pool_balance(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Pool:
+    name = await _community(conn, community_id)
+    if not (await _scope(conn, actor)).sees(community_id):
+        raise forbidden("not your community")
+    row = await conn.fetchrow("select balance, held from accounts where org_id = $1 and kind = 'pool' and unit = $2",
+                              community_id, UNIT)
+    return Pool(community_id, name, row["balance"], row["held"], row["balance"] - row["held"])
+
+
+async def donate_to_pool(conn: asyncpg.Connection, actor: Actor, community_id: int, minutes: int,
+                         key: str | None = None) -> ledger.Transfer:
+    """A member gives some of their minutes to the community pool that sponsors elders."""
+    name = await _community(conn, community_id)
+    if community_id not in await orgs.member_communities(conn, actor.id):
+        raise DomainError("not_member", field="community_id")
+    if minutes < 1:
+        raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
+    async with conn.transaction():
+        return await ledger.post(
+            conn, unit=UNIT, debit=await ledger.user_account(conn, actor.id, UNIT),
+            credit=await ledger.org_account(conn, community_id, "pool", UNIT), amount=minutes, kind="donation",
+            cause=("donation", community_id), memo=f"捐赠给{name}时间池", actor_id=actor.id, key=key)
+
+
+async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int, minutes: int, reason: str,
+                      key: str | None = None) -> ledger.Transfer:
+    """A manager funds the pool from the community's issuing account (an adjustment with a reason)."""
+    name = await _community(conn, community_id)
+    orgs.require_manager(actor, community_id)
+    reason = _text(reason, "reason", required=True, most=500)
+    if minutes < 1:
+        raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
+    async with conn.transaction():
+        transfer = await ledger.post(
+            conn, unit=UNIT, debit=await ledger.org_account(conn, community_id, "issuing", UNIT),
+            credit=await ledger.org_account(conn, community_id, "pool", UNIT), amount=minutes, kind="adjustment",
+            cause=("adjustment", community_id), memo=f"{name}时间池拨入", actor_id=actor.id, reason=reason, key=key)
+        await audit.record(conn, actor, "adjustment", community_id=community_id, target=("org", community_id),
+                           after={"account": "pool", "unit": UNIT, "amount": minutes, "transfer_id": transfer.id},
+                           reason=reason)
+        return transfer
+
+
+# ---- recognition --------------------------------------------------------------------------------
+
+# Minutes EARNED, for stars: what a person was credited for their own service or by a manager, net
+# of corrections. Per entry on the person's minutes account:
+#   award, service  - credits count; service debits are spending (paying a volunteer) and do not;
+#   adjustment      - counts with its sign (a manager's correction either way);
+#   reversal        - undoes what its original counted (a reversed award or service credit, a reversed
+#                     adjustment); reversing a payment the person made is not earning;
+#   gift, donation  - never count: gifts are not the receiver's service, and counting them would let two
+#                     linked people raise each other's stars by passing the same minutes back and forth.
+# Spending never lowers it: earned minutes count after they are spent.
+_EARNED = """
+    select greatest(coalesce(sum(case
+        when t.kind in ('award', 'service') and e.amount > 0 then e.amount
+        when t.kind = 'adjustment' then e.amount
+        when t.kind = 'reversal' and o.kind = 'adjustment' then e.amount
+        when t.kind = 'reversal' and o.kind in ('award', 'service') and e.amount < 0 then e.amount
+        else 0 end), 0), 0)::bigint
+    from entries e join transfers t on t.id = e.transfer_id left join transfers o on o.id = t.reverses
+    where e.account_id = $1"""
+
+
+async def earned_minutes(conn: asyncpg.Connection, user_id: int) -> int:
+    return await conn.fetchval(_EARNED, await ledger.user_account(conn, user_id, UNIT))
+
+
+class Stars(msgspec.Struct, frozen=True):
+    earned_minutes: int
+    stars: int
+    next_star_minutes: int | None   # earned minutes at which the next star comes; None at five
+
+
+class TimebankMe(msgspec.Struct, frozen=True):
+    balance: ledger.Balance
+    stars: Stars
+    served_minutes: int             # confirmed time-bank services I gave
+    services_served: int
+    communities: list[OrgRef]       # communities I belong to or manage
+    member_of: list[OrgRef]         # communities I belong to (where I may serve and donate)
+    manages: list[OrgRef]           # communities whose pool I may spend
+    family: list[PersonRef]         # approved family links: who I may give to or post for
+
+
+async def stars_of(conn: asyncpg.Connection, user_id: int) -> Stars:
+    earned = await earned_minutes(conn, user_id)
+    return Stars(earned, rules.stars(earned), rules.next_star_minutes(earned))
+
+
+async def my_timebank(conn: asyncpg.Connection, actor: Actor) -> TimebankMe:
+    served = await conn.fetchrow(
+        "select coalesce(sum(confirmed_minutes), 0) as minutes, count(*) as n from service_requests "
+        "where volunteer_id = $1 and state = 'confirmed'", actor.id)
+    member_of = await orgs.member_communities(conn, actor.id)
+    names = await conn.fetch("select id, name from orgs where id = any($1::bigint[]) order by id",
+                             sorted(set(member_of) | actor.manages))
+    family = await conn.fetch(
+        """select u.id, u.name from family_links l
+           join users u on u.id = case when l.requester_id = $1 then l.target_id else l.requester_id end
+           where l.state = 'approved' and $1 in (l.requester_id, l.target_id) order by u.name""", actor.id)
+    return TimebankMe(
+        balance=(await ledger.balances(conn, actor.id))[UNIT], stars=await stars_of(conn, actor.id),
+        served_minutes=served["minutes"], services_served=served["n"],
+        communities=[OrgRef(r["id"], r["name"]) for r in names],
+        member_of=[OrgRef(r["id"], r["name"]) for r in names if r["id"] in member_of],
+        manages=[OrgRef(r["id"], r["name"]) for r in names if r["id"] in actor.manages],
+        family=[PersonRef(r["id"], r["name"]) for r in family])
+
+
+class CertificateLine(msgspec.Struct, frozen=True):
+    request_id: int
+    title: str
+    community_name: str
+    beneficiary: str                 # masked (周**): a printed certificate leaves the community
+    minutes: int
+    completed_at: datetime | None
+    confirmed_at: datetime
+
+
+class Certificate(msgspec.Struct, frozen=True):
+    user: PersonRef
+    stars: Stars
+    served_minutes: int
+    services: list[CertificateLine]
+    issued_at: datetime
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(1, len(name) - 1) if name else name
+
+
+async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | None = None) -> Certificate:
+    """Confirmed services a person gave, for a printed certificate; a manager may print one for a member."""
+    user_id = actor.id if user_id is None else user_id
+    if user_id != actor.id:
+        await orgs.require_manager_of_user(conn, actor, user_id)
+    name = await conn.fetchval("select name from users where id = $1", user_id)
+    if name is None:
+        raise not_found("user")
+    rows = await conn.fetch(
+        """select r.id, r.title, o.name as community_name, b.name as beneficiary, r.confirmed_minutes,
+                  r.completed_at, r.confirmed_at
+           from service_requests r join orgs o on o.id = r.community_id join users b on b.id = r.beneficiary_id
+           where r.volunteer_id = $1 and r.state = 'confirmed' order by r.confirmed_at, r.id limit 1000""", user_id)
+    lines = [CertificateLine(r["id"], r["title"], r["community_name"], mask_name(r["beneficiary"]),
+                             r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
+    return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id), sum(x.minutes for x in lines),
+                       lines, clock.now())
+
+
+# ---- demo ---------------------------------------------------------------------------------------
+
+async def seed_demo(conn: asyncpg.Connection, city) -> None:
+    """三苏社区's pool funded with 600 minutes; an open pool-paid request for 周秀英 posted by the
+    manager; an approved family link between 刘芳 and 陈伟; one confirmed service on 刘芳's certificate."""
+    community = city.communities["三苏社区"]
+    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
+    people = {name: await orgs.load_actor(conn, uid) for name, uid in city.volunteers.items()}
+    await credit_pool(conn, manager, community, 600, "街道拨付2026年四季度时间银行互助时长", key=f"demo:timebank:pool:{community}")
+
+    await post_request(conn, manager, title="陪同周奶奶去社区医院复诊", for_user_id=city.volunteers["周秀英"],
+                       use_pool=True, community_id=community, minutes_estimate=90, place="三苏社区 3 栋 2 单元",
+                       description="周奶奶腿脚不便，需要有人陪同步行去社区医院复查血压，并帮忙取药。")
+
+    async with conn.transaction():
+        link = await add_family_link(conn, people["刘芳"], await conn.fetchval(
+            "select phone from users where id = $1", city.volunteers["陈伟"]))
+        await approve_family_link(conn, people["陈伟"], link.id)
+
+    served = await post_request(conn, people["杨丽"], title="帮忙修理厨房水龙头", minutes_estimate=60,
+                                place="三苏社区 5 栋 401", description="水龙头一直滴水，需要换一个阀芯。")
+    await accept(conn, people["刘芳"], served.id)
+    await complete(conn, people["刘芳"], served.id)
+    await confirm(conn, people["杨丽"], served.id, 45)

@@ -1,0 +1,492 @@
+"""The authorisation matrix (issue 11): every operation of the OpenAPI, as each of {logged out,
+volunteer, courier, manager of A, manager of B, admin}, on a resource of community A and one of B,
+must answer 2xx where the rules allow it, 401 logged out, and 403 or 404 (as the table says) where
+they don't. A new operation fails `test_every_operation_is_in_the_table` until it is added here.
+
+The volunteer and courier belong to A; for B they are outsiders. Requests are otherwise valid, so
+the only thing that changes between cells is who asks. Operations that use their resource up
+(approve, cancel, delete ...) get a fresh one per cell (`fresh=`).
+
+Scope, as the code decides it and this table pins it:
+- managers act in their own communities; another community's resource is 403 (the API does not
+  hide that it exists), except courier reports, which answer 404 to anyone who may not see them;
+- a published activity is visible to anyone logged in (like its poster on the wall); drafts and
+  every tool around an activity (attendance, posters, codes) are its managers' alone;
+- members (volunteers, couriers) see their own community's rewards, service requests and member
+  list (phones masked), and their own redemptions, reports and family links;
+- admins may do what any manager may, but not what only the person may (cancel my redemption,
+  approve a family link asking for me, confirm a service I asked for, redeem for myself ...).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from domain.people import auth
+from domain.checkin import codes
+from tests.conftest import Person, World, new_phone
+from tests.app.security_support import Builder, Side, _ok, jpeg
+
+ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
+SIDES = ("A", "B")
+
+# ---- who is allowed -------------------------------------------------------------------------------
+
+
+def PUBLIC(role, side): return True
+def ANYONE(role, side): return role != "anonymous"
+def ADMIN(role, side): return role == "admin"
+def MANAGER(role, side): return role == "admin" or role == f"manager_{side.lower()}"
+def MEMBER(role, side): return side == "A" and role in ("volunteer", "courier")
+def VOLUNTEER(role, side): return side == "A" and role == "volunteer"
+def COURIER(role, side): return side == "A" and role == "courier"
+def MEMBER_OR_MANAGER(role, side): return MEMBER(role, side) or MANAGER(role, side)
+def OWNER_OR_MANAGER(role, side): return VOLUNTEER(role, side) or MANAGER(role, side)
+def COURIER_OR_MANAGER(role, side): return COURIER(role, side) or MANAGER(role, side)
+def MEMBER_OR_OWN_MANAGER(role, side): return MEMBER(role, side) or role == f"manager_{side.lower()}"
+def ANY_MANAGER(role, side): return role in ("admin", "manager_a", "manager_b")
+
+
+@dataclass
+class Op:
+    method: str
+    path: str
+    allow: Callable[[str, str], bool]
+    deny: int = 403                                    # what a logged-in person who may not gets
+    fresh: dict[str, str] = field(default_factory=dict)  # path parameter -> kind of new resource per cell
+    body: Callable[["Cell"], dict] | None = None       # JSON body
+    files: Callable[["Cell"], dict] | None = None      # multipart body
+    query: Callable[["Cell"], dict] | None = None
+    session: str = "role"   # role: the role's own session; fresh_session: a new session of the same
+                            # person (logout); fresh_person: a new person with the same roles (password)
+    expect: dict[str, int] = field(default_factory=dict)  # exact statuses for some roles (rules, not scope)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.method, self.path
+
+
+@dataclass
+class Cell:
+    """One request of the matrix: who asks, about which side, with which ids."""
+    role: str
+    side: Side
+    ids: dict
+    person: Person | None
+
+
+def quarter() -> str:
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    return f"{now.year}Q{(now.month - 1) // 3 + 1}"
+
+
+def _iso(hours: float) -> str:
+    from datetime import timedelta, timezone
+    return (datetime.now(timezone.utc) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
+C = lambda c: c.ids["community"]  # noqa: E731  (the side's community id, for bodies and queries)
+
+TABLE = [
+    # service and auth
+    Op("GET", "/healthz", PUBLIC),
+    Op("GET", "/metrics", PUBLIC),
+    Op("POST", "/api/auth/register", PUBLIC,
+       body=lambda c: {"phone": new_phone(), "password": "matrix-pass-1", "name": "新居民"}),
+    Op("POST", "/api/auth/login", PUBLIC, body=lambda c: {"phone": c.ids["login_phone"], "password": "matrix-pass-1"}),
+    Op("POST", "/api/auth/logout", ANYONE, session="fresh_session"),
+    Op("POST", "/api/auth/password", ANYONE, session="fresh_person",
+       body=lambda c: {"old_password": "matrix-pass-1", "new_password": "matrix-pass-2"}),
+    # me
+    Op("GET", "/api/me", ANYONE),
+    Op("GET", "/api/me/balances", ANYONE),
+    Op("GET", "/api/me/statement", ANYONE),
+    Op("GET", "/api/me/card", ANYONE),
+    Op("POST", "/api/me/card/reissue", ANYONE, session="fresh_person"),
+    Op("GET", "/api/me/export", ANYONE),
+    Op("POST", "/api/me/close", ANYONE, session="fresh_person", body=lambda c: {"password": "matrix-pass-1"},
+       expect={"manager_a": 409, "manager_b": 409, "admin": 409}),  # hand over the role first
+    Op("GET", "/api/me/expiring", ANYONE),
+    # organisation
+    Op("POST", "/api/orgs", ADMIN, body=lambda c: {"kind": "grid", "name": "新网格", "parent_id": C(c)}),
+    Op("GET", "/api/orgs", ANYONE, query=lambda c: {"parent_id": c.ids["street"]}),  # filtered, never refused
+    Op("GET", "/api/orgs/{org_id}", MANAGER),
+    Op("PATCH", "/api/orgs/{org_id}", ADMIN, body=lambda c: {"name": f"社区{c.side.name}"}),
+    Op("POST", "/api/orgs/{org_id}/managers", ADMIN, body=lambda c: {"user_id": c.ids["target"]}),
+    Op("DELETE", "/api/orgs/{org_id}/managers/{user_id}", ADMIN, fresh={"user_id": "deputy"}),
+    Op("POST", "/api/orgs/{org_id}/members", MANAGER, fresh={"org_id": "grid"},
+       body=lambda c: {"user_id": c.ids["target"], "role": "courier"}),
+    Op("POST", "/api/teams", MANAGER, body=lambda c: {"name": "新团队", "community_id": C(c)}),
+    Op("POST", "/api/teams/{team_id}/members", MANAGER, body=lambda c: {"user_id": c.ids["target"]}),
+    # console
+    Op("GET", "/api/communities/{community_id}/members", MEMBER_OR_MANAGER),  # members see masked phones
+    Op("GET", "/api/communities/{community_id}/members.csv", MEMBER_OR_MANAGER),
+    Op("POST", "/api/communities/{community_id}/invitations", MANAGER,
+       body=lambda c: {"phone": new_phone(), "name": "新邻居", "role": "volunteer"}),
+    Op("GET", "/api/members/{user_id}", MANAGER),
+    Op("POST", "/api/members/{user_id}/grid", MANAGER, body=lambda c: {"grid_id": c.ids["grid"]}),
+    Op("POST", "/api/members/{user_id}/deactivate", MANAGER, fresh={"user_id": "member"},
+       body=lambda c: {"reason": "搬走了"}),
+    Op("POST", "/api/members/{user_id}/reactivate", MANAGER, fresh={"user_id": "inactive_member"},
+       body=lambda c: {"reason": "回来了"}),
+    Op("POST", "/api/people/search", ADMIN, body=lambda c: {"q": "居民"}),
+    Op("GET", "/api/audit", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/console/summary", ANY_MANAGER),
+    Op("GET", "/api/console/tree", ANY_MANAGER),
+    # ledger
+    Op("POST", "/api/adjustments", MANAGER,
+       body=lambda c: {"user_id": c.ids["target"], "unit": "points", "amount": 1, "reason": "补录"}),
+    Op("POST", "/api/transfers/{transfer_id}/reverse", MANAGER, fresh={"transfer_id": "transfer"},
+       body=lambda c: {"reason": "录错了"}),
+    Op("GET", "/api/users/{user_id}/statement", MANAGER),
+    # activities and check-in
+    Op("GET", "/api/activities", ANYONE, query=lambda c: {"community_id": C(c)}),  # filtered to what one may see
+    Op("POST", "/api/activities", MANAGER, body=lambda c: {
+        "community_id": C(c), "title": "新活动", "starts_at": _iso(1), "ends_at": _iso(3)}),
+    Op("GET", "/api/activities/{activity_id}", ANYONE),  # published: like the poster on the wall
+    Op("PATCH", "/api/activities/{activity_id}", MANAGER, fresh={"activity_id": "draft"},
+       body=lambda c: {"place": "活动室"}),
+    Op("DELETE", "/api/activities/{activity_id}", MANAGER, fresh={"activity_id": "draft"}),
+    Op("POST", "/api/activities/{activity_id}/publish", MANAGER, fresh={"activity_id": "draft"}),
+    Op("POST", "/api/activities/{activity_id}/close", MANAGER, fresh={"activity_id": "activity"}),
+    Op("GET", "/api/activities/{activity_id}/attendance", MANAGER),
+    Op("POST", "/api/activities/{activity_id}/attendance/mark", MANAGER,
+       body=lambda c: {"user_ids": [c.ids["target"]], "reason": "忘带手机", "minutes": 30}),
+    Op("GET", "/api/activities/{activity_id}/members", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/failed-scans", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/poster.png", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/poster.svg", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/rotating-code", MANAGER),
+    Op("POST", "/api/activities/{activity_id}/station-scans", MANAGER,
+       body=lambda c: {"code": c.ids["card_code"]}),
+    Op("POST", "/api/checkins/{attendance_id}/annul", MANAGER, fresh={"attendance_id": "attendance"},
+       body=lambda c: {"reason": "误签"}),
+    # scans
+    Op("GET", "/api/scans/{code}", PUBLIC),
+    Op("POST", "/api/scans", MEMBER, body=lambda c: {"code": c.ids["poster_code"]}),  # others: not_member
+    # moral supermarket
+    Op("POST", "/api/rewards", MANAGER, body=lambda c: {"community_id": C(c), "name": "肥皂", "cost_points": 5}),
+    Op("GET", "/api/rewards", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/rewards/{reward_id}", MEMBER_OR_MANAGER),
+    Op("PATCH", "/api/rewards/{reward_id}", MANAGER, body=lambda c: {"description": "新到货"}),
+    Op("POST", "/api/rewards/{reward_id}/stock", MANAGER, body=lambda c: {"delta": 1, "reason": "进货"}),
+    Op("GET", "/api/rewards/{reward_id}/stock-changes", MANAGER),
+    Op("POST", "/api/rewards/{reward_id}/image", MANAGER, files=lambda c: {"image": ("r.jpg", jpeg(), "image/jpeg")}),
+    Op("DELETE", "/api/rewards/{reward_id}/image", MANAGER),
+    Op("GET", "/api/rewards/{reward_id}/image", PUBLIC, fresh={"reward_id": "reward_with_image"}),
+    Op("POST", "/api/redemptions", MEMBER_OR_OWN_MANAGER,
+       body=lambda c: {"reward_id": c.ids["reward"], "quantity": 1}),
+    Op("GET", "/api/redemptions", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/redemptions/counts", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/redemptions/{redemption_id}", OWNER_OR_MANAGER),
+    Op("POST", "/api/redemptions/{redemption_id}/approve", MANAGER, fresh={"redemption_id": "redemption"}),
+    Op("POST", "/api/redemptions/{redemption_id}/reject", MANAGER, fresh={"redemption_id": "redemption"},
+       body=lambda c: {"reason": "库存不足"}),
+    Op("POST", "/api/redemptions/{redemption_id}/cancel", VOLUNTEER, fresh={"redemption_id": "redemption"}),
+    # The manager may show the voucher too: it is the manager's scan of it that hands the goods over.
+    Op("GET", "/api/redemptions/{redemption_id}/voucher", OWNER_OR_MANAGER,
+       fresh={"redemption_id": "approved_redemption"}),
+    Op("POST", "/api/redemptions/on-the-spot", MANAGER,
+       body=lambda c: {"member_code": c.ids["card_code"], "reward_id": c.ids["reward"], "quantity": 1}),
+    # time bank
+    # For oneself in a community one belongs to (its managers count); elsewhere the person helped is
+    # "not a member of this community": 422 naming community_id.
+    Op("POST", "/api/timebank/requests", MEMBER_OR_OWN_MANAGER, deny=422,
+       body=lambda c: {"title": "修水管", "minutes_estimate": 30, "community_id": C(c)}),
+    Op("GET", "/api/timebank/requests", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/timebank/requests/{request_id}", MEMBER_OR_MANAGER),
+    Op("POST", "/api/timebank/requests/{request_id}/accept", MEMBER, fresh={"request_id": "open_request"}),
+    Op("POST", "/api/timebank/requests/{request_id}/complete", VOLUNTEER, fresh={"request_id": "accepted_request"}),
+    # Only the requester confirms (a manager only for the pool, an elder, or after 7 days).
+    Op("POST", "/api/timebank/requests/{request_id}/confirm", VOLUNTEER, fresh={"request_id": "completed_request"},
+       body=lambda c: {"minutes": 30}),
+    Op("POST", "/api/timebank/requests/{request_id}/cancel", MANAGER, fresh={"request_id": "open_request"}),
+    Op("GET", "/api/timebank/me", ANYONE),
+    Op("GET", "/api/timebank/certificate", MANAGER, query=lambda c: {"user_id": c.ids["target"]}),
+    Op("GET", "/api/timebank/pool", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("POST", "/api/timebank/pool/donations", MEMBER, body=lambda c: {"community_id": C(c), "minutes": 1}),
+    Op("POST", "/api/timebank/pool/credits", MANAGER,
+       body=lambda c: {"community_id": C(c), "minutes": 10, "reason": "街道拨付"}),
+    Op("GET", "/api/family-links", ANYONE),
+    Op("POST", "/api/family-links", ANYONE, body=lambda c: {"phone": c.ids["link_phone"]}),
+    Op("POST", "/api/family-links/{link_id}/approve", VOLUNTEER, fresh={"link_id": "link"}),
+    Op("POST", "/api/family-links/{link_id}/remove", VOLUNTEER, fresh={"link_id": "link"}),
+    Op("POST", "/api/gifts", VOLUNTEER, body=lambda c: {"to_user_id": c.ids["target"], "minutes": 1}),
+    # courier reports
+    Op("POST", "/api/reports", COURIER, files=lambda c: {
+        "kind": (None, "civility"), "text": (None, "劝导乱停车"), "grid_id": (None, str(c.ids["grid"]))}),
+    Op("GET", "/api/reports", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/reports/{report_id}", COURIER_OR_MANAGER, deny=404),
+    Op("GET", "/api/reports/{report_id}/photo", COURIER_OR_MANAGER, deny=404),
+    Op("POST", "/api/reports/{report_id}/verify", MANAGER, deny=404, fresh={"report_id": "report"}),
+    Op("POST", "/api/reports/{report_id}/reject", MANAGER, deny=404, fresh={"report_id": "report"},
+       body=lambda c: {"reason": "照片不清楚"}),
+    Op("GET", "/api/couriers/me", ANYONE),
+    Op("GET", "/api/communities/{community_id}/report-settings", MANAGER),
+    Op("PUT", "/api/communities/{community_id}/report-settings", MANAGER, body=lambda c: {"hazard_points": 8}),
+    # rankings, postings, households, dashboard, exports
+    Op("GET", "/api/rankings", MANAGER, query=lambda c: {"scope": "community", "org_id": C(c)}),
+    Op("GET", "/api/communities/{community_id}/ledger.csv", MANAGER,
+       query=lambda c: {"from": f"{datetime.now().year}-01-01", "to": f"{datetime.now().year}-12-31"}),
+    Op("GET", "/api/communities/{community_id}/settings", MANAGER),
+    Op("PATCH", "/api/communities/{community_id}/settings", MANAGER, body=lambda c: {"points_expire": False}),
+    Op("GET", "/api/communities/{community_id}/dashboard", MANAGER),
+    Op("GET", "/api/communities/{community_id}/households", MANAGER),
+    Op("GET", "/api/communities/{community_id}/teams", MANAGER),
+    Op("GET", "/api/communities/{community_id}/postings", MANAGER),
+    Op("POST", "/api/households", MANAGER, body=lambda c: {"community_id": C(c), "name": "王家"}),
+    Op("POST", "/api/households/{household_id}/members", MANAGER, fresh={"household_id": "household"},
+       body=lambda c: {"user_id": c.ids["target"]}),
+    Op("POST", "/api/postings", MANAGER, body=lambda c: {"community_id": C(c), "quarter": quarter(), "top_n": 3}),
+    Op("GET", "/api/public/postings/{posting_id}", PUBLIC),
+    Op("POST", "/api/postings/{posting_id}/appeals", MEMBER, fresh={"posting_id": "posting"},
+       body=lambda c: {"reason": "我的积分少算了"}),
+    Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),  # a manager sees all, anyone else their own
+    Op("POST", "/api/appeals/{appeal_id}/answer", MANAGER, fresh={"appeal_id": "appeal"},
+       body=lambda c: {"answer": "已核实"}),
+]
+
+# Path parameters and the resource of the side they name when no fresh one is asked for.
+PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "redemption", "report_id": "report",
+         "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
+         "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
+         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code"}
+
+
+# ---- the world of the matrix --------------------------------------------------------------------
+
+class Matrix:
+    def __init__(self, client: httpx.AsyncClient, world: World) -> None:
+        self.client, self.world = client, world
+        self.build = Builder(client, world)
+
+    async def setup(self) -> None:
+        self.a = await self.build.side("A")
+        self.b = await self.build.side("B", street_id=self.a.community.street_id)
+        self.admin = await self.world.admin()
+        for side in (self.a, self.b):
+            await self.extras(side)
+        self.people = {"volunteer": self.a.volunteer, "courier": self.a.courier, "manager_a": self.a.manager,
+                       "manager_b": self.b.manager, "admin": self.admin}
+
+    async def extras(self, side: Side) -> None:
+        """What the matrix needs beyond Builder.side: codes, a household, a posting and its appeal,
+        the courier funded, a family link approved for gifts, a password login."""
+        ids = side.ids
+        async with self.world.pool.acquire() as conn:
+            ids["poster_code"] = await conn.fetchval(
+                "select code from codes where kind = 'poster' and target_id = $1", ids["activity"])
+            ids["card_code"] = (await codes.member_card(conn, side.target.id)).code
+        ids["target"] = side.target.id
+        for person in (side.courier, side.manager):
+            await self.world.fund(person, side.community, "points", 1000)
+        await self.world.fund(side.courier, side.community, "minutes", 1000)
+        async with self.world.pool.acquire() as conn:  # with a password: not an elder a manager acts for
+            await conn.execute("update users set password_hash = $2 where id = $1", side.volunteer.id,
+                               auth.hash_password("matrix-pass-1"))
+        ids["household"] = await self.fresh("household", side)
+        ids["posting"] = await self.fresh("posting", side)
+        ids["appeal"] = await self.fresh("appeal", side)
+        # The target linked the volunteer in Builder.side; approved, the volunteer may give the target minutes.
+        await _ok(self.client, side.volunteer, "POST", f"/api/family-links/{ids['link']}/approve")
+        login = await self.world.person("登录者", password="matrix-pass-1")
+        ids["login_phone"] = login.phone
+
+    async def fresh(self, kind: str, side: Side) -> int:
+        b, c = self.build, self.client
+        if kind == "draft":
+            return (await b.activity(side, publish=False))["id"]
+        if kind == "activity":
+            return (await b.activity(side))["id"]
+        if kind == "redemption":
+            return (await b.redemption(side))["id"]
+        if kind == "approved_redemption":
+            return (await b.redemption(side, approve=True))["id"]
+        if kind == "report":
+            return (await b.report(side))["id"]
+        if kind == "open_request":
+            return (await b.service_request(side, side.target))["id"]
+        if kind == "accepted_request":
+            return (await b.accepted_request(side))["id"]
+        if kind == "completed_request":  # asked by the volunteer, served by the target
+            req = await b.service_request(side, side.volunteer)
+            for step in ("accept", "complete"):
+                await _ok(c, side.target, "POST", f"/api/timebank/requests/{req['id']}/{step}")
+            return req["id"]
+        if kind == "transfer":
+            return (await b.transfer(side))["id"]
+        if kind == "attendance":
+            person = await b.member(side)
+            result = await _ok(c, side.manager, "POST", f"/api/activities/{side.ids['activity']}/attendance/mark",
+                               json={"user_ids": [person.id], "reason": "补签", "minutes": 10})
+            return result["marked"][0]
+        if kind == "link":
+            person = await self.world.person("亲属")
+            return (await _ok(c, person, "POST", "/api/family-links", json={"phone": side.volunteer.phone}))["id"]
+        if kind == "member":
+            return (await b.member(side)).id
+        if kind == "inactive_member":
+            person = await b.member(side)
+            await _ok(c, side.manager, "POST", f"/api/members/{person.id}/deactivate", json={"reason": "测试"})
+            return person.id
+        if kind == "deputy":
+            person = await self.world.person("副主任")
+            await _ok(c, self.admin, "POST", f"/api/orgs/{side.community.id}/managers", json={"user_id": person.id})
+            return person.id
+        if kind == "grid":
+            return (await _ok(c, self.admin, "POST", "/api/orgs", json={
+                "kind": "grid", "name": "新网格", "parent_id": side.community.id}))["id"]
+        if kind == "reward_with_image":
+            reward = await b.reward(side, "毛巾")
+            await _ok(c, side.manager, "POST", f"/api/rewards/{reward['id']}/image",
+                      files={"image": ("r.jpg", jpeg(), "image/jpeg")})
+            return reward["id"]
+        if kind == "household":
+            return (await _ok(c, side.manager, "POST", "/api/households",
+                              json={"community_id": side.community.id, "name": "李家"}))["id"]
+        if kind == "posting":
+            return (await _ok(c, side.manager, "POST", "/api/postings",
+                              json={"community_id": side.community.id, "quarter": quarter(), "top_n": 3}))["id"]
+        if kind == "appeal":
+            posting = await self.fresh("posting", side)
+            return (await _ok(c, side.volunteer, "POST", f"/api/postings/{posting}/appeals",
+                              json={"reason": "请核实"}))["id"]
+        raise AssertionError(f"no fresh {kind}")
+
+    async def person_for(self, op: Op, role: str) -> Person | None:
+        if role == "anonymous":
+            return None
+        person = self.people[role]
+        if op.session == "role":
+            return person
+        if op.session == "fresh_session":
+            async with self.world.pool.acquire() as conn:
+                login = await auth._new_session(conn, person.id)
+            return Person(person.id, person.phone, person.name, login.token, login.csrf)
+        return await self.twin(role)
+
+    async def twin(self, role: str) -> Person:
+        """A new person (password matrix-pass-1) holding the same roles as the role's person."""
+        person = await self.world.person("替身", admin=role == "admin", password="matrix-pass-1")
+        if role in ("volunteer", "courier"):
+            org = self.a.community.grid_id if role == "courier" else self.a.community.id
+            await _ok(self.client, self.admin, "POST", f"/api/orgs/{org}/members",
+                      json={"user_id": person.id, "role": role})
+        elif role.startswith("manager"):
+            community = (self.a if role == "manager_a" else self.b).community.id
+            await _ok(self.client, self.admin, "POST", f"/api/orgs/{community}/managers", json={"user_id": person.id})
+        return person
+
+    async def cell(self, op: Op, role: str, side_name: str) -> httpx.Response:
+        person = await self.person_for(op, role)
+        request = await self.request(op, role, side_name, person)
+        try:
+            return await self.client.send(request)
+        finally:
+            self.client.cookies.clear()  # a login or register answer sets cookies: the next cell starts clean
+
+    async def request(self, op: Op, role: str, side_name: str, person: Person | None) -> httpx.Request:
+        """The cell's request, built but not sent (fresh resources are made now)."""
+        side = self.a if side_name == "A" else self.b
+        ids = dict(side.ids)
+        ids["link_phone"] = (await self.world.person("家人")).phone if "family-links" in op.path else None
+        for name, kind in op.fresh.items():
+            ids[PARAM.get(name, name)] = await self.fresh(kind, side)
+        path = op.path
+        for name, kind in PARAM.items():
+            path = path.replace("{" + name + "}", str(ids[kind])) if "{" + name + "}" in path else path
+        cell = Cell(role, side, ids, person)
+        kwargs = {}
+        if op.body:
+            kwargs["json"] = op.body(cell)
+        if op.files:
+            kwargs["files"] = op.files(cell)
+        if op.query:
+            kwargs["params"] = op.query(cell)
+        return self.client.build_request(op.method, path, headers=person.headers if person else {}, **kwargs)
+
+
+def expected(op: Op, role: str, side: str) -> int | str:
+    if role in op.expect:
+        return op.expect[role]
+    if op.allow is PUBLIC:
+        return "2xx"
+    if role == "anonymous":
+        return 401
+    return "2xx" if op.allow(role, side) else op.deny
+
+
+@pytest.fixture(scope="module")
+async def matrix(app):
+    # Its own client address: the matrix registers and logs in, and must not spend other tests' quota.
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.23", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as client:
+        m = Matrix(client, World(app.state.pool))
+        await m.setup()
+        yield m
+
+
+def _spec_operations(app) -> set[tuple[str, str]]:
+    spec = app.openapi_schema.to_schema()
+    return {(method.upper(), path) for path, item in spec["paths"].items() for method in item
+            if method in ("get", "post", "put", "patch", "delete")}
+
+
+def test_the_table_has_each_operation_once():
+    keys = [op.key for op in TABLE]
+    assert len(keys) == len(set(keys)), [k for k in keys if keys.count(k) > 1]
+
+
+async def test_every_operation_is_in_the_table(app):
+    missing = _spec_operations(app) - {op.key for op in TABLE}
+    stale = {op.key for op in TABLE} - _spec_operations(app)
+    assert not missing, f"add these operations to tests/app/test_authz_matrix.py TABLE: {sorted(missing)}"
+    assert not stale, f"these TABLE rows name no operation any more: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("op", TABLE, ids=lambda op: f"{op.method} {op.path}")
+async def test_authorisation(matrix, op):
+    wrong = []
+    for side in SIDES:
+        for role in ROLES:
+            r = await matrix.cell(op, role, side)
+            want = expected(op, role, side)
+            ok = 200 <= r.status_code < 300 if want == "2xx" else r.status_code == want
+            if not ok:
+                wrong.append(f"{role:9} on {side}: want {want}, got {r.status_code} {r.text[:160]}")
+            elif isinstance(want, int) and want in (401, 403, 404):
+                body = r.json()
+                assert body["error"] in ("unauthenticated", "forbidden", "not_found", "not_member"), body
+    assert not wrong, "\n".join([f"{op.method} {op.path}"] + wrong)
+
+
+UNSAFE = [op for op in TABLE if op.method in ("POST", "PUT", "PATCH", "DELETE") and op.allow is not PUBLIC]
+
+
+@pytest.mark.parametrize("op", UNSAFE, ids=lambda op: f"{op.method} {op.path}")
+async def test_cookie_sessions_need_the_csrf_header(matrix, op):
+    """Every unsafe operation, sent with the session cookie of someone allowed but without the
+    X-CSRF-Token header (what a forged cross-site form would send), is refused before it acts."""
+    role = next(r for r in ROLES[1:] for side in SIDES if op.allow(r, side) and r not in op.expect)
+    person = await matrix.person_for(op, role)
+
+    async def send(extra: dict) -> httpx.Response:
+        request = await matrix.request(op, role, "A", person)
+        del request.headers["authorization"]
+        request.headers["cookie"] = f"linli_session={person.token}; linli_csrf={person.csrf}"
+        request.headers.update(extra)
+        try:
+            return await matrix.client.send(request)
+        finally:
+            matrix.client.cookies.clear()
+
+    for header in ({}, {"X-CSRF-Token": "forged"}, {"X-CSRF-Token": ""}):
+        r = await send(header)
+        assert r.status_code == 403 and r.json()["error"] == "csrf_failed", (header, r.status_code, r.text[:200])
+    # The same cookie with the right header is let through: the refusal was the missing header.
+    r = await send({"X-CSRF-Token": person.csrf})
+    assert r.status_code < 400, r.text[:200]

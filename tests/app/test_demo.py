@@ -1,0 +1,15 @@
+"""`linli demo` builds a believable city where every page has something to show (issues 3 and 12)."""
+
+from domain import demo
+from domain.ledger import check as ledger_check
+
+
+async def test_demo_city_fills_every_capability_and_balances(fresh_conn):
+    conn = fresh_conn
+    city = await demo.seed(conn)
+    assert city is not None
+    assert await demo.seed(conn) is None  # a second run changes nothing
+    counts = {table: await conn.fetchval(f"select count(*) from {table}") for table in (
+        "activities", "attendances", "rewards", "redemptions", "service_requests", "reports", "audit_log")}
+    assert all(n > 0 for n in counts.values()), counts
+    assert await ledger_check.check(conn) == {}
