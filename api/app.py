@@ -6,11 +6,10 @@ import importlib
 import inspect
 import pkgutil
 import logging
-import os
 from collections.abc import AsyncIterator
 
 import asyncpg
-from litestar import Controller, Litestar, MediaType, Request, Response, get
+from litestar import Controller, Litestar, MediaType, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -22,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from api import errors, metrics, openapi_errors
 from api import controllers
 from api.deps import provide_actor, provide_pool
-from domain.core import db, sweeper
+from domain.core import db, settings, sweeper
 
 FRONTEND = db.ROOT / "frontend"
 log = logging.getLogger("linli")
@@ -110,7 +109,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = database_url or db.database_url()
         await db.migrate(url)
-        size = pool_size or int(os.environ.get("LINLI_POOL_SIZE", "10"))
+        size = pool_size or settings.get().pool_size
         app.state.pool = await db.create_pool(url, min_size=min(2, size), max_size=size)
         task = asyncio.create_task(sweeper.run_forever(app.state.pool)) if run_sweeper else None
         try:

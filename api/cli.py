@@ -3,10 +3,9 @@
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 
-from domain.core import db
+from domain.core import db, settings
 
 
 def _run(coro):
@@ -47,7 +46,7 @@ def cmd_demo(args) -> int:
 
 def cmd_create_admin(args) -> int:
     from domain.people import auth
-    password = args.password or os.environ.get("LINLI_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    password = args.password or settings.get().admin_password or getpass.getpass("password: ")
     user_id = _run(_with_conn(lambda conn: auth.create_user(conn, phone=args.phone, password=password,
                                                             name=args.name, is_admin=True)))
     print(f"admin created: user {user_id}")
@@ -85,7 +84,7 @@ def cmd_serve(args) -> int:
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
           flush=True)
-    os.environ.setdefault("LINLI_PUBLIC_URL", f"http://{shown}:{args.port}")
+    settings.set_public_url_default(f"http://{shown}:{args.port}")
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                 proxy_headers=True, access_log=False)
     return 0
@@ -95,9 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community volunteering platform")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the web app (embedded PostgreSQL unless DATABASE_URL is set)")
-    serve.add_argument("--host", default=os.environ.get("LINLI_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("LINLI_WORKERS", "1")))
+    config = settings.get()
+    serve.add_argument("--host", default=config.host)
+    serve.add_argument("--port", type=int, default=config.port)
+    serve.add_argument("--workers", type=int, default=config.workers)
     serve.add_argument("--demo", action="store_true", help="seed the demo city and print its logins")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(fn=cmd_serve)
@@ -112,9 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     ledger_sub.add_parser("check", help="verify every ledger invariant; non-zero exit on drift").set_defaults(
         fn=cmd_ledger_check)
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         sys.exit(args.fn(args))
+    except settings.SettingsError as exc:
+        sys.exit(f"linli: configuration error: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -20,7 +20,7 @@ import pytest
 
 from api.app import create_app
 from domain.people import auth, orgs
-from domain.core import clock, db
+from domain.core import clock, db, settings
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -132,6 +132,21 @@ async def client(app):
 def _real_clock():
     yield
     clock.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _settings_from_environment():
+    """Each test starts from the environment as it is (a test's `setenv` does not leak into the next)."""
+    settings.reload()
+
+
+@pytest.fixture
+def setenv(monkeypatch):
+    """Set an environment variable for this test and make the settings see it."""
+    def set_variable(name: str, value: str) -> settings.Settings:
+        monkeypatch.setenv(name, value)
+        return settings.reload()
+    return set_variable
 
 
 _phones = itertools.count(int(uuid.uuid4().int % 10**6) * 100 + 10_000_000)
@@ -273,7 +288,7 @@ def live_server(database_url):
             break
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
-    os.environ["LINLI_PUBLIC_URL"] = base
+    settings.set_public_url(base)
     yield base
     server.should_exit = True
     thread.join(timeout=10)

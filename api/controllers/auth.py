@@ -6,7 +6,6 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import Cookie
-from litestar.params import Body
 
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
 from domain.people import auth

@@ -8,17 +8,16 @@ to anyone else, so its existence is not revealed.
 
 import contextlib
 import math
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, qr
+from domain.core import audit, clock, qr, settings
 from domain.checkin import codes
 from domain.people import orgs
-from domain.checkin.rules import format_window, local_zone
+from domain.checkin.rules import format_window
 from domain.core.errors import DomainError, invalid, not_found
 from domain.people.orgs import Actor
 
@@ -30,16 +29,16 @@ _LOCK_ROTATION = 4004  # advisory lock class: one rotating code issued at a time
 
 
 def default_rotation_seconds() -> int:
-    return int(os.environ.get("LINLI_ROTATION_SECONDS", "30"))
+    return settings.get().rotation_seconds
 
 
 def rotation_grace_seconds() -> int:
     """How long the previous rotating code still works after the screen moved on."""
-    return int(os.environ.get("LINLI_ROTATION_GRACE_SECONDS", "30"))
+    return settings.get().rotation_grace_seconds
 
 
 def default_daily_points_cap() -> int:
-    return int(os.environ.get("LINLI_DAILY_CHECKIN_POINTS_CAP", "200"))
+    return settings.get().daily_checkin_points_cap
 
 
 class Activity(msgspec.Struct, kw_only=True):
@@ -319,7 +318,7 @@ async def seed_demo(conn: asyncpg.Connection, city) -> None:
     manager = await orgs.load_actor(conn, city.managers["李晓梅"])
     if await conn.fetchval("select 1 from activities where community_id = $1", community):
         return  # already seeded
-    zone = local_zone()
+    zone = clock.zone()
     now = clock.now()
     today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from domain.checkin import activities
-from domain.checkin.rules import local_zone
+from domain.core import clock
 from domain.people.orgs import Actor
 from domain.core.reasons import explain
 
@@ -98,7 +98,7 @@ def _cell(value: Any) -> str:
 async def attendance_csv(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> str:
     """Every attendance of the activity, local times, with a BOM so Excel reads the Chinese right."""
     activity = await activities.get_managed(conn, actor, activity_id)
-    zone = local_zone()
+    zone = clock.zone()
     rows = await conn.fetch(f"{_ROWS} where t.activity_id = $1 order by t.id", activity_id)
     out = io.StringIO()
     writer = csv.writer(out)

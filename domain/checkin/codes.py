@@ -2,14 +2,13 @@
 target, validity and revocation. Every QR encodes `<public url>/s/<code>`."""
 
 import base64
-import os
 import secrets
 from datetime import datetime
 
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import clock, settings
 from domain.core.errors import DomainError
 
 KINDS = ("poster", "rotating", "member", "voucher")
@@ -32,7 +31,7 @@ def new_code() -> str:
 
 
 def public_url() -> str:
-    return os.environ.get("LINLI_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return settings.get().public_url
 
 
 def url_for(code: str) -> str:

@@ -5,17 +5,13 @@ on its own (tests/test_checkin_rules.py).
 """
 
 import math
-import os
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.core import clock
+
 REPEAT_WINDOW = timedelta(minutes=2)  # a second scan this soon after the first changes nothing
 EARTH_RADIUS_M = 6_371_008.8
-
-
-def local_zone() -> ZoneInfo:
-    """Days (for daily caps) and poster times are local to the deployment's city."""
-    return ZoneInfo(os.environ.get("LINLI_TIMEZONE", "Asia/Shanghai"))
 
 
 def window_problem(now: datetime, starts_at: datetime, ends_at: datetime) -> str | None:
@@ -83,7 +79,7 @@ def next_step(state: str, checked_in_at: datetime, now: datetime, *, replay: boo
 
 def local_day(now: datetime, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
     """The local calendar day around `now`, as [start, end) instants."""
-    zone = zone or local_zone()
+    zone = zone or clock.zone()
     local = now.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
@@ -101,7 +97,7 @@ def code_from_text(text: str) -> str:
 
 def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone: ZoneInfo | None = None) -> str:
     """The activity time for a poster: '2026年6月14日 09:00–11:30' / '14 Jun 2026, 09:00–11:30'."""
-    zone = zone or local_zone()
+    zone = zone or clock.zone()
     s, e = starts_at.astimezone(zone), ends_at.astimezone(zone)
     if lang == "en":
         day = lambda d: f"{d.day} {d.strftime('%b')} {d.year}"  # noqa: E731

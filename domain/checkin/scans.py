@@ -10,14 +10,13 @@ API process): LINLI_SCAN_RATE_PER_MINUTE (default 60 per person) and LINLI_SCAN_
 Previews count per address. A load test scanning from one machine turns both off (bench/server.py).
 """
 
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from domain.core import clock, ratelimit
+from domain.core import clock, ratelimit, settings
 from domain.checkin import codes
 from domain.checkin.codes import Code
 from domain.core.errors import DomainError
@@ -87,9 +86,9 @@ async def log_refusal(pool: asyncpg.Pool, *, code: str, found: Code | None, user
 
 
 def scan_limits() -> tuple[int, int]:
-    """(per person, per address) scans a minute, read from the environment at each call."""
-    return (int(os.environ.get("LINLI_SCAN_RATE_PER_MINUTE", "60")),
-            int(os.environ.get("LINLI_SCAN_RATE_PER_IP_MINUTE", "600")))
+    """(per person, per address) scans a minute, from the settings."""
+    config = settings.get()
+    return config.scan_rate_per_minute, config.scan_rate_per_ip_minute
 
 
 async def throttle(pool: asyncpg.Pool, user_id: int | None, ip: str | None) -> None:

@@ -16,7 +16,6 @@ passwords, because audit rows outlive an account's closure and cannot be edited.
 import json
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
@@ -44,7 +43,6 @@ ACTS = frozenset({
     "account_close",
 })
 
-TZ = ZoneInfo("Asia/Shanghai")  # dates typed into the audit filter are local dates
 
 
 class Entry(msgspec.Struct, frozen=True):
@@ -79,7 +77,7 @@ async def record(conn: asyncpg.Connection, actor: "Actor | int | None", act: str
                  after: object = None, reason: str | None = None, ip: str | None = None) -> int:
     """Append one audit row in the caller's transaction; returns its id."""
     if act not in ACTS:
-        raise ValueError(f"unknown audit act {act!r}: add it to audit.ACTS and the migration's CHECK")
+        raise ValueError(f"unknown audit act {act!r}: add it to audit.ACTS and to audit_acts in a migration")
     if not conn.is_in_transaction():
         raise RuntimeError("audit.record must run inside the act's transaction")
     actor_id = actor if actor is None or isinstance(actor, int) else actor.id
@@ -99,12 +97,12 @@ def parse_bound(value: str | None, field: str, *, end: bool) -> datetime | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1) if end else day, time(), TZ)
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), clock.zone())
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise DomainError("validation_failed", field=field,
                           details={"problem": "an ISO date (2026-10-01) or date-time"}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
+    return moment if moment.tzinfo else moment.replace(tzinfo=clock.zone())
 
 
 async def entries(conn: asyncpg.Connection, viewer: "Actor", *, community_id: int | None = None,

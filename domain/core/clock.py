@@ -4,12 +4,20 @@ SQL never calls now() for a rule decision; it receives the time from here as a p
 """
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from domain.core import settings
 
 _frozen: datetime | None = None
 
 
 def now() -> datetime:
     return _frozen if _frozen is not None else datetime.now(timezone.utc)
+
+
+def zone() -> ZoneInfo:
+    """The deployment's time zone (LINLI_TZ): where every day, month and quarter of a rule begins."""
+    return settings.get().tz
 
 
 def freeze(at: datetime) -> None:

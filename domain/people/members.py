@@ -205,7 +205,7 @@ async def members_csv(conn: asyncpg.Connection, viewer: Actor, community_id: int
         if full:
             state = "closed" if m.closed else "active" if m.active else "inactive"
             line += [_csv_safe(m.grid_name or ""), state, m.points, m.minutes,
-                     m.joined_at.astimezone(audit.TZ).strftime("%Y-%m-%d") if m.joined_at else ""]
+                     m.joined_at.astimezone(clock.zone()).strftime("%Y-%m-%d") if m.joined_at else ""]
         writer.writerow(line)
     return out.getvalue()
 

@@ -57,7 +57,7 @@ async def sync_time_zone(conn: asyncpg.Connection) -> str:
     The rebuild holds an exclusive lock on earned_daily, so postings (whose trigger writes to it)
     wait for it instead of landing in the wrong time zone.
     """
-    wanted = rules.time_zone_name()
+    wanted = clock.zone().key
     if await conn.fetchval("select tz from ranking_settings") == wanted:
         return wanted
     async with conn.transaction():
@@ -168,7 +168,7 @@ def _check_args(scope: str, unit: str) -> None:
 async def ranking(conn: asyncpg.Connection, actor: orgs.Actor, *, scope: str, org_id: int,
                   quarter: str | None, unit: str = "points", limit: int | None = None) -> Ranking:
     _check_args(scope, unit)
-    tz = rules.time_zone()
+    tz = clock.zone()
     q = rules.parse_quarter(quarter) if quarter else rules.quarter_of(clock.now(), tz)
     name = await _authorise(conn, actor, scope, org_id)
     items = await compute(conn, scope, org_id, q, unit)
@@ -243,7 +243,7 @@ async def ledger_csv(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
     if org.kind != "community":
         raise not_found("community")
     orgs.require_manager(actor, community_id)
-    tz = rules.time_zone()
+    tz = clock.zone()
     start, end = _date_arg(date_from, "from"), _date_arg(date_to, "to")
     if end < start:
         raise invalid("to", "on or after from")
@@ -326,5 +326,5 @@ async def seed_demo(conn: asyncpg.Connection, city) -> None:
             clock.freeze(frozen_before)
         else:
             clock.unfreeze()
-    q = rules.quarter_of(now, rules.time_zone())
+    q = rules.quarter_of(now, clock.zone())
     await postings.publish(conn, manager, community_id=sansu, quarter=str(q), top_n=3, days=7)

@@ -100,7 +100,7 @@ async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: i
         raise not_found("community")
     orgs.require_manager(actor, community_id)
     tz_name = await rankings.sync_time_zone(conn)
-    tz = rules.time_zone()
+    tz = clock.zone()
     now = clock.now()
     mondays = rules.week_starts(now, tz, WEEKS)
     month = rules.month_start(now, tz)

@@ -94,7 +94,7 @@ async def _unspent(conn: asyncpg.Connection, user_id: int, year: int, available:
 
 async def expiring(conn: asyncpg.Connection, user_id: int) -> Expiring:
     """Points that expire next (at the end of this year: those earned last year), if not spent first."""
-    tz = rules.time_zone()
+    tz = clock.zone()
     await rankings.sync_time_zone(conn)
     year = clock.now().astimezone(tz).year - 1
     account = await conn.fetchrow(
@@ -138,7 +138,7 @@ async def expire_year(pool: asyncpg.Pool, year: int, now: datetime | None = None
     """Sweep every person with year-`year` points in a community with the policy; one short
     transaction per person. Callable from a CLI; returns the points moved."""
     now = now or clock.now()
-    tz = rules.time_zone()
+    tz = clock.zone()
     if now < rules.expiry_of_year(year, tz):
         raise invalid("year", f"points of {year} expire only at {rules.expiry_of_year(year, tz).isoformat()}")
     async with pool.acquire() as conn:
@@ -163,7 +163,7 @@ async def expire_year(pool: asyncpg.Pool, year: int, now: datetime | None = None
 
 async def sweep(pool: asyncpg.Pool, now: datetime) -> int:
     """The periodic sweep: expire the year that is due, once."""
-    year = rules.year_due_for_expiry(now, rules.time_zone())
+    year = rules.year_due_for_expiry(now, clock.zone())
     if await pool.fetchval("select 1 from points_expiry_years where year = $1", year):
         return 0
     return await expire_year(pool, year, now)

@@ -10,31 +10,15 @@
 
 import csv
 import io
-import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
 
 from domain.core.errors import DomainError
 
-DEFAULT_TZ = "Asia/Shanghai"
-
-
-def time_zone_name() -> str:
-    """The configured rankings time zone (LINLI_TZ), validated."""
-    name = os.environ.get("LINLI_TZ", "").strip() or DEFAULT_TZ
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"LINLI_TZ={name!r} is not a known time zone") from None
-    return name
-
-
-def time_zone() -> ZoneInfo:
-    return ZoneInfo(time_zone_name())
 
 
 # ---- quarters -----------------------------------------------------------------------------------

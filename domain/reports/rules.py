@@ -14,9 +14,10 @@ import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import msgspec
+
+from domain.core import clock
 
 KINDS = ("civility", "hazard", "service")
 # Chinese names as people say them; they label ledger postings (memo) and so appear on statements.
@@ -25,7 +26,6 @@ DEFAULT_POINTS = {"civility": 5, "hazard": 10, "service": 5}
 DEFAULT_DAILY_CAP = 30
 PHOTO_REQUIRED = frozenset({"hazard"})  # a hazard must be seen to be fixed
 
-TZ = ZoneInfo("Asia/Shanghai")
 DUPLICATE_WINDOW = timedelta(minutes=10)
 DUPLICATE_DISTANCE_M = 50.0
 EARTH_RADIUS_M = 6_371_008.8
@@ -75,23 +75,23 @@ def award(kind_points: int, earned_that_day: int, daily_cap: int) -> Award:
 
 
 def local_day(at: datetime) -> date:
-    return at.astimezone(TZ).date()
+    return at.astimezone(clock.zone()).date()
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) of an Asia/Shanghai calendar day, as aware datetimes."""
-    start = datetime.combine(day, time(), TZ)
-    return start, datetime.combine(day + timedelta(days=1), time(), TZ)
+    start = datetime.combine(day, time(), clock.zone())
+    return start, datetime.combine(day + timedelta(days=1), time(), clock.zone())
 
 
 # ---- quarters (for the courier's rank in their grid) ---------------------------------------
 
 def quarter_of(at: datetime) -> tuple[str, datetime, datetime]:
     """("2026Q4", start, end) of the Asia/Shanghai quarter that contains `at`."""
-    local = at.astimezone(TZ)
+    local = at.astimezone(clock.zone())
     q = (local.month - 1) // 3 + 1
-    start = datetime(local.year, 3 * q - 2, 1, tzinfo=TZ)
-    end = datetime(local.year + 1, 1, 1, tzinfo=TZ) if q == 4 else datetime(local.year, 3 * q + 1, 1, tzinfo=TZ)
+    start = datetime(local.year, 3 * q - 2, 1, tzinfo=clock.zone())
+    end = datetime(local.year + 1, 1, 1, tzinfo=clock.zone()) if q == 4 else datetime(local.year, 3 * q + 1, 1, tzinfo=clock.zone())
     return f"{local.year}Q{q}", start, end
 
 

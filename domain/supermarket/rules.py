@@ -1,21 +1,16 @@
 """Pure rules of the moral supermarket: the redemption state machine, who may do what, the order
-of the checks on a request, the Asia/Shanghai month of per-person limits, and expiry times.
+of the checks on a request, the local (LINLI_TZ) month of per-person limits, and expiry times.
 
 No database here; domain/supermarket.py applies these inside its transactions, and
 migrations/005_supermarket.sql mirrors the state machine as the last guard.
 """
 
-import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from domain.core import clock, settings
 from domain.core.errors import DomainError, forbidden
 
-try:
-    from zoneinfo import ZoneInfo
-    SHANGHAI = ZoneInfo("Asia/Shanghai")
-except Exception:  # no tz database on the host: China has kept UTC+8 without DST since 1991
-    SHANGHAI = timezone(timedelta(hours=8))
 
 STATES = ("requested", "approved", "rejected", "cancelled", "expired", "fulfilled")
 OPEN_STATES = ("requested", "approved")
@@ -37,19 +32,14 @@ class Expiry:
 
     @classmethod
     def from_env(cls) -> "Expiry":
-        return cls(request_days=_positive_env("LINLI_REDEMPTION_REQUEST_DAYS", 7),
-                   voucher_days=_positive_env("LINLI_REDEMPTION_VOUCHER_DAYS", 30))
+        config = settings.get()
+        return cls(request_days=config.redemption_request_days, voucher_days=config.redemption_voucher_days)
 
     def request_expires_at(self, requested_at: datetime) -> datetime:
         return requested_at + timedelta(days=self.request_days)
 
     def voucher_expires_at(self, approved_at: datetime) -> datetime:
         return approved_at + timedelta(days=self.voucher_days)
-
-
-def _positive_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
 
 def require_transition(current: str, target: str) -> None:
@@ -62,8 +52,8 @@ def require_transition(current: str, target: str) -> None:
 
 
 def month_bounds(at: datetime) -> tuple[datetime, datetime]:
-    """The Asia/Shanghai calendar month holding `at`, as [start, end) instants."""
-    local = at.astimezone(SHANGHAI)
+    """The local (LINLI_TZ) calendar month holding `at`, as [start, end) instants."""
+    local = at.astimezone(clock.zone())
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.rankings import rules
+from domain.core import clock, settings
 from domain.core.errors import DomainError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -40,13 +41,13 @@ def test_quarter_of_a_moment_follows_the_local_date_not_utc():
     assert str(rules.parse_quarter("2026Q1").previous()) == "2025Q4"
 
 
-def test_time_zone_is_configurable(monkeypatch):
-    assert rules.time_zone_name() == "Asia/Shanghai"
-    monkeypatch.setenv("LINLI_TZ", "Europe/Berlin")
-    assert rules.time_zone().key == "Europe/Berlin"
-    monkeypatch.setenv("LINLI_TZ", "Mars/Olympus")
-    with pytest.raises(ValueError):
-        rules.time_zone()
+def test_time_zone_is_configurable(monkeypatch, setenv):
+    monkeypatch.delenv("LINLI_TZ", raising=False)
+    assert clock.zone().key == "Asia/Shanghai"
+    setenv("LINLI_TZ", "Europe/Berlin")
+    assert clock.zone().key == "Europe/Berlin"
+    with pytest.raises(settings.SettingsError, match="LINLI_TZ"):
+        setenv("LINLI_TZ", "Mars/Olympus")
 
 
 # ---- ranks ------------------------------------------------------------------------------------

@@ -317,14 +317,14 @@ async def test_community_ledger_csv_lists_the_postings_of_the_period(client, poo
     assert bad.status_code == 422 and bad.json()["details"]["field"] == "to"
 
 
-async def test_time_zone_is_configurable_and_the_summary_follows_it(client, pool, city, monkeypatch):
+async def test_time_zone_is_configurable_and_the_summary_follows_it(client, pool, city, setenv):
     await travel(pool, at(2027, 1, 5), *city.people)
-    monkeypatch.setenv("LINLI_TZ", "UTC")
+    setenv("LINLI_TZ", "UTC")
     utc = await ranking(client, city.a.manager, scope="community", org_id=city.a.id, quarter="2026Q4")
     # In UTC 张三明's award of 1 October 00:30 (+08:00) is in September, and 李四's of 1 January 00:10 in December.
     assert table(utc) == [(1, "李四", 80), (2, "王五", 50), (3, "张三明", 20), (4, "赵六", 5)]
     assert utc["time_zone"] == "UTC" and utc["starts_at"].startswith("2026-10-01T00:00:00")
-    monkeypatch.setenv("LINLI_TZ", "Asia/Shanghai")
+    setenv("LINLI_TZ", "Asia/Shanghai")
     back = await ranking(client, city.a.manager, scope="community", org_id=city.a.id, quarter="2026Q4")
     assert table(back) == [(1, "李四", 65), (2, "张三明", 50), (2, "王五", 50), (4, "赵六", 5)]
 

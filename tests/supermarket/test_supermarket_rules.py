@@ -2,9 +2,14 @@
 
 from datetime import datetime, timedelta, timezone
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from domain.supermarket import rules
+from domain.core import settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default LINLI_TZ
 from domain.core.errors import DomainError
 from domain.supermarket import code_from_scan
 
@@ -114,7 +119,7 @@ def test_month_is_the_shanghai_calendar_month():
 
 def test_month_bounds_over_new_year_and_february():
     start, end = rules.month_bounds(datetime(2026, 12, 15, tzinfo=timezone.utc))
-    assert (start.astimezone(rules.SHANGHAI).month, end.astimezone(rules.SHANGHAI).year) == (12, 2027)
+    assert (start.astimezone(SHANGHAI).month, end.astimezone(SHANGHAI).year) == (12, 2027)
     start, end = rules.month_bounds(datetime(2028, 2, 10, tzinfo=timezone.utc))
     assert (end - start) == timedelta(days=29)  # a leap year
 
@@ -123,22 +128,23 @@ def test_an_instant_is_inside_its_own_month():
     at = datetime(2026, 7, 1, 15, 59, 59, tzinfo=timezone.utc)  # 23:59:59 on 1 July in Shanghai
     start, end = rules.month_bounds(at)
     assert start <= at < end
-    assert start.astimezone(rules.SHANGHAI).day == 1
+    assert start.astimezone(SHANGHAI).day == 1
 
 
 # ---- expiry settings --------------------------------------------------------------------------
 
-def test_expiry_defaults_and_environment(monkeypatch):
+def test_expiry_defaults_and_environment(monkeypatch, setenv):
     at = datetime(2026, 5, 1, tzinfo=timezone.utc)
     monkeypatch.delenv("LINLI_REDEMPTION_REQUEST_DAYS", raising=False)
-    monkeypatch.delenv("LINLI_REDEMPTION_VOUCHER_DAYS", raising=False)
+    setenv("LINLI_REDEMPTION_VOUCHER_DAYS", "")
     default = rules.Expiry.from_env()
     assert default.request_expires_at(at) == at + timedelta(days=7)
     assert default.voucher_expires_at(at) == at + timedelta(days=30)
-    monkeypatch.setenv("LINLI_REDEMPTION_REQUEST_DAYS", "3")
-    monkeypatch.setenv("LINLI_REDEMPTION_VOUCHER_DAYS", "nonsense")
+    setenv("LINLI_REDEMPTION_REQUEST_DAYS", "3")
     configured = rules.Expiry.from_env()
     assert (configured.request_days, configured.voucher_days) == (3, 30)
+    with pytest.raises(settings.SettingsError, match="LINLI_REDEMPTION_VOUCHER_DAYS"):
+        setenv("LINLI_REDEMPTION_VOUCHER_DAYS", "nonsense")
 
 
 # ---- small helpers ----------------------------------------------------------------------------

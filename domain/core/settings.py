@@ -1,0 +1,150 @@
+"""Every environment variable Linli reads, read here and nowhere else, into one typed object.
+
+`get()` reads the environment once per process and validates it: a bad value stops the process at
+start with a message naming the variable (`SettingsError`). Tests that change a variable call
+`reload()` (the `settings_env` fixture does it). The README's configuration table lists exactly
+these variables (a test compares the two).
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A variable is set to something Linli cannot use; the message names it."""
+
+
+def _zone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known time zone (e.g. Asia/Shanghai)") from None
+
+
+def _non_negative(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be 1 or more")
+    return value
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw.rstrip("/")
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw or None
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _addresses(raw: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _var(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
+    return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = _var("DATABASE_URL", _optional_text, "",
+                                    "any PostgreSQL ≥ 15; unset: an embedded PostgreSQL in LINLI_DATA_DIR")
+    data_dir: Path = _var("LINLI_DATA_DIR", _path, ".linli-data",
+                          "where the embedded PostgreSQL keeps its data between runs")
+    home: Path = _var("LINLI_HOME", _path, str(Path(__file__).resolve().parents[2]),
+                      "the folder holding migrations/ and frontend/ (the checkout, by default)")
+    host: str = _var("LINLI_HOST", _text, "127.0.0.1", "where `linli serve` listens (`--host`)")
+    port: int = _var("PORT", _positive, "8000", "the port `linli serve` listens on (`--port`)")
+    workers: int = _var("LINLI_WORKERS", _positive, "1", "API worker processes (`--workers`)")
+    public_url: str = _var("LINLI_PUBLIC_URL", _url, "http://127.0.0.1:8000",
+                           "the base URL printed inside every QR code (`<url>/s/<code>`)")
+    pool_size: int = _var("LINLI_POOL_SIZE", _positive, "10", "database connections per process")
+    tz: ZoneInfo = _var("LINLI_TZ", _zone, "Asia/Shanghai",
+                        "time zone of every day, month and quarter (caps, limits, rankings, audit dates)")
+    scan_rate_per_minute: int = _var("LINLI_SCAN_RATE_PER_MINUTE", _non_negative, "60",
+                                     "QR scans one person may make a minute; 0: no limit")
+    scan_rate_per_ip_minute: int = _var("LINLI_SCAN_RATE_PER_IP_MINUTE", _non_negative, "600",
+                                        "scans and scan previews from one client address a minute; 0: no limit")
+    rotation_seconds: int = _var("LINLI_ROTATION_SECONDS", _positive, "30",
+                                 "how often a kiosk's check-in code changes, unless the activity says otherwise")
+    rotation_grace_seconds: int = _var("LINLI_ROTATION_GRACE_SECONDS", _non_negative, "30",
+                                       "how long the previous kiosk code still works after it changed")
+    daily_checkin_points_cap: int = _var("LINLI_DAILY_CHECKIN_POINTS_CAP", _non_negative, "200",
+                                         "points one person may earn from check-ins in one community a day")
+    redemption_request_days: int = _var("LINLI_REDEMPTION_REQUEST_DAYS", _positive, "7",
+                                        "days a redemption request waits for a manager before it lapses")
+    redemption_voucher_days: int = _var("LINLI_REDEMPTION_VOUCHER_DAYS", _positive, "30",
+                                        "days an approved voucher can be collected")
+    admin_password: str | None = _var("LINLI_ADMIN_PASSWORD", _optional_text, "",
+                                      "the password `linli create-admin` uses when --password is not given")
+    trusted_proxies: frozenset[str] = _var("LINLI_TRUSTED_PROXIES", _addresses, "",
+                                           "comma-separated proxy addresses whose X-Forwarded-For is believed; "
+                                           "default none")
+
+
+VARIABLES: dict[str, str] = {f.metadata["env"]: f.metadata["doc"] for f in fields(Settings)}
+
+
+def from_environ(environ: Mapping[str, str]) -> Settings:
+    values = {}
+    for f in fields(Settings):
+        env = f.metadata["env"]
+        raw = environ.get(env, "").strip() or f.metadata["default"]
+        try:
+            values[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            raise SettingsError(f"{env}={raw!r}: {exc}") from None
+    return Settings(**values)
+
+
+_current: Settings | None = None
+
+
+def get() -> Settings:
+    global _current
+    if _current is None:
+        _current = from_environ(os.environ)
+    return _current
+
+
+def reload() -> Settings:
+    """Read the environment again (after a test or the CLI changed it)."""
+    global _current
+    _current = None
+    return get()
+
+
+def set_database_url(url: str) -> None:
+    """The CLI starts an embedded server and hands its URL to worker processes through the environment."""
+    os.environ["DATABASE_URL"] = url
+    reload()
+
+
+def set_public_url(url: str) -> None:
+    os.environ["LINLI_PUBLIC_URL"] = url
+    reload()
+
+
+def set_public_url_default(url: str) -> None:
+    os.environ.setdefault("LINLI_PUBLIC_URL", url)
+    reload()
