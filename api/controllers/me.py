@@ -7,12 +7,7 @@ from litestar import Controller, get
 from api.deps import page_args
 from domain import ledger
 from domain.ledger import statements
-from domain.people.orgs import Actor
-
-
-class OrgRef(msgspec.Struct):
-    id: int
-    name: str
+from domain.core.actor import Actor, OrgRef
 
 
 class Membership(msgspec.Struct):

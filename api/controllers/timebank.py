@@ -14,9 +14,9 @@ from domain import timebank
 from domain.ledger import Transfer
 from domain.people.orgs import Actor
 from domain.timebank.rules import STATES
+from domain.core.texts import Reason
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-Reason = Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class RequestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

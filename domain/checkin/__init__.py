@@ -36,7 +36,8 @@ from domain.people import orgs
 from domain.checkin import rules
 from domain.checkin.activities import Activity
 from domain.checkin.codes import Code
-from domain.core.errors import DomainError, invalid, not_found
+from domain.core.errors import DomainError, not_found
+from domain.core.texts import clean_reason
 from domain.people.orgs import Actor
 from domain.checkin.scans import ScanContext, ScanResult
 
@@ -362,7 +363,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
     scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
     async with pool.acquire() as conn:
         await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
-    value = rules.code_from_text(text)
+    value = codes.code_from_text(text)
     found: Code | None = None
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -385,15 +386,6 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
 
 # ---- manager actions ----------------------------------------------------------------------
 
-def _reason(reason: str) -> str:
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise invalid("reason", "required")
-    if len(reason) > 500:
-        raise invalid("reason", "at most 500 characters")
-    return reason
-
-
 async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reason: str, *,
                 ip: str | None = None) -> Attendance:
     """Undo a mistaken check-in: every credit of it is reversed through the ledger, with the reason.
@@ -401,7 +393,7 @@ async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reas
     If the person already spent the points, the reversal cannot take them back: the ledger refuses
     with insufficient_balance (409) and nothing changes; the manager settles it with an adjustment.
     """
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     row = await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id)
     if row is None:
         raise not_found("attendance")
@@ -437,7 +429,7 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     points for those minutes, under the same daily cap. People already recorded are skipped, and
     so are non-members. Capacity does not apply: the manager vouches they were there.
     """
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     activity = await activities.get_managed(conn, actor, activity_id, lock=True)
     if activity.state == "draft":
         raise DomainError("not_published")

@@ -110,7 +110,7 @@ async def load(conn: asyncpg.Connection, activity_id: int, *, viewer: int = 0, l
 
 
 def can_manage(actor: Actor, activity: Activity) -> bool:
-    return actor.is_admin or activity.community_id in actor.manages
+    return actor.can_manage(activity.community_id)
 
 
 async def get_visible(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> Activity:

@@ -20,6 +20,7 @@ from domain.core import audit, clock
 from domain.people import auth, orgs
 from domain import ledger
 from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.core.texts import clean_reason
 from domain.people.orgs import Actor
 
 CSV_LIMIT = 20_000
@@ -126,7 +127,7 @@ async def _community(conn: asyncpg.Connection, community_id: int) -> orgs.Org:
 async def _viewer_scope(conn: asyncpg.Connection, viewer: Actor, community_id: int) -> bool:
     """True for the community's managers and admins (full view); False for its members; else 403."""
     await _community(conn, community_id)
-    if viewer.is_admin or community_id in viewer.manages:
+    if viewer.can_manage(community_id):
         return True
     if community_id in await orgs.member_communities(conn, viewer.id):
         return False
@@ -321,18 +322,11 @@ async def _acting_community(conn: asyncpg.Connection, actor: Actor, user_id: int
     return min(theirs & actor.manages)
 
 
-def _reason(reason: str | None) -> str:
-    reason = " ".join((reason or "").split())
-    if not 1 <= len(reason) <= 500:
-        raise invalid("reason", "1 to 500 characters")
-    return reason
-
-
 async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
                      ip: str | None = None) -> None:
     """Switch an account off: the person can no longer log in and their sessions end now. Their
     ledger, memberships and history stay; reactivate undoes it."""
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     community_id = await _acting_community(conn, actor, user_id)
     async with conn.transaction():
         changed = await conn.fetchval("update users set active = false where id = $1 and active "
@@ -347,7 +341,7 @@ async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, re
 
 async def reactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
                      ip: str | None = None) -> None:
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     community_id = await _acting_community(conn, actor, user_id)
     async with conn.transaction():
         changed = await conn.fetchval("update users set active = true where id = $1 and not active "

@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from domain.core import audit
+from domain.core.actor import Actor
 from domain import ledger
 from domain.core.errors import DomainError, forbidden, not_found
 
@@ -26,14 +27,6 @@ class Org(msgspec.Struct, frozen=True):
     community_id: int | None = None  # the community this org is or belongs to (grids), else None
 
 
-class Actor(msgspec.Struct, frozen=True):
-    """Who is acting: loaded once per request by the API."""
-    id: int
-    name: str
-    is_admin: bool
-    manages: frozenset[int]  # community ids
-
-
 async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
         """select u.id, u.name, u.is_admin,
@@ -44,9 +37,7 @@ async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
 
 
 def require_manager(actor: Actor, community_id: int | None) -> None:
-    if actor.is_admin:
-        return
-    if community_id is None or community_id not in actor.manages:
+    if not actor.can_manage(community_id):
         raise forbidden("not a manager of this community")
 
 
@@ -82,7 +73,7 @@ async def get_org(conn: asyncpg.Connection, org_id: int) -> Org:
 
 def can_read(actor: Actor, org: Org) -> bool:
     """Admins read everything; managers read their communities and the grids under them."""
-    return actor.is_admin or (org.community_id is not None and org.community_id in actor.manages)
+    return actor.can_manage(org.community_id)
 
 
 async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str,

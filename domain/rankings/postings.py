@@ -182,7 +182,7 @@ async def appeals(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int) 
     community_id = await conn.fetchval("select community_id from postings where id = $1", posting_id)
     if community_id is None:
         raise not_found("posting")
-    if actor.is_admin or community_id in actor.manages:
+    if actor.can_manage(community_id):
         rows = await conn.fetch(_APPEAL_SQL + " where a.posting_id = $1 order by a.id", posting_id)
     else:
         rows = await conn.fetch(_APPEAL_SQL + " where a.posting_id = $1 and a.user_id = $2 order by a.id",

@@ -31,7 +31,8 @@ from domain import ledger
 from domain.people import orgs
 from domain.reports import rules
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.texts import clean_reason
 
 Kind = Literal["civility", "hazard", "service"]
 State = Literal["pending", "verified", "rejected"]
@@ -47,11 +48,6 @@ class NewReport(msgspec.Struct, frozen=True, kw_only=True):
     lat: float | None = None
     lng: float | None = None
     grid_id: int | None = None  # only needed by a courier of several grids
-
-
-class Ref(msgspec.Struct, frozen=True):
-    id: int
-    name: str
 
 
 class Flag(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,12 +80,12 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     points_withheld: int          # cut by the daily cap
     withheld_reason: str | None   # "daily_cap_reached" when points_withheld > 0
     reject_reason: str | None
-    courier: Ref
-    grid: Ref
+    courier: PersonRef
+    grid: OrgRef
     community_id: int
     created_at: datetime
     reviewed_at: datetime | None
-    reviewed_by: Ref | None
+    reviewed_by: PersonRef | None
     flags: list[Flag] = []                 # manager views only
     history: CourierHistory | None = None  # manager views only
 
@@ -112,7 +108,7 @@ class Today(msgspec.Struct, frozen=True):
 
 
 class CourierSummary(msgspec.Struct, frozen=True):
-    grid: Ref | None           # None: not a courier of any grid
+    grid: OrgRef | None           # None: not a courier of any grid
     community_id: int | None
     points: ledger.Balance
     rank: Rank | None
@@ -166,15 +162,15 @@ def _report(row: asyncpg.Record, flags: list[Flag] | None = None,
         photo_url=f"/api/reports/{row['id']}/photo" if row["has_photo"] else None,
         map_url=map_url(row["lat"], row["lng"], row["place"]), state=row["state"], points=row["points"],
         points_withheld=withheld, withheld_reason=rules.WITHHELD_BY_CAP if withheld else None,
-        reject_reason=row["reject_reason"], courier=Ref(row["courier_id"], row["courier_name"]),
-        grid=Ref(row["grid_id"], row["grid_name"]), community_id=row["community_id"],
+        reject_reason=row["reject_reason"], courier=PersonRef(row["courier_id"], row["courier_name"]),
+        grid=OrgRef(row["grid_id"], row["grid_name"]), community_id=row["community_id"],
         created_at=row["created_at"], reviewed_at=row["reviewed_at"],
-        reviewed_by=Ref(row["reviewed_by"], row["reviewer_name"]) if row["reviewed_by"] else None,
+        reviewed_by=PersonRef(row["reviewed_by"], row["reviewer_name"]) if row["reviewed_by"] else None,
         flags=flags or [], history=history)
 
 
 def _can_review(actor: Actor, community_id: int) -> bool:
-    return actor.is_admin or community_id in actor.manages
+    return actor.can_manage(community_id)
 
 
 async def _load(conn: asyncpg.Connection, report_id: int, *, lock: bool = False) -> asyncpg.Record:
@@ -381,11 +377,7 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
 
 async def reject(conn: asyncpg.Connection, actor: Actor, report_id: int, reason: str) -> Report:
     """Reject a pending report with a reason the courier sees; nothing moves."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise invalid("reason", "required")
-    if len(reason) > 200:
-        raise invalid("reason", "at most 200 characters")
+    reason = clean_reason(reason)
     async with conn.transaction():
         await _reviewable(conn, actor, report_id)
         await conn.execute(
@@ -518,7 +510,7 @@ async def courier_summary(conn: asyncpg.Connection, actor: Actor) -> CourierSumm
     current = await load_rules(conn, grid.community_id)
     today = await _earned_on_day(conn, actor.id, grid.community_id, now)
     return CourierSummary(
-        grid=Ref(grid.id, grid.name), community_id=grid.community_id, points=balance,
+        grid=OrgRef(grid.id, grid.name), community_id=grid.community_id, points=balance,
         rank=Rank(quarter=label, position=rules.rank(mine, [v for k, v in points.items() if k != actor.id]),
                   of=len(points), points=mine),
         today=Today(points=today, daily_cap=current.daily_cap), kinds=current.points, recent=recent.items)

@@ -25,17 +25,13 @@ from domain.people import orgs
 from domain.supermarket import rules
 from domain.checkin.codes import Code
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, PersonRef
+from domain.core.texts import clean_reason
 
 IMAGE_SIDE = 480  # px: reward pictures are shown small, in lists on phones
 
 
 # ---- types ----------------------------------------------------------------------------------
-
-class PersonRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
-
 
 class Reward(msgspec.Struct, frozen=True, kw_only=True):
     id: int
@@ -239,7 +235,7 @@ async def change_stock(conn: asyncpg.Connection, actor: Actor, reward_id: int, d
 
 async def _change_stock(conn: asyncpg.Connection, actor: Actor, reward: asyncpg.Record, delta: int,
                         reason: str | None, *, field: str) -> None:
-    reason = rules.clean_reason(reason)
+    reason = clean_reason(reason)
     if delta == 0:
         raise invalid(field, "no change")
     if reward["stock"] + delta < 0:
@@ -300,7 +296,7 @@ async def list_rewards(conn: asyncpg.Connection, actor: Actor, *, community_id: 
         if not (actor.is_admin or community_id in await shop_communities(conn, actor)):
             raise forbidden("not a member of this community")
         communities = [community_id]
-        show_inactive = include_inactive and (actor.is_admin or community_id in actor.manages)
+        show_inactive = include_inactive and actor.can_manage(community_id)
     start, end = rules.month_bounds(clock.now())
     rows = await conn.fetch(
         f"""select {_REWARD_COLUMNS},
@@ -366,7 +362,7 @@ async def _fetch(conn: asyncpg.Connection, redemption_id: int) -> Redemption:
 def _may_read(actor: Actor, row: asyncpg.Record | Redemption) -> bool:
     user_id = row.user.id if isinstance(row, Redemption) else row["user_id"]
     community_id = row.community_id if isinstance(row, Redemption) else row["community_id"]
-    return actor.id == user_id or actor.is_admin or community_id in actor.manages
+    return actor.id == user_id or actor.can_manage(community_id)
 
 
 async def get_redemption(conn: asyncpg.Connection, actor: Actor, redemption_id: int) -> RedemptionDetail:
@@ -497,10 +493,6 @@ async def _lock_redemption(conn: asyncpg.Connection, redemption_id: int) -> asyn
     return row
 
 
-def _manages(actor: Actor, community_id: int) -> bool:
-    return actor.is_admin or community_id in actor.manages
-
-
 async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
                   expiry: rules.Expiry | None = None) -> Redemption:
     """A manager of the community (not the requester) agrees: the points are spent, a voucher issued."""
@@ -508,7 +500,7 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
     now = clock.now()
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
-        rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
+        rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                               requester_id=row["user_id"])
         rules.require_transition(row["state"], "approved")
         if row["expires_at"] <= now:  # lapsed; the sweeper has not got to it yet
@@ -544,10 +536,10 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
 
 
 async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, reason: str) -> Redemption:
-    reason = rules.clean_reason(reason)
+    reason = clean_reason(reason)
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
-        rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
+        rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                               requester_id=row["user_id"])
         await _release(conn, row, to_state="rejected", actor_id=actor.id, reason=reason)
     return await _fetch(conn, redemption_id)
@@ -562,12 +554,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, redemption_id: int) -> 
     return await _fetch(conn, redemption_id)
 
 
-def code_from_scan(text: str) -> str:
-    """A pasted code, or the whole URL a QR holds (<public url>/s/<code>) as a hand scanner types it."""
-    text = (text or "").strip()
-    if "/s/" in text:
-        text = text.rsplit("/s/", 1)[1]
-    return text.split("?", 1)[0].split("#", 1)[0].strip("/ ")
+code_from_scan = codes.code_from_text  # the one reader of scanned codes (domain/checkin/codes.py)
 
 
 async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redemption:
@@ -577,7 +564,7 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     """
     now = clock.now()
     row = await _lock_redemption(conn, code.target_id)
-    rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
+    rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                           requester_id=row["user_id"])
     if code.used_at is not None or row["state"] == "fulfilled":
         raise DomainError("already_used", details={"used_at": (code.used_at or row["fulfilled_at"]).isoformat()})
@@ -625,7 +612,7 @@ async def preview_voucher(conn: asyncpg.Connection, actor: Actor | None, code: C
                          title=f"{title} · {redemption.user.name}" if with_person else title,
                          details=_voucher_details(redemption, with_person=with_person)
                          | {"mine": actor is not None and actor.id == redemption.user.id,
-                            "can_fulfil": actor is not None and _manages(actor, redemption.community_id)
+                            "can_fulfil": actor is not None and actor.can_manage(redemption.community_id)
                             and actor.id != redemption.user.id and redemption.state == "approved"})
 
 
@@ -634,7 +621,7 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
     """At the counter: the manager scans a member card; created, approved and handed over at once."""
     now = clock.now()
     async with conn.transaction():
-        card = await codes.find(conn, code_from_scan(member_code))
+        card = await codes.find(conn, codes.code_from_text(member_code))
         if card is None or card.kind != "member":
             raise DomainError("code_unknown", field="member_code")
         codes.check_valid(card, now)

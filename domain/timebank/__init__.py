@@ -27,20 +27,11 @@ from domain.people import auth, orgs
 from domain import ledger
 from domain.timebank import rules
 from domain.core.errors import DomainError, forbidden, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.texts import clean_reason
 
 UNIT = "minutes"
 LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
-
-
-class PersonRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
-
-
-class OrgRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
 
 
 class ServiceRequest(msgspec.Struct, frozen=True):
@@ -105,7 +96,7 @@ class _Scope(msgspec.Struct, frozen=True):
     member_of: frozenset[int]
 
     def manages(self, community_id: int) -> bool:
-        return self.actor.is_admin or community_id in self.actor.manages
+        return self.actor.can_manage(community_id)
 
     def sees(self, community_id: int) -> bool:
         return self.manages(community_id) or community_id in self.member_of
@@ -363,7 +354,7 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
                   reason: str | None = None) -> ServiceRequest:
     """Pay the volunteer the actual minutes: from the hold, plus an extra transfer above the estimate."""
     scope = await _scope(conn, actor)
-    reason = _text(reason, "reason", most=500) or None
+    reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "confirm")
         try:
@@ -390,7 +381,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
                  ) -> ServiceRequest:
     """Withdraw a request; an accepted one gets its hold released."""
     scope = await _scope(conn, actor)
-    reason = _text(reason, "reason", most=500) or None
+    reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "cancel")
         if row["hold_transfer_id"] is not None:
@@ -572,7 +563,7 @@ async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int,
     """A manager funds the pool from the community's issuing account (an adjustment with a reason)."""
     name = await _community(conn, community_id)
     orgs.require_manager(actor, community_id)
-    reason = _text(reason, "reason", required=True, most=500)
+    reason = clean_reason(reason)
     if minutes < 1:
         raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
     async with conn.transaction():

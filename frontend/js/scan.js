@@ -5,7 +5,8 @@
 import { api, ApiError, newIdempotencyKey, requireLogin } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
-import { cameraScanSupported, codeFromText, startCamera } from "./qr-camera.js";
+import { cameraScanSupported, startCamera } from "./qr-camera.js";
+import { codeFromText } from "./scan-code.js";
 
 initPage();
 
