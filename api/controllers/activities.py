@@ -240,3 +240,5 @@ def _card(code: codes.Code) -> CardOut:
     url = codes.url_for(code.code)
     return CardOut(code=code.code, url=url, svg=qr.qr_svg(url))
 
+
+CONTROLLERS = (ActivityController, CheckinController, MemberCardController,)  # listed in api/capabilities.py

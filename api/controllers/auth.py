@@ -79,3 +79,6 @@ class AuthController(Controller):
         async with pool.acquire() as conn:
             login = await auth.change_password(conn, actor.id, data.old_password, data.new_password)
         return _with_cookies(request, login, 200)
+
+
+CONTROLLERS = (AuthController,)  # listed in api/capabilities.py

@@ -132,3 +132,6 @@ class ConsoleController(Controller):
     async def tree(self, actor: Actor, pool: asyncpg.Pool) -> console.Tree:
         async with pool.acquire() as conn:
             return await console.tree(conn, actor)
+
+
+CONTROLLERS = (MembersController, AuditController, ConsoleController,)  # listed in api/capabilities.py

@@ -47,3 +47,6 @@ class LedgerController(Controller):
         async with pool.acquire() as conn:
             await orgs.require_manager_of_user(conn, actor, user_id)
             return await statements.statement(conn, user_id, unit, limit, before)
+
+
+CONTROLLERS = (LedgerController,)  # listed in api/capabilities.py

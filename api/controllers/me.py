@@ -64,3 +64,6 @@ class MeController(Controller):
         limit, before = page_args(limit, cursor)
         async with pool.acquire() as conn:
             return await statements.statement(conn, actor.id, unit, limit, before)
+
+
+CONTROLLERS = (MeController,)  # listed in api/capabilities.py

@@ -192,3 +192,6 @@ class PostingController(Controller):
         """My points that expire at the end of this year unless spent first (communities with the policy)."""
         async with pool.acquire() as conn:
             return await points_expiry.expiring(conn, actor.id)
+
+
+CONTROLLERS = (RankingController, CommunityController, HouseholdController, PostingController,)  # listed in api/capabilities.py

@@ -123,3 +123,6 @@ class ReportSettingsController(Controller):
                 conn, actor, community_id, daily_cap=data.daily_cap,
                 points={"civility": data.civility_points, "hazard": data.hazard_points,
                         "service": data.service_points})
+
+
+CONTROLLERS = (ReportController, CourierController, ReportSettingsController,)  # listed in api/capabilities.py

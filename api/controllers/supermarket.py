@@ -198,3 +198,6 @@ class RedemptionController(Controller):
         """A manager scans a member card at the counter: created, approved and handed over at once."""
         return await respond(request, actor, lambda conn: supermarket.redeem_on_the_spot(
             conn, actor, data.member_code, data.reward_id, data.quantity), status=201)
+
+
+CONTROLLERS = (RewardController, RedemptionController,)  # listed in api/capabilities.py

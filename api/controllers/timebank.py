@@ -173,3 +173,6 @@ class FamilyController(Controller):
         key = _ledger_key(request, actor, "gift")
         return await respond(request, actor, lambda conn: timebank.give(
             conn, actor, data.to_user_id, data.minutes, key), status=201)
+
+
+CONTROLLERS = (TimebankController, FamilyController,)  # listed in api/capabilities.py

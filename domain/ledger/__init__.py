@@ -302,3 +302,6 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> i
                     pass
         if len(ids) < batch:  # every hold of a short batch was handled: nothing older is left
             return expired
+
+
+SWEEPS = (expire_holds,)  # listed in api/capabilities.py

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import clock, photos, qr, sweeper
+from domain.core import clock, photos, qr
 from domain.checkin import codes, scans
 from domain import ledger
 from domain.people import orgs
@@ -580,13 +580,13 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     return await _fetch(conn, row["id"])
 
 
-@scans.acts_on("voucher")
-async def scan_voucher(conn: asyncpg.Connection, actor: Actor, code: Code, context: scans.ScanContext) -> scans.ScanResult:
+async def scan_voucher(conn: asyncpg.Connection, actor: Actor, code: Code, context: scans.ScanContext
+                       ) -> scans.Fulfilled:
     redemption = await fulfil(conn, actor, code)
-    return scans.ScanResult(
-        action="fulfilled", kind="voucher", target_id=redemption.id,
+    return scans.Fulfilled(
+        kind="voucher", target_id=redemption.id,
         title=f"{redemption.reward_name} × {redemption.quantity} · {redemption.user.name}",
-        details=_voucher_details(redemption, with_person=True))
+        details=scans.VoucherDetails(**_voucher_details(redemption, with_person=True)))
 
 
 def _voucher_details(redemption: Redemption, *, with_person: bool) -> dict[str, Any]:
@@ -602,7 +602,6 @@ def _voucher_details(redemption: Redemption, *, with_person: bool) -> dict[str, 
     return details
 
 
-@scans.previews("voucher")
 async def preview_voucher(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     """What the voucher is for; the person's name only to them and the community's managers."""
     redemption = await _fetch(conn, code.target_id)
@@ -698,28 +697,9 @@ async def expire_redemptions(pool: asyncpg.Pool, now: datetime, batch: int = 100
             return expired
 
 
-sweeper.register(expire_redemptions)
 
+# ---- what this capability plugs in (listed in api/capabilities.py) ----------------------------
 
-# ---- demo -----------------------------------------------------------------------------------
-
-DEMO_REWARDS = [
-    ("大米 5kg", "东北长粒香大米，5 公斤装。", 200, 10, 1),
-    ("食用油 1.8L", "非转基因压榨花生油。", 150, 12, 1),
-    ("洗衣液 2kg", "薰衣草香型，机洗手洗都合适。", 80, 20, 2),
-    ("纯棉毛巾", "加厚纯棉，颜色随机。", 30, 40, None),
-    ("理发券", "社区便民理发点，凭券理发一次。", 50, 15, 2),
-]
-
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """Rewards in 三苏社区 and one request from 刘芳 waiting for the manager."""
-    community = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    ids = {}
-    for name, description, cost, stock, limit in DEMO_REWARDS:
-        reward = await create_reward(conn, manager, community_id=community, name=name, description=description,
-                                     cost_points=cost, stock=stock, per_person_limit=limit)
-        ids[name] = reward.id
-    liu = await orgs.load_actor(conn, city.volunteers["刘芳"])
-    await request(conn, liu, ids["洗衣液 2kg"], 1)
+SCAN_ACTS = {"voucher": scan_voucher}
+SCAN_PREVIEWS = {"voucher": preview_voucher}
+SWEEPS = (expire_redemptions,)

@@ -313,7 +313,7 @@ async def test_summary_counts_pending_rows_of_installed_queues(client, world, po
 
 async def test_seed_demo_fills_the_console_once(world, pool):
     from domain import demo
-    from domain.people import members
+    from domain.demo import people as members
     sansu = await world.community("三苏社区")
     liu, chen = await world.member(sansu, "刘芳"), await world.member(sansu, "陈伟")
     city = demo.City(admin=(await world.admin()).id, managers={"李晓梅": sansu.manager.id},
