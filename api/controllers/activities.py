@@ -18,7 +18,6 @@ from domain.core import qr
 from domain.checkin.activities import Activity, ActivityPage, RotatingCode
 from domain.checkin import Attendance, MarkResult
 from domain.people.orgs import Actor
-from domain.checkin.scans import ScanResult
 from domain.core.texts import Reason, ReasonIn
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -170,7 +169,7 @@ class ActivityController(Controller):
 
     @post("/{activity_id:int}/station-scans", status_code=200)
     async def station_scan(self, actor: Actor, activity_id: int, data: StationScanIn,
-                           pool: asyncpg.Pool) -> ScanResult:
+                           pool: asyncpg.Pool) -> checkin.ActivityScan:
         """A manager scans a member card: that member is checked in or out."""
         return await checkin.station_scan(pool, actor, activity_id, data.code, data.nonce)
 

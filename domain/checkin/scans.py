@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import asyncpg
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from domain.core import clock, ratelimit, settings
 from domain.checkin import codes
@@ -44,37 +45,37 @@ class ScanContext(msgspec.Struct, frozen=True):
 ActivityCodeKind = Literal["poster", "rotating", "member"]  # codes that check in or out
 
 
-class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
     attendance_id: int
     checked_in_at: str
     ends_at: str
-    capped: bool = False             # the daily points cap cut the award ...
-    daily_cap: int | None = None     # ... to stay under this cap
-    points_wanted: int | None = None
-    user_id: int | None = None       # a station scan: whose card it was
-    user_name: str | None = None
+    capped: bool | UnsetType = UNSET           # the daily points cap cut the award ...
+    daily_cap: int | UnsetType = UNSET         # ... to stay under this cap
+    points_wanted: int | UnsetType = UNSET
+    user_id: int | UnsetType = UNSET           # a station scan: whose card it was
+    user_name: str | UnsetType = UNSET
 
 
-class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
     attendance_id: int
     checked_in_at: str
     checked_out_at: str
-    capped: bool = False
-    daily_cap: int | None = None
-    points_wanted: int | None = None
-    user_id: int | None = None
-    user_name: str | None = None
+    capped: bool | UnsetType = UNSET
+    daily_cap: int | UnsetType = UNSET
+    points_wanted: int | UnsetType = UNSET
+    user_id: int | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
 
 
-class AttendanceDetails(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class AttendanceDetails(msgspec.Struct, frozen=True, kw_only=True):
     """A scan that changed nothing: the attendance as it stands."""
     attendance_id: int
     checked_in_at: str
     checked_out_at: str | None
     total_points: int
     total_minutes: int
-    user_id: int | None = None
-    user_name: str | None = None
+    user_id: int | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
 
 
 class VoucherDetails(msgspec.Struct, frozen=True, kw_only=True):
