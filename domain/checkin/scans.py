@@ -149,7 +149,7 @@ class Fulfilled(_Scanned, frozen=True, kw_only=True, tag="fulfilled"):
 ScanResult = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut | Fulfilled
 
 
-class Preview(msgspec.Struct, kw_only=True):
+class Preview(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     target_id: int
     title: str | None = None
