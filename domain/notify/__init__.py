@@ -263,7 +263,7 @@ async def _expiring_vouchers(conn: asyncpg.Connection, now: datetime) -> int:
                join rewards w on w.id = r.reward_id
                where r.state = 'approved' and r.expires_at > $1 and r.expires_at <= $1 + interval '3 days'""", now):
         sent += await send(conn, r["user_id"], "redemption_expiring", community_id=r["community_id"],
-                           params={"reward": r["reward"], "days": 3}, link=f"/redemptions.html?id={r['id']}",
+                           params={"reward": r["reward"], "days": 3}, link=f"/shop.html?tab=mine&redemption={r['id']}",
                            dedup_key=f"expiring:{r['id']}") is not None
     return sent
 

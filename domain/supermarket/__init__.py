@@ -529,7 +529,7 @@ async def _tell(conn: asyncpg.Connection, redemption: Redemption, kind: str, **p
     """The requester's message about their redemption, in the transaction that changed it."""
     await notify.send(conn, redemption.user.id, kind, community_id=redemption.community_id,
                       params={"reward": redemption.reward_name, "points": redemption.points, **params},
-                      link=f"/redemptions.html?id={redemption.id}")
+                      link=f"/shop.html?tab=mine&redemption={redemption.id}")
 
 
 RELEASE_LABELS = {"rejected": "兑换驳回释放", "cancelled": "兑换取消释放", "expired": "兑换过期释放"}

@@ -77,7 +77,7 @@ async def test_an_approval_killed_before_the_sender_ran_is_delivered_once_after_
     assert sms["headers"]["Authorization"] == "Bearer secret-key"
     box = await inbox(client, volunteer)
     assert [(m["kind"], m["title"], m["read"]) for m in box["items"]] == [("redemption_approved", "兑换已通过", False)]
-    assert box["items"][0]["link"] == f"/redemptions.html?id={redemption_id}" and box["unread"] == 1
+    assert box["items"][0]["link"] == f"/shop.html?tab=mine&redemption={redemption_id}" and box["unread"] == 1
 
 
 async def test_a_sender_that_died_after_the_gateway_accepted_retries_with_the_same_key(client, world, pool, gateway):
@@ -195,7 +195,7 @@ async def test_wechat_subscription_messages_use_a_token_and_the_template(client,
     assert sent["query"] == {"access_token": ["TOKEN-1"]}
     assert sent["json"]["touser"] == "o-abc-123" and sent["json"]["template_id"] == "TPL-1"
     assert sent["json"]["data"]["thing1"] == {"value": "兑换已通过"}
-    assert sent["json"]["page"] == f"/redemptions.html?id={redemption_id}"
+    assert sent["json"]["page"] == f"/shop.html?tab=mine&redemption={redemption_id}"
 
 
 async def test_wechat_errcode_counts_as_a_failure(client, world, pool, gateway):
