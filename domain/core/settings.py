@@ -97,6 +97,16 @@ class Settings:
                                         "days an approved voucher can be collected")
     admin_password: str | None = _var("LINLI_ADMIN_PASSWORD", _optional_text, "",
                                       "the password `linli create-admin` uses when --password is not given")
+    sms_gateway_url: str | None = _var("LINLI_SMS_GATEWAY_URL", _optional_text, "",
+                                       "HTTP SMS gateway for notifications (POST JSON); unset: messages are only logged")
+    sms_gateway_key: str | None = _var("LINLI_SMS_GATEWAY_KEY", _optional_text, "",
+                                       "bearer key sent to the SMS gateway")
+    wechat_api_url: str = _var("LINLI_WECHAT_API_URL", _url, "https://api.weixin.qq.com",
+                               "WeChat API base URL (subscription messages)")
+    wechat_appid: str | None = _var("LINLI_WECHAT_APPID", _optional_text, "", "WeChat app id; unset: no WeChat")
+    wechat_secret: str | None = _var("LINLI_WECHAT_SECRET", _optional_text, "", "WeChat app secret")
+    wechat_template_id: str | None = _var("LINLI_WECHAT_TEMPLATE_ID", _optional_text, "",
+                                          "subscription-message template with fields thing1 (title), thing2 (text)")
     trusted_proxies: frozenset[str] = _var("LINLI_TRUSTED_PROXIES", _addresses, "",
                                            "comma-separated proxy addresses whose X-Forwarded-For is believed; "
                                            "default none")

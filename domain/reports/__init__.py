@@ -27,7 +27,7 @@ import msgspec
 from PIL import Image
 
 from domain.core import clock, photos
-from domain import ledger
+from domain import ledger, notify
 from domain.people import orgs
 from domain.reports import rules
 from domain.core.errors import DomainError, forbidden, invalid, not_found
@@ -372,6 +372,8 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
             """update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
                       reviewed_by = $5, reviewed_at = $6 where id = $1""",
             report_id, award.points, award.withheld, transfer_id, actor.id, clock.now())
+        await notify.send(conn, row["courier_id"], "report_verified", community_id=row["community_id"],
+                          params={"points": award.points}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
 
 
@@ -379,10 +381,12 @@ async def reject(conn: asyncpg.Connection, actor: Actor, report_id: int, reason:
     """Reject a pending report with a reason the courier sees; nothing moves."""
     reason = clean_reason(reason)
     async with conn.transaction():
-        await _reviewable(conn, actor, report_id)
+        row = await _reviewable(conn, actor, report_id)
         await conn.execute(
             "update reports set state = 'rejected', reject_reason = $2, reviewed_by = $3, reviewed_at = $4 "
             "where id = $1", report_id, reason, actor.id, clock.now())
+        await notify.send(conn, row["courier_id"], "report_rejected", community_id=row["community_id"],
+                          params={"reason": reason}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
 
 

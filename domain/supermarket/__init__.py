@@ -20,7 +20,7 @@ import msgspec
 
 from domain.core import clock, photos, qr
 from domain.checkin import codes, scans
-from domain import ledger
+from domain import ledger, notify
 from domain.people import orgs
 from domain.supermarket import rules
 from domain.checkin.codes import Code
@@ -514,7 +514,16 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
             """update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
                       decided_by = $5, state_changed_at = $4, state_changed_by = $5 where id = $1""",
             redemption_id, code.code, expires_at, now, actor.id)
-    return await _fetch(conn, redemption_id)
+        done = await _fetch(conn, redemption_id)
+        await _tell(conn, done, "redemption_approved")
+    return done
+
+
+async def _tell(conn: asyncpg.Connection, redemption: Redemption, kind: str, **params: object) -> None:
+    """The requester's message about their redemption, in the transaction that changed it."""
+    await notify.send(conn, redemption.user.id, kind, community_id=redemption.community_id,
+                      params={"reward": redemption.reward_name, "points": redemption.points, **params},
+                      link=f"/shop.html?tab=mine&redemption={redemption.id}")
 
 
 RELEASE_LABELS = {"rejected": "兑换驳回释放", "cancelled": "兑换取消释放", "expired": "兑换过期释放"}
@@ -544,7 +553,9 @@ async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, rea
         rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                               requester_id=row["user_id"])
         await _release(conn, row, to_state="rejected", actor_id=actor.id, reason=reason)
-    return await _fetch(conn, redemption_id)
+        done = await _fetch(conn, redemption_id)
+        await _tell(conn, done, "redemption_rejected", reason=reason)
+    return done
 
 
 async def cancel(conn: asyncpg.Connection, actor: Actor, redemption_id: int) -> Redemption:
@@ -668,6 +679,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         return False
     if row["state"] == "requested":
         await _release(conn, row, to_state="expired", actor_id=None, reason=REQUEST_EXPIRED)
+        await _tell(conn, await _fetch(conn, redemption_id), "redemption_expired", what="request")
         return True
     await _lock_reward(conn, row["reward_id"])
     refund = await ledger.reverse(conn, row["hold_transfer_id"], actor_id=None, reason=VOUCHER_EXPIRED,
@@ -678,6 +690,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         """update redemptions set state = 'expired', reason = $2, refund_transfer_id = $3, expires_at = null,
                   state_changed_at = $4, state_changed_by = null where id = $1""",
         redemption_id, VOUCHER_EXPIRED, refund.id, now)
+    await _tell(conn, await _fetch(conn, redemption_id), "redemption_expired", what="voucher")
     return True
 
 

@@ -24,7 +24,7 @@ import msgspec
 
 from domain.core import audit, clock, ratelimit
 from domain.people import auth, orgs
-from domain import ledger
+from domain import ledger, notify
 from domain.timebank import rules
 from domain.core.errors import DomainError, forbidden, not_found
 from domain.core.actor import Actor, OrgRef, PersonRef
@@ -323,7 +323,24 @@ async def _done(conn: asyncpg.Connection, scope: _Scope, row: asyncpg.Record, tr
                            target=("service_request", row["id"]), before={"state": row["state"]},
                            after={"state": transition, "minutes": minutes, "for_user_id": row["beneficiary_id"]},
                            reason=reason)
+    await _notify(conn, row, transition, minutes)
     return _request(scope, await _fetch(conn, row["id"]))
+
+
+# Who hears about each step: the requester when someone accepts or finishes, the volunteer when paid.
+_MESSAGES = {"accepted": ("requester_id", "service_accepted"), "completed": ("requester_id", "service_completed"),
+             "confirmed": ("volunteer_id", "service_confirmed")}
+
+
+async def _notify(conn: asyncpg.Connection, row: asyncpg.Record, transition: str, minutes: int | None) -> None:
+    if transition not in _MESSAGES:
+        return
+    who, kind = _MESSAGES[transition]
+    recipient = row[who] if who == "requester_id" else await conn.fetchval(
+        "select volunteer_id from service_requests where id = $1", row["id"])
+    if recipient is not None:
+        await notify.send(conn, recipient, kind, community_id=row["community_id"],
+                          params={"title": row["title"], "minutes": minutes}, link=f"/timebank.html#request-{row['id']}")
 
 
 async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> ServiceRequest:

@@ -7,6 +7,22 @@ export default {
   "nav.home": "Home",
   "nav.scan": "Scan",
   "nav.statement": "History",
+  "nav.messages": "Messages",
+  "nav.unread": "{n} unread",
+
+  // ---- messages (notifications) ----
+  "title.messages": "Messages · Linli",
+  "messages.title": "Messages",
+  "messages.empty": "No messages yet. Decisions, points received and reminders appear here.",
+  "messages.read_all": "Mark all as read",
+  "messages.unread": "Unread",
+  "messages.settings": "How to reach you",
+  "messages.settings_hint": "Every message appears here. You can also choose to get a text message or WeChat message.",
+  "messages.quiet_hours": "No text messages between 9 pm and 8 am; those are sent after 8 am.",
+  "messages.channel.sms": "Text message",
+  "messages.channel.wechat": "WeChat",
+  "messages.wechat_unbound": "WeChat messages need the Linli service account to be followed and allowed in WeChat first.",
+  "messages.saved": "Saved",
   "lang.switch": "切换语言 / Switch language",
 
   "common.loading": "Loading…",

@@ -7,6 +7,22 @@ export default {
   "nav.home": "首页",
   "nav.scan": "扫码",
   "nav.statement": "明细",
+  "nav.messages": "消息",
+  "nav.unread": "{n} 条未读",
+
+  // ---- messages (notifications) ----
+  "title.messages": "消息 · 邻里",
+  "messages.title": "消息",
+  "messages.empty": "暂时没有消息。审核结果、积分到账和提醒都会出现在这里。",
+  "messages.read_all": "全部标为已读",
+  "messages.unread": "未读",
+  "messages.settings": "接收方式",
+  "messages.settings_hint": "所有消息都会出现在这里。您还可以选择同时用短信或微信通知您。",
+  "messages.quiet_hours": "晚上 9 点到早上 8 点不发短信，这段时间的短信会在早上 8 点后送达。",
+  "messages.channel.sms": "短信",
+  "messages.channel.wechat": "微信",
+  "messages.wechat_unbound": "微信通知需要先在微信中关注并授权“邻里”服务号。",
+  "messages.saved": "已保存",
   "lang.switch": "切换语言 / Switch language",
 
   "common.loading": "加载中…",
