@@ -69,3 +69,6 @@ class MessagesController(Controller):
         async with pool.acquire() as conn:
             await notify.bind_wechat(conn, actor.id, data.openid)
             return await notify.preferences(conn, actor.id, lang=lang(request))
+
+
+CONTROLLERS = (MessagesController,)  # listed in api/capabilities.py

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from domain.core import clock, sweeper
+from domain.core import clock
 from domain.core.errors import DomainError, invalid, not_found
 from domain.notify import channels, rules
 from domain.rankings import expiry
@@ -315,5 +315,4 @@ async def _expiring_points(conn: asyncpg.Connection, now: datetime) -> int:
     return sent
 
 
-sweeper.register(sweep_outbox)
-sweeper.register(remind)
+SWEEPS = (sweep_outbox, remind)  # listed in api/capabilities.py

@@ -248,13 +248,22 @@ TABLE = [
     Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),  # a manager sees all, anyone else their own
     Op("POST", "/api/appeals/{appeal_id}/answer", MANAGER, fresh={"appeal_id": "appeal"},
        body=lambda c: {"answer": "已核实"}),
+    # messages (issue 23): everyone has their own inbox; another person's message is not there
+    Op("GET", "/api/me/messages", ANYONE),
+    Op("GET", "/api/me/messages/unread", ANYONE),
+    Op("POST", "/api/me/messages/{message_id}/read", VOLUNTEER, deny=404),  # A's volunteer's own message
+    Op("POST", "/api/me/messages/read-all", ANYONE),
+    Op("GET", "/api/me/messages/settings", ANYONE),
+    Op("PUT", "/api/me/messages/settings/{kind}", ANYONE, body=lambda c: {"channels": ["sms"]}),
+    Op("PUT", "/api/me/messages/wechat", ANYONE, body=lambda c: {"openid": "o-matrix"}),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
 PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "redemption", "report_id": "report",
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
-         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code"}
+         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
+         "message_id": "message", "kind": "message_kind"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -295,6 +304,11 @@ class Matrix:
         await _ok(self.client, side.volunteer, "POST", f"/api/family-links/{ids['link']}/approve")
         login = await self.world.person("登录者", password="matrix-pass-1")
         ids["login_phone"] = login.phone
+        async with self.world.pool.acquire() as conn:  # a message in the volunteer's inbox, nobody else's
+            ids["message"] = await conn.fetchval(
+                "insert into notifications (user_id, kind, params, created_at) values ($1, 'report_verified', '{}', now()) "
+                "returning id", side.volunteer.id)
+        ids["message_kind"] = "report_verified"
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
