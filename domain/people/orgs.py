@@ -31,16 +31,27 @@ class Actor(msgspec.Struct, frozen=True):
     id: int
     name: str
     is_admin: bool
-    manages: frozenset[int]  # community ids
+    manages: frozenset[int]  # community ids: full manager rights there
+    # Communities under the streets and districts this person manages: read-only (dashboards,
+    # rankings, summaries); no write inside a community unless also in `manages`.
+    oversees: frozenset[int] = frozenset()
+
+    def reads(self, community_id: int | None) -> bool:
+        """May see a community's aggregate figures: an admin, its manager, or a street/district manager above it."""
+        return self.is_admin or community_id in self.manages or community_id in self.oversees
 
 
 async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
         """select u.id, u.name, u.is_admin,
-                  coalesce(array_agg(m.org_id) filter (where m.org_id is not null), '{}') as manages
-           from users u left join org_managers m on m.user_id = u.id
-           where u.id = $1 group by u.id""", user_id)
-    return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]))
+                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+                        where m.user_id = u.id and o.kind = 'community') as manages,
+                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
+                          and (c.parent_id = m.org_id
+                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
+                        where m.user_id = u.id) as oversees
+           from users u where u.id = $1""", user_id)
+    return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]), frozenset(row["oversees"]))
 
 
 def require_manager(actor: Actor, community_id: int | None) -> None:
@@ -48,6 +59,23 @@ def require_manager(actor: Actor, community_id: int | None) -> None:
         return
     if community_id is None or community_id not in actor.manages:
         raise forbidden("not a manager of this community")
+
+
+def require_reader(actor: Actor, community_id: int | None) -> None:
+    """Read-only access to a community's figures (see Actor.reads)."""
+    if not actor.reads(community_id):
+        raise forbidden("not a manager of this community or above it")
+
+
+async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
+    """A manager of this street or district (or of one above it), or an admin."""
+    if actor.is_admin:
+        return
+    above = await conn.fetchval(
+        """select exists (select 1 from org_managers m join orgs o on o.id = $1
+                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org_id, actor.id)
+    if not above:
+        raise forbidden("not a manager of this street or district")
 
 
 def require_admin(actor: Actor) -> None:
@@ -131,8 +159,9 @@ async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, u
                           ip: str | None = None) -> None:
     require_admin(actor)
     org = await get_org(conn, org_id)
-    if org.kind != "community":
-        raise DomainError("validation_failed", field="org_id", details={"problem": "managers are appointed per community"})
+    if org.kind not in ("community", "street", "district"):
+        raise DomainError("validation_failed", field="org_id",
+                          details={"problem": "managers are appointed to a community, street or district"})
     await _require_user(conn, user_id)
     async with conn.transaction():
         added = await conn.fetchval("insert into org_managers (org_id, user_id) values ($1, $2) "

@@ -248,13 +248,41 @@ TABLE = [
     Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),  # a manager sees all, anyone else their own
     Op("POST", "/api/appeals/{appeal_id}/answer", MANAGER, fresh={"appeal_id": "appeal"},
        body=lambda c: {"answer": "已核实"}),
+    # 双报到: work units (under the street both sides share) and levels above the community. No role
+    # of the matrix manages the street or a unit, so only the admin may act there.
+    Op("POST", "/api/units", ADMIN, body=lambda c: {"name": "新单位", "kind": "enterprise", "parent_id": c.ids["street"]}),
+    Op("GET", "/api/units", ANYONE),
+    Op("POST", "/api/units/{unit_id}/admins", ADMIN, body=lambda c: {"phone": c.ids["login_phone"]}),
+    Op("POST", "/api/units/{unit_id}/roster", ADMIN, files=lambda c: {"file": ("roster.csv", b"x", "text/csv")}),
+    Op("POST", "/api/units/{unit_id}/members/{user_id}/confirm", ADMIN, fresh={"user_id": "unit_claim"}),
+    Op("GET", "/api/units/{unit_id}/view", ADMIN),
+    Op("POST", "/api/unit-reports", ANYONE, session="fresh_person",
+       body=lambda c: {"unit_id": c.ids["unit"], "community_id": C(c)}),
+    Op("POST", "/api/unit-reports/withdraw", ANYONE, session="fresh_person"),
+    Op("POST", "/api/unit-reports/{unit_report_id}/approve", MANAGER, fresh={"unit_report_id": "unit_report"}),
+    Op("POST", "/api/unit-reports/{unit_report_id}/reject", MANAGER, fresh={"unit_report_id": "unit_report"},
+       body=lambda c: {"reason": "不在本社区居住"}),
+    Op("GET", "/api/communities/{community_id}/unit-reports", MANAGER),
+    Op("GET", "/api/communities/{community_id}/units-served", MANAGER),
+    Op("GET", "/api/communities/{community_id}/needs", MEMBER_OR_MANAGER),
+    Op("POST", "/api/communities/{community_id}/needs", MANAGER, body=lambda c: {"title": "楼道值守", "slots": 50}),
+    Op("POST", "/api/communities/{community_id}/service-cards", MANAGER,
+       body=lambda c: {"user_id": c.ids["reported"], "quarter": quarter()}),
+    Op("POST", "/api/needs/{need_id}/claim", VOLUNTEER),  # the volunteer reported to A
+    Op("POST", "/api/needs/{need_id}/close", MANAGER, fresh={"need_id": "need"}),
+    Op("GET", "/api/levels/{level_id}/overview", ADMIN),
+    Op("GET", "/api/levels/{level_id}/units-ranking", ADMIN),
+    Op("PUT", "/api/levels/{level_id}/service-target", ADMIN, body=lambda c: {"year": 2026, "minutes": 3000}),
+    Op("GET", "/api/me/levels", ANYONE),
+    Op("GET", "/api/me/service-record", ANYONE),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
 PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "redemption", "report_id": "report",
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
-         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code"}
+         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
+         "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -295,6 +323,14 @@ class Matrix:
         await _ok(self.client, side.volunteer, "POST", f"/api/family-links/{ids['link']}/approve")
         login = await self.world.person("登录者", password="matrix-pass-1")
         ids["login_phone"] = login.phone
+        # 双报到: a unit under the street; the volunteer reported to their community and was confirmed.
+        ids["unit"] = (await _ok(self.client, self.admin, "POST", "/api/units", json={
+            "name": f"单位{side.name}", "kind": "government", "parent_id": ids["street"]}))["id"]
+        report = await _ok(self.client, side.volunteer, "POST", "/api/unit-reports",
+                           json={"unit_id": ids["unit"], "community_id": side.community.id})
+        await _ok(self.client, side.manager, "POST", f"/api/unit-reports/{report['id']}/approve")
+        ids["reported"] = side.volunteer.id
+        ids["need"] = await self.fresh("need", side)
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
@@ -355,6 +391,14 @@ class Matrix:
             posting = await self.fresh("posting", side)
             return (await _ok(c, side.volunteer, "POST", f"/api/postings/{posting}/appeals",
                               json={"reason": "请核实"}))["id"]
+        if kind in ("unit_report", "unit_claim"):  # someone who declared themself and reported to the side
+            person = await self.world.person("报到党员")
+            report = await _ok(c, person, "POST", "/api/unit-reports",
+                               json={"unit_id": side.ids["unit"], "community_id": side.community.id})
+            return report["id"] if kind == "unit_report" else person.id
+        if kind == "need":
+            return (await _ok(c, side.manager, "POST", f"/api/communities/{side.community.id}/needs",
+                              json={"title": "周末值守", "slots": 100}))["id"]
         raise AssertionError(f"no fresh {kind}")
 
     async def person_for(self, op: Op, role: str) -> Person | None:
