@@ -13,10 +13,17 @@ class Actor(msgspec.Struct, frozen=True):
     id: int
     name: str
     is_admin: bool
-    manages: frozenset[int]  # community ids
+    manages: frozenset[int]  # community ids: full manager rights there
+    # Communities under the streets and districts this person manages: read-only (dashboards,
+    # rankings, summaries); no write inside a community unless also in `manages`.
+    oversees: frozenset[int] = frozenset()
 
     def can_manage(self, community_id: int | None) -> bool:
         return self.is_admin or (community_id is not None and community_id in self.manages)
+
+    def reads(self, community_id: int | None) -> bool:
+        """May see a community's aggregate figures: an admin, its manager, or a street/district manager above it."""
+        return self.can_manage(community_id) or (community_id is not None and community_id in self.oversees)
 
 
 class PersonRef(msgspec.Struct, frozen=True):

@@ -33,6 +33,7 @@ class Session(msgspec.Struct, frozen=True):
     name: str = ""
     is_admin: bool = False
     manages: tuple[int, ...] = ()
+    oversees: tuple[int, ...] = ()
 
 
 class Login(msgspec.Struct, frozen=True):
@@ -157,12 +158,17 @@ async def session_for(conn: asyncpg.Connection, token: str) -> Session | None:
     """The live session for a token, with what every request needs to know of its person (one query)."""
     row = await conn.fetchrow(
         """select s.user_id, s.csrf, s.token_hash, u.name, u.is_admin,
-                  array(select m.org_id from org_managers m where m.user_id = u.id) as manages
+                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+                        where m.user_id = u.id and o.kind = 'community') as manages,
+                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
+                          and (c.parent_id = m.org_id
+                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
+                        where m.user_id = u.id) as oversees
            from sessions s join users u on u.id = s.user_id
            where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.active""",
         hash_token(token), clock.now())
     return Session(row["user_id"], row["csrf"], row["token_hash"], row["name"], row["is_admin"],
-                   tuple(row["manages"])) if row else None
+                   tuple(row["manages"]), tuple(row["oversees"])) if row else None
 
 
 async def logout(conn: asyncpg.Connection, token_hash: bytes) -> None:

@@ -256,6 +256,33 @@ TABLE = [
     Op("GET", "/api/me/messages/settings", ANYONE),
     Op("PUT", "/api/me/messages/settings/{kind}", ANYONE, body=lambda c: {"channels": ["sms"]}),
     Op("PUT", "/api/me/messages/wechat", ANYONE, body=lambda c: {"openid": "o-matrix"}),
+    # 双报到: work units (under the street both sides share) and levels above the community. No role
+    # of the matrix manages the street or a unit, so only the admin may act there.
+    Op("POST", "/api/units", ADMIN, body=lambda c: {"name": "新单位", "kind": "enterprise", "parent_id": c.ids["street"]}),
+    Op("GET", "/api/units", ANYONE),
+    Op("POST", "/api/units/{unit_id}/admins", ADMIN, body=lambda c: {"phone": c.ids["login_phone"]}),
+    Op("POST", "/api/units/{unit_id}/roster", ADMIN, files=lambda c: {"file": ("roster.csv", b"x", "text/csv")}),
+    Op("POST", "/api/units/{unit_id}/members/{user_id}/confirm", ADMIN, fresh={"user_id": "unit_claim"}),
+    Op("GET", "/api/units/{unit_id}/view", ADMIN),
+    Op("POST", "/api/unit-reports", ANYONE, session="fresh_person",
+       body=lambda c: {"unit_id": c.ids["unit"], "community_id": C(c)}),
+    Op("POST", "/api/unit-reports/withdraw", ANYONE, session="fresh_person"),
+    Op("POST", "/api/unit-reports/{unit_report_id}/approve", MANAGER, fresh={"unit_report_id": "unit_report"}),
+    Op("POST", "/api/unit-reports/{unit_report_id}/reject", MANAGER, fresh={"unit_report_id": "unit_report"},
+       body=lambda c: {"reason": "不在本社区居住"}),
+    Op("GET", "/api/communities/{community_id}/unit-reports", MANAGER),
+    Op("GET", "/api/communities/{community_id}/units-served", MANAGER),
+    Op("GET", "/api/communities/{community_id}/needs", MEMBER_OR_MANAGER),
+    Op("POST", "/api/communities/{community_id}/needs", MANAGER, body=lambda c: {"title": "楼道值守", "slots": 50}),
+    Op("POST", "/api/communities/{community_id}/service-cards", MANAGER,
+       body=lambda c: {"user_id": c.ids["reported"], "quarter": quarter()}),
+    Op("POST", "/api/needs/{need_id}/claim", VOLUNTEER),  # the volunteer reported to A
+    Op("POST", "/api/needs/{need_id}/close", MANAGER, fresh={"need_id": "need"}),
+    Op("GET", "/api/levels/{level_id}/overview", ADMIN),
+    Op("GET", "/api/levels/{level_id}/units-ranking", ADMIN),
+    Op("PUT", "/api/levels/{level_id}/service-target", ADMIN, body=lambda c: {"year": 2026, "minutes": 3000}),
+    Op("GET", "/api/me/levels", ANYONE),
+    Op("GET", "/api/me/service-record", ANYONE),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
@@ -263,7 +290,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
          "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
-         "message_id": "message", "kind": "message_kind"}
+         "message_id": "message", "kind": "message_kind",
+         "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -309,6 +337,14 @@ class Matrix:
                 "insert into notifications (user_id, kind, params, created_at) values ($1, 'report_verified', '{}', now()) "
                 "returning id", side.volunteer.id)
         ids["message_kind"] = "report_verified"
+        # 双报到: a unit under the street; the volunteer reported to their community and was confirmed.
+        ids["unit"] = (await _ok(self.client, self.admin, "POST", "/api/units", json={
+            "name": f"单位{side.name}", "kind": "government", "parent_id": ids["street"]}))["id"]
+        report = await _ok(self.client, side.volunteer, "POST", "/api/unit-reports",
+                           json={"unit_id": ids["unit"], "community_id": side.community.id})
+        await _ok(self.client, side.manager, "POST", f"/api/unit-reports/{report['id']}/approve")
+        ids["reported"] = side.volunteer.id
+        ids["need"] = await self.fresh("need", side)
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
@@ -369,6 +405,14 @@ class Matrix:
             posting = await self.fresh("posting", side)
             return (await _ok(c, side.volunteer, "POST", f"/api/postings/{posting}/appeals",
                               json={"reason": "请核实"}))["id"]
+        if kind in ("unit_report", "unit_claim"):  # someone who declared themself and reported to the side
+            person = await self.world.person("报到党员")
+            report = await _ok(c, person, "POST", "/api/unit-reports",
+                               json={"unit_id": side.ids["unit"], "community_id": side.community.id})
+            return report["id"] if kind == "unit_report" else person.id
+        if kind == "need":
+            return (await _ok(c, side.manager, "POST", f"/api/communities/{side.community.id}/needs",
+                              json={"title": "周末值守", "slots": 100}))["id"]
         raise AssertionError(f"no fresh {kind}")
 
     async def person_for(self, op: Op, role: str) -> Person | None:

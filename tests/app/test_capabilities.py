@@ -24,7 +24,7 @@ EXPECTED_PREVIEWS = {"poster": checkin.preview_activity_code, "rotating": checki
                      "member": checkin.preview_member_card, "voucher": supermarket.preview_voucher}
 EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activities.prune_rotating_codes,
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind}
-EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "notify"]
+EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "units", "notify"]
 
 
 def test_the_list_names_every_capability_once():
