@@ -84,14 +84,15 @@ async def sign_up(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> S
 
 
 async def cancel(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> SignupStatus:
-    """Give up a place (or a place in the queue); a freed place goes to the longest-waiting person."""
+    """Give up a place (or a place in the queue); a freed place goes to the longest-waiting person.
+    Cancelling twice (a double tap) changes nothing more."""
     now = clock.now()
     async with conn.transaction():
         await activities.load(conn, activity_id, viewer=actor.id, lock=True)
         was = await conn.fetchval("select state from activity_signups where activity_id = $1 and user_id = $2 "
                                   "and state <> 'cancelled'", activity_id, actor.id)
         if was is None:
-            raise DomainError("invalid_state", details={"why": "not_signed_up"})
+            return await status(conn, actor, activity_id)
         await conn.execute("update activity_signups set state = 'cancelled', changed_at = $3 "
                            "where activity_id = $1 and user_id = $2", activity_id, actor.id, now)
         if was == "confirmed":
