@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from litestar import Controller
 
 from api.controllers import activities, auth, console, ledger as ledger_api, me, orgs, privacy
-from api.controllers import notify as notify_api, units as units_api
+from api.controllers import home, notify as notify_api, signups as signups_api, units as units_api
 from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
 from api.controllers import supermarket as supermarket_api, timebank as timebank_api
 from domain import checkin, ledger, notify, supermarket
@@ -38,13 +38,13 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
                           *privacy.CONTROLLERS], demo=demos.people.seed_demo),
     Capability("ledger", ledger_api.CONTROLLERS, sweeps=ledger.SWEEPS),
-    Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
+    Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
                scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
     Capability("supermarket", supermarket_api.CONTROLLERS, scan_acts=supermarket.SCAN_ACTS,
                scan_previews=supermarket.SCAN_PREVIEWS, sweeps=supermarket.SWEEPS, demo=demos.supermarket.seed_demo),
     Capability("timebank", timebank_api.CONTROLLERS, demo=demos.timebank.seed_demo),
     Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
-    Capability("rankings", rankings_api.CONTROLLERS, sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
+    Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
     Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
 )

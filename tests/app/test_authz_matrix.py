@@ -245,7 +245,14 @@ TABLE = [
     Op("GET", "/api/public/postings/{posting_id}", PUBLIC),
     Op("POST", "/api/postings/{posting_id}/appeals", MEMBER, fresh={"posting_id": "posting"},
        body=lambda c: {"reason": "我的积分少算了"}),
-    Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),  # a manager sees all, anyone else their own
+    Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),
+    # activity sign-up (issue 22): members of the activity's community; anyone may see the places
+    Op("GET", "/api/activities/{activity_id}/signup", ANYONE),
+    Op("POST", "/api/activities/{activity_id}/signup", MEMBER),
+    Op("POST", "/api/activities/{activity_id}/signup/cancel", ANYONE),
+    Op("GET", "/api/me/activities", ANYONE),
+    Op("GET", "/api/me/workbench", ANYONE),
+    Op("GET", "/api/me/rank", ANYONE),  # a manager sees all, anyone else their own
     Op("POST", "/api/appeals/{appeal_id}/answer", MANAGER, fresh={"appeal_id": "appeal"},
        body=lambda c: {"answer": "已核实"}),
     # messages (issue 23): everyone has their own inbox; another person's message is not there
