@@ -41,6 +41,8 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    # joining (issue 18, migrations/016_joining.sql)
+    "join_approve", "join_reject", "join_policy", "member_import", "member_create", "card_reissue",
 })
 
 
