@@ -148,7 +148,7 @@ async def reset_password(conn: asyncpg.Connection, *, phone: str, code: str, pas
     """Set a new password for the phone proven by its SMS code; every other session ends. An
     invited account without a password is claimed this way too (its name stays as invited)."""
     phone = normalise_phone(phone)
-    check_password_strength(password)
+    check_password_strength(password, "new_password")
     await phones.verify(conn, phone=phone, purpose="reset", code=code, ip=ip)
     async with conn.transaction():
         user_id = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null "
