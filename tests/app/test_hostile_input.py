@@ -113,7 +113,8 @@ def _path(op, ids: dict) -> str:
 
 
 def _valid_body(op, built) -> dict:
-    ids = dict(built.ids, card_code="x", poster_code="x", link_phone=new_phone())
+    ids = dict(built.ids, card_code="x", poster_code="x", link_phone=new_phone(), sms_phone=new_phone(),
+               open_join_code="x")
     return op.body(Cell("admin", built, ids, None))
 
 

@@ -37,7 +37,8 @@ def fresh_window(seconds: int, margin: float = 40) -> None:
 @pytest.fixture(scope="module")
 def servers(admin_url):
     url = asyncio.run(_fresh_database(admin_url))
-    limits = {"LINLI_SCAN_RATE_PER_MINUTE": str(SCANS_PER_USER), "LINLI_SCAN_RATE_PER_IP_MINUTE": str(SCANS_PER_IP)}
+    limits = {"LINLI_SCAN_RATE_PER_MINUTE": str(SCANS_PER_USER), "LINLI_SCAN_RATE_PER_IP_MINUTE": str(SCANS_PER_IP),
+              "LINLI_SMS_SHOW_CODES": "1"}  # registering needs the SMS code: these servers answer it
     procs = [Serve(url, **limits), Serve(url, **limits)]
     try:
         for proc in procs:
