@@ -15,7 +15,7 @@ PASSWORD = "linli-demo"
 
 # Each capability seeds its own believable data after the city exists, in this order.
 CAPABILITIES = ["domain.checkin.activities", "domain.supermarket", "domain.timebank", "domain.reports",
-                "domain.rankings", "domain.people.members"]
+                "domain.rankings", "domain.people.members", "domain.people.joining"]
 
 
 class City(msgspec.Struct):
