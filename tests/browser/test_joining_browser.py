@@ -116,8 +116,14 @@ def test_join_page_and_import_dry_run_on_the_managers_page(live_server, browser,
     assert smallest_text_px(page) >= 16
     no_sideways_scroll(page)
     screenshot(page, "joining-join-page-360")
+    page.click(".lang-switch")  # the English switch
+    page.locator("#join-button", has_text="Ask to join 三苏社区").wait_for()
+    screenshot(page, "joining-join-page-en-360")
     page.click("#join-button")
     page.wait_for_url("**/login.html?next=*")
+    page.locator("#tab-register", has_text="Sign up").click()
+    assert page.locator("#register-password-rule").inner_text() == \
+        "The password must be 8 to 128 characters, not only spaces"
 
     # The manager checks a file: the rows with problems are listed with their row numbers.
     rows = ["姓名 name,手机号 phone,网格 grid,户/地址 household,标签 tags,工作单位 work unit",
