@@ -25,7 +25,7 @@ from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
 from domain.people.orgs import Actor
 
-INSTRUCTIONS = {"zh": "用手机相机扫码，申请加入本社区，社区审核后即可参加活动",
+INSTRUCTIONS = {"zh": "扫码申请加入本社区，审核通过即可参加活动",
                 "en": "Scan with your phone camera to ask to join; once the community approves, you can take part."}
 
 
