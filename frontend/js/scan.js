@@ -211,6 +211,11 @@ async function resolve() {
 // ---- the in-page scanner --------------------------------------------------------------------
 
 function go(text) {
+  const join = String(text ?? "").match(/\/j\/([a-z0-9]+)/i); // a community's join QR (issue 18)
+  if (join) {
+    location.assign(`/j/${encodeURIComponent(join[1].toLowerCase())}`);
+    return;
+  }
   const value = codeFromText(text);
   if (value) location.assign(`/s/${encodeURIComponent(value)}`);
 }

@@ -110,6 +110,10 @@ def test_join_page_and_import_dry_run_on_the_managers_page(live_server, browser,
 
     # A resident opens the join QR logged out: the community and the button, which leads to login.
     page = phone_page
+    page.goto(f"{live_server}/scan.html")  # the in-page scanner knows a join QR too
+    page.fill("#paste-code", join["url"])
+    page.click("#paste-form button[type=submit]")
+    page.wait_for_url(f"**/j/{join['code']}")
     page.goto(join["url"])
     page.locator("#join-community", has_text="三苏社区").wait_for()
     assert page.locator("#join-button").inner_text() == "申请加入三苏社区"
