@@ -15,7 +15,7 @@ from domain.people import phones
 from domain import ledger
 from domain.core.errors import DomainError
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")  # mainland China mobile numbers
+PHONE = re.compile(r"^1[3-9][0-9]{9}$")  # mainland China mobile numbers, ASCII digits only (\d would take ١٢٣)
 SESSION_DAYS = 30
 LOGIN_FAILS_PER_PHONE = 10   # per 15 minutes; the 11th attempt is refused
 LOGIN_FAILS_PER_IP = 50

@@ -124,12 +124,14 @@ async def test_xlsx_with_numeric_phones_and_the_template(client, world, pool):
     sheet.append(["赵桂芳", 13912345601, "第一网格", "6栋", "党员", "社区医院"])   # Excel keeps phones as numbers
     sheet.append(["钱志强", "139 1234 5602", "", "", "", ""])
     sheet.append(["孙丽", "abc", "", "", "", ""])
+    sheet.append(["周芳", "１３９１２３４５６０４", "", "", "", ""])  # full-width digits: not a phone the SMS can reach
     out = io.BytesIO()
     sheet.parent.save(out)
     report = (await dry_run(client, c, out.getvalue(), "居民.xlsx")).json()
-    assert report["counts"] == {"rows": 3, "new": 2, "member": 0, "updated": 0, "error": 1}
-    assert report["errors"] == [{"row": 4, "status": "error", "name": "孙丽", "phone": "abc", "reason": "bad_phone",
-                                 "first_row": None}]
+    assert report["counts"] == {"rows": 4, "new": 2, "member": 0, "updated": 0, "error": 2}
+    assert [(e["row"], e["name"], e["reason"]) for e in report["errors"]] == [(4, "孙丽", "bad_phone"),
+                                                                              (5, "周芳", "bad_phone")]
+    assert (await commit(client, c, out.getvalue(), "居民.xlsx")).json()["counts"]["new"] == 2
     csv_template = await client.get(f"/api/communities/{c.id}/imports/template.csv", headers=c.manager.headers)
     assert csv_template.content.decode("utf-8-sig").splitlines()[0] == ",".join(HEADER)
 
