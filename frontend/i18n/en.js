@@ -1005,5 +1005,8 @@ export default {
   "joining.no_household": "no address",
   "joining.no_community": "You manage no community yet.",
   "console.queue_joining": "Join requests",
-  "console.queue_joining_hint": "waiting"
+  "console.queue_joining_hint": "waiting",
+  "joining.card_scope": "Show",
+  "joining.scope_phoneless": "Residents without phones",
+  "joining.scope_all": "All members"
 };

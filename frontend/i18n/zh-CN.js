@@ -1005,5 +1005,8 @@ export default {
   "joining.no_household": "未填写住址",
   "joining.no_community": "您还没有管理的社区。",
   "console.queue_joining": "入社申请",
-  "console.queue_joining_hint": "待审核"
+  "console.queue_joining_hint": "待审核",
+  "joining.card_scope": "列出",
+  "joining.scope_phoneless": "无手机居民",
+  "joining.scope_all": "全部成员"
 };

@@ -8,7 +8,7 @@ import { fmtTime, h, initPage, setBusy } from "./ui.js";
 initPage();
 
 const $ = (id) => document.getElementById(id);
-const state = { community: null, report: null, file: null };
+const state = { community: null, report: null, file: null, cursor: null };
 
 const base = () => `/api/communities/${state.community}`;
 
@@ -201,13 +201,31 @@ function residentItem(p) {
     reissue);
 }
 
-async function loadResidents() {
-  const people = await api("GET", `${base()}/residents`);
-  $("residents").replaceChildren(...people.map(residentItem));
-  $("residents-empty").hidden = people.length > 0;
-  $("select-all").checked = false;
+/** The people to pick cards for: residents without phones, or every member (a page at a time). */
+async function loadResidents({ more = false } = {}) {
+  let people;
+  if ($("card-scope").value === "all") {
+    const query = new URLSearchParams({ limit: "100" });
+    if (more && state.cursor) query.set("cursor", state.cursor);
+    const page = await api("GET", `${base()}/members?${query}`);
+    people = page.items.map((m) => ({ id: m.id, name: m.name, household: m.grid_name, id_hint: null }));
+    state.cursor = page.next_cursor;
+  } else {
+    people = await api("GET", `${base()}/residents`);
+    state.cursor = null;
+  }
+  const items = people.map(residentItem);
+  if (more) $("residents").append(...items);
+  else $("residents").replaceChildren(...items);
+  $("residents-more").hidden = !state.cursor;
+  $("residents-empty").hidden = $("residents").children.length > 0;
+  if (!more) $("select-all").checked = false;
   syncPrint();
 }
+
+$("card-scope").addEventListener("change", () => loadResidents().catch((err) => toast(err.message, "error")));
+$("residents-more").addEventListener("click", () => loadResidents({ more: true })
+  .catch((err) => toast(err.message, "error")));
 
 $("select-all").addEventListener("change", (event) => {
   for (const box of document.querySelectorAll("#residents input[type=checkbox]")) box.checked = event.currentTarget.checked;

@@ -166,4 +166,11 @@ def test_join_page_and_import_dry_run_on_the_managers_page(live_server, browser,
     pdf = httpx.get(f"{live_server}{href}", headers=headers)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     screenshot(manager, "joining-manager-page-360")
+    # Any selection: every member is listed too (王秀兰 came with the import, with her phone).
+    manager.select_option("#card-scope", "all")
+    manager.locator(".resident-item", has_text="王秀兰").wait_for()
+    manager.check("#select-all")
+    assert manager.locator("#print-cards").inner_text() == f"打印所选 {manager.locator('.resident-item').count()} 张会员卡"
+    href = manager.locator("#print-cards").get_attribute("href")
+    assert httpx.get(f"{live_server}{href}", headers=headers).status_code == 200
     context.close()

@@ -213,3 +213,17 @@ async def test_the_http_sender_makes_the_exact_request_to_the_gateway(client, se
     # A gateway failure is a 503, not a 500 and not a silent success.
     r = await send(client, "13000000000")
     assert r.status_code == 503 and r.json()["error"] == "unavailable"
+
+
+async def test_wrong_guesses_from_one_address_are_limited_whatever_the_phones(app):
+    """Spraying guesses over many phones from one address: 30 wrong an hour, then 429."""
+    import httpx
+    clock.freeze(datetime.now(timezone.utc).replace(minute=1, second=0, microsecond=0))
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.91", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as sprayer:
+        statuses = []
+        for _ in range(31):
+            r = await sprayer.post("/api/auth/password-reset", json={"phone": new_phone(), "code": "123456",
+                                                                     "new_password": PASSWORD})
+            statuses.append(r.status_code)
+    assert statuses == [422] * 30 + [429]
