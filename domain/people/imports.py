@@ -110,7 +110,8 @@ def _columns(header: list[Any]) -> dict[str, int]:
                 break
     missing = [f for f in ("name", "phone") if f not in found]
     if missing:
-        raise invalid("file", f"the header row needs the columns 姓名 name and 手机号 phone (missing: {', '.join(missing)})")
+        raise invalid("file", "the header row needs the columns 姓名 name and 手机号 phone "
+                              f"(missing: {', '.join(missing)})")
     return found
 
 
@@ -270,8 +271,10 @@ async def commit(conn: asyncpg.Connection, actor: Actor, community_id: int, data
         changed = new + [r for r in rows if r.status == "updated"]
         if changed:
             await conn.execute(
-                """insert into resident_profiles (community_id, user_id, grid_id, household, tags, work_unit, updated_at)
-                   select $1, u, g, nullif(h, ''), coalesce(string_to_array(nullif(t, ''), ','), '{}'), nullif(w, ''), $7
+                """insert into resident_profiles (community_id, user_id, grid_id, household, tags, work_unit,
+                                                  updated_at)
+                   select $1, u, g, nullif(h, ''), coalesce(string_to_array(nullif(t, ''), ','), '{}'),
+                          nullif(w, ''), $7
                    from unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) as x(u, g, h, t, w)
                    on conflict (community_id, user_id) do update set grid_id = excluded.grid_id,
                        household = excluded.household, tags = excluded.tags,

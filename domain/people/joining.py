@@ -192,7 +192,8 @@ async def get(conn: asyncpg.Connection, viewer: Actor, request_id: int) -> JoinR
 async def _activity_of_scan(conn: asyncpg.Connection, code: str) -> tuple[int, int]:
     """(activity id, its community) for an activity's poster or rotating code."""
     row = await conn.fetchrow("select a.id, a.community_id from codes k join activities a on a.id = k.target_id "
-                              "where k.code = $1 and k.kind in ('poster', 'rotating')", (code or "").strip().lower()[:32])
+                              "where k.code = $1 and k.kind in ('poster', 'rotating')",
+                              (code or "").strip().lower()[:32])
     if row is None:
         raise DomainError("code_unknown")
     return row["id"], row["community_id"]

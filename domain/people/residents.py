@@ -75,7 +75,8 @@ async def create(conn: asyncpg.Connection, actor: Actor, community_id: int, *, n
     return Resident(user_id, name, community_id, household, id_hint, grid_id, card.code, codes.url_for(card.code))
 
 
-async def _require_members(conn: asyncpg.Connection, community_id: int, user_ids: list[int]) -> dict[int, asyncpg.Record]:
+async def _require_members(conn: asyncpg.Connection, community_id: int,
+                           user_ids: list[int]) -> dict[int, asyncpg.Record]:
     rows = await conn.fetch(
         """select u.id, u.name, p.household from users u
            left join resident_profiles p on p.community_id = $2 and p.user_id = u.id
