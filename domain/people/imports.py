@@ -110,8 +110,7 @@ def _columns(header: list[Any]) -> dict[str, int]:
                 break
     missing = [f for f in ("name", "phone") if f not in found]
     if missing:
-        raise invalid("file", "the header row needs the columns 姓名 name and 手机号 phone "
-                              f"(missing: {', '.join(missing)})")
+        raise DomainError("import_columns", field="file", details={"missing": missing})
     return found
 
 

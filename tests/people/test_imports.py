@@ -145,5 +145,6 @@ async def test_commit_needs_the_dry_runs_file_and_a_manager_of_the_community(cli
     assert (await dry_run(client, type("C", (), {"id": a.id, "manager": b.manager}), data)).status_code == 403
     r = await dry_run(client, a, b"\x00\x01 not a sheet", "x.xlsx")
     assert r.status_code == 415
-    r = await dry_run(client, a, "名字,地址\n张三,1栋\n".encode())
-    assert r.status_code == 422 and r.json()["details"]["field"] == "file"
+    r = await dry_run(client, a, "名称,地址\n张三,1栋\n".encode())
+    assert r.status_code == 422 and r.json()["details"] == {"field": "file", "missing": ["name", "phone"]}
+    assert r.json()["message"] == "文件第一行需要“姓名”和“手机号”两列，请使用模板"
