@@ -14,7 +14,7 @@ request; managers see their communities' queues, with phones masked (the person 
 
 import base64
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -25,6 +25,7 @@ from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
 from domain.people.orgs import Actor
 
+REASK_AFTER = timedelta(days=1)  # after a rejection, before the same person may ask the same community again
 INSTRUCTIONS = {"zh": "扫码申请加入本社区，审核通过即可参加活动",
                 "en": "Scan with your phone camera to ask to join; once the community approves, you can take part."}
 
@@ -215,6 +216,13 @@ async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None,
         await conn.execute("select 1 from users where id = $1 for update", actor.id)  # one request at a time
         if community_id in await orgs.member_communities(conn, actor.id):
             raise DomainError("already_member")
+        # After a rejection, a day's pause: a refused person cannot flood the managers' queue.
+        rejected_at = await conn.fetchval(
+            "select max(decided_at) from join_requests where community_id = $1 and user_id = $2 "
+            "and state = 'rejected'", community_id, actor.id)
+        if rejected_at is not None and clock.now() - rejected_at < REASK_AFTER:
+            wait = REASK_AFTER - (clock.now() - rejected_at)
+            raise DomainError("rate_limited", details={"retry_after": int(wait.total_seconds())})
         request_id = await conn.fetchval(
             """update join_requests set activity_id = coalesce($3, activity_id), scan_code = coalesce($4, scan_code),
                       nonce = coalesce($5, nonce)

@@ -104,6 +104,13 @@ async def test_rejection_needs_a_reason_is_audited_and_grants_nothing(client, wo
     assert len(rows) == 1 and rows[0]["reason"] == "不是本社区居民"
     r = await client.get(f"/api/communities/{c.id}/members", headers=stranger.headers)
     assert r.status_code == 403  # still not a member
+    # Asking again at once is refused (no flooding the queue); a day later it is a new request.
+    clock.freeze(clock.now())
+    r = await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": join["code"]})
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    clock.advance(timedelta(days=1, seconds=1))
+    r = await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": join["code"]})
+    assert r.status_code == 201 and r.json()["state"] == "pending" and r.json()["id"] != request_id
 
 
 async def test_only_the_communitys_managers_decide_and_never_their_own_request(client, world, pool):
