@@ -13,6 +13,7 @@ from litestar.params import Body
 
 from api.deps import client_ip, current_session, page_args
 from api.errors import lang as request_lang
+from api.idempotent import respond
 from domain.core.errors import DomainError, invalid
 from domain.people import imports, joining, orgs, residents
 from domain.people.orgs import Actor
@@ -183,12 +184,13 @@ class ImportController(Controller):
                                         ip=client_ip(request))
 
     @post("/residents", status_code=201)
-    async def create_resident(self, request: Request, actor: Actor, community_id: int, data: ResidentIn,
-                              pool: asyncpg.Pool) -> residents.Resident:
-        """A member without a phone (elders without a smartphone), with a member card issued."""
-        async with pool.acquire() as conn:
-            return await residents.create(conn, actor, community_id, name=data.name, household=data.household,
-                                          id_hint=data.id_hint, grid_id=data.grid_id, ip=client_ip(request))
+    async def create_resident(self, request: Request, actor: Actor, community_id: int,
+                              data: ResidentIn) -> Response[residents.Resident]:
+        """A member without a phone (elders without a smartphone), with a member card issued. Send an
+        Idempotency-Key: a retried (double-tapped) request returns the same resident."""
+        return await respond(request, actor, lambda conn: residents.create(
+            conn, actor, community_id, name=data.name, household=data.household, id_hint=data.id_hint,
+            grid_id=data.grid_id, ip=client_ip(request)), status=201)
 
     @get("/residents")
     async def phoneless(self, actor: Actor, community_id: int, pool: asyncpg.Pool) -> list[residents.Resident]:
@@ -207,8 +209,9 @@ class ImportController(Controller):
         return _file(pdf, "application/pdf", f"member-cards-{community_id}.pdf")
 
     @post("/members/{user_id:int}/card", status_code=200)
-    async def reissue_card(self, request: Request, actor: Actor, community_id: int, user_id: int,
-                           pool: asyncpg.Pool) -> residents.CardOut:
-        """A new card for a member who lost theirs: the old code stops working."""
-        async with pool.acquire() as conn:
-            return await residents.reissue_card(conn, actor, community_id, user_id, ip=client_ip(request))
+    async def reissue_card(self, request: Request, actor: Actor, community_id: int,
+                           user_id: int) -> Response[residents.CardOut]:
+        """A new card for a member who lost theirs: the old code stops working. Send an Idempotency-Key:
+        a retried request returns the same new card instead of revoking it."""
+        return await respond(request, actor, lambda conn: residents.reissue_card(
+            conn, actor, community_id, user_id, ip=client_ip(request)))

@@ -1,7 +1,7 @@
 // The manager's joining page (issue 18): join requests (approve / reject with a reason), the join
 // QR and the auto-approve policy, bulk import (dry run, then commit), residents without phones and
 // their printed member cards.
-import { api, clearErrors, handlePageError, showError, toast } from "./api.js";
+import { api, clearErrors, handlePageError, newIdempotencyKey, showError, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtTime, h, initPage, setBusy } from "./ui.js";
 
@@ -188,7 +188,7 @@ function residentItem(p) {
   reissue.addEventListener("click", async () => {
     if (!window.confirm(t("joining.reissue_confirm", { name: p.name }))) return;
     try {
-      await api("POST", `${base()}/members/${p.id}/card`);
+      await api("POST", `${base()}/members/${p.id}/card`, undefined, { idempotencyKey: newIdempotencyKey() });
       toast(t("joining.reissued", { name: p.name }), "success");
     } catch (err) {
       toast(err.message, "error");
@@ -252,11 +252,15 @@ $("resident-form").addEventListener("submit", async (event) => {
   if (data.household.trim()) body.household = data.household.trim();
   if (data.id_hint.trim()) body.id_hint = data.id_hint.trim();
   try {
-    const made = await api("POST", `${base()}/residents`, body);
+    // one key per filled form: a double tap or a retry after a dropped answer adds the resident once
+    form.dataset.key ||= newIdempotencyKey();
+    const made = await api("POST", `${base()}/residents`, body, { idempotencyKey: form.dataset.key });
+    delete form.dataset.key;
     toast(t("joining.resident_created", { name: made.name }), "success");
     form.reset();
     await loadResidents();
   } catch (err) {
+    if (err.code !== "network") delete form.dataset.key; // the answer came: a corrected form is a new request
     showError(err, form);
   }
 });

@@ -33,11 +33,17 @@ async def test_a_member_without_a_phone_earns_at_a_station_and_redeems_by_card(c
     assert r.status_code == 201, r.text
     elder = r.json()
     assert await pool.fetchval("select phone from users where id = $1", elder["id"]) is None
+    # A double tap with the same Idempotency-Key adds her once.
+    for _ in range(2):
+        again = await client.post(f"/api/communities/{c.id}/residents", json={"name": "李桂英"},
+                                  headers={**c.manager.headers, "Idempotency-Key": "add-li-1"})
+        assert again.status_code == 201
+    assert await pool.fetchval("select count(*) from users where name = '李桂英'") == 1
     assert elder["card_url"].endswith(f"/s/{elder['card_code']}")
     rows = await pool.fetch("select * from audit_log where act = 'member_create' and target_id = $1", elder["id"])
     assert len(rows) == 1 and rows[0]["community_id"] == c.id
     listed = (await client.get(f"/api/communities/{c.id}/residents", headers=c.manager.headers)).json()
-    assert [p["id"] for p in listed] == [elder["id"]]
+    assert [p["name"] for p in listed] == ["王秀兰", "李桂英"]
 
     made = await activity(client, c, points=30)
     r = await client.post(f"/api/activities/{made['id']}/station-scans", headers=c.manager.headers,
