@@ -227,3 +227,12 @@ async def test_wrong_guesses_from_one_address_are_limited_whatever_the_phones(ap
                                                                      "new_password": PASSWORD})
             statuses.append(r.status_code)
     assert statuses == [422] * 30 + [429]
+
+
+def test_sms_settings_are_checked_at_start():
+    from domain.core.settings import SettingsError, from_environ
+    assert from_environ({}).sms_sender == "log" and from_environ({}).sms_show_codes is False
+    for env, bad in (("LINLI_SMS_SENDER", "pigeon"), ("LINLI_SMS_URL", "ftp://gateway"),
+                     ("LINLI_SMS_TEMPLATE", "no placeholder"), ("LINLI_SMS_SHOW_CODES", "maybe")):
+        with pytest.raises(SettingsError, match=env):
+            from_environ({env: bad})
