@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from litestar import Controller
 
 from api.controllers import activities, auth, console, ledger as ledger_api, me, orgs, privacy
-from api.controllers import home, notify as notify_api, signups as signups_api, units as units_api
+from api.controllers import home, joining as joining_api, notify as notify_api, signups as signups_api
+from api.controllers import units as units_api
 from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
 from api.controllers import supermarket as supermarket_api, timebank as timebank_api
 from domain import checkin, ledger, notify, supermarket
@@ -45,6 +46,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("timebank", timebank_api.CONTROLLERS, demo=demos.timebank.seed_demo),
     Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
     Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
+    Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
     Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
 )

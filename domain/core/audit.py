@@ -43,6 +43,8 @@ ACTS = frozenset({
     "unit_create", "unit_admin_grant", "unit_roster_upload", "unit_member_confirm",
     "unit_report_approve", "unit_report_reject", "need_create", "need_close",
     "service_card_confirm", "service_target_set",
+    # joining (issue 18, migrations/016_joining.sql)
+    "join_approve", "join_reject", "join_policy", "member_import", "member_create", "card_reissue",
 })
 
 

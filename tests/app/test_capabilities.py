@@ -24,7 +24,7 @@ EXPECTED_PREVIEWS = {"poster": checkin.preview_activity_code, "rotating": checki
                      "member": checkin.preview_member_card, "voucher": supermarket.preview_voucher}
 EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activities.prune_rotating_codes,
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind}
-EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "units", "notify"]
+EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify"]
 
 
 def test_the_list_names_every_capability_once():
@@ -84,4 +84,4 @@ def test_every_exported_handler_and_sweep_is_listed():
 
 def test_the_demo_seeds_are_the_capabilities_seeds():
     assert {c.demo for c in capabilities.CAPABILITIES if c.demo} == set(demo.SEEDS)
-    assert len(demo.SEEDS) == len(set(demo.SEEDS)) == 6  # every capability but the ledger shows demo data
+    assert len(demo.SEEDS) == len(set(demo.SEEDS)) == 7  # every capability but the ledger shows demo data
