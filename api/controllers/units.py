@@ -5,8 +5,12 @@ from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
-from litestar.params import QueryParameter
+from dataclasses import dataclass
+
+from litestar import Controller, Response, get, post, put
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, QueryParameter
 
 from domain import units
 from domain.people.orgs import Actor
@@ -59,6 +63,11 @@ class TargetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     minutes: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 
 
+@dataclass
+class RosterForm:
+    file: UploadFile
+
+
 class RosterProblem(msgspec.Struct, kw_only=True):
     line: int
     problem: str
@@ -101,10 +110,12 @@ class UnitsController(Controller):
             await units.grant_admin(conn, actor, unit_id, data.phone)
 
     @post("/{unit_id:int}/roster", status_code=200)
-    async def roster(self, request: Request, actor: Actor, pool: asyncpg.Pool, unit_id: int) -> RosterResult:
-        """The unit's list of members as a CSV body (phone, name; UTF-8 or GBK, header optional)."""
+    async def roster(self, actor: Actor, pool: asyncpg.Pool, unit_id: int,
+                     data: Annotated[RosterForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> RosterResult:
+        """The unit's list of members: a CSV file (phone, name; UTF-8 or GBK, header optional)."""
+        content = await data.file.read()
         async with pool.acquire() as conn:
-            return msgspec.convert(await units.upload_roster(conn, actor, unit_id, await request.body()), RosterResult)
+            return msgspec.convert(await units.upload_roster(conn, actor, unit_id, content), RosterResult)
 
     @post("/{unit_id:int}/members/{user_id:int}/confirm", status_code=204)
     async def confirm_member(self, actor: Actor, pool: asyncpg.Pool, unit_id: int, user_id: int) -> None:

@@ -1,7 +1,6 @@
 """Accounts of people, passwords (argon2id), sessions and login throttling."""
 
 import hashlib
-import re
 import secrets
 from datetime import timedelta
 
@@ -12,10 +11,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain.core import clock, ratelimit
 from domain.people import phones
+from domain.people.phones import PHONE, normalise_phone  # noqa: F401  (auth.normalise_phone for callers)
 from domain import ledger
 from domain.core.errors import DomainError
 
-PHONE = re.compile(r"^1[3-9][0-9]{9}$")  # mainland China mobile numbers, ASCII digits only (\d would take ١٢٣)
 SESSION_DAYS = 30
 LOGIN_FAILS_PER_PHONE = 10   # per 15 minutes; the 11th attempt is refused
 LOGIN_FAILS_PER_IP = 50
@@ -41,16 +40,6 @@ class Login(msgspec.Struct, frozen=True):
     token: str
     csrf: str
     user_id: int
-
-
-def normalise_phone(phone: str) -> str:
-    phone = re.sub(r"[\s-]", "", phone or "")
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    if not PHONE.match(phone):
-        raise DomainError("validation_failed", field="phone",
-                          details={"problem": "must be an 11-digit mainland mobile number"})
-    return phone
 
 
 PASSWORD_RULE = "8 to 128 characters, not only spaces"  # shown on the register form too (i18n login.password_rule)

@@ -14,6 +14,7 @@ number, and a wrong or expired code reads the same either way.
 """
 
 import hashlib
+import re
 import hmac
 import secrets
 from datetime import timedelta
@@ -53,11 +54,24 @@ async def _locked(conn: asyncpg.Connection, phone: str) -> bool:
                                "and used_at > $2)", phone, clock.now() - timedelta(seconds=LOCK_SECONDS))
 
 
+PHONE = re.compile(r"^1[3-9][0-9]{9}$")  # mainland China mobile numbers, ASCII digits only (\d would take ١٢٣)
+
+
+def normalise_phone(phone: str) -> str:
+    """The 11 digits of a mainland mobile number, spaces, dashes and +86 removed; else 422 on phone."""
+    phone = re.sub(r"[\s-]", "", phone or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not PHONE.match(phone):
+        raise DomainError("validation_failed", field="phone",
+                          details={"problem": "must be an 11-digit mainland mobile number"})
+    return phone
+
+
 async def send_code(conn: asyncpg.Connection, *, phone: str, purpose: str, ip: str) -> Sent:
     """Store a fresh code for the phone and send it. Earlier live codes of the purpose stop working."""
     if purpose not in PURPOSES:
         raise DomainError("validation_failed", field="purpose", details={"problem": "register or reset"})
-    from domain.people.auth import normalise_phone  # auth imports this module
     phone = normalise_phone(phone)
     if await _locked(conn, phone):
         raise DomainError("sms_code_locked", details={"retry_after": LOCK_SECONDS})

@@ -72,7 +72,9 @@ $("roster-form").addEventListener("submit", async (event) => {
   const button = event.submitter;
   setBusy(button, true);
   try {
-    const result = await api("POST", `/api/units/${state.unit}/roster`, file, { headers: { "Content-Type": "text/csv" } });
+    const form = new FormData();
+    form.append("file", file);
+    const result = await api("POST", `/api/units/${state.unit}/roster`, form);
     $("roster-result").replaceChildren(
       h("p", {}, t("units.roster_done", { rows: result.rows, added: result.added, problems: result.problems.length })),
       ...result.problems.slice(0, 20).map((p) => h("p", { class: "field-error" },

@@ -343,7 +343,7 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
          "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
          "message_id": "message", "kind": "message_kind",
-         "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street"}
+         "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code"}
 
 

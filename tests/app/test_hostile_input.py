@@ -102,6 +102,8 @@ async def side(app):
         built.ids.setdefault("posting", 1)
         built.ids.setdefault("appeal", 1)
         built.ids["login_phone"] = built.target.phone
+        built.ids.setdefault("unit", 1)
+        built.ids["reported"] = built.target.id
         yield http, built, await world.admin()
 
 

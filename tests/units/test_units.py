@@ -58,13 +58,13 @@ async def street_with_units(client, world) -> Street:
     await ok(client, manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": unit_admin.phone}, status=204)
     a, b, c, d = [await world.person(n) for n in ("张三明", "李四", "王五", "赵六")]
     roster = f"手机号,姓名\r\n{a.phone},张三明\r\n{b.phone},李四\r\n13,坏号码\r\n".encode("utf-8-sig")
-    result = await ok(client, unit_admin, "POST", f"/api/units/{unit['id']}/roster", content=roster,
-                      headers={"content-type": "text/csv"})
+    result = await ok(client, unit_admin, "POST", f"/api/units/{unit['id']}/roster",
+                      files={"file": ("名单.csv", roster, "text/csv")})
     assert (result["rows"], result["added"], result["problems"]) == (2, 2, [{"line": 4, "problem": "bad_phone"}])
     school_admin = await world.person("小学书记")
     await ok(client, manager, "POST", f"/api/units/{other['id']}/admins", {"phone": school_admin.phone}, status=204)
-    await ok(client, school_admin, "POST", f"/api/units/{other['id']}/roster", content=f"{d.phone},赵六\n".encode(),
-             headers={"content-type": "text/csv"})
+    await ok(client, school_admin, "POST", f"/api/units/{other['id']}/roster",
+             files={"file": ("roster.csv", f"{d.phone},赵六\n".encode(), "text/csv")})
     return Street(c1, c2, manager, unit, other, unit_admin, a, b, c, d)
 
 
