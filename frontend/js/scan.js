@@ -7,7 +7,6 @@ import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
 import { cameraScanSupported, startCamera } from "./qr-camera.js";
 import { codeFromText } from "./scan-code.js";
-import { cameraScanSupported, codeFromText, startCamera } from "./qr-camera.js";
 import { askToJoin, describe, watch } from "./join-request.js";
 
 initPage();
