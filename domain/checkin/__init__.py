@@ -352,8 +352,9 @@ async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, c
 async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     """A member card opened by a phone camera: say what it is; only a station acts on it."""
     codes.check_valid(code, clock.now())
-    return scans.Preview(kind="member", target_id=code.target_id,
-                         details={"mine": actor is not None and actor.id == code.target_id})
+    mine = actor is not None and actor.id == code.target_id
+    # Whose card it is stays between the card and a station (issue 16): 0 for anyone but its owner.
+    return scans.Preview(kind="member", target_id=code.target_id if mine else 0, details={"mine": mine})
 
 
 async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text: str,

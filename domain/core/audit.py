@@ -41,6 +41,9 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
+    "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
+    "adjustment_policy",
 })
 
 

@@ -33,8 +33,7 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
     if community_id is None:
         mine = sorted(members_of if actor.is_admin else members_of & actor.manages)
         if not mine:
-            await orgs.require_manager_of_user(conn, actor, user_id)  # 404 for nobody, 403 for an outsider
-            raise forbidden("the person is not a member of your communities")
+            raise orgs.no_such_user()  # for an outsider as for nobody: ids cannot be enumerated
         community_id = mine[0]
     orgs.require_manager(actor, community_id)
     await orgs.require_manager_of_user(conn, actor, user_id)

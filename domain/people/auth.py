@@ -14,7 +14,9 @@ from domain.core import clock, ratelimit
 from domain import ledger
 from domain.core.errors import DomainError
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")  # mainland China mobile numbers
+# Mainland China mobile numbers, ASCII digits only: `\d` would also take full-width and Arabic-Indic
+# digits, which then fail the database's own check (a 409 instead of a 422 naming the field).
+PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 SESSION_DAYS = 30
 LOGIN_FAILS_PER_PHONE = 10   # per 15 minutes; the 11th attempt is refused
 LOGIN_FAILS_PER_IP = 50
@@ -51,9 +53,15 @@ def normalise_phone(phone: str) -> str:
     return phone
 
 
+PASSWORD_RULE = "密码须为 8 到 128 个字符，其中至少 8 个不是空格"
+
+
 def check_password_strength(password: str) -> None:
-    if len(password) < 8 or len(password) > 128:
-        raise DomainError("validation_failed", field="password", details={"problem": "8 to 128 characters"})
+    """8 to 128 characters, at least 8 of them not whitespace (eight spaces is no password)."""
+    visible = sum(1 for ch in password if not ch.isspace())
+    if len(password) > 128 or visible < 8:
+        raise DomainError("validation_failed", field="password", message=PASSWORD_RULE,
+                          details={"problem": "8 to 128 characters, at least 8 of them not whitespace"})
 
 
 def check_name(name: str) -> str:

@@ -903,5 +903,9 @@ export default {
   "privacy.close_button": "Close my account",
 
   "notfound.title": "Page not found",
-  "notfound.text": "The page you are looking for does not exist or has moved."
+  "notfound.text": "The page you are looking for does not exist or has moved.",
+
+  // issue 16 (authority and privacy)
+  "account.closed": "Closed account",
+  "tb.link_unnamed": "Waiting for them to accept",
 };

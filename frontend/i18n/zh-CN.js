@@ -903,5 +903,9 @@ export default {
   "privacy.close_button": "注销我的账号",
 
   "notfound.title": "页面不存在",
-  "notfound.text": "你要找的页面不存在，或者已经搬走了。"
+  "notfound.text": "你要找的页面不存在，或者已经搬走了。",
+
+  // issue 16 (authority and privacy)
+  "account.closed": "已注销用户",
+  "tb.link_unnamed": "等待对方确认",
 };

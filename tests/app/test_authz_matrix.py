@@ -29,7 +29,7 @@ import pytest
 from domain.people import auth
 from domain.checkin import codes
 from tests.conftest import Person, World, new_phone
-from tests.app.security_support import Builder, Side, _ok, jpeg
+from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
 
 ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
 SIDES = ("A", "B")
@@ -326,7 +326,7 @@ class Matrix:
             return result["marked"][0]
         if kind == "link":
             person = await self.world.person("亲属")
-            return (await _ok(c, person, "POST", "/api/family-links", json={"phone": side.volunteer.phone}))["id"]
+            return (await ask_family_link(c, person, side.volunteer))["id"]
         if kind == "member":
             return (await b.member(side)).id
         if kind == "inactive_member":
