@@ -44,9 +44,11 @@ create table adjustment_requests (
     decision_reason text check (length(decision_reason) <= 500),
     transfer_id     bigint references transfers (id),
     created_at      timestamptz not null,
-    -- Nobody pays themself, and nobody checks their own request: the database says so too.
+    -- Nobody pays themself, and nobody approves their own request (the maker may withdraw it):
+    -- the database says so too.
     check (user_id <> requested_by),
-    check (decided_by is null or (decided_by <> requested_by and decided_by <> user_id)),
+    check (decided_by is null or decided_by <> user_id),
+    check (state <> 'approved' or decided_by <> requested_by),
     check ((state = 'pending') = (decided_at is null and decided_by is null)),
     check ((state = 'approved') = (transfer_id is not null))
 );

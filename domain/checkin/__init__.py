@@ -371,6 +371,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
             if found is None or found.kind != "member":
                 raise DomainError("code_unknown", details={"expected": "member card"})
             codes.check_valid(found, clock.now())
+            ledger.refuse_self_payment(actor.id, found.target_id)  # a manager scans nobody's card but others'
             result = await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
                                        actor_id=actor.id, context=ScanContext(nonce=nonce))
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
@@ -440,6 +441,8 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     """
     reason = _reason(reason)
     activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+    for user_id in user_ids:  # the whole mark is refused, nothing half done
+        ledger.refuse_self_payment(actor.id, user_id)
     if activity.state == "draft":
         raise DomainError("not_published")
     minutes = rules.manual_minutes(minutes, activity.starts_at, activity.ends_at, activity.max_minutes)

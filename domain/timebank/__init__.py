@@ -367,6 +367,7 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
     reason = _text(reason, "reason", most=500) or None
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "confirm")
+        ledger.refuse_self_payment(actor.id, row["volunteer_id"])  # e.g. a manager confirming a pool service they gave
         try:
             rules.check_confirmed_minutes(row["minutes_estimate"], minutes, reason)
         except rules.RuleError as err:
