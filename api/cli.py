@@ -85,8 +85,10 @@ def cmd_serve(args) -> int:
     print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
           flush=True)
     settings.set_public_url_default(f"http://{shown}:{args.port}")
+    # uvicorn's own proxy handling would believe X-Forwarded-For from 127.0.0.1 (its default
+    # forwarded_allow_ips): off, so api/deps.py client_ip alone decides, from LINLI_TRUSTED_PROXIES.
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-                proxy_headers=True, access_log=False)
+                proxy_headers=False, access_log=False)
     return 0
 
 
