@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
 from api.deps import client_ip, page_args
@@ -44,7 +45,9 @@ class LedgerController(Controller):
     path = "/api"
     tags = ["ledger"]
 
-    @post("/adjustments", status_code=201)
+    @post("/adjustments", status_code=201, responses={202: ResponseSpec(
+        adjustments.AdjustmentRequest, generate_examples=False,
+        description="Above the community's threshold: a pending request for a second manager")})
     async def adjust(self, request: Request, actor: Actor, data: AdjustmentIn) -> Response[Transfer]:
         """201 with the transfer; 202 with a pending adjustment request when the amount is above the
         community's threshold (a second manager approves it: /api/adjustment-requests). Nobody adjusts

@@ -153,13 +153,13 @@ function adjustmentRow(r) {
       setBusy(button, false);
     }
   };
-  return h("li", { class: "entry" },
+  return h("li", { class: "adjustment-row" },
     h("div", {},
       h("div", {}, withClosedNames(r.user_name), " · ", h("strong", { class: "num" }, fmtValue(r.unit, r.amount, true))),
       h("div", { class: "muted small" }, r.reason),
       h("div", { class: "muted small" },
         t("console.adjustment_by", { name: withClosedNames(r.requested_by_name) }), " · ", fmtTime(r.created_at))),
-    h("div", { class: "row" },
+    h("div", { class: "adjustment-actions" },
       mine ? h("span", { class: "badge badge-warn" }, t("console.adjustment_needs_other")) : h("button", {
         type: "button", class: "btn btn-primary btn-small", onclick: (e) => decide(e.currentTarget, "approve"),
       }, t("console.adjustment_approve")),
