@@ -928,4 +928,8 @@ export default {
   "audit_act.adjustment_approve": "Adjustment approved",
   "audit_act.adjustment_reject": "Adjustment rejected",
   "audit_act.adjustment_policy": "Adjustment threshold changed",
+  "me.invitations": "Invitations to join a community",
+  "me.invited_by": "Invited by {name}",
+  "me.invitation_accept": "Accept and join",
+  "me.invitation_decline": "Decline",
 };

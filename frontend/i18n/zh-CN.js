@@ -928,4 +928,8 @@ export default {
   "audit_act.adjustment_approve": "批准调整",
   "audit_act.adjustment_reject": "驳回调整",
   "audit_act.adjustment_policy": "修改调整门槛",
+  "me.invitations": "邀请我加入的社区",
+  "me.invited_by": "邀请人：{name}",
+  "me.invitation_accept": "接受并加入",
+  "me.invitation_decline": "婉拒",
 };

@@ -79,3 +79,29 @@ def test_a_second_manager_approves_a_large_adjustment_in_the_console(live_server
     assert not errors, errors
     balances = httpx.get(f"{live_server}/api/me/balances", headers=resident.headers).json()
     assert balances["points"]["balance"] == 500
+
+
+def test_an_invited_person_accepts_on_their_page(live_server, browser, database_url):
+    c, deputy, resident = build(database_url)
+    # 王大爷 of 审批社区 is invited by another community's manager: he decides, and sees who asked.
+    other, _, _ = build(database_url)
+    r = httpx.post(f"{live_server}/api/communities/{other.id}/invitations", headers=other.manager.headers,
+                   json={"phone": resident.phone, "name": "王", "role": "volunteer"})
+    assert r.status_code == 201 and r.json()["pending"] is True
+    context = browser.new_context(**PHONE)
+    context.add_cookies([{"name": "linli_session", "value": resident.token, "url": live_server},
+                         {"name": "linli_csrf", "value": resident.csrf, "url": live_server}])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/")
+    row = page.locator("#invitations li", has_text="审批社区")
+    row.wait_for()
+    assert "审批社区管理员" in row.inner_text()
+    screenshot(page, "me-invitation-360")
+    row.get_by_role("button", name="接受并加入").click()
+    page.locator("#invitations-card").wait_for(state="hidden")
+    me = httpx.get(f"{live_server}/api/me", headers=resident.headers).json()
+    assert other.id in [m["community_id"] for m in me["memberships"]]
+    context.close()
+    assert not errors, errors
