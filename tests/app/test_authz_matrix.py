@@ -49,7 +49,7 @@ def OWNER_OR_MANAGER(role, side): return VOLUNTEER(role, side) or MANAGER(role, 
 def COURIER_OR_MANAGER(role, side): return COURIER(role, side) or MANAGER(role, side)
 def MEMBER_OR_OWN_MANAGER(role, side): return MEMBER(role, side) or role == f"manager_{side.lower()}"
 def ANY_MANAGER(role, side): return role in ("admin", "manager_a", "manager_b")
-def INVITEE(role, side): return role == "volunteer"
+def INVITEE(role, side): return role == "courier"
 
 
 @dataclass
@@ -138,7 +138,7 @@ TABLE = [
     Op("POST", "/api/people/search", ADMIN, body=lambda c: {"q": "居民"}),
     Op("GET", "/api/audit", MANAGER, query=lambda c: {"community_id": C(c)}),
     Op("GET", "/api/console/summary", ANY_MANAGER),
-    # invitations answered by the invited person only (the volunteer of A, invited elsewhere): issue 16
+    # invitations answered by the invited person only (the courier of A, invited elsewhere): issue 16
     Op("GET", "/api/me/invitations", ANYONE),
     Op("POST", "/api/me/invitations/{invitation_id}/accept", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
     Op("POST", "/api/me/invitations/{invitation_id}/decline", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
@@ -358,10 +358,11 @@ class Matrix:
         if kind == "adjustment_request":  # above the threshold, asked by another manager of the side
             return (await _ok(c, await self.deputy(side), "POST", "/api/adjustments", status=(202,), json={
                 "user_id": side.target.id, "unit": "points", "amount": 5000, "reason": "表彰"}))["id"]
-        if kind == "invitation":  # a new community invites A's volunteer, who belongs to none of its manager's
+        if kind == "invitation":  # a new community invites A's courier, who belongs to none of its manager's
+            # (the courier: joining other communities changes nothing else the courier does in the table)
             inviter = await self.world.community("邀请方社区")
             await _ok(c, inviter.manager, "POST", f"/api/communities/{inviter.id}/invitations",
-                      json={"phone": self.a.volunteer.phone, "name": "志愿者", "role": "volunteer"})
+                      json={"phone": self.a.courier.phone, "name": "骑手", "role": "volunteer"})
             async with self.world.pool.acquire() as conn:
                 return await conn.fetchval("select id from invitations where community_id = $1", inviter.id)
         if kind == "reward_with_image":
