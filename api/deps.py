@@ -57,9 +57,9 @@ def client_ip(request: Request) -> str:
     """The caller's address: the connection's peer, unless that peer is one of the configured trusted
     proxies (LINLI_TRUSTED_PROXIES, default none), whose X-Forwarded-For is then believed: the
     right-most address in it that is not itself a trusted proxy. Anyone else's X-Forwarded-For is
-    ignored, so a client cannot choose its address (rate limits and audit rows key on it) and, behind
-    an untrusted balancer, nobody's header decides. uvicorn runs with proxy_headers off (api/cli.py):
-    this is the one place that reads the header."""
+    ignored, so a client cannot choose its address (rate limits and audit rows key on it). Under
+    `linli serve` uvicorn applies the same trust first (api/cli.py), so the peer seen here is then
+    already the client; in-process servers and tests reach this rule directly."""
     peer = request.client.host if request.client else "unknown"
     trusted = settings.get().trusted_proxies
     if peer not in trusted:

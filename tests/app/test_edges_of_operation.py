@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 
 from domain.core import db, settings
 
@@ -88,9 +89,12 @@ async def test_finding_11_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_
     assert await _audited_ip(client, world, pool, chain) == "203.0.113.9"
 
 
-def test_finding_11_uvicorn_does_not_believe_forwarded_headers_itself(monkeypatch):
-    """uvicorn's proxy_headers would believe X-Forwarded-For from 127.0.0.1 on its own: `linli serve` turns
-    it off and leaves the decision to api/deps.py client_ip."""
+@pytest.mark.parametrize("configured, proxy_headers, allowed", [
+    ("", False, None), ("10.0.0.6, 10.0.0.5", True, "10.0.0.5,10.0.0.6")])
+def test_finding_11_uvicorn_believes_forwarded_headers_only_from_configured_proxies(
+        monkeypatch, setenv, configured, proxy_headers, allowed):
+    """uvicorn's proxy_headers would believe X-Forwarded-For and -Proto from 127.0.0.1 on its own:
+    `linli serve` turns it on only for LINLI_TRUSTED_PROXIES, and then for exactly those."""
     import uvicorn
 
     from api import cli
@@ -103,10 +107,11 @@ def test_finding_11_uvicorn_does_not_believe_forwarded_headers_itself(monkeypatc
     monkeypatch.setattr(db, "migrate", no_migrations)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
     monkeypatch.setattr(settings, "set_public_url_default", lambda url: None)
+    setenv("LINLI_TRUSTED_PROXIES", configured)
     import signal
     previous = signal.getsignal(signal.SIGTERM)
     try:
         cli.cmd_serve(argparse.Namespace(host="127.0.0.1", port=8000, workers=1, log_level="warning", demo=False))
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert seen["proxy_headers"] is False
+    assert (seen["proxy_headers"], seen["forwarded_allow_ips"]) == (proxy_headers, allowed)
