@@ -232,3 +232,25 @@ async def test_finding_3_threshold_is_a_community_setting_its_manager_edits(clie
     assert (await client.put(path, headers=other.manager.headers, json={"threshold_points": 1_000_000})).status_code == 403
     assert (await client.put(path, headers=c.manager.headers, json={"threshold_points": -1})).status_code == 422
     assert (await client.get(path, headers=resident.headers)).status_code == 403
+
+
+async def test_ledger_check_sees_an_approved_request_that_points_at_another_transfer(client, world, pool):
+    c, deputy, resident = await two_managers(world)
+    r = await client.post("/api/adjustments", headers=c.manager.headers,
+                          json={"user_id": resident.id, "unit": "points", "amount": 300, "reason": "表彰"})
+    approved = (await client.post(f"/api/adjustment-requests/{r.json()['id']}/approve", headers=deputy.headers)).json()
+    assert "adjustment request and its transfer disagree" not in await world.ledger_problems()
+    # Pointed at another transfer (as a bug would), inside a transaction that is then rolled back.
+    other = await pool.fetchval("select id from transfers where id <> $1 and kind = 'adjustment' order by id limit 1",
+                                approved["transfer_id"])
+    from domain.ledger import check
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("update adjustment_requests set transfer_id = $2 where id = $1", approved["id"], other)
+            rows = await conn.fetch(check.CHECKS["adjustment request and its transfer disagree"])
+            assert [row["id"] for row in rows] == [approved["id"]]
+            raise Rollback
