@@ -255,8 +255,13 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
         raise DomainError("validation_failed", field="when", details={"problem": "within ten years of today"})
     scope = await _scope(conn, actor)
     beneficiary = actor.id if for_user_id is None else for_user_id
-    if beneficiary != actor.id and not await conn.fetchval("select 1 from users where id = $1", beneficiary):
-        raise DomainError("not_found", field="for_user_id", details={"what": "user"})
+    if beneficiary != actor.id:
+        # For someone else: a manager of one of their communities (or an admin), or approved family.
+        # Anyone else hears what an unknown id gets (issue 16: ids cannot be enumerated).
+        exists = await conn.fetchval("select 1 from users where id = $1", beneficiary)
+        theirs = set(await orgs.member_communities(conn, beneficiary)) if exists else set()
+        if not exists or not (actor.is_admin or theirs & actor.manages or await linked(conn, actor.id, beneficiary)):
+            raise DomainError("not_found", field="for_user_id", details={"what": "user"})
     community = await _choose_community(conn, scope, beneficiary, community_id)
     proxy = beneficiary != actor.id and scope.manages(community)
     if beneficiary != actor.id and not proxy and not await linked(conn, actor.id, beneficiary):

@@ -175,6 +175,8 @@ OUTSIDE = [
                                                json={"reason": "回来"}), UNKNOWN),
     ("POST /api/members/{id}/grid", call("POST", "/api/members/{stranger}/grid", json={"grid_id": "{grid_a}"}),
      {422}),  # a grid move names the grid's community: the person is no courier of it
+    ("POST /api/timebank/requests (for_user_id)", call("POST", "/api/timebank/requests", json={
+        "title": "代发", "minutes_estimate": 30, "for_user_id": "{stranger}", "community_id": "{a}"}), UNKNOWN),
     # acts that pay a person
     ("POST /api/adjustments", call("POST", "/api/adjustments", json={
         "user_id": "{stranger}", "unit": "points", "amount": -100, "reason": "扣"}), UNKNOWN),

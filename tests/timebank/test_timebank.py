@@ -204,7 +204,7 @@ async def test_manager_posts_a_pool_request_for_an_elder_without_a_login(client,
     r = await call(client, a, "POST", "/api/timebank/requests", {**body, "for_user_id": a.id})
     assert r.status_code == 403          # only a manager spends the pool
     r = await call(client, a, "POST", "/api/timebank/requests", body)
-    assert r.status_code == 403          # nor posts for someone else without a family link
+    assert r.status_code == 404          # nor posts for someone else without a family link (as for nobody)
 
     r = await call(client, manager, "POST", "/api/timebank/pool/credits", {"community_id": community.id, "minutes": 600})
     assert r.status_code == 422          # a reason is required
