@@ -621,13 +621,13 @@ function change(before, after) {
 }
 
 function auditRow(e) {
-  const target = e.target_name ? `${e.target_name}` : `${tOr(`console.target_${e.target_type}`, e.target_type)} #${e.target_id ?? ""}`;
+  const target = e.target_name ? `${withClosedNames(e.target_name)}` : `${tOr(`console.target_${e.target_type}`, e.target_type)} #${e.target_id ?? ""}`;
   return h("li", { class: "audit-entry" },
     h("div", { class: "audit-head" }, badge("badge-accent", tOr(`audit_act.${e.act}`, e.act)), h("span", {}, target)),
     h("div", { class: "audit-meta" },
       fmtTime(e.created_at), " · ",
       e.actor_id ? h("button", { type: "button", class: "audit-actor", title: t("console.audit_by_actor"),
-        onclick: () => filterByActor(e.actor_id, e.actor_name) }, e.actor_name) : t("console.system"),
+        onclick: () => filterByActor(e.actor_id, e.actor_name) }, withClosedNames(e.actor_name)) : t("console.system"),
       e.community_name ? ` · ${e.community_name}` : "",
       e.ip ? ` · IP ${e.ip}` : ""),
     e.before || e.after ? h("div", { class: "audit-change" }, change(e.before, e.after)) : null,
