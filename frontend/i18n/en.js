@@ -907,7 +907,7 @@ export default {
 
   // issue 16 (authority and privacy)
   "account.closed": "Closed account",
-  "tb.link_unnamed": "Waiting for them to accept",
+  "tb.link_unnamed": "Name shown once they accept",
   "console.adjustments_title": "Adjustments waiting for approval",
   "console.adjustments_hint": "Adjustments above the threshold are posted only after another manager approves them; nobody approves their own.",
   "console.adjustments_none": "Nothing is waiting",

@@ -907,7 +907,7 @@ export default {
 
   // issue 16 (authority and privacy)
   "account.closed": "已注销用户",
-  "tb.link_unnamed": "等待对方确认",
+  "tb.link_unnamed": "对方确认后显示姓名",
   "console.adjustments_title": "待审批的积分调整",
   "console.adjustments_hint": "超过门槛的调整须由另一位管理员批准后才会入账；任何人都不能批准自己提交的调整。",
   "console.adjustments_none": "没有待审批的调整",
