@@ -57,4 +57,4 @@ create unique index adjustment_requests_transfer on adjustment_requests (transfe
 
 insert into audit_acts (act) values
     ('phone_view'), ('member_invite'), ('adjustment_request'), ('adjustment_approve'), ('adjustment_reject'),
-    ('adjustment_policy');
+    ('adjustment_policy'), ('invitation_answer');

@@ -43,7 +43,7 @@ ACTS = frozenset({
     "account_close",
     # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
     "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
-    "adjustment_policy",
+    "adjustment_policy", "invitation_answer",
 })
 
 

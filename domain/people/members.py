@@ -367,17 +367,18 @@ async def answer_invitation(conn: asyncpg.Connection, actor: Actor, invitation_i
         state = "accepted" if accept else "declined"
         await conn.execute("update invitations set state = $2, answered_at = $3 where id = $1",
                            invitation_id, state, clock.now())
-        if accept:
-            current = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2",
-                                          row["org_id"], actor.id)
-            if current != row["role"]:
-                await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
-                                   "on conflict (org_id, user_id) do update set role = excluded.role",
-                                   row["org_id"], actor.id, row["role"])
-                await audit.record(conn, actor, "member_add" if current is None else "member_edit",
-                                   community_id=row["community_id"], target=("user", actor.id),
-                                   after={"role": row["role"], "org_id": row["org_id"],
-                                          "invitation_id": invitation_id, "accepted": True}, ip=ip)
+        current = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2",
+                                      row["org_id"], actor.id)
+        joined = accept and current != row["role"]
+        if joined:
+            await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
+                               "on conflict (org_id, user_id) do update set role = excluded.role",
+                               row["org_id"], actor.id, row["role"])
+        # One row for the answer, whichever it is: the membership it granted is in `after`.
+        await audit.record(conn, actor, "invitation_answer", community_id=row["community_id"],
+                           target=("user", actor.id), before={"role": current} if current else None,
+                           after={"invitation_id": invitation_id, "state": state, "role": row["role"],
+                                  "org_id": row["org_id"], "joined": joined}, ip=ip)
         out = await conn.fetchrow(
             """select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
                       i.created_at

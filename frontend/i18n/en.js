@@ -932,4 +932,5 @@ export default {
   "me.invited_by": "Invited by {name}",
   "me.invitation_accept": "Accept and join",
   "me.invitation_decline": "Decline",
+  "audit_act.invitation_answer": "Invitation answered",
 };

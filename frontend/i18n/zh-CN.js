@@ -932,4 +932,5 @@ export default {
   "me.invited_by": "邀请人：{name}",
   "me.invitation_accept": "接受并加入",
   "me.invitation_decline": "婉拒",
+  "audit_act.invitation_answer": "答复邀请",
 };

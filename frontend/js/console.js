@@ -17,7 +17,7 @@ const ACTS = [
   "service_confirm", "service_cancel", "service_proxy", "family_link_approve", "org_create", "org_edit",
   "posting_publish", "appeal_answer", "expiry_policy", "account_close",
   "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
-  "adjustment_policy",
+  "adjustment_policy", "invitation_answer",
 ];
 const PARENT_KIND = { street: "district", community: "street", grid: "community" };
 

@@ -78,8 +78,12 @@ async def test_finding_1_invitation_by_phone_reveals_no_name_and_waits_for_conse
     assert (await client.get(f"/api/members/{liu.id}", headers=other.manager.headers)).status_code == 404
     invitations = (await client.get("/api/me/invitations", headers=liu.headers)).json()["items"]
     assert [(i["community_id"], i["role"]) for i in invitations] == [(other.id, "volunteer")]
+    start = await pool.fetchval("select max(id) from audit_log")
     r = await client.post(f"/api/me/invitations/{invitations[0]['id']}/accept", headers=liu.headers)
     assert r.status_code == 200
+    rows = await pool.fetch("select act, actor_id, community_id, after from audit_log where id > $1", start)
+    assert [(x["act"], x["actor_id"], x["community_id"], x["after"]["joined"]) for x in rows] == \
+        [("invitation_answer", liu.id, other.id, True)]
     me = (await client.get("/api/me", headers=liu.headers)).json()
     assert other.id in [m["community_id"] for m in me["memberships"]]
     assert (await client.get(f"/api/members/{liu.id}", headers=other.manager.headers)).status_code == 200
