@@ -903,5 +903,37 @@ export default {
   "privacy.close_button": "Close my account",
 
   "notfound.title": "Page not found",
-  "notfound.text": "The page you are looking for does not exist or has moved."
+  "notfound.text": "The page you are looking for does not exist or has moved.",
+
+  // reading comfort (issue 22): the large-text switch in the header
+  "a11y.large_text": "Large text",
+  // audit entries as sentences (issue 22)
+  "audit.points": "{n} points",
+  "audit.sentence_adjustment": "{actor} adjusted {target} by {amount}",
+  "audit.sentence_reversal": "{actor} reversed {amount} for {target}",
+  "audit.with_reason": "{text}: {reason}",
+  "audit.sentence_role": "{actor} made {target} a {role}",
+  "audit.sentence_role_revoke": "{actor} removed {target} as {role}",
+  "audit.sentence": "{actor} · {act} · {target}",
+  "audit.role_other": "other role",
+  "audit.act_other": "other action",
+  "console.target_other": "item",
+  "audit.field_value": "{field}: {value}",
+  "audit.change": "{before} → {after}",
+  "audit.field_amount": "Amount",
+  "audit.field_minutes": "Duration",
+  "audit.field_role": "Role",
+  "audit.field_kind": "Type",
+  "audit.field_name": "Name",
+  "audit.field_title": "Title",
+  "audit.field_state": "State",
+  "audit.field_active": "Account",
+  "audit.field_attendances": "Check-ins",
+  "audit.field_checked_out": "Checked out",
+  "audit.field_reversed": "Postings reversed",
+  "audit.active_yes": "active",
+  "audit.active_no": "deactivated",
+  // statement lines named by their kind (issue 22)
+  "cause.award": "Volunteer award",
+  "cause.expiry": "Points expired"
 };
