@@ -125,6 +125,7 @@ def latin_problems(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def survey(live_server, browser, database_url):
     """Visit every page as every role at both widths once; record what each test below reads."""
+    assert AXE.exists(), f"axe-core is vendored at {AXE} (see tests/vendor/axe-core/README.md)"
     city = build_city(database_url)
     axe = AXE.read_text(encoding="utf-8")
     visits = {}
@@ -141,7 +142,7 @@ def survey(live_server, browser, database_url):
                 page.add_script_tag(content=axe)
                 visits[(role, name, width)] = page.evaluate(MEASURE)
                 if role in ("volunteer", "manager") and name in ("index.html", "shop.html", "statement.html",
-                                                                  "console.html?tab=audit"):
+                                                                  "timebank.html", "console.html?tab=audit"):
                     screenshot(page, f"a11y-{role}-{name.split('.')[0]}-{name.partition('tab=')[2] or 'page'}-{width}")
             context.close()
     return visits
@@ -172,6 +173,15 @@ def test_chinese_pages_have_no_english_words_or_field_names(survey):
         if bad:
             failures.append(f"{role} {name}: {sorted(set(bad))}")
     assert not failures, "\n".join(failures)
+
+
+def test_managers_read_audit_entries_as_sentences(survey):
+    for role in ("manager", "admin"):
+        text = survey[(role, "console.html?tab=audit", 360)]["text"]
+        assert "王芳 给 刘芳 调整 +15 积分：补录纸质记录" in text
+        assert "王芳 将 刘芳 设为志愿者" in text
+        assert "王主任 将 马骏 设为网格员" in text
+        assert not re.search(r"transfer_id|org_id|unit: |role: ", text)
 
 
 def test_the_word_checker_catches_english_and_field_names():
