@@ -215,6 +215,10 @@ def test_large_text_switch_grows_the_page_and_is_remembered(live_server, browser
         page.goto(f"{live_server}/statement.html")
         page.get_by_role("button", name="大字模式", pressed=True).wait_for()
         assert size("body") == 20, "and on the other pages"
+        for name in ("index.html", "timebank.html", "scan.html", "card.html", "privacy.html"):
+            page.goto(f"{live_server}/{name}", wait_until="networkidle")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{name} scrolls sideways in large text"
+        screenshot(page, "a11y-large-text-on-privacy-360")
         page.get_by_role("button", name="大字模式").click()
         assert size("body") == 16
     finally:
