@@ -906,7 +906,7 @@ export default {
   "notfound.text": "The page you are looking for does not exist or has moved.",
 
   // reading comfort (issue 22): the large-text switch in the header
-  "a11y.large_text": "Large text",
+  "a11y.large_text": "Big text",
   // audit entries as sentences (issue 22)
   "audit.points": "{n} points",
   "audit.sentence_adjustment": "{actor} adjusted {target} by {amount}",

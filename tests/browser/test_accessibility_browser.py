@@ -219,6 +219,15 @@ def test_large_text_switch_grows_the_page_and_is_remembered(live_server, browser
             page.goto(f"{live_server}/{name}", wait_until="networkidle")
             assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{name} scrolls sideways in large text"
         screenshot(page, "a11y-large-text-on-privacy-360")
+        # The header stays on one line in both languages (brand, large text, language pill).
+        for switch_name in ("大字模式", "Big text"):
+            page.get_by_role("button", name=switch_name).wait_for()
+            assert page.eval_on_selector(".header-bar", "(el) => el.getBoundingClientRect().height") <= 64
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            if switch_name == "大字模式":
+                page.click(".lang-switch")  # to English, and back below
+        screenshot(page, "a11y-large-text-on-privacy-en-360")
+        page.click(".lang-switch")
         page.get_by_role("button", name="大字模式").click()
         assert size("body") == 16
     finally:
