@@ -76,7 +76,7 @@ async def build(conn: asyncpg.Connection) -> City | None:
                 await ledger.post(conn, unit=unit, debit=await ledger.org_account(conn, communities["三苏社区"], "issuing", unit),
                                   credit=await ledger.user_account(conn, volunteers[name], unit), amount=amount,
                                   kind="adjustment", cause=("adjustment", communities["三苏社区"]),
-                                  memo="纸质记录迁移 migrated paper records", actor_id=manager.id,
+                                  memo="纸质记录迁移", actor_id=manager.id,
                                   reason="2026年三季度纸质台账迁移")
     return City(admin=admin_id, managers=manager_ids, volunteers=volunteers, couriers=couriers,
                 communities=communities, grids=grids, streets=streets, team=team.id)

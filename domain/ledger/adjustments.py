@@ -93,7 +93,7 @@ async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: in
     debit, credit = (issuing, person) if amount > 0 else (person, issuing)
     async with conn.transaction():
         transfer = await ledger.post(conn, unit=unit, debit=debit, credit=credit, amount=abs(amount),
-                                     kind="adjustment", cause=("adjustment", community_id), memo="调整 adjustment",
+                                     kind="adjustment", cause=("adjustment", community_id), memo=None,  # the statement names it by its cause, in the reader's language
                                      actor_id=actor.id, reason=reason, key=key)
         # A replayed key returns the first transfer and moves nothing: no new act, no second row. (A concurrent
         # first attempt has committed its row by then: the replay waited for it on the idem_key index.)

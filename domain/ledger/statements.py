@@ -60,7 +60,19 @@ STATEMENT_QUERY = """
      order by e.account_id, e.id desc
      limit $3"""
 
-NEWEST = 2**63 - 1  # the cursor of the first page: before every entry id
+NEWEST = 2**63 - 1
+
+# Labels written before issue 22 mixed English into the Chinese label. Transfers are append-only, so
+# they are read in words instead: the adjustment by its cause's name, the others without the English.
+_OLD_LABELS = {"调整 adjustment": None, "纸质记录迁移 migrated paper records": "纸质记录迁移"}
+_OLD_EXPIRY_LABEL = re.compile(r"^(\d{4}年积分到期) points earned in \d{4} expired$")
+
+
+def _label(memo: str | None) -> str | None:
+    if memo in _OLD_LABELS:
+        return _OLD_LABELS[memo]
+    old_expiry = _OLD_EXPIRY_LABEL.match(memo or "")
+    return old_expiry.group(1) if old_expiry else memo  # the cursor of the first page: before every entry id
 
 # A memo names people by reference, never by name (issue 16): the ledger cannot be edited, and a name
 # written into it would outlive the closing of that person's account. `person_ref` writes the
@@ -91,7 +103,7 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])
     items = [StatementLine(
         id=r["id"], transfer_id=r["transfer_id"], created_at=r["created_at"], kind=r["kind"], amount=r["amount"],
-        balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], memo),
+        balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], _label(memo)),
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
         reversed_by=r["reversed_by"]) for r, memo in zip(rows[:limit], memos)]
     next_cursor = str(items[-1].id) if len(rows) > limit else None

@@ -233,20 +233,23 @@ async def members_csv(conn: asyncpg.Connection, viewer: Actor, community_id: int
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
+    # Managers open it in Excel: headers, roles and states in words, no field names (issue 22).
     if full:
-        writer.writerow(["编号 id", "姓名 name", "手机 phone", "角色 roles", "网格 grid", "状态 state",
-                         "可用积分 points", "时间(分钟) minutes", "加入时间 joined"])
+        writer.writerow(["编号", "姓名", "手机", "角色", "网格", "状态", "可用积分", "时间（分钟）", "加入时间"])
     else:
-        writer.writerow(["编号 id", "姓名 name", "手机 phone", "角色 roles"])
+        writer.writerow(["编号", "姓名", "手机", "角色"])
     for r in rows:
         m = _member(viewer, community_id, r, full)
-        line = [m.id, _csv_safe(m.name), m.phone or "", "/".join(m.roles)]
+        line = [m.id, _csv_safe(m.name), m.phone or "", "、".join(_CSV_ROLES.get(r, r) for r in m.roles)]
         if full:
-            state = "closed" if m.closed else "active" if m.active else "inactive"
+            state = "已注销" if m.closed else "正常" if m.active else "已停用"
             line += [_csv_safe(m.grid_name or ""), state, m.points, m.minutes,
                      m.joined_at.astimezone(clock.zone()).strftime("%Y-%m-%d") if m.joined_at else ""]
         writer.writerow(line)
     return out.getvalue()
+
+
+_CSV_ROLES = {"volunteer": "志愿者", "courier": "网格员", "manager": "管理员", "admin": "系统管理员"}
 
 
 def _csv_safe(text: str) -> str:

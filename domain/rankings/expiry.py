@@ -126,7 +126,7 @@ async def _expire_person(conn: asyncpg.Connection, user_id: int, year: int, now:
         await ledger.post(conn, unit="points", debit=account["id"],
                           credit=await ledger.org_account(conn, community_id, "issuing", "points"),
                           amount=points, kind="expiry", cause=("expiry", year),
-                          memo=f"{year}年积分到期 points earned in {year} expired",
+                          memo=f"{year}年积分到期",
                           key=f"expiry:{year}:{user_id}:{community_id}")
         total += points
     await conn.execute("update points_expiry_done set expired = $3 where year = $1 and user_id = $2",

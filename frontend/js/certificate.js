@@ -21,7 +21,7 @@ function render(cert) {
   $("cert-body").replaceChildren(...t("cert.body").split(/\{(\w+)\}/)
     .map((part, i) => (i % 2 ? h("strong", {}, values[part] ?? part) : part)));
   const stars = $("cert-stars");
-  stars.replaceChildren(...[1, 2, 3, 4, 5].map((n) => h("span", { class: ["star", n <= cert.stars.stars && "is-on"] }, "★")));
+  stars.replaceChildren(...[1, 2, 3, 4, 5].map((n) => h("span", { class: ["star", n <= cert.stars.stars && "is-on"] }, n <= cert.stars.stars ? "★" : "☆")));
   stars.setAttribute("aria-label", t("tb.stars_label", { n: cert.stars.stars }));
   stars.title = t("cert.stars_note", { h: hoursNumber(cert.stars.earned_minutes) });
   stars.hidden = cert.stars.stars === 0; // five empty stars on a certificate read as a rating of nothing

@@ -3,6 +3,7 @@
 import { api, ApiError, clearErrors, handlePageError, newIdempotencyKey, showError, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
+import { auditDetails, auditSentence } from "./audit-text.js";
 
 initPage();
 
@@ -299,7 +300,7 @@ function statementList(lines, unit) {
   if (!lines.length) return [h("li", { class: "muted" }, t("console.statement_empty"))];
   return lines.map((line) => h("li", { class: "entry" },
     h("div", {},
-      h("div", { class: "entry-title" }, line.cause?.label || tOr(`cause.${line.cause?.type}`, line.kind)),
+      h("div", { class: "entry-title" }, line.cause?.label || tOr(`cause.${line.cause?.type ?? line.kind}`, t("cause.other"))),
       h("div", { class: "entry-meta" }, [fmtTime(line.created_at), line.reason].filter(Boolean).join(" · "))),
     h("div", { class: "entry-side" },
       h("div", { class: ["entry-amount", line.amount > 0 && "is-in"] }, fmtValue(unit, line.amount, true)),
@@ -617,25 +618,21 @@ $("people-form").addEventListener("submit", async (event) => {
 
 // ---- audit ------------------------------------------------------------------------------------
 
-function change(before, after) {
-  const keys = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])];
-  const show = (v) => (v == null ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v));
-  return keys.map((k) => (before && k in before
-    ? `${k}: ${show(before[k])} → ${show(after?.[k])}` : `${k}: ${show(after?.[k])}`)).join("；");
-}
-
 function auditRow(e) {
-  const target = e.target_name ? `${withClosedNames(e.target_name)}` : `${tOr(`console.target_${e.target_type}`, e.target_type)} #${e.target_id ?? ""}`;
+  const details = auditDetails(e);
+  const reasonInSentence = e.act === "adjustment" || e.act === "reversal";
   return h("li", { class: "audit-entry" },
-    h("div", { class: "audit-head" }, badge("badge-accent", tOr(`audit_act.${e.act}`, e.act)), h("span", {}, target)),
+    h("div", { class: "audit-head" }, badge("badge-accent", tOr(`audit_act.${e.act}`, t("audit.act_other"))),
+      h("span", {}, auditSentence(e))),
     h("div", { class: "audit-meta" },
       fmtTime(e.created_at), " · ",
       e.actor_id ? h("button", { type: "button", class: "audit-actor", title: t("console.audit_by_actor"),
         onclick: () => filterByActor(e.actor_id, e.actor_name) }, withClosedNames(e.actor_name)) : t("console.system"),
       e.community_name ? ` · ${e.community_name}` : "",
       e.ip ? ` · IP ${e.ip}` : ""),
-    e.before || e.after ? h("div", { class: "audit-change" }, change(e.before, e.after)) : null,
-    e.reason ? h("div", { class: "audit-change" }, t("statement.reason", { reason: e.reason })) : null);
+    details ? h("div", { class: "audit-change" }, details) : null,
+    e.reason && !(reasonInSentence && auditSentence(e).includes(e.reason))
+      ? h("div", { class: "audit-change" }, t("statement.reason", { reason: e.reason })) : null);
 }
 
 function filterByActor(id, name) {

@@ -20,8 +20,9 @@ function stateBadge(entryState) {
 }
 
 function entryRow(item) {
-  const type = item.cause?.type ?? "other";
-  const typeText = tOr(`cause.${type}`, type);
+  // Postings without a cause (demo awards, expiry) are named by their kind; never a raw code.
+  const type = item.cause?.type ?? item.kind ?? "other";
+  const typeText = tOr(`cause.${type}`, t("cause.other"));
   const title = withClosedNames(item.cause?.label) || typeText;
   const meta = [item.cause?.label ? typeText : null, fmtTime(item.created_at)].filter(Boolean).join(" · ");
   const posted = !item.state || item.state === "posted";

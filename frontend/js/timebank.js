@@ -27,7 +27,7 @@ function fmtDuration(minutes) {
 }
 
 function starsEl(el, count) {
-  el.replaceChildren(...[1, 2, 3, 4, 5].map((n) => h("span", { class: ["star", n <= count && "is-on"] }, "★")));
+  el.replaceChildren(...[1, 2, 3, 4, 5].map((n) => h("span", { class: ["star", n <= count && "is-on"] }, n <= count ? "★" : "☆")));
   el.setAttribute("aria-label", t("tb.stars_label", { n: count }));
 }
 

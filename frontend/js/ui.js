@@ -86,18 +86,54 @@ async function loadUnreadBadge() {
 function langSwitch() {
   const current = getLang();
   const label = (lang, text) => h("span", { class: lang === current ? "is-current" : null, lang }, text);
+  // No aria-label: the spoken name is the visible "中文 / EN" plus the hidden purpose, so voice
+  // control users can say what they see.
   return h(
     "button",
     {
       type: "button",
       class: "lang-switch",
-      "aria-label": t("lang.switch"),
+      title: t("lang.switch"),
       onclick: () => setLang(current === "en" ? "zh-CN" : "en"),
     },
+    // translate="no": the label is bilingual on purpose, for whoever is stuck in the wrong language.
+    h("span", { class: "visually-hidden", translate: "no" }, t("lang.switch"), " "),
     label("zh-CN", "中文"),
-    h("span", { class: "sep", "aria-hidden": "true" }, "/"),
+    h("span", { class: "sep" }, "/"),
     label("en", "EN"),
   );
+}
+
+// Large text (大字模式) for older eyes: a class on <html> that raises the root font size, which every
+// rem-sized text and space follows. Remembered on this device, and set before the header is drawn.
+const LARGE_TEXT_KEY = "linli.large_text";
+
+function storedLargeText() {
+  try {
+    return localStorage.getItem(LARGE_TEXT_KEY) === "on";
+  } catch {
+    return false; // storage can be blocked: the switch still works for this page
+  }
+}
+
+document.documentElement.classList.toggle("large-text", storedLargeText());
+
+function largeTextSwitch() {
+  return h("button", {
+    type: "button",
+    class: "text-size-switch",
+    "aria-pressed": String(document.documentElement.classList.contains("large-text")),
+    onclick: (event) => {
+      const on = !document.documentElement.classList.contains("large-text");
+      document.documentElement.classList.toggle("large-text", on);
+      event.currentTarget.setAttribute("aria-pressed", String(on));
+      try {
+        localStorage.setItem(LARGE_TEXT_KEY, on ? "on" : "off");
+      } catch {
+        // not remembered, but this page is readable now
+      }
+    },
+  }, t("a11y.large_text"));
 }
 
 /** Render the shared header into <header id="app-header">. `nav: false` for pages before login. */
@@ -120,6 +156,7 @@ export function renderHeader({ nav = true } = {}) {
         h("span", { class: "brand-name", lang: "zh-CN" }, "邻里"),
         h("span", { class: "brand-latin", lang: "en" }, "Linli")),
       nav ? h("nav", { class: "main-nav", "aria-label": t("nav.main") }, links) : null,
+      largeTextSwitch(),
       langSwitch()),
   );
   if (nav) loadUnreadBadge();

@@ -13,3 +13,7 @@ async def test_demo_city_fills_every_capability_and_balances(fresh_conn):
         "activities", "attendances", "rewards", "redemptions", "service_requests", "reports", "audit_log")}
     assert all(n > 0 for n in counts.values()), counts
     assert await ledger_check.check(conn) == {}
+    # Statement labels are read by residents: Chinese only, no English glued on (issue 22); units
+    # after a number ("洗衣液 2kg") are fine.
+    assert await conn.fetch(
+        "select distinct memo from transfers where memo ~ '(^|[^0-9A-Za-z])[A-Za-z]{2,}'") == []

@@ -19,13 +19,13 @@ def test_login_language_switch_and_me_page(live_server, phone_page):
     page.fill("#login-password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(f"{live_server}/")
-    page.get_by_text("你好，刘芳").wait_for()
+    page.get_by_text("您好，刘芳").wait_for()
 
     page.click(".lang-switch")
     page.get_by_text("Hello, 刘芳").wait_for()
     screenshot(page, "shell-me-en-360")
     page.click(".lang-switch")
-    page.get_by_text("你好，刘芳").wait_for()
+    page.get_by_text("您好，刘芳").wait_for()
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     shot = screenshot(page, "shell-me-zh-360")
     assert shot.stat().st_size > 5000

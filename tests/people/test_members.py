@@ -63,8 +63,9 @@ async def test_members_csv_follows_the_same_rule(client, world):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][1] == "姓名 name" and len(rows[0]) == 9
+    assert rows[0] == ["编号", "姓名", "手机", "角色", "网格", "状态", "可用积分", "时间（分钟）", "加入时间"]
     by_id = {int(row[0]): row for row in rows[1:]}
+    assert (by_id[v2.id][3], by_id[v2.id][5]) == ("志愿者", "正常")  # words, not field values (issue 22)
     assert by_id[v2.id][2] == v2.phone and by_id[v1.id][1] == "'=SUM(1)"  # no formula injection
     r = await client.get(path, headers=v1.headers)
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))

@@ -1,0 +1,236 @@
+"""Reading comfort and words on every page (issue 22), in Chromium.
+
+Every frontend/*.html page is opened logged in as a volunteer, a courier, a community manager and an
+admin, at 360 px and at 1280 px. On each:
+- axe-core (vendored under tests/vendor/axe-core, never served to residents) finds no serious or
+  critical violation (contrast at least 4.5:1, names, labels, landmarks...);
+- no visible text is smaller than 14 px (chart axis numbers: 12 px), the body text is at least 16 px,
+  line spacing at least 1.3;
+- in Chinese, the visible text holds no English words and no raw field names (snake_case), apart
+  from the brand, units and codes.
+The pages are visited once (module fixture `survey`); each test below reads one aspect of the visits.
+The large-text switch in the header is tested on its own: on, the whole page grows; it stays on.
+"""
+
+import asyncio
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from domain.people import auth, orgs
+from domain.ledger import adjustments
+from tests.conftest import Login, new_phone, screenshot
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+PAGES = sorted(p.name for p in (ROOT / "frontend").glob("*.html"))
+# Panels that only show after a tap: opened through their address so their words are read too.
+EXTRA = {"manager": ["console.html?tab=audit", "console.html?tab=members"],
+         "admin": ["console.html?tab=audit", "console.html?tab=people"]}
+ROLES = ("volunteer", "courier", "manager", "admin")
+WIDTHS = (360, 1280)
+
+# Latin text a Chinese reader may see: the brand, the language switch, units and short codes.
+ALLOWED_LATIN = {"linli", "en", "kg", "g", "ml", "l", "km", "m", "cm", "ip", "id", "qr", "app", "h", "min",
+                 "am", "pm", "wifi", "pdf", "csv", "excel", "xlsx"}
+
+
+def build_city(database_url: str) -> dict:
+    """A community with a manager, a volunteer, a courier and an admin, a manual adjustment (its
+    audit row and statement line carry words) and a member added by the manager."""
+    import asyncpg
+    result: dict = {}
+
+    async def build():
+        conn = await asyncpg.connect(database_url)
+        try:
+            people = {}
+            for role, name in (("admin", "王主任"), ("manager", "王芳"), ("volunteer", "刘芳"),
+                               ("courier", "马骏")):
+                user_id = await auth.create_user(conn, phone=new_phone(), password=None, name=name,
+                                                 is_admin=role == "admin")
+                people[role] = Login(await auth._new_session(conn, user_id), name)
+            admin = await orgs.load_actor(conn, people["admin"].id)
+            district = await orgs.create_org(conn, admin, kind="district", name="东坡区", parent_id=None)
+            street = await orgs.create_org(conn, admin, kind="street", name="苏祠街道", parent_id=district.id)
+            community = await orgs.create_org(conn, admin, kind="community", name="三苏社区", parent_id=street.id)
+            grid = await orgs.create_org(conn, admin, kind="grid", name="第一网格", parent_id=community.id)
+            await orgs.appoint_manager(conn, admin, community.id, people["manager"].id)
+            manager = await orgs.load_actor(conn, people["manager"].id)
+            await orgs.add_member(conn, admin, community.id, people["volunteer"].id, "volunteer")
+            await orgs.add_member(conn, admin, grid.id, people["courier"].id, "courier")
+            await adjustments.adjust(conn, manager, user_id=people["volunteer"].id, unit="points", amount=15,
+                                     reason="补录纸质记录")
+            result.update(people)
+        finally:
+            await conn.close()
+
+    worker = threading.Thread(target=lambda: asyncio.run(build()))
+    worker.start()
+    worker.join()
+    assert "volunteer" in result, "building the community failed"
+    return result
+
+
+# Everything measured on one page, in the page: axe's serious/critical violations, text under 12 px,
+# the body's font size and line height, and the visible text.
+MEASURE = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  const violations = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.nodes.slice(0, 4).map((n) => n.target.join(" ") + " " +
+      (n.failureSummary || "").split("\\n").slice(1, 2).join("")).join(" | ")}`);
+  const small = [];
+  const tight = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || el.closest("[hidden], .visually-hidden, script, style")) continue;
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || !el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
+    const style = getComputedStyle(el);
+    const size = parseFloat(style.fontSize);
+    // Secondary text is at least 14 px; only chart axis numbers (SVG) may go down to 12 px.
+    if (size < 12 || size < 14 && !(el instanceof SVGElement)) small.push(`${el.tagName.toLowerCase()}.${el.className} "${node.textContent.trim().slice(0, 20)}" ${size}px`);
+    const line = style.lineHeight === "normal" ? size * 1.3 : parseFloat(style.lineHeight);
+    // Multi-line text needs room between lines; one-line controls (buttons, pills) are centred instead.
+    if (line < size * 1.3 - 0.01 && box.height > line * 1.5) tight.push(`${el.tagName.toLowerCase()}.${el.className} ${size}/${line}`);
+  }
+  const body = getComputedStyle(document.body);
+  // The words a reader sees, leaving out what is marked not to translate (codes, the bilingual
+  // language-switch label).
+  const copy = document.body.cloneNode(true);
+  const live = [...document.body.querySelectorAll("*")];
+  [...copy.querySelectorAll("*")].forEach((el, i) => {
+    if (live[i].matches("[translate=no]") || !live[i].checkVisibility()) el.replaceChildren();
+  });
+  return { violations, small, tight, body: parseFloat(body.fontSize), text: copy.textContent };
+}"""
+
+
+def latin_problems(text: str) -> list[str]:
+    """English words and snake_case field names in Chinese text (brand, units and codes allowed)."""
+    found = []
+    for token in re.findall(r"[A-Za-z][A-Za-z0-9_]*", text):
+        if "_" in token:
+            found.append(token)  # a raw field name such as transfer_id
+        elif re.search(r"\d", token) or token.isupper() and len(token) <= 4:
+            continue  # a code (A3F9, QR) or a unit with a number glued on
+        elif token.lower() not in ALLOWED_LATIN:
+            found.append(token)
+    return found
+
+
+@pytest.fixture(scope="module")
+def survey(live_server, browser, database_url):
+    """Visit every page as every role at both widths once; record what each test below reads."""
+    assert AXE.exists(), f"axe-core is vendored at {AXE} (see tests/vendor/axe-core/README.md)"
+    city = build_city(database_url)
+    axe = AXE.read_text(encoding="utf-8")
+    visits = {}
+    for role in ROLES:
+        for width in WIDTHS:
+            # bypass_csp: the pages' CSP rightly refuses the injected axe script; it changes nothing else.
+            context = browser.new_context(viewport={"width": width, "height": 800}, device_scale_factor=1,
+                                          bypass_csp=True)
+            context.add_cookies(city[role].cookies(live_server))
+            page = context.new_page()
+            for name in PAGES + EXTRA.get(role, []):
+                page.goto(f"{live_server}/{name}", wait_until="networkidle")
+                page.wait_for_timeout(150)  # let the last answers render
+                page.add_script_tag(content=axe)
+                visits[(role, name, width)] = page.evaluate(MEASURE)
+                if role in ("volunteer", "manager") and name in ("index.html", "shop.html", "statement.html",
+                                                                  "timebank.html", "console.html?tab=audit"):
+                    screenshot(page, f"a11y-{role}-{name.split('.')[0]}-{name.partition('tab=')[2] or 'page'}-{width}")
+            context.close()
+    return visits
+
+
+def test_no_serious_or_critical_axe_violation_on_any_page(survey):
+    failures = [f"{role} {name} @{width}px: {v}" for (role, name, width), seen in survey.items()
+                for v in seen["violations"]]
+    assert not failures, "\n".join(failures)
+
+
+def test_text_is_large_enough_and_spaced(survey):
+    failures = []
+    for (role, name, width), seen in survey.items():
+        if seen["body"] < 16:
+            failures.append(f"{role} {name} @{width}px: body text {seen['body']}px")
+        failures += [f"{role} {name} @{width}px: too small: {s}" for s in seen["small"]]
+        failures += [f"{role} {name} @{width}px: line spacing under 1.3: {s}" for s in seen["tight"]]
+    assert not failures, "\n".join(sorted(set(failures)))
+
+
+def test_chinese_pages_have_no_english_words_or_field_names(survey):
+    failures = []
+    for (role, name, width), seen in survey.items():
+        if width != 360:
+            continue
+        bad = latin_problems(seen["text"])
+        if bad:
+            failures.append(f"{role} {name}: {sorted(set(bad))}")
+    assert not failures, "\n".join(failures)
+
+
+def test_managers_read_audit_entries_as_sentences(survey):
+    for role in ("manager", "admin"):
+        text = survey[(role, "console.html?tab=audit", 360)]["text"]
+        assert "王芳 给 刘芳 调整 +15 积分：补录纸质记录" in text
+        assert "王主任 将 刘芳 设为志愿者" in text
+        assert "王主任 将 马骏 设为网格员" in text
+        assert not re.search(r"transfer_id|org_id|unit: |role: ", text)
+
+
+def test_the_word_checker_catches_english_and_field_names():
+    assert latin_problems("调整 adjustment") == ["adjustment"]
+    assert latin_problems("unit: points；amount: 15；transfer_id: 95") == ["unit", "points", "amount", "transfer_id"]
+    assert latin_problems("邻里 Linli · 中文 / EN · 大米 5kg · 核销码 A3F9 · IP 10.0.0.1") == []
+
+
+def test_large_text_switch_grows_the_page_and_is_remembered(live_server, browser, database_url):
+    city = build_city(database_url)
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    context.add_cookies(city["volunteer"].cookies(live_server))
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/shop.html")
+        switch = page.get_by_role("button", name="大字模式")
+        switch.wait_for()
+        size = lambda selector: page.eval_on_selector(selector, "(el) => parseFloat(getComputedStyle(el).fontSize)")  # noqa: E731
+        assert switch.get_attribute("aria-pressed") == "false"
+        assert size("body") == 16
+        screenshot(page, "a11y-large-text-off-shop-360")
+        switch.click()
+        assert switch.get_attribute("aria-pressed") == "true"
+        assert size("body") == 20  # the whole page follows the root size
+        assert size("h1") > 22 * 1.2
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # still no sideways scrolling
+        screenshot(page, "a11y-large-text-on-shop-360")
+        page.reload()
+        page.get_by_role("button", name="大字模式").wait_for()
+        assert size("body") == 20, "large text is remembered after a reload"
+        page.goto(f"{live_server}/statement.html")
+        page.get_by_role("button", name="大字模式", pressed=True).wait_for()
+        assert size("body") == 20, "and on the other pages"
+        for name in ("index.html", "timebank.html", "scan.html", "card.html", "privacy.html"):
+            page.goto(f"{live_server}/{name}", wait_until="networkidle")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{name} scrolls sideways in large text"
+        screenshot(page, "a11y-large-text-on-privacy-360")
+        # The header stays on one line in both languages (brand, large text, language pill).
+        for switch_name in ("大字模式", "Big text"):
+            page.get_by_role("button", name=switch_name).wait_for()
+            assert page.eval_on_selector(".header-bar", "(el) => el.getBoundingClientRect().height") <= 64
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            if switch_name == "大字模式":
+                page.click(".lang-switch")  # to English, and back below
+        screenshot(page, "a11y-large-text-on-privacy-en-360")
+        page.click(".lang-switch")
+        page.get_by_role("button", name="大字模式").click()
+        assert size("body") == 16
+    finally:
+        context.close()
