@@ -11,6 +11,7 @@ Previews count per address. A load test scanning from one machine turns both off
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,13 +26,20 @@ from domain.people.orgs import Actor
 LOGGED_REASONS = frozenset({
     "code_unknown", "code_expired", "code_revoked", "outside_window", "capacity_full", "not_published",
     "not_member", "too_far", "daily_cap_reached", "invalid_state", "already_used", "forbidden",
-    "validation_failed", "insufficient_balance", "out_of_stock", "limit_reached", "rate_limited"})
+    "validation_failed", "insufficient_balance", "out_of_stock", "limit_reached", "rate_limited",
+    "poster_not_accepted", "location_required", "late_scan_expired"})  # the last three: issue 21
 
 
 class ScanContext(msgspec.Struct, frozen=True):
     nonce: str | None = None
     lat: float | None = None
     lng: float | None = None
+    # issue 21 (domain/checkin/offline.py, fraud.py): the device's scan time of a queued scan, an
+    # explicit "check_out" (the confirmed second scan), the page's device id and the client address
+    scanned_at: datetime | None = None
+    intent: str | None = None
+    device: str | None = None
+    ip: str | None = None
 
 
 class ScanResult(msgspec.Struct, kw_only=True):

@@ -41,6 +41,7 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    "kiosk_pair", "kiosk_revoke", "scan_flag_dismiss", "scan_flag_credit",  # scanning (issue 21)
 })
 
 
