@@ -296,7 +296,7 @@ async def test_a_paired_kiosk_sees_only_its_code_and_count_until_revoked(client,
 
     r = await client.post("/api/kiosk/pair", json={"code": "00000000" if pairing["pairing_code"] != "00000000"
                                                    else "11111111"})
-    assert r.status_code == 404 and r.json()["error"] == "code_unknown"
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
     paired = (await client.post("/api/kiosk/pair", json={"code": pairing["pairing_code"]})).json()
     assert paired["activity_id"] == activity["id"]
     again = await client.post("/api/kiosk/pair", json={"code": pairing["pairing_code"]})
