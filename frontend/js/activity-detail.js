@@ -3,6 +3,7 @@
 import { api, clearErrors, newIdempotencyKey, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, setBusy } from "./ui.js";
+import { showScanning } from "./activity-scanning.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -82,6 +83,7 @@ function tools(activity) {
     open && link("act.station", `/station.html?activity=${id}`),
     link("act.poster", `/api/activities/${id}/poster.svg`, { newTab: true }),
     link("act.poster_png", `/api/activities/${id}/poster.png`, { download: `poster-${id}.png` }),
+    link("act.poster_print", `/poster-print.html?ids=${id}`, { newTab: true }),
     open && action("act.close", "btn-danger", (e) => run(e.currentTarget, async () => {
       if (!window.confirm(t("act.close_confirm"))) return;
       await api("POST", `/api/activities/${id}/close`);
@@ -262,5 +264,6 @@ export async function showDetail(id) {
     clearTimeout(state.searchTimer);
     state.searchTimer = setTimeout(() => searchMembers().catch((err) => showError(err)), 300);
   });
-  await Promise.all([loadAttendance(true), loadFailed(), state.activity.state !== "draft" && searchMembers()]);
+  await Promise.all([loadAttendance(true), loadFailed(), state.activity.state !== "draft" && searchMembers(),
+    showScanning(state.activity, () => loadAttendance(true))]);
 }

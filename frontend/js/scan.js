@@ -1,11 +1,15 @@
 // The page any phone camera opens (/s/<code>), and the in-page scanner (/scan.html).
 // Flow: preview the code (works logged out) → POST /api/scans (401: log in, then come back here)
 // → a big, friendly result, or the refusal in words. A nonce per page load makes a reload of this
-// page replay its own scan instead of checking the person out.
-import { api, ApiError, newIdempotencyKey, requireLogin } from "./api.js";
+// page replay its own scan instead of checking the person out. A later scan asks before checking out
+// (issue 21). Without network a scan waits in IndexedDB (scan-queue.js) with its nonce and time, and
+// goes up when the network returns; the camera decodes in the page on every phone (camera.js).
+import { api, ApiError, newIdempotencyKey, requireLogin, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
-import { cameraScanSupported, codeFromText, startCamera } from "./qr-camera.js";
+import { codeFromText } from "./qr-camera.js";
+import { cameraElements, setUpCamera } from "./camera.js";
+import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 
 initPage();
 
@@ -92,6 +96,32 @@ function capNote(details) {
   return details?.capped ? t("scan.capped", { cap: details.daily_cap }) : "";
 }
 
+/** A random id of this browser, sent with scans: one phone checking in many people is flagged. */
+function deviceId() {
+  try {
+    let id = localStorage.getItem("linli.device");
+    if (!id) {
+      id = newIdempotencyKey();
+      localStorage.setItem("linli.device", id);
+    }
+    return id;
+  } catch {
+    return undefined;
+  }
+}
+
+function showConfirm(result, preview) {
+  const d = result.details ?? {};
+  show({ tone: "info", title: t("checkout.question", { n: d.served_minutes ?? 0 }), note: t("checkout.note"),
+    actions: [
+      h("button", { type: "button", id: "checkout-confirm", class: "btn btn-primary btn-block",
+        onclick: () => submit(preview, newIdempotencyKey(), { intent: "check_out" }) }, t("checkout.confirm")),
+      h("button", { type: "button", id: "checkout-cancel", class: "btn btn-secondary btn-block",
+        onclick: () => show({ tone: "info", title: t("scan.checked_in"), note: t("checkout.kept"),
+          actions: doneActions() }) }, t("checkout.cancel")),
+    ] });
+}
+
 function showSuccess(result) {
   const d = result.details ?? {};
   const views = {
@@ -117,6 +147,7 @@ function refusalNote(err) {
   if (err.code === "too_far") return t("scan.too_far", { d: d.distance_m, r: d.radius_m });
   if (err.code === "capacity_full" && d.capacity) return t("scan.capacity", { n: d.capacity });
   if (d.annulled) return t("scan.annulled", { reason: d.reason ?? "" });
+  if (err.code === "location_required") return t("scan.location_note");
   return tOr(`scan.hint.${err.code}`, "");
 }
 
@@ -125,10 +156,28 @@ function showRefusal(err) {
     actions: [link("/scan.html", "scan.scan_another"), link("/", "common.back_home")] });
 }
 
-function showNetworkProblem(retry) {
-  show({ tone: "error", title: t("error.network"), note: t("scan.retry_note"), actions: [
+function showNetworkProblem(retry, saved = false) {
+  show({ tone: "error", title: t("error.network"), note: t(saved ? "queue.saved_scan" : "scan.retry_note"), actions: [
     h("button", { type: "button", class: "btn btn-primary btn-block", onclick: retry }, t("common.retry")),
   ] });
+}
+
+/** Keep this scan for later (same nonce: a retry and the upload never both count). */
+async function keep(body) {
+  try {
+    await enqueue({ nonce: body.nonce, scope: "scan", path: "/api/scans", body, label: body.code });
+    showPending();
+    return true;
+  } catch {
+    return false; // no IndexedDB (private mode): the retry button is all there is
+  }
+}
+
+async function showPending() {
+  const badge = $("pending");
+  const n = (await pending("scan").catch(() => [])).length;
+  badge.hidden = n === 0;
+  badge.textContent = t("queue.pending", { n });
 }
 
 function position() {
@@ -139,19 +188,23 @@ function position() {
   });
 }
 
-async function submit(preview, nonce) {
+async function submit(preview, nonce, extra = {}) {
   show({ tone: "loading", title: t("scan.working") });
-  const body = { code, nonce };
+  const scannedAt = new Date().toISOString();
+  const body = { code, nonce, device: deviceId(), ...extra };
   if (preview.details?.geofence) {
-    const coords = await position(); // without a fix the scan still goes; the fence only checks what it gets
+    const coords = await position(); // without a fix the server refuses: a fenced activity needs a location
     if (coords) Object.assign(body, { lat: coords.latitude, lng: coords.longitude });
   }
   try {
-    showSuccess(await api("POST", "/api/scans", body));
+    const result = await api("POST", "/api/scans", body);
+    if (result.action === "confirm_check_out") showConfirm(result, preview);
+    else showSuccess(result);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) requireLogin();
-    else if (err.code === "network") showNetworkProblem(() => submit(preview, nonce));
-    else showRefusal(err);
+    else if (err.code === "network") {
+      showNetworkProblem(() => submit(preview, nonce, extra), await keep({ ...body, scanned_at: scannedAt }));
+    } else showRefusal(err);
   }
 }
 
@@ -161,8 +214,10 @@ async function resolve() {
   try {
     preview = await api("GET", `/api/scans/${encodeURIComponent(code)}`);
   } catch (err) {
-    if (err.code === "network") showNetworkProblem(resolve);
-    else showRefusal(err);
+    if (err.code === "network") {
+      const saved = await keep({ code, nonce: nonceFor(code), device: deviceId(), scanned_at: new Date().toISOString() });
+      showNetworkProblem(resolve, saved);
+    } else showRefusal(err);
     return;
   }
   showActivity(preview);
@@ -177,9 +232,16 @@ async function resolve() {
 
 // ---- the in-page scanner --------------------------------------------------------------------
 
-function go(text) {
+async function go(text) {
   const value = codeFromText(text);
-  if (value) location.assign(`/s/${encodeURIComponent(value)}`);
+  if (!value) return;
+  if (navigator.onLine === false) { // the result page would not load: keep the scan for later
+    const saved = await keep({ code: value, nonce: newIdempotencyKey(), device: deviceId(),
+      scanned_at: new Date().toISOString() });
+    toast(t(saved ? "queue.saved_scan" : "error.network"), saved ? "info" : "error");
+    return;
+  }
+  location.assign(`/s/${encodeURIComponent(value)}`);
 }
 
 function setUpScanner() {
@@ -195,30 +257,19 @@ function setUpScanner() {
     }
     go(input.value);
   });
-  if (!cameraScanSupported()) return;
-  let stop = null;
-  const startButton = $("camera-start");
-  startButton.hidden = false;
-  startButton.addEventListener("click", async () => {
-    try {
-      stop = await startCamera($("camera"), (value) => {
-        stop?.();
-        go(value);
-      });
-      $("camera-box").hidden = false;
-      startButton.hidden = true;
-      $("camera-stop").hidden = false;
-    } catch {
-      startButton.replaceChildren(t("scan.camera_denied"));
-      startButton.disabled = true;
-    }
+  const camera = setUpCamera(cameraElements(), (value) => {
+    if (navigator.onLine !== false) camera.close();
+    go(value);
   });
-  $("camera-stop").addEventListener("click", () => {
-    stop?.();
-    $("camera-box").hidden = true;
-    $("camera-stop").hidden = true;
-    startButton.hidden = false;
-  });
+}
+
+/** Scans kept offline go up when the network returns; each answer shows as a toast. */
+function uploadKept() {
+  keepFlushing("scan", (item, result, error) => {
+    if (error) toast(`${t("queue.uploaded")}: ${error.message}`, "error");
+    else toast(`${t("queue.uploaded")}: ${result.title ?? ""} ${tOr(`station.action.${result.action}`, "")}`.trim(),
+      "success");
+  }, showPending);
 }
 
 if (code) {
@@ -226,3 +277,4 @@ if (code) {
 } else {
   setUpScanner();
 }
+uploadKept();
