@@ -655,7 +655,7 @@ export default {
 
   "station.title": "Check-in station",
   "station.activity": "Activity",
-  "station.hint": "Scan a resident's member card to check them in; scan again at the end to check them out.",
+  "station.hint": "Scan a resident's member card to check them in; scan again at the end and confirm to check them out (offline scans are kept and uploaded when back online).",
   "station.scan_title": "Scan member cards",
   "station.code_label": "Member code (or its link)",
   "station.code_ph": "16-character code",
@@ -921,7 +921,7 @@ export default {
   "checkout.cancel": "Cancel",
   "checkout.kept": "OK, you are still checked in. Scan again when you leave.",
   "scan.location_note": "Allow location in your browser or WeChat settings, then tap “Scan another code” and scan again.",
-  "act.poster_print": "Print posters (A4)",
+  "act.poster_print": "Print several posters (A4)",
   "act.f_rotating_only": "Accept only the live code on the venue screen (printed poster codes refused)",
   "act.f_one_step": "A second scan at the station or screen checks out at once (no question)",
   "flags.title": "Scans to review",

@@ -655,7 +655,7 @@ export default {
 
   "station.title": "签到台",
   "station.activity": "活动",
-  "station.hint": "扫描居民的会员码为其签到；活动结束时再扫一次即签退。",
+  "station.hint": "扫描居民的会员码为其签到；活动结束时再扫一次，确认后签退（离线时扫码会保存，联网后自动上传）。",
   "station.scan_title": "扫会员码",
   "station.code_label": "会员码（可粘贴链接）",
   "station.code_ph": "16 位编码",
@@ -921,7 +921,7 @@ export default {
   "checkout.cancel": "取消",
   "checkout.kept": "好的，仍在签到中。活动结束离开时再扫一次签退。",
   "scan.location_note": "请在浏览器或微信设置中允许获取位置，然后点“扫描其他二维码”重新扫码。",
-  "act.poster_print": "打印海报（A4）",
+  "act.poster_print": "批量打印海报（A4）",
   "act.f_rotating_only": "只接受现场大屏的动态二维码（打印的海报码无效）",
   "act.f_one_step": "签到台和大屏扫码第二次直接签退（不再询问）",
   "flags.title": "需要核查的扫码",
