@@ -32,6 +32,7 @@ create table scan_nonces (
     received_at timestamptz not null,
     primary key (activity_id, user_id, nonce)
 );
+create index scan_nonces_received on scan_nonces (received_at);  -- pruned by the sweeper (domain/checkin/offline.py)
 
 -- Scans a manager should look at: flagged, never blocked.
 create table scan_flags (

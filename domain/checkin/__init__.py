@@ -601,9 +601,11 @@ async def close(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip:
 async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int = 200) -> int:
     """Check out people still inside when their activity's window has ended.
 
-    Their minutes count up to the window end: people forget to scan out far more often than they
-    leave early, and the check-in already proved they came. Each person in its own short
-    transaction; SKIP LOCKED and the state re-check make several processes safe together.
+    Their minutes count up to their last proof of presence (the check-in, or a later scan while
+    inside), not to the window end, and the check-out is flagged for the manager, who credits the
+    rest from the review list when the person did stay (finding 5 of issue 16: the whole window was
+    paid to people who had left). Each person in its own short transaction; SKIP LOCKED and the
+    state re-check make several processes safe together.
     """
     due = await pool.fetch(
         """select t.id from attendances t join activities a on a.id = t.activity_id

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from domain.core import settings
+from domain.core import settings, sweeper
 from domain.core.errors import DomainError, invalid
 
 
@@ -49,3 +49,13 @@ async def claim_nonce(conn: asyncpg.Connection, activity_id: int, user_id: int, 
            values ($1, $2, $3, $4, $5) on conflict do nothing returning true""",
         activity_id, user_id, nonce, claimed, received)
     return bool(row)
+
+
+@sweeper.register
+async def prune_scan_nonces(pool: asyncpg.Pool, now: datetime) -> int:
+    """A nonce older than the longest accepted delay (and a day) can no longer come back in a late
+    scan (it would be refused as late_scan_expired); a page reloading its own scan still replays
+    through the attendance's in_nonce / out_nonce."""
+    horizon = now - timedelta(seconds=settings.get().offline_max_delay_seconds) - timedelta(days=1)
+    result = await pool.execute("delete from scan_nonces where received_at < $1", horizon)
+    return int(result.split()[-1])

@@ -386,3 +386,19 @@ async def test_finding_5_automatic_check_out_credits_to_the_last_proof_of_presen
     assert await pool.fetchval("select count(*) from audit_log where act = 'scan_flag_credit' and target_id = $1",
                                stayed.id) == 1
     assert await world.ledger_problems() == {}
+
+
+async def test_old_nonces_are_pruned_after_the_longest_accepted_delay(client, world, pool, setenv):
+    setenv("LINLI_OFFLINE_MAX_DELAY_SECONDS", "3600")
+    from domain.checkin import offline
+    clock.freeze(T0)
+    c = await world.community()
+    elder = await world.member(c)
+    activity = await new_activity(client, c, starts=T0 - timedelta(minutes=30))
+    await station(client, c, activity["id"], await card_of(client, elder), scanned_at=iso(T0 - timedelta(minutes=5)))
+    count = "select count(*) from scan_nonces where activity_id = $1"
+    assert await pool.fetchval(count, activity["id"]) == 1
+    await offline.prune_scan_nonces(pool, T0 + timedelta(hours=24))  # 1 h + 1 day not yet passed
+    assert await pool.fetchval(count, activity["id"]) == 1
+    await offline.prune_scan_nonces(pool, T0 + timedelta(hours=25, minutes=1))
+    assert await pool.fetchval(count, activity["id"]) == 0
