@@ -175,6 +175,32 @@ def test_an_offline_station_uploads_its_three_scans_once_at_their_scan_times(liv
     page.context.close()
 
 
+def test_the_scan_page_keeps_an_offline_scan_and_checks_in_when_back_online(live_server, browser, database_url):
+    world = city(database_url)
+    person, _ = volunteer(live_server, database_url, world, "赵敏")
+    page, errors = new_page(browser, person.cookies(live_server))
+    page.goto(f"{live_server}/scan.html")
+    page.locator("#paste-code").wait_for()
+    page.context.set_offline(True)
+    page.fill("#paste-code", codes.url_for(world["poster"]))
+    page.click("#paste-form button[type=submit]")
+    page.locator("#pending", has_text="1 条待上传").wait_for()
+    queued = page.evaluate(QUEUE)
+    assert [item["body"]["code"] for item in queued] == [world["poster"]]
+    screenshot(page, "scan21-scan-offline-360")
+    assert attendances(database_url, world["activity"]) == []
+
+    page.context.set_offline(False)
+    page.locator(".toast", has_text="已签到").wait_for(timeout=20000)
+    page.locator("#pending").wait_for(state="hidden")
+    [row] = attendances(database_url, world["activity"])
+    assert row["user_id"] == person.id and row["in_received_at"] is not None
+    assert row["checked_in_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z") == queued[0]["body"]["scanned_at"]
+    assert balances(live_server, person) == {"points": 10, "minutes": 0}
+    assert errors == []
+    page.context.close()
+
+
 # ---- check-out on purpose -------------------------------------------------------------------
 
 def test_a_second_scan_ten_minutes_later_checks_out_only_when_confirmed(live_server, phone_page, database_url):
