@@ -920,7 +920,7 @@ export default {
   "checkout.confirm": "Check out",
   "checkout.cancel": "Cancel",
   "checkout.kept": "OK, you are still checked in. Scan again when you leave.",
-  "scan.location_note": "Allow location in your browser or WeChat settings, then tap “Scan another code” and scan again.",
+  "scan.location_note": "Allow location in your browser or WeChat settings, then tap Retry.",
   "act.poster_print": "Print several posters (A4)",
   "act.f_rotating_only": "Accept only the live code on the venue screen (printed poster codes refused)",
   "act.f_one_step": "A second scan at the station or screen checks out at once (no question)",
@@ -967,5 +967,7 @@ export default {
   "print.copies": "Copies of each",
   "print.print": "Print",
   "print.summary": "{n} pages",
-  "print.poster_alt": "Activity poster"
+  "print.poster_alt": "Activity poster",
+  "act.rule_rotating_only": "Screen code only",
+  "act.rule_one_step": "One-step check-out"
 };

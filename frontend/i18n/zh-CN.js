@@ -920,7 +920,7 @@ export default {
   "checkout.confirm": "签退",
   "checkout.cancel": "取消",
   "checkout.kept": "好的，仍在签到中。活动结束离开时再扫一次签退。",
-  "scan.location_note": "请在浏览器或微信设置中允许获取位置，然后点“扫描其他二维码”重新扫码。",
+  "scan.location_note": "请在浏览器或微信设置中允许获取位置，然后点“重试”。",
   "act.poster_print": "批量打印海报（A4）",
   "act.f_rotating_only": "只接受现场大屏的动态二维码（打印的海报码无效）",
   "act.f_one_step": "签到台和大屏扫码第二次直接签退（不再询问）",
@@ -967,5 +967,7 @@ export default {
   "print.copies": "每个活动打印几张",
   "print.print": "打印",
   "print.summary": "共 {n} 页",
-  "print.poster_alt": "活动海报"
+  "print.poster_alt": "活动海报",
+  "act.rule_rotating_only": "仅限大屏动态码",
+  "act.rule_one_step": "扫码一步签退"
 };

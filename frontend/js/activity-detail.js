@@ -35,6 +35,8 @@ export function rulesBadges(activity) {
     activity.points_per_hour > 0 &&
       h("span", { class: "badge badge-accent" }, t("act.rule_pph", { n: activity.points_per_hour })),
     activity.capacity && h("span", { class: "badge badge-muted" }, t("act.rule_capacity", { n: activity.capacity })),
+    activity.rotating_only && h("span", { class: "badge badge-muted" }, t("act.rule_rotating_only")),
+    activity.one_step_checkout && h("span", { class: "badge badge-muted" }, t("act.rule_one_step")),
   ];
 }
 

@@ -147,13 +147,15 @@ function refusalNote(err) {
   if (err.code === "too_far") return t("scan.too_far", { d: d.distance_m, r: d.radius_m });
   if (err.code === "capacity_full" && d.capacity) return t("scan.capacity", { n: d.capacity });
   if (d.annulled) return t("scan.annulled", { reason: d.reason ?? "" });
-  if (err.code === "location_required") return t("scan.location_note");
+  if (err.code === "location_required") return t("scan.location_note");  // issue 16 finding 5
   return tOr(`scan.hint.${err.code}`, "");
 }
 
-function showRefusal(err) {
+function showRefusal(err, retry = null) {
+  const again = retry && h("button", { type: "button", class: "btn btn-primary btn-block", onclick: retry },
+    t("common.retry"));
   show({ tone: "error", title: err.message || t("error.generic"), note: refusalNote(err),
-    actions: [link("/scan.html", "scan.scan_another"), link("/", "common.back_home")] });
+    actions: [again, link("/scan.html", "scan.scan_another"), link("/", "common.back_home")].filter(Boolean) });
 }
 
 function showNetworkProblem(retry, saved = false) {
@@ -204,6 +206,8 @@ async function submit(preview, nonce, extra = {}) {
     if (err instanceof ApiError && err.status === 401) requireLogin();
     else if (err.code === "network") {
       showNetworkProblem(() => submit(preview, nonce, extra), await keep({ ...body, scanned_at: scannedAt }));
+    } else if (err.code === "location_required" || err.code === "too_far") {
+      showRefusal(err, () => submit(preview, nonce, extra)); // location allowed, or moved closer: try again
     } else showRefusal(err);
   }
 }

@@ -233,6 +233,24 @@ def test_a_second_scan_ten_minutes_later_checks_out_only_when_confirmed(live_ser
     assert balances(live_server, person) == {"points": 13, "minutes": 30}  # 10 + 6 an hour for half an hour
 
 
+def test_finding_5_a_geofenced_scan_without_location_is_refused_then_retried(live_server, browser, database_url):
+    world = city(database_url, lat=30.0, lng=104.0, radius_m=300)
+    person, _ = volunteer(live_server, database_url, world, "孙强")
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    context.add_cookies(person.cookies(live_server))
+    page = context.new_page()
+    page.goto(f"{live_server}/s/{world['poster']}")  # location not allowed: no coordinates
+    page.locator("#result-title", has_text="需要定位").wait_for(timeout=15000)
+    screenshot(page, "scan21-location-required-360")
+    assert attendances(database_url, world["activity"]) == []
+    context.grant_permissions(["geolocation"], origin=live_server)
+    context.set_geolocation({"latitude": 30.0005, "longitude": 104.0})
+    page.get_by_role("button", name="重试").click()
+    page.locator("#result-title", has_text="已签到").wait_for(timeout=15000)
+    assert [r["user_id"] for r in attendances(database_url, world["activity"])] == [person.id]
+    context.close()
+
+
 # ---- kiosk pairing and layouts ----------------------------------------------------------------
 
 def fits(page) -> None:
@@ -326,8 +344,10 @@ def test_the_scan_page_is_light_and_fetches_its_decoder_only_for_the_camera(live
     world = city(database_url)
     person, _ = volunteer(live_server, database_url, world, "陈伟")
     weight = page_weight._measure(browser, live_server, "/scan.html", person.token, person.csrf)
+    print(f"/scan.html first load: {weight['wire_bytes']} bytes on the wire in {weight['requests']} requests")
     assert weight["status"] == 200 and weight["page_errors"] == []
     assert weight["wire_bytes"] <= 50 * 1024, weight["largest"]
     assert not any("/vendor/" in item["path"] for item in weight["items"])
     deferred = page_weight.decoder_deferred(live_server, person.token, person.csrf, browser_type=browser.browser_type)
+    print(f"decoder: {deferred}")
     assert deferred["before_click"] is False and deferred["after_click"] is True, deferred
