@@ -8,13 +8,20 @@ import { t } from "./i18n.js";
 const DECODER_URL = "/vendor/jsqr/jsQR.js";
 const MAX_SIDE = 720;      // frames are scaled down to this before decoding: enough for a poster at 1 m
 const TICK_MS = 200;
+let decoderPromise = null;
+
+/** Fetch the decoder ahead (a station that may lose its network before opening the camera). */
+export function warmUp() {
+  if (!("BarcodeDetector" in window) && cameraAvailable()) {
+    decoderPromise ??= import(DECODER_URL).then(() => self.jsQR);
+    decoderPromise.catch(() => { decoderPromise = null; });
+  }
+}
 
 /** True when the page can open a camera at all (https or localhost, a camera API). */
 export function cameraAvailable() {
   return !!navigator.mediaDevices?.getUserMedia;
 }
-
-let decoderPromise = null;
 
 /** A decode(video) → text|null function: the native detector, or jsQR loaded now (once). */
 async function makeDecoder() {

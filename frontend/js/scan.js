@@ -3,12 +3,12 @@
 // → a big, friendly result, or the refusal in words. A nonce per page load makes a reload of this
 // page replay its own scan instead of checking the person out. A later scan asks before checking out
 // (issue 21). Without network a scan waits in IndexedDB (scan-queue.js) with its nonce and time, and
-// goes up when the network returns; the camera decodes in the page on every phone (camera.js).
+// goes up when the network returns; the camera decodes in the page on every phone (camera.js, loaded
+// with its decoder only when the camera button is pressed: this page stays under 50 KB).
 import { api, ApiError, newIdempotencyKey, requireLogin, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
 import { codeFromText } from "./qr-camera.js";
-import { cameraElements, setUpCamera } from "./camera.js";
 import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 
 initPage();
@@ -261,10 +261,21 @@ function setUpScanner() {
     }
     go(input.value);
   });
-  const camera = setUpCamera(cameraElements(), (value) => {
-    if (navigator.onLine !== false) camera.close();
-    go(value);
-  });
+  if (!navigator.mediaDevices?.getUserMedia) return;
+  const start = $("camera-start");
+  start.hidden = false;
+  start.addEventListener("click", async () => {
+    try {
+      const { cameraElements, setUpCamera } = await import("./camera.js");
+      const camera = setUpCamera(cameraElements(), (value) => {
+        if (navigator.onLine !== false) camera.close();
+        go(value);
+      });
+      start.click(); // now handled by the camera module
+    } catch {
+      start.textContent = t("scan.camera_denied"); // offline before the camera was ever opened: type the code
+    }
+  }, { once: true });
 }
 
 /** Scans kept offline go up when the network returns; each answer shows as a toast. */

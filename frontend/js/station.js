@@ -6,7 +6,7 @@ import { api, handlePageError, newIdempotencyKey, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, h, initPage, setBusy } from "./ui.js";
 import { codeFromText } from "./qr-camera.js";
-import { cameraElements, setUpCamera as wireCamera } from "./camera.js";
+import { cameraElements, setUpCamera as wireCamera, warmUp } from "./camera.js";
 import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 
 initPage();
@@ -115,6 +115,7 @@ async function submit(text) {
 
 function setUpCamera() {
   wireCamera(cameraElements(), (value) => submit(value));
+  setTimeout(warmUp, 3000); // the decoder is here before the hall's network may drop
 }
 
 function setUpQueue() {
