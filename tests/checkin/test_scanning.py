@@ -402,3 +402,17 @@ async def test_old_nonces_are_pruned_after_the_longest_accepted_delay(client, wo
     assert await pool.fetchval(count, activity["id"]) == 1
     await offline.prune_scan_nonces(pool, T0 + timedelta(hours=25, minutes=1))
     assert await pool.fetchval(count, activity["id"]) == 0
+
+
+async def test_a_check_out_confirmed_from_two_tabs_at_once_banks_once(client, world, pool):
+    clock.freeze(T0)
+    c = await world.community()
+    volunteer = await world.member(c)
+    activity = await new_activity(client, c, points=0, points_per_hour=6)
+    code = await poster_code(pool, activity["id"])
+    await scan(client, volunteer, code)
+    clock.advance(timedelta(minutes=40))
+    answers = await asyncio.gather(*[scan(client, volunteer, code, intent="check_out") for _ in range(6)])
+    assert sorted(a.json()["action"] for a in answers) == ["already_checked_out"] * 5 + ["checked_out"]
+    assert await balances(client, volunteer) == {"points": 4, "minutes": 40}
+    assert await world.ledger_problems() == {}
