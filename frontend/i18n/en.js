@@ -969,5 +969,6 @@ export default {
   "print.summary": "{n} pages",
   "print.poster_alt": "Activity poster",
   "act.rule_rotating_only": "Screen code only",
-  "act.rule_one_step": "One-step check-out"
+  "act.rule_one_step": "One-step check-out",
+  "act.late": "scanned offline, uploaded {time}"
 };

@@ -969,5 +969,6 @@ export default {
   "print.summary": "共 {n} 页",
   "print.poster_alt": "活动海报",
   "act.rule_rotating_only": "仅限大屏动态码",
-  "act.rule_one_step": "扫码一步签退"
+  "act.rule_one_step": "扫码一步签退",
+  "act.late": "离线扫码，{time} 上传"
 };

@@ -123,6 +123,8 @@ function attendanceState(row) {
 
 function attendanceRow(row) {
   const source = row.source !== "self" && h("span", { class: "badge badge-info" }, t(`act.source_${row.source}`));
+  const late = row.in_received_at && h("span", { class: "badge badge-muted" },
+    t("act.late", { time: clock(row.in_received_at) })); // issue 21: scanned offline, uploaded then
   const span = row.checked_out_at
     ? `${clock(row.checked_in_at)}–${clock(row.checked_out_at)}${row.auto_checkout ? ` ${t("act.auto")}` : ""}`
     : t("act.since", { time: clock(row.checked_in_at) });
@@ -132,7 +134,7 @@ function attendanceRow(row) {
     : row.note ? t("act.mark_reason", { reason: row.note }) : null;
   return h("li", { class: ["att-row", `is-${row.state}`] },
     h("div", { class: "att-main" },
-      h("div", { class: "att-name" }, row.name, source),
+      h("div", { class: "att-name" }, row.name, source, late),
       h("div", { class: "att-meta num" }, [row.phone, span].filter(Boolean).join(" · ")),
       credit && h("div", { class: "att-credit" }, credit),
       note && h("div", { class: "att-note" }, note)),

@@ -240,8 +240,10 @@ async function go(text) {
   const value = codeFromText(text);
   if (!value) return;
   if (navigator.onLine === false) { // the result page would not load: keep the scan for later
-    const saved = await keep({ code: value, nonce: newIdempotencyKey(), device: deviceId(),
-      scanned_at: new Date().toISOString() });
+    const scannedAt = new Date().toISOString();
+    const coords = await position(); // a fenced activity needs it; offline, the phone's fix still works
+    const saved = await keep({ code: value, nonce: newIdempotencyKey(), device: deviceId(), scanned_at: scannedAt,
+      ...(coords ? { lat: coords.latitude, lng: coords.longitude } : {}) });
     toast(t(saved ? "queue.saved_scan" : "error.network"), saved ? "info" : "error");
     return;
   }
