@@ -118,6 +118,42 @@ def test_the_station_checks_a_member_card_in_from_the_camera(live_server, browse
     assert balances(live_server, elder)["points"] == 10
 
 
+def test_voucher_hand_over_and_on_the_spot_read_codes_from_the_camera(live_server, browser, database_url, tmp_path):
+    from tests.browser.test_supermarket_browser import build_shop
+    shop = build_shop(database_url)
+    volunteer_headers, manager_headers = shop["volunteer"].headers, shop["manager"].headers
+    r = httpx.post(f"{live_server}/api/redemptions", json={"reward_id": shop["rice"], "quantity": 1},
+                   headers=volunteer_headers)
+    assert r.status_code in (200, 201), r.text
+    redemption = r.json()["id"]
+    assert httpx.post(f"{live_server}/api/redemptions/{redemption}/approve", headers=manager_headers).status_code == 200
+    voucher = httpx.get(f"{live_server}/api/redemptions/{redemption}/voucher", headers=volunteer_headers).json()
+
+    chromium = camera_browser(browser, qr_video(voucher["url"], tmp_path, "voucher"))
+    try:
+        page, errors = new_page(chromium, shop["manager"].cookies(live_server))
+        page.goto(f"{live_server}/redemptions.html")
+        page.click("#voucher-camera-start")
+        page.locator(".result-ok").filter(has_text="核销成功").wait_for(timeout=20000)
+        assert "大米 5kg × 1 · 刘芳" in page.locator("#voucher-result").inner_text()
+        assert errors == []
+    finally:
+        chromium.close()
+
+    chromium = camera_browser(browser, qr_video(codes.url_for(shop["card"]), tmp_path, "spot-card"))
+    try:
+        page, errors = new_page(chromium, shop["manager"].cookies(live_server))
+        page.goto(f"{live_server}/redemptions.html")
+        page.get_by_role("tab", name="现场兑换").click()
+        page.click("#spot-camera-start")
+        page.wait_for_function("() => document.getElementById('spot-member').value !== ''", timeout=20000)
+        assert page.input_value("#spot-member") == codes.url_for(shop["card"])
+        screenshot(page, "scan21-spot-camera-360")
+        assert errors == []
+    finally:
+        chromium.close()
+
+
 # ---- offline station ------------------------------------------------------------------------
 
 QUEUE = """() => new Promise((resolve, reject) => {
