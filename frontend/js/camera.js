@@ -87,7 +87,7 @@ export async function openCamera(video, onCode, { repeatMs = 3000 } = {}) {
     }
     if (!stopped) setTimeout(tick, TICK_MS);
   }
-  tick();
+  setTimeout(tick, 0); // after the caller holds the controller: a code read at once may close the camera
   return {
     track,
     torch: !!caps.torch,

@@ -148,6 +148,7 @@ def test_voucher_hand_over_and_on_the_spot_read_codes_from_the_camera(live_serve
         page.click("#spot-camera-start")
         page.wait_for_function("() => document.getElementById('spot-member').value !== ''", timeout=20000)
         assert page.input_value("#spot-member") == codes.url_for(shop["card"])
+        page.locator("#spot-camera-box").wait_for(state="hidden")  # closed once the card is read
         screenshot(page, "scan21-spot-camera-360")
         assert errors == []
     finally:
