@@ -6,6 +6,12 @@
 import { t } from "./i18n.js";
 
 const DECODER_URL = "/vendor/jsqr/jsQR.js";
+const STYLES = "/css/camera.css";
+
+// The scan page leaves the camera's styles out of its first load; they come with this module.
+if (!document.querySelector(`link[href="${STYLES}"]`)) {
+  document.head.append(Object.assign(document.createElement("link"), { rel: "stylesheet", href: STYLES }));
+}
 const MAX_SIDE = 720;      // frames are scaled down to this before decoding: enough for a poster at 1 m
 const TICK_MS = 200;
 let decoderPromise = null;
