@@ -99,6 +99,13 @@ def test_the_scan_page_checks_in_from_the_camera_alone(live_server, browser, dat
     assert balances(live_server, person) == {"points": 10, "minutes": 0}
 
 
+TORCH_AND_ZOOM = """
+window.appliedConstraints = [];
+MediaStreamTrack.prototype.getCapabilities = function () { return { torch: true, zoom: { min: 1, max: 5, step: 0.5 } }; };
+MediaStreamTrack.prototype.applyConstraints = async function (c) { window.appliedConstraints.push(c); };
+"""
+
+
 def test_the_station_checks_a_member_card_in_from_the_camera(live_server, browser, database_url, tmp_path):
     world = city(database_url)
     elder, _ = volunteer(live_server, database_url, world, "周秀英")
@@ -106,10 +113,19 @@ def test_the_station_checks_a_member_card_in_from_the_camera(live_server, browse
     chromium = camera_browser(browser, video)
     try:
         page, errors = new_page(chromium, world["manager"].cookies(live_server))
+        # A camera that offers a torch and zoom (the fake one does not): the controls appear and act.
+        page.add_init_script(TORCH_AND_ZOOM)
         page.goto(f"{live_server}/station.html?activity={world['activity']}")
         page.click("#camera-start")
         page.locator(".scan-log li", has_text="周秀英").first.wait_for(timeout=20000)
         assert "已签到" in page.locator(".scan-log li").last.inner_text()
+        page.click("#camera-torch")
+        assert page.get_attribute("#camera-torch", "aria-pressed") == "true"
+        page.locator("#camera-zoom").fill("3")
+        assert page.evaluate("window.appliedConstraints") == [{"advanced": [{"torch": True}]},
+                                                               {"advanced": [{"zoom": 3}]}]
+        assert "拖动滑块放大" in page.locator("#camera-hint").inner_text()
+        screenshot(page, "scan21-station-camera-open-360")
         page.locator("#camera-stop").click()
         screenshot(page, "scan21-station-camera-360")
         assert errors == []
