@@ -1,11 +1,12 @@
 """Issue 21: paired kiosk screens (a device token that shows one activity's rotating code and count)
 and the review list of flagged scans (annul, dismiss or credit, each audited)."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.openapi import ResponseSpec
 
 from api.deps import client_ip
 from api.errors import lang as request_lang
@@ -72,7 +73,8 @@ class KioskScreenController(Controller):
     async def pair(self, request: Request, data: PairIn, pool: asyncpg.Pool) -> kiosk.Paired:
         return await kiosk.pair(pool, data.code, ip=client_ip(request))
 
-    @get("/code")
+    @get("/code", responses={401: ResponseSpec(dict[str, Any], generate_examples=False,
+                                               description="No kiosk token, or one revoked (X-Kiosk-Token)")})
     async def code(self, request: Request, pool: asyncpg.Pool) -> RotatingCode:
         return await kiosk.screen_code(pool, request.headers.get(KIOSK_HEADER))
 

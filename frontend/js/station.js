@@ -80,8 +80,13 @@ function showResult(result, { code, body, late = false }) {
 
 async function queue(body, code, scannedAt) {
   body = { ...body, scanned_at: body.scanned_at ?? scannedAt }; // only queued scans carry their time
-  await enqueue({ nonce: body.nonce, scope: "station", path: `/api/activities/${activityId}/station-scans`,
-    body, label: code });
+  try {
+    await enqueue({ nonce: body.nonce, scope: "station", path: `/api/activities/${activityId}/station-scans`,
+      body, label: code });
+  } catch {
+    logLine("error", code, t("error.network")); // no IndexedDB here (private mode): scan again when online
+    return;
+  }
   logLine("info", code, t("queue.saved"), { at: body.scanned_at });
   showPending();
 }
