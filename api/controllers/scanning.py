@@ -88,4 +88,5 @@ class ScanFlagController(Controller):
                       pool: asyncpg.Pool) -> fraud.Flag:
         """annul (the check-in's credits reversed), dismiss, or credit (an automatic check-out's rest)."""
         async with pool.acquire() as conn:
-            return await fraud.resolve(conn, actor, flag_id, data.action, data.reason, ip=client_ip(request))
+            return await fraud.resolve(conn, actor, flag_id, data.action, data.reason, ip=client_ip(request),
+                                       lang=request_lang(request))

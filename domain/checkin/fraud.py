@@ -140,7 +140,7 @@ Resolution = Literal["annul", "dismiss", "credit"]
 
 
 async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: Resolution, reason: str, *,
-                  ip: str | None = None) -> Flag:
+                  ip: str | None = None, lang: str = "zh") -> Flag:
     """Settle one flag, in one transaction with its audit row."""
     from domain import checkin  # checkin imports this module to flag scans
 
@@ -179,6 +179,5 @@ async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: 
                                target=("user", row["user_id"]),
                                after={"flag_id": flag_id, "attendance_id": row["attendance_id"], **credited},
                                reason=reason, ip=ip)
-    lang = "zh"
     listed = await list_flags(conn, actor, row["activity_id"], lang=lang)
     return next(f for f in listed.items if f.id == flag_id)
