@@ -101,7 +101,9 @@ def test_the_scan_page_checks_in_from_the_camera_alone(live_server, browser, dat
 
 TORCH_AND_ZOOM = """
 window.appliedConstraints = [];
-MediaStreamTrack.prototype.getCapabilities = function () { return { torch: true, zoom: { min: 1, max: 5, step: 0.5 } }; };
+MediaStreamTrack.prototype.getCapabilities = function () {
+  return { torch: true, zoom: { min: 1, max: 5, step: 0.5 } };
+};
 MediaStreamTrack.prototype.applyConstraints = async function (c) { window.appliedConstraints.push(c); };
 """
 
@@ -248,7 +250,8 @@ def test_the_scan_page_keeps_an_offline_scan_and_checks_in_when_back_online(live
     page.locator("#pending").wait_for(state="hidden")
     [row] = attendances(database_url, world["activity"])
     assert row["user_id"] == person.id and row["in_received_at"] is not None
-    assert row["checked_in_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z") == queued[0]["body"]["scanned_at"]
+    scanned = row["checked_in_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert scanned == queued[0]["body"]["scanned_at"]
     assert balances(live_server, person) == {"points": 10, "minutes": 0}
     assert errors == []
     page.context.close()

@@ -489,8 +489,8 @@ async def test_seed_demo_adds_believable_activities(world, pool):
         # two scanned out after 2 h; the two who forgot are credited to their last proof of presence
         # and flagged for the manager (issue 16 finding 5; it used to credit them the whole window)
         assert sorted(r["minutes"] > 100 for r in done) == [False, False, True, True]
-        assert await conn.fetchval("select count(*) from scan_flags where activity_id = $1 and reason = 'auto_checkout'",
-                                   past["id"]) == 2
+        assert await conn.fetchval(
+            "select count(*) from scan_flags where activity_id = $1 and reason = 'auto_checkout'", past["id"]) == 2
         assert await conn.fetchval("select reason from failed_scans where activity_id = $1", past["id"]) == "not_member"
         assert await conn.fetchval("select count(*) from attendances where activity_id = $1 and state = 'inside'",
                                    running["id"]) == 1
