@@ -367,6 +367,43 @@ def test_a_kiosk_paired_with_a_code_shows_the_code_at_three_sizes_until_revoked(
     screen_context.close()
 
 
+# ---- the review list ----------------------------------------------------------------------------
+
+def test_a_manager_annuls_a_flagged_scan_from_the_review_list(live_server, phone_page, database_url):
+    world = city(database_url)
+    person, _ = volunteer(live_server, database_url, world, "吴刚")
+    r = httpx.post(f"{live_server}/api/scans", json={"code": world["poster"], "device": "phone-x"},
+                   headers=person.headers)
+    assert r.json()["action"] == "checked_in"
+
+    async def build(conn):  # a burst flag as the check-in would have written it with a lower limit
+        await conn.execute(
+            """insert into scan_flags (activity_id, attendance_id, user_id, reason, details, created_at)
+               select activity_id, id, user_id, 'device_burst', '{"people": 6, "minutes": 10}', now()
+               from attendances where activity_id = $1 and user_id = $2""", world["activity"], person.id)
+        return {"ok": True}
+    in_thread(database_url, build)
+
+    page = phone_page
+    page.context.add_cookies(world["manager"].cookies(live_server))
+    page.goto(f"{live_server}/activities.html?id={world['activity']}")
+    item = page.locator("#flags li", has_text="吴刚")
+    item.wait_for()
+    assert "同一部手机短时间内为多人签到" in item.inner_text() and "10 分钟内 6 人" in item.inner_text()
+    item.get_by_role("textbox").fill("代签，本人不在现场")
+    screenshot(page, "scan21-flags-360")
+    item.get_by_role("button", name="作废签到").click()
+    page.locator("#flags li", has_text="吴刚").locator(".badge", has_text="已作废").wait_for()
+    page.locator("#att-rows li", has_text="吴刚").locator(".badge", has_text="已作废").wait_for()
+    assert balances(live_server, person) == {"points": 0, "minutes": 0}
+
+    async def audited(conn):
+        return {"acts": [r["act"] for r in await conn.fetch(
+            "select act from audit_log where actor_id = $1 and target_id = $2 order by id",
+            world["manager"].id, person.id)]}
+    assert in_thread(database_url, audited)["acts"][-1:] == ["checkin_annul"]
+
+
 # ---- posters ----------------------------------------------------------------------------------
 
 def test_several_posters_print_on_a4_pages(live_server, browser, database_url):
