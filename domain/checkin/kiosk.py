@@ -51,8 +51,8 @@ class Paired(msgspec.Struct, kw_only=True):
 async def start_pairing(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Pairing:
     async with conn.transaction():
         activity = await activities.get_managed(conn, actor, activity_id)
-        if activity.state == "closed":
-            raise DomainError("invalid_state", details={"state": "closed"})
+        if activity.state != "published":  # a draft can still be deleted; a closed one needs no screen
+            raise DomainError("invalid_state", details={"state": activity.state})
         now = clock.now()
         expires = now + timedelta(minutes=settings.get().kiosk_pairing_minutes)
         for _ in range(5):  # a clash with another live code is rare; draw again

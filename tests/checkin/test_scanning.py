@@ -322,6 +322,15 @@ async def test_a_paired_kiosk_sees_only_its_code_and_count_until_revoked(client,
         "kiosk_pair", "kiosk_revoke"]
 
 
+async def test_only_a_published_activity_pairs_screens(client, world):
+    clock.freeze(T0)
+    c = await world.community()
+    draft = await new_activity(client, c, publish=False)
+    r = await client.post(f"/api/activities/{draft['id']}/kiosks", headers=c.manager.headers)
+    assert r.status_code == 409 and r.json()["details"]["state"] == "draft"
+    assert (await client.delete(f"/api/activities/{draft['id']}", headers=c.manager.headers)).status_code == 204
+
+
 async def test_a_pairing_code_expires(client, world, setenv):
     setenv("LINLI_KIOSK_PAIRING_MINUTES", "10")
     clock.freeze(T0)
