@@ -258,6 +258,18 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: str
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
     if step == "check_out" and not _checks_out_now(activity, kind, source, context):
         step = "confirm_check_out"
+    if (step == "already_checked_out" and not replay and context.scanned_at is not None and attendance.auto_checkout
+            and now > attendance.checked_out_at):
+        # A queued scan that reached us after the automatic check-out: it proves presence until its
+        # own time, so that time is credited (an offline station's check-outs are not lost).
+        attendance = await _lock_attendance(conn, attendance.id)
+        if attendance.auto_checkout and now > attendance.checked_out_at:
+            credited = await credit_to_window_end(conn, activity, attendance.id, now, actor_id=actor_id)
+            return ScanResult(action="checked_out", kind=kind, target_id=activity.id, title=activity.title,
+                              points=credited["points"], minutes=credited["minutes"], details={
+                                  "attendance_id": attendance.id, "late": True, "after_auto_checkout": True,
+                                  "checked_in_at": attendance.checked_in_at.isoformat(),
+                                  "checked_out_at": now.isoformat()})
     if step == "check_out":
         result = await check_out(conn, activity, attendance, at=max(now, attendance.checked_in_at),
                                  actor_id=actor_id, nonce=context.nonce, accounts=scan.accounts,
@@ -389,10 +401,10 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
 
 
 async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, attendance_id: int, until: datetime, *,
-                               actor_id: int, reason: str) -> dict[str, int]:
-    """A manager vouches that a person auto-checked-out was there to the end (the review list of
-    domain/checkin/fraud.py): credit the minutes up to `until` and their points per hour (under the
-    daily cap). The caller audits it."""
+                               actor_id: int | None, reason: str | None = None) -> dict[str, int]:
+    """Credit an automatically checked-out person up to `until` (the minutes and their points per
+    hour, under the daily cap): a manager vouching from the review list (domain/checkin/fraud.py,
+    which audits it), or a late scan proving presence until its time."""
     attendance = await _lock_attendance(conn, attendance_id)
     if attendance.state != "done" or not attendance.auto_checkout:
         raise DomainError("invalid_state", details={"state": attendance.state})
@@ -403,10 +415,11 @@ async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, att
     wanted = rules.hour_points(attendance.minutes + extra, activity.points_per_hour) - rules.hour_points(
         attendance.minutes, activity.points_per_hour)
     points, _ = await _capped_points(conn, activity, accounts, wanted)
-    await _post_points(conn, activity, accounts, attendance.id, points, key=f"checkin:{attendance.id}:review:points",
-                       actor_id=actor_id, reason=reason)
-    await _bank_minutes(conn, activity, accounts, attendance.id, extra, key=f"checkin:{attendance.id}:review:minutes",
-                        actor_id=actor_id, reason=reason)
+    key = f"checkin:{attendance.id}:until:{until.isoformat()}"  # each extension once; two differ by their end
+    await _post_points(conn, activity, accounts, attendance.id, points, key=f"{key}:points", actor_id=actor_id,
+                       reason=reason)
+    await _bank_minutes(conn, activity, accounts, attendance.id, extra, key=f"{key}:minutes", actor_id=actor_id,
+                        reason=reason)
     await conn.execute("update attendances set minutes = minutes + $2, points = points + $3, "
                        "checked_out_at = greatest(checked_out_at, $4) where id = $1",
                        attendance.id, extra, points, until)

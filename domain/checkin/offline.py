@@ -15,7 +15,9 @@ upload waits for the first to commit, then answers with the attendance as it sta
 nothing. What the station could not see offline (capacity, daily caps) is decided on upload: a late
 check-in beyond the capacity is accepted and flagged for the manager (the person was there, the
 station let them in); the daily points cap applies as to any scan (the ledger never pays beyond it),
-and the answer says it was capped.
+and the answer says it was capped. A late scan that arrives after the automatic check-out (which
+credited only up to the last proof of presence) proves presence until its own time: that time is
+credited (domain/checkin/__init__.py `_act`).
 """
 
 from datetime import datetime, timedelta

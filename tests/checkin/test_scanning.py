@@ -425,3 +425,32 @@ async def test_a_check_out_confirmed_from_two_tabs_at_once_banks_once(client, wo
     assert sorted(a.json()["action"] for a in answers) == ["already_checked_out"] * 5 + ["checked_out"]
     assert await balances(client, volunteer) == {"points": 4, "minutes": 40}
     assert await world.ledger_problems() == {}
+
+
+async def test_a_late_check_out_after_the_automatic_one_credits_up_to_its_scan_time(client, world, pool):
+    """An offline station uploads after the window-end sweep: its check-out scans still count."""
+    clock.freeze(T0)
+    c = await world.community()
+    elder = await world.member(c, "周秀英")
+    activity = await new_activity(client, c, points=0, points_per_hour=6, starts=T0, ends=T0 + timedelta(hours=1))
+    card = await card_of(client, elder)
+    clock.advance(timedelta(minutes=10))
+    assert (await station(client, c, activity["id"], card)).json()["action"] == "checked_in"
+    clock.advance(timedelta(hours=1))  # the sweep ran before the station was back online
+    assert await checkin.check_out_at_window_end(pool, clock.now()) >= 1
+    assert await balances(client, elder) == {"points": 0, "minutes": 0}
+    body = {"code": card, "nonce": uuid.uuid4().hex, "scanned_at": iso(T0 + timedelta(minutes=55))}
+    url = f"/api/activities/{activity['id']}/station-scans"
+    r = await client.post(url, json=body, headers=c.manager.headers)
+    assert r.json()["action"] == "checked_out" and r.json()["minutes"] == 45, r.text
+    assert await balances(client, elder) == {"points": 4, "minutes": 45}
+    again = await client.post(url, json=body, headers=c.manager.headers)  # the same queue, uploaded again
+    assert again.json()["action"] == "already_checked_out"
+    assert await balances(client, elder) == {"points": 4, "minutes": 45}
+    # the manager may still credit the rest of the window from the review list, once
+    flag = (await client.get(f"/api/activities/{activity['id']}/flags", headers=c.manager.headers)).json()["items"][0]
+    r = await client.post(f"/api/scan-flags/{flag['id']}/resolve", json={"action": "credit", "reason": "在场到结束"},
+                          headers=c.manager.headers)
+    assert r.status_code == 200 and r.json()["minutes"] == 50
+    assert await balances(client, elder) == {"points": 5, "minutes": 50}
+    assert await world.ledger_problems() == {}
