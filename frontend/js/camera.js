@@ -110,9 +110,9 @@ export async function openCamera(video, onCode, { repeatMs = 3000 } = {}) {
 /**
  * Wire a page's camera controls. `els`: { start, stop, box, video, torch?, zoom?, hint? } elements;
  * onCode(text) gets each decoded value. Hidden entirely where no camera can be opened.
- * Returns { close() } to stop the camera (e.g. after a successful scan).
+ * `options` go to openCamera (repeatMs). Returns { close() } to stop the camera (e.g. after a scan).
  */
-export function setUpCamera(els, onCode) {
+export function setUpCamera(els, onCode, options = {}) {
   let camera = null;
   const { start, stop, box, video, torch, zoom, hint } = els;
   const close = () => {
@@ -130,7 +130,7 @@ export function setUpCamera(els, onCode) {
   start.addEventListener("click", async () => {
     start.disabled = true;
     try {
-      camera = await openCamera(video, onCode);
+      camera = await openCamera(video, onCode, options);
       box.hidden = false;
       start.hidden = true;
       stop.hidden = false;
