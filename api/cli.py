@@ -81,6 +81,7 @@ def cmd_serve(args) -> int:
     _run(db.migrate(url))
     if args.demo:
         cmd_demo(args)
+        settings.set_sms_show_codes()  # workers inherit it: a visitor registers without a real phone
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
           flush=True)

@@ -45,7 +45,8 @@ async def provide_actor(request: Request, state: State) -> orgs.Actor:
     """Every handler that takes `actor` needs a live session; the rest are public."""
     session = await current_session(request, state.pool)
     request.scope["linli_session"] = session  # for logout
-    return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages))
+    return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages),
+                      frozenset(session.oversees))
 
 
 async def provide_pool(state: State) -> asyncpg.Pool:

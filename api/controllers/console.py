@@ -13,8 +13,8 @@ from api.deps import client_ip, page_args
 from domain.core import audit
 from domain.people import console, members
 from domain.people.orgs import Actor
+from domain.core.texts import ReasonIn
 
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -26,10 +26,6 @@ class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class GridIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     grid_id: int
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Reason
 
 
 class PeopleSearchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -136,3 +132,6 @@ class ConsoleController(Controller):
     async def tree(self, actor: Actor, pool: asyncpg.Pool) -> console.Tree:
         async with pool.acquire() as conn:
             return await console.tree(conn, actor)
+
+
+CONTROLLERS = (MembersController, AuditController, ConsoleController,)  # listed in api/capabilities.py

@@ -12,18 +12,15 @@ from domain.ledger import adjustments, statements
 from domain.people import orgs
 from domain.ledger import Transfer
 from domain.people.orgs import Actor
+from domain.core.texts import Reason, ReasonIn
 
 
 class AdjustmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: int
     unit: str
     amount: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-    reason: Annotated[str, msgspec.Meta(max_length=500)]
+    reason: Reason
     community_id: int | None = None
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class LedgerController(Controller):
@@ -50,3 +47,6 @@ class LedgerController(Controller):
         async with pool.acquire() as conn:
             await orgs.require_manager_of_user(conn, actor, user_id)
             return await statements.statement(conn, user_id, unit, limit, before)
+
+
+CONTROLLERS = (LedgerController,)  # listed in api/capabilities.py

@@ -10,9 +10,10 @@ from litestar.openapi import ResponseSpec
 
 from api.deps import client_ip
 from api.errors import lang as request_lang
-from domain.checkin import fraud, kiosk
+from domain.checkin import kiosk, review
 from domain.checkin.activities import RotatingCode
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
+from domain.core.texts import Reason
 
 KIOSK_HEADER = "x-kiosk-token"
 
@@ -23,7 +24,7 @@ class PairIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class ResolveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     action: Literal["annul", "dismiss", "credit"]
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    reason: Reason
 
 
 class DeviceList(msgspec.Struct):
@@ -48,10 +49,10 @@ class KioskManagerController(Controller):
 
     @get("/flags")
     async def list_flags(self, request: Request, actor: Actor, activity_id: int, pool: asyncpg.Pool,
-                         open_only: bool = False) -> fraud.FlagList:
+                         open_only: bool = False) -> review.FlagList:
         """Flagged scans of the activity with the reason in words, open ones first."""
         async with pool.acquire() as conn:
-            return await fraud.list_flags(conn, actor, activity_id, lang=request_lang(request), open_only=open_only)
+            return await review.list_flags(conn, actor, activity_id, lang=request_lang(request), open_only=open_only)
 
 
 class KioskDeviceController(Controller):
@@ -85,8 +86,12 @@ class ScanFlagController(Controller):
 
     @post("/{flag_id:int}/resolve", status_code=200)
     async def resolve(self, request: Request, actor: Actor, flag_id: int, data: ResolveIn,
-                      pool: asyncpg.Pool) -> fraud.Flag:
+                      pool: asyncpg.Pool) -> review.Flag:
         """annul (the check-in's credits reversed), dismiss, or credit (an automatic check-out's rest)."""
         async with pool.acquire() as conn:
-            return await fraud.resolve(conn, actor, flag_id, data.action, data.reason, ip=client_ip(request),
+            return await review.resolve(conn, actor, flag_id, data.action, data.reason, ip=client_ip(request),
                                        lang=request_lang(request))
+
+
+CONTROLLERS = (KioskManagerController, KioskDeviceController, KioskScreenController,
+               ScanFlagController)  # listed in api/capabilities.py

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from domain.core import settings, sweeper
+from domain.core import settings
 from domain.core.errors import DomainError, invalid
 
 
@@ -53,7 +53,6 @@ async def claim_nonce(conn: asyncpg.Connection, activity_id: int, user_id: int, 
     return bool(row)
 
 
-@sweeper.register
 async def prune_scan_nonces(pool: asyncpg.Pool, now: datetime) -> int:
     """A nonce older than the longest accepted delay (and a day) can no longer come back in a late
     scan (it would be refused as late_scan_expired); a page reloading its own scan still replays

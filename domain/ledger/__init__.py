@@ -78,6 +78,13 @@ async def open_user_accounts(conn: asyncpg.Connection, user_id: int) -> None:
         "on conflict do nothing", user_id, list(UNITS))
 
 
+async def open_many_user_accounts(conn: asyncpg.Connection, user_ids: list[int]) -> None:
+    """The accounts of many new people in one statement (a bulk import of residents)."""
+    await conn.execute(
+        "insert into accounts (unit, kind, user_id) select u, 'user', p from unnest($1::bigint[]) p "
+        "cross join unnest($2::text[]) u on conflict do nothing", user_ids, list(UNITS))
+
+
 async def open_community_accounts(conn: asyncpg.Connection, community_id: int) -> None:
     await conn.execute(
         """insert into accounts (unit, kind, org_id) values
@@ -302,3 +309,6 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> i
                     pass
         if len(ids) < batch:  # every hold of a short batch was handled: nothing older is left
             return expired
+
+
+SWEEPS = (expire_holds,)  # listed in api/capabilities.py

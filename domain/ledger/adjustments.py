@@ -9,22 +9,14 @@ from domain import ledger
 from domain.people import orgs
 from domain.core.errors import DomainError, forbidden, not_found
 from domain.ledger import Transfer
-
-
-def _reason(reason: str) -> str:
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise DomainError("validation_failed", field="reason", details={"problem": "required"})
-    if len(reason) > 500:
-        raise DomainError("validation_failed", field="reason", details={"problem": "at most 500 characters"})
-    return reason
+from domain.core.texts import clean_reason
 
 
 async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, unit: str, amount: int,
                  reason: str, community_id: int | None = None, key: str | None = None,
                  ip: str | None = None) -> Transfer:
     """Credit (amount > 0) or debit (amount < 0) a member from their community's issuing account."""
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     if unit not in ledger.UNITS:
         raise DomainError("validation_failed", field="unit", details={"problem": "points or minutes"})
     if amount == 0:
@@ -69,7 +61,7 @@ async def community_of_transfer(conn: asyncpg.Connection, transfer_id: int) -> i
 
 async def reverse(conn: asyncpg.Connection, actor: orgs.Actor, transfer_id: int, reason: str, *,
                   ip: str | None = None) -> Transfer:
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     if not await conn.fetchval("select 1 from transfers where id = $1", transfer_id):
         raise not_found("transfer")
     community_id = await community_of_transfer(conn, transfer_id)

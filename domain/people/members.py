@@ -20,6 +20,7 @@ from domain.core import audit, clock
 from domain.people import auth, orgs
 from domain import ledger
 from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.core.texts import clean_reason
 from domain.people.orgs import Actor
 
 CSV_LIMIT = 20_000
@@ -126,7 +127,7 @@ async def _community(conn: asyncpg.Connection, community_id: int) -> orgs.Org:
 async def _viewer_scope(conn: asyncpg.Connection, viewer: Actor, community_id: int) -> bool:
     """True for the community's managers and admins (full view); False for its members; else 403."""
     await _community(conn, community_id)
-    if viewer.is_admin or community_id in viewer.manages:
+    if viewer.can_manage(community_id):
         return True
     if community_id in await orgs.member_communities(conn, viewer.id):
         return False
@@ -321,18 +322,11 @@ async def _acting_community(conn: asyncpg.Connection, actor: Actor, user_id: int
     return min(theirs & actor.manages)
 
 
-def _reason(reason: str | None) -> str:
-    reason = " ".join((reason or "").split())
-    if not 1 <= len(reason) <= 500:
-        raise invalid("reason", "1 to 500 characters")
-    return reason
-
-
 async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
                      ip: str | None = None) -> None:
     """Switch an account off: the person can no longer log in and their sessions end now. Their
     ledger, memberships and history stay; reactivate undoes it."""
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     community_id = await _acting_community(conn, actor, user_id)
     async with conn.transaction():
         changed = await conn.fetchval("update users set active = false where id = $1 and active "
@@ -347,7 +341,7 @@ async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, re
 
 async def reactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
                      ip: str | None = None) -> None:
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     community_id = await _acting_community(conn, actor, user_id)
     async with conn.transaction():
         changed = await conn.fetchval("update users set active = true where id = $1 and not active "
@@ -410,28 +404,3 @@ async def search_people(conn: asyncpg.Connection, viewer: Actor, q: str, *, limi
         items.append(PersonHit(id=r["id"], name=r["name"], phone=phone, phone_masked=masked, active=r["active"],
                                closed=r["closed"], is_admin=r["is_admin"], communities=sorted(r["communities"])))
     return PeoplePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
-
-
-# ---- demo -------------------------------------------------------------------------------------
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """Console acts a visitor finds in the members list and the audit log. A second run adds nothing."""
-    from domain.ledger import adjustments
-    if await conn.fetchval("select 1 from users where phone = '13900000099'"):
-        return
-    sansu = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    ip = "192.0.2.10"  # documentation range: the demo's pretend desk
-    grid = city.grids.get("三苏社区第二网格") or city.grids.get("三苏社区第一网格")
-    # A courier the manager invited before they registered: registering with the number claims it.
-    await invite(conn, manager, sansu, phone="13700000003", name="吴磊", role="courier", grid_id=grid, ip=ip)
-    # A volunteer of another community who also helps in 三苏社区.
-    await invite(conn, manager, sansu, phone="13900000004", name="赵强", role="volunteer", ip=ip)
-    # A duplicate sign-up, switched off with a reason.
-    dup = await invite(conn, manager, sansu, phone="13900000099", name="刘芳（重复登记）", role="volunteer", ip=ip)
-    await deactivate(conn, manager, dup.member.id, reason="重复登记，与刘芳为同一人", ip=ip)
-    for name, unit, amount, reason in (("刘芳", "points", 20, "整理社区图书角（纸质签到补录）"),
-                                       ("陈伟", "minutes", 60, "重阳节敬老活动时长补录")):
-        if name in city.volunteers:
-            await adjustments.adjust(conn, manager, user_id=city.volunteers[name], unit=unit, amount=amount,
-                                     reason=reason, community_id=sansu, ip=ip)

@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from domain.core import audit
+from domain.core.actor import Actor
 from domain import ledger
 from domain.core.errors import DomainError, forbidden, not_found
 
@@ -26,28 +27,39 @@ class Org(msgspec.Struct, frozen=True):
     community_id: int | None = None  # the community this org is or belongs to (grids), else None
 
 
-class Actor(msgspec.Struct, frozen=True):
-    """Who is acting: loaded once per request by the API."""
-    id: int
-    name: str
-    is_admin: bool
-    manages: frozenset[int]  # community ids
-
-
 async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
         """select u.id, u.name, u.is_admin,
-                  coalesce(array_agg(m.org_id) filter (where m.org_id is not null), '{}') as manages
-           from users u left join org_managers m on m.user_id = u.id
-           where u.id = $1 group by u.id""", user_id)
-    return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]))
+                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+                        where m.user_id = u.id and o.kind = 'community') as manages,
+                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
+                          and (c.parent_id = m.org_id
+                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
+                        where m.user_id = u.id) as oversees
+           from users u where u.id = $1""", user_id)
+    return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]), frozenset(row["oversees"]))
 
 
 def require_manager(actor: Actor, community_id: int | None) -> None:
+    if not actor.can_manage(community_id):
+        raise forbidden("not a manager of this community")
+
+
+def require_reader(actor: Actor, community_id: int | None) -> None:
+    """Read-only access to a community's figures (see Actor.reads)."""
+    if not actor.reads(community_id):
+        raise forbidden("not a manager of this community or above it")
+
+
+async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
+    """A manager of this street or district (or of one above it), or an admin."""
     if actor.is_admin:
         return
-    if community_id is None or community_id not in actor.manages:
-        raise forbidden("not a manager of this community")
+    above = await conn.fetchval(
+        """select exists (select 1 from org_managers m join orgs o on o.id = $1
+                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org_id, actor.id)
+    if not above:
+        raise forbidden("not a manager of this street or district")
 
 
 def require_admin(actor: Actor) -> None:
@@ -82,7 +94,7 @@ async def get_org(conn: asyncpg.Connection, org_id: int) -> Org:
 
 def can_read(actor: Actor, org: Org) -> bool:
     """Admins read everything; managers read their communities and the grids under them."""
-    return actor.is_admin or (org.community_id is not None and org.community_id in actor.manages)
+    return actor.can_manage(org.community_id)
 
 
 async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str,
@@ -119,7 +131,9 @@ async def list_orgs(conn: asyncpg.Connection, actor: Actor, parent_id: int | Non
         """select id, kind, name, parent_id, created_at from orgs
            where parent_id is not distinct from $1 and id > $2 order by id limit $3""",
         parent_id, after, limit)
-    return [o for o in map(_org, rows) if can_read(actor, o) or actor.manages and o.kind in ("district", "street")]
+    # The tree's names are public (they are on every poster): anyone signed in may walk it to choose
+    # where they live (报到, joining). What lies inside an org stays behind its own checks.
+    return list(map(_org, rows))
 
 
 async def _require_user(conn: asyncpg.Connection, user_id: int) -> None:
@@ -131,8 +145,9 @@ async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, u
                           ip: str | None = None) -> None:
     require_admin(actor)
     org = await get_org(conn, org_id)
-    if org.kind != "community":
-        raise DomainError("validation_failed", field="org_id", details={"problem": "managers are appointed per community"})
+    if org.kind not in ("community", "street", "district"):
+        raise DomainError("validation_failed", field="org_id",
+                          details={"problem": "managers are appointed to a community, street or district"})
     await _require_user(conn, user_id)
     async with conn.transaction():
         added = await conn.fetchval("insert into org_managers (org_id, user_id) values ($1, $2) "

@@ -15,7 +15,7 @@ import msgspec
 
 from domain.core import clock
 from domain.people import orgs
-from domain import rankings
+from domain import notify, rankings
 from domain.rankings import rules
 from domain.core.errors import DomainError, invalid, not_found
 
@@ -162,8 +162,8 @@ async def appeal(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int, r
 async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, text: str) -> Appeal:
     """The manager of the posting's community answers an appeal, once (also after the posting ended)."""
     row = await conn.fetchrow(
-        """select p.community_id, a.answered_at from posting_appeals a join postings p on p.id = a.posting_id
-           where a.id = $1 for update of a""", appeal_id)
+        """select p.community_id, a.answered_at, a.user_id, a.posting_id from posting_appeals a
+           join postings p on p.id = a.posting_id where a.id = $1 for update of a""", appeal_id)
     if row is None:
         raise not_found("appeal")
     orgs.require_manager(actor, row["community_id"])
@@ -174,6 +174,8 @@ async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, te
         raise DomainError("invalid_state", details={"why": "already_answered"})
     await conn.execute("update posting_appeals set answer = $2, answered_by = $3, answered_at = $4 where id = $1",
                        appeal_id, text, actor.id, clock.now())
+    await notify.send(conn, row["user_id"], "appeal_answered", community_id=row["community_id"],
+                      params={"answer": text[:100]}, link=f"/posting.html?id={row['posting_id']}")
     return await _appeal(conn, appeal_id)
 
 
@@ -182,7 +184,7 @@ async def appeals(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int) 
     community_id = await conn.fetchval("select community_id from postings where id = $1", posting_id)
     if community_id is None:
         raise not_found("posting")
-    if actor.is_admin or community_id in actor.manages:
+    if actor.can_manage(community_id):
         rows = await conn.fetch(_APPEAL_SQL + " where a.posting_id = $1 order by a.id", posting_id)
     else:
         rows = await conn.fetch(_APPEAL_SQL + " where a.posting_id = $1 and a.user_id = $2 order by a.id",

@@ -24,23 +24,14 @@ import msgspec
 
 from domain.core import audit, clock, ratelimit
 from domain.people import auth, orgs
-from domain import ledger
+from domain import ledger, notify
 from domain.timebank import rules
 from domain.core.errors import DomainError, forbidden, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.texts import clean_reason
 
 UNIT = "minutes"
 LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
-
-
-class PersonRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
-
-
-class OrgRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
 
 
 class ServiceRequest(msgspec.Struct, frozen=True):
@@ -105,7 +96,7 @@ class _Scope(msgspec.Struct, frozen=True):
     member_of: frozenset[int]
 
     def manages(self, community_id: int) -> bool:
-        return self.actor.is_admin or community_id in self.actor.manages
+        return self.actor.can_manage(community_id)
 
     def sees(self, community_id: int) -> bool:
         return self.manages(community_id) or community_id in self.member_of
@@ -332,7 +323,24 @@ async def _done(conn: asyncpg.Connection, scope: _Scope, row: asyncpg.Record, tr
                            target=("service_request", row["id"]), before={"state": row["state"]},
                            after={"state": transition, "minutes": minutes, "for_user_id": row["beneficiary_id"]},
                            reason=reason)
+    await _notify(conn, row, transition, minutes)
     return _request(scope, await _fetch(conn, row["id"]))
+
+
+# Who hears about each step: the requester when someone accepts or finishes, the volunteer when paid.
+_MESSAGES = {"accepted": ("requester_id", "service_accepted"), "completed": ("requester_id", "service_completed"),
+             "confirmed": ("volunteer_id", "service_confirmed")}
+
+
+async def _notify(conn: asyncpg.Connection, row: asyncpg.Record, transition: str, minutes: int | None) -> None:
+    if transition not in _MESSAGES:
+        return
+    who, kind = _MESSAGES[transition]
+    recipient = row[who] if who == "requester_id" else await conn.fetchval(
+        "select volunteer_id from service_requests where id = $1", row["id"])
+    if recipient is not None:
+        await notify.send(conn, recipient, kind, community_id=row["community_id"],
+                          params={"title": row["title"], "minutes": minutes}, link=f"/timebank.html#request-{row['id']}")
 
 
 async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> ServiceRequest:
@@ -363,7 +371,7 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
                   reason: str | None = None) -> ServiceRequest:
     """Pay the volunteer the actual minutes: from the hold, plus an extra transfer above the estimate."""
     scope = await _scope(conn, actor)
-    reason = _text(reason, "reason", most=500) or None
+    reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "confirm")
         try:
@@ -390,7 +398,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
                  ) -> ServiceRequest:
     """Withdraw a request; an accepted one gets its hold released."""
     scope = await _scope(conn, actor)
-    reason = _text(reason, "reason", most=500) or None
+    reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "cancel")
         if row["hold_transfer_id"] is not None:
@@ -572,7 +580,7 @@ async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int,
     """A manager funds the pool from the community's issuing account (an adjustment with a reason)."""
     name = await _community(conn, community_id)
     orgs.require_manager(actor, community_id)
-    reason = _text(reason, "reason", required=True, most=500)
+    reason = clean_reason(reason)
     if minutes < 1:
         raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
     async with conn.transaction():
@@ -693,29 +701,3 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
                              r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id), sum(x.minutes for x in lines),
                        lines, clock.now())
-
-
-# ---- demo ---------------------------------------------------------------------------------------
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """三苏社区's pool funded with 600 minutes; an open pool-paid request for 周秀英 posted by the
-    manager; an approved family link between 刘芳 and 陈伟; one confirmed service on 刘芳's certificate."""
-    community = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    people = {name: await orgs.load_actor(conn, uid) for name, uid in city.volunteers.items()}
-    await credit_pool(conn, manager, community, 600, "街道拨付2026年四季度时间银行互助时长", key=f"demo:timebank:pool:{community}")
-
-    await post_request(conn, manager, title="陪同周奶奶去社区医院复诊", for_user_id=city.volunteers["周秀英"],
-                       use_pool=True, community_id=community, minutes_estimate=90, place="三苏社区 3 栋 2 单元",
-                       description="周奶奶腿脚不便，需要有人陪同步行去社区医院复查血压，并帮忙取药。")
-
-    async with conn.transaction():
-        link = await add_family_link(conn, people["刘芳"], await conn.fetchval(
-            "select phone from users where id = $1", city.volunteers["陈伟"]))
-        await approve_family_link(conn, people["陈伟"], link.id)
-
-    served = await post_request(conn, people["杨丽"], title="帮忙修理厨房水龙头", minutes_estimate=60,
-                                place="三苏社区 5 栋 401", description="水龙头一直滴水，需要换一个阀芯。")
-    await accept(conn, people["刘芳"], served.id)
-    await complete(conn, people["刘芳"], served.id)
-    await confirm(conn, people["杨丽"], served.id, 45)

@@ -322,6 +322,10 @@ async function openDetail(userId) {
       field(`${uid}-reason`, "console.reason", h("input", { id: `${uid}-reason`, name: "reason", maxlength: "500",
         required: true })),
     ], "console.adjust_submit", async (data) => {
+      const amount = Number(data.amount);
+      const question = t("confirm.adjust", { name: d.name, amount: Math.abs(amount),
+        change: t(amount < 0 ? "confirm.remove" : "confirm.add"), unit: t(`confirm.${data.unit}`) });
+      if (!window.confirm(question)) return;
       await api("POST", "/api/adjustments", { user_id: userId, unit: data.unit, amount: Number(data.amount),
         reason: data.reason ?? "", community_id: state.community }, { idempotencyKey: key });
       toast(t("console.saved"), "success");

@@ -210,11 +210,23 @@ async function loadCommunity() {
   await Promise.all([loadRanking(), loadPostings()]);
 }
 
+async function showMyRanks() {
+  const ranks = await api("GET", "/api/me/rank");
+  $("my-ranks").replaceChildren(...(ranks.length ? ranks.map((r) => h("section", { class: "card" },
+    h("h2", {}, `${r.community_name} · ${quarterLabel(r.quarter)}`),
+    h("p", { class: "my-rank-line" }, r.rank ? t("home.rank_value", { rank: r.rank, of: r.of, amount: r.amount })
+      : t("home.rank_none")),
+    h("ol", { class: "list" }, ...r.top.map((i) => h("li", { class: "rank-line" },
+      h("span", {}, `${i.rank}. ${i.name}`), h("span", {}, String(i.amount)))))))
+    : [h("p", { class: "card muted" }, t("rank.not_manager"))]));
+}
+
 async function start() {
   try {
     const { list, current } = await managedCommunities();
     $("status").hidden = true;
-    if (!current) {
+    if (!current) {  // a volunteer: their own rank and the masked top of each of their communities
+      await showMyRanks();
       $("not-manager").hidden = false;
       return;
     }

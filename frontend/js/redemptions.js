@@ -5,9 +5,10 @@ import { api, ApiError, clearErrors, handlePageError, newIdempotencyKey, showErr
 import { t } from "./i18n.js";
 import { fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
 import {
-  codeFromScan, fmtDay, markTabs, pointsText, rewardPicture, setCount, wireTabs,
+  fmtDay, markTabs, pointsText, rewardPicture, setCount, wireTabs,
 } from "./supermarket-parts.js";
 import { cameraElements, setUpCamera } from "./camera.js";
+import { codeFromText } from "./scan-code.js";
 
 initPage();
 
@@ -113,7 +114,7 @@ const spotCamera = setUpCamera(cameraElements("spot-camera"), (value) => {
 $("voucher-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = $("voucher-code");
-  const code = codeFromScan(input.value);
+  const code = codeFromText(input.value);
   const button = event.currentTarget.querySelector("button[type=submit]");
   if (!code) {
     input.focus();
@@ -522,7 +523,7 @@ $("spot-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   clearErrors(form);
-  const memberCode = codeFromScan($("spot-member").value);
+  const memberCode = codeFromText($("spot-member").value);
   const rewardId = Number($("spot-reward").value);
   const quantity = Number($("spot-quantity").value);
   if (!memberCode) return showError({ message: t("error.required") }, form, "member_code");

@@ -5,7 +5,7 @@
 import { api, handlePageError, newIdempotencyKey, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, h, initPage, setBusy } from "./ui.js";
-import { codeFromText } from "./qr-camera.js";
+import { codeFromText } from "./scan-code.js";
 import { cameraElements, setUpCamera as wireCamera, warmUp } from "./camera.js";
 import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 

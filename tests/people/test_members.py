@@ -7,7 +7,7 @@ import io
 import pytest
 
 from domain.people import auth
-from tests.conftest import new_phone
+from tests.conftest import new_phone, register
 
 
 @pytest.fixture(autouse=True)
@@ -88,13 +88,13 @@ async def test_invite_a_new_phone_as_courier_who_then_claims_the_account(client,
     r = await client.post("/api/auth/login", json={"phone": phone, "password": "anything-at-all"})
     assert r.status_code == 401
 
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "courier-pass-1", "name": "吴磊磊"})
+    r = await register(client, phone, "courier-pass-1", "吴磊磊")
     assert r.status_code == 201
     assert r.json()["user_id"] == member["id"]
     me = (await client.get("/api/me", headers={"Authorization": f"Bearer {r.json()['token']}"})).json()
     assert me["name"] == "吴磊磊" and me["roles"] == ["courier"]
     # Claimed once: the phone is now simply taken.
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "other-pass-1", "name": "冒名"})
+    r = await register(client, phone, "other-pass-1", "冒名")
     assert r.status_code == 409
     r = await client.post("/api/auth/login", json={"phone": phone, "password": "courier-pass-1"})
     assert r.status_code == 200
@@ -110,8 +110,8 @@ async def test_a_switched_off_invitation_cannot_be_claimed(client, world):
     r = await client.post(f"/api/members/{invited['member']['id']}/deactivate", headers=c.manager.headers,
                           json={"reason": "号码填错了"})
     assert r.status_code == 200
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "some-pass-123", "name": "路人"})
-    assert r.status_code == 409 and r.json()["error"] == "conflict"
+    r = await register(client, phone, "some-pass-123", "路人")
+    assert r.status_code == 409 and r.json()["error"] == "already_registered"  # told only to the proven owner
 
 
 async def test_invite_an_existing_person_and_twice_changes_nothing(client, world, pool):
@@ -313,7 +313,7 @@ async def test_summary_counts_pending_rows_of_installed_queues(client, world, po
 
 async def test_seed_demo_fills_the_console_once(world, pool):
     from domain import demo
-    from domain.people import members
+    from domain.demo import people as members
     sansu = await world.community("三苏社区")
     liu, chen = await world.member(sansu, "刘芳"), await world.member(sansu, "陈伟")
     city = demo.City(admin=(await world.admin()).id, managers={"李晓梅": sansu.manager.id},

@@ -178,7 +178,8 @@ async def test_street_and_team_rankings(client, pool, city):
     # 赵六: 60 - 10 (deduction) in 乙社区 + 5 in 甲社区.
     assert table(street) == [(1, "李四", 65), (2, "赵六", 55), (3, "张三明", 50), (3, "王五", 50)]
     q3 = await ranking(client, city.b.manager, scope="street", org_id=city.a.street_id, quarter="2026Q3")
-    assert table(q3) == [(1, "张三明", 50), (2, "赵六", 40), (3, "李四", 30)]
+    # 乙社区's manager sees their own 赵六 in full, 甲社区's people masked (issue 20: no name leak).
+    assert table(q3) == [(1, "张*明", 50), (2, "赵六", 40), (3, "李*", 30)]
 
     team = await ranking(client, city.a.manager, scope="team", org_id=city.team_id, quarter="2026Q4")
     # Every member is listed, 钱七 with nothing; 赵六's points from any community count.

@@ -507,7 +507,8 @@ async def test_ledger_stays_clean_under_a_random_sequence(client, world):
 
 
 async def test_seed_demo(client, world, pool):
-    from domain import demo, timebank
+    from domain import demo
+    from domain.demo import timebank
     community = await world.community("三苏社区")
     people = {n: await world.member(community, n) for n in ("刘芳", "陈伟", "杨丽", "周秀英")}
     await world.fund(people["杨丽"], community, "minutes", 120)
