@@ -10,7 +10,6 @@ import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
 import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 import { codeFromText } from "./scan-code.js";
-import { askToJoin, describe, watch } from "./join-request.js";
 
 initPage();
 
@@ -170,7 +169,10 @@ function showRefusal(err, nonce = null, retry = null) {
     actions: [again, link("/scan.html", "scan.scan_another"), link("/", "common.back_home")].filter(Boolean) });
 }
 
-function showJoinRequest(request) {
+// join-request.js (issue 18) loads only when someone asks to join: the first load stays <= 50 KB (issue 21).
+const joining = () => import("./join-request.js");
+
+function showJoinRequest(request, describe) {
   const view = describe(request);
   show({ tone: view.tone, title: view.title, note: view.note,
     amounts: view.checkedIn ? amountsText(view.points ?? 0, 0) : "",
@@ -181,9 +183,10 @@ async function requestToJoin(nonce) {
   const button = $("join-button");
   if (button) button.disabled = true;
   try {
+    const { askToJoin, describe, watch } = await joining();
     const request = await askToJoin({ scan_code: code, nonce });
-    showJoinRequest(request);
-    watch(request, showJoinRequest);
+    showJoinRequest(request, describe);
+    watch(request, (changed) => showJoinRequest(changed, describe));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) requireLogin();
     else if (err.code === "already_member") location.reload();
