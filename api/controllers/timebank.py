@@ -149,7 +149,7 @@ class FamilyController(Controller):
     tags = ["timebank"]
 
     @post("/family-links", status_code=201)
-    async def add_link(self, actor: Actor, pool: asyncpg.Pool, data: FamilyLinkIn) -> timebank.FamilyLink:
+    async def add_link(self, actor: Actor, pool: asyncpg.Pool, data: FamilyLinkIn) -> timebank.FamilyAsk:
         async with pool.acquire() as conn:
             return await timebank.add_family_link(conn, actor, data.phone)
 

@@ -492,8 +492,9 @@ async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, c
 async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     """A member card opened by a phone camera: say what it is; only a station acts on it."""
     codes.check_valid(code, clock.now())
-    return scans.Preview(kind="member", target_id=code.target_id,
-                         details={"mine": actor is not None and actor.id == code.target_id})
+    mine = actor is not None and actor.id == code.target_id
+    # Whose card it is stays between the card and a station (issue 16): 0 for anyone but its owner.
+    return scans.Preview(kind="member", target_id=code.target_id if mine else 0, details={"mine": mine})
 
 
 async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text: str,
@@ -511,6 +512,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
             if found is None or found.kind != "member":
                 raise DomainError("code_unknown", details={"expected": "member card"})
             codes.check_valid(found, offline.scan_time(scanned_at, clock.now()))
+            ledger.refuse_self_payment(actor.id, found.target_id)  # a manager scans nobody's card but others'
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
             return await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
                                      actor_id=actor.id,
@@ -571,6 +573,8 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     """
     reason = clean_reason(reason)
     activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+    for user_id in user_ids:  # the whole mark is refused, nothing half done
+        ledger.refuse_self_payment(actor.id, user_id)
     if activity.state == "draft":
         raise DomainError("not_published")
     minutes = rules.manual_minutes(minutes, activity.starts_at, activity.ends_at, activity.max_minutes)

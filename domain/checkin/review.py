@@ -10,7 +10,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from domain import checkin
+from domain import checkin, ledger
 from domain.checkin import activities
 from domain.checkin.fraud import explain
 from domain.core import audit, clock
@@ -93,6 +93,7 @@ async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: 
         else:
             if row["reason"] != "auto_checkout":
                 raise DomainError("invalid_state", details={"problem": "only an automatic check-out is credited"})
+            ledger.refuse_self_payment(actor.id, row["user_id"])  # issue 16: nobody credits themself
             until = datetime.fromisoformat(_json(row["details"])["until"])
             credited = await checkin.credit_to_window_end(conn, activity, row["attendance_id"], until,
                                                           actor_id=actor.id, reason=reason)

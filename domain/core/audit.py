@@ -46,6 +46,9 @@ ACTS = frozenset({
     "service_card_confirm", "service_target_set",
     # joining (issue 18, migrations/016_joining.sql)
     "join_approve", "join_reject", "join_policy", "member_import", "member_create", "card_reissue",
+    # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
+    "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
+    "adjustment_policy", "invitation_answer",
 })
 
 

@@ -20,9 +20,11 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
                        description="周奶奶腿脚不便，需要有人陪同步行去社区医院复查血压，并帮忙取药。")
 
     async with conn.transaction():
-        link = await timebank.add_family_link(conn, people["刘芳"], await conn.fetchval(
+        await timebank.add_family_link(conn, people["刘芳"], await conn.fetchval(
             "select phone from users where id = $1", city.volunteers["陈伟"]))
-        await timebank.approve_family_link(conn, people["陈伟"], link.id)
+        link_id = await conn.fetchval("select id from family_links where requester_id = $1 and target_id = $2 "
+                                      "and state = 'pending'", city.volunteers["刘芳"], city.volunteers["陈伟"])
+        await timebank.approve_family_link(conn, people["陈伟"], link_id)
 
     served = await timebank.post_request(conn, people["杨丽"], title="帮忙修理厨房水龙头", minutes_estimate=60,
                                 place="三苏社区 5 栋 401", description="水龙头一直滴水，需要换一个阀芯。")

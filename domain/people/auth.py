@@ -42,11 +42,13 @@ class Login(msgspec.Struct, frozen=True):
     user_id: int
 
 
-PASSWORD_RULE = "8 to 128 characters, not only spaces"  # shown on the register form too (i18n login.password_rule)
+PASSWORD_RULE = "8 to 128 characters, at least 8 of them not spaces"  # shown on the register form too (i18n login.password_rule)
 
 
 def check_password_strength(password: str, field: str = "password") -> None:
-    if not 8 <= len(password) <= 128 or not password.strip():
+    """8 to 128 characters, at least 8 of them not whitespace (eight spaces is no password)."""
+    visible = sum(1 for ch in password if not ch.isspace())
+    if len(password) > 128 or visible < 8:
         raise DomainError("weak_password", field=field, details={"rule": PASSWORD_RULE})
 
 

@@ -136,9 +136,20 @@ async def list_orgs(conn: asyncpg.Connection, actor: Actor, parent_id: int | Non
     return list(map(_org, rows))
 
 
+def no_such_user() -> DomainError:
+    """The one answer for a person one may not reach and for an id nobody has: ids cannot be enumerated."""
+    return DomainError("not_found", field="user_id", details={"what": "user"})
+
+
 async def _require_user(conn: asyncpg.Connection, user_id: int) -> None:
     if not await conn.fetchval("select 1 from users where id = $1", user_id):
-        raise DomainError("not_found", field="user_id", details={"what": "user"})
+        raise no_such_user()
+
+
+async def require_member_of(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """The person belongs to this community (directly or through a grid); else the 404 of an unknown id."""
+    if community_id not in await member_communities(conn, user_id):
+        raise no_such_user()
 
 
 async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int, *,
@@ -178,7 +189,13 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
         raise DomainError("validation_failed", field="role")
     if org.kind != want:
         raise DomainError("validation_failed", field="org_id", details={"problem": f"a {role} joins a {want}"})
-    await _require_user(conn, user_id)
+    # Membership is by consent (DESIGN.md): a manager gives another role to someone already in one of
+    # their communities, never picks an existing person from elsewhere (that is an invitation the
+    # person accepts). Admins build the platform and may place anyone.
+    if actor.is_admin:
+        await _require_user(conn, user_id)
+    elif not set(await member_communities(conn, user_id)) & actor.manages:
+        raise no_such_user()
     async with conn.transaction():
         old = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2 for update",
                                   org_id, user_id)
@@ -200,12 +217,13 @@ async def member_communities(conn: asyncpg.Connection, user_id: int) -> list[int
 
 
 async def require_manager_of_user(conn: asyncpg.Connection, actor: Actor, user_id: int) -> None:
-    """A manager may act on a person only if the person belongs to one of the manager's communities."""
+    """A manager may see or act on a person only while the person belongs to one of the manager's
+    communities. Anyone else gets the 404 of an id nobody has, so ids cannot be enumerated."""
     if actor.is_admin:
+        await _require_user(conn, user_id)
         return
-    await _require_user(conn, user_id)
     if not set(await member_communities(conn, user_id)) & actor.manages:
-        raise forbidden("the person is not a member of your communities")
+        raise no_such_user()
 
 
 class Team(msgspec.Struct, frozen=True):
@@ -237,7 +255,7 @@ async def add_team_member(conn: asyncpg.Connection, actor: Actor, team_id: int, 
     if community_id is None:
         raise not_found("team")
     require_manager(actor, community_id)
-    await _require_user(conn, user_id)
+    await require_member_of(conn, user_id, community_id)  # a team is of its community's members only
     async with conn.transaction():
         added = await conn.fetchval("insert into team_members (team_id, user_id) values ($1, $2) "
                                     "on conflict do nothing returning true", team_id, user_id)

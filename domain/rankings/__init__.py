@@ -20,6 +20,7 @@ import msgspec
 
 from domain.core import clock
 from domain import ledger
+from domain.ledger import statements
 from domain.people import orgs
 from domain.rankings import rules
 from domain.core.errors import forbidden, invalid, not_found
@@ -138,7 +139,12 @@ _TEAM_SOURCE = """
     select m.user_id, coalesce((select sum(e.earned) from earned_daily e
                                  where e.user_id = m.user_id and e.unit = $2 and e.day >= $3 and e.day < $4),
                                0)::bigint as amount
-      from team_members m where m.team_id = $1"""
+      from team_members m join teams t on t.id = m.team_id
+     where m.team_id = $1
+       -- only members of the team's community count (a row from before that rule is ignored)
+       and exists (select 1 from org_members om join orgs g on g.id = om.org_id
+                    where om.user_id = m.user_id
+                      and case when g.kind = 'grid' then g.parent_id else g.id end = t.community_id)"""
 
 _HOUSEHOLDS_SQL = """
     select h.id, h.name,
@@ -331,11 +337,12 @@ async def ledger_csv(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
             order by posted_at, id""",
         community_id, rules.local_midnight(start, tz), rules.local_midnight(end + timedelta(days=1), tz))
     labels = await account_labels(conn, {r["debit_account"] for r in rows} | {r["credit_account"] for r in rows})
+    memos = await statements.render_memos(conn, [r["memo"] for r in rows])  # people by their name today
     return rules.to_csv(LEDGER_HEADER, (
         [r["posted_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), r["id"], KIND_ZH.get(r["kind"], r["kind"]),
-         CAUSE_ZH.get(r["cause_type"], r["cause_type"] or ""), r["memo"], UNIT_ZH.get(r["unit"], r["unit"]),
+         CAUSE_ZH.get(r["cause_type"], r["cause_type"] or ""), memo, UNIT_ZH.get(r["unit"], r["unit"]),
          r["amount"], labels.get(r["debit_account"], ""), labels.get(r["credit_account"], ""), r["reverses"],
-         r["actor_name"], r["reason"]] for r in rows))
+         r["actor_name"], r["reason"]] for r, memo in zip(rows, memos)))
 
 
 async def account_labels(conn: asyncpg.Connection, account_ids: set[int]) -> dict[int, str]:

@@ -19,13 +19,16 @@ from domain import notify, rankings
 from domain.rankings import rules
 from domain.core.errors import DomainError, invalid, not_found
 
+CLOSED_NAME = "已注销用户"  # as domain/people/privacy.py writes it into a closed account
+
 MAX_TOP_N = 100
 MAX_DAYS = 30
 
 
 class PublicEntry(msgspec.Struct, frozen=True):
     rank: int
-    name: str      # masked: 张*明
+    name: str      # masked: 张*明; 已注销用户 once the person closed their account (issue 16)
+    closed: bool   # the person closed their account since: pages show it in the reader's language
     amount: int
 
 
@@ -107,13 +110,17 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
            where p.id = $1""", posting_id)
     if row is None:
         raise not_found("posting")
+    # The list is frozen at publication, but a person who closed their account since is no longer named.
     entries = await conn.fetch(
-        "select rank, masked_name, amount from posting_entries where posting_id = $1 order by position", posting_id)
+        """select e.rank, e.masked_name, e.amount, u.closed_at is not null as closed
+           from posting_entries e left join users u on u.id = e.user_id
+           where e.posting_id = $1 order by e.position""", posting_id)
     return Posting(id=row["id"], community_id=row["community_id"], community_name=row["community_name"],
                    street_name=row["street_name"], scope=row["scope"], unit=row["unit"], quarter=row["quarter"],
                    top_n=row["top_n"], starts_at=row["starts_at"], ends_at=row["ends_at"],
                    status=status_at(row["starts_at"], row["ends_at"], clock.now()),
-                   items=[PublicEntry(e["rank"], e["masked_name"], e["amount"]) for e in entries],
+                   items=[PublicEntry(e["rank"], CLOSED_NAME if e["closed"] else e["masked_name"], e["closed"], e["amount"])
+                          for e in entries],
                    appeals=row["appeals"])
 
 

@@ -336,8 +336,7 @@ async def _reviewable(conn: asyncpg.Connection, actor: Actor, report_id: int) ->
     row = await _load(conn, report_id, lock=True)
     if not _can_review(actor, row["community_id"]):
         raise not_found("report")
-    if row["courier_id"] == actor.id:
-        raise forbidden("nobody reviews their own report")
+    ledger.refuse_self_payment(actor.id, row["courier_id"])  # nobody reviews (and pays) their own report
     if row["state"] != "pending":
         raise DomainError("invalid_state", details={"state": row["state"]})
     return row

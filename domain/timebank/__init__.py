@@ -25,6 +25,7 @@ import msgspec
 from domain.core import audit, clock, ratelimit
 from domain.people import auth, orgs
 from domain import ledger, notify
+from domain.ledger import statements
 from domain.timebank import rules
 from domain.core.errors import DomainError, forbidden, not_found
 from domain.core.actor import Actor, OrgRef, PersonRef
@@ -245,8 +246,13 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
         raise DomainError("validation_failed", field="when", details={"problem": "within ten years of today"})
     scope = await _scope(conn, actor)
     beneficiary = actor.id if for_user_id is None else for_user_id
-    if beneficiary != actor.id and not await conn.fetchval("select 1 from users where id = $1", beneficiary):
-        raise DomainError("not_found", field="for_user_id", details={"what": "user"})
+    if beneficiary != actor.id:
+        # For someone else: a manager of one of their communities (or an admin), or approved family.
+        # Anyone else hears what an unknown id gets (issue 16: ids cannot be enumerated).
+        exists = await conn.fetchval("select 1 from users where id = $1", beneficiary)
+        theirs = set(await orgs.member_communities(conn, beneficiary)) if exists else set()
+        if not exists or not (actor.is_admin or theirs & actor.manages or await linked(conn, actor.id, beneficiary)):
+            raise DomainError("not_found", field="for_user_id", details={"what": "user"})
     community = await _choose_community(conn, scope, beneficiary, community_id)
     proxy = beneficiary != actor.id and scope.manages(community)
     if beneficiary != actor.id and not proxy and not await linked(conn, actor.id, beneficiary):
@@ -374,6 +380,7 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
     reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "confirm")
+        ledger.refuse_self_payment(actor.id, row["volunteer_id"])  # e.g. a manager confirming a pool service they gave
         try:
             rules.check_confirmed_minutes(row["minutes_estimate"], minutes, reason)
         except rules.RuleError as err:
@@ -414,7 +421,7 @@ class FamilyLink(msgspec.Struct, frozen=True):
     id: int
     state: str
     direction: str            # outgoing: I asked; incoming: they asked me
-    other: PersonRef
+    other: PersonRef | None   # None while my own ask waits: a phone reveals no name until they accept
     other_phone: str | None   # masked
     created_at: datetime
     approved_at: datetime | None
@@ -423,6 +430,13 @@ class FamilyLink(msgspec.Struct, frozen=True):
 
 class FamilyLinks(msgspec.Struct, frozen=True):
     items: list[FamilyLink]
+
+
+class FamilyAsk(msgspec.Struct, frozen=True):
+    """The answer to asking by phone: the same whether the phone is registered, linked, asked before or
+    unknown (issue 16), so the form is no directory of names."""
+    asked: bool
+    phone: str                # masked, as typed
 
 
 _LINK_SELECT = """
@@ -434,29 +448,30 @@ _LINK_SELECT = """
 def _link(row: asyncpg.Record, me: int) -> FamilyLink:
     outgoing = row["requester_id"] == me
     side = "target" if outgoing else "requester"
+    hidden = outgoing and row["state"] == "pending"
     return FamilyLink(id=row["id"], state=row["state"], direction="outgoing" if outgoing else "incoming",
-                      other=PersonRef(row[f"{side}_id"], row[f"{side}_name"]),
+                      other=None if hidden else PersonRef(row[f"{side}_id"], row[f"{side}_name"]),
                       other_phone=auth.mask_phone(row[f"{side}_phone"]), created_at=row["created_at"],
                       approved_at=row["approved_at"], can_approve=row["state"] == "pending" and not outgoing)
 
 
-async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyLink:
-    """Ask to link with the person registered under `phone`; they approve (or a manager for them)."""
+async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyAsk:
+    """Ask to link with the person registered under `phone`; they approve (or a manager for them).
+    Whatever the phone, the answer is the same: an unknown, inactive, already linked or already asked
+    number creates nothing and says so to nobody."""
     phone = auth.normalise_phone(phone)
     await ratelimit.take(conn, f"family-link:{actor.id}", LINKS_PER_HOUR, 3600)
+    answer = FamilyAsk(asked=True, phone=auth.mask_phone(phone))
     target = await conn.fetchval("select id from users where phone = $1 and active", phone)
-    if target is None:
-        raise DomainError("not_found", field="phone", details={"what": "user"})
     if target == actor.id:
         raise DomainError("validation_failed", field="phone", details={"problem": "that is your own number"})
-    try:
-        async with conn.transaction():
-            link_id = await conn.fetchval(
-                "insert into family_links (requester_id, target_id, created_at) values ($1, $2, $3) returning id",
-                actor.id, target, clock.now())
-    except asyncpg.UniqueViolationError:
-        raise DomainError("conflict", field="phone", details={"problem": "already linked or asked"}) from None
-    return _link(await conn.fetchrow(_LINK_SELECT + " where l.id = $1", link_id), actor.id)
+    if target is None:
+        return answer
+    async with conn.transaction():
+        await conn.execute(
+            "insert into family_links (requester_id, target_id, created_at) values ($1, $2, $3) on conflict do nothing",
+            actor.id, target, clock.now())
+    return answer
 
 
 async def _locked_link(conn: asyncpg.Connection, link_id: int) -> asyncpg.Record:
@@ -524,14 +539,16 @@ async def give(conn: asyncpg.Connection, actor: Actor, to_user_id: int, minutes:
     if link_id is None:
         raise forbidden("gifts go only to approved family links")
     receiver = await conn.fetchval("select name from users where id = $1", to_user_id)
-    memo = f"亲情赠与 {actor.name} → {receiver}"
+    # The ledger keeps references, not names: rendered when read, so a closed account's name goes (issue 16).
+    memo = f"亲情赠与 {statements.person_ref(actor.id)} → {statements.person_ref(to_user_id)}"
     async with conn.transaction():
         transfer = await ledger.post(
             conn, unit=UNIT, debit=await ledger.user_account(conn, actor.id, UNIT),
             credit=await ledger.user_account(conn, to_user_id, UNIT), amount=minutes, kind="gift",
             cause=("gift", link_id), memo=memo, actor_id=actor.id, key=key)
+    [shown] = await statements.render_memos(conn, [transfer.memo])
     return Gift(transfer.id, link_id, PersonRef(actor.id, actor.name), PersonRef(to_user_id, receiver),
-                minutes, memo, transfer.created_at)
+                minutes, shown, transfer.created_at)
 
 
 # ---- the community pool -------------------------------------------------------------------------

@@ -154,9 +154,44 @@ $("logout").addEventListener("click", async (event) => {
   location.replace("/login.html");
 });
 
+// ---- invitations (issue 16): a community asks; I accept or decline ----------------------------
+
+function invitationRow(inv) {
+  const answer = async (button, action) => {
+    setBusy(button, true);
+    try {
+      await api("POST", `/api/me/invitations/${inv.id}/${action}`);
+      if (action === "accept") load();
+      else loadInvitations();
+    } catch (err) {
+      showError(err);
+      setBusy(button, false);
+    }
+  };
+  return h("li", { class: "invitation-row" },
+    h("div", {}, h("strong", {}, inv.community_name), " · ", t(`role.${inv.role}`)),
+    h("div", { class: "muted small" }, t("me.invited_by", { name: inv.invited_by })),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "btn btn-primary btn-small",
+        onclick: (e) => answer(e.currentTarget, "accept") }, t("me.invitation_accept")),
+      h("button", { type: "button", class: "btn btn-secondary btn-small",
+        onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
+}
+
+async function loadInvitations() {
+  try {
+    const { items } = await api("GET", "/api/me/invitations");
+    $("invitations").replaceChildren(...items.map(invitationRow));
+    $("invitations-card").hidden = items.length === 0;
+  } catch {
+    $("invitations-card").hidden = true; // the rest of the page works without it
+  }
+}
+
 function load() {
   $("loading").textContent = t("common.loading");
   api("GET", "/api/me").then(render, (err) => handlePageError(err, $("loading"), load));
+  loadInvitations();
 }
 
 load();

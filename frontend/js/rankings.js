@@ -2,7 +2,7 @@
 // CSV; publish the top list as a public posting (公示) and answer appeals; export the ledger.
 import { api, clearErrors, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
+import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 import {
   fillCommunitySelect, fmtDay, isoDay, managedCommunities, quarterLabel, recentQuarters, remember,
 } from "./rankings-parts.js";
@@ -39,7 +39,7 @@ function renderRanking(r) {
     h("th", { scope: "col", class: "num" }, t(r.unit === "minutes" ? "rank.col_minutes" : "rank.col_points")));
   $("ranking-rows").replaceChildren(...r.items.map((item) => h("tr", {},
     rankCell(item.rank),
-    h("td", { class: "name-cell" }, item.name),
+    h("td", { class: "name-cell" }, withClosedNames(item.name)),
     household ? h("td", { class: "wrap muted" }, (item.members ?? []).join("、") || "–")
       : h("td", { class: "num muted" }, item.phone || "–"),
     h("td", { class: "num amount-cell" }, amountText(item.amount, r.unit)))));

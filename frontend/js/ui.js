@@ -3,6 +3,12 @@ import { applyI18n, getLang, setLang, t } from "./i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+// A closed account is named 已注销用户 by the server (issue 16); shown in the reader's language.
+export const CLOSED_NAME = "已注销用户";
+export function withClosedNames(text) {
+  return typeof text === "string" ? text.replaceAll(CLOSED_NAME, t("account.closed")) : text;
+}
+
 function appendChildren(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child == null || child === false) continue;

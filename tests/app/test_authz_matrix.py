@@ -29,7 +29,7 @@ import pytest
 from domain.people import auth
 from domain.checkin import codes
 from tests.conftest import Person, World, new_phone, sms_code
-from tests.app.security_support import Builder, Side, _ok, jpeg
+from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
 
 ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
 SIDES = ("A", "B")
@@ -49,6 +49,7 @@ def OWNER_OR_MANAGER(role, side): return VOLUNTEER(role, side) or MANAGER(role, 
 def COURIER_OR_MANAGER(role, side): return COURIER(role, side) or MANAGER(role, side)
 def MEMBER_OR_OWN_MANAGER(role, side): return MEMBER(role, side) or role == f"manager_{side.lower()}"
 def ANY_MANAGER(role, side): return role in ("admin", "manager_a", "manager_b")
+def INVITEE(role, side): return role == "courier"
 
 
 def _sent_code(phone: str) -> str:
@@ -144,22 +145,35 @@ TABLE = [
     Op("GET", "/api/communities/{community_id}/members.csv", MEMBER_OR_MANAGER),
     Op("POST", "/api/communities/{community_id}/invitations", MANAGER,
        body=lambda c: {"phone": new_phone(), "name": "新邻居", "role": "volunteer"}),
-    Op("GET", "/api/members/{user_id}", MANAGER),
+    # A person one may not reach answers as an unknown id (issue 16): 404, not 403.
+    Op("GET", "/api/members/{user_id}", MANAGER, deny=404),
     Op("POST", "/api/members/{user_id}/grid", MANAGER, body=lambda c: {"grid_id": c.ids["grid"]}),
-    Op("POST", "/api/members/{user_id}/deactivate", MANAGER, fresh={"user_id": "member"},
+    Op("POST", "/api/members/{user_id}/deactivate", MANAGER, deny=404, fresh={"user_id": "member"},
        body=lambda c: {"reason": "搬走了"}),
-    Op("POST", "/api/members/{user_id}/reactivate", MANAGER, fresh={"user_id": "inactive_member"},
+    Op("POST", "/api/members/{user_id}/reactivate", MANAGER, deny=404, fresh={"user_id": "inactive_member"},
        body=lambda c: {"reason": "回来了"}),
     Op("POST", "/api/people/search", ADMIN, body=lambda c: {"q": "居民"}),
     Op("GET", "/api/audit", MANAGER, query=lambda c: {"community_id": C(c)}),
     Op("GET", "/api/console/summary", ANY_MANAGER),
+    # invitations answered by the invited person only (the courier of A, invited elsewhere): issue 16
+    Op("GET", "/api/me/invitations", ANYONE),
+    Op("POST", "/api/me/invitations/{invitation_id}/accept", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
+    Op("POST", "/api/me/invitations/{invitation_id}/decline", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
     Op("GET", "/api/console/tree", ANY_MANAGER),
     # ledger
-    Op("POST", "/api/adjustments", MANAGER,
+    Op("POST", "/api/adjustments", MANAGER, deny=404,
        body=lambda c: {"user_id": c.ids["target"], "unit": "points", "amount": 1, "reason": "补录"}),
+    # maker-checker (issue 16): another manager of the community, or an admin, decides
+    Op("GET", "/api/adjustment-requests", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("POST", "/api/adjustment-requests/{request_id}/approve", MANAGER, deny=404,
+       fresh={"request_id": "adjustment_request"}),
+    Op("POST", "/api/adjustment-requests/{request_id}/reject", MANAGER, deny=404,
+       fresh={"request_id": "adjustment_request"}, body=lambda c: {"reason": "证据不足"}),
+    Op("GET", "/api/communities/{community_id}/adjustment-policy", MANAGER),
+    Op("PUT", "/api/communities/{community_id}/adjustment-policy", MANAGER, body=lambda c: {"threshold_points": 200}),
     Op("POST", "/api/transfers/{transfer_id}/reverse", MANAGER, fresh={"transfer_id": "transfer"},
        body=lambda c: {"reason": "录错了"}),
-    Op("GET", "/api/users/{user_id}/statement", MANAGER),
+    Op("GET", "/api/users/{user_id}/statement", MANAGER, deny=404),
     # activities and check-in
     Op("GET", "/api/activities", ANYONE, query=lambda c: {"community_id": C(c)}),  # filtered to what one may see
     Op("POST", "/api/activities", MANAGER, body=lambda c: {
@@ -233,7 +247,7 @@ TABLE = [
        body=lambda c: {"minutes": 30}),
     Op("POST", "/api/timebank/requests/{request_id}/cancel", MANAGER, fresh={"request_id": "open_request"}),
     Op("GET", "/api/timebank/me", ANYONE),
-    Op("GET", "/api/timebank/certificate", MANAGER, query=lambda c: {"user_id": c.ids["target"]}),
+    Op("GET", "/api/timebank/certificate", MANAGER, deny=404, query=lambda c: {"user_id": c.ids["target"]}),
     Op("GET", "/api/timebank/pool", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
     Op("POST", "/api/timebank/pool/donations", MEMBER, body=lambda c: {"community_id": C(c), "minutes": 1}),
     Op("POST", "/api/timebank/pool/credits", MANAGER,
@@ -355,7 +369,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "kiosk_id": "kiosk", "flag_id": "flag",
          "message_id": "message", "kind": "message_kind",
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
-         "join_request_id": "join_request", "join_code": "join_code"}
+         "join_request_id": "join_request", "join_code": "join_code",
+         "invitation_id": "invitation"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -455,7 +470,7 @@ class Matrix:
                    returning id""", attendance)
         if kind == "link":
             person = await self.world.person("亲属")
-            return (await _ok(c, person, "POST", "/api/family-links", json={"phone": side.volunteer.phone}))["id"]
+            return (await ask_family_link(c, person, side.volunteer))["id"]
         if kind == "member":
             return (await b.member(side)).id
         if kind == "inactive_member":
@@ -469,6 +484,16 @@ class Matrix:
         if kind == "grid":
             return (await _ok(c, self.admin, "POST", "/api/orgs", json={
                 "kind": "grid", "name": "新网格", "parent_id": side.community.id}))["id"]
+        if kind == "adjustment_request":  # above the threshold, asked by another manager of the side
+            return (await _ok(c, await self.deputy(side), "POST", "/api/adjustments", status=(202,), json={
+                "user_id": side.target.id, "unit": "points", "amount": 5000, "reason": "表彰"}))["id"]
+        if kind == "invitation":  # a new community invites A's courier, who belongs to none of its manager's
+            # (the courier: joining other communities changes nothing else the courier does in the table)
+            inviter = await self.world.community("邀请方社区")
+            await _ok(c, inviter.manager, "POST", f"/api/communities/{inviter.id}/invitations",
+                      json={"phone": self.a.courier.phone, "name": "骑手", "role": "volunteer"})
+            async with self.world.pool.acquire() as conn:
+                return await conn.fetchval("select id from invitations where community_id = $1", inviter.id)
         if kind == "reward_with_image":
             reward = await b.reward(side, "毛巾")
             await _ok(c, side.manager, "POST", f"/api/rewards/{reward['id']}/image",
@@ -503,6 +528,15 @@ class Matrix:
                 await phones.send_code(conn, phone=phone, purpose=kind[4:], ip=f"matrix-{phone}")
             return phone
         raise AssertionError(f"no fresh {kind}")
+
+    async def deputy(self, side: Side) -> Person:
+        """A second manager of the side, made once: the maker of adjustments its managers check."""
+        if "deputy" not in side.ids:
+            person = await self.world.person("副主任")
+            await _ok(self.client, self.admin, "POST", f"/api/orgs/{side.community.id}/managers",
+                      json={"user_id": person.id})
+            side.ids["deputy"] = person
+        return side.ids["deputy"]
 
     async def person_for(self, op: Op, role: str) -> Person | None:
         if role == "anonymous":

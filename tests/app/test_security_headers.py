@@ -109,9 +109,10 @@ async def test_cookies_over_plain_http_are_not_marked_secure(client, world):
 
 
 def test_behind_a_tls_proxy_x_forwarded_proto_makes_cookies_secure(admin_url):
-    """`linli serve` trusts proxy headers from 127.0.0.1, as behind a local nginx terminating TLS."""
+    """Behind a local nginx terminating TLS, configured as a trusted proxy (issue 16: proxy headers are
+    believed only from LINLI_TRUSTED_PROXIES, not from 127.0.0.1 by default)."""
     url = asyncio.run(_fresh_database(admin_url))
-    server = Serve(url, LINLI_SMS_SHOW_CODES="1")
+    server = Serve(url, LINLI_SMS_SHOW_CODES="1", LINLI_TRUSTED_PROXIES="127.0.0.1")
     try:
         server.wait_healthy()
         body = {"phone": new_phone(), "password": "proxy-pass-1", "name": "代理"}

@@ -27,7 +27,9 @@ async def test_export_returns_all_of_a_persons_data(client, pool, world):
     c = await world.community("导出社区")
     user_id, phone, me = await registered(client, "钱多多")
     m = c.manager.headers
-    await client.post(f"/api/orgs/{c.id}/members", headers=m, json={"user_id": user_id, "role": "volunteer"})
+    # An admin places the registered person (a manager picks nobody from outside: issue 16).
+    await client.post(f"/api/orgs/{c.id}/members", headers=(await world.admin()).headers,
+                      json={"user_id": user_id, "role": "volunteer"})
     team = (await client.post("/api/teams", headers=m, json={"name": "楼道小组", "community_id": c.id})).json()
     await client.post(f"/api/teams/{team['id']}/members", headers=m, json={"user_id": user_id})
     for unit, amount in (("points", 25), ("minutes", 90), ("points", -5)):
@@ -83,7 +85,7 @@ async def test_closing_keeps_the_ledger_and_removes_phone_and_name_everywhere(cl
     user_id, phone, me = await registered(client, "孙悟空")
     m = c.manager.headers
     admin = (await world.admin()).headers
-    await client.post(f"/api/orgs/{c.id}/members", headers=m, json={"user_id": user_id, "role": "volunteer"})
+    await client.post(f"/api/orgs/{c.id}/members", headers=admin, json={"user_id": user_id, "role": "volunteer"})
     adjustment = (await client.post("/api/adjustments", headers=m, json={"user_id": user_id, "unit": "points",
                                                                          "amount": 50, "reason": "奖励"})).json()
     await client.post(f"/api/transfers/{adjustment['id']}/reverse", headers=m, json={"reason": "重复"})
