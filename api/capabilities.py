@@ -17,6 +17,7 @@ from api.controllers import activities, auth, console, ledger as ledger_api, me,
 from api.controllers import home, joining as joining_api, notify as notify_api, signups as signups_api
 from api.controllers import units as units_api
 from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
+from api.controllers import scanning as scanning_api
 from api.controllers import supermarket as supermarket_api, timebank as timebank_api
 from domain import checkin, ledger, notify, supermarket
 from domain import demo as demos
@@ -39,7 +40,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
                           *privacy.CONTROLLERS], demo=demos.people.seed_demo),
     Capability("ledger", ledger_api.CONTROLLERS, sweeps=ledger.SWEEPS),
-    Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
+    Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,
+                           *scanning_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
                scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
     Capability("supermarket", supermarket_api.CONTROLLERS, scan_acts=supermarket.SCAN_ACTS,
                scan_previews=supermarket.SCAN_PREVIEWS, sweeps=supermarket.SWEEPS, demo=demos.supermarket.seed_demo),

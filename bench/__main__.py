@@ -139,8 +139,11 @@ def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> 
 
         if "pages" not in config["skip"]:
             person = world.extra["page_person"]
-            pages = [f"/s/{world.codes[0]}", "/shop.html", "/courier.html"]
+            pages = [f"/s/{world.codes[0]}", "/scan.html", "/shop.html", "/courier.html"]
             results["pages"] = page_weight.run(app.base_url, pages, person["token"], person["csrf"])
+            results["scan_decoder"] = page_weight.decoder_deferred(app.base_url, person["token"], person["csrf"])
+            log(f"scan decoder: fetched before the camera button: {results['scan_decoder'].get('before_click')}, "
+                f"after: {results['scan_decoder'].get('after_click')}")
             log("page weight: " + ", ".join(f"{p.split('/')[1] or p} {r['wire_bytes'] / 1024:.1f} KB in {r['requests']} "
                                              f"requests" for p, r in results["pages"].items() if isinstance(r, dict)))
     finally:
@@ -270,6 +273,15 @@ def judge(results: dict) -> list[dict]:
         kb = round(scan["wire_bytes"] / 1024, 1) if scan else None
         out.append({"target": "scan page <= 50 KB", "measured": kb,
                     "verdict": verdict(kb, TARGETS["scan_page_kb"], at_most=True)})
+        scanner = pages.get("/scan.html")
+        kb = round(scanner["wire_bytes"] / 1024, 1) if isinstance(scanner, dict) else None
+        out.append({"target": "in-page scanner (/scan.html) <= 50 KB", "measured": kb,
+                    "verdict": verdict(kb, TARGETS["scan_page_kb"], at_most=True)})
+    decoder = results.get("scan_decoder")
+    if decoder and "skipped" not in decoder:
+        deferred = not decoder["before_click"] and decoder["after_click"]
+        out.append({"target": "QR decoder fetched only after the camera button", "measured": deferred,
+                    "verdict": "ok" if deferred else "MISS"})
     return out
 
 

@@ -7,6 +7,9 @@ decoded body bytes, and the number of requests, split into static files and API 
 
 - /s/<code>: what any phone camera opens from a poster; for a logged-in volunteer it checks them
   in (a real scan of a published activity);
+- /scan.html: the in-page scanner (the 扫码 tab), whose QR decoder (frontend/vendor/jsqr, ~250 KB)
+  must not be part of the first load: `decoder_deferred` checks it is fetched only once the camera
+  button is pressed (Chromium with a fake camera, BarcodeDetector removed as on iPhone and WeChat);
 - /shop.html: the moral supermarket; /courier.html: the courier's reports page.
 """
 
@@ -77,3 +80,48 @@ def run(base_url: str, pages: list[str], token: str, csrf: str) -> dict:
         finally:
             browser.close()
     return results
+
+
+DECODER_PATH = "/vendor/jsqr/jsQR.js"
+FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+def decoder_deferred(base_url: str, token: str, csrf: str, *, browser_type=None, video: str | None = None) -> dict:
+    """Open /scan.html without BarcodeDetector and press the camera button: was the decoder fetched
+    before the press (it must not be), after it (it must), and how heavy is it on the wire?
+
+    `browser_type`: a Playwright BrowserType to launch from (tests pass theirs); otherwise a new
+    Playwright is started. `video`: a .y4m/.mjpeg file for the fake camera (default: Chromium's pattern).
+    """
+    from pathlib import Path
+    if not Path(CHROMIUM).exists():
+        return {"skipped": f"no Chromium at {CHROMIUM}"}
+    args = CHROMIUM_ARGS + FAKE_CAMERA_ARGS + ([f"--use-file-for-fake-video-capture={video}"] if video else [])
+
+    def measure(kind) -> dict:
+        browser = kind.launch(executable_path=CHROMIUM, args=args)
+        try:
+            context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+            context.add_cookies([{"name": "linli_session", "value": token, "url": base_url},
+                                 {"name": "linli_csrf", "value": csrf, "url": base_url}])
+            context.add_init_script("delete window.BarcodeDetector;")
+            page = context.new_page()
+            fetched: list = []
+            page.on("requestfinished", lambda r: fetched.append(r) if urlparse(r.url).path == DECODER_PATH else None)
+            page.goto(base_url + "/scan.html", wait_until="networkidle", timeout=30_000)
+            page.wait_for_timeout(300)
+            before = len(fetched)
+            page.click("#camera-start")
+            page.wait_for_function("() => !document.getElementById('camera-box').hidden", timeout=15_000)
+            page.wait_for_load_state("networkidle")
+            sizes = fetched[-1].sizes() if fetched else None
+            return {"before_click": before > 0, "after_click": len(fetched) > before,
+                    "decoder_wire_bytes": sizes["responseHeadersSize"] + sizes["responseBodySize"] if sizes else 0}
+        finally:
+            browser.close()
+
+    if browser_type is not None:
+        return measure(browser_type)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        return measure(p.chromium)

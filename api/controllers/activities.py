@@ -51,6 +51,8 @@ class ActivityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_minutes: MaxMinutes | None = None
     daily_points_cap: DailyCap | None = None      # default: LINLI_DAILY_CHECKIN_POINTS_CAP or 200
     rotation_seconds: Rotation | None = None      # default: LINLI_ROTATION_SECONDS or 30
+    rotating_only: bool = False                   # issue 21: refuse poster codes (only the kiosk's code)
+    one_step_checkout: bool = False               # issue 21: station and kiosk scans check out without asking
 
 
 class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -69,11 +71,16 @@ class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_minutes: MaxMinutes | None | msgspec.UnsetType = msgspec.UNSET
     daily_points_cap: DailyCap | msgspec.UnsetType = msgspec.UNSET
     rotation_seconds: Rotation | msgspec.UnsetType = msgspec.UNSET
+    rotating_only: bool | msgspec.UnsetType = msgspec.UNSET
+    one_step_checkout: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class StationScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]  # the code, or the URL its QR holds
     nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    # issue 21: the device's time of a scan queued offline; "check_out" confirms a check-out
+    scanned_at: When | None = None
+    intent: Literal["check_out"] | None = None
 
 
 class MarkIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -171,7 +178,8 @@ class ActivityController(Controller):
     async def station_scan(self, actor: Actor, activity_id: int, data: StationScanIn,
                            pool: asyncpg.Pool) -> checkin.ActivityScan:
         """A manager scans a member card: that member is checked in or out."""
-        return await checkin.station_scan(pool, actor, activity_id, data.code, data.nonce)
+        return await checkin.station_scan(pool, actor, activity_id, data.code, data.nonce,
+                                          scanned_at=data.scanned_at, intent=data.intent)
 
     @get("/{activity_id:int}/attendance")
     async def attendance_list(self, actor: Actor, activity_id: int, pool: asyncpg.Pool, limit: int = 50,

@@ -1,6 +1,7 @@
 """POST /api/scans: whatever QR a person scanned, act on it; GET shows what a code is first."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
@@ -18,6 +19,11 @@ class ScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+    # issue 21: the device's time of a scan queued offline; "check_out" confirms a check-out; the
+    # page's random device id (fraud signals)
+    scanned_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    intent: Literal["check_out"] | None = None
+    device: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class ScanController(Controller):
@@ -28,8 +34,10 @@ class ScanController(Controller):
     async def scan(self, request: Request, actor: Actor, data: ScanIn, pool: asyncpg.Pool) -> scans.ScanResult:
         """429 rate_limited beyond LINLI_SCAN_RATE_PER_MINUTE per person or LINLI_SCAN_RATE_PER_IP_MINUTE
         per address (see domain/scans.py)."""
-        return await scans.scan(pool, actor, data.code, scans.ScanContext(data.nonce, data.lat, data.lng),
-                                ip=client_ip(request))
+        ip = client_ip(request)
+        context = scans.ScanContext(data.nonce, data.lat, data.lng, scanned_at=data.scanned_at, intent=data.intent,
+                                    device=data.device, ip=ip)
+        return await scans.scan(pool, actor, data.code, context, ip=ip)
 
     @get("/{code:str}")
     async def preview(self, request: Request, code: str, pool: asyncpg.Pool) -> scans.Preview:

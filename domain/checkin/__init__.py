@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.checkin import activities, codes, scans
+from domain.checkin import activities, codes, fraud, offline, scans
 from domain.core import audit, clock
 from domain import ledger
 from domain.people import orgs
@@ -40,7 +40,8 @@ from domain.core.errors import DomainError, not_found
 from domain.core.texts import clean_reason
 from domain.core.actor import Actor, PersonRef
 from domain.checkin.scans import (ActivityCodeKind, AlreadyCheckedIn, AlreadyCheckedOut, AttendanceDetails,
-                                   CheckedIn, CheckedOut, CheckInDetails, CheckOutDetails, ScanContext)
+                                   CheckedIn, CheckedOut, CheckInDetails, CheckOutDetails, ConfirmCheckOut,
+                                   ConfirmCheckOutDetails, ScanContext)
 
 
 class Attendance(msgspec.Struct, kw_only=True):
@@ -60,6 +61,10 @@ class Attendance(msgspec.Struct, kw_only=True):
     note: str | None
     annulled_at: datetime | None
     annul_reason: str | None
+    # issue 21: both times of a late scan, and the last proof of presence (finding 5 of issue 16)
+    in_received_at: datetime | None = None
+    out_received_at: datetime | None = None
+    last_seen_at: datetime | None = None
 
 
 def _attendance(row: asyncpg.Record) -> Attendance:
@@ -163,7 +168,7 @@ async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, accounts: 
 
 # ---- scanning -----------------------------------------------------------------------------
 
-ActivityScan = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut
+ActivityScan = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut | ConfirmCheckOut
 
 
 class Credited(msgspec.Struct, frozen=True):
@@ -231,35 +236,80 @@ def _holder(card_holder: PersonRef | None) -> dict[str, Any]:
     return {"user_id": card_holder.id, "user_name": card_holder.name} if card_holder else {}
 
 
-def _next_step(attendance: Attendance, now: datetime, context: ScanContext) -> str:
-    replay = context.nonce is not None and context.nonce in (attendance.in_nonce, attendance.out_nonce)
+def _next_step(attendance: Attendance, now: datetime, context: ScanContext, *, replay: bool = False) -> str:
+    replay = replay or (context.nonce is not None and context.nonce in (attendance.in_nonce, attendance.out_nonce))
+    if not replay and attendance.state == "inside" and context.intent == "check_out":
+        return "check_out"  # confirmed on purpose: even within the repeat window
     return rules.next_step(attendance.state, attendance.checked_in_at, now, replay=replay)
+
+
+def _checks_out_now(activity: Activity, kind: str, source: str, context: ScanContext) -> bool:
+    """A second scan checks out only on purpose (issue 21): the person confirmed (intent check_out),
+    or the manager chose one-step check-out for the station's and the kiosk's (rotating) scans."""
+    return context.intent == "check_out" or (activity.one_step_checkout and (source == "station" or kind == "rotating"))
 
 
 async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: ActivityCodeKind, source: str,
                actor_id: int | None, context: ScanContext, holder: dict[str, Any]) -> ActivityScan:
-    now = clock.now()
+    received = clock.now()
+    now = offline.scan_time(context.scanned_at, received)  # the device's time of a late (queued) scan
     activity, attendance = scan.activity, scan.attendance
-    if attendance is None:
-        checked_in = await _check_in(conn, scan, user_id, now=now, source=source, actor_id=actor_id,
-                                     context=context, kind=kind, holder=holder)
+    replay = False
+    if context.nonce is not None:
+        # Claimed before anything is written: the same scan uploaded twice (two tabs) waits here.
+        replay = not await offline.claim_nonce(conn, activity.id, user_id, context.nonce, context.scanned_at,
+                                               received)
+        if replay:
+            attendance = await _find_attendance(conn, activity.id, user_id)
+    if attendance is None and not replay:
+        checked_in = await _check_in(conn, scan, user_id, now=now, received=received, source=source,
+                                     actor_id=actor_id, context=context, kind=kind, holder=holder)
         if checked_in is not None:
             return checked_in
         attendance = await _find_attendance(conn, activity.id, user_id)  # the same person, scanning twice at once
-    elif _next_step(attendance, now, context) == "check_out":
+    elif (attendance is not None and not replay and _next_step(attendance, now, context) == "check_out"
+          and _checks_out_now(activity, kind, source, context)):
         # Only a check-out writes to the row: lock it and decide again on what it holds now (the
         # same person's other scan may have checked out meanwhile).
         attendance = await _lock_attendance(conn, attendance.id)
-    step = _next_step(attendance, now, context)
+    if attendance is None:  # the scan this nonce belongs to was refused and rolled back meanwhile
+        raise DomainError("invalid_state", details={"problem": "scan again"})
+    step = _next_step(attendance, now, context, replay=replay)
     if step == "annulled":
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
+    if step == "check_out" and not _checks_out_now(activity, kind, source, context):
+        step = "confirm_check_out"
+    if (step == "already_checked_out" and not replay and context.scanned_at is not None and attendance.auto_checkout
+            and now > attendance.checked_out_at):
+        # A queued scan that reached us after the automatic check-out: it proves presence until its
+        # own time, so that time is credited (an offline station's check-outs are not lost).
+        attendance = await _lock_attendance(conn, attendance.id)
+        if attendance.auto_checkout and now > attendance.checked_out_at:
+            credited = await credit_to_window_end(conn, activity, attendance.id, now, actor_id=actor_id)
+            return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited["points"],
+                              minutes=credited["minutes"], details=CheckOutDetails(
+                                  attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
+                                  checked_out_at=now.isoformat(), late=True, after_auto_checkout=True, **holder))
     if step == "check_out":
-        credited = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce,
-                                   accounts=scan.accounts)
+        at = max(now, attendance.checked_in_at)
+        credited = await check_out(conn, activity, attendance, at=at, actor_id=actor_id, nonce=context.nonce,
+                                   accounts=scan.accounts,
+                                   received=received if context.scanned_at is not None else None)
         return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited.points,
                           minutes=credited.minutes, details=CheckOutDetails(
                               attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                              checked_out_at=now.isoformat(), **credited.cap, **holder))
+                              checked_out_at=at.isoformat(), **credited.cap, **holder))
+    if step == "confirm_check_out":
+        # A later scan while inside proves presence: an automatic check-out credits up to it (finding 5
+        # of issue 16). One statement (the repeat within REPEAT_WINDOW adds nothing worth a write).
+        await conn.execute("update attendances set last_seen_at = greatest(last_seen_at, $2) "
+                           "where id = $1 and state = 'inside'", attendance.id, now)
+        served = rules.attended_minutes(attendance.checked_in_at, now, activity.starts_at, activity.ends_at,
+                                        activity.max_minutes)
+        return ConfirmCheckOut(kind=kind, target_id=activity.id, title=activity.title,
+                               details=ConfirmCheckOutDetails(
+                                   attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
+                                   served_minutes=served, at=now.isoformat(), **holder))
     details = AttendanceDetails(
         attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
         checked_out_at=attendance.checked_out_at.isoformat() if attendance.checked_out_at else None,
@@ -268,8 +318,8 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
     return unchanged(kind=kind, target_id=activity.id, title=activity.title, details=details)
 
 
-async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, source: str,
-                    actor_id: int | None, context: ScanContext, kind: ActivityCodeKind,
+async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, received: datetime,
+                    source: str, actor_id: int | None, context: ScanContext, kind: ActivityCodeKind,
                     holder: dict[str, Any]) -> CheckedIn | None:
     """Check in, or None when the same person's other scan checked in first (the caller answers
     as for any existing attendance)."""
@@ -286,20 +336,27 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if not scan.is_member:
         raise DomainError("not_member", details={"community": activity.community_name})
     # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
-    if activity.radius_m is not None and context.lat is not None and context.lng is not None:
+    # A fenced activity needs a location from a self-scan (finding 5 of issue 16: leaving it out used
+    # to skip the fence); a station scan is made by the manager at the venue.
+    if activity.radius_m is not None and source == "self":
+        if context.lat is None or context.lng is None:
+            raise DomainError("location_required", field="lat", details={"radius_m": activity.radius_m})
         distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
         if distance > activity.radius_m:
             raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
-    if activity.capacity is not None and scan.taken >= activity.capacity:
+    late = context.scanned_at is not None  # from an offline queue: over the capacity is accepted and flagged
+    if activity.capacity is not None and scan.taken >= activity.capacity and not late:
         raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan began
     points, details = await _capped_points(conn, activity, scan.accounts, activity.points)
     try:
         attendance_id = await conn.fetchval(
             """insert into attendances (activity_id, user_id, state, source, checked_in_at, in_nonce, recorded_by,
-                                        points, created_at)
-               values ($1, $2, 'inside', $3, $4, $5, $6, $7, $4)
+                                        points, created_at, in_received_at, last_seen_at, in_lat, in_lng, in_device,
+                                        in_ip)
+               values ($1, $2, 'inside', $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13)
                on conflict (activity_id, user_id) do nothing returning id""",
-            activity.id, user_id, source, now, context.nonce, actor_id, points)
+            activity.id, user_id, source, now, context.nonce, actor_id, points, received,
+            received if late else None, context.lat, context.lng, context.device, context.ip)
     except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
         if error.constraint_name != "activities_capacity":
             raise
@@ -308,16 +365,40 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         return None
     await _post_points(conn, activity, scan.accounts, attendance_id, points, key=f"checkin:{attendance_id}:in",
                        actor_id=actor_id)
+    flags: list[str] = []
+    if late and activity.capacity is not None:
+        taken = await conn.fetchval("select taken from activities where id = $1", activity.id)
+        if taken > activity.capacity:
+            await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance_id, user_id=user_id,
+                             reason="late_over_capacity", details={"capacity": activity.capacity, "taken": taken})
+            flags.append("late_over_capacity")
+    if source == "self":
+        flags += await fraud.check_self_scan(conn, activity_id=activity.id, attendance_id=attendance_id,
+                                             user_id=user_id, at=now, lat=context.lat, lng=context.lng,
+                                             device=context.device, ip=context.ip)
+    extra: dict[str, Any] = {}
+    if late:
+        extra.update(late=True, received_at=received.isoformat())
+    if flags:
+        extra["flagged"] = flags
     return CheckedIn(kind=kind, target_id=activity.id, title=activity.title, points=points,
                      details=CheckInDetails(attendance_id=attendance_id, checked_in_at=now.isoformat(),
-                                            ends_at=activity.ends_at.isoformat(), **details, **holder))
+                                            ends_at=activity.ends_at.isoformat(), **details, **extra, **holder))
 
 
 async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
                     actor_id: int | None = None, nonce: str | None = None, auto: bool = False,
-                    accounts: _Accounts | None = None) -> Credited:
+                    accounts: _Accounts | None = None, received: datetime | None = None) -> Credited:
     """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour.
-    The caller holds the attendance row's lock."""
+    The caller holds the attendance row's lock.
+
+    An automatic check-out (window end, close) credits only up to the last proof of presence (the
+    check-in, or a later scan while inside), not to `at`, and flags it for the manager, who can
+    credit the rest from the review list (finding 5 of issue 16: it used to pay the whole window to
+    someone who had left). checked_out_at is then that last proof of presence."""
+    until = at
+    if auto:
+        at = max(attendance.checked_in_at, min(at, attendance.last_seen_at or attendance.checked_in_at))
     minutes = rules.attended_minutes(attendance.checked_in_at, at, activity.starts_at, activity.ends_at,
                                      activity.max_minutes)
     if accounts is None:
@@ -326,13 +407,47 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                                            rules.hour_points(minutes, activity.points_per_hour))
     await conn.execute(
         """update attendances set state = 'done', checked_out_at = $2, minutes = $3, points = points + $4,
-                  auto_checkout = $5, out_nonce = $6 where id = $1""",
-        attendance.id, at, minutes, points, auto, nonce)
+                  auto_checkout = $5, out_nonce = $6, out_received_at = $7 where id = $1""",
+        attendance.id, at, minutes, points, auto, nonce, received)
+    if auto:
+        full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
+                                      activity.max_minutes)
+        if full > minutes:
+            await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance.id, user_id=attendance.user_id,
+                             reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
+                                                              "last_seen_at": at.isoformat(),
+                                                              "until": until.isoformat()})
     await _post_points(conn, activity, accounts, attendance.id, points, key=f"checkin:{attendance.id}:out:points",
                        actor_id=actor_id)
     await _bank_minutes(conn, activity, accounts, attendance.id, minutes,
                         key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
     return Credited(points=points, minutes=minutes, cap=details)
+
+
+async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, attendance_id: int, until: datetime, *,
+                               actor_id: int | None, reason: str | None = None) -> dict[str, int]:
+    """Credit an automatically checked-out person up to `until` (the minutes and their points per
+    hour, under the daily cap): a manager vouching from the review list (domain/checkin/review.py,
+    which audits it), or a late scan proving presence until its time."""
+    attendance = await _lock_attendance(conn, attendance_id)
+    if attendance.state != "done" or not attendance.auto_checkout:
+        raise DomainError("invalid_state", details={"state": attendance.state})
+    full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
+                                  activity.max_minutes)
+    extra = max(0, full - attendance.minutes)
+    accounts = await _accounts(conn, activity.community_id, attendance.user_id)
+    wanted = rules.hour_points(attendance.minutes + extra, activity.points_per_hour) - rules.hour_points(
+        attendance.minutes, activity.points_per_hour)
+    points, _ = await _capped_points(conn, activity, accounts, wanted)
+    key = f"checkin:{attendance.id}:until:{until.isoformat()}"  # each extension once; two differ by their end
+    await _post_points(conn, activity, accounts, attendance.id, points, key=f"{key}:points", actor_id=actor_id,
+                       reason=reason)
+    await _bank_minutes(conn, activity, accounts, attendance.id, extra, key=f"{key}:minutes", actor_id=actor_id,
+                        reason=reason)
+    await conn.execute("update attendances set minutes = minutes + $2, points = points + $3, "
+                       "checked_out_at = greatest(checked_out_at, $4) where id = $1",
+                       attendance.id, extra, points, until)
+    return {"minutes": extra, "points": points}
 
 
 def _check_code(code: Code, now: datetime) -> None:
@@ -350,9 +465,12 @@ async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code,
     attendance = scan.attendance if scan else None
     # The page replaying its own scan (a reload) answers as before, even past the code's life.
     if not (context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce)):
-        _check_code(code, clock.now())
+        # A late (queued) scan: the code must have been good when it was scanned (issue 21).
+        _check_code(code, offline.scan_time(context.scanned_at, clock.now()))
     if scan is None:
         raise not_found("activity")
+    if code.kind == "poster" and scan.activity.rotating_only:
+        raise DomainError("poster_not_accepted")
     return await _act(conn, scan, actor.id, kind="rotating" if code.kind == "rotating" else "poster", source="self",
                       actor_id=None, context=context, holder={})
 
@@ -380,7 +498,8 @@ async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, cod
 
 
 async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text: str,
-                       nonce: str | None = None) -> ActivityScan:
+                       nonce: str | None = None, *, scanned_at: datetime | None = None,
+                       intent: str | None = None) -> ActivityScan:
     """A manager scans a member's card at the venue: the member is checked in or out, as if they had
     scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
     async with pool.acquire() as conn:
@@ -392,11 +511,12 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
             found = await codes.find(conn, value)
             if found is None or found.kind != "member":
                 raise DomainError("code_unknown", details={"expected": "member card"})
-            codes.check_valid(found, clock.now())
+            codes.check_valid(found, offline.scan_time(scanned_at, clock.now()))
             ledger.refuse_self_payment(actor.id, found.target_id)  # a manager scans nobody's card but others'
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
             return await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
-                                     actor_id=actor.id, context=ScanContext(nonce=nonce),
+                                     actor_id=actor.id,
+                                     context=ScanContext(nonce=nonce, scanned_at=scanned_at, intent=intent),
                                      card_holder=PersonRef(found.target_id, name))
     except DomainError as error:
         member = found.target_id if found is not None and found.kind == "member" else None
@@ -510,9 +630,11 @@ async def close(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip:
 async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int = 200) -> int:
     """Check out people still inside when their activity's window has ended.
 
-    Their minutes count up to the window end: people forget to scan out far more often than they
-    leave early, and the check-in already proved they came. Each person in its own short
-    transaction; SKIP LOCKED and the state re-check make several processes safe together.
+    Their minutes count up to their last proof of presence (the check-in, or a later scan while
+    inside), not to the window end, and the check-out is flagged for the manager, who credits the
+    rest from the review list when the person did stay (finding 5 of issue 16: the whole window was
+    paid to people who had left). Each person in its own short transaction; SKIP LOCKED and the
+    state re-check make several processes safe together.
     """
     due = await pool.fetch(
         """select t.id from attendances t join activities a on a.id = t.activity_id
@@ -535,4 +657,4 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
 
 SCAN_ACTS = {"poster": scan_activity_code, "rotating": scan_activity_code}
 SCAN_PREVIEWS = {"poster": preview_activity_code, "rotating": preview_activity_code, "member": preview_member_card}
-SWEEPS = (check_out_at_window_end, activities.prune_rotating_codes)
+SWEEPS = (check_out_at_window_end, activities.prune_rotating_codes, offline.prune_scan_nonces)

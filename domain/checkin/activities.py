@@ -23,7 +23,8 @@ from domain.people.orgs import Actor
 STATES = ("draft", "published", "closed")
 DEFAULT_RADIUS_M = 300
 EDITABLE = ("title", "description", "place", "lat", "lng", "radius_m", "starts_at", "ends_at", "capacity",
-            "points", "points_per_hour", "max_minutes", "daily_points_cap", "rotation_seconds")
+            "points", "points_per_hour", "max_minutes", "daily_points_cap", "rotation_seconds",
+            "rotating_only", "one_step_checkout")
 _LOCK_ROTATION = 4004  # advisory lock class: one rotating code issued at a time per activity
 
 
@@ -62,6 +63,8 @@ class Activity(msgspec.Struct, kw_only=True):
     created_at: datetime
     published_at: datetime | None
     closed_at: datetime | None
+    rotating_only: bool = False       # issue 21: poster codes refused (only the kiosk's rotating code)
+    one_step_checkout: bool = False   # issue 21: station and kiosk scans check out without asking
     inside: int = 0       # checked in, not yet out
     attended: int = 0     # checked out (or marked attended)
     my_state: str | None = None  # the viewer's own attendance: inside | done | annulled
@@ -157,7 +160,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, i
     orgs.require_manager(actor, community_id)
     values = {"description": "", "place": "", "lat": None, "lng": None, "radius_m": None, "capacity": None,
               "points": 0, "points_per_hour": 0, "max_minutes": None, "daily_points_cap": default_daily_points_cap(),
-              "rotation_seconds": default_rotation_seconds()}
+              "rotation_seconds": default_rotation_seconds(), "rotating_only": False, "one_step_checkout": False}
     values.update({k: v for k, v in fields.items() if v is not None})
     values = _clean(values)
     for required in ("title", "starts_at", "ends_at"):
@@ -268,7 +271,12 @@ async def rotating_code(conn: asyncpg.Connection, actor: Actor, activity_id: int
     would let people check in from home. The previous code keeps working for the grace period, so
     a person who scanned just before the switch is not refused.
     """
-    activity = await get_managed(conn, actor, activity_id)
+    return await current_rotating_code(conn, await get_managed(conn, actor, activity_id))
+
+
+async def current_rotating_code(conn: asyncpg.Connection, activity: Activity) -> RotatingCode:
+    """The screen's code for an activity already authorised (a manager, or a paired kiosk: kiosk.py)."""
+    activity_id = activity.id
     now = clock.now()
     async with conn.transaction():
         await conn.execute("select pg_advisory_xact_lock($1, ($2 % 2147483647)::int)", _LOCK_ROTATION, activity_id)

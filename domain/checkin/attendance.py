@@ -30,6 +30,7 @@ class AttendanceRow(msgspec.Struct, kw_only=True):
     note: str | None
     annulled_at: datetime | None
     annul_reason: str | None
+    in_received_at: datetime | None = None  # issue 21: a late (offline) check-in arrived then
 
 
 class AttendancePage(msgspec.Struct):
@@ -68,7 +69,7 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 _ROWS = """select t.id, t.user_id, u.name, u.phone, t.state, t.source, t.checked_in_at, t.checked_out_at,
-                  t.auto_checkout, t.minutes, t.points, t.note, t.annulled_at, t.annul_reason
+                  t.auto_checkout, t.minutes, t.points, t.note, t.annulled_at, t.annul_reason, t.in_received_at
            from attendances t join users u on u.id = t.user_id"""
 
 
@@ -103,12 +104,14 @@ async def attendance_csv(conn: asyncpg.Connection, actor: Actor, activity_id: in
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["activity", "attendance_id", "user_id", "name", "phone", "state", "source", "checked_in_at",
-                     "checked_out_at", "auto_checkout", "minutes", "points", "note", "annul_reason"])
+                     "checked_out_at", "auto_checkout", "minutes", "points", "note", "annul_reason",
+                     "received_at"])  # received_at: when a late (offline) check-in reached the server
     local = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M") if t else ""  # noqa: E731
     for r in map(_row, rows):
         writer.writerow([_cell(v) for v in (
             activity.title, r.id, r.user_id, r.name, r.phone, r.state, r.source, local(r.checked_in_at),
-            local(r.checked_out_at), "yes" if r.auto_checkout else "", r.minutes, r.points, r.note, r.annul_reason)])
+            local(r.checked_out_at), "yes" if r.auto_checkout else "", r.minutes, r.points, r.note, r.annul_reason,
+            local(r.in_received_at))])
     return "\ufeff" + out.getvalue()
 
 

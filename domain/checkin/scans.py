@@ -12,6 +12,7 @@ Previews count per address. A load test scanning from one machine turns both off
 """
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -27,13 +28,20 @@ from domain.core.actor import Actor
 LOGGED_REASONS = frozenset({
     "code_unknown", "code_expired", "code_revoked", "outside_window", "capacity_full", "not_published",
     "not_member", "too_far", "daily_cap_reached", "invalid_state", "already_used", "forbidden",
-    "validation_failed", "insufficient_balance", "out_of_stock", "limit_reached", "rate_limited"})
+    "validation_failed", "insufficient_balance", "out_of_stock", "limit_reached", "rate_limited",
+    "poster_not_accepted", "location_required", "late_scan_expired"})  # the last three: issue 21
 
 
 class ScanContext(msgspec.Struct, frozen=True):
     nonce: str | None = None
     lat: float | None = None
     lng: float | None = None
+    # issue 21 (domain/checkin/offline.py, fraud.py): the device's scan time of a queued scan, an
+    # explicit "check_out" (the confirmed second scan), the page's device id and the client address
+    scanned_at: datetime | None = None
+    intent: str | None = None
+    device: str | None = None
+    ip: str | None = None
 
 
 # ---- what a scan did: one frozen type per outcome, tagged by `action` -------------------------
@@ -52,6 +60,9 @@ class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
     capped: bool | UnsetType = UNSET           # the daily points cap cut the award ...
     daily_cap: int | UnsetType = UNSET         # ... to stay under this cap
     points_wanted: int | UnsetType = UNSET
+    late: bool | UnsetType = UNSET             # issue 21: a queued (offline) scan, at the device's time ...
+    received_at: str | UnsetType = UNSET       # ... that reached the server then
+    flagged: list[str] | UnsetType = UNSET     # fraud signals raised by this check-in (domain/checkin/fraud.py)
     user_id: int | UnsetType = UNSET           # a station scan: whose card it was
     user_name: str | UnsetType = UNSET
 
@@ -63,6 +74,8 @@ class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
     capped: bool | UnsetType = UNSET
     daily_cap: int | UnsetType = UNSET
     points_wanted: int | UnsetType = UNSET
+    late: bool | UnsetType = UNSET                 # issue 21: a queued scan that arrived after ...
+    after_auto_checkout: bool | UnsetType = UNSET  # ... the automatic check-out: credited up to its time
     user_id: int | UnsetType = UNSET
     user_name: str | UnsetType = UNSET
 
@@ -74,6 +87,17 @@ class AttendanceDetails(msgspec.Struct, frozen=True, kw_only=True):
     checked_out_at: str | None
     total_points: int
     total_minutes: int
+    user_id: int | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
+
+
+class ConfirmCheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """A second scan while inside that did not check out (issue 21): the page asks the person to
+    confirm, showing the minutes served so far; the confirmed scan comes back with intent check_out."""
+    attendance_id: int
+    checked_in_at: str
+    served_minutes: int
+    at: str
     user_id: int | UnsetType = UNSET
     user_name: str | UnsetType = UNSET
 
@@ -137,6 +161,15 @@ class AlreadyCheckedOut(_Scanned, frozen=True, kw_only=True, tag="already_checke
     details: AttendanceDetails
 
 
+class ConfirmCheckOut(_Scanned, frozen=True, kw_only=True, tag="confirm_check_out"):
+    kind: ActivityCodeKind
+    target_id: int
+    title: str | None = None
+    points: int = 0
+    minutes: int = 0
+    details: ConfirmCheckOutDetails
+
+
 class Fulfilled(_Scanned, frozen=True, kw_only=True, tag="fulfilled"):
     kind: Literal["voucher"]
     target_id: int
@@ -146,7 +179,7 @@ class Fulfilled(_Scanned, frozen=True, kw_only=True, tag="fulfilled"):
     details: VoucherDetails
 
 
-ScanResult = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut | Fulfilled
+ScanResult = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut | ConfirmCheckOut | Fulfilled
 
 
 class Preview(msgspec.Struct, frozen=True, kw_only=True):

@@ -39,6 +39,7 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    "kiosk_pair", "kiosk_revoke", "scan_flag_dismiss", "scan_flag_credit",  # scanning (issue 21)
     # 双报到: work units, reports to communities, needs lists, service cards, targets
     "unit_create", "unit_admin_grant", "unit_roster_upload", "unit_member_confirm",
     "unit_report_approve", "unit_report_reject", "need_create", "need_close",

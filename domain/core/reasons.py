@@ -33,6 +33,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "unsupported_media": ("不支持的文件类型", "Unsupported file type"),
     "rate_limited": ("操作太频繁，请稍后再试", "Too many requests; try again later"),
     "unavailable": ("服务暂时不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
+    # scanning (issue 21, issue 16 finding 5)
+    "poster_not_accepted": ("本活动只接受现场大屏上的动态二维码，请扫描现场大屏",
+                            "This activity takes only the live code on the venue's screen; scan that one"),
+    "location_required": ("本活动需要定位才能签到，请允许获取位置后重试",
+                          "This activity needs your location to check in; allow location and try again"),
+    "late_scan_expired": ("离线扫码上传太晚，已无法计入", "This offline scan was uploaded too late to count"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
     # joining (issue 18): phone codes, the password rule, join requests, imports
     "weak_password": ("密码需为 8 到 128 个字符，其中至少 8 个不是空格", "The password must be 8 to 128 characters, at least 8 of them not spaces"),

@@ -111,6 +111,21 @@ class Settings:
                                  "how often a kiosk's check-in code changes, unless the activity says otherwise")
     rotation_grace_seconds: int = _var("LINLI_ROTATION_GRACE_SECONDS", _non_negative, "30",
                                        "how long the previous kiosk code still works after it changed")
+    # scanning (issue 21): late scans from offline queues, fraud signals
+    offline_max_delay_seconds: int = _var("LINLI_OFFLINE_MAX_DELAY_SECONDS", _non_negative, "86400",
+                                          "how long after its scan an offline-queued scan is still accepted")
+    offline_clock_skew_seconds: int = _var("LINLI_OFFLINE_CLOCK_SKEW_SECONDS", _non_negative, "300",
+                                           "how far ahead of the server a device's scan time may be")
+    fraud_max_speed_kmh: int = _var("LINLI_FRAUD_MAX_SPEED_KMH", _positive, "120",
+                                    "faster travel between two of one person's scans is flagged")
+    fraud_burst_minutes: int = _var("LINLI_FRAUD_BURST_MINUTES", _positive, "10",
+                                    "the window in which scans for many people from one device/address are flagged")
+    fraud_burst_per_device: int = _var("LINLI_FRAUD_BURST_PER_DEVICE", _positive, "4",
+                                       "people checked in from one phone within that window before it is flagged")
+    fraud_burst_per_address: int = _var("LINLI_FRAUD_BURST_PER_ADDRESS", _positive, "40",
+                                        "people checked in from one client address within that window (venue wifi)")
+    kiosk_pairing_minutes: int = _var("LINLI_KIOSK_PAIRING_MINUTES", _positive, "10",
+                                      "how long a kiosk pairing code stays usable")
     daily_checkin_points_cap: int = _var("LINLI_DAILY_CHECKIN_POINTS_CAP", _non_negative, "200",
                                          "points one person may earn from check-ins in one community a day")
     redemption_request_days: int = _var("LINLI_REDEMPTION_REQUEST_DAYS", _positive, "7",

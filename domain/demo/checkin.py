@@ -34,7 +34,8 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
         async with conn.transaction():
             await checkin.record_scan(conn, activity.id, city.volunteers[name], source=source,
                                       kind="member" if source == "station" else "poster",
-                                      actor_id=manager.id if source == "station" else None)
+                                      actor_id=manager.id if source == "station" else None,
+                                      context=scans.ScanContext(intent="check_out"))  # a second scan confirmed
 
     running = await make("垃圾分类宣传志愿服务", now - timedelta(hours=1), now + timedelta(hours=10),
                          description="在小区垃圾投放点引导居民正确分类投放，讲解“四分类”知识。",
@@ -66,5 +67,6 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     for minutes, name in ((125, "刘芳"), (140, "陈伟")):
         with as_of(starts + timedelta(minutes=minutes)):
             await scan(past, name)
-    with as_of(starts + timedelta(hours=3)):  # 杨丽 and 周秀英 forgot to scan out: counted to the window end
+    # 杨丽 and 周秀英 forgot to scan out: credited to their last proof of presence and flagged for review
+    with as_of(starts + timedelta(hours=3)):
         await checkin.close(conn, manager, past.id)

@@ -103,6 +103,7 @@ async function create(event) {
     ends_at: new Date(data.ends_at).toISOString(), points: Number(data.points || 0),
     points_per_hour: Number(data.points_per_hour || 0), capacity: numberOrNull(data.capacity),
     max_minutes: numberOrNull(data.max_minutes), rotation_seconds: Number(data.rotation_seconds || 30),
+    rotating_only: $("f-rotating-only").checked, one_step_checkout: $("f-one-step").checked,
   };
   const button = form.querySelector("[type=submit]");
   setBusy(button, true);

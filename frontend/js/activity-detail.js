@@ -3,6 +3,7 @@
 import { api, clearErrors, newIdempotencyKey, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, setBusy } from "./ui.js";
+import { showScanning } from "./activity-scanning.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -34,6 +35,8 @@ export function rulesBadges(activity) {
     activity.points_per_hour > 0 &&
       h("span", { class: "badge badge-accent" }, t("act.rule_pph", { n: activity.points_per_hour })),
     activity.capacity && h("span", { class: "badge badge-muted" }, t("act.rule_capacity", { n: activity.capacity })),
+    activity.rotating_only && h("span", { class: "badge badge-muted" }, t("act.rule_rotating_only")),
+    activity.one_step_checkout && h("span", { class: "badge badge-muted" }, t("act.rule_one_step")),
   ];
 }
 
@@ -82,6 +85,7 @@ function tools(activity) {
     open && link("act.station", `/station.html?activity=${id}`),
     link("act.poster", `/api/activities/${id}/poster.svg`, { newTab: true }),
     link("act.poster_png", `/api/activities/${id}/poster.png`, { download: `poster-${id}.png` }),
+    link("act.poster_print", `/poster-print.html?ids=${id}`, { newTab: true }),
     open && action("act.close", "btn-danger", (e) => run(e.currentTarget, async () => {
       if (!window.confirm(t("act.close_confirm"))) return;
       await api("POST", `/api/activities/${id}/close`);
@@ -119,6 +123,8 @@ function attendanceState(row) {
 
 function attendanceRow(row) {
   const source = row.source !== "self" && h("span", { class: "badge badge-info" }, t(`act.source_${row.source}`));
+  const late = row.in_received_at && h("span", { class: "badge badge-muted" },
+    t("act.late", { time: clock(row.in_received_at) })); // issue 21: scanned offline, uploaded then
   const span = row.checked_out_at
     ? `${clock(row.checked_in_at)}–${clock(row.checked_out_at)}${row.auto_checkout ? ` ${t("act.auto")}` : ""}`
     : t("act.since", { time: clock(row.checked_in_at) });
@@ -128,7 +134,7 @@ function attendanceRow(row) {
     : row.note ? t("act.mark_reason", { reason: row.note }) : null;
   return h("li", { class: ["att-row", `is-${row.state}`] },
     h("div", { class: "att-main" },
-      h("div", { class: "att-name" }, row.name, source),
+      h("div", { class: "att-name" }, row.name, source, late),
       h("div", { class: "att-meta num" }, [row.phone, span].filter(Boolean).join(" · ")),
       credit && h("div", { class: "att-credit" }, credit),
       note && h("div", { class: "att-note" }, note)),
@@ -262,5 +268,6 @@ export async function showDetail(id) {
     clearTimeout(state.searchTimer);
     state.searchTimer = setTimeout(() => searchMembers().catch((err) => showError(err)), 300);
   });
-  await Promise.all([loadAttendance(true), loadFailed(), state.activity.state !== "draft" && searchMembers()]);
+  await Promise.all([loadAttendance(true), loadFailed(), state.activity.state !== "draft" && searchMembers(),
+    showScanning(state.activity, () => loadAttendance(true))]);
 }

@@ -7,6 +7,7 @@ import { fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
 import {
   fmtDay, markTabs, pointsText, rewardPicture, setCount, wireTabs,
 } from "./supermarket-parts.js";
+import { cameraElements, setUpCamera } from "./camera.js";
 import { codeFromText } from "./scan-code.js";
 
 initPage();
@@ -97,6 +98,18 @@ setInterval(async () => {
 }, POLL_MS);
 
 // ---- voucher hand-over --------------------------------------------------------------------
+
+// The camera reads the resident's voucher (or, on the spot, member card) on any phone (issue 21).
+const voucherCamera = setUpCamera(cameraElements("voucher-camera"), (value) => {
+  voucherCamera.close();
+  $("voucher-code").value = value;
+  $("voucher-form").requestSubmit();
+});
+const spotCamera = setUpCamera(cameraElements("spot-camera"), (value) => {
+  spotCamera.close();
+  $("spot-member").value = value;
+  $("spot-reward").focus();
+});
 
 $("voucher-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -1,13 +1,15 @@
 // The page any phone camera opens (/s/<code>), and the in-page scanner (/scan.html).
 // Flow: preview the code (works logged out) → POST /api/scans (401: log in, then come back here)
 // → a big, friendly result, or the refusal in words. A nonce per page load makes a reload of this
-// page replay its own scan instead of checking the person out.
-import { api, ApiError, newIdempotencyKey, requireLogin } from "./api.js";
+// page replay its own scan instead of checking the person out. A later scan asks before checking out
+// (issue 21). Without network a scan waits in IndexedDB (scan-queue.js) with its nonce and time, and
+// goes up when the network returns; the camera decodes in the page on every phone (camera.js, loaded
+// with its decoder only when the camera button is pressed: this page stays under 50 KB).
+import { api, ApiError, newIdempotencyKey, requireLogin, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
-import { cameraScanSupported, startCamera } from "./qr-camera.js";
+import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 import { codeFromText } from "./scan-code.js";
-import { askToJoin, describe, watch } from "./join-request.js";
 
 initPage();
 
@@ -94,6 +96,32 @@ function capNote(details) {
   return details?.capped ? t("scan.capped", { cap: details.daily_cap }) : "";
 }
 
+/** A random id of this browser, sent with scans: one phone checking in many people is flagged. */
+function deviceId() {
+  try {
+    let id = localStorage.getItem("linli.device");
+    if (!id) {
+      id = newIdempotencyKey();
+      localStorage.setItem("linli.device", id);
+    }
+    return id;
+  } catch {
+    return undefined;
+  }
+}
+
+function showConfirm(result, preview) {
+  const d = result.details ?? {};
+  show({ tone: "info", title: t("checkout.question", { n: d.served_minutes ?? 0 }), note: t("checkout.note"),
+    actions: [
+      h("button", { type: "button", id: "checkout-confirm", class: "btn btn-primary btn-block",
+        onclick: () => submit(preview, newIdempotencyKey(), { intent: "check_out" }) }, t("checkout.confirm")),
+      h("button", { type: "button", id: "checkout-cancel", class: "btn btn-secondary btn-block",
+        onclick: () => show({ tone: "info", title: t("scan.checked_in"), note: t("checkout.kept"),
+          actions: doneActions() }) }, t("checkout.cancel")),
+    ] });
+}
+
 function showSuccess(result) {
   const d = result.details ?? {};
   const views = {
@@ -119,10 +147,11 @@ function refusalNote(err) {
   if (err.code === "too_far") return t("scan.too_far", { d: d.distance_m, r: d.radius_m });
   if (err.code === "capacity_full" && d.capacity) return t("scan.capacity", { n: d.capacity });
   if (d.annulled) return t("scan.annulled", { reason: d.reason ?? "" });
+  if (err.code === "location_required") return t("scan.location_note");  // issue 16 finding 5
   return tOr(`scan.hint.${err.code}`, "");
 }
 
-function showRefusal(err, nonce) {
+function showRefusal(err, nonce = null, retry = null) {
   if (err.code === "not_member" && err.details?.community) {
     // Issue 18: not a dead end any more — ask to join; approval completes this very check-in.
     const community = err.details.community;
@@ -134,11 +163,16 @@ function showRefusal(err, nonce) {
       ] });
     return;
   }
+  const again = retry && h("button", { type: "button", class: "btn btn-primary btn-block", onclick: retry },
+    t("common.retry"));
   show({ tone: "error", title: err.message || t("error.generic"), note: refusalNote(err),
-    actions: [link("/scan.html", "scan.scan_another"), link("/", "common.back_home")] });
+    actions: [again, link("/scan.html", "scan.scan_another"), link("/", "common.back_home")].filter(Boolean) });
 }
 
-function showJoinRequest(request) {
+// join-request.js (issue 18) loads only when someone asks to join: the first load stays <= 50 KB (issue 21).
+const joining = () => import("./join-request.js");
+
+function showJoinRequest(request, describe) {
   const view = describe(request);
   show({ tone: view.tone, title: view.title, note: view.note,
     amounts: view.checkedIn ? amountsText(view.points ?? 0, 0) : "",
@@ -149,9 +183,10 @@ async function requestToJoin(nonce) {
   const button = $("join-button");
   if (button) button.disabled = true;
   try {
+    const { askToJoin, describe, watch } = await joining();
     const request = await askToJoin({ scan_code: code, nonce });
-    showJoinRequest(request);
-    watch(request, showJoinRequest);
+    showJoinRequest(request, describe);
+    watch(request, (changed) => showJoinRequest(changed, describe));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) requireLogin();
     else if (err.code === "already_member") location.reload();
@@ -159,10 +194,28 @@ async function requestToJoin(nonce) {
   }
 }
 
-function showNetworkProblem(retry) {
-  show({ tone: "error", title: t("error.network"), note: t("scan.retry_note"), actions: [
+function showNetworkProblem(retry, saved = false) {
+  show({ tone: "error", title: t("error.network"), note: t(saved ? "queue.saved_scan" : "scan.retry_note"), actions: [
     h("button", { type: "button", class: "btn btn-primary btn-block", onclick: retry }, t("common.retry")),
   ] });
+}
+
+/** Keep this scan for later (same nonce: a retry and the upload never both count). */
+async function keep(body) {
+  try {
+    await enqueue({ nonce: body.nonce, scope: "scan", path: "/api/scans", body, label: body.code });
+    showPending();
+    return true;
+  } catch {
+    return false; // no IndexedDB (private mode): the retry button is all there is
+  }
+}
+
+async function showPending() {
+  const badge = $("pending");
+  const n = (await pending("scan").catch(() => [])).length;
+  badge.hidden = n === 0;
+  badge.textContent = t("queue.pending", { n });
 }
 
 function position() {
@@ -173,19 +226,25 @@ function position() {
   });
 }
 
-async function submit(preview, nonce) {
+async function submit(preview, nonce, extra = {}) {
   show({ tone: "loading", title: t("scan.working") });
-  const body = { code, nonce };
+  const scannedAt = new Date().toISOString();
+  const body = { code, nonce, device: deviceId(), ...extra };
   if (preview.details?.geofence) {
-    const coords = await position(); // without a fix the scan still goes; the fence only checks what it gets
+    const coords = await position(); // without a fix the server refuses: a fenced activity needs a location
     if (coords) Object.assign(body, { lat: coords.latitude, lng: coords.longitude });
   }
   try {
-    showSuccess(await api("POST", "/api/scans", body));
+    const result = await api("POST", "/api/scans", body);
+    if (result.action === "confirm_check_out") showConfirm(result, preview);
+    else showSuccess(result);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) requireLogin();
-    else if (err.code === "network") showNetworkProblem(() => submit(preview, nonce));
-    else showRefusal(err, nonce);
+    else if (err.code === "network") {
+      showNetworkProblem(() => submit(preview, nonce, extra), await keep({ ...body, scanned_at: scannedAt }));
+    } else if (err.code === "location_required" || err.code === "too_far") {
+      showRefusal(err, nonce, () => submit(preview, nonce, extra)); // location allowed, or moved closer: try again
+    } else showRefusal(err, nonce);
   }
 }
 
@@ -195,8 +254,10 @@ async function resolve() {
   try {
     preview = await api("GET", `/api/scans/${encodeURIComponent(code)}`);
   } catch (err) {
-    if (err.code === "network") showNetworkProblem(resolve);
-    else showRefusal(err);
+    if (err.code === "network") {
+      const saved = await keep({ code, nonce: nonceFor(code), device: deviceId(), scanned_at: new Date().toISOString() });
+      showNetworkProblem(resolve, saved);
+    } else showRefusal(err);
     return;
   }
   showActivity(preview);
@@ -211,14 +272,23 @@ async function resolve() {
 
 // ---- the in-page scanner --------------------------------------------------------------------
 
-function go(text) {
+async function go(text) {
   const join = String(text ?? "").match(/\/j\/([a-z0-9]+)/i); // a community's join QR (issue 18)
   if (join) {
     location.assign(`/j/${encodeURIComponent(join[1].toLowerCase())}`);
     return;
   }
   const value = codeFromText(text);
-  if (value) location.assign(`/s/${encodeURIComponent(value)}`);
+  if (!value) return;
+  if (navigator.onLine === false) { // the result page would not load: keep the scan for later
+    const scannedAt = new Date().toISOString();
+    const coords = await position(); // a fenced activity needs it; offline, the phone's fix still works
+    const saved = await keep({ code: value, nonce: newIdempotencyKey(), device: deviceId(), scanned_at: scannedAt,
+      ...(coords ? { lat: coords.latitude, lng: coords.longitude } : {}) });
+    toast(t(saved ? "queue.saved_scan" : "error.network"), saved ? "info" : "error");
+    return;
+  }
+  location.assign(`/s/${encodeURIComponent(value)}`);
 }
 
 function setUpScanner() {
@@ -234,30 +304,30 @@ function setUpScanner() {
     }
     go(input.value);
   });
-  if (!cameraScanSupported()) return;
-  let stop = null;
-  const startButton = $("camera-start");
-  startButton.hidden = false;
-  startButton.addEventListener("click", async () => {
+  if (!navigator.mediaDevices?.getUserMedia) return;
+  const start = $("camera-start");
+  start.hidden = false;
+  start.addEventListener("click", async () => {
     try {
-      stop = await startCamera($("camera"), (value) => {
-        stop?.();
+      const { cameraElements, setUpCamera } = await import("./camera.js");
+      const camera = setUpCamera(cameraElements(), (value) => {
+        if (navigator.onLine !== false) camera.close();
         go(value);
       });
-      $("camera-box").hidden = false;
-      startButton.hidden = true;
-      $("camera-stop").hidden = false;
+      start.click(); // now handled by the camera module
     } catch {
-      startButton.replaceChildren(t("scan.camera_denied"));
-      startButton.disabled = true;
+      start.textContent = t("scan.camera_denied"); // offline before the camera was ever opened: type the code
     }
-  });
-  $("camera-stop").addEventListener("click", () => {
-    stop?.();
-    $("camera-box").hidden = true;
-    $("camera-stop").hidden = true;
-    startButton.hidden = false;
-  });
+  }, { once: true });
+}
+
+/** Scans kept offline go up when the network returns; each answer shows as a toast. */
+function uploadKept() {
+  keepFlushing("scan", (item, result, error) => {
+    if (error) toast(`${t("queue.uploaded")}: ${error.message}`, "error");
+    else toast(`${t("queue.uploaded")}: ${result.title ?? ""} ${tOr(`station.action.${result.action}`, "")}`.trim(),
+      "success");
+  }, showPending);
 }
 
 if (code) {
@@ -265,3 +335,4 @@ if (code) {
 } else {
   setUpScanner();
 }
+uploadKept();

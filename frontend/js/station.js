@@ -1,10 +1,13 @@
 // The manager's check-in station: pick a running activity, scan (camera) or type members' card
-// codes; each scan checks that member in, or out on the second scan. For residents without phones.
+// codes; each scan checks that member in; a later scan asks before checking out (or checks out at
+// once when the activity says so). For residents without phones. Without network the scans wait in
+// IndexedDB (scan-queue.js, "N 条待上传") and go up, with their scan times, when it returns.
 import { api, handlePageError, newIdempotencyKey, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, h, initPage, setBusy } from "./ui.js";
-import { cameraScanSupported, startCamera } from "./qr-camera.js";
 import { codeFromText } from "./scan-code.js";
+import { cameraElements, setUpCamera as wireCamera, warmUp } from "./camera.js";
+import { enqueue, keepFlushing, pending } from "./scan-queue.js";
 
 initPage();
 
@@ -30,15 +33,75 @@ function describe(result) {
   return parts.join(" · ");
 }
 
-function logLine(tone, name, what) {
-  const time = new Date().toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit",
-    second: "2-digit", hourCycle: "h23" });
-  $("log").prepend(h("li", { class: `is-${tone}` },
+const clock = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang,
+  { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+
+function logLine(tone, name, what, { at = null, actions = [] } = {}) {
+  const line = h("li", { class: `is-${tone}` },
     h("span", { class: "scan-log-dot", "aria-hidden": "true" }),
     h("div", { class: "scan-log-main" }, h("div", { class: "scan-log-name" }, name),
-      h("div", { class: "scan-log-what" }, what)),
-    h("span", { class: "scan-log-time" }, time)));
+      h("div", { class: "scan-log-what" }, what),
+      actions.length ? h("div", { class: "scan-log-actions" }, ...actions) : null),
+    h("span", { class: "scan-log-time" }, clock(at ?? new Date().toISOString())));
+  $("log").prepend(line);
   $("log-empty").hidden = true;
+  return line;
+}
+
+async function showPending() {
+  const n = (await pending("station").catch(() => [])).length;
+  $("pending").hidden = n === 0;
+  $("pending").textContent = t("queue.pending", { n });
+}
+
+/** What the server answered for a scan (live, or uploaded from the queue). */
+function showResult(result, { code, body, late = false }) {
+  const name = result.details?.user_name ?? code;
+  const at = late ? body.scanned_at : null;
+  if (result.action === "confirm_check_out") {
+    // A later scan asks first (issue 21): one tap checks out, counted at the scan's own time.
+    const line = logLine("info", name, t("checkout.question", { n: result.details.served_minutes }), { at,
+      actions: [
+        h("button", { type: "button", class: "btn btn-primary btn-small", onclick: () => {
+          line.remove();
+          send({ ...body, nonce: newIdempotencyKey(), intent: "check_out" }, code);
+        } }, t("checkout.confirm")),
+        h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => line.remove() },
+          t("checkout.cancel")),
+      ] });
+    return;
+  }
+  const tone = result.action.startsWith("already") ? "info" : "ok";
+  const what = describe(result) + (late ? ` · ${t("queue.scanned_offline")}` : "");
+  logLine(tone, name, what, { at });
+  if (!late) toast(`${result.details?.user_name ?? ""} ${tOr(`station.action.${result.action}`, "")}`.trim(), "success");
+  refreshCounts().catch(() => {});
+}
+
+async function queue(body, code, scannedAt) {
+  body = { ...body, scanned_at: body.scanned_at ?? scannedAt }; // only queued scans carry their time
+  try {
+    await enqueue({ nonce: body.nonce, scope: "station", path: `/api/activities/${activityId}/station-scans`,
+      body, label: code });
+  } catch {
+    logLine("error", code, t("error.network")); // no IndexedDB here (private mode): scan again when online
+    return;
+  }
+  logLine("info", code, t("queue.saved"), { at: body.scanned_at });
+  showPending();
+}
+
+/** Send one scan; without network it waits in the queue with its nonce and scan time. */
+async function send(body, code) {
+  const scannedAt = new Date().toISOString();
+  if (navigator.onLine === false) return queue(body, code, scannedAt);
+  try {
+    const result = await api("POST", `/api/activities/${activityId}/station-scans`, body);
+    showResult(result, { code, body });
+  } catch (err) {
+    if (err.code === "network") await queue(body, code, scannedAt);
+    else logLine("error", code, err.message);
+  }
 }
 
 async function submit(text) {
@@ -47,20 +110,8 @@ async function submit(text) {
   const button = $("code-submit");
   setBusy(button, true);
   try {
-    const result = await api("POST", `/api/activities/${activityId}/station-scans`,
-      { code, nonce: newIdempotencyKey() });
-    const tone = result.action.startsWith("already") ? "info" : "ok";
-    logLine(tone, result.details?.user_name ?? code, describe(result));
-    toast(`${result.details?.user_name ?? ""} ${tOr(`station.action.${result.action}`, "")}`.trim(), "success");
+    await send({ code, nonce: newIdempotencyKey() }, code);
     $("member-code").value = "";
-    refreshCounts().catch(() => {});
-  } catch (err) {
-    if (err.code === "network") {
-      toast(err.message, "error"); // the code stays in the box: tap again to retry
-    } else {
-      logLine("error", code, err.message);
-      $("member-code").value = "";
-    }
   } finally {
     setBusy(button, false);
     $("member-code").focus();
@@ -68,27 +119,16 @@ async function submit(text) {
 }
 
 function setUpCamera() {
-  if (!cameraScanSupported()) return;
-  let stop = null;
-  const start = $("camera-start");
-  start.hidden = false;
-  start.addEventListener("click", async () => {
-    try {
-      stop = await startCamera($("camera"), (value) => submit(value));
-      $("camera-box").hidden = false;
-      start.hidden = true;
-      $("camera-stop").hidden = false;
-    } catch {
-      start.textContent = t("scan.camera_denied");
-      start.disabled = true;
-    }
-  });
-  $("camera-stop").addEventListener("click", () => {
-    stop?.();
-    $("camera-box").hidden = true;
-    $("camera-stop").hidden = true;
-    start.hidden = false;
-  });
+  // The same card held up longer answers once every 10 s, not every 3 s (each answer is a log line).
+  wireCamera(cameraElements(), (value) => submit(value), { repeatMs: 10000 });
+  setTimeout(warmUp, 3000); // the decoder is here before the hall's network may drop
+}
+
+function setUpQueue() {
+  keepFlushing("station", (item, result, error) => {
+    if (result) showResult(result, { code: item.label, body: item.body, late: true });
+    else logLine("error", item.label, error.message, { at: item.body.scanned_at });
+  }, showPending);
 }
 
 function choose(items) {
@@ -125,6 +165,7 @@ async function load() {
     $("loading").hidden = true;
     $("station").hidden = false;
     setUpCamera();
+    setUpQueue();
   } catch (err) {
     handlePageError(err, $("loading"), load);
   }

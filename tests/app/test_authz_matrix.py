@@ -196,6 +196,16 @@ TABLE = [
        body=lambda c: {"code": c.ids["card_code"]}),
     Op("POST", "/api/checkins/{attendance_id}/annul", MANAGER, fresh={"attendance_id": "attendance"},
        body=lambda c: {"reason": "误签"}),
+    # issue 21: paired kiosk screens (a device token, never a session) and the review of flagged scans
+    Op("GET", "/api/activities/{activity_id}/flags", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/kiosks", MANAGER),
+    Op("POST", "/api/activities/{activity_id}/kiosks", MANAGER),
+    Op("POST", "/api/kiosks/{kiosk_id}/revoke", MANAGER, fresh={"kiosk_id": "kiosk"}),
+    Op("POST", "/api/kiosk/pair", PUBLIC, body=lambda c: {"code": "not-a-code"},
+       expect={role: 404 for role in ROLES}),  # a session pairs nothing: only a live pairing code does
+    Op("GET", "/api/kiosk/code", PUBLIC, expect={role: 401 for role in ROLES}),  # only a device token opens it
+    Op("POST", "/api/scan-flags/{flag_id}/resolve", MANAGER, fresh={"flag_id": "flag"},
+       body=lambda c: {"action": "dismiss", "reason": "已核实"}),
     # scans
     Op("GET", "/api/scans/{code}", PUBLIC),
     Op("POST", "/api/scans", MEMBER, body=lambda c: {"code": c.ids["poster_code"]}),  # others: not_member
@@ -356,6 +366,7 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
          "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
+         "kiosk_id": "kiosk", "flag_id": "flag",
          "message_id": "message", "kind": "message_kind",
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code",
@@ -449,6 +460,14 @@ class Matrix:
             result = await _ok(c, side.manager, "POST", f"/api/activities/{side.ids['activity']}/attendance/mark",
                                json={"user_ids": [person.id], "reason": "补签", "minutes": 10})
             return result["marked"][0]
+        if kind == "kiosk":
+            return (await _ok(c, side.manager, "POST", f"/api/activities/{side.ids['activity']}/kiosks"))["id"]
+        if kind == "flag":
+            attendance = await self.fresh("attendance", side)
+            return await self.world.pool.fetchval(
+                """insert into scan_flags (activity_id, attendance_id, user_id, reason, created_at)
+                   select activity_id, id, user_id, 'device_burst', now() from attendances where id = $1
+                   returning id""", attendance)
         if kind == "link":
             person = await self.world.person("亲属")
             return (await ask_family_link(c, person, side.volunteer))["id"]

@@ -12,7 +12,7 @@ from litestar import Controller
 from api import capabilities, controllers
 from api.app import create_app
 from domain import checkin, demo, ledger, notify, supermarket
-from domain.checkin import activities, scans
+from domain.checkin import activities, offline, scans
 from domain.core import sweeper
 from domain.rankings import expiry
 
@@ -23,7 +23,8 @@ EXPECTED_ACTS = {"poster": checkin.scan_activity_code, "rotating": checkin.scan_
 EXPECTED_PREVIEWS = {"poster": checkin.preview_activity_code, "rotating": checkin.preview_activity_code,
                      "member": checkin.preview_member_card, "voucher": supermarket.preview_voucher}
 EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activities.prune_rotating_codes,
-                   supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind}
+                   supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind,
+                   offline.prune_scan_nonces}  # scan nonces past the longest accepted delay (issue 21)
 EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify"]
 
 

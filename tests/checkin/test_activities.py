@@ -112,7 +112,11 @@ async def test_check_in_then_out_ninety_minutes_later_with_statement(client, wor
     assert await balances(client, volunteer) == {"points": 10, "minutes": 0}
 
     clock.advance(timedelta(minutes=90))
+    # issue 21: a second scan asks first (已服务 90 分钟), and checks out only when confirmed
     r = await scan(client, volunteer, code)
+    assert r.json()["action"] == "confirm_check_out" and r.json()["details"]["served_minutes"] == 90
+    assert await balances(client, volunteer) == {"points": 10, "minutes": 0}
+    r = await scan(client, volunteer, code, intent="check_out")
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["action"] == "checked_out" and out["minutes"] == 90 and out["points"] == 9  # 6 an hour for 1.5 h
@@ -153,14 +157,14 @@ async def test_minutes_are_capped_and_clamped_to_the_window(client, world, pool)
     code = await poster_code(pool, activity["id"])
     await scan(client, volunteer, code)
     clock.advance(timedelta(minutes=90))
-    assert (await scan(client, volunteer, code)).json()["minutes"] == 60
+    assert (await scan(client, volunteer, code, intent="check_out")).json()["minutes"] == 60
 
     other = await world.member(c)
     late = await new_activity(client, c, points=0, starts=T0 + timedelta(minutes=80), ends=T0 + timedelta(minutes=120))
     late_code = await poster_code(pool, late["id"])
     await scan(client, other, late_code)                   # at T0+90
     clock.advance(timedelta(hours=2))                      # scans out long after the window ended
-    assert (await scan(client, other, late_code)).json()["minutes"] == 30
+    assert (await scan(client, other, late_code, intent="check_out")).json()["minutes"] == 30
 
 
 async def test_a_page_reload_replays_its_nonce_and_never_checks_out(client, world, pool):
@@ -319,6 +323,8 @@ async def test_station_scans_check_a_member_in_and_out(client, world):
     assert r.json()["action"] == "checked_in" and r.json()["details"]["user_name"] == "周秀英"
     clock.advance(timedelta(minutes=45))
     r = await client.post(url, json={"code": card["url"]}, headers=c.manager.headers)  # the URL read from the QR
+    assert r.json()["action"] == "confirm_check_out"  # issue 21: the station asks before checking out
+    r = await client.post(url, json={"code": card["url"], "intent": "check_out"}, headers=c.manager.headers)
     assert r.json()["action"] == "checked_out" and r.json()["minutes"] == 45
     assert await balances(client, elder) == {"points": 10, "minutes": 45}
     rows = (await client.get(f"/api/activities/{activity['id']}/attendance", headers=c.manager.headers)).json()
@@ -401,7 +407,10 @@ async def test_window_end_sweeper_and_close_check_people_out(client, world, pool
     await scan(client, early, code)
     clock.advance(timedelta(hours=2))
     assert await checkin.check_out_at_window_end(pool, clock.now()) >= 1
-    assert await balances(client, early) == {"points": 0, "minutes": 45}  # counted to the window end
+    # issue 16 finding 5: counted only to the last proof of presence (here the check-in), and flagged
+    # (it used to be counted to the window end: 45 minutes)
+    assert await balances(client, early) == {"points": 0, "minutes": 0}
+    assert await pool.fetchval("select reason from scan_flags where user_id = $1", early.id) == "auto_checkout"
     assert await checkin.check_out_at_window_end(pool, clock.now()) == 0
 
     clock.freeze(T0)
@@ -410,7 +419,7 @@ async def test_window_end_sweeper_and_close_check_people_out(client, world, pool
     clock.advance(timedelta(minutes=30))
     r = await client.post(f"/api/activities/{other['id']}/close", headers=c.manager.headers)
     assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["inside"] == 0
-    assert await balances(client, late) == {"points": 0, "minutes": 30}
+    assert await balances(client, late) == {"points": 0, "minutes": 0}  # finding 5, as above (was 30)
     r = await scan(client, early, await poster_code(pool, other["id"]))
     assert r.status_code == 409 and r.json()["error"] == "outside_window"
     assert await world.ledger_problems() == {}
@@ -477,7 +486,11 @@ async def test_seed_demo_adds_believable_activities(world, pool):
         done = await conn.fetch("select user_id, source, minutes, points from attendances where activity_id = $1",
                                 past["id"])
         assert len(done) == 4 and {r["source"] for r in done} == {"self", "station"}
-        assert all(r["minutes"] > 100 for r in done)
+        # two scanned out after 2 h; the two who forgot are credited to their last proof of presence
+        # and flagged for the manager (issue 16 finding 5; it used to credit them the whole window)
+        assert sorted(r["minutes"] > 100 for r in done) == [False, False, True, True]
+        assert await conn.fetchval(
+            "select count(*) from scan_flags where activity_id = $1 and reason = 'auto_checkout'", past["id"]) == 2
         assert await conn.fetchval("select reason from failed_scans where activity_id = $1", past["id"]) == "not_member"
         assert await conn.fetchval("select count(*) from attendances where activity_id = $1 and state = 'inside'",
                                    running["id"]) == 1

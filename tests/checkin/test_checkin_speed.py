@@ -28,11 +28,12 @@ async def new_activity(client, community, **extra) -> dict:
     return r.json()
 
 
-async def check_in(pool, activity_id: int, user_id: int) -> str:
+async def check_in(pool, activity_id: int, user_id: int, intent: str | None = None) -> str:
     """A self scan through the domain; the action, or the refusal's code."""
     async with pool.acquire() as conn, conn.transaction():
         try:
-            result = await checkin.record_scan(conn, activity_id, user_id, kind="poster", source="self")
+            result = await checkin.record_scan(conn, activity_id, user_id, kind="poster", source="self",
+                                               context=ScanContext(intent=intent))
         except DomainError as error:
             return error.code
         return result.action
@@ -59,7 +60,7 @@ async def test_taken_follows_check_ins_annulment_and_manual_marks(client, world,
     assert await taken(pool, a) == (2, 2)
 
     clock.advance(timedelta(minutes=30))  # a check-out keeps its place
-    assert await check_in(pool, a, people[0].id) == "checked_out"
+    assert await check_in(pool, a, people[0].id, intent="check_out") == "checked_out"  # confirmed (issue 21)
     assert await check_in(pool, a, people[2].id) == "capacity_full"
     assert await taken(pool, a) == (2, 2)
 
@@ -223,7 +224,9 @@ async def test_a_scan_stays_within_its_round_trips(client, world, pool, monkeypa
             if action == "checked_out":
                 clock.advance(timedelta(minutes=30))
             with counting_statements() as calls:
-                result = await scans.scan(pool, actor, code, ScanContext())
+                # issue 21: the check-out is the confirmed one (intent), as the page sends it
+                result = await scans.scan(pool, actor, code,
+                                          ScanContext(intent="check_out" if action == "checked_out" else None))
             assert result.action == action
             assert len(calls) <= budget, (capacity, action, calls)
         clock.freeze(T0)

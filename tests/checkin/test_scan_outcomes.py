@@ -40,3 +40,17 @@ def test_the_json_decodes_back_into_the_outcome_it_names():
         assert back == outcome and back.action == outcome.action
     assert unchanged.action == "already_checked_out"
     assert msgspec.json.decode(msgspec.json.encode(unchanged))["details"]["checked_out_at"] is None
+
+
+def test_a_second_scan_asking_to_confirm_is_a_frozen_outcome_too():
+    # Issue 21: a second scan while inside does not check out; it asks, showing the minutes served.
+    asking = scans.ConfirmCheckOut(kind="poster", target_id=7, title="垃圾分类宣传", details=scans.ConfirmCheckOutDetails(
+        attendance_id=3, checked_in_at="2026-06-14T01:00:00+00:00", served_minutes=45, at="2026-06-14T01:45:00+00:00"))
+    with pytest.raises(AttributeError):
+        asking.details.served_minutes = 0  # type: ignore[misc]
+    assert msgspec.json.decode(msgspec.json.encode(asking)) == {
+        "action": "confirm_check_out", "kind": "poster", "target_id": 7, "title": "垃圾分类宣传", "points": 0,
+        "minutes": 0, "details": {"attendance_id": 3, "checked_in_at": "2026-06-14T01:00:00+00:00",
+                                  "served_minutes": 45, "at": "2026-06-14T01:45:00+00:00"}}
+    back = msgspec.json.decode(msgspec.json.encode(asking), type=scans.ScanResult)
+    assert back == asking and back.action == "confirm_check_out"

@@ -1,0 +1,62 @@
+"""Late scans: a station or a phone without network keeps its scans (IndexedDB, with a nonce and the
+device's time) and uploads them when the network returns (issue 21).
+
+The server takes the device's time as the scan's time when it is believable:
+- not more than LINLI_OFFLINE_CLOCK_SKEW_SECONDS ahead of the server (a device clock a little fast
+  counts as "now"; further ahead is refused as invalid input);
+- not older than LINLI_OFFLINE_MAX_DELAY_SECONDS (refused with late_scan_expired);
+and then every rule is decided at that time: the code must have been valid then (a rotating code
+within its grace), the time must lie inside the activity window, and the check-out banks the
+minutes up to that time. Both times are kept (checked_in_at / in_received_at ...).
+
+Each scan's nonce is claimed in `scan_nonces` (unique per activity, person and nonce) before anything
+is written: a queue uploaded twice, even from two tabs at the same moment, meets the key; the second
+upload waits for the first to commit, then answers with the attendance as it stands and writes
+nothing. What the station could not see offline (capacity, daily caps) is decided on upload: a late
+check-in beyond the capacity is accepted and flagged for the manager (the person was there, the
+station let them in); the daily points cap applies as to any scan (the ledger never pays beyond it),
+and the answer says it was capped. A late scan that arrives after the automatic check-out (which
+credited only up to the last proof of presence) proves presence until its own time: that time is
+credited (domain/checkin/__init__.py `_act`).
+"""
+
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from domain.core import settings
+from domain.core.errors import DomainError, invalid
+
+
+def scan_time(claimed: datetime | None, received: datetime) -> datetime:
+    """The time a scan counts at: `received` for a live scan, else the device's believable time."""
+    if claimed is None:
+        return received
+    config = settings.get()
+    if claimed - received > timedelta(seconds=config.offline_clock_skew_seconds):
+        raise invalid("scanned_at", "the device's clock is ahead of the server's")
+    if received - claimed > timedelta(seconds=config.offline_max_delay_seconds):
+        raise DomainError("late_scan_expired", details={"scanned_at": claimed.isoformat(),
+                                                        "max_delay_seconds": config.offline_max_delay_seconds})
+    return min(claimed, received)
+
+
+async def claim_nonce(conn: asyncpg.Connection, activity_id: int, user_id: int, nonce: str,
+                      claimed: datetime | None, received: datetime) -> bool:
+    """True when this nonce is new for the person and activity (the scan may act); False when it was
+    already handled: the answer is the attendance as it stands. A concurrent holder of the same nonce
+    makes this wait for its commit (or rollback, when the key becomes free again)."""
+    row = await conn.fetchval(
+        """insert into scan_nonces (activity_id, user_id, nonce, claimed_at, received_at)
+           values ($1, $2, $3, $4, $5) on conflict do nothing returning true""",
+        activity_id, user_id, nonce, claimed, received)
+    return bool(row)
+
+
+async def prune_scan_nonces(pool: asyncpg.Pool, now: datetime) -> int:
+    """A nonce older than the longest accepted delay (and a day) can no longer come back in a late
+    scan (it would be refused as late_scan_expired); a page reloading its own scan still replays
+    through the attendance's in_nonce / out_nonce."""
+    horizon = now - timedelta(seconds=settings.get().offline_max_delay_seconds) - timedelta(days=1)
+    result = await pool.execute("delete from scan_nonces where received_at < $1", horizon)
+    return int(result.split()[-1])
