@@ -22,7 +22,7 @@ STATUS: dict[str, int] = {
     "not_published": 409, "not_member": 403, "too_far": 409, "daily_cap_reached": 409,
     "invalid_state": 409, "already_used": 409, "idempotency_conflict": 409, "conflict": 409,
     "code_unknown": 404, "code_expired": 410, "code_revoked": 410, "too_large": 413,
-    "unsupported_media": 415, "rate_limited": 429, "unavailable": 503, "internal": 500,
+    "unsupported_media": 415, "owned_transfer": 409, "rate_limited": 429, "unavailable": 503, "internal": 500,
 }
 
 _BY_STATUS = {400: "validation_failed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",

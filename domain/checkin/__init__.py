@@ -502,16 +502,19 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
     due = await pool.fetch(
         """select t.id from attendances t join activities a on a.id = t.activity_id
            where t.state = 'inside' and a.ends_at <= $1 order by t.id limit $2""", now, batch)
+    async def one(conn: asyncpg.Connection, attendance_id: int) -> bool:
+        row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
+                                  "for update skip locked", attendance_id)
+        if row is None:
+            return False
+        activity = await activities.load(conn, row["activity_id"])
+        await check_out(conn, activity, _attendance(row), at=activity.ends_at, auto=True)
+        return True
+
     done = 0
-    for item in due:
-        async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
-                                      "for update skip locked", item["id"])
-            if row is None:
-                continue
-            activity = await activities.load(conn, row["activity_id"])
-            await check_out(conn, activity, _attendance(row), at=activity.ends_at, auto=True)
-            done += 1
+    for item in due:  # a row that fails is logged, counted and skipped (domain/core/sweeper.py)
+        done += bool(await sweeper.one_row(pool, "check_out_at_window_end", item["id"],
+                                           lambda conn, i=item["id"]: one(conn, i)))
     return done
 
 

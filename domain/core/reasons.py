@@ -33,6 +33,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "unsupported_media": ("不支持的文件类型", "Unsupported file type"),
     "rate_limited": ("操作太频繁，请稍后再试", "Too many requests; try again later"),
     "unavailable": ("服务暂时不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
+    "owned_transfer": ("该笔流水属于兑换、服务、随手拍或签到等业务，请在该业务中撤销",
+                       "This transfer belongs to a redemption, service, report or check-in; undo it there"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
 }
 

@@ -1,12 +1,19 @@
 """Periodic clean-up every API process runs: expired holds, and whatever capabilities register.
 
-Each sweep must be safe when several processes run it at once (SKIP LOCKED or state checks).
+Each sweep must be safe when several processes run it at once (SKIP LOCKED or state checks), and
+must handle each row through `one_row`: a row that fails (a bug, or data left in a state the sweep
+cannot handle) is logged, counted in `failures` and skipped, so it never stops the other rows nor
+the rounds after it. `failures` is an in-process counter (per API process, reset at restart),
+shown by GET /metrics as linli_sweep_row_failures_total{sweep="..."}; the row itself stays as it
+was and is tried again next round, so a poisoned row shows as a steadily growing count.
 """
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 
@@ -17,6 +24,30 @@ log = logging.getLogger("linli.sweeper")
 
 Sweep = Callable[[asyncpg.Pool, datetime], Awaitable[int]]
 SWEEPS: list[Sweep] = [ledger.expire_holds]
+
+
+failures: Counter[str] = Counter()  # sweep name -> rows that failed since this process started
+
+T = TypeVar("T")
+
+# The database itself is away: no row is to blame, so the whole round stops (sweep_once logs it).
+_AWAY = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+         asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
+
+
+async def one_row(pool: asyncpg.Pool, sweep: str, row_id: object,
+                  handle: Callable[[asyncpg.Connection], Awaitable[T]]) -> T | None:
+    """Run `handle` for one row in its own short transaction. If it fails, the transaction rolls
+    back, the failure is logged and counted, and None is returned: the caller goes on."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            return await handle(conn)
+    except _AWAY:
+        raise
+    except Exception:
+        failures[sweep] += 1
+        log.exception("sweep %s: row %s failed and was skipped", sweep, row_id)
+        return None
 
 
 def register(sweep: Sweep) -> Sweep:

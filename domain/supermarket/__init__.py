@@ -699,13 +699,18 @@ async def expire_redemptions(pool: asyncpg.Pool, now: datetime, batch: int = 100
     Goes on batch after batch while a full batch made progress; rows another process holds are
     skipped and left to the next sweep. Returns how many this call expired."""
     expired = 0
+    failed: list[int] = []  # rows that failed this call (logged and counted): not picked again
     while True:
         due = await pool.fetch("select id from redemptions where state in ('requested', 'approved') "
-                               "and expires_at <= $1 order by expires_at, id limit $2", now, batch)
+                               "and expires_at <= $1 and id <> all($3::bigint[]) order by expires_at, id limit $2",
+                               now, batch, failed)
         done = 0
         for r in due:
-            async with pool.acquire() as conn, conn.transaction():
-                done += await _expire_one(conn, r["id"], now)
+            result = await sweeper.one_row(pool, "expire_redemptions", r["id"],
+                                           lambda conn, rid=r["id"]: _expire_one(conn, rid, now))
+            if result is None:
+                failed.append(r["id"])
+            done += bool(result)
         expired += done
         if len(due) < batch or done == 0:
             return expired

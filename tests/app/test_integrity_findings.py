@@ -1,0 +1,89 @@
+"""Issue 16, findings 6, 7, 9 and 12: each test performs the attack (or reproduces the gap) of the
+probe and asserts the refusal or the safe outcome."""
+
+import asyncio
+import io
+import uuid
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+
+from domain import ledger, supermarket
+from domain.core import clock, sweeper
+from tests.supermarket.test_supermarket import ask, new_reward, points, shop, stock
+
+
+async def _approved(client, community, volunteer, reward_id):
+    asked = (await ask(client, volunteer, reward_id)).json()
+    r = await client.post(f"/api/redemptions/{asked['id']}/approve", headers=community.manager.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# ---- finding 6: generic reversal of a capability's transfer; a poisoned row stops every sweep ----
+
+async def test_finding_6_reversing_a_redemption_payment_is_refused(client, world, pool):
+    community, volunteer = await shop(world, 200)
+    reward = await new_reward(client, community, cost_points=50, stock=5)
+    approved = await _approved(client, community, volunteer, reward["id"])
+    payment = await pool.fetchval("select hold_transfer_id from redemptions where id = $1", approved["id"])
+
+    r = await client.post(f"/api/transfers/{payment}/reverse", json={"reason": "退回积分"},
+                          headers=community.manager.headers)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "owned_transfer"
+    assert r.json()["details"]["owner"] == "redemption" and r.json()["details"]["owner_id"] == approved["id"]
+    # Nothing moved and no reversal act was recorded: the voucher and the points stay as they were.
+    assert await points(client, volunteer) == {"balance": 150, "held": 0, "available": 150}
+    assert not await pool.fetchval("select 1 from transfers where reverses = $1", payment)
+    assert not await pool.fetchval("select 1 from audit_log where act = 'reversal' and target_id = $1", payment)
+
+
+async def test_finding_6_every_capability_transfer_is_refused_but_an_adjustment_reverses(client, world, pool):
+    community, volunteer = await shop(world, 0)
+    manager = community.manager
+    r = await client.post("/api/adjustments", json={"user_id": volunteer.id, "unit": "points", "amount": 30,
+                                                    "reason": "补录"}, headers=manager.headers)
+    assert r.status_code == 201, r.text
+    adjustment = r.json()["id"]
+    account = await pool.fetchval("select id from accounts where user_id = $1 and unit = 'points'", volunteer.id)
+    issuing = await pool.fetchval("select id from accounts where org_id = $1 and kind = 'issuing' "
+                                  "and unit = 'points'", community.id)
+    owned = {}
+    for owner in ("service", "report", "checkin", "gift"):
+        async with pool.acquire() as conn, conn.transaction():
+            t = await ledger.post(conn, unit="points", debit=issuing, credit=account, amount=1, kind="award",
+                                  cause=(owner, 1))
+            owned[owner] = t.id
+    for owner, transfer_id in owned.items():
+        r = await client.post(f"/api/transfers/{transfer_id}/reverse", json={"reason": "撤销"},
+                              headers=manager.headers)
+        assert (r.status_code, r.json()["error"], r.json()["details"]["owner"]) == (409, "owned_transfer", owner)
+    r = await client.post(f"/api/transfers/{adjustment}/reverse", json={"reason": "录错了"}, headers=manager.headers)
+    assert r.status_code == 201, r.text
+
+
+async def test_finding_6_a_poisoned_redemption_does_not_stop_later_expiries(client, world, pool, caplog):
+    clock.freeze(clock.now())
+    community, volunteer = await shop(world, 500)
+    reward = await new_reward(client, community, cost_points=50, stock=10)
+    poisoned = await _approved(client, community, volunteer, reward["id"])
+    clock.advance(timedelta(minutes=1))  # the healthy ones expire after the poisoned one: it comes first
+    healthy = [await _approved(client, community, volunteer, reward["id"]) for _ in range(3)]
+    # The state the probe left behind: the payment reversed behind the redemption's back (as the
+    # generic reversal did before it refused), so the voucher's refund can never be made.
+    payment = await pool.fetchval("select hold_transfer_id from redemptions where id = $1", poisoned["id"])
+    async with pool.acquire() as conn, conn.transaction():
+        await ledger.reverse(conn, payment, actor_id=None, reason="probe")
+    failures_before = sweeper.failures["expire_redemptions"]
+
+    clock.advance(timedelta(days=31))
+    await sweeper.sweep_once(pool)
+    states = {r["id"]: r["state"] for r in await pool.fetch(
+        "select id, state from redemptions where id = any($1::bigint[])", [poisoned["id"]] + [h["id"] for h in healthy])}
+    assert states == {poisoned["id"]: "approved"} | {h["id"]: "expired" for h in healthy}
+    # Ten units, four redeemed, three put back by the expiries: the poisoned one stays out.
+    assert await pool.fetchval("select stock from rewards where id = $1", reward["id"]) == 9
+    assert sweeper.failures["expire_redemptions"] == failures_before + 1
+    assert any(f"row {poisoned['id']}" in m for m in caplog.messages)
