@@ -127,6 +127,8 @@ class RewardController(Controller):
                            data: Annotated[ImageForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Reward:
         """multipart/form-data with `image` (JPEG, PNG, WebP); stored small, without metadata."""
         try:
+            async with pool.acquire() as conn:  # the right first: nobody else makes us read or decode
+                await supermarket.require_reward_manager(conn, actor, reward_id)
             content = await data.image.read()
         finally:
             await data.image.close()

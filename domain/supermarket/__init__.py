@@ -12,6 +12,7 @@ A redemption is one short transaction per step, each holding its rows in one loc
 Rules without a database live in domain/redemption_rules.py.
 """
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,9 @@ from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people.orgs import Actor
 
 IMAGE_SIDE = 480  # px: reward pictures are shown small, in lists on phones
+# A picture shown 480 px wide needs no more: 16 million pixels (a 4000×4000 PNG, 64 MB to decode)
+# bounds the work one upload makes. Phone JPEGs of any size pass: they decode at a reduced scale.
+IMAGE_MAX_PIXELS = 16_000_000
 
 
 # ---- types ----------------------------------------------------------------------------------
@@ -260,9 +264,23 @@ async def _move_stock(conn: asyncpg.Connection, reward_id: int, delta: int, *, a
     return stock
 
 
+async def require_reward_manager(conn: asyncpg.Connection, actor: Actor, reward_id: int) -> None:
+    """404 for no such reward, 403 for anyone but a manager of its community."""
+    community_id = await conn.fetchval("select community_id from rewards where id = $1", reward_id)
+    if community_id is None:
+        raise not_found("reward")
+    orgs.require_manager(actor, community_id)
+
+
 async def set_image(conn: asyncpg.Connection, actor: Actor, reward_id: int, data: bytes | None) -> Reward:
-    """Store a picture re-encoded small and without metadata; None removes it."""
-    image = photos.thumbnail(data, IMAGE_SIDE) if data is not None else None
+    """Store a picture re-encoded small and without metadata; None removes it.
+
+    The right to change the reward is checked before anything is decoded, and the decode runs in a
+    thread: it costs up to a second of CPU, which on the event loop would stall every request."""
+    await require_reward_manager(conn, actor, reward_id)
+    image = None
+    if data is not None:
+        image = await asyncio.to_thread(photos.thumbnail, data, IMAGE_SIDE, IMAGE_MAX_PIXELS)
     async with conn.transaction():
         reward = await _lock_reward(conn, reward_id)
         orgs.require_manager(actor, reward["community_id"])

@@ -87,3 +87,64 @@ async def test_finding_6_a_poisoned_redemption_does_not_stop_later_expiries(clie
     assert await pool.fetchval("select stock from rewards where id = $1", reward["id"]) == 9
     assert sweeper.failures["expire_redemptions"] == failures_before + 1
     assert any(f"row {poisoned['id']}" in m for m in caplog.messages)
+
+
+# ---- finding 7: a reward picture is decoded only for a manager, and off the event loop ------------
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height), 200).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_finding_7_a_volunteers_upload_is_refused_before_any_decoding(client, world, monkeypatch):
+    from domain.core import photos
+    community, volunteer = await shop(world, 0)
+    reward = await new_reward(client, community)
+    decoded = []
+    monkeypatch.setattr(photos, "process_photo", lambda *a, **k: decoded.append(1) or b"jpeg")
+    files = {"image": ("big.png", _png(64, 64), "image/png")}
+    r = await client.post(f"/api/rewards/{reward['id']}/image", files=files, headers=volunteer.headers)
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    other = await world.community("别的社区")
+    r = await client.post(f"/api/rewards/{reward['id']}/image", files=files, headers=other.manager.headers)
+    assert r.status_code == 403
+    r = await client.post("/api/rewards/999999999/image", files=files, headers=community.manager.headers)
+    assert r.status_code == 404
+    assert decoded == []  # nobody without the right made the server decode anything
+
+
+async def test_finding_7_a_huge_png_is_refused_by_its_pixel_count(client, world):
+    community, _ = await shop(world, 0)
+    reward = await new_reward(client, community)
+    files = {"image": ("huge.png", _png(6300, 6300), "image/png")}  # the probe's picture: 39.7 million pixels
+    r = await client.post(f"/api/rewards/{reward['id']}/image", files=files, headers=community.manager.headers)
+    assert r.status_code == 413 and r.json()["details"]["max_pixels"] == supermarket.IMAGE_MAX_PIXELS
+
+
+async def test_finding_7_healthz_answers_while_a_picture_decodes(client, world, monkeypatch):
+    import threading
+    from domain.core import photos
+    community, _ = await shop(world, 0)
+    reward = await new_reward(client, community)
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    real = photos.process_photo
+
+    def slow_decode(data, **kw):  # a decode that takes as long as the test wants
+        started.set()
+        release.wait(timeout=5)  # a decode on the event loop blocks it until this times out
+        finished.set()
+        return real(data, **kw)
+
+    monkeypatch.setattr(photos, "process_photo", slow_decode)
+    files = {"image": ("p.png", _png(64, 64), "image/png")}
+    upload = asyncio.create_task(client.post(f"/api/rewards/{reward['id']}/image", files=files,
+                                             headers=community.manager.headers))
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    health = await client.get("/healthz")
+    decoding_when_healthz_answered = not finished.is_set()
+    release.set()
+    assert health.status_code == 200
+    assert decoding_when_healthz_answered
+    assert (await upload).status_code == 200
