@@ -148,3 +148,98 @@ async def test_finding_7_healthz_answers_while_a_picture_decodes(client, world, 
     assert health.status_code == 200
     assert decoding_when_healthz_answered
     assert (await upload).status_code == 200
+
+
+# ---- finding 9: login throttling per (phone, address) with backoff, counted atomically, hashed in a thread
+
+FREE_TRIES = 5  # wrong passwords for one phone from one address before the backoff starts
+
+
+def _from(app, ip: str):
+    import httpx
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 50000)), base_url="http://linli.test")
+
+
+async def _registered(client, password="owner-pass-1"):
+    from tests.conftest import new_phone
+    phone = new_phone()
+    r = await client.post("/api/auth/register", json={"phone": phone, "password": password, "name": "刘芳"})
+    assert r.status_code == 201, r.text
+    client.cookies.clear()
+    return phone
+
+
+async def test_finding_9_an_attacker_elsewhere_does_not_lock_the_owner_out(client, app):
+    phone = await _registered(client)
+    async with _from(app, f"203.0.113.{uuid.uuid4().int % 250 + 1}") as attacker:
+        statuses = [(await attacker.post("/api/auth/login", json={"phone": phone, "password": f"guess-{i:04d}"}))
+                    .status_code for i in range(30)]
+        assert statuses == [401] * FREE_TRIES + [429] * (30 - FREE_TRIES)
+        # The attacker is throttled even with the right password...
+        r = await attacker.post("/api/auth/login", json={"phone": phone, "password": "owner-pass-1"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    # ...while the owner, from their own address, logs in at once.
+    r = await client.post("/api/auth/login", json={"phone": phone, "password": "owner-pass-1"})
+    assert r.status_code == 200, r.text
+
+
+async def test_finding_9_forty_concurrent_wrong_logins_try_exactly_the_limit(client, app):
+    phone = await _registered(client)
+    async with _from(app, f"203.0.113.{uuid.uuid4().int % 250 + 1}") as attacker:
+        answers = await asyncio.gather(*(attacker.post("/api/auth/login", json={"phone": phone, "password": f"w{i:07d}"})
+                                         for i in range(40)))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [401] * FREE_TRIES + [429] * (40 - FREE_TRIES)
+
+
+async def test_finding_9_the_wait_doubles_and_a_success_forgets_it(client):
+    clock.freeze(clock.now())
+    phone = await _registered(client)
+
+    async def attempt(password):
+        return await client.post("/api/auth/login", json={"phone": phone, "password": password})
+
+    assert [(await attempt("wrong-pass")).status_code for _ in range(FREE_TRIES)] == [401] * FREE_TRIES
+    first = await attempt("wrong-pass")
+    assert first.status_code == 429 and first.json()["error"] == "rate_limited"
+    wait = int(first.headers["retry-after"])
+    assert wait == 30
+    clock.advance(timedelta(seconds=wait))
+    assert (await attempt("wrong-pass")).status_code == 401  # one more try after the wait...
+    second = await attempt("owner-pass-1")  # ...then twice as long, even for the right password
+    assert second.status_code == 429 and int(second.headers["retry-after"]) == 60
+    clock.advance(timedelta(seconds=60))
+    assert (await attempt("owner-pass-1")).status_code == 200
+    client.cookies.clear()
+    # The success wiped the slate: the free tries are back.
+    assert [(await attempt("wrong-pass")).status_code for _ in range(FREE_TRIES)] == [401] * FREE_TRIES
+
+
+async def test_finding_9_healthz_answers_while_passwords_are_checked(client, app, monkeypatch):
+    import threading
+    from domain.people import auth
+    phone = await _registered(client)
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    real = auth._hasher
+
+    class SlowHasher:  # argon2 that takes as long as the test wants
+        def verify(self, hashed, password):
+            started.set()
+            release.wait(timeout=5)  # on the event loop this blocks every request until it times out
+            finished.set()
+            return real.verify(hashed, password)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(auth, "_hasher", SlowHasher())
+    burst = [asyncio.create_task(client.post("/api/auth/login", json={"phone": phone, "password": "owner-pass-1"}))
+             for _ in range(3)]
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    health = await client.get("/healthz")
+    checking_when_healthz_answered = not finished.is_set()
+    release.set()
+    assert health.status_code == 200
+    assert checking_when_healthz_answered
+    assert [r.status_code for r in await asyncio.gather(*burst)] == [200] * 3

@@ -1,0 +1,14 @@
+-- Issue 16 (integrity findings 6, 7, 9, 12).
+
+-- Finding 9: wrong logins are throttled per (phone, client address) with a growing wait, not by
+-- locking the phone for everyone. One row per pair in a streak of failed tries; a successful login
+-- deletes it. `tries` counts the attempts let through (counted before the password is checked, in
+-- one UPSERT, so concurrent attempts cannot overshoot); `last_try` is when the last one was.
+create table login_throttle (
+    phone    text not null,
+    ip       text not null,
+    tries    integer not null check (tries >= 1),
+    last_try timestamptz not null,
+    allowed  boolean not null,  -- whether the latest attempt was let through (read by the UPSERT's RETURNING)
+    primary key (phone, ip)
+);
