@@ -12,3 +12,6 @@ create table login_throttle (
     allowed  boolean not null,  -- whether the latest attempt was let through (read by the UPSERT's RETURNING)
     primary key (phone, ip)
 );
+
+-- Finding 12: every manager act is audited; two acts had no name yet (domain/core/audit.py ACTS).
+insert into audit_acts (act) values ('activity_delete'), ('station_scan');

@@ -361,7 +361,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
     """A manager scans a member's card at the venue: the member is checked in or out, as if they had
     scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
     async with pool.acquire() as conn:
-        await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
+        activity = await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
     value = rules.code_from_text(text)
     found: Code | None = None
     try:
@@ -374,6 +374,10 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
                                        actor_id=actor.id, context=ScanContext(nonce=nonce))
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
             result.details = {**result.details, "user_id": found.target_id, "user_name": name}
+            # The manager checked someone in or out (and so paid them): one audit row per scan.
+            await audit.record(conn, actor, "station_scan", community_id=activity.community_id,
+                               target=("user", found.target_id),
+                               after={"activity_id": activity_id, "action": result.action})
             return result
     except DomainError as error:
         member = found.target_id if found is not None and found.kind == "member" else None

@@ -41,6 +41,7 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    "activity_delete", "station_scan",  # migrations/014_integrity.sql
 })
 
 

@@ -21,7 +21,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from domain.core import clock, sweeper
+from domain.core import audit, clock, sweeper
 from domain import ledger, rankings
 from domain.people import orgs
 from domain.rankings import rules
@@ -68,11 +68,16 @@ async def get_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
 async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, points_expire: bool) -> Policy:
     await _community(conn, actor, community_id)
     now = clock.now()
-    await conn.execute(
-        """insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
-           values ($1, $2, $3, $4) on conflict (community_id) do update
-           set points_expire = excluded.points_expire, updated_by = excluded.updated_by,
-               updated_at = excluded.updated_at""", community_id, points_expire, actor.id, now)
+    async with conn.transaction():
+        before = await conn.fetchval("select points_expire from points_expiry_policy where community_id = $1 "
+                                     "for update", community_id)
+        await conn.execute(
+            """insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
+               values ($1, $2, $3, $4) on conflict (community_id) do update
+               set points_expire = excluded.points_expire, updated_by = excluded.updated_by,
+                   updated_at = excluded.updated_at""", community_id, points_expire, actor.id, now)
+        await audit.record(conn, actor, "expiry_policy", community_id=community_id, target=("org", community_id),
+                           before={"points_expire": bool(before)}, after={"points_expire": points_expire})
     return Policy(community_id, points_expire, now)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import clock, photos, qr, sweeper
+from domain.core import audit, clock, photos, qr, sweeper
 from domain.checkin import codes, scans
 from domain import ledger
 from domain.people import orgs
@@ -196,6 +196,9 @@ async def create_reward(conn: asyncpg.Connection, actor: Actor, *, community_id:
             actor.id, now)
         if stock:
             await _move_stock(conn, reward_id, stock, actor_id=actor.id, reason="初始库存")
+        await audit.record(conn, actor, "reward_create", community_id=community_id, target=("reward", reward_id),
+                           after={"name": _name(name), "cost_points": cost_points, "stock": stock,
+                                  "per_person_limit": per_person_limit, "active": active})
     return await get_reward(conn, reward_id)
 
 
@@ -229,6 +232,12 @@ async def update_reward(conn: asyncpg.Connection, actor: Actor, reward_id: int, 
                                reward_id, clock.now(), *fields.values())
         if stock is not None and stock != reward["stock"]:
             await _change_stock(conn, actor, reward, stock - reward["stock"], stock_reason, field="stock")
+            fields["stock"] = stock
+        if fields:  # one row for the whole edit, a new stock included
+            await audit.record(conn, actor, "reward_edit", community_id=reward["community_id"],
+                               target=("reward", reward_id),
+                               before={f: reward[f] for f in fields if f in reward.keys()}, after=fields,
+                               reason=stock_reason if "stock" in fields else None)
     return await get_reward(conn, reward_id)
 
 
@@ -238,6 +247,9 @@ async def change_stock(conn: asyncpg.Connection, actor: Actor, reward_id: int, d
         reward = await _lock_reward(conn, reward_id)
         orgs.require_manager(actor, reward["community_id"])
         await _change_stock(conn, actor, reward, delta, reason, field="delta")
+        await audit.record(conn, actor, "stock_change", community_id=reward["community_id"],
+                           target=("reward", reward_id), before={"stock": reward["stock"]},
+                           after={"stock": reward["stock"] + delta, "delta": delta}, reason=reason)
     return await get_reward(conn, reward_id)
 
 
@@ -286,6 +298,8 @@ async def set_image(conn: asyncpg.Connection, actor: Actor, reward_id: int, data
         orgs.require_manager(actor, reward["community_id"])
         await conn.execute("update rewards set image = $2, image_version = image_version + 1, updated_at = $3 "
                            "where id = $1", reward_id, image, clock.now())
+        await audit.record(conn, actor, "reward_edit", community_id=reward["community_id"],
+                           target=("reward", reward_id), after={"image": "set" if image else "removed"})
     return await get_reward(conn, reward_id)
 
 
@@ -538,6 +552,9 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
             """update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
                       decided_by = $5, state_changed_at = $4, state_changed_by = $5 where id = $1""",
             redemption_id, code.code, expires_at, now, actor.id)
+        await audit.record(conn, actor, "redemption_approve", community_id=row["community_id"],
+                           target=("redemption", redemption_id),
+                           after={"user_id": row["user_id"], "points": row["points"], "quantity": row["quantity"]})
     return await _fetch(conn, redemption_id)
 
 
@@ -568,6 +585,9 @@ async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, rea
         rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
                               requester_id=row["user_id"])
         await _release(conn, row, to_state="rejected", actor_id=actor.id, reason=reason)
+        await audit.record(conn, actor, "redemption_reject", community_id=row["community_id"],
+                           target=("redemption", redemption_id),
+                           after={"user_id": row["user_id"], "points": row["points"]}, reason=reason)
     return await _fetch(conn, redemption_id)
 
 
@@ -608,6 +628,9 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     await conn.execute(
         """update redemptions set state = 'fulfilled', expires_at = null, fulfilled_at = $2, fulfilled_by = $3,
                   state_changed_at = $2, state_changed_by = $3 where id = $1""", row["id"], now, actor.id)
+    await audit.record(conn, actor, "redemption_fulfil", community_id=row["community_id"],
+                       target=("redemption", row["id"]),
+                       after={"user_id": row["user_id"], "reward_id": row["reward_id"], "quantity": row["quantity"]})
     return await _fetch(conn, row["id"])
 
 
@@ -680,6 +703,9 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
             transfer.id, now, actor.id)
         await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"现场兑换 #{redemption_id}",
                           redemption_id=redemption_id)
+        await audit.record(conn, actor, "redemption_on_the_spot", community_id=reward["community_id"],
+                           target=("redemption", redemption_id),
+                           after={"user_id": user_id, "reward_id": reward_id, "quantity": quantity, "points": points})
     return await _fetch(conn, redemption_id)
 
 
