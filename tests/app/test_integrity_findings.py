@@ -243,3 +243,26 @@ async def test_finding_9_healthz_answers_while_passwords_are_checked(client, app
     assert health.status_code == 200
     assert checking_when_healthz_answered
     assert [r.status_code for r in await asyncio.gather(*burst)] == [200] * 3
+
+
+# ---- finding 12: a double tap on "goods in" adds the stock once ---------------------------------
+
+async def test_finding_12_a_double_tap_with_one_idempotency_key_adds_stock_once(client, world, pool):
+    community, _ = await shop(world, 0)
+    reward = await new_reward(client, community, stock=5)
+    headers = community.manager.headers | {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"delta": 10, "reason": "到货"}
+    first, second = await asyncio.gather(*(client.post(f"/api/rewards/{reward['id']}/stock", json=body,
+                                                       headers=headers) for _ in range(2)))
+    assert first.status_code == second.status_code == 200 and first.json() == second.json()
+    assert first.json()["stock"] == 15
+    assert await pool.fetchval("select stock from rewards where id = $1", reward["id"]) == 15
+    assert await pool.fetchval("select count(*) from audit_log where act = 'stock_change' and target_id = $1",
+                               reward["id"]) == 1
+    # The same key with another request is a conflict, not a second change.
+    r = await client.post(f"/api/rewards/{reward['id']}/stock", json={"delta": 3, "reason": "到货"}, headers=headers)
+    assert r.status_code == 409 and r.json()["error"] == "idempotency_conflict"
+    # Without a key, two taps are two changes (as before).
+    for _ in range(2):
+        await client.post(f"/api/rewards/{reward['id']}/stock", json=body, headers=community.manager.headers)
+    assert await pool.fetchval("select stock from rewards where id = $1", reward["id"]) == 35
