@@ -266,3 +266,66 @@ async def test_finding_12_a_double_tap_with_one_idempotency_key_adds_stock_once(
     for _ in range(2):
         await client.post(f"/api/rewards/{reward['id']}/stock", json=body, headers=community.manager.headers)
     assert await pool.fetchval("select stock from rewards where id = $1", reward["id"]) == 35
+
+
+# ---- finding 12: a hold on an accepted service does not last for ever ------------------------------
+
+async def test_finding_12_holds_of_accepted_services_expire_14_days_after_the_agreed_time(client, world, pool):
+    from domain import timebank
+    clock.freeze(clock.now())
+    community = await world.community()
+    manager = community.manager
+    helper = await world.member(community, "志愿者")
+    elder = await world.member(community, "老人")
+    r = await client.post("/api/timebank/pool/credits", json={"community_id": community.id, "minutes": 200,
+                                                               "reason": "拨入"}, headers=manager.headers)
+    assert r.status_code == 201, r.text
+
+    async def accepted(**fields):
+        body = {"title": "陪老人复诊", "minutes_estimate": 60, "for_user_id": elder.id, "use_pool": True} | fields
+        request = (await client.post("/api/timebank/requests", json=body, headers=manager.headers)).json()
+        r = await client.post(f"/api/timebank/requests/{request['id']}/accept", headers=helper.headers)
+        assert r.status_code == 200, r.text
+        return request["id"]
+
+    async def pool_minutes():
+        r = await client.get(f"/api/timebank/pool?community_id={community.id}", headers=manager.headers)
+        return r.json()["held"], r.json()["available"]
+
+    later = await accepted(when=(clock.now() + timedelta(days=3)).isoformat())  # agreed for in 3 days
+    unplanned = await accepted()  # no time agreed: counts from the acceptance
+    done = await accepted()
+    await client.post(f"/api/timebank/requests/{done}/complete", headers=helper.headers)
+    assert await pool_minutes() == (180, 20)
+
+    async def states():
+        rows = await pool.fetch("select id, state from service_requests where id = any($1::bigint[])",
+                                [later, unplanned, done])
+        return {r["id"]: r["state"] for r in rows}
+
+    clock.advance(timedelta(days=14, minutes=-1))
+    await sweeper.sweep_once(pool)
+    assert await states() == {later: "accepted", unplanned: "accepted", done: "completed"}
+    clock.advance(timedelta(minutes=2))  # 14 days after accepting; the agreed time is 3 days later
+    await sweeper.sweep_once(pool)
+    assert await states() == {later: "accepted", unplanned: "cancelled", done: "completed"}
+    clock.advance(timedelta(days=3))
+    await asyncio.gather(sweeper.sweep_once(pool), sweeper.sweep_once(pool))  # two processes at once
+    assert await states() == {later: "cancelled", unplanned: "cancelled", done: "completed"}
+    manager = await _relogin(pool, manager)
+    assert await pool_minutes() == (60, 140)  # only the completed service still holds its estimate
+    detail = (await client.get(f"/api/timebank/requests/{later}", headers=manager.headers)).json()
+    last = detail["events"][-1]
+    assert (last["transition"], last["actor"], last["actor_role"]) == ("cancelled", None, "system")
+    assert last["reason"] == timebank.SERVICE_EXPIRED
+    assert await pool.fetchval("select t.state from transfers t join service_requests s on s.hold_transfer_id = t.id "
+                               "where s.id = $1", later) == "expired"
+    assert await world.ledger_problems() == {}
+
+
+async def _relogin(pool, person):
+    from domain.people import auth
+    from tests.conftest import Person
+    async with pool.acquire() as conn:
+        login = await auth._new_session(conn, person.id)
+    return Person(person.id, person.phone, person.name, login.token, login.csrf)
