@@ -329,3 +329,34 @@ async def _relogin(pool, person):
     async with pool.acquire() as conn:
         login = await auth._new_session(conn, person.id)
     return Person(person.id, person.phone, person.name, login.token, login.csrf)
+
+
+# ---- finding 12: the audit log as CSV ------------------------------------------------------------
+
+async def test_finding_12_the_audit_log_exports_as_csv_for_the_managers_communities_only(client, world):
+    import csv
+    mine, volunteer = await shop(world, 0)
+    other = await world.community("别的社区")
+    await new_reward(client, mine, name="大米")
+    await new_reward(client, other, name="别人的奖品")
+    r = await client.post("/api/adjustments", json={"user_id": volunteer.id, "unit": "points", "amount": 7,
+                                                    "reason": "补录"}, headers=mine.manager.headers)
+    assert r.status_code == 201
+
+    r = await client.get("/api/audit.csv", headers=mine.manager.headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv") and "attachment" in r.headers["content-disposition"]
+    assert r.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert {row["社区"] for row in rows} == {"测试社区"}
+    assert sorted(row["操作"] for row in rows if row["操作人"] == mine.manager.name) == ["adjustment", "reward_create"]
+    [adjustment] = [row for row in rows if row["操作"] == "adjustment"]
+    assert adjustment["原因"] == "补录" and adjustment["对象"] == f"user {volunteer.id}"
+
+    # The list's filters apply; another community's rows or a volunteer's request are refused.
+    r = await client.get("/api/audit.csv", params={"act": "adjustment"}, headers=mine.manager.headers)
+    assert [row["操作"] for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == ["adjustment"]
+    r = await client.get("/api/audit.csv", params={"community_id": other.id}, headers=mine.manager.headers)
+    assert r.status_code == 403
+    r = await client.get("/api/audit.csv", headers=volunteer.headers)
+    assert r.status_code == 403
