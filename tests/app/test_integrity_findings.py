@@ -62,6 +62,12 @@ async def test_finding_6_every_capability_transfer_is_refused_but_an_adjustment_
         assert (r.status_code, r.json()["error"], r.json()["details"]["owner"]) == (409, "owned_transfer", owner)
     r = await client.post(f"/api/transfers/{adjustment}/reverse", json={"reason": "录错了"}, headers=manager.headers)
     assert r.status_code == 201, r.text
+    # The stand-in transfers above belong to no real check-in or report: take them back, so the
+    # consistency checks of `linli ledger check` stay clean for the rest of the session.
+    async with pool.acquire() as conn, conn.transaction():
+        for transfer_id in owned.values():
+            await ledger.reverse(conn, transfer_id, actor_id=None, reason="test clean-up")
+    assert await world.ledger_problems() == {}
 
 
 async def test_finding_6_a_poisoned_redemption_does_not_stop_later_expiries(client, world, pool, caplog):
@@ -87,6 +93,18 @@ async def test_finding_6_a_poisoned_redemption_does_not_stop_later_expiries(clie
     assert await pool.fetchval("select stock from rewards where id = $1", reward["id"]) == 9
     assert sweeper.failures["expire_redemptions"] == failures_before + 1
     assert any(f"row {poisoned['id']}" in m for m in caplog.messages)
+    # `linli ledger check` names the poisoned redemption: paid back, yet still approved.
+    problems = await world.ledger_problems()
+    assert [row["redemption_id"] for row in problems.pop("redemption state differs from its transfer")] == [
+        poisoned["id"]]
+    assert problems == {}
+    # Put it right as a manager would have to (expired, refunded by the probe's reversal), so the
+    # rest of the session's checks start clean.
+    refund = await pool.fetchval("select id from transfers where reverses = $1", payment)
+    await pool.execute("update redemptions set state = 'expired', refund_transfer_id = $2, expires_at = null, "
+                       "reason = 'repaired', state_changed_at = $3, state_changed_by = null where id = $1",
+                       poisoned["id"], refund, clock.now())
+    assert await world.ledger_problems() == {}
 
 
 # ---- finding 7: a reward picture is decoded only for a manager, and off the event loop ------------
