@@ -903,5 +903,8 @@ export default {
   "privacy.close_button": "Close my account",
 
   "notfound.title": "Page not found",
-  "notfound.text": "The page you are looking for does not exist or has moved."
+  "notfound.text": "The page you are looking for does not exist or has moved.",
+  // issue 16 (integrity): names of the new audit acts
+  "audit_act.activity_delete": "Draft activity deleted",
+  "audit_act.station_scan": "Station check-in scan"
 };

@@ -903,5 +903,8 @@ export default {
   "privacy.close_button": "注销我的账号",
 
   "notfound.title": "页面不存在",
-  "notfound.text": "你要找的页面不存在，或者已经搬走了。"
+  "notfound.text": "你要找的页面不存在，或者已经搬走了。",
+  // issue 16 (integrity): names of the new audit acts
+  "audit_act.activity_delete": "删除活动草稿",
+  "audit_act.station_scan": "现场扫码签到"
 };
