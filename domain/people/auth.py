@@ -5,14 +5,14 @@ import hashlib
 import math
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from domain.core import clock, ratelimit
+from domain.core import clock, ratelimit, sweeper
 from domain import ledger
 from domain.core.errors import DomainError
 
@@ -175,6 +175,19 @@ async def _take_login_try(conn: asyncpg.Connection, phone: str, ip: str) -> None
     if not row["allowed"]:
         left = row["last_try"] + timedelta(seconds=backoff_seconds(row["tries"])) - now
         raise DomainError("rate_limited", details={"retry_after": max(1, math.ceil(left.total_seconds()))})
+
+
+async def forget_old_tries(pool: asyncpg.Pool, now: datetime) -> int:
+    """A sweep: forgotten login streaks (they hold a phone number) and rate-limit windows older than
+    a day are only noise. Returns how many streaks it removed."""
+    async with pool.acquire() as conn:
+        await ratelimit.purge(conn)
+        status = await conn.execute("delete from login_throttle where last_try < $1",
+                                    now - timedelta(seconds=LOGIN_STREAK_FORGOTTEN))
+    return int(status.split()[-1])
+
+
+sweeper.register(forget_old_tries)
 
 
 async def login(conn: asyncpg.Connection, *, phone: str, password: str, ip: str) -> Login:

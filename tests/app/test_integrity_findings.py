@@ -378,3 +378,17 @@ async def test_finding_12_the_audit_log_exports_as_csv_for_the_managers_communit
     assert r.status_code == 403
     r = await client.get("/api/audit.csv", headers=volunteer.headers)
     assert r.status_code == 403
+
+
+async def test_finding_9_forgotten_login_streaks_are_swept_away(client, pool):
+    phone = await _registered(client)
+    clock.freeze(clock.now())
+    for _ in range(2):
+        await client.post("/api/auth/login", json={"phone": phone, "password": "wrong-pass"})
+    assert await pool.fetchval("select tries from login_throttle where phone = $1", phone) == 2
+    clock.advance(timedelta(minutes=59))
+    await sweeper.sweep_once(pool)
+    assert await pool.fetchval("select tries from login_throttle where phone = $1", phone) == 2
+    clock.advance(timedelta(minutes=2))  # an hour without tries: the streak is forgotten, and the phone with it
+    await sweeper.sweep_once(pool)
+    assert not await pool.fetchval("select 1 from login_throttle where phone = $1", phone)
