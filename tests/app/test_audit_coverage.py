@@ -8,7 +8,6 @@ operation in neither table fails `test_every_mutating_operation_is_covered`, so 
 """
 
 import io
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 

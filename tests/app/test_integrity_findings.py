@@ -6,12 +6,11 @@ import io
 import uuid
 from datetime import timedelta
 
-import pytest
 from PIL import Image
 
 from domain import ledger, supermarket
 from domain.core import clock, sweeper
-from tests.supermarket.test_supermarket import ask, new_reward, points, shop, stock
+from tests.supermarket.test_supermarket import ask, new_reward, points, shop
 
 
 async def _approved(client, community, volunteer, reward_id):
