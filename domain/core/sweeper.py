@@ -1,4 +1,5 @@
-"""Periodic clean-up every API process runs: expired holds, and whatever capabilities register.
+"""Periodic clean-up every API process runs: each capability's sweeps (expired holds, lapsed
+redemptions, check-outs at the window end, ...), installed from api/capabilities.py.
 
 Each sweep must be safe when several processes run it at once (SKIP LOCKED or state checks), and
 must handle each row through `one_row`: a row that fails (a bug, or data left in a state the sweep
@@ -11,19 +12,18 @@ was and is tried again next round, so a poisoned row shows as a steadily growing
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
 
 from domain.core import clock
-from domain import ledger
 
 log = logging.getLogger("linli.sweeper")
 
 Sweep = Callable[[asyncpg.Pool, datetime], Awaitable[int]]
-SWEEPS: list[Sweep] = [ledger.expire_holds]
+SWEEPS: list[Sweep] = []  # set once by `install`; no capability registers itself on import
 
 
 failures: Counter[str] = Counter()  # sweep name -> rows that failed since this process started
@@ -50,10 +50,8 @@ async def one_row(pool: asyncpg.Pool, sweep: str, row_id: object,
         return None
 
 
-def register(sweep: Sweep) -> Sweep:
-    if sweep not in SWEEPS:
-        SWEEPS.append(sweep)
-    return sweep
+def install(sweeps: Sequence[Sweep]) -> None:
+    SWEEPS[:] = sweeps
 
 
 async def sweep_once(pool: asyncpg.Pool) -> int:

@@ -181,4 +181,4 @@ async def sweep(pool: asyncpg.Pool, now: datetime) -> int:
     return await expire_year(pool, year, now)
 
 
-sweeper.register(sweep)
+SWEEPS = (sweep,)  # listed in api/capabilities.py

@@ -7,6 +7,7 @@ target and the community; or it is listed in PERSONAL with why it is no manager 
 operation in neither table fails `test_every_mutating_operation_is_covered`, so it gets covered.
 """
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -41,6 +42,27 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/gifts"): "a person gives their own minutes to family",
     ("POST", "/api/family-links"): "a person asks to link with family",
     ("POST", "/api/family-links/{link_id}/remove"): "either side of a family link ends it",
+    # joining (issue 18) and membership by consent (issue 16)
+    ("POST", "/api/auth/phone-codes"): "a person asks for an SMS code for their own phone",
+    ("POST", "/api/auth/password-reset"): "a person resets their own password with their phone's code",
+    ("POST", "/api/join-requests"): "a person asks to join a community",
+    ("POST", "/api/me/invitations/{invitation_id}/accept"): "a person answers their own invitation "
+                                                          "(audited as invitation_answer by the person)",
+    ("POST", "/api/me/invitations/{invitation_id}/decline"): "a person answers their own invitation "
+                                                           "(audited as invitation_answer by the person)",
+    ("POST", "/api/communities/{community_id}/imports/dry-run"): "a dry run: it changes nothing",
+    # sign-ups (issue 22)
+    ("POST", "/api/activities/{activity_id}/signup"): "a person signs up for an activity",
+    ("POST", "/api/activities/{activity_id}/signup/cancel"): "a person cancels their own sign-up",
+    # notifications (issue 23)
+    ("POST", "/api/me/messages/read-all"): "a person marks their own messages read",
+    ("POST", "/api/me/messages/{message_id}/read"): "a person marks their own message read",
+    ("PUT", "/api/me/messages/settings/{kind}"): "a person chooses which messages they get",
+    ("PUT", "/api/me/messages/wechat"): "a person links their own WeChat for messages",
+    # 双报到 (issue 20)
+    ("POST", "/api/unit-reports"): "a person reports to the community they live in",
+    ("POST", "/api/unit-reports/withdraw"): "a person withdraws their own report",
+    ("POST", "/api/needs/{need_id}/claim"): "a reported person takes on a need for themself",
 }
 
 
@@ -348,8 +370,179 @@ async def _pool_credit(x: Ctx):
 
 async def _family_approve(x: Ctx):
     elder = await x.world.member(x.c, "老人")  # no login: a manager approves for them
-    link = await x.call(x.volunteer, "POST", "/api/family-links", {"phone": elder.phone})
-    return x.m, ("POST", f"/api/family-links/{link['id']}/approve", None), "family_link_approve", x.c.id
+    await x.call(x.volunteer, "POST", "/api/family-links", {"phone": elder.phone})  # answers no id (issue 16)
+    link_id = await x.pool.fetchval("select id from family_links where requester_id = $1 and target_id = $2",
+                                    x.volunteer.id, elder.id)
+    return x.m, ("POST", f"/api/family-links/{link_id}/approve", None), "family_link_approve", x.c.id
+
+
+# ---- joining (issue 18) -----------------------------------------------------------------------
+
+async def _join_request(x: Ctx) -> dict:
+    stranger = await x.world.person("新来的")
+    code = (await x.call(x.m, "GET", f"/api/communities/{x.c.id}/join-code"))["code"]
+    return await x.call(stranger, "POST", "/api/join-requests", {"join_code": code})
+
+
+async def _join_approve(x: Ctx):
+    asked = await _join_request(x)
+    return x.m, ("POST", f"/api/join-requests/{asked['id']}/approve", None), "join_approve", x.c.id
+
+
+async def _join_reject(x: Ctx):
+    asked = await _join_request(x)
+    return x.m, ("POST", f"/api/join-requests/{asked['id']}/reject", {"reason": "不是本社区居民"}), \
+        "join_reject", x.c.id
+
+
+async def _join_policy(x: Ctx):
+    return x.m, ("PUT", f"/api/communities/{x.c.id}/join-policy", {"auto_approve": True}), "join_policy", x.c.id
+
+
+def _roster() -> bytes:
+    return ("姓名 name,手机号 phone,网格 grid,户/地址 household,标签 tags,工作单位 work unit\r\n"
+            f"王秀兰,{new_phone()},,3栋501,,\r\n").encode("utf-8-sig")
+
+
+async def _import(x: Ctx):
+    data = _roster()
+    return x.m, ("POST", f"/api/communities/{x.c.id}/imports", None,
+                 {"files": {"file": ("residents.csv", data)},
+                  "data": {"file_sha256": hashlib.sha256(data).hexdigest()}}), "member_import", x.c.id
+
+
+async def _resident(x: Ctx):
+    return x.m, ("POST", f"/api/communities/{x.c.id}/residents", {"name": "王秀兰", "household": "3栋2单元501"}), \
+        "member_create", x.c.id
+
+
+async def _card_reissue(x: Ctx):
+    elder = await x.call(x.m, "POST", f"/api/communities/{x.c.id}/residents", {"name": "王秀兰"})
+    return x.m, ("POST", f"/api/communities/{x.c.id}/members/{elder['id']}/card", None), "card_reissue", x.c.id
+
+
+# ---- maker-checker adjustments (issue 16) -----------------------------------------------------
+
+async def _deputy(x: Ctx) -> Person:
+    deputy = await x.world.person("副主任")
+    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.id}/managers", {"user_id": deputy.id})
+    return deputy
+
+
+async def _adjustment_request(x: Ctx) -> dict:
+    return await x.call(x.m, "POST", "/api/adjustments", {"user_id": x.volunteer.id, "unit": "points",
+                                                         "amount": 500, "reason": "年度表彰"})
+
+
+async def _adjustment_approve(x: Ctx):
+    deputy = await _deputy(x)
+    asked = await _adjustment_request(x)
+    return deputy, ("POST", f"/api/adjustment-requests/{asked['id']}/approve", None), "adjustment_approve", x.c.id
+
+
+async def _adjustment_reject(x: Ctx):
+    deputy = await _deputy(x)
+    asked = await _adjustment_request(x)
+    return deputy, ("POST", f"/api/adjustment-requests/{asked['id']}/reject", {"reason": "金额不对"}), \
+        "adjustment_reject", x.c.id
+
+
+async def _adjustment_policy(x: Ctx):
+    return x.m, ("PUT", f"/api/communities/{x.c.id}/adjustment-policy",
+                 {"threshold_points": 100, "threshold_minutes": 300}), "adjustment_policy", x.c.id
+
+
+# ---- 双报到 (issue 20): work units are acts above the community (no community in the row) -------
+
+async def _street_manager(x: Ctx) -> Person:
+    manager = await x.world.person("街道书记")
+    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.street_id}/managers", {"user_id": manager.id})
+    return manager
+
+
+async def _unit(x: Ctx) -> tuple[Person, dict]:
+    manager = await _street_manager(x)
+    unit = await x.call(manager, "POST", "/api/units", {"name": "区政务服务中心党支部", "kind": "government",
+                                                        "parent_id": x.c.street_id})
+    return manager, unit
+
+
+async def _unit_admin(x: Ctx) -> tuple[Person, dict]:
+    manager, unit = await _unit(x)
+    admin = await x.world.person("支部书记")
+    await x.call(manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone})
+    return admin, unit
+
+
+async def _unit_create(x: Ctx):
+    manager = await _street_manager(x)
+    return manager, ("POST", "/api/units", {"name": "苏祠小学党支部", "kind": "school", "parent_id": x.c.street_id}), \
+        "unit_create", None
+
+
+async def _unit_admin_grant(x: Ctx):
+    manager, unit = await _unit(x)
+    admin = await x.world.person("支部书记")
+    return manager, ("POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone}), "unit_admin_grant", None
+
+
+async def _unit_roster(x: Ctx):
+    admin, unit = await _unit_admin(x)
+    return admin, ("POST", f"/api/units/{unit['id']}/roster", None,
+                   {"files": {"file": ("名单.csv", f"{x.volunteer.phone},刘芳\n".encode(), "text/csv")}}), \
+        "unit_roster_upload", None
+
+
+async def _unit_confirm(x: Ctx):
+    admin, unit = await _unit_admin(x)  # the volunteer names the unit in their report; its admin confirms them
+    await x.call(x.volunteer, "POST", "/api/unit-reports",
+                 {"unit_id": unit["id"], "community_id": x.c.id, "grid_id": x.c.grid_id, "party_member": True})
+    return admin, ("POST", f"/api/units/{unit['id']}/members/{x.volunteer.id}/confirm", None), \
+        "unit_member_confirm", None
+
+
+async def _unit_report(x: Ctx) -> dict:
+    admin, unit = await _unit_admin(x)
+    await x.call(admin, "POST", f"/api/units/{unit['id']}/roster",
+                 files={"file": ("名单.csv", f"{x.volunteer.phone},刘芳\n".encode(), "text/csv")})
+    return await x.call(x.volunteer, "POST", "/api/unit-reports",
+                        {"unit_id": unit["id"], "community_id": x.c.id, "grid_id": x.c.grid_id, "party_member": True})
+
+
+async def _unit_report_approve(x: Ctx):
+    r = await _unit_report(x)
+    return x.m, ("POST", f"/api/unit-reports/{r['id']}/approve", None), "unit_report_approve", x.c.id
+
+
+async def _unit_report_reject(x: Ctx):
+    r = await _unit_report(x)
+    return x.m, ("POST", f"/api/unit-reports/{r['id']}/reject", {"reason": "不在本社区居住"}), \
+        "unit_report_reject", x.c.id
+
+
+async def _service_target(x: Ctx):
+    manager = await _street_manager(x)
+    return manager, ("PUT", f"/api/levels/{x.c.street_id}/service-target",
+                     {"year": clock.now().astimezone(clock.zone()).year, "minutes": 100}), "service_target_set", None
+
+
+async def _need_create(x: Ctx):
+    return x.m, ("POST", f"/api/communities/{x.c.id}/needs", {"title": "周末楼道值守", "kind": "duty", "slots": 1}), \
+        "need_create", x.c.id
+
+
+async def _need_close(x: Ctx):
+    need = await x.call(x.m, "POST", f"/api/communities/{x.c.id}/needs", {"title": "周末楼道值守", "kind": "duty",
+                                                                           "slots": 1})
+    return x.m, ("POST", f"/api/needs/{need['id']}/close", None), "need_close", x.c.id
+
+
+async def _service_card(x: Ctx):
+    r = await _unit_report(x)
+    await x.call(x.m, "POST", f"/api/unit-reports/{r['id']}/approve")
+    quarter = str(ranking_rules.quarter_of(clock.now(), clock.zone()))
+    return x.m, ("POST", f"/api/communities/{x.c.id}/service-cards", {"user_id": x.volunteer.id, "quarter": quarter}), \
+        "service_card_confirm", x.c.id
 
 
 MANAGER_ACTS = {
@@ -396,6 +589,25 @@ MANAGER_ACTS = {
     ("POST", "/api/timebank/requests/{request_id}/cancel"): _service_cancel,
     ("POST", "/api/timebank/pool/credits"): _pool_credit,
     ("POST", "/api/family-links/{link_id}/approve"): _family_approve,
+    ("POST", "/api/join-requests/{join_request_id}/approve"): _join_approve,
+    ("POST", "/api/join-requests/{join_request_id}/reject"): _join_reject,
+    ("PUT", "/api/communities/{community_id}/join-policy"): _join_policy,
+    ("POST", "/api/communities/{community_id}/imports"): _import,
+    ("POST", "/api/communities/{community_id}/residents"): _resident,
+    ("POST", "/api/communities/{community_id}/members/{user_id}/card"): _card_reissue,
+    ("POST", "/api/adjustment-requests/{request_id}/approve"): _adjustment_approve,
+    ("POST", "/api/adjustment-requests/{request_id}/reject"): _adjustment_reject,
+    ("PUT", "/api/communities/{community_id}/adjustment-policy"): _adjustment_policy,
+    ("POST", "/api/units"): _unit_create,
+    ("POST", "/api/units/{unit_id}/admins"): _unit_admin_grant,
+    ("POST", "/api/units/{unit_id}/roster"): _unit_roster,
+    ("POST", "/api/units/{unit_id}/members/{user_id}/confirm"): _unit_confirm,
+    ("POST", "/api/unit-reports/{unit_report_id}/approve"): _unit_report_approve,
+    ("POST", "/api/unit-reports/{unit_report_id}/reject"): _unit_report_reject,
+    ("PUT", "/api/levels/{level_id}/service-target"): _service_target,
+    ("POST", "/api/communities/{community_id}/needs"): _need_create,
+    ("POST", "/api/needs/{need_id}/close"): _need_close,
+    ("POST", "/api/communities/{community_id}/service-cards"): _service_card,
 }
 
 
