@@ -50,6 +50,19 @@ async def one_row(pool: asyncpg.Pool, sweep: str, row_id: object,
         return None
 
 
+async def one_call(sweep: str, row_id: object, call: Callable[[], Awaitable[T]]) -> T | None:
+    """`one_row` for a row whose handling takes its own connections (an outbox delivery must not
+    hold a transaction across its HTTP call): a failure is logged, counted and skipped alike."""
+    try:
+        return await call()
+    except _AWAY:
+        raise
+    except Exception:
+        failures[sweep] += 1
+        log.exception("sweep %s: row %s failed and was skipped", sweep, row_id)
+        return None
+
+
 def install(sweeps: Sequence[Sweep]) -> None:
     SWEEPS[:] = sweeps
 
