@@ -181,4 +181,4 @@ class InvitationController(Controller):
             return await members.answer_invitation(conn, actor, invitation_id, accept=False, ip=client_ip(request))
 
 
-CONTROLLERS = (MembersController, AuditController, ConsoleController, InvitationController)  # listed in api/capabilities.py
+CONTROLLERS = (MembersController, AuditController, AuditCsvController, ConsoleController, InvitationController)  # listed in api/capabilities.py

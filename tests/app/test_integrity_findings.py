@@ -178,9 +178,9 @@ def _from(app, ip: str):
 
 
 async def _registered(client, password="owner-pass-1"):
-    from tests.conftest import new_phone
+    from tests.conftest import new_phone, register
     phone = new_phone()
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": password, "name": "刘芳"})
+    r = await register(client, phone, password, "刘芳")  # with the phone's SMS code (issue 18)
     assert r.status_code == 201, r.text
     client.cookies.clear()
     return phone
