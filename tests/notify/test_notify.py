@@ -63,6 +63,9 @@ async def outbox_of(pool, user_id):
 
 async def test_an_approval_killed_before_the_sender_ran_is_delivered_once_after_restart(client, world, pool, gateway):
     clock.freeze(NOON)
+    # Messages earlier tests of the session left in the outbox go out first, to a log: only ours remain.
+    await notify.deliver_due(pool, clock.now(), using={"sms": channels.LogChannel("sms"),
+                                                       "wechat": channels.LogChannel("wechat")})
     community, volunteer, redemption_id = await requested(client, world)
     await approve(client, community, redemption_id)
     # The process dies here: nothing was sent, but the message is in the outbox with the approval.
@@ -338,6 +341,9 @@ async def test_a_message_whose_sending_crashes_does_not_stop_the_others(client, 
     reward = await new_reward(client, community, name="毛巾", cost_points=10)
     r = await ask(client, second, reward["id"])
     assert r.status_code == 201, r.text
+    # Messages other tests left in this session's outbox go out first, to a log: only ours remain.
+    await notify.deliver_due(pool, clock.now(), using={"sms": channels.LogChannel("sms"),
+                                                       "wechat": channels.LogChannel("wechat")})
     await approve(client, community, first_id)
     await approve(client, community, r.json()["id"])
     real = sms_via(gateway)["sms"]
@@ -354,6 +360,7 @@ async def test_a_message_whose_sending_crashes_does_not_stop_the_others(client, 
     assert await notify.deliver_due(pool, clock.now(), using={"sms": BrokenForTheFirst()}) == 1
     assert sweeper.failures["sweep_outbox"] == before + 1
     assert [p["json"]["to"] for p in gateway.posts("/sms")] == [second.phone]
-    clock.advance(rules.LEASE + timedelta(seconds=1))
-    assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) == 1
-    assert [p["json"]["to"] for p in gateway.posts("/sms")] == [second.phone, first.phone]
+    clock.advance(rules.LEASE + timedelta(seconds=1))  # (other tests' retries may fall due too: only ours are counted)
+    assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) >= 1
+    ours = [p["json"]["to"] for p in gateway.posts("/sms") if p["json"]["to"] in (first.phone, second.phone)]
+    assert ours == [second.phone, first.phone]
