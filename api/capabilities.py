@@ -19,10 +19,11 @@ from api.controllers import units as units_api
 from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
 from api.controllers import scanning as scanning_api
 from api.controllers import supermarket as supermarket_api, timebank as timebank_api
-from domain import checkin, ledger, notify, supermarket
+from domain import checkin, ledger, notify, supermarket, timebank
 from domain import demo as demos
 from domain.checkin import scans
 from domain.core import sweeper
+from domain.people import auth as auth_domain
 from domain.rankings import expiry
 
 
@@ -38,14 +39,14 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
-                          *privacy.CONTROLLERS], demo=demos.people.seed_demo),
+                          *privacy.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
     Capability("ledger", ledger_api.CONTROLLERS, sweeps=ledger.SWEEPS),
     Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,
                            *scanning_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
                scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
     Capability("supermarket", supermarket_api.CONTROLLERS, scan_acts=supermarket.SCAN_ACTS,
                scan_previews=supermarket.SCAN_PREVIEWS, sweeps=supermarket.SWEEPS, demo=demos.supermarket.seed_demo),
-    Capability("timebank", timebank_api.CONTROLLERS, demo=demos.timebank.seed_demo),
+    Capability("timebank", timebank_api.CONTROLLERS, sweeps=timebank.SWEEPS, demo=demos.timebank.seed_demo),
     Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
     Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards

@@ -5,6 +5,8 @@ from collections import defaultdict
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.core import sweeper
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
 _counts: dict[tuple[str, str, int], int] = defaultdict(int)
 _hist: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
@@ -52,6 +54,9 @@ def render(pool_size: int, pool_idle: int) -> str:
             lines.append(f'linli_request_seconds_bucket{{{labels},le="{le}"}} {n}')
         lines.append(f"linli_request_seconds_sum{{{labels}}} {_sums[(method, route)]:.6f}")
         lines.append(f"linli_request_seconds_count{{{labels}}} {counts[-1]}")
+    lines.append("# TYPE linli_sweep_row_failures_total counter")  # rows a sweep skipped (domain/core/sweeper.py)
+    for sweep, n in sorted(sweeper.failures.items()):
+        lines.append(f'linli_sweep_row_failures_total{{sweep="{sweep}"}} {n}')
     lines += ["# TYPE linli_db_pool_connections gauge", f"linli_db_pool_connections {pool_size}",
               "# TYPE linli_db_pool_idle gauge", f"linli_db_pool_idle {pool_idle}"]
     return "\n".join(lines) + "\n"

@@ -74,11 +74,25 @@ async def drop_database(admin: str, url: str) -> None:
         await conn.close()
 
 
+async def _ledger_problems(url: str) -> dict:
+    from domain.ledger import check as ledger_check
+    conn = await asyncpg.connect(url)
+    try:
+        await db._init_connection(conn)
+        return await ledger_check.check(conn)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def database_url(admin_url):
     url = asyncio.run(_fresh_database(admin_url))
     yield url
+    # Whatever the session's tests did, `linli ledger check` must find the shared database clean
+    # (issue 16): a test that corrupts data on purpose works on a database of its own.
+    problems = asyncio.run(_ledger_problems(url))
     asyncio.run(drop_database(admin_url, url))
+    assert not problems, f"`linli ledger check` after the test session: {problems}"
 
 
 @pytest.fixture

@@ -106,10 +106,11 @@ class RewardController(Controller):
             return await supermarket.update_reward(conn, actor, reward_id, changes, stock=stock, stock_reason=reason)
 
     @post("/{reward_id:int}/stock", status_code=200)
-    async def change_stock(self, actor: Actor, pool: asyncpg.Pool, reward_id: int, data: StockIn) -> Reward:
-        """Goods in (delta > 0) or out (lost, spoiled, recount: delta < 0), with the reason."""
-        async with pool.acquire() as conn:
-            return await supermarket.change_stock(conn, actor, reward_id, data.delta, data.reason)
+    async def change_stock(self, request: Request, actor: Actor, reward_id: int, data: StockIn) -> Response[Reward]:
+        """Goods in (delta > 0) or out (lost, spoiled, recount: delta < 0), with the reason. Send an
+        Idempotency-Key: a double tap changes the stock once."""
+        return await respond(request, actor, lambda conn: supermarket.change_stock(
+            conn, actor, reward_id, data.delta, data.reason))
 
     @get("/{reward_id:int}/stock-changes")
     async def stock_changes(self, actor: Actor, pool: asyncpg.Pool, reward_id: int, limit: int = 20,
@@ -123,6 +124,8 @@ class RewardController(Controller):
                            data: Annotated[ImageForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Reward:
         """multipart/form-data with `image` (JPEG, PNG, WebP); stored small, without metadata."""
         try:
+            async with pool.acquire() as conn:  # the right first: nobody else makes us read or decode
+                await supermarket.require_reward_manager(conn, actor, reward_id)
             content = await data.image.read()
         finally:
             await data.image.close()

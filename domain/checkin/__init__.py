@@ -30,7 +30,7 @@ import asyncpg
 import msgspec
 
 from domain.checkin import activities, codes, fraud, offline, scans
-from domain.core import audit, clock
+from domain.core import audit, clock, sweeper
 from domain import ledger
 from domain.people import orgs
 from domain.checkin import rules
@@ -503,7 +503,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
     """A manager scans a member's card at the venue: the member is checked in or out, as if they had
     scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
     async with pool.acquire() as conn:
-        await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
+        activity = await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
     value = codes.code_from_text(text)
     found: Code | None = None
     try:
@@ -514,10 +514,15 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
             codes.check_valid(found, offline.scan_time(scanned_at, clock.now()))
             ledger.refuse_self_payment(actor.id, found.target_id)  # a manager scans nobody's card but others'
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
-            return await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
-                                     actor_id=actor.id,
-                                     context=ScanContext(nonce=nonce, scanned_at=scanned_at, intent=intent),
-                                     card_holder=PersonRef(found.target_id, name))
+            result = await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
+                                       actor_id=actor.id,
+                                       context=ScanContext(nonce=nonce, scanned_at=scanned_at, intent=intent),
+                                       card_holder=PersonRef(found.target_id, name))
+            # The manager checked someone in or out (and so paid them): one audit row per scan.
+            await audit.record(conn, actor, "station_scan", community_id=activity.community_id,
+                               target=("user", found.target_id),
+                               after={"activity_id": activity_id, "action": result.action})
+            return result
     except DomainError as error:
         member = found.target_id if found is not None and found.kind == "member" else None
         error.details.setdefault("station_by", actor.id)
@@ -639,16 +644,19 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
     due = await pool.fetch(
         """select t.id from attendances t join activities a on a.id = t.activity_id
            where t.state = 'inside' and a.ends_at <= $1 order by t.id limit $2""", now, batch)
+    async def one(conn: asyncpg.Connection, attendance_id: int) -> bool:
+        row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
+                                  "for update skip locked", attendance_id)
+        if row is None:
+            return False
+        activity = await activities.load(conn, row["activity_id"])
+        await check_out(conn, activity, _attendance(row), at=activity.ends_at, auto=True)
+        return True
+
     done = 0
-    for item in due:
-        async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
-                                      "for update skip locked", item["id"])
-            if row is None:
-                continue
-            activity = await activities.load(conn, row["activity_id"])
-            await check_out(conn, activity, _attendance(row), at=activity.ends_at, auto=True)
-            done += 1
+    for item in due:  # a row that fails is logged, counted and skipped (domain/core/sweeper.py)
+        done += bool(await sweeper.one_row(pool, "check_out_at_window_end", item["id"],
+                                           lambda conn, i=item["id"]: one(conn, i)))
     return done
 
 

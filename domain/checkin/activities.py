@@ -199,6 +199,8 @@ async def delete_draft(conn: asyncpg.Connection, actor: Actor, activity_id: int)
             raise DomainError("invalid_state", details={"state": activity.state, "problem": "only drafts are deleted"})
         await conn.execute("delete from codes where kind = 'rotating' and target_id = $1", activity_id)
         await conn.execute("delete from activities where id = $1", activity_id)
+        await audit.record(conn, actor, "activity_delete", community_id=activity.community_id,
+                           target=("activity", activity_id), before={"title": activity.title, "state": "draft"})
 
 
 async def publish(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Activity:

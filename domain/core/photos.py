@@ -21,15 +21,18 @@ JPEG_QUALITY = 82
 _WANTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")  # HEIF only when a plugin (pillow-heif) registered it
 
 
-def process_photo(data: bytes, *, max_side: int = 1600, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
-    """Return `data` as a metadata-free JPEG whose longer side is at most `max_side` pixels."""
+def process_photo(data: bytes, *, max_side: int = 1600, max_bytes: int = MAX_UPLOAD_BYTES,
+                  max_pixels: int = MAX_DECODED_PIXELS) -> bytes:
+    """Return `data` as a metadata-free JPEG whose longer side is at most `max_side` pixels.
+
+    CPU-bound for up to a second or more: callers in the API run it in a thread (asyncio.to_thread)."""
     if not data:
         raise DomainError("validation_failed", field="photo", details={"problem": "empty"})
     if len(data) > max_bytes:
         raise DomainError("too_large", field="photo", details={"max_bytes": max_bytes})
     try:
         with _open(data) as image:
-            _limit_decoded_size(image, max_side)
+            _limit_decoded_size(image, max_side, max_pixels)
             upright = ImageOps.exif_transpose(image)  # decodes; reads orientation before EXIF is dropped
             clean = _on_blank_rgb_canvas(upright)
         clean.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -40,14 +43,14 @@ def process_photo(data: bytes, *, max_side: int = 1600, max_bytes: int = MAX_UPL
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own guard (Image.MAX_IMAGE_PIXELS) fires inside Image.open, before our check.
-        raise _too_many_pixels() from exc
+        raise _too_many_pixels(max_pixels) from exc
     except Exception as exc:  # truncated, corrupt or hostile data: Pillow raises many types
         raise DomainError("unsupported_media", field="photo") from exc
 
 
-def thumbnail(data: bytes, side: int = 400) -> bytes:
+def thumbnail(data: bytes, side: int = 400, max_pixels: int = MAX_DECODED_PIXELS) -> bytes:
     """A small JPEG for serving reward images in lists."""
-    return process_photo(data, max_side=side)
+    return process_photo(data, max_side=side, max_pixels=max_pixels)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -57,7 +60,7 @@ def _open(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data), formats=allowed)
 
 
-def _limit_decoded_size(image: Image.Image, max_side: int) -> None:
+def _limit_decoded_size(image: Image.Image, max_side: int, max_pixels: int) -> None:
     """Refuse, from the header alone, an image that would take too much memory to decode."""
     width, height = image.size
     if image.format in ("JPEG", "MPO"):
@@ -65,8 +68,8 @@ def _limit_decoded_size(image: Image.Image, max_side: int) -> None:
         ratio = min(1.0, max_side / max(width, height))
         image.draft("RGB", (math.ceil(width * ratio), math.ceil(height * ratio)))
         width, height = image.size  # draft updates the size that load() will produce
-    if width * height > MAX_DECODED_PIXELS:
-        raise _too_many_pixels()
+    if width * height > max_pixels:
+        raise _too_many_pixels(max_pixels)
 
 
 def _on_blank_rgb_canvas(image: Image.Image) -> Image.Image:
@@ -83,6 +86,6 @@ def _on_blank_rgb_canvas(image: Image.Image) -> Image.Image:
     return canvas
 
 
-def _too_many_pixels() -> DomainError:
+def _too_many_pixels(max_pixels: int = MAX_DECODED_PIXELS) -> DomainError:
     return DomainError("too_large", field="photo",
-                       details={"problem": "dimensions", "max_pixels": MAX_DECODED_PIXELS})
+                       details={"problem": "dimensions", "max_pixels": max_pixels})

@@ -37,5 +37,11 @@ async def take(conn: asyncpg.Connection, bucket: str, limit: int, seconds: int) 
         raise DomainError("rate_limited", details={"retry_after": seconds})
 
 
+async def give_back(conn: asyncpg.Connection, bucket: str, seconds: int) -> None:
+    """Undo one `take` of the current window (a try that turned out not to count, e.g. a good login)."""
+    await conn.execute("update rate_hits set hits = hits - 1 where bucket = $1 and window_start = $2 and hits > 0",
+                       bucket, _window(clock.now(), seconds))
+
+
 async def purge(conn: asyncpg.Connection, older_than: timedelta = timedelta(days=1)) -> None:
     await conn.execute("delete from rate_hits where window_start < $1", clock.now() - older_than)

@@ -39,6 +39,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "location_required": ("本活动需要定位才能签到，请允许获取位置后重试",
                           "This activity needs your location to check in; allow location and try again"),
     "late_scan_expired": ("离线扫码上传太晚，已无法计入", "This offline scan was uploaded too late to count"),
+    "owned_transfer": ("该笔流水属于兑换、服务、随手拍或签到等业务，请在该业务中撤销",
+                       "This transfer belongs to a redemption, service, report or check-in; undo it there"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
     # joining (issue 18): phone codes, the password rule, join requests, imports
     "weak_password": ("密码需为 8 到 128 个字符，其中至少 8 个不是空格", "The password must be 8 to 128 characters, at least 8 of them not spaces"),

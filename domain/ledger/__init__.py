@@ -316,17 +316,25 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> i
     Safe with many processes: each hold is re-checked under its locks, and one another sweeper
     resolved first is skipped (invalid_state). Returns how many holds this call expired.
     """
+    from domain.core import sweeper  # the sweeper imports this module
+
+    async def expire(conn: asyncpg.Connection, transfer_id: int) -> bool:
+        try:
+            await void_pending(conn, transfer_id, expired=True)
+            return True
+        except DomainError:  # resolved meanwhile by another sweeper or its owner
+            return False
+
     expired = 0
+    failed: list[int] = []  # holds that failed this call (logged and counted): not picked again
     while True:
         ids = await pool.fetch("select id from transfers where state = 'pending' and expires_at <= $1 "
-                               "order by expires_at, id limit $2", now, batch)
+                               "and id <> all($3::bigint[]) order by expires_at, id limit $2", now, batch, failed)
         for r in ids:
-            async with pool.acquire() as conn, conn.transaction():
-                try:
-                    await void_pending(conn, r["id"], expired=True)
-                    expired += 1
-                except DomainError:
-                    pass
+            result = await sweeper.one_row(pool, "expire_holds", r["id"], lambda conn, t=r["id"]: expire(conn, t))
+            if result is None:
+                failed.append(r["id"])
+            expired += bool(result)
         if len(ids) < batch:  # every hold of a short batch was handled: nothing older is left
             return expired
 

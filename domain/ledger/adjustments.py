@@ -266,13 +266,25 @@ async def community_of_transfer(conn: asyncpg.Connection, transfer_id: int) -> i
            where t.id = $1 and a.org_id is not null limit 1""", transfer_id)
 
 
+# Only these transfers undo by a generic reversal. Every other cause belongs to a capability whose
+# own state rides on the transfer (a redemption's voucher, a service's confirmation, a report's
+# verification, a check-in's attendance, a gift between family members...): reversing the money
+# alone would leave that state alive (a voucher that still fulfils, a refund that can never be made
+# at expiry), so they undo through their own act, which reverses the transfer itself.
+GENERICALLY_REVERSIBLE = frozenset({"adjustment", "reversal"})  # a reversal's own reversal: invalid_state below
+
+
 async def reverse(conn: asyncpg.Connection, actor: orgs.Actor, transfer_id: int, reason: str, *,
                   ip: str | None = None) -> Transfer:
     reason = clean_reason(reason)
-    if not await conn.fetchval("select 1 from transfers where id = $1", transfer_id):
+    original = await conn.fetchrow("select cause_type, cause_id from transfers where id = $1", transfer_id)
+    if original is None:
         raise not_found("transfer")
     community_id = await community_of_transfer(conn, transfer_id)
     orgs.require_manager(actor, community_id)
+    if original["cause_type"] is not None and original["cause_type"] not in GENERICALLY_REVERSIBLE:
+        raise DomainError("owned_transfer", details={"owner": original["cause_type"],
+                                                     "owner_id": original["cause_id"]})
     async with conn.transaction():
         reversal = await ledger.reverse(conn, transfer_id, actor_id=actor.id, reason=reason)
         people = await conn.fetchval("select array_agg(user_id order by user_id) from accounts "

@@ -1,4 +1,6 @@
-"""`linli ledger check`: verify every ledger invariant over the whole database.
+"""`linli ledger check`: verify every ledger invariant over the whole database, and that what the
+capabilities record (reward stock, attendance and report points, redemption and service states)
+agrees with the ledger.
 
 Each query returns the rows that break one invariant; a clean ledger returns none for all.
 """
@@ -63,6 +65,94 @@ CHECKS: dict[str, str] = {
     "transfer between accounts of different units": """
         select t.id from transfers t join accounts d on d.id = t.debit_account
         join accounts c on c.id = t.credit_account where d.unit <> t.unit or c.unit <> t.unit""",
+}
+
+# Consistency of the capabilities with the ledger (issue 16): what a capability says was paid, held
+# or stocked must be what its ledger transfers and change log say. A credit "stands" when it is
+# posted and not reversed.
+_STANDS = "t.state = 'posted' and not exists (select 1 from transfers x where x.reverses = t.id)"
+
+CHECKS |= {
+    # rewards.stock has one writer (supermarket._move_stock) that logs every change with the stock after it.
+    "reward stock differs from its change log": """
+        select r.id as reward_id, r.stock, s.logged, s.last_stock_after from rewards r
+        left join lateral (select coalesce(sum(c.delta), 0) as logged,
+                                  (array_agg(c.stock_after order by c.id desc))[1] as last_stock_after
+                           from reward_stock_changes c where c.reward_id = r.id) s on true
+        where r.stock <> s.logged or r.stock <> coalesce(s.last_stock_after, 0)""",
+    # An attendance's points and minutes are what stands in the ledger for it, credited to its
+    # person; an annulled one has nothing left standing.
+    "attendance points or minutes differ from the ledger": f"""
+        select a.id as attendance_id, a.state, a.points, a.minutes,
+               coalesce(c.points, 0) as ledger_points, coalesce(c.minutes, 0) as ledger_minutes
+        from attendances a
+        left join (select t.cause_id, ac.user_id,
+                          sum(t.amount) filter (where t.unit = 'points') as points,
+                          sum(t.amount) filter (where t.unit = 'minutes') as minutes
+                   from transfers t join accounts ac on ac.id = t.credit_account
+                   where t.cause_type = 'checkin' and {_STANDS} group by t.cause_id, ac.user_id) c
+               on c.cause_id = a.id and c.user_id = a.user_id
+        where coalesce(c.points, 0) <> case when a.state = 'annulled' then 0 else a.points end
+           or coalesce(c.minutes, 0) <> case when a.state = 'annulled' then 0 else a.minutes end
+        union all
+        select t.cause_id, 'credited to someone else', null, null, t.amount, null from transfers t
+        join accounts ac on ac.id = t.credit_account
+        where t.cause_type = 'checkin' and {_STANDS}
+          and not exists (select 1 from attendances a where a.id = t.cause_id and a.user_id = ac.user_id)""",
+    # A verified report's points stand in the ledger for it, credited to its courier, through its
+    # transfer_id; a pending or rejected one has none.
+    "report points differ from the ledger": f"""
+        select r.id as report_id, r.state, r.points, r.transfer_id, coalesce(c.total, 0) as ledger_points
+        from reports r
+        left join (select t.cause_id, ac.user_id, sum(t.amount) as total, array_agg(t.id) as ids
+                   from transfers t join accounts ac on ac.id = t.credit_account
+                   where t.cause_type = 'report' and t.unit = 'points' and {_STANDS}
+                   group by t.cause_id, ac.user_id) c on c.cause_id = r.id and c.user_id = r.courier_id
+        where coalesce(c.total, 0) <> case when r.state = 'verified' then r.points else 0 end
+           or (r.transfer_id is null) <> (c.ids is null)
+           or (r.transfer_id is not null and not r.transfer_id = any(c.ids))""",
+    # Each redemption state has one state of its transfer: requested - held; approved or fulfilled -
+    # paid (standing); rejected or cancelled - released; expired - released, or paid and refunded by
+    # its refund_transfer_id.
+    "redemption state differs from its transfer": """
+        select d.id as redemption_id, d.state, t.id as transfer_id, t.state as transfer_state,
+               f.id as reversed_by
+        from redemptions d join transfers t on t.id = coalesce(d.hold_transfer_id, d.post_transfer_id)
+        left join transfers f on f.reverses = t.id
+        where t.cause_type is distinct from 'redemption' or t.cause_id <> d.id
+           or coalesce(t.held_amount, t.amount) <> d.points
+           or not coalesce(case d.state
+                when 'requested' then t.state = 'pending'
+                when 'approved' then t.state = 'posted' and f.id is null
+                when 'fulfilled' then t.state = 'posted' and f.id is null
+                when 'rejected' then t.state = 'voided'
+                when 'cancelled' then t.state = 'voided'
+                when 'expired' then (t.state = 'expired' and d.refund_transfer_id is null)
+                                 or (t.state = 'posted' and f.id is not null and f.id = d.refund_transfer_id)
+                else false end, false)""",
+    # Each service state has one state of its hold: open - none; accepted or completed - held for the
+    # estimate; confirmed - posted; cancelled - none, or released.
+    "service state differs from its hold": """
+        select s.id as request_id, s.state, t.id as transfer_id, t.state as transfer_state
+        from service_requests s left join transfers t on t.id = s.hold_transfer_id
+        where (t.id is not null and (t.cause_type is distinct from 'service' or t.cause_id <> s.id
+                                     or t.held_amount <> s.minutes_estimate))
+           or not coalesce(case s.state
+                when 'open' then t.id is null
+                when 'accepted' then t.state = 'pending'
+                when 'completed' then t.state = 'pending'
+                when 'confirmed' then t.state = 'posted'
+                when 'cancelled' then t.id is null or t.state in ('voided', 'expired')
+                else false end, false)""",
+    # And from the ledger's side: a hold is alive only while its redemption or service waits on it.
+    "hold without a waiting redemption or service": """
+        select t.id as transfer_id, t.cause_type, t.cause_id from transfers t
+        where t.state = 'pending' and (
+              (t.cause_type = 'redemption' and not exists (
+                   select 1 from redemptions d where d.hold_transfer_id = t.id and d.state = 'requested'))
+           or (t.cause_type = 'service' and not exists (
+                   select 1 from service_requests s where s.hold_transfer_id = t.id
+                   and s.state in ('accepted', 'completed'))))""",
 }
 
 

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from domain.core import clock
+from domain.core import clock, sweeper
 from domain.core.errors import DomainError, invalid, not_found
 from domain.notify import channels, rules
 from domain.rankings import expiry
@@ -194,8 +194,10 @@ async def deliver_due(pool: asyncpg.Pool, now: datetime, batch: int = 50,
     delivered = 0
     async with httpx.AsyncClient(timeout=channels.TIMEOUT) as http:
         while rows := await _claim(pool, now, batch):
-            for row in rows:
-                delivered += await _deliver(pool, http, row, using[row["channel"]], now)
+            for row in rows:  # a row that fails is logged, counted and skipped; its lease lapses, it is retried
+                delivered += bool(await sweeper.one_call(
+                    "sweep_outbox", row["id"],
+                    lambda row=row: _deliver(pool, http, row, using[row["channel"]], now)))
             if len(rows) < batch:
                 break
     return delivered

@@ -1,8 +1,10 @@
 """Accounts of people, passwords (argon2id), sessions and login throttling."""
 
+import asyncio
 import hashlib
+import math
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -16,8 +18,15 @@ from domain import ledger
 from domain.core.errors import DomainError
 
 SESSION_DAYS = 30
-LOGIN_FAILS_PER_PHONE = 10   # per 15 minutes; the 11th attempt is refused
-LOGIN_FAILS_PER_IP = 50
+# Wrong logins are throttled per (phone, client address), never per phone alone: an attacker
+# guessing from elsewhere cannot lock the owner out. Per pair: LOGIN_FREE_TRIES tries, then each
+# further try waits LOGIN_BACKOFF_FIRST seconds, doubling each time up to LOGIN_BACKOFF_MAX. A
+# successful login, or LOGIN_STREAK_FORGOTTEN seconds without any try, starts afresh.
+LOGIN_FREE_TRIES = 5
+LOGIN_BACKOFF_FIRST = 30
+LOGIN_BACKOFF_MAX = 15 * 60
+LOGIN_STREAK_FORGOTTEN = 60 * 60
+LOGIN_FAILS_PER_IP = 50       # per 15 minutes, whatever the phones: one address spraying many phones
 REGISTER_PER_IP = 20          # per hour
 WINDOW = 15 * 60
 
@@ -81,7 +90,8 @@ async def create_user(conn: asyncpg.Connection, *, phone: str, password: str | N
         user_id = await conn.fetchval(
             "insert into users (phone, name, password_hash, is_admin) values ($1, $2, $3, $4) "
             "on conflict (phone) do nothing returning id",
-            phone, name, hash_password(password) if password is not None else None, is_admin)
+            phone, name, await asyncio.to_thread(hash_password, password) if password is not None else None,
+            is_admin)
         if user_id is None:
             raise DomainError("conflict", field="phone", details={"problem": "already registered"})
         await ledger.open_user_accounts(conn, user_id)
@@ -109,7 +119,7 @@ async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, 
                                   "and closed_at is null for update", phone)
     if user_id is not None:  # hash only when there is something to claim: argon2 is slow on purpose
         await conn.execute("update users set password_hash = $2, name = $3 where id = $1",
-                           user_id, hash_password(password), name)
+                           user_id, await asyncio.to_thread(hash_password, password), name)
     return user_id
 
 
@@ -142,19 +152,21 @@ async def reset_password(conn: asyncpg.Connection, *, phone: str, code: str, pas
     phone = normalise_phone(phone)
     check_password_strength(password, "new_password")
     await phones.verify(conn, phone=phone, purpose="reset", code=code, ip=ip)
+    hashed = await asyncio.to_thread(hash_password, password)  # argon2 off the event loop
     async with conn.transaction():
         user_id = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null "
                                       "for update", phone)
         if user_id is None:  # the owner of the phone proved it: telling them there is no account is fine
             raise DomainError("not_found", field="phone", details={"what": "account"})
-        await conn.execute("update users set password_hash = $2 where id = $1", user_id, hash_password(password))
+        await conn.execute("update users set password_hash = $2 where id = $1", user_id, hashed)
         await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
                            user_id, clock.now())
         return await _new_session(conn, user_id)
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:
-    """Check a password against a stored hash (always spending the hashing time)."""
+    """Check a password against a stored hash (always spending the hashing time). CPU-bound by
+    design (argon2): async callers run it with `asyncio.to_thread`, as `matches` does."""
     try:
         _hasher.verify(password_hash or _DUMMY_HASH, password)
         return password_hash is not None
@@ -162,23 +174,68 @@ def password_matches(password_hash: str | None, password: str) -> bool:
         return False
 
 
+async def matches(password_hash: str | None, password: str) -> bool:
+    """`password_matches` in a worker thread: the event loop keeps serving others meanwhile."""
+    return await asyncio.to_thread(password_matches, password_hash, password)
+
+
+def backoff_seconds(tries: int) -> int:
+    """The wait before the next try once `tries` tries of a streak went through (pure rule)."""
+    if tries < LOGIN_FREE_TRIES:
+        return 0
+    return min(LOGIN_BACKOFF_MAX, LOGIN_BACKOFF_FIRST * 2 ** (tries - LOGIN_FREE_TRIES))
+
+
+async def _take_login_try(conn: asyncpg.Connection, phone: str, ip: str) -> None:
+    """Let this try through (and count it) or refuse it with the wait left, in one statement: the
+    row lock of the UPSERT serialises concurrent tries, so 40 at once let exactly the limit through."""
+    now = clock.now()
+    # The backoff of `backoff_seconds`, in SQL, for the tries counted so far (t.tries).
+    wait = (f"least({LOGIN_BACKOFF_MAX}, {LOGIN_BACKOFF_FIRST} * power(2, greatest(t.tries - {LOGIN_FREE_TRIES}, 0)))"
+            f" * interval '1 second'")
+    fresh = f"t.last_try <= $3 - interval '{LOGIN_STREAK_FORGOTTEN} seconds'"
+    through = f"(t.tries < {LOGIN_FREE_TRIES} or t.last_try + {wait} <= $3)"
+    row = await conn.fetchrow(
+        f"""insert into login_throttle as t (phone, ip, tries, last_try, allowed) values ($1, $2, 1, $3, true)
+            on conflict (phone, ip) do update set
+                tries = case when {fresh} then 1 when {through} then t.tries + 1 else t.tries end,
+                last_try = case when {fresh} or {through} then $3 else t.last_try end,
+                allowed = {fresh} or {through}
+            returning allowed, tries, last_try""", phone, ip, now)
+    if not row["allowed"]:
+        left = row["last_try"] + timedelta(seconds=backoff_seconds(row["tries"])) - now
+        raise DomainError("rate_limited", details={"retry_after": max(1, math.ceil(left.total_seconds()))})
+
+
+async def forget_old_tries(pool: asyncpg.Pool, now: datetime) -> int:
+    """A sweep: forgotten login streaks (they hold a phone number) and rate-limit windows older than
+    a day are only noise. Returns how many streaks it removed."""
+    async with pool.acquire() as conn:
+        await ratelimit.purge(conn)
+        status = await conn.execute("delete from login_throttle where last_try < $1",
+                                    now - timedelta(seconds=LOGIN_STREAK_FORGOTTEN))
+    return int(status.split()[-1])
+
+
+SWEEPS = (forget_old_tries,)  # listed in api/capabilities.py
+
+
 async def login(conn: asyncpg.Connection, *, phone: str, password: str, ip: str) -> Login:
-    """Check the password; every failure looks the same, and failures are throttled per phone and IP."""
+    """Check the password; every failure looks the same. Tries are counted before the password is
+    checked (so concurrent ones cannot overshoot), per (phone, address) with a growing wait and per
+    address in all; a success forgets the pair's streak and gives the address its try back."""
     phone = normalise_phone(phone)
-    await ratelimit.require_below(conn, f"login:phone:{phone}", LOGIN_FAILS_PER_PHONE, WINDOW)
-    await ratelimit.require_below(conn, f"login:ip:{ip}", LOGIN_FAILS_PER_IP, WINDOW)
+    await ratelimit.take(conn, f"login:ip:{ip}", LOGIN_FAILS_PER_IP, WINDOW)
+    await _take_login_try(conn, phone, ip)
     row = await conn.fetchrow("select id, password_hash from users where phone = $1 and active", phone)
-    try:
-        _hasher.verify(row["password_hash"] if row and row["password_hash"] else _DUMMY_HASH, password)
-        ok = row is not None and row["password_hash"] is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
+    ok = await matches(row["password_hash"] if row else None, password) and row is not None
     if not ok:
-        await ratelimit.count(conn, f"login:phone:{phone}", WINDOW)
-        await ratelimit.count(conn, f"login:ip:{ip}", WINDOW)
         raise DomainError("bad_credentials")
+    await conn.execute("delete from login_throttle where phone = $1 and ip = $2", phone, ip)
+    await ratelimit.give_back(conn, f"login:ip:{ip}", WINDOW)
     if _hasher.check_needs_rehash(row["password_hash"]):
-        await conn.execute("update users set password_hash = $2 where id = $1", row["id"], hash_password(password))
+        await conn.execute("update users set password_hash = $2 where id = $1", row["id"],
+                           await asyncio.to_thread(hash_password, password))
     return await _new_session(conn, row["id"])
 
 
@@ -208,12 +265,11 @@ async def change_password(conn: asyncpg.Connection, user_id: int, old: str, new:
     """A new password ends every other session of the person."""
     check_password_strength(new, "new_password")
     current = await conn.fetchval("select password_hash from users where id = $1", user_id)
-    try:
-        _hasher.verify(current or _DUMMY_HASH, old)
-    except (VerificationError, InvalidHashError):
-        raise DomainError("bad_credentials", field="old_password") from None
+    if not await matches(current, old):
+        raise DomainError("bad_credentials", field="old_password")
+    hashed = await asyncio.to_thread(hash_password, new)
     async with conn.transaction():
-        await conn.execute("update users set password_hash = $2 where id = $1", user_id, hash_password(new))
+        await conn.execute("update users set password_hash = $2 where id = $1", user_id, hashed)
         await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
                            user_id, clock.now())
         return await _new_session(conn, user_id)

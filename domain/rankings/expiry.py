@@ -21,7 +21,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import audit, clock, sweeper
 from domain import ledger, rankings
 from domain.people import orgs
 from domain.rankings import rules
@@ -68,11 +68,16 @@ async def get_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
 async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, points_expire: bool) -> Policy:
     await _community(conn, actor, community_id)
     now = clock.now()
-    await conn.execute(
-        """insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
-           values ($1, $2, $3, $4) on conflict (community_id) do update
-           set points_expire = excluded.points_expire, updated_by = excluded.updated_by,
-               updated_at = excluded.updated_at""", community_id, points_expire, actor.id, now)
+    async with conn.transaction():
+        before = await conn.fetchval("select points_expire from points_expiry_policy where community_id = $1 "
+                                     "for update", community_id)
+        await conn.execute(
+            """insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
+               values ($1, $2, $3, $4) on conflict (community_id) do update
+               set points_expire = excluded.points_expire, updated_by = excluded.updated_by,
+                   updated_at = excluded.updated_at""", community_id, points_expire, actor.id, now)
+        await audit.record(conn, actor, "expiry_policy", community_id=community_id, target=("org", community_id),
+                           before={"points_expire": bool(before)}, after={"points_expire": points_expire})
     return Policy(community_id, points_expire, now)
 
 
@@ -144,18 +149,25 @@ async def expire_year(pool: asyncpg.Pool, year: int, now: datetime | None = None
     async with pool.acquire() as conn:
         await rankings.sync_time_zone(conn)
     moved = 0
+    failed: list[int] = []  # people whose sweep failed (logged and counted): left for the next round
     while True:
         people = await pool.fetch(
             """select distinct e.user_id from earned_daily e
                  join points_expiry_policy p on p.community_id = e.community_id and p.points_expire
                 where e.unit = 'points' and e.day >= $1 and e.day < $2 and e.earned > 0
                   and not exists (select 1 from points_expiry_done d where d.year = $3 and d.user_id = e.user_id)
-                limit $4""", date(year, 1, 1), date(year + 1, 1, 1), year, BATCH)
+                  and e.user_id <> all($5::bigint[])
+                limit $4""", date(year, 1, 1), date(year + 1, 1, 1), year, BATCH, failed)
         if not people:
             break
         for r in people:
-            async with pool.acquire() as conn, conn.transaction():
-                moved += await _expire_person(conn, r["user_id"], year, now)
+            result = await sweeper.one_row(pool, "points_expiry", r["user_id"],
+                                           lambda conn, u=r["user_id"]: _expire_person(conn, u, year, now))
+            if result is None:
+                failed.append(r["user_id"])
+            moved += result or 0
+    if failed:  # the year is not finished: the next round tries these people again
+        return moved
     await pool.execute("insert into points_expiry_years (year, finished_at) values ($1, $2) on conflict do nothing",
                        year, now)
     return moved

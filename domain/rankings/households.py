@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import audit, clock
 from domain.people import orgs
 from domain.core.errors import invalid, not_found
 
@@ -46,9 +46,12 @@ async def create(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: i
     name = " ".join((name or "").split())
     if not 1 <= len(name) <= 50:
         raise invalid("name", "1 to 50 characters")
-    household_id = await conn.fetchval(
-        "insert into households (community_id, name, created_by, created_at) values ($1, $2, $3, $4) returning id",
-        community_id, name, actor.id, clock.now())
+    async with conn.transaction():
+        household_id = await conn.fetchval(
+            "insert into households (community_id, name, created_by, created_at) values ($1, $2, $3, $4) returning id",
+            community_id, name, actor.id, clock.now())
+        await audit.record(conn, actor, "household_edit", community_id=community_id,
+                           target=("household", household_id), after={"created": name})
     return await get(conn, household_id)
 
 
@@ -59,11 +62,18 @@ async def add_member(conn: asyncpg.Connection, actor: orgs.Actor, household_id: 
         raise not_found("household")
     orgs.require_manager(actor, community_id)
     await orgs.require_member_of(conn, user_id, community_id)  # a stranger answers as an unknown id
-    await conn.execute(
-        """insert into household_members (user_id, household_id, added_by, added_at) values ($1, $2, $3, $4)
-           on conflict (user_id) do update
-           set household_id = excluded.household_id, added_by = excluded.added_by, added_at = excluded.added_at""",
-        user_id, household_id, actor.id, clock.now())
+    async with conn.transaction():
+        before = await conn.fetchval("select household_id from household_members where user_id = $1 for update",
+                                     user_id)
+        await conn.execute(
+            """insert into household_members (user_id, household_id, added_by, added_at) values ($1, $2, $3, $4)
+               on conflict (user_id) do update
+               set household_id = excluded.household_id, added_by = excluded.added_by, added_at = excluded.added_at""",
+            user_id, household_id, actor.id, clock.now())
+        await audit.record(conn, actor, "household_edit", community_id=community_id,
+                           target=("household", household_id),
+                           before={"user_id": user_id, "household_id": before},
+                           after={"user_id": user_id, "household_id": household_id})
     return await get(conn, household_id)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import audit, clock
 from domain.people import orgs
 from domain import notify, rankings
 from domain.rankings import rules
@@ -98,6 +98,9 @@ async def publish(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: 
             [(posting_id, pos, i.rank, None if scope == "household" else i.id, i.id if scope == "household" else None,
               # A household's name is a family name like 刘家: mask it as a name too.
               rules.mask_name(i.name), i.amount) for pos, i in enumerate(shown, start=1)])
+        await audit.record(conn, actor, "posting_publish", community_id=community_id, target=("posting", posting_id),
+                           after={"quarter": str(q), "scope": scope, "unit": unit, "top_n": top_n, "days": days,
+                                  "shown": len(shown)})
     return await public(conn, posting_id)
 
 
@@ -179,10 +182,13 @@ async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, te
         raise invalid("answer", "1 to 1000 characters")
     if row["answered_at"] is not None:
         raise DomainError("invalid_state", details={"why": "already_answered"})
-    await conn.execute("update posting_appeals set answer = $2, answered_by = $3, answered_at = $4 where id = $1",
-                       appeal_id, text, actor.id, clock.now())
-    await notify.send(conn, row["user_id"], "appeal_answered", community_id=row["community_id"],
-                      params={"answer": text[:100]}, link=f"/posting.html?id={row['posting_id']}")
+    async with conn.transaction():
+        await conn.execute("update posting_appeals set answer = $2, answered_by = $3, answered_at = $4 where id = $1",
+                           appeal_id, text, actor.id, clock.now())
+        await audit.record(conn, actor, "appeal_answer", community_id=row["community_id"],
+                           target=("appeal", appeal_id), after={"answer": text[:200]})
+        await notify.send(conn, row["user_id"], "appeal_answered", community_id=row["community_id"],
+                          params={"answer": text[:100]}, link=f"/posting.html?id={row['posting_id']}")
     return await _appeal(conn, appeal_id)
 
 

@@ -26,7 +26,7 @@ import asyncpg
 import msgspec
 from PIL import Image
 
-from domain.core import clock, photos
+from domain.core import audit, clock, photos
 from domain import ledger, notify
 from domain.people import orgs
 from domain.reports import rules
@@ -236,14 +236,19 @@ async def update_settings(conn: asyncpg.Connection, actor: Actor, community_id: 
     unknown = set(points) - set(rules.KINDS)
     if unknown:
         raise invalid("points", f"unknown kind {sorted(unknown)[0]}")
-    await conn.execute(
-        """insert into report_settings (community_id, civility_points, hazard_points, service_points,
-                                        daily_cap, updated_by, updated_at)
-           values ($1, $2, $3, $4, $5, $6, $7)
-           on conflict (community_id) do update set civility_points = $2, hazard_points = $3,
-               service_points = $4, daily_cap = $5, updated_by = $6, updated_at = $7""",
-        community_id, points.get("civility"), points.get("hazard"), points.get("service"), daily_cap,
-        actor.id, clock.now())
+    async with conn.transaction():
+        before = await load_rules(conn, community_id)
+        await conn.execute(
+            """insert into report_settings (community_id, civility_points, hazard_points, service_points,
+                                            daily_cap, updated_by, updated_at)
+               values ($1, $2, $3, $4, $5, $6, $7)
+               on conflict (community_id) do update set civility_points = $2, hazard_points = $3,
+                   service_points = $4, daily_cap = $5, updated_by = $6, updated_at = $7""",
+            community_id, points.get("civility"), points.get("hazard"), points.get("service"), daily_cap,
+            actor.id, clock.now())
+        after = await load_rules(conn, community_id)
+        await audit.record(conn, actor, "report_settings", community_id=community_id, target=("org", community_id),
+                           before=_settings(community_id, before), after=_settings(community_id, after))
     return _settings(community_id, await load_rules(conn, community_id))
 
 
@@ -371,6 +376,9 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
             """update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
                       reviewed_by = $5, reviewed_at = $6 where id = $1""",
             report_id, award.points, award.withheld, transfer_id, actor.id, clock.now())
+        await audit.record(conn, actor, "report_verify", community_id=row["community_id"], target=("report", report_id),
+                           after={"courier_id": row["courier_id"], "points": award.points,
+                                  "withheld": award.withheld, "transfer_id": transfer_id})
         await notify.send(conn, row["courier_id"], "report_verified", community_id=row["community_id"],
                           params={"points": award.points}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
@@ -384,6 +392,8 @@ async def reject(conn: asyncpg.Connection, actor: Actor, report_id: int, reason:
         await conn.execute(
             "update reports set state = 'rejected', reject_reason = $2, reviewed_by = $3, reviewed_at = $4 "
             "where id = $1", report_id, reason, actor.id, clock.now())
+        await audit.record(conn, actor, "report_reject", community_id=row["community_id"], target=("report", report_id),
+                           after={"courier_id": row["courier_id"]}, reason=reason)
         await notify.send(conn, row["courier_id"], "report_rejected", community_id=row["community_id"],
                           params={"reason": reason}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))

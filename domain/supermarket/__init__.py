@@ -12,13 +12,14 @@ A redemption is one short transaction per step, each holding its rows in one loc
 Rules without a database live in domain/redemption_rules.py.
 """
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from domain.core import clock, photos, qr
+from domain.core import audit, clock, photos, qr, sweeper
 from domain.checkin import codes, scans
 from domain import ledger, notify
 from domain.people import orgs
@@ -29,6 +30,9 @@ from domain.core.actor import Actor, PersonRef
 from domain.core.texts import clean_reason
 
 IMAGE_SIDE = 480  # px: reward pictures are shown small, in lists on phones
+# A picture shown 480 px wide needs no more: 16 million pixels (a 4000×4000 PNG, 64 MB to decode)
+# bounds the work one upload makes. Phone JPEGs of any size pass: they decode at a reduced scale.
+IMAGE_MAX_PIXELS = 16_000_000
 
 
 # ---- types ----------------------------------------------------------------------------------
@@ -188,6 +192,9 @@ async def create_reward(conn: asyncpg.Connection, actor: Actor, *, community_id:
             actor.id, now)
         if stock:
             await _move_stock(conn, reward_id, stock, actor_id=actor.id, reason="初始库存")
+        await audit.record(conn, actor, "reward_create", community_id=community_id, target=("reward", reward_id),
+                           after={"name": _name(name), "cost_points": cost_points, "stock": stock,
+                                  "per_person_limit": per_person_limit, "active": active})
     return await get_reward(conn, reward_id)
 
 
@@ -221,6 +228,12 @@ async def update_reward(conn: asyncpg.Connection, actor: Actor, reward_id: int, 
                                reward_id, clock.now(), *fields.values())
         if stock is not None and stock != reward["stock"]:
             await _change_stock(conn, actor, reward, stock - reward["stock"], stock_reason, field="stock")
+            fields["stock"] = stock
+        if fields:  # one row for the whole edit, a new stock included
+            await audit.record(conn, actor, "reward_edit", community_id=reward["community_id"],
+                               target=("reward", reward_id),
+                               before={f: reward[f] for f in fields if f in reward.keys()}, after=fields,
+                               reason=stock_reason if "stock" in fields else None)
     return await get_reward(conn, reward_id)
 
 
@@ -230,6 +243,9 @@ async def change_stock(conn: asyncpg.Connection, actor: Actor, reward_id: int, d
         reward = await _lock_reward(conn, reward_id)
         orgs.require_manager(actor, reward["community_id"])
         await _change_stock(conn, actor, reward, delta, reason, field="delta")
+        await audit.record(conn, actor, "stock_change", community_id=reward["community_id"],
+                           target=("reward", reward_id), before={"stock": reward["stock"]},
+                           after={"stock": reward["stock"] + delta, "delta": delta}, reason=reason)
     return await get_reward(conn, reward_id)
 
 
@@ -256,14 +272,30 @@ async def _move_stock(conn: asyncpg.Connection, reward_id: int, delta: int, *, a
     return stock
 
 
+async def require_reward_manager(conn: asyncpg.Connection, actor: Actor, reward_id: int) -> None:
+    """404 for no such reward, 403 for anyone but a manager of its community."""
+    community_id = await conn.fetchval("select community_id from rewards where id = $1", reward_id)
+    if community_id is None:
+        raise not_found("reward")
+    orgs.require_manager(actor, community_id)
+
+
 async def set_image(conn: asyncpg.Connection, actor: Actor, reward_id: int, data: bytes | None) -> Reward:
-    """Store a picture re-encoded small and without metadata; None removes it."""
-    image = photos.thumbnail(data, IMAGE_SIDE) if data is not None else None
+    """Store a picture re-encoded small and without metadata; None removes it.
+
+    The right to change the reward is checked before anything is decoded, and the decode runs in a
+    thread: it costs up to a second of CPU, which on the event loop would stall every request."""
+    await require_reward_manager(conn, actor, reward_id)
+    image = None
+    if data is not None:
+        image = await asyncio.to_thread(photos.thumbnail, data, IMAGE_SIDE, IMAGE_MAX_PIXELS)
     async with conn.transaction():
         reward = await _lock_reward(conn, reward_id)
         orgs.require_manager(actor, reward["community_id"])
         await conn.execute("update rewards set image = $2, image_version = image_version + 1, updated_at = $3 "
                            "where id = $1", reward_id, image, clock.now())
+        await audit.record(conn, actor, "reward_edit", community_id=reward["community_id"],
+                           target=("reward", reward_id), after={"image": "set" if image else "removed"})
     return await get_reward(conn, reward_id)
 
 
@@ -514,6 +546,9 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
             """update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
                       decided_by = $5, state_changed_at = $4, state_changed_by = $5 where id = $1""",
             redemption_id, code.code, expires_at, now, actor.id)
+        await audit.record(conn, actor, "redemption_approve", community_id=row["community_id"],
+                           target=("redemption", redemption_id),
+                           after={"user_id": row["user_id"], "points": row["points"], "quantity": row["quantity"]})
         done = await _fetch(conn, redemption_id)
         await _tell(conn, done, "redemption_approved")
     return done
@@ -553,6 +588,9 @@ async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, rea
         rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                               requester_id=row["user_id"])
         await _release(conn, row, to_state="rejected", actor_id=actor.id, reason=reason)
+        await audit.record(conn, actor, "redemption_reject", community_id=row["community_id"],
+                           target=("redemption", redemption_id),
+                           after={"user_id": row["user_id"], "points": row["points"]}, reason=reason)
         done = await _fetch(conn, redemption_id)
         await _tell(conn, done, "redemption_rejected", reason=reason)
     return done
@@ -590,6 +628,9 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     await conn.execute(
         """update redemptions set state = 'fulfilled', expires_at = null, fulfilled_at = $2, fulfilled_by = $3,
                   state_changed_at = $2, state_changed_by = $3 where id = $1""", row["id"], now, actor.id)
+    await audit.record(conn, actor, "redemption_fulfil", community_id=row["community_id"],
+                       target=("redemption", row["id"]),
+                       after={"user_id": row["user_id"], "reward_id": row["reward_id"], "quantity": row["quantity"]})
     return await _fetch(conn, row["id"])
 
 
@@ -661,6 +702,9 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
             transfer.id, now, actor.id)
         await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"现场兑换 #{redemption_id}",
                           redemption_id=redemption_id)
+        await audit.record(conn, actor, "redemption_on_the_spot", community_id=reward["community_id"],
+                           target=("redemption", redemption_id),
+                           after={"user_id": user_id, "reward_id": reward_id, "quantity": quantity, "points": points})
     return await _fetch(conn, redemption_id)
 
 
@@ -700,13 +744,18 @@ async def expire_redemptions(pool: asyncpg.Pool, now: datetime, batch: int = 100
     Goes on batch after batch while a full batch made progress; rows another process holds are
     skipped and left to the next sweep. Returns how many this call expired."""
     expired = 0
+    failed: list[int] = []  # rows that failed this call (logged and counted): not picked again
     while True:
         due = await pool.fetch("select id from redemptions where state in ('requested', 'approved') "
-                               "and expires_at <= $1 order by expires_at, id limit $2", now, batch)
+                               "and expires_at <= $1 and id <> all($3::bigint[]) order by expires_at, id limit $2",
+                               now, batch, failed)
         done = 0
         for r in due:
-            async with pool.acquire() as conn, conn.transaction():
-                done += await _expire_one(conn, r["id"], now)
+            result = await sweeper.one_row(pool, "expire_redemptions", r["id"],
+                                           lambda conn, rid=r["id"]: _expire_one(conn, rid, now))
+            if result is None:
+                failed.append(r["id"])
+            done += bool(result)
         expired += done
         if len(due) < batch or done == 0:
             return expired

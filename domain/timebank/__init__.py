@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, ratelimit
+from domain.core import audit, clock, ratelimit, sweeper
 from domain.people import auth, orgs
 from domain import ledger, notify
 from domain.ledger import statements
@@ -63,8 +63,8 @@ class ServiceRequest(msgspec.Struct, frozen=True):
 
 class ServiceEvent(msgspec.Struct, frozen=True):
     transition: str
-    actor: PersonRef
-    actor_role: str
+    actor: PersonRef | None          # None: the system (an accepted service that lapsed)
+    actor_role: str                  # requester | beneficiary | volunteer | manager | system
     on_behalf_of: PersonRef | None   # "by manager X for Y"
     minutes: int | None
     reason: str | None
@@ -153,10 +153,11 @@ async def get_request(conn: asyncpg.Connection, actor: Actor, request_id: int) -
     events = await conn.fetch(
         """select e.transition, e.actor_id, a.name as actor_name, e.actor_role, e.on_behalf_of,
                   f.name as for_name, e.minutes, e.reason, e.at
-           from service_events e join users a on a.id = e.actor_id left join users f on f.id = e.on_behalf_of
+           from service_events e left join users a on a.id = e.actor_id left join users f on f.id = e.on_behalf_of
            where e.request_id = $1 order by e.id""", request_id)
     return RequestDetail(_request(scope, row), [ServiceEvent(
-        transition=e["transition"], actor=PersonRef(e["actor_id"], e["actor_name"]), actor_role=e["actor_role"],
+        transition=e["transition"], actor=PersonRef(e["actor_id"], e["actor_name"]) if e["actor_id"] else None,
+        actor_role=e["actor_role"],
         on_behalf_of=PersonRef(e["on_behalf_of"], e["for_name"]) if e["on_behalf_of"] else None,
         minutes=e["minutes"], reason=e["reason"], at=e["at"]) for e in events])
 
@@ -281,7 +282,7 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
         return _request(scope, await _fetch(conn, request_id))
 
 
-async def _event(conn: asyncpg.Connection, request_id: int, transition: str, actor_id: int, role: str,
+async def _event(conn: asyncpg.Connection, request_id: int, transition: str, actor_id: int | None, role: str,
                  behalf: int | None, minutes: int | None, reason: str | None, at: datetime) -> None:
     await conn.execute(
         """insert into service_events (request_id, transition, actor_id, actor_role, on_behalf_of, minutes, reason, at)
@@ -413,6 +414,45 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
         await conn.execute("update service_requests set state = 'cancelled', cancelled_at = $2 where id = $1",
                            request_id, clock.now())
         return await _done(conn, scope, row, "cancelled", role, None, reason)
+
+
+SERVICE_EXPIRED = "约定时间已过 14 天仍未完成，已自动取消，预留的时间已退回"
+
+
+async def _lapse(conn: asyncpg.Connection, request_id: int, now: datetime) -> bool:
+    """In the caller's transaction: cancel one lapsed accepted service and release its hold."""
+    row = await conn.fetchrow(
+        "select id, hold_transfer_id from service_requests where id = $1 and state = 'accepted' "
+        "and greatest(wanted_at, accepted_at) <= $2 for update skip locked",
+        request_id, now - rules.ACCEPTED_LAPSES_AFTER)
+    if row is None:  # done, cancelled or taken by another process meanwhile
+        return False
+    await ledger.void_pending(conn, row["hold_transfer_id"], expired=True)
+    await conn.execute("update service_requests set state = 'cancelled', cancelled_at = $2 where id = $1",
+                       request_id, now)
+    await _event(conn, request_id, "cancelled", None, "system", None, None, SERVICE_EXPIRED, now)
+    return True
+
+
+async def lapse_accepted_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
+    """Accepted services left undone ACCEPTED_LAPSES_AFTER past their agreed time: cancelled, hold
+    released (domain/timebank/rules.py). One short transaction each; a failing row is skipped."""
+    lapsed = 0
+    failed: list[int] = []
+    while True:
+        due = await pool.fetch(
+            "select id from service_requests where state = 'accepted' and greatest(wanted_at, accepted_at) <= $1 "
+            "and id <> all($3::bigint[]) order by id limit $2", now - rules.ACCEPTED_LAPSES_AFTER, batch, failed)
+        done = 0
+        for r in due:
+            result = await sweeper.one_row(pool, "lapse_accepted_services", r["id"],
+                                           lambda conn, rid=r["id"]: _lapse(conn, rid, now))
+            if result is None:
+                failed.append(r["id"])
+            done += bool(result)
+        lapsed += done
+        if len(due) < batch or done == 0:
+            return lapsed
 
 
 # ---- family links and gifts ---------------------------------------------------------------------
@@ -718,3 +758,6 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
                              r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id), sum(x.minutes for x in lines),
                        lines, clock.now())
+
+
+SWEEPS = (lapse_accepted_services,)  # listed in api/capabilities.py

@@ -18,6 +18,12 @@ ACTIONS = tuple(TRANSITIONS)
 # Past this, a manager may confirm a completed service the requester left unconfirmed.
 MANAGER_CONFIRM_AFTER = timedelta(days=7)
 
+# An accepted service nobody completed lapses this long after its agreed time (or after it was
+# accepted, when that is later or no time was agreed): the sweeper cancels it and releases the
+# minutes held on the payer, who would otherwise never get them back. A completed service keeps
+# its hold: the requester, or a manager after MANAGER_CONFIRM_AFTER, confirms it.
+ACCEPTED_LAPSES_AFTER = timedelta(days=14)
+
 # Confirmed minutes may exceed the estimate by half at most (integer arithmetic: no rounding doubt).
 MAX_OVER_NUMERATOR, MAX_OVER_DENOMINATOR = 3, 2
 

@@ -920,6 +920,9 @@ export default {
 
   "notfound.title": "Page not found",
   "notfound.text": "The page you are looking for does not exist or has moved.",
+  // issue 16 (integrity): names of the new audit acts
+  "audit_act.activity_delete": "Draft activity deleted",
+  "audit_act.station_scan": "Station check-in scan",
 
   // scanning everywhere (issue 21): camera, offline queue, check-out on purpose, flags, kiosks, posters
   "camera.torch": "Torch",
@@ -1151,7 +1154,7 @@ export default {
   "login.resend_in": "Resend in {n} s",
   "login.code_sent": "A code was sent to {phone}; it is valid for 5 minutes.",
   "login.demo_code": "Demo mode, no SMS sent: the code is {code}",
-  "login.password_rule": "The password must be 8 to 128 characters, not only spaces",
+  "login.password_rule": "The password must be 8 to 128 characters, at least 8 of them not spaces",
   "login.forgot": "Forgot your password?",
   "login.reset_title": "Reset password",
   "login.new_password": "New password",

@@ -919,6 +919,9 @@ export default {
   "privacy.close_button": "注销我的账号",
 
   "notfound.title": "页面不存在",
+  // issue 16 (integrity): names of the new audit acts
+  "audit_act.activity_delete": "删除活动草稿",
+  "audit_act.station_scan": "现场扫码签到",
 
   // scanning everywhere (issue 21): camera, offline queue, check-out on purpose, flags, kiosks, posters
   "camera.torch": "手电筒",
@@ -1150,7 +1153,7 @@ export default {
   "login.resend_in": "{n} 秒后重发",
   "login.code_sent": "验证码已发送至 {phone}，5 分钟内有效。",
   "login.demo_code": "演示模式，未发送短信：验证码 {code}",
-  "login.password_rule": "密码需为 8 到 128 个字符，且不能全是空格",
+  "login.password_rule": "密码需为 8 到 128 个字符，其中至少 8 个不是空格",
   "login.forgot": "忘记密码？",
   "login.reset_title": "找回密码",
   "login.new_password": "新密码",

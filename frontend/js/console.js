@@ -16,7 +16,7 @@ const ACTS = [
   "member_deactivate", "member_reactivate", "team_create", "team_member_add", "household_edit",
   "stock_change", "reward_create", "reward_edit", "report_verify", "report_reject", "report_settings",
   "service_confirm", "service_cancel", "service_proxy", "family_link_approve", "org_create", "org_edit",
-  "posting_publish", "appeal_answer", "expiry_policy", "account_close",
+  "posting_publish", "appeal_answer", "expiry_policy", "account_close", "activity_delete", "station_scan",
   "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
   "adjustment_policy", "invitation_answer",
 ];
@@ -667,6 +667,9 @@ async function loadAudit(reset = false) {
     if ($(id).value) query.set(name, $(id).value);
   }
   if (state.audit.actorId) query.set("actor_id", String(state.audit.actorId));
+  const exported = new URLSearchParams(query);  // the export takes the list's filters, without paging
+  exported.delete("limit");
+  $("audit-csv").href = `/api/audit.csv${exported.size ? `?${exported}` : ""}`;
   if (state.audit.cursor) query.set("cursor", state.audit.cursor);
   $("audit-status").hidden = false;
   $("audit-status").textContent = t("common.loading");

@@ -154,6 +154,7 @@ TABLE = [
        body=lambda c: {"reason": "回来了"}),
     Op("POST", "/api/people/search", ADMIN, body=lambda c: {"q": "居民"}),
     Op("GET", "/api/audit", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/audit.csv", MANAGER, query=lambda c: {"community_id": C(c)}),
     Op("GET", "/api/console/summary", ANY_MANAGER),
     # invitations answered by the invited person only (the courier of A, invited elsewhere): issue 16
     Op("GET", "/api/me/invitations", ANYONE),

@@ -43,7 +43,7 @@ def test_stranger_asks_to_join_at_the_activity_and_is_checked_in_on_approval(liv
     # Register: the password rule is on the form before anything is typed; the phone is proven by SMS.
     page.click("#tab-register")
     rule = page.locator("#register-password-rule")
-    assert rule.is_visible() and rule.inner_text() == "密码需为 8 到 128 个字符，且不能全是空格"
+    assert rule.is_visible() and rule.inner_text() == "密码需为 8 到 128 个字符，其中至少 8 个不是空格"
     phone = new_phone()
     page.fill("#register-name", "陈静")
     page.fill("#register-phone", phone)
@@ -127,7 +127,7 @@ def test_join_page_and_import_dry_run_on_the_managers_page(live_server, browser,
     page.wait_for_url("**/login.html?next=*")
     page.locator("#tab-register", has_text="Sign up").click()
     assert page.locator("#register-password-rule").inner_text() == \
-        "The password must be 8 to 128 characters, not only spaces"
+        "The password must be 8 to 128 characters, at least 8 of them not spaces"
 
     # The manager checks a file: the rows with problems are listed with their row numbers.
     rows = ["姓名 name,手机号 phone,网格 grid,户/地址 household,标签 tags,工作单位 work unit",

@@ -63,6 +63,9 @@ async def outbox_of(pool, user_id):
 
 async def test_an_approval_killed_before_the_sender_ran_is_delivered_once_after_restart(client, world, pool, gateway):
     clock.freeze(NOON)
+    # Messages earlier tests of the session left in the outbox go out first, to a log: only ours remain.
+    await notify.deliver_due(pool, clock.now(), using={"sms": channels.LogChannel("sms"),
+                                                       "wechat": channels.LogChannel("wechat")})
     community, volunteer, redemption_id = await requested(client, world)
     await approve(client, community, redemption_id)
     # The process dies here: nothing was sent, but the message is in the outbox with the approval.
@@ -325,3 +328,39 @@ async def test_a_voucher_about_to_expire_is_announced_once(client, world, pool):
     await notify.remind(pool, day_before)
     await notify.remind(pool, day_before + timedelta(days=1))
     assert await kinds_of(pool, volunteer.id) == ["redemption_approved", "redemption_expiring"]
+
+
+async def test_a_message_whose_sending_crashes_does_not_stop_the_others(client, world, pool, gateway):
+    """A bug while sending one message (issue 16 finding 6: every sweep isolates its rows) is logged
+    and counted; the other messages of the round go out, and the failed one goes out once its lease lapses."""
+    from domain.core import sweeper
+    clock.freeze(NOON)
+    community, first, first_id = await requested(client, world)
+    second = await world.member(community, "王强")
+    await world.fund(second, community, "points", 100)
+    reward = await new_reward(client, community, name="毛巾", cost_points=10)
+    r = await ask(client, second, reward["id"])
+    assert r.status_code == 201, r.text
+    # Messages other tests left in this session's outbox go out first, to a log: only ours remain.
+    await notify.deliver_due(pool, clock.now(), using={"sms": channels.LogChannel("sms"),
+                                                       "wechat": channels.LogChannel("wechat")})
+    await approve(client, community, first_id)
+    await approve(client, community, r.json()["id"])
+    real = sms_via(gateway)["sms"]
+
+    class BrokenForTheFirst:
+        name = "sms"
+
+        async def send(self, message, http):
+            if message.address == first.phone:
+                raise RuntimeError("a bug in this one message")
+            await real.send(message, http)
+
+    before = sweeper.failures["sweep_outbox"]
+    assert await notify.deliver_due(pool, clock.now(), using={"sms": BrokenForTheFirst()}) == 1
+    assert sweeper.failures["sweep_outbox"] == before + 1
+    assert [p["json"]["to"] for p in gateway.posts("/sms")] == [second.phone]
+    clock.advance(rules.LEASE + timedelta(seconds=1))  # (other tests' retries may fall due too: only ours are counted)
+    assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) >= 1
+    ours = [p["json"]["to"] for p in gateway.posts("/sms") if p["json"]["to"] in (first.phone, second.phone)]
+    assert ours == [second.phone, first.phone]
