@@ -46,7 +46,11 @@ def database_url() -> str:
 
 
 def ensure_database_sync(admin_url: str, name: str) -> None:
+    """Create database `name` if missing. Callable with or without a running event loop: inside one
+    (an ASGI server's lifespan without DATABASE_URL) it runs on a thread with a loop of its own, since
+    asyncio.run() cannot nest."""
     import asyncio
+    import concurrent.futures
 
     async def create() -> None:
         conn = await asyncpg.connect(admin_url)
@@ -56,7 +60,13 @@ def ensure_database_sync(admin_url: str, name: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(create())
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, create()).result()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
