@@ -53,6 +53,12 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def _refused(what: str, exc: DomainError) -> None:
+    from domain.core.reasons import REASONS
+    detail = ", ".join(f"{k}: {v}" for k, v in exc.details.items())
+    print(f"linli: {what}: {exc.message or REASONS[exc.code][1]} ({detail})", file=sys.stderr)
+
+
 def print_logins() -> None:
     from domain.demo import LOGINS, PASSWORD
     print("Demo logins (password for all: %s):" % PASSWORD)
@@ -62,7 +68,14 @@ def print_logins() -> None:
 
 def cmd_demo(args) -> int:
     from domain import demo
-    city = _with_conn(demo.seed)
+    async def seed(conn):
+        async with conn.transaction():  # all of the demo city or none of it
+            return await demo.seed(conn)
+    try:
+        city = _with_conn(seed)
+    except DomainError as exc:
+        _refused("demo city not created", exc)
+        return 1
     print("demo city created" if city else "demo city already present")
     print_logins()
     return 0
@@ -75,9 +88,7 @@ def cmd_create_admin(args) -> int:
         user_id = _with_conn(lambda conn: auth.create_user(conn, phone=args.phone, password=password,
                                                            name=args.name, is_admin=True))
     except DomainError as exc:
-        from domain.core.reasons import REASONS
-        detail = ", ".join(f"{k}: {v}" for k, v in exc.details.items())
-        print(f"linli: admin not created: {exc.message or REASONS[exc.code][1]} ({detail})", file=sys.stderr)
+        _refused("admin not created", exc)
         return 1
     print(f"admin created: user {user_id}")
     return 0

