@@ -170,6 +170,24 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 
 def cmd_serve(args) -> int:
+    import shutil
+    import signal
+    import tempfile
+
+    # Workers share their metrics through files in one folder, fresh for each run (counts of an
+    # earlier run must not add up into this one), set before prometheus_client is first imported.
+    parent = settings.get().metrics_dir
+    if parent:
+        parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="linli-metrics-", dir=parent))
+    settings.set_metrics_dir(folder)
+    try:
+        return _serve(args)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(args) -> int:
     import signal
 
     import uvicorn

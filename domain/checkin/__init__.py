@@ -30,7 +30,7 @@ import asyncpg
 import msgspec
 
 from domain.checkin import activities, codes, scans
-from domain.core import audit, clock, sweeper
+from domain.core import audit, clock, metrics, sweeper
 from domain import ledger
 from domain.people import orgs
 from domain.checkin import rules
@@ -374,13 +374,15 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
                                        actor_id=actor.id, context=ScanContext(nonce=nonce))
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
             result.details = {**result.details, "user_id": found.target_id, "user_name": name}
-            return result
     except DomainError as error:
         member = found.target_id if found is not None and found.kind == "member" else None
         error.details.setdefault("station_by", actor.id)
         await scans.log_refusal(pool, code=value or text[:64], found=found, user_id=member, error=error,
                                 activity_id=activity_id)
+        metrics.scan("refused", error.code)
         raise
+    metrics.scan(result.action)  # committed
+    return result
 
 
 # ---- manager actions ----------------------------------------------------------------------

@@ -8,7 +8,6 @@ The password of a URL goes to the tools through PGPASSWORD, never on their comma
 """
 
 import asyncio
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
+
+from domain.core import settings
 
 MAGIC = b"PGDMP"  # the first bytes of every custom-format archive
 
@@ -68,10 +69,9 @@ async def server_major(url: str) -> int:
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
     """The URL without its password, and an environment carrying the password for libpq."""
     parts = urlsplit(url)
-    env = dict(os.environ)
     if parts.password is None:
-        return url, env
-    env["PGPASSWORD"] = unquote(parts.password)
+        return url, settings.child_environment()
+    env = settings.child_environment(PGPASSWORD=unquote(parts.password))
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host)), env

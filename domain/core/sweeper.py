@@ -5,12 +5,13 @@ Each sweep must be safe when several processes run it at once (SKIP LOCKED or st
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
 
-from domain.core import clock
+from domain.core import clock, logs, metrics
 from domain import ledger
 
 log = logging.getLogger("linli.sweeper")
@@ -26,15 +27,26 @@ def register(sweep: Sweep) -> Sweep:
 
 
 async def sweep_once(pool: asyncpg.Pool) -> int:
-    done = 0
+    """Run every sweep once; one log line for the run (what each did, which failed)."""
+    done, results, failed = 0, {}, []
+    start = time.perf_counter()
     for sweep in SWEEPS:
+        name = sweep.__name__
+        metrics.SWEEP_RUNS.labels(sweep=name).inc()
         try:
-            done += await sweep(pool, clock.now())
+            results[name] = await sweep(pool, clock.now())
+            done += results[name]
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
                 asyncpg.InternalClientError) as exc:  # the database is away: next round
-            log.warning("sweep %s failed: %s", sweep.__name__, exc)
+            failed.append(name)
+            metrics.SWEEP_FAILURES.labels(sweep=name).inc()
+            log.warning("sweep %s failed: %s", name, type(exc).__name__)
         except Exception:  # a bug in one sweep must not stop the others, nor the next rounds
-            log.exception("sweep %s crashed", sweep.__name__)
+            failed.append(name)
+            metrics.SWEEP_FAILURES.labels(sweep=name).inc()
+            log.exception("sweep %s crashed", name)
+    logs.event(log, "sweep", duration_ms=round((time.perf_counter() - start) * 1000, 2), done=done,
+               results=results, failed=failed)
     return done
 
 

@@ -26,7 +26,7 @@ import asyncpg
 import msgspec
 from PIL import Image
 
-from domain.core import clock, photos
+from domain.core import clock, metrics, photos
 from domain import ledger
 from domain.people import orgs
 from domain.reports import rules
@@ -328,6 +328,7 @@ async def file_report(pool: asyncpg.Pool, courier_id: int, report: NewReport, ph
             report.lng, processed is not None, client_key, clock.now())
         if report_id is None:  # the same key committed concurrently, between our check and here
             return await _replay(conn, courier_id, client_key, report), False
+        metrics.report(conn, "pending")
         if processed:
             await conn.execute("insert into report_photos (report_id, jpeg, width, height) values ($1, $2, $3, $4)",
                                report_id, processed.jpeg, processed.width, processed.height)
@@ -376,6 +377,7 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
             """update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
                       reviewed_by = $5, reviewed_at = $6 where id = $1""",
             report_id, award.points, award.withheld, transfer_id, actor.id, clock.now())
+        metrics.report(conn, "verified")
         return _report(await _load(conn, report_id))
 
 
@@ -391,6 +393,7 @@ async def reject(conn: asyncpg.Connection, actor: Actor, report_id: int, reason:
         await conn.execute(
             "update reports set state = 'rejected', reject_reason = $2, reviewed_by = $3, reviewed_at = $4 "
             "where id = $1", report_id, reason, actor.id, clock.now())
+        metrics.report(conn, "rejected")
         return _report(await _load(conn, report_id))
 
 

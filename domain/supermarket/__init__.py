@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import clock, photos, qr, sweeper
+from domain.core import clock, metrics, photos, qr, sweeper
 from domain.checkin import codes, scans
 from domain import ledger
 from domain.people import orgs
@@ -485,6 +485,7 @@ async def request(conn: asyncpg.Connection, actor: Actor, reward_id: int, quanti
                values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $10, $2)""",
             redemption_id, actor.id, reward_id, reward["community_id"], reward["name"], quantity, points, hold.id,
             expiry.request_expires_at(now), now)
+        metrics.redemption(conn, "requested")
         await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"兑换预留 #{redemption_id}",
                           redemption_id=redemption_id)
     return await _fetch(conn, redemption_id)
@@ -520,6 +521,7 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
             """update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
                       decided_by = $5, state_changed_at = $4, state_changed_by = $5 where id = $1""",
             redemption_id, code.code, expires_at, now, actor.id)
+        metrics.redemption(conn, "approved")
     return await _fetch(conn, redemption_id)
 
 
@@ -541,6 +543,7 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
                   state_changed_by = $5, decided_at = case when $6 then $4 else decided_at end,
                   decided_by = case when $6 then $5 else decided_by end
            where id = $1""", row["id"], to_state, reason, now, actor_id, decided)
+    metrics.redemption(conn, to_state)
 
 
 async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, reason: str) -> Redemption:
@@ -590,6 +593,7 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     await conn.execute(
         """update redemptions set state = 'fulfilled', expires_at = null, fulfilled_at = $2, fulfilled_by = $3,
                   state_changed_at = $2, state_changed_by = $3 where id = $1""", row["id"], now, actor.id)
+    metrics.redemption(conn, "fulfilled")
     return await _fetch(conn, row["id"])
 
 
@@ -660,6 +664,7 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
                values ($1, $2, $3, $4, $5, $6, $7, 'fulfilled', true, $8, $9, $9, $10, $9, $10, $9, $10)""",
             redemption_id, user_id, reward_id, reward["community_id"], reward["name"], quantity, points,
             transfer.id, now, actor.id)
+        metrics.redemption(conn, "fulfilled")
         await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"现场兑换 #{redemption_id}",
                           redemption_id=redemption_id)
     return await _fetch(conn, redemption_id)
@@ -690,6 +695,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         """update redemptions set state = 'expired', reason = $2, refund_transfer_id = $3, expires_at = null,
                   state_changed_at = $4, state_changed_by = null where id = $1""",
         redemption_id, VOUCHER_EXPIRED, refund.id, now)
+    metrics.redemption(conn, "expired")
     return True
 
 

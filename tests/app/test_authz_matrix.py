@@ -94,7 +94,7 @@ C = lambda c: c.ids["community"]  # noqa: E731  (the side's community id, for bo
 TABLE = [
     # service and auth
     Op("GET", "/healthz", PUBLIC),
-    Op("GET", "/metrics", PUBLIC),
+    Op("GET", "/readyz", PUBLIC),
     Op("POST", "/api/auth/register", PUBLIC,
        body=lambda c: {"phone": new_phone(), "password": "matrix-pass-1", "name": "新居民"}),
     Op("POST", "/api/auth/login", PUBLIC, body=lambda c: {"phone": c.ids["login_phone"], "password": "matrix-pass-1"}),
