@@ -162,6 +162,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
         openapi_config=OpenAPIConfig(title="Linli API", version="0.1.0", path="/schema",
                                      render_plugins=[ScalarRenderPlugin()]),
         debug=False,
+        logging_config=None,  # logs are domain/core/logs.py's one format; Litestar's would print each line twice
     )
     openapi_errors.document(app)
     logs.configure()

@@ -200,8 +200,9 @@ def _serve(args) -> int:
     print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
           flush=True)
     settings.set_public_url_default(f"http://{shown}:{args.port}")
+    from domain.core import logs
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-                proxy_headers=True, access_log=False)
+                proxy_headers=True, access_log=False, log_config=logs.uvicorn_config())
     return 0
 
 

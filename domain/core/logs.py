@@ -51,3 +51,14 @@ def configure() -> None:
 
 def event(logger: logging.Logger, message: str, **fields) -> None:
     logger.info(message, extra={"fields": fields})
+
+
+def uvicorn_config() -> dict:
+    """uvicorn's own lines (start, stop, errors) in the same format on stdout (`linli serve`)."""
+    formatter = "JsonFormatter" if settings.get().log_format == "json" else "TextFormatter"
+    return {"version": 1, "disable_existing_loggers": False,
+            "formatters": {"linli": {"()": f"domain.core.logs.{formatter}"}},
+            "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "linli",
+                                    "stream": "ext://sys.stdout"}},
+            "loggers": {"uvicorn": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+                        "uvicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False}}}
