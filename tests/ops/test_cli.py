@@ -3,8 +3,10 @@ on the embedded PostgreSQL (no DATABASE_URL, data in LINLI_DATA_DIR) and on a co
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,15 @@ from tests.conftest import _with_database, drop_database
 BALANCES = """select a.id, a.unit, a.kind, a.user_id, a.org_id, a.balance, a.held,
                      coalesce(sum(e.amount), 0) as entries, count(e.id) as postings
               from accounts a left join entries e on e.account_id = a.id group by a.id order by a.id"""
+
+
+@pytest.fixture
+def workdir():
+    """A new empty folder outside pytest's /tmp/pytest-of-<user> (which a concurrent pytest session
+    may set back to mode 0700, locking out the embedded server's own system user under root)."""
+    folder = Path(tempfile.mkdtemp(prefix="linli-cli-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def linli(folder: Path, *args: str, url: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -62,8 +73,8 @@ async def snapshot(url: str) -> tuple:
         await conn.close()
 
 
-def test_help_says_what_each_command_does(tmp_path):
-    out = ok(linli(tmp_path, "--help"))
+def test_help_says_what_each_command_does(workdir):
+    out = ok(linli(workdir, "--help"))
     for command in ("serve", "migrate", "demo", "create-admin", "ledger", "backup", "restore"):
         assert command in out
     assert "DATABASE_URL" in out and "LINLI_DATA_DIR" in out
@@ -71,31 +82,31 @@ def test_help_says_what_each_command_does(tmp_path):
                 ("create-admin",): "--phone", ("demo",): "demo city", ("migrate",): "migrations",
                 ("serve",): "--workers"}
     for command, phrase in expected.items():
-        assert phrase in ok(linli(tmp_path, *command, "--help")), command
-    assert not (tmp_path / "data").exists()  # help starts no database
-    assert linli(tmp_path, "no-such-command").returncode == 2
+        assert phrase in ok(linli(workdir, *command, "--help")), command
+    assert not (workdir / "data").exists()  # help starts no database
+    assert linli(workdir, "no-such-command").returncode == 2
 
 
-def test_migrate_and_create_admin_on_the_embedded_default_from_an_empty_folder(tmp_path):
-    migrated = ok(linli(tmp_path, "migrate"))
+def test_migrate_and_create_admin_on_the_embedded_default_from_an_empty_folder(workdir):
+    migrated = ok(linli(workdir, "migrate"))
     assert "001_people_and_orgs.sql" in migrated
-    assert not postgres_running(tmp_path), "the embedded PostgreSQL must stop when the command ends"
-    assert "nothing new" in ok(linli(tmp_path, "migrate"))  # the second command found the first's data
+    assert not postgres_running(workdir), "the embedded PostgreSQL must stop when the command ends"
+    assert "nothing new" in ok(linli(workdir, "migrate"))  # the second command found the first's data
 
-    out = ok(linli(tmp_path, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123",
+    out = ok(linli(workdir, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123",
                    "--name", "管理员"))
     assert out.startswith("admin created: user ")
-    again = linli(tmp_path, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123")
+    again = linli(workdir, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123")
     assert again.returncode == 1 and "already registered" in again.stderr and "Traceback" not in again.stderr
-    assert not postgres_running(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing written into the working folder
+    assert not postgres_running(workdir)
+    assert sorted(p.name for p in workdir.iterdir()) == ["data"]  # nothing written into the working folder
 
 
-def test_demo_and_ledger_check_on_the_embedded_default(tmp_path):
-    ok(linli(tmp_path, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123", "--name", "管理员"))
-    clash = linli(tmp_path, "create-admin", "--phone", "13900000001", "--password", "admin-pass-123")
+def test_demo_and_ledger_check_on_the_embedded_default(workdir):
+    ok(linli(workdir, "create-admin", "--phone", "13600000001", "--password", "admin-pass-123", "--name", "管理员"))
+    clash = linli(workdir, "create-admin", "--phone", "13900000001", "--password", "admin-pass-123")
     assert clash.returncode == 0  # a phone the demo city uses for a volunteer: the demo must refuse whole
-    refused = linli(tmp_path, "demo")
+    refused = linli(workdir, "demo")
     assert refused.returncode == 1 and "already registered" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
 
@@ -107,14 +118,14 @@ def test_demo_and_ledger_check_on_the_embedded_default(tmp_path):
             await db.execute("delete from users where phone = '13900000001'")
         finally:
             await db.close()
-    embedded(tmp_path, remove)
+    embedded(workdir, remove)
 
-    out = ok(linli(tmp_path, "demo"))
+    out = ok(linli(workdir, "demo"))
     assert "demo city created" in out and "13800000000" in out
-    assert "demo city already present" in ok(linli(tmp_path, "demo"))
-    assert ok(linli(tmp_path, "ledger", "check")).strip() == "ledger check: clean"
-    assert not postgres_running(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing written into the working folder
+    assert "demo city already present" in ok(linli(workdir, "demo"))
+    assert ok(linli(workdir, "ledger", "check")).strip() == "ledger check: clean"
+    assert not postgres_running(workdir)
+    assert sorted(p.name for p in workdir.iterdir()) == ["data"]  # nothing written into the working folder
 
     async def admins(conn, url):
         db = await asyncpg.connect(url)
@@ -122,50 +133,50 @@ def test_demo_and_ledger_check_on_the_embedded_default(tmp_path):
             return await db.fetch("select phone, name from users where is_admin order by phone")
         finally:
             await db.close()
-    assert [tuple(r) for r in embedded(tmp_path, admins)] == [("13600000001", "管理员"), ("13800000000", "王主任")]
+    assert [tuple(r) for r in embedded(workdir, admins)] == [("13600000001", "管理员"), ("13800000000", "王主任")]
 
 
-def test_backup_then_restore_into_an_empty_embedded_database_gives_back_every_balance(tmp_path):
-    ok(linli(tmp_path, "demo"))
-    before = embedded(tmp_path, lambda conn, url: snapshot(url))
+def test_backup_then_restore_into_an_empty_embedded_database_gives_back_every_balance(workdir):
+    ok(linli(workdir, "demo"))
+    before = embedded(workdir, lambda conn, url: snapshot(url))
     assert sum(1 for row in before[0] if row[5] != 0) >= 5, "the demo city should have balances to compare"
 
-    out = ok(linli(tmp_path, "backup", "x.dump"))
-    dump = tmp_path / "x.dump"
+    out = ok(linli(workdir, "backup", "x.dump"))
+    dump = workdir / "x.dump"
     assert f"backup written: {dump}" in out and dump.read_bytes()[:5] == b"PGDMP"
-    assert not postgres_running(tmp_path)
+    assert not postgres_running(workdir)
 
     async def drop(conn, url):
         await conn.execute("drop database linli with (force)")
-    embedded(tmp_path, drop)
+    embedded(workdir, drop)
 
-    out = ok(linli(tmp_path, "restore", "x.dump"))
+    out = ok(linli(workdir, "restore", "x.dump"))
     assert "restored" in out and out.strip().endswith("ledger check: clean")
-    assert embedded(tmp_path, lambda conn, url: snapshot(url)) == before
-    assert ok(linli(tmp_path, "ledger", "check")).strip() == "ledger check: clean"
+    assert embedded(workdir, lambda conn, url: snapshot(url)) == before
+    assert ok(linli(workdir, "ledger", "check")).strip() == "ledger check: clean"
 
-    refused = linli(tmp_path, "restore", "x.dump")
+    refused = linli(workdir, "restore", "x.dump")
     assert refused.returncode == 1 and "not empty" in refused.stderr and "--force" in refused.stderr
 
-    ok(linli(tmp_path, "create-admin", "--phone", "13600000002", "--password", "admin-pass-123"))
-    out = ok(linli(tmp_path, "restore", "--force", "x.dump"))
+    ok(linli(workdir, "create-admin", "--phone", "13600000002", "--password", "admin-pass-123"))
+    out = ok(linli(workdir, "restore", "--force", "x.dump"))
     assert "replaced" in out and out.strip().endswith("ledger check: clean")
-    assert embedded(tmp_path, lambda conn, url: snapshot(url)) == before  # the admin added since is gone
-    assert not postgres_running(tmp_path)
+    assert embedded(workdir, lambda conn, url: snapshot(url)) == before  # the admin added since is gone
+    assert not postgres_running(workdir)
 
-    (tmp_path / "junk.dump").write_text("not a dump")
-    junk = linli(tmp_path, "restore", "--force", "junk.dump")
+    (workdir / "junk.dump").write_text("not a dump")
+    junk = linli(workdir, "restore", "--force", "junk.dump")
     assert junk.returncode == 1 and "not a backup" in junk.stderr
 
 
-def test_default_backup_name_is_dated_in_the_current_folder(tmp_path):
-    ok(linli(tmp_path, "migrate"))
-    out = ok(linli(tmp_path, "backup"))
-    [dump] = tmp_path.glob("linli-backup-*.dump")
+def test_default_backup_name_is_dated_in_the_current_folder(workdir):
+    ok(linli(workdir, "migrate"))
+    out = ok(linli(workdir, "backup"))
+    [dump] = workdir.glob("linli-backup-*.dump")
     assert str(dump) in out and dump.read_bytes()[:5] == b"PGDMP"
 
 
-def test_every_command_works_with_database_url(tmp_path, admin_url):
+def test_every_command_works_with_database_url(workdir, admin_url):
     name = f"linli_cli_{uuid.uuid4().hex[:8]}"
     url = _with_database(admin_url, name)
 
@@ -178,20 +189,41 @@ def test_every_command_works_with_database_url(tmp_path, admin_url):
             await conn.close()
     asyncio.run(create())
     try:
-        assert "001_people_and_orgs.sql" in ok(linli(tmp_path, "migrate", url=url))
-        assert ok(linli(tmp_path, "create-admin", "--phone", "13600000003", "--password", "admin-pass-123",
+        assert "001_people_and_orgs.sql" in ok(linli(workdir, "migrate", url=url))
+        assert ok(linli(workdir, "create-admin", "--phone", "13600000003", "--password", "admin-pass-123",
                         url=url)).startswith("admin created")
-        assert "demo city created" in ok(linli(tmp_path, "demo", url=url))
-        assert ok(linli(tmp_path, "ledger", "check", url=url)).strip() == "ledger check: clean"
+        assert "demo city created" in ok(linli(workdir, "demo", url=url))
+        assert ok(linli(workdir, "ledger", "check", url=url)).strip() == "ledger check: clean"
         before = asyncio.run(snapshot(url))
-        ok(linli(tmp_path, "backup", "y.dump", url=url))
+        ok(linli(workdir, "backup", "y.dump", url=url))
         asyncio.run(create())  # dropped and made again, empty
-        out = ok(linli(tmp_path, "restore", "y.dump", url=url))
+        out = ok(linli(workdir, "restore", "y.dump", url=url))
         assert out.strip().endswith("ledger check: clean")
         assert asyncio.run(snapshot(url)) == before
-        assert linli(tmp_path, "restore", "y.dump", url=url).returncode == 1
-        assert ok(linli(tmp_path, "restore", "--force", "y.dump", url=url)).strip().endswith("ledger check: clean")
+        assert linli(workdir, "restore", "y.dump", url=url).returncode == 1
+        assert ok(linli(workdir, "restore", "--force", "y.dump", url=url)).strip().endswith("ledger check: clean")
         assert asyncio.run(snapshot(url)) == before
-        assert not (tmp_path / "data").exists()  # a configured server: no embedded one was started
+        assert not (workdir / "data").exists()  # a configured server: no embedded one was started
     finally:
         asyncio.run(drop_database(admin_url, url))
+
+
+def test_a_password_reaches_the_tools_through_the_environment_not_the_command_line():
+    from domain.core import backup
+    address, env = backup._libpq("postgresql://linli:p%40ss%3Aword@db.example.cn:5433/linli?sslmode=require")
+    assert address == "postgresql://linli@db.example.cn:5433/linli?sslmode=require"
+    assert env["PGPASSWORD"] == "p@ss:word"
+    address, env = backup._libpq("postgresql://postgres@/linli?host=/tmp/sock")
+    assert address == "postgresql://postgres@/linli?host=/tmp/sock"
+
+
+def test_the_tools_match_the_server_version():
+    from domain.core import backup
+    for name in ("pg_dump", "pg_restore"):
+        majors = {backup._major(p) for p in backup._candidates(name)}
+        newest = max(m for m in majors if m)
+        assert backup._major(Path(backup.tool(name, newest))) == newest
+        for major in majors - {None}:  # each version present is chosen for a server of that version
+            assert backup._major(Path(backup.tool(name, major))) == major
+        with pytest.raises(backup.BackupError, match="no pg_restore|no pg_dump"):
+            backup.tool(name, newest + 1)
