@@ -116,7 +116,7 @@ class Settings:
                                      "bearer token a scraper sends to `/metrics`; unset: `/metrics` answers 404")
     metrics_dir: Path | None = _var("PROMETHEUS_MULTIPROC_DIR", _optional_path, "",
                                     "where worker processes share their metrics; `linli serve` makes a fresh "
-                                    "temporary folder each run (set it only for another ASGI server)")
+                                    "folder for each run (inside this one if set) and removes it")
 
 
 VARIABLES: dict[str, str] = {f.metadata["env"]: f.metadata["doc"] for f in fields(Settings)}
