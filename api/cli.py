@@ -32,13 +32,12 @@ async def _connect(url: str):
     return conn
 
 
-def _with_conn(fn, *, migrate: bool = True):
-    """Run `fn(conn)` on the database (migrated first, unless told otherwise)."""
+def _with_conn(fn):
+    """Run `fn(conn)` on the database, migrated first."""
     url = _url()
 
     async def run():
-        if migrate:
-            await db.migrate(url)
+        await db.migrate(url)
         conn = await _connect(url)
         try:
             return await fn(conn)
