@@ -226,3 +226,18 @@ def test_the_tools_match_the_server_version():
             assert backup._major(Path(backup.tool(name, major))) == major
         with pytest.raises(backup.BackupError, match="no pg_restore|no pg_dump"):
             backup.tool(name, newest + 1)
+
+
+def test_the_embedded_database_can_be_started_from_inside_an_event_loop(workdir):
+    """An ASGI server's lifespan (api.asgi:app without DATABASE_URL) asks for the URL inside its loop:
+    creating the database there must not nest asyncio.run()."""
+    code = ("import asyncio\nfrom domain.core import db\n"
+            "async def main():\n    return db.database_url()\n"
+            "print(asyncio.run(main()))\n")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["LINLI_DATA_DIR"] = str(workdir / "data")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("postgresql://") and "/linli" in done.stdout
+    assert not postgres_running(workdir)
