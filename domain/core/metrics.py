@@ -29,6 +29,9 @@ POINTS_REDEEMED = Counter("linli_points_redeemed", "points spent on rewards in t
 REDEMPTIONS = Counter("linli_redemptions", "redemptions entering each state (requested, approved, rejected, "
                       "cancelled, expired, fulfilled)", ["state"])
 REPORTS = Counter("linli_reports", "courier reports entering each state (pending: filed; verified; rejected)", ["state"])
+NOTIFICATIONS = Counter("linli_notifications", "notification messages by kind, channel (inbox, sms, wechat) and "
+                        "state (queued: committed with its act; sent, retry, failed: a delivery attempt's outcome)",
+                        ["kind", "channel", "state"])
 SWEEP_RUNS = Counter("linli_sweep_runs", "background sweep runs by sweep", ["sweep"])
 SWEEP_FAILURES = Counter("linli_sweep_failures", "background sweep runs that failed, by sweep", ["sweep"])
 
@@ -59,6 +62,16 @@ def redemption(conn, state: str) -> None:
 
 def report(conn, state: str) -> None:
     counted(conn, REPORTS.labels(state=state))
+
+
+def notification(conn, kind: str, channel: str, state: str) -> None:
+    """A message queued in `conn`'s transaction (counted once it commits), or, with `conn` None, the
+    outcome of a delivery attempt already written."""
+    counter = NOTIFICATIONS.labels(kind=kind, channel=channel, state=state)
+    if conn is None:
+        counter.inc()
+    else:
+        counted(conn, counter)
 
 
 def pool_usage(pool) -> None:
