@@ -20,6 +20,8 @@ RUN pip install .
 
 USER linli
 EXPOSE 8000
+# Liveness (/healthz reads no database): a PostgreSQL outage must not mark every app container
+# unhealthy and get them restarted. Load balancers route on readiness, /readyz (database + migrations).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
 CMD ["linli", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -3,11 +3,12 @@ capability; which capabilities there are is api/capabilities.py's list."""
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -16,9 +17,10 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from api import capabilities, errors, metrics, openapi_errors
+from api import capabilities, errors, observe, openapi_errors
 from api.deps import provide_actor, provide_pool
-from domain.core import db, settings, sweeper
+from domain.core import db, logs, metrics, settings, sweeper
+from domain.core.errors import DomainError
 
 FRONTEND = db.ROOT / "frontend"
 log = logging.getLogger("linli")
@@ -45,22 +47,48 @@ def _is_docs_page(path: str) -> bool:
     return (path == "/schema" or path.startswith("/schema/")) and not path.endswith((".json", ".yaml", ".yml"))
 
 
-@get("/healthz", include_in_schema=True, tags=["service"],
-     responses={503: ResponseSpec(dict[str, str], generate_examples=False,
-                                 description='{"status": "degraded", "database": "down"}')})
-async def healthz(state: State) -> Response[dict[str, str]]:
+@get("/healthz", include_in_schema=True, tags=["service"])
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. It reads no database, so a load balancer or orchestrator does
+    not restart every worker while PostgreSQL is away (that is /readyz's business)."""
+    return {"status": "ok"}
+
+
+_DB_DOWN = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            asyncpg.InternalClientError)
+
+
+@get("/readyz", include_in_schema=True, tags=["service"],
+     responses={503: ResponseSpec(dict[str, str | list[str]], generate_examples=False,
+                                 description='{"status": "degraded", "database": "down"}, or "database": "ok" '
+                                             'with "pending_migrations": [...]')})
+async def readyz(state: State) -> Response[dict[str, str | list[str]]]:
+    """Readiness: the database answers and every migration this code knows is applied."""
     try:
         async with state.pool.acquire(timeout=2) as conn:
-            await conn.fetchval("select 1", timeout=2)
-        return Response({"status": "ok", "database": "ok"})
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
-            asyncpg.InternalClientError):
+            applied = set(await conn.fetchval("select coalesce(array_agg(name), '{}') from schema_migrations",
+                                              timeout=2))
+    except _DB_DOWN:
         return Response({"status": "degraded", "database": "down"}, status_code=503)
+    pending = sorted(p.name for p in db.migration_files() if p.name not in applied)
+    if pending:
+        return Response({"status": "degraded", "database": "ok", "pending_migrations": pending}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})
 
 
-@get("/metrics", media_type=MediaType.TEXT, tags=["service"])
-async def metrics_text(state: State) -> str:
-    return metrics.render(state.pool.get_size(), state.pool.get_idle_size())
+@get("/metrics", include_in_schema=False)
+async def metrics_text(request: Request, state: State) -> Response[bytes]:
+    """Prometheus metrics of every worker, for a scraper holding LINLI_METRICS_TOKEN; without a
+    configured token the route does not exist (404)."""
+    token = settings.get().metrics_token
+    if not token:
+        raise DomainError("not_found", details={"what": "route"})
+    sent = request.headers.get("authorization", "")
+    if not (sent[:7].lower() == "bearer " and hmac.compare_digest(sent[7:].strip().encode(), token.encode())):
+        raise DomainError("unauthenticated")
+    metrics.pool_usage(state.pool)
+    from prometheus_client import CONTENT_TYPE_LATEST
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 def _page(name: str) -> File:
@@ -105,6 +133,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
         await db.migrate(url)
         size = pool_size or settings.get().pool_size
         app.state.pool = await db.create_pool(url, min_size=min(2, size), max_size=size)
+        metrics.pool_usage(app.state.pool)
         task = asyncio.create_task(sweeper.run_forever(app.state.pool)) if run_sweeper else None
         try:
             yield
@@ -112,21 +141,25 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
             if task:
                 task.cancel()
             await app.state.pool.close()
+            metrics.process_exits()
 
     static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
                                         name="frontend")
     app = Litestar(
-        route_handlers=[healthz, metrics_text, scan_page, join_page, kiosk_page, *capabilities.controllers(), static],
+        route_handlers=[healthz, readyz, metrics_text, scan_page, join_page, kiosk_page, *capabilities.controllers(),
+                        static],
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],
-        middleware=[metrics.middleware],
         before_send=[_security_headers],
         request_max_body_size=1024 * 1024,
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),  # pages on phone networks
         openapi_config=OpenAPIConfig(title="Linli API", version="0.1.0", path="/schema",
                                      render_plugins=[ScalarRenderPlugin()]),
         debug=False,
+        logging_config=None,  # logs are domain/core/logs.py's one format; Litestar's would print each line twice
     )
     openapi_errors.document(app)
+    logs.configure()
+    app.asgi_handler = observe.wrap(app, app.asgi_handler)
     return app

@@ -35,6 +35,7 @@ async def current_session(request: Request, pool: asyncpg.Pool | asyncpg.Connect
     session = await auth.session_for(pool, token)
     if session is None:
         raise DomainError("unauthenticated")
+    request.scope["linli_user_id"] = session.user_id  # for the request's log line
     if from_cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):

@@ -83,6 +83,11 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
     return error_response(request, code, details, status=exc.status_code)
 
 
+def _route(request: Request) -> str:
+    """The route template, never the path: a path may carry a QR code or a token."""
+    return request.scope.get("path_template") or "unmatched"
+
+
 def on_crash(request: Request, exc: Exception) -> Response:
     if isinstance(exc, asyncpg.DataError):  # e.g. an id beyond bigint: bad input that reached SQL
         return error_response(request, "validation_failed", {"problem": "value out of range"})
@@ -94,7 +99,8 @@ def on_crash(request: Request, exc: Exception) -> Response:
         return error_response(request, "validation_failed", {"problem": "JSON nested too deeply"})
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         # The database refused what a rule in Python should have caught first: safe, but worth a look.
-        log.warning("constraint refused %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.warning("constraint refused %s %s: %s", request.method, _route(request), type(exc).__name__,
+                    extra={"fields": {"request_id": request.scope.get("linli_request_id")}})
         return error_response(request, "conflict")
     # OperatorInterventionError: the server is shutting down or restarting (admin_shutdown,
     # crash_shutdown, cannot_connect_now) or cancelled the statement. InternalClientError: asyncpg
@@ -104,9 +110,11 @@ def on_crash(request: Request, exc: Exception) -> Response:
     if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                         asyncpg.exceptions.OperatorInterventionError, asyncpg.InternalClientError,
                         asyncpg.InterfaceError)):
-        log.warning("database unavailable: %s", type(exc).__name__)
+        log.warning("database unavailable: %s", type(exc).__name__,
+                    extra={"fields": {"request_id": request.scope.get("linli_request_id")}})
         return error_response(request, "unavailable")
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error on %s %s", request.method, _route(request),
+                  extra={"fields": {"request_id": request.scope.get("linli_request_id")}})
     return error_response(request, "internal")
 
 

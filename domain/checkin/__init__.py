@@ -30,7 +30,7 @@ import asyncpg
 import msgspec
 
 from domain.checkin import activities, codes, fraud, offline, scans
-from domain.core import audit, clock, sweeper
+from domain.core import audit, clock, metrics, sweeper
 from domain import ledger
 from domain.people import orgs
 from domain.checkin import rules
@@ -528,7 +528,10 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
         error.details.setdefault("station_by", actor.id)
         await scans.log_refusal(pool, code=value or text[:64], found=found, user_id=member, error=error,
                                 activity_id=activity_id)
+        metrics.scan("refused", error.code)
         raise
+    metrics.scan(result.action)  # committed
+    return result
 
 
 # ---- manager actions ----------------------------------------------------------------------

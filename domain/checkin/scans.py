@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.core import clock, ratelimit, settings
+from domain.core import clock, metrics, ratelimit, settings
 from domain.checkin import codes
 from domain.checkin.codes import Code
 from domain.core.errors import DomainError
@@ -238,7 +238,11 @@ async def throttle(pool: asyncpg.Pool, user_id: int | None, ip: str | None) -> N
 
 async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext, *,
                ip: str | None = None) -> ScanResult:
-    await throttle(pool, actor.id, ip)
+    try:
+        await throttle(pool, actor.id, ip)
+    except DomainError as error:
+        metrics.scan("refused", error.code)
+        raise
     found: Code | None = None
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -248,10 +252,13 @@ async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext
             act = ACTIONS.get(found.kind)
             if act is None:
                 raise DomainError("invalid_state", details={"problem": f"a {found.kind} code is not scanned here"})
-            return await act(conn, actor, found, context)
+            result = await act(conn, actor, found, context)
     except DomainError as error:
         await log_refusal(pool, code=code, found=found, user_id=actor.id, error=error)
+        metrics.scan("refused", error.code)
         raise
+    metrics.scan(result.action)  # committed
+    return result
 
 
 async def preview(pool: asyncpg.Pool, actor: Actor | None, code: str, *, ip: str | None = None) -> Preview:

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import asyncpg
+import asyncpg.transaction
 
 from domain.core import settings
 
@@ -78,7 +79,11 @@ def database_url() -> str:
 
 
 def ensure_database_sync(admin_url: str, name: str) -> None:
+    """Create database `name` if missing. Callable with or without a running event loop: inside one
+    (an ASGI server's lifespan without DATABASE_URL) it runs on a thread with a loop of its own, since
+    asyncio.run() cannot nest."""
     import asyncio
+    import concurrent.futures
 
     async def create() -> None:
         conn = await asyncpg.connect(admin_url)
@@ -88,7 +93,77 @@ def ensure_database_sync(admin_url: str, name: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(create())
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, create()).result()
+
+
+class _Transaction(asyncpg.transaction.Transaction):
+    """A transaction that runs the connection's after-commit hooks once its outermost level commits,
+    and drops those a rolled-back level (or savepoint) registered."""
+
+    __slots__ = ("_mark",)
+
+    async def start(self) -> None:
+        await super().start()
+        hooks = self._connection._after_commit
+        if not self._nested:
+            hooks.clear()  # left by a transaction that was never finished on this connection
+        self._mark = len(hooks)
+
+    def _finished(self, committed: bool) -> None:
+        hooks = self._connection._after_commit
+        if not committed:
+            del hooks[self._mark:]
+        elif not self._nested:
+            ready = list(hooks)
+            hooks.clear()
+            for hook in ready:
+                hook()
+
+    async def __aexit__(self, extype, ex, tb):
+        try:
+            await super().__aexit__(extype, ex, tb)
+        except BaseException:
+            self._finished(False)
+            raise
+        self._finished(extype is None)
+
+    async def commit(self) -> None:
+        await super().commit()
+        self._finished(True)
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self._finished(False)
+
+
+class Connection(asyncpg.Connection):
+    """The pool's connections: `after_commit` hooks (metrics counted only for what really happened)."""
+
+    __slots__ = ("_after_commit",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._after_commit: list = []
+
+    def transaction(self, *, isolation=None, readonly=False, deferrable=False):
+        self._check_open()
+        return _Transaction(self, isolation, readonly, deferrable)
+
+
+def after_commit(conn: asyncpg.Connection, hook) -> None:
+    """Call `hook()` once the transaction `conn` is in commits (now, outside a transaction); never if
+    it rolls back. On a plain asyncpg connection (a test's, a script's) it is called now."""
+    hooks = getattr(conn, "_after_commit", None)
+    if hooks is None or not conn.is_in_transaction():
+        hook()
+    else:
+        hooks.append(hook)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -105,6 +180,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
     # Timeouts are enforced by the server: a client-side command_timeout arms a timer per query.
     return await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_no_session_state,
+        connection_class=Connection,
         server_settings={"statement_timeout": "30s", "idle_in_transaction_session_timeout": "60s",
                          "application_name": "linli"})
 

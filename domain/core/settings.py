@@ -61,6 +61,16 @@ def _addresses(raw: str) -> frozenset[str]:
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _log_format(raw: str) -> str:
+    if raw not in ("json", "text"):
+        raise ValueError("must be json or text")
+    return raw
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw).resolve() if raw else None
+
+
 def _sms_sender(raw: str) -> str:
     if raw not in ("log", "http"):
         raise ValueError("log or http")
@@ -147,6 +157,13 @@ class Settings:
     trusted_proxies: frozenset[str] = _var("LINLI_TRUSTED_PROXIES", _addresses, "",
                                            "comma-separated proxy addresses whose X-Forwarded-For is believed; "
                                            "default none")
+    log_format: str = _var("LINLI_LOG_FORMAT", _log_format, "json",
+                           "`json`: one JSON object a line on stdout (requests, sweeps); `text`: for humans")
+    metrics_token: str | None = _var("LINLI_METRICS_TOKEN", _optional_text, "",
+                                     "bearer token a scraper sends to `/metrics`; unset: `/metrics` answers 404")
+    metrics_dir: Path | None = _var("PROMETHEUS_MULTIPROC_DIR", _optional_path, "",
+                                    "where worker processes share their metrics; `linli serve` makes a fresh "
+                                    "folder for each run (inside this one if set) and removes it")
     sms_sender: str = _var("LINLI_SMS_SENDER", _sms_sender, "log",
                            "how one-time phone codes are sent: `log` (written to the server log) or `http`")
     sms_url: str | None = _var("LINLI_SMS_URL", _optional_url, "",
@@ -195,6 +212,17 @@ def set_database_url(url: str) -> None:
     """The CLI starts an embedded server and hands its URL to worker processes through the environment."""
     os.environ["DATABASE_URL"] = url
     reload()
+
+
+def set_metrics_dir(folder: Path) -> None:
+    """`linli serve` hands its workers one metrics folder (read by prometheus_client at import)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    reload()
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process (pg_dump, pg_restore), with `extra` variables added."""
+    return {**os.environ, **extra}
 
 
 def set_public_url(url: str) -> None:

@@ -12,13 +12,14 @@ was and is tried again next round, so a poisoned row shows as a steadily growing
 import asyncio
 import logging
 from collections import Counter
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
 
-from domain.core import clock
+from domain.core import clock, logs, metrics
 
 log = logging.getLogger("linli.sweeper")
 
@@ -68,15 +69,26 @@ def install(sweeps: Sequence[Sweep]) -> None:
 
 
 async def sweep_once(pool: asyncpg.Pool) -> int:
-    done = 0
+    """Run every sweep once; one log line for the run (what each did, which failed)."""
+    done, results, failed = 0, {}, []
+    start = time.perf_counter()
     for sweep in SWEEPS:
+        name = sweep.__name__
+        metrics.SWEEP_RUNS.labels(sweep=name).inc()
         try:
-            done += await sweep(pool, clock.now())
+            results[name] = await sweep(pool, clock.now())
+            done += results[name]
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
                 asyncpg.InternalClientError) as exc:  # the database is away: next round
-            log.warning("sweep %s failed: %s", sweep.__name__, exc)
+            failed.append(name)
+            metrics.SWEEP_FAILURES.labels(sweep=name).inc()
+            log.warning("sweep %s failed: %s", name, type(exc).__name__)
         except Exception:  # a bug in one sweep must not stop the others, nor the next rounds
-            log.exception("sweep %s crashed", sweep.__name__)
+            failed.append(name)
+            metrics.SWEEP_FAILURES.labels(sweep=name).inc()
+            log.exception("sweep %s crashed", name)
+    logs.event(log, "sweep", duration_ms=round((time.perf_counter() - start) * 1000, 2), done=done,
+               results=results, failed=failed)
     return done
 
 

@@ -21,7 +21,7 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import clock, metrics
 from domain.core.errors import DomainError
 
 Unit = Literal["points", "minutes"]
@@ -221,6 +221,8 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
         cause_type, cause_id, memo, actor_id, reason, reverses, key, expires_at, clock.now())
     if row is None:  # the key is taken: a retry, or a concurrent call with the key committed first
         return await _replay(conn, key, expect)
+    if state == "posted":
+        metrics.transfer_posted(conn, unit, kind, amount)
     return _transfer(row)
 
 
@@ -268,6 +270,7 @@ async def post_pending(conn: asyncpg.Connection, transfer_id: int, amount: int |
     updated = await conn.fetchrow(
         f"update transfers set state = 'posted', amount = $2, resolved_at = $3 where id = $1 returning {_COLUMNS}",
         transfer_id, amount, clock.now())
+    metrics.transfer_posted(conn, updated["unit"], updated["kind"], amount)
     return _transfer(updated)
 
 

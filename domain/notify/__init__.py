@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from domain.core import clock, sweeper
+from domain.core import clock, metrics, sweeper
 from domain.core.errors import DomainError, invalid, not_found
 from domain.notify import channels, rules
 from domain.rankings import expiry
@@ -81,6 +81,7 @@ async def send(conn: asyncpg.Connection, user_id: int, kind: str, *, community_i
         user_id, kind, community_id, params, link, dedup_key, now)
     if row is None:
         return None  # already sent under this key
+    metrics.notification(conn, kind, "inbox", "queued")
     wanted = rules.choose_channels(kind, tuple(row["chosen"]) if row["chosen"] is not None else None,
                                    has_phone=row["has_phone"], has_wechat=row["has_wechat"])
     for channel in wanted:
@@ -88,6 +89,7 @@ async def send(conn: asyncpg.Connection, user_id: int, kind: str, *, community_i
         await conn.execute(
             "insert into notification_outbox (notification_id, channel, not_before, created_at) values ($1, $2, $3, $4)",
             row["id"], channel, due, now)
+        metrics.notification(conn, kind, channel, "queued")
     return row["id"]
 
 
@@ -209,6 +211,7 @@ async def _deliver(pool: asyncpg.Pool, http: httpx.AsyncClient, row: asyncpg.Rec
     if row["closed_at"] is not None or not address:
         await pool.execute("update notification_outbox set state = 'failed', lease_until = null, "
                            "last_error = 'no address' where id = $1", row["id"])
+        metrics.notification(None, row["kind"], row["channel"], "failed")
         return False
     title, _ = rules.render(row["kind"], row["params"])
     message = channels.Outgoing(key=rules.idempotency_key(row["notification_id"], row["channel"]), kind=row["kind"],
@@ -222,11 +225,13 @@ async def _deliver(pool: asyncpg.Pool, http: httpx.AsyncClient, row: asyncpg.Rec
             """update notification_outbox set state = $2, lease_until = null, last_error = $3,
                       not_before = $4 where id = $1""",
             row["id"], "failed" if final else "pending", str(exc)[:500], now + rules.retry_delay(row["attempts"]))
+        metrics.notification(None, row["kind"], row["channel"], "failed" if final else "retry")
         log.warning("notification %s by %s failed (attempt %s): %s", row["notification_id"], row["channel"],
                     row["attempts"], exc)
         return False
     await pool.execute("update notification_outbox set state = 'sent', sent_at = $2, lease_until = null, "
                        "last_error = null where id = $1", row["id"], now)
+    metrics.notification(None, row["kind"], row["channel"], "sent")
     return True
 
 

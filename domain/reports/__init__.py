@@ -26,7 +26,7 @@ import asyncpg
 import msgspec
 from PIL import Image
 
-from domain.core import audit, clock, photos
+from domain.core import audit, clock, metrics, photos
 from domain import ledger, notify
 from domain.people import orgs
 from domain.reports import rules
@@ -329,6 +329,7 @@ async def file_report(pool: asyncpg.Pool, courier_id: int, report: NewReport, ph
             report.lng, processed is not None, client_key, clock.now())
         if report_id is None:  # the same key committed concurrently, between our check and here
             return await _replay(conn, courier_id, client_key, report), False
+        metrics.report(conn, "pending")
         if processed:
             await conn.execute("insert into report_photos (report_id, jpeg, width, height) values ($1, $2, $3, $4)",
                                report_id, processed.jpeg, processed.width, processed.height)
@@ -379,6 +380,7 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
         await audit.record(conn, actor, "report_verify", community_id=row["community_id"], target=("report", report_id),
                            after={"courier_id": row["courier_id"], "points": award.points,
                                   "withheld": award.withheld, "transfer_id": transfer_id})
+        metrics.report(conn, "verified")
         await notify.send(conn, row["courier_id"], "report_verified", community_id=row["community_id"],
                           params={"points": award.points}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
@@ -394,6 +396,7 @@ async def reject(conn: asyncpg.Connection, actor: Actor, report_id: int, reason:
             "where id = $1", report_id, reason, actor.id, clock.now())
         await audit.record(conn, actor, "report_reject", community_id=row["community_id"], target=("report", report_id),
                            after={"courier_id": row["courier_id"]}, reason=reason)
+        metrics.report(conn, "rejected")
         await notify.send(conn, row["courier_id"], "report_rejected", community_id=row["community_id"],
                           params={"reason": reason}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))

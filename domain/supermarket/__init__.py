@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, photos, qr, sweeper
+from domain.core import audit, clock, metrics, photos, qr, sweeper
 from domain.checkin import codes, scans
 from domain import ledger, notify
 from domain.people import orgs
@@ -515,6 +515,7 @@ async def request(conn: asyncpg.Connection, actor: Actor, reward_id: int, quanti
                values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $10, $2)""",
             redemption_id, actor.id, reward_id, reward["community_id"], reward["name"], quantity, points, hold.id,
             expiry.request_expires_at(now), now)
+        metrics.redemption(conn, "requested")
         await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"兑换预留 #{redemption_id}",
                           redemption_id=redemption_id)
     return await _fetch(conn, redemption_id)
@@ -549,6 +550,7 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
         await audit.record(conn, actor, "redemption_approve", community_id=row["community_id"],
                            target=("redemption", redemption_id),
                            after={"user_id": row["user_id"], "points": row["points"], "quantity": row["quantity"]})
+        metrics.redemption(conn, "approved")
         done = await _fetch(conn, redemption_id)
         await _tell(conn, done, "redemption_approved")
     return done
@@ -579,6 +581,7 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
                   state_changed_by = $5, decided_at = case when $6 then $4 else decided_at end,
                   decided_by = case when $6 then $5 else decided_by end
            where id = $1""", row["id"], to_state, reason, now, actor_id, decided)
+    metrics.redemption(conn, to_state)
 
 
 async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, reason: str) -> Redemption:
@@ -631,6 +634,7 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     await audit.record(conn, actor, "redemption_fulfil", community_id=row["community_id"],
                        target=("redemption", row["id"]),
                        after={"user_id": row["user_id"], "reward_id": row["reward_id"], "quantity": row["quantity"]})
+    metrics.redemption(conn, "fulfilled")
     return await _fetch(conn, row["id"])
 
 
@@ -700,6 +704,7 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
                values ($1, $2, $3, $4, $5, $6, $7, 'fulfilled', true, $8, $9, $9, $10, $9, $10, $9, $10)""",
             redemption_id, user_id, reward_id, reward["community_id"], reward["name"], quantity, points,
             transfer.id, now, actor.id)
+        metrics.redemption(conn, "fulfilled")
         await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"现场兑换 #{redemption_id}",
                           redemption_id=redemption_id)
         await audit.record(conn, actor, "redemption_on_the_spot", community_id=reward["community_id"],
@@ -734,6 +739,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         """update redemptions set state = 'expired', reason = $2, refund_transfer_id = $3, expires_at = null,
                   state_changed_at = $4, state_changed_by = null where id = $1""",
         redemption_id, VOUCHER_EXPIRED, refund.id, now)
+    metrics.redemption(conn, "expired")
     await _tell(conn, await _fetch(conn, redemption_id), "redemption_expired", what="voucher")
     return True
 

@@ -243,7 +243,7 @@ class Serve:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
             try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

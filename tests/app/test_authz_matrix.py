@@ -111,7 +111,7 @@ C = lambda c: c.ids["community"]  # noqa: E731  (the side's community id, for bo
 TABLE = [
     # service and auth
     Op("GET", "/healthz", PUBLIC),
-    Op("GET", "/metrics", PUBLIC),
+    Op("GET", "/readyz", PUBLIC),
     Op("POST", "/api/auth/register", PUBLIC, fresh={"sms_phone": "sms_register"},
        body=lambda c: {"phone": c.ids["sms_phone"], "password": "matrix-pass-1", "name": "新居民",
                        "code": _sent_code(c.ids["sms_phone"])}),

@@ -1,7 +1,7 @@
 """Crash safety (issue 11): under concurrent check-ins and redemptions over HTTP,
 - `kill -9` the `linli serve` process and start it again;
 - stop PostgreSQL (fast shutdown: connections cut mid-transaction) and start it again, the app
-  staying up: /healthz answers 503 while the database is down, requests get 503 `unavailable`
+  staying up: /readyz answers 503 while the database is down (/healthz, liveness, stays 200), requests get 503 `unavailable`
   (never a 500), and the app recovers by itself;
 then `linli ledger check` is clean and every request that was answered 2xx is in the database.
 A request cut off without an answer may or may not have happened: that is what idempotency keys
@@ -251,7 +251,7 @@ class EmbeddedPostgres:
 
 def health(base: str) -> int:
     try:
-        return httpx.get(f"{base}/healthz", timeout=5).status_code
+        return httpx.get(f"{base}/readyz", timeout=5).status_code
     except httpx.TransportError:
         return 0
 
@@ -268,7 +268,8 @@ def test_postgres_restart_mid_load_is_503_then_recovers_without_losing_anything(
 
         def stop_database():
             pg.stop()
-            wait_for(lambda: health(server.base) == 503, 30, "/healthz to answer 503")
+            wait_for(lambda: health(server.base) == 503, 30, "/readyz to answer 503")
+            down["alive"] = httpx.get(f"{server.base}/healthz", timeout=10).status_code
             r = httpx.get(f"{server.base}/api/me", headers={"Authorization": f"Bearer {load.town.tokens[0]}"},
                           timeout=10)
             down["api"] = (r.status_code, r.json())
@@ -276,12 +277,13 @@ def test_postgres_restart_mid_load_is_503_then_recovers_without_losing_anything(
 
         def start_database():
             pg.start()
-            wait_for(lambda: health(server.base) == 200, 60, "/healthz to recover")
+            wait_for(lambda: health(server.base) == 200, 60, "/readyz to recover")
 
         load_across(loop, load, stop_database, start_database)
         keep_log(server, "crash-postgres-restart")
         assert server.proc.poll() is None, "the app must ride out the restart, not exit"
         assert down["api"][0] == 503 and down["api"][1]["error"] == "unavailable", down["api"]
+        assert down["alive"] == 200  # liveness reads no database: nobody restarts the app for it
         log = server.output()
         assert not load.bad, (load.bad[:5], log[log.find("unhandled error"):][:4000])
         assert load.seen[503] > 0, load.seen  # requests did hit the outage

@@ -367,7 +367,7 @@ def test_oversized_headers_over_real_http_are_refused_and_the_server_lives_on(li
             assert r.status_code in (400, 401, 413, 431), (list(headers)[0], r.status_code, r.text[:200])
         except httpx.RemoteProtocolError:
             pass  # uvicorn closed the connection without an answer: refused too
-    assert httpx.get(f"{live_server}/healthz", timeout=10).json() == {"status": "ok", "database": "ok"}
+    assert httpx.get(f"{live_server}/readyz", timeout=10).json() == {"status": "ok", "database": "ok"}
 
 
 async def test_path_traversal_in_file_routes_reaches_no_file(client, world):

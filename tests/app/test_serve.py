@@ -31,7 +31,7 @@ def wait_healthy(port: int, proc: subprocess.Popen, seconds: float = 60) -> dict
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read()
         try:
-            r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
             if r.status_code == 200:
                 return r.json()
         except httpx.TransportError:

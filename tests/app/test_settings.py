@@ -24,7 +24,7 @@ def test_only_the_settings_module_reads_the_environment():
 
 @pytest.mark.parametrize(("name", "value"), [("LINLI_TZ", "Mars/Olympus"), ("LINLI_POOL_SIZE", "0"),
                                              ("LINLI_SCAN_RATE_PER_MINUTE", "-1"), ("PORT", "eighty"),
-                                             ("LINLI_PUBLIC_URL", "linli.example.cn")])
+                                             ("LINLI_PUBLIC_URL", "linli.example.cn"), ("LINLI_LOG_FORMAT", "xml")])
 def test_a_bad_value_is_refused_naming_the_variable(name, value):
     with pytest.raises(settings.SettingsError, match=name):
         settings.from_environ({name: value})

@@ -150,12 +150,15 @@ async def test_passwords_are_stored_as_argon2id(pool, world):
     assert stored.startswith("$argon2id$") and "a-long-password" not in stored
 
 
-async def test_health_and_openapi(client):
+async def test_health_and_openapi(client, setenv):
     r = await client.get("/healthz")
+    assert r.json() == {"status": "ok"}
+    r = await client.get("/readyz")
     assert r.json() == {"status": "ok", "database": "ok"}
     spec = (await client.get("/schema/openapi.json")).json()
     for path in ("/api/auth/login", "/api/auth/register", "/api/auth/logout", "/api/me", "/api/orgs",
                  "/api/orgs/{org_id}", "/api/orgs/{org_id}/managers", "/api/me/balances", "/api/me/statement"):
         assert path in spec["paths"], path
-    metrics = (await client.get("/metrics")).text
+    setenv("LINLI_METRICS_TOKEN", "scrape-token-1")
+    metrics = (await client.get("/metrics", headers={"Authorization": "Bearer scrape-token-1"})).text
     assert 'linli_requests_total{method="GET",route="/healthz",status="200"}' in metrics
