@@ -34,6 +34,13 @@ REASONS: dict[str, tuple[str, str]] = {
     "rate_limited": ("操作太频繁，请稍后再试", "Too many requests; try again later"),
     "unavailable": ("服务暂时不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
+    # 通存通兑 (cross-community spending, issue 19)
+    "outside_area": ("该社区不在您的通兑范围内：积分和时长只能在发放它们的社区使用，除非所在街道或区开通了通存通兑",
+                     "This community is outside your spending area: points and minutes are spent where they "
+                     "were issued unless the street or district has opened cross-community spending"),
+    "not_spendable_here": ("您在这里可用的余额不足：其他社区发放的积分或时长不在本社区的通兑范围内",
+                           "Not enough to spend here: what other communities issued is outside this "
+                           "community's spending area"),
 }
 
 

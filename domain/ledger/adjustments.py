@@ -44,7 +44,9 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
         raise DomainError("validation_failed", field="community_id",
                           details={"problem": "the person is not a member of this community"})
     issuing = await ledger.org_account(conn, community_id, "issuing", unit)
-    person = await ledger.user_account(conn, user_id, unit)
+    # The person's account of value issued by this community: a credit stays this community's, and
+    # a deduction takes back only what this community issued.
+    person = await ledger.user_account(conn, user_id, unit, community_id)
     debit, credit = (issuing, person) if amount > 0 else (person, issuing)
     async with conn.transaction():
         transfer = await ledger.post(conn, unit=unit, debit=debit, credit=credit, amount=abs(amount),
@@ -64,7 +66,9 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
 async def community_of_transfer(conn: asyncpg.Connection, transfer_id: int) -> int | None:
     return await conn.fetchval(
         """select a.org_id from transfers t join accounts a on a.id in (t.debit_account, t.credit_account)
-           where t.id = $1 and a.org_id is not null limit 1""", transfer_id)
+           where t.id = $1 order by a.kind = 'user', a.id limit 1""", transfer_id)
+    # A person's accounts name their issuing community too (migrations/018): the community's own
+    # account (issuing, pool, supermarket) says whose transfer it is when there is one.
 
 
 async def reverse(conn: asyncpg.Connection, actor: orgs.Actor, transfer_id: int, reason: str, *,

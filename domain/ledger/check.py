@@ -51,6 +51,34 @@ CHECKS: dict[str, str] = {
     "transfer between accounts of different units": """
         select t.id from transfers t join accounts d on d.id = t.debit_account
         join accounts c on c.id = t.credit_account where d.unit <> t.unit or c.unit <> t.unit""",
+    # ---- accounts per issuing community and settlements (migrations/018) ----
+    "person's account issued by an org that is not a community": """
+        select a.id, a.org_id from accounts a join orgs o on o.id = a.org_id
+        where a.kind = 'user' and o.kind <> 'community'""",
+    # Value keeps the community that issued it: an award, adjustment or expiry moves between a
+    # community's issuing account and the person's account of THAT community; a gift between two
+    # people's accounts of one community; a carry-over between one person's own accounts.
+    "transfer moves value into another community's account": """
+        select t.id from transfers t join accounts d on d.id = t.debit_account
+        join accounts c on c.id = t.credit_account
+        where (t.kind in ('award', 'adjustment', 'expiry') and 'user' in (d.kind, c.kind) and d.org_id <> c.org_id)
+           or (t.kind = 'gift' and d.org_id <> c.org_id)
+           or (t.kind = 'carryover' and (d.user_id is null or d.user_id is distinct from c.user_id))""",
+    # Every posted spend from one community's value into another community has its settlement row,
+    # each reversal of one its negative row, and no settlement row stands without such a transfer.
+    "settlement rows differ from the cross-community postings": """
+        with expected as (
+            select t.id, t.unit, d.org_id as issuer_id, c.org_id as spender_id, t.amount
+              from transfers t join accounts d on d.id = t.debit_account join accounts c on c.id = t.credit_account
+             where t.state = 'posted' and t.kind in ('redemption', 'service', 'donation') and d.kind = 'user'
+               and c.kind in ('user', 'supermarket', 'pool') and d.org_id <> c.org_id
+            union all
+            select r.id, r.unit, s.issuer_id, s.spender_id, -r.amount
+              from transfers r join settlements s on s.transfer_id = r.reverses where r.kind = 'reversal')
+        select coalesce(e.id, s.transfer_id) as transfer_id from expected e
+          full join settlements s on s.transfer_id = e.id
+         where e.id is null or s.transfer_id is null
+            or (e.unit, e.issuer_id, e.spender_id, e.amount) is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount)""",
 }
 
 

@@ -38,7 +38,9 @@ async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
         """select u.id, u.name, u.is_admin,
                   coalesce(array_agg(m.org_id) filter (where m.org_id is not null), '{}') as manages
-           from users u left join org_managers m on m.user_id = u.id
+           from users u
+           left join (org_managers m join orgs mo on mo.id = m.org_id and mo.kind = 'community')
+                  on m.user_id = u.id
            where u.id = $1 group by u.id""", user_id)
     return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]))
 
@@ -131,14 +133,17 @@ async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, u
                           ip: str | None = None) -> None:
     require_admin(actor)
     org = await get_org(conn, org_id)
-    if org.kind != "community":
-        raise DomainError("validation_failed", field="org_id", details={"problem": "managers are appointed per community"})
+    # Managers act per community; a street's or district's managers only set its spending area and
+    # read its settlement (domain/ledger/areas.py), so Actor.manages keeps communities only.
+    if org.kind not in ("community", "street", "district"):
+        raise DomainError("validation_failed", field="org_id",
+                          details={"problem": "managers are appointed to a community, street or district"})
     await _require_user(conn, user_id)
     async with conn.transaction():
         added = await conn.fetchval("insert into org_managers (org_id, user_id) values ($1, $2) "
                                     "on conflict do nothing returning true", org_id, user_id)
         if added:  # appointing a manager twice changes nothing, so it is not audited twice
-            await audit.record(conn, actor, "role_grant", community_id=org_id, target=("user", user_id),
+            await audit.record(conn, actor, "role_grant", community_id=org.community_id, target=("user", user_id),
                                after={"role": "manager", "org_id": org_id}, ip=ip)
 
 
