@@ -78,7 +78,7 @@ async def _is_member(conn: asyncpg.Connection, community_id: int, user_id: int) 
     return community_id in await orgs.member_communities(conn, user_id)
 
 
-class _Accounts(msgspec.Struct, frozen=True):
+class _Accounts(msgspec.Struct):
     """What an attendance credits: the person's accounts of this community's points and minutes (None
     before their first credit from it) and the community's issuing accounts."""
     user_id: int
@@ -112,9 +112,10 @@ async def _accounts(conn: asyncpg.Connection, community_id: int, user_id: int) -
 async def _person(conn: asyncpg.Connection, accounts: _Accounts, unit: str) -> int:
     """The person's account of this community's `unit`, opened on their first credit from it."""
     account = accounts.user_points if unit == "points" else accounts.user_minutes
-    if account is not None:
-        return account
-    return await ledger.user_account(conn, accounts.user_id, unit, accounts.community_id)
+    if account is None:  # members have theirs from joining (orgs.add_member): rarely reached
+        account = await ledger.user_account(conn, accounts.user_id, unit, accounts.community_id)
+        setattr(accounts, "user_points" if unit == "points" else "user_minutes", account)
+    return account
 
 
 def _need(account: int | None, what: str) -> int:

@@ -90,8 +90,15 @@ async def org_account(conn: asyncpg.Connection, org_id: int, kind: str, unit: Un
 
 
 async def open_user_accounts(conn: asyncpg.Connection, user_id: int) -> None:
-    """Nothing to open at registration any more: a person's accounts open with their first credit
-    from each community (`user_account`). Kept so callers need not know."""
+    """Nothing to open at registration any more: a person's accounts of a community open when they
+    join it (`open_member_accounts`) or with their first credit from it (`user_account`)."""
+
+
+async def open_member_accounts(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """Open a new member's accounts of their community up front, so a check-in does not have to."""
+    await conn.execute(
+        """insert into accounts (unit, kind, user_id, org_id) select u, 'user', $1, $2 from unnest($3::text[]) u
+           on conflict do nothing""", user_id, community_id, list(UNITS))
 
 
 async def open_community_accounts(conn: asyncpg.Connection, community_id: int) -> None:

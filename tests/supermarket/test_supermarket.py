@@ -294,7 +294,8 @@ async def test_people_outside_the_community_cannot_shop_or_peek(client, world):
     stranger = await world.person("路人")
     await world.fund(stranger, community, "points", 300)
     r = await ask(client, stranger, reward["id"])
-    assert r.status_code == 403 and r.json()["error"] == "not_member"
+    # not a member, and no spending area (通兑范围) opens this shop to guests
+    assert r.status_code == 403 and r.json()["error"] == "outside_area"
     assert (await client.get(f"/api/rewards/{reward['id']}", headers=stranger.headers)).status_code == 403
     assert (await client.get("/api/rewards", headers=stranger.headers)).json()["items"] == []
     asked = (await ask(client, volunteer, reward["id"])).json()
@@ -470,7 +471,7 @@ async def test_on_the_spot_redemption_creates_approves_and_fulfils_at_once(clien
         other_card = await codes.member_card(conn, outsider.id)
     r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": other_card.code},
                           headers=manager.headers)
-    assert r.status_code == 403 and r.json()["error"] == "not_member"
+    assert r.status_code == 403 and r.json()["error"] == "outside_area"
     async with pool.acquire() as conn:
         own_card = await codes.member_card(conn, manager.id)
     r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": own_card.code},
