@@ -41,6 +41,7 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    "area_policy",  # a street's or district's spending area (通兑范围), issue 19
 })
 
 

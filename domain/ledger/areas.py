@@ -47,7 +47,7 @@ def today() -> date:
     return clock.now().astimezone(clock.zone()).date()
 
 
-async def _level(conn: asyncpg.Connection, org_id: int) -> asyncpg.Record:
+async def level(conn: asyncpg.Connection, org_id: int) -> asyncpg.Record:
     row = await conn.fetchrow("select id, kind, name from orgs where id = $1", org_id)
     if row is None:
         raise not_found("org")
@@ -69,18 +69,22 @@ async def level_managers(conn: asyncpg.Connection, org_id: int) -> set[int]:
     return {r["user_id"] for r in await conn.fetch("select user_id from org_managers where org_id = $1", org_id)}
 
 
-async def require_level_manager(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> asyncpg.Record:
+async def is_level_manager(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> bool:
     """An admin, or a manager appointed to this street/district (or to the district above a street)."""
-    level = await _level(conn, org_id)
     if actor.is_admin:
-        return level
-    above = await conn.fetch(
+        return True
+    return bool(await conn.fetchval(
         """with recursive up as (select id, parent_id from orgs where id = $1
                                  union all select o.id, o.parent_id from orgs o join up on o.id = up.parent_id)
-           select m.user_id from up join org_managers m on m.org_id = up.id where m.user_id = $2""", org_id, actor.id)
-    if not above:
+           select 1 from up join org_managers m on m.org_id = up.id where m.user_id = $2 limit 1""",
+        org_id, actor.id))
+
+
+async def require_level_manager(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> asyncpg.Record:
+    found = await level(conn, org_id)
+    if not await is_level_manager(conn, actor, org_id):
         raise forbidden("not a manager of this street or district")
-    return level
+    return found
 
 
 async def _policy_row(conn: asyncpg.Connection, org_id: int, unit: str, day: date) -> asyncpg.Record | None:
@@ -91,15 +95,15 @@ async def _policy_row(conn: asyncpg.Connection, org_id: int, unit: str, day: dat
 
 
 async def policies(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> Policies:
-    level = await require_level_manager(conn, actor, org_id)
+    org = await require_level_manager(conn, actor, org_id)
     day = today()
     current = {}
     for unit in ("points", "minutes"):
         row = await _policy_row(conn, org_id, unit, day)
-        current[unit] = Policy(org_id, level["name"], level["kind"], unit, bool(row and row["enabled"]),
+        current[unit] = Policy(org_id, org["name"], org["kind"], unit, bool(row and row["enabled"]),
                                row["starts_on"] if row else None, row["set_by"] if row else None,
                                row["created_at"] if row else None)
-    history = [Policy(org_id, level["name"], level["kind"], r["unit"], r["enabled"], r["starts_on"], r["set_by"],
+    history = [Policy(org_id, org["name"], org["kind"], r["unit"], r["enabled"], r["starts_on"], r["set_by"],
                       r["created_at"]) for r in await conn.fetch(
         "select unit, enabled, starts_on, set_by, created_at from area_policies where org_id = $1 "
         "order by id desc limit 100", org_id)]
@@ -110,7 +114,7 @@ async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int, *
                      starts_on: date | None = None, ip: str | None = None) -> Policies:
     """Open (or close) the level's communities as one spending area for `unit` from `starts_on`
     (today by default; not in the past: what was spent stays spent under the rule of its day)."""
-    level = await require_level_manager(conn, actor, org_id)
+    org = await require_level_manager(conn, actor, org_id)
     if unit not in ("points", "minutes"):
         raise invalid("unit", "points or minutes")
     starts_on = starts_on or today()
@@ -121,7 +125,7 @@ async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int, *
             "insert into area_policies (org_id, unit, enabled, starts_on, set_by, created_at) "
             "values ($1, $2, $3, $4, $5, $6) returning id", org_id, unit, enabled, starts_on, actor.id, clock.now())
         await audit.record(conn, actor, "area_policy", community_id=None, target=("org", org_id),
-                           after={"policy_id": policy_id, "level": level["kind"], "unit": unit, "enabled": enabled,
+                           after={"policy_id": policy_id, "level": org["kind"], "unit": unit, "enabled": enabled,
                                   "starts_on": starts_on.isoformat()}, ip=ip)
     return await policies(conn, actor, org_id)
 
