@@ -284,12 +284,13 @@ async def shop_communities(conn: asyncpg.Connection, actor: Actor) -> set[int]:
     return set(await orgs.member_communities(conn, actor.id)) | set(actor.manages)
 
 
-async def _require_shopper(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int | None = None
-                           ) -> None:
+async def _require_shopper(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int | None = None,
+                           *, reading: bool = False) -> None:
     """A person may shop in a community they belong to (or manage), or as a guest in any community
-    of its points spending area (通兑范围, domain/ledger/areas.py); elsewhere `outside_area`."""
+    of its points spending area (通兑范围, domain/ledger/areas.py); elsewhere `outside_area`.
+    Admins may read every catalogue, but shop only where anyone else could."""
     user_id = actor.id if user_id is None else user_id
-    if user_id == actor.id and (actor.is_admin or community_id in actor.manages):
+    if user_id == actor.id and ((reading and actor.is_admin) or community_id in actor.manages):
         return
     if community_id in await orgs.member_communities(conn, user_id):
         return
@@ -298,7 +299,7 @@ async def _require_shopper(conn: asyncpg.Connection, actor: Actor, community_id:
 
 async def read_reward(conn: asyncpg.Connection, actor: Actor, reward_id: int) -> Reward:
     reward = await get_reward(conn, reward_id)
-    await _require_shopper(conn, actor, reward.community_id)
+    await _require_shopper(conn, actor, reward.community_id, reading=True)
     return reward
 
 
@@ -309,7 +310,7 @@ async def list_rewards(conn: asyncpg.Connection, actor: Actor, *, community_id: 
         communities = sorted(await shop_communities(conn, actor))
         show_inactive = False
     else:
-        await _require_shopper(conn, actor, community_id)
+        await _require_shopper(conn, actor, community_id, reading=True)
         communities = [community_id]
         show_inactive = include_inactive and (actor.is_admin or community_id in actor.manages)
     start, end = rules.month_bounds(clock.now())

@@ -236,7 +236,7 @@ async def _choose_community(conn: asyncpg.Connection, scope: _Scope, beneficiary
         candidates |= set(scope.actor.manages)
     elif not scope.actor.is_admin and candidates & scope.actor.manages:
         candidates &= scope.actor.manages  # a manager posts for a resident of their own community
-    if community_id is not None and community_id not in candidates and candidates:
+    if community_id is not None and community_id not in candidates:
         # Help may be asked for in any community of the minutes spending area of the person's own.
         area: set[int] = set()
         for own in candidates:

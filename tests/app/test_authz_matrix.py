@@ -193,11 +193,17 @@ TABLE = [
     Op("POST", "/api/redemptions/on-the-spot", MANAGER,
        body=lambda c: {"member_code": c.ids["card_code"], "reward_id": c.ids["reward"], "quantity": 1}),
     # time bank
-    # For oneself in a community one belongs to (its managers count); elsewhere the person helped is
-    # "not a member of this community": 422 naming community_id.
-    Op("POST", "/api/timebank/requests", MEMBER_OR_OWN_MANAGER, deny=422,
+    # For oneself in a community one belongs to (its managers count); elsewhere, unless a spending
+    # area (通兑范围) of the street opens it: 403 outside_area naming community_id.
+    Op("POST", "/api/timebank/requests", MEMBER_OR_OWN_MANAGER,
        body=lambda c: {"title": "修水管", "minutes_estimate": 30, "community_id": C(c)}),
     Op("GET", "/api/timebank/requests", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
+    # spending areas (通兑范围) of the street A and B share: its policy is the admin's (and the
+    # street's own managers'); its settlement is read by the managers of its communities too
+    Op("GET", "/api/orgs/{org_id}/spending-area", ADMIN, fresh={"org_id": "street"}),
+    Op("PUT", "/api/orgs/{org_id}/spending-area", ADMIN, fresh={"org_id": "street"},
+       body=lambda c: {"unit": "minutes", "enabled": False}),
+    Op("GET", "/api/orgs/{org_id}/settlement", ANY_MANAGER, fresh={"org_id": "street"}),
     Op("GET", "/api/timebank/requests/{request_id}", MEMBER_OR_MANAGER),
     Op("POST", "/api/timebank/requests/{request_id}/accept", MEMBER, fresh={"request_id": "open_request"}),
     Op("POST", "/api/timebank/requests/{request_id}/complete", VOLUNTEER, fresh={"request_id": "accepted_request"}),
@@ -298,6 +304,8 @@ class Matrix:
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
+        if kind == "street":  # not new: the street both sides share (its spending area, settlement)
+            return side.ids["street"]
         if kind == "draft":
             return (await b.activity(side, publish=False))["id"]
         if kind == "activity":
@@ -460,7 +468,8 @@ async def test_authorisation(matrix, op):
                 wrong.append(f"{role:9} on {side}: want {want}, got {r.status_code} {r.text[:160]}")
             elif isinstance(want, int) and want in (401, 403, 404):
                 body = r.json()
-                assert body["error"] in ("unauthenticated", "forbidden", "not_found", "not_member"), body
+                assert body["error"] in ("unauthenticated", "forbidden", "not_found", "not_member",
+                                         "outside_area"), body
     assert not wrong, "\n".join([f"{op.method} {op.path}"] + wrong)
 
 
