@@ -66,29 +66,32 @@ select account_id,
        sum(amount)::bigint as share
   from moved group by 1, 2;
 
+-- Transfers before this migration moved value between wallets that named no community: the new
+-- invariants of `linli ledger check` (domain/ledger/check.py) hold from the first transfer after.
+create table ledger_epochs (
+    name              text primary key,
+    first_transfer_id bigint not null
+);
+insert into ledger_epochs (name, first_transfer_id)
+select 'cross_community', coalesce(max(id), 0) + 1 from transfers;
+
+create temporary table carry_legacy on commit drop as
+select a.id, a.user_id, a.unit, a.balance, a.held, null::bigint as home,
+       exists (select 1 from transfers t where a.id in (t.debit_account, t.credit_account)) as used
+  from accounts a where a.kind = 'user' and a.org_id is null;
+
 do $$
 declare
     acc record;
     s record;
     deficit bigint;
-    home bigint;
+    found_home bigint;
     take bigint;
-    movable bigint;
-    sub bigint;
 begin
-    -- The guard refuses changing what an account is; this one-time carry-over names the issuing
-    -- community of accounts that had none (their entries and balances do not change).
-    alter table accounts disable trigger accounts_guard;
-    for acc in select a.id, a.user_id, a.unit, a.balance, a.held from accounts a
-                where a.kind = 'user' and a.org_id is null order by a.id loop
-        if not exists (select 1 from transfers t where acc.id in (t.debit_account, t.credit_account)) then
-            delete from accounts where id = acc.id;  -- opened at registration, never used
-            continue;
-        end if;
+    for acc in select * from carry_legacy where used order by id loop
         -- Debits beyond what a community issued (spent elsewhere before this migration) are taken
         -- from the other shares in community-id order, the spending order of the new model.
-        select coalesce(-sum(share), 0) into deficit from carry_shares
-         where account_id = acc.id and (share < 0 or community_id is null and share < 0);
+        select coalesce(-sum(share), 0) into deficit from carry_shares where account_id = acc.id and share < 0;
         update carry_shares set share = 0 where account_id = acc.id and share < 0;
         for s in select community_id, share from carry_shares
                   where account_id = acc.id and share > 0 order by community_id nulls last loop
@@ -98,21 +101,42 @@ begin
              where account_id = acc.id and community_id is not distinct from s.community_id;
             deficit := deficit - take;
         end loop;
-        select community_id into home from carry_shares
+        select community_id into found_home from carry_shares
          where account_id = acc.id and community_id is not null order by share desc, community_id limit 1;
-        if home is null then
-            select min(case when g.kind = 'grid' then g.parent_id else g.id end) into home
+        if found_home is null then
+            select min(case when g.kind = 'grid' then g.parent_id else g.id end) into found_home
               from org_members m join orgs g on g.id = m.org_id where m.user_id = acc.user_id;
         end if;
-        if home is null then
-            select min(id) into home from orgs where kind = 'community';
+        if found_home is null then
+            select min(id) into found_home from orgs where kind = 'community';
         end if;
-        update accounts set org_id = home where id = acc.id;
-        -- The other communities' shares move to their own sub-accounts, as far as the available
-        -- balance allows (pending holds stay on the home sub-account that holds them).
+        update carry_legacy set home = found_home where id = acc.id;
+    end loop;
+end $$;
+
+-- Opened at registration and never used: nothing to carry, nothing refers to them.
+delete from accounts a using carry_legacy l where a.id = l.id and not l.used;
+
+-- The guard refuses changing what an account is; this one-time carry-over names the issuing
+-- community of the accounts that had none (their entries and balances do not change).
+alter table accounts disable trigger accounts_guard;
+update accounts a set org_id = l.home from carry_legacy l where a.id = l.id and l.used;
+alter table accounts enable trigger accounts_guard;
+
+-- The other communities' shares move to their own accounts, as far as the available balance allows
+-- (pending holds stay on the home account that holds them): double-entry 'carryover' transfers.
+do $$
+declare
+    acc record;
+    s record;
+    movable bigint;
+    take bigint;
+    sub bigint;
+begin
+    for acc in select * from carry_legacy where used order by id loop
         movable := acc.balance - acc.held;
         for s in select community_id, share from carry_shares
-                  where account_id = acc.id and community_id is not null and community_id <> home and share > 0
+                  where account_id = acc.id and community_id is not null and community_id <> acc.home and share > 0
                   order by community_id loop
             exit when movable <= 0;
             take := least(s.share, movable);
@@ -120,16 +144,13 @@ begin
             on conflict do nothing;
             select id into sub from accounts
              where kind = 'user' and user_id = acc.user_id and unit = acc.unit and org_id = s.community_id;
-            alter table accounts enable trigger accounts_guard;
             insert into transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, cause_id,
                                    memo, created_at)
             values (acc.unit, acc.id, sub, take, 'carryover', 'posted', 'carryover', s.community_id,
                     '按发放社区分账 carried to the community that issued it', now());
-            alter table accounts disable trigger accounts_guard;
             movable := movable - take;
         end loop;
     end loop;
-    alter table accounts enable trigger accounts_guard;
 end $$;
 
 -- Every account now names its community: the issuer of a person's sub-account, or the owner.

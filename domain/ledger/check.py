@@ -61,11 +61,14 @@ CHECKS: dict[str, str] = {
     "transfer moves value into another community's account": """
         select t.id from transfers t join accounts d on d.id = t.debit_account
         join accounts c on c.id = t.credit_account
-        where (t.kind in ('award', 'adjustment', 'expiry') and 'user' in (d.kind, c.kind) and d.org_id <> c.org_id)
-           or (t.kind = 'gift' and d.org_id <> c.org_id)
-           or (t.kind = 'carryover' and (d.user_id is null or d.user_id is distinct from c.user_id))""",
+        where t.id >= (select first_transfer_id from ledger_epochs where name = 'cross_community')
+          and ((t.kind in ('award', 'adjustment', 'expiry') and 'user' in (d.kind, c.kind) and d.org_id <> c.org_id)
+            or (t.kind = 'gift' and d.org_id <> c.org_id)
+            or (t.kind = 'carryover' and (d.user_id is null or d.user_id is distinct from c.user_id)))""",
     # Every posted spend from one community's value into another community has its settlement row,
     # each reversal of one its negative row, and no settlement row stands without such a transfer.
+    # (Both checks start with the first transfer after migrations/018: before it, wallets named no
+    # community, and the carry-over assigned each to the community that issued most of it.)
     "settlement rows differ from the cross-community postings": """
         with expected as (
             select t.id, t.unit, d.org_id as issuer_id, c.org_id as spender_id, t.amount
@@ -77,8 +80,10 @@ CHECKS: dict[str, str] = {
               from transfers r join settlements s on s.transfer_id = r.reverses where r.kind = 'reversal')
         select coalesce(e.id, s.transfer_id) as transfer_id from expected e
           full join settlements s on s.transfer_id = e.id
-         where e.id is null or s.transfer_id is null
-            or (e.unit, e.issuer_id, e.spender_id, e.amount) is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount)""",
+         where coalesce(e.id, s.transfer_id) >= (select first_transfer_id from ledger_epochs
+                                                  where name = 'cross_community')
+           and (e.id is null or s.transfer_id is null
+            or (e.unit, e.issuer_id, e.spender_id, e.amount) is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount))""",
 }
 
 
