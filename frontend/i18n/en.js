@@ -903,5 +903,33 @@ export default {
   "privacy.close_button": "Close my account",
 
   "notfound.title": "Page not found",
-  "notfound.text": "The page you are looking for does not exist or has moved."
+  "notfound.text": "The page you are looking for does not exist or has moved.",
+
+  // cross-community spending and settlement (issue 19)
+  "title.settlement": "Settlement · Linli",
+  "settlement.heading": "Cross-community settlement",
+  "settlement.intro": "Once a street (or district) opens cross-community spending, residents spend points and time in any of its communities. The table lists, per month and pair of communities, what one issued and the other took in.",
+  "settlement.policy": "Spending area",
+  "settlement.policy_on": "{unit}: open since {from}",
+  "settlement.policy_off": "{unit}: not open (spent only where issued)",
+  "settlement.unit": "Unit",
+  "settlement.unit_points": "Points",
+  "settlement.unit_minutes": "Time",
+  "settlement.starts_on": "Starts on",
+  "settlement.open": "Open",
+  "settlement.close": "Close",
+  "settlement.saved": "Saved",
+  "settlement.report": "Monthly settlement",
+  "settlement.month": "Month",
+  "settlement.issuer": "Issued by",
+  "settlement.spender": "Spent in",
+  "settlement.amount": "Amount",
+  "settlement.empty": "Nothing crossed communities this month.",
+  "settlement.csv": "Download CSV",
+  "balance.total": "Total",
+  "balance.available": "Available",
+  "balance.held": "Held",
+  "balance.held_explained": "Held: reserved for a redemption waiting for approval or a time-bank service in progress; released when it is decided or cancelled.",
+  "balance.held_link": "See what holds it",
+  "balance.by_community": "By issuing community"
 };

@@ -903,5 +903,33 @@ export default {
   "privacy.close_button": "注销我的账号",
 
   "notfound.title": "页面不存在",
-  "notfound.text": "你要找的页面不存在，或者已经搬走了。"
+  "notfound.text": "你要找的页面不存在，或者已经搬走了。",
+
+  // 通存通兑与结算 (issue 19)
+  "title.settlement": "通兑结算 · 邻里",
+  "settlement.heading": "通兑结算",
+  "settlement.intro": "本街道（区）开通通存通兑后，居民可在范围内任一社区使用积分和时长。下表按月列出每对社区之间：一个社区发放、在另一个社区使用的数额。",
+  "settlement.policy": "通兑范围",
+  "settlement.policy_on": "{unit}：已开通，自 {from} 起",
+  "settlement.policy_off": "{unit}：未开通（只能在发放社区使用）",
+  "settlement.unit": "单位",
+  "settlement.unit_points": "积分",
+  "settlement.unit_minutes": "时长",
+  "settlement.starts_on": "生效日期",
+  "settlement.open": "开通",
+  "settlement.close": "关闭",
+  "settlement.saved": "已保存",
+  "settlement.report": "月度结算",
+  "settlement.month": "月份",
+  "settlement.issuer": "发放社区",
+  "settlement.spender": "使用社区",
+  "settlement.amount": "数额",
+  "settlement.empty": "本月没有跨社区使用。",
+  "settlement.csv": "下载 CSV",
+  "balance.total": "总额",
+  "balance.available": "可用",
+  "balance.held": "冻结中",
+  "balance.held_explained": "冻结中：已为待审批的兑换或进行中的时间银行服务预留，审批或取消后解冻。",
+  "balance.held_link": "查看冻结明细",
+  "balance.by_community": "按发放社区"
 };
