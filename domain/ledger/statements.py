@@ -39,6 +39,7 @@ class StatementPage(msgspec.Struct, frozen=True):
     items: list[StatementLine]
     next_cursor: str | None
     held: int
+    balance: ledger.Balance | None = None  # 总额 / 冻结中 / 可用 now, as every page shows them
 
 
 # One page of an account's postings, newest first, read through the entries_account
@@ -72,7 +73,7 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     if unit not in ledger.UNITS:
         raise DomainError("validation_failed", field="unit", details={"problem": "points or minutes"})
     accounts = await conn.fetch(
-        "select a.id, a.org_id, o.name, a.held from accounts a join orgs o on o.id = a.org_id "
+        "select a.id, a.org_id, o.name, a.balance, a.held from accounts a join orgs o on o.id = a.org_id "
         "where a.user_id = $1 and a.unit = $2 and a.kind = 'user' order by a.id", user_id, unit)
     rows, community = [], {}
     for account in accounts:
@@ -87,4 +88,6 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
         reversed_by=r["reversed_by"], community=community[r["account_id"]]) for r in rows[:limit]]
     next_cursor = str(items[-1].id) if len(rows) > limit else None
-    return StatementPage(items=items, next_cursor=next_cursor, held=held)
+    total = sum(a["balance"] for a in accounts)
+    return StatementPage(items=items, next_cursor=next_cursor, held=held,
+                         balance=ledger.Balance(total, held, total - held))

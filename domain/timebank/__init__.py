@@ -647,6 +647,40 @@ async def earned_minutes(conn: asyncpg.Connection, user_id: int) -> int:
     return await conn.fetchval(_EARNED, user_id)
 
 
+class Hours(msgspec.Struct, frozen=True):
+    """A person's hours (志愿时长), the ONE definition every page shows (certificate, time bank page,
+    star levels, statement, console), in minutes, each net of its reversals:
+    - activity_minutes: minutes banked at activity check-outs (awards);
+    - service_minutes: minutes earned serving time-bank requests;
+    - adjustment_minutes: managers' corrections, with their sign;
+    - total_minutes = the three together (never below 0), what the stars count (_EARNED above);
+    - gift_minutes: received from family, shown apart and never counted: a gift is not one's service."""
+    total_minutes: int
+    activity_minutes: int
+    service_minutes: int
+    adjustment_minutes: int
+    gift_minutes: int
+
+
+_HOURS = """
+    select coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'award'
+                                           and (t.kind = 'award' or e.amount < 0)), 0)::bigint as activity,
+           coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'service'
+                                           and ((t.kind = 'service' and e.amount > 0)
+                                                or (t.kind = 'reversal' and e.amount < 0))), 0)::bigint as service,
+           coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'adjustment'), 0)::bigint as adjustment,
+           coalesce(sum(e.amount) filter (where t.kind = 'gift' and e.amount > 0), 0)::bigint as gift
+      from entries e join transfers t on t.id = e.transfer_id left join transfers o on o.id = t.reverses
+      join accounts a on a.id = e.account_id
+     where a.user_id = $1 and a.unit = 'minutes' and a.kind = 'user'"""
+
+
+async def hours_of(conn: asyncpg.Connection, user_id: int) -> Hours:
+    row = await conn.fetchrow(_HOURS, user_id)
+    total = max(row["activity"] + row["service"] + row["adjustment"], 0)
+    return Hours(total, row["activity"], row["service"], row["adjustment"], row["gift"])
+
+
 class Stars(msgspec.Struct, frozen=True):
     earned_minutes: int
     stars: int
@@ -656,6 +690,7 @@ class Stars(msgspec.Struct, frozen=True):
 class TimebankMe(msgspec.Struct, frozen=True):
     balance: ledger.Balance
     stars: Stars
+    hours: Hours
     served_minutes: int             # confirmed time-bank services I gave
     services_served: int
     communities: list[OrgRef]       # communities I belong to or manage
@@ -664,8 +699,8 @@ class TimebankMe(msgspec.Struct, frozen=True):
     family: list[PersonRef]         # approved family links: who I may give to or post for
 
 
-async def stars_of(conn: asyncpg.Connection, user_id: int) -> Stars:
-    earned = await earned_minutes(conn, user_id)
+async def stars_of(conn: asyncpg.Connection, user_id: int, hours: Hours | None = None) -> Stars:
+    earned = (hours or await hours_of(conn, user_id)).total_minutes
     return Stars(earned, rules.stars(earned), rules.next_star_minutes(earned))
 
 
@@ -680,8 +715,10 @@ async def my_timebank(conn: asyncpg.Connection, actor: Actor) -> TimebankMe:
         """select u.id, u.name from family_links l
            join users u on u.id = case when l.requester_id = $1 then l.target_id else l.requester_id end
            where l.state = 'approved' and $1 in (l.requester_id, l.target_id) order by u.name""", actor.id)
+    hours = await hours_of(conn, actor.id)
     return TimebankMe(
-        balance=(await ledger.balances(conn, actor.id))[UNIT], stars=await stars_of(conn, actor.id),
+        balance=(await ledger.balances(conn, actor.id))[UNIT], stars=await stars_of(conn, actor.id, hours),
+        hours=hours,
         served_minutes=served["minutes"], services_served=served["n"],
         communities=[OrgRef(r["id"], r["name"]) for r in names],
         member_of=[OrgRef(r["id"], r["name"]) for r in names if r["id"] in member_of],
@@ -699,12 +736,22 @@ class CertificateLine(msgspec.Struct, frozen=True):
     confirmed_at: datetime
 
 
+class CertificateActivity(msgspec.Struct, frozen=True):
+    attendance_id: int
+    title: str
+    community_name: str
+    minutes: int
+    checked_out_at: datetime | None
+
+
 class Certificate(msgspec.Struct, frozen=True):
     user: PersonRef
     stars: Stars
-    served_minutes: int
+    served_minutes: int              # the time-bank services below (hours.service_minutes)
     services: list[CertificateLine]
     issued_at: datetime
+    hours: Hours | None = None       # the total the certificate states: activities + services + adjustments
+    activities: list[CertificateActivity] = []
 
 
 def mask_name(name: str) -> str:
@@ -726,8 +773,16 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
            where r.volunteer_id = $1 and r.state = 'confirmed' order by r.confirmed_at, r.id limit 1000""", user_id)
     lines = [CertificateLine(r["id"], r["title"], r["community_name"], mask_name(r["beneficiary"]),
                              r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
-    return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id), sum(x.minutes for x in lines),
-                       lines, clock.now())
+    attended = await conn.fetch(
+        """select t.id, a.title, o.name as community_name, t.minutes, t.checked_out_at
+             from attendances t join activities a on a.id = t.activity_id join orgs o on o.id = a.community_id
+            where t.user_id = $1 and t.state = 'done' and t.minutes > 0
+            order by t.checked_out_at, t.id limit 1000""", user_id)
+    hours = await hours_of(conn, user_id)
+    return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id, hours), sum(x.minutes for x in lines),
+                       lines, clock.now(), hours,
+                       [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
+                        for r in attended])
 
 
 # ---- demo ---------------------------------------------------------------------------------------

@@ -443,7 +443,7 @@ export default {
   "cert.print": "Print / save as PDF",
   "cert.org": "Linli · Community time bank",
   "cert.title": "Certificate of Service Hours",
-  "cert.body": "This certifies that {name} gave {n} volunteer services through the Linli community time bank, confirmed by the people served, for a total of {h} hours.",
+  "cert.body": "This certifies that {name} took part {n} times in community volunteer activities and time-bank services, confirmed by check-in and check-out and by the people served, for a total of {h} volunteer hours.",
   "cert.stars_note": "{h} hours earned in total",
   "cert.col_date": "Date",
   "cert.col_service": "Service",
@@ -931,5 +931,9 @@ export default {
   "balance.held": "Held",
   "balance.held_explained": "Held: reserved for a redemption waiting for approval or a time-bank service in progress; released when it is decided or cancelled.",
   "balance.held_link": "See what holds it",
-  "balance.by_community": "By issuing community"
+  "balance.by_community": "By issuing community",
+  "statement.balance_after_in": "{where} balance {v}",
+  "statement.part": "Issued by {where}: {v} available",
+  "cert.activity_meta": "Volunteer activity · {where}",
+  "cert.adjustments": "Adjusted by a manager"
 };

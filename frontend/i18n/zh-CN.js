@@ -443,7 +443,7 @@ export default {
   "cert.print": "打印 / 保存 PDF",
   "cert.org": "邻里 · 社区时间银行",
   "cert.title": "志愿服务时长证明",
-  "cert.body": "兹证明 {name} 在邻里社区时间银行中提供志愿服务 {n} 次，经服务对象确认，累计服务时长 {h} 小时。特发此证，以资鼓励。",
+  "cert.body": "兹证明 {name} 参加社区志愿活动和时间银行服务共 {n} 次，经签到签退和服务对象确认，累计志愿时长 {h} 小时。特发此证，以资鼓励。",
   "cert.stars_note": "累计获得时间 {h} 小时",
   "cert.col_date": "日期",
   "cert.col_service": "服务内容",
@@ -931,5 +931,9 @@ export default {
   "balance.held": "冻结中",
   "balance.held_explained": "冻结中：已为待审批的兑换或进行中的时间银行服务预留，审批或取消后解冻。",
   "balance.held_link": "查看冻结明细",
-  "balance.by_community": "按发放社区"
+  "balance.by_community": "按发放社区",
+  "statement.balance_after_in": "{where}余额 {v}",
+  "statement.part": "{where}发放：可用 {v}",
+  "cert.activity_meta": "志愿活动 · {where}",
+  "cert.adjustments": "管理员核定调整"
 };

@@ -15,9 +15,12 @@ function fmtDate(iso, style = "long") {
 }
 
 function render(cert) {
-  const count = cert.services.length;
+  // Hours are the one definition of domain/timebank Hours: activities + services + adjustments.
+  const activities = cert.activities ?? [];
+  const total = cert.hours ? cert.hours.total_minutes : cert.served_minutes;
+  const count = cert.services.length + activities.length;
   // The sentence comes from the catalogue with {placeholders}; the values are set in bold.
-  const values = { name: cert.user.name, n: String(count), h: hoursNumber(cert.served_minutes) };
+  const values = { name: cert.user.name, n: String(count), h: hoursNumber(total) };
   $("cert-body").replaceChildren(...t("cert.body").split(/\{(\w+)\}/)
     .map((part, i) => (i % 2 ? h("strong", {}, values[part] ?? part) : part)));
   const stars = $("cert-stars");
@@ -29,8 +32,16 @@ function render(cert) {
     h("td", { class: "cert-date" }, fmtDate(s.confirmed_at, "short")),
     h("td", { class: "wrap" }, h("div", { class: "cert-service" }, s.title),
       h("div", { class: "cert-service-meta" }, t("cert.service_meta", { who: s.beneficiary, where: s.community_name }))),
-    h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(s.minutes) })))));
-  $("cert-total").textContent = t("unit.hours", { n: hoursNumber(cert.served_minutes) });
+    h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(s.minutes) })))),
+    ...activities.map((a) => h("tr", {},
+      h("td", { class: "cert-date" }, a.checked_out_at ? fmtDate(a.checked_out_at, "short") : ""),
+      h("td", { class: "wrap" }, h("div", { class: "cert-service" }, a.title),
+        h("div", { class: "cert-service-meta" }, t("cert.activity_meta", { where: a.community_name }))),
+      h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(a.minutes) })))),
+    ...(cert.hours?.adjustment_minutes ? [h("tr", {}, h("td", {}, ""),
+      h("td", { class: "wrap" }, t("cert.adjustments")),
+      h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(cert.hours.adjustment_minutes) })))] : []));
+  $("cert-total").textContent = t("unit.hours", { n: hoursNumber(total) });
   $("cert-empty").hidden = count > 0;
   document.querySelector(".cert-table-wrap").hidden = count === 0;
   $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });
