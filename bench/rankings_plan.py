@@ -49,7 +49,8 @@ async def build(conn: asyncpg.Connection, postings: int, communities: int, peopl
                                 where name like 'bench %') u
                           join (select a.org_id, row_number() over (order by a.id) - 1 as k
                                 from accounts a join orgs o on o.id = a.org_id join orgs s on s.id = o.parent_id
-                                where s.parent_id = $1 and a.kind = 'issuing') c on c.k = u.n % $2""",
+                                where s.parent_id = $1 and a.kind = 'issuing') c on c.k = u.n % $2
+                          order by u.id""",
                        district, communities)
     # Each person lives in one community; awards land on random days of 2026Q3 and Q4.
     await conn.execute(f"""
