@@ -86,6 +86,12 @@ async def scan_page(code: str) -> File:
     return _page("scan.html")
 
 
+@get("/v/{code:str}", include_in_schema=False)
+async def verify_page(code: str) -> File:
+    """Where a certificate's QR leads: the page checks the code through /api/verify/<code>."""
+    return _page("verify.html")
+
+
 @get("/kiosk/{activity_id:str}", include_in_schema=False)
 async def kiosk_page(activity_id: str) -> File:
     return _page("kiosk.html")
@@ -122,7 +128,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
     static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
                                         name="frontend")
     app = Litestar(
-        route_handlers=[healthz, metrics_text, scan_page, kiosk_page, *discover_controllers(), static],
+        route_handlers=[healthz, metrics_text, scan_page, verify_page, kiosk_page, *discover_controllers(), static],
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],

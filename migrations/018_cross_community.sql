@@ -235,3 +235,34 @@ create trigger settlements_no_truncate before truncate on settlements
     for each statement execute function ledger_refuse_change();
 
 insert into audit_acts (act) values ('area_policy');
+
+-- ---- 5. certificates of service hours, issued and verifiable (issue 19) ---------------------------
+
+-- Asked for by the person (requested), issued by a manager of the community (issued: numbered, with a
+-- verification code for /v/<code> and the hours as they stood, archived), and revocable (revoked).
+create table service_certificates (
+    id            bigint generated always as identity primary key,
+    user_id       bigint not null references users (id),
+    community_id  bigint not null references orgs (id),      -- the issuing community (居委会)
+    state         text not null default 'requested' check (state in ('requested', 'issued', 'revoked')),
+    requested_at  timestamptz not null,
+    number        text unique,                               -- the certificate number, once issued
+    code          text unique,                               -- the verification code of /v/<code>
+    hours         jsonb,                                     -- domain/timebank Hours when issued
+    masked_name   text,
+    issued_by     bigint references users (id),              -- the manager in charge who issued it
+    issued_at     timestamptz,
+    contact       text check (length(contact) <= 100),
+    revoked_by    bigint references users (id),
+    revoked_at    timestamptz,
+    revoke_reason text check (length(revoke_reason) between 1 and 500),
+    check ((state = 'requested') = (number is null)),
+    check (state = 'requested' or (code is not null and hours is not null and issued_by is not null
+                                   and issued_at is not null and masked_name is not null)),
+    check ((state = 'revoked') = (revoked_at is not null and revoked_by is not null and revoke_reason is not null)),
+    check (issued_by is distinct from user_id)                -- nobody certifies their own hours
+);
+create index service_certificates_user on service_certificates (user_id, id desc);
+create index service_certificates_queue on service_certificates (community_id, state, id);
+
+insert into audit_acts (act) values ('certificate_issue'), ('certificate_revoke');

@@ -149,6 +149,14 @@ async def area_of(conn: asyncpg.Connection, community_id: int, unit: str, day: d
     return frozenset(await communities_under(conn, root))
 
 
+async def guest_communities(conn: asyncpg.Connection, community_ids: "set[int] | list[int]", unit: str) -> set[int]:
+    """Every community of the spending areas of these (a person's own) communities."""
+    found: set[int] = set()
+    for community_id in community_ids:
+        found |= await area_of(conn, community_id, unit)
+    return found
+
+
 async def may_visit(conn: asyncpg.Connection, user_id: int, community_id: int, unit: str) -> bool:
     """A guest of `community_id` for `unit`: its area holds a community the person belongs to or
     holds value issued by (a member of the community itself is no guest; the caller checks that)."""

@@ -157,7 +157,8 @@ async def session_for(conn: asyncpg.Connection, token: str) -> Session | None:
     """The live session for a token, with what every request needs to know of its person (one query)."""
     row = await conn.fetchrow(
         """select s.user_id, s.csrf, s.token_hash, u.name, u.is_admin,
-                  array(select m.org_id from org_managers m where m.user_id = u.id) as manages
+                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+                         where m.user_id = u.id and o.kind = 'community') as manages
            from sessions s join users u on u.id = s.user_id
            where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.active""",
         hash_token(token), clock.now())

@@ -307,7 +307,10 @@ async def list_rewards(conn: asyncpg.Connection, actor: Actor, *, community_id: 
                        include_inactive: bool, limit: int, after: int) -> RewardPage:
     """The catalogue of my communities (or of one), active rewards only unless a manager asks."""
     if community_id is None:
-        communities = sorted(await shop_communities(conn, actor))
+        # My shops, and as a guest those of the points spending areas (通兑范围) of my communities.
+        mine = await shop_communities(conn, actor)
+        communities = sorted(mine | await areas.guest_communities(
+            conn, await orgs.member_communities(conn, actor.id), "points"))
         show_inactive = False
     else:
         await _require_shopper(conn, actor, community_id, reading=True)

@@ -120,9 +120,7 @@ class _Scope(msgspec.Struct, frozen=True):
 
 async def _scope(conn: asyncpg.Connection, actor: Actor) -> _Scope:
     member_of = frozenset(await orgs.member_communities(conn, actor.id))
-    guest_of: set[int] = set()
-    for community_id in member_of:
-        guest_of |= await areas.area_of(conn, community_id, UNIT)
+    guest_of = await areas.guest_communities(conn, member_of, UNIT)
     return _Scope(actor, member_of, frozenset(guest_of - member_of))
 
 

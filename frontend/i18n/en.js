@@ -935,5 +935,17 @@ export default {
   "statement.balance_after_in": "{where} balance {v}",
   "statement.part": "Issued by {where}: {v} available",
   "cert.activity_meta": "Volunteer activity · {where}",
-  "cert.adjustments": "Adjusted by a manager"
+  "cert.adjustments": "Adjusted by a manager",
+  "title.verify": "Verify a certificate · Linli",
+  "verify.heading": "Verify a certificate of volunteer hours",
+  "verify.valid": "✔ This certificate is valid",
+  "verify.revoked": "✘ This certificate was revoked by its issuer",
+  "verify.unknown": "No such certificate: the code is unknown. Check the QR code or link.",
+  "verify.failed": "Cannot verify right now; please try again later.",
+  "verify.number": "Certificate number",
+  "verify.name": "Volunteer",
+  "verify.hours": "Volunteer hours",
+  "verify.issuer": "Issued by",
+  "verify.date": "Issued on",
+  "cert.verify_hint": "Scan the code or open the link to verify this certificate"
 };

@@ -50,7 +50,28 @@ function render(cert) {
   $("certificate").hidden = false;
 }
 
+/** The latest issued certificate of mine (numbered, verifiable): its number and QR to /v/<code>. */
+async function loadIssued() {
+  if (new URLSearchParams(location.search).get("user_id")) return; // a manager's view of someone else
+  try {
+    const { items } = await api("GET", "/api/certificates");
+    const issued = items.find((c) => c.state === "issued");
+    if (!issued) return;
+    $("cert-number").textContent = issued.number;
+    $("cert-verify-url").textContent = issued.verify_url;
+    // The SVG is the server's own QR rendering of our verify URL (domain/core/qr.py), not user input.
+    const svg = new DOMParser().parseFromString(issued.qr_svg, "image/svg+xml").documentElement;
+    svg.setAttribute("width", "160");
+    svg.setAttribute("height", "160");
+    $("cert-qr").replaceChildren(document.importNode(svg, true));
+    $("cert-verify").hidden = false;
+  } catch {
+    // no issued certificate to show: the page stays the plain record
+  }
+}
+
 function load() {
+  loadIssued();
   const userId = new URLSearchParams(location.search).get("user_id");
   const query = userId && /^\d+$/.test(userId) ? `?user_id=${userId}` : "";
   api("GET", `/api/timebank/certificate${query}`).then(render, (err) => handlePageError(err, $("loading"), load));

@@ -204,6 +204,15 @@ TABLE = [
     Op("PUT", "/api/orgs/{org_id}/spending-area", ADMIN, fresh={"org_id": "street"},
        body=lambda c: {"unit": "minutes", "enabled": False}),
     Op("GET", "/api/orgs/{org_id}/settlement", ANY_MANAGER, fresh={"org_id": "street"}),
+    # certificates of service hours: asked by a member, issued and revoked by the community's
+    # managers, verified by anyone
+    Op("POST", "/api/certificates", MEMBER, body=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/certificates", ANYONE),
+    Op("POST", "/api/certificates/{certificate_id}/issue", MANAGER, fresh={"certificate_id": "certificate"},
+       body=lambda c: {}),
+    Op("POST", "/api/certificates/{certificate_id}/revoke", MANAGER, fresh={"certificate_id": "issued_certificate"},
+       body=lambda c: {"reason": "登记有误"}),
+    Op("GET", "/api/verify/{code}", PUBLIC, fresh={"code": "certificate_code"}),
     Op("GET", "/api/timebank/requests/{request_id}", MEMBER_OR_MANAGER),
     Op("POST", "/api/timebank/requests/{request_id}/accept", MEMBER, fresh={"request_id": "open_request"}),
     Op("POST", "/api/timebank/requests/{request_id}/complete", VOLUNTEER, fresh={"request_id": "accepted_request"}),
@@ -260,7 +269,8 @@ TABLE = [
 PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "redemption", "report_id": "report",
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
-         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code"}
+         "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
+         "certificate_id": "certificate"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -306,6 +316,12 @@ class Matrix:
         b, c = self.build, self.client
         if kind == "street":  # not new: the street both sides share (its spending area, settlement)
             return side.ids["street"]
+        if kind in ("certificate", "issued_certificate", "certificate_code"):
+            asked = await _ok(c, side.volunteer, "POST", "/api/certificates", json={"community_id": side.community.id})
+            if kind == "certificate":
+                return asked["id"]
+            issued = await _ok(c, side.manager, "POST", f"/api/certificates/{asked['id']}/issue", json={})
+            return issued["id"] if kind == "issued_certificate" else issued["code"]
         if kind == "draft":
             return (await b.activity(side, publish=False))["id"]
         if kind == "activity":

@@ -104,7 +104,8 @@ async def test_volunteer_of_a_earns_at_a_and_redeems_at_b_only_with_the_streets_
     assert parts(await wallet(client, volunteer)) == {a.id: 120}
     reward = await new_reward(client, b, cost=45, stock=10)
 
-    # policy off: a guest of 乙 is refused, saying why
+    # policy off: a guest of 乙 is refused, saying why; 乙's shop is not in the catalogue
+    assert (await client.get("/api/rewards", headers=volunteer.headers)).json()["items"] == []
     r = await ask(client, volunteer, reward["id"], 2)
     assert r.status_code == 403 and r.json()["error"] == "outside_area"
     assert (await client.get(f"/api/rewards?community_id={b.id}", headers=volunteer.headers)).status_code == 403
@@ -120,6 +121,8 @@ async def test_volunteer_of_a_earns_at_a_and_redeems_at_b_only_with_the_streets_
 
     listed = await client.get(f"/api/rewards?community_id={b.id}", headers=volunteer.headers)
     assert listed.status_code == 200 and [x["id"] for x in listed.json()["items"]] == [reward["id"]]
+    everything = await client.get("/api/rewards", headers=volunteer.headers)  # my shops and the area's
+    assert [x["id"] for x in everything.json()["items"]] == [reward["id"]]
     r = await ask(client, volunteer, reward["id"], 2)
     assert r.status_code == 201, r.text
     await approve(client, b, r.json()["id"])
