@@ -42,8 +42,9 @@ function render(cert) {
       h("td", { class: "wrap" }, t("cert.adjustments")),
       h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(cert.hours.adjustment_minutes) })))] : []));
   $("cert-total").textContent = t("unit.hours", { n: hoursNumber(total) });
-  $("cert-empty").hidden = count > 0;
-  document.querySelector(".cert-table-wrap").hidden = count === 0;
+  const rows = count + (cert.hours?.adjustment_minutes ? 1 : 0);
+  $("cert-empty").hidden = rows > 0;
+  document.querySelector(".cert-table-wrap").hidden = rows === 0;
   $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });
   document.title = `${t("cert.title")} · ${cert.user.name}`;
   $("loading").hidden = true;
