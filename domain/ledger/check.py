@@ -83,7 +83,8 @@ CHECKS: dict[str, str] = {
          where coalesce(e.id, s.transfer_id) >= (select first_transfer_id from ledger_epochs
                                                   where name = 'cross_community')
            and (e.id is null or s.transfer_id is null
-            or (e.unit, e.issuer_id, e.spender_id, e.amount) is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount))""",
+            or (e.unit, e.issuer_id, e.spender_id, e.amount)
+               is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount))""",
 }
 
 

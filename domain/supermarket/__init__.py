@@ -415,8 +415,8 @@ async def list_redemptions(conn: asyncpg.Connection, actor: Actor, *, community_
             order by d.id {'asc' if oldest_first else 'desc'} limit $4""", scope_id, state, cursor, limit + 1)
     balances: dict[int, ledger.Balance] = {}
     if community_id is not None and rows:
-        for b in await conn.fetch("select user_id, sum(balance)::bigint as balance, sum(held)::bigint as held from accounts "
-                                  "where user_id = any($1::bigint[]) and unit = 'points' and kind = 'user' "
+        for b in await conn.fetch("select user_id, sum(balance)::bigint as balance, sum(held)::bigint as held "
+                                  "from accounts where user_id = any($1::bigint[]) and unit = 'points' and kind = 'user' "
                                   "group by user_id", list({r["user_id"] for r in rows})):
             balances[b["user_id"]] = ledger.Balance(b["balance"], b["held"], b["balance"] - b["held"])
     items = [_redemption(r, balances.get(r["user_id"])) for r in rows[:limit]]
