@@ -27,8 +27,16 @@ def test_issued_certificate_shows_a_decodable_verification_qr(live_server, datab
         page.wait_for_selector("#cert-verify:not([hidden])")
         assert page.text_content("#cert-number") == issued["number"]
         assert "5" in page.text_content("#cert-total")  # the 300 minutes of A's adjustment: 5 hours
-        shot = screenshot(page, "certificate-verification-qr")
-        image = Image.open(io.BytesIO(shot.read_bytes())).convert("L")
+        screenshot(page, "certificate-verification-qr")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the long URL wraps
+        # the QR itself, as a phone camera would frame it (the fixed bottom bar may cover it in a
+        # full-page capture)
+        qr = page.locator("#cert-qr")
+        page.evaluate("document.getElementById('cert-qr').scrollIntoView({block: 'center'})")
+        code = Image.open(io.BytesIO(qr.screenshot())).convert("L")
+        image = Image.new("L", (code.width + 40, code.height + 40), 255)  # a quiet zone around it
+        image.paste(code, (20, 20))
+        image.save(screenshot(page, "certificate-verification-qr-viewport").with_name("certificate-qr-only.png"))
         found = [r for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
         assert len(found) == 1 and found[0].text == issued["verify_url"]
         page.goto(found[0].text.replace(found[0].text.split("/v/")[0], live_server))
