@@ -85,6 +85,22 @@ CHECKS: dict[str, str] = {
            and (e.id is null or s.transfer_id is null
             or (e.unit, e.issuer_id, e.spender_id, e.amount)
                is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount))""",
+    # Value crosses communities only inside a spending area (domain/ledger/areas.py): when the spend
+    # was asked for, the issuer and the spender shared a street or district whose ruling policy for
+    # the unit (as set by then: the latest starts_on on or before that local day) was on.
+    "value spent outside its spending area": """
+        select s.transfer_id from settlements s
+          join transfers t on t.id = s.transfer_id
+          join orgs ic on ic.id = s.issuer_id join orgs ist on ist.id = ic.parent_id
+          join orgs sc on sc.id = s.spender_id join orgs sst on sst.id = sc.parent_id
+         where s.amount > 0 and not exists (
+               select 1 from (values (ist.id), (ist.parent_id)) level(org_id)
+                where level.org_id in (sst.id, sst.parent_id)
+                  and (select p.enabled from area_policies p
+                        where p.org_id = level.org_id and p.unit = s.unit
+                          and p.starts_on <= (t.created_at at time zone (select tz from ranking_settings))::date
+                          and p.created_at <= t.created_at
+                        order by p.starts_on desc, p.id desc limit 1))""",
 }
 
 

@@ -140,7 +140,8 @@ async def test_volunteer_of_a_earns_at_a_and_redeems_at_b_only_with_the_streets_
     assert (await settlement(client, volunteer, a.street_id)).status_code == 403
     assert await world.ledger_problems() == {}
 
-    # turned off again (from today): the same request is refused once more
+    # turned off again (from today, an hour later): the same request is refused once more
+    clock.freeze(NOW + timedelta(hours=1))
     assert (await set_area(client, await world.admin(), a.street_id, enabled=False)).status_code == 200
     r = await ask(client, volunteer, reward["id"], 1)
     assert r.status_code == 403 and r.json()["error"] == "outside_area"
@@ -290,11 +291,12 @@ async def test_64_concurrent_cross_community_redemptions_never_overdraw(client, 
 
 # ---- the database and the check -----------------------------------------------------------------
 
-async def test_the_database_keeps_accounts_per_community_and_the_check_sees_settlement_drift(world, pool):
+async def test_the_database_keeps_accounts_per_community_and_the_check_sees_settlement_drift(world, pool, client):
     from tests.ledger.ledger_support import corrupted, refused
     a, b = await street_of(world, "金社区", "木社区")
     person = await world.member(a, "吴用")
     await world.fund(person, a, "points", 40)
+    assert (await set_area(client, await world.admin(), a.street_id)).status_code == 200
     async with pool.acquire() as conn, conn.transaction():
         mine = await ledger.user_account(conn, person.id, "points", a.id)
         shop_b = await ledger.org_account(conn, b.id, "supermarket", "points")
@@ -310,4 +312,10 @@ async def test_the_database_keeps_accounts_per_community_and_the_check_sees_sett
                             join accounts d on d.id = t.debit_account join accounts c on c.id = t.credit_account
                             where t.id = $1""", t.id):
         assert "settlement rows differ from the cross-community postings" in await world.ledger_problems()
+    assert await world.ledger_problems() == {}
+    # without the street's policy, the same spend is one the check reports
+    async with corrupted(pool, "area_policies", "update area_policies set enabled = false where org_id = $1",
+                         "update area_policies set enabled = true where org_id = $1", a.street_id):
+        assert [r["transfer_id"] for r in (await world.ledger_problems())["value spent outside its spending area"]
+                ] == [t.id]
     assert await world.ledger_problems() == {}
