@@ -266,3 +266,23 @@ create index service_certificates_user on service_certificates (user_id, id desc
 create index service_certificates_queue on service_certificates (community_id, state, id);
 
 insert into audit_acts (act) values ('certificate_issue'), ('certificate_revoke');
+
+-- A person asks for a correction of their record; a manager of the community answers (accepted, with
+-- the adjustment made through the ledger, or declined), audited. Answered once.
+create table record_corrections (
+    id           bigint generated always as identity primary key,
+    user_id      bigint not null references users (id),
+    community_id bigint not null references orgs (id),
+    request      text not null check (length(request) between 1 and 1000),
+    requested_at timestamptz not null,
+    state        text not null default 'open' check (state in ('open', 'accepted', 'declined')),
+    answer       text check (length(answer) between 1 and 1000),
+    answered_by  bigint references users (id),
+    answered_at  timestamptz,
+    check ((state = 'open') = (answer is null and answered_by is null and answered_at is null)),
+    check (answered_by is distinct from user_id)
+);
+create index record_corrections_user on record_corrections (user_id, id desc);
+create index record_corrections_queue on record_corrections (community_id, state, id);
+
+insert into audit_acts (act) values ('correction_answer');

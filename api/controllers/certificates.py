@@ -54,6 +54,41 @@ class CertificatesController(Controller):
             return await certificates.revoke(conn, actor, certificate_id, data.reason, ip=client_ip(request))
 
 
+class CorrectionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    community_id: int
+    request: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class AnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    accepted: bool
+    answer: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class CorrectionsController(Controller):
+    path = "/api/corrections"
+    tags = ["timebank"]
+
+    @post("/", status_code=201)
+    async def ask(self, actor: Actor, pool: asyncpg.Pool, data: CorrectionIn) -> certificates.Correction:
+        """Ask a community one belongs to for a correction of one's record."""
+        async with pool.acquire() as conn:
+            return await certificates.ask_correction(conn, actor, data.community_id, data.request)
+
+    @get("/")
+    async def listing(self, actor: Actor, pool: asyncpg.Pool,
+                      community_id: int | None = None) -> certificates.CorrectionPage:
+        async with pool.acquire() as conn:
+            return await certificates.corrections(conn, actor, community_id)
+
+    @post("/{correction_id:int}/answer", status_code=200)
+    async def answer(self, request: Request, actor: Actor, pool: asyncpg.Pool, correction_id: int,
+                     data: AnswerIn) -> certificates.Correction:
+        """A manager of the community answers once (audited)."""
+        async with pool.acquire() as conn:
+            return await certificates.answer_correction(conn, actor, correction_id, accepted=data.accepted,
+                                                        answer=data.answer, ip=client_ip(request))
+
+
 class VerifyController(Controller):
     path = "/api/verify"
     tags = ["timebank"]

@@ -42,7 +42,7 @@ ACTS = frozenset({
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
     "area_policy",  # a street's or district's spending area (通兑范围), issue 19
-    "certificate_issue", "certificate_revoke",  # certificates of service hours, issue 19
+    "certificate_issue", "certificate_revoke", "correction_answer",  # certificates and records, issue 19
 })
 
 

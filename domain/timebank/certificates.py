@@ -161,3 +161,81 @@ async def verify(conn: asyncpg.Connection, code: str) -> Verification:
     return Verification(state=row["state"], number=row["number"], masked_name=row["masked_name"],
                         hours=_hours(row["hours"]), community_name=row["community_name"],
                         issued_at=row["issued_at"], revoked_at=row["revoked_at"])
+
+
+# ---- corrections of a person's record ---------------------------------------------------------------
+
+class Correction(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    user_id: int
+    community_id: int
+    request: str
+    requested_at: datetime
+    state: str                       # open, accepted, declined
+    answer: str | None
+    answered_at: datetime | None
+
+
+class CorrectionPage(msgspec.Struct, frozen=True):
+    items: list[Correction]
+
+
+def _correction(row: asyncpg.Record) -> Correction:
+    return Correction(id=row["id"], user_id=row["user_id"], community_id=row["community_id"], request=row["request"],
+                      requested_at=row["requested_at"], state=row["state"], answer=row["answer"],
+                      answered_at=row["answered_at"])
+
+
+def _text(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise invalid(field, "required")
+    if len(value) > 1000:
+        raise invalid(field, "at most 1000 characters")
+    return value
+
+
+async def ask_correction(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, request: str) -> Correction:
+    """A person asks a community they belong to to correct their record (hours, points, a service)."""
+    request = _text(request, "request")
+    if community_id not in await orgs.member_communities(conn, actor.id):
+        raise DomainError("not_member", field="community_id")
+    row = await conn.fetchrow(
+        "insert into record_corrections (user_id, community_id, request, requested_at) values ($1, $2, $3, $4) "
+        "returning *", actor.id, community_id, request, clock.now())
+    return _correction(row)
+
+
+async def corrections(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int | None) -> CorrectionPage:
+    if community_id is None:
+        rows = await conn.fetch("select * from record_corrections where user_id = $1 order by id desc limit 100",
+                                actor.id)
+    else:
+        orgs.require_manager(actor, community_id)
+        rows = await conn.fetch("select * from record_corrections where community_id = $1 order by id desc limit 100",
+                                community_id)
+    return CorrectionPage([_correction(r) for r in rows])
+
+
+async def answer_correction(conn: asyncpg.Connection, actor: orgs.Actor, correction_id: int, *, accepted: bool,
+                            answer: str, ip: str | None = None) -> Correction:
+    """A manager of the community (not the person) answers once; the answer is audited. An accepted
+    correction is made through the ledger (an adjustment) or the record it names, by the same manager."""
+    answer = _text(answer, "answer")
+    async with conn.transaction():
+        row = await conn.fetchrow("select * from record_corrections where id = $1 for update", correction_id)
+        if row is None:
+            raise not_found("correction")
+        orgs.require_manager(actor, row["community_id"])
+        if row["user_id"] == actor.id:
+            raise forbidden("nobody answers their own request")
+        if row["state"] != "open":
+            raise DomainError("invalid_state", details={"state": row["state"]})
+        state = "accepted" if accepted else "declined"
+        updated = await conn.fetchrow(
+            "update record_corrections set state = $2, answer = $3, answered_by = $4, answered_at = $5 "
+            "where id = $1 returning *", correction_id, state, answer, actor.id, clock.now())
+        await audit.record(conn, actor, "correction_answer", community_id=row["community_id"],
+                           target=("user", row["user_id"]), before={"state": "open", "request": row["request"]},
+                           after={"correction_id": correction_id, "state": state, "answer": answer}, ip=ip)
+    return _correction(updated)

@@ -213,6 +213,10 @@ TABLE = [
     Op("POST", "/api/certificates/{certificate_id}/revoke", MANAGER, fresh={"certificate_id": "issued_certificate"},
        body=lambda c: {"reason": "登记有误"}),
     Op("GET", "/api/verify/{code}", PUBLIC, fresh={"code": "certificate_code"}),
+    Op("POST", "/api/corrections", MEMBER, body=lambda c: {"community_id": C(c), "request": "少记了一次服务"}),
+    Op("GET", "/api/corrections", ANYONE),
+    Op("POST", "/api/corrections/{correction_id}/answer", MANAGER, fresh={"correction_id": "correction"},
+       body=lambda c: {"accepted": False, "answer": "已核实，记录无误"}),
     Op("GET", "/api/timebank/requests/{request_id}", MEMBER_OR_MANAGER),
     Op("POST", "/api/timebank/requests/{request_id}/accept", MEMBER, fresh={"request_id": "open_request"}),
     Op("POST", "/api/timebank/requests/{request_id}/complete", VOLUNTEER, fresh={"request_id": "accepted_request"}),
@@ -270,7 +274,7 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
          "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
-         "certificate_id": "certificate"}
+         "certificate_id": "certificate", "correction_id": "correction"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -316,6 +320,9 @@ class Matrix:
         b, c = self.build, self.client
         if kind == "street":  # not new: the street both sides share (its spending area, settlement)
             return side.ids["street"]
+        if kind == "correction":
+            return (await _ok(c, side.volunteer, "POST", "/api/corrections",
+                              json={"community_id": side.community.id, "request": "少记了一次服务"}))["id"]
         if kind in ("certificate", "issued_certificate", "certificate_code"):
             asked = await _ok(c, side.volunteer, "POST", "/api/certificates", json={"community_id": side.community.id})
             if kind == "certificate":

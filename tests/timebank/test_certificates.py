@@ -55,3 +55,27 @@ async def test_nobody_certifies_their_own_hours(client, world):
     stranger = await world.person("路人")
     r = await client.post("/api/certificates", json={"community_id": c.id}, headers=stranger.headers)
     assert r.status_code == 403 and r.json()["error"] == "not_member"
+
+
+async def test_a_person_asks_for_a_correction_and_the_answer_is_audited(client, world, pool):
+    c = await world.community("更正社区")
+    person = await world.member(c, "郑好")
+    asked = await ok(client, person, "POST", "/api/corrections",
+                     {"community_id": c.id, "request": "11月3日义诊签退漏记，实际服务2小时"}, 201)
+    assert asked["state"] == "open"
+    queue = await ok(client, c.manager, "GET", f"/api/corrections?community_id={c.id}")
+    assert [x["id"] for x in queue["items"]] == [asked["id"]]
+    other = await world.community("别的更正社区")
+    r = await client.post(f"/api/corrections/{asked['id']}/answer", json={"accepted": True, "answer": "好"},
+                          headers=other.manager.headers)
+    assert r.status_code == 403
+    answered = await ok(client, c.manager, "POST", f"/api/corrections/{asked['id']}/answer",
+                        {"accepted": True, "answer": "已核实，已补记120分钟"})
+    assert answered["state"] == "accepted" and answered["answer"] == "已核实，已补记120分钟"
+    r = await client.post(f"/api/corrections/{asked['id']}/answer", json={"accepted": False, "answer": "再答"},
+                          headers=c.manager.headers)
+    assert r.status_code == 409   # answered once
+    audit = await pool.fetchrow("select act, actor_id, target_id, after from audit_log where act = 'correction_answer' "
+                                "and target_id = $1", person.id)
+    assert (audit["act"], audit["actor_id"]) == ("correction_answer", c.manager.id)
+    assert [x["state"] for x in (await ok(client, person, "GET", "/api/corrections"))["items"]] == ["accepted"]
