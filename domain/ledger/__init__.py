@@ -1,4 +1,6 @@
-"""The only writer of the ledger: post, hold, post_pending, void_pending, reverse.
+"""The only writer of the ledger: post, hold, post_pending, void_pending, reverse; and for a person's
+value, which is kept per issuing community (migrations/018, docs/cross-community.md), `spend` (one
+transfer per account drawn on, in a fixed order) with post_group, void_group and reverse_group.
 
 Each function runs inside the caller's transaction (a check-in and its credit commit together) and:
 1. checks the accounts exist and carry the transfer's unit (`validation_failed`, not a raw error);
