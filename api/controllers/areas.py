@@ -51,3 +51,6 @@ class AreasController(Controller):
                 "content-disposition": f'attachment; filename="settlement-{org_id}-{report.month}.csv"',
                 "cache-control": "no-store"})
         return Response(report)
+
+
+CONTROLLERS = (AreasController,)  # listed in api/capabilities.py

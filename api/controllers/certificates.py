@@ -98,3 +98,6 @@ class VerifyController(Controller):
         """Public: the masked name, hours, issuer and date of a certificate, or code_unknown."""
         async with pool.acquire() as conn:
             return await certificates.verify(conn, code)
+
+
+CONTROLLERS = (CertificatesController, CorrectionsController, VerifyController)  # listed in api/capabilities.py

@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from domain.core import audit, clock
-from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.core.errors import DomainError, invalid, not_found
 from domain.people import orgs
 
 LEVELS = ("street", "district")
@@ -65,25 +65,11 @@ async def communities_under(conn: asyncpg.Connection, org_id: int) -> list[int]:
     return [r["id"] for r in rows]
 
 
-async def level_managers(conn: asyncpg.Connection, org_id: int) -> set[int]:
-    return {r["user_id"] for r in await conn.fetch("select user_id from org_managers where org_id = $1", org_id)}
-
-
-async def is_level_manager(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> bool:
-    """An admin, or a manager appointed to this street/district (or to the district above a street)."""
-    if actor.is_admin:
-        return True
-    return bool(await conn.fetchval(
-        """with recursive up as (select id, parent_id from orgs where id = $1
-                                 union all select o.id, o.parent_id from orgs o join up on o.id = up.parent_id)
-           select 1 from up join org_managers m on m.org_id = up.id where m.user_id = $2 limit 1""",
-        org_id, actor.id))
-
-
 async def require_level_manager(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> asyncpg.Record:
+    """The street or district, if the actor may set its policy: main's one rule for the levels above
+    a community (orgs.require_level_manager: an admin, or a manager of it or of the level above)."""
     found = await level(conn, org_id)
-    if not await is_level_manager(conn, actor, org_id):
-        raise forbidden("not a manager of this street or district")
+    await orgs.require_level_manager(conn, actor, org_id)
     return found
 
 

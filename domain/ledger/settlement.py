@@ -4,8 +4,8 @@
 It reads `settlements` (migrations/018): one row per posted cross-community spend, written by the
 ledger's trigger with the transfer, and one negative row per reversal of one (a refunded voucher),
 dated when it happened. A refund in a later month lowers that later month: each month shows what
-moved in it, so the months add up to the ledger. Who reads it: the area's level managers (admins,
-managers of the street or district) and the managers of its communities (as street rankings).
+moved in it, so the months add up to the ledger. Who reads it: admins, managers of the street or district
+(Actor.oversees) and the managers of its communities (as street rankings).
 """
 
 from datetime import date, datetime
@@ -54,10 +54,10 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 async def _require_reader(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> None:
+    """Whoever may read the figures of one of its communities (Actor.reads): an admin, a manager of
+    one of them, or a street or district manager overseeing them (Actor.oversees)."""
     await areas.level(conn, org_id)
-    if await areas.is_level_manager(conn, actor, org_id):
-        return
-    if not set(await areas.communities_under(conn, org_id)) & actor.manages:
+    if not any(actor.reads(c) for c in await areas.communities_under(conn, org_id)):
         raise forbidden("not a manager in this street or district")
 
 

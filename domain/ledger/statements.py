@@ -1,5 +1,6 @@
 """Reading the ledger for people: statements (newest first, with balance after each posting)."""
 
+import re
 from datetime import datetime
 
 import asyncpg
@@ -63,6 +64,24 @@ STATEMENT_QUERY = """
 
 NEWEST = 2**63 - 1  # the cursor of the first page: before every entry id
 
+# A memo names people by reference, never by name (issue 16): the ledger cannot be edited, and a name
+# written into it would outlive the closing of that person's account. `person_ref` writes the
+# reference, `render_memos` puts in the name each person has when the memo is read (a closed
+# account's is 已注销用户, set when it closed).
+_PERSON = re.compile(r"\{user:(\d+)\}")
+
+
+def person_ref(user_id: int) -> str:
+    return "{user:%d}" % user_id
+
+
+async def render_memos(conn: asyncpg.Connection, memos: "list[str | None]") -> "list[str | None]":
+    ids = {int(m) for memo in memos if memo for m in _PERSON.findall(memo)}
+    if not ids:
+        return list(memos)
+    names = dict(await conn.fetch("select id, name from users where id = any($1::bigint[])", sorted(ids)))
+    return [_PERSON.sub(lambda m: names.get(int(m.group(1)), "?"), memo) if memo else memo for memo in memos]
+
 
 async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: int, before: int) -> StatementPage:
     """One page of a person's postings on all their accounts of `unit` (one per issuing community),
@@ -82,11 +101,12 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
                  for r in await conn.fetch(STATEMENT_QUERY, account["id"], before or NEWEST, limit + 1)]
     rows.sort(key=lambda r: r["id"], reverse=True)
     held = sum(a["held"] for a in accounts)
+    memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])
     items = [StatementLine(
         id=r["id"], transfer_id=r["transfer_id"], created_at=r["created_at"], kind=r["kind"], amount=r["amount"],
-        balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], r["memo"]),
+        balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], memo),
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
-        reversed_by=r["reversed_by"], community=community[r["account_id"]]) for r in rows[:limit]]
+        reversed_by=r["reversed_by"], community=community[r["account_id"]]) for r, memo in zip(rows[:limit], memos)]
     next_cursor = str(items[-1].id) if len(rows) > limit else None
     total = sum(a["balance"] for a in accounts)
     return StatementPage(items=items, next_cursor=next_cursor, held=held,

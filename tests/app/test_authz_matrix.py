@@ -28,8 +28,8 @@ import pytest
 
 from domain.people import auth
 from domain.checkin import codes
-from tests.conftest import Person, World, new_phone
-from tests.app.security_support import Builder, Side, _ok, jpeg
+from tests.conftest import Person, World, new_phone, sms_code
+from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
 
 ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
 SIDES = ("A", "B")
@@ -49,6 +49,23 @@ def OWNER_OR_MANAGER(role, side): return VOLUNTEER(role, side) or MANAGER(role, 
 def COURIER_OR_MANAGER(role, side): return COURIER(role, side) or MANAGER(role, side)
 def MEMBER_OR_OWN_MANAGER(role, side): return MEMBER(role, side) or role == f"manager_{side.lower()}"
 def ANY_MANAGER(role, side): return role in ("admin", "manager_a", "manager_b")
+def INVITEE(role, side): return role == "courier"
+
+
+def _sent_code(phone: str) -> str:
+    """The code the log sender sent to the phone; a guess when none was (bodies built for other tests)."""
+    from domain.core import sms
+    return sms_code(phone) if sms.last_logged(phone) else "000000"
+
+
+def _residents_csv() -> bytes:
+    return f"姓名,手机号\n王秀兰,{new_phone()}\n".encode()
+
+
+def _residents_form() -> dict:
+    import hashlib
+    data = _residents_csv()
+    return {"file": ("r.csv", data), "file_sha256": (None, hashlib.sha256(data).hexdigest())}
 
 
 @dataclass
@@ -95,8 +112,9 @@ TABLE = [
     # service and auth
     Op("GET", "/healthz", PUBLIC),
     Op("GET", "/metrics", PUBLIC),
-    Op("POST", "/api/auth/register", PUBLIC,
-       body=lambda c: {"phone": new_phone(), "password": "matrix-pass-1", "name": "新居民"}),
+    Op("POST", "/api/auth/register", PUBLIC, fresh={"sms_phone": "sms_register"},
+       body=lambda c: {"phone": c.ids["sms_phone"], "password": "matrix-pass-1", "name": "新居民",
+                       "code": _sent_code(c.ids["sms_phone"])}),
     Op("POST", "/api/auth/login", PUBLIC, body=lambda c: {"phone": c.ids["login_phone"], "password": "matrix-pass-1"}),
     Op("POST", "/api/auth/logout", ANYONE, session="fresh_session"),
     Op("POST", "/api/auth/password", ANYONE, session="fresh_person",
@@ -127,22 +145,35 @@ TABLE = [
     Op("GET", "/api/communities/{community_id}/members.csv", MEMBER_OR_MANAGER),
     Op("POST", "/api/communities/{community_id}/invitations", MANAGER,
        body=lambda c: {"phone": new_phone(), "name": "新邻居", "role": "volunteer"}),
-    Op("GET", "/api/members/{user_id}", MANAGER),
+    # A person one may not reach answers as an unknown id (issue 16): 404, not 403.
+    Op("GET", "/api/members/{user_id}", MANAGER, deny=404),
     Op("POST", "/api/members/{user_id}/grid", MANAGER, body=lambda c: {"grid_id": c.ids["grid"]}),
-    Op("POST", "/api/members/{user_id}/deactivate", MANAGER, fresh={"user_id": "member"},
+    Op("POST", "/api/members/{user_id}/deactivate", MANAGER, deny=404, fresh={"user_id": "member"},
        body=lambda c: {"reason": "搬走了"}),
-    Op("POST", "/api/members/{user_id}/reactivate", MANAGER, fresh={"user_id": "inactive_member"},
+    Op("POST", "/api/members/{user_id}/reactivate", MANAGER, deny=404, fresh={"user_id": "inactive_member"},
        body=lambda c: {"reason": "回来了"}),
     Op("POST", "/api/people/search", ADMIN, body=lambda c: {"q": "居民"}),
     Op("GET", "/api/audit", MANAGER, query=lambda c: {"community_id": C(c)}),
     Op("GET", "/api/console/summary", ANY_MANAGER),
+    # invitations answered by the invited person only (the courier of A, invited elsewhere): issue 16
+    Op("GET", "/api/me/invitations", ANYONE),
+    Op("POST", "/api/me/invitations/{invitation_id}/accept", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
+    Op("POST", "/api/me/invitations/{invitation_id}/decline", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
     Op("GET", "/api/console/tree", ANY_MANAGER),
     # ledger
-    Op("POST", "/api/adjustments", MANAGER,
+    Op("POST", "/api/adjustments", MANAGER, deny=404,
        body=lambda c: {"user_id": c.ids["target"], "unit": "points", "amount": 1, "reason": "补录"}),
+    # maker-checker (issue 16): another manager of the community, or an admin, decides
+    Op("GET", "/api/adjustment-requests", MANAGER, query=lambda c: {"community_id": C(c)}),
+    Op("POST", "/api/adjustment-requests/{request_id}/approve", MANAGER, deny=404,
+       fresh={"request_id": "adjustment_request"}),
+    Op("POST", "/api/adjustment-requests/{request_id}/reject", MANAGER, deny=404,
+       fresh={"request_id": "adjustment_request"}, body=lambda c: {"reason": "证据不足"}),
+    Op("GET", "/api/communities/{community_id}/adjustment-policy", MANAGER),
+    Op("PUT", "/api/communities/{community_id}/adjustment-policy", MANAGER, body=lambda c: {"threshold_points": 200}),
     Op("POST", "/api/transfers/{transfer_id}/reverse", MANAGER, fresh={"transfer_id": "transfer"},
        body=lambda c: {"reason": "录错了"}),
-    Op("GET", "/api/users/{user_id}/statement", MANAGER),
+    Op("GET", "/api/users/{user_id}/statement", MANAGER, deny=404),
     # activities and check-in
     Op("GET", "/api/activities", ANYONE, query=lambda c: {"community_id": C(c)}),  # filtered to what one may see
     Op("POST", "/api/activities", MANAGER, body=lambda c: {
@@ -225,7 +256,7 @@ TABLE = [
        body=lambda c: {"minutes": 30}),
     Op("POST", "/api/timebank/requests/{request_id}/cancel", MANAGER, fresh={"request_id": "open_request"}),
     Op("GET", "/api/timebank/me", ANYONE),
-    Op("GET", "/api/timebank/certificate", MANAGER, query=lambda c: {"user_id": c.ids["target"]}),
+    Op("GET", "/api/timebank/certificate", MANAGER, deny=404, query=lambda c: {"user_id": c.ids["target"]}),
     Op("GET", "/api/timebank/pool", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
     Op("POST", "/api/timebank/pool/donations", MEMBER, body=lambda c: {"community_id": C(c), "minutes": 1}),
     Op("POST", "/api/timebank/pool/credits", MANAGER,
@@ -264,9 +295,79 @@ TABLE = [
     Op("GET", "/api/public/postings/{posting_id}", PUBLIC),
     Op("POST", "/api/postings/{posting_id}/appeals", MEMBER, fresh={"posting_id": "posting"},
        body=lambda c: {"reason": "我的积分少算了"}),
-    Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),  # a manager sees all, anyone else their own
+    Op("GET", "/api/postings/{posting_id}/appeals", ANYONE),
+    # activity sign-up (issue 22): members of the activity's community; anyone may see the places
+    Op("GET", "/api/activities/{activity_id}/signup", ANYONE),
+    Op("POST", "/api/activities/{activity_id}/signup", MEMBER),
+    Op("POST", "/api/activities/{activity_id}/signup/cancel", ANYONE),
+    Op("GET", "/api/me/activities", ANYONE),
+    Op("GET", "/api/me/workbench", ANYONE),
+    Op("GET", "/api/me/rank", ANYONE),  # a manager sees all, anyone else their own
     Op("POST", "/api/appeals/{appeal_id}/answer", MANAGER, fresh={"appeal_id": "appeal"},
        body=lambda c: {"answer": "已核实"}),
+    # messages (issue 23): everyone has their own inbox; another person's message is not there
+    Op("GET", "/api/me/messages", ANYONE),
+    Op("GET", "/api/me/messages/unread", ANYONE),
+    Op("POST", "/api/me/messages/{message_id}/read", VOLUNTEER, deny=404),  # A's volunteer's own message
+    Op("POST", "/api/me/messages/read-all", ANYONE),
+    Op("GET", "/api/me/messages/settings", ANYONE),
+    Op("PUT", "/api/me/messages/settings/{kind}", ANYONE, body=lambda c: {"channels": ["sms"]}),
+    Op("PUT", "/api/me/messages/wechat", ANYONE, body=lambda c: {"openid": "o-matrix"}),
+    # 双报到: work units (under the street both sides share) and levels above the community. No role
+    # of the matrix manages the street or a unit, so only the admin may act there.
+    Op("POST", "/api/units", ADMIN, body=lambda c: {"name": "新单位", "kind": "enterprise", "parent_id": c.ids["street"]}),
+    Op("GET", "/api/units", ANYONE),
+    Op("POST", "/api/units/{unit_id}/admins", ADMIN, body=lambda c: {"phone": c.ids["login_phone"]}),
+    Op("POST", "/api/units/{unit_id}/roster", ADMIN, files=lambda c: {"file": ("roster.csv", b"x", "text/csv")}),
+    Op("POST", "/api/units/{unit_id}/members/{user_id}/confirm", ADMIN, fresh={"user_id": "unit_claim"}),
+    Op("GET", "/api/units/{unit_id}/view", ADMIN),
+    Op("POST", "/api/unit-reports", ANYONE, session="fresh_person",
+       body=lambda c: {"unit_id": c.ids["unit"], "community_id": C(c)}),
+    Op("POST", "/api/unit-reports/withdraw", ANYONE, session="fresh_person"),
+    Op("POST", "/api/unit-reports/{unit_report_id}/approve", MANAGER, fresh={"unit_report_id": "unit_report"}),
+    Op("POST", "/api/unit-reports/{unit_report_id}/reject", MANAGER, fresh={"unit_report_id": "unit_report"},
+       body=lambda c: {"reason": "不在本社区居住"}),
+    Op("GET", "/api/communities/{community_id}/unit-reports", MANAGER),
+    Op("GET", "/api/communities/{community_id}/units-served", MANAGER),
+    Op("GET", "/api/communities/{community_id}/needs", MEMBER_OR_MANAGER),
+    Op("POST", "/api/communities/{community_id}/needs", MANAGER, body=lambda c: {"title": "楼道值守", "slots": 50}),
+    Op("POST", "/api/communities/{community_id}/service-cards", MANAGER,
+       body=lambda c: {"user_id": c.ids["reported"], "quarter": quarter()}),
+    Op("POST", "/api/needs/{need_id}/claim", VOLUNTEER),  # the volunteer reported to A
+    Op("POST", "/api/needs/{need_id}/close", MANAGER, fresh={"need_id": "need"}),
+    Op("GET", "/api/levels/{level_id}/overview", ADMIN),
+    Op("GET", "/api/levels/{level_id}/units-ranking", ADMIN),
+    Op("PUT", "/api/levels/{level_id}/service-target", ADMIN, body=lambda c: {"year": 2026, "minutes": 3000}),
+    Op("GET", "/api/me/levels", ANYONE),
+    Op("GET", "/api/me/service-record", ANYONE),
+    # joining (issue 18): SMS codes, join requests, import, residents without phones, cards
+    Op("POST", "/api/auth/phone-codes", PUBLIC, body=lambda c: {"phone": new_phone(), "purpose": "register"}),
+    Op("POST", "/api/auth/password-reset", PUBLIC, fresh={"sms_phone": "sms_reset"},
+       body=lambda c: {"phone": c.ids["sms_phone"], "code": _sent_code(c.ids["sms_phone"]),
+                       "new_password": "matrix-pass-9"}),
+    Op("GET", "/api/join/{join_code}", PUBLIC),
+    # anyone logged in may ask to join a community they are not in (members get 409: tests/people/test_joining.py)
+    Op("POST", "/api/join-requests", ANYONE, body=lambda c: {"join_code": c.ids["open_join_code"]}),
+    Op("GET", "/api/join-requests/{join_request_id}", MANAGER, deny=404, fresh={"join_request_id": "join_request"}),
+    Op("POST", "/api/join-requests/{join_request_id}/approve", MANAGER, fresh={"join_request_id": "join_request"}),
+    Op("POST", "/api/join-requests/{join_request_id}/reject", MANAGER, fresh={"join_request_id": "join_request"},
+       body=lambda c: {"reason": "不是本社区居民"}),
+    Op("GET", "/api/communities/{community_id}/join-requests", MANAGER),
+    Op("GET", "/api/communities/{community_id}/join-policy", MANAGER),
+    Op("PUT", "/api/communities/{community_id}/join-policy", MANAGER, body=lambda c: {"auto_approve": False}),
+    Op("GET", "/api/communities/{community_id}/join-code", MANAGER),
+    Op("GET", "/api/communities/{community_id}/join-poster.svg", MANAGER),
+    Op("GET", "/api/communities/{community_id}/join-poster.png", MANAGER),
+    Op("GET", "/api/communities/{community_id}/imports/template.csv", MANAGER),
+    Op("GET", "/api/communities/{community_id}/imports/template.xlsx", MANAGER),
+    Op("POST", "/api/communities/{community_id}/imports/dry-run", MANAGER,
+       files=lambda c: {"file": ("r.csv", _residents_csv())}),
+    Op("POST", "/api/communities/{community_id}/imports", MANAGER, files=lambda c: _residents_form()),
+    Op("POST", "/api/communities/{community_id}/residents", MANAGER, body=lambda c: {"name": "孙奶奶"}),
+    Op("GET", "/api/communities/{community_id}/residents", MANAGER),
+    Op("GET", "/api/communities/{community_id}/member-cards.pdf", MANAGER,
+       query=lambda c: {"user_ids": str(c.ids["target"])}),
+    Op("POST", "/api/communities/{community_id}/members/{user_id}/card", MANAGER, fresh={"user_id": "member"}),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
@@ -274,6 +375,10 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "request_id": "request", "community_id": "community", "org_id": "community", "team_id": "team",
          "attendance_id": "attendance", "transfer_id": "transfer", "link_id": "link", "user_id": "target",
          "household_id": "household", "posting_id": "posting", "appeal_id": "appeal", "code": "poster_code",
+         "message_id": "message", "kind": "message_kind",
+         "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
+         "join_request_id": "join_request", "join_code": "join_code",
+         "invitation_id": "invitation",
          "certificate_id": "certificate", "correction_id": "correction"}
 
 
@@ -315,6 +420,26 @@ class Matrix:
         await _ok(self.client, side.volunteer, "POST", f"/api/family-links/{ids['link']}/approve")
         login = await self.world.person("登录者", password="matrix-pass-1")
         ids["login_phone"] = login.phone
+        async with self.world.pool.acquire() as conn:  # a message in the volunteer's inbox, nobody else's
+            ids["message"] = await conn.fetchval(
+                "insert into notifications (user_id, kind, params, created_at) values ($1, 'report_verified', '{}', now()) "
+                "returning id", side.volunteer.id)
+        ids["message_kind"] = "report_verified"
+        # 双报到: a unit under the street; the volunteer reported to their community and was confirmed.
+        ids["unit"] = (await _ok(self.client, self.admin, "POST", "/api/units", json={
+            "name": f"单位{side.name}", "kind": "government", "parent_id": ids["street"]}))["id"]
+        report = await _ok(self.client, side.volunteer, "POST", "/api/unit-reports",
+                           json={"unit_id": ids["unit"], "community_id": side.community.id})
+        await _ok(self.client, side.manager, "POST", f"/api/unit-reports/{report['id']}/approve")
+        ids["reported"] = side.volunteer.id
+        ids["need"] = await self.fresh("need", side)
+        ids["join_code"] = (await _ok(self.client, side.manager, "GET",
+                                      f"/api/communities/{side.community.id}/join-code"))["code"]
+        if not hasattr(self, "open_join_code"):  # a third community nobody of the matrix belongs to
+            third = await self.world.community("社区C", street_id=side.community.street_id)
+            self.open_join_code = (await _ok(self.client, third.manager, "GET",
+                                             f"/api/communities/{third.id}/join-code"))["code"]
+        ids["open_join_code"] = self.open_join_code
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
@@ -357,7 +482,7 @@ class Matrix:
             return result["marked"][0]
         if kind == "link":
             person = await self.world.person("亲属")
-            return (await _ok(c, person, "POST", "/api/family-links", json={"phone": side.volunteer.phone}))["id"]
+            return (await ask_family_link(c, person, side.volunteer))["id"]
         if kind == "member":
             return (await b.member(side)).id
         if kind == "inactive_member":
@@ -371,6 +496,16 @@ class Matrix:
         if kind == "grid":
             return (await _ok(c, self.admin, "POST", "/api/orgs", json={
                 "kind": "grid", "name": "新网格", "parent_id": side.community.id}))["id"]
+        if kind == "adjustment_request":  # above the threshold, asked by another manager of the side
+            return (await _ok(c, await self.deputy(side), "POST", "/api/adjustments", status=(202,), json={
+                "user_id": side.target.id, "unit": "points", "amount": 5000, "reason": "表彰"}))["id"]
+        if kind == "invitation":  # a new community invites A's courier, who belongs to none of its manager's
+            # (the courier: joining other communities changes nothing else the courier does in the table)
+            inviter = await self.world.community("邀请方社区")
+            await _ok(c, inviter.manager, "POST", f"/api/communities/{inviter.id}/invitations",
+                      json={"phone": self.a.courier.phone, "name": "骑手", "role": "volunteer"})
+            async with self.world.pool.acquire() as conn:
+                return await conn.fetchval("select id from invitations where community_id = $1", inviter.id)
         if kind == "reward_with_image":
             reward = await b.reward(side, "毛巾")
             await _ok(c, side.manager, "POST", f"/api/rewards/{reward['id']}/image",
@@ -386,7 +521,34 @@ class Matrix:
             posting = await self.fresh("posting", side)
             return (await _ok(c, side.volunteer, "POST", f"/api/postings/{posting}/appeals",
                               json={"reason": "请核实"}))["id"]
+        if kind in ("unit_report", "unit_claim"):  # someone who declared themself and reported to the side
+            person = await self.world.person("报到党员")
+            report = await _ok(c, person, "POST", "/api/unit-reports",
+                               json={"unit_id": side.ids["unit"], "community_id": side.community.id})
+            return report["id"] if kind == "unit_report" else person.id
+        if kind == "need":
+            return (await _ok(c, side.manager, "POST", f"/api/communities/{side.community.id}/needs",
+                              json={"title": "周末值守", "slots": 100}))["id"]
+        if kind == "join_request":  # a stranger asks to join the side's community
+            stranger = await self.world.person("申请人")
+            return (await _ok(c, stranger, "POST", "/api/join-requests", json={"join_code": side.ids["join_code"]}))["id"]
+        if kind in ("sms_register", "sms_reset"):  # a phone with a live SMS code (sent without the matrix's address)
+            from domain.people import phones
+            phone = (await self.world.person("找回者", password="matrix-pass-1")).phone if kind == "sms_reset" \
+                else new_phone()
+            async with self.world.pool.acquire() as conn:
+                await phones.send_code(conn, phone=phone, purpose=kind[4:], ip=f"matrix-{phone}")
+            return phone
         raise AssertionError(f"no fresh {kind}")
+
+    async def deputy(self, side: Side) -> Person:
+        """A second manager of the side, made once: the maker of adjustments its managers check."""
+        if "deputy" not in side.ids:
+            person = await self.world.person("副主任")
+            await _ok(self.client, self.admin, "POST", f"/api/orgs/{side.community.id}/managers",
+                      json={"user_id": person.id})
+            side.ids["deputy"] = person
+        return side.ids["deputy"]
 
     async def person_for(self, op: Op, role: str) -> Person | None:
         if role == "anonymous":

@@ -54,8 +54,9 @@ async def test_manager_of_a_cannot_touch_community_b(client, world):
     assert r.status_code == 403
     r = await client.post("/api/teams", headers=h, json={"name": "B队", "community_id": b.id})
     assert r.status_code == 403
+    # Membership is by consent: a manager picks no existing person from outside (issue 16).
     r = await client.post(f"/api/orgs/{a.id}/members", headers=h, json={"user_id": outsider.id, "role": "volunteer"})
-    assert r.status_code == 201
+    assert r.status_code == 404
     listing = (await client.get(f"/api/orgs?parent_id={a.street_id}", headers=h)).json()
     assert a.id in [o["id"] for o in listing["items"]]
     assert b.id not in [o["id"] for o in listing["items"]]
@@ -64,10 +65,11 @@ async def test_manager_of_a_cannot_touch_community_b(client, world):
 async def test_couriers_join_grids_and_volunteers_join_communities(client, world):
     a = await world.community("A社区")
     p = await world.person()
+    admin = await world.admin()
     h = a.manager.headers
-    r = await client.post(f"/api/orgs/{a.id}/members", headers=h, json={"user_id": p.id, "role": "courier"})
+    r = await client.post(f"/api/orgs/{a.id}/members", headers=admin.headers, json={"user_id": p.id, "role": "courier"})
     assert r.status_code == 422
-    r = await client.post(f"/api/orgs/{a.grid_id}/members", headers=h, json={"user_id": p.id, "role": "courier"})
+    r = await client.post(f"/api/orgs/{a.grid_id}/members", headers=admin.headers, json={"user_id": p.id, "role": "courier"})
     assert r.status_code == 201
     me = (await client.get("/api/me", headers=p.headers)).json()
     assert me["roles"] == ["courier"] and me["memberships"][0]["community_id"] == a.id

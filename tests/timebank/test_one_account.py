@@ -43,7 +43,8 @@ async def test_a_seeded_persons_numbers_agree_on_every_page(client, world, pool)
     await ok(client, c.manager, "POST", "/api/adjustments",
              {"user_id": person.id, "unit": "minutes", "amount": 30, "reason": "纸质记录补录"})
     await world.fund(relative, c, "minutes", 20)
-    link = await ok(client, relative, "POST", "/api/family-links", {"phone": person.phone})
+    await ok(client, relative, "POST", "/api/family-links", {"phone": person.phone})
+    [link] = (await ok(client, person, "GET", "/api/family-links"))["items"]   # asked of me
     await ok(client, person, "POST", f"/api/family-links/{link['id']}/approve")
     await ok(client, relative, "POST", "/api/gifts", {"to_user_id": person.id, "minutes": 20})
     # 50 of them held: the person asks a neighbour for help, who accepts
