@@ -101,6 +101,12 @@ async def scan_page(code: str) -> File:
     return _page("scan.html")
 
 
+@get("/v/{code:str}", include_in_schema=False)
+async def verify_page(code: str) -> File:
+    """Where a certificate's QR leads: the page checks the code through /api/verify/<code>."""
+    return _page("verify.html")
+
+
 @get("/j/{code:str}", include_in_schema=False)
 async def join_page(code: str) -> File:
     """A community's join QR (issue 18): the page asks to join through the JSON API."""
@@ -146,8 +152,8 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
     static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
                                         name="frontend")
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics_text, scan_page, join_page, kiosk_page, *capabilities.controllers(),
-                        static],
+        route_handlers=[healthz, readyz, metrics_text, scan_page, join_page, verify_page, kiosk_page,
+                        *capabilities.controllers(), static],
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],

@@ -16,6 +16,7 @@ from litestar import Controller
 from api.controllers import activities, auth, console, ledger as ledger_api, me, orgs, privacy
 from api.controllers import home, joining as joining_api, notify as notify_api, signups as signups_api
 from api.controllers import units as units_api
+from api.controllers import areas as areas_api, certificates as certificates_api
 from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
 from api.controllers import scanning as scanning_api
 from api.controllers import supermarket as supermarket_api, timebank as timebank_api
@@ -40,13 +41,15 @@ class Capability:
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
                           *privacy.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
-    Capability("ledger", ledger_api.CONTROLLERS, sweeps=ledger.SWEEPS),
+    Capability("ledger", [*ledger_api.CONTROLLERS, *areas_api.CONTROLLERS], sweeps=ledger.SWEEPS,
+               demo=demos.areas.seed_demo),  # areas: 通兑 and settlement (issue 19)
     Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,
                            *scanning_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
                scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
     Capability("supermarket", supermarket_api.CONTROLLERS, scan_acts=supermarket.SCAN_ACTS,
                scan_previews=supermarket.SCAN_PREVIEWS, sweeps=supermarket.SWEEPS, demo=demos.supermarket.seed_demo),
-    Capability("timebank", timebank_api.CONTROLLERS, sweeps=timebank.SWEEPS, demo=demos.timebank.seed_demo),
+    Capability("timebank", [*timebank_api.CONTROLLERS, *certificates_api.CONTROLLERS], sweeps=timebank.SWEEPS,
+               demo=demos.timebank.seed_demo),
     Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
     Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards

@@ -20,6 +20,7 @@ STATUS: dict[str, int] = {
     "csrf_failed": 403, "not_found": 404, "method_not_allowed": 405, "insufficient_balance": 409,
     "out_of_stock": 409, "limit_reached": 409, "outside_window": 409, "capacity_full": 409,
     "not_published": 409, "not_member": 403, "too_far": 409, "daily_cap_reached": 409,
+    "outside_area": 403, "not_spendable_here": 409,
     "invalid_state": 409, "already_used": 409, "idempotency_conflict": 409, "conflict": 409,
     "code_unknown": 404, "code_expired": 410, "code_revoked": 410, "too_large": 413,
     "unsupported_media": 415, "rate_limited": 429, "unavailable": 503, "internal": 500,

@@ -171,13 +171,17 @@ class Growth:
         user_ids = [r["id"] for r in await conn.fetch(
             """insert into users (phone, name) select '137' || lpad(g::text, 8, '0'), '居民' || g
                from generate_series(1, $1) g order by g returning id""", USERS)]
-        await conn.execute("insert into accounts (unit, kind, user_id) select u, 'user', id "
-                           "from unnest($1::bigint[]) id cross join unnest($2::text[]) u", user_ids, list(ledger.UNITS))
+        # Person i belongs to community i % COMMUNITIES, whose issuing account pays them (_LOAD): their
+        # accounts are that community's (a person's accounts are per issuing community, migrations/018).
+        homes = [communities[i % COMMUNITIES] for i in range(len(user_ids))]
+        await conn.execute("insert into accounts (unit, kind, user_id, org_id) select u, 'user', id, org "
+                           "from unnest($1::bigint[], $3::bigint[]) as x(id, org) cross join unnest($2::text[]) u",
+                           user_ids, list(ledger.UNITS), homes)
         await conn.execute("insert into org_members (org_id, user_id, role) select ($1::bigint[])[1 + (n - 1) % $3], "
                            "id, 'volunteer' from unnest($2::bigint[]) with ordinality as x(id, n)",
                            communities, user_ids, COMMUNITIES)
         self.issuing = [await ledger.org_account(conn, c, "issuing", "points") for c in communities]
-        self.user_accounts = [await ledger.user_account(conn, u, "points") for u in user_ids]
+        self.user_accounts = [await ledger.user_account(conn, u, "points", home) for u, home in zip(user_ids, homes)]
         self.target_user, self.community = user_ids[0], communities[0]
         try:
             await conn.execute("set session_replication_role = replica")

@@ -41,8 +41,17 @@ async def build(conn: asyncpg.Connection, postings: int, communities: int, peopl
                           select 'points', 'issuing', o.id from orgs o join orgs s on s.id = o.parent_id
                           where s.parent_id = $1""", district)
     await conn.execute("insert into users (name) select 'bench ' || g from generate_series(1, $1) g", people)
-    await conn.execute("""insert into accounts (unit, kind, user_id)
-                          select 'points', 'user', id from users where name like 'bench %'""")
+    # Person n is paid by the issuer n % communities (AWARDS_SQL): their account is that community's
+    # (a person's accounts are per issuing community, migrations/018).
+    await conn.execute("""insert into accounts (unit, kind, user_id, org_id)
+                          select 'points', 'user', u.id, c.org_id
+                          from (select id, row_number() over (order by id) - 1 as n from users
+                                where name like 'bench %') u
+                          join (select a.org_id, row_number() over (order by a.id) - 1 as k
+                                from accounts a join orgs o on o.id = a.org_id join orgs s on s.id = o.parent_id
+                                where s.parent_id = $1 and a.kind = 'issuing') c on c.k = u.n % $2
+                          order by u.id""",
+                       district, communities)
     # Each person lives in one community; awards land on random days of 2026Q3 and Q4.
     await conn.execute(f"""
         create temporary table bench_people on commit drop as

@@ -275,7 +275,7 @@ class World:
         from domain import ledger
         async with self.pool.acquire() as conn, conn.transaction():
             await ledger.post(conn, unit=unit, debit=await ledger.org_account(conn, community.id, "issuing", unit),
-                              credit=await ledger.user_account(conn, person.id, unit), amount=amount,
+                              credit=await ledger.user_account(conn, person.id, unit, community.id), amount=amount,
                               kind="adjustment", cause=("adjustment", community.id), reason="test funding")
 
     async def ledger_problems(self) -> dict:

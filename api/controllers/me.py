@@ -60,9 +60,10 @@ class MeController(Controller):
             return await load_me(conn, actor)
 
     @get("/balances")
-    async def balances(self, actor: Actor, pool: asyncpg.Pool) -> dict[str, ledger.Balance]:
+    async def balances(self, actor: Actor, pool: asyncpg.Pool) -> ledger.Wallet:
+        """Totals per unit (总额 / 冻结中 / 可用) and the part issued by each community."""
         async with pool.acquire() as conn:
-            return await ledger.balances(conn, actor.id)
+            return await ledger.wallet(conn, actor.id)
 
     @get("/statement")
     async def statement(self, actor: Actor, pool: asyncpg.Pool, unit: str = "points", limit: int = 20,

@@ -85,8 +85,11 @@ async def _is_member(conn: asyncpg.Connection, community_id: int, user_id: int) 
     return community_id in await orgs.member_communities(conn, user_id)
 
 
-class _Accounts(msgspec.Struct, frozen=True):
-    """What an attendance credits: the person's accounts and the community's issuing accounts."""
+class _Accounts(msgspec.Struct):
+    """What an attendance credits: the person's accounts of this community's points and minutes (None
+    before their first credit from it) and the community's issuing accounts."""
+    user_id: int
+    community_id: int
     user_points: int | None
     user_minutes: int | None
     issuing_points: int | None
@@ -94,8 +97,11 @@ class _Accounts(msgspec.Struct, frozen=True):
 
 
 def _accounts_sql(user: str, community: str) -> str:
-    return f"""(select id from accounts where user_id = {user} and kind = 'user' and unit = 'points') as user_points,
-               (select id from accounts where user_id = {user} and kind = 'user' and unit = 'minutes') as user_minutes,
+    return f"""{user}::bigint as user_id, {community}::bigint as community_id,
+               (select id from accounts where user_id = {user} and kind = 'user' and unit = 'points'
+                   and org_id = {community}) as user_points,
+               (select id from accounts where user_id = {user} and kind = 'user' and unit = 'minutes'
+                   and org_id = {community}) as user_minutes,
                (select id from accounts where org_id = {community} and kind = 'issuing' and unit = 'points')
                    as issuing_points,
                (select id from accounts where org_id = {community} and kind = 'issuing' and unit = 'minutes')
@@ -108,6 +114,15 @@ def _accounts_of(row: asyncpg.Record) -> _Accounts:
 
 async def _accounts(conn: asyncpg.Connection, community_id: int, user_id: int) -> _Accounts:
     return _accounts_of(await conn.fetchrow(f"select {_accounts_sql('$1', '$2')}", user_id, community_id))
+
+
+async def _person(conn: asyncpg.Connection, accounts: _Accounts, unit: str) -> int:
+    """The person's account of this community's `unit`, opened on their first credit from it."""
+    account = accounts.user_points if unit == "points" else accounts.user_minutes
+    if account is None:  # members have theirs from joining (orgs.add_member): rarely reached
+        account = await ledger.user_account(conn, accounts.user_id, unit, accounts.community_id)
+        setattr(accounts, "user_points" if unit == "points" else "user_minutes", account)
+    return account
 
 
 def _need(account: int | None, what: str) -> int:
@@ -128,7 +143,7 @@ async def _capped_points(conn: asyncpg.Connection, activity: Activity, accounts:
     """
     if wanted <= 0:
         return 0, {}
-    account = _need(accounts.user_points, "account")
+    account = await _person(conn, accounts, "points")
     issuing = _need(accounts.issuing_points, "issuing account")
     await conn.execute("select 1 from accounts where id = $1 for update", account)
     day_start, day_end = rules.local_day(clock.now())
@@ -151,7 +166,7 @@ async def _post_points(conn: asyncpg.Connection, activity: Activity, accounts: _
     if points <= 0:
         return
     await ledger.post(conn, unit="points", debit=_need(accounts.issuing_points, "issuing account"),
-                      credit=_need(accounts.user_points, "account"), amount=points, kind="award",
+                      credit=await _person(conn, accounts, "points"), amount=points, kind="award",
                       cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
                       key=key)
 
@@ -161,7 +176,7 @@ async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, accounts: 
     if minutes <= 0:
         return
     await ledger.post(conn, unit="minutes", debit=_need(accounts.issuing_minutes, "issuing account"),
-                      credit=_need(accounts.user_minutes, "account"), amount=minutes, kind="award",
+                      credit=await _person(conn, accounts, "minutes"), amount=minutes, kind="award",
                       cause=("checkin", attendance_id), memo=activity.title, actor_id=actor_id, reason=reason,
                       key=key)
 

@@ -41,6 +41,8 @@ ACTS = frozenset({
     "account_close",
     "kiosk_pair", "kiosk_revoke", "scan_flag_dismiss", "scan_flag_credit",  # scanning (issue 21)
     "activity_delete", "station_scan",  # migrations/014_integrity.sql
+    "area_policy",  # a street's or district's spending area (通兑范围), issue 19
+    "certificate_issue", "certificate_revoke", "correction_answer",  # certificates and records, issue 19
     # 双报到: work units, reports to communities, needs lists, service cards, targets
     "unit_create", "unit_admin_grant", "unit_roster_upload", "unit_member_confirm",
     "unit_report_approve", "unit_report_reject", "need_create", "need_close",

@@ -42,6 +42,13 @@ REASONS: dict[str, tuple[str, str]] = {
     "owned_transfer": ("该笔流水属于兑换、服务、随手拍或签到等业务，请在该业务中撤销",
                        "This transfer belongs to a redemption, service, report or check-in; undo it there"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
+    # 通存通兑 (cross-community spending, issue 19)
+    "outside_area": ("该社区不在您的通兑范围内：积分和时长只能在发放它们的社区使用，除非所在街道或区开通了通存通兑",
+                     "This community is outside your spending area: points and minutes are spent where they "
+                     "were issued unless the street or district has opened cross-community spending"),
+    "not_spendable_here": ("您在这里可用的余额不足：其他社区发放的积分或时长不在本社区的通兑范围内",
+                           "Not enough to spend here: what other communities issued is outside this "
+                           "community's spending area"),
     # joining (issue 18): phone codes, the password rule, join requests, imports
     "weak_password": ("密码需为 8 到 128 个字符，其中至少 8 个不是空格", "The password must be 8 to 128 characters, at least 8 of them not spaces"),
     "sms_code_invalid": ("验证码不正确或已过期，请重新输入或重新获取", "The code is wrong or has expired; try again or get a new one"),

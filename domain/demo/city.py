@@ -74,7 +74,7 @@ async def build(conn: asyncpg.Connection) -> City | None:
         for unit, amount in (("points", points), ("minutes", minutes)):
             async with conn.transaction():
                 await ledger.post(conn, unit=unit, debit=await ledger.org_account(conn, communities["三苏社区"], "issuing", unit),
-                                  credit=await ledger.user_account(conn, volunteers[name], unit), amount=amount,
+                                  credit=await ledger.user_account(conn, volunteers[name], unit, communities["三苏社区"]), amount=amount,
                                   kind="adjustment", cause=("adjustment", communities["三苏社区"]),
                                   memo="纸质记录迁移", actor_id=manager.id,
                                   reason="2026年三季度纸质台账迁移")

@@ -41,7 +41,7 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
                 async with conn.transaction():
                     for unit, amount in (("points", points + week % 4 * 5), ("minutes", minutes)):
                         await ledger.post(conn, unit=unit, debit=issuing[unit],
-                                          credit=await ledger.user_account(conn, user, unit), amount=amount,
+                                          credit=await ledger.user_account(conn, user, unit, sansu), amount=amount,
                                           kind="award", memo=titles[(week + i) % len(titles)],
                                           key=f"demo:rankings:{user}:{week}:{unit}")
     finally:

@@ -1,4 +1,6 @@
-"""The only writer of the ledger: post, hold, post_pending, void_pending, reverse.
+"""The only writer of the ledger: post, hold, post_pending, void_pending, reverse; and for a person's
+value, which is kept per issuing community (migrations/018, docs/cross-community.md), `spend` (one
+transfer per account drawn on, in a fixed order) with post_group, void_group and reverse_group.
 
 Each function runs inside the caller's transaction (a check-in and its credit commit together) and:
 1. checks the accounts exist and carry the transfer's unit (`validation_failed`, not a raw error);
@@ -55,10 +57,27 @@ def _transfer(row: asyncpg.Record) -> Transfer:
 
 
 # ---- accounts -------------------------------------------------------------------------------
+#
+# A person holds one account per unit AND issuing community (migrations/018): value keeps the
+# community that issued it. Credits name the issuing community (`user_account`); spending goes
+# through `spend`, which draws from the sub-accounts in a fixed order. The wallet is their sum.
 
-async def user_account(conn: asyncpg.Connection, user_id: int, unit: Unit) -> int:
+async def user_account(conn: asyncpg.Connection, user_id: int, unit: Unit, community_id: int) -> int:
+    """The person's `unit` account for value issued by `community_id`, opened on first use."""
     account = await conn.fetchval(
-        "select id from accounts where user_id = $1 and unit = $2 and kind = 'user'", user_id, unit)
+        "select id from accounts where user_id = $1 and unit = $2 and org_id = $3 and kind = 'user'",
+        user_id, unit, community_id)
+    if account is not None:
+        return account
+    # A concurrent first credit waits on the unique index and then finds the row: no duplicate.
+    await conn.execute(
+        """insert into accounts (unit, kind, user_id, org_id)
+           select $2, 'user', u.id, o.id from users u, orgs o
+            where u.id = $1 and o.id = $3 and o.kind = 'community'
+           on conflict do nothing""", user_id, unit, community_id)
+    account = await conn.fetchval(
+        "select id from accounts where user_id = $1 and unit = $2 and org_id = $3 and kind = 'user'",
+        user_id, unit, community_id)
     if account is None:
         raise DomainError("not_found", details={"what": "account"})
     return account
@@ -73,16 +92,22 @@ async def org_account(conn: asyncpg.Connection, org_id: int, kind: str, unit: Un
 
 
 async def open_user_accounts(conn: asyncpg.Connection, user_id: int) -> None:
-    await conn.execute(
-        "insert into accounts (unit, kind, user_id) select u, 'user', $1 from unnest($2::text[]) u "
-        "on conflict do nothing", user_id, list(UNITS))
+    """Nothing to open at registration any more: a person's accounts of a community open when they
+    join it (`open_member_accounts`) or with their first credit from it (`user_account`)."""
 
 
-async def open_many_user_accounts(conn: asyncpg.Connection, user_ids: list[int]) -> None:
-    """The accounts of many new people in one statement (a bulk import of residents)."""
+async def open_member_accounts(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """Open a new member's accounts of their community up front, so a check-in does not have to."""
     await conn.execute(
-        "insert into accounts (unit, kind, user_id) select u, 'user', p from unnest($1::bigint[]) p "
-        "cross join unnest($2::text[]) u on conflict do nothing", user_ids, list(UNITS))
+        """insert into accounts (unit, kind, user_id, org_id) select u, 'user', $1, $2 from unnest($3::text[]) u
+           on conflict do nothing""", user_id, community_id, list(UNITS))
+
+
+async def open_many_user_accounts(conn: asyncpg.Connection, user_ids: list[int], community_id: int) -> None:
+    """The accounts of many new members of one community in one statement (a bulk import of residents)."""
+    await conn.execute(
+        "insert into accounts (unit, kind, user_id, org_id) select u, 'user', p, $3 from unnest($1::bigint[]) p "
+        "cross join unnest($2::text[]) u on conflict do nothing", user_ids, list(UNITS), community_id)
 
 
 async def open_community_accounts(conn: asyncpg.Connection, community_id: int) -> None:
@@ -91,6 +116,15 @@ async def open_community_accounts(conn: asyncpg.Connection, community_id: int) -
            ('points', 'issuing', $1), ('minutes', 'issuing', $1),
            ('minutes', 'pool', $1), ('points', 'supermarket', $1)
            on conflict do nothing""", community_id)
+
+
+class CommunityBalance(msgspec.Struct, frozen=True):
+    """The part of a wallet issued by one community."""
+    community_id: int
+    community_name: str
+    balance: int
+    held: int
+    available: int
 
 
 # ---- nobody pays themself -------------------------------------------------------------------
@@ -112,16 +146,48 @@ def refuse_self_payment(actor_id: int | None, beneficiary_id: int | None) -> Non
 
 
 class Balance(msgspec.Struct, frozen=True):
+    """总额 (balance), 冻结中 (held: reserved for a pending redemption or service until it is decided),
+    可用 (available = balance - held): the one definition every page shows."""
     balance: int
     held: int
     available: int
 
 
+async def _account_rows(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """select a.unit, a.org_id, o.name, a.balance, a.held from accounts a join orgs o on o.id = a.org_id
+           where a.user_id = $1 and a.kind = 'user' order by a.unit, a.org_id""", user_id)
+
+
 async def balances(conn: asyncpg.Connection, user_id: int) -> dict[str, Balance]:
-    rows = await conn.fetch(
-        "select unit, balance, held from accounts where user_id = $1 and kind = 'user'", user_id)
-    found = {r["unit"]: Balance(r["balance"], r["held"], r["balance"] - r["held"]) for r in rows}
-    return {u: found.get(u, Balance(0, 0, 0)) for u in UNITS}
+    """The wallet per unit: the sum of the person's accounts of every issuing community."""
+    rows = await _account_rows(conn, user_id)
+    result = {}
+    for unit in UNITS:
+        total = sum(r["balance"] for r in rows if r["unit"] == unit)
+        held = sum(r["held"] for r in rows if r["unit"] == unit)
+        result[unit] = Balance(total, held, total - held)
+    return result
+
+
+class Wallet(msgspec.Struct, frozen=True):
+    """GET /api/me/balances: the totals, and the part of each issued by each community."""
+    points: Balance
+    minutes: Balance
+    by_community: dict[str, list[CommunityBalance]]
+
+
+async def wallet(conn: asyncpg.Connection, user_id: int) -> Wallet:
+    rows = await _account_rows(conn, user_id)
+    totals = {}
+    parts: dict[str, list[CommunityBalance]] = {u: [] for u in UNITS}
+    for unit in UNITS:
+        mine = [r for r in rows if r["unit"] == unit]
+        total, held = sum(r["balance"] for r in mine), sum(r["held"] for r in mine)
+        totals[unit] = Balance(total, held, total - held)
+        parts[unit] = [CommunityBalance(r["org_id"], r["name"], r["balance"], r["held"], r["balance"] - r["held"])
+                       for r in mine if r["balance"] or r["held"]]
+    return Wallet(totals["points"], totals["minutes"], parts)
 
 
 RUNNING = ("user", "pool")  # account kinds with a running balance (and holds); the others are hot
@@ -311,6 +377,168 @@ async def reverse(conn: asyncpg.Connection, transfer_id: int, *, actor_id: int |
             key=key, reverses=transfer_id)
     except asyncpg.UniqueViolationError:  # reversed concurrently (no running account serialised us)
         raise DomainError("invalid_state", details={"state": "reversed"}) from None
+
+
+# ---- spending from a person's accounts per issuing community ------------------------------------
+#
+# Value issued by community A is spent in community B only when B lies in A's spending area (a
+# street or district policy, domain/ledger/areas.py); callers pass the area of the spending
+# community. The ORDER in which a spend draws from the person's accounts is fixed:
+#   1. the spending community's own account (points issued where they are spent);
+#   2. then the other communities of the area, by ascending community id.
+# Holds draw in the same order, and posting a hold for less than it reserved (a service confirmed
+# below its estimate) uses the parts in that same order and releases the rest.
+# A spend locks all of the person's accounts of the unit (and the credited account when it keeps a
+# running balance) in one statement, in id order, before it plans: concurrent spends of one person
+# take turns, and no two movements wait for each other's rows in opposite orders.
+
+
+def _part_keys(key: str) -> tuple[str, str]:
+    # A spend's first part carries the caller's key, the others key#<community>: the range
+    # [key#, key$) finds them all ('$' follows '#') without LIKE and its escapes.
+    return key + "#", key + "$"
+
+
+async def _parts_by_key(conn: asyncpg.Connection, key: str) -> list[Transfer]:
+    low, high = _part_keys(key)
+    rows = await conn.fetch(f"select {_COLUMNS} from transfers where idem_key = $1 "
+                            "or (idem_key >= $2 and idem_key < $3) order by id", key, low, high)
+    return [_transfer(r) for r in rows]
+
+
+async def _replay_spend(conn: asyncpg.Connection, key: str, unit: str, kind: str, amount: int) -> list[Transfer] | None:
+    parts = await _parts_by_key(conn, key)
+    if not parts:
+        return None
+    total = sum(p.held_amount or p.amount for p in parts)
+    if parts[0].unit != unit or parts[0].kind != kind or total != amount:
+        raise DomainError("idempotency_conflict", details={"field": "amount" if total != amount else "kind"})
+    return parts
+
+
+def spending_order(where: int | None, area: set[int] | frozenset[int] | list[int]) -> list[int]:
+    """The documented order: the spending community first, then the rest of the area by id."""
+    rest = sorted(set(area) - {where})
+    return ([where] if where is not None else []) + rest
+
+
+async def spend(conn: asyncpg.Connection, *, user_id: int, unit: Unit, amount: int, where: int | None,
+                area: set[int] | frozenset[int] | list[int], kind: str, credit: int | None = None,
+                to_user: int | None = None, cause: tuple[str, int] | None = None, memo: str | None = None,
+                actor_id: int | None = None, reason: str | None = None, key: str | None = None,
+                hold: bool = False, expires_at: datetime | None = None) -> list[Transfer]:
+    """Move (or, with `hold`, reserve) `amount` of a person's `unit` spent in community `where`,
+    drawing on their accounts of the communities in `area` in `spending_order`.
+
+    The value goes to `credit` (a supermarket, a pool, a volunteer's account), or with `to_user` to
+    that person's account of the SAME issuing community (a gift keeps where it was issued).
+    Returns one transfer per account drawn on, in the order drawn. Refusals: `insufficient_balance`
+    when the person has not enough at all, `not_spendable_here` when they have enough only counting
+    value issued outside the area (details name both amounts).
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise DomainError("validation_failed", field="amount", details={"problem": "must be a positive integer"})
+    if (credit is None) == (to_user is None):
+        raise ValueError("spend needs exactly one of credit, to_user")
+    order = spending_order(where, area)
+    receivers: dict[int, int] = {}
+    if to_user is not None:
+        if to_user == user_id:
+            raise DomainError("validation_failed", field="to_user", details={"problem": "nobody pays themself"})
+        held_in = await conn.fetch("select org_id from accounts where user_id = $1 and unit = $2 and kind = 'user' "
+                                   "and balance > held and org_id = any($3::bigint[])", user_id, unit, order)
+        for r in held_in:
+            receivers[r["org_id"]] = await user_account(conn, to_user, unit, r["org_id"])
+    extra = [credit] if credit is not None else list(receivers.values())
+    rows = await conn.fetch(
+        """select id, kind, org_id, user_id, unit, balance, held from accounts
+            where (user_id = $1 and unit = $2 and kind = 'user') or id = any($3::bigint[])
+            order by id for update""", user_id, unit, extra)
+    if key is not None:
+        replayed = await _replay_spend(conn, key, unit, kind, amount)
+        if replayed is not None:
+            return replayed
+    mine = {r["org_id"]: r for r in rows if r["user_id"] == user_id and r["kind"] == "user" and r["unit"] == unit}
+    if credit is not None and credit in {r["id"] for r in mine.values()}:
+        raise DomainError("validation_failed", field="account", details={"problem": "nobody pays themself"})
+    plan: list[tuple[int, int, int]] = []  # (community, account, amount)
+    left = amount
+    for community in order:
+        row = mine.get(community)
+        if row is None or left == 0:
+            continue
+        take = min(row["balance"] - row["held"], left)
+        if take > 0:
+            plan.append((community, row["id"], take))
+            left -= take
+    if left:
+        here = amount - left
+        total = sum(r["balance"] - r["held"] for r in mine.values())
+        if total >= amount:
+            raise DomainError("not_spendable_here", details={
+                "available_here": here, "available": total, "needed": amount, "unit": unit, "community_id": where})
+        raise DomainError("insufficient_balance", details={"available": here, "needed": amount})
+    transfers = []
+    for i, (community, account, take) in enumerate(plan):
+        part_key = None if key is None else key if i == 0 else f"{key}#{community}"
+        transfers.append(await _insert(
+            conn, state="pending" if hold else "posted", unit=unit, debit=account,
+            credit=credit if credit is not None else receivers[community], amount=take, kind=kind, cause=cause,
+            memo=memo, actor_id=actor_id, reason=reason, key=part_key, expires_at=expires_at))
+    return transfers
+
+
+async def parts_of(conn: asyncpg.Connection, cause: tuple[str, int], kind: str, state: str) -> list[int]:
+    """The transfers of one spend (its parts), by cause, in the order they were drawn."""
+    rows = await conn.fetch("select id from transfers where cause_type = $1 and cause_id = $2 and kind = $3 "
+                            "and state = $4 order by id", cause[0], cause[1], kind, state)
+    return [r["id"] for r in rows]
+
+
+async def _lock_group(conn: asyncpg.Connection, transfer_ids: list[int]) -> None:
+    # Every account of every part, in one id-ordered statement (see the note above `spend`).
+    rows = await conn.fetch("select debit_account, credit_account from transfers where id = any($1::bigint[])",
+                            transfer_ids)
+    await _lock(conn, *{a for r in rows for a in (r["debit_account"], r["credit_account"])})
+
+
+async def post_group(conn: asyncpg.Connection, transfer_ids: list[int], amount: int | None = None) -> list[Transfer]:
+    """Post the holds of one spend; with `amount`, only that much, taking the parts in order and
+    releasing what is left (a part not needed at all is voided)."""
+    if not transfer_ids:
+        raise DomainError("invalid_state", details={"state": "no pending hold"})
+    await _lock_group(conn, transfer_ids)
+    held = {r["id"]: r["amount"] for r in await conn.fetch(
+        "select id, amount from transfers where id = any($1::bigint[]) and state = 'pending'", transfer_ids)}
+    if len(held) != len(transfer_ids):
+        raise DomainError("invalid_state", details={"state": "not pending"})
+    left = sum(held.values()) if amount is None else amount
+    if not isinstance(left, int) or isinstance(left, bool) or not 0 < left <= sum(held.values()):
+        raise DomainError("validation_failed", field="amount",
+                          details={"problem": f"must be between 1 and {sum(held.values())}"})
+    done = []
+    for transfer_id in sorted(transfer_ids):
+        take = min(held[transfer_id], left)
+        if take:
+            done.append(await post_pending(conn, transfer_id, take))
+            left -= take
+        else:
+            done.append(await void_pending(conn, transfer_id))
+    return done
+
+
+async def void_group(conn: asyncpg.Connection, transfer_ids: list[int], *, expired: bool = False) -> list[Transfer]:
+    await _lock_group(conn, transfer_ids)
+    return [await void_pending(conn, t, expired=expired) for t in sorted(transfer_ids)]
+
+
+async def reverse_group(conn: asyncpg.Connection, transfer_ids: list[int], *, actor_id: int | None, reason: str,
+                        key: str | None = None) -> list[Transfer]:
+    """Reverse every posted part of one spend; the first reversal carries `key`, the others key#<id>."""
+    await _lock_group(conn, transfer_ids)
+    return [await reverse(conn, t, actor_id=actor_id, reason=reason,
+                          key=None if key is None else key if i == 0 else f"{key}#{t}")
+            for i, t in enumerate(sorted(transfer_ids))]
 
 
 async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:

@@ -89,7 +89,9 @@ async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: in
                 audited: tuple[str, dict] | None = None) -> Transfer:
     """Post the adjustment and its audit row (`adjustment`, or the act given in `audited`)."""
     issuing = await ledger.org_account(conn, community_id, "issuing", unit)
-    person = await ledger.user_account(conn, user_id, unit)
+    # The person's account of value issued by this community: a credit stays this community's, and
+    # a deduction takes back only what this community issued.
+    person = await ledger.user_account(conn, user_id, unit, community_id)
     debit, credit = (issuing, person) if amount > 0 else (person, issuing)
     async with conn.transaction():
         transfer = await ledger.post(conn, unit=unit, debit=debit, credit=credit, amount=abs(amount),
@@ -263,7 +265,9 @@ async def list_requests(conn: asyncpg.Connection, actor: orgs.Actor, *, communit
 async def community_of_transfer(conn: asyncpg.Connection, transfer_id: int) -> int | None:
     return await conn.fetchval(
         """select a.org_id from transfers t join accounts a on a.id in (t.debit_account, t.credit_account)
-           where t.id = $1 and a.org_id is not null limit 1""", transfer_id)
+           where t.id = $1 order by a.kind = 'user', a.id limit 1""", transfer_id)
+    # A person's accounts name their issuing community too (migrations/018): the community's own
+    # account (issuing, pool, supermarket) says whose transfer it is when there is one.
 
 
 # Only these transfers undo by a generic reversal. Every other cause belongs to a capability whose

@@ -65,6 +65,56 @@ CHECKS: dict[str, str] = {
     "transfer between accounts of different units": """
         select t.id from transfers t join accounts d on d.id = t.debit_account
         join accounts c on c.id = t.credit_account where d.unit <> t.unit or c.unit <> t.unit""",
+    # ---- accounts per issuing community and settlements (migrations/018) ----
+    "person's account issued by an org that is not a community": """
+        select a.id, a.org_id from accounts a join orgs o on o.id = a.org_id
+        where a.kind = 'user' and o.kind <> 'community'""",
+    # Value keeps the community that issued it: an award, adjustment or expiry moves between a
+    # community's issuing account and the person's account of THAT community; a gift between two
+    # people's accounts of one community; a carry-over between one person's own accounts.
+    "transfer moves value into another community's account": """
+        select t.id from transfers t join accounts d on d.id = t.debit_account
+        join accounts c on c.id = t.credit_account
+        where t.id >= (select first_transfer_id from ledger_epochs where name = 'cross_community')
+          and ((t.kind in ('award', 'adjustment', 'expiry') and 'user' in (d.kind, c.kind) and d.org_id <> c.org_id)
+            or (t.kind = 'gift' and d.org_id <> c.org_id)
+            or (t.kind = 'carryover' and (d.user_id is null or d.user_id is distinct from c.user_id)))""",
+    # Every posted spend from one community's value into another community has its settlement row,
+    # each reversal of one its negative row, and no settlement row stands without such a transfer.
+    # (Both checks start with the first transfer after migrations/018: before it, wallets named no
+    # community, and the carry-over assigned each to the community that issued most of it.)
+    "settlement rows differ from the cross-community postings": """
+        with expected as (
+            select t.id, t.unit, d.org_id as issuer_id, c.org_id as spender_id, t.amount
+              from transfers t join accounts d on d.id = t.debit_account join accounts c on c.id = t.credit_account
+             where t.state = 'posted' and t.kind in ('redemption', 'service', 'donation') and d.kind = 'user'
+               and c.kind in ('user', 'supermarket', 'pool') and d.org_id <> c.org_id
+            union all
+            select r.id, r.unit, s.issuer_id, s.spender_id, -r.amount
+              from transfers r join settlements s on s.transfer_id = r.reverses where r.kind = 'reversal')
+        select coalesce(e.id, s.transfer_id) as transfer_id from expected e
+          full join settlements s on s.transfer_id = e.id
+         where coalesce(e.id, s.transfer_id) >= (select first_transfer_id from ledger_epochs
+                                                  where name = 'cross_community')
+           and (e.id is null or s.transfer_id is null
+            or (e.unit, e.issuer_id, e.spender_id, e.amount)
+               is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount))""",
+    # Value crosses communities only inside a spending area (domain/ledger/areas.py): when the spend
+    # was asked for, the issuer and the spender shared a street or district whose ruling policy for
+    # the unit (as set by then: the latest starts_on on or before that local day) was on.
+    "value spent outside its spending area": """
+        select s.transfer_id from settlements s
+          join transfers t on t.id = s.transfer_id
+          join orgs ic on ic.id = s.issuer_id join orgs ist on ist.id = ic.parent_id
+          join orgs sc on sc.id = s.spender_id join orgs sst on sst.id = sc.parent_id
+         where s.amount > 0 and not exists (
+               select 1 from (values (ist.id), (ist.parent_id)) level(org_id)
+                where level.org_id in (sst.id, sst.parent_id)
+                  and (select p.enabled from area_policies p
+                        where p.org_id = level.org_id and p.unit = s.unit
+                          and p.starts_on <= (t.created_at at time zone (select tz from ranking_settings))::date
+                          and p.created_at <= t.created_at
+                        order by p.starts_on desc, p.id desc limit 1))""",
 }
 
 # Consistency of the capabilities with the ledger (issue 16): what a capability says was paid, held
@@ -111,24 +161,28 @@ CHECKS |= {
         where coalesce(c.total, 0) <> case when r.state = 'verified' then r.points else 0 end
            or (r.transfer_id is null) <> (c.ids is null)
            or (r.transfer_id is not null and not r.transfer_id = any(c.ids))""",
-    # Each redemption state has one state of its transfer: requested - held; approved or fulfilled -
-    # paid (standing); rejected or cancelled - released; expired - released, or paid and refunded by
-    # its refund_transfer_id.
+    # Each redemption state has one state of its transfers (one per issuing community the points came
+    # from, issue 19): requested - held; approved or fulfilled - paid (standing); rejected or
+    # cancelled - released; expired - released, or paid and every part refunded. Together they hold
+    # or pay exactly the redemption's points.
     "redemption state differs from its transfer": """
-        select d.id as redemption_id, d.state, t.id as transfer_id, t.state as transfer_state,
-               f.id as reversed_by
-        from redemptions d join transfers t on t.id = coalesce(d.hold_transfer_id, d.post_transfer_id)
-        left join transfers f on f.reverses = t.id
-        where t.cause_type is distinct from 'redemption' or t.cause_id <> d.id
-           or coalesce(t.held_amount, t.amount) <> d.points
+        select d.id as redemption_id, d.state, p.amount, p.states
+        from redemptions d
+        left join lateral (
+            select sum(coalesce(t.held_amount, t.amount)) as amount,
+                   array_agg(distinct t.state order by t.state) as states,
+                   coalesce(bool_and(f.id is not null), false) as all_refunded,
+                   coalesce(bool_or(f.id is not null), false) as any_refunded
+            from transfers t left join transfers f on f.reverses = t.id
+            where t.cause_type = 'redemption' and t.cause_id = d.id and t.reverses is null) p on true
+        where p.amount is distinct from d.points
            or not coalesce(case d.state
-                when 'requested' then t.state = 'pending'
-                when 'approved' then t.state = 'posted' and f.id is null
-                when 'fulfilled' then t.state = 'posted' and f.id is null
-                when 'rejected' then t.state = 'voided'
-                when 'cancelled' then t.state = 'voided'
-                when 'expired' then (t.state = 'expired' and d.refund_transfer_id is null)
-                                 or (t.state = 'posted' and f.id is not null and f.id = d.refund_transfer_id)
+                when 'requested' then p.states = array['pending']
+                when 'approved' then p.states = array['posted'] and not p.any_refunded
+                when 'fulfilled' then p.states = array['posted'] and not p.any_refunded
+                when 'rejected' then p.states = array['voided']
+                when 'cancelled' then p.states = array['voided']
+                when 'expired' then p.states = array['expired'] or (p.states = array['posted'] and p.all_refunded)
                 else false end, false)""",
     # Each service state has one state of its hold: open - none; accepted or completed - held for the
     # estimate; confirmed - posted; cancelled - none, or released.

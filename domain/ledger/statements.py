@@ -27,18 +27,20 @@ class StatementLine(msgspec.Struct, frozen=True):
     created_at: datetime
     kind: str
     amount: int              # signed: + in, - out
-    balance_after: int | None
+    balance_after: int | None  # of the part of the wallet issued by `community` (one account)
     state: str
     cause: Cause
     actor: Person | None
     reason: str | None
     reversed_by: int | None
+    community: Cause | None = None  # the issuing community of the account this line moved (type 'org')
 
 
 class StatementPage(msgspec.Struct, frozen=True):
     items: list[StatementLine]
     next_cursor: str | None
     held: int
+    balance: ledger.Balance | None = None  # 总额 / 冻结中 / 可用 now, as every page shows them
 
 
 # One page of an account's postings, newest first, read through the entries_account
@@ -94,17 +96,30 @@ async def render_memos(conn: asyncpg.Connection, memos: "list[str | None]") -> "
 
 
 async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: int, before: int) -> StatementPage:
-    """One page of a person's postings; `before` is the cursor (entry id), 0 for the newest page."""
+    """One page of a person's postings on all their accounts of `unit` (one per issuing community),
+    newest first; `before` is the cursor (entry id), 0 for the newest page.
+
+    Each account is read with STATEMENT_QUERY (one page at most), and the pages merged by entry id:
+    the cost stays a page per account however deep the history."""
     if unit not in ledger.UNITS:
         raise DomainError("validation_failed", field="unit", details={"problem": "points or minutes"})
-    account = await ledger.user_account(conn, user_id, unit)
-    rows = await conn.fetch(STATEMENT_QUERY, account, before or NEWEST, limit + 1)
-    held = await conn.fetchval("select held from accounts where id = $1", account)
+    accounts = await conn.fetch(
+        "select a.id, a.org_id, o.name, a.balance, a.held from accounts a join orgs o on o.id = a.org_id "
+        "where a.user_id = $1 and a.unit = $2 and a.kind = 'user' order by a.id", user_id, unit)
+    rows, community = [], {}
+    for account in accounts:
+        community[account["id"]] = Cause("org", account["org_id"], account["name"])
+        rows += [dict(r) | {"account_id": account["id"]}
+                 for r in await conn.fetch(STATEMENT_QUERY, account["id"], before or NEWEST, limit + 1)]
+    rows.sort(key=lambda r: r["id"], reverse=True)
+    held = sum(a["held"] for a in accounts)
     memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])
     items = [StatementLine(
         id=r["id"], transfer_id=r["transfer_id"], created_at=r["created_at"], kind=r["kind"], amount=r["amount"],
         balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], _label(memo)),
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
-        reversed_by=r["reversed_by"]) for r, memo in zip(rows[:limit], memos)]
+        reversed_by=r["reversed_by"], community=community[r["account_id"]]) for r, memo in zip(rows[:limit], memos)]
     next_cursor = str(items[-1].id) if len(rows) > limit else None
-    return StatementPage(items=items, next_cursor=next_cursor, held=held)
+    total = sum(a["balance"] for a in accounts)
+    return StatementPage(items=items, next_cursor=next_cursor, held=held,
+                         balance=ledger.Balance(total, held, total - held))

@@ -264,7 +264,7 @@ async def commit(conn: asyncpg.Connection, actor: Actor, community_id: int, data
             ids = {m["phone"]: m["id"] for m in made}
             for r in new:
                 r.user_id = ids[r.phone]
-            await ledger.open_many_user_accounts(conn, list(ids.values()))
+            await ledger.open_many_user_accounts(conn, list(ids.values()), community_id)
             await conn.execute("insert into org_members (org_id, user_id, role) select $1, u, 'volunteer' "
                                "from unnest($2::bigint[]) u on conflict do nothing", community_id, list(ids.values()))
         changed = new + [r for r in rows if r.status == "updated"]

@@ -178,9 +178,11 @@ _LIST_SQL = """
            u.password_hash is not null as claimed,
            array_agg(distinct m.role order by m.role) as roles,
            min(m.grid_id) as grid_id, min(m.grid_name) as grid_name, min(m.created_at) as joined_at,
-           (select balance - held from accounts a where a.user_id = u.id and a.kind = 'user' and a.unit = 'points')
+           (select coalesce(sum(balance - held), 0)::bigint from accounts a
+             where a.user_id = u.id and a.kind = 'user' and a.unit = 'points')
                as points,
-           (select balance - held from accounts a where a.user_id = u.id and a.kind = 'user' and a.unit = 'minutes')
+           (select coalesce(sum(balance - held), 0)::bigint from accounts a
+             where a.user_id = u.id and a.kind = 'user' and a.unit = 'minutes')
                as minutes
     from m join users u on u.id = m.user_id
     where ($2::text is null or m.role = $2)

@@ -164,7 +164,7 @@ async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, u
         added = await conn.fetchval("insert into org_managers (org_id, user_id) values ($1, $2) "
                                     "on conflict do nothing returning true", org_id, user_id)
         if added:  # appointing a manager twice changes nothing, so it is not audited twice
-            await audit.record(conn, actor, "role_grant", community_id=org_id, target=("user", user_id),
+            await audit.record(conn, actor, "role_grant", community_id=org.community_id, target=("user", user_id),
                                after={"role": "manager", "org_id": org_id}, ip=ip)
 
 
@@ -203,6 +203,7 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
             return
         await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
                            "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
+        await ledger.open_member_accounts(conn, user_id, org.community_id)
         await audit.record(conn, actor, "member_add" if old is None else "member_edit", community_id=org.community_id,
                            target=("user", user_id), before={"role": old, "org_id": org_id} if old else None,
                            after={"role": role, "org_id": org_id}, ip=ip)

@@ -63,7 +63,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, community_id: int, *, n
             raise invalid("grid_id", "a grid of this community")
     async with conn.transaction():
         user_id = await conn.fetchval("insert into users (phone, name) values (null, $1) returning id", name)
-        await ledger.open_user_accounts(conn, user_id)
+        await ledger.open_member_accounts(conn, user_id, community_id)
         await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, 'volunteer')",
                            community_id, user_id)
         await conn.execute("insert into resident_profiles (community_id, user_id, grid_id, household, id_hint, "

@@ -83,13 +83,16 @@ async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
 
 # ---- the arithmetic over the database ---------------------------------------------------------
 
-async def _unspent(conn: asyncpg.Connection, user_id: int, year: int, available: int) -> dict[int, int]:
-    """Unspent points earned in `year`, per community whose policy is on."""
+async def _unspent(conn: asyncpg.Connection, user_id: int, year: int, available: dict[int, int]) -> dict[int, int]:
+    """Unspent points earned in `year`, per community whose policy is on. `available` is per issuing
+    community (a person's points are kept per community, migrations/018): FIFO runs within each."""
     rows = await conn.fetch(
         """select e.day, e.community_id, e.earned from earned_daily e
            where e.user_id = $1 and e.unit = 'points' and e.day >= $2""", user_id, date(year, 1, 1))
-    lots = [rules.Lot(r["day"], r["community_id"], r["earned"]) for r in rows]
-    unspent = rules.unspent_of_year(available, lots, year)
+    unspent: dict[int, int] = {}
+    for community_id, points in available.items():
+        lots = [rules.Lot(r["day"], r["community_id"], r["earned"]) for r in rows if r["community_id"] == community_id]
+        unspent |= rules.unspent_of_year(points, lots, year)
     if not unspent:
         return {}
     on = await conn.fetch("select community_id from points_expiry_policy where points_expire "
@@ -102,9 +105,9 @@ async def expiring(conn: asyncpg.Connection, user_id: int) -> Expiring:
     tz = clock.zone()
     await rankings.sync_time_zone(conn)
     year = clock.now().astimezone(tz).year - 1
-    account = await conn.fetchrow(
-        "select balance, held from accounts where user_id = $1 and unit = 'points' and kind = 'user'", user_id)
-    available = account["balance"] - account["held"] if account else 0
+    available = {r["org_id"]: r["available"] for r in await conn.fetch(
+        "select org_id, balance - held as available from accounts where user_id = $1 and unit = 'points' "
+        "and kind = 'user'", user_id)}
     unspent = await _unspent(conn, user_id, year, available)
     names = {r["id"]: r["name"] for r in await conn.fetch(
         "select id, name from orgs where id = any($1::bigint[])", list(unspent))}
@@ -121,14 +124,16 @@ async def _expire_person(conn: asyncpg.Connection, user_id: int, year: int, now:
            on conflict do nothing returning true""", year, user_id, now)
     if not claimed:
         return 0  # another process swept this person
-    account = await conn.fetchrow(
-        "select id, balance, held from accounts where user_id = $1 and unit = 'points' and kind = 'user' for update",
-        user_id)
-    if account is None:
+    accounts = await conn.fetch(
+        "select id, org_id, balance - held as available from accounts where user_id = $1 and unit = 'points' "
+        "and kind = 'user' order by id for update", user_id)
+    if not accounts:
         return 0
+    ids = {r["org_id"]: r["id"] for r in accounts}
     total = 0
-    for community_id, points in sorted((await _unspent(conn, user_id, year, account["balance"] - account["held"])).items()):
-        await ledger.post(conn, unit="points", debit=account["id"],
+    unspent = await _unspent(conn, user_id, year, {r["org_id"]: r["available"] for r in accounts})
+    for community_id, points in sorted(unspent.items()):
+        await ledger.post(conn, unit="points", debit=ids[community_id],
                           credit=await ledger.org_account(conn, community_id, "issuing", "points"),
                           amount=points, kind="expiry", cause=("expiry", year),
                           memo=f"{year}年积分到期",

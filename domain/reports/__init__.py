@@ -359,7 +359,7 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
     """Verify a pending report and award its points (capped per day) from the community's issuing account."""
     async with conn.transaction():
         row = await _reviewable(conn, actor, report_id)
-        account = await ledger.user_account(conn, row["courier_id"], "points")
+        account = await ledger.user_account(conn, row["courier_id"], "points", row["community_id"])
         # Serialise verifications of one courier's reports, so two managers at once cannot both
         # pass the daily cap; the ledger locks this same row again below, which is harmless.
         await conn.execute("select 1 from accounts where id = $1 for update", account)

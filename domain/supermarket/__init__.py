@@ -22,6 +22,7 @@ import msgspec
 from domain.core import audit, clock, metrics, photos, qr, sweeper
 from domain.checkin import codes, scans
 from domain import ledger, notify
+from domain.ledger import areas
 from domain.people import orgs
 from domain.supermarket import rules
 from domain.checkin.codes import Code
@@ -307,14 +308,26 @@ async def reward_image(conn: asyncpg.Connection, reward_id: int) -> bytes:
 
 
 async def shop_communities(conn: asyncpg.Connection, actor: Actor) -> set[int]:
-    """Where a person may redeem: the communities they belong to or manage."""
+    """The shops a person uses as their own: the communities they belong to or manage."""
     return set(await orgs.member_communities(conn, actor.id)) | set(actor.manages)
+
+
+async def _require_shopper(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int | None = None,
+                           *, reading: bool = False) -> None:
+    """A person may shop in a community they belong to (or manage), or as a guest in any community
+    of its points spending area (通兑范围, domain/ledger/areas.py); elsewhere `outside_area`.
+    Admins may read every catalogue, but shop only where anyone else could."""
+    user_id = actor.id if user_id is None else user_id
+    if user_id == actor.id and ((reading and actor.is_admin) or community_id in actor.manages):
+        return
+    if community_id in await orgs.member_communities(conn, user_id):
+        return
+    await areas.require_visit(conn, user_id, community_id, "points")
 
 
 async def read_reward(conn: asyncpg.Connection, actor: Actor, reward_id: int) -> Reward:
     reward = await get_reward(conn, reward_id)
-    if not (actor.is_admin or reward.community_id in await shop_communities(conn, actor)):
-        raise forbidden("not a member of this community")
+    await _require_shopper(conn, actor, reward.community_id, reading=True)
     return reward
 
 
@@ -322,11 +335,13 @@ async def list_rewards(conn: asyncpg.Connection, actor: Actor, *, community_id: 
                        include_inactive: bool, limit: int, after: int) -> RewardPage:
     """The catalogue of my communities (or of one), active rewards only unless a manager asks."""
     if community_id is None:
-        communities = sorted(await shop_communities(conn, actor))
+        # My shops, and as a guest those of the points spending areas (通兑范围) of my communities.
+        mine = await shop_communities(conn, actor)
+        communities = sorted(mine | await areas.guest_communities(
+            conn, await orgs.member_communities(conn, actor.id), "points"))
         show_inactive = False
     else:
-        if not (actor.is_admin or community_id in await shop_communities(conn, actor)):
-            raise forbidden("not a member of this community")
+        await _require_shopper(conn, actor, community_id, reading=True)
         communities = [community_id]
         show_inactive = include_inactive and actor.can_manage(community_id)
     start, end = rules.month_bounds(clock.now())
@@ -428,9 +443,9 @@ async def list_redemptions(conn: asyncpg.Connection, actor: Actor, *, community_
             order by d.id {'asc' if oldest_first else 'desc'} limit $4""", scope_id, state, cursor, limit + 1)
     balances: dict[int, ledger.Balance] = {}
     if community_id is not None and rows:
-        for b in await conn.fetch("select user_id, balance, held from accounts "
-                                  "where user_id = any($1::bigint[]) and unit = 'points' and kind = 'user'",
-                                  list({r["user_id"] for r in rows})):
+        for b in await conn.fetch("select user_id, sum(balance)::bigint as balance, sum(held)::bigint as held "
+                                  "from accounts where user_id = any($1::bigint[]) and unit = 'points' and kind = 'user' "
+                                  "group by user_id", list({r["user_id"] for r in rows})):
             balances[b["user_id"]] = ledger.Balance(b["balance"], b["held"], b["balance"] - b["held"])
     items = [_redemption(r, balances.get(r["user_id"])) for r in rows[:limit]]
     return RedemptionPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
@@ -497,17 +512,18 @@ async def request(conn: asyncpg.Connection, actor: Actor, reward_id: int, quanti
     now = clock.now()
     async with conn.transaction():
         reward = await _lock_reward(conn, reward_id)  # serialises requests for the same reward
-        if reward["community_id"] not in await shop_communities(conn, actor):
-            raise DomainError("not_member")
+        await _require_shopper(conn, actor, reward["community_id"])
         await _check_offer(conn, reward, actor.id, quantity, now)
         redemption_id = await _new_id(conn)
         points = rules.total_points(reward["cost_points"], quantity)
         label = f"{reward['name']} × {quantity}"
-        hold = await ledger.hold(
-            conn, unit="points", debit=await ledger.user_account(conn, actor.id, "points"),
+        # The community's own points first, then the rest of its area (ledger.spend's order).
+        hold = (await ledger.spend(
+            conn, user_id=actor.id, unit="points", amount=points, where=reward["community_id"],
+            area=await areas.area_of(conn, reward["community_id"], "points"),
             credit=await ledger.org_account(conn, reward["community_id"], "supermarket", "points"),
-            amount=points, kind="redemption", cause=("redemption", redemption_id), memo=label, actor_id=actor.id,
-            key=f"redemption:{redemption_id}:hold")
+            kind="redemption", cause=("redemption", redemption_id), memo=label, actor_id=actor.id,
+            key=f"redemption:{redemption_id}:hold", hold=True))[0]
         await conn.execute(
             """insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
                                         hold_transfer_id, expires_at, requested_at, state_changed_at,
@@ -540,7 +556,7 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
         rules.require_transition(row["state"], "approved")
         if row["expires_at"] <= now:  # lapsed; the sweeper has not got to it yet
             raise DomainError("invalid_state", details={"state": "expired"})
-        await ledger.post_pending(conn, row["hold_transfer_id"])
+        await ledger.post_group(conn, await _held_parts(conn, row["id"]))
         expires_at = expiry.voucher_expires_at(now)
         code = await codes.issue(conn, "voucher", redemption_id, valid_until=expires_at)
         await conn.execute(
@@ -563,6 +579,11 @@ async def _tell(conn: asyncpg.Connection, redemption: Redemption, kind: str, **p
                       link=f"/shop.html?tab=mine&redemption={redemption.id}")
 
 
+async def _held_parts(conn: asyncpg.Connection, redemption_id: int) -> list[int]:
+    """The holds of a request: one per issuing community its points came from (ledger.spend)."""
+    return await ledger.parts_of(conn, ("redemption", redemption_id), "redemption", "pending")
+
+
 RELEASE_LABELS = {"rejected": "兑换驳回释放", "cancelled": "兑换取消释放", "expired": "兑换过期释放"}
 
 
@@ -571,7 +592,7 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
     """Back out of a request that was never approved: the hold voided, the stock put back."""
     rules.require_transition(row["state"], to_state)
     await _lock_reward(conn, row["reward_id"])  # before the ledger's account locks: one lock order
-    await ledger.void_pending(conn, row["hold_transfer_id"], expired=to_state == "expired")
+    await ledger.void_group(conn, await _held_parts(conn, row["id"]), expired=to_state == "expired")
     await _move_stock(conn, row["reward_id"], row["quantity"], actor_id=actor_id,
                       reason=f"{RELEASE_LABELS[to_state]} #{row['id']}", redemption_id=row["id"])
     now = clock.now()
@@ -687,16 +708,16 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
         orgs.require_manager(actor, reward["community_id"])
         if user_id == actor.id:
             raise forbidden("nobody decides on their own redemption")
-        if reward["community_id"] not in await orgs.member_communities(conn, user_id):
-            raise DomainError("not_member", details={"problem": "the card holder is not a member of this community"})
+        await _require_shopper(conn, actor, reward["community_id"], user_id)
         await _check_offer(conn, reward, user_id, quantity, now)
         redemption_id = await _new_id(conn)
         points = rules.total_points(reward["cost_points"], quantity)
-        transfer = await ledger.post(
-            conn, unit="points", debit=await ledger.user_account(conn, user_id, "points"),
+        transfer = (await ledger.spend(
+            conn, user_id=user_id, unit="points", amount=points, where=reward["community_id"],
+            area=await areas.area_of(conn, reward["community_id"], "points"),
             credit=await ledger.org_account(conn, reward["community_id"], "supermarket", "points"),
-            amount=points, kind="redemption", cause=("redemption", redemption_id),
-            memo=f"{reward['name']} × {quantity}", actor_id=actor.id, key=f"redemption:{redemption_id}:post")
+            kind="redemption", cause=("redemption", redemption_id),
+            memo=f"{reward['name']} × {quantity}", actor_id=actor.id, key=f"redemption:{redemption_id}:post"))[0]
         await conn.execute(
             """insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
                                         on_the_spot, post_transfer_id, requested_at, decided_at, decided_by,
@@ -731,8 +752,9 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         await _tell(conn, await _fetch(conn, redemption_id), "redemption_expired", what="request")
         return True
     await _lock_reward(conn, row["reward_id"])
-    refund = await ledger.reverse(conn, row["hold_transfer_id"], actor_id=None, reason=VOUCHER_EXPIRED,
-                                  key=f"redemption:{redemption_id}:refund")
+    posted = await ledger.parts_of(conn, ("redemption", redemption_id), "redemption", "posted")
+    refund = (await ledger.reverse_group(conn, posted, actor_id=None, reason=VOUCHER_EXPIRED,
+                                         key=f"redemption:{redemption_id}:refund"))[0]
     await _move_stock(conn, row["reward_id"], row["quantity"], actor_id=None,
                       reason=f"凭证过期释放 #{redemption_id}", redemption_id=redemption_id)
     await conn.execute(

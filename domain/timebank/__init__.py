@@ -25,7 +25,7 @@ import msgspec
 from domain.core import audit, clock, ratelimit, sweeper
 from domain.people import auth, orgs
 from domain import ledger, notify
-from domain.ledger import statements
+from domain.ledger import areas, statements
 from domain.timebank import rules
 from domain.core.errors import DomainError, forbidden, not_found
 from domain.core.actor import Actor, OrgRef, PersonRef
@@ -92,25 +92,33 @@ _SELECT = """
 
 
 class _Scope(msgspec.Struct, frozen=True):
-    """Where the actor belongs and what they manage, loaded once per call."""
+    """Where the actor belongs and what they manage, loaded once per call. `guest_of`: the other
+    communities of the minutes spending areas of their communities (通兑范围, domain/ledger/areas.py),
+    where they may ask for and give help without joining."""
     actor: Actor
     member_of: frozenset[int]
+    guest_of: frozenset[int] = frozenset()
 
     def manages(self, community_id: int) -> bool:
         return self.actor.can_manage(community_id)
 
+    def takes_part(self, community_id: int) -> bool:
+        return community_id in self.member_of or community_id in self.guest_of
+
     def sees(self, community_id: int) -> bool:
-        return self.manages(community_id) or community_id in self.member_of
+        return self.manages(community_id) or self.takes_part(community_id)
 
 
 async def _scope(conn: asyncpg.Connection, actor: Actor) -> _Scope:
-    return _Scope(actor, frozenset(await orgs.member_communities(conn, actor.id)))
+    member_of = frozenset(await orgs.member_communities(conn, actor.id))
+    guest_of = await areas.guest_communities(conn, member_of, UNIT)
+    return _Scope(actor, member_of, frozenset(guest_of - member_of))
 
 
 def _viewer(scope: _Scope, row: asyncpg.Record) -> rules.Viewer:
     me = scope.actor.id
     return rules.Viewer(is_requester=row["requester_id"] == me, is_beneficiary=row["beneficiary_id"] == me,
-                        is_volunteer=row["volunteer_id"] == me, is_member=row["community_id"] in scope.member_of,
+                        is_volunteer=row["volunteer_id"] == me, is_member=scope.takes_part(row["community_id"]),
                         is_manager=scope.manages(row["community_id"]))
 
 
@@ -174,7 +182,7 @@ async def list_requests(conn: asyncpg.Connection, actor: Actor, *, community_id:
     scope = await _scope(conn, actor)
     if community_id is not None and mine is None and not scope.sees(community_id):
         raise forbidden("not your community")
-    communities = None if actor.is_admin or mine else sorted(scope.member_of | actor.manages)
+    communities = None if actor.is_admin or mine else sorted(scope.member_of | scope.guest_of | actor.manages)
     rows = await conn.fetch(
         _SELECT + """
         where ($1::bigint is null or r.community_id = $1)
@@ -218,6 +226,14 @@ async def _choose_community(conn: asyncpg.Connection, scope: _Scope, beneficiary
         candidates |= set(scope.actor.manages)
     elif not scope.actor.is_admin and candidates & scope.actor.manages:
         candidates &= scope.actor.manages  # a manager posts for a resident of their own community
+    if community_id is not None and community_id not in candidates:
+        # Help may be asked for in any community of the minutes spending area of the person's own.
+        area: set[int] = set()
+        for own in candidates:
+            area |= await areas.area_of(conn, own, UNIT)
+        if community_id in area:
+            return community_id
+        raise DomainError("outside_area", field="community_id", details={"community_id": community_id, "unit": UNIT})
     if community_id is not None:
         if community_id not in candidates:
             raise DomainError("validation_failed", field="community_id",
@@ -311,10 +327,25 @@ async def _locked(conn: asyncpg.Connection, scope: _Scope, request_id: int, acti
         raise _refuse(err) from None
 
 
-async def _payer(conn: asyncpg.Connection, row: asyncpg.Record) -> int:
+async def _pay(conn: asyncpg.Connection, row: asyncpg.Record, volunteer_id: int, amount: int, *, hold: bool,
+               key: str, actor_id: int, reason: str | None = None) -> ledger.Transfer:
+    """Minutes from the payer to the volunteer's account of the request's community (where they were
+    earned): from the community pool, or from the requester's accounts in ledger.spend's order (the
+    community's own minutes first, then the rest of its spending area). Returns the first part."""
+    credit = await ledger.user_account(conn, volunteer_id, UNIT, row["community_id"])
+    common = dict(unit=UNIT, credit=credit, amount=amount, kind="service", cause=("service", row["id"]),
+                  memo=row["title"], actor_id=actor_id, reason=reason, key=key)
     if row["use_pool"]:
-        return await ledger.org_account(conn, row["community_id"], "pool", UNIT)
-    return await ledger.user_account(conn, row["requester_id"], UNIT)
+        pool = await ledger.org_account(conn, row["community_id"], "pool", UNIT)
+        return await (ledger.hold if hold else ledger.post)(conn, debit=pool, **common)
+    return (await ledger.spend(conn, user_id=row["requester_id"], where=row["community_id"],
+                               area=await areas.area_of(conn, row["community_id"], UNIT), hold=hold,
+                               **common))[0]
+
+
+async def _held_parts(conn: asyncpg.Connection, request_id: int) -> list[int]:
+    """The holds of an accepted request: one per issuing community its minutes came from."""
+    return await ledger.parts_of(conn, ("service", request_id), "service", "pending")
 
 
 # Acts a manager takes on a request for someone else also go to the audit trail.
@@ -355,10 +386,8 @@ async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> Ser
     scope = await _scope(conn, actor)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "accept")
-        hold = await ledger.hold(
-            conn, unit=UNIT, debit=await _payer(conn, row), credit=await ledger.user_account(conn, actor.id, UNIT),
-            amount=row["minutes_estimate"], kind="service", cause=("service", request_id), memo=row["title"],
-            actor_id=actor.id, key=f"service:{request_id}:hold")
+        hold = await _pay(conn, row, actor.id, row["minutes_estimate"], hold=True, actor_id=actor.id,
+                          key=f"service:{request_id}:hold")
         await conn.execute(
             """update service_requests set state = 'accepted', volunteer_id = $2, hold_transfer_id = $3,
                    accepted_at = $4 where id = $1""", request_id, actor.id, hold.id, clock.now())
@@ -387,14 +416,11 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
         except rules.RuleError as err:
             raise _refuse(err) from None
         from_hold, extra = rules.split_confirmed(row["minutes_estimate"], minutes)
-        await ledger.post_pending(conn, row["hold_transfer_id"], from_hold)
+        await ledger.post_group(conn, await _held_parts(conn, request_id), from_hold)
         extra_id = None
         if extra:
-            extra_id = (await ledger.post(
-                conn, unit=UNIT, debit=await _payer(conn, row),
-                credit=await ledger.user_account(conn, row["volunteer_id"], UNIT), amount=extra, kind="service",
-                cause=("service", request_id), memo=row["title"], actor_id=actor.id, reason=reason,
-                key=f"service:{request_id}:extra")).id
+            extra_id = (await _pay(conn, row, row["volunteer_id"], extra, hold=False, actor_id=actor.id,
+                                   reason=reason, key=f"service:{request_id}:extra")).id
         await conn.execute(
             """update service_requests set state = 'confirmed', confirmed_minutes = $2, reason = $3,
                    extra_transfer_id = $4, confirmed_at = $5 where id = $1""",
@@ -410,7 +436,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "cancel")
         if row["hold_transfer_id"] is not None:
-            await ledger.void_pending(conn, row["hold_transfer_id"])
+            await ledger.void_group(conn, await _held_parts(conn, request_id))
         await conn.execute("update service_requests set state = 'cancelled', cancelled_at = $2 where id = $1",
                            request_id, clock.now())
         return await _done(conn, scope, row, "cancelled", role, None, reason)
@@ -582,10 +608,13 @@ async def give(conn: asyncpg.Connection, actor: Actor, to_user_id: int, minutes:
     # The ledger keeps references, not names: rendered when read, so a closed account's name goes (issue 16).
     memo = f"亲情赠与 {statements.person_ref(actor.id)} → {statements.person_ref(to_user_id)}"
     async with conn.transaction():
-        transfer = await ledger.post(
-            conn, unit=UNIT, debit=await ledger.user_account(conn, actor.id, UNIT),
-            credit=await ledger.user_account(conn, to_user_id, UNIT), amount=minutes, kind="gift",
-            cause=("gift", link_id), memo=memo, actor_id=actor.id, key=key)
+        # A gift keeps where its minutes were issued: each part goes to the receiver's account of the
+        # same community, drawn from the giver's accounts by community id (ledger.spend's order).
+        held_in = [r["org_id"] for r in await conn.fetch(
+            "select org_id from accounts where user_id = $1 and unit = $2 and kind = 'user'", actor.id, UNIT)]
+        transfer = (await ledger.spend(
+            conn, user_id=actor.id, unit=UNIT, amount=minutes, where=None, area=held_in, to_user=to_user_id,
+            kind="gift", cause=("gift", link_id), memo=memo, actor_id=actor.id, key=key))[0]
     [shown] = await statements.render_memos(conn, [transfer.memo])
     return Gift(transfer.id, link_id, PersonRef(actor.id, actor.name), PersonRef(to_user_id, receiver),
                 minutes, shown, transfer.created_at)
@@ -626,10 +655,11 @@ async def donate_to_pool(conn: asyncpg.Connection, actor: Actor, community_id: i
     if minutes < 1:
         raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
     async with conn.transaction():
-        return await ledger.post(
-            conn, unit=UNIT, debit=await ledger.user_account(conn, actor.id, UNIT),
-            credit=await ledger.org_account(conn, community_id, "pool", UNIT), amount=minutes, kind="donation",
-            cause=("donation", community_id), memo=f"捐赠给{name}时间池", actor_id=actor.id, key=key)
+        return (await ledger.spend(
+            conn, user_id=actor.id, unit=UNIT, amount=minutes, where=community_id,
+            area=await areas.area_of(conn, community_id, UNIT),
+            credit=await ledger.org_account(conn, community_id, "pool", UNIT), kind="donation",
+            cause=("donation", community_id), memo=f"捐赠给{name}时间池", actor_id=actor.id, key=key))[0]
 
 
 async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int, minutes: int, reason: str,
@@ -670,11 +700,47 @@ _EARNED = """
         when t.kind = 'reversal' and o.kind in ('award', 'service') and e.amount < 0 then e.amount
         else 0 end), 0), 0)::bigint
     from entries e join transfers t on t.id = e.transfer_id left join transfers o on o.id = t.reverses
-    where e.account_id = $1"""
+    join accounts a on a.id = e.account_id
+    where a.user_id = $1 and a.unit = 'minutes' and a.kind = 'user'
+      and t.kind <> 'carryover'"""
 
 
 async def earned_minutes(conn: asyncpg.Connection, user_id: int) -> int:
-    return await conn.fetchval(_EARNED, await ledger.user_account(conn, user_id, UNIT))
+    return await conn.fetchval(_EARNED, user_id)
+
+
+class Hours(msgspec.Struct, frozen=True):
+    """A person's hours (志愿时长), the ONE definition every page shows (certificate, time bank page,
+    star levels, statement, console), in minutes, each net of its reversals:
+    - activity_minutes: minutes banked at activity check-outs (awards);
+    - service_minutes: minutes earned serving time-bank requests;
+    - adjustment_minutes: managers' corrections, with their sign;
+    - total_minutes = the three together (never below 0), what the stars count (_EARNED above);
+    - gift_minutes: received from family, shown apart and never counted: a gift is not one's service."""
+    total_minutes: int
+    activity_minutes: int
+    service_minutes: int
+    adjustment_minutes: int
+    gift_minutes: int
+
+
+_HOURS = """
+    select coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'award'
+                                           and (t.kind = 'award' or e.amount < 0)), 0)::bigint as activity,
+           coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'service'
+                                           and ((t.kind = 'service' and e.amount > 0)
+                                                or (t.kind = 'reversal' and e.amount < 0))), 0)::bigint as service,
+           coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'adjustment'), 0)::bigint as adjustment,
+           coalesce(sum(e.amount) filter (where t.kind = 'gift' and e.amount > 0), 0)::bigint as gift
+      from entries e join transfers t on t.id = e.transfer_id left join transfers o on o.id = t.reverses
+      join accounts a on a.id = e.account_id
+     where a.user_id = $1 and a.unit = 'minutes' and a.kind = 'user'"""
+
+
+async def hours_of(conn: asyncpg.Connection, user_id: int) -> Hours:
+    row = await conn.fetchrow(_HOURS, user_id)
+    total = max(row["activity"] + row["service"] + row["adjustment"], 0)
+    return Hours(total, row["activity"], row["service"], row["adjustment"], row["gift"])
 
 
 class Stars(msgspec.Struct, frozen=True):
@@ -686,6 +752,7 @@ class Stars(msgspec.Struct, frozen=True):
 class TimebankMe(msgspec.Struct, frozen=True):
     balance: ledger.Balance
     stars: Stars
+    hours: Hours
     served_minutes: int             # confirmed time-bank services I gave
     services_served: int
     communities: list[OrgRef]       # communities I belong to or manage
@@ -694,8 +761,8 @@ class TimebankMe(msgspec.Struct, frozen=True):
     family: list[PersonRef]         # approved family links: who I may give to or post for
 
 
-async def stars_of(conn: asyncpg.Connection, user_id: int) -> Stars:
-    earned = await earned_minutes(conn, user_id)
+async def stars_of(conn: asyncpg.Connection, user_id: int, hours: Hours | None = None) -> Stars:
+    earned = (hours or await hours_of(conn, user_id)).total_minutes
     return Stars(earned, rules.stars(earned), rules.next_star_minutes(earned))
 
 
@@ -710,8 +777,10 @@ async def my_timebank(conn: asyncpg.Connection, actor: Actor) -> TimebankMe:
         """select u.id, u.name from family_links l
            join users u on u.id = case when l.requester_id = $1 then l.target_id else l.requester_id end
            where l.state = 'approved' and $1 in (l.requester_id, l.target_id) order by u.name""", actor.id)
+    hours = await hours_of(conn, actor.id)
     return TimebankMe(
-        balance=(await ledger.balances(conn, actor.id))[UNIT], stars=await stars_of(conn, actor.id),
+        balance=(await ledger.balances(conn, actor.id))[UNIT], stars=await stars_of(conn, actor.id, hours),
+        hours=hours,
         served_minutes=served["minutes"], services_served=served["n"],
         communities=[OrgRef(r["id"], r["name"]) for r in names],
         member_of=[OrgRef(r["id"], r["name"]) for r in names if r["id"] in member_of],
@@ -729,12 +798,22 @@ class CertificateLine(msgspec.Struct, frozen=True):
     confirmed_at: datetime
 
 
+class CertificateActivity(msgspec.Struct, frozen=True):
+    attendance_id: int
+    title: str
+    community_name: str
+    minutes: int
+    checked_out_at: datetime | None
+
+
 class Certificate(msgspec.Struct, frozen=True):
     user: PersonRef
     stars: Stars
-    served_minutes: int
+    served_minutes: int              # the time-bank services below (hours.service_minutes)
     services: list[CertificateLine]
     issued_at: datetime
+    hours: Hours | None = None       # the total the certificate states: activities + services + adjustments
+    activities: list[CertificateActivity] = []
 
 
 def mask_name(name: str) -> str:
@@ -756,8 +835,16 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
            where r.volunteer_id = $1 and r.state = 'confirmed' order by r.confirmed_at, r.id limit 1000""", user_id)
     lines = [CertificateLine(r["id"], r["title"], r["community_name"], mask_name(r["beneficiary"]),
                              r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
-    return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id), sum(x.minutes for x in lines),
-                       lines, clock.now())
+    attended = await conn.fetch(
+        """select t.id, a.title, o.name as community_name, t.minutes, t.checked_out_at
+             from attendances t join activities a on a.id = t.activity_id join orgs o on o.id = a.community_id
+            where t.user_id = $1 and t.state = 'done' and t.minutes > 0
+            order by t.checked_out_at, t.id limit 1000""", user_id)
+    hours = await hours_of(conn, user_id)
+    return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id, hours), sum(x.minutes for x in lines),
+                       lines, clock.now(), hours,
+                       [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
+                        for r in attended])
 
 
 SWEEPS = (lapse_accepted_services,)  # listed in api/capabilities.py

@@ -15,9 +15,12 @@ function fmtDate(iso, style = "long") {
 }
 
 function render(cert) {
-  const count = cert.services.length;
+  // Hours are the one definition of domain/timebank Hours: activities + services + adjustments.
+  const activities = cert.activities ?? [];
+  const total = cert.hours ? cert.hours.total_minutes : cert.served_minutes;
+  const count = cert.services.length + activities.length;
   // The sentence comes from the catalogue with {placeholders}; the values are set in bold.
-  const values = { name: cert.user.name, n: String(count), h: hoursNumber(cert.served_minutes) };
+  const values = { name: cert.user.name, n: String(count), h: hoursNumber(total) };
   $("cert-body").replaceChildren(...t("cert.body").split(/\{(\w+)\}/)
     .map((part, i) => (i % 2 ? h("strong", {}, values[part] ?? part) : part)));
   const stars = $("cert-stars");
@@ -29,17 +32,47 @@ function render(cert) {
     h("td", { class: "cert-date" }, fmtDate(s.confirmed_at, "short")),
     h("td", { class: "wrap" }, h("div", { class: "cert-service" }, s.title),
       h("div", { class: "cert-service-meta" }, t("cert.service_meta", { who: s.beneficiary, where: s.community_name }))),
-    h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(s.minutes) })))));
-  $("cert-total").textContent = t("unit.hours", { n: hoursNumber(cert.served_minutes) });
-  $("cert-empty").hidden = count > 0;
-  document.querySelector(".cert-table-wrap").hidden = count === 0;
+    h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(s.minutes) })))),
+    ...activities.map((a) => h("tr", {},
+      h("td", { class: "cert-date" }, a.checked_out_at ? fmtDate(a.checked_out_at, "short") : ""),
+      h("td", { class: "wrap" }, h("div", { class: "cert-service" }, a.title),
+        h("div", { class: "cert-service-meta" }, t("cert.activity_meta", { where: a.community_name }))),
+      h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(a.minutes) })))),
+    ...(cert.hours?.adjustment_minutes ? [h("tr", {}, h("td", {}, ""),
+      h("td", { class: "wrap" }, t("cert.adjustments")),
+      h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(cert.hours.adjustment_minutes) })))] : []));
+  $("cert-total").textContent = t("unit.hours", { n: hoursNumber(total) });
+  const rows = count + (cert.hours?.adjustment_minutes ? 1 : 0);
+  $("cert-empty").hidden = rows > 0;
+  document.querySelector(".cert-table-wrap").hidden = rows === 0;
   $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });
   document.title = `${t("cert.title")} · ${cert.user.name}`;
   $("loading").hidden = true;
   $("certificate").hidden = false;
 }
 
+/** The latest issued certificate of mine (numbered, verifiable): its number and QR to /v/<code>. */
+async function loadIssued() {
+  if (new URLSearchParams(location.search).get("user_id")) return; // a manager's view of someone else
+  try {
+    const { items } = await api("GET", "/api/certificates");
+    const issued = items.find((c) => c.state === "issued");
+    if (!issued) return;
+    $("cert-number").textContent = issued.number;
+    $("cert-verify-url").textContent = issued.verify_url;
+    // The SVG is the server's own QR rendering of our verify URL (domain/core/qr.py), not user input.
+    const svg = new DOMParser().parseFromString(issued.qr_svg, "image/svg+xml").documentElement;
+    svg.setAttribute("width", "160");
+    svg.setAttribute("height", "160");
+    $("cert-qr").replaceChildren(document.importNode(svg, true));
+    $("cert-verify").hidden = false;
+  } catch {
+    // no issued certificate to show: the page stays the plain record
+  }
+}
+
 function load() {
+  loadIssued();
   const userId = new URLSearchParams(location.search).get("user_id");
   const query = userId && /^\d+$/.test(userId) ? `?user_id=${userId}` : "";
   api("GET", `/api/timebank/certificate${query}`).then(render, (err) => handlePageError(err, $("loading"), load));

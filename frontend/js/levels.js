@@ -13,6 +13,7 @@ const num = (text) => h("td", { class: "num" }, text);
 async function load() {
   const level = $("level").value;
   const quarter = $("quarter").value;
+  $("settlement-link").href = `/settlement.html?org=${level}`;  // the level's 通兑 settlement (issue 19)
   const [overview, units] = await Promise.all([
     api("GET", `/api/levels/${level}/overview?quarter=${quarter}`),
     api("GET", `/api/levels/${level}/units-ranking?quarter=${quarter}`)]);

@@ -36,15 +36,24 @@ function entryRow(item) {
     h("div", { class: "entry-side" },
       h("div", { class: amountClass }, fmtAmount(item.amount, true)),
       item.balance_after != null &&
-        h("div", { class: "entry-after" }, t("statement.balance_after", { v: fmtAmount(item.balance_after) }))));
+        h("div", { class: "entry-after" }, item.community
+          ? t("statement.balance_after_in", { where: item.community.label, v: fmtAmount(item.balance_after) })
+          : t("statement.balance_after", { v: fmtAmount(item.balance_after) }))));
 }
 
 async function loadBalance(generation) {
   const balances = await api("GET", "/api/me/balances");
   if (generation !== state.generation) return;
-  const { available, held } = balances[state.unit];
+  // 总额 = 可用 + 冻结中, the same three numbers (and words) on every page (ledger.Balance).
+  const { available, held, balance } = balances[state.unit];
   $("available").textContent = state.unit === "minutes" ? fmtHours(available) : t("unit.points", { n: fmtPoints(available) });
-  $("held").textContent = held ? t("me.held", { v: fmtAmount(held) }) : "";
+  $("total").textContent = `${t("balance.total")} ${fmtAmount(balance)}`;
+  $("held").textContent = held ? `${t("balance.held")} ${fmtAmount(held)}` : "";
+  $("held-why").hidden = !held;
+  $("held-link").href = state.unit === "minutes" ? "/timebank.html" : "/redemptions.html";
+  const parts = balances.by_community?.[state.unit] ?? [];
+  $("by-community").replaceChildren(...(parts.length > 1 ? parts : []).map((p) =>
+    h("li", {}, t("statement.part", { where: p.community_name, v: fmtAmount(p.available) }))));
 }
 
 async function loadPage() {

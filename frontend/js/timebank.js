@@ -34,7 +34,9 @@ function starsEl(el, count) {
 function renderSummary(me) {
   const { balance, stars } = me;
   $("hours-available").textContent = hoursNumber(balance.available);
-  $("hours-held").textContent = balance.held ? t("me.held", { v: fmtHours(balance.held) }) : "";
+  // 冻结中 as on every page, with its one-line explanation (ledger.Balance; frontend i18n balance.*).
+  $("hours-held").textContent = balance.held ? `${t("balance.held")} ${fmtHours(balance.held)}` : "";
+  $("hours-held").title = balance.held ? t("balance.held_explained") : "";
   starsEl($("stars"), stars.stars);
   $("stars-note").textContent = stars.next_star_minutes == null
     ? t("tb.stars_max", { h: roundHours(stars.earned_minutes) })

@@ -25,6 +25,8 @@ MUTATING = ("post", "put", "patch", "delete")
 # Operations that are not acts of a manager on others: what a person does for themself (also when
 # that person is a manager), or requests that change nothing. Each says why.
 PERSONAL: dict[tuple[str, str], str] = {
+    ("POST", "/api/certificates"): "a person asks for a certificate of their own hours",
+    ("POST", "/api/corrections"): "a person asks for a correction of their own record",
     ("POST", "/api/kiosk/pair"): "a venue screen redeems the one-time code a manager made (audited as kiosk_pair)",
     ("POST", "/api/auth/register"): "a person opens their own account",
     ("POST", "/api/auth/login"): "a person logs in",
@@ -550,6 +552,36 @@ async def _service_target(x: Ctx):
                      {"year": clock.now().astimezone(clock.zone()).year, "minutes": 100}), "service_target_set", None
 
 
+async def _spending_area(x: Ctx):
+    manager = await _street_manager(x)
+    return manager, ("PUT", f"/api/orgs/{x.c.street_id}/spending-area", {"unit": "points", "enabled": True}), \
+        "area_policy", None
+
+
+async def _asked_certificate(x: Ctx) -> dict:
+    return await x.call(x.volunteer, "POST", "/api/certificates", {"community_id": x.c.id})
+
+
+async def _certificate_issue(x: Ctx):
+    certificate = await _asked_certificate(x)
+    return x.m, ("POST", f"/api/certificates/{certificate['id']}/issue", {"contact": "社区服务站"}), \
+        "certificate_issue", x.c.id
+
+
+async def _certificate_revoke(x: Ctx):
+    certificate = await _asked_certificate(x)
+    await x.call(x.m, "POST", f"/api/certificates/{certificate['id']}/issue", {})
+    return x.m, ("POST", f"/api/certificates/{certificate['id']}/revoke", {"reason": "时长统计有误"}), \
+        "certificate_revoke", x.c.id
+
+
+async def _correction_answer(x: Ctx):
+    correction = await x.call(x.volunteer, "POST", "/api/corrections",
+                              {"community_id": x.c.id, "request": "三月的活动漏记了一次"})
+    return x.m, ("POST", f"/api/corrections/{correction['id']}/answer", {"accepted": True, "answer": "已补录"}), \
+        "correction_answer", x.c.id
+
+
 async def _need_create(x: Ctx):
     return x.m, ("POST", f"/api/communities/{x.c.id}/needs", {"title": "周末楼道值守", "kind": "duty", "slots": 1}), \
         "need_create", x.c.id
@@ -591,6 +623,10 @@ MANAGER_ACTS = {
     ("POST", "/api/activities/{activity_id}/attendance/mark"): _mark,
     ("POST", "/api/activities/{activity_id}/station-scans"): _station,
     ("POST", "/api/checkins/{attendance_id}/annul"): _annul,
+    ("PUT", "/api/orgs/{org_id}/spending-area"): _spending_area,
+    ("POST", "/api/certificates/{certificate_id}/issue"): _certificate_issue,
+    ("POST", "/api/certificates/{certificate_id}/revoke"): _certificate_revoke,
+    ("POST", "/api/corrections/{correction_id}/answer"): _correction_answer,
     ("POST", "/api/activities/{activity_id}/kiosks"): _kiosk_pair,
     ("POST", "/api/kiosks/{kiosk_id}/revoke"): _kiosk_revoke,
     ("POST", "/api/scan-flags/{flag_id}/resolve"): _flag_dismiss,

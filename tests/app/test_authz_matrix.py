@@ -235,11 +235,30 @@ TABLE = [
     Op("POST", "/api/redemptions/on-the-spot", MANAGER,
        body=lambda c: {"member_code": c.ids["card_code"], "reward_id": c.ids["reward"], "quantity": 1}),
     # time bank
-    # For oneself in a community one belongs to (its managers count); elsewhere the person helped is
-    # "not a member of this community": 422 naming community_id.
-    Op("POST", "/api/timebank/requests", MEMBER_OR_OWN_MANAGER, deny=422,
+    # For oneself in a community one belongs to (its managers count); elsewhere, unless a spending
+    # area (通兑范围) of the street opens it: 403 outside_area naming community_id.
+    Op("POST", "/api/timebank/requests", MEMBER_OR_OWN_MANAGER,
        body=lambda c: {"title": "修水管", "minutes_estimate": 30, "community_id": C(c)}),
     Op("GET", "/api/timebank/requests", MEMBER_OR_MANAGER, query=lambda c: {"community_id": C(c)}),
+    # spending areas (通兑范围) of the street A and B share: its policy is the admin's (and the
+    # street's own managers'); its settlement is read by the managers of its communities too
+    Op("GET", "/api/orgs/{org_id}/spending-area", ADMIN, fresh={"org_id": "street"}),
+    Op("PUT", "/api/orgs/{org_id}/spending-area", ADMIN, fresh={"org_id": "street"},
+       body=lambda c: {"unit": "minutes", "enabled": False}),
+    Op("GET", "/api/orgs/{org_id}/settlement", ANY_MANAGER, fresh={"org_id": "street"}),
+    # certificates of service hours: asked by a member, issued and revoked by the community's
+    # managers, verified by anyone
+    Op("POST", "/api/certificates", MEMBER, body=lambda c: {"community_id": C(c)}),
+    Op("GET", "/api/certificates", ANYONE),
+    Op("POST", "/api/certificates/{certificate_id}/issue", MANAGER, fresh={"certificate_id": "certificate"},
+       body=lambda c: {}),
+    Op("POST", "/api/certificates/{certificate_id}/revoke", MANAGER, fresh={"certificate_id": "issued_certificate"},
+       body=lambda c: {"reason": "登记有误"}),
+    Op("GET", "/api/verify/{code}", PUBLIC, fresh={"code": "certificate_code"}),
+    Op("POST", "/api/corrections", MEMBER, body=lambda c: {"community_id": C(c), "request": "少记了一次服务"}),
+    Op("GET", "/api/corrections", ANYONE),
+    Op("POST", "/api/corrections/{correction_id}/answer", MANAGER, fresh={"correction_id": "correction"},
+       body=lambda c: {"accepted": False, "answer": "已核实，记录无误"}),
     Op("GET", "/api/timebank/requests/{request_id}", MEMBER_OR_MANAGER),
     Op("POST", "/api/timebank/requests/{request_id}/accept", MEMBER, fresh={"request_id": "open_request"}),
     Op("POST", "/api/timebank/requests/{request_id}/complete", VOLUNTEER, fresh={"request_id": "accepted_request"}),
@@ -371,7 +390,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "message_id": "message", "kind": "message_kind",
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code",
-         "invitation_id": "invitation"}
+         "invitation_id": "invitation",
+         "certificate_id": "certificate", "correction_id": "correction"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -435,6 +455,17 @@ class Matrix:
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
+        if kind == "street":  # not new: the street both sides share (its spending area, settlement)
+            return side.ids["street"]
+        if kind == "correction":
+            return (await _ok(c, side.volunteer, "POST", "/api/corrections",
+                              json={"community_id": side.community.id, "request": "少记了一次服务"}))["id"]
+        if kind in ("certificate", "issued_certificate", "certificate_code"):
+            asked = await _ok(c, side.volunteer, "POST", "/api/certificates", json={"community_id": side.community.id})
+            if kind == "certificate":
+                return asked["id"]
+            issued = await _ok(c, side.manager, "POST", f"/api/certificates/{asked['id']}/issue", json={})
+            return issued["id"] if kind == "issued_certificate" else issued["code"]
         if kind == "draft":
             return (await b.activity(side, publish=False))["id"]
         if kind == "activity":
@@ -642,7 +673,8 @@ async def test_authorisation(matrix, op):
                 wrong.append(f"{role:9} on {side}: want {want}, got {r.status_code} {r.text[:160]}")
             elif isinstance(want, int) and want in (401, 403, 404):
                 body = r.json()
-                assert body["error"] in ("unauthenticated", "forbidden", "not_found", "not_member"), body
+                assert body["error"] in ("unauthenticated", "forbidden", "not_found", "not_member",
+                                         "outside_area"), body
     assert not wrong, "\n".join([f"{op.method} {op.path}"] + wrong)
 
 

@@ -103,7 +103,7 @@ def volunteer(base: str, database_url: str, world: dict, name: str = "刘芳") -
 
 def balances(base: str, person: Login) -> dict:
     r = httpx.get(f"{base}/api/me/balances", headers=person.headers)
-    return {unit: b["balance"] for unit, b in r.json().items()}
+    return {unit: r.json()[unit]["balance"] for unit in ("points", "minutes")}
 
 
 def decode_page(page) -> zxingcpp.Result:

@@ -59,7 +59,7 @@ async def _seed(url: str) -> Seeded:
                 clock.freeze(now - timedelta(weeks=11 - week, days=-1))
                 name = ("刘芳", "陈伟")[week % 2]
                 async with conn.transaction():
-                    await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, volunteers[name], "points"),
+                    await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, volunteers[name], "points", sansu.id),
                                       credit=shop, amount=10 + 5 * (week % 3), kind="redemption", memo="洗衣液")
         finally:
             clock.unfreeze()

@@ -52,7 +52,7 @@ async def community_with_people(conn, result, names=("刘芳", "陈伟", "杨丽
         await orgs.add_member(conn, admin, community.id, p.id, "volunteer")
         async with conn.transaction():
             await ledger.post(conn, unit="points", debit=await ledger.org_account(conn, community.id, "issuing", "points"),
-                              credit=await ledger.user_account(conn, p.id, "points"), amount=300,
+                              credit=await ledger.user_account(conn, p.id, "points", community.id), amount=300,
                               kind="adjustment", cause=("adjustment", community.id), reason="开户")
     result.update(manager=manager, people=people, community=community.id)
     return await orgs.load_actor(conn, manager.id)

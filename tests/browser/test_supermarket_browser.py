@@ -53,7 +53,7 @@ def build_shop(database_url: str) -> dict:
             await orgs.add_member(conn, admin, community.id, people["volunteer"].id, "volunteer")
             async with conn.transaction():
                 await ledger.post(conn, unit="points", debit=await ledger.org_account(conn, community.id, "issuing", "points"),
-                                  credit=await ledger.user_account(conn, people["volunteer"].id, "points"), amount=320,
+                                  credit=await ledger.user_account(conn, people["volunteer"].id, "points", community.id), amount=320,
                                   kind="adjustment", cause=("adjustment", community.id), reason="opening balance")
             manager = await orgs.load_actor(conn, people["manager"].id)
             rice = await supermarket.create_reward(conn, manager, community_id=community.id, name="大米 5kg",

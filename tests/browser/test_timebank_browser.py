@@ -38,7 +38,7 @@ def build_community(database_url: str) -> dict:
                 await orgs.add_member(conn, admin, community.id, people[role].id, "volunteer")
             async with conn.transaction():
                 await ledger.post(conn, unit="minutes", debit=await ledger.org_account(conn, community.id, "issuing", "minutes"),
-                                  credit=await ledger.user_account(conn, people["a"].id, "minutes"), amount=300,
+                                  credit=await ledger.user_account(conn, people["a"].id, "minutes", community.id), amount=300,
                                   kind="adjustment", cause=("adjustment", community.id), reason="纸质台账迁移")
             result.update(people, community=community.id)
         finally:

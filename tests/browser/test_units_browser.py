@@ -60,7 +60,8 @@ def build(database_url: str) -> dict:
                     async with conn.transaction():
                         await ledger.post(conn, unit=unit_name,
                                           debit=await ledger.org_account(conn, community.id, "issuing", unit_name),
-                                          credit=await ledger.user_account(conn, member.id, unit_name), amount=amount,
+                                          credit=await ledger.user_account(conn, member.id, unit_name, community.id),
+                                          amount=amount,
                                           kind="adjustment", cause=("adjustment", community.id), reason="活动补录")
             newcomer = await person("赵强")
             result.update(unit_admin=unit_admin, secretary=secretary, newcomer=newcomer, unit=unit.id,

@@ -48,7 +48,7 @@ async def scan(client, person, code, **extra):
 
 async def balances(client, person) -> dict:
     r = await client.get("/api/me/balances", headers=person.headers)
-    return {unit: b["balance"] for unit, b in r.json().items()}
+    return {unit: r.json()[unit]["balance"] for unit in ("points", "minutes")}
 
 
 async def failed(client, community, activity_id) -> list[dict]:
@@ -364,7 +364,7 @@ async def test_annul_reverses_the_credit_and_is_refused_once_spent(client, world
 
     spent_id = (await pool.fetchval("select id from attendances where user_id = $1", spender.id))
     async with pool.acquire() as conn, conn.transaction():
-        await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, spender.id, "points"),
+        await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, spender.id, "points", c.id),
                           credit=await ledger.org_account(conn, c.id, "supermarket", "points"), amount=15,
                           kind="redemption")
     r = await client.post(f"/api/checkins/{spent_id}/annul", json={"reason": "误签"}, headers=c.manager.headers)

@@ -26,10 +26,10 @@ async def accounts_of(pool: asyncpg.Pool, community_id: int, user_id: int) -> Ac
         return Accounts(
             issuing=await ledger.org_account(conn, community_id, "issuing", "points"),
             supermarket=await ledger.org_account(conn, community_id, "supermarket", "points"),
-            user=await ledger.user_account(conn, user_id, "points"),
+            user=await ledger.user_account(conn, user_id, "points", community_id),
             issuing_minutes=await ledger.org_account(conn, community_id, "issuing", "minutes"),
             pool_minutes=await ledger.org_account(conn, community_id, "pool", "minutes"),
-            user_minutes=await ledger.user_account(conn, user_id, "minutes"))
+            user_minutes=await ledger.user_account(conn, user_id, "minutes", community_id))
 
 
 async def balance_of(pool: asyncpg.Pool, account_id: int) -> tuple[int, int]:

@@ -192,6 +192,11 @@ async def test_balances(client, world, pool):
     r = await client.get("/api/me/balances", headers=m.headers)
     assert r.status_code == 200
     assert r.json() == {"points": {"balance": 100, "held": 35, "available": 65},
-                        "minutes": {"balance": 90, "held": 0, "available": 90}}
+                        "minutes": {"balance": 90, "held": 0, "available": 90},
+                        "by_community": {
+                            "points": [{"community_id": a.id, "community_name": "测试社区", "balance": 100,
+                                        "held": 35, "available": 65}],
+                            "minutes": [{"community_id": a.id, "community_name": "测试社区", "balance": 90,
+                                         "held": 0, "available": 90}]}}
     assert (await client.get("/api/me/statement", headers=m.headers)).json()["held"] == 35
     assert (await client.get("/api/me/balances")).status_code == 401

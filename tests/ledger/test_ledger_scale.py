@@ -96,8 +96,8 @@ async def test_statement_of_100000_postings_reads_one_page_by_index(pool, world)
     await world.fund(others[0], community, "points", POSTINGS // 10)
     acc = await accounts_of(pool, community.id, member.id)
     async with pool.acquire() as conn:
-        donor_account = await ledger.user_account(conn, donor.id, "points")
-        other_accounts = [await ledger.user_account(conn, p.id, "points") for p in others]
+        donor_account = await ledger.user_account(conn, donor.id, "points", community.id)
+        other_accounts = [await ledger.user_account(conn, p.id, "points", community.id) for p in others]
         tx = conn.transaction(isolation="repeatable_read")  # what ledger_check.check asks of a nested block
         await tx.start()
         try:

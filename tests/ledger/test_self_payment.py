@@ -241,8 +241,12 @@ async def test_ledger_check_sees_an_approved_request_that_points_at_another_tran
     approved = (await client.post(f"/api/adjustment-requests/{r.json()['id']}/approve", headers=deputy.headers)).json()
     assert "adjustment request and its transfer disagree" not in await world.ledger_problems()
     # Pointed at another transfer (as a bug would), inside a transaction that is then rolled back.
-    other = await pool.fetchval("select id from transfers where id <> $1 and kind = 'adjustment' order by id limit 1",
-                                approved["transfer_id"])
+    # (one that is no approved request's own transfer: the unique index would refuse that first)
+    await world.fund(resident, c, "points", 10)
+    other = await pool.fetchval(
+        """select id from transfers where id <> $1 and kind = 'adjustment'
+              and id not in (select transfer_id from adjustment_requests where transfer_id is not null)
+            order by id limit 1""", approved["transfer_id"])
     from domain.ledger import check
 
     class Rollback(Exception):

@@ -25,7 +25,7 @@ async def test_labels_written_before_are_read_without_their_english(client, worl
     m = await world.member(a, "陈伟")
     async with pool.acquire() as conn:
         issuing = await ledger.org_account(conn, a.id, "issuing", "points")
-        mine = await ledger.user_account(conn, m.id, "points")
+        mine = await ledger.user_account(conn, m.id, "points", a.id)
         for memo in ("调整 adjustment", "纸质记录迁移 migrated paper records",
                      "2025年积分到期 points earned in 2025 expired", "敬老院陪护"):
             async with conn.transaction():

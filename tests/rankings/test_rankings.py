@@ -32,7 +32,7 @@ async def award(pool, person: Person, community: Community, amount: int, when: d
     clock.freeze(when)
     async with pool.acquire() as conn, conn.transaction():
         t = await ledger.post(conn, unit=unit, debit=await ledger.org_account(conn, community.id, "issuing", unit),
-                              credit=await ledger.user_account(conn, person.id, unit), amount=amount,
+                              credit=await ledger.user_account(conn, person.id, unit, community.id), amount=amount,
                               kind="award", cause=("activity", 1), memo="楼道清扫")
     return t.id
 
@@ -41,7 +41,7 @@ async def deduct(pool, person: Person, community: Community, amount: int, when: 
     """A negative adjustment: back to the issuing account."""
     clock.freeze(when)
     async with pool.acquire() as conn, conn.transaction():
-        await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, person.id, "points"),
+        await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, person.id, "points", community.id),
                           credit=await ledger.org_account(conn, community.id, "issuing", "points"), amount=amount,
                           kind="adjustment", cause=("adjustment", community.id), reason="扣分")
 
@@ -50,7 +50,7 @@ async def spend(pool, person: Person, community: Community, amount: int, when: d
     """A redemption as the supermarket posts it: to the community's supermarket account."""
     clock.freeze(when)
     async with pool.acquire() as conn, conn.transaction():
-        await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, person.id, "points"),
+        await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, person.id, "points", community.id),
                           credit=await ledger.org_account(conn, community.id, "supermarket", "points"),
                           amount=amount, kind="redemption", cause=("redemption", 1), memo="洗衣液")
 
@@ -195,8 +195,8 @@ async def test_only_value_from_the_issuing_account_counts_as_earned(client, pool
     await award(pool, x, c, 60, when, unit="minutes")
     clock.freeze(when)
     async with pool.acquire() as conn, conn.transaction():
-        minutes = {p.id: await ledger.user_account(conn, p.id, "minutes") for p in (x, y)}
-        points = await ledger.user_account(conn, x.id, "points")
+        minutes = {p.id: await ledger.user_account(conn, p.id, "minutes", c.id) for p in (x, y)}
+        points = await ledger.user_account(conn, x.id, "points", c.id)
         issuing_points = await ledger.org_account(conn, c.id, "issuing", "points")
         shop = await ledger.org_account(conn, c.id, "supermarket", "points")
         pool_minutes = await ledger.org_account(conn, c.id, "pool", "minutes")
@@ -478,7 +478,9 @@ async def test_expiry_moves_exactly_the_unspent_points_of_the_earlier_year(clien
     await award(pool, p, d, 25, at(2026, 6, 1))
     await award(pool, p, c, 40, at(2026, 11, 1))
     await award(pool, p, c, 120, at(2026, 5, 1), unit="minutes")
-    await spend(pool, p, c, 70, at(2027, 4, 1))   # FIFO: takes March's 60 and 10 of June's 25
+    # Points are kept per issuing community (issue 19): spent in 丁社区, the 70 come from 丁社区's own
+    # points, FIFO: March's 60 and 10 of November's 40. 戊社区's 25 are untouched.
+    await spend(pool, p, c, 70, at(2027, 4, 1))
     await award(pool, p, c, 50, at(2027, 5, 1))
     await award(pool, spender, c, 30, at(2026, 7, 1))
     await spend(pool, spender, c, 30, at(2027, 2, 1))
@@ -488,32 +490,32 @@ async def test_expiry_moves_exactly_the_unspent_points_of_the_earlier_year(clien
     # The last minute of 2027: nothing has expired yet; 孙丽 sees what is about to.
     await travel(pool, at(2027, 12, 31, 23, 59), c.manager, p, spender)
     soon = await ok(client, p, "GET", "/api/me/expiring")
-    assert soon["total"] == 40 and soon["expires_at"] == "2028-01-01T00:00:00+08:00"
-    assert [(i["community_name"], i["year"], i["points"]) for i in soon["items"]] == [("丁社区", 2026, 40)]
+    assert soon["total"] == 30 and soon["expires_at"] == "2028-01-01T00:00:00+08:00"
+    assert [(i["community_name"], i["year"], i["points"]) for i in soon["items"]] == [("丁社区", 2026, 30)]
     assert (await ok(client, spender, "GET", "/api/me/expiring"))["total"] == 0
     assert await points_expiry.sweep(pool, clock.now()) == 0
     assert await balance(client, p) == 105
 
-    # Five minutes into 2028 (Shanghai): November's 40 go back to 丁社区's issuing account. June's 15
-    # left in 戊社区 never expire, 2027's 50 are newer, minutes never expire.
+    # Five minutes into 2028 (Shanghai): November's 30 left go back to 丁社区's issuing account. June's
+    # 25 in 戊社区 never expire, 2027's 50 are newer, minutes never expire.
     await travel(pool, at(2028, 1, 1, 0, 5), c.manager, p, spender)
-    assert await points_expiry.sweep(pool, clock.now()) == 40
-    assert await balance(client, p) == 65
+    assert await points_expiry.sweep(pool, clock.now()) == 30
+    assert await balance(client, p) == 75
     assert await balance(client, p, "minutes") == 120
     assert await balance(client, spender) == 0
     assert await points_expiry.sweep(pool, clock.now()) == 0  # once
     statement = await ok(client, p, "GET", "/api/me/statement?unit=points&limit=1")
     line = statement["items"][0]
-    assert (line["kind"], line["amount"], line["cause"]["type"], line["cause"]["id"]) == ("expiry", -40, "expiry", 2026)
+    assert (line["kind"], line["amount"], line["cause"]["type"], line["cause"]["id"]) == ("expiry", -30, "expiry", 2026)
     assert await world.ledger_problems() == {}
     # Expiry is not un-earning: the rankings of 2026 do not change.
     after_q4 = await ranking(client, c.manager, scope="community", org_id=c.id, quarter="2026Q4")
     assert after_q4["items"] == before_q4["items"]
 
-    # A year later 2027's 50 expire too; the 15 of 戊社区 stay.
+    # A year later 2027's 50 expire too; the 25 of 戊社区 stay.
     await travel(pool, at(2029, 1, 1, 0, 5), p)
     assert await points_expiry.expire_year(pool, 2027) == 50
-    assert await balance(client, p) == 15
+    assert await balance(client, p) == 25
     assert await world.ledger_problems() == {}
 
 

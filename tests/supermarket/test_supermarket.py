@@ -294,7 +294,8 @@ async def test_people_outside_the_community_cannot_shop_or_peek(client, world):
     stranger = await world.person("路人")
     await world.fund(stranger, community, "points", 300)
     r = await ask(client, stranger, reward["id"])
-    assert r.status_code == 403 and r.json()["error"] == "not_member"
+    # not a member, and no spending area (通兑范围) opens this shop to guests
+    assert r.status_code == 403 and r.json()["error"] == "outside_area"
     assert (await client.get(f"/api/rewards/{reward['id']}", headers=stranger.headers)).status_code == 403
     assert (await client.get("/api/rewards", headers=stranger.headers)).json()["items"] == []
     asked = (await ask(client, volunteer, reward["id"])).json()
@@ -470,7 +471,7 @@ async def test_on_the_spot_redemption_creates_approves_and_fulfils_at_once(clien
         other_card = await codes.member_card(conn, outsider.id)
     r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": other_card.code},
                           headers=manager.headers)
-    assert r.status_code == 403 and r.json()["error"] == "not_member"
+    assert r.status_code == 403 and r.json()["error"] == "outside_area"
     async with pool.acquire() as conn:
         own_card = await codes.member_card(conn, manager.id)
     r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": own_card.code},
@@ -602,8 +603,10 @@ async def test_demo_seed_fills_the_shop_and_the_queue(fresh_conn):
     assert city is not None, "a fresh database has no demo city yet"
     names = {r["name"] for r in await conn.fetch("select name from rewards where community_id = $1",
                                                  city.communities["三苏社区"])}
-    pending = await conn.fetch("select user_id, state from redemptions where community_id = $1",
-                               city.communities["三苏社区"])
+    # the queue: requests waiting (赵强's guest redemption from 裕丰, domain/demo/areas.py, is approved)
+    pending = await conn.fetch(
+        "select user_id, state from redemptions where community_id = $1 and state = 'requested'",
+        city.communities["三苏社区"])
     assert {"大米 5kg", "食用油 1.8L", "洗衣液 2kg", "纯棉毛巾", "理发券"} <= names
     assert [(r["user_id"], r["state"]) for r in pending] == [(city.volunteers["刘芳"], "requested")]
 

@@ -1,0 +1,89 @@
+"""The monthly settlement of a spending area (通兑结算): for each pair of communities, the points
+(and minutes) issued by one and spent in the other during a local month (LINLI_TZ).
+
+It reads `settlements` (migrations/018): one row per posted cross-community spend, written by the
+ledger's trigger with the transfer, and one negative row per reversal of one (a refunded voucher),
+dated when it happened. A refund in a later month lowers that later month: each month shows what
+moved in it, so the months add up to the ledger. Who reads it: admins, managers of the street or district
+(Actor.oversees) and the managers of its communities (as street rankings).
+"""
+
+from datetime import date, datetime
+
+import asyncpg
+import msgspec
+
+from domain.core import clock
+from domain.core.errors import forbidden, invalid
+from domain.ledger import areas
+from domain.people import orgs
+from domain.rankings import rules as csv_rules
+
+UNIT_ZH = {"points": "积分", "minutes": "分钟"}
+HEADER = ["月份", "单位", "发放社区", "使用社区", "笔数", "金额"]
+
+
+class Pair(msgspec.Struct, frozen=True):
+    issuer_id: int
+    issuer_name: str
+    spender_id: int
+    spender_name: str
+    unit: str
+    transfers: int             # settlement rows (spends and reversals) in the month
+    amount: int                # net: spent minus given back
+
+
+class Settlement(msgspec.Struct, frozen=True):
+    org_id: int
+    org_name: str
+    month: str                 # YYYY-MM
+    starts_at: datetime
+    ends_at: datetime
+    pairs: list[Pair]
+    totals: dict[str, int]     # per unit: the sum of the pairs
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except (ValueError, TypeError):
+        raise invalid("month", "a month like 2026-11") from None
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return first, following
+
+
+async def _require_reader(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> None:
+    """Whoever may read the figures of one of its communities (Actor.reads): an admin, a manager of
+    one of them, or a street or district manager overseeing them (Actor.oversees)."""
+    await areas.level(conn, org_id)
+    if not any(actor.reads(c) for c in await areas.communities_under(conn, org_id)):
+        raise forbidden("not a manager in this street or district")
+
+
+async def monthly(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int, month: str | None = None) -> Settlement:
+    await _require_reader(conn, actor, org_id)
+    tz = clock.zone()
+    month = month or clock.now().astimezone(tz).strftime("%Y-%m")
+    first, following = month_bounds(month)
+    starts_at = datetime(first.year, first.month, 1, tzinfo=tz)
+    ends_at = datetime(following.year, following.month, 1, tzinfo=tz)
+    communities = await areas.communities_under(conn, org_id)
+    rows = await conn.fetch(
+        """select s.issuer_id, i.name as issuer_name, s.spender_id, p.name as spender_name, s.unit,
+                  count(*) as transfers, sum(s.amount)::bigint as amount
+             from settlements s join orgs i on i.id = s.issuer_id join orgs p on p.id = s.spender_id
+            where s.settled_at >= $1 and s.settled_at < $2
+              and (s.issuer_id = any($3::bigint[]) or s.spender_id = any($3::bigint[]))
+            group by 1, 2, 3, 4, 5 order by s.unit desc, s.issuer_id, s.spender_id""",
+        starts_at, ends_at, communities)
+    pairs = [Pair(**dict(r)) for r in rows]
+    name = await conn.fetchval("select name from orgs where id = $1", org_id)
+    totals = {unit: sum(p.amount for p in pairs if p.unit == unit) for unit in ("points", "minutes")}
+    return Settlement(org_id, name, month, starts_at, ends_at, pairs, totals)
+
+
+def to_csv(report: Settlement) -> bytes:
+    """UTF-8 with BOM, Chinese header: one line per pair and unit."""
+    return csv_rules.to_csv(HEADER, ([report.month, UNIT_ZH[p.unit], p.issuer_name, p.spender_name, p.transfers,
+                                      p.amount] for p in report.pairs))
