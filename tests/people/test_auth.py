@@ -1,6 +1,9 @@
 """Registration, login, sessions, CSRF, rate limits and error shapes (issue 3)."""
 
-from tests.conftest import new_phone
+from datetime import timedelta
+
+from domain.core import clock
+from tests.conftest import freeze_at_window_start, new_phone
 
 
 async def register(client, phone=None, password="secret-pass-1", name="刘芳"):
@@ -50,17 +53,50 @@ async def test_wrong_password_and_unknown_phone_look_the_same(client):
     assert "password" not in str(wrong.json()["details"]) and "phone" not in str(wrong.json()["details"])
 
 
-async def test_eleventh_rapid_wrong_login_is_rate_limited(client):
+async def test_eleventh_rapid_wrong_login_is_rate_limited(client, cheap_passwords):
+    """Ten wrong passwords per phone in 15 minutes; the 11th attempt is refused, until the window ends."""
     phone = new_phone()
     await register(client, phone)
+    freeze_at_window_start(15 * 60)
     statuses = [(await client.post("/api/auth/login", json={"phone": phone, "password": "wrong-password"})).status_code
                 for _ in range(11)]
-    assert statuses[:10] == [401] * 10
-    assert statuses[10] == 429
+    assert statuses == [401] * 10 + [429]
     # Even the right password is refused while the phone is throttled.
     right = await client.post("/api/auth/login", json={"phone": phone, "password": "secret-pass-1"})
     assert right.status_code == 429 and right.json()["error"] == "rate_limited"
-    assert "retry-after" in right.headers
+    assert right.headers["retry-after"] == str(15 * 60)
+    clock.advance(timedelta(minutes=14, seconds=58))  # the last second of the window: still refused
+    assert (await client.post("/api/auth/login", json={"phone": phone, "password": "secret-pass-1"})).status_code == 429
+    clock.advance(timedelta(seconds=1))  # the next window: the owner gets in
+    r = await client.post("/api/auth/login", json={"phone": phone, "password": "secret-pass-1"})
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
+
+
+async def test_fifty_wrong_logins_from_one_address_close_it_for_15_minutes(client, cheap_passwords):
+    """Per client address: 50 failed logins in 15 minutes (any phones), then even a right one waits."""
+    phone = new_phone()
+    await register(client, phone)
+    freeze_at_window_start(15 * 60)
+    for i in range(50):  # a different unknown phone each time: only the address adds up
+        r = await client.post("/api/auth/login", json={"phone": new_phone(), "password": "guess-123"})
+        assert r.status_code == 401, (i, r.text)
+    r = await client.post("/api/auth/login", json={"phone": phone, "password": "secret-pass-1"})
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    clock.advance(timedelta(minutes=15))
+    assert (await client.post("/api/auth/login", json={"phone": phone, "password": "secret-pass-1"})).status_code == 200
+    client.cookies.clear()
+
+
+async def test_twenty_registrations_an_hour_from_one_address(client, cheap_passwords):
+    freeze_at_window_start(3600)
+    statuses = [(await register(client)).status_code for _ in range(21)]
+    assert statuses == [201] * 20 + [429]
+    clock.advance(timedelta(minutes=59, seconds=58))
+    assert (await register(client)).status_code == 429
+    clock.advance(timedelta(seconds=1))
+    assert (await register(client)).status_code == 201
+    client.cookies.clear()
 
 
 async def test_cookie_post_without_csrf_header_is_refused(client, world):
