@@ -16,16 +16,18 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from domain.core.errors import DomainError
 
-_scalars: dict[int, frozenset[str]] = {}  # id(route handler) -> the query names it reads as one value
+# id(route handler) -> (the handler, the query names it reads as one value). Holding the handler keeps
+# its id from being reused by another app's handler (tests build many apps in one process).
+_scalars: dict[int, tuple[object, frozenset[str]]] = {}
 
 
 def _scalar_query_names(handler, path_params) -> frozenset[str]:
-    key = id(handler)
-    names = _scalars.get(key)
-    if names is None:
-        model = handler.create_kwargs_model(path_parameters=dict.fromkeys(path_params))
-        names = frozenset(p.field_alias for p in model.expected_query_params if not p.is_sequence)
-        _scalars[key] = names
+    known = _scalars.get(id(handler))
+    if known is not None and known[0] is handler:
+        return known[1]
+    model = handler.create_kwargs_model(path_parameters=dict.fromkeys(path_params))
+    names = frozenset(p.field_alias for p in model.expected_query_params if not p.is_sequence)
+    _scalars[id(handler)] = (handler, names)
     return names
 
 
