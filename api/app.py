@@ -1,15 +1,13 @@
-"""The Litestar application: wiring only. Rules live in domain/, one controller per capability."""
+"""The Litestar application: wiring only. Rules live in domain/, one controller module per
+capability; which capabilities there are is api/capabilities.py's list."""
 
 import asyncio
 import contextlib
-import importlib
-import inspect
-import pkgutil
 import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
-from litestar import Controller, Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -18,24 +16,13 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from api import errors, metrics, openapi_errors, strict_query
-from api import controllers
+from api import capabilities, errors, metrics, openapi_errors, strict_query
 from api.deps import provide_actor, provide_pool
 from domain.core import db, settings, sweeper
 
 FRONTEND = db.ROOT / "frontend"
 log = logging.getLogger("linli")
 
-
-
-def discover_controllers() -> list[type[Controller]]:
-    """Every Controller defined in api/controllers/*.py: one module per capability, no central list to edit."""
-    found = []
-    for info in pkgutil.iter_modules(controllers.__path__):
-        module = importlib.import_module(f"{controllers.__name__}.{info.name}")
-        found += [obj for obj in vars(module).values()
-                  if inspect.isclass(obj) and issubclass(obj, Controller) and obj.__module__ == module.__name__]
-    return found
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -86,6 +73,12 @@ async def scan_page(code: str) -> File:
     return _page("scan.html")
 
 
+@get("/j/{code:str}", include_in_schema=False)
+async def join_page(code: str) -> File:
+    """A community's join QR (issue 18): the page asks to join through the JSON API."""
+    return _page("join.html")
+
+
 @get("/kiosk/{activity_id:str}", include_in_schema=False)
 async def kiosk_page(activity_id: str) -> File:
     return _page("kiosk.html")
@@ -105,6 +98,7 @@ async def _security_headers(message, scope) -> None:
 
 
 def create_app(database_url: str | None = None, *, run_sweeper: bool = True, pool_size: int | None = None) -> Litestar:
+    capabilities.install()  # the scan resolver's and the sweeper's tables, from the one list
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = database_url or db.database_url()
@@ -122,7 +116,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
     static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
                                         name="frontend")
     app = Litestar(
-        route_handlers=[healthz, metrics_text, scan_page, kiosk_page, *discover_controllers(), static],
+        route_handlers=[healthz, metrics_text, scan_page, join_page, kiosk_page, *capabilities.controllers(), static],
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],

@@ -81,12 +81,18 @@ def cmd_serve(args) -> int:
     _run(db.migrate(url))
     if args.demo:
         cmd_demo(args)
+        settings.set_sms_show_codes()  # workers inherit it: a visitor registers without a real phone
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
           flush=True)
     settings.set_public_url_default(f"http://{shown}:{args.port}")
+    # Proxy headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from LINLI_TRUSTED_PROXIES
+    # (default none). uvicorn's own default would believe them from 127.0.0.1: without configured
+    # proxies its proxy handling is off; with them it trusts exactly those (as api/deps.py client_ip does).
+    trusted = sorted(settings.get().trusted_proxies)
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-                proxy_headers=True, access_log=False)
+                proxy_headers=bool(trusted), forwarded_allow_ips=",".join(trusted) if trusted else None,
+                access_log=False)
     return 0
 
 

@@ -6,6 +6,7 @@ import asyncpg
 from litestar import Request
 from litestar.datastructures import State
 
+from domain.core import settings
 from domain.people import auth, orgs
 from domain.core.errors import DomainError
 
@@ -45,7 +46,8 @@ async def provide_actor(request: Request, state: State) -> orgs.Actor:
     """Every handler that takes `actor` needs a live session; the rest are public."""
     session = await current_session(request, state.pool)
     request.scope["linli_session"] = session  # for logout
-    return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages))
+    return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages),
+                      frozenset(session.oversees))
 
 
 async def provide_pool(state: State) -> asyncpg.Pool:
@@ -53,7 +55,22 @@ async def provide_pool(state: State) -> asyncpg.Pool:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the connection's peer, unless that peer is one of the configured trusted
+    proxies (LINLI_TRUSTED_PROXIES, default none), whose X-Forwarded-For is then believed: the
+    right-most address in it that is not itself a trusted proxy. Anyone else's X-Forwarded-For is
+    ignored, so a client cannot choose its address (rate limits and audit rows key on it). Under
+    `linli serve` uvicorn applies the same trust first (api/cli.py), so the peer seen here is then
+    already the client; in-process servers and tests reach this rule directly."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = settings.get().trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [part.strip() for header in request.headers.getall("x-forwarded-for", [])
+            for part in header.split(",") if part.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 def page_args(limit: int, cursor: str | None) -> tuple[int, int]:

@@ -23,6 +23,9 @@ STATUS: dict[str, int] = {
     "invalid_state": 409, "already_used": 409, "idempotency_conflict": 409, "conflict": 409,
     "code_unknown": 404, "code_expired": 410, "code_revoked": 410, "too_large": 413,
     "unsupported_media": 415, "rate_limited": 429, "unavailable": 503, "internal": 500,
+    # joining (issue 18)
+    "weak_password": 422, "sms_code_invalid": 422, "sms_code_locked": 429, "already_registered": 409,
+    "already_member": 409, "import_columns": 422,
 }
 
 _BY_STATUS = {400: "validation_failed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",

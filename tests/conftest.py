@@ -211,6 +211,35 @@ def new_phone() -> str:
     return f"15{next(_phones) % 10**9:09d}"
 
 
+def sms_code(phone: str) -> str:
+    """The last one-time code the log sender (domain/core/sms.py) sent to a phone in this process."""
+    import re
+    from domain.core import sms
+    message = sms.last_logged(phone)
+    assert message, f"no SMS was sent to {phone}"
+    return re.search(r"\d{6}", message).group()
+
+
+async def register(client, phone: str, password: str, name: str, **kwargs) -> httpx.Response:
+    """Register through the API as a person would: ask for the SMS code, then send it back."""
+    r = await client.post("/api/auth/phone-codes", json={"phone": phone, "purpose": "register"}, **kwargs)
+    if r.status_code != 202:
+        return r
+    return await client.post("/api/auth/register", json={"phone": phone, "password": password, "name": name,
+                                                          "code": sms_code(phone)}, **kwargs)
+
+
+def register_sync(base: str, phone: str, password: str, name: str, **kwargs) -> httpx.Response:
+    """`register` for synchronous tests against a live server: the code from the shared outbox (a
+    server in this process), or from the answer of a `linli serve` run with LINLI_SMS_SHOW_CODES=1."""
+    r = httpx.post(f"{base}/api/auth/phone-codes", json={"phone": phone, "purpose": "register"}, **kwargs)
+    if r.status_code != 202:
+        return r
+    code = r.json().get("demo_code") or sms_code(phone)
+    return httpx.post(f"{base}/api/auth/register", json={"phone": phone, "password": password, "name": name,
+                                                         "code": code}, **kwargs)
+
+
 @dataclass
 class Person:
     id: int

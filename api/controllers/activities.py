@@ -18,7 +18,7 @@ from domain.core import qr
 from domain.checkin.activities import Activity, ActivityPage, RotatingCode
 from domain.checkin import Attendance, MarkResult
 from domain.people.orgs import Actor
-from domain.checkin.scans import ScanResult
+from domain.core.texts import Reason, ReasonIn
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
@@ -32,7 +32,6 @@ Points = Annotated[int, msgspec.Meta(ge=0, le=10000)]
 MaxMinutes = Annotated[int, msgspec.Meta(ge=1, le=20160)]
 DailyCap = Annotated[int, msgspec.Meta(ge=0, le=100000)]
 Rotation = Annotated[int, msgspec.Meta(ge=2, le=300)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Lang = Literal["zh", "en"]
 
 
@@ -75,10 +74,6 @@ class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class StationScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]  # the code, or the URL its QR holds
     nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Reason
 
 
 class MarkIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -174,7 +169,7 @@ class ActivityController(Controller):
 
     @post("/{activity_id:int}/station-scans", status_code=200)
     async def station_scan(self, actor: Actor, activity_id: int, data: StationScanIn,
-                           pool: asyncpg.Pool) -> ScanResult:
+                           pool: asyncpg.Pool) -> checkin.ActivityScan:
         """A manager scans a member card: that member is checked in or out."""
         return await checkin.station_scan(pool, actor, activity_id, data.code, data.nonce)
 
@@ -244,3 +239,5 @@ def _card(code: codes.Code) -> CardOut:
     url = codes.url_for(code.code)
     return CardOut(code=code.code, url=url, svg=qr.qr_svg(url))
 
+
+CONTROLLERS = (ActivityController, CheckinController, MemberCardController,)  # listed in api/capabilities.py

@@ -13,8 +13,8 @@ from api.deps import client_ip, page_args
 from domain.core import audit
 from domain.people import console, members
 from domain.people.orgs import Actor
+from domain.core.texts import ReasonIn
 
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -26,10 +26,6 @@ class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class GridIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     grid_id: int
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Reason
 
 
 class PeopleSearchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,18 +43,19 @@ class MembersController(Controller):
     tags = ["console"]
 
     @get("/communities/{community_id:int}/members")
-    async def list_members(self, actor: Actor, pool: asyncpg.Pool, community_id: int,
+    async def list_members(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int,
                            role: Literal["volunteer", "courier"] | None = None,
                            q: Annotated[str | None, Parameter(max_length=50)] = None,
                            limit: int = 50, cursor: str | None = None) -> members.MemberPage:
         limit, after = page_args(limit, cursor)
         async with pool.acquire() as conn:
-            return await members.list_members(conn, actor, community_id, role=role, q=q, limit=limit, after=after)
+            return await members.list_members(conn, actor, community_id, role=role, q=q, limit=limit, after=after,
+                                              ip=client_ip(request))
 
     @get("/communities/{community_id:int}/members.csv", media_type="text/csv")
-    async def members_csv(self, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Response[str]:
+    async def members_csv(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Response[str]:
         async with pool.acquire() as conn:
-            body = await members.members_csv(conn, actor, community_id)
+            body = await members.members_csv(conn, actor, community_id, ip=client_ip(request))
         return Response(body, media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="members-{community_id}.csv"',
             "cache-control": "no-store"})
@@ -71,9 +68,10 @@ class MembersController(Controller):
                                         grid_id=data.grid_id, ip=client_ip(request))
 
     @get("/members/{user_id:int}")
-    async def member(self, actor: Actor, pool: asyncpg.Pool, user_id: int) -> members.MemberDetail:
+    async def member(self, request: Request, actor: Actor, pool: asyncpg.Pool, user_id: int) -> members.MemberDetail:
+        """Shows the full phone to a manager of the person's community; each such look is audited (phone_view)."""
         async with pool.acquire() as conn:
-            return await members.detail(conn, actor, user_id)
+            return await members.detail(conn, actor, user_id, ip=client_ip(request))
 
     @post("/members/{user_id:int}/grid", status_code=200)
     async def assign_grid(self, request: Request, actor: Actor, pool: asyncpg.Pool, user_id: int,
@@ -96,11 +94,12 @@ class MembersController(Controller):
         return Done()
 
     @post("/people/search", status_code=200)
-    async def search_people(self, actor: Actor, pool: asyncpg.Pool, data: PeopleSearchIn) -> members.PeoplePage:
+    async def search_people(self, request: Request, actor: Actor, pool: asyncpg.Pool,
+                            data: PeopleSearchIn) -> members.PeoplePage:
         """A POST, so a searched phone number travels in the body and never lands in a proxy's access log."""
         limit, after = page_args(data.limit, data.cursor)
         async with pool.acquire() as conn:
-            return await members.search_people(conn, actor, data.q, limit=limit, after=after)
+            return await members.search_people(conn, actor, data.q, limit=limit, after=after, ip=client_ip(request))
 
 
 class AuditController(Controller):
@@ -136,3 +135,28 @@ class ConsoleController(Controller):
     async def tree(self, actor: Actor, pool: asyncpg.Pool) -> console.Tree:
         async with pool.acquire() as conn:
             return await console.tree(conn, actor)
+
+
+class InvitationController(Controller):
+    """The invited person's side of an invitation (issue 16: membership is by consent)."""
+    path = "/api/me/invitations"
+    tags = ["console"]
+
+    @get("/")
+    async def mine(self, actor: Actor, pool: asyncpg.Pool) -> members.Invitations:
+        async with pool.acquire() as conn:
+            return await members.my_invitations(conn, actor)
+
+    @post("/{invitation_id:int}/accept", status_code=200)
+    async def accept(self, request: Request, actor: Actor, pool: asyncpg.Pool, invitation_id: int) -> members.Invitation:
+        async with pool.acquire() as conn:
+            return await members.answer_invitation(conn, actor, invitation_id, accept=True, ip=client_ip(request))
+
+    @post("/{invitation_id:int}/decline", status_code=200)
+    async def decline(self, request: Request, actor: Actor, pool: asyncpg.Pool,
+                      invitation_id: int) -> members.Invitation:
+        async with pool.acquire() as conn:
+            return await members.answer_invitation(conn, actor, invitation_id, accept=False, ip=client_ip(request))
+
+
+CONTROLLERS = (MembersController, AuditController, ConsoleController, InvitationController)  # listed in api/capabilities.py

@@ -7,12 +7,7 @@ from litestar import Controller, get
 from api.deps import page_args
 from domain import ledger
 from domain.ledger import statements
-from domain.people.orgs import Actor
-
-
-class OrgRef(msgspec.Struct):
-    id: int
-    name: str
+from domain.core.actor import Actor, OrgRef
 
 
 class Membership(msgspec.Struct):
@@ -32,6 +27,8 @@ class Me(msgspec.Struct):
     manages: list[OrgRef]
     memberships: list[Membership]
     balances: dict[str, ledger.Balance]
+    levels: list[OrgRef] = []          # streets and districts this person manages (read-only above communities)
+    administers_units: bool = False    # administers a work unit (双报到)
 
 
 async def load_me(conn: asyncpg.Connection, actor: Actor) -> Me:
@@ -42,11 +39,15 @@ async def load_me(conn: asyncpg.Connection, actor: Actor) -> Me:
         """select o.id as org_id, o.name as org_name, o.kind, m.role,
                   case when o.kind = 'grid' then o.parent_id else o.id end as community_id
            from org_members m join orgs o on o.id = m.org_id where m.user_id = $1 order by o.id""", actor.id)
-    roles = sorted({m["role"] for m in members} | ({"manager"} if manages else set())
+    community_manager = any(r["id"] in actor.manages for r in manages)
+    roles = sorted({m["role"] for m in members} | ({"manager"} if community_manager else set())
                    | ({"admin"} if actor.is_admin else set()))
+    levels = [r for r in manages if r["id"] not in actor.manages]
+    administers_units = bool(await conn.fetchval("select 1 from unit_admins where user_id = $1 limit 1", actor.id))
     return Me(id=actor.id, name=actor.name, phone=phone, is_admin=actor.is_admin, roles=roles,
-              manages=[OrgRef(**r) for r in manages], memberships=[Membership(**r) for r in members],
-              balances=await ledger.balances(conn, actor.id))
+              manages=[OrgRef(**r) for r in manages if r["id"] in actor.manages],
+              memberships=[Membership(**r) for r in members], balances=await ledger.balances(conn, actor.id),
+              levels=[OrgRef(**r) for r in levels], administers_units=administers_units)
 
 
 class MeController(Controller):
@@ -69,3 +70,6 @@ class MeController(Controller):
         limit, before = page_args(limit, cursor)
         async with pool.acquire() as conn:
             return await statements.statement(conn, actor.id, unit, limit, before)
+
+
+CONTROLLERS = (MeController,)  # listed in api/capabilities.py

@@ -116,3 +116,6 @@ class TeamController(Controller):
         async with pool.acquire() as conn:
             await orgs.add_team_member(conn, actor, team_id, data.user_id, ip=client_ip(request))
         return Done()
+
+
+CONTROLLERS = (OrgController, TeamController,)  # listed in api/capabilities.py

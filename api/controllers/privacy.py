@@ -35,3 +35,6 @@ class PrivacyController(Controller):
         response.delete_cookie(SESSION_COOKIE)
         response.delete_cookie(CSRF_COOKIE)
         return response
+
+
+CONTROLLERS = (PrivacyController,)  # listed in api/capabilities.py

@@ -78,15 +78,20 @@ class RankingController(Controller):
     # The query parameter `scope` is named scope_ here: Litestar reserves `scope` for the ASGI scope.
     @get("/")
     async def ranking(self, actor: Actor, pool: asyncpg.Pool,
-                      scope_: Annotated[Literal["community", "street", "team", "household"], QueryParameter(name="scope")],
+                      scope_: Annotated[Literal["community", "street", "team", "household", "party", "units"],
+                                        QueryParameter(name="scope")],
                       org_id: int, quarter: str | None = None, unit: Literal["points", "minutes"] = "points",
                       format: Literal["json", "csv"] = "json",
-                      limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> Response[Ranking]:
+                      limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+                      party: bool = False, work_unit: int | None = None) -> Response[Ranking]:
         """Points (or minutes) earned in a quarter (default: the current one), ties sharing a rank.
-        format=csv: every row, UTF-8 with BOM, Chinese header, masked phone numbers."""
+        Scopes party and units rank a street's or district's party members and work units (双报到);
+        party=true or work_unit=<id> narrow a ranking of people. Names outside the viewer's own
+        communities are masked. format=csv: every row, UTF-8 with BOM, Chinese header, masked phones."""
         async with pool.acquire() as conn:
             result = await rankings.ranking(conn, actor, scope=scope_, org_id=org_id, quarter=quarter, unit=unit,
-                                            limit=None if format == "csv" else limit)
+                                            limit=None if format == "csv" else limit, only_party=party,
+                                            work_unit=work_unit)
         if format == "csv":
             return _csv(rankings.ranking_csv(result), rankings.ranking_filename(result))
         return Response(result)
@@ -192,3 +197,6 @@ class PostingController(Controller):
         """My points that expire at the end of this year unless spent first (communities with the policy)."""
         async with pool.acquire() as conn:
             return await points_expiry.expiring(conn, actor.id)
+
+
+CONTROLLERS = (RankingController, CommunityController, HouseholdController, PostingController,)  # listed in api/capabilities.py

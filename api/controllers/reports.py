@@ -15,6 +15,7 @@ from api.idempotent import respond
 from domain import reports
 from domain.people.orgs import Actor
 from domain.reports import CourierSummary, Report, ReportPage, ReportSettings
+from domain.core.texts import ReasonIn
 
 # The photo may be up to 10 MB (domain/photos.py); the form around it adds a little. Larger bodies
 # are cut off while streaming with 413, before anything is decoded or stored.
@@ -29,10 +30,6 @@ class ReportForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
     grid_id: int | None = None
     photo: UploadFile | None = None
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 Points = Annotated[int, msgspec.Meta(ge=0, le=1000)]
@@ -126,3 +123,6 @@ class ReportSettingsController(Controller):
                 conn, actor, community_id, daily_cap=data.daily_cap,
                 points={"civility": data.civility_points, "hazard": data.hazard_points,
                         "service": data.service_points})
+
+
+CONTROLLERS = (ReportController, CourierController, ReportSettingsController,)  # listed in api/capabilities.py

@@ -42,3 +42,6 @@ class ScanController(Controller):
         except DomainError:  # a preview works logged out too
             actor = None
         return await scans.preview(pool, actor, code, ip=client_ip(request))
+
+
+CONTROLLERS = (ScanController,)  # listed in api/capabilities.py

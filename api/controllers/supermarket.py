@@ -20,6 +20,7 @@ from domain.people.orgs import Actor
 from domain.supermarket.rules import MAX_QUANTITY
 from domain.supermarket import (Counts, Redemption, RedemptionDetail, RedemptionPage, Reward, RewardPage,
                                 StockChangePage, Voucher)
+from domain.core.texts import Reason, ReasonIn
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
 Description = Annotated[str, msgspec.Meta(max_length=1000)]
@@ -27,7 +28,6 @@ Cost = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Stock = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)]
-Reason = Annotated[str, msgspec.Meta(max_length=500)]
 IMAGE_MAX_BODY = 11 * 1024 * 1024  # a phone photo of up to 10 MB (domain/photos.py) plus the form around it
 
 
@@ -65,10 +65,6 @@ class ImageForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class RedemptionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reward_id: int
     quantity: Quantity = 1
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Reason
 
 
 class OnTheSpotIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -202,3 +198,6 @@ class RedemptionController(Controller):
         """A manager scans a member card at the counter: created, approved and handed over at once."""
         return await respond(request, actor, lambda conn: supermarket.redeem_on_the_spot(
             conn, actor, data.member_code, data.reward_id, data.quantity), status=201)
+
+
+CONTROLLERS = (RewardController, RedemptionController,)  # listed in api/capabilities.py

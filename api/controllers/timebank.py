@@ -14,9 +14,9 @@ from domain import timebank
 from domain.ledger import Transfer
 from domain.people.orgs import Actor
 from domain.timebank.rules import STATES
+from domain.core.texts import Reason
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-Reason = Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class RequestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -149,7 +149,7 @@ class FamilyController(Controller):
     tags = ["timebank"]
 
     @post("/family-links", status_code=201)
-    async def add_link(self, actor: Actor, pool: asyncpg.Pool, data: FamilyLinkIn) -> timebank.FamilyLink:
+    async def add_link(self, actor: Actor, pool: asyncpg.Pool, data: FamilyLinkIn) -> timebank.FamilyAsk:
         async with pool.acquire() as conn:
             return await timebank.add_family_link(conn, actor, data.phone)
 
@@ -173,3 +173,6 @@ class FamilyController(Controller):
         key = _ledger_key(request, actor, "gift")
         return await respond(request, actor, lambda conn: timebank.give(
             conn, actor, data.to_user_id, data.minutes, key), status=201)
+
+
+CONTROLLERS = (TimebankController, FamilyController,)  # listed in api/capabilities.py

@@ -30,15 +30,17 @@ import asyncpg
 import msgspec
 
 from domain.checkin import activities, codes, scans
-from domain.core import audit, clock, sweeper
+from domain.core import audit, clock
 from domain import ledger
 from domain.people import orgs
 from domain.checkin import rules
 from domain.checkin.activities import Activity
 from domain.checkin.codes import Code
-from domain.core.errors import DomainError, invalid, not_found
-from domain.people.orgs import Actor
-from domain.checkin.scans import ScanContext, ScanResult
+from domain.core.errors import DomainError, not_found
+from domain.core.texts import clean_reason
+from domain.core.actor import Actor, PersonRef
+from domain.checkin.scans import (ActivityCodeKind, AlreadyCheckedIn, AlreadyCheckedOut, AttendanceDetails,
+                                   CheckedIn, CheckedOut, CheckInDetails, CheckOutDetails, ScanContext)
 
 
 class Attendance(msgspec.Struct, kw_only=True):
@@ -161,6 +163,17 @@ async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, accounts: 
 
 # ---- scanning -----------------------------------------------------------------------------
 
+ActivityScan = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut
+
+
+class Credited(msgspec.Struct, frozen=True):
+    """What a check-out banked: points (after the daily cap), minutes, and the cap's note
+    ({capped, daily_cap, points_wanted}; empty when the whole award went through)."""
+    points: int
+    minutes: int
+    cap: dict[str, Any]
+
+
 class _Scan(msgspec.Struct):
     """What a scan needs to know before it writes, read in one query."""
     activity: Activity
@@ -200,14 +213,22 @@ async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *
                  attendance=attendance, accounts=_accounts_of(row), taken=row["taken"])
 
 
-async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: str, source: str,
-                      actor_id: int | None = None, context: ScanContext = ScanContext()) -> ScanResult:
+async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: ActivityCodeKind,
+                      source: str, actor_id: int | None = None, context: ScanContext = ScanContext(),
+                      card_holder: PersonRef | None = None) -> ActivityScan:
     """A scan of an activity's code by (or, at a station, for) `user_id`: check in, check out, or
-    say why nothing changed. Runs inside the caller's transaction."""
+    say why nothing changed. Runs inside the caller's transaction. A station names the
+    `card_holder` in the answer."""
     scan = await _load_scan(conn, activity_id, user_id)
     if scan is None:
         raise not_found("activity")
-    return await _act(conn, scan, user_id, kind=kind, source=source, actor_id=actor_id, context=context)
+    return await _act(conn, scan, user_id, kind=kind, source=source, actor_id=actor_id, context=context,
+                      holder=_holder(card_holder))
+
+
+def _holder(card_holder: PersonRef | None) -> dict[str, Any]:
+    """The detail fields naming whose card a station scanned (none for a person's own scan)."""
+    return {"user_id": card_holder.id, "user_name": card_holder.name} if card_holder else {}
 
 
 def _next_step(attendance: Attendance, now: datetime, context: ScanContext) -> str:
@@ -215,15 +236,15 @@ def _next_step(attendance: Attendance, now: datetime, context: ScanContext) -> s
     return rules.next_step(attendance.state, attendance.checked_in_at, now, replay=replay)
 
 
-async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: str, source: str,
-               actor_id: int | None, context: ScanContext) -> ScanResult:
+async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: ActivityCodeKind, source: str,
+               actor_id: int | None, context: ScanContext, holder: dict[str, Any]) -> ActivityScan:
     now = clock.now()
     activity, attendance = scan.activity, scan.attendance
     if attendance is None:
-        result = await _check_in(conn, scan, user_id, now=now, source=source, actor_id=actor_id, context=context)
-        if result is not None:
-            result.kind = kind
-            return result
+        checked_in = await _check_in(conn, scan, user_id, now=now, source=source, actor_id=actor_id,
+                                     context=context, kind=kind, holder=holder)
+        if checked_in is not None:
+            return checked_in
         attendance = await _find_attendance(conn, activity.id, user_id)  # the same person, scanning twice at once
     elif _next_step(attendance, now, context) == "check_out":
         # Only a check-out writes to the row: lock it and decide again on what it holds now (the
@@ -233,18 +254,23 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: str
     if step == "annulled":
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
     if step == "check_out":
-        result = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce,
-                                 accounts=scan.accounts)
-        result.kind = kind
-        return result
-    return ScanResult(action=step, kind=kind, target_id=activity.id, title=activity.title, details={
-        "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
-        "checked_out_at": attendance.checked_out_at.isoformat() if attendance.checked_out_at else None,
-        "total_points": attendance.points, "total_minutes": attendance.minutes})
+        credited = await check_out(conn, activity, attendance, at=now, actor_id=actor_id, nonce=context.nonce,
+                                   accounts=scan.accounts)
+        return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited.points,
+                          minutes=credited.minutes, details=CheckOutDetails(
+                              attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
+                              checked_out_at=now.isoformat(), **credited.cap, **holder))
+    details = AttendanceDetails(
+        attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
+        checked_out_at=attendance.checked_out_at.isoformat() if attendance.checked_out_at else None,
+        total_points=attendance.points, total_minutes=attendance.minutes, **holder)
+    unchanged = AlreadyCheckedIn if step == "already_checked_in" else AlreadyCheckedOut
+    return unchanged(kind=kind, target_id=activity.id, title=activity.title, details=details)
 
 
 async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, source: str,
-                    actor_id: int | None, context: ScanContext) -> ScanResult | None:
+                    actor_id: int | None, context: ScanContext, kind: ActivityCodeKind,
+                    holder: dict[str, Any]) -> CheckedIn | None:
     """Check in, or None when the same person's other scan checked in first (the caller answers
     as for any existing attendance)."""
     activity = scan.activity
@@ -282,14 +308,14 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         return None
     await _post_points(conn, activity, scan.accounts, attendance_id, points, key=f"checkin:{attendance_id}:in",
                        actor_id=actor_id)
-    return ScanResult(action="checked_in", kind="activity", target_id=activity.id, title=activity.title,
-                      points=points, details={"attendance_id": attendance_id, "checked_in_at": now.isoformat(),
-                                              "ends_at": activity.ends_at.isoformat(), **details})
+    return CheckedIn(kind=kind, target_id=activity.id, title=activity.title, points=points,
+                     details=CheckInDetails(attendance_id=attendance_id, checked_in_at=now.isoformat(),
+                                            ends_at=activity.ends_at.isoformat(), **details, **holder))
 
 
 async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
                     actor_id: int | None = None, nonce: str | None = None, auto: bool = False,
-                    accounts: _Accounts | None = None) -> ScanResult:
+                    accounts: _Accounts | None = None) -> Credited:
     """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour.
     The caller holds the attendance row's lock."""
     minutes = rules.attended_minutes(attendance.checked_in_at, at, activity.starts_at, activity.ends_at,
@@ -306,10 +332,7 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                        actor_id=actor_id)
     await _bank_minutes(conn, activity, accounts, attendance.id, minutes,
                         key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
-    return ScanResult(action="checked_out", kind="activity", target_id=activity.id, title=activity.title,
-                      points=points, minutes=minutes, details={
-                          "attendance_id": attendance.id, "checked_in_at": attendance.checked_in_at.isoformat(),
-                          "checked_out_at": at.isoformat(), **details})
+    return Credited(points=points, minutes=minutes, cap=details)
 
 
 def _check_code(code: Code, now: datetime) -> None:
@@ -321,8 +344,8 @@ def _check_code(code: Code, now: datetime) -> None:
         raise DomainError("code_revoked")
 
 
-@scans.acts_on("poster", "rotating")
-async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext) -> ScanResult:
+async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext
+                             ) -> ActivityScan:
     scan = await _load_scan(conn, code.target_id, actor.id)
     attendance = scan.attendance if scan else None
     # The page replaying its own scan (a reload) answers as before, even past the code's life.
@@ -330,10 +353,10 @@ async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code,
         _check_code(code, clock.now())
     if scan is None:
         raise not_found("activity")
-    return await _act(conn, scan, actor.id, kind=code.kind, source="self", actor_id=None, context=context)
+    return await _act(conn, scan, actor.id, kind="rotating" if code.kind == "rotating" else "poster", source="self",
+                      actor_id=None, context=context, holder={})
 
 
-@scans.previews("poster", "rotating")
 async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     _check_code(code, clock.now())
     # Every phone scan opens with this preview: the scan's own read, without counts or locks.
@@ -348,21 +371,21 @@ async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, c
         "my_state": scan.attendance.state if scan.attendance else None, "geofence": activity.radius_m is not None})
 
 
-@scans.previews("member")
 async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     """A member card opened by a phone camera: say what it is; only a station acts on it."""
     codes.check_valid(code, clock.now())
-    return scans.Preview(kind="member", target_id=code.target_id,
-                         details={"mine": actor is not None and actor.id == code.target_id})
+    mine = actor is not None and actor.id == code.target_id
+    # Whose card it is stays between the card and a station (issue 16): 0 for anyone but its owner.
+    return scans.Preview(kind="member", target_id=code.target_id if mine else 0, details={"mine": mine})
 
 
 async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text: str,
-                       nonce: str | None = None) -> ScanResult:
+                       nonce: str | None = None) -> ActivityScan:
     """A manager scans a member's card at the venue: the member is checked in or out, as if they had
     scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
     async with pool.acquire() as conn:
         await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
-    value = rules.code_from_text(text)
+    value = codes.code_from_text(text)
     found: Code | None = None
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -370,11 +393,11 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
             if found is None or found.kind != "member":
                 raise DomainError("code_unknown", details={"expected": "member card"})
             codes.check_valid(found, clock.now())
-            result = await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
-                                       actor_id=actor.id, context=ScanContext(nonce=nonce))
+            ledger.refuse_self_payment(actor.id, found.target_id)  # a manager scans nobody's card but others'
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
-            result.details = {**result.details, "user_id": found.target_id, "user_name": name}
-            return result
+            return await record_scan(conn, activity_id, found.target_id, kind="member", source="station",
+                                     actor_id=actor.id, context=ScanContext(nonce=nonce),
+                                     card_holder=PersonRef(found.target_id, name))
     except DomainError as error:
         member = found.target_id if found is not None and found.kind == "member" else None
         error.details.setdefault("station_by", actor.id)
@@ -385,15 +408,6 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
 
 # ---- manager actions ----------------------------------------------------------------------
 
-def _reason(reason: str) -> str:
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise invalid("reason", "required")
-    if len(reason) > 500:
-        raise invalid("reason", "at most 500 characters")
-    return reason
-
-
 async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reason: str, *,
                 ip: str | None = None) -> Attendance:
     """Undo a mistaken check-in: every credit of it is reversed through the ledger, with the reason.
@@ -401,7 +415,7 @@ async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reas
     If the person already spent the points, the reversal cannot take them back: the ledger refuses
     with insufficient_balance (409) and nothing changes; the manager settles it with an adjustment.
     """
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     row = await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id)
     if row is None:
         raise not_found("attendance")
@@ -437,8 +451,10 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     points for those minutes, under the same daily cap. People already recorded are skipped, and
     so are non-members. Capacity does not apply: the manager vouches they were there.
     """
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+    for user_id in user_ids:  # the whole mark is refused, nothing half done
+        ledger.refuse_self_payment(actor.id, user_id)
     if activity.state == "draft":
         raise DomainError("not_published")
     minutes = rules.manual_minutes(minutes, activity.starts_at, activity.ends_at, activity.max_minutes)
@@ -491,7 +507,6 @@ async def close(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip:
     return await activities.load(conn, activity_id, viewer=actor.id)
 
 
-@sweeper.register
 async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int = 200) -> int:
     """Check out people still inside when their activity's window has ended.
 
@@ -515,4 +530,9 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
     return done
 
 
-sweeper.register(activities.prune_rotating_codes)
+
+# ---- what this capability plugs in (listed in api/capabilities.py) ----------------------------
+
+SCAN_ACTS = {"poster": scan_activity_code, "rotating": scan_activity_code}
+SCAN_PREVIEWS = {"poster": preview_activity_code, "rotating": preview_activity_code, "member": preview_member_card}
+SWEEPS = (check_out_at_window_end, activities.prune_rotating_codes)

@@ -30,6 +30,25 @@ def new_code() -> str:
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
 
 
+def code_from_text(text: str | None) -> str:
+    """The code inside what was scanned, typed or pasted: a bare code, its `<site>/s/<code>` URL
+    (in any case; query and fragment ignored), or a code typed in groups ("abcd efgh ...", "ABCD-EFGH-...").
+    Only ASCII letters and digits are kept, lower-cased; "" when nothing is left.
+
+    The frontend's twin is frontend/js/scan-code.js; both pass tests/checkin/scan_code_vectors.json.
+    """
+    value = text or ""
+    at = max(value.rfind("/s/"), value.rfind("/S/"))
+    if at >= 0:
+        value = value[at + 3:]
+    value = value.split("?", 1)[0].split("#", 1)[0]
+    for part in value.split("/"):
+        kept = "".join(c for c in part if c.isascii() and c.isalnum()).lower()
+        if kept:
+            return kept
+    return ""
+
+
 def public_url() -> str:
     return settings.get().public_url
 

@@ -4,14 +4,14 @@ No database and no clock here: every function takes the times it needs, so each 
 on its own (tests/test_checkin_rules.py).
 """
 
-import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.core import clock
+from domain.core.geo import distance_m  # noqa: F401  (re-exported: the geofence rule)
+from domain.checkin.codes import code_from_text  # noqa: F401  (re-exported: reading a scanned code)
 
 REPEAT_WINDOW = timedelta(minutes=2)  # a second scan this soon after the first changes nothing
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def window_problem(now: datetime, starts_at: datetime, ends_at: datetime) -> str | None:
@@ -53,12 +53,6 @@ def capped_award(wanted: int, already_today: int, daily_cap: int) -> int:
     return max(0, min(wanted, daily_cap - already_today))
 
 
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres (haversine); plenty for a geofence of a few hundred metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def next_step(state: str, checked_in_at: datetime, now: datetime, *, replay: bool = False) -> str:
@@ -83,16 +77,6 @@ def local_day(now: datetime, zone: ZoneInfo | None = None) -> tuple[datetime, da
     local = now.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
-
-
-def code_from_text(text: str) -> str:
-    """A code typed, pasted or decoded from a QR: either the bare code or its `.../s/<code>` URL."""
-    text = (text or "").strip()
-    if "/s/" in text:
-        text = text.rsplit("/s/", 1)[1]
-    for stop in "?#/ ":
-        text = text.split(stop, 1)[0]
-    return text.lower()
 
 
 def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone: ZoneInfo | None = None) -> str:

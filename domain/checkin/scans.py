@@ -1,7 +1,8 @@
 """One resolver for every QR code. A scan finds the code, then hands it to the capability that
 owns its kind (check-in for posters and rotating codes, the supermarket for vouchers, ...).
 
-Capabilities register with `@acts_on("voucher")` and `@previews("voucher")`. Refused scans are
+Each capability exports its handlers (e.g. `supermarket.SCAN_ACTS = {"voucher": ...}`) and
+api/capabilities.py installs them all (`install`). Refused scans are
 stored with their reason, in their own transaction, after the refused one rolled back.
 
 Scans are throttled per person and per client address (counters in PostgreSQL, shared by every
@@ -10,17 +11,18 @@ API process): LINLI_SCAN_RATE_PER_MINUTE (default 60 per person) and LINLI_SCAN_
 Previews count per address. A load test scanning from one machine turns both off (bench/server.py).
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from domain.core import clock, ratelimit, settings
 from domain.checkin import codes
 from domain.checkin.codes import Code
 from domain.core.errors import DomainError
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 
 LOGGED_REASONS = frozenset({
     "code_unknown", "code_expired", "code_revoked", "outside_window", "capacity_full", "not_published",
@@ -34,17 +36,120 @@ class ScanContext(msgspec.Struct, frozen=True):
     lng: float | None = None
 
 
-class ScanResult(msgspec.Struct, kw_only=True):
-    action: str                      # checked_in | checked_out | already_checked_in | fulfilled | ...
-    kind: str                        # the code's kind
+# ---- what a scan did: one frozen type per outcome, tagged by `action` -------------------------
+# Built once by the capability that acted and never changed after. The JSON is the same as
+# before the types existed: {"action", "kind", "target_id", "title", "points", "minutes",
+# "details"}; optional detail keys (a capped award, the card holder at a station) are left out
+# when they do not apply.
+
+ActivityCodeKind = Literal["poster", "rotating", "member"]  # codes that check in or out
+
+
+class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
+    attendance_id: int
+    checked_in_at: str
+    ends_at: str
+    capped: bool | UnsetType = UNSET           # the daily points cap cut the award ...
+    daily_cap: int | UnsetType = UNSET         # ... to stay under this cap
+    points_wanted: int | UnsetType = UNSET
+    user_id: int | UnsetType = UNSET           # a station scan: whose card it was
+    user_name: str | UnsetType = UNSET
+
+
+class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
+    attendance_id: int
+    checked_in_at: str
+    checked_out_at: str
+    capped: bool | UnsetType = UNSET
+    daily_cap: int | UnsetType = UNSET
+    points_wanted: int | UnsetType = UNSET
+    user_id: int | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
+
+
+class AttendanceDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """A scan that changed nothing: the attendance as it stands."""
+    attendance_id: int
+    checked_in_at: str
+    checked_out_at: str | None
+    total_points: int
+    total_minutes: int
+    user_id: int | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
+
+
+class VoucherDetails(msgspec.Struct, frozen=True, kw_only=True):
+    redemption_id: int
+    state: Literal["fulfilled"]
+    reward_id: int
+    reward_name: str
+    quantity: int
+    points: int
+    community_name: str
+    expires_at: str | None
+    fulfilled_at: str | None
+    member_name: str
+
+
+class _Scanned(msgspec.Struct, frozen=True, kw_only=True, tag_field="action"):
+    """The outcomes' common base: only the tag. Each outcome spells its fields out, in the
+    order of the JSON."""
+
+    @property
+    def action(self) -> str:
+        """The outcome's tag, as the JSON's "action" says it."""
+        return type(self).__struct_config__.tag  # type: ignore[return-value]
+
+
+class CheckedIn(_Scanned, frozen=True, kw_only=True, tag="checked_in"):
+    kind: ActivityCodeKind
     target_id: int
     title: str | None = None
     points: int = 0
     minutes: int = 0
-    details: dict[str, Any] = {}
+    details: CheckInDetails
 
 
-class Preview(msgspec.Struct, kw_only=True):
+class CheckedOut(_Scanned, frozen=True, kw_only=True, tag="checked_out"):
+    kind: ActivityCodeKind
+    target_id: int
+    title: str | None = None
+    points: int = 0
+    minutes: int = 0
+    details: CheckOutDetails
+
+
+class AlreadyCheckedIn(_Scanned, frozen=True, kw_only=True, tag="already_checked_in"):
+    kind: ActivityCodeKind
+    target_id: int
+    title: str | None = None
+    points: int = 0
+    minutes: int = 0
+    details: AttendanceDetails
+
+
+class AlreadyCheckedOut(_Scanned, frozen=True, kw_only=True, tag="already_checked_out"):
+    kind: ActivityCodeKind
+    target_id: int
+    title: str | None = None
+    points: int = 0
+    minutes: int = 0
+    details: AttendanceDetails
+
+
+class Fulfilled(_Scanned, frozen=True, kw_only=True, tag="fulfilled"):
+    kind: Literal["voucher"]
+    target_id: int
+    title: str | None = None
+    points: int = 0
+    minutes: int = 0
+    details: VoucherDetails
+
+
+ScanResult = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut | Fulfilled
+
+
+class Preview(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     target_id: int
     title: str | None = None
@@ -53,24 +158,18 @@ class Preview(msgspec.Struct, kw_only=True):
 
 Act = Callable[[asyncpg.Connection, Actor, Code, ScanContext], Awaitable[ScanResult]]
 Look = Callable[[asyncpg.Connection, Actor | None, Code], Awaitable[Preview]]
+
+# kind -> what a scan does / what a preview shows. Filled once, from the list of capabilities
+# (api/capabilities.py), by `install`: no capability registers itself on import.
 ACTIONS: dict[str, Act] = {}
 PREVIEWS: dict[str, Look] = {}
 
 
-def acts_on(*kinds: str):
-    def register(fn: Act) -> Act:
-        for kind in kinds:
-            ACTIONS[kind] = fn
-        return fn
-    return register
-
-
-def previews(*kinds: str):
-    def register(fn: Look) -> Look:
-        for kind in kinds:
-            PREVIEWS[kind] = fn
-        return fn
-    return register
+def install(actions: Mapping[str, Act], previews: Mapping[str, Look]) -> None:
+    ACTIONS.clear()
+    ACTIONS.update(actions)
+    PREVIEWS.clear()
+    PREVIEWS.update(previews)
 
 
 async def log_refusal(pool: asyncpg.Pool, *, code: str, found: Code | None, user_id: int | None,

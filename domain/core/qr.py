@@ -156,11 +156,12 @@ def _wrap(text: str, fits: Callable[[str], bool], max_lines: int) -> list[str]:
 
 
 def _layout(title: str, when: str, place: str, url: str, lang: str, matrix: QrMatrix,
-            measure: Measure) -> list[_Text]:
+            measure: Measure, instructions: dict[str, str] | None = None) -> list[_Text]:
     """Text lines of the poster: a header centred above the QR, the URL and instructions below it."""
     en = lang == "en"
     label_when, label_place = ("Time: ", "Place: ") if en else ("时间：", "地点：")
-    main, aside = (INSTRUCTIONS["en"], INSTRUCTIONS["zh"]) if en else (INSTRUCTIONS["zh"], INSTRUCTIONS["en"])
+    said = instructions or INSTRUCTIONS
+    main, aside = (said["en"], said["zh"]) if en else (said["zh"], said["en"])
 
     def para(text: str, size: float, max_lines: int, *, bold: bool = False, color: str = INK, gap: float = 0):
         lines = _wrap(text, lambda s: measure(s, size, bold) <= TEXT_W, max_lines)
@@ -197,14 +198,16 @@ def _estimate_mm(text: str, size: float, bold: bool) -> float:
     return ems * size * (1.05 if bold else 1.0)
 
 
-def poster_svg(*, title: str, when: str, place: str, url: str, lang: str = "zh") -> str:
-    """A printable A4 poster (millimetre viewBox) with a 12 cm QR; `lang` "en" puts English first."""
+def poster_svg(*, title: str, when: str, place: str, url: str, lang: str = "zh",
+               instructions: dict[str, str] | None = None) -> str:
+    """A printable A4 poster (millimetre viewBox) with a 12 cm QR; `lang` "en" puts English first;
+    `instructions` ({"zh": ..., "en": ...}) replaces the check-in instructions under the QR."""
     matrix = qr_matrix(url)
     qr_left = (PAGE_W - QR_MM) / 2
     texts = "".join(
         f'<text x="{PAGE_W / 2:g}" y="{t.y:.2f}" font-size="{t.size:g}" fill="{t.color}"'
         f'{BOLD_ATTR if t.bold else ""}>{_xml(t.text)}</text>'
-        for t in _layout(title, when, place, url, lang, matrix, _estimate_mm))
+        for t in _layout(title, when, place, url, lang, matrix, _estimate_mm, instructions))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{PAGE_W}mm" height="{PAGE_H}mm"'
             f' viewBox="0 0 {PAGE_W} {PAGE_H}" font-family=\'{FONT_FAMILY}\' text-anchor="middle">'
             f'<rect width="{PAGE_W}" height="{PAGE_H}" fill="#fff"/>'
@@ -246,7 +249,8 @@ def _pillow_measure(text: str, size: float, bold: bool) -> float:
     return _font(_px(size), bold).getlength(text) / PX_PER_MM
 
 
-def poster_png(*, title: str, when: str, place: str, url: str, lang: str = "zh") -> bytes:
+def poster_png(*, title: str, when: str, place: str, url: str, lang: str = "zh",
+               instructions: dict[str, str] | None = None) -> bytes:
     """The poster of `poster_svg` as an A4 PNG at 150 dpi (1240x1754 px)."""
     matrix = qr_matrix(url)
     img = Image.new("RGB", (_px(PAGE_W), _px(PAGE_H)), "white")
@@ -256,6 +260,6 @@ def poster_png(*, title: str, when: str, place: str, url: str, lang: str = "zh")
     qr = _qr_image(matrix, box)
     slack = (_px(QR_MM) - qr.width) // 2
     img.paste(qr, ((img.width - qr.width) // 2, _px(QR_TOP) + slack))
-    for t in _layout(title, when, place, url, lang, matrix, _pillow_measure):
+    for t in _layout(title, when, place, url, lang, matrix, _pillow_measure, instructions):
         draw.text((img.width / 2, _px(t.y)), t.text, font=_font(_px(t.size), t.bold), fill=t.color, anchor="ms")
     return _png_bytes(img, dpi=(DPI, DPI))

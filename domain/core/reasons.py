@@ -34,6 +34,13 @@ REASONS: dict[str, tuple[str, str]] = {
     "rate_limited": ("操作太频繁，请稍后再试", "Too many requests; try again later"),
     "unavailable": ("服务暂时不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
+    # joining (issue 18): phone codes, the password rule, join requests, imports
+    "weak_password": ("密码需为 8 到 128 个字符，其中至少 8 个不是空格", "The password must be 8 to 128 characters, at least 8 of them not spaces"),
+    "sms_code_invalid": ("验证码不正确或已过期，请重新输入或重新获取", "The code is wrong or has expired; try again or get a new one"),
+    "sms_code_locked": ("验证码错误次数过多，请 15 分钟后再试", "Too many wrong codes; try again in 15 minutes"),
+    "already_registered": ("该手机号已注册，请直接登录或找回密码", "This phone is registered; log in or reset the password"),
+    "already_member": ("您已是该社区的成员", "You are already a member of this community"),
+    "import_columns": ("文件第一行需要“姓名”和“手机号”两列，请使用模板", "The first row needs the columns name and phone; use the template"),
 }
 
 

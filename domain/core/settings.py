@@ -61,6 +61,28 @@ def _addresses(raw: str) -> frozenset[str]:
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _sms_sender(raw: str) -> str:
+    if raw not in ("log", "http"):
+        raise ValueError("log or http")
+    return raw
+
+
+def _optional_url(raw: str) -> str | None:
+    return _url(raw) if raw else None
+
+
+def _sms_template(raw: str) -> str:
+    if "{code}" not in raw:
+        raise ValueError("must contain {code}")
+    return raw
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() not in ("0", "1", "true", "false", "yes", "no"):
+        raise ValueError("0 or 1")
+    return raw.lower() in ("1", "true", "yes")
+
+
 def _var(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
     return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
 
@@ -97,9 +119,29 @@ class Settings:
                                         "days an approved voucher can be collected")
     admin_password: str | None = _var("LINLI_ADMIN_PASSWORD", _optional_text, "",
                                       "the password `linli create-admin` uses when --password is not given")
+    sms_gateway_url: str | None = _var("LINLI_SMS_GATEWAY_URL", _optional_text, "",
+                                       "HTTP SMS gateway for notifications (POST JSON); unset: messages are only logged")
+    sms_gateway_key: str | None = _var("LINLI_SMS_GATEWAY_KEY", _optional_text, "",
+                                       "bearer key sent to the SMS gateway")
+    wechat_api_url: str = _var("LINLI_WECHAT_API_URL", _url, "https://api.weixin.qq.com",
+                               "WeChat API base URL (subscription messages)")
+    wechat_appid: str | None = _var("LINLI_WECHAT_APPID", _optional_text, "", "WeChat app id; unset: no WeChat")
+    wechat_secret: str | None = _var("LINLI_WECHAT_SECRET", _optional_text, "", "WeChat app secret")
+    wechat_template_id: str | None = _var("LINLI_WECHAT_TEMPLATE_ID", _optional_text, "",
+                                          "subscription-message template with fields thing1 (title), thing2 (text)")
     trusted_proxies: frozenset[str] = _var("LINLI_TRUSTED_PROXIES", _addresses, "",
                                            "comma-separated proxy addresses whose X-Forwarded-For is believed; "
                                            "default none")
+    sms_sender: str = _var("LINLI_SMS_SENDER", _sms_sender, "log",
+                           "how one-time phone codes are sent: `log` (written to the server log) or `http`")
+    sms_url: str | None = _var("LINLI_SMS_URL", _optional_url, "",
+                               "the SMS gateway's URL (with LINLI_SMS_SENDER=http): POST JSON {phone, message}")
+    sms_key: str | None = _var("LINLI_SMS_KEY", _optional_text, "",
+                               "the gateway's API key, sent as `Authorization: Bearer <key>`")
+    sms_template: str = _var("LINLI_SMS_TEMPLATE", _sms_template, "【邻里】您的验证码是{code}，5分钟内有效，请勿告诉他人。",
+                             "the SMS text; `{code}` is replaced by the 6-digit code")
+    sms_show_codes: bool = _var("LINLI_SMS_SHOW_CODES", _flag, "0",
+                                "1: the API returns sent codes so a demo works without a phone (`serve --demo`)")
 
 
 VARIABLES: dict[str, str] = {f.metadata["env"]: f.metadata["doc"] for f in fields(Settings)}
@@ -147,4 +189,10 @@ def set_public_url(url: str) -> None:
 
 def set_public_url_default(url: str) -> None:
     os.environ.setdefault("LINLI_PUBLIC_URL", url)
+    reload()
+
+
+def set_sms_show_codes() -> None:
+    """`linli serve --demo`: codes appear on the page, so a visitor can register without a phone."""
+    os.environ["LINLI_SMS_SHOW_CODES"] = "1"
     reload()

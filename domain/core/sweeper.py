@@ -1,28 +1,26 @@
-"""Periodic clean-up every API process runs: expired holds, and whatever capabilities register.
+"""Periodic clean-up every API process runs: each capability's sweeps (expired holds, lapsed
+redemptions, check-outs at the window end, ...), installed from api/capabilities.py.
 
 Each sweep must be safe when several processes run it at once (SKIP LOCKED or state checks).
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from domain.core import clock
-from domain import ledger
 
 log = logging.getLogger("linli.sweeper")
 
 Sweep = Callable[[asyncpg.Pool, datetime], Awaitable[int]]
-SWEEPS: list[Sweep] = [ledger.expire_holds]
+SWEEPS: list[Sweep] = []  # set once by `install`; no capability registers itself on import
 
 
-def register(sweep: Sweep) -> Sweep:
-    if sweep not in SWEEPS:
-        SWEEPS.append(sweep)
-    return sweep
+def install(sweeps: Sequence[Sweep]) -> None:
+    SWEEPS[:] = sweeps
 
 
 async def sweep_once(pool: asyncpg.Pool) -> int:

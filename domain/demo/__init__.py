@@ -1,92 +1,32 @@
 """A small believable demo city, so a visitor sees every page populated.
 
+The city (domain/demo/city.py) comes first; then each capability seeds its own believable data,
+one module per capability here, in SEEDS' order (people last: its invitations would otherwise
+turn the check-in demo's refused scan into a welcome one). Each capability lists its seed in
+api/capabilities.py too; a test keeps the two in step.
+
 Running it twice changes nothing: it stops when the demo admin already exists.
 """
 
-import importlib
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-import msgspec
 
-from domain.people import auth, orgs
-from domain import ledger
+from domain.demo import checkin, joining, people, rankings, reports, supermarket, timebank
+from domain.demo.city import LOGINS, PASSWORD, City, build
 
-PASSWORD = "linli-demo"
+__all__ = ["LOGINS", "PASSWORD", "SEEDS", "City", "Seed", "seed"]
 
-# Each capability seeds its own believable data after the city exists, in this order.
-CAPABILITIES = ["domain.checkin.activities", "domain.supermarket", "domain.timebank", "domain.reports",
-                "domain.rankings", "domain.people.members"]
+Seed = Callable[[asyncpg.Connection, City], Awaitable[None]]
 
-
-class City(msgspec.Struct):
-    admin: int
-    managers: dict[str, int]
-    volunteers: dict[str, int]
-    couriers: dict[str, int]
-    communities: dict[str, int]
-    grids: dict[str, int]
-    streets: dict[str, int]
-    team: int
+SEEDS: tuple[Seed, ...] = (checkin.seed_demo, supermarket.seed_demo, timebank.seed_demo, reports.seed_demo,
+                           rankings.seed_demo, people.seed_demo, joining.seed_demo)
 
 
-LOGINS = [
-    ("平台管理员 admin", "13800000000"),
-    ("社区管理员 manager (三苏社区, 裕丰社区)", "13800000001"),
-    ("社区管理员 manager (诗书社区)", "13800000002"),
-    ("志愿者 volunteer", "13900000001"),
-    ("志愿者 volunteer", "13900000002"),
-    ("快递小哥网格员 courier", "13700000001"),
-]
-
-
-async def seed(conn: asyncpg.Connection) -> City | None:
-    if await conn.fetchval("select 1 from users where phone = '13800000000'"):
+async def seed(conn: asyncpg.Connection, seeds: Sequence[Seed] = SEEDS) -> City | None:
+    city = await build(conn)
+    if city is None:
         return None
-    admin_id = await auth.create_user(conn, phone="13800000000", password=PASSWORD, name="王主任", is_admin=True)
-    admin = await orgs.load_actor(conn, admin_id)
-    district = await orgs.create_org(conn, admin, kind="district", name="东坡区", parent_id=None)
-    streets = {n: (await orgs.create_org(conn, admin, kind="street", name=n, parent_id=district.id)).id
-               for n in ("苏祠街道", "通惠街道")}
-    communities, grids = {}, {}
-    for name, street in (("三苏社区", "苏祠街道"), ("裕丰社区", "苏祠街道"), ("诗书社区", "通惠街道")):
-        communities[name] = (await orgs.create_org(conn, admin, kind="community", name=name,
-                                                   parent_id=streets[street])).id
-        for g in ("第一网格", "第二网格"):
-            grids[f"{name}{g}"] = (await orgs.create_org(conn, admin, kind="grid", name=g,
-                                                         parent_id=communities[name])).id
-    managers = {"李晓梅": "13800000001", "张建国": "13800000002"}
-    manager_ids = {n: await auth.create_user(conn, phone=p, password=PASSWORD, name=n) for n, p in managers.items()}
-    for c in ("三苏社区", "裕丰社区"):
-        await orgs.appoint_manager(conn, admin, communities[c], manager_ids["李晓梅"])
-    await orgs.appoint_manager(conn, admin, communities["诗书社区"], manager_ids["张建国"])
-
-    people = [("刘芳", "13900000001", "三苏社区"), ("陈伟", "13900000002", "三苏社区"),
-              ("杨丽", "13900000003", "三苏社区"), ("赵强", "13900000004", "裕丰社区"),
-              ("黄敏", "13900000005", "诗书社区"), ("周秀英", "13900000006", "三苏社区")]
-    volunteers = {}
-    for name, phone, community in people:
-        volunteers[name] = await auth.create_user(conn, phone=phone, password=PASSWORD, name=name)
-        await orgs.add_member(conn, admin, communities[community], volunteers[name], "volunteer")
-    couriers = {}
-    for name, phone, grid in (("马骏", "13700000001", "三苏社区第一网格"), ("孙浩", "13700000002", "诗书社区第一网格")):
-        couriers[name] = await auth.create_user(conn, phone=phone, password=PASSWORD, name=name)
-        await orgs.add_member(conn, admin, grids[grid], couriers[name], "courier")
-    team = await orgs.create_team(conn, admin, "区政务服务中心党支部", communities["三苏社区"])
-    for name in ("刘芳", "陈伟"):
-        await orgs.add_team_member(conn, admin, team.id, volunteers[name])
-
-    # Opening balances from past paper records, so the shop and time bank can be tried at once.
-    manager = await orgs.load_actor(conn, manager_ids["李晓梅"])
-    for name, points, minutes in (("刘芳", 320, 600), ("陈伟", 180, 240), ("杨丽", 90, 120)):
-        for unit, amount in (("points", points), ("minutes", minutes)):
-            async with conn.transaction():
-                await ledger.post(conn, unit=unit, debit=await ledger.org_account(conn, communities["三苏社区"], "issuing", unit),
-                                  credit=await ledger.user_account(conn, volunteers[name], unit), amount=amount,
-                                  kind="adjustment", cause=("adjustment", communities["三苏社区"]),
-                                  memo="纸质记录迁移 migrated paper records", actor_id=manager.id,
-                                  reason="2026年三季度纸质台账迁移")
-    city = City(admin=admin_id, managers=manager_ids, volunteers=volunteers, couriers=couriers,
-                communities=communities, grids=grids, streets=streets, team=team.id)
-    for name in CAPABILITIES:
-        await importlib.import_module(name).seed_demo(conn, city)
+    for seed_capability in seeds:
+        await seed_capability(conn, city)
     return city

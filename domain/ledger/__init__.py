@@ -78,12 +78,37 @@ async def open_user_accounts(conn: asyncpg.Connection, user_id: int) -> None:
         "on conflict do nothing", user_id, list(UNITS))
 
 
+async def open_many_user_accounts(conn: asyncpg.Connection, user_ids: list[int]) -> None:
+    """The accounts of many new people in one statement (a bulk import of residents)."""
+    await conn.execute(
+        "insert into accounts (unit, kind, user_id) select u, 'user', p from unnest($1::bigint[]) p "
+        "cross join unnest($2::text[]) u on conflict do nothing", user_ids, list(UNITS))
+
+
 async def open_community_accounts(conn: asyncpg.Connection, community_id: int) -> None:
     await conn.execute(
         """insert into accounts (unit, kind, org_id) values
            ('points', 'issuing', $1), ('minutes', 'issuing', $1),
            ('minutes', 'pool', $1), ('points', 'supermarket', $1)
            on conflict do nothing""", community_id)
+
+
+# ---- nobody pays themself -------------------------------------------------------------------
+
+# Transfers that pay a person for something (a manager's adjustment, an award for attendance or a
+# report, a service, a reversal giving value back). Their actor must never be the person credited.
+PAYING_KINDS = frozenset({"adjustment", "award", "service", "reversal"})
+
+
+def refuse_self_payment(actor_id: int | None, beneficiary_id: int | None) -> None:
+    """The one rule of issue 16 finding 3: whoever acts is never the one paid. Every act that pays
+    someone (adjustment, attendance mark, station scan, report verification, service confirmation,
+    an adjustment's approval ...) calls it before it writes anything, and `_insert` below applies it
+    to every posted transfer of a paying kind, so a path that forgets the call still cannot pay its
+    actor. Redemption decisions have the same rule in domain/supermarket/rules.py require_decider."""
+    if actor_id is not None and actor_id == beneficiary_id:
+        raise DomainError("forbidden", details={"why": "nobody pays themself: another manager must do this",
+                                                "rule": "self_payment"})
 
 
 class Balance(msgspec.Struct, frozen=True):
@@ -117,7 +142,7 @@ async def _check_and_lock(conn: asyncpg.Connection, unit: str, debit: int, credi
         f"""with locked as (
                select id, balance, held from accounts
                where id in ($1, $2) and kind in ({_RUNNING_SQL}) order by id for update)
-           select a.id, a.unit, a.kind, l.id is not null as locked, l.balance, l.held
+           select a.id, a.unit, a.kind, a.user_id, l.id is not null as locked, l.balance, l.held
            from accounts a left join locked l on l.id = a.id
            where a.id in ($1, $2)""", debit, credit)
     found = {r["id"]: r for r in rows}
@@ -174,6 +199,8 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
     expect = {"unit": unit, "debit_account": debit, "credit_account": credit, "kind": kind,
               "held_amount" if state == "pending" else "amount": amount}
     locked = await _check_and_lock(conn, unit, debit, credit, holds=state == "pending")
+    if state == "posted" and kind in PAYING_KINDS:
+        refuse_self_payment(actor_id, locked[credit]["user_id"] if credit in locked else None)
     try:
         _require_available(locked, debit, amount)
     except DomainError:
@@ -302,3 +329,6 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> i
                     pass
         if len(ids) < batch:  # every hold of a short batch was handled: nothing older is left
             return expired
+
+
+SWEEPS = (expire_holds,)  # listed in api/capabilities.py

@@ -48,6 +48,18 @@ CHECKS: dict[str, str] = {
         select r.id from transfers r join transfers o on o.id = r.reverses
         where r.amount <> o.amount or r.debit_account <> o.credit_account or r.credit_account <> o.debit_account
            or r.unit <> o.unit or o.state <> 'posted' or o.kind = 'reversal' or r.state <> 'posted'""",
+    # Maker-checker (issue 16): an approved adjustment request posted exactly its transfer, to its
+    # person, by someone other than its maker; a pending or rejected one posted nothing.
+    "adjustment request and its transfer disagree": """
+        select r.id, r.state, r.transfer_id from adjustment_requests r
+        left join transfers t on t.id = r.transfer_id
+        left join accounts u on u.id = case when r.amount > 0 then t.credit_account else t.debit_account end
+        where (r.state = 'approved' and (t.id is null or t.state <> 'posted' or t.kind <> 'adjustment'
+                                         or t.amount <> abs(r.amount) or t.unit <> r.unit
+                                         or u.user_id is distinct from r.user_id
+                                         or t.actor_id is distinct from r.decided_by
+                                         or r.decided_by = r.requested_by))
+           or (r.state <> 'approved' and r.transfer_id is not null)""",
     "transfer between accounts of different units": """
         select t.id from transfers t join accounts d on d.id = t.debit_account
         join accounts c on c.id = t.credit_account where d.unit <> t.unit or c.unit <> t.unit""",

@@ -1,5 +1,6 @@
 """Reading the ledger for people: statements (newest first, with balance after each posting)."""
 
+import re
 from datetime import datetime
 
 import asyncpg
@@ -61,6 +62,24 @@ STATEMENT_QUERY = """
 
 NEWEST = 2**63 - 1  # the cursor of the first page: before every entry id
 
+# A memo names people by reference, never by name (issue 16): the ledger cannot be edited, and a name
+# written into it would outlive the closing of that person's account. `person_ref` writes the
+# reference, `render_memos` puts in the name each person has when the memo is read (a closed
+# account's is 已注销用户, set when it closed).
+_PERSON = re.compile(r"\{user:(\d+)\}")
+
+
+def person_ref(user_id: int) -> str:
+    return "{user:%d}" % user_id
+
+
+async def render_memos(conn: asyncpg.Connection, memos: "list[str | None]") -> "list[str | None]":
+    ids = {int(m) for memo in memos if memo for m in _PERSON.findall(memo)}
+    if not ids:
+        return list(memos)
+    names = dict(await conn.fetch("select id, name from users where id = any($1::bigint[])", sorted(ids)))
+    return [_PERSON.sub(lambda m: names.get(int(m.group(1)), "?"), memo) if memo else memo for memo in memos]
+
 
 async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: int, before: int) -> StatementPage:
     """One page of a person's postings; `before` is the cursor (entry id), 0 for the newest page."""
@@ -69,10 +88,11 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     account = await ledger.user_account(conn, user_id, unit)
     rows = await conn.fetch(STATEMENT_QUERY, account, before or NEWEST, limit + 1)
     held = await conn.fetchval("select held from accounts where id = $1", account)
+    memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])
     items = [StatementLine(
         id=r["id"], transfer_id=r["transfer_id"], created_at=r["created_at"], kind=r["kind"], amount=r["amount"],
-        balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], r["memo"]),
+        balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], memo),
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
-        reversed_by=r["reversed_by"]) for r in rows[:limit]]
+        reversed_by=r["reversed_by"]) for r, memo in zip(rows[:limit], memos)]
     next_cursor = str(items[-1].id) if len(rows) > limit else None
     return StatementPage(items=items, next_cursor=next_cursor, held=held)

@@ -1,7 +1,6 @@
 """Accounts of people, passwords (argon2id), sessions and login throttling."""
 
 import hashlib
-import re
 import secrets
 from datetime import timedelta
 
@@ -11,10 +10,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain.core import clock, ratelimit
+from domain.people import phones
+from domain.people.phones import PHONE, normalise_phone  # noqa: F401  (auth.normalise_phone for callers)
 from domain import ledger
 from domain.core.errors import DomainError
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")  # mainland China mobile numbers
 SESSION_DAYS = 30
 LOGIN_FAILS_PER_PHONE = 10   # per 15 minutes; the 11th attempt is refused
 LOGIN_FAILS_PER_IP = 50
@@ -33,6 +33,7 @@ class Session(msgspec.Struct, frozen=True):
     name: str = ""
     is_admin: bool = False
     manages: tuple[int, ...] = ()
+    oversees: tuple[int, ...] = ()
 
 
 class Login(msgspec.Struct, frozen=True):
@@ -41,19 +42,14 @@ class Login(msgspec.Struct, frozen=True):
     user_id: int
 
 
-def normalise_phone(phone: str) -> str:
-    phone = re.sub(r"[\s-]", "", phone or "")
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    if not PHONE.match(phone):
-        raise DomainError("validation_failed", field="phone",
-                          details={"problem": "must be an 11-digit mainland mobile number"})
-    return phone
+PASSWORD_RULE = "8 to 128 characters, at least 8 of them not spaces"  # shown on the register form too (i18n login.password_rule)
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < 8 or len(password) > 128:
-        raise DomainError("validation_failed", field="password", details={"problem": "8 to 128 characters"})
+def check_password_strength(password: str, field: str = "password") -> None:
+    """8 to 128 characters, at least 8 of them not whitespace (eight spaces is no password)."""
+    visible = sum(1 for ch in password if not ch.isspace())
+    if len(password) > 128 or visible < 8:
+        raise DomainError("weak_password", field=field, details={"rule": PASSWORD_RULE})
 
 
 def check_name(name: str) -> str:
@@ -102,9 +98,10 @@ async def _new_session(conn: asyncpg.Connection, user_id: int) -> Login:
 
 
 async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, name: str) -> int | None:
-    """A manager may invite a phone before its owner has an account (domain/members.py creates the
-    person without a password). Registering with that phone claims the account, with its memberships
-    and balance, and sets the password and name. No SMS check here, as for any registration."""
+    """A manager may invite a phone before its owner has an account (domain/people/members.py
+    creates the person without a password). Registering with that phone claims the account, with
+    its memberships and balance, and sets the password and name. Only `register` calls this, after
+    the phone was proven with its SMS code (issue 16 finding 4)."""
     phone = normalise_phone(phone)
     name = check_name(name)
     check_password_strength(password)
@@ -116,11 +113,43 @@ async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, 
     return user_id
 
 
-async def register(conn: asyncpg.Connection, *, phone: str, password: str, name: str, ip: str) -> Login:
+async def register(conn: asyncpg.Connection, *, phone: str, password: str, name: str, code: str, ip: str) -> Login:
+    """Create an account, or claim an invited one, for a phone proven by its SMS code.
+
+    Everything but the code is checked first, so a good code is not spent on a request that fails
+    for another reason; the code is checked outside the transaction, so wrong guesses stay counted.
+    A registered (claimed) phone is refused only after its code was right: only its owner learns it."""
     await ratelimit.take(conn, f"register:ip:{ip}", REGISTER_PER_IP, 3600)
+    phone = normalise_phone(phone)
+    name = check_name(name)
+    check_password_strength(password)
+    await phones.verify(conn, phone=phone, purpose="register", code=code, ip=ip)
     async with conn.transaction():
-        user_id = (await claim_invited(conn, phone=phone, password=password, name=name)
-                   or await create_user(conn, phone=phone, password=password, name=name))
+        user_id = await claim_invited(conn, phone=phone, password=password, name=name)
+        if user_id is None:
+            try:
+                user_id = await create_user(conn, phone=phone, password=password, name=name)
+            except DomainError as error:
+                if error.code == "conflict":
+                    raise DomainError("already_registered", field="phone") from None
+                raise
+        return await _new_session(conn, user_id)
+
+
+async def reset_password(conn: asyncpg.Connection, *, phone: str, code: str, password: str, ip: str) -> Login:
+    """Set a new password for the phone proven by its SMS code; every other session ends. An
+    invited account without a password is claimed this way too (its name stays as invited)."""
+    phone = normalise_phone(phone)
+    check_password_strength(password, "new_password")
+    await phones.verify(conn, phone=phone, purpose="reset", code=code, ip=ip)
+    async with conn.transaction():
+        user_id = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null "
+                                      "for update", phone)
+        if user_id is None:  # the owner of the phone proved it: telling them there is no account is fine
+            raise DomainError("not_found", field="phone", details={"what": "account"})
+        await conn.execute("update users set password_hash = $2 where id = $1", user_id, hash_password(password))
+        await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
+                           user_id, clock.now())
         return await _new_session(conn, user_id)
 
 
@@ -157,12 +186,17 @@ async def session_for(conn: asyncpg.Connection, token: str) -> Session | None:
     """The live session for a token, with what every request needs to know of its person (one query)."""
     row = await conn.fetchrow(
         """select s.user_id, s.csrf, s.token_hash, u.name, u.is_admin,
-                  array(select m.org_id from org_managers m where m.user_id = u.id) as manages
+                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+                        where m.user_id = u.id and o.kind = 'community') as manages,
+                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
+                          and (c.parent_id = m.org_id
+                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
+                        where m.user_id = u.id) as oversees
            from sessions s join users u on u.id = s.user_id
            where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.active""",
         hash_token(token), clock.now())
     return Session(row["user_id"], row["csrf"], row["token_hash"], row["name"], row["is_admin"],
-                   tuple(row["manages"])) if row else None
+                   tuple(row["manages"]), tuple(row["oversees"])) if row else None
 
 
 async def logout(conn: asyncpg.Connection, token_hash: bytes) -> None:
@@ -172,7 +206,7 @@ async def logout(conn: asyncpg.Connection, token_hash: bytes) -> None:
 
 async def change_password(conn: asyncpg.Connection, user_id: int, old: str, new: str) -> Login:
     """A new password ends every other session of the person."""
-    check_password_strength(new)
+    check_password_strength(new, "new_password")
     current = await conn.fetchval("select password_hash from users where id = $1", user_id)
     try:
         _hasher.verify(current or _DUMMY_HASH, old)

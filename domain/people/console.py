@@ -154,6 +154,8 @@ QUEUES = (
     ("appeals", "/rankings.html", "posting_appeals",
      "select count(*) from posting_appeals a join postings p on p.id = a.posting_id "
      "where a.answered_at is null and " + _SCOPE.format(col="p.community_id")),
+    ("joining", "/joining.html", "join_requests",
+     "select count(*) from join_requests where state = 'pending' and " + _SCOPE.format(col="community_id")),
     ("dashboard", "/dashboard.html", None, None),
 )
 

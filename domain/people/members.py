@@ -20,6 +20,7 @@ from domain.core import audit, clock
 from domain.people import auth, orgs
 from domain import ledger
 from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.core.texts import clean_reason
 from domain.people.orgs import Actor
 
 CSV_LIMIT = 20_000
@@ -78,9 +79,27 @@ class MemberDetail(msgspec.Struct, frozen=True):
 
 
 class Invited(msgspec.Struct, frozen=True):
-    member: Member
+    member: Member | None    # None while an invitation waits for the person's consent
     new_account: bool        # no account had this phone: the person registers with it to claim it
     already_member: bool     # nothing changed
+    pending: bool = False    # the phone belongs to someone outside your communities: they accept or not
+    invitation_id: int | None = None
+
+
+class Invitation(msgspec.Struct, frozen=True):
+    """An invitation as its person sees it (GET /api/me/invitations)."""
+    id: int
+    community_id: int
+    community_name: str
+    org_id: int
+    role: str
+    invited_by: str
+    state: str
+    created_at: datetime
+
+
+class Invitations(msgspec.Struct, frozen=True):
+    items: list[Invitation]
 
 
 class PersonHit(msgspec.Struct, frozen=True):
@@ -114,6 +133,21 @@ def shown_phone(viewer: Actor, person_id: int, phone: str | None,
     return auth.mask_phone(phone), phone is not None
 
 
+async def audit_phone_view(conn: asyncpg.Connection, viewer: Actor, community_id: int | None,
+                           target: tuple[str, int], user_ids: list[int], *, ip: str | None = None,
+                           what: str) -> None:
+    """Every look at someone else's full phone number leaves one audit row (issue 16): who looked,
+    at whose numbers, in which view. Nothing is written when no full number of another person was shown."""
+    others = [u for u in user_ids if u != viewer.id]
+    if not others:
+        return
+    after = {"view": what, "count": len(others)}
+    if len(others) <= 100:
+        after["user_ids"] = others
+    async with conn.transaction():
+        await audit.record(conn, viewer, "phone_view", community_id=community_id, target=target, after=after, ip=ip)
+
+
 # ---- listing ----------------------------------------------------------------------------------
 
 async def _community(conn: asyncpg.Connection, community_id: int) -> orgs.Org:
@@ -126,7 +160,7 @@ async def _community(conn: asyncpg.Connection, community_id: int) -> orgs.Org:
 async def _viewer_scope(conn: asyncpg.Connection, viewer: Actor, community_id: int) -> bool:
     """True for the community's managers and admins (full view); False for its members; else 403."""
     await _community(conn, community_id)
-    if viewer.is_admin or community_id in viewer.manages:
+    if viewer.can_manage(community_id):
         return True
     if community_id in await orgs.member_communities(conn, viewer.id):
         return False
@@ -176,7 +210,7 @@ def _search_term(q: str | None) -> str | None:
 
 
 async def list_members(conn: asyncpg.Connection, viewer: Actor, community_id: int, *, role: str | None = None,
-                       q: str | None = None, limit: int = 50, after: int = 0) -> MemberPage:
+                       q: str | None = None, limit: int = 50, after: int = 0, ip: str | None = None) -> MemberPage:
     """Members of a community and its grids, one row per person, by id."""
     if role not in (None, "volunteer", "courier"):
         raise invalid("role", "volunteer or courier")
@@ -184,13 +218,18 @@ async def list_members(conn: asyncpg.Connection, viewer: Actor, community_id: in
     rows = await conn.fetch(_LIST_SQL, community_id, role, _search_term(q), full and community_id in viewer.manages,
                             full, after, limit + 1)
     items = [_member(viewer, community_id, r, full) for r in rows[:limit]]
+    await audit_phone_view(conn, viewer, community_id, ("community", community_id),
+                           [m.id for m in items if m.phone and not m.phone_masked], ip=ip, what="members")
     return MemberPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
 
-async def members_csv(conn: asyncpg.Connection, viewer: Actor, community_id: int) -> str:
+async def members_csv(conn: asyncpg.Connection, viewer: Actor, community_id: int, *, ip: str | None = None) -> str:
     """The same list as CSV (UTF-8 with BOM, so Excel shows the Chinese header), same phone rule."""
     full = await _viewer_scope(conn, viewer, community_id)
     rows = await conn.fetch(_LIST_SQL, community_id, None, None, False, full, 0, CSV_LIMIT)
+    if sees_full_phone(viewer, 0, {community_id}):
+        await audit_phone_view(conn, viewer, community_id, ("community", community_id),
+                               [r["id"] for r in rows if r["phone"]], ip=ip, what="members.csv")
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -216,11 +255,16 @@ def _csv_safe(text: str) -> str:
 
 
 async def member_row(conn: asyncpg.Connection, viewer: Actor, community_id: int, user_id: int) -> Member:
+    """One member as the answer of an act (invite, grid move). The phone is masked: an act shows no
+    number (the member's page does, and audits the look)."""
     rows = await conn.fetch(_LIST_SQL.replace("and u.id > $6", "and u.id = $6"), community_id, None, None, False,
                             True, user_id, 1)
     if not rows:
         raise not_found("member")
-    return _member(viewer, community_id, rows[0], True)
+    member = _member(viewer, community_id, rows[0], True)
+    if member.phone and viewer.id != user_id:
+        member = msgspec.structs.replace(member, phone=auth.mask_phone(member.phone), phone_masked=True)
+    return member
 
 
 # ---- acts -------------------------------------------------------------------------------------
@@ -242,7 +286,9 @@ async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, p
     """Add a person to the community by phone, as a volunteer (of the community) or a courier (of a grid).
 
     A phone nobody registered yet gets an account without a password; its owner claims it by
-    registering with that phone (domain/auth.py claim_invited)."""
+    registering with that phone (domain/auth.py claim_invited). Someone already in one of the
+    actor's communities is added at once. Anyone else gets an invitation they accept or decline
+    (membership is by consent); the answer then says nothing about them, not even their name."""
     orgs.require_manager(actor, community_id)
     await _community(conn, community_id)
     if role not in ("volunteer", "courier"):
@@ -257,20 +303,89 @@ async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, p
         new_account = person is None
         if new_account:
             user_id = await auth.create_user(conn, phone=phone, password=None, name=name)
-        elif not person["active"]:
-            raise DomainError("invalid_state", details={"problem": "this account is deactivated; reactivate it"})
         else:
             user_id = person["id"]
+            theirs = set(await orgs.member_communities(conn, user_id))
+            if not theirs & (actor.manages | {community_id}):
+                return await _invite_to_consent(conn, actor, community_id, org_id, user_id, role, ip=ip)
+            if not person["active"]:
+                raise DomainError("invalid_state", details={"problem": "this account is deactivated; reactivate it"})
         current = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2",
                                       org_id, user_id)
         if current == role:
-            return Invited(await member_row(conn, actor, community_id, user_id), False, True)
+            return Invited(await _echo(conn, actor, community_id, user_id, phone), False, True)
         await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
                            "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
         await audit.record(conn, actor, "member_add" if current is None else "member_edit", community_id=community_id,
                            target=("user", user_id), before={"role": current, "org_id": org_id} if current else None,
                            after={"role": role, "org_id": org_id, "invited": True, "new_account": new_account}, ip=ip)
-        return Invited(await member_row(conn, actor, community_id, user_id), new_account, False)
+        return Invited(await _echo(conn, actor, community_id, user_id, phone), new_account, False)
+
+
+async def _echo(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int, phone: str) -> Member:
+    """The invited member, with the number the manager typed: repeating it back is no look at a phone."""
+    member = await member_row(conn, actor, community_id, user_id)
+    return msgspec.structs.replace(member, phone=phone, phone_masked=False)
+
+
+async def _invite_to_consent(conn: asyncpg.Connection, actor: Actor, community_id: int, org_id: int, user_id: int,
+                             role: str, *, ip: str | None) -> Invited:
+    """An open invitation for someone outside the actor's communities. Inviting again changes nothing.
+    A deactivated or closed account gets the same answer (and no invitation): nothing is revealed."""
+    usable = await conn.fetchval("select active and closed_at is null from users where id = $1", user_id)
+    invitation_id = await conn.fetchval("select id from invitations where org_id = $1 and user_id = $2 "
+                                        "and state = 'pending'", org_id, user_id)
+    if usable and invitation_id is None:
+        invitation_id = await conn.fetchval(
+            """insert into invitations (community_id, org_id, user_id, role, invited_by, created_at)
+               values ($1, $2, $3, $4, $5, $6) returning id""",
+            community_id, org_id, user_id, role, actor.id, clock.now())
+        await audit.record(conn, actor, "member_invite", community_id=community_id,
+                           target=("invitation", invitation_id), after={"role": role, "org_id": org_id}, ip=ip)
+    return Invited(member=None, new_account=False, already_member=False, pending=True)
+
+
+async def my_invitations(conn: asyncpg.Connection, actor: Actor) -> Invitations:
+    rows = await conn.fetch(
+        """select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
+                  i.created_at
+           from invitations i join orgs c on c.id = i.community_id join users u on u.id = i.invited_by
+           where i.user_id = $1 and i.state = 'pending' order by i.id desc limit 50""", actor.id)
+    return Invitations([Invitation(**r) for r in rows])
+
+
+async def answer_invitation(conn: asyncpg.Connection, actor: Actor, invitation_id: int, *, accept: bool,
+                            ip: str | None = None) -> Invitation:
+    """The invited person accepts (becomes a member) or declines. Only they can: to anyone else the
+    invitation does not exist."""
+    async with conn.transaction():
+        row = await conn.fetchrow("select * from invitations where id = $1 and user_id = $2 for update",
+                                  invitation_id, actor.id)
+        if row is None:
+            raise not_found("invitation")
+        if row["state"] != "pending":
+            raise DomainError("invalid_state", details={"state": row["state"]})
+        state = "accepted" if accept else "declined"
+        await conn.execute("update invitations set state = $2, answered_at = $3 where id = $1",
+                           invitation_id, state, clock.now())
+        current = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2",
+                                      row["org_id"], actor.id)
+        joined = accept and current != row["role"]
+        if joined:
+            await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
+                               "on conflict (org_id, user_id) do update set role = excluded.role",
+                               row["org_id"], actor.id, row["role"])
+        # One row for the answer, whichever it is: the membership it granted is in `after`.
+        await audit.record(conn, actor, "invitation_answer", community_id=row["community_id"],
+                           target=("user", actor.id), before={"role": current} if current else None,
+                           after={"invitation_id": invitation_id, "state": state, "role": row["role"],
+                                  "org_id": row["org_id"], "joined": joined}, ip=ip)
+        out = await conn.fetchrow(
+            """select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
+                      i.created_at
+               from invitations i join orgs c on c.id = i.community_id join users u on u.id = i.invited_by
+               where i.id = $1""", invitation_id)
+        return Invitation(**out)
 
 
 async def assign_grid(conn: asyncpg.Connection, actor: Actor, user_id: int, grid_id: int, *,
@@ -309,7 +424,7 @@ async def _acting_community(conn: asyncpg.Connection, actor: Actor, user_id: int
         raise forbidden("not your own account")
     person = await conn.fetchrow("select is_admin from users where id = $1", user_id)
     if person is None:
-        raise not_found("user")
+        raise orgs.no_such_user()
     theirs = set(await orgs.member_communities(conn, user_id))
     if actor.is_admin:
         return min(theirs) if theirs else None
@@ -321,18 +436,11 @@ async def _acting_community(conn: asyncpg.Connection, actor: Actor, user_id: int
     return min(theirs & actor.manages)
 
 
-def _reason(reason: str | None) -> str:
-    reason = " ".join((reason or "").split())
-    if not 1 <= len(reason) <= 500:
-        raise invalid("reason", "1 to 500 characters")
-    return reason
-
-
 async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
                      ip: str | None = None) -> None:
     """Switch an account off: the person can no longer log in and their sessions end now. Their
     ledger, memberships and history stay; reactivate undoes it."""
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     community_id = await _acting_community(conn, actor, user_id)
     async with conn.transaction():
         changed = await conn.fetchval("update users set active = false where id = $1 and active "
@@ -347,7 +455,7 @@ async def deactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, re
 
 async def reactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, reason: str,
                      ip: str | None = None) -> None:
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     community_id = await _acting_community(conn, actor, user_id)
     async with conn.transaction():
         changed = await conn.fetchval("update users set active = true where id = $1 and not active "
@@ -360,8 +468,9 @@ async def reactivate(conn: asyncpg.Connection, actor: Actor, user_id: int, *, re
 
 # ---- one person -------------------------------------------------------------------------------
 
-async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int) -> MemberDetail:
-    """One member for a manager of their communities (or an admin): profile, memberships, balances."""
+async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int, *, ip: str | None = None) -> MemberDetail:
+    """One member for a manager of their communities (or an admin): profile, memberships, balances.
+    Anyone else, for anyone else, gets the 404 of an id nobody has."""
     await orgs.require_manager_of_user(conn, viewer, user_id)
     row = await conn.fetchrow("select id, name, phone, active, closed_at, password_hash is not null as claimed, "
                               "created_at from users where id = $1", user_id)
@@ -376,7 +485,11 @@ async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int) -> Membe
     teams = await conn.fetch("select t.id, t.name, t.community_id from team_members tm join teams t on t.id = tm.team_id "
                              "where tm.user_id = $1 order by t.id", user_id)
     manages = await conn.fetch("select org_id from org_managers where user_id = $1 order by org_id", user_id)
-    phone, masked = shown_phone(viewer, user_id, row["phone"], {m["community_id"] for m in memberships})
+    theirs = {m["community_id"] for m in memberships}
+    phone, masked = shown_phone(viewer, user_id, row["phone"], theirs)
+    if phone and not masked:
+        await audit_phone_view(conn, viewer, min(theirs & viewer.manages, default=None), ("user", user_id), [user_id],
+                               ip=ip, what="member")
     return MemberDetail(
         id=row["id"], name=row["name"], phone=phone, phone_masked=masked, active=row["active"],
         closed=row["closed_at"] is not None, claimed=row["claimed"], created_at=row["created_at"],
@@ -385,7 +498,7 @@ async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int) -> Membe
 
 
 async def search_people(conn: asyncpg.Connection, viewer: Actor, q: str, *, limit: int = 20,
-                        after: int = 0) -> PeoplePage:
+                        after: int = 0, ip: str | None = None) -> PeoplePage:
     """Admins find anyone by name or phone (digits: any part of the number). Phones stay masked
     unless the admin also manages one of the person's communities."""
     orgs.require_admin(viewer)
@@ -409,29 +522,6 @@ async def search_people(conn: asyncpg.Connection, viewer: Actor, q: str, *, limi
         phone, masked = shown_phone(viewer, r["id"], r["phone"], set(r["community_ids"]))
         items.append(PersonHit(id=r["id"], name=r["name"], phone=phone, phone_masked=masked, active=r["active"],
                                closed=r["closed"], is_admin=r["is_admin"], communities=sorted(r["communities"])))
+    await audit_phone_view(conn, viewer, None, ("search", None), [i.id for i in items if i.phone and not i.phone_masked],
+                           ip=ip, what="people_search")
     return PeoplePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
-
-
-# ---- demo -------------------------------------------------------------------------------------
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """Console acts a visitor finds in the members list and the audit log. A second run adds nothing."""
-    from domain.ledger import adjustments
-    if await conn.fetchval("select 1 from users where phone = '13900000099'"):
-        return
-    sansu = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    ip = "192.0.2.10"  # documentation range: the demo's pretend desk
-    grid = city.grids.get("三苏社区第二网格") or city.grids.get("三苏社区第一网格")
-    # A courier the manager invited before they registered: registering with the number claims it.
-    await invite(conn, manager, sansu, phone="13700000003", name="吴磊", role="courier", grid_id=grid, ip=ip)
-    # A volunteer of another community who also helps in 三苏社区.
-    await invite(conn, manager, sansu, phone="13900000004", name="赵强", role="volunteer", ip=ip)
-    # A duplicate sign-up, switched off with a reason.
-    dup = await invite(conn, manager, sansu, phone="13900000099", name="刘芳（重复登记）", role="volunteer", ip=ip)
-    await deactivate(conn, manager, dup.member.id, reason="重复登记，与刘芳为同一人", ip=ip)
-    for name, unit, amount, reason in (("刘芳", "points", 20, "整理社区图书角（纸质签到补录）"),
-                                       ("陈伟", "minutes", 60, "重阳节敬老活动时长补录")):
-        if name in city.volunteers:
-            await adjustments.adjust(conn, manager, user_id=city.volunteers[name], unit=unit, amount=amount,
-                                     reason=reason, community_id=sansu, ip=ip)

@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from domain.core import audit
+from domain.core.actor import Actor
 from domain import ledger
 from domain.core.errors import DomainError, forbidden, not_found
 
@@ -26,28 +27,39 @@ class Org(msgspec.Struct, frozen=True):
     community_id: int | None = None  # the community this org is or belongs to (grids), else None
 
 
-class Actor(msgspec.Struct, frozen=True):
-    """Who is acting: loaded once per request by the API."""
-    id: int
-    name: str
-    is_admin: bool
-    manages: frozenset[int]  # community ids
-
-
 async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
         """select u.id, u.name, u.is_admin,
-                  coalesce(array_agg(m.org_id) filter (where m.org_id is not null), '{}') as manages
-           from users u left join org_managers m on m.user_id = u.id
-           where u.id = $1 group by u.id""", user_id)
-    return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]))
+                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+                        where m.user_id = u.id and o.kind = 'community') as manages,
+                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
+                          and (c.parent_id = m.org_id
+                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
+                        where m.user_id = u.id) as oversees
+           from users u where u.id = $1""", user_id)
+    return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]), frozenset(row["oversees"]))
 
 
 def require_manager(actor: Actor, community_id: int | None) -> None:
+    if not actor.can_manage(community_id):
+        raise forbidden("not a manager of this community")
+
+
+def require_reader(actor: Actor, community_id: int | None) -> None:
+    """Read-only access to a community's figures (see Actor.reads)."""
+    if not actor.reads(community_id):
+        raise forbidden("not a manager of this community or above it")
+
+
+async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
+    """A manager of this street or district (or of one above it), or an admin."""
     if actor.is_admin:
         return
-    if community_id is None or community_id not in actor.manages:
-        raise forbidden("not a manager of this community")
+    above = await conn.fetchval(
+        """select exists (select 1 from org_managers m join orgs o on o.id = $1
+                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org_id, actor.id)
+    if not above:
+        raise forbidden("not a manager of this street or district")
 
 
 def require_admin(actor: Actor) -> None:
@@ -82,7 +94,7 @@ async def get_org(conn: asyncpg.Connection, org_id: int) -> Org:
 
 def can_read(actor: Actor, org: Org) -> bool:
     """Admins read everything; managers read their communities and the grids under them."""
-    return actor.is_admin or (org.community_id is not None and org.community_id in actor.manages)
+    return actor.can_manage(org.community_id)
 
 
 async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str,
@@ -119,20 +131,34 @@ async def list_orgs(conn: asyncpg.Connection, actor: Actor, parent_id: int | Non
         """select id, kind, name, parent_id, created_at from orgs
            where parent_id is not distinct from $1 and id > $2 order by id limit $3""",
         parent_id, after, limit)
-    return [o for o in map(_org, rows) if can_read(actor, o) or actor.manages and o.kind in ("district", "street")]
+    # The tree's names are public (they are on every poster): anyone signed in may walk it to choose
+    # where they live (报到, joining). What lies inside an org stays behind its own checks.
+    return list(map(_org, rows))
+
+
+def no_such_user() -> DomainError:
+    """The one answer for a person one may not reach and for an id nobody has: ids cannot be enumerated."""
+    return DomainError("not_found", field="user_id", details={"what": "user"})
 
 
 async def _require_user(conn: asyncpg.Connection, user_id: int) -> None:
     if not await conn.fetchval("select 1 from users where id = $1", user_id):
-        raise DomainError("not_found", field="user_id", details={"what": "user"})
+        raise no_such_user()
+
+
+async def require_member_of(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """The person belongs to this community (directly or through a grid); else the 404 of an unknown id."""
+    if community_id not in await member_communities(conn, user_id):
+        raise no_such_user()
 
 
 async def appoint_manager(conn: asyncpg.Connection, actor: Actor, org_id: int, user_id: int, *,
                           ip: str | None = None) -> None:
     require_admin(actor)
     org = await get_org(conn, org_id)
-    if org.kind != "community":
-        raise DomainError("validation_failed", field="org_id", details={"problem": "managers are appointed per community"})
+    if org.kind not in ("community", "street", "district"):
+        raise DomainError("validation_failed", field="org_id",
+                          details={"problem": "managers are appointed to a community, street or district"})
     await _require_user(conn, user_id)
     async with conn.transaction():
         added = await conn.fetchval("insert into org_managers (org_id, user_id) values ($1, $2) "
@@ -163,7 +189,13 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
         raise DomainError("validation_failed", field="role")
     if org.kind != want:
         raise DomainError("validation_failed", field="org_id", details={"problem": f"a {role} joins a {want}"})
-    await _require_user(conn, user_id)
+    # Membership is by consent (DESIGN.md): a manager gives another role to someone already in one of
+    # their communities, never picks an existing person from elsewhere (that is an invitation the
+    # person accepts). Admins build the platform and may place anyone.
+    if actor.is_admin:
+        await _require_user(conn, user_id)
+    elif not set(await member_communities(conn, user_id)) & actor.manages:
+        raise no_such_user()
     async with conn.transaction():
         old = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2 for update",
                                   org_id, user_id)
@@ -185,12 +217,13 @@ async def member_communities(conn: asyncpg.Connection, user_id: int) -> list[int
 
 
 async def require_manager_of_user(conn: asyncpg.Connection, actor: Actor, user_id: int) -> None:
-    """A manager may act on a person only if the person belongs to one of the manager's communities."""
+    """A manager may see or act on a person only while the person belongs to one of the manager's
+    communities. Anyone else gets the 404 of an id nobody has, so ids cannot be enumerated."""
     if actor.is_admin:
+        await _require_user(conn, user_id)
         return
-    await _require_user(conn, user_id)
     if not set(await member_communities(conn, user_id)) & actor.manages:
-        raise forbidden("the person is not a member of your communities")
+        raise no_such_user()
 
 
 class Team(msgspec.Struct, frozen=True):
@@ -222,7 +255,7 @@ async def add_team_member(conn: asyncpg.Connection, actor: Actor, team_id: int, 
     if community_id is None:
         raise not_found("team")
     require_manager(actor, community_id)
-    await _require_user(conn, user_id)
+    await require_member_of(conn, user_id, community_id)  # a team is of its community's members only
     async with conn.transaction():
         added = await conn.fetchval("insert into team_members (team_id, user_id) values ($1, $2) "
                                     "on conflict do nothing returning true", team_id, user_id)

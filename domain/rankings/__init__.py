@@ -20,11 +20,14 @@ import msgspec
 
 from domain.core import clock
 from domain import ledger
+from domain.ledger import statements
 from domain.people import orgs
 from domain.rankings import rules
 from domain.core.errors import forbidden, invalid, not_found
 
-SCOPES = ("community", "street", "team", "household")
+SCOPES = ("community", "street", "team", "household", "party", "units")
+# Scopes wider than a community: a street's (or district's) communities; names masked as in 公示.
+WIDE_SCOPES = ("street", "party", "units")
 
 
 class RankingItem(msgspec.Struct, frozen=True):
@@ -79,19 +82,44 @@ async def _authorise(conn: asyncpg.Connection, actor: orgs.Actor, scope: str, or
         orgs.require_manager(actor, team["community_id"])
         return team["name"]
     org = await orgs.get_org(conn, org_id)
-    want = "street" if scope == "street" else "community"
-    if org.kind != want:
-        raise invalid("org_id", f"a {scope} ranking needs a {want}")
-    if scope == "street":
+    want = ("street", "district") if scope in ("party", "units") else ("street",) if scope == "street" else ("community",)
+    if org.kind not in want:
+        raise invalid("org_id", f"a {scope} ranking needs a {' or a '.join(want)}")
+    if scope in WIDE_SCOPES:
         if not actor.is_admin:
             inside = await conn.fetchval(
-                "select count(*) from orgs where parent_id = $1 and kind = 'community' and id = any($2::bigint[])",
-                org_id, list(actor.manages))
+                """select count(*) from orgs where kind = 'community' and id = any($2::bigint[])
+                   and (parent_id = $1 or parent_id in (select id from orgs where parent_id = $1))""",
+                org_id, list(actor.manages | actor.oversees))
             if not inside:
                 raise forbidden("not a manager in this street")
+    elif scope == "community":
+        orgs.require_reader(actor, org_id)
     else:
         orgs.require_manager(actor, org_id)
     return org.name
+
+
+async def _unmasked(conn: asyncpg.Connection, actor: orgs.Actor, user_ids: list[int],
+                    quarter: rules.Quarter) -> set[int]:
+    """Whose full name this viewer may see in a ranking: themself, and the people of the communities
+    they manage (members there, or who earned there this quarter). Everyone else shows masked, as
+    in the public posting (公示): a street or district manager reads figures, not names."""
+    if actor.is_admin:
+        return set(user_ids)
+    mine = await conn.fetch(
+        """select m.user_id from org_members m join orgs o on o.id = m.org_id
+           where m.user_id = any($1::bigint[]) and (o.id = any($2::bigint[]) or o.parent_id = any($2::bigint[]))
+           union
+           select e.user_id from earned_daily e
+           where e.user_id = any($1::bigint[]) and e.community_id = any($2::bigint[]) and e.day >= $3 and e.day < $4""",
+        user_ids, list(actor.manages), quarter.first_day, quarter.end_day)
+    return {r["user_id"] for r in mine} | {actor.id}
+
+
+def masked(items: list[RankingItem], visible: set[int]) -> list[RankingItem]:
+    return [item if item.id in visible else msgspec.structs.replace(item, name=rules.mask_name(item.name))
+            for item in items]
 
 
 _PEOPLE_SQL = """
@@ -111,7 +139,12 @@ _TEAM_SOURCE = """
     select m.user_id, coalesce((select sum(e.earned) from earned_daily e
                                  where e.user_id = m.user_id and e.unit = $2 and e.day >= $3 and e.day < $4),
                                0)::bigint as amount
-      from team_members m where m.team_id = $1"""
+      from team_members m join teams t on t.id = m.team_id
+     where m.team_id = $1
+       -- only members of the team's community count (a row from before that rule is ignored)
+       and exists (select 1 from org_members om join orgs g on g.id = om.org_id
+                    where om.user_id = m.user_id
+                      and case when g.kind = 'grid' then g.parent_id else g.id end = t.community_id)"""
 
 _HOUSEHOLDS_SQL = """
     select h.id, h.name,
@@ -128,17 +161,38 @@ _HOUSEHOLDS_SQL = """
      order by amount desc, h.name, h.id"""
 
 
+# Confirmed party members of any unit (双报到), by what they earned in the street's communities.
+_PARTY_SOURCE = _COMMUNITIES_SOURCE.replace(
+    "group by e.user_id", """and exists (select 1 from unit_members m where m.user_id = e.user_id
+                                          and m.party_member and m.confirmed)
+     group by e.user_id""")
+
+# Work units under the street or district, by what their confirmed members earned anywhere.
+_UNITS_SQL = """
+    select u.id, u.name, null as phone,
+           coalesce((select sum(e.earned) from unit_members m join earned_daily e on e.user_id = m.user_id
+                      where m.unit_id = u.id and m.confirmed and e.unit = $2 and e.day >= $3 and e.day < $4),
+                    0)::bigint as amount
+      from units u where u.parent_id = $1
+     order by amount desc, u.name, u.id"""
+
+
 def ranking_sql(scope: str) -> str:
-    """The statement behind each scope ($1 communities / team / community, $2 unit, $3..$4 days)."""
+    """The statement behind each scope ($1 communities / team / community / street, $2 unit, $3..$4 days)."""
     if scope == "household":
         return _HOUSEHOLDS_SQL
+    if scope == "units":
+        return _UNITS_SQL
+    if scope == "party":
+        return _PEOPLE_SQL.format(source=_PARTY_SOURCE)
     return _PEOPLE_SQL.format(source=_TEAM_SOURCE if scope == "team" else _COMMUNITIES_SOURCE)
 
 
 async def _scope_key(conn: asyncpg.Connection, scope: str, org_id: int) -> object:
-    if scope == "street":
+    if scope in ("street", "party"):
         return [r["id"] for r in await conn.fetch(
-            "select id from orgs where parent_id = $1 and kind = 'community'", org_id)]
+            """select id from orgs where kind = 'community'
+               and (parent_id = $1 or parent_id in (select id from orgs where parent_id = $1))""", org_id)]
     if scope == "community":
         return [org_id]
     return org_id
@@ -154,24 +208,39 @@ async def compute(conn: asyncpg.Connection, scope: str, org_id: int, quarter: ru
     if scope == "household":
         return [RankingItem(rank=rank, id=r["id"], name=r["name"], phone=None, amount=r["amount"],
                             members=list(r["members"])) for rank, r in zip(ranks, rows)]
+    if scope == "units":
+        return [RankingItem(rank=rank, id=r["id"], name=r["name"], phone=None, amount=r["amount"])
+                for rank, r in zip(ranks, rows)]
     return [RankingItem(rank=rank, id=r["id"], name=r["name"], phone=rules.mask_phone(r["phone"]),
                         amount=r["amount"]) for rank, r in zip(ranks, rows)]
 
 
 def _check_args(scope: str, unit: str) -> None:
     if scope not in SCOPES:
-        raise invalid("scope", "community, street, team or household")
+        raise invalid("scope", "community, street, team, household, party or units")
     if unit not in ledger.UNITS:
         raise invalid("unit", "points or minutes")
 
 
 async def ranking(conn: asyncpg.Connection, actor: orgs.Actor, *, scope: str, org_id: int,
-                  quarter: str | None, unit: str = "points", limit: int | None = None) -> Ranking:
+                  quarter: str | None, unit: str = "points", limit: int | None = None,
+                  only_party: bool = False, work_unit: int | None = None) -> Ranking:
+    """`only_party` and `work_unit` narrow a ranking of people to party members, or to the confirmed
+    members of one work unit (双报到); ranks are recounted within the narrower list."""
     _check_args(scope, unit)
     tz = clock.zone()
     q = rules.parse_quarter(quarter) if quarter else rules.quarter_of(clock.now(), tz)
     name = await _authorise(conn, actor, scope, org_id)
     items = await compute(conn, scope, org_id, q, unit)
+    if (only_party or work_unit) and scope not in ("household", "units"):
+        keep = {r["user_id"] for r in await conn.fetch(
+            """select user_id from unit_members where confirmed and (not $1 or party_member)
+               and ($2::bigint is null or unit_id = $2)""", only_party, work_unit)}
+        items = [i for i in items if i.id in keep]
+        ranks = rules.competition_ranks([i.amount for i in items])
+        items = [msgspec.structs.replace(i, rank=rank) for rank, i in zip(ranks, items)]
+    if scope not in ("household", "units", "team"):
+        items = masked(items, await _unmasked(conn, actor, [i.id for i in items], q))
     starts_at, ends_at = q.bounds(tz)
     return Ranking(scope=scope, org_id=org_id, org_name=name, quarter=str(q), unit=unit, time_zone=str(tz.key),
                    starts_at=starts_at, ends_at=ends_at, total=len(items),
@@ -268,11 +337,12 @@ async def ledger_csv(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
             order by posted_at, id""",
         community_id, rules.local_midnight(start, tz), rules.local_midnight(end + timedelta(days=1), tz))
     labels = await account_labels(conn, {r["debit_account"] for r in rows} | {r["credit_account"] for r in rows})
+    memos = await statements.render_memos(conn, [r["memo"] for r in rows])  # people by their name today
     return rules.to_csv(LEDGER_HEADER, (
         [r["posted_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), r["id"], KIND_ZH.get(r["kind"], r["kind"]),
-         CAUSE_ZH.get(r["cause_type"], r["cause_type"] or ""), r["memo"], UNIT_ZH.get(r["unit"], r["unit"]),
+         CAUSE_ZH.get(r["cause_type"], r["cause_type"] or ""), memo, UNIT_ZH.get(r["unit"], r["unit"]),
          r["amount"], labels.get(r["debit_account"], ""), labels.get(r["credit_account"], ""), r["reverses"],
-         r["actor_name"], r["reason"]] for r in rows))
+         r["actor_name"], r["reason"]] for r, memo in zip(rows, memos)))
 
 
 async def account_labels(conn: asyncpg.Connection, account_ids: set[int]) -> dict[int, str]:
@@ -283,48 +353,3 @@ async def account_labels(conn: asyncpg.Connection, account_ids: set[int]) -> dic
            where a.id = any($1::bigint[])""", list(account_ids))
     return {r["id"]: (f"{r['user_name']} {rules.mask_phone(r['phone'])}".strip() if r["kind"] == "user"
                       else f"{r['org_name']} {ACCOUNT_ZH.get(r['kind'], r['kind'])}") for r in rows}
-
-
-# ---- demo -------------------------------------------------------------------------------------
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """A household for 刘芳 and 陈伟, a year of earnings spread over the quarters, and a published
-    posting of the last full quarter, so the rankings, posting and dashboard pages have content."""
-    from domain.rankings import households, postings  # here: they import this module
-
-    sansu = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    if await conn.fetchval("select 1 from households where community_id = $1", sansu):
-        return
-    home = await households.create(conn, manager, community_id=sansu, name="刘家")
-    for name in ("刘芳", "陈伟"):
-        await households.add_member(conn, manager, home.id, city.volunteers[name])
-    other = await households.create(conn, manager, community_id=sansu, name="杨家")
-    await households.add_member(conn, manager, other.id, city.volunteers["杨丽"])
-
-    # Activity awards over the last twelve weeks (points and minutes), back-dated with the clock.
-    now = clock.now()
-    plan = [("刘芳", 20, 120), ("陈伟", 15, 90), ("杨丽", 10, 60), ("周秀英", 10, 60)]
-    titles = ["清理楼道小广告", "关爱独居老人", "垃圾分类宣传", "社区义诊帮手"]
-    issuing = {u: await ledger.org_account(conn, sansu, "issuing", u) for u in ledger.UNITS}
-    frozen_before = clock._frozen  # restored below: a caller may have frozen the clock itself
-    try:
-        for week in range(12):
-            for i, (name, points, minutes) in enumerate(plan):
-                if (week + i) % 3 == 2:
-                    continue  # not everyone comes every week
-                clock.freeze(now - timedelta(weeks=11 - week, days=i))
-                user = city.volunteers[name]
-                async with conn.transaction():
-                    for unit, amount in (("points", points + week % 4 * 5), ("minutes", minutes)):
-                        await ledger.post(conn, unit=unit, debit=issuing[unit],
-                                          credit=await ledger.user_account(conn, user, unit), amount=amount,
-                                          kind="award", memo=titles[(week + i) % len(titles)],
-                                          key=f"demo:rankings:{user}:{week}:{unit}")
-    finally:
-        if frozen_before:
-            clock.freeze(frozen_before)
-        else:
-            clock.unfreeze()
-    q = rules.quarter_of(now, clock.zone())
-    await postings.publish(conn, manager, community_id=sansu, quarter=str(q), top_n=3, days=7)

@@ -98,7 +98,7 @@ async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: i
     org = await orgs.get_org(conn, community_id)
     if org.kind != "community":
         raise not_found("community")
-    orgs.require_manager(actor, community_id)
+    orgs.require_reader(actor, community_id)  # street and district managers read it too
     tz_name = await rankings.sync_time_zone(conn)
     tz = clock.zone()
     now = clock.now()

@@ -11,7 +11,7 @@ import msgspec
 
 from domain.core import clock
 from domain.people import orgs
-from domain.core.errors import DomainError, invalid, not_found
+from domain.core.errors import invalid, not_found
 
 
 class Member(msgspec.Struct, frozen=True):
@@ -58,10 +58,7 @@ async def add_member(conn: asyncpg.Connection, actor: orgs.Actor, household_id: 
     if community_id is None:
         raise not_found("household")
     orgs.require_manager(actor, community_id)
-    if not await conn.fetchval("select 1 from users where id = $1", user_id):
-        raise DomainError("not_found", field="user_id", details={"what": "user"})
-    if community_id not in await orgs.member_communities(conn, user_id):
-        raise invalid("user_id", "not a member of the household's community")
+    await orgs.require_member_of(conn, user_id, community_id)  # a stranger answers as an unknown id
     await conn.execute(
         """insert into household_members (user_id, household_id, added_by, added_at) values ($1, $2, $3, $4)
            on conflict (user_id) do update

@@ -15,9 +15,11 @@ import msgspec
 
 from domain.core import clock
 from domain.people import orgs
-from domain import rankings
+from domain import notify, rankings
 from domain.rankings import rules
 from domain.core.errors import DomainError, invalid, not_found
+
+CLOSED_NAME = "已注销用户"  # as domain/people/privacy.py writes it into a closed account
 
 MAX_TOP_N = 100
 MAX_DAYS = 30
@@ -25,7 +27,8 @@ MAX_DAYS = 30
 
 class PublicEntry(msgspec.Struct, frozen=True):
     rank: int
-    name: str      # masked: 张*明
+    name: str      # masked: 张*明; 已注销用户 once the person closed their account (issue 16)
+    closed: bool   # the person closed their account since: pages show it in the reader's language
     amount: int
 
 
@@ -107,13 +110,17 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
            where p.id = $1""", posting_id)
     if row is None:
         raise not_found("posting")
+    # The list is frozen at publication, but a person who closed their account since is no longer named.
     entries = await conn.fetch(
-        "select rank, masked_name, amount from posting_entries where posting_id = $1 order by position", posting_id)
+        """select e.rank, e.masked_name, e.amount, u.closed_at is not null as closed
+           from posting_entries e left join users u on u.id = e.user_id
+           where e.posting_id = $1 order by e.position""", posting_id)
     return Posting(id=row["id"], community_id=row["community_id"], community_name=row["community_name"],
                    street_name=row["street_name"], scope=row["scope"], unit=row["unit"], quarter=row["quarter"],
                    top_n=row["top_n"], starts_at=row["starts_at"], ends_at=row["ends_at"],
                    status=status_at(row["starts_at"], row["ends_at"], clock.now()),
-                   items=[PublicEntry(e["rank"], e["masked_name"], e["amount"]) for e in entries],
+                   items=[PublicEntry(e["rank"], CLOSED_NAME if e["closed"] else e["masked_name"], e["closed"], e["amount"])
+                          for e in entries],
                    appeals=row["appeals"])
 
 
@@ -162,8 +169,8 @@ async def appeal(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int, r
 async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, text: str) -> Appeal:
     """The manager of the posting's community answers an appeal, once (also after the posting ended)."""
     row = await conn.fetchrow(
-        """select p.community_id, a.answered_at from posting_appeals a join postings p on p.id = a.posting_id
-           where a.id = $1 for update of a""", appeal_id)
+        """select p.community_id, a.answered_at, a.user_id, a.posting_id from posting_appeals a
+           join postings p on p.id = a.posting_id where a.id = $1 for update of a""", appeal_id)
     if row is None:
         raise not_found("appeal")
     orgs.require_manager(actor, row["community_id"])
@@ -174,6 +181,8 @@ async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, te
         raise DomainError("invalid_state", details={"why": "already_answered"})
     await conn.execute("update posting_appeals set answer = $2, answered_by = $3, answered_at = $4 where id = $1",
                        appeal_id, text, actor.id, clock.now())
+    await notify.send(conn, row["user_id"], "appeal_answered", community_id=row["community_id"],
+                      params={"answer": text[:100]}, link=f"/posting.html?id={row['posting_id']}")
     return await _appeal(conn, appeal_id)
 
 
@@ -182,7 +191,7 @@ async def appeals(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int) 
     community_id = await conn.fetchval("select community_id from postings where id = $1", posting_id)
     if community_id is None:
         raise not_found("posting")
-    if actor.is_admin or community_id in actor.manages:
+    if actor.can_manage(community_id):
         rows = await conn.fetch(_APPEAL_SQL + " where a.posting_id = $1 order by a.id", posting_id)
     else:
         rows = await conn.fetch(_APPEAL_SQL + " where a.posting_id = $1 and a.user_id = $2 order by a.id",

@@ -27,11 +27,12 @@ import msgspec
 from PIL import Image
 
 from domain.core import clock, photos
-from domain import ledger
+from domain import ledger, notify
 from domain.people import orgs
 from domain.reports import rules
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.texts import clean_reason
 
 Kind = Literal["civility", "hazard", "service"]
 State = Literal["pending", "verified", "rejected"]
@@ -47,11 +48,6 @@ class NewReport(msgspec.Struct, frozen=True, kw_only=True):
     lat: float | None = None
     lng: float | None = None
     grid_id: int | None = None  # only needed by a courier of several grids
-
-
-class Ref(msgspec.Struct, frozen=True):
-    id: int
-    name: str
 
 
 class Flag(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,12 +80,12 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     points_withheld: int          # cut by the daily cap
     withheld_reason: str | None   # "daily_cap_reached" when points_withheld > 0
     reject_reason: str | None
-    courier: Ref
-    grid: Ref
+    courier: PersonRef
+    grid: OrgRef
     community_id: int
     created_at: datetime
     reviewed_at: datetime | None
-    reviewed_by: Ref | None
+    reviewed_by: PersonRef | None
     flags: list[Flag] = []                 # manager views only
     history: CourierHistory | None = None  # manager views only
 
@@ -112,7 +108,7 @@ class Today(msgspec.Struct, frozen=True):
 
 
 class CourierSummary(msgspec.Struct, frozen=True):
-    grid: Ref | None           # None: not a courier of any grid
+    grid: OrgRef | None           # None: not a courier of any grid
     community_id: int | None
     points: ledger.Balance
     rank: Rank | None
@@ -166,15 +162,15 @@ def _report(row: asyncpg.Record, flags: list[Flag] | None = None,
         photo_url=f"/api/reports/{row['id']}/photo" if row["has_photo"] else None,
         map_url=map_url(row["lat"], row["lng"], row["place"]), state=row["state"], points=row["points"],
         points_withheld=withheld, withheld_reason=rules.WITHHELD_BY_CAP if withheld else None,
-        reject_reason=row["reject_reason"], courier=Ref(row["courier_id"], row["courier_name"]),
-        grid=Ref(row["grid_id"], row["grid_name"]), community_id=row["community_id"],
+        reject_reason=row["reject_reason"], courier=PersonRef(row["courier_id"], row["courier_name"]),
+        grid=OrgRef(row["grid_id"], row["grid_name"]), community_id=row["community_id"],
         created_at=row["created_at"], reviewed_at=row["reviewed_at"],
-        reviewed_by=Ref(row["reviewed_by"], row["reviewer_name"]) if row["reviewed_by"] else None,
+        reviewed_by=PersonRef(row["reviewed_by"], row["reviewer_name"]) if row["reviewed_by"] else None,
         flags=flags or [], history=history)
 
 
 def _can_review(actor: Actor, community_id: int) -> bool:
-    return actor.is_admin or community_id in actor.manages
+    return actor.can_manage(community_id)
 
 
 async def _load(conn: asyncpg.Connection, report_id: int, *, lock: bool = False) -> asyncpg.Record:
@@ -340,8 +336,7 @@ async def _reviewable(conn: asyncpg.Connection, actor: Actor, report_id: int) ->
     row = await _load(conn, report_id, lock=True)
     if not _can_review(actor, row["community_id"]):
         raise not_found("report")
-    if row["courier_id"] == actor.id:
-        raise forbidden("nobody reviews their own report")
+    ledger.refuse_self_payment(actor.id, row["courier_id"])  # nobody reviews (and pays) their own report
     if row["state"] != "pending":
         raise DomainError("invalid_state", details={"state": row["state"]})
     return row
@@ -376,21 +371,21 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
             """update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
                       reviewed_by = $5, reviewed_at = $6 where id = $1""",
             report_id, award.points, award.withheld, transfer_id, actor.id, clock.now())
+        await notify.send(conn, row["courier_id"], "report_verified", community_id=row["community_id"],
+                          params={"points": award.points}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
 
 
 async def reject(conn: asyncpg.Connection, actor: Actor, report_id: int, reason: str) -> Report:
     """Reject a pending report with a reason the courier sees; nothing moves."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise invalid("reason", "required")
-    if len(reason) > 200:
-        raise invalid("reason", "at most 200 characters")
+    reason = clean_reason(reason)
     async with conn.transaction():
-        await _reviewable(conn, actor, report_id)
+        row = await _reviewable(conn, actor, report_id)
         await conn.execute(
             "update reports set state = 'rejected', reject_reason = $2, reviewed_by = $3, reviewed_at = $4 "
             "where id = $1", report_id, reason, actor.id, clock.now())
+        await notify.send(conn, row["courier_id"], "report_rejected", community_id=row["community_id"],
+                          params={"reason": reason}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
 
 
@@ -518,59 +513,7 @@ async def courier_summary(conn: asyncpg.Connection, actor: Actor) -> CourierSumm
     current = await load_rules(conn, grid.community_id)
     today = await _earned_on_day(conn, actor.id, grid.community_id, now)
     return CourierSummary(
-        grid=Ref(grid.id, grid.name), community_id=grid.community_id, points=balance,
+        grid=OrgRef(grid.id, grid.name), community_id=grid.community_id, points=balance,
         rank=Rank(quarter=label, position=rules.rank(mine, [v for k, v in points.items() if k != actor.id]),
                   of=len(points), points=mine),
         today=Today(points=today, daily_cap=current.daily_cap), kinds=current.points, recent=recent.items)
-
-
-# ---- demo -----------------------------------------------------------------------------------
-
-def _demo_photo() -> bytes:
-    """A small drawn 'photo' of a blocked fire lane, so the demo queue shows an image."""
-    from PIL import ImageDraw
-    image = Image.new("RGB", (640, 480), (196, 206, 214))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 300, 640, 480), fill=(120, 124, 128))           # the lane
-    draw.rectangle((40, 330, 600, 360), fill=(230, 200, 40))           # its yellow marking
-    draw.rectangle((200, 220, 470, 350), fill=(60, 90, 160))           # a parked van
-    draw.rectangle((230, 240, 320, 290), fill=(170, 200, 230))
-    draw.ellipse((220, 330, 270, 380), fill=(30, 30, 30))
-    draw.ellipse((400, 330, 450, 380), fill=(30, 30, 30))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=80)
-    return photos.process_photo(out.getvalue())
-
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """Reports by courier 马骏 in 三苏社区第一网格: one verified (points posted), one pending with a
-    photo, one rejected with its reason."""
-    courier = city.couriers["马骏"]
-    grid = city.grids["三苏社区第一网格"]
-    community = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    now = clock.now()
-    jpeg = _demo_photo()
-    samples = [
-        ("service", "帮独居的周奶奶把米和油搬上五楼", "三苏社区 7 栋 2 单元", 30.0421, 103.8313, None, now - timedelta(days=1, hours=3)),
-        ("civility", "劝导两位居民不要在绿化带里晾晒被子", "三苏社区中心花园", 30.0426, 103.8309, None, now - timedelta(hours=20)),
-        ("hazard", "消防通道被一辆面包车长时间占用，车主电话无人接听", "三苏社区北门消防通道", 30.0433, 103.8301, jpeg, now - timedelta(hours=2)),
-    ]
-    ids = []
-    for kind, text, place, lat, lng, image, at in samples:
-        row_id = await conn.fetchval(
-            """insert into reports (courier_id, grid_id, community_id, kind, text, place, lat, lng, has_photo,
-                                    client_key, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               on conflict (courier_id, client_key) do nothing returning id""",
-            courier, grid, community, kind, text, place, lat, lng, image is not None, f"demo-{kind}", at)
-        if row_id is None:  # already seeded
-            return
-        if image:
-            with Image.open(io.BytesIO(image)) as decoded:
-                width, height = decoded.size
-            await conn.execute("insert into report_photos (report_id, jpeg, width, height) values ($1, $2, $3, $4)",
-                               row_id, image, width, height)
-        ids.append(row_id)
-    await verify(conn, manager, ids[0])
-    await reject(conn, manager, ids[1], "照片和描述对不上，请补充现场照片后重新上报")

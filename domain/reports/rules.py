@@ -10,14 +10,13 @@ not the day it is verified, so a manager clearing a backlog does not cap a couri
 of several days as if it were one.
 """
 
-import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 
 import msgspec
 
-from domain.core import clock
+from domain.core import clock, geo
 
 KINDS = ("civility", "hazard", "service")
 # Chinese names as people say them; they label ledger postings (memo) and so appear on statements.
@@ -28,7 +27,6 @@ PHOTO_REQUIRED = frozenset({"hazard"})  # a hazard must be seen to be fixed
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 DUPLICATE_DISTANCE_M = 50.0
-EARTH_RADIUS_M = 6_371_008.8
 
 WITHHELD_BY_CAP = "daily_cap_reached"
 
@@ -112,14 +110,6 @@ class Sighting(msgspec.Struct, frozen=True):
     place: str = ""
 
 
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def _same_place_text(a: str, b: str) -> bool:
     norm = lambda s: "".join(unicodedata.normalize("NFKC", s).split()).casefold()  # noqa: E731
     return bool(norm(a)) and norm(a) == norm(b)
@@ -134,7 +124,7 @@ def is_duplicate(a: Sighting, b: Sighting) -> bool:
     if a.id == b.id or a.kind != b.kind or abs(a.created_at - b.created_at) > DUPLICATE_WINDOW:
         return False
     if None not in (a.lat, a.lng, b.lat, b.lng):
-        return haversine_m(a.lat, a.lng, b.lat, b.lng) <= DUPLICATE_DISTANCE_M
+        return geo.distance_m(a.lat, a.lng, b.lat, b.lng) <= DUPLICATE_DISTANCE_M
     return _same_place_text(a.place, b.place)
 
 

@@ -18,24 +18,20 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import clock, photos, qr, sweeper
+from domain.core import clock, photos, qr
 from domain.checkin import codes, scans
-from domain import ledger
+from domain import ledger, notify
 from domain.people import orgs
 from domain.supermarket import rules
 from domain.checkin.codes import Code
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, PersonRef
+from domain.core.texts import clean_reason
 
 IMAGE_SIDE = 480  # px: reward pictures are shown small, in lists on phones
 
 
 # ---- types ----------------------------------------------------------------------------------
-
-class PersonRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
-
 
 class Reward(msgspec.Struct, frozen=True, kw_only=True):
     id: int
@@ -239,7 +235,7 @@ async def change_stock(conn: asyncpg.Connection, actor: Actor, reward_id: int, d
 
 async def _change_stock(conn: asyncpg.Connection, actor: Actor, reward: asyncpg.Record, delta: int,
                         reason: str | None, *, field: str) -> None:
-    reason = rules.clean_reason(reason)
+    reason = clean_reason(reason)
     if delta == 0:
         raise invalid(field, "no change")
     if reward["stock"] + delta < 0:
@@ -300,7 +296,7 @@ async def list_rewards(conn: asyncpg.Connection, actor: Actor, *, community_id: 
         if not (actor.is_admin or community_id in await shop_communities(conn, actor)):
             raise forbidden("not a member of this community")
         communities = [community_id]
-        show_inactive = include_inactive and (actor.is_admin or community_id in actor.manages)
+        show_inactive = include_inactive and actor.can_manage(community_id)
     start, end = rules.month_bounds(clock.now())
     rows = await conn.fetch(
         f"""select {_REWARD_COLUMNS},
@@ -366,7 +362,7 @@ async def _fetch(conn: asyncpg.Connection, redemption_id: int) -> Redemption:
 def _may_read(actor: Actor, row: asyncpg.Record | Redemption) -> bool:
     user_id = row.user.id if isinstance(row, Redemption) else row["user_id"]
     community_id = row.community_id if isinstance(row, Redemption) else row["community_id"]
-    return actor.id == user_id or actor.is_admin or community_id in actor.manages
+    return actor.id == user_id or actor.can_manage(community_id)
 
 
 async def get_redemption(conn: asyncpg.Connection, actor: Actor, redemption_id: int) -> RedemptionDetail:
@@ -455,6 +451,8 @@ async def _new_id(conn: asyncpg.Connection) -> int:
 
 async def _check_offer(conn: asyncpg.Connection, reward: asyncpg.Record, user_id: int, quantity: int,
                        now: datetime) -> None:
+    # The database's own limit check (migrations/012) counts the months of this zone too.
+    await conn.execute("select set_config('linli.tz', $1, true)", clock.zone().key)
     used = await _used_this_month(conn, reward["id"], user_id, now) if reward["per_person_limit"] else 0
     rules.check_request(active=reward["active"], stock=reward["stock"], quantity=quantity,
                         per_person_limit=reward["per_person_limit"], used_this_month=used)
@@ -497,10 +495,6 @@ async def _lock_redemption(conn: asyncpg.Connection, redemption_id: int) -> asyn
     return row
 
 
-def _manages(actor: Actor, community_id: int) -> bool:
-    return actor.is_admin or community_id in actor.manages
-
-
 async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
                   expiry: rules.Expiry | None = None) -> Redemption:
     """A manager of the community (not the requester) agrees: the points are spent, a voucher issued."""
@@ -508,7 +502,7 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
     now = clock.now()
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
-        rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
+        rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                               requester_id=row["user_id"])
         rules.require_transition(row["state"], "approved")
         if row["expires_at"] <= now:  # lapsed; the sweeper has not got to it yet
@@ -520,7 +514,16 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
             """update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
                       decided_by = $5, state_changed_at = $4, state_changed_by = $5 where id = $1""",
             redemption_id, code.code, expires_at, now, actor.id)
-    return await _fetch(conn, redemption_id)
+        done = await _fetch(conn, redemption_id)
+        await _tell(conn, done, "redemption_approved")
+    return done
+
+
+async def _tell(conn: asyncpg.Connection, redemption: Redemption, kind: str, **params: object) -> None:
+    """The requester's message about their redemption, in the transaction that changed it."""
+    await notify.send(conn, redemption.user.id, kind, community_id=redemption.community_id,
+                      params={"reward": redemption.reward_name, "points": redemption.points, **params},
+                      link=f"/shop.html?tab=mine&redemption={redemption.id}")
 
 
 RELEASE_LABELS = {"rejected": "兑换驳回释放", "cancelled": "兑换取消释放", "expired": "兑换过期释放"}
@@ -544,13 +547,15 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
 
 
 async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, reason: str) -> Redemption:
-    reason = rules.clean_reason(reason)
+    reason = clean_reason(reason)
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
-        rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
+        rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                               requester_id=row["user_id"])
         await _release(conn, row, to_state="rejected", actor_id=actor.id, reason=reason)
-    return await _fetch(conn, redemption_id)
+        done = await _fetch(conn, redemption_id)
+        await _tell(conn, done, "redemption_rejected", reason=reason)
+    return done
 
 
 async def cancel(conn: asyncpg.Connection, actor: Actor, redemption_id: int) -> Redemption:
@@ -562,12 +567,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, redemption_id: int) -> 
     return await _fetch(conn, redemption_id)
 
 
-def code_from_scan(text: str) -> str:
-    """A pasted code, or the whole URL a QR holds (<public url>/s/<code>) as a hand scanner types it."""
-    text = (text or "").strip()
-    if "/s/" in text:
-        text = text.rsplit("/s/", 1)[1]
-    return text.split("?", 1)[0].split("#", 1)[0].strip("/ ")
+code_from_scan = codes.code_from_text  # the one reader of scanned codes (domain/checkin/codes.py)
 
 
 async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redemption:
@@ -577,7 +577,7 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     """
     now = clock.now()
     row = await _lock_redemption(conn, code.target_id)
-    rules.require_decider(actor_id=actor.id, actor_manages=_manages(actor, row["community_id"]),
+    rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
                           requester_id=row["user_id"])
     if code.used_at is not None or row["state"] == "fulfilled":
         raise DomainError("already_used", details={"used_at": (code.used_at or row["fulfilled_at"]).isoformat()})
@@ -593,13 +593,13 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     return await _fetch(conn, row["id"])
 
 
-@scans.acts_on("voucher")
-async def scan_voucher(conn: asyncpg.Connection, actor: Actor, code: Code, context: scans.ScanContext) -> scans.ScanResult:
+async def scan_voucher(conn: asyncpg.Connection, actor: Actor, code: Code, context: scans.ScanContext
+                       ) -> scans.Fulfilled:
     redemption = await fulfil(conn, actor, code)
-    return scans.ScanResult(
-        action="fulfilled", kind="voucher", target_id=redemption.id,
+    return scans.Fulfilled(
+        kind="voucher", target_id=redemption.id,
         title=f"{redemption.reward_name} × {redemption.quantity} · {redemption.user.name}",
-        details=_voucher_details(redemption, with_person=True))
+        details=scans.VoucherDetails(**_voucher_details(redemption, with_person=True)))
 
 
 def _voucher_details(redemption: Redemption, *, with_person: bool) -> dict[str, Any]:
@@ -615,7 +615,6 @@ def _voucher_details(redemption: Redemption, *, with_person: bool) -> dict[str, 
     return details
 
 
-@scans.previews("voucher")
 async def preview_voucher(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     """What the voucher is for; the person's name only to them and the community's managers."""
     redemption = await _fetch(conn, code.target_id)
@@ -625,7 +624,7 @@ async def preview_voucher(conn: asyncpg.Connection, actor: Actor | None, code: C
                          title=f"{title} · {redemption.user.name}" if with_person else title,
                          details=_voucher_details(redemption, with_person=with_person)
                          | {"mine": actor is not None and actor.id == redemption.user.id,
-                            "can_fulfil": actor is not None and _manages(actor, redemption.community_id)
+                            "can_fulfil": actor is not None and actor.can_manage(redemption.community_id)
                             and actor.id != redemption.user.id and redemption.state == "approved"})
 
 
@@ -634,7 +633,7 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
     """At the counter: the manager scans a member card; created, approved and handed over at once."""
     now = clock.now()
     async with conn.transaction():
-        card = await codes.find(conn, code_from_scan(member_code))
+        card = await codes.find(conn, codes.code_from_text(member_code))
         if card is None or card.kind != "member":
             raise DomainError("code_unknown", field="member_code")
         codes.check_valid(card, now)
@@ -680,6 +679,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         return False
     if row["state"] == "requested":
         await _release(conn, row, to_state="expired", actor_id=None, reason=REQUEST_EXPIRED)
+        await _tell(conn, await _fetch(conn, redemption_id), "redemption_expired", what="request")
         return True
     await _lock_reward(conn, row["reward_id"])
     refund = await ledger.reverse(conn, row["hold_transfer_id"], actor_id=None, reason=VOUCHER_EXPIRED,
@@ -690,6 +690,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
         """update redemptions set state = 'expired', reason = $2, refund_transfer_id = $3, expires_at = null,
                   state_changed_at = $4, state_changed_by = null where id = $1""",
         redemption_id, VOUCHER_EXPIRED, refund.id, now)
+    await _tell(conn, await _fetch(conn, redemption_id), "redemption_expired", what="voucher")
     return True
 
 
@@ -711,28 +712,9 @@ async def expire_redemptions(pool: asyncpg.Pool, now: datetime, batch: int = 100
             return expired
 
 
-sweeper.register(expire_redemptions)
 
+# ---- what this capability plugs in (listed in api/capabilities.py) ----------------------------
 
-# ---- demo -----------------------------------------------------------------------------------
-
-DEMO_REWARDS = [
-    ("大米 5kg", "东北长粒香大米，5 公斤装。", 200, 10, 1),
-    ("食用油 1.8L", "非转基因压榨花生油。", 150, 12, 1),
-    ("洗衣液 2kg", "薰衣草香型，机洗手洗都合适。", 80, 20, 2),
-    ("纯棉毛巾", "加厚纯棉，颜色随机。", 30, 40, None),
-    ("理发券", "社区便民理发点，凭券理发一次。", 50, 15, 2),
-]
-
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """Rewards in 三苏社区 and one request from 刘芳 waiting for the manager."""
-    community = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    ids = {}
-    for name, description, cost, stock, limit in DEMO_REWARDS:
-        reward = await create_reward(conn, manager, community_id=community, name=name, description=description,
-                                     cost_points=cost, stock=stock, per_person_limit=limit)
-        ids[name] = reward.id
-    liu = await orgs.load_actor(conn, city.volunteers["刘芳"])
-    await request(conn, liu, ids["洗衣液 2kg"], 1)
+SCAN_ACTS = {"voucher": scan_voucher}
+SCAN_PREVIEWS = {"voucher": preview_voucher}
+SWEEPS = (expire_redemptions,)

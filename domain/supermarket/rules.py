@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from domain.core import clock, settings
 from domain.core.errors import DomainError, forbidden
+from domain.core.texts import clean_reason  # noqa: F401  (re-exported: the one reason cleaner)
 
 
 STATES = ("requested", "approved", "rejected", "cancelled", "expired", "fulfilled")
@@ -98,14 +99,3 @@ def require_requester(*, actor_id: int, requester_id: int) -> None:
 
 def total_points(cost_points: int, quantity: int) -> int:
     return cost_points * quantity
-
-
-def clean_reason(reason: str | None, *, required: bool = True) -> str | None:
-    text = " ".join((reason or "").split())
-    if not text:
-        if required:
-            raise DomainError("validation_failed", field="reason", details={"problem": "required"})
-        return None
-    if len(text) > 500:
-        raise DomainError("validation_failed", field="reason", details={"problem": "at most 500 characters"})
-    return text

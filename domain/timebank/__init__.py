@@ -24,23 +24,15 @@ import msgspec
 
 from domain.core import audit, clock, ratelimit
 from domain.people import auth, orgs
-from domain import ledger
+from domain import ledger, notify
+from domain.ledger import statements
 from domain.timebank import rules
 from domain.core.errors import DomainError, forbidden, not_found
-from domain.people.orgs import Actor
+from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.texts import clean_reason
 
 UNIT = "minutes"
 LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
-
-
-class PersonRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
-
-
-class OrgRef(msgspec.Struct, frozen=True):
-    id: int
-    name: str
 
 
 class ServiceRequest(msgspec.Struct, frozen=True):
@@ -105,7 +97,7 @@ class _Scope(msgspec.Struct, frozen=True):
     member_of: frozenset[int]
 
     def manages(self, community_id: int) -> bool:
-        return self.actor.is_admin or community_id in self.actor.manages
+        return self.actor.can_manage(community_id)
 
     def sees(self, community_id: int) -> bool:
         return self.manages(community_id) or community_id in self.member_of
@@ -254,8 +246,13 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
         raise DomainError("validation_failed", field="when", details={"problem": "within ten years of today"})
     scope = await _scope(conn, actor)
     beneficiary = actor.id if for_user_id is None else for_user_id
-    if beneficiary != actor.id and not await conn.fetchval("select 1 from users where id = $1", beneficiary):
-        raise DomainError("not_found", field="for_user_id", details={"what": "user"})
+    if beneficiary != actor.id:
+        # For someone else: a manager of one of their communities (or an admin), or approved family.
+        # Anyone else hears what an unknown id gets (issue 16: ids cannot be enumerated).
+        exists = await conn.fetchval("select 1 from users where id = $1", beneficiary)
+        theirs = set(await orgs.member_communities(conn, beneficiary)) if exists else set()
+        if not exists or not (actor.is_admin or theirs & actor.manages or await linked(conn, actor.id, beneficiary)):
+            raise DomainError("not_found", field="for_user_id", details={"what": "user"})
     community = await _choose_community(conn, scope, beneficiary, community_id)
     proxy = beneficiary != actor.id and scope.manages(community)
     if beneficiary != actor.id and not proxy and not await linked(conn, actor.id, beneficiary):
@@ -332,7 +329,24 @@ async def _done(conn: asyncpg.Connection, scope: _Scope, row: asyncpg.Record, tr
                            target=("service_request", row["id"]), before={"state": row["state"]},
                            after={"state": transition, "minutes": minutes, "for_user_id": row["beneficiary_id"]},
                            reason=reason)
+    await _notify(conn, row, transition, minutes)
     return _request(scope, await _fetch(conn, row["id"]))
+
+
+# Who hears about each step: the requester when someone accepts or finishes, the volunteer when paid.
+_MESSAGES = {"accepted": ("requester_id", "service_accepted"), "completed": ("requester_id", "service_completed"),
+             "confirmed": ("volunteer_id", "service_confirmed")}
+
+
+async def _notify(conn: asyncpg.Connection, row: asyncpg.Record, transition: str, minutes: int | None) -> None:
+    if transition not in _MESSAGES:
+        return
+    who, kind = _MESSAGES[transition]
+    recipient = row[who] if who == "requester_id" else await conn.fetchval(
+        "select volunteer_id from service_requests where id = $1", row["id"])
+    if recipient is not None:
+        await notify.send(conn, recipient, kind, community_id=row["community_id"],
+                          params={"title": row["title"], "minutes": minutes}, link=f"/timebank.html#request-{row['id']}")
 
 
 async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> ServiceRequest:
@@ -363,9 +377,10 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
                   reason: str | None = None) -> ServiceRequest:
     """Pay the volunteer the actual minutes: from the hold, plus an extra transfer above the estimate."""
     scope = await _scope(conn, actor)
-    reason = _text(reason, "reason", most=500) or None
+    reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "confirm")
+        ledger.refuse_self_payment(actor.id, row["volunteer_id"])  # e.g. a manager confirming a pool service they gave
         try:
             rules.check_confirmed_minutes(row["minutes_estimate"], minutes, reason)
         except rules.RuleError as err:
@@ -390,7 +405,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
                  ) -> ServiceRequest:
     """Withdraw a request; an accepted one gets its hold released."""
     scope = await _scope(conn, actor)
-    reason = _text(reason, "reason", most=500) or None
+    reason = clean_reason(reason, required=False)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "cancel")
         if row["hold_transfer_id"] is not None:
@@ -406,7 +421,7 @@ class FamilyLink(msgspec.Struct, frozen=True):
     id: int
     state: str
     direction: str            # outgoing: I asked; incoming: they asked me
-    other: PersonRef
+    other: PersonRef | None   # None while my own ask waits: a phone reveals no name until they accept
     other_phone: str | None   # masked
     created_at: datetime
     approved_at: datetime | None
@@ -415,6 +430,13 @@ class FamilyLink(msgspec.Struct, frozen=True):
 
 class FamilyLinks(msgspec.Struct, frozen=True):
     items: list[FamilyLink]
+
+
+class FamilyAsk(msgspec.Struct, frozen=True):
+    """The answer to asking by phone: the same whether the phone is registered, linked, asked before or
+    unknown (issue 16), so the form is no directory of names."""
+    asked: bool
+    phone: str                # masked, as typed
 
 
 _LINK_SELECT = """
@@ -426,29 +448,30 @@ _LINK_SELECT = """
 def _link(row: asyncpg.Record, me: int) -> FamilyLink:
     outgoing = row["requester_id"] == me
     side = "target" if outgoing else "requester"
+    hidden = outgoing and row["state"] == "pending"
     return FamilyLink(id=row["id"], state=row["state"], direction="outgoing" if outgoing else "incoming",
-                      other=PersonRef(row[f"{side}_id"], row[f"{side}_name"]),
+                      other=None if hidden else PersonRef(row[f"{side}_id"], row[f"{side}_name"]),
                       other_phone=auth.mask_phone(row[f"{side}_phone"]), created_at=row["created_at"],
                       approved_at=row["approved_at"], can_approve=row["state"] == "pending" and not outgoing)
 
 
-async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyLink:
-    """Ask to link with the person registered under `phone`; they approve (or a manager for them)."""
+async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyAsk:
+    """Ask to link with the person registered under `phone`; they approve (or a manager for them).
+    Whatever the phone, the answer is the same: an unknown, inactive, already linked or already asked
+    number creates nothing and says so to nobody."""
     phone = auth.normalise_phone(phone)
     await ratelimit.take(conn, f"family-link:{actor.id}", LINKS_PER_HOUR, 3600)
+    answer = FamilyAsk(asked=True, phone=auth.mask_phone(phone))
     target = await conn.fetchval("select id from users where phone = $1 and active", phone)
-    if target is None:
-        raise DomainError("not_found", field="phone", details={"what": "user"})
     if target == actor.id:
         raise DomainError("validation_failed", field="phone", details={"problem": "that is your own number"})
-    try:
-        async with conn.transaction():
-            link_id = await conn.fetchval(
-                "insert into family_links (requester_id, target_id, created_at) values ($1, $2, $3) returning id",
-                actor.id, target, clock.now())
-    except asyncpg.UniqueViolationError:
-        raise DomainError("conflict", field="phone", details={"problem": "already linked or asked"}) from None
-    return _link(await conn.fetchrow(_LINK_SELECT + " where l.id = $1", link_id), actor.id)
+    if target is None:
+        return answer
+    async with conn.transaction():
+        await conn.execute(
+            "insert into family_links (requester_id, target_id, created_at) values ($1, $2, $3) on conflict do nothing",
+            actor.id, target, clock.now())
+    return answer
 
 
 async def _locked_link(conn: asyncpg.Connection, link_id: int) -> asyncpg.Record:
@@ -516,14 +539,16 @@ async def give(conn: asyncpg.Connection, actor: Actor, to_user_id: int, minutes:
     if link_id is None:
         raise forbidden("gifts go only to approved family links")
     receiver = await conn.fetchval("select name from users where id = $1", to_user_id)
-    memo = f"亲情赠与 {actor.name} → {receiver}"
+    # The ledger keeps references, not names: rendered when read, so a closed account's name goes (issue 16).
+    memo = f"亲情赠与 {statements.person_ref(actor.id)} → {statements.person_ref(to_user_id)}"
     async with conn.transaction():
         transfer = await ledger.post(
             conn, unit=UNIT, debit=await ledger.user_account(conn, actor.id, UNIT),
             credit=await ledger.user_account(conn, to_user_id, UNIT), amount=minutes, kind="gift",
             cause=("gift", link_id), memo=memo, actor_id=actor.id, key=key)
+    [shown] = await statements.render_memos(conn, [transfer.memo])
     return Gift(transfer.id, link_id, PersonRef(actor.id, actor.name), PersonRef(to_user_id, receiver),
-                minutes, memo, transfer.created_at)
+                minutes, shown, transfer.created_at)
 
 
 # ---- the community pool -------------------------------------------------------------------------
@@ -572,7 +597,7 @@ async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int,
     """A manager funds the pool from the community's issuing account (an adjustment with a reason)."""
     name = await _community(conn, community_id)
     orgs.require_manager(actor, community_id)
-    reason = _text(reason, "reason", required=True, most=500)
+    reason = clean_reason(reason)
     if minutes < 1:
         raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
     async with conn.transaction():
@@ -693,29 +718,3 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
                              r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id), sum(x.minutes for x in lines),
                        lines, clock.now())
-
-
-# ---- demo ---------------------------------------------------------------------------------------
-
-async def seed_demo(conn: asyncpg.Connection, city) -> None:
-    """三苏社区's pool funded with 600 minutes; an open pool-paid request for 周秀英 posted by the
-    manager; an approved family link between 刘芳 and 陈伟; one confirmed service on 刘芳's certificate."""
-    community = city.communities["三苏社区"]
-    manager = await orgs.load_actor(conn, city.managers["李晓梅"])
-    people = {name: await orgs.load_actor(conn, uid) for name, uid in city.volunteers.items()}
-    await credit_pool(conn, manager, community, 600, "街道拨付2026年四季度时间银行互助时长", key=f"demo:timebank:pool:{community}")
-
-    await post_request(conn, manager, title="陪同周奶奶去社区医院复诊", for_user_id=city.volunteers["周秀英"],
-                       use_pool=True, community_id=community, minutes_estimate=90, place="三苏社区 3 栋 2 单元",
-                       description="周奶奶腿脚不便，需要有人陪同步行去社区医院复查血压，并帮忙取药。")
-
-    async with conn.transaction():
-        link = await add_family_link(conn, people["刘芳"], await conn.fetchval(
-            "select phone from users where id = $1", city.volunteers["陈伟"]))
-        await approve_family_link(conn, people["陈伟"], link.id)
-
-    served = await post_request(conn, people["杨丽"], title="帮忙修理厨房水龙头", minutes_estimate=60,
-                                place="三苏社区 5 栋 401", description="水龙头一直滴水，需要换一个阀芯。")
-    await accept(conn, people["刘芳"], served.id)
-    await complete(conn, people["刘芳"], served.id)
-    await confirm(conn, people["杨丽"], served.id, 45)

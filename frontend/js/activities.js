@@ -27,9 +27,27 @@ function item(activity, { manager }) {
       manager && activity.state !== "draft" &&
         h("span", { class: "badge badge-info" }, t("act.counts", { inside: activity.inside, done: activity.attended }))),
   ];
-  return h("li", {}, manager
-    ? h("a", { class: "activity-item", href: `/activities.html?id=${activity.id}` }, body)
-    : h("div", { class: "activity-item" }, body));
+  return h("li", {}, h("a", { class: "activity-item",
+    href: manager ? `/activities.html?id=${activity.id}` : `/activity.html?id=${activity.id}` }, body));
+}
+
+/** 我的活动: what I signed up for, and what I attended with the hours and points it gave. */
+async function renderMine() {
+  const [upcoming, past] = await Promise.all([api("GET", "/api/me/activities"),
+    api("GET", "/api/me/activities?when=past")]);
+  const row = (a, extra) => h("li", {}, h("a", { class: "activity-item", href: `/activity.html?id=${a.id}` },
+    h("span", { class: "activity-item-title" }, a.title), activityMeta(a), extra));
+  const section = (titleKey, items, emptyKey, extra) => h("section", { class: "card" },
+    h("h2", {}, t(titleKey)),
+    items.length ? h("ul", { class: "activity-list" }, ...items.map((a) => row(a, extra(a))))
+      : h("p", { class: "muted" }, t(emptyKey)));
+  $("mine").replaceChildren(
+    section("signup.upcoming", upcoming, "signup.none_upcoming", (a) =>
+      h("span", { class: ["badge", a.signup === "waiting" ? "badge-warn" : "badge-ok"] },
+        a.signup === "waiting" ? t("signup.join_queue") : t("signup.confirmed"))),
+    section("signup.past", past, "signup.none_past", (a) =>
+      h("span", { class: "muted" }, t("signup.gave", { hours: (a.minutes / 60).toFixed(1), points: a.points }))));
+  $("mine").hidden = false;
 }
 
 function renderList(items, { manager }) {
@@ -134,6 +152,7 @@ async function start() {
       $("list-title").textContent = t("act.upcoming");
       const query = new URLSearchParams({ state: "published", limit: "50", from: new Date().toISOString() });
       renderList((await api("GET", `/api/activities?${query}`)).items, { manager: false });
+      await renderMine();
     }
     $("loading").hidden = true;
     $("list-view").hidden = false;

@@ -53,8 +53,8 @@ export async function api(method, path, body, { idempotencyKey, headers = {}, ra
   method = method.toUpperCase();
   const sent = { Accept: "application/json", "Accept-Language": getLang(), ...headers };
   let payload;
-  if (body instanceof FormData) {
-    payload = body; // the browser sets the multipart boundary itself
+  if (body instanceof FormData || body instanceof Blob) {
+    payload = body; // multipart: the browser sets the boundary; a file: its type or the caller's header
   } else if (body !== undefined) {
     sent["Content-Type"] = "application/json";
     payload = JSON.stringify(body);

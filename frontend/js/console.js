@@ -2,7 +2,7 @@
 // organisation tree, people search (admins) and the audit log. One page, one tab per section.
 import { api, ApiError, clearErrors, handlePageError, newIdempotencyKey, showError, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
-import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
+import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 
 initPage();
 
@@ -16,6 +16,8 @@ const ACTS = [
   "stock_change", "reward_create", "reward_edit", "report_verify", "report_reject", "report_settings",
   "service_confirm", "service_cancel", "service_proxy", "family_link_approve", "org_create", "org_edit",
   "posting_publish", "appeal_answer", "expiry_policy", "account_close",
+  "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
+  "adjustment_policy", "invitation_answer",
 ];
 const PARENT_KIND = { street: "district", community: "street", grid: "community" };
 
@@ -131,6 +133,67 @@ function renderOverview() {
         count == null ? null : h("span", { class: "muted small" }, t(`console.queue_${q.key}_hint`))));
   }));
 }
+
+// ---- adjustments waiting for a second manager (issue 16: maker-checker) -----------------------
+
+function adjustmentRow(r) {
+  const mine = r.requested_by === state.me.id;
+  const reason = h("input", { class: "input", name: "reason", maxlength: "500", required: true,
+    placeholder: t("console.reject_reason"), "aria-label": t("console.reject_reason") });
+  const decide = async (button, action) => {
+    setBusy(button, true);
+    try {
+      await api("POST", `/api/adjustment-requests/${r.id}/${action}`,
+        action === "reject" ? { reason: reason.value.trim() } : undefined,
+        action === "approve" ? { idempotencyKey: newIdempotencyKey() } : undefined);
+      toast(t(action === "approve" ? "console.adjustment_approved" : "console.adjustment_rejected"), "success");
+      loadAdjustments();
+    } catch (err) {
+      showError(err);
+      setBusy(button, false);
+    }
+  };
+  return h("li", { class: "adjustment-row" },
+    h("div", {},
+      h("div", {}, withClosedNames(r.user_name), " · ", h("strong", { class: "num" }, fmtValue(r.unit, r.amount, true))),
+      h("div", { class: "muted small" }, r.reason),
+      h("div", { class: "muted small" },
+        t("console.adjustment_by", { name: withClosedNames(r.requested_by_name) }), " · ", fmtTime(r.created_at))),
+    h("div", { class: "adjustment-actions" },
+      mine ? h("span", { class: "badge badge-warn" }, t("console.adjustment_needs_other")) : h("button", {
+        type: "button", class: "btn btn-primary btn-small", onclick: (e) => decide(e.currentTarget, "approve"),
+      }, t("console.adjustment_approve")),
+      reason,
+      h("button", { type: "button", class: "btn btn-secondary btn-small",
+        onclick: (e) => decide(e.currentTarget, "reject") }, t(mine ? "console.adjustment_withdraw"
+        : "console.adjustment_reject"))));
+}
+
+async function loadAdjustments() {
+  const card = $("adjustments-card");
+  card.hidden = !state.community;
+  if (!state.community) return;
+  try {
+    const [page, policy] = await Promise.all([
+      api("GET", `/api/adjustment-requests?community_id=${state.community}`),
+      api("GET", `/api/communities/${state.community}/adjustment-policy`)]);
+    $("adjustments").replaceChildren(...(page.items.length ? page.items.map(adjustmentRow)
+      : [h("li", { class: "muted" }, t("console.adjustments_none"))]));
+    $("policy-points").value = String(policy.threshold_points);
+    $("policy-minutes").value = String(policy.threshold_minutes);
+  } catch (err) {
+    handlePageError(err);
+  }
+}
+
+$("policy-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const data = formJson(form);
+  const done = await submitting(form, () => api("PUT", `/api/communities/${state.community}/adjustment-policy`, {
+    threshold_points: Number(data.threshold_points), threshold_minutes: Number(data.threshold_minutes) }));
+  if (done) toast(t("console.saved"), "success");
+});
 
 // ---- members ----------------------------------------------------------------------------------
 
@@ -322,9 +385,16 @@ async function openDetail(userId) {
       field(`${uid}-reason`, "console.reason", h("input", { id: `${uid}-reason`, name: "reason", maxlength: "500",
         required: true })),
     ], "console.adjust_submit", async (data) => {
-      await api("POST", "/api/adjustments", { user_id: userId, unit: data.unit, amount: Number(data.amount),
-        reason: data.reason ?? "", community_id: state.community }, { idempotencyKey: key });
-      toast(t("console.saved"), "success");
+      const amount = Number(data.amount);
+      const question = t("confirm.adjust", { name: d.name, amount: Math.abs(amount),
+        change: t(amount < 0 ? "confirm.remove" : "confirm.add"), unit: t(`confirm.${data.unit}`) });
+      if (!window.confirm(question)) return;
+      const result = await api("POST", "/api/adjustments", { user_id: userId, unit: data.unit,
+        amount: Number(data.amount), reason: data.reason ?? "", community_id: state.community },
+      { idempotencyKey: key });
+      // Above the community's threshold the adjustment waits for another manager (issue 16).
+      toast(t(result.state === "pending" ? "console.adjust_pending" : "console.saved"), "success");
+      if (result.state === "pending") loadAdjustments();
       openDetail(userId);
       loadMembers(true);
     }));
@@ -555,13 +625,13 @@ function change(before, after) {
 }
 
 function auditRow(e) {
-  const target = e.target_name ? `${e.target_name}` : `${tOr(`console.target_${e.target_type}`, e.target_type)} #${e.target_id ?? ""}`;
+  const target = e.target_name ? `${withClosedNames(e.target_name)}` : `${tOr(`console.target_${e.target_type}`, e.target_type)} #${e.target_id ?? ""}`;
   return h("li", { class: "audit-entry" },
     h("div", { class: "audit-head" }, badge("badge-accent", tOr(`audit_act.${e.act}`, e.act)), h("span", {}, target)),
     h("div", { class: "audit-meta" },
       fmtTime(e.created_at), " · ",
       e.actor_id ? h("button", { type: "button", class: "audit-actor", title: t("console.audit_by_actor"),
-        onclick: () => filterByActor(e.actor_id, e.actor_name) }, e.actor_name) : t("console.system"),
+        onclick: () => filterByActor(e.actor_id, e.actor_name) }, withClosedNames(e.actor_name)) : t("console.system"),
       e.community_name ? ` · ${e.community_name}` : "",
       e.ip ? ` · IP ${e.ip}` : ""),
     e.before || e.after ? h("div", { class: "audit-change" }, change(e.before, e.after)) : null,
@@ -650,6 +720,7 @@ function selectCommunity(id) {
   renderInviteGrids();
   closeDetail();
   syncUrl();
+  loadAdjustments();
   if (state.panel === "members") loadMembers(true);
   else $("members").replaceChildren();
 }

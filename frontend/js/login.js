@@ -1,11 +1,17 @@
-// Login and registration. After success, go back to where the visitor came from (same site only).
+// Login, registration and password reset. Registering (or claiming an invited account) and
+// resetting need the 6-digit code sent to the phone. After success, go back to where the visitor
+// came from (same site only).
 import { api, ApiError, clearErrors, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { initPage, setBusy } from "./ui.js";
 
 initPage({ nav: false });
 
-const forms = { login: document.getElementById("login-form"), register: document.getElementById("register-form") };
+const forms = {
+  login: document.getElementById("login-form"),
+  register: document.getElementById("register-form"),
+  reset: document.getElementById("reset-form"),
+};
 const tabs = { login: document.getElementById("tab-login"), register: document.getElementById("tab-register") };
 
 /** The `next` query parameter if it is a path on this site, else "/". */
@@ -24,10 +30,12 @@ function show(mode, { focus = false } = {}) {
   for (const [name, form] of Object.entries(forms)) {
     const active = name === mode;
     form.hidden = !active;
-    tabs[name].setAttribute("aria-selected", String(active));
+    if (!tabs[name]) continue;
+    tabs[name].setAttribute("aria-selected", String(active || (name === "login" && mode === "reset")));
     tabs[name].tabIndex = active ? 0 : -1;
   }
-  history.replaceState(null, "", mode === "register" ? "#register" : location.pathname + location.search);
+  const hash = mode === "login" ? "" : `#${mode}`;
+  history.replaceState(null, "", location.pathname + location.search + hash);
   if (focus) forms[mode].querySelector("input").focus();
 }
 
@@ -57,6 +65,57 @@ function checkRequired(form) {
   return ok;
 }
 
+// ---- SMS codes ---------------------------------------------------------------------------------
+
+const RESEND_SECONDS = 60;
+
+function countdown(button) {
+  let left = RESEND_SECONDS;
+  button.disabled = true;
+  const tick = () => {
+    if (left <= 0) {
+      button.disabled = false;
+      button.textContent = t("login.send_again");
+      return;
+    }
+    button.textContent = t("login.resend_in", { n: left });
+    left -= 1;
+    setTimeout(tick, 1000);
+  };
+  tick();
+}
+
+async function sendCode(button) {
+  const form = button.closest("form");
+  const phoneInput = form.querySelector("[name=phone]");
+  const note = form.querySelector(".code-note");
+  clearErrors(form);
+  const phone = phoneInput.value.replace(/[\s-]/g, "");
+  if (!phone) {
+    showError({ message: t("error.required") }, form, "phone");
+    return;
+  }
+  setBusy(button, true);
+  try {
+    const sent = await api("POST", "/api/auth/phone-codes", { phone, purpose: button.dataset.purpose });
+    note.hidden = false;
+    note.textContent = t("login.code_sent", { phone: `${phone.slice(0, 3)}****${phone.slice(-4)}` });
+    if (sent.demo_code) {  // `linli serve --demo` only: no real SMS is sent
+      note.append(document.createElement("br"), t("login.demo_code", { code: sent.demo_code }));
+    }
+    setBusy(button, false);
+    countdown(button);
+    form.querySelector("[name=code]").focus();
+  } catch (err) {
+    setBusy(button, false);
+    showError(err, form, err.details?.field === "purpose" ? null : "phone");
+  }
+}
+
+for (const button of document.querySelectorAll(".code-send")) {
+  button.addEventListener("click", () => sendCode(button));
+}
+
 async function register(fields) {
   await api("POST", "/api/auth/register", fields);
   // Registration may or may not open a session; log in only if it did not.
@@ -79,7 +138,10 @@ async function submit(event, mode) {
   setBusy(button, true);
   try {
     if (mode === "login") await api("POST", "/api/auth/login", { phone: data.phone, password: data.password });
-    else await register({ phone: data.phone, password: data.password, name: data.name.trim() });
+    else if (mode === "reset") {
+      await api("POST", "/api/auth/password-reset",
+        { phone: data.phone, code: data.code.trim(), new_password: data.new_password });
+    } else await register({ phone: data.phone, password: data.password, name: data.name.trim(), code: data.code.trim() });
     location.replace(safeNext());
   } catch (err) {
     showError(err, form);
@@ -89,4 +151,5 @@ async function submit(event, mode) {
 
 forms.login.addEventListener("submit", (event) => submit(event, "login"));
 forms.register.addEventListener("submit", (event) => submit(event, "register"));
-show(location.hash === "#register" ? "register" : "login");
+forms.reset.addEventListener("submit", (event) => submit(event, "reset"));
+show(["#register", "#reset"].includes(location.hash) ? location.hash.slice(1) : "login");

@@ -1,7 +1,7 @@
 // The "me" page: greeting, balances, feature links, communities, logout.
 import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtHours, fmtPoints, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
+import { fmtHours, fmtPoints, fmtTime, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
 import { renderExpiring } from "./expiring.js";
 
 initPage();
@@ -12,30 +12,83 @@ function maskPhone(phone) {
   return /^\d{11}$/.test(phone) ? `${phone.slice(0, 3)}****${phone.slice(7)}` : phone;
 }
 
+function isManager(me) {
+  const roles = new Set(me.roles ?? []);
+  return roles.has("manager") || roles.has("admin") || me.is_admin;
+}
+
+/** Tools for a community manager's work, then (in their own entry for managers) a volunteer's. */
 function features(me) {
   const roles = new Set(me.roles ?? []);
-  const manager = roles.has("manager") || roles.has("admin") || me.is_admin;
-  const list = [
+  const manager = isManager(me);
+  const managing = manager ? [
+    { href: "/console.html", key: "feature.console", icon: "users" },
+    { href: "/activities.html", key: "feature.activities_manage", icon: "list" },
+    { href: "/station.html", key: "feature.station", icon: "scan" },
+    { href: "/redemptions.html", key: "feature.redemptions", icon: "bag" },
+    { href: "/reports.html", key: "feature.reports", icon: "flag" },
+    { href: "/dashboard.html", key: "feature.dashboard", icon: "grid" },
+    { href: "/rankings.html", key: "feature.rankings", icon: "users" },
+  ] : [];
+  // Roles above or beside a community: a street's or district's manager, a work unit's administrator.
+  if ((me.levels ?? []).length) managing.push({ href: "/levels.html", key: "feature.levels", icon: "grid" });
+  if (me.administers_units) managing.push({ href: "/units.html", key: "feature.units", icon: "users" });
+  const volunteering = [
+    roles.has("courier") && { href: "/courier.html", key: "feature.courier", icon: "flag" },
     { href: "/card.html", key: "feature.card", icon: "qr" },
     { href: "/scan.html", key: "feature.scan", icon: "scan" },
+    { href: "/activities.html", key: "feature.activities", icon: "list" },
     { href: "/shop.html", key: "feature.shop", icon: "bag" },
     { href: "/timebank.html", key: "feature.timebank", icon: "clock" },
-    { href: "/activities.html", key: "feature.activities", icon: "list" },
-    roles.has("courier") && { href: "/courier.html", key: "feature.courier", icon: "flag" },
-    ...(manager ? [
-      { href: "/console.html", key: "feature.console", icon: "grid" },
-      { href: "/station.html", key: "feature.station", icon: "scan" },
-      { href: "/redemptions.html", key: "feature.redemptions", icon: "bag" },
-      { href: "/reports.html", key: "feature.reports", icon: "flag" },
-      { href: "/dashboard.html", key: "feature.dashboard", icon: "grid" },
-    ] : []),
-    { href: "/rankings.html", key: "feature.rankings", icon: "users" },
+    !manager && { href: "/rankings.html", key: "feature.rankings", icon: "users" },
+    { href: "/baodao.html", key: "feature.baodao", icon: "flag" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];
-  return list.filter(Boolean).map((item) =>
-    h("li", {}, h("a", { class: "feature", href: item.href },
-      h("span", { class: "feature-icon" }, icon(item.icon)), h("span", {}, t(item.key)))));
+  const tile = (item) => h("li", {}, h("a", { class: "feature", href: item.href },
+    h("span", { class: "feature-icon" }, icon(item.icon)), h("span", {}, t(item.key))));
+  return { managing: managing.map(tile), volunteering: volunteering.filter(Boolean).map(tile) };
+}
+
+const QUEUE_PAGES = {
+  redemptions: "/redemptions.html", reports: "/reports.html", services: "/timebank.html",
+  appeals: "/rankings.html", join_requests: "/console.html", unit_reports: "/baodao.html",
+  adjustments: "/console.html",
+};
+
+function timeOfDay(iso) {
+  return new Date(iso).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23" });
+}
+
+/** A manager's home leads with today's work: what waits, per community, and the week's activities. */
+async function renderWorkbench() {
+  const bench = await api("GET", "/api/me/workbench");
+  if (!bench.communities.length) return;
+  $("workbench-list").replaceChildren(...bench.communities.map((c) => h("div", { class: "card work-card" },
+    h("h3", {}, c.name),
+    h("ul", { class: "queue-grid" }, ...Object.entries(c.queues).map(([name, count]) =>
+      h("li", {}, h("a", { class: ["queue-tile", count ? "has-work" : null], href: `${QUEUE_PAGES[name]}?community_id=${c.community_id}` },
+        h("span", { class: "queue-count" }, String(count)), h("span", { class: "queue-name" }, t(`home.queue.${name}`)))))),
+    c.activities.length ? h("ul", { class: "list today-list" }, ...c.activities.map((a) =>
+      h("li", {}, h("a", { class: "today-activity", href: `/activities.html?id=${a.id}` },
+        h("span", { class: "today-title" }, a.title),
+        h("span", { class: "muted" }, `${fmtTime(a.starts_at)} – ${timeOfDay(a.ends_at)}`),
+        h("span", { class: "badge badge-info" }, t("home.inside_now", { n: a.inside })),
+        a.capacity ? h("span", { class: "badge badge-muted" }, t("home.signed_up", { n: a.signed_up, of: a.capacity })) : null))))
+      : h("p", { class: "muted" }, t("home.no_activities")))));
+  $("workbench").hidden = false;
+}
+
+/** A volunteer's own rank in each of their communities this quarter. */
+async function renderMyRank() {
+  const ranks = await api("GET", "/api/me/rank");
+  if (!ranks.length) return;
+  $("my-rank-list").replaceChildren(...ranks.map((r) => h("li", { class: "rank-line" },
+    h("span", { class: "membership-name" }, r.community_name),
+    h("span", {}, r.rank ? t("home.rank_value", { rank: r.rank, of: r.of, amount: fmtPoints(r.amount) })
+      : t("home.rank_none")))));
+  $("my-rank").hidden = false;
 }
 
 function badge(tone, text) {
@@ -69,7 +122,16 @@ function render(me) {
   $("hours-unit").textContent = t("me.hours_unit");
   $("minutes-held").textContent = minutes.held ? t("me.held", { v: fmtHours(minutes.held) }) : "";
 
-  $("features").replaceChildren(...features(me));
+  const tools = features(me);
+  const manager = isManager(me);
+  const hasRoleTools = tools.managing.length > 0;  // a manager's, a street's or a unit's tools come first
+  $("features").replaceChildren(...(hasRoleTools ? tools.managing : tools.volunteering));
+  $("volunteer-features").replaceChildren(...(hasRoleTools ? tools.volunteering : []));
+  $("volunteer-tools").hidden = !hasRoleTools;
+  // A manager's own balance matters less than today's work: shown only when there is something in it.
+  $("balance-card").hidden = manager && !points.balance && !minutes.balance;
+  if (manager) renderWorkbench().catch((err) => handlePageError(err));
+  if ((me.memberships ?? []).length) renderMyRank().catch((err) => handlePageError(err));
   renderExpiring($("expiring"));
   $("memberships").replaceChildren(...memberships(me));
   $("loading").hidden = true;
@@ -92,9 +154,44 @@ $("logout").addEventListener("click", async (event) => {
   location.replace("/login.html");
 });
 
+// ---- invitations (issue 16): a community asks; I accept or decline ----------------------------
+
+function invitationRow(inv) {
+  const answer = async (button, action) => {
+    setBusy(button, true);
+    try {
+      await api("POST", `/api/me/invitations/${inv.id}/${action}`);
+      if (action === "accept") load();
+      else loadInvitations();
+    } catch (err) {
+      showError(err);
+      setBusy(button, false);
+    }
+  };
+  return h("li", { class: "invitation-row" },
+    h("div", {}, h("strong", {}, inv.community_name), " · ", t(`role.${inv.role}`)),
+    h("div", { class: "muted small" }, t("me.invited_by", { name: inv.invited_by })),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "btn btn-primary btn-small",
+        onclick: (e) => answer(e.currentTarget, "accept") }, t("me.invitation_accept")),
+      h("button", { type: "button", class: "btn btn-secondary btn-small",
+        onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
+}
+
+async function loadInvitations() {
+  try {
+    const { items } = await api("GET", "/api/me/invitations");
+    $("invitations").replaceChildren(...items.map(invitationRow));
+    $("invitations-card").hidden = items.length === 0;
+  } catch {
+    $("invitations-card").hidden = true; // the rest of the page works without it
+  }
+}
+
 function load() {
   $("loading").textContent = t("common.loading");
   api("GET", "/api/me").then(render, (err) => handlePageError(err, $("loading"), load));
+  loadInvitations();
 }
 
 load();

@@ -3,7 +3,7 @@
 // the answers to their appeals; after the period the page says the posting has ended.
 import { api, ApiError, clearErrors, requireLogin, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
+import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 import { fmtDay, quarterLabel } from "./rankings-parts.js";
 
 initPage({ nav: false }); // a public page: most readers are not logged in
@@ -19,7 +19,7 @@ function amountText(amount) {
 function entry(item) {
   return h("li", { class: ["posting-entry", item.rank <= 3 ? `top-${item.rank}` : null] },
     h("span", { class: "entry-rank", "aria-label": t("posting.rank_aria", { n: item.rank }) }, item.rank),
-    h("span", { class: "entry-name" }, item.name),
+    h("span", { class: "entry-name" }, item.closed ? t("account.closed") : withClosedNames(item.name)),
     h("span", { class: "entry-points" }, amountText(item.amount)));
 }
 

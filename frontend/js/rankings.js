@@ -2,7 +2,7 @@
 // CSV; publish the top list as a public posting (公示) and answer appeals; export the ledger.
 import { api, clearErrors, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
+import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 import {
   fillCommunitySelect, fmtDay, isoDay, managedCommunities, quarterLabel, recentQuarters, remember,
 } from "./rankings-parts.js";
@@ -39,7 +39,7 @@ function renderRanking(r) {
     h("th", { scope: "col", class: "num" }, t(r.unit === "minutes" ? "rank.col_minutes" : "rank.col_points")));
   $("ranking-rows").replaceChildren(...r.items.map((item) => h("tr", {},
     rankCell(item.rank),
-    h("td", { class: "name-cell" }, item.name),
+    h("td", { class: "name-cell" }, withClosedNames(item.name)),
     household ? h("td", { class: "wrap muted" }, (item.members ?? []).join("、") || "–")
       : h("td", { class: "num muted" }, item.phone || "–"),
     h("td", { class: "num amount-cell" }, amountText(item.amount, r.unit)))));
@@ -210,11 +210,23 @@ async function loadCommunity() {
   await Promise.all([loadRanking(), loadPostings()]);
 }
 
+async function showMyRanks() {
+  const ranks = await api("GET", "/api/me/rank");
+  $("my-ranks").replaceChildren(...(ranks.length ? ranks.map((r) => h("section", { class: "card" },
+    h("h2", {}, `${r.community_name} · ${quarterLabel(r.quarter)}`),
+    h("p", { class: "my-rank-line" }, r.rank ? t("home.rank_value", { rank: r.rank, of: r.of, amount: r.amount })
+      : t("home.rank_none")),
+    h("ol", { class: "list" }, ...r.top.map((i) => h("li", { class: "rank-line" },
+      h("span", {}, `${i.rank}. ${i.name}`), h("span", {}, String(i.amount)))))))
+    : [h("p", { class: "card muted" }, t("rank.not_manager"))]));
+}
+
 async function start() {
   try {
     const { list, current } = await managedCommunities();
     $("status").hidden = true;
-    if (!current) {
+    if (!current) {  // a volunteer: their own rank and the masked top of each of their communities
+      await showMyRanks();
       $("not-manager").hidden = false;
       return;
     }

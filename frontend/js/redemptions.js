@@ -5,8 +5,9 @@ import { api, ApiError, clearErrors, handlePageError, newIdempotencyKey, showErr
 import { t } from "./i18n.js";
 import { fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
 import {
-  codeFromScan, fmtDay, markTabs, pointsText, rewardPicture, setCount, wireTabs,
+  fmtDay, markTabs, pointsText, rewardPicture, setCount, wireTabs,
 } from "./supermarket-parts.js";
+import { codeFromText } from "./scan-code.js";
 
 initPage();
 
@@ -100,7 +101,7 @@ setInterval(async () => {
 $("voucher-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = $("voucher-code");
-  const code = codeFromScan(input.value);
+  const code = codeFromText(input.value);
   const button = event.currentTarget.querySelector("button[type=submit]");
   if (!code) {
     input.focus();
@@ -509,7 +510,7 @@ $("spot-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   clearErrors(form);
-  const memberCode = codeFromScan($("spot-member").value);
+  const memberCode = codeFromText($("spot-member").value);
   const rewardId = Number($("spot-reward").value);
   const quantity = Number($("spot-quantity").value);
   if (!memberCode) return showError({ message: t("error.required") }, form, "member_code");

@@ -5,7 +5,9 @@
 import { api, ApiError, newIdempotencyKey, requireLogin } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage } from "./ui.js";
-import { cameraScanSupported, codeFromText, startCamera } from "./qr-camera.js";
+import { cameraScanSupported, startCamera } from "./qr-camera.js";
+import { codeFromText } from "./scan-code.js";
+import { askToJoin, describe, watch } from "./join-request.js";
 
 initPage();
 
@@ -120,9 +122,41 @@ function refusalNote(err) {
   return tOr(`scan.hint.${err.code}`, "");
 }
 
-function showRefusal(err) {
+function showRefusal(err, nonce) {
+  if (err.code === "not_member" && err.details?.community) {
+    // Issue 18: not a dead end any more — ask to join; approval completes this very check-in.
+    const community = err.details.community;
+    show({ tone: "error", title: err.message || t("error.generic"), note: t("join.refused_note", { community }),
+      actions: [
+        h("button", { type: "button", class: "btn btn-primary btn-block", id: "join-button",
+          onclick: () => requestToJoin(nonce) }, t("join.button", { community })),
+        link("/", "common.back_home"),
+      ] });
+    return;
+  }
   show({ tone: "error", title: err.message || t("error.generic"), note: refusalNote(err),
     actions: [link("/scan.html", "scan.scan_another"), link("/", "common.back_home")] });
+}
+
+function showJoinRequest(request) {
+  const view = describe(request);
+  show({ tone: view.tone, title: view.title, note: view.note,
+    amounts: view.checkedIn ? amountsText(view.points ?? 0, 0) : "",
+    actions: view.checkedIn ? doneActions() : [link("/", "common.back_home")] });
+}
+
+async function requestToJoin(nonce) {
+  const button = $("join-button");
+  if (button) button.disabled = true;
+  try {
+    const request = await askToJoin({ scan_code: code, nonce });
+    showJoinRequest(request);
+    watch(request, showJoinRequest);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) requireLogin();
+    else if (err.code === "already_member") location.reload();
+    else showRefusal(err);
+  }
 }
 
 function showNetworkProblem(retry) {
@@ -151,7 +185,7 @@ async function submit(preview, nonce) {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) requireLogin();
     else if (err.code === "network") showNetworkProblem(() => submit(preview, nonce));
-    else showRefusal(err);
+    else showRefusal(err, nonce);
   }
 }
 
@@ -178,6 +212,11 @@ async function resolve() {
 // ---- the in-page scanner --------------------------------------------------------------------
 
 function go(text) {
+  const join = String(text ?? "").match(/\/j\/([a-z0-9]+)/i); // a community's join QR (issue 18)
+  if (join) {
+    location.assign(`/j/${encodeURIComponent(join[1].toLowerCase())}`);
+    return;
+  }
   const value = codeFromText(text);
   if (value) location.assign(`/s/${encodeURIComponent(value)}`);
 }

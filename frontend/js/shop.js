@@ -251,11 +251,23 @@ async function loadMine({ reset = false } = {}) {
     $("mine-status").hidden = !empty;
     $("mine-status").textContent = t("shop.mine_empty");
     $("mine-more").hidden = !state.mineCursor;
+    focusLinkedRedemption();
   } catch (err) {
     handlePageError(err, $("mine-status"), () => loadMine({ reset: true }));
   } finally {
     setBusy($("mine-more"), false);
   }
+}
+
+/** A message (消息) links here with ?redemption=<id>: show that card first, once. */
+const LINKED_REDEMPTION = new URLSearchParams(location.search).get("redemption"); // read before tabs rewrite the URL
+
+function focusLinkedRedemption() {
+  const wanted = LINKED_REDEMPTION;
+  const card = wanted && $("mine").querySelector(`[data-redemption-id="${CSS.escape(wanted)}"]`);
+  if (!card || card.classList.contains("is-linked")) return;
+  card.classList.add("is-linked");
+  card.scrollIntoView({ block: "start" });
 }
 
 // ---- badges, refresh, tabs ----------------------------------------------------------------

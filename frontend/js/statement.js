@@ -1,7 +1,7 @@
 // Points / time statement: newest first, one page at a time with "load more".
 import { api, handlePageError } from "./api.js";
 import { t, tOr } from "./i18n.js";
-import { fmtHours, fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy } from "./ui.js";
+import { fmtHours, fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 
 initPage();
 
@@ -22,7 +22,7 @@ function stateBadge(entryState) {
 function entryRow(item) {
   const type = item.cause?.type ?? "other";
   const typeText = tOr(`cause.${type}`, type);
-  const title = item.cause?.label || typeText;
+  const title = withClosedNames(item.cause?.label) || typeText;
   const meta = [item.cause?.label ? typeText : null, fmtTime(item.created_at)].filter(Boolean).join(" · ");
   const posted = !item.state || item.state === "posted";
   const amountClass = ["entry-amount", !posted ? "is-pending" : item.amount > 0 && "is-in"];

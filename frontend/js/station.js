@@ -3,7 +3,8 @@
 import { api, handlePageError, newIdempotencyKey, toast } from "./api.js";
 import { t, tOr } from "./i18n.js";
 import { fmtMinutes, fmtPoints, h, initPage, setBusy } from "./ui.js";
-import { cameraScanSupported, codeFromText, startCamera } from "./qr-camera.js";
+import { cameraScanSupported, startCamera } from "./qr-camera.js";
+import { codeFromText } from "./scan-code.js";
 
 initPage();
 

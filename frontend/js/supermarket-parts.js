@@ -39,13 +39,6 @@ export function groupCode(code) {
   return (code.match(/.{1,4}/g) ?? [code]).join(" ");
 }
 
-/** A pasted code, or the URL a hand scanner types from a QR (<site>/s/<code>). */
-export function codeFromScan(text) {
-  let code = (text ?? "").trim();
-  if (code.includes("/s/")) code = code.slice(code.lastIndexOf("/s/") + 3);
-  return code.split("?")[0].split("#")[0].replace(/^[/\s]+|[/\s]+$/g, "").replace(/\s+/g, "");
-}
-
 /** A day without the time: "5月3日" / "May 3". */
 export function fmtDay(iso) {
   const date = new Date(iso);

@@ -2,7 +2,7 @@
 // services with their next step (accept, complete, confirm, cancel); family links and gifts; the pool.
 import { api, ApiError, clearErrors, handlePageError, newIdempotencyKey, showError, toast } from "./api.js";
 import { getLang, t, tOr } from "./i18n.js";
-import { fmtHours, fmtMinutes, fmtTime, h, hoursNumber, initPage, setBusy } from "./ui.js";
+import { fmtHours, fmtMinutes, fmtTime, h, hoursNumber, initPage, setBusy, withClosedNames } from "./ui.js";
 
 initPage();
 
@@ -454,7 +454,8 @@ function familyRow(link) {
   t(link.state === "approved" ? "tb.link_remove" : link.can_approve ? "tb.link_decline" : "tb.link_withdraw")));
   return h("li", { class: "family-row" },
     h("div", {},
-      h("div", { class: "family-name" }, link.other.name),
+      // My own ask shows no name until the other side accepts (issue 16): only the number I typed.
+      h("div", { class: "family-name" }, link.other ? withClosedNames(link.other.name) : t("tb.link_unnamed")),
       h("div", { class: "muted small num" }, link.other_phone ?? "")),
     h("div", { class: "row" }, h("span", { class: ["badge", tone] }, t(LINK_STATE[key])), buttons));
 }

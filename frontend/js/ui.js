@@ -3,6 +3,12 @@ import { applyI18n, getLang, setLang, t } from "./i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+// A closed account is named 已注销用户 by the server (issue 16); shown in the reader's language.
+export const CLOSED_NAME = "已注销用户";
+export function withClosedNames(text) {
+  return typeof text === "string" ? text.replaceAll(CLOSED_NAME, t("account.closed")) : text;
+}
+
 function appendChildren(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child == null || child === false) continue;
@@ -54,7 +60,28 @@ const NAV = [
   { href: "/", key: "nav.home", icon: "home" },
   { href: "/scan.html", key: "nav.scan", icon: "scan" },
   { href: "/statement.html", key: "nav.statement", icon: "list" },
+  { href: "/messages.html", key: "nav.messages", icon: "bell", badge: true },
 ];
+
+/** The red count on the 消息 tab: fetched once per page, updated by the messages page. */
+export function setUnreadBadge(count) {
+  for (const badge of document.querySelectorAll(".nav-badge")) {
+    badge.hidden = !count;
+    badge.textContent = count > 99 ? "99+" : String(count);
+    badge.closest("a")?.setAttribute("aria-label",
+      count ? `${t("nav.messages")}，${t("nav.unread", { n: count })}` : t("nav.messages"));
+  }
+}
+
+async function loadUnreadBadge() {
+  try {
+    const response = await fetch("/api/me/messages/unread", { credentials: "same-origin",
+      headers: { Accept: "application/json" } });
+    if (response.ok) setUnreadBadge((await response.json()).unread);
+  } catch {
+    // No badge on a flaky network; the messages page itself shows the truth.
+  }
+}
 
 function langSwitch() {
   const current = getLang();
@@ -80,7 +107,9 @@ export function renderHeader({ nav = true } = {}) {
   const here = location.pathname === "/index.html" ? "/" : location.pathname;
   const links = NAV.map((item) =>
     h("a", { href: item.href, "aria-current": item.href === here ? "page" : null },
-      icon(item.icon), h("span", {}, t(item.key))),
+      h("span", { class: "nav-icon" }, icon(item.icon),
+        item.badge ? h("span", { class: "nav-badge", hidden: true, "aria-hidden": "true" }) : null),
+      h("span", {}, t(item.key))),
   );
   header.className = "app-header";
   document.body.classList.toggle("has-nav", nav); // phones reserve room for the bottom tab bar
@@ -93,6 +122,7 @@ export function renderHeader({ nav = true } = {}) {
       nav ? h("nav", { class: "main-nav", "aria-label": t("nav.main") }, links) : null,
       langSwitch()),
   );
+  if (nav) loadUnreadBadge();
 }
 
 /** Every page starts with this: translate the static markup and draw the header. */

@@ -112,6 +112,14 @@ async def _ok(client: httpx.AsyncClient, person: Person | None, method: str, pat
     return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else {}
 
 
+async def ask_family_link(client: httpx.AsyncClient, asker: Person, asked: Person) -> dict:
+    """`asker` asks `asked` by phone; the answer names nobody (issue 16), so the link is the newest
+    one `asked` sees coming from `asker`."""
+    await _ok(client, asker, "POST", "/api/family-links", json={"phone": asked.phone})
+    links = (await _ok(client, asked, "GET", "/api/family-links"))["items"]
+    return next(link for link in links if link["direction"] == "incoming" and link["other"]["id"] == asker.id)
+
+
 class Builder:
     """Makes resources of a side through the API; `fresh(kind, side)` gives a new one for tests that
     use a resource up (approve, cancel, delete ...)."""
@@ -194,7 +202,7 @@ class Builder:
 
     async def family_link(self, side: Side) -> dict:
         """The target asks to link the volunteer (pending until the volunteer approves)."""
-        return await _ok(self.client, side.target, "POST", "/api/family-links", json={"phone": side.volunteer.phone})
+        return await ask_family_link(self.client, side.target, side.volunteer)
 
     async def member(self, side: Side, role: str = "volunteer") -> Person:
         return await self.world.member(side.community, f"新成员{side.name}", role=role)

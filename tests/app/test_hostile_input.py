@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import new_phone
+from tests.conftest import new_phone, register
 
 ODD_NAMES = ["王\u200b小明", "\u202eإسلام", "😀表情包🎉", "𠀋𡈽𤭢", "Robert'); DROP TABLE users;--",
              "<script>alert(1)</script>", "a" * 50]
@@ -12,7 +12,7 @@ ODD_NAMES = ["王\u200b小明", "\u202eإسلام", "😀表情包🎉", "𠀋�
 
 @pytest.mark.parametrize("name", ODD_NAMES)
 async def test_unicode_and_sql_looking_names_are_stored_verbatim(client, name):
-    r = await client.post("/api/auth/register", json={"phone": new_phone(), "password": "secret-pass-1", "name": name})
+    r = await register(client, new_phone(), "secret-pass-1", name)
     assert r.status_code == 201, r.text
     me = await client.get("/api/me", headers={"Authorization": f"Bearer {r.json()['token']}"})
     assert me.json()["name"] == name
@@ -65,7 +65,7 @@ async def test_pages_carry_security_headers(client):
 async def test_logs_never_contain_passwords_or_full_phones(client, caplog):
     phone = new_phone()
     caplog.set_level("DEBUG")
-    await client.post("/api/auth/register", json={"phone": phone, "password": "leaky-pass-123", "name": "某人"})
+    await register(client, phone, "leaky-pass-123", "某人")
     await client.post("/api/auth/login", json={"phone": phone, "password": "wrong-pass-456"})
     client.cookies.clear()
     text = caplog.text
@@ -102,6 +102,8 @@ async def side(app):
         built.ids.setdefault("posting", 1)
         built.ids.setdefault("appeal", 1)
         built.ids["login_phone"] = built.target.phone
+        built.ids.setdefault("unit", 1)
+        built.ids["reported"] = built.target.id
         yield http, built, await world.admin()
 
 
@@ -113,7 +115,8 @@ def _path(op, ids: dict) -> str:
 
 
 def _valid_body(op, built) -> dict:
-    ids = dict(built.ids, card_code="x", poster_code="x", link_phone=new_phone())
+    ids = dict(built.ids, card_code="x", poster_code="x", link_phone=new_phone(), sms_phone=new_phone(),
+               open_join_code="x")
     return op.body(Cell("admin", built, ids, None))
 
 
@@ -285,7 +288,7 @@ async def test_login_never_keeps_a_session_id_chosen_before_it(client):
     attacker planted, or an old one), the login answers with a new token and the old value stays
     worthless."""
     phone = new_phone()
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "fixation-pass-1", "name": "甲"})
+    r = await register(client, phone, "fixation-pass-1", "甲")
     client.cookies.clear()
     planted = r.json()["token"]  # even a real, live token of the same person is replaced
     for before in ("attacker-chosen-session-id", planted):
@@ -302,7 +305,7 @@ async def test_login_never_keeps_a_session_id_chosen_before_it(client):
 
 async def test_passwords_from_the_api_are_stored_as_argon2id_only(client, pool):
     phone = new_phone()
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "stored-safely-1", "name": "乙"})
+    r = await register(client, phone, "stored-safely-1", "乙")
     client.cookies.clear()
     assert r.status_code == 201
     stored = await pool.fetchval("select password_hash from users where phone = $1", phone)
@@ -330,7 +333,7 @@ async def test_no_answer_or_log_line_shows_a_password_or_another_persons_phone(c
     password = "very-secret-pass-9"
     phone = new_phone()
     bodies = []
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": password, "name": "新人"})
+    r = await register(client, phone, password, "新人")
     bodies.append(r.text)
     r = await client.post("/api/auth/login", json={"phone": phone, "password": "wrong-" + password})
     bodies.append(r.text)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import _fresh_database, drop_database, new_phone
+from tests.conftest import _fresh_database, drop_database, new_phone, register_sync
 from tests.app.security_support import Serve
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
@@ -109,13 +109,14 @@ async def test_cookies_over_plain_http_are_not_marked_secure(client, world):
 
 
 def test_behind_a_tls_proxy_x_forwarded_proto_makes_cookies_secure(admin_url):
-    """`linli serve` trusts proxy headers from 127.0.0.1, as behind a local nginx terminating TLS."""
+    """Behind a local nginx terminating TLS, configured as a trusted proxy (issue 16: proxy headers are
+    believed only from LINLI_TRUSTED_PROXIES, not from 127.0.0.1 by default)."""
     url = asyncio.run(_fresh_database(admin_url))
-    server = Serve(url)
+    server = Serve(url, LINLI_SMS_SHOW_CODES="1", LINLI_TRUSTED_PROXIES="127.0.0.1")
     try:
         server.wait_healthy()
         body = {"phone": new_phone(), "password": "proxy-pass-1", "name": "代理"}
-        r = httpx.post(f"{server.base}/api/auth/register", json=body, headers={"X-Forwarded-Proto": "https"})
+        r = register_sync(server.base, **body, headers={"X-Forwarded-Proto": "https"})
         assert r.status_code == 201, r.text
         assert all("; secure" in flags for flags in _cookies(r).values()), r.headers.get_list("set-cookie")
         r = httpx.post(f"{server.base}/api/auth/login", json={"phone": body["phone"], "password": "proxy-pass-1"})

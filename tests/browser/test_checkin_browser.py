@@ -17,7 +17,7 @@ from PIL import Image
 from domain.checkin import activities, codes
 from domain.people import auth, orgs
 from domain.core import clock, qr
-from tests.conftest import new_phone, screenshot
+from tests.conftest import new_phone, register_sync, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +94,7 @@ def volunteer(base: str, database_url: str, world: dict, name: str = "刘芳") -
     """A person registered through the API (with a password), made a member of the community."""
     phone = new_phone()
     with httpx.Client(base_url=base) as http:
-        r = http.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": name})
+        r = register_sync(base, phone, PASSWORD, name)
         assert r.status_code == 201, r.text
         body = r.json()
     add_member(database_url, world["admin"], world["community"], body["user_id"])

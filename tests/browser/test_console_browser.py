@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from domain.people import auth
-from tests.conftest import new_phone, screenshot
+from tests.conftest import new_phone, register_sync, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -71,8 +71,7 @@ def create_org(page, kind: str, name: str, parent: str | None = None) -> None:
 def test_admin_sets_up_a_community_and_its_manager_invites_a_courier(live_server, browser, phone_page, database_url):
     admin_phone, _ = create_admin(database_url)
     manager_phone, courier_phone = new_phone(), new_phone()
-    r = httpx.post(f"{live_server}/api/auth/register",
-                   json={"phone": manager_phone, "password": PASSWORD, "name": "李晓梅"})
+    r = register_sync(live_server, manager_phone, PASSWORD, "李晓梅")
     assert r.status_code == 201
     manager_id = r.json()["user_id"]
 
@@ -149,7 +148,9 @@ def test_admin_sets_up_a_community_and_its_manager_invites_a_courier(live_server
     shot(page, "console-manager-member-detail-360", 360)
 
     page.click("#tab-audit")
-    page.locator("#audit .audit-entry", has_text="马骏").wait_for()
+    # Two rows name 马骏: the invitation, and the look at the number on the member's page (issue 16).
+    page.locator("#audit .audit-entry", has_text="马骏").filter(has_text="加入成员").wait_for()
+    page.locator("#audit .audit-entry", has_text="马骏").filter(has_text="查看完整手机号").wait_for()
     assert page.locator("#member-detail").is_hidden()
     shot(page, "console-manager-audit-360", 360)
     page.click(".lang-switch")
@@ -160,7 +161,7 @@ def test_admin_sets_up_a_community_and_its_manager_invites_a_courier(live_server
 
 def test_privacy_page_downloads_my_data(live_server, phone_page):
     phone = new_phone()
-    r = httpx.post(f"{live_server}/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "周秀英"})
+    r = register_sync(live_server, phone, PASSWORD, "周秀英")
     assert r.status_code == 201
     page = phone_page
     page.context.add_cookies([{"name": "linli_session", "value": r.json()["token"], "url": live_server},

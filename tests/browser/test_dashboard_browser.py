@@ -11,7 +11,8 @@ import pytest
 
 from domain.people import auth, orgs
 from domain.core import clock
-from domain import demo, ledger, rankings
+from domain import demo, ledger
+from domain.demo import rankings
 from tests.conftest import new_phone, screenshot
 
 pytestmark = pytest.mark.browser

@@ -3,14 +3,14 @@
 import httpx
 import pytest
 
-from tests.conftest import new_phone, screenshot
+from tests.conftest import new_phone, register_sync, screenshot
 
 pytestmark = pytest.mark.browser
 
 
 def test_login_language_switch_and_me_page(live_server, phone_page):
     phone, password = new_phone(), "browser-pass-1"
-    r = httpx.post(f"{live_server}/api/auth/register", json={"phone": phone, "password": password, "name": "刘芳"})
+    r = register_sync(live_server, phone, password, "刘芳")
     assert r.status_code == 201
     page = phone_page
     page.goto(f"{live_server}/")

@@ -129,7 +129,10 @@ def test_post_accept_complete_confirm_on_two_phones(live_server, database_url, b
         page_a.get_by_role("tab", name="亲情").click()
         page_a.get_by_placeholder("家人的手机号").fill(b.phone)
         page_a.get_by_role("button", name="发送邀请").click()
-        page_a.locator(".family-row", has_text="陈伟").get_by_text("等待对方确认").wait_for()
+        # Asked by phone: no name until B accepts (issue 16), only the number A typed, masked.
+        asked = page_a.locator(".family-row", has_text=b.phone[:3] + "****" + b.phone[-4:])
+        asked.get_by_text("等待对方确认").wait_for()
+        assert "陈伟" not in asked.inner_text()
         page_b.goto(f"{live_server}/timebank.html?tab=family")
         page_b.get_by_role("button", name="同意").click()
         page_b.locator(".family-row", has_text="刘芳").get_by_text("已关联").wait_for()

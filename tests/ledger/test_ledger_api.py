@@ -100,13 +100,14 @@ async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world, p
     a = await world.community("A社区")
     b = await world.community("B社区")
     only_b = await world.member(b, "只在B")
+    # A person outside the manager's communities answers as an unknown id (issue 16).
     r = await adjust(client, a.manager, only_b.id, 10)
-    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
     r = await adjust(client, a.manager, only_b.id, 10, community_id=a.id)
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = await adjust(client, a.manager, only_b.id, 10, community_id=b.id)
-    assert r.status_code == 403
-    assert (await client.get(f"/api/users/{only_b.id}/statement", headers=a.manager.headers)).status_code == 403
+    assert r.status_code == 403  # not a manager of B
+    assert (await client.get(f"/api/users/{only_b.id}/statement", headers=a.manager.headers)).status_code == 404
     assert (await client.get("/api/me/balances", headers=only_b.headers)).json()["points"]["balance"] == 0
     only_b_accounts = await accounts_of(pool, b.id, only_b.id)
     assert await pool.fetchval("select count(*) from transfers where $1 in (debit_account, credit_account)",
@@ -132,8 +133,8 @@ async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world, p
         (10, 10, credit["id"])]
     assert await world.ledger_problems() == {}
     # a plain member is no manager at all
-    assert (await adjust(client, both, only_b.id, 10)).status_code == 403
-    assert (await client.get(f"/api/users/{only_b.id}/statement", headers=both.headers)).status_code == 403
+    assert (await adjust(client, both, only_b.id, 10)).status_code == 404
+    assert (await client.get(f"/api/users/{only_b.id}/statement", headers=both.headers)).status_code == 404
 
 
 async def test_adjustment_comes_from_a_community_the_member_belongs_to(client, world, pool):

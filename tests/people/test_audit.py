@@ -75,7 +75,8 @@ async def test_each_act_writes_exactly_one_row_with_actor_target_and_ip(client, 
     assert row["actor_id"] == manager.id and row["after"]["new_account"] is True
     assert "phone" not in row["after"]  # audit rows never keep phone numbers
     volunteer = await world.person("志愿者甲")
-    await act("member_add", "POST", f"/api/orgs/{community}/members", {"user_id": volunteer.id, "role": "volunteer"}, m)
+    # An admin places a person who belongs nowhere yet (a manager may not: issue 16).
+    await act("member_add", "POST", f"/api/orgs/{community}/members", {"user_id": volunteer.id, "role": "volunteer"}, h)
     _, row = await act("member_edit", "POST", f"/api/members/{courier}/grid", {"grid_id": grid2}, m)
     assert (row["before"], row["after"]) == ({"grid_id": grid}, {"grid_id": grid2})
 

@@ -3,12 +3,11 @@
 from datetime import timedelta
 
 from domain.core import clock
-from tests.conftest import freeze_at_window_start, new_phone
+from tests.conftest import freeze_at_window_start, new_phone, register as register_via_sms
 
 
 async def register(client, phone=None, password="secret-pass-1", name="刘芳"):
-    return await client.post("/api/auth/register", json={"phone": phone or new_phone(), "password": password,
-                                                          "name": name})
+    return await register_via_sms(client, phone or new_phone(), password, name)
 
 
 async def test_register_login_me_logout_revokes_cookie_and_token(client):
@@ -116,15 +115,28 @@ async def test_cookie_post_without_csrf_header_is_refused(client, world):
 async def test_bad_registration_input_names_the_field(client):
     cases = [({"phone": "12345", "password": "secret-pass-1", "name": "张三"}, "phone"),
              ({"phone": new_phone(), "password": "secret-pass-1", "name": "   "}, "name"),
-             ({"phone": new_phone(), "password": "short", "name": "张三"}, "password"),
              ({"phone": new_phone(), "password": "secret-pass-1"}, "name"),
              ({"phone": new_phone(), "password": 12345678, "name": "张三"}, "password"),
              ({"phone": new_phone(), "password": "secret-pass-1", "name": "张三", "role": "admin"}, "role")]
     for body, field in cases:
-        r = await client.post("/api/auth/register", json=body)
+        r = await client.post("/api/auth/register", json={"code": "123456", **body})
         assert r.status_code in (400, 422), (body, r.text)
         assert r.json()["error"] == "validation_failed"
         assert r.json()["details"]["field"] == field, (body, r.json())
+    r = await client.post("/api/auth/register", json={"phone": new_phone(), "password": "secret-pass-1", "name": "张三"})
+    assert r.status_code == 422 and r.json()["details"]["field"] == "code"  # no registration without the SMS code
+
+
+async def test_a_refused_password_names_the_rule_in_chinese_and_english(client):
+    """Issue 18: "输入有误，请检查标出的字段" never said what the rule is."""
+    for password in ("short", " " * 8, "x" * 129):
+        body = {"phone": new_phone(), "password": password, "name": "张三", "code": "123456"}
+        r = await client.post("/api/auth/register", json=body)
+        assert r.status_code == 422 and r.json()["error"] == "weak_password", r.text
+        assert r.json()["details"]["field"] == "password"
+        assert r.json()["message"] == "密码需为 8 到 128 个字符，其中至少 8 个不是空格"
+        r = await client.post("/api/auth/register", json=body, headers={"Accept-Language": "en"})
+        assert r.json()["message"] == "The password must be 8 to 128 characters, at least 8 of them not spaces"
 
 
 async def test_duplicate_phone_is_a_conflict(client):

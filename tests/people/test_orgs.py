@@ -71,9 +71,10 @@ async def test_manager_of_a_cannot_touch_community_b(client, world, pool):
     r = await client.post("/api/teams", headers=h, json={"name": "B队", "community_id": b.id})
     assert r.status_code == 403
     assert await teams_in(pool, b.id) == []
+    # Membership is by consent: a manager picks no existing person from outside (issue 16).
     r = await client.post(f"/api/orgs/{a.id}/members", headers=h, json={"user_id": outsider.id, "role": "volunteer"})
-    assert r.status_code == 201
-    assert await memberships(pool, outsider.id) == {(a.id, "volunteer")}
+    assert r.status_code == 404
+    assert await memberships(pool, outsider.id) == set()
     listing = (await client.get(f"/api/orgs?parent_id={a.street_id}", headers=h)).json()
     assert a.id in [o["id"] for o in listing["items"]]
     assert b.id not in [o["id"] for o in listing["items"]]
@@ -82,11 +83,12 @@ async def test_manager_of_a_cannot_touch_community_b(client, world, pool):
 async def test_couriers_join_grids_and_volunteers_join_communities(client, world, pool):
     a = await world.community("A社区")
     p = await world.person()
+    admin = await world.admin()
     h = a.manager.headers
-    r = await client.post(f"/api/orgs/{a.id}/members", headers=h, json={"user_id": p.id, "role": "courier"})
+    r = await client.post(f"/api/orgs/{a.id}/members", headers=admin.headers, json={"user_id": p.id, "role": "courier"})
     assert r.status_code == 422
     assert await memberships(pool, p.id) == set()
-    r = await client.post(f"/api/orgs/{a.grid_id}/members", headers=h, json={"user_id": p.id, "role": "courier"})
+    r = await client.post(f"/api/orgs/{a.grid_id}/members", headers=admin.headers, json={"user_id": p.id, "role": "courier"})
     assert r.status_code == 201
     assert await memberships(pool, p.id) == {(a.grid_id, "courier")}
     me = (await client.get("/api/me", headers=p.headers)).json()

@@ -8,7 +8,7 @@ import pytest
 from domain.people import auth, privacy
 from domain.checkin import codes
 from domain.core import clock
-from tests.conftest import freeze_at_window_start, new_phone
+from tests.conftest import freeze_at_window_start, new_phone, register
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,7 @@ def _leave_no_session_cookie(client):
 
 async def registered(client, name: str) -> tuple[int, str, dict]:
     phone = new_phone()
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "my-own-pass-1", "name": name})
+    r = await register(client, phone, "my-own-pass-1", name)
     assert r.status_code == 201
     return r.json()["user_id"], phone, {"Authorization": f"Bearer {r.json()['token']}"}
 
@@ -29,7 +29,9 @@ async def test_export_returns_all_of_a_persons_data(client, pool, world):
     c = await world.community("导出社区")
     user_id, phone, me = await registered(client, "钱多多")
     m = c.manager.headers
-    await client.post(f"/api/orgs/{c.id}/members", headers=m, json={"user_id": user_id, "role": "volunteer"})
+    # An admin places the registered person (a manager picks nobody from outside: issue 16).
+    await client.post(f"/api/orgs/{c.id}/members", headers=(await world.admin()).headers,
+                      json={"user_id": user_id, "role": "volunteer"})
     team = (await client.post("/api/teams", headers=m, json={"name": "楼道小组", "community_id": c.id})).json()
     await client.post(f"/api/teams/{team['id']}/members", headers=m, json={"user_id": user_id})
     for unit, amount in (("points", 25), ("minutes", 90), ("points", -5)):
@@ -85,7 +87,7 @@ async def test_closing_keeps_the_ledger_and_removes_phone_and_name_everywhere(cl
     user_id, phone, me = await registered(client, "孙悟空")
     m = c.manager.headers
     admin = (await world.admin()).headers
-    await client.post(f"/api/orgs/{c.id}/members", headers=m, json={"user_id": user_id, "role": "volunteer"})
+    await client.post(f"/api/orgs/{c.id}/members", headers=admin, json={"user_id": user_id, "role": "volunteer"})
     adjustment = (await client.post("/api/adjustments", headers=m, json={"user_id": user_id, "unit": "points",
                                                                          "amount": 50, "reason": "奖励"})).json()
     await client.post(f"/api/transfers/{adjustment['id']}/reverse", headers=m, json={"reason": "重复"})
@@ -143,7 +145,7 @@ async def test_closing_keeps_the_ledger_and_removes_phone_and_name_everywhere(cl
     assert await pool.fetchval("select count(*) from audit_log where act = 'account_close' and target_id = $1",
                                user_id) == 1
     # The number is free again: registering with it makes a new, empty account.
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": "fresh-pass-12", "name": "新人"})
+    r = await register(client, phone, "fresh-pass-12", "新人")
     assert r.status_code == 201 and r.json()["user_id"] != user_id
     fresh = (await client.get("/api/me", headers={"Authorization": f"Bearer {r.json()['token']}"})).json()
     assert fresh["balances"]["points"]["balance"] == 0 and fresh["memberships"] == []

@@ -411,7 +411,8 @@ async def test_a_verify_retried_with_its_idempotency_key_replays_the_first_answe
 
 
 async def test_seed_demo_files_verified_pending_and_rejected_reports(client, world, pool):
-    from domain import demo, reports
+    from domain import demo
+    from domain.demo import reports
     community = await world.community("三苏社区")
     courier = await world.member(community, "马骏", role="courier")
     city = demo.City(admin=(await world.admin()).id, managers={"李晓梅": community.manager.id}, volunteers={},

@@ -21,6 +21,14 @@ async def ok(client, person, method, path, body=None, status=(200, 201)):
     return r.json()
 
 
+async def ask(client, asker, asked) -> dict:
+    """`asker` asks to link `asked` by phone; the answer names nobody (issue 16): the link is read
+    from `asked`'s side."""
+    await ok(client, asker, "POST", "/api/family-links", {"phone": asked.phone})
+    links = (await ok(client, asked, "GET", "/api/family-links"))["items"]
+    return next(x for x in links if x["direction"] == "incoming" and x["other"]["id"] == asker.id)
+
+
 async def minutes(client, person) -> dict:
     return (await ok(client, person, "GET", "/api/me/balances"))["minutes"]
 
@@ -196,7 +204,7 @@ async def test_manager_posts_a_pool_request_for_an_elder_without_a_login(client,
     r = await call(client, a, "POST", "/api/timebank/requests", {**body, "for_user_id": a.id})
     assert r.status_code == 403          # only a manager spends the pool
     r = await call(client, a, "POST", "/api/timebank/requests", body)
-    assert r.status_code == 403          # nor posts for someone else without a family link
+    assert r.status_code == 404          # nor posts for someone else without a family link (as for nobody)
 
     r = await call(client, manager, "POST", "/api/timebank/pool/credits", {"community_id": community.id, "minutes": 600})
     assert r.status_code == 422          # a reason is required
@@ -262,19 +270,22 @@ async def test_gifts_only_between_approved_family_links(client, world):
     r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 10})
     assert r.status_code == 403
 
-    link = await ok(client, a, "POST", "/api/family-links", {"phone": b.phone})
-    assert (link["state"], link["direction"], link["other"]["id"]) == ("pending", "outgoing", b.id)
+    link = await ask(client, a, b)
+    assert (link["state"], link["direction"], link["other"]["id"]) == ("pending", "incoming", a.id)
     assert "****" in link["other_phone"]
+    outgoing = (await ok(client, a, "GET", "/api/family-links"))["items"]
+    assert [(x["id"], x["other"]) for x in outgoing] == [(link["id"], None)]  # no name before b accepts
     r = await call(client, a, "POST", "/api/family-links", {"phone": b.phone})
-    assert r.status_code == 409
+    assert r.status_code == 201          # asking again answers the same and creates nothing
     r = await call(client, b, "POST", "/api/family-links", {"phone": a.phone})
-    assert r.status_code == 409          # one link per pair, whichever side asks
+    assert r.status_code == 201          # one link per pair, whichever side asks
+    assert len((await ok(client, a, "GET", "/api/family-links"))["items"]) == 1
     r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 10})
     assert r.status_code == 403          # not approved yet
     r = await call(client, a, "POST", f"/api/family-links/{link['id']}/approve")
     assert r.status_code == 403          # the other side approves
     r = await call(client, c, "POST", f"/api/family-links/{link['id']}/approve")
-    assert r.status_code == 403
+    assert r.status_code == 404  # a person one may not act on answers as an unknown id (issue 16)
     incoming = (await ok(client, b, "GET", "/api/family-links"))["items"]
     assert [(x["id"], x["direction"], x["can_approve"]) for x in incoming] == [(link["id"], "incoming", True)]
     approved = await ok(client, b, "POST", f"/api/family-links/{link['id']}/approve")
@@ -305,7 +316,7 @@ async def test_gifts_only_between_approved_family_links(client, world):
 
 async def test_gift_replay_moves_once(client, world):
     community, a, b = await setup(world, amount=100)
-    link = await ok(client, a, "POST", "/api/family-links", {"phone": b.phone})
+    link = await ask(client, a, b)
     await ok(client, b, "POST", f"/api/family-links/{link['id']}/approve")
     first = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 20}, key="gift-1")
     again = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 20}, key="gift-1")
@@ -318,10 +329,10 @@ async def test_gift_replay_moves_once(client, world):
 async def test_family_can_post_for_a_linked_elder_and_pay(client, world):
     community, a, b = await setup(world, amount=100)
     mother = await world.member(community, "刘母")
-    link = await ok(client, a, "POST", "/api/family-links", {"phone": mother.phone})
+    link = await ask(client, a, mother)
     # the mother has no login: a manager of her community approves for her
     r = await call(client, b, "POST", f"/api/family-links/{link['id']}/approve")
-    assert r.status_code == 403
+    assert r.status_code == 404  # a person one may not act on answers as an unknown id (issue 16)
     await ok(client, community.manager, "POST", f"/api/family-links/{link['id']}/approve")
     req = await new_request(client, a, 40, for_user_id=mother.id)
     assert (req["beneficiary"]["id"], req["proxy"]) == (mother.id, False)
@@ -394,7 +405,7 @@ async def test_stars_come_from_earned_minutes_not_balance(client, world):
     assert me["stars"] == {"earned_minutes": 6000, "stars": 1, "next_star_minutes": 18000}
     assert (me["served_minutes"], me["services_served"]) == (6000, 5)
 
-    link = await ok(client, volunteer, "POST", "/api/family-links", {"phone": daughter.phone})
+    link = await ask(client, volunteer, daughter)
     await ok(client, daughter, "POST", f"/api/family-links/{link['id']}/approve")
     await ok(client, volunteer, "POST", "/api/gifts", {"to_user_id": daughter.id, "minutes": 3000})
     await ok(client, volunteer, "POST", "/api/timebank/pool/donations", {"community_id": community.id, "minutes": 3000})
@@ -429,7 +440,7 @@ async def test_certificate_lists_confirmed_services(client, world):
     assert (await ok(client, community.manager, "GET", f"/api/timebank/certificate?user_id={b.id}"))["served_minutes"] == 75
     stranger = await world.member(await world.community("别的社区"), "外人")
     r = await call(client, stranger, "GET", f"/api/timebank/certificate?user_id={b.id}")
-    assert r.status_code == 403
+    assert r.status_code == 404  # a person one may not act on answers as an unknown id (issue 16)
 
 
 async def test_ledger_stays_clean_under_a_random_sequence(client, world):
@@ -507,7 +518,8 @@ async def test_ledger_stays_clean_under_a_random_sequence(client, world):
 
 
 async def test_seed_demo(client, world, pool):
-    from domain import demo, timebank
+    from domain import demo
+    from domain.demo import timebank
     community = await world.community("三苏社区")
     people = {n: await world.member(community, n) for n in ("刘芳", "陈伟", "杨丽", "周秀英")}
     await world.fund(people["杨丽"], community, "minutes", 120)

@@ -1,0 +1,85 @@
+"""The capabilities Linli has, and what each one plugs in: the one place the application is
+composed from. The app's routes (api/app.py), the scan resolver's tables (domain/checkin/scans.py),
+the sweeper's list (domain/core/sweeper.py) and the demo's seeds are all built from CAPABILITIES;
+no module registers itself by being imported.
+
+A new capability: add its entry here. A new controller, scan kind or sweep of an existing one:
+add it to that capability's CONTROLLERS / SCAN_ACTS / SCAN_PREVIEWS / SWEEPS (tests/app/
+test_capabilities.py fails when something defined is not wired).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from litestar import Controller
+
+from api.controllers import activities, auth, console, ledger as ledger_api, me, orgs, privacy
+from api.controllers import home, joining as joining_api, notify as notify_api, signups as signups_api
+from api.controllers import units as units_api
+from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
+from api.controllers import supermarket as supermarket_api, timebank as timebank_api
+from domain import checkin, ledger, notify, supermarket
+from domain import demo as demos
+from domain.checkin import scans
+from domain.core import sweeper
+from domain.rankings import expiry
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    controllers: Sequence[type[Controller]]
+    scan_acts: Mapping[str, scans.Act] = field(default_factory=dict)       # code kind -> what a scan does
+    scan_previews: Mapping[str, scans.Look] = field(default_factory=dict)  # code kind -> what it shows first
+    sweeps: Sequence[sweeper.Sweep] = ()                                    # periodic clean-up
+    demo: demos.Seed | None = None                                          # its part of `linli demo`
+
+
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
+                          *privacy.CONTROLLERS], demo=demos.people.seed_demo),
+    Capability("ledger", ledger_api.CONTROLLERS, sweeps=ledger.SWEEPS),
+    Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
+               scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
+    Capability("supermarket", supermarket_api.CONTROLLERS, scan_acts=supermarket.SCAN_ACTS,
+               scan_previews=supermarket.SCAN_PREVIEWS, sweeps=supermarket.SWEEPS, demo=demos.supermarket.seed_demo),
+    Capability("timebank", timebank_api.CONTROLLERS, demo=demos.timebank.seed_demo),
+    Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
+    Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
+    Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
+    Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
+    Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
+)
+
+
+def controllers(capabilities: Sequence[Capability] = CAPABILITIES) -> list[type[Controller]]:
+    return [c for capability in capabilities for c in capability.controllers]
+
+
+def _merged(tables: list[tuple[str, Mapping[str, object]]]) -> dict[str, object]:
+    merged: dict[str, object] = {}
+    owner: dict[str, str] = {}
+    for name, table in tables:
+        for kind, handler in table.items():
+            if kind in merged:
+                raise ValueError(f"scan kind {kind!r} claimed by both {owner[kind]} and {name}")
+            merged[kind], owner[kind] = handler, name
+    return merged
+
+
+def scan_acts(capabilities: Sequence[Capability] = CAPABILITIES) -> dict[str, scans.Act]:
+    return _merged([(c.name, c.scan_acts) for c in capabilities])  # type: ignore[return-value]
+
+
+def scan_previews(capabilities: Sequence[Capability] = CAPABILITIES) -> dict[str, scans.Look]:
+    return _merged([(c.name, c.scan_previews) for c in capabilities])  # type: ignore[return-value]
+
+
+def sweeps(capabilities: Sequence[Capability] = CAPABILITIES) -> list[sweeper.Sweep]:
+    return [s for capability in capabilities for s in capability.sweeps]
+
+
+def install(capabilities: Sequence[Capability] = CAPABILITIES) -> None:
+    """Give the scan resolver and the sweeper their tables. The app calls this when it is built."""
+    scans.install(scan_acts(capabilities), scan_previews(capabilities))
+    sweeper.install(sweeps(capabilities))

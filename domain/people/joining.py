@@ -1,0 +1,318 @@
+"""Self-join: a person asks to join a community, its managers approve or reject (issue 18).
+
+Membership is granted here only by the person's own request, decided by a manager of that
+community (or by the community's auto-approve policy). A request starts from:
+- the community's join code (`<public url>/j/<code>`, printed as a poster like an activity's), or
+- an activity code the person scanned and was refused with `not_member`: the request remembers the
+  activity, and approving it completes that check-in at once when the activity's window is still
+  open (the person's page shows it without scanning again); after the window it says so.
+
+Approving and rejecting are audited (join_approve / join_reject, with the reason); the policy
+change too (join_policy). A manager never decides their own request. Requesters see their own
+request; managers see their communities' queues, with phones masked (the person is not yet theirs).
+"""
+
+import base64
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from domain.core import audit, clock, qr, settings
+from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.people import auth, orgs
+from domain.people.orgs import Actor
+
+REASK_AFTER = timedelta(days=1)  # after a rejection, before the same person may ask the same community again
+INSTRUCTIONS = {"zh": "扫码申请加入本社区，审核通过即可参加活动",
+                "en": "Scan with your phone camera to ask to join; once the community approves, you can take part."}
+
+
+class JoinPreview(msgspec.Struct, frozen=True):
+    community_id: int
+    community_name: str
+    street_name: str | None
+    is_member: bool | None = None        # None when logged out
+    request: "JoinRequest | None" = None  # the viewer's pending request
+
+
+class JoinRequest(msgspec.Struct, frozen=True):
+    id: int
+    community_id: int
+    community_name: str
+    user_id: int
+    name: str
+    phone: str | None              # masked for managers: the person is not yet a member
+    state: str                     # pending | approved | rejected
+    activity_id: int | None
+    activity_title: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    checkin: dict[str, Any] | None  # after approval: what the pending check-in did
+
+
+class Queue(msgspec.Struct, frozen=True):
+    items: list[JoinRequest]
+    pending: int
+
+
+class Policy(msgspec.Struct, frozen=True):
+    community_id: int
+    auto_approve: bool
+
+
+class JoinCode(msgspec.Struct, frozen=True):
+    code: str
+    url: str
+
+
+def _new_code() -> str:
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def url_for(code: str) -> str:
+    return f"{settings.get().public_url}/j/{code}"
+
+
+async def _community(conn: asyncpg.Connection, community_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow("select c.id, c.name, s.name as street_name from orgs c left join orgs s "
+                              "on s.id = c.parent_id where c.id = $1 and c.kind = 'community'", community_id)
+    if row is None:
+        raise not_found("community")
+    return row
+
+
+# ---- the join code and its poster --------------------------------------------------------------
+
+async def join_code(conn: asyncpg.Connection, actor: Actor, community_id: int, *, reissue: bool = False) -> JoinCode:
+    """The community's live join code (made on first use); `reissue` revokes the printed one."""
+    orgs.require_manager(actor, community_id)
+    await _community(conn, community_id)
+    async with conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock(4018, $1::int)", community_id)
+        if reissue:
+            await conn.execute("update join_codes set revoked_at = $2 where community_id = $1 and revoked_at is null",
+                               community_id, clock.now())
+        code = await conn.fetchval("select code from join_codes where community_id = $1 and revoked_at is null "
+                                   "order by created_at desc limit 1", community_id)
+        if code is None:
+            code = await conn.fetchval("insert into join_codes (code, community_id, created_at) values ($1, $2, $3) "
+                                       "returning code", _new_code(), community_id, clock.now())
+    return JoinCode(code, url_for(code))
+
+
+async def poster(conn: asyncpg.Connection, actor: Actor, community_id: int, *, fmt: str, lang: str) -> bytes | str:
+    """The printable A4 join poster (SVG text or PNG bytes), like an activity's."""
+    code = await join_code(conn, actor, community_id)
+    community = await _community(conn, community_id)
+    title = f"Join {community['name']}" if lang == "en" else f"申请加入{community['name']}"
+    args = dict(title=title, when="Always open" if lang == "en" else "长期有效",
+                place=" · ".join(n for n in (community["street_name"], community["name"]) if n), url=code.url,
+                lang=lang, instructions=INSTRUCTIONS)
+    return qr.poster_png(**args) if fmt == "png" else qr.poster_svg(**args)
+
+
+async def _community_of_join_code(conn: asyncpg.Connection, code: str) -> int:
+    community_id = await conn.fetchval("select community_id from join_codes where code = $1 and revoked_at is null",
+                                       (code or "").strip().lower()[:32])
+    if community_id is None:
+        raise DomainError("code_unknown")
+    return community_id
+
+
+async def preview(conn: asyncpg.Connection, viewer: Actor | None, code: str) -> JoinPreview:
+    community = await _community(conn, await _community_of_join_code(conn, code))
+    if viewer is None:
+        return JoinPreview(community["id"], community["name"], community["street_name"])
+    is_member = community["id"] in await orgs.member_communities(conn, viewer.id)
+    pending = await conn.fetchval("select id from join_requests where community_id = $1 and user_id = $2 "
+                                  "and state = 'pending'", community["id"], viewer.id)
+    return JoinPreview(community["id"], community["name"], community["street_name"], is_member,
+                       await _load(conn, pending, viewer) if pending else None)
+
+
+# ---- policy ------------------------------------------------------------------------------------
+
+async def policy(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Policy:
+    orgs.require_manager(actor, community_id)
+    await _community(conn, community_id)
+    auto = await conn.fetchval("select auto_approve from join_policies where community_id = $1", community_id)
+    return Policy(community_id, bool(auto))
+
+
+async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, auto_approve: bool, *,
+                     ip: str | None = None) -> Policy:
+    orgs.require_manager(actor, community_id)
+    await _community(conn, community_id)
+    async with conn.transaction():
+        before = await conn.fetchval("select auto_approve from join_policies where community_id = $1 for update",
+                                     community_id)
+        await conn.execute("insert into join_policies (community_id, auto_approve, updated_at) values ($1, $2, $3) "
+                           "on conflict (community_id) do update set auto_approve = $2, updated_at = $3",
+                           community_id, auto_approve, clock.now())
+        await audit.record(conn, actor, "join_policy", community_id=community_id, target=("org", community_id),
+                           before={"auto_approve": bool(before)}, after={"auto_approve": auto_approve}, ip=ip)
+    return Policy(community_id, auto_approve)
+
+
+# ---- requests ----------------------------------------------------------------------------------
+
+_REQUEST_SQL = """
+    select r.*, c.name as community_name, u.name, u.phone, a.title as activity_title
+    from join_requests r join orgs c on c.id = r.community_id join users u on u.id = r.user_id
+    left join activities a on a.id = r.activity_id"""
+
+
+def _request(row: asyncpg.Record, viewer: Actor) -> JoinRequest:
+    phone = row["phone"] if viewer.id == row["user_id"] else auth.mask_phone(row["phone"])
+    return JoinRequest(id=row["id"], community_id=row["community_id"], community_name=row["community_name"],
+                       user_id=row["user_id"], name=row["name"], phone=phone, state=row["state"],
+                       activity_id=row["activity_id"], activity_title=row["activity_title"],
+                       created_at=row["created_at"], decided_at=row["decided_at"], reason=row["reason"],
+                       checkin=row["checkin"])
+
+
+async def _load(conn: asyncpg.Connection, request_id: int, viewer: Actor) -> JoinRequest:
+    row = await conn.fetchrow(_REQUEST_SQL + " where r.id = $1", request_id)
+    if row is None:
+        raise not_found("join request")
+    return _request(row, viewer)
+
+
+async def get(conn: asyncpg.Connection, viewer: Actor, request_id: int) -> JoinRequest:
+    """The requester's own request, or one of a community the viewer manages (404 to anyone else)."""
+    request = await _load(conn, request_id, viewer)
+    if request.user_id != viewer.id and not viewer.is_admin and request.community_id not in viewer.manages:
+        raise not_found("join request")
+    return request
+
+
+async def _activity_of_scan(conn: asyncpg.Connection, code: str) -> tuple[int, int]:
+    """(activity id, its community) for an activity's poster or rotating code."""
+    row = await conn.fetchrow("select a.id, a.community_id from codes k join activities a on a.id = k.target_id "
+                              "where k.code = $1 and k.kind in ('poster', 'rotating')",
+                              (code or "").strip().lower()[:32])
+    if row is None:
+        raise DomainError("code_unknown")
+    return row["id"], row["community_id"]
+
+
+async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None, scan_code: str | None = None,
+              nonce: str | None = None, ip: str | None = None) -> JoinRequest:
+    """Ask to join the community of a join code, or of the activity whose code was refused
+    (`not_member`). Asking again while a request waits returns that request (with the newer scan).
+    With the community's auto-approve policy the request is approved at once."""
+    if (join_code is None) == (scan_code is None):
+        raise invalid("join_code", "a join code or the scanned activity code")
+    async with pool.acquire() as conn, conn.transaction():
+        activity_id = None
+        if join_code is not None:
+            community_id = await _community_of_join_code(conn, join_code)
+        else:
+            activity_id, community_id = await _activity_of_scan(conn, scan_code)
+        await conn.execute("select 1 from users where id = $1 for update", actor.id)  # one request at a time
+        if community_id in await orgs.member_communities(conn, actor.id):
+            raise DomainError("already_member")
+        # After a rejection, a day's pause: a refused person cannot flood the managers' queue.
+        rejected_at = await conn.fetchval(
+            "select max(decided_at) from join_requests where community_id = $1 and user_id = $2 "
+            "and state = 'rejected'", community_id, actor.id)
+        if rejected_at is not None and clock.now() - rejected_at < REASK_AFTER:
+            wait = REASK_AFTER - (clock.now() - rejected_at)
+            raise DomainError("rate_limited", details={"retry_after": int(wait.total_seconds())})
+        request_id = await conn.fetchval(
+            """update join_requests set activity_id = coalesce($3, activity_id), scan_code = coalesce($4, scan_code),
+                      nonce = coalesce($5, nonce)
+               where community_id = $1 and user_id = $2 and state = 'pending' returning id""",
+            community_id, actor.id, activity_id, scan_code, nonce)
+        if request_id is None:
+            request_id = await conn.fetchval(
+                """insert into join_requests (community_id, user_id, state, activity_id, scan_code, nonce, created_at)
+                   values ($1, $2, 'pending', $3, $4, $5, $6) returning id""",
+                community_id, actor.id, activity_id, scan_code, nonce, clock.now())
+        auto = await conn.fetchval("select auto_approve from join_policies where community_id = $1", community_id)
+        if auto:
+            await _approve(conn, None, request_id, ip=ip)
+        return await _load(conn, request_id, actor)
+
+
+async def queue(conn: asyncpg.Connection, actor: Actor, community_id: int, *, state: str = "pending",
+                limit: int = 50, after: int = 0) -> Queue:
+    """A community's requests (oldest first) and how many wait."""
+    if state not in ("pending", "approved", "rejected"):
+        raise invalid("state", "pending, approved or rejected")
+    orgs.require_manager(actor, community_id)
+    await _community(conn, community_id)
+    rows = await conn.fetch(_REQUEST_SQL + " where r.community_id = $1 and r.state = $2 and r.id > $3 "
+                            "order by r.id limit $4", community_id, state, after, limit)
+    pending = await conn.fetchval("select count(*) from join_requests where community_id = $1 and state = 'pending'",
+                                  community_id)
+    return Queue([_request(r, actor) for r in rows], pending)
+
+
+async def _lock_pending(conn: asyncpg.Connection, actor: Actor | None, request_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow("select * from join_requests where id = $1 for update", request_id)
+    if row is None:
+        raise not_found("join request")
+    if actor is not None:
+        orgs.require_manager(actor, row["community_id"])
+        if row["user_id"] == actor.id:
+            raise forbidden("nobody decides their own request")
+    if row["state"] != "pending":
+        raise DomainError("invalid_state", details={"state": row["state"]})
+    return row
+
+
+async def _complete_checkin(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any] | None:
+    """Run the refused check-in again, now as a member; a refusal is kept as its reason."""
+    if row["activity_id"] is None:
+        return None
+    from domain import checkin  # checkin imports people: import it only when a check-in completes
+    from domain.checkin.scans import ScanContext
+    try:
+        async with conn.transaction():  # a savepoint: a refused check-in must not undo the approval
+            result = await checkin.record_scan(conn, row["activity_id"], row["user_id"], kind="poster", source="self",
+                                               context=ScanContext(nonce=row["nonce"]))
+    except DomainError as error:
+        return {"error": error.code, "details": error.details}
+    return {"action": result.action, "title": result.title, "points": result.points, "minutes": result.minutes}
+
+
+async def _approve(conn: asyncpg.Connection, actor: Actor | None, request_id: int, *, ip: str | None) -> None:
+    row = await _lock_pending(conn, actor, request_id)
+    now = clock.now()
+    await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, 'volunteer') "
+                       "on conflict (org_id, user_id) do nothing", row["community_id"], row["user_id"])
+    done = await _complete_checkin(conn, row)
+    await conn.execute("update join_requests set state = 'approved', decided_at = $2, decided_by = $3, "
+                       "checkin = $4::text::jsonb where id = $1", request_id, now, actor.id if actor else None,
+                       msgspec.json.encode(done).decode() if done is not None else None)
+    await audit.record(conn, actor, "join_approve", community_id=row["community_id"], target=("user", row["user_id"]),
+                       after={"request_id": request_id, "role": "volunteer", "auto": actor is None,
+                              "activity_id": row["activity_id"]}, ip=ip)
+
+
+async def approve(conn: asyncpg.Connection, actor: Actor, request_id: int, *, ip: str | None = None) -> JoinRequest:
+    """Make the requester a volunteer of the community; a pending check-in completes now."""
+    async with conn.transaction():
+        await _approve(conn, actor, request_id, ip=ip)
+    return await _load(conn, request_id, actor)
+
+
+async def reject(conn: asyncpg.Connection, actor: Actor, request_id: int, reason: str, *,
+                 ip: str | None = None) -> JoinRequest:
+    reason = " ".join((reason or "").split())
+    if not 1 <= len(reason) <= 500:
+        raise invalid("reason", "1 to 500 characters")
+    async with conn.transaction():
+        row = await _lock_pending(conn, actor, request_id)
+        await conn.execute("update join_requests set state = 'rejected', decided_at = $2, decided_by = $3, "
+                           "reason = $4 where id = $1", request_id, clock.now(), actor.id, reason)
+        await audit.record(conn, actor, "join_reject", community_id=row["community_id"],
+                           target=("user", row["user_id"]), after={"request_id": request_id}, reason=reason, ip=ip)
+    return await _load(conn, request_id, actor)
+
+

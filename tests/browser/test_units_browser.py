@@ -1,0 +1,137 @@
+"""双报到 pages in Chromium (issue 20): the unit administrator's quarter and the street manager's
+overview at 1280 px and 360 px, in Chinese and English; a member reports through the page."""
+
+import asyncio
+import threading
+
+import asyncpg
+import pytest
+
+from domain import ledger
+from domain.core import db
+from domain.people import auth, orgs
+from domain import units
+from tests.conftest import PHONE, Login, new_phone, screenshot
+
+pytestmark = pytest.mark.browser
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
+
+
+def build(database_url: str) -> dict:
+    """A street with two communities, a unit with an administrator, two members who reported and
+    earned, built through the domain in a thread of its own."""
+    result: dict = {}
+
+    async def run():
+        conn = await asyncpg.connect(database_url)
+        await db._init_connection(conn)
+        try:
+            async def person(name, admin=False):
+                user_id = await auth.create_user(conn, phone=new_phone(), password=None, name=name, is_admin=admin)
+                return Login(await auth._new_session(conn, user_id), name)
+            admin_login = await person("王主任", admin=True)
+            admin = await orgs.load_actor(conn, admin_login.id)
+            district = await orgs.create_org(conn, admin, kind="district", name="东坡区", parent_id=None)
+            street = await orgs.create_org(conn, admin, kind="street", name="苏祠街道", parent_id=district.id)
+            communities = [await orgs.create_org(conn, admin, kind="community", name=n, parent_id=street.id)
+                           for n in ("三苏社区", "裕丰社区")]
+            grid = await orgs.create_org(conn, admin, kind="grid", name="第一网格", parent_id=communities[0].id)
+            managers = [await person(n) for n in ("李晓梅", "张建国")]
+            for m, c in zip(managers, communities):
+                await orgs.appoint_manager(conn, admin, c.id, m.id)
+            secretary = await person("街道书记")
+            await orgs.appoint_manager(conn, admin, street.id, secretary.id)
+            street_actor = await orgs.load_actor(conn, secretary.id)
+            unit = await units.create_unit(conn, street_actor, name="区政务服务中心党支部", kind="government",
+                                           parent_id=street.id)
+            await units.create_unit(conn, street_actor, name="苏祠小学党支部", kind="school", parent_id=street.id)
+            unit_admin = await person("支部书记")
+            await conn.execute("insert into unit_admins (unit_id, user_id, created_at) values ($1, $2, now())",
+                               unit.id, unit_admin.id)
+            members = [await person(n) for n in ("刘芳", "陈伟")]
+            for member, community in zip(members, communities):
+                actor = await orgs.load_actor(conn, member.id)
+                r = await units.declare(conn, actor, unit_id=unit.id, community_id=community.id, grid_id=None,
+                                        party_member=True)
+                await units.confirm_member(conn, await orgs.load_actor(conn, unit_admin.id), unit.id, member.id)
+                manager = managers[communities.index(community)]
+                await units.decide(conn, await orgs.load_actor(conn, manager.id), r.id, approve=True)
+                for unit_name, amount in (("points", 30), ("minutes", 90)):
+                    async with conn.transaction():
+                        await ledger.post(conn, unit=unit_name,
+                                          debit=await ledger.org_account(conn, community.id, "issuing", unit_name),
+                                          credit=await ledger.user_account(conn, member.id, unit_name), amount=amount,
+                                          kind="adjustment", cause=("adjustment", community.id), reason="活动补录")
+            newcomer = await person("赵强")
+            result.update(unit_admin=unit_admin, secretary=secretary, newcomer=newcomer, unit=unit.id,
+                          district=district.id, street=street.id, community=communities[0].id, grid=grid.id)
+        finally:
+            await conn.close()
+
+    worker = threading.Thread(target=lambda: asyncio.run(run()))
+    worker.start()
+    worker.join()
+    assert "unit_admin" in result, "building the street failed"
+    return result
+
+
+def open_page(browser, base, person, size, lang="zh-CN"):
+    context = browser.new_context(**size)
+    context.add_cookies(person.cookies(base))
+    context.add_init_script(f"localStorage.setItem('linli.lang', '{lang}')")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, errors
+
+
+@pytest.mark.parametrize(("size", "lang"), [(DESKTOP, "zh-CN"), (PHONE, "zh-CN"), (PHONE, "en"), (DESKTOP, "en")])
+def test_unit_and_street_pages(live_server, browser, database_url, size, lang):
+    world = build(database_url)
+    width = size["viewport"]["width"]
+    context, page, errors = open_page(browser, live_server, world["unit_admin"], size, lang)
+    try:
+        page.goto(f"{live_server}/units.html")
+        page.locator("#members tr").nth(1).wait_for()
+        assert page.locator("#f-hours").inner_text() == "3.0" and page.locator("#f-points").inner_text() == "60"
+        rows = page.locator("#members tr").all_inner_texts()
+        assert any("刘芳" in r and "三苏社区" in r for r in rows) and any("陈伟" in r and "裕丰社区" in r for r in rows)
+        assert ("第 1 名 / 共 2 个" if lang == "zh-CN" else "1 of 2") == page.locator("#f-rank").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        screenshot(page, f"units-admin-{width}-{lang}")
+        assert not errors, errors
+    finally:
+        context.close()
+    context, page, errors = open_page(browser, live_server, world["secretary"], size, lang)
+    try:
+        page.goto(f"{live_server}/levels.html")
+        page.locator("#communities tr").nth(1).wait_for()
+        texts = page.locator("#communities tr").all_inner_texts()
+        assert any(t.startswith("三苏社区") and "1.5" in t for t in texts), texts
+        assert page.locator("#units li").first.inner_text().startswith("1")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        screenshot(page, f"levels-street-{width}-{lang}")
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_a_member_reports_through_the_page(live_server, browser, database_url):
+    world = build(database_url)
+    context, page, errors = open_page(browser, live_server, world["newcomer"], PHONE)
+    try:
+        page.goto(f"{live_server}/baodao.html")
+        for select in ("district", "street", "community", "grid"):  # each list fills once the one above is chosen
+            page.locator(f"#{select} option[value='{world[select]}']").wait_for(state="attached")
+            page.select_option(f"#{select}", str(world[select]))
+        page.select_option("#unit", str(world["unit"]))
+        screenshot(page, "baodao-form-360")
+        page.get_by_role("button", name="提交报到").click()
+        page.locator("#mine .badge", has_text="待社区确认").wait_for()
+        assert "三苏社区 · 第一网格" in page.locator("#mine").inner_text()
+        assert page.locator("#baodao-form-card").is_hidden()
+        screenshot(page, "baodao-pending-360")
+        assert not errors, errors
+    finally:
+        context.close()
