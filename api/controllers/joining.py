@@ -15,6 +15,7 @@ from api.deps import client_ip, current_session, page_args
 from api.errors import lang as request_lang
 from api.idempotent import respond
 from domain.core.errors import DomainError, invalid
+from domain.core.texts import ReasonIn
 from domain.people import imports, joining, orgs, residents
 from domain.people.orgs import Actor
 
@@ -27,10 +28,6 @@ class JoinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     join_code: Short | None = None   # the community's join QR (/j/<code>)
     scan_code: Short | None = None   # or the activity code that was refused with not_member
     nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-
-
-class ReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class PolicyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 
 from domain import units
+from domain.core.texts import ReasonIn
 from domain.people.orgs import Actor
 
 CSV = "text/csv"
@@ -34,10 +35,6 @@ class DeclareIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     community_id: int
     grid_id: int | None = None
     party_member: bool = True
-
-
-class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class NeedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -158,7 +155,7 @@ class UnitReportsController(Controller):
             return await units.decide(conn, actor, unit_report_id, approve=True)
 
     @post("/{unit_report_id:int}/reject", status_code=200)
-    async def reject(self, actor: Actor, pool: asyncpg.Pool, unit_report_id: int, data: RejectIn) -> units.Report:
+    async def reject(self, actor: Actor, pool: asyncpg.Pool, unit_report_id: int, data: ReasonIn) -> units.Report:
         async with pool.acquire() as conn:
             return await units.decide(conn, actor, unit_report_id, approve=False, reason=data.reason)
 
