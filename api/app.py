@@ -17,7 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from api import capabilities, errors, observe, openapi_errors
+from api import capabilities, errors, observe, openapi_errors, strict_query
 from api.deps import provide_actor, provide_pool
 from domain.core import db, logs, metrics, settings, sweeper
 from domain.core.errors import DomainError
@@ -157,6 +157,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],
+        middleware=[strict_query.middleware],
         before_send=[_security_headers],
         request_max_body_size=1024 * 1024,
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),  # pages on phone networks

@@ -12,10 +12,12 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
 
 from api.app import create_app
@@ -26,6 +28,40 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+
+
+# ---- randomness: Hypothesis profiles --------------------------------------------------------------
+# "ci" (the default, and what CI runs): derandomised, no example database, so two runs of one commit
+# generate the same examples; a failure prints the blob that replays it. "explore" (opt in with
+# HYPOTHESIS_PROFILE=explore): random seeds and many more examples, for a time-boxed hunt (README).
+hypothesis.settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True, deadline=None, max_examples=100)
+hypothesis.settings.register_profile(
+    "explore", derandomize=False, print_blob=True, deadline=None, max_examples=1000)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or "ci"
+hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)
+EXPLORING = HYPOTHESIS_PROFILE == "explore"
+# The seed of the generated API requests (tests/app/test_schemathesis.py): fixed in CI, new on each
+# exploration; LINLI_FUZZ_SEED=<the seed printed in the header> replays an exploration.
+FUZZ_SEED = int(os.environ.get("LINLI_FUZZ_SEED") or (
+    int.from_bytes(os.urandom(4), "big") if EXPLORING else 20261130))
+
+
+def examples(ci: int) -> int:
+    """How many examples a slow property test runs: its own number in CI, ten times that when exploring."""
+    return ci * 10 if EXPLORING else ci
+
+
+def pytest_report_header(config) -> list[str]:
+    chosen = hypothesis.settings.default
+    return [f"linli: hypothesis profile {HYPOTHESIS_PROFILE!r} (derandomize={chosen.derandomize}, "
+            f"max_examples={chosen.max_examples}, database={'none' if chosen.database is None else 'local'}); "
+            f"schemathesis seed {FUZZ_SEED} (replay: LINLI_FUZZ_SEED={FUZZ_SEED})"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if config.get_verbosity() < 0:  # -q hides the header: say the seed at the end instead
+        terminalreporter.write_line(pytest_report_header(config)[0])
 
 
 def _with_database(url: str, name: str) -> str:
@@ -152,6 +188,25 @@ def _real_clock():
 def _settings_from_environment():
     """Each test starts from the environment as it is (a test's `setenv` does not leak into the next)."""
     settings.reload()
+
+
+def freeze_at_window_start(seconds: int) -> datetime:
+    """Freeze the clock one second into the next fixed window of `seconds` (rate limits count in such
+    windows): a burst of requests then cannot straddle two windows, and `clock.advance` ends it."""
+    start = (int(clock.now().timestamp()) // seconds + 1) * seconds
+    at = datetime.fromtimestamp(start + 1, timezone.utc)
+    clock.freeze(at)
+    return at
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch):
+    """argon2id with the smallest cost, for tests that make dozens of logins to reach a rate limit: the
+    limit is what they test, and the real cost (on purpose ~0.1 s a hash) would make them slow."""
+    from argon2 import PasswordHasher
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(auth, "_hasher", cheap)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", cheap.hash("dummy-password"))
 
 
 @pytest.fixture
@@ -315,21 +370,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url):
-    """The real app over HTTP (uvicorn in a thread) for the browser; same database as the API tests."""
+def start_uvicorn(asgi_app, port: int, wait: float = 30) -> tuple:
+    """Serve the app over HTTP in a thread; fail the test loudly (with the reason) if it does not start,
+    rather than handing the browser a dead address."""
     import time
 
     import uvicorn
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(database_url, run_sweeper=False), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
-        if server.started:
-            break
+    deadline = time.monotonic() + wait
+    while not server.started:
+        if not thread.is_alive():  # uvicorn gave up (port taken, lifespan failed) and logged why
+            pytest.fail(f"the live server did not start on 127.0.0.1:{port}: uvicorn stopped (its log says why)")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            pytest.fail(f"the live server did not start on 127.0.0.1:{port} within {wait:.0f} s")
         time.sleep(0.05)
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url):
+    """The real app over HTTP (uvicorn in a thread) for the browser; same database as the API tests."""
+    port = _free_port()
+    server, thread = start_uvicorn(create_app(database_url, run_sweeper=False), port)
     base = f"http://127.0.0.1:{port}"
     settings.set_public_url(base)
     yield base

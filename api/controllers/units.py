@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-from dataclasses import dataclass
 
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import UploadFile
@@ -60,8 +59,7 @@ class TargetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     minutes: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 
 
-@dataclass
-class RosterForm:
+class RosterForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     file: UploadFile
 
 

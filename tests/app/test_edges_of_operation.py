@@ -107,6 +107,7 @@ def test_finding_11_uvicorn_believes_forwarded_headers_only_from_configured_prox
     monkeypatch.setattr(db, "migrate", no_migrations)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
     monkeypatch.setattr(settings, "set_public_url_default", lambda url: None)
+    monkeypatch.setattr(settings, "set_metrics_dir", lambda folder: None)  # in-process: leave the metrics alone
     setenv("LINLI_TRUSTED_PROXIES", configured)
     import signal
     previous = signal.getsignal(signal.SIGTERM)

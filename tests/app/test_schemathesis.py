@@ -7,12 +7,25 @@ moves and deactivates things at random, which must not leak into other tests. Ha
 real ids of community A in their path, query and body, so they get past "not found" into the rules.
 Negative generation (wrong types, unknown fields, out of range values) must be refused with a 4xx.
 
+Reproducible (issue 15): every run generates from one seed (FUZZ_SEED in tests/conftest.py, printed in
+pytest's header): fixed under the "ci" Hypothesis profile, so two runs of one commit send the same
+requests (`test_two_runs_generate_the_same_requests` checks it across processes); new on each run
+under HYPOTHESIS_PROFILE=explore, and replayed with LINLI_FUZZ_SEED=<seed>. A failure is shrunk to
+a smallest request. An operation that yields no example fails; only NOTHING_TO_BREAK, pinned by a
+test, are left out of the negative run.
+
 A longer hunt, with a summary of the statuses each operation answered:
     LINLI_FUZZ_EXAMPLES=admin:400,manager:150,volunteer:150,negative:100 LINLI_FUZZ_REPORT=1 \
         pytest tests/app/test_schemathesis.py -s
 """
 
+import hashlib
+import json
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import hypothesis
@@ -30,10 +43,11 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 from api.app import create_app
 from domain.people import auth, orgs
 from domain.checkin import codes
-from tests.conftest import Person
+from tests.conftest import EXPLORING, FUZZ_SEED, Person
 from tests.app.security_support import PrivateApp, seed
 
-pytestmark = pytest.mark.heavy
+# `hypothesis`: the marker Hypothesis gives its own tests, so `-m hypothesis` selects every generated test.
+pytestmark = [pytest.mark.heavy, pytest.mark.hypothesis]
 
 SPEC = create_app("postgresql://unused@127.0.0.1/none").openapi_schema.to_schema()
 SCHEMA = schemathesis.openapi.from_dict(SPEC)
@@ -44,8 +58,22 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # Examples per operation and role (admin reaches deepest: it passes every scope check), and of schema-
 # breaking requests (as admin). Override with LINLI_FUZZ_EXAMPLES=admin:200,manager:50 for a longer run.
 EXAMPLES = {"admin": 100, "manager": 25, "volunteer": 25, "anonymous": 10, "negative": 25}
+if EXPLORING:
+    EXAMPLES = {role: n * 4 for role, n in EXAMPLES.items()}
 EXAMPLES |= {k: int(v) for k, v in (item.split(":") for item in os.environ.get("LINLI_FUZZ_EXAMPLES", "").split(",")
                                     if item)}
+
+# Operations where no request can break the schema: no parameter or body at all, or one free-form path
+# string (any code is a code). Negative generation yields nothing for them (Unsatisfiable, or every
+# draw filtered), so they are left out of the negative run by name; every other operation must
+# generate (`test_nothing_to_break_is_exactly_these`).
+NOTHING_TO_BREAK = {"GET /healthz", "GET /metrics", "GET /api/scans/{code}", "GET /api/join/{join_code}"}
+NEGATIVE_OPERATIONS = [op for op in OPERATIONS if op.label not in NOTHING_TO_BREAK]
+
+# Health checks stay on (a schema Hypothesis cannot fill, or that it must filter too much, fails), except
+# too_slow: it times how long generating takes on this machine, so on a loaded CI runner it would fail a
+# run of a commit that passed before, the very nondeterminism this file removes.
+SUPPRESSED = [HealthCheck.too_slow]
 
 STATUSES: dict[tuple[str, str], list[int]] = {}  # what the answers were, for LINLI_FUZZ_REPORT=1
 
@@ -142,14 +170,25 @@ def fuzz(admin_url):
     f.app.close()
 
 
+def generated(operation, examples: int, mode=None):
+    """Hypothesis' decorators for one operation's requests: the seed, the settings, the strategy.
+    The run below and the reproducibility test use exactly these."""
+    strategy = operation.as_strategy(generation_mode=mode or GenerationMode.POSITIVE)
+
+    def decorate(test):
+        test = hypothesis.given(case=strategy, pin=st.booleans())(test)
+        test = settings(max_examples=examples, deadline=None, database=None, derandomize=True, print_blob=True,
+                        phases=[Phase.generate, Phase.shrink], suppress_health_check=SUPPRESSED,
+                        report_multiple_bugs=False)(test)
+        return hypothesis.seed(FUZZ_SEED)(test)
+    return decorate
+
+
 def _run(fuzz, operation, role: str, examples: int, mode=None, checks=CHECKS) -> None:
     headers = fuzz.headers(role)
     session = requests.Session()
-    strategy = operation.as_strategy(generation_mode=mode or GenerationMode.POSITIVE)
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
-    @hypothesis.given(case=strategy, pin=st.booleans())
+    @generated(operation, examples, mode)
     def check(case, pin):
         if pin and mode is None:
             _pin(case, fuzz.ids)
@@ -169,14 +208,81 @@ def test_fuzz(fuzz, operation, role):
     _run(fuzz, operation, role, EXAMPLES[role])
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
+@pytest.mark.parametrize("operation", NEGATIVE_OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
 def test_fuzz_negative(fuzz, operation):
     """Requests that break the schema (wrong types, unknown fields, out of range) are refused with a 4xx."""
+    _run(fuzz, operation, "admin", EXAMPLES["negative"], mode=GenerationMode.NEGATIVE,
+         checks=CHECKS + [negative_data_rejection])
+
+
+def _nothing_generated(operation) -> bool:
+    @settings(max_examples=5, deadline=None, database=None, derandomize=True, phases=[Phase.generate])
+    @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    def draw(case):
+        pass
     try:
-        _run(fuzz, operation, "admin", EXAMPLES["negative"], mode=GenerationMode.NEGATIVE,
-             checks=CHECKS + [negative_data_rejection])
-    except hypothesis.errors.Unsatisfiable:
-        pass  # nothing in this operation can be made invalid (no parameters, or any string goes)
+        draw()
+    except (hypothesis.errors.Unsatisfiable, hypothesis.errors.FailedHealthCheck):
+        return True
+    return False
+
+
+def test_nothing_to_break_is_exactly_these():
+    """The operations left out of the negative run are those that really yield nothing, and only those
+    (an operation that gains a parameter must leave the list; one that loses all must join it)."""
+    assert {op.label for op in OPERATIONS if _nothing_generated(op)} == NOTHING_TO_BREAK
+
+
+# ---- the same requests on every run of a commit ---------------------------------------------------
+
+SAMPLED = ["GET /api/audit", "POST /api/adjustments", "PATCH /api/rewards/{reward_id}"]
+
+
+def requests_digest(labels: list[str], examples: int = 10) -> str:
+    """A digest of every request the fuzzing would send for these operations (positive and negative),
+    drawn with the same decorators as the run, without sending anything."""
+    seen = []
+    by_label = {op.label: op for op in OPERATIONS}
+    for label in labels:
+        for mode in (None, GenerationMode.NEGATIVE):
+            @generated(by_label[label], examples, mode)
+            def record(case, pin):
+                seen.append([label, str(mode), pin, case.path_parameters, case.query, case.headers, case.body])
+            record()
+
+    def plain(value) -> str:  # schemathesis' NotSet (no body) and bytes bodies, without memory addresses
+        return re.sub(r" at 0x[0-9a-f]+", "", repr(value))
+    return hashlib.sha256(json.dumps(seen, sort_keys=True, default=plain, ensure_ascii=False).encode()).hexdigest()
+
+
+def _loaded_project_modules(root: Path) -> list[str]:
+    """The project's own modules this process has imported (not the virtualenv's)."""
+    return sorted(name for name, module in list(sys.modules.items())
+                  if (path := getattr(module, "__file__", None)) and path.startswith(str(root))
+                  and "/site-packages/" not in path and name != "__main__")
+
+
+def test_two_runs_generate_the_same_requests():
+    """Two processes (with different hash seeds, as two CI runs have) draw the very same requests as
+    this one. Hypothesis also draws on the constants in the project's loaded modules, so the other
+    processes first import the same ones: same code and same seed, same requests (a run of a subset
+    of the suite may load fewer modules and draw other requests; replay a failure with the same command)."""
+    root = Path(__file__).resolve().parents[2]
+    script = ("import importlib, sys\n"
+              "for name in sys.argv[1:]:\n"
+              "    importlib.import_module(name)\n"
+              "from tests.app.test_schemathesis import requests_digest, SAMPLED\n"
+              "print(requests_digest(SAMPLED))")
+    modules = _loaded_project_modules(root)
+    here = requests_digest(SAMPLED)
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "LINLI_FUZZ_SEED": str(FUZZ_SEED)}
+        out = subprocess.run([sys.executable, "-c", script, *modules], env=env, cwd=root, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        digests.add(out.stdout.strip().splitlines()[-1])
+    assert digests == {here}
 
 
 def teardown_module():

@@ -96,7 +96,7 @@ async def test_statement_pages_with_a_cursor(client, world, pool):
         assert r.status_code == 422, bad
 
 
-async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world):
+async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world, pool):
     a = await world.community("A社区")
     b = await world.community("B社区")
     only_b = await world.member(b, "只在B")
@@ -109,6 +109,9 @@ async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world):
     assert r.status_code == 403  # not a manager of B
     assert (await client.get(f"/api/users/{only_b.id}/statement", headers=a.manager.headers)).status_code == 404
     assert (await client.get("/api/me/balances", headers=only_b.headers)).json()["points"]["balance"] == 0
+    only_b_accounts = await accounts_of(pool, b.id, only_b.id)
+    assert await pool.fetchval("select count(*) from transfers where $1 in (debit_account, credit_account)",
+                               only_b_accounts.user) == 0  # the refusals moved nothing
     # a member of both may be adjusted by A's manager, from A's issuing account
     both = await world.member(b, "两边都在")
     admin = await world.admin()
@@ -117,7 +120,18 @@ async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world):
     assert r.status_code == 201
     r = await adjust(client, a.manager, both.id, 10)
     assert r.status_code == 201
-    assert (await client.get(f"/api/users/{both.id}/statement", headers=a.manager.headers)).status_code == 200
+    in_a, in_b = await accounts_of(pool, a.id, both.id), await accounts_of(pool, b.id, both.id)
+    credit = r.json()
+    assert (credit["debit_account"], credit["credit_account"], credit["amount"], credit["actor_id"]) == (
+        in_a.issuing, in_a.user, 10, a.manager.id)
+    assert await pool.fetchval("select count(*) from entries where account_id = $1", in_b.issuing) == 0
+    assert (await client.get("/api/me/balances", headers=both.headers)).json()["points"] == {
+        "balance": 10, "held": 0, "available": 10}
+    statement = await client.get(f"/api/users/{both.id}/statement", headers=a.manager.headers)
+    assert statement.status_code == 200
+    assert [(line["amount"], line["balance_after"], line["transfer_id"]) for line in statement.json()["items"]] == [
+        (10, 10, credit["id"])]
+    assert await world.ledger_problems() == {}
     # a plain member is no manager at all
     assert (await adjust(client, both, only_b.id, 10)).status_code == 404
     assert (await client.get(f"/api/users/{only_b.id}/statement", headers=both.headers)).status_code == 404

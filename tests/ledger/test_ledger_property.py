@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from domain.ledger import adjustments
 from domain import ledger
 from domain.core.errors import DomainError
+from tests.conftest import examples
 from tests.ledger.ledger_support import accounts_of, entries_sum, new_key
 
 MEMBERS = 3
@@ -195,8 +196,10 @@ class Runner:
                 assert t.id == first.id  # the first answer; nothing moves again
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+# function_scoped_fixture: each example makes its own members, so sharing the pool and world is safe;
+# too_slow: every example talks to PostgreSQL, and how long that takes depends on the machine's load.
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                           HealthCheck.too_slow])
 @given(ops=st.lists(operation, min_size=10, max_size=40))
 async def test_random_operations_keep_every_invariant(pool, ledger_world, ops):
     world, community, manager = ledger_world

@@ -1,12 +1,14 @@
 """A person's own data (issue 12): export everything; close the account without breaking the ledger."""
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from domain.people import auth, privacy
 from domain.checkin import codes
-from tests.conftest import new_phone, register
+from domain.core import clock
+from tests.conftest import freeze_at_window_start, new_phone, register
 
 
 @pytest.fixture(autouse=True)
@@ -132,10 +134,10 @@ async def test_closing_keeps_the_ledger_and_removes_phone_and_name_everywhere(cl
         assert r.status_code == 200, (r.request.url, r.text)
         assert phone not in r.text and masked_tail(phone) not in r.text and "孙悟空" not in r.text, r.request.url
     listed = [x for x in responses[0].json()["items"] if x["id"] == user_id][0]
-    assert listed["name"] == privacy.CLOSED_NAME and listed["phone"] is None and listed["closed"] is True
+    assert listed["name"] == "已注销用户" and listed["phone"] is None and listed["closed"] is True
     async with pool.acquire() as conn:
         exported = json.dumps(await privacy.export(conn, user_id), ensure_ascii=False)
-    assert phone not in exported and "孙悟空" not in exported and privacy.CLOSED_NAME in exported
+    assert phone not in exported and "孙悟空" not in exported and "已注销用户" in exported
     closed_row = await pool.fetchrow("select phone, name, password_hash, active, closed_at from users where id = $1",
                                      user_id)
     assert (closed_row["phone"], closed_row["password_hash"], closed_row["active"]) == (None, None, False)
@@ -163,12 +165,17 @@ async def test_managers_and_admins_hand_over_before_closing(client, world, pool)
     assert (await client.get("/api/me", headers=c.manager.headers)).status_code == 200
 
 
-async def test_wrong_passwords_on_close_are_throttled(client):
+async def test_wrong_passwords_on_close_are_throttled(client, cheap_passwords):
+    """Five wrong passwords in 15 minutes, then closing waits for the next window."""
     _, _, me = await registered(client, "试密码")
+    freeze_at_window_start(15 * 60)
     codes_seen = [(await client.post("/api/me/close", headers=me, json={"password": f"guess-{i}"})).status_code
-                  for i in range(privacy.CLOSE_FAILS + 1)]
-    assert codes_seen == [401] * privacy.CLOSE_FAILS + [429]
+                  for i in range(6)]
+    assert codes_seen == [401] * 5 + [429]
     # Even the right password waits now; the account is still open.
     r = await client.post("/api/me/close", headers=me, json={"password": "my-own-pass-1"})
     assert r.status_code == 429
     assert (await client.get("/api/me", headers=me)).status_code == 200
+    clock.advance(timedelta(minutes=15))
+    assert (await client.post("/api/me/close", headers=me, json={"password": "my-own-pass-1"})).status_code == 204
+    assert (await client.get("/api/me", headers=me)).status_code == 401

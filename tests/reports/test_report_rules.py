@@ -11,14 +11,19 @@ from domain.reports.rules import Sighting
 UTC = timezone.utc
 
 
+# What a community pays per verified report until its manager changes it, and the daily cap of report
+# points per courier: the product's numbers (issue 7: "points by kind", "a daily cap"), written here so
+# that changing them is a decision a test sees.
+PROMISED_POINTS = {"civility": 5, "hazard": 10, "service": 5}
+PROMISED_DAILY_CAP = 30
+
+
 def test_defaults_and_community_overrides():
     default = rules.rules_for(None)
-    assert default.points == rules.DEFAULT_POINTS and default.daily_cap == rules.DEFAULT_DAILY_CAP
+    assert default.points == PROMISED_POINTS and default.daily_cap == PROMISED_DAILY_CAP
 
     custom = rules.rules_for({"hazard_points": 20, "civility_points": None, "daily_cap": 50})
-    assert custom.points["hazard"] == 20
-    assert custom.points["civility"] == rules.DEFAULT_POINTS["civility"]  # None keeps the default
-    assert custom.points["service"] == rules.DEFAULT_POINTS["service"]
+    assert custom.points == {"civility": 5, "hazard": 20, "service": 5}  # None keeps the default
     assert custom.daily_cap == 50
 
     assert rules.rules_for({"service_points": 0}).points["service"] == 0  # 0 is an override, not "unset"

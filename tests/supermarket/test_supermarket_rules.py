@@ -41,11 +41,32 @@ def test_a_second_hand_over_reads_as_already_used():
     assert refused(rules.require_transition, "fulfilled", "fulfilled").code == "already_used"
 
 
-def test_final_states_go_nowhere():
-    for final in set(rules.STATES) - set(rules.TRANSITIONS):
-        for target in rules.STATES:
-            with pytest.raises(DomainError):
-                rules.require_transition(final, target)
+# The redemption flow of DESIGN.md ("request → approve or reject → voucher scanned → fulfilled;
+# unapproved requests expire"), written out: every state, and the moves it allows.
+STATES = {"requested", "approved", "rejected", "cancelled", "expired", "fulfilled"}
+MOVES = {("requested", "approved"), ("requested", "rejected"), ("requested", "cancelled"),
+         ("requested", "expired"), ("approved", "fulfilled"), ("approved", "expired")}
+FINAL = {"rejected", "cancelled", "expired", "fulfilled"}
+
+
+def test_the_states_are_the_flows():
+    assert set(rules.STATES) == STATES
+
+
+@pytest.mark.parametrize("current", sorted(STATES))
+@pytest.mark.parametrize("target", sorted(STATES))
+def test_every_move_is_allowed_or_refused_as_the_flow_says(current, target):
+    if (current, target) in MOVES:
+        rules.require_transition(current, target)
+    else:
+        assert refused(rules.require_transition, current, target).code in ("invalid_state", "already_used")
+
+
+@pytest.mark.parametrize("final", sorted(FINAL))
+def test_final_states_go_nowhere(final):
+    for target in STATES:
+        with pytest.raises(DomainError):
+            rules.require_transition(final, target)
 
 
 # ---- request checks, in their fixed order -----------------------------------------------------

@@ -36,7 +36,7 @@ def test_happy_path_states():
 
 
 @pytest.mark.parametrize("state", ["confirmed", "cancelled"])
-@pytest.mark.parametrize("action", rules.ACTIONS)
+@pytest.mark.parametrize("action", ["accept", "complete", "confirm", "cancel"])
 def test_finished_requests_refuse_everything(state, action):
     with pytest.raises(RuleError) as err:
         rules.next_state(state, action)
