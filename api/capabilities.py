@@ -13,13 +13,20 @@ from dataclasses import dataclass, field
 
 from litestar import Controller
 
-from api.controllers import activities, auth, console, ledger as ledger_api, me, orgs, privacy
-from api.controllers import home, joining as joining_api, notify as notify_api, signups as signups_api
-from api.controllers import units as units_api
-from api.controllers import areas as areas_api, certificates as certificates_api
-from api.controllers import rankings as rankings_api, reports as reports_api, scans as scans_api
+from api.controllers import activities, auth, console, home, me, orgs, privacy
+from api.controllers import areas as areas_api
+from api.controllers import certificates as certificates_api
+from api.controllers import joining as joining_api
+from api.controllers import ledger as ledger_api
+from api.controllers import notify as notify_api
+from api.controllers import rankings as rankings_api
+from api.controllers import reports as reports_api
 from api.controllers import scanning as scanning_api
-from api.controllers import supermarket as supermarket_api, timebank as timebank_api
+from api.controllers import scans as scans_api
+from api.controllers import signups as signups_api
+from api.controllers import supermarket as supermarket_api
+from api.controllers import timebank as timebank_api
+from api.controllers import units as units_api
 from domain import checkin, ledger, notify, supermarket, timebank
 from domain import demo as demos
 from domain.checkin import scans

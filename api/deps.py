@@ -7,8 +7,8 @@ from litestar import Request
 from litestar.datastructures import State
 
 from domain.core import settings
-from domain.people import auth, orgs
 from domain.core.errors import DomainError
+from domain.people import auth, orgs
 
 SESSION_COOKIE = "linli_session"
 CSRF_COOKIE = "linli_csrf"

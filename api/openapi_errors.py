@@ -4,8 +4,15 @@
 schema, so each operation lists the error statuses it can answer with that one Error body."""
 
 from litestar import Litestar
-from litestar.openapi.spec import (Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema,
-                                   SecurityScheme)
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
 
 from domain.core.reasons import REASONS
 

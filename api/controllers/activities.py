@@ -12,13 +12,12 @@ from litestar.params import QueryParameter
 from api.deps import client_ip, page_args
 from api.errors import lang as request_lang
 from api.idempotent import respond
-from domain.checkin import activities, attendance, codes
 from domain import checkin
-from domain.core import qr
+from domain.checkin import Attendance, MarkResult, activities, attendance, codes
 from domain.checkin.activities import Activity, ActivityPage, RotatingCode
-from domain.checkin import Attendance, MarkResult
-from domain.people.orgs import Actor
+from domain.core import qr
 from domain.core.texts import Reason, ReasonIn
+from domain.people.orgs import Actor
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]

@@ -11,10 +11,9 @@ from litestar.params import Parameter, QueryParameter
 
 from api.deps import client_ip, page_args
 from domain.core import audit
+from domain.core.texts import ReasonIn
 from domain.people import console, members
 from domain.people.orgs import Actor
-from domain.core.texts import ReasonIn
-
 
 
 class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,8 +6,8 @@ from litestar import Controller, get
 
 from api.deps import page_args
 from domain import ledger
-from domain.ledger import statements
 from domain.core.actor import Actor, OrgRef
+from domain.ledger import statements
 
 
 class Membership(msgspec.Struct):

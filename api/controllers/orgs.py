@@ -7,8 +7,8 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 
 from api.deps import client_ip, page_args
-from domain.people import console, orgs
 from domain.core.errors import forbidden
+from domain.people import console, orgs
 from domain.people.orgs import Actor, Org, Team
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]

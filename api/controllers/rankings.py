@@ -8,14 +8,14 @@ import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.params import QueryParameter
 
-from domain.rankings import dashboard, households, expiry as points_expiry, postings
 from domain import rankings
-from domain.rankings.dashboard import Dashboard
-from domain.rankings.households import Household
 from domain.people.orgs import Actor
+from domain.rankings import Ranking, dashboard, households, postings
+from domain.rankings import expiry as points_expiry
+from domain.rankings.dashboard import Dashboard
 from domain.rankings.expiry import Expiring, Policy
+from domain.rankings.households import Household
 from domain.rankings.postings import Appeal, Posting
-from domain.rankings import Ranking
 
 CSV = "text/csv"  # Litestar adds the charset itself
 

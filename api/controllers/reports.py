@@ -13,9 +13,9 @@ from litestar.params import Body, QueryParameter
 from api.deps import page_args
 from api.idempotent import respond
 from domain import reports
+from domain.core.texts import ReasonIn
 from domain.people.orgs import Actor
 from domain.reports import CourierSummary, Report, ReportPage, ReportSettings
-from domain.core.texts import ReasonIn
 
 # The photo may be up to 10 MB (domain/photos.py); the form around it adds a little. Larger bodies
 # are cut off while streaming with 413, before anything is decoded or stored.

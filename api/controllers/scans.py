@@ -8,9 +8,9 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from api.deps import client_ip, current_session
-from domain.people import orgs
 from domain.checkin import scans
 from domain.core.errors import DomainError
+from domain.people import orgs
 from domain.people.orgs import Actor
 
 

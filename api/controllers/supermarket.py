@@ -16,11 +16,19 @@ from litestar.params import Body, QueryParameter
 from api.deps import page_args
 from api.idempotent import respond
 from domain import supermarket
-from domain.people.orgs import Actor
-from domain.supermarket.rules import MAX_QUANTITY
-from domain.supermarket import (Counts, Redemption, RedemptionDetail, RedemptionPage, Reward, RewardPage,
-                                StockChangePage, Voucher)
 from domain.core.texts import Reason, ReasonIn
+from domain.people.orgs import Actor
+from domain.supermarket import (
+    Counts,
+    Redemption,
+    RedemptionDetail,
+    RedemptionPage,
+    Reward,
+    RewardPage,
+    StockChangePage,
+    Voucher,
+)
+from domain.supermarket.rules import MAX_QUANTITY
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
 Description = Annotated[str, msgspec.Meta(max_length=1000)]

@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType

@@ -29,19 +29,28 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.checkin import activities, codes, fraud, offline, scans
-from domain.core import audit, clock, metrics, sweeper
 from domain import ledger
-from domain.people import orgs
-from domain.checkin import rules
+from domain.checkin import activities, codes, fraud, offline, rules, scans
 from domain.checkin.activities import Activity
 from domain.checkin.codes import Code
+from domain.checkin.scans import (
+    ActivityCodeKind,
+    AlreadyCheckedIn,
+    AlreadyCheckedOut,
+    AttendanceDetails,
+    CheckedIn,
+    CheckedOut,
+    CheckInDetails,
+    CheckOutDetails,
+    ConfirmCheckOut,
+    ConfirmCheckOutDetails,
+    ScanContext,
+)
+from domain.core import audit, clock, metrics, sweeper
+from domain.core.actor import Actor, PersonRef
 from domain.core.errors import DomainError, not_found
 from domain.core.texts import clean_reason
-from domain.core.actor import Actor, PersonRef
-from domain.checkin.scans import (ActivityCodeKind, AlreadyCheckedIn, AlreadyCheckedOut, AttendanceDetails,
-                                   CheckedIn, CheckedOut, CheckInDetails, CheckOutDetails, ConfirmCheckOut,
-                                   ConfirmCheckOutDetails, ScanContext)
+from domain.people import orgs
 
 
 class Attendance(msgspec.Struct, kw_only=True):

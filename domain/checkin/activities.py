@@ -13,11 +13,11 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, qr, settings
 from domain.checkin import codes
-from domain.people import orgs
 from domain.checkin.rules import format_window
+from domain.core import audit, clock, qr, settings
 from domain.core.errors import DomainError, invalid, not_found
+from domain.people import orgs
 from domain.people.orgs import Actor
 
 STATES = ("draft", "published", "closed")

@@ -18,8 +18,8 @@ import msgspec
 from domain.checkin import activities
 from domain.checkin.activities import RotatingCode
 from domain.core import audit, clock, ratelimit, settings
-from domain.core.errors import DomainError, not_found
 from domain.core.actor import Actor
+from domain.core.errors import DomainError, not_found
 
 PAIR_ATTEMPTS_PER_MINUTE = 20  # 200 tries over a code's 10 minutes of 10^8 codes
 

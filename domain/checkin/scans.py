@@ -19,11 +19,11 @@ import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.core import clock, metrics, ratelimit, settings
 from domain.checkin import codes
 from domain.checkin.codes import Code
-from domain.core.errors import DomainError
+from domain.core import clock, metrics, ratelimit, settings
 from domain.core.actor import Actor
+from domain.core.errors import DomainError
 
 LOGGED_REASONS = frozenset({
     "code_unknown", "code_expired", "code_revoked", "outside_window", "capacity_full", "not_published",

@@ -23,7 +23,6 @@ from domain.core import clock
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden
 
-
 # Mirrors the CHECK constraint audit_log_act_check in migrations/009_audit.sql.
 ACTS = frozenset({
     "adjustment", "reversal",

@@ -17,8 +17,8 @@ from functools import lru_cache
 from itertools import groupby
 
 import qrcode
-from qrcode.exceptions import DataOverflowError
 from PIL import Image, ImageDraw, ImageFont
+from qrcode.exceptions import DataOverflowError
 
 MAX_VERSION = 4
 QUIET_ZONE = 4  # modules of white around the symbol, as the QR standard asks

@@ -11,8 +11,8 @@ was and is tried again next round, so a poisoned row shows as a steadily growing
 
 import asyncio
 import logging
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar

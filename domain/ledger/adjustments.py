@@ -13,12 +13,12 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock
 from domain import ledger
-from domain.people import orgs
+from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.ledger import Transfer
 from domain.core.texts import clean_reason
+from domain.ledger import Transfer
+from domain.people import orgs
 
 DEFAULT_THRESHOLDS = {"points": 200, "minutes": 600}  # as the column defaults of migrations/013_authority.sql
 

@@ -11,11 +11,11 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from domain import ledger
 from domain.core import clock, ratelimit
+from domain.core.errors import DomainError
 from domain.people import phones
 from domain.people.phones import PHONE, normalise_phone  # noqa: F401  (auth.normalise_phone for callers)
-from domain import ledger
-from domain.core.errors import DomainError
 
 SESSION_DAYS = 30
 # Wrong logins are throttled per (phone, client address), never per phone alone: an attacker

@@ -11,8 +11,8 @@ import asyncpg
 import msgspec
 
 from domain.core import audit, clock
-from domain.people import auth, orgs
 from domain.core.errors import DomainError, invalid
+from domain.people import auth, orgs
 from domain.people.orgs import Actor
 
 

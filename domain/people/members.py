@@ -16,11 +16,11 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock
-from domain.people import auth, orgs
 from domain import ledger
+from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
+from domain.people import auth, orgs
 from domain.people.orgs import Actor
 
 CSV_LIMIT = 20_000

@@ -10,9 +10,9 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from domain import ledger
 from domain.core import audit
 from domain.core.actor import Actor
-from domain import ledger
 from domain.core.errors import DomainError, forbidden, not_found
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street", "grid": "community"}

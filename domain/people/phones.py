@@ -14,8 +14,8 @@ number, and a wrong or expired code reads the same either way.
 """
 
 import hashlib
-import re
 import hmac
+import re
 import secrets
 from datetime import timedelta
 

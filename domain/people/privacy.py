@@ -17,12 +17,12 @@ so past rankings still add up; the person shows as "已注销用户" without a p
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, ratelimit
-from domain.people import auth
-from domain.checkin import codes
 from domain import ledger
-from domain.ledger import statements
+from domain.checkin import codes
+from domain.core import audit, clock, ratelimit
 from domain.core.errors import DomainError
+from domain.ledger import statements
+from domain.people import auth
 
 CLOSED_NAME = "已注销用户"
 CLOSE_FAILS = 5        # wrong passwords per 15 minutes before closing is refused for a while

@@ -9,8 +9,8 @@ for any members of the manager's community (phone or not).
 Creating and reissuing are audited (member_create, card_reissue).
 """
 
-import msgspec
 import asyncpg
+import msgspec
 
 from domain import ledger
 from domain.checkin import codes

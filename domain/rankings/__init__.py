@@ -18,12 +18,12 @@ from datetime import date, datetime, timedelta
 import asyncpg
 import msgspec
 
-from domain.core import clock
 from domain import ledger
+from domain.core import clock
+from domain.core.errors import forbidden, invalid, not_found
 from domain.ledger import statements
 from domain.people import orgs
 from domain.rankings import rules
-from domain.core.errors import forbidden, invalid, not_found
 
 SCOPES = ("community", "street", "team", "household", "party", "units")
 # Scopes wider than a community: a street's (or district's) communities; names masked as in 公示.

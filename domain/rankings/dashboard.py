@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta
 import asyncpg
 import msgspec
 
-from domain.core import clock
 from domain import ledger, rankings
+from domain.core import clock
+from domain.core.errors import not_found
 from domain.people import orgs
 from domain.rankings import rules
-from domain.core.errors import not_found
 
 WEEKS = 12
 TOP_ACTIVITIES_DAYS = 30

@@ -21,11 +21,11 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, sweeper
 from domain import ledger, rankings
+from domain.core import audit, clock, sweeper
+from domain.core.errors import invalid
 from domain.people import orgs
 from domain.rankings import rules
-from domain.core.errors import invalid
 
 BATCH = 200
 

@@ -10,8 +10,8 @@ import asyncpg
 import msgspec
 
 from domain.core import audit, clock
-from domain.people import orgs
 from domain.core.errors import invalid, not_found
+from domain.people import orgs
 
 
 class Member(msgspec.Struct, frozen=True):

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock
-from domain.people import orgs
 from domain import notify, rankings
-from domain.rankings import rules
+from domain.core import audit, clock
 from domain.core.errors import DomainError, invalid, not_found
+from domain.people import orgs
+from domain.rankings import rules
 
 CLOSED_NAME = "已注销用户"  # as domain/people/privacy.py writes it into a closed account
 

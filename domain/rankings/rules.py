@@ -19,8 +19,6 @@ import msgspec
 
 from domain.core.errors import DomainError
 
-
-
 # ---- quarters -----------------------------------------------------------------------------------
 
 class Quarter(msgspec.Struct, frozen=True, order=True):

@@ -26,13 +26,13 @@ import asyncpg
 import msgspec
 from PIL import Image
 
-from domain.core import audit, clock, metrics, photos
 from domain import ledger, notify
+from domain.core import audit, clock, metrics, photos
+from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.core.texts import clean_reason
 from domain.people import orgs
 from domain.reports import rules
-from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.core.actor import Actor, OrgRef, PersonRef
-from domain.core.texts import clean_reason
 
 Kind = Literal["civility", "hazard", "service"]
 State = Literal["pending", "verified", "rejected"]

@@ -19,16 +19,16 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, metrics, photos, qr, sweeper
-from domain.checkin import codes, scans
 from domain import ledger, notify
+from domain.checkin import codes, scans
+from domain.checkin.codes import Code
+from domain.core import audit, clock, metrics, photos, qr, sweeper
+from domain.core.actor import Actor, PersonRef
+from domain.core.errors import DomainError, forbidden, invalid, not_found
+from domain.core.texts import clean_reason
 from domain.ledger import areas
 from domain.people import orgs
 from domain.supermarket import rules
-from domain.checkin.codes import Code
-from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.core.actor import Actor, PersonRef
-from domain.core.texts import clean_reason
 
 IMAGE_SIDE = 480  # px: reward pictures are shown small, in lists on phones
 # A picture shown 480 px wide needs no more: 16 million pixels (a 4000×4000 PNG, 64 MB to decode)

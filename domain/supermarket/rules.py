@@ -12,7 +12,6 @@ from domain.core import clock, settings
 from domain.core.errors import DomainError, forbidden
 from domain.core.texts import clean_reason  # noqa: F401  (re-exported: the one reason cleaner)
 
-
 STATES = ("requested", "approved", "rejected", "cancelled", "expired", "fulfilled")
 OPEN_STATES = ("requested", "approved")
 # States that use up stock and the monthly allowance: the goods are promised or handed over.

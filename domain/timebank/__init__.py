@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, ratelimit, sweeper
-from domain.people import auth, orgs
 from domain import ledger, notify
-from domain.ledger import areas, statements
-from domain.timebank import rules
-from domain.core.errors import DomainError, forbidden, not_found
+from domain.core import audit, clock, ratelimit, sweeper
 from domain.core.actor import Actor, OrgRef, PersonRef
+from domain.core.errors import DomainError, forbidden, not_found
 from domain.core.texts import clean_reason
+from domain.ledger import areas, statements
+from domain.people import auth, orgs
+from domain.timebank import rules
 
 UNIT = "minutes"
 LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
