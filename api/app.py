@@ -160,7 +160,9 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
         middleware=[strict_query.middleware],
         before_send=[_security_headers],
         request_max_body_size=1024 * 1024,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),  # pages on phone networks
+        # Pages on phone networks: brotli (a fifth smaller than gzip on our catalogues and scripts) for
+        # browsers that take it, gzip for the rest.
+        compression_config=CompressionConfig(backend="brotli", brotli_gzip_fallback=True, minimum_size=1024),
         openapi_config=OpenAPIConfig(title="Linli API", version="0.1.0", path="/schema",
                                      render_plugins=[ScalarRenderPlugin()]),
         debug=False,

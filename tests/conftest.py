@@ -105,7 +105,7 @@ def admin_url():
 async def drop_database(admin: str, url: str) -> None:
     conn = await asyncpg.connect(admin)
     try:
-        await conn.execute(f'drop database if exists "{url.rsplit("/", 1)[1].split("?")[0]}" with (force)')
+        await conn.execute(f'drop database if exists "{url.split("?")[0].rsplit("/", 1)[1]}" with (force)')
     finally:
         await conn.close()
 

@@ -48,7 +48,7 @@ async function load() {
     if (params.get("copies")) $("copies").value = params.get("copies");
     $("choices").replaceChildren(...items.map((a) => h("label", { class: "print-choice" },
       h("input", { type: "checkbox", value: String(a.id), checked: wanted.has(String(a.id)) }),
-      h("span", {}, a.title))));
+      h("span", { translate: "no" }, a.title))));  // a title is what its community typed, not interface text
     $("loading").hidden = true;
     $("print-form").hidden = false;
     $("print-form").addEventListener("change", () => render().catch(handlePageError));

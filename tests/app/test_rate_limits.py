@@ -38,7 +38,8 @@ def fresh_window(seconds: int, margin: float = 40) -> None:
 def servers(admin_url):
     url = asyncio.run(_fresh_database(admin_url))
     limits = {"LINLI_SCAN_RATE_PER_MINUTE": str(SCANS_PER_USER), "LINLI_SCAN_RATE_PER_IP_MINUTE": str(SCANS_PER_IP),
-              "LINLI_SMS_SHOW_CODES": "1"}  # registering needs the SMS code: these servers answer it
+              "LINLI_SMS_SHOW_CODES": "1",  # registering needs the SMS code: these servers answer it
+              "LINLI_TRUSTED_PROXIES": "127.0.0.1"}  # each test request names its address in X-Forwarded-For
     procs = [Serve(url, **limits), Serve(url, **limits)]
     try:
         for proc in procs:

@@ -42,7 +42,7 @@ async def city(admin_url, demo_city):
     name = f"linli_check_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(admin_url)
     try:
-        await admin.execute(f'create database "{name}" template "{demo_city.rsplit("/", 1)[1].split("?")[0]}"')
+        await admin.execute(f'create database "{name}" template "{demo_city.split("?")[0].rsplit("/", 1)[1]}"')
     finally:
         await admin.close()
     url = _with_database(admin_url, name)

@@ -52,7 +52,7 @@ async def spend(pool, person: Person, community: Community, amount: int, when: d
     async with pool.acquire() as conn, conn.transaction():
         await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, person.id, "points", community.id),
                           credit=await ledger.org_account(conn, community.id, "supermarket", "points"),
-                          amount=amount, kind="redemption", cause=("redemption", 1), memo="洗衣液")
+                          amount=amount, kind="redemption", memo="洗衣液")  # no redemption row: no cause
 
 
 async def annul(pool, transfer_id: int, when: datetime) -> None:
