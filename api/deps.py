@@ -35,7 +35,7 @@ async def current_session(request: Request, pool: asyncpg.Pool | asyncpg.Connect
     session = await auth.session_for(pool, token)
     if session is None:
         raise DomainError("unauthenticated")
-    request.scope["linli_user_id"] = session.user_id  # for the request's log line
+    request.scope["linli_user_id"] = session.user_id  # type: ignore[typeddict-unknown-key]  # ASGI extension key: log line
     if from_cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
@@ -46,7 +46,7 @@ async def current_session(request: Request, pool: asyncpg.Pool | asyncpg.Connect
 async def provide_actor(request: Request, state: State) -> orgs.Actor:
     """Every handler that takes `actor` needs a live session; the rest are public."""
     session = await current_session(request, state.pool)
-    request.scope["linli_session"] = session  # for logout
+    request.scope["linli_session"] = session  # type: ignore[typeddict-unknown-key]  # for logout (ASGI extension key)
     return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages),
                       frozenset(session.oversees))
 

@@ -9,6 +9,7 @@ import re
 import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from domain.core.errors import DomainError
 from domain.core.reasons import explain
@@ -119,5 +120,5 @@ def on_crash(request: Request, exc: Exception) -> Response:
     return error_response(request, "internal")
 
 
-HANDLERS = {DomainError: on_domain_error, ValidationException: on_validation_error,
+HANDLERS: ExceptionHandlersMap = {DomainError: on_domain_error, ValidationException: on_validation_error,
             HTTPException: on_http_exception, Exception: on_crash}

@@ -10,6 +10,7 @@ import time
 import uuid
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.core import logs, metrics
@@ -31,11 +32,11 @@ def request_id(scope: Scope) -> str:
 
 def wrap(app: Litestar, handler: ASGIApp) -> ASGIApp:
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:  # the enum (a str, equal to "http") lets mypy narrow to HTTPScope
             await handler(scope, receive, send)
             return
         rid = request_id(scope)
-        scope["linli_request_id"] = rid
+        scope["linli_request_id"] = rid  # type: ignore[typeddict-unknown-key]  # ASGI allows extension keys
         start = time.perf_counter()
         status = 500
 

@@ -187,7 +187,8 @@ class ActivityController(Controller):
         async with pool.acquire() as conn:
             if format == "csv":
                 text = await attendance.attendance_csv(conn, actor, activity_id)
-                return Response(text, media_type="text/csv", headers={
+                # Response[AttendancePage] documents the JSON body in OpenAPI; format=csv sends text instead.
+                return Response(text, media_type="text/csv", headers={  # type: ignore[arg-type]
                     "content-disposition": f'attachment; filename="attendance-{activity_id}.csv"'})
             limit, after = page_args(limit, cursor)
             return Response(await attendance.attendance_page(conn, actor, activity_id, limit, after))

@@ -47,7 +47,8 @@ class AreasController(Controller):
         async with pool.acquire() as conn:
             report = await settlement.monthly(conn, actor, org_id, month)
         if format == "csv":
-            return Response(settlement.to_csv(report), media_type="text/csv", headers={
+            # Response[Settlement] documents the JSON body in OpenAPI; format=csv sends bytes instead.
+            return Response(settlement.to_csv(report), media_type="text/csv", headers={  # type: ignore[arg-type]
                 "content-disposition": f'attachment; filename="settlement-{org_id}-{report.month}.csv"',
                 "cache-control": "no-store"})
         return Response(report)

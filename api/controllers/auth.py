@@ -95,7 +95,8 @@ class AuthController(Controller):
     @post("/logout", status_code=204)
     async def logout(self, request: Request, actor: Actor, pool: asyncpg.Pool) -> Response[None]:
         async with pool.acquire() as conn:
-            await auth.logout(conn, request.scope["linli_session"].token_hash)
+            # Set by provide_actor (an ASGI extension key Litestar's scope TypedDict does not declare).
+            await auth.logout(conn, request.scope["linli_session"].token_hash)  # type: ignore[typeddict-item]
         response: Response[None] = Response(None, status_code=204)
         response.delete_cookie(SESSION_COOKIE)
         response.delete_cookie(CSRF_COOKIE)

@@ -93,7 +93,8 @@ class RankingController(Controller):
                                             limit=None if format == "csv" else limit, only_party=party,
                                             work_unit=work_unit)
         if format == "csv":
-            return _csv(rankings.ranking_csv(result), rankings.ranking_filename(result))
+            # Response[Ranking] documents the JSON body in OpenAPI; format=csv sends bytes instead.
+            return _csv(rankings.ranking_csv(result), rankings.ranking_filename(result))  # type: ignore[return-value]
         return Response(result)
 
 

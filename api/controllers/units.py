@@ -124,7 +124,8 @@ class UnitsController(Controller):
         async with pool.acquire() as conn:
             result = await units.unit_view(conn, actor, unit_id, quarter)
         if format == "csv":
-            return Response(units.unit_csv(result), media_type=CSV, headers={
+            # Response[UnitView] documents the JSON body in OpenAPI; format=csv sends bytes instead.
+            return Response(units.unit_csv(result), media_type=CSV, headers={  # type: ignore[arg-type]
                 "content-disposition": f'attachment; filename="unit-{unit_id}-{result.quarter}.csv"',
                 "cache-control": "no-store"})
         return Response(result)

@@ -24,6 +24,7 @@ Locks, in this order:
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -125,7 +126,7 @@ async def _accounts(conn: asyncpg.Connection, community_id: int, user_id: int) -
     return _accounts_of(await conn.fetchrow(f"select {_accounts_sql('$1', '$2')}", user_id, community_id))
 
 
-async def _person(conn: asyncpg.Connection, accounts: _Accounts, unit: str) -> int:
+async def _person(conn: asyncpg.Connection, accounts: _Accounts, unit: ledger.Unit) -> int:
     """The person's account of this community's `unit`, opened on their first credit from it."""
     account = accounts.user_points if unit == "points" else accounts.user_minutes
     if account is None:  # members have theirs from joining (orgs.add_member): rarely reached
@@ -303,12 +304,13 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
     if step == "check_out" and not _checks_out_now(activity, kind, source, context):
         step = "confirm_check_out"
+    # An automatic check-out always set checked_out_at; `is not None` says so to mypy.
     if (step == "already_checked_out" and not replay and context.scanned_at is not None and attendance.auto_checkout
-            and now > attendance.checked_out_at):
+            and attendance.checked_out_at is not None and now > attendance.checked_out_at):
         # A queued scan that reached us after the automatic check-out: it proves presence until its
         # own time, so that time is credited (an offline station's check-outs are not lost).
         attendance = await _lock_attendance(conn, attendance.id)
-        if attendance.auto_checkout and now > attendance.checked_out_at:
+        if attendance.auto_checkout and attendance.checked_out_at is not None and now > attendance.checked_out_at:
             credited = await credit_to_window_end(conn, activity, attendance.id, now, actor_id=actor_id)
             return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited["points"],
                               minutes=credited["minutes"], details=CheckOutDetails(
@@ -316,13 +318,13 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
                                   checked_out_at=now.isoformat(), late=True, after_auto_checkout=True, **holder))
     if step == "check_out":
         at = max(now, attendance.checked_in_at)
-        credited = await check_out(conn, activity, attendance, at=at, actor_id=actor_id, nonce=context.nonce,
-                                   accounts=scan.accounts,
-                                   received=received if context.scanned_at is not None else None)
-        return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited.points,
-                          minutes=credited.minutes, details=CheckOutDetails(
+        paid = await check_out(conn, activity, attendance, at=at, actor_id=actor_id, nonce=context.nonce,
+                               accounts=scan.accounts,
+                               received=received if context.scanned_at is not None else None)
+        return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=paid.points,
+                          minutes=paid.minutes, details=CheckOutDetails(
                               attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                              checked_out_at=at.isoformat(), **credited.cap, **holder))
+                              checked_out_at=at.isoformat(), **paid.cap, **holder))
     if step == "confirm_check_out":
         # A later scan while inside proves presence: an automatic check-out credits up to it (finding 5
         # of issue 16). One statement (the repeat within REPEAT_WINDOW adds nothing worth a write).
@@ -351,6 +353,7 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if activity.state == "draft":
         raise DomainError("not_published")
     if activity.state == "closed":
+        assert activity.closed_at is not None  # the table's check: closed exactly when closed_at is set
         raise DomainError("outside_window", details={"closed_at": activity.closed_at.isoformat()})
     problem = rules.window_problem(now, activity.starts_at, activity.ends_at)
     if problem == "not_started":
@@ -365,6 +368,7 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if activity.radius_m is not None and source == "self":
         if context.lat is None or context.lng is None:
             raise DomainError("location_required", field="lat", details={"radius_m": activity.radius_m})
+        assert activity.lat is not None and activity.lng is not None  # the table's check: null with radius_m
         distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
         if distance > activity.radius_m:
             raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
@@ -683,7 +687,7 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
     done = 0
     for item in due:  # a row that fails is logged, counted and skipped (domain/core/sweeper.py)
         done += bool(await sweeper.one_row(pool, "check_out_at_window_end", item["id"],
-                                           lambda conn, i=item["id"]: one(conn, i)))
+                                           partial(one, attendance_id=item["id"])))
     return done
 
 

@@ -261,8 +261,9 @@ async def poster(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, fm
     if code is None:  # revoked by hand: a new one keeps the poster printable
         code = await codes.issue(conn, "poster", activity_id, valid_from=activity.starts_at,
                                  valid_until=activity.ends_at)
-    args = dict(title=activity.title, when=format_window(activity.starts_at, activity.ends_at, lang),
-                place=activity.place or activity.community_name, url=codes.url_for(code.code), lang=lang)
+    args: dict[str, Any] = dict(title=activity.title, when=format_window(activity.starts_at, activity.ends_at, lang),
+                                place=activity.place or activity.community_name, url=codes.url_for(code.code),
+                                lang=lang)  # both renderers' keywords
     return qr.poster_png(**args) if fmt == "png" else qr.poster_svg(**args)
 
 
@@ -286,6 +287,7 @@ async def current_rotating_code(conn: asyncpg.Connection, activity: Activity) ->
         if code is None or code.valid_until is None or now >= code.valid_until:
             code = await codes.issue(conn, "rotating", activity_id,
                                      valid_until=now + timedelta(seconds=activity.rotation_seconds))
+    assert code.valid_until is not None  # a rotating code is live until valid_until: checked above, or just issued
     url = codes.url_for(code.code)
     return RotatingCode(code=code.code, url=url, expires_at=code.valid_until, svg=qr.qr_svg(url),
                         refresh_after_seconds=max(1, math.ceil((code.valid_until - now).total_seconds())),

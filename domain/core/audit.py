@@ -15,6 +15,7 @@ passwords, because audit rows outlive an account's closure and cannot be edited.
 
 import json
 from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 
 import asyncpg
 import msgspec
@@ -148,7 +149,9 @@ async def entries(conn: asyncpg.Connection, viewer: Actor, *, community_id: int 
              and ($9 = 0 or a.id < $9)
            order by a.id desc limit $10""",
         community_id, scope, actor_id, act, target_type, target_id, since, until, before_id, limit + 1)
-    items = [Entry(**{k: _decoded(r[k]) if k in ("before", "after") else r[k] for k in Entry.__struct_fields__})
+    # The columns are Entry's fields by name; asyncpg values are untyped (Any) until msgspec holds them.
+    items = [Entry(**cast(dict[str, Any], {k: _decoded(r[k]) if k in ("before", "after") else r[k]
+                                           for k in Entry.__struct_fields__}))
              for r in rows[:limit]]
     return EntryPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
@@ -157,7 +160,7 @@ CSV_MAX_ROWS = 100_000  # beyond this, narrow the filters (dates, act): one expo
 CSV_HEADER = ["时间", "操作", "操作人", "社区", "对象", "对象名称", "变更前", "变更后", "原因", "IP"]
 
 
-async def csv_export(conn: asyncpg.Connection, viewer: "Actor", **filters: object) -> bytes:
+async def csv_export(conn: asyncpg.Connection, viewer: "Actor", **filters: Any) -> bytes:
     """The rows `entries` gives the viewer with the same filters, all of them (newest first), as CSV:
     UTF-8 with BOM and a Chinese header for Excel, local times, formula-like cells quoted."""
     from domain.rankings.rules import to_csv  # the one CSV writer of the exports (BOM, formula guard)
@@ -182,4 +185,5 @@ def _text(value: dict | None) -> str:
 
 def _decoded(value: object) -> dict | None:
     # The pool decodes jsonb; a bare connection hands back text.
-    return json.loads(value) if isinstance(value, str) else value
+    # Otherwise the pool's jsonb codec already gave a dict (or None for SQL null).
+    return json.loads(value) if isinstance(value, str) else cast("dict | None", value)

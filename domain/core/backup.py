@@ -34,8 +34,9 @@ def _candidates(name: str) -> list[Path]:
         found.append(Path(POSTGRES_BIN_PATH) / name)
     except ImportError:
         pass
-    if shutil.which(name):
-        found.append(Path(shutil.which(name)))
+    on_path = shutil.which(name)
+    if on_path:
+        found.append(Path(on_path))
     found += sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     return [p for p in found if p.is_file()]
 
@@ -43,7 +44,8 @@ def _candidates(name: str) -> list[Path]:
 def _major(executable: Path) -> int | None:
     try:
         out = subprocess.run([str(executable), "--version"], capture_output=True, text=True, timeout=10).stdout
-        return int(re.search(r"\) (\d+)", out).group(1))
+        match = re.search(r"\) (\d+)", out)
+        return int(match.group(1)) if match else None
     except (OSError, subprocess.SubprocessError, AttributeError, ValueError):
         return None
 

@@ -227,7 +227,7 @@ def _font_path(bold: bool) -> str | None:
 
 
 @lru_cache(maxsize=32)
-def _font(size_px: int, bold: bool) -> ImageFont.FreeTypeFont:
+def _font(size_px: int, bold: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = _font_path(bold)
     if path is None:  # no CJK font installed: Chinese shows as boxes, the QR is still right
         return ImageFont.load_default(size=size_px)
@@ -236,7 +236,8 @@ def _font(size_px: int, bold: bool) -> ImageFont.FreeTypeFont:
             font = ImageFont.truetype(path, size_px, index=index)
         except OSError:
             break
-        if "SC" in font.getname()[0].split():
+        family = font.getname()[0]
+        if family is not None and "SC" in family.split():
             return font
     return ImageFont.truetype(path, size_px)
 

@@ -63,6 +63,7 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
                 await checkin.record_scan(conn, past.id, city.volunteers["赵强"], kind="poster", source="self")
         except DomainError as error:
             code = await codes.latest(conn, "poster", past.id)
+            assert code is not None  # publishing the activity made its poster code
             await scans.log_refusal(conn, code=code.code, found=code, user_id=city.volunteers["赵强"], error=error)
     for minutes, name in ((125, "刘芳"), (140, "陈伟")):
         with as_of(starts + timedelta(minutes=minutes)):

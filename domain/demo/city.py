@@ -70,6 +70,7 @@ async def build(conn: asyncpg.Connection) -> City | None:
 
     # Opening balances from past paper records, so the shop and time bank can be tried at once.
     manager = await orgs.load_actor(conn, manager_ids["李晓梅"])
+    unit: ledger.Unit  # the pairs below name the ledger's units
     for name, points, minutes in (("刘芳", 320, 600), ("陈伟", 180, 240), ("杨丽", 90, 120)):
         for unit, amount in (("points", points), ("minutes", minutes)):
             async with conn.transaction():

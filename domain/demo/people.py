@@ -21,6 +21,7 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     await members.invite(conn, manager, sansu, phone="13900000004", name="赵强", role="volunteer", ip=ip)
     # A duplicate sign-up, switched off with a reason.
     dup = await members.invite(conn, manager, sansu, phone="13900000099", name="刘芳（重复登记）", role="volunteer", ip=ip)
+    assert dup.member is not None  # a new phone: the member is added at once, nobody's consent is awaited
     await members.deactivate(conn, manager, dup.member.id, reason="重复登记，与刘芳为同一人", ip=ip)
     for name, unit, amount, reason in (("刘芳", "points", 20, "整理社区图书角（纸质签到补录）"),
                                        ("陈伟", "minutes", 60, "重阳节敬老活动时长补录")):

@@ -30,6 +30,7 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     plan = [("刘芳", 20, 120), ("陈伟", 15, 90), ("杨丽", 10, 60), ("周秀英", 10, 60)]
     titles = ["清理楼道小广告", "关爱独居老人", "垃圾分类宣传", "社区义诊帮手"]
     issuing = {u: await ledger.org_account(conn, sansu, "issuing", u) for u in ledger.UNITS}
+    unit: ledger.Unit  # the pairs below name the ledger's units
     frozen_before = clock._frozen  # restored below: a caller may have frozen the clock itself
     try:
         for week in range(12):

@@ -18,6 +18,7 @@ insert's ON CONFLICT finds a used key, and the key is looked up only when the ba
 """
 
 from datetime import datetime
+from functools import partial
 from typing import Literal
 
 import asyncpg
@@ -162,7 +163,7 @@ async def _account_rows(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.
 async def balances(conn: asyncpg.Connection, user_id: int) -> dict[str, Balance]:
     """The wallet per unit: the sum of the person's accounts of every issuing community."""
     rows = await _account_rows(conn, user_id)
-    result = {}
+    result: dict[str, Balance] = {}
     for unit in UNITS:
         total = sum(r["balance"] for r in rows if r["unit"] == unit)
         held = sum(r["held"] for r in rows if r["unit"] == unit)
@@ -272,7 +273,7 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
     except DomainError:
         # A retry whose first call went through (earlier, or while we waited for the lock) spent
         # the balance itself: it replays rather than reading as an overdraft.
-        if await _used(conn, key):
+        if key is not None and await _used(conn, key):  # `is not None` only tells mypy what _used checks
             return await _replay(conn, key, expect)
         raise
     # A retry with enough balance left finds its key taken by the insert's ON CONFLICT below.
@@ -286,6 +287,7 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
         unit, debit, credit, amount, amount if state == "pending" else None, kind, state,
         cause_type, cause_id, memo, actor_id, reason, reverses, key, expires_at, clock.now())
     if row is None:  # the key is taken: a retry, or a concurrent call with the key committed first
+        assert key is not None  # ON CONFLICT (idem_key) fires only for a key; NULLs never conflict
         return await _replay(conn, key, expect)
     if state == "posted":
         metrics.transfer_posted(conn, unit, kind, amount)
@@ -363,7 +365,7 @@ async def reverse(conn: asyncpg.Connection, transfer_id: int, *, actor_id: int |
     # Lock first: a concurrent reversal of the same transfer then has committed (or not) before we
     # look, so the loser hears `invalid_state` instead of an overdraft caused by the winner.
     await _lock(conn, original["debit_account"], original["credit_account"])
-    if await _used(conn, key):
+    if key is not None and await _used(conn, key):  # `is not None` only tells mypy what _used checks
         return await _replay(conn, key, expect)
     existing = await conn.fetchval("select id from transfers where reverses = $1", transfer_id)
     if original["state"] != "posted" or original["kind"] == "reversal" or existing is not None:
@@ -562,7 +564,7 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> i
         ids = await pool.fetch("select id from transfers where state = 'pending' and expires_at <= $1 "
                                "and id <> all($3::bigint[]) order by expires_at, id limit $2", now, batch, failed)
         for r in ids:
-            result = await sweeper.one_row(pool, "expire_holds", r["id"], lambda conn, t=r["id"]: expire(conn, t))
+            result = await sweeper.one_row(pool, "expire_holds", r["id"], partial(expire, transfer_id=r["id"]))
             if result is None:
                 failed.append(r["id"])
             expired += bool(result)

@@ -84,7 +84,7 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
                        reason=reason, key=key, ip=ip)
 
 
-async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int, user_id: int, unit: str,
+async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int, user_id: int, unit: ledger.Unit,
                 amount: int, reason: str, key: str | None, ip: str | None,
                 audited: tuple[str, dict] | None = None) -> Transfer:
     """Post the adjustment and its audit row (`adjustment`, or the act given in `audited`)."""

@@ -12,6 +12,7 @@ The rule, precisely:
 Who sets a level's policy: an admin, or a manager appointed to that street or district.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 import asyncpg
@@ -135,7 +136,7 @@ async def area_of(conn: asyncpg.Connection, community_id: int, unit: str, day: d
     return frozenset(await communities_under(conn, root))
 
 
-async def guest_communities(conn: asyncpg.Connection, community_ids: "set[int] | list[int]", unit: str) -> set[int]:
+async def guest_communities(conn: asyncpg.Connection, community_ids: Iterable[int], unit: str) -> set[int]:
     """Every community of the spending areas of these (a person's own) communities."""
     found: set[int] = set()
     for community_id in community_ids:

@@ -197,9 +197,10 @@ async def deliver_due(pool: asyncpg.Pool, now: datetime, batch: int = 50,
     async with httpx.AsyncClient(timeout=channels.TIMEOUT) as http:
         while rows := await _claim(pool, now, batch):
             for row in rows:  # a row that fails is logged, counted and skipped; its lease lapses, it is retried
-                delivered += bool(await sweeper.one_call(
-                    "sweep_outbox", row["id"],
-                    lambda row=row: _deliver(pool, http, row, using[row["channel"]], now)))
+                # A def, not a lambda: mypy cannot infer a lambda whose parameter has a default.
+                async def deliver(row: asyncpg.Record = row) -> bool:
+                    return await _deliver(pool, http, row, using[row["channel"]], now)
+                delivered += bool(await sweeper.one_call("sweep_outbox", row["id"], deliver))
             if len(rows) < batch:
                 break
     return delivered

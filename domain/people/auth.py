@@ -5,6 +5,7 @@ import hashlib
 import math
 import secrets
 from datetime import datetime, timedelta
+from typing import overload
 
 import asyncpg
 import msgspec
@@ -68,6 +69,10 @@ def check_name(name: str) -> str:
     return name
 
 
+@overload
+def mask_phone(phone: str) -> str: ...
+@overload
+def mask_phone(phone: None) -> None: ...
 def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if phone else phone
 

@@ -187,6 +187,6 @@ async def summary(conn: asyncpg.Connection, viewer: Actor) -> Summary:
         day_start, scope)
     queues = []
     for key, href, table, sql in QUEUES:
-        queues.append(Queue(key, href, await _pending(conn, table, sql, scope) if table else None))
+        queues.append(Queue(key, href, await _pending(conn, table, sql, scope) if table and sql else None))
     return Summary(communities=communities, is_admin=viewer.is_admin, members=members, audit_today=audit_today,
                    queues=queues)

@@ -151,7 +151,8 @@ def read(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
     columns = _columns(table[0])
     rows = []
     for number, cells in enumerate(table[1:], start=2):
-        values = {f: _cell(cells[i]) if i < len(cells) else "" for f, i in columns.items()}
+        # Any, not str: mypy would match the strings against every field of _Row; they fill only its str columns.
+        values: dict[str, Any] = {f: _cell(cells[i]) if i < len(cells) else "" for f, i in columns.items()}
         if not any(values.values()):
             continue  # blank lines are not residents
         rows.append(_Row(row=number, **values))

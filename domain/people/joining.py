@@ -109,9 +109,9 @@ async def poster(conn: asyncpg.Connection, actor: Actor, community_id: int, *, f
     code = await join_code(conn, actor, community_id)
     community = await _community(conn, community_id)
     title = f"Join {community['name']}" if lang == "en" else f"申请加入{community['name']}"
-    args = dict(title=title, when="Always open" if lang == "en" else "长期有效",
-                place=" · ".join(n for n in (community["street_name"], community["name"]) if n), url=code.url,
-                lang=lang, instructions=INSTRUCTIONS)
+    args: dict[str, Any] = dict(title=title, when="Always open" if lang == "en" else "长期有效",
+                                place=" · ".join(n for n in (community["street_name"], community["name"]) if n),
+                                url=code.url, lang=lang, instructions=INSTRUCTIONS)  # both renderers' keywords
     return qr.poster_png(**args) if fmt == "png" else qr.poster_svg(**args)
 
 
@@ -212,6 +212,7 @@ async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None,
         if join_code is not None:
             community_id = await _community_of_join_code(conn, join_code)
         else:
+            assert scan_code is not None  # exactly one of the two was given (checked above)
             activity_id, community_id = await _activity_of_scan(conn, scan_code)
         await conn.execute("select 1 from users where id = $1 for update", actor.id)  # one request at a time
         if community_id in await orgs.member_communities(conn, actor.id):

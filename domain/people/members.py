@@ -134,7 +134,7 @@ def shown_phone(viewer: Actor, person_id: int, phone: str | None,
 
 
 async def audit_phone_view(conn: asyncpg.Connection, viewer: Actor, community_id: int | None,
-                           target: tuple[str, int], user_ids: list[int], *, ip: str | None = None,
+                           target: tuple[str, int | None], user_ids: list[int], *, ip: str | None = None,
                            what: str) -> None:
     """Every look at someone else's full phone number leaves one audit row (issue 16): who looked,
     at whose numbers, in which view. Nothing is written when no full number of another person was shown."""
@@ -400,6 +400,7 @@ async def assign_grid(conn: asyncpg.Connection, actor: Actor, user_id: int, grid
     if grid.kind != "grid":
         raise invalid("grid_id", "a grid")
     community_id = grid.community_id
+    assert community_id is not None  # a grid belongs to its community
     orgs.require_manager(actor, community_id)
     async with conn.transaction():
         current = await conn.fetch(

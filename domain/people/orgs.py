@@ -189,6 +189,7 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
         raise DomainError("validation_failed", field="role")
     if org.kind != want:
         raise DomainError("validation_failed", field="org_id", details={"problem": f"a {role} joins a {want}"})
+    assert org.community_id is not None  # a community, or a grid: both have one
     # Membership is by consent (DESIGN.md): a manager gives another role to someone already in one of
     # their communities, never picks an existing person from elsewhere (that is an invitation the
     # person accepts). Admins build the platform and may place anyone.

@@ -17,6 +17,7 @@ The rule, precisely (ranking_rules.fifo_remaining does the arithmetic):
 """
 
 from datetime import date, datetime
+from functools import partial
 
 import asyncpg
 import msgspec
@@ -167,7 +168,7 @@ async def expire_year(pool: asyncpg.Pool, year: int, now: datetime | None = None
             break
         for r in people:
             result = await sweeper.one_row(pool, "points_expiry", r["user_id"],
-                                           lambda conn, u=r["user_id"]: _expire_person(conn, u, year, now))
+                                           partial(_expire_person, user_id=r["user_id"], year=year, now=now))
             if result is None:
                 failed.append(r["user_id"])
             moved += result or 0

@@ -328,7 +328,11 @@ async def file_report(pool: asyncpg.Pool, courier_id: int, report: NewReport, ph
             courier_id, grid["id"], grid["community_id"], report.kind, report.text, report.place, report.lat,
             report.lng, processed is not None, client_key, clock.now())
         if report_id is None:  # the same key committed concurrently, between our check and here
-            return await _replay(conn, courier_id, client_key, report), False
+            # ON CONFLICT fires only for a key (NULLs never conflict), and the row it hit is committed.
+            assert client_key is not None
+            first = await _replay(conn, courier_id, client_key, report)
+            assert first is not None
+            return first, False
         metrics.report(conn, "pending")
         if processed:
             await conn.execute("insert into report_photos (report_id, jpeg, width, height) values ($1, $2, $3, $4)",
@@ -431,7 +435,8 @@ async def list_reports(conn: asyncpg.Connection, actor: Actor, *, state: str | N
     with farming flags and each courier's recent history."""
     if state is not None and state not in ("pending", "verified", "rejected"):
         raise invalid("state", "pending, verified or rejected")
-    conditions, args = [], []
+    conditions: list[str] = []
+    args: list[object] = []
 
     def where(sql: str, *values) -> None:
         placeholders = [f"${len(args) + i + 1}" for i in range(len(values))]
@@ -523,6 +528,7 @@ async def courier_summary(conn: asyncpg.Connection, actor: Actor) -> CourierSumm
            where m.org_id = $1 and m.role = 'courier' group by m.user_id""", grid.id, start, end)
     points = {s["user_id"]: s["points"] for s in standings}
     mine = points.get(actor.id, 0)
+    assert grid.community_id is not None  # a grid belongs to its community
     current = await load_rules(conn, grid.community_id)
     today = await _earned_on_day(conn, actor.id, grid.community_id, now)
     return CourierSummary(

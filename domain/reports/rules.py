@@ -123,7 +123,7 @@ def is_duplicate(a: Sighting, b: Sighting) -> bool:
     """
     if a.id == b.id or a.kind != b.kind or abs(a.created_at - b.created_at) > DUPLICATE_WINDOW:
         return False
-    if None not in (a.lat, a.lng, b.lat, b.lng):
+    if a.lat is not None and a.lng is not None and b.lat is not None and b.lng is not None:
         return geo.distance_m(a.lat, a.lng, b.lat, b.lng) <= DUPLICATE_DISTANCE_M
     return _same_place_text(a.place, b.place)
 

@@ -14,6 +14,7 @@ Rules without a database live in domain/redemption_rules.py.
 
 import asyncio
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -780,7 +781,7 @@ async def expire_redemptions(pool: asyncpg.Pool, now: datetime, batch: int = 100
         done = 0
         for r in due:
             result = await sweeper.one_row(pool, "expire_redemptions", r["id"],
-                                           lambda conn, rid=r["id"]: _expire_one(conn, rid, now))
+                                           partial(_expire_one, redemption_id=r["id"], now=now))
             if result is None:
                 failed.append(r["id"])
             done += bool(result)

@@ -18,6 +18,7 @@ Scope: acting on a request of a community you neither belong to nor manage is 40
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
 import asyncpg
 import msgspec
@@ -31,7 +32,7 @@ from domain.ledger import areas, statements
 from domain.people import auth, orgs
 from domain.timebank import rules
 
-UNIT = "minutes"
+UNIT: ledger.Unit = "minutes"
 LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
 
 
@@ -472,7 +473,7 @@ async def lapse_accepted_services(pool: asyncpg.Pool, now: datetime, batch: int 
         done = 0
         for r in due:
             result = await sweeper.one_row(pool, "lapse_accepted_services", r["id"],
-                                           lambda conn, rid=r["id"]: _lapse(conn, rid, now))
+                                           partial(_lapse, request_id=r["id"], now=now))
             if result is None:
                 failed.append(r["id"])
             done += bool(result)
@@ -616,6 +617,7 @@ async def give(conn: asyncpg.Connection, actor: Actor, to_user_id: int, minutes:
             conn, user_id=actor.id, unit=UNIT, amount=minutes, where=None, area=held_in, to_user=to_user_id,
             kind="gift", cause=("gift", link_id), memo=memo, actor_id=actor.id, key=key))[0]
     [shown] = await statements.render_memos(conn, [transfer.memo])
+    assert shown is not None  # the gift's memo was set above
     return Gift(transfer.id, link_id, PersonRef(actor.id, actor.name), PersonRef(to_user_id, receiver),
                 minutes, shown, transfer.created_at)
 

@@ -13,6 +13,7 @@
 """
 
 from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -554,7 +555,7 @@ async def claim_need(conn: asyncpg.Connection, actor: Actor, need_id: int) -> Ne
 
 
 async def confirm_card(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int,
-                       quarter: str) -> dict[str, object]:
+                       quarter: str) -> dict[str, Any]:
     """The community confirms what a reported member served there in a quarter: a snapshot the
     member's unit reads. Nobody confirms their own card."""
     orgs.require_manager(actor, community_id)
@@ -647,7 +648,7 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
         for c in communities])
 
 
-async def levels_of(conn: asyncpg.Connection, actor: Actor) -> list[dict[str, object]]:
+async def levels_of(conn: asyncpg.Connection, actor: Actor) -> list[dict[str, Any]]:
     """The streets and districts this person manages (their entry points to the aggregate view)."""
     rows = await conn.fetch("""select o.id, o.name, o.kind from org_managers m join orgs o on o.id = m.org_id
                                where m.user_id = $1 and o.kind in ('street', 'district') order by o.kind, o.name""",
