@@ -32,7 +32,11 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
     except UnicodeDecodeError:
         text = data.decode("gb18030", errors="replace")
     rows, problems, seen = [], [], set()
-    for line, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        raise ValueError("not a CSV file of phone,name lines") from None
+    for line, fields in enumerate(lines, start=1):
         if not any(f.strip() for f in fields):
             continue
         phone = unicodedata.normalize("NFKC", fields[0]).replace(" ", "").replace("-", "") if fields else ""

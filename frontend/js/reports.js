@@ -43,7 +43,8 @@ function historyLine(report) {
       recent.replaceChildren(...(others.length ? others.map((r) =>
         h("li", { class: "history-item" },
           h("span", { class: "history-when" }, `#${r.id} · ${fmtTime(r.created_at)}`),
-          h("span", { class: "history-what" }, t(`report.kind.${r.kind}`), " · ", r.text),
+          h("span", { class: "history-what" }, t(`report.kind.${r.kind}`), " · ",
+            h("span", { translate: "no" }, r.text)),  // what the courier wrote: content, not interface text
           stateBadge(r))) : [h("li", { class: "muted small" }, t("reports.history_none"))]));
     } catch (err) {
       recent.replaceChildren(h("li", { class: "muted small" }, err.message));
@@ -139,12 +140,13 @@ function reportCard(report) {
       h("div", { class: "review-tags" }, kindTag(report.kind), stateBadge(report)),
       h("span", { class: "small muted num" }, `#${report.id}`)),
     h("p", { class: "review-who" },
-      h("strong", {}, report.courier.name), h("span", { class: "muted" }, ` · ${report.grid.name} · ${fmtTime(report.created_at)}`)),
+      h("strong", { translate: "no" }, report.courier.name),
+      h("span", { class: "muted" }, " · ", h("span", { translate: "no" }, report.grid.name), ` · ${fmtTime(report.created_at)}`)),
     report.flags.length > 0 && h("div", { class: "flags" }, report.flags.map(flagLine)),
     report.photo_url && h("a", { class: "review-photo", href: report.photo_url, target: "_blank", rel: "noopener" },
       h("img", { src: report.photo_url, alt: t("report.photo_alt"), loading: "lazy" })),
-    h("p", { class: "review-text" }, report.text),
-    (place || report.map_url) && h("p", { class: "review-place" }, reportIcon("pin"), h("span", {}, place),
+    h("p", { class: "review-text", translate: "no" }, report.text),  // the courier's own words
+    (place || report.map_url) && h("p", { class: "review-place" }, reportIcon("pin"), h("span", { translate: "no" }, place),
       report.map_url && h("a", { href: report.map_url, target: "_blank", rel: "noopener noreferrer", class: "map-link" },
         t("reports.map"))),
     historyLine(report),
