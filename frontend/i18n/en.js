@@ -1354,4 +1354,11 @@ export default {
   "levels.settlement": "Cross-community settlement",
   "levels.settlement_hint": "Each month, what the communities of this area spent of each other's points and minutes.",
   "levels.settlement_open": "Open the settlement",
+  // work unit kinds (双报到), as the audit log names them
+  "kind.government": "Government office",
+  "kind.enterprise": "Enterprise",
+  "kind.school": "School",
+  "kind.institution": "Public institution",
+  "kind.social": "Social organisation",
+  "kind.other": "Other",
 };

@@ -1355,4 +1355,11 @@ export default {
   "levels.settlement": "通兑结算",
   "levels.settlement_hint": "本范围内各社区之间每月互相使用积分和时长的对账。",
   "levels.settlement_open": "查看通兑结算",
+  // work unit kinds (双报到), as the audit log names them
+  "kind.government": "政府机关",
+  "kind.enterprise": "企业",
+  "kind.school": "学校",
+  "kind.institution": "事业单位",
+  "kind.social": "社会组织",
+  "kind.other": "其他",
 };
