@@ -26,6 +26,17 @@ class Actor(msgspec.Struct, frozen=True):
         return self.can_manage(community_id) or (community_id is not None and community_id in self.oversees)
 
 
+# What an Actor's `manages` and `oversees` are made of, as two columns of a query over `users u`:
+# the one definition behind a request's session (people.auth) and load_actor (people.orgs).
+ACTOR_SCOPE_COLUMNS = """
+    array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
+          where m.user_id = u.id and o.kind = 'community') as manages,
+    array(select c.id from org_managers m join orgs c on c.kind = 'community'
+            and (c.parent_id = m.org_id
+                 or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
+          where m.user_id = u.id) as oversees"""
+
+
 class PersonRef(msgspec.Struct, frozen=True):
     """A person as other records show them: id and display name."""
     id: int

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain import ledger
 from domain.core import clock, ratelimit
+from domain.core.actor import ACTOR_SCOPE_COLUMNS
 from domain.core.errors import DomainError
 from domain.people import phones
 from domain.people.phones import PHONE, normalise_phone  # noqa: F401  (auth.normalise_phone for callers)
@@ -247,13 +248,7 @@ async def login(conn: asyncpg.Connection, *, phone: str, password: str, ip: str)
 async def session_for(conn: asyncpg.Connection, token: str) -> Session | None:
     """The live session for a token, with what every request needs to know of its person (one query)."""
     row = await conn.fetchrow(
-        """select s.user_id, s.csrf, s.token_hash, u.name, u.is_admin,
-                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
-                        where m.user_id = u.id and o.kind = 'community') as manages,
-                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
-                          and (c.parent_id = m.org_id
-                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
-                        where m.user_id = u.id) as oversees
+        f"""select s.user_id, s.csrf, s.token_hash, u.name, u.is_admin, {ACTOR_SCOPE_COLUMNS}
            from sessions s join users u on u.id = s.user_id
            where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.active""",
         hash_token(token), clock.now())

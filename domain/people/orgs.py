@@ -12,7 +12,7 @@ import msgspec
 
 from domain import ledger
 from domain.core import audit
-from domain.core.actor import Actor
+from domain.core.actor import ACTOR_SCOPE_COLUMNS, Actor
 from domain.core.errors import DomainError, forbidden, not_found
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street", "grid": "community"}
@@ -29,14 +29,7 @@ class Org(msgspec.Struct, frozen=True):
 
 async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
-        """select u.id, u.name, u.is_admin,
-                  array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
-                        where m.user_id = u.id and o.kind = 'community') as manages,
-                  array(select c.id from org_managers m join orgs c on c.kind = 'community'
-                          and (c.parent_id = m.org_id
-                               or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
-                        where m.user_id = u.id) as oversees
-           from users u where u.id = $1""", user_id)
+        f"select u.id, u.name, u.is_admin, {ACTOR_SCOPE_COLUMNS} from users u where u.id = $1", user_id)
     return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]), frozenset(row["oversees"]))
 
 
