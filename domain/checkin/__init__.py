@@ -81,12 +81,6 @@ def _attendance(row: asyncpg.Record) -> Attendance:
     return Attendance(**{k: row[k] for k in Attendance.__struct_fields__})
 
 
-async def _find_attendance(conn: asyncpg.Connection, activity_id: int, user_id: int) -> Attendance | None:
-    row = await conn.fetchrow("select * from attendances where activity_id = $1 and user_id = $2 for update",
-                              activity_id, user_id)
-    return _attendance(row) if row else None
-
-
 async def _lock_attendance(conn: asyncpg.Connection, attendance_id: int) -> Attendance:
     return _attendance(await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id))
 
@@ -143,32 +137,27 @@ def _need(account: int | None, what: str) -> int:
 
 # ---- crediting ----------------------------------------------------------------------------
 
+def _cap_note(activity: Activity, wanted: int, awarded: int) -> dict[str, Any]:
+    """What an answer says when the daily cap cut an award; nothing when it did not."""
+    if awarded == wanted:
+        return {}
+    return {"capped": True, "daily_cap": activity.daily_points_cap, "points_wanted": wanted}
+
+
 async def _capped_points(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, wanted: int
                          ) -> tuple[int, dict[str, Any]]:
     """How many of `wanted` points may be awarded, within the person's daily cap of check-in points
-    in this community; post them with `_post_points` in the same transaction.
-
-    The person's points account is locked first, so two concurrent awards cannot both slip under
-    the cap. Today's total comes from the ledger itself (check-in credits not reversed).
-    """
+    in this community; post them with `_post_points` in the same transaction, which then holds the
+    person's points account locked (`checkin_capped_award`, migrations/022: the one place the cap
+    is decided, also for the scans' own calls)."""
     if wanted <= 0:
         return 0, {}
     account = await _person(conn, accounts, "points")
     issuing = _need(accounts.issuing_points, "issuing account")
-    await conn.execute("select 1 from accounts where id = $1 for update", account)
     day_start, day_end = rules.local_day(clock.now())
-    # Check-in credits are posted when written, so their created_at is their entries' time
-    # (index transfers_checkin_credit, migrations/010).
-    already = await conn.fetchval(
-        """select coalesce(sum(t.amount), 0)::bigint from transfers t
-           where t.cause_type = 'checkin' and t.credit_account = $1 and t.debit_account = $4
-             and t.state = 'posted' and t.created_at >= $2 and t.created_at < $3
-             and not exists (select 1 from transfers r where r.reverses = t.id)""",
-        account, day_start, day_end, issuing)
-    awarded = rules.capped_award(wanted, already, activity.daily_points_cap)
-    if awarded == wanted:
-        return awarded, {}
-    return awarded, {"capped": True, "daily_cap": activity.daily_points_cap, "points_wanted": wanted}
+    awarded = await conn.fetchval("select checkin_capped_award($1, $2, $3, $4, $5, $6)", account, issuing, wanted,
+                                  activity.daily_points_cap, day_start, day_end)
+    return awarded, _cap_note(activity, wanted, awarded)
 
 
 async def _post_points(conn: asyncpg.Connection, activity: Activity, accounts: _Accounts, attendance_id: int,
@@ -191,6 +180,15 @@ async def _bank_minutes(conn: asyncpg.Connection, activity: Activity, accounts: 
                       key=key)
 
 
+async def _award_accounts(conn: asyncpg.Connection, accounts: _Accounts, unit: ledger.Unit, amount: int
+                          ) -> tuple[int | None, int | None]:
+    """(the person's account, the issuing account) an award of `amount` needs; (None, None) for none."""
+    if amount <= 0:
+        return None, None
+    issuing = accounts.issuing_points if unit == "points" else accounts.issuing_minutes
+    return await _person(conn, accounts, unit), _need(issuing, "issuing account")
+
+
 # ---- scanning -----------------------------------------------------------------------------
 
 ActivityScan = CheckedIn | CheckedOut | AlreadyCheckedIn | AlreadyCheckedOut | ConfirmCheckOut
@@ -208,9 +206,10 @@ class _Scan(msgspec.Struct):
     """What a scan needs to know before it writes, read in one query."""
     activity: Activity
     is_member: bool
-    attendance: Attendance | None  # as committed when the scan began; locked again before a check-out
+    attendance: Attendance | None  # as committed when the scan read it; the write checks it still holds
     accounts: _Accounts
-    taken: int                     # places taken when the scan began (kept only with a capacity)
+    taken: int                     # places taken when the scan read (kept only with a capacity)
+    nonce_seen: bool               # the scan's nonce was already handled: answer with what stands
 
 
 # A scan never shows the activity's counts: they are not read (counting is what this query avoids).
@@ -221,6 +220,8 @@ _SCAN_QUERY = f"""
            exists (select 1 from org_members m join orgs g on g.id = m.org_id
                    where m.user_id = $2
                      and case when g.kind = 'grid' then g.parent_id else g.id end = a.community_id) as is_member,
+           exists (select 1 from scan_nonces n where n.activity_id = a.id and n.user_id = $2 and n.nonce = $3)
+               as nonce_seen,
            {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
            {_accounts_sql("$2", "a.community_id")}
     from activities a join orgs o on o.id = a.community_id
@@ -228,28 +229,28 @@ _SCAN_QUERY = f"""
     where a.id = $1"""
 
 
-async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, lock: bool = True
+async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, nonce: str | None = None
                      ) -> _Scan | None:
     """The activity (None if there is none), the person's membership of its community (directly
-    or through a grid, as orgs.member_communities), their attendance, and the accounts to credit.
-    `lock` takes the activity's FOR KEY SHARE lock (see the module's docstring)."""
-    row = await conn.fetchrow(_SCAN_QUERY + (" for key share of a" if lock else ""), activity_id, user_id)
+    or through a grid, as orgs.member_communities), their attendance, the accounts to credit and
+    whether `nonce` was handled. No lock: the write (migrations/022) checks what it relies on."""
+    row = await conn.fetchrow(_SCAN_QUERY, activity_id, user_id, nonce)
     if row is None:
         return None
     attendance = None
     if row["t_id"] is not None:
         attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
     return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
-                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"])
+                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"])
 
 
 async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: ActivityCodeKind,
                       source: str, actor_id: int | None = None, context: ScanContext = ScanContext(),
                       card_holder: PersonRef | None = None) -> ActivityScan:
     """A scan of an activity's code by (or, at a station, for) `user_id`: check in, check out, or
-    say why nothing changed. Runs inside the caller's transaction. A station names the
-    `card_holder` in the answer."""
-    scan = await _load_scan(conn, activity_id, user_id)
+    say why nothing changed. Each write is one statement (its own transaction, or part of the
+    caller's). A station names the `card_holder` in the answer."""
+    scan = await _load_scan(conn, activity_id, user_id, context.nonce)
     if scan is None:
         raise not_found("activity")
     return await _act(conn, scan, user_id, kind=kind, source=source, actor_id=actor_id, context=context,
@@ -274,31 +275,46 @@ def _checks_out_now(activity: Activity, kind: str, source: str, context: ScanCon
     return context.intent == "check_out" or (activity.one_step_checkout and (source == "station" or kind == "rotating"))
 
 
+# A scan that finds the state it decided on changed before it wrote (a close, the same person's
+# other scan, the same nonce uploaded twice) reads again and decides again; twice is already rare.
+_DECISIONS = 3
+
+
 async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: ActivityCodeKind, source: str,
                actor_id: int | None, context: ScanContext, holder: dict[str, Any]) -> ActivityScan:
     received = clock.now()
     now = offline.scan_time(context.scanned_at, received)  # the device's time of a late (queued) scan
-    activity, attendance = scan.activity, scan.attendance
-    replay = False
-    if context.nonce is not None:
-        # Claimed before anything is written: the same scan uploaded twice (two tabs) waits here.
-        replay = not await offline.claim_nonce(conn, activity.id, user_id, context.nonce, context.scanned_at,
-                                               received)
-        if replay:
-            attendance = await _find_attendance(conn, activity.id, user_id)
-    if attendance is None and not replay:
-        checked_in = await _check_in(conn, scan, user_id, now=now, received=received, source=source,
-                                     actor_id=actor_id, context=context, kind=kind, holder=holder)
-        if checked_in is not None:
-            return checked_in
-        attendance = await _find_attendance(conn, activity.id, user_id)  # the same person, scanning twice at once
-    elif (attendance is not None and not replay and _next_step(attendance, now, context) == "check_out"
-          and _checks_out_now(activity, kind, source, context)):
-        # Only a check-out writes to the row: lock it and decide again on what it holds now (the
-        # same person's other scan may have checked out meanwhile).
-        attendance = await _lock_attendance(conn, attendance.id)
-    if attendance is None:  # the scan this nonce belongs to was refused and rolled back meanwhile
-        raise DomainError("invalid_state", details={"problem": "scan again"})
+    ledger.refuse_self_payment(actor_id, user_id)  # a scan credits its person: never whoever recorded it
+    for _ in range(_DECISIONS):
+        result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
+                               actor_id=actor_id, context=context, holder=holder)
+        if result is not None:
+            return result
+        again = await _load_scan(conn, scan.activity.id, user_id, context.nonce)
+        assert again is not None  # activities are never deleted
+        scan = again
+    raise DomainError("invalid_state", details={"problem": "scan again"})
+
+
+async def _claim(conn: asyncpg.Connection, scan: _Scan, user_id: int, context: ScanContext, received: datetime
+                 ) -> bool:
+    """A scan that writes nothing else still takes its nonce (a later upload of it only replays);
+    False when it was taken meanwhile."""
+    if context.nonce is None:
+        return True
+    return await offline.claim_nonce(conn, scan.activity.id, user_id, context.nonce, context.scanned_at, received)
+
+
+async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, received: datetime,
+                  kind: ActivityCodeKind, source: str, actor_id: int | None, context: ScanContext,
+                  holder: dict[str, Any]) -> ActivityScan | None:
+    """One decision on what the scan read, and its write; None when the write found the state changed."""
+    activity, attendance, replay = scan.activity, scan.attendance, scan.nonce_seen
+    if attendance is None:
+        if replay:  # the scan this nonce belongs to wrote no attendance
+            raise DomainError("invalid_state", details={"problem": "scan again"})
+        return await _check_in(conn, scan, user_id, now=now, received=received, source=source,
+                               actor_id=actor_id, context=context, kind=kind, holder=holder)
     step = _next_step(attendance, now, context, replay=replay)
     if step == "annulled":
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
@@ -309,22 +325,31 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
             and attendance.checked_out_at is not None and now > attendance.checked_out_at):
         # A queued scan that reached us after the automatic check-out: it proves presence until its
         # own time, so that time is credited (an offline station's check-outs are not lost).
-        attendance = await _lock_attendance(conn, attendance.id)
-        if attendance.auto_checkout and attendance.checked_out_at is not None and now > attendance.checked_out_at:
+        async with conn.transaction():
+            if not await _claim(conn, scan, user_id, context, received):
+                return None
+            attendance = await _lock_attendance(conn, attendance.id)
+            if not (attendance.auto_checkout and attendance.checked_out_at is not None
+                    and now > attendance.checked_out_at):
+                return None
             credited = await credit_to_window_end(conn, activity, attendance.id, now, actor_id=actor_id)
-            return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited["points"],
-                              minutes=credited["minutes"], details=CheckOutDetails(
-                                  attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                                  checked_out_at=now.isoformat(), late=True, after_auto_checkout=True, **holder))
+        return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited["points"],
+                          minutes=credited["minutes"], details=CheckOutDetails(
+                              attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
+                              checked_out_at=now.isoformat(), late=True, after_auto_checkout=True, **holder))
     if step == "check_out":
         at = max(now, attendance.checked_in_at)
         paid = await check_out(conn, activity, attendance, at=at, actor_id=actor_id, nonce=context.nonce,
-                               accounts=scan.accounts,
+                               claimed=context.scanned_at, accounts=scan.accounts,
                                received=received if context.scanned_at is not None else None)
+        if paid is None:
+            return None
         return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=paid.points,
                           minutes=paid.minutes, details=CheckOutDetails(
                               attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
                               checked_out_at=at.isoformat(), **paid.cap, **holder))
+    if not replay and not await _claim(conn, scan, user_id, context, received):
+        return None
     if step == "confirm_check_out":
         # A later scan while inside proves presence: an automatic check-out credits up to it (finding 5
         # of issue 16). One statement (the repeat within REPEAT_WINDOW adds nothing worth a write).
@@ -347,8 +372,8 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
 async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, received: datetime,
                     source: str, actor_id: int | None, context: ScanContext, kind: ActivityCodeKind,
                     holder: dict[str, Any]) -> CheckedIn | None:
-    """Check in, or None when the same person's other scan checked in first (the caller answers
-    as for any existing attendance)."""
+    """Check in, in one call of `attendance_check_in` (migrations/022); None when the state it was
+    decided on changed before it wrote (the caller reads again)."""
     activity = scan.activity
     if activity.state == "draft":
         raise DomainError("not_published")
@@ -374,36 +399,35 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
             raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
     late = context.scanned_at is not None  # from an offline queue: over the capacity is accepted and flagged
     if activity.capacity is not None and scan.taken >= activity.capacity and not late:
-        raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan began
-    points, details = await _capped_points(conn, activity, scan.accounts, activity.points)
+        raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan read
+    account, issuing = await _award_accounts(conn, scan.accounts, "points", activity.points)
+    day_start, day_end = rules.local_day(clock.now())
     try:
-        attendance_id = await conn.fetchval(
-            """insert into attendances (activity_id, user_id, state, source, checked_in_at, in_nonce, recorded_by,
-                                        points, created_at, in_received_at, last_seen_at, in_lat, in_lng, in_device,
-                                        in_ip)
-               values ($1, $2, 'inside', $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13)
-               on conflict (activity_id, user_id) do nothing returning id""",
-            activity.id, user_id, source, now, context.nonce, actor_id, points, received,
-            received if late else None, context.lat, context.lng, context.device, context.ip)
+        row = await conn.fetchrow(
+            "select * from attendance_check_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+            " $17, $18, $19, $20, $21, $22)",
+            activity.id, user_id, source, now, received, late, context.nonce, context.scanned_at, actor_id,
+            context.lat, context.lng, context.device, context.ip, activity.points, activity.daily_points_cap,
+            day_start, day_end, account, issuing, activity.title, fraud.burst_since(now), fraud.TRAVEL_LOOKBACK)
     except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
         if error.constraint_name != "activities_capacity":
             raise
         raise DomainError("capacity_full", details={"capacity": activity.capacity}) from None
-    if attendance_id is None:
+    if row["outcome"] != "checked_in":
         return None
-    await _post_points(conn, activity, scan.accounts, attendance_id, points, key=f"checkin:{attendance_id}:in",
-                       actor_id=actor_id)
+    attendance_id, points = row["attendance_id"], row["points"]
+    metrics.transfer_posted(conn, "points", "award", points)
     flags: list[str] = []
-    if late and activity.capacity is not None:
-        taken = await conn.fetchval("select taken from activities where id = $1", activity.id)
-        if taken > activity.capacity:
-            await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance_id, user_id=user_id,
-                             reason="late_over_capacity", details={"capacity": activity.capacity, "taken": taken})
-            flags.append("late_over_capacity")
+    if late and activity.capacity is not None and row["taken"] > activity.capacity:
+        await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance_id, user_id=user_id,
+                         reason="late_over_capacity", details={"capacity": activity.capacity, "taken": row["taken"]})
+        flags.append("late_over_capacity")
     if source == "self":
-        flags += await fraud.check_self_scan(conn, activity_id=activity.id, attendance_id=attendance_id,
-                                             user_id=user_id, at=now, lat=context.lat, lng=context.lng,
-                                             device=context.device, ip=context.ip)
+        seen = fraud.Seen(device_people=row["device_people"], address_people=row["address_people"],
+                          other_activity=row["other_activity"], other_at=row["other_at"],
+                          other_lat=row["other_lat"], other_lng=row["other_lng"])
+        flags += await fraud.flag_self_scan(conn, activity_id=activity.id, attendance_id=attendance_id,
+                                            user_id=user_id, at=now, lat=context.lat, lng=context.lng, seen=seen)
     extra: dict[str, Any] = {}
     if late:
         extra.update(late=True, received_at=received.isoformat())
@@ -411,14 +435,18 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         extra["flagged"] = flags
     return CheckedIn(kind=kind, target_id=activity.id, title=activity.title, points=points,
                      details=CheckInDetails(attendance_id=attendance_id, checked_in_at=now.isoformat(),
-                                            ends_at=activity.ends_at.isoformat(), **details, **extra, **holder))
+                                            ends_at=activity.ends_at.isoformat(),
+                                            **_cap_note(activity, activity.points, points), **extra, **holder))
 
 
 async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
-                    actor_id: int | None = None, nonce: str | None = None, auto: bool = False,
-                    accounts: _Accounts | None = None, received: datetime | None = None) -> Credited:
-    """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour.
-    The caller holds the attendance row's lock.
+                    actor_id: int | None = None, nonce: str | None = None, claimed: datetime | None = None,
+                    auto: bool = False, accounts: _Accounts | None = None, received: datetime | None = None
+                    ) -> Credited | None:
+    """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour, in
+    one call of `attendance_check_out` (migrations/022). None when the attendance is no longer inside
+    (or the nonce was taken) when it writes: a scan then reads again. An automatic check-out's caller
+    holds the row's lock, so it always writes.
 
     An automatic check-out (window end, close) credits only up to the last proof of presence (the
     check-in, or a later scan while inside), not to `at`, and flags it for the manager, who can
@@ -431,12 +459,20 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                                      activity.max_minutes)
     if accounts is None:
         accounts = await _accounts(conn, activity.community_id, attendance.user_id)
-    points, details = await _capped_points(conn, activity, accounts,
-                                           rules.hour_points(minutes, activity.points_per_hour))
-    await conn.execute(
-        """update attendances set state = 'done', checked_out_at = $2, minutes = $3, points = points + $4,
-                  auto_checkout = $5, out_nonce = $6, out_received_at = $7 where id = $1""",
-        attendance.id, at, minutes, points, auto, nonce, received)
+    wanted = rules.hour_points(minutes, activity.points_per_hour)
+    points_account, issuing_points = await _award_accounts(conn, accounts, "points", wanted)
+    minutes_account, issuing_minutes = await _award_accounts(conn, accounts, "minutes", minutes)
+    day_start, day_end = rules.local_day(clock.now())
+    row = await conn.fetchrow(
+        "select * from attendance_check_out($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+        " $17, $18, $19, $20)",
+        attendance.id, activity.id, attendance.user_id, at, minutes, wanted, activity.daily_points_cap, day_start,
+        day_end, nonce, claimed, received is not None, auto, received or clock.now(), actor_id, points_account,
+        minutes_account, issuing_points, issuing_minutes, activity.title)
+    if row["outcome"] != "checked_out":
+        return None
+    points = row["points"]
+    metrics.transfer_posted(conn, "points", "award", points)
     if auto:
         full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
                                       activity.max_minutes)
@@ -445,11 +481,7 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                              reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
                                                               "last_seen_at": at.isoformat(),
                                                               "until": until.isoformat()})
-    await _post_points(conn, activity, accounts, attendance.id, points, key=f"checkin:{attendance.id}:out:points",
-                       actor_id=actor_id)
-    await _bank_minutes(conn, activity, accounts, attendance.id, minutes,
-                        key=f"checkin:{attendance.id}:out:minutes", actor_id=actor_id)
-    return Credited(points=points, minutes=minutes, cap=details)
+    return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points))
 
 
 async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, attendance_id: int, until: datetime, *,
@@ -489,7 +521,7 @@ def _check_code(code: Code, now: datetime) -> None:
 
 async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext
                              ) -> ActivityScan:
-    scan = await _load_scan(conn, code.target_id, actor.id)
+    scan = await _load_scan(conn, code.target_id, actor.id, context.nonce)
     attendance = scan.attendance if scan else None
     # The page replaying its own scan (a reload) answers as before, even past the code's life.
     if not (context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce)):
@@ -506,7 +538,7 @@ async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code,
 async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
     _check_code(code, clock.now())
     # Every phone scan opens with this preview: the scan's own read, without counts or locks.
-    scan = await _load_scan(conn, code.target_id, actor.id if actor else 0, lock=False)
+    scan = await _load_scan(conn, code.target_id, actor.id if actor else 0)
     if scan is None:
         raise not_found("activity")
     activity = scan.activity

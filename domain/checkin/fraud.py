@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from domain.checkin import rules
 from domain.core import clock, settings
@@ -46,41 +47,48 @@ async def flag(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int
            values ($1, $2, $3, $4, $5, $6)""", activity_id, attendance_id, user_id, reason, details, clock.now())
 
 
-async def check_self_scan(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int, user_id: int,
-                          at: datetime, lat: float | None, lng: float | None, device: str | None,
-                          ip: str | None) -> list[str]:
-    """Flag what looks wrong about this check-in (its row is already written); the reasons flagged."""
-    config = settings.get()
-    flagged: list[str] = []
+def burst_since(at: datetime) -> datetime:
+    """The start of the window in which bursts of check-ins from one device or address are counted."""
+    return at - timedelta(minutes=settings.get().fraud_burst_minutes)
 
-    async def add(reason: str, details: dict[str, Any]) -> None:
+
+class Seen(msgspec.Struct, frozen=True, kw_only=True):
+    """What the check-in's own database call found around it (migrations/022 `attendance_check_in`):
+    people checked in from its device and its address since `burst_since`, and the person's nearest
+    other located check-in within TRAVEL_LOOKBACK."""
+    device_people: int | None
+    address_people: int | None
+    other_activity: int | None
+    other_at: datetime | None
+    other_lat: float | None
+    other_lng: float | None
+
+
+def self_scan_signals(*, at: datetime, lat: float | None, lng: float | None, seen: Seen
+                      ) -> list[tuple[str, dict[str, Any]]]:
+    """The fraud signals a self check-in raises, with their details: a pure rule."""
+    config = settings.get()
+    signals: list[tuple[str, dict[str, Any]]] = []
+    if lat is not None and lng is not None and seen.other_at is not None:
+        assert seen.other_lat is not None and seen.other_lng is not None  # located check-ins only
+        metres = rules.distance_m(lat, lng, seen.other_lat, seen.other_lng)
+        hours = abs((at - seen.other_at).total_seconds()) / 3600
+        if metres > TRAVEL_MIN_METRES and (hours == 0 or metres / 1000 / hours > config.fraud_max_speed_kmh):
+            signals.append(("impossible_travel", {"other_activity_id": seen.other_activity,
+                                                  "distance_m": round(metres), "minutes": round(hours * 60)}))
+    for reason, people, limit in (("device_burst", seen.device_people or 0, config.fraud_burst_per_device),
+                                  ("address_burst", seen.address_people or 0, config.fraud_burst_per_address)):
+        if people > limit:
+            signals.append((reason, {"people": people, "minutes": config.fraud_burst_minutes, "limit": limit}))
+    return signals
+
+
+async def flag_self_scan(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int, user_id: int,
+                         at: datetime, lat: float | None, lng: float | None, seen: Seen) -> list[str]:
+    """Flag what looks wrong about this check-in (its row is already written); the reasons flagged.
+    Nothing is written when nothing looks wrong, which is nearly always."""
+    signals = self_scan_signals(at=at, lat=lat, lng=lng, seen=seen)
+    for reason, details in signals:
         await flag(conn, activity_id=activity_id, attendance_id=attendance_id, user_id=user_id, reason=reason,
                    details=details)
-        flagged.append(reason)
-
-    if lat is not None and lng is not None:
-        other = await conn.fetchrow(
-            """select t.activity_id, t.checked_in_at, t.in_lat, t.in_lng from attendances t
-               where t.user_id = $1 and t.id <> $2 and t.in_lat is not null
-                 and t.checked_in_at between $3::timestamptz - $4::interval and $3::timestamptz + $4::interval
-               order by abs(extract(epoch from t.checked_in_at - $3::timestamptz)) limit 1""",
-            user_id, attendance_id, at, TRAVEL_LOOKBACK)
-        if other is not None:
-            metres = rules.distance_m(lat, lng, other["in_lat"], other["in_lng"])
-            hours = abs((at - other["checked_in_at"]).total_seconds()) / 3600
-            if metres > TRAVEL_MIN_METRES and (hours == 0 or metres / 1000 / hours > config.fraud_max_speed_kmh):
-                await add("impossible_travel", {"other_activity_id": other["activity_id"],
-                                                "distance_m": round(metres), "minutes": round(hours * 60)})
-    if device or ip:  # one read for both (a check-in's round trips are counted: tests/checkin/test_checkin_speed.py)
-        since = at - timedelta(minutes=config.fraud_burst_minutes)
-        counts = await conn.fetchrow(
-            """select (select count(distinct user_id) from attendances where $1::text is not null and in_device = $1
-                         and source = 'self' and checked_in_at > $3 and checked_in_at <= $4) as device,
-                      (select count(distinct user_id) from attendances where $2::text is not null and in_ip = $2
-                         and source = 'self' and checked_in_at > $3 and checked_in_at <= $4) as address""",
-            device, ip, since, at)
-        for reason, people, limit in (("device_burst", counts["device"], config.fraud_burst_per_device),
-                                      ("address_burst", counts["address"], config.fraud_burst_per_address)):
-            if people > limit:
-                await add(reason, {"people": people, "minutes": config.fraud_burst_minutes, "limit": limit})
-    return flagged
+    return [reason for reason, _ in signals]

@@ -48,11 +48,8 @@ def hour_points(minutes: int, points_per_hour: int) -> int:
     return minutes * points_per_hour // 60
 
 
-def capped_award(wanted: int, already_today: int, daily_cap: int) -> int:
-    """What may still be awarded today under the per-person daily cap (never negative)."""
-    return max(0, min(wanted, daily_cap - already_today))
-
-
+# The daily cap of check-in points is decided where the person's account is locked: in PostgreSQL
+# (migrations/022 `checkin_cap_left`, tested in tests/checkin/test_scan_in_one_call.py).
 
 
 def next_step(state: str, checked_in_at: datetime, now: datetime, *, replay: bool = False) -> str:

@@ -2,8 +2,10 @@
 owns its kind (check-in for posters and rotating codes, the supermarket for vouchers, ...).
 
 Each capability exports its handlers (e.g. `supermarket.SCAN_ACTS = {"voucher": ...}`) and
-api/capabilities.py installs them all (`install`). Refused scans are
-stored with their reason, in their own transaction, after the refused one rolled back.
+api/capabilities.py installs them all (`install`). A handler gets a connection outside any
+transaction and opens what it needs: a check-in writes in one statement, its own transaction
+(issue 24). Refused scans are stored with their reason, in their own transaction, after the refused
+one rolled back.
 
 Scans are throttled per person and per client address (counters in PostgreSQL, shared by every
 API process): LINLI_SCAN_RATE_PER_MINUTE (default 60 per person) and LINLI_SCAN_RATE_PER_IP_MINUTE
@@ -245,7 +247,7 @@ async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext
         raise
     found: Code | None = None
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             found = await codes.find(conn, code)
             if found is None:
                 raise DomainError("code_unknown")

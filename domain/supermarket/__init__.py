@@ -662,7 +662,8 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
 
 async def scan_voucher(conn: asyncpg.Connection, actor: Actor, code: Code, context: scans.ScanContext
                        ) -> scans.Fulfilled:
-    redemption = await fulfil(conn, actor, code)
+    async with conn.transaction():  # the resolver hands over a connection outside any transaction
+        redemption = await fulfil(conn, actor, code)
     return scans.Fulfilled(
         kind="voucher", target_id=redemption.id,
         title=f"{redemption.reward_name} × {redemption.quantity} · {redemption.user.name}",

@@ -47,12 +47,6 @@ def test_hour_points_round_down(minutes, per_hour, points):
     assert rules.hour_points(minutes, per_hour) == points
 
 
-@pytest.mark.parametrize("wanted, already, cap, awarded", [(10, 0, 200, 10), (10, 195, 200, 5), (10, 200, 200, 0),
-                                                           (10, 250, 200, 0), (0, 0, 200, 0), (10, 0, 0, 0)])
-def test_daily_cap(wanted, already, cap, awarded):
-    assert rules.capped_award(wanted, already, cap) == awarded
-
-
 def test_distance_is_metres_on_the_ground():
     assert rules.distance_m(30.0, 104.0, 30.0, 104.0) == 0
     one_degree_lat = rules.distance_m(30.0, 104.0, 31.0, 104.0)

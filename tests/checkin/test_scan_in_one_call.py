@@ -1,0 +1,114 @@
+"""A scan in one database call (issue 24, migrations/022): the daily cap's rule where the lock is
+held, the write that finds the state it was decided on changed and decides again, and the
+refusals that still come from the database itself."""
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from domain import checkin
+from domain.checkin import scans
+from domain.checkin.scans import ScanContext
+from domain.core import clock
+from domain.core.errors import DomainError
+from domain.people.orgs import Actor
+from tests.checkin.test_checkin_speed import T0, check_in, counting_statements, new_activity
+
+
+@pytest.mark.parametrize("wanted, already, cap, awarded", [(10, 0, 200, 10), (10, 195, 200, 5), (10, 200, 200, 0),
+                                                           (10, 250, 200, 0), (0, 0, 200, 0), (10, 0, 0, 0)])
+async def test_the_daily_cap_rule(pool, wanted, already, cap, awarded):
+    assert await pool.fetchval("select checkin_cap_left($1, $2, $3)", wanted, already, cap) == awarded
+
+
+async def test_a_scan_writes_in_one_statement_without_begin_or_commit(client, world, pool, setenv):
+    """The code, one read, one write: no BEGIN, no COMMIT, no lock taken by a read."""
+    setenv("LINLI_SCAN_RATE_PER_MINUTE", "0")
+    setenv("LINLI_SCAN_RATE_PER_IP_MINUTE", "0")
+    clock.freeze(T0)
+    c = await world.community()
+    volunteer = await world.member(c, "王磊")
+    actor = Actor(volunteer.id, volunteer.name, False, frozenset())
+    activity = await new_activity(client, c, points_per_hour=6, capacity=30)
+    code = await pool.fetchval("select code from codes where kind = 'poster' and target_id = $1", activity["id"])
+    for action, intent in (("checked_in", None), ("checked_out", "check_out")):
+        with counting_statements() as calls:
+            result = await scans.scan(pool, actor, code, ScanContext(nonce=f"n-{action}", intent=intent, ip="10.0.0.1"))
+        assert result.action == action
+        assert len(calls) == 3, calls
+        assert not any(c.split()[0].lower() in ("begin", "commit") for c in calls), calls
+        clock.advance(timedelta(minutes=30))
+    assert (result.points, result.minutes) == (3, 30)
+    assert await world.ledger_problems() == {}
+
+
+async def test_a_write_that_finds_the_state_changed_decides_again(client, world, pool):
+    """The read saw the person outside; before the write, their other scan checked in. The write
+    answers 'exists', nothing is written twice, and the scan answers as for the existing attendance."""
+    clock.freeze(T0)
+    c = await world.community()
+    volunteer = await world.member(c, "陈伟")
+    activity = await new_activity(client, c, points=5)
+    async with pool.acquire() as conn:
+        stale = await checkin._load_scan(conn, activity["id"], volunteer.id, "nonce-2")
+        assert stale is not None and stale.attendance is None
+        assert await check_in(pool, activity["id"], volunteer.id) == "checked_in"  # the other scan
+        result = await checkin._act(conn, stale, volunteer.id, kind="poster", source="self", actor_id=None,
+                                    context=ScanContext(nonce="nonce-2"), holder={})
+    assert result.action == "already_checked_in"
+    assert await pool.fetchval("select count(*) from transfers t join attendances a on a.id = t.cause_id "
+                               "where t.cause_type = 'checkin' and a.user_id = $1", volunteer.id) == 1
+    # The second scan's nonce stays taken: uploaded again, it only replays.
+    assert await pool.fetchval("select count(*) from scan_nonces where user_id = $1", volunteer.id) == 1
+
+
+async def test_a_check_out_decided_on_a_stale_read_does_not_pay_twice(client, world, pool):
+    clock.freeze(T0)
+    c = await world.community()
+    volunteer = await world.member(c, "杨丽")
+    activity = await new_activity(client, c, points_per_hour=60)
+    assert await check_in(pool, activity["id"], volunteer.id) == "checked_in"
+    clock.advance(timedelta(minutes=40))
+    async with pool.acquire() as conn:
+        stale = await checkin._load_scan(conn, activity["id"], volunteer.id)
+        assert stale is not None and stale.attendance is not None and stale.attendance.state == "inside"
+        assert await check_in(pool, activity["id"], volunteer.id, intent="check_out") == "checked_out"
+        result = await checkin._act(conn, stale, volunteer.id, kind="poster", source="self", actor_id=None,
+                                    context=ScanContext(intent="check_out"), holder={})
+    assert result.action == "already_checked_out"
+    minutes = await pool.fetchval(
+        "select coalesce(sum(t.amount), 0) from transfers t join attendances a on a.id = t.cause_id "
+        "where t.cause_type = 'checkin' and t.unit = 'minutes' and a.user_id = $1", volunteer.id)
+    assert minutes == 40
+    assert await world.ledger_problems() == {}
+
+
+async def test_the_database_still_refuses_a_place_beyond_the_capacity(client, world, pool):
+    """Even when the scan's read said a place was free (the write's trigger is the real guard)."""
+    clock.freeze(T0)
+    c = await world.community()
+    first, second = await world.member(c, "刘芳"), await world.member(c, "周秀英")
+    activity = await new_activity(client, c, capacity=1)
+    async with pool.acquire() as conn:
+        stale = await checkin._load_scan(conn, activity["id"], second.id)
+        assert stale is not None and stale.taken == 0
+        assert await check_in(pool, activity["id"], first.id) == "checked_in"
+        with pytest.raises(DomainError) as refused:
+            await checkin._act(conn, stale, second.id, kind="poster", source="self", actor_id=None,
+                               context=ScanContext(nonce="n"), holder={})
+    assert refused.value.code == "capacity_full"
+    # Rolled back whole: no attendance, no nonce taken.
+    assert await pool.fetchval("select count(*) from attendances where user_id = $1", second.id) == 0
+    assert await pool.fetchval("select count(*) from scan_nonces where user_id = $1", second.id) == 0
+
+
+async def test_the_one_call_credit_is_still_the_ledgers_own(client, world, pool):
+    """The function inserts transfers; the ledger's triggers still refuse what they always refused."""
+    c = await world.community()
+    volunteer = await world.member(c, "赵强")
+    issuing = await pool.fetchval("select id from accounts where org_id = $1 and kind = 'issuing' and unit = 'points'",
+                                  c.id)
+    minutes = await pool.fetchval("select id from accounts where user_id = $1 and unit = 'minutes'", volunteer.id)
+    with pytest.raises(asyncpg.CheckViolationError):  # a points award into a minutes account
+        await pool.execute("select checkin_award('points', $1, $2, 5, 1, 'x', null, null, now())", issuing, minutes)
