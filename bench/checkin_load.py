@@ -63,6 +63,17 @@ def phone(n: int) -> str:
     return f"139{n:08d}"
 
 
+# Every phone of a city has its own network address (mobile networks, home wifi). The load comes
+# from this one machine, so it says each phone's address in X-Forwarded-For, which the app believes
+# from 127.0.0.1 only (LINLI_TRUSTED_PROXIES, set by bench/server.py and bench/profile.py): one
+# address for every scan would read as a venue's wifi and raise the address-burst signal.
+TRUSTED_PROXY = "127.0.0.1"
+
+
+def phone_address(user: int) -> str:
+    return f"10.{user // 65536 % 256}.{user // 256 % 256}.{user % 256}"
+
+
 def grid_cells(volunteers: int, activity_count: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Split every (volunteer, activity) cell into check-ins and check-outs.
 
@@ -196,13 +207,14 @@ class Phone:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, token: str, address: str) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         try:
             self.writer.write(
                 f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
-                f"authorization: Bearer {token}\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+                f"authorization: Bearer {token}\r\nx-forwarded-for: {address}\r\n"
+                f"content-length: {len(body)}\r\n\r\n".encode() + body)
             status = int((await self.reader.readline()).split(b" ", 2)[1])
             length, chunked, close = 0, False, False
             while (line := await self.reader.readline()) not in (b"\r\n", b""):
@@ -241,9 +253,9 @@ class AsgiPhone:
     def __init__(self, client: httpx.AsyncClient):
         self.client = client
 
-    async def post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, token: str, address: str) -> tuple[int, bytes]:
         response = await self.client.post(path, content=body, headers={
-            "authorization": f"Bearer {token}", "content-type": "application/json"})
+            "authorization": f"Bearer {token}", "content-type": "application/json", "x-forwarded-for": address})
         return response.status_code, response.content
 
 
@@ -254,10 +266,14 @@ async def scan(phone, world: World, kind: str, tally: Tally) -> bool:
         tally.exhausted = True
         return False
     user, activity = pair
-    body = _encode({"code": world.codes[activity], "nonce": uuid.uuid4().hex})
+    # As the page sends it: the phone's device id, and for the second scan the confirmed check-out
+    # (issue 21: a second scan without it only asks "check out now?").
+    scanned = {"code": world.codes[activity], "nonce": uuid.uuid4().hex, "device": f"phone-{user}"}
+    if kind == "out":
+        scanned["intent"] = "check_out"
     started = time.perf_counter()
     try:
-        status, content = await phone.post("/api/scans", body, world.tokens[user])
+        status, content = await phone.post("/api/scans", _encode(scanned), world.tokens[user], phone_address(user))
         elapsed = time.perf_counter() - started
         result = _decode(content) if content else _Result()
         outcome = result.action or f"{status} {result.error}"

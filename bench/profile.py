@@ -11,6 +11,7 @@ Three measurements:
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.checkin_load import AsgiPhone, Tally, World, scan
+from bench.checkin_load import TRUSTED_PROXY, AsgiPhone, Tally, World, scan
 
 COUNTED = ("fetch", "fetchrow", "fetchval", "execute", "executemany")
 
@@ -26,6 +27,9 @@ COUNTED = ("fetch", "fetchrow", "fetchval", "execute", "executemany")
 @contextlib.asynccontextmanager
 async def in_process_app(url: str):
     from api.app import create_app
+    from domain.core import settings
+    os.environ.setdefault("LINLI_TRUSTED_PROXIES", TRUSTED_PROXY)  # the phones' own addresses, as under load
+    settings.reload()
     app = create_app(url, run_sweeper=False, pool_size=10)
     started, stop = asyncio.Event(), asyncio.Event()
 

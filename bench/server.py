@@ -160,6 +160,7 @@ class App:
                    PYTHONUNBUFFERED="1")
         for limit in ("LINLI_SCAN_RATE_PER_MINUTE", "LINLI_SCAN_RATE_PER_IP_MINUTE"):
             env.setdefault(limit, "0")  # every scan of the load comes from this machine: no throttle
+        env.setdefault("LINLI_TRUSTED_PROXIES", "127.0.0.1")  # the phones' addresses (bench/checkin_load.py)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(self.workers), "--log-level", "warning"],

@@ -146,6 +146,8 @@ begin
             return;
         end if;
     end if;
+    -- The person's accounts in id order, before any write, as every writer of the ledger locks them.
+    perform 1 from accounts where id in (p_points_account, p_minutes_account) order by id for update;
     points := checkin_capped_award(p_points_account, p_issuing_points, p_wanted, p_daily_cap, p_day_start, p_day_end);
     update attendances set state = 'done', checked_out_at = p_at, minutes = p_minutes,
                            points = attendances.points + attendance_check_out.points, auto_checkout = p_auto,
