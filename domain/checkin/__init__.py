@@ -6,12 +6,15 @@ Credits are transfers of kind 'award' with cause ('checkin', attendance id) and 
 as memo, so statements show where they came from; their idem keys (f"checkin:{id}:in", ...) make a
 retried credit apply once.
 
-A scan reads what it needs in one query (`_load_scan`: the activity, the person's membership and
-attendance, and the accounts to credit), then writes: seven statements for a check-in with points.
+A scan reads what it needs in one query (`_load_scan`: the activity, the person's membership,
+attendance and accounts, whether its nonce was seen), decides with the pure rules, then writes in
+ONE call of `attendance_check_in` or `attendance_check_out` (migrations/022, issue 24), its own
+transaction unless the caller holds one. The call re-checks under its locks what the decision relied
+on; when that changed meanwhile it writes nothing and the scan reads again and decides again.
 
 Locks, in this order:
-- the activity row, in FOR KEY SHARE mode, by every scan (the same lock the attendance's foreign
-  key takes): scans do not wait for each other, but a manager's close or manual marking (FOR
+- the activity row, in FOR KEY SHARE mode, by every check-in (the same lock the attendance's
+  foreign key takes): scans do not wait for each other, but a manager's close or manual marking (FOR
   UPDATE) waits for the scans in flight and they for it, so no check-in lands in a closed activity;
 - the attendance row (a check-out), then the person's points account, to read today's check-in
   points under the daily cap. A check-in has no row yet: it locks the account, then inserts the
