@@ -225,29 +225,31 @@ def scan_limits() -> tuple[int, int]:
     return config.scan_rate_per_minute, config.scan_rate_per_ip_minute
 
 
-async def throttle(pool: asyncpg.Pool, user_id: int | None, ip: str | None) -> None:
-    """Count this scan (outside any transaction, so refused scans count too) and refuse it with
-    429 rate_limited beyond the limits. Not logged as a failed scan: a flood must not write twice."""
+async def throttle(conn: asyncpg.Connection, user_id: int | None, ip: str | None) -> None:
+    """Count this scan (outside any transaction, so refused scans count too; both limits in one
+    statement) and refuse it with 429 rate_limited beyond them. Not logged as a failed scan: a flood
+    must not write twice."""
     per_user, per_ip = scan_limits()
-    if not ((per_user and user_id is not None) or (per_ip and ip)):
-        return
-    async with pool.acquire() as conn:
-        if per_user and user_id is not None:
-            await ratelimit.take(conn, f"scan:user:{user_id}", per_user, 60)
-        if per_ip and ip:
-            await ratelimit.take(conn, f"scan:ip:{ip}", per_ip, 60)
+    user = (f"scan:user:{user_id}", per_user) if per_user and user_id is not None else None
+    address = (f"scan:ip:{ip}", per_ip) if per_ip and ip else None
+    if user and address:
+        await ratelimit.take_both(conn, user, address, 60)
+    elif user:
+        await ratelimit.take(conn, *user, 60)
+    elif address:
+        await ratelimit.take(conn, *address, 60)
 
 
 async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext, *,
                ip: str | None = None) -> ScanResult:
-    try:
-        await throttle(pool, actor.id, ip)
-    except DomainError as error:
-        metrics.scan("refused", error.code)
-        raise
     found: Code | None = None
-    try:
-        async with pool.acquire() as conn:
+    async with pool.acquire() as conn:
+        try:
+            await throttle(conn, actor.id, ip)
+        except DomainError as error:
+            metrics.scan("refused", error.code)
+            raise
+        try:
             found = await codes.find(conn, code)
             if found is None:
                 raise DomainError("code_unknown")
@@ -255,17 +257,17 @@ async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext
             if act is None:
                 raise DomainError("invalid_state", details={"problem": f"a {found.kind} code is not scanned here"})
             result = await act(conn, actor, found, context)
-    except DomainError as error:
-        await log_refusal(pool, code=code, found=found, user_id=actor.id, error=error)
-        metrics.scan("refused", error.code)
-        raise
+        except DomainError as error:
+            await log_refusal(pool, code=code, found=found, user_id=actor.id, error=error)
+            metrics.scan("refused", error.code)
+            raise
     metrics.scan(result.action)  # committed
     return result
 
 
 async def preview(pool: asyncpg.Pool, actor: Actor | None, code: str, *, ip: str | None = None) -> Preview:
-    await throttle(pool, None, ip)
     async with pool.acquire() as conn:
+        await throttle(conn, None, ip)
         found = await codes.find(conn, code)
         if found is None:
             raise DomainError("code_unknown")

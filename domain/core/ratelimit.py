@@ -37,6 +37,25 @@ async def take(conn: asyncpg.Connection, bucket: str, limit: int, seconds: int) 
         raise DomainError("rate_limited", details={"retry_after": seconds})
 
 
+async def take_both(conn: asyncpg.Connection, first: tuple[str, int], second: tuple[str, int], seconds: int) -> None:
+    """`take` of `first`, then, only if it is within its limit, of `second`, in one statement (a scan
+    counts per person, then per address: a person already refused does not use up the address)."""
+    (first_bucket, first_limit), (second_bucket, second_limit) = first, second
+    row = await conn.fetchrow(
+        """with first as (
+               insert into rate_hits (bucket, window_start, hits) values ($1, $3, 1)
+               on conflict (bucket, window_start) do update set hits = rate_hits.hits + 1
+               returning hits),
+           second as (
+               insert into rate_hits (bucket, window_start, hits) select $2, $3, 1 from first where first.hits <= $4
+               on conflict (bucket, window_start) do update set hits = rate_hits.hits + 1
+               returning hits)
+           select (select hits from first) as first, (select hits from second) as second""",
+        first_bucket, second_bucket, _window(clock.now(), seconds), first_limit)
+    if row["first"] > first_limit or row["second"] > second_limit:
+        raise DomainError("rate_limited", details={"retry_after": seconds})
+
+
 async def give_back(conn: asyncpg.Connection, bucket: str, seconds: int) -> None:
     """Undo one `take` of the current window (a try that turned out not to count, e.g. a good login)."""
     await conn.execute("update rate_hits set hits = hits - 1 where bucket = $1 and window_start = $2 and hits > 0",

@@ -112,3 +112,22 @@ async def test_the_one_call_credit_is_still_the_ledgers_own(client, world, pool)
     minutes = await pool.fetchval("select id from accounts where user_id = $1 and unit = 'minutes'", volunteer.id)
     with pytest.raises(asyncpg.CheckViolationError):  # a points award into a minutes account
         await pool.execute("select checkin_award('points', $1, $2, 5, 1, 'x', null, null, now())", issuing, minutes)
+
+
+async def test_a_scan_counts_both_rate_limits_in_one_unlogged_write(pool):
+    """Per person, then per address, in one statement, into a table whose commit waits for no disk.
+    A person already refused does not use up the address (tests/app/test_rate_limits.py)."""
+    from domain.core import ratelimit
+    assert await pool.fetchval("select relpersistence from pg_class where relname = 'rate_hits'") == b"u"
+    person, address = f"scan:user:t{id(pool)}", f"scan:ip:t{id(pool)}"
+    async with pool.acquire() as conn:
+        with counting_statements() as calls:
+            await ratelimit.take_both(conn, (person, 2), (address, 5), 60)
+        assert len(calls) == 1
+        await ratelimit.take_both(conn, (person, 2), (address, 5), 60)
+        with pytest.raises(DomainError) as refused:  # the person's third in the window
+            await ratelimit.take_both(conn, (person, 2), (address, 5), 60)
+        assert refused.value.code == "rate_limited"
+        counts = dict(await conn.fetch("select bucket, sum(hits) from rate_hits where bucket = any($1::text[]) "
+                                       "group by bucket", [person, address]))
+    assert counts == {person: 3, address: 2}
