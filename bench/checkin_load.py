@@ -28,10 +28,10 @@ import httpx
 import msgspec
 
 from bench.report import latency_summary, ratio
-from domain.checkin import activities, codes
-from domain.people import auth, orgs
-from domain.core import clock, db
 from domain import supermarket
+from domain.checkin import activities, codes
+from domain.core import clock, db
+from domain.people import auth, orgs
 
 TITLE = "压测活动"
 SEEDED_MINUTES_AGO = 30

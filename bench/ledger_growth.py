@@ -33,10 +33,11 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from bench.report import percentile
-from domain.people import auth, orgs
-from domain.core import db
 from domain import ledger, rankings
-from domain.ledger import check as ledger_check, statements
+from domain.core import db
+from domain.ledger import check as ledger_check
+from domain.ledger import statements
+from domain.people import auth, orgs
 from domain.rankings import rules as ranking_rules
 
 USERS = 1000
