@@ -323,11 +323,31 @@ async def drive(base_url: str, world: World, clients: int, seconds: float, warmu
     return figures, everything
 
 
-def add_ratios(figures: dict, pgbench_tps: float | None) -> dict:
+def add_ratios(figures: dict, pgbench_tps: float | None, simple_tps: float | None = None) -> dict:
+    """Rates as a share of pgbench's: `pgbench_tps` is the yardstick (`-M prepared`, issue 24),
+    `simple_tps` the simple protocol's, kept for comparison with earlier runs."""
     figures["pgbench_tps"] = pgbench_tps
     figures["checkin_ratio"] = ratio(figures["checkins_per_s"], pgbench_tps)
     figures["scan_ratio"] = ratio(figures["ok_scans_per_s"], pgbench_tps)
+    figures["pgbench_simple_tps"] = simple_tps
+    figures["scan_ratio_simple"] = ratio(figures["ok_scans_per_s"], simple_tps)
     return figures
+
+
+def add_cpu(figures: dict, cpu_s: dict, scans: int, tx_ms: float | None) -> dict:
+    """CPU per scan (the headline of issue 24): the app's and PostgreSQL's, their sum, and the sum as a
+    multiple of the PostgreSQL CPU of one TPC-B transaction (`tx_ms`, pgbench -M prepared, same
+    client count). `cpu_s` holds CPU seconds during the step ("app", "postgres"; None if unknown)."""
+    app, postgres = per_unit(cpu_s.get("app"), scans), per_unit(cpu_s.get("postgres"), scans)
+    total = round(app + postgres, 3) if app is not None and postgres is not None else None
+    figures.update(cpu_s=cpu_s, app_cpu_ms_per_scan=app, postgres_cpu_ms_per_scan=postgres,
+                   cpu_ms_per_scan=total, cpu_per_scan_vs_tpcb_tx=ratio(total, tx_ms))
+    return figures
+
+
+def per_unit(seconds: float | None, count: int | None) -> float | None:
+    """Milliseconds of CPU per unit of work (None when not measurable)."""
+    return round(seconds * 1000 / count, 3) if seconds is not None and count else None
 
 
 async def settle(base_url: str, url: str, world: World, seconds: float) -> Tally:
