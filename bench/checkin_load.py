@@ -5,8 +5,9 @@ live sessions, M published activities with a wide window and a poster code each.
 
 Each client loops over pairs of scans of POST /api/scans:
 - a check-in: a volunteer scans the poster of an activity they have not attended yet (points award);
-- a check-out: a volunteer scans the poster of an activity they checked into 30 minutes ago
-  (minutes banked and points per hour: two awards).
+- a check-out: a volunteer scans the poster of an activity they checked into 30 minutes ago, confirmed
+  (intent check_out, as the page sends it after its confirm prompt; minutes banked and points per
+  hour: two awards).
 A second scan within two minutes of a check-in is only "already_checked_in" (domain/checkin_rules
 REPEAT_WINDOW), so the check-outs use attendances seeded "inside" half an hour earlier; every
 (volunteer, activity) cell of the grid is used once, either for a check-in or for a check-out.
@@ -254,7 +255,13 @@ async def scan(phone, world: World, kind: str, tally: Tally) -> bool:
         tally.exhausted = True
         return False
     user, activity = pair
-    body = _encode({"code": world.codes[activity], "nonce": uuid.uuid4().hex})
+    # A check-out is the confirmed scan (issue 21): the page first answers a second scan with
+    # confirm_check_out (only last_seen_at is written), and the person's confirmation comes back with
+    # intent check_out. The load sends the confirmed scan, the one that checks out and credits.
+    fields = {"code": world.codes[activity], "nonce": uuid.uuid4().hex}
+    if kind == "out":
+        fields["intent"] = "check_out"
+    body = _encode(fields)
     started = time.perf_counter()
     try:
         status, content = await phone.post("/api/scans", body, world.tokens[user])

@@ -50,6 +50,9 @@ BASE = 10_000
 RANKED_PERIOD = ("2024-01-01T00:00:00+08:00", "2024-03-31T23:00:00+08:00")
 LATER_PERIOD = ("2024-04-01T00:00:00+08:00", "2026-06-30T23:00:00+08:00")
 
+# Awards of an activity without an attendance (cause_type 'activity'): the ledger check ties every
+# 'checkin' award to an attendance of its person (issue 16), which these bulk rows do not have.
+#
 # One batch: transfers, both entries with the running balance of the user account, in id order
 # (what ledger_write_entries does row by row). $1 issuing account ids by community, $2 user
 # account ids, $3 the first serial of the batch, $4 its last, $5 step start, $6 seconds per serial.
@@ -57,7 +60,7 @@ _LOAD = """
 with t as (
     insert into transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, memo, created_at)
     select 'points', ($1::bigint[])[1 + (who % {communities})], ($2::bigint[])[1 + who], 1 + g % 20, 'award',
-           'posted', 'checkin', '压测活动', $5::timestamptz + make_interval(secs => (g - $3) * $6)
+           'posted', 'activity', '压测活动', $5::timestamptz + make_interval(secs => (g - $3) * $6)
       from (select g, case when g % {share} = 0 then 0 else 1 + (g * 7919) % ({users} - 1) end as who
               from generate_series($3::bigint, $4::bigint) g) s
      order by g
@@ -92,7 +95,7 @@ on conflict (community_id, unit, day, user_id) do update set earned = earned_dai
 _LOAD_WITH_TRIGGERS = """
 insert into transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, memo, created_at)
 select 'points', ($1::bigint[])[1 + (who % {communities})], ($2::bigint[])[1 + who], 1 + g % 20, 'award',
-       'posted', 'checkin', '压测活动', $5::timestamptz + make_interval(secs => (g - $3) * $6)
+       'posted', 'activity', '压测活动', $5::timestamptz + make_interval(secs => (g - $3) * $6)
   from (select g, case when g % {share} = 0 then 0 else 1 + (g * 7919) % ({users} - 1) end as who
           from generate_series($3::bigint, $4::bigint) g) s
  order by g
