@@ -170,7 +170,7 @@ class Growth:
         await db.migrate(self.url)
         self.conn = conn = await asyncpg.connect(self.url)
         await db._init_connection(conn)
-        self.backend_pid = await conn.fetchval("select pg_backend_pid()")
+        self.backend_pid = local_backend(await conn.fetchval("select pg_backend_pid()"))
         admin_id = await auth.create_user(conn, phone="13800000000", password=None, name="增长管理员", is_admin=True)
         admin = await orgs.load_actor(conn, admin_id)
         district = await orgs.create_org(conn, admin, kind="district", name="增长区", parent_id=None)
@@ -286,9 +286,21 @@ class Growth:
 READS = ("balance", "statement", "ranking")
 
 
+def local_backend(pid: int) -> int:
+    """The backend's pid if that process is a PostgreSQL one on this machine, else 0 (a remote
+    server, or one in another pid namespace, where the same number is some other process)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return pid if b"postgres" in f.read() else 0
+    except OSError:
+        return 0
+
+
 def backend_cpu_s(pid: int) -> float | None:
     """A process's CPU time so far from /proc/<pid>/schedstat (its first field: nanoseconds on a
     core, at nanosecond resolution where /proc/<pid>/stat counts 10 ms ticks); None if unreadable."""
+    if not pid:
+        return None
     try:
         with open(f"/proc/{pid}/schedstat") as f:
             return int(f.read().split()[0]) / 1e9

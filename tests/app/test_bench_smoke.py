@@ -259,3 +259,6 @@ def test_backend_cpu_is_read_from_schedstat_in_seconds():
     used = ledger_growth.backend_cpu_s(os.getpid()) - before
     assert 0.04 < used < 1.0
     assert ledger_growth.backend_cpu_s(2**22 + 12345) is None  # no such process (above pid_max's default)
+    assert ledger_growth.backend_cpu_s(0) is None  # not a local backend
+    # only a PostgreSQL process on this machine counts: this one (python) is not
+    assert ledger_growth.local_backend(os.getpid()) == 0 and ledger_growth.local_backend(2**22 + 12345) == 0
