@@ -5,8 +5,9 @@ live sessions, M published activities with a wide window and a poster code each.
 
 Each client loops over pairs of scans of POST /api/scans:
 - a check-in: a volunteer scans the poster of an activity they have not attended yet (points award);
-- a check-out: a volunteer scans the poster of an activity they checked into 30 minutes ago
-  (minutes banked and points per hour: two awards).
+- a check-out: a volunteer scans the poster of an activity they checked into 30 minutes ago, confirmed
+  (intent check_out, as the page sends it after its confirm prompt; minutes banked and points per
+  hour: two awards).
 A second scan within two minutes of a check-in is only "already_checked_in" (domain/checkin_rules
 REPEAT_WINDOW), so the check-outs use attendances seeded "inside" half an hour earlier; every
 (volunteer, activity) cell of the grid is used once, either for a check-in or for a check-out.
@@ -28,10 +29,10 @@ import httpx
 import msgspec
 
 from bench.report import latency_summary, ratio
-from domain.checkin import activities, codes
-from domain.people import auth, orgs
-from domain.core import clock, db
 from domain import supermarket
+from domain.checkin import activities, codes
+from domain.core import clock, db
+from domain.people import auth, orgs
 
 TITLE = "压测活动"
 SEEDED_MINUTES_AGO = 30
@@ -267,7 +268,9 @@ async def scan(phone, world: World, kind: str, tally: Tally) -> bool:
         return False
     user, activity = pair
     # As the page sends it: the phone's device id, and for the second scan the confirmed check-out
-    # (issue 21: a second scan without it only asks "check out now?").
+    # (issue 21: the page first answers a second scan with confirm_check_out, which writes only
+    # last_seen_at; the person's confirmation comes back with intent check_out, the scan that
+    # checks out and credits, which is the one the load sends).
     scanned = {"code": world.codes[activity], "nonce": uuid.uuid4().hex, "device": f"phone-{user}"}
     if kind == "out":
         scanned["intent"] = "check_out"
@@ -339,11 +342,31 @@ async def drive(base_url: str, world: World, clients: int, seconds: float, warmu
     return figures, everything
 
 
-def add_ratios(figures: dict, pgbench_tps: float | None) -> dict:
+def add_ratios(figures: dict, pgbench_tps: float | None, simple_tps: float | None = None) -> dict:
+    """Rates as a share of pgbench's: `pgbench_tps` is the yardstick (`-M prepared`, issue 24),
+    `simple_tps` the simple protocol's, kept for comparison with earlier runs."""
     figures["pgbench_tps"] = pgbench_tps
     figures["checkin_ratio"] = ratio(figures["checkins_per_s"], pgbench_tps)
     figures["scan_ratio"] = ratio(figures["ok_scans_per_s"], pgbench_tps)
+    figures["pgbench_simple_tps"] = simple_tps
+    figures["scan_ratio_simple"] = ratio(figures["ok_scans_per_s"], simple_tps)
     return figures
+
+
+def add_cpu(figures: dict, cpu_s: dict, scans: int, tx_ms: float | None) -> dict:
+    """CPU per scan (the headline of issue 24): the app's and PostgreSQL's, their sum, and the sum as a
+    multiple of the PostgreSQL CPU of one TPC-B transaction (`tx_ms`, pgbench -M prepared, same
+    client count). `cpu_s` holds CPU seconds during the step ("app", "postgres"; None if unknown)."""
+    app, postgres = per_unit(cpu_s.get("app"), scans), per_unit(cpu_s.get("postgres"), scans)
+    total = round(app + postgres, 3) if app is not None and postgres is not None else None
+    figures.update(cpu_s=cpu_s, app_cpu_ms_per_scan=app, postgres_cpu_ms_per_scan=postgres,
+                   cpu_ms_per_scan=total, cpu_per_scan_vs_tpcb_tx=ratio(total, tx_ms))
+    return figures
+
+
+def per_unit(seconds: float | None, count: int | None) -> float | None:
+    """Milliseconds of CPU per unit of work (None when not measurable)."""
+    return round(seconds * 1000 / count, 3) if seconds is not None and count else None
 
 
 async def settle(base_url: str, url: str, world: World, seconds: float) -> Tally:

@@ -3,6 +3,11 @@
 Each TPC-B transaction is 3 updates, a select and an insert in one transaction: a fair yardstick
 for a check-in scan, which is one short write transaction too. Run right before the app load so
 both see the same machine noise.
+
+Two protocols (issue 24): `-M prepared` is the yardstick, because Linli talks to PostgreSQL through
+asyncpg's prepared statements (parse and plan once per connection, then bind and execute); the
+simple protocol (every statement parsed and planned again) does ~1.4x fewer tps on the same server
+and is kept beside it only so figures stay comparable with runs before issue 24.
 """
 
 import re
@@ -36,6 +41,9 @@ _LATENCY = re.compile(r"^latency average = ([0-9.]+) ms", re.M)
 _STDDEV = re.compile(r"^latency stddev = ([0-9.]+) ms", re.M)
 _DONE = re.compile(r"^number of transactions actually processed: (\d+)", re.M)
 _FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
+_MODE = re.compile(r"^query mode: (\w+)", re.M)
+
+MODES = ("prepared", "simple")  # the yardstick first
 
 
 def parse(output: str) -> dict:
@@ -48,15 +56,25 @@ def parse(output: str) -> dict:
         found = pattern.search(output)
         return cast(found.group(1)) if found else None
 
+    mode = _MODE.search(output)
     return {"tps": float(tps.group(1)), "latency_avg_ms": number(_LATENCY), "latency_stddev_ms": number(_STDDEV),
-            "transactions": number(_DONE, int), "failed": number(_FAILED, int) or 0}
+            "transactions": number(_DONE, int), "failed": number(_FAILED, int) or 0,
+            "mode": mode.group(1) if mode else None}
 
 
-def run(url: str, clients: int, seconds: int, threads: int = 2) -> dict:
-    """One timed TPC-B run; -n because the tables were vacuumed at initialisation."""
-    result = subprocess.run(
-        [str(pgbench_path()), "-n", "-c", str(clients), "-j", str(min(threads, clients)), "-T", str(seconds),
-         "-P", str(seconds), url], check=True, capture_output=True, text=True, timeout=seconds + 60)
+def command(url: str, clients: int, seconds: int, threads: int = 2, mode: str = "prepared") -> list[str]:
+    """The pgbench command line of one timed TPC-B run; -n because the tables were vacuumed at
+    initialisation."""
+    if mode not in MODES:
+        raise ValueError(f"pgbench query mode {mode!r}: one of {MODES}")
+    return [str(pgbench_path()), "-n", "-M", mode, "-c", str(clients), "-j", str(min(threads, clients)),
+            "-T", str(seconds), "-P", str(seconds), url]
+
+
+def run(url: str, clients: int, seconds: int, threads: int = 2, mode: str = "prepared") -> dict:
+    """One timed TPC-B run with the given query protocol."""
+    result = subprocess.run(command(url, clients, seconds, threads, mode), check=True, capture_output=True,
+                            text=True, timeout=seconds + 60)
     figures = parse(result.stdout)
-    figures.update(clients=clients, seconds=seconds)
+    figures.update(clients=clients, seconds=seconds, mode=mode)
     return figures

@@ -21,8 +21,8 @@ from datetime import date
 
 import asyncpg
 
-from domain.core import db
 from domain import rankings
+from domain.core import db
 
 QUARTER = (date(2026, 10, 1), date(2027, 1, 1))
 STREETS = 5  # the communities are spread over a district of five streets

@@ -23,11 +23,13 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float | None]:
-    """p50/p95/p99/max of latencies given in seconds, reported in milliseconds."""
+    """p50/p95/p99/max and the mean of latencies given in seconds, reported in milliseconds (the mean
+    is the fair-tail target's reference: p99 at most twice the mean means no convoys)."""
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000, 2)
     return {"p50_ms": ms(percentile(seconds, 50)), "p95_ms": ms(percentile(seconds, 95)),
-            "p99_ms": ms(percentile(seconds, 99)), "max_ms": ms(max(seconds) if seconds else None)}
+            "p99_ms": ms(percentile(seconds, 99)), "max_ms": ms(max(seconds) if seconds else None),
+            "mean_ms": ms(sum(seconds) / len(seconds) if seconds else None)}
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
