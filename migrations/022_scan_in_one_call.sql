@@ -102,12 +102,13 @@ begin
     -- What the fraud signals of a self-scan look at (domain/checkin/fraud.py decides): people checked
     -- in from this device and this address lately, and this person's nearest other located check-in.
     if p_source = 'self' then
-        select count(distinct t.user_id) into device_people from attendances t
-         where p_device is not null and t.in_device = p_device and t.source = 'self'
-           and t.checked_in_at > p_burst_since and t.checked_in_at <= p_at;
-        select count(distinct t.user_id) into address_people from attendances t
-         where p_ip is not null and t.in_ip = p_ip and t.source = 'self'
-           and t.checked_in_at > p_burst_since and t.checked_in_at <= p_at;
+        select (select count(distinct t.user_id) from attendances t
+                 where p_device is not null and t.in_device = p_device and t.source = 'self'
+                   and t.checked_in_at > p_burst_since and t.checked_in_at <= p_at),
+               (select count(distinct t.user_id) from attendances t
+                 where p_ip is not null and t.in_ip = p_ip and t.source = 'self'
+                   and t.checked_in_at > p_burst_since and t.checked_in_at <= p_at)
+          into device_people, address_people;
         if p_lat is not null and p_lng is not null then
             select t.activity_id, t.checked_in_at, t.in_lat, t.in_lng
               into other_activity, other_at, other_lat, other_lng

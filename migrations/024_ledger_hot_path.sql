@@ -43,26 +43,47 @@ begin
     do update set earned = earned_daily.earned + excluded.earned;
 end $$;
 
-create or replace function ledger_write_entries(t transfers) returns void language plpgsql as $$
+-- The two accounts of a transfer as ledger_apply reads them, once, for both its checks and the entries.
+create type ledger_side as (unit text, kind text, user_id bigint, org_id bigint);
+
+create function ledger_sides(t transfers, out debit ledger_side, out credit ledger_side)
+language plpgsql as $$
+declare
+    debits ledger_side[];
+    credits ledger_side[];
+begin
+    select array_agg(row(a.unit, a.kind, a.user_id, a.org_id)::ledger_side) filter (where a.id = t.debit_account),
+           array_agg(row(a.unit, a.kind, a.user_id, a.org_id)::ledger_side) filter (where a.id = t.credit_account)
+      into debits, credits
+      from accounts a where a.id in (t.debit_account, t.credit_account);
+    debit := debits[1];
+    credit := credits[1];
+end $$;
+
+-- As migrations/002, with the accounts already read: only running balances are updated (the
+-- issuing side of an award is not even looked up again), and the earned summary is added here.
+drop function ledger_write_entries(transfers);
+create function ledger_write_entries(t transfers, debit ledger_side, credit ledger_side) returns void
+language plpgsql as $$
 declare
     after_debit bigint;
     after_credit bigint;
-    debit_user bigint;
-    credit_user bigint;
-    issuer bigint;
     at timestamptz := coalesce(t.resolved_at, t.created_at);
     earned_at timestamptz := at;
 begin
-    update accounts set balance = balance - t.amount
-     where id = t.debit_account and kind in ('user', 'pool') returning balance, user_id into after_debit, debit_user;
-    update accounts set balance = balance + t.amount
-     where id = t.credit_account and kind in ('user', 'pool') returning balance, user_id into after_credit, credit_user;
+    if debit.kind in ('user', 'pool') then
+        update accounts set balance = balance - t.amount where id = t.debit_account returning balance into after_debit;
+    end if;
+    if credit.kind in ('user', 'pool') then
+        update accounts set balance = balance + t.amount where id = t.credit_account returning balance into after_credit;
+    end if;
     insert into entries (transfer_id, account_id, amount, balance_after, created_at)
     values (t.id, t.debit_account, -t.amount, after_debit, at),
            (t.id, t.credit_account, t.amount, after_credit, at);
     -- Earning: an award, an adjustment, or the reversal of one, between a person and an issuing
     -- account, counts on the day of what it earned (a reversal: the day of what it reverses).
-    if t.kind not in ('award', 'adjustment', 'reversal') or (debit_user is null and credit_user is null) then
+    if t.kind not in ('award', 'adjustment', 'reversal')
+       or not ((credit.kind = 'user' and debit.kind = 'issuing') or (debit.kind = 'user' and credit.kind = 'issuing')) then
         return;
     end if;
     if t.kind = 'reversal' then
@@ -72,38 +93,26 @@ begin
             return;
         end if;
     end if;
-    if credit_user is not null then
-        select org_id into issuer from accounts where id = t.debit_account and kind = 'issuing';
-        if found then
-            perform earned_add(credit_user, issuer, t.unit, earned_at, t.amount);
-        end if;
-    end if;
-    if debit_user is not null then
-        select org_id into issuer from accounts where id = t.credit_account and kind = 'issuing';
-        if found then
-            perform earned_add(debit_user, issuer, t.unit, earned_at, -t.amount);
-        end if;
+    if credit.kind = 'user' then
+        perform earned_add(credit.user_id, debit.org_id, t.unit, earned_at, t.amount);
+    else
+        perform earned_add(debit.user_id, credit.org_id, t.unit, earned_at, -t.amount);
     end if;
 end $$;
 
--- As migrations/002, with both accounts read in one query, and a missing account refused (the
--- foreign keys' work). Unchanged otherwise.
+-- As migrations/002, with both accounts read in one query, a missing account refused (the foreign
+-- keys' work), and what was read handed to ledger_write_entries. Unchanged otherwise.
 create or replace function ledger_apply() returns trigger language plpgsql as $$
 declare
-    debit_unit text;
-    credit_unit text;
-    debit_kind text;
+    sides record;
 begin
     if tg_op = 'INSERT' then
-        select max(unit) filter (where id = new.debit_account), max(kind) filter (where id = new.debit_account),
-               max(unit) filter (where id = new.credit_account)
-          into debit_unit, debit_kind, credit_unit
-          from accounts where id in (new.debit_account, new.credit_account);
-        if debit_unit is null or credit_unit is null then
+        sides := ledger_sides(new);
+        if (sides.debit).unit is null or (sides.credit).unit is null then
             raise exception 'transfer % names an account that does not exist', new.id
                 using errcode = 'foreign_key_violation';
         end if;
-        if debit_unit <> new.unit or credit_unit <> new.unit then
+        if (sides.debit).unit <> new.unit or (sides.credit).unit <> new.unit then
             raise exception 'transfer % mixes units', new.id using errcode = 'check_violation';
         end if;
         if new.reverses is not null then
@@ -119,12 +128,12 @@ begin
             end if;
         end if;
         if new.state = 'pending' then
-            if new.held_amount <> new.amount or debit_kind not in ('user', 'pool') then
+            if new.held_amount <> new.amount or (sides.debit).kind not in ('user', 'pool') then
                 raise exception 'invalid hold %', new.id using errcode = 'check_violation';
             end if;
             update accounts set held = held + new.amount where id = new.debit_account;
         elsif new.state = 'posted' then
-            perform ledger_write_entries(new);
+            perform ledger_write_entries(new, sides.debit, sides.credit);
         else
             raise exception 'a transfer starts posted or pending' using errcode = 'check_violation';
         end if;
@@ -145,7 +154,8 @@ begin
     end if;
     update accounts set held = held - old.amount where id = old.debit_account;
     if new.state = 'posted' then
-        perform ledger_write_entries(new);
+        sides := ledger_sides(new);
+        perform ledger_write_entries(new, sides.debit, sides.credit);
     end if;
     return new;
 end $$;
