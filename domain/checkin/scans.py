@@ -241,29 +241,38 @@ async def throttle(conn: asyncpg.Connection, user_id: int | None, ip: str | None
         await ratelimit.take(conn, *address, 60)
 
 
+async def _resolve(conn: asyncpg.Connection, actor: Actor, code: str, context: ScanContext
+                   ) -> tuple[Code | None, ScanResult | DomainError]:
+    """The code found, and what its capability did with it or the refusal."""
+    found = await codes.find(conn, code)
+    try:
+        if found is None:
+            raise DomainError("code_unknown")
+        act = ACTIONS.get(found.kind)
+        if act is None:
+            raise DomainError("invalid_state", details={"problem": f"a {found.kind} code is not scanned here"})
+        return found, await act(conn, actor, found, context)
+    except DomainError as error:
+        return found, error
+
+
 async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext, *,
                ip: str | None = None) -> ScanResult:
-    found: Code | None = None
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn:  # one connection for the limits and the scan
         try:
             await throttle(conn, actor.id, ip)
         except DomainError as error:
             metrics.scan("refused", error.code)
             raise
-        try:
-            found = await codes.find(conn, code)
-            if found is None:
-                raise DomainError("code_unknown")
-            act = ACTIONS.get(found.kind)
-            if act is None:
-                raise DomainError("invalid_state", details={"problem": f"a {found.kind} code is not scanned here"})
-            result = await act(conn, actor, found, context)
-        except DomainError as error:
-            await log_refusal(pool, code=code, found=found, user_id=actor.id, error=error)
-            metrics.scan("refused", error.code)
-            raise
-    metrics.scan(result.action)  # committed
-    return result
+        found, outcome = await _resolve(conn, actor, code, context)
+    if isinstance(outcome, DomainError):
+        # Logged once the scan's connection is back in the pool: holding it while waiting for
+        # another would let a burst of refused scans take every connection and wait forever.
+        await log_refusal(pool, code=code, found=found, user_id=actor.id, error=outcome)
+        metrics.scan("refused", outcome.code)
+        raise outcome
+    metrics.scan(outcome.action)  # committed
+    return outcome
 
 
 async def preview(pool: asyncpg.Pool, actor: Actor | None, code: str, *, ip: str | None = None) -> Preview:

@@ -131,3 +131,29 @@ async def test_a_scan_counts_both_rate_limits_in_one_unlogged_write(pool):
         counts = dict(await conn.fetch("select bucket, sum(hits) from rate_hits where bucket = any($1::text[]) "
                                        "group by bucket", [person, address]))
     assert counts == {person: 3, address: 2}
+
+
+async def test_a_burst_of_refused_scans_does_not_wait_forever_for_connections(database_url, world, setenv):
+    """Each refusal is logged on a second connection, taken only after the scan's own is back:
+    more concurrent refusals than the pool has connections still all answer."""
+    import asyncio
+
+    from domain.core import db
+    setenv("LINLI_SCAN_RATE_PER_MINUTE", "0")
+    setenv("LINLI_SCAN_RATE_PER_IP_MINUTE", "0")
+    small = await db.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        member = await world.member(await world.community())
+        actor = Actor(member.id, member.name, False, frozenset())
+
+        async def refused() -> str:
+            try:
+                await scans.scan(small, actor, "nosuchcode0000", ScanContext())
+            except DomainError as error:
+                return error.code
+            return "accepted"
+
+        answers = await asyncio.wait_for(asyncio.gather(*(refused() for _ in range(8))), timeout=60)
+    finally:
+        await small.close()
+    assert answers == ["code_unknown"] * 8
