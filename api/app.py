@@ -118,17 +118,15 @@ async def kiosk_page(activity_id: str) -> File:
     return _page("kiosk.html")
 
 
-async def _security_headers(message, scope) -> None:
-    """A before-send hook rather than a middleware: Litestar runs middleware only for matched routes,
-    so its own 404/405 answers (e.g. /api/no-such-thing) would go out bare."""
-    if message["type"] == "http.response.start":
-        headers = list(message.get("headers", []))
-        present = {k.lower() for k, _ in headers}
-        wanted = SECURITY_HEADERS
-        if _is_docs_page(scope.get("path", "")):
-            wanted = {**SECURITY_HEADERS, "content-security-policy": DOCS_CSP}
-        headers += [(k.encode(), v.encode()) for k, v in wanted.items() if k.encode() not in present]
-        message["headers"] = headers
+_SECURITY = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+_DOCS_SECURITY = [(k, DOCS_CSP.encode() if k == b"content-security-policy" else v) for k, v in _SECURITY]
+
+
+def _security_headers(scope) -> list[tuple[bytes, bytes]]:
+    """The security headers of every answer, added in api/observe.py around the whole app: Litestar
+    runs middleware only for matched routes, so its own 404/405 answers (e.g. /api/no-such-thing)
+    would go out bare. Encoded once."""
+    return _DOCS_SECURITY if _is_docs_page(scope.get("path", "")) else _SECURITY
 
 
 def create_app(database_url: str | None = None, *, run_sweeper: bool = True, pool_size: int | None = None) -> Litestar:
@@ -158,7 +156,6 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],
         middleware=[strict_query.middleware],
-        before_send=[_security_headers],
         request_max_body_size=1024 * 1024,
         # Pages on phone networks: brotli (a fifth smaller than gzip on our catalogues and scripts) for
         # browsers that take it, gzip for the rest.
@@ -170,5 +167,5 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
     )
     openapi_errors.document(app)
     logs.configure()
-    app.asgi_handler = observe.wrap(app, app.asgi_handler)
+    app.asgi_handler = observe.wrap(app, app.asgi_handler, _security_headers)
     return app

@@ -11,9 +11,17 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+import msgspec
+
 from domain.core import settings
 
 _configured = False
+
+
+_encode = msgspec.json.Encoder().encode
+# Field values msgspec writes exactly as json.dumps does (other types, e.g. a datetime, which json.dumps
+# here turns into str() and msgspec into RFC 3339, take the json.dumps path).
+_PLAIN = (str, int, float, bool, type(None))
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,6 +31,9 @@ class JsonFormatter(logging.Formatter):
                 **getattr(record, "fields", {})}
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
+        if all(type(v) in _PLAIN for v in line.values()):
+            # a request's line: msgspec is ~6x cheaper than json.dumps, and this runs once per request
+            return _encode(line).decode()
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
@@ -50,7 +61,11 @@ def configure() -> None:
 
 
 def event(logger: logging.Logger, message: str, **fields) -> None:
-    logger.info(message, extra={"fields": fields})
+    """An INFO line with `fields`. Built without logger.info's search of the stack for the caller's
+    file and line (no format here prints them): this runs once per request."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "(unknown file)", 0, message, (), None,
+                                        extra={"fields": fields}))
 
 
 def uvicorn_config() -> dict:

@@ -74,10 +74,20 @@ def notification(conn, kind: str, channel: str, state: str) -> None:
         counted(conn, counter)
 
 
+# What this process last wrote to the pool gauges (with its pid: a forked child has files of its own).
+_pool_written: tuple[int, int, int] | None = None
+
+
 def pool_usage(pool) -> None:
+    """Set the pool gauges (after every request): written only when they change, since in
+    multiprocess mode each write goes to the worker's memory-mapped file."""
+    global _pool_written
     size = pool.get_size()
-    POOL_SIZE.set(size)
-    POOL_IN_USE.set(size - pool.get_idle_size())
+    now = (os.getpid(), size, size - pool.get_idle_size())
+    if now != _pool_written:
+        POOL_SIZE.set(now[1])
+        POOL_IN_USE.set(now[2])
+        _pool_written = now
 
 
 def process_exits() -> None:
