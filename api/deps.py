@@ -49,7 +49,13 @@ async def provide_actor(request: Request, pool: asyncpg.Pool) -> orgs.Actor:
     It takes `pool` (not `state`) so that Litestar resolves the two one after the other: two
     independent dependencies of one handler are resolved concurrently, in an anyio task group with
     a task each, which cost more CPU per request than the whole rest of the dependency injection."""
-    session = await current_session(request, pool)
+    return await actor_on(request, pool)
+
+
+async def actor_on(request: Request, conn: asyncpg.Pool | asyncpg.Connection) -> orgs.Actor:
+    """The acting person, read through `conn`: the pool, or the one connection a scan holds for its
+    whole request (api/controllers/scans.py)."""
+    session = await current_session(request, conn)
     request.scope["linli_session"] = session  # type: ignore[typeddict-unknown-key]  # for logout (ASGI extension key)
     return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages),
                       frozenset(session.oversees))

@@ -208,13 +208,13 @@ def install(actions: Mapping[str, Act], previews: Mapping[str, Look]) -> None:
     PREVIEWS.update(previews)
 
 
-async def log_refusal(pool: asyncpg.Pool, *, code: str, found: Code | None, user_id: int | None,
+async def log_refusal(conn: asyncpg.Pool | asyncpg.Connection, *, code: str, found: Code | None, user_id: int | None,
                       error: DomainError, activity_id: int | None = None) -> None:
     if error.code not in LOGGED_REASONS:
         return
     if activity_id is None and found is not None and found.kind in ("poster", "rotating"):
         activity_id = found.target_id
-    await pool.execute(
+    await conn.execute(
         "insert into failed_scans (code, code_kind, target_id, activity_id, user_id, reason, details, created_at) "
         "values ($1, $2, $3, $4, $5, $6, $7, $8)", code[:64], found.kind if found else None,
         found.target_id if found else None, activity_id, user_id, error.code, error.details, clock.now())
@@ -256,19 +256,19 @@ async def _resolve(conn: asyncpg.Connection, actor: Actor, code: str, context: S
         return found, error
 
 
-async def scan(pool: asyncpg.Pool, actor: Actor, code: str, context: ScanContext, *,
+async def scan(conn: asyncpg.Connection, actor: Actor, code: str, context: ScanContext, *,
                ip: str | None = None) -> ScanResult:
-    async with pool.acquire() as conn:  # one connection for the limits and the scan
-        try:
-            await throttle(conn, actor.id, ip)
-        except DomainError as error:
-            metrics.scan("refused", error.code)
-            raise
-        found, outcome = await _resolve(conn, actor, code, context)
+    """Act on a scanned code, all on `conn` (outside any transaction: each capability opens what it
+    needs, a check-in writes in one statement). A refusal is logged on the same connection once
+    the refused work has rolled back."""
+    try:
+        await throttle(conn, actor.id, ip)
+    except DomainError as error:
+        metrics.scan("refused", error.code)
+        raise
+    found, outcome = await _resolve(conn, actor, code, context)
     if isinstance(outcome, DomainError):
-        # Logged once the scan's connection is back in the pool: holding it while waiting for
-        # another would let a burst of refused scans take every connection and wait forever.
-        await log_refusal(pool, code=code, found=found, user_id=actor.id, error=outcome)
+        await log_refusal(conn, code=code, found=found, user_id=actor.id, error=outcome)
         metrics.scan("refused", outcome.code)
         raise outcome
     metrics.scan(outcome.action)  # committed
