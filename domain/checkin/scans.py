@@ -256,11 +256,14 @@ async def _resolve(conn: asyncpg.Connection, actor: Actor, code: str, context: S
         return found, error
 
 
-async def scan(conn: asyncpg.Connection, actor: Actor, code: str, context: ScanContext, *,
+async def scan(conn: asyncpg.Connection | asyncpg.Pool, actor: Actor, code: str, context: ScanContext, *,
                ip: str | None = None) -> ScanResult:
-    """Act on a scanned code, all on `conn` (outside any transaction: each capability opens what it
-    needs, a check-in writes in one statement). A refusal is logged on the same connection once
-    the refused work has rolled back."""
+    """Act on a scanned code, all on one connection (`conn`, or one taken from the pool for it),
+    outside any transaction: each capability opens what it needs, a check-in writes in one
+    statement. A refusal is logged on the same connection once the refused work has rolled back."""
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as taken:
+            return await scan(taken, actor, code, context, ip=ip)
     try:
         await throttle(conn, actor.id, ip)
     except DomainError as error:
