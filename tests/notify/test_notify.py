@@ -127,6 +127,9 @@ async def test_a_rolled_back_approval_produces_no_message(client, world, pool):
 
 async def test_two_sender_processes_deliver_a_thousand_messages_exactly_once(pool, world, gateway, database_url):
     person = await world.person("收信人")
+    # Sent at a past daytime moment: SMS due in quiet hours (21:00-08:00 local) would wait until the
+    # morning, and the two senders below read the real clock (the test used to fail after 13:00 UTC).
+    clock.freeze(datetime(2026, 1, 5, 10, 0, tzinfo=SHANGHAI))
     async with pool.acquire() as conn, conn.transaction():
         for n in range(1000):
             await notify.send(conn, person.id, "report_verified", community_id=None, params={"points": n})
