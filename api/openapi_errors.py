@@ -33,11 +33,12 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 def _needs_login(app: Litestar) -> set[tuple[str, str]]:
-    """(path, method) of every operation whose handler takes `actor` (401 without a session)."""
+    """(path, method) of every operation whose handler takes `actor`, or reads the session itself
+    and says so with opt={"login": True} (a scan, on its one connection): 401 without a session."""
     found = set()
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
-            if "actor" in handler.parsed_fn_signature.parameters:
+            if "actor" in handler.parsed_fn_signature.parameters or handler.opt.get("login"):
                 found |= {(route.path_format or "/", m.lower()) for m in handler.http_methods}
     return found
 

@@ -29,7 +29,7 @@ class ScanController(Controller):
     path = "/api/scans"
     tags = ["scans"]
 
-    @post("/", status_code=200)
+    @post("/", status_code=200, opt={"login": True})  # the session is read below (api/openapi_errors.py)
     async def scan(self, request: Request, data: ScanIn, pool: asyncpg.Pool) -> scans.ScanResult:
         """429 rate_limited beyond LINLI_SCAN_RATE_PER_MINUTE per person or LINLI_SCAN_RATE_PER_IP_MINUTE
         per address (see domain/scans.py). 401 without a live session."""
