@@ -190,6 +190,10 @@ class FairPool(asyncpg.Pool):
     def __init__(self, *args, max_size: int, **kwargs) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
         self._turns = asyncio.Semaphore(max_size)
+        # The connections handed out, each holding a turn until it is given back. Kept by the object
+        # handed out, not by its state: asyncpg detaches a connection that broke (the database went
+        # away) before its user gives it back, and that give-back must still return the turn.
+        self._out: dict[int, object] = {}
 
     async def _acquire(self, timeout):  # asyncpg's one way in: acquire(), `async with`, fetch ...
         if timeout is None:
@@ -197,17 +201,18 @@ class FairPool(asyncpg.Pool):
         else:
             await asyncio.wait_for(self._turns.acquire(), timeout)
         try:
-            return await super()._acquire(timeout)
+            connection = await super()._acquire(timeout)
         except BaseException:
             self._turns.release()
             raise
+        self._out[id(connection)] = connection
+        return connection
 
     async def release(self, connection, *, timeout=None) -> None:
-        held = getattr(connection, "_con", None) is not None  # asyncpg ignores a second release
         try:
             await super().release(connection, timeout=timeout)
         finally:
-            if held:
+            if self._out.pop(id(connection), None) is not None:  # a second give-back is no second turn
                 self._turns.release()
 
 

@@ -59,3 +59,27 @@ async def test_a_turn_is_given_back_when_no_connection_could_be_had(database_url
             assert await conn.fetchval("select 2") == 2
     finally:
         await pool.close()
+
+
+async def test_a_connection_that_broke_while_out_still_gives_its_turn_back(database_url):
+    """The database dropped the connection (a restart): asyncpg detaches it before its user gives it
+    back; the give-back must still return the turn, or the pool would run out of turns for good."""
+    import asyncpg
+    pool = await db.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        held = await pool.acquire()
+        pid = await held.fetchval("select pg_backend_pid()")
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute("select pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        try:
+            await held.fetchval("select 1")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            pass
+        await pool.release(held)
+        async with pool.acquire(timeout=20) as conn:  # a new connection, with the turn given back
+            assert await conn.fetchval("select 3") == 3
+    finally:
+        await pool.close()
