@@ -55,6 +55,19 @@ begin
     end if;
 end $$;
 
+-- A scan's nonce, taken once per person and activity (domain/checkin/offline.py): false when it was
+-- already taken, and the scan then only answers with what stands. A concurrent holder of the same
+-- nonce makes this wait for its commit (or its rollback, which frees the nonce).
+create function scan_nonce_claim(p_activity bigint, p_user bigint, p_nonce text, p_claimed timestamptz,
+                                 p_received timestamptz) returns boolean
+language plpgsql as $$
+begin
+    insert into scan_nonces (activity_id, user_id, nonce, claimed_at, received_at)
+    values (p_activity, p_user, p_nonce, p_claimed, p_received)
+    on conflict do nothing;
+    return found;
+end $$;
+
 create function attendance_check_in(
     p_activity bigint, p_user bigint, p_source text, p_at timestamptz, p_received timestamptz, p_late boolean,
     p_nonce text, p_claimed timestamptz, p_actor bigint, p_lat double precision, p_lng double precision, p_device text, p_ip text,
@@ -72,14 +85,9 @@ begin
         outcome := 'stale';
         return;
     end if;
-    if p_nonce is not null then
-        insert into scan_nonces (activity_id, user_id, nonce, claimed_at, received_at)
-        values (p_activity, p_user, p_nonce, p_claimed, p_received)
-        on conflict do nothing;
-        if not found then
-            outcome := 'replay';
-            return;
-        end if;
+    if p_nonce is not null and not scan_nonce_claim(p_activity, p_user, p_nonce, p_claimed, p_received) then
+        outcome := 'replay';
+        return;
     end if;
     points := checkin_capped_award(p_account, p_issuing, p_wanted, p_daily_cap, p_day_start, p_day_end);
     -- With a capacity, this insert moves the activity's `taken` counter and refuses a place beyond it
@@ -138,14 +146,9 @@ begin
         outcome := 'stale';
         return;
     end if;
-    if p_nonce is not null then
-        insert into scan_nonces (activity_id, user_id, nonce, claimed_at, received_at)
-        values (p_activity, p_user, p_nonce, p_claimed, p_now)
-        on conflict do nothing;
-        if not found then
-            outcome := 'replay';
-            return;
-        end if;
+    if p_nonce is not null and not scan_nonce_claim(p_activity, p_user, p_nonce, p_claimed, p_now) then
+        outcome := 'replay';
+        return;
     end if;
     -- The person's accounts in id order, before any write, as every writer of the ledger locks them.
     perform 1 from accounts where id in (p_points_account, p_minutes_account) order by id for update;

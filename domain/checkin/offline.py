@@ -46,11 +46,8 @@ async def claim_nonce(conn: asyncpg.Connection, activity_id: int, user_id: int, 
     """True when this nonce is new for the person and activity (the scan may act); False when it was
     already handled: the answer is the attendance as it stands. A concurrent holder of the same nonce
     makes this wait for its commit (or rollback, when the key becomes free again)."""
-    row = await conn.fetchval(
-        """insert into scan_nonces (activity_id, user_id, nonce, claimed_at, received_at)
-           values ($1, $2, $3, $4, $5) on conflict do nothing returning true""",
-        activity_id, user_id, nonce, claimed, received)
-    return bool(row)
+    return await conn.fetchval("select scan_nonce_claim($1, $2, $3, $4, $5)",  # migrations/022
+                               activity_id, user_id, nonce, claimed, received)
 
 
 async def prune_scan_nonces(pool: asyncpg.Pool, now: datetime) -> int:
