@@ -115,6 +115,14 @@ begin
         if (sides.debit).unit <> new.unit or (sides.credit).unit <> new.unit then
             raise exception 'transfer % mixes units', new.id using errcode = 'check_violation';
         end if;
+        -- Nobody pays themself (domain/ledger refuse_self_payment, the same kinds as its PAYING_KINDS):
+        -- the guard for every writer, also the scans' one-call writes of migrations/022, which do
+        -- not pass through domain/ledger's own check.
+        if new.state = 'posted' and new.kind in ('adjustment', 'award', 'service', 'reversal')
+           and new.actor_id is not null and new.actor_id = (sides.credit).user_id then
+            raise exception 'transfer % pays its own actor', new.id
+                using errcode = 'check_violation', constraint = 'self_payment';
+        end if;
         if new.reverses is not null then
             -- A reversal puts back exactly what a posted transfer moved. Reversing a reversal would
             -- let a correction be undone and redone without end: make a new transfer instead.

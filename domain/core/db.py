@@ -220,8 +220,10 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
     # Timeouts are enforced by the server: a client-side command_timeout arms a timer per query.
     return await FairPool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_no_session_state,
-        connection_class=Connection, max_queries=50000, max_inactive_connection_lifetime=300.0, setup=None,
-        connect=None, loop=None, record_class=asyncpg.Record,
+        connection_class=Connection,
+        # asyncpg.create_pool's defaults, which the Pool class itself does not have:
+        max_queries=50000, max_inactive_connection_lifetime=300.0, setup=None, connect=None, loop=None,
+        record_class=asyncpg.Record,
         # jit off: the app's statements are short; PostgreSQL's JIT compiled asyncpg's type
         # introspection at every new connection (~70 ms, in the middle of a burst of scans).
         server_settings={"statement_timeout": "30s", "idle_in_transaction_session_timeout": "60s", "jit": "off",

@@ -1,4 +1,4 @@
-"""The only writer of the ledger: post, hold, post_pending, void_pending, reverse; and for a person's
+"""The writer of the ledger: post, hold, post_pending, void_pending, reverse; and for a person's
 value, which is kept per issuing community (migrations/018, docs/cross-community.md), `spend` (one
 transfer per account drawn on, in a fixed order) with post_group, void_group and reverse_group.
 
@@ -11,6 +11,9 @@ Each function runs inside the caller's transaction (a check-in and its credit co
    `insufficient_balance` rather than a raw constraint error (the database CHECKs and triggers
    stay the real guard);
 4. inserts or resolves the transfer; the triggers of migrations/002_ledger.sql apply it.
+The one other writer is a scan's one-call write (migrations/022 `checkin_award`, issue 24): it
+inserts its award transfers itself, and the same triggers apply them and refuse what they refuse
+(missing accounts, mixed units, self-payment).
 An `idem_key` makes a retried call return the first transfer and move nothing; the same key with
 a different movement is `idempotency_conflict`. A new transfer does not look its key up first: the
 insert's ON CONFLICT finds a used key, and the key is looked up only when the balance check fails
@@ -140,7 +143,9 @@ def refuse_self_payment(actor_id: int | None, beneficiary_id: int | None) -> Non
     someone (adjustment, attendance mark, station scan, report verification, service confirmation,
     an adjustment's approval ...) calls it before it writes anything, and `_insert` below applies it
     to every posted transfer of a paying kind, so a path that forgets the call still cannot pay its
-    actor. Redemption decisions have the same rule in domain/supermarket/rules.py require_decider."""
+    actor; the ledger's trigger (migrations/024) refuses the same kinds for every writer, also the
+    scans' one-call writes. Redemption decisions have the same rule in domain/supermarket/rules.py
+    require_decider."""
     if actor_id is not None and actor_id == beneficiary_id:
         raise DomainError("forbidden", details={"why": "nobody pays themself: another manager must do this",
                                                 "rule": "self_payment"})

@@ -81,3 +81,22 @@ async def test_the_ledger_check_finds_an_entry_naming_nothing(pool, member_accou
                          t.id, acc.supermarket, acc.issuing):
         async with pool.acquire() as conn:
             assert MISSING in await ledger_check.check(conn)
+
+
+async def test_a_writer_that_skips_the_python_check_still_cannot_pay_its_actor(pool, member_accounts):
+    """The scans' one-call write inserts transfers without domain/ledger: the trigger refuses an
+    award whose actor is the person credited, as domain/ledger refuses it for its own writes."""
+    _, member, acc = member_accounts
+    with pytest.raises(asyncpg.CheckViolationError) as refused:
+        await pool.execute("select checkin_award('points', $1, $2, 5, 1, 'x', $3, null, now())",
+                           acc.issuing, acc.user, member.id)
+    assert refused.value.constraint_name == "self_payment"
+    async with pool.acquire() as conn:  # without an actor it goes through (rolled back: no attendance 1 here)
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            await conn.execute("select checkin_award('points', $1, $2, 5, 1, 'x', null, null, now())",
+                               acc.issuing, acc.user)
+            assert await conn.fetchval("select balance from accounts where id = $1", acc.user) == 5
+        finally:
+            await tr.rollback()
