@@ -2,6 +2,7 @@
 held, the write that finds the state it was decided on changed and decides again, and the
 refusals that still come from the database itself."""
 
+import asyncio
 from datetime import timedelta
 
 import asyncpg
@@ -162,3 +163,48 @@ async def test_a_burst_of_refused_scans_does_not_wait_forever_for_connections(da
     finally:
         await small.close()
     assert answers == ["code_unknown"] * 8 and logged == 8
+
+
+async def _blocked(pool, pid: int) -> None:
+    """Until backend `pid` waits for a lock (a sync point, not a timer)."""
+    while not await pool.fetchval("select exists (select 1 from pg_locks where pid = $1 and not granted)", pid):
+        await asyncio.sleep(0.01)
+
+
+async def test_a_check_out_scan_and_a_close_at_the_same_moment_both_go_through(client, world, pool):
+    """A close locks the activity, then the attendances inside. A check-out scan locks the activity
+    first too, as every scan did before its one-call write: when it locked the attendance first, its
+    nonce (whose foreign key locks the activity) then waited for the close while the close waited for
+    that attendance, a deadlock, and one of the two failed (a 500)."""
+    clock.freeze(T0)
+    c = await world.community()
+    volunteer = await world.member(c, "孙杰")
+    manager = await world.actor(c.manager)
+    activity = await new_activity(client, c, points_per_hour=60)
+    assert await check_in(pool, activity["id"], volunteer.id) == "checked_in"
+    clock.advance(timedelta(minutes=40))
+    attendance = await pool.fetchval("select id from attendances where activity_id = $1 and user_id = $2",
+                                     activity["id"], volunteer.id)
+    async with pool.acquire() as gate, pool.acquire() as scan_conn, pool.acquire() as close_conn:
+        scan_pid = await scan_conn.fetchval("select pg_backend_pid()")
+        close_pid = await close_conn.fetchval("select pg_backend_pid()")
+        held = gate.transaction()
+        await held.start()
+        # Something holds the attendance a moment: the scan queues for it first, the close next.
+        await gate.execute("select 1 from attendances where id = $1 for update", attendance)
+        scanning = asyncio.create_task(checkin.record_scan(  # outside a transaction, as POST /api/scans
+            scan_conn, activity["id"], volunteer.id, kind="poster", source="self",
+            context=ScanContext(nonce="out-1", intent="check_out")))
+        await _blocked(pool, scan_pid)
+        closing = asyncio.create_task(checkin.close(close_conn, manager, activity["id"]))
+        await _blocked(pool, close_pid)
+        await held.rollback()
+        scanned, closed = await asyncio.gather(scanning, closing, return_exceptions=True)
+    assert not isinstance(scanned, BaseException), repr(scanned)
+    assert not isinstance(closed, BaseException), repr(closed)
+    assert scanned.action == "checked_out" and closed.state == "closed"
+    minutes = await pool.fetchval(
+        "select coalesce(sum(t.amount), 0) from transfers t join attendances a on a.id = t.cause_id "
+        "where t.cause_type = 'checkin' and t.unit = 'minutes' and a.user_id = $1", volunteer.id)
+    assert minutes == 40
+    assert await world.ledger_problems() == {}
