@@ -13,9 +13,11 @@ transaction unless the caller holds one. The call re-checks under its locks what
 on; when that changed meanwhile it writes nothing and the scan reads again and decides again.
 
 Locks, in this order:
-- the activity row, in FOR KEY SHARE mode, by every check-in (the same lock the attendance's
-  foreign key takes): scans do not wait for each other, but a manager's close or manual marking (FOR
-  UPDATE) waits for the scans in flight and they for it, so no check-in lands in a closed activity;
+- the activity row, in FOR KEY SHARE mode, by every check-in and every scan's check-out (the same
+  lock the attendance's and the nonce's foreign keys take): scans do not wait for each other, but a
+  manager's close or manual marking (FOR UPDATE) waits for the scans in flight and they for it, so no
+  check-in lands in a closed activity (and a check-out never holds the attendance a close waits for
+  while it waits for the close: migrations/025);
 - the attendance row (a check-out), then the person's points account, to read today's check-in
   points under the daily cap. A check-in has no row yet: it locks the account, then inserts the
   row (which can only wait for the same person's other scan, serialised by that account lock);
