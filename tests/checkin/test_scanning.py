@@ -59,6 +59,22 @@ async def test_a_late_station_scan_counts_at_the_device_time_and_keeps_both_time
     assert await balances(client, elder) == {"points": 13, "minutes": 30}  # 10 + 3 for half an hour
 
 
+async def test_an_empty_nonce_is_bad_input_naming_the_field(client, world, pool):
+    """The nonces table takes 1 to 64 characters: an empty one reached its CHECK and answered 409
+    "conflict", and a join request carrying one could never be approved (its check-in hit the same
+    CHECK)."""
+    c = await world.community()
+    member, stranger = await world.member(c), await world.person("陈静")
+    activity = await new_activity(client, c)
+    code = await poster_code(pool, activity["id"])
+    for r in (await client.post("/api/scans", json={"code": code, "nonce": ""}, headers=member.headers),
+              await station(client, c, activity["id"], await card_of(client, member), nonce=""),
+              await client.post("/api/join-requests", json={"scan_code": code, "nonce": ""}, headers=stranger.headers)):
+        assert r.status_code == 422, (r.request.url, r.status_code, r.text)
+        assert r.json()["details"]["field"] == "nonce"
+    assert await pool.fetchval("select count(*) from attendances where activity_id = $1", activity["id"]) == 0
+
+
 async def test_late_scans_are_bounded_by_the_window_the_delay_and_the_clock_skew(client, world, pool, setenv):
     setenv("LINLI_OFFLINE_MAX_DELAY_SECONDS", "3600")
     setenv("LINLI_OFFLINE_CLOCK_SKEW_SECONDS", "120")
