@@ -76,7 +76,7 @@ class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class StationScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]  # the code, or the URL its QR holds
-    nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     # issue 21: the device's time of a scan queued offline; "check_out" confirms a check-out
     scanned_at: When | None = None
     intent: Literal["check_out"] | None = None

@@ -27,7 +27,7 @@ Short = Annotated[str, msgspec.Meta(max_length=32)]
 class JoinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     join_code: Short | None = None   # the community's join QR (/j/<code>)
     scan_code: Short | None = None   # or the activity code that was refused with not_member
-    nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class PolicyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -15,7 +15,7 @@ from domain.people import orgs
 
 class ScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    nonce: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
     # issue 21: the device's time of a scan queued offline; "check_out" confirms a check-out; the
