@@ -184,6 +184,7 @@ async def test_a_policy_rules_from_its_start_date_and_the_widest_level_wins(clie
 # ---- the spending order ---------------------------------------------------------------------------
 
 async def test_spending_draws_the_shops_own_points_first_then_the_area_by_community_id(client, world):
+    clock.freeze(NOW)  # its settlement is read for November, as the other tests here
     a, b, c = await street_of(world, "一社区", "二社区", "三社区")
     person = await world.member(b, "赵敏")
     await world.fund(person, a, "points", 50)
