@@ -31,10 +31,13 @@ async function loadPolicy() {
 }
 
 async function loadReport() {
+  // Empty on opening: the server answers its current month in the community's time zone (Shanghai),
+  // not the phone's, whose month can differ for hours at a month's end.
   const month = $("month").value;
-  $("csv").href = `/api/orgs/${org}/settlement?format=csv&month=${month}`;
   try {
-    const report = await api("GET", `/api/orgs/${org}/settlement?month=${month}`);
+    const report = await api("GET", `/api/orgs/${org}/settlement${month ? `?month=${month}` : ""}`);
+    $("month").value = report.month;
+    $("csv").href = `/api/orgs/${org}/settlement?format=csv&month=${report.month}`;
     $("pair-rows").replaceChildren(...report.pairs.map((p) => h("tr", {},
       h("td", {}, p.issuer_name), h("td", {}, p.spender_name),
       h("td", {}, t(p.unit === "minutes" ? "settlement.unit_minutes" : "settlement.unit_points")),
@@ -60,8 +63,6 @@ $("policy-form").addEventListener("submit", async (event) => {
   }
 });
 
-const now = new Date();
-$("month").value = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
 $("month").addEventListener("change", loadReport);
 loadPolicy();
 loadReport();

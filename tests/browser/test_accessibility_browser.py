@@ -23,7 +23,8 @@ from domain.people import auth, orgs
 from domain.ledger import adjustments
 from tests.conftest import Login, new_phone, screenshot
 
-pytestmark = pytest.mark.browser
+# The survey visits every page as four roles at two widths (~250 visits): minutes, not a hang.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"

@@ -63,6 +63,13 @@ async def _seed(url: str) -> Seeded:
                                       credit=shop, amount=10 + 5 * (week % 3), kind="redemption", memo="洗衣液")
         finally:
             clock.unfreeze()
+        # Three people earn today, so "active this month" has them whatever the date (the awards
+        # above are weeks apart: on the 1st of a month none of them may fall in it).
+        issuing = await ledger.org_account(conn, sansu.id, "issuing", "points")
+        for name in ("刘芳", "陈伟", "杨丽"):
+            async with conn.transaction():
+                await ledger.post(conn, unit="points", debit=issuing, amount=5, kind="award", memo="今日服务",
+                                  credit=await ledger.user_account(conn, volunteers[name], "points", sansu.id))
         posting = await conn.fetchval("select max(id) from postings where community_id = $1", sansu.id)
         sessions = [await auth._new_session(conn, uid) for uid in (manager, volunteers["刘芳"], outsider)]
         return Seeded(sansu.id, posting, *((s.token, s.csrf) for s in sessions))

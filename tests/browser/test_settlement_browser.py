@@ -3,11 +3,13 @@ for the street, a volunteer of 甲 redeems in 乙's shop, and the month's settle
 
 import asyncio
 import threading
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 from domain import ledger
+from domain.core import clock
 from domain.people import auth, orgs
 from tests.browser.test_timebank_browser import phone_context
 from tests.conftest import Login, new_phone, screenshot
@@ -54,6 +56,9 @@ def test_admin_opens_the_street_and_reads_its_settlement(live_server, database_u
     city = build(database_url)
     context, page, errors = phone_context(browser, live_server, city["admin"])
     try:
+        # The phone's calendar is two months behind: the page still opens on the community's own
+        # month (the server's), where today's spending is (the phone's month showed nothing).
+        page.clock.set_fixed_time(datetime.now(timezone.utc) - timedelta(days=60))
         page.goto(f"{live_server}/settlement.html?org={city['street']}")
         page.wait_for_selector("#policy-form:not([hidden])")
         assert "未开通" in page.text_content("#policy-points")
@@ -72,6 +77,9 @@ def test_admin_opens_the_street_and_reads_its_settlement(live_server, database_u
         page.wait_for_selector("#pairs:not([hidden])")
         row = page.locator("#pair-rows tr").first.inner_text()
         assert "甲社区" in row and "乙社区" in row and "80" in row
+        month = datetime.now(clock.zone()).strftime("%Y-%m")  # the deployment's zone
+        assert page.input_value("#month") == month
+        assert page.get_attribute("#csv", "href").endswith(f"month={month}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         screenshot(page, "settlement-street-360")
         assert not errors, errors
