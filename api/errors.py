@@ -104,6 +104,12 @@ def on_crash(request: Request, exc: Exception) -> Response:
         log.warning("constraint refused %s %s: %s", request.method, _route(request), type(exc).__name__,
                     extra={"fields": {"request_id": request.scope.get("linli_request_id")}})
         return error_response(request, "conflict")
+    if isinstance(exc, asyncpg.exceptions.TransactionRollbackError):
+        # A deadlock or serialization failure: PostgreSQL rolled the whole transaction back, so nothing
+        # was written and a retry (with its Idempotency-Key where it moves value) is safe.
+        log.warning("transaction rolled back by the database on %s %s: %s", request.method, _route(request),
+                    type(exc).__name__, extra={"fields": {"request_id": request.scope.get("linli_request_id")}})
+        return error_response(request, "unavailable")
     # OperatorInterventionError: the server is shutting down or restarting (admin_shutdown,
     # crash_shutdown, cannot_connect_now) or cancelled the statement. InternalClientError: asyncpg
     # handed out a connection the shutdown was still tearing down ("cannot switch to state ...").

@@ -318,3 +318,19 @@ async def test_a_failing_sweep_stops_neither_the_others_nor_the_next_round(pool,
     assert await sweeper.sweep_once(pool) == 1
     assert await sweeper.sweep_once(pool) == 1
     assert ran == ["fine", "fine"]
+
+
+@pytest.mark.parametrize("refusal", [asyncpg.exceptions.DeadlockDetectedError,
+                                     asyncpg.exceptions.SerializationError])
+async def test_a_transaction_the_database_rolled_back_is_503_to_retry_not_500(client, monkeypatch, refusal):
+    """A deadlock or serialization failure rolled everything back: the caller may retry, as after
+    a restart (api/errors.py on_crash), instead of reading an internal error."""
+    from domain.checkin import scans
+
+    async def rolled_back(*args, **kwargs):
+        raise refusal("deadlock detected")
+
+    monkeypatch.setattr(scans, "preview", rolled_back)
+    r = await client.get("/api/scans/abcdefgh")
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == "unavailable"
