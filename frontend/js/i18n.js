@@ -21,14 +21,15 @@ export function getLang() {
 }
 
 const files = ["common", ...(document.documentElement.dataset.messages ?? "").split(/\s+/).filter(Boolean)];
-const messages = Object.assign({}, ...(await Promise.all(
+const messages = Object.assign(Object.create(null), ...(await Promise.all(
   files.map((file) => import(`../i18n/${getLang()}/${file}.js`)))).map((m) => m.default));
 
 function fill(text, vars) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
-/** Translate `key`, replacing `{name}` placeholders from `vars`; an unknown key shows as itself. */
+/** Translate `key`, replacing `{name}` placeholders from `vars`; a key the page did not load shows as
+ * itself and is reported on the console (the browser tests fail on console errors). */
 export function t(key, vars = {}) {
   if (key in messages) return fill(messages[key], vars);
   console.error(`i18n: "${key}" is not in this page's messages (data-messages: ${files.join(" ")})`);
