@@ -46,7 +46,7 @@ async def test_every_page_carries_the_security_headers(client, page):
 
 
 @pytest.mark.parametrize("path", ["/", "/s/abcdefgh23456789", "/kiosk/1", "/js/api.js", "/css/app.css",
-                                  "/i18n/zh-CN.js", "/favicon.svg", "/healthz", "/metrics", "/api/me",
+                                  "/i18n/zh-CN/common.js", "/favicon.svg", "/healthz", "/metrics", "/api/me",
                                   "/api/no-such-thing", "/no-such-page", "/schema/openapi.json", "/schema"])
 async def test_other_answers_carry_them_too(client, path):
     r = await client.get(path)

@@ -1,0 +1,33 @@
+// The login.* messages: English.
+// ../zh-CN/login.js has the same keys (tests/app/test_catalogues.py).
+export default {
+  "login.tab_login": "Log in",
+  "login.tab_register": "Sign up",
+  "login.phone": "Phone number",
+  "login.phone_ph": "11-digit mobile number",
+  "login.password": "Password",
+  "login.password_ph": "Your password",
+  "login.new_password_ph": "Choose a password",
+  "login.name": "Name",
+  "login.name_ph": "What neighbours call you",
+  "login.submit_login": "Log in",
+  "login.submit_register": "Sign up and log in",
+  "login.working": "Please wait…",
+  "login.no_account": "No account yet?",
+  "login.go_register": "Sign up",
+  "login.have_account": "Already have an account?",
+  "login.go_login": "Log in",
+
+  "login.code": "SMS code",
+  "login.code_ph": "6 digits",
+  "login.send_code": "Get code",
+  "login.send_again": "Send again",
+  "login.resend_in": "Resend in {n} s",
+  "login.code_sent": "A code was sent to {phone}; it is valid for 5 minutes.",
+  "login.demo_code": "Demo mode, no SMS sent: the code is {code}",
+  "login.password_rule": "The password must be 8 to 128 characters, at least 8 of them not spaces",
+  "login.forgot": "Forgot your password?",
+  "login.reset_title": "Reset password",
+  "login.new_password": "New password",
+  "login.submit_reset": "Reset password and log in",
+};

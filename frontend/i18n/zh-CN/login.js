@@ -1,0 +1,33 @@
+// The login.* messages: Simplified Chinese, the default language.
+// ../en/login.js has the same keys (tests/app/test_catalogues.py).
+export default {
+  "login.tab_login": "登录",
+  "login.tab_register": "注册",
+  "login.phone": "手机号",
+  "login.phone_ph": "11 位手机号",
+  "login.password": "密码",
+  "login.password_ph": "请输入密码",
+  "login.new_password_ph": "设置登录密码",
+  "login.name": "姓名",
+  "login.name_ph": "邻居们怎么称呼您",
+  "login.submit_login": "登录",
+  "login.submit_register": "注册并登录",
+  "login.working": "请稍候…",
+  "login.no_account": "还没有账号？",
+  "login.go_register": "立即注册",
+  "login.have_account": "已有账号？",
+  "login.go_login": "去登录",
+
+  "login.code": "短信验证码",
+  "login.code_ph": "6 位数字",
+  "login.send_code": "获取验证码",
+  "login.send_again": "重新获取",
+  "login.resend_in": "{n} 秒后重发",
+  "login.code_sent": "验证码已发送至 {phone}，5 分钟内有效。",
+  "login.demo_code": "演示模式，未发送短信：验证码 {code}",
+  "login.password_rule": "密码需为 8 到 128 个字符，其中至少 8 个不是空格",
+  "login.forgot": "忘记密码？",
+  "login.reset_title": "找回密码",
+  "login.new_password": "新密码",
+  "login.submit_reset": "重置密码并登录",
+};

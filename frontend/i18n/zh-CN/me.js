@@ -1,0 +1,21 @@
+// The me.* messages: Simplified Chinese, the default language.
+// ../en/me.js has the same keys (tests/app/test_catalogues.py).
+export default {
+  "me.hello": "您好，{name}",
+  "me.points": "积分",
+  "me.points_available": "可用积分",
+  "me.minutes": "时间",
+  "me.minutes_available": "时间银行",
+  "me.hours_unit": "小时",
+  "me.held": "冻结中 {v}",
+  "me.memberships": "我的社区",
+  "me.no_memberships": "还没有加入社区，请联系社区工作人员。",
+  "me.manages": "我管理的",
+  "me.features": "常用功能",
+  "me.logout": "退出登录",
+
+  "me.invitations": "邀请我加入的社区",
+  "me.invited_by": "邀请人：{name}",
+  "me.invitation_accept": "接受并加入",
+  "me.invitation_decline": "婉拒",
+};
