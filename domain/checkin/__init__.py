@@ -13,24 +13,29 @@ transaction unless the caller holds one. The call re-checks under its locks what
 on; when that changed meanwhile it writes nothing and the scan reads again and decides again.
 
 Locks, in this order:
-- the activity row, in FOR KEY SHARE mode, by every check-in and every scan's check-out (the same
-  lock the attendance's and the nonce's foreign keys take): scans do not wait for each other, but a
-  manager's close or manual marking (FOR UPDATE) waits for the scans in flight and they for it, so no
-  check-in lands in a closed activity (and a check-out never holds the attendance a close waits for
-  while it waits for the close: migrations/025);
+- the activity row, BEFORE any attendance of it, by every writer of an attendance that also locks the
+  activity: a manager's close or manual marking FOR UPDATE; every check-in, every scan's check-out
+  (in their calls: migrations/022, 025) and the window-end sweep FOR KEY SHARE (the lock the
+  attendance's, the nonce's and the flag's foreign keys take); an annul FOR NO KEY UPDATE (the lock
+  of the `taken` counter's update below). Scans do not wait for each other, but a close or a mark
+  waits for the writers in flight and they for it, so no check-in lands in a closed activity, and no
+  writer holds an attendance the close waits for while it waits for the close (a deadlock: PostgreSQL
+  kills one of the two). In Python, `_lock_activity` takes it; an automatic check-out's caller holds
+  it already (a close, the sweep), so `attendance_check_out` takes it only for a scan;
 - the attendance row (a check-out), then the person's points account, to read today's check-in
   points under the daily cap. A check-in has no row yet: it locks the account, then inserts the
   row (which can only wait for the same person's other scan, serialised by that account lock);
-- for an activity WITH a capacity, the attendance insert updates the activity's `taken` counter
-  (a trigger, migrations/010_checkin_speed.sql, which refuses a place beyond the capacity): the
-  check-ins of that one activity take turns from their insert to their commit, so 50 concurrent
-  scans for 20 places admit exactly 20. Activities without a capacity are never written;
+- for an activity WITH a capacity, the attendance insert (and an annul, giving the place back)
+  updates the activity's `taken` counter (a trigger, migrations/010_checkin_speed.sql, which
+  refuses a place beyond the capacity): the check-ins of that one activity take turns from their
+  insert to their commit, so 50 concurrent scans for 20 places admit exactly 20. Activities without
+  a capacity are never written;
 - then the ledger locks the person's accounts in id order.
 """
 
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -84,6 +89,15 @@ class Attendance(msgspec.Struct, kw_only=True):
 
 def _attendance(row: asyncpg.Record) -> Attendance:
     return Attendance(**{k: row[k] for k in Attendance.__struct_fields__})
+
+
+async def _lock_activity(conn: asyncpg.Connection, activity_id: int, mode: Literal["key share", "no key update"]
+                         ) -> None:
+    """The activity's row lock, taken BEFORE any attendance of it (the lock order at the top): by a
+    writer of an attendance that will also lock the activity, through a foreign key (KEY SHARE) or
+    the `taken` counter's update (NO KEY UPDATE). A close or a manual mark (FOR UPDATE) then waits
+    for it, or it for them, instead of each waiting for what the other holds."""
+    await conn.execute(f"select 1 from activities where id = $1 for {mode}", activity_id)
 
 
 async def _lock_attendance(conn: asyncpg.Connection, attendance_id: int) -> Attendance:
@@ -609,10 +623,15 @@ async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reas
     with insufficient_balance (409) and nothing changes; the manager settles it with an adjustment.
     """
     reason = clean_reason(reason)
-    row = await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id)
-    if row is None:
+    activity_id = await conn.fetchval("select activity_id from attendances where id = $1", attendance_id)
+    if activity_id is None:
         raise not_found("attendance")
-    activity = await activities.get_managed(conn, actor, row["activity_id"])
+    activity = await activities.get_managed(conn, actor, activity_id)
+    # Giving the place back updates the activity's `taken` counter (with a capacity): the activity
+    # first, in the mode of that update, then the attendance, as a close takes them.
+    await _lock_activity(conn, activity_id, "no key update")
+    row = await conn.fetchrow("select * from attendances where id = $1 for update", attendance_id)
+    assert row is not None  # attendances are never deleted
     if row["state"] == "annulled":
         raise DomainError("invalid_state", details={"state": "annulled"})
     credits = await conn.fetch(
@@ -710,9 +729,12 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
     state re-check make several processes safe together.
     """
     due = await pool.fetch(
-        """select t.id from attendances t join activities a on a.id = t.activity_id
+        """select t.id, t.activity_id from attendances t join activities a on a.id = t.activity_id
            where t.state = 'inside' and a.ends_at <= $1 order by t.id limit $2""", now, batch)
-    async def one(conn: asyncpg.Connection, attendance_id: int) -> bool:
+    async def one(conn: asyncpg.Connection, attendance_id: int, activity_id: int) -> bool:
+        # The activity first, as a close takes it: the check-out's flag locks it (its foreign key).
+        # A close in progress is waited for; the person it checked out is then no longer inside.
+        await _lock_activity(conn, activity_id, "key share")
         row = await conn.fetchrow("select * from attendances where id = $1 and state = 'inside' "
                                   "for update skip locked", attendance_id)
         if row is None:
@@ -724,7 +746,8 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
     done = 0
     for item in due:  # a row that fails is logged, counted and skipped (domain/core/sweeper.py)
         done += bool(await sweeper.one_row(pool, "check_out_at_window_end", item["id"],
-                                           partial(one, attendance_id=item["id"])))
+                                           partial(one, attendance_id=item["id"],
+                                                   activity_id=item["activity_id"])))
     return done
 
 
