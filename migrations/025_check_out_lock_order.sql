@@ -15,7 +15,7 @@ begin
     -- A scan's check-out locks the activity first, FOR KEY SHARE as a check-in does: its nonce's
     -- foreign key takes that lock anyway, and taken after the attendance's it waited for a close
     -- (activity, then the attendances inside) that waited for it. An automatic check-out's caller
-    -- holds what it needs (a close: the activity; the window-end sweep: the attendance only).
+    -- already holds the activity (a close; the window-end sweep: domain/checkin `_lock_activity`).
     if not p_auto then
         perform 1 from activities where id = p_activity for key share;
     end if;
