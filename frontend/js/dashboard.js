@@ -27,7 +27,7 @@ function shortDay(isoDate) {
 /** Grouped bars, issued and redeemed, one group per week; sized to `width` CSS pixels. */
 function barChart(weeks, width) {
   const height = width < 480 ? 210 : 260;
-  const m = { top: 14, right: 6, bottom: 28, left: 44 };
+  const m = { top: 14, right: 18, bottom: 28, left: 44 };  // right: half a week's label, centred on the last bar
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const max = niceMax(Math.max(0, ...weeks.flatMap((w) => [w.issued, w.redeemed])));

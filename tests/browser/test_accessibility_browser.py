@@ -86,6 +86,7 @@ MEASURE = """async () => {
       (n.failureSummary || "").split("\\n").slice(1, 2).join("")).join(" | ")}`);
   const small = [];
   const tight = [];
+  const spills = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
@@ -99,6 +100,20 @@ MEASURE = """async () => {
     const line = style.lineHeight === "normal" ? size * 1.3 : parseFloat(style.lineHeight);
     // Multi-line text needs room between lines; one-line controls (buttons, pills) are centred instead.
     if (line < size * 1.3 - 0.01 && box.height > line * 1.5) tight.push(`${el.tagName.toLowerCase()}.${el.className} ${size}/${line}`);
+    // Words wider than their box run into the next one (a six-character label in a quarter of a
+    // phone read as one phrase with its neighbour's).
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const words = range.getBoundingClientRect();
+    for (const outer of [el, el.parentElement]) {  // the text's box, and the box that holds it (a tile, a cell)
+      if (!outer || outer === document.body || ["absolute", "fixed"].includes(getComputedStyle(outer).position)) break;
+      const edge = outer.getBoundingClientRect();
+      if (getComputedStyle(outer).overflowX !== "visible") break;  // it scrolls or clips on purpose
+      if (words.left < edge.left - 1 || words.right > edge.right + 1) {
+        spills.push(`${outer.tagName.toLowerCase()}.${outer.className} "${node.textContent.trim().slice(0, 20)}" ${Math.round(words.width)}>${Math.round(edge.width)}px`);
+        break;
+      }
+    }
   }
   const body = getComputedStyle(document.body);
   // The words a reader sees, leaving out what is marked not to translate (codes, the bilingual
@@ -108,7 +123,7 @@ MEASURE = """async () => {
   [...copy.querySelectorAll("*")].forEach((el, i) => {
     if (live[i].matches("[translate=no]") || !live[i].checkVisibility()) el.replaceChildren();
   });
-  return { violations, small, tight, body: parseFloat(body.fontSize), text: copy.textContent };
+  return { violations, small, tight, spills, body: parseFloat(body.fontSize), text: copy.textContent };
 }"""
 
 
@@ -164,6 +179,12 @@ def test_text_is_large_enough_and_spaced(survey):
             failures.append(f"{role} {name} @{width}px: body text {seen['body']}px")
         failures += [f"{role} {name} @{width}px: too small: {s}" for s in seen["small"]]
         failures += [f"{role} {name} @{width}px: line spacing under 1.3: {s}" for s in seen["tight"]]
+    assert not failures, "\n".join(sorted(set(failures)))
+
+
+def test_no_words_spill_out_of_their_box(survey):
+    failures = [f"{role} {name} @{width}px: {s}" for (role, name, width), seen in survey.items()
+                for s in seen["spills"]]
     assert not failures, "\n".join(sorted(set(failures)))
 
 
