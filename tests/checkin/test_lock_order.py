@@ -10,7 +10,6 @@ from datetime import timedelta
 from domain import checkin
 from domain.core import clock, sweeper
 from tests.checkin.test_checkin_speed import T0, check_in, new_activity, taken
-from tests.checkin.test_scan_in_one_call import _blocked
 
 
 async def _someone_waits_for(pool, pid: int) -> None:
@@ -18,6 +17,31 @@ async def _someone_waits_for(pool, pid: int) -> None:
     while not await pool.fetchval(
             "select exists (select 1 from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))", pid):
         await asyncio.sleep(0.01)
+
+
+async def _blocked(pool, pid: int) -> None:
+    """Until backend `pid` waits for a lock (a sync point, not a timer)."""
+    while not await pool.fetchval("select exists (select 1 from pg_locks where pid = $1 and not granted)", pid):
+        await asyncio.sleep(0.01)
+
+
+async def beside_a_close(pool, manager, activity_id: int, hold: str, held_id: int, writer) -> tuple:
+    """Run `writer()` and a manager's close of the activity at the same moment, in the order that
+    deadlocked: a gate connection holds a row (`hold`, with $1 = `held_id`), the writer queues behind
+    it first, the close next, then the gate lets go. Returns what each answered (an exception
+    included, for the caller to assert it is none)."""
+    async with pool.acquire() as gate, pool.acquire() as close_conn:
+        gate_pid = await gate.fetchval("select pg_backend_pid()")
+        close_pid = await close_conn.fetchval("select pg_backend_pid()")
+        held = gate.transaction()
+        await held.start()
+        await gate.execute(hold, held_id)
+        writing = asyncio.create_task(writer())
+        await _someone_waits_for(pool, gate_pid)
+        closing = asyncio.create_task(checkin.close(close_conn, manager, activity_id))
+        await _blocked(pool, close_pid)
+        await held.rollback()
+        return tuple(await asyncio.gather(writing, closing, return_exceptions=True))
 
 
 async def test_the_window_end_sweep_and_a_close_at_the_same_moment_both_go_through(client, world, pool):
@@ -37,20 +61,11 @@ async def test_the_window_end_sweep_and_a_close_at_the_same_moment_both_go_throu
     attendance = await pool.fetchval("select id from attendances where activity_id = $1 and user_id = $2",
                                      activity["id"], volunteer.id)
     failed_before = sweeper.failures["check_out_at_window_end"]
-    async with pool.acquire() as gate, pool.acquire() as close_conn:
-        gate_pid = await gate.fetchval("select pg_backend_pid()")
-        close_pid = await close_conn.fetchval("select pg_backend_pid()")
-        held = gate.transaction()
-        await held.start()
-        # Something holds the person's accounts a moment: the sweep, holding what it locked before
-        # them, queues for them; the close comes next.
-        await gate.execute("select 1 from accounts where user_id = $1 for update", volunteer.id)
-        sweeping = asyncio.create_task(checkin.check_out_at_window_end(pool, clock.now()))
-        await _someone_waits_for(pool, gate_pid)
-        closing = asyncio.create_task(checkin.close(close_conn, manager, activity["id"]))
-        await _blocked(pool, close_pid)
-        await held.rollback()
-        swept, closed = await asyncio.gather(sweeping, closing, return_exceptions=True)
+    # Something holds the person's accounts a moment: the sweep, holding what it locked before them,
+    # queues for them; the close comes next.
+    swept, closed = await beside_a_close(pool, manager, activity["id"],
+                                         "select 1 from accounts where user_id = $1 for update", volunteer.id,
+                                         lambda: checkin.check_out_at_window_end(pool, clock.now()))
     assert not isinstance(swept, BaseException), repr(swept)
     assert not isinstance(closed, BaseException), repr(closed)
     assert sweeper.failures["check_out_at_window_end"] == failed_before  # no row failed (and was skipped)
@@ -81,19 +96,9 @@ async def test_an_annul_and_a_close_at_the_same_moment_both_go_through(client, w
         async with pool.acquire() as conn, conn.transaction():  # as POST /api/checkins/{id}/annul
             return await checkin.annul(conn, manager, attendance, "扫错了人")
 
-    async with pool.acquire() as gate, pool.acquire() as close_conn:
-        gate_pid = await gate.fetchval("select pg_backend_pid()")
-        close_pid = await close_conn.fetchval("select pg_backend_pid()")
-        held = gate.transaction()
-        await held.start()
-        # Something holds the attendance a moment: the annul queues for it first, the close next.
-        await gate.execute("select 1 from attendances where id = $1 for update", attendance)
-        annulling = asyncio.create_task(annul())
-        await _someone_waits_for(pool, gate_pid)
-        closing = asyncio.create_task(checkin.close(close_conn, manager, activity["id"]))
-        await _blocked(pool, close_pid)
-        await held.rollback()
-        annulled, closed = await asyncio.gather(annulling, closing, return_exceptions=True)
+    # Something holds the attendance a moment: the annul queues for it first, the close next.
+    annulled, closed = await beside_a_close(pool, manager, activity["id"],
+                                            "select 1 from attendances where id = $1 for update", attendance, annul)
     assert not isinstance(annulled, BaseException), repr(annulled)
     assert not isinstance(closed, BaseException), repr(closed)
     assert annulled.state == "annulled" and closed.state == "closed"

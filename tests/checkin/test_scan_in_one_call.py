@@ -15,6 +15,7 @@ from domain.core import clock
 from domain.core.errors import DomainError
 from domain.people.orgs import Actor
 from tests.checkin.test_checkin_speed import T0, check_in, counting_statements, new_activity
+from tests.checkin.test_lock_order import beside_a_close
 
 
 @pytest.mark.parametrize("wanted, already, cap, awarded", [(10, 0, 200, 10), (10, 195, 200, 5), (10, 200, 200, 0),
@@ -140,8 +141,6 @@ async def test_a_burst_of_refused_scans_does_not_wait_forever_for_connections(da
     """A refusal is logged on the scan's own connection: more concurrent refusals than the pool has
     connections all answer (logging on a second connection while holding the first let them wait
     for each other forever)."""
-    import asyncio
-
     from domain.core import db
     setenv("LINLI_SCAN_RATE_PER_MINUTE", "0")
     setenv("LINLI_SCAN_RATE_PER_IP_MINUTE", "0")
@@ -165,12 +164,6 @@ async def test_a_burst_of_refused_scans_does_not_wait_forever_for_connections(da
     assert answers == ["code_unknown"] * 8 and logged == 8
 
 
-async def _blocked(pool, pid: int) -> None:
-    """Until backend `pid` waits for a lock (a sync point, not a timer)."""
-    while not await pool.fetchval("select exists (select 1 from pg_locks where pid = $1 and not granted)", pid):
-        await asyncio.sleep(0.01)
-
-
 async def test_a_check_out_scan_and_a_close_at_the_same_moment_both_go_through(client, world, pool):
     """A close locks the activity, then the attendances inside. A check-out scan locks the activity
     first too, as every scan did before its one-call write: when it locked the attendance first, its
@@ -185,21 +178,15 @@ async def test_a_check_out_scan_and_a_close_at_the_same_moment_both_go_through(c
     clock.advance(timedelta(minutes=40))
     attendance = await pool.fetchval("select id from attendances where activity_id = $1 and user_id = $2",
                                      activity["id"], volunteer.id)
-    async with pool.acquire() as gate, pool.acquire() as scan_conn, pool.acquire() as close_conn:
-        scan_pid = await scan_conn.fetchval("select pg_backend_pid()")
-        close_pid = await close_conn.fetchval("select pg_backend_pid()")
-        held = gate.transaction()
-        await held.start()
-        # Something holds the attendance a moment: the scan queues for it first, the close next.
-        await gate.execute("select 1 from attendances where id = $1 for update", attendance)
-        scanning = asyncio.create_task(checkin.record_scan(  # outside a transaction, as POST /api/scans
-            scan_conn, activity["id"], volunteer.id, kind="poster", source="self",
-            context=ScanContext(nonce="out-1", intent="check_out")))
-        await _blocked(pool, scan_pid)
-        closing = asyncio.create_task(checkin.close(close_conn, manager, activity["id"]))
-        await _blocked(pool, close_pid)
-        await held.rollback()
-        scanned, closed = await asyncio.gather(scanning, closing, return_exceptions=True)
+
+    async def scan():
+        async with pool.acquire() as conn:  # outside a transaction, as POST /api/scans
+            return await checkin.record_scan(conn, activity["id"], volunteer.id, kind="poster", source="self",
+                                             context=ScanContext(nonce="out-1", intent="check_out"))
+
+    # Something holds the attendance a moment: the scan queues for it first, the close next.
+    scanned, closed = await beside_a_close(pool, manager, activity["id"],
+                                           "select 1 from attendances where id = $1 for update", attendance, scan)
     assert not isinstance(scanned, BaseException), repr(scanned)
     assert not isinstance(closed, BaseException), repr(closed)
     assert scanned.action == "checked_out" and closed.state == "closed"
