@@ -12,9 +12,11 @@ import zxingcpp
 from PIL import Image
 
 from domain import checkin, ledger
-from domain.core import clock, qr
 from domain.checkin import codes
+from domain.core import clock, qr
 from domain.core.reasons import explain
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0)
 

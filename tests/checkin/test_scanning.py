@@ -7,9 +7,13 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from domain import checkin
 from domain.core import clock
 from tests.checkin.test_activities import balances, new_activity, poster_code
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0)
 

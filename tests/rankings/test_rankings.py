@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.people import auth
-from domain.core import clock
 from domain import ledger
+from domain.core import clock
+from domain.people import auth
 from domain.rankings import expiry as points_expiry
 from tests.conftest import Community, Person, World
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 SH = ZoneInfo("Asia/Shanghai")
 
