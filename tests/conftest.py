@@ -23,8 +23,8 @@ import pytest
 
 from api.app import create_app
 from domain.core import clock, db, settings
-from tests import status_contract
 from domain.people import auth, orgs
+from tests import status_contract
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -222,6 +222,18 @@ def _real_clock():
 def _settings_from_environment():
     """Each test starts from the environment as it is (a test's `setenv` does not leak into the next)."""
     settings.reload()
+
+
+# A moment far from the end of any day, week, month or quarter in Shanghai (a Wednesday, 10:00): tests
+# that need "now" stand the clock here instead of reading the machine's.
+T0 = datetime(2026, 5, 13, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def at_t0() -> datetime:
+    """The clock stands at T0 (`clock.advance` moves it; it runs again after the test)."""
+    clock.freeze(T0)
+    return T0
 
 
 def freeze_at_window_start(seconds: int) -> datetime:

@@ -36,18 +36,23 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import create_app
-from domain.people import auth, orgs
 from domain.checkin import codes
-from tests.conftest import EXPLORING, FUZZ_SEED, Person
+from domain.core import clock
+from domain.people import auth, orgs
 from tests.app.security_support import PrivateApp, seed
+from tests.conftest import EXPLORING, FUZZ_SEED, T0, Person
 
 # `hypothesis`: the marker Hypothesis gives its own tests, so `-m hypothesis` selects every generated test.
-pytestmark = [pytest.mark.heavy, pytest.mark.hypothesis]
+pytestmark = [pytest.mark.heavy, pytest.mark.hypothesis, pytest.mark.usefixtures("at_t0")]
 
 SPEC = create_app("postgresql://unused@127.0.0.1/none").openapi_schema.to_schema()
 SCHEMA = schemathesis.openapi.from_dict(SPEC)
@@ -167,6 +172,7 @@ def _read_leniently(case) -> bool:
 
 @pytest.fixture(scope="module")
 def fuzz(admin_url):
+    clock.freeze(T0)  # seeded at T0, and every request of the fuzzing is answered there (at_t0)
     f = Fuzz(admin_url)
     yield f
     f.app.close()

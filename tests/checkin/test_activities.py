@@ -5,7 +5,7 @@ annulment, manual marks, closing and the window-end sweeper."""
 import asyncio
 import io
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 import zxingcpp
@@ -15,10 +15,11 @@ from domain import checkin, ledger
 from domain.checkin import codes
 from domain.core import clock, qr
 from domain.core.reasons import explain
+from tests.conftest import T0
 
-pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
+# sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
+pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def iso(t: datetime) -> str:

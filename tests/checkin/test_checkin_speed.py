@@ -4,7 +4,7 @@ check-in in flight is not lost by a concurrent close, and a scan stays within it
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -15,10 +15,11 @@ from domain.checkin.scans import ScanContext
 from domain.core import clock
 from domain.core.errors import DomainError
 from domain.people.orgs import Actor
+from tests.conftest import T0
 
-pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
+# sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
+pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 async def new_activity(client, community, **extra) -> dict:
