@@ -1,11 +1,12 @@
 """`python -m tests [pytest options]`: the whole suite, as CI runs it.
 
 Two pytest runs with one random-order seed (printed, so a failure of order can be replayed with
-LINLI_TEST_SEED=<seed>):
-1. every test but the browser tests, spread over the machine's cores (pytest-xdist, one database
-   per worker cloned from the migrated template);
-2. the browser tests, in one process: Playwright's sync driver keeps an event loop running in the
-   main thread for the rest of a process, after which pytest-asyncio cannot run async tests there.
+LINLI_TEST_SEED=<seed>), each spread over the machine's cores (pytest-xdist, one database per
+worker cloned from the migrated template):
+1. every test but the browser tests;
+2. the browser tests, in worker processes of their own: Playwright's sync driver keeps an event loop
+   running in the main thread for the rest of a process, after which pytest-asyncio cannot run
+   async tests there.
 Options given are passed to both runs; a `-m EXPR` narrows both (CI's second pass: `-m sql`).
 Exit status: the first failure's, or 5 when neither run collected a test.
 """
@@ -37,11 +38,8 @@ def main() -> int:
     expression, options = marker_expression(sys.argv[1:])
     narrow = f"({expression}) and " if expression else ""
     workers = os.environ.get("LINLI_TEST_WORKERS", "auto")
-    common = [f"--randomly-seed={seed}", "--durations=30"]
-    runs = [
-        ("parallel", [f"-n={workers}", "-m", narrow + "not browser"]),
-        ("browser", ["-m", narrow + "browser"]),
-    ]
+    common = [f"--randomly-seed={seed}", "--durations=30", f"-n={workers}"]
+    runs = [("api", ["-m", narrow + "not browser"]), ("browser", ["-m", narrow + "browser"])]
     print(f"linli tests: random order seed {seed} (replay: LINLI_TEST_SEED={seed} python -m tests)", flush=True)
     statuses = []
     for name, own in runs:
