@@ -28,7 +28,8 @@ def iso(t: datetime) -> str:
 
 async def new_activity(client, community, *, publish=True, starts=None, ends=None, **extra) -> dict:
     body = {"community_id": community.id, "title": extra.pop("title", "垃圾分类宣传"), "place": "社区服务中心",
-            "starts_at": iso(starts or T0 - timedelta(minutes=10)), "ends_at": iso(ends or T0 + timedelta(hours=3)),
+            "starts_at": iso(starts or clock.now().replace(microsecond=0) - timedelta(minutes=10)),
+            "ends_at": iso(ends or clock.now().replace(microsecond=0) + timedelta(hours=3)),
             "points": 10, **extra}
     r = await client.post("/api/activities", json=body, headers=community.manager.headers)
     assert r.status_code == 201, r.text

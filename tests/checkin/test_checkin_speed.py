@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
 
 
 async def new_activity(client, community, **extra) -> dict:
-    body = {"community_id": community.id, "title": "楼道清洁", "starts_at": (T0 - timedelta(minutes=10)).isoformat(),
-            "ends_at": (T0 + timedelta(hours=3)).isoformat(), "points": 10, **extra}
+    body = {"community_id": community.id, "title": "楼道清洁", "starts_at": (clock.now().replace(microsecond=0) - timedelta(minutes=10)).isoformat(),
+            "ends_at": (clock.now().replace(microsecond=0) + timedelta(hours=3)).isoformat(), "points": 10, **extra}
     r = await client.post("/api/activities", json=body, headers=community.manager.headers)
     assert r.status_code == 201, r.text
     r = await client.post(f"/api/activities/{r.json()['id']}/publish", headers=community.manager.headers)
