@@ -537,3 +537,29 @@ async def test_seed_demo(client, world, pool):
     assert [(x["other"]["name"], x["state"]) for x in links] == [("陈伟", "approved")]
     assert (await ok(client, people["刘芳"], "GET", "/api/timebank/certificate"))["served_minutes"] == 45
     assert await world.ledger_problems() == {}
+
+
+async def test_finding_7_my_family_asks_look_the_same_for_registered_and_unknown_phones(client, world):
+    """Issue 30 finding 7: a pending link showed in my list only for a registered number, so the list
+    told whether a phone had an account."""
+    from tests.conftest import new_phone
+    c = await world.community()
+    asker, registered = await world.member(c, "问的人"), await world.member(c, "有账户")
+    unknown = new_phone()
+    for phone in (registered.phone, unknown):
+        answer = await ok(client, asker, "POST", "/api/family-links", {"phone": phone})
+        assert set(answer) == {"asked", "phone"} and answer["asked"] is True
+    mine = (await ok(client, asker, "GET", "/api/family-links"))["items"]
+    shown = sorted((x["state"], x["direction"], x["other"], x["other_phone"], x["can_approve"]) for x in mine)
+    masked = lambda p: p[:3] + "****" + p[-4:]  # noqa: E731
+    assert shown == sorted([("pending", "outgoing", None, masked(registered.phone), False),
+                            ("pending", "outgoing", None, masked(unknown), False)])
+    # asking the unknown number again changes nothing; the ask can be withdrawn like any other
+    await ok(client, asker, "POST", "/api/family-links", {"phone": unknown})
+    mine = (await ok(client, asker, "GET", "/api/family-links"))["items"]
+    assert len(mine) == 2
+    by_phone = next(x for x in mine if x["other_phone"] == masked(unknown))
+    r = await call(client, asker, "POST", f"/api/family-links/{by_phone['id']}/approve")
+    assert r.status_code == 403  # nobody approves an ask of an unknown number
+    removed = await ok(client, asker, "POST", f"/api/family-links/{by_phone['id']}/remove")
+    assert removed["state"] == "removed"
