@@ -1,5 +1,6 @@
 """A before/after picture of what a refused request must not change (issue 30, item 8): balances and
-holds, stock, memberships, attendances, join requests, review items and audit rows, scoped to the
+holds, stock, memberships, attendances, join requests, redemptions, services, family links, review
+items and audit rows, scoped to the
 people and communities a test made itself (other tests run beside it: nothing here counts rows it
 does not own).
 
@@ -8,7 +9,8 @@ does not own).
     assert await snapshot(pool, people=[a.id, b.id], communities=[c.id]) == before
 """
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -46,9 +48,30 @@ async def snapshot(pool: asyncpg.Pool, *, people: Iterable[int] = (), communitie
             "attendances": [tuple(r) for r in await conn.fetch(
                 "select id, state, minutes, points, checked_out_at from attendances "
                 "where user_id = any($1::bigint[]) order by id", users)],
+            "redemptions": [tuple(r) for r in await conn.fetch(
+                "select id, state from redemptions where user_id = any($1::bigint[]) "
+                "or community_id = any($2::bigint[]) order by id", users, orgs)],
+            "services": [tuple(r) for r in await conn.fetch(
+                "select id, state, volunteer_id, confirmed_minutes from service_requests "
+                "where requester_id = any($1::bigint[]) or beneficiary_id = any($1::bigint[]) "
+                "or volunteer_id = any($1::bigint[]) or community_id = any($2::bigint[]) order by id", users, orgs)],
+            "family_links": [tuple(r) for r in await conn.fetch(
+                "select id, state from family_links where requester_id = any($1::bigint[]) "
+                "or target_id = any($1::bigint[]) order by id", users)],
             "review": [tuple(r) for r in await conn.fetch(
                 "select id, reason, resolution from scan_flags where user_id = any($1::bigint[]) order by id", users)],
             "audit": [tuple(r) for r in await conn.fetch(
                 "select id, act from audit_log where community_id = any($2::bigint[]) or actor_id = any($1::bigint[]) "
                 "or (target_type = 'user' and target_id = any($1::bigint[])) order by id", users, orgs)],
         }
+
+
+@asynccontextmanager
+async def unchanged(pool: asyncpg.Pool, *, people: Iterable[int] = (), communities: Iterable[int] = ()
+                    ) -> AsyncIterator[None]:
+    """Assert that what runs inside changes nothing of these people and communities:
+    `async with unchanged(pool, people=[v.id], communities=[c.id]): ...refused request...`"""
+    people, communities = list(people), list(communities)
+    before = await snapshot(pool, people=people, communities=communities)
+    yield
+    assert await snapshot(pool, people=people, communities=communities) == before
