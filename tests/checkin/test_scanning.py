@@ -481,3 +481,34 @@ async def test_a_late_check_out_after_the_automatic_one_waits_for_review(client,
     assert r.status_code == 200 and r.json()["minutes"] == 50
     assert await balances(client, elder) == {"points": 5, "minutes": 50}
     assert await world.ledger_problems() == {}
+
+
+async def test_a_scan_nonce_is_claimed_once_even_from_two_connections_at_once(client, world, pool):
+    """Issue 30 item 8: the nonce claim answering "new" every time survived the suite (the attendance's
+    own state hid it). The claim itself: new once, then taken, also when two uploads race."""
+    from domain.checkin import offline
+    clock.freeze(T0)
+    c = await world.community()
+    elder = await world.member(c)
+    activity = await new_activity(client, c)
+    claimed = T0 - timedelta(minutes=3)
+    async with pool.acquire() as one, pool.acquire() as two:
+        assert await offline.claim_nonce(one, activity["id"], elder.id, "n-1", claimed, T0) is True
+        assert await offline.claim_nonce(two, activity["id"], elder.id, "n-1", claimed, T0) is False
+        assert await offline.claim_nonce(two, activity["id"], elder.id, "n-2", None, T0) is True
+        # two uploads of one scan at the same moment: the second waits for the first, then is told
+        tx = one.transaction()
+        await tx.start()
+        assert await offline.claim_nonce(one, activity["id"], elder.id, "n-3", claimed, T0) is True
+        racing = asyncio.ensure_future(offline.claim_nonce(two, activity["id"], elder.id, "n-3", claimed, T0))
+        await asyncio.sleep(0)  # let it reach the key the first one holds
+        await tx.commit()
+        assert await racing is False
+    assert await pool.fetchval("select count(*) from scan_nonces where activity_id = $1 and user_id = $2",
+                               activity["id"], elder.id) == 3
+    # and a scan replayed with its nonce writes and pays nothing again
+    card = await card_of(client, elder)
+    body = {"code": card, "nonce": "n-4", "scanned_at": iso(T0 - timedelta(minutes=2))}
+    url = f"/api/activities/{activity['id']}/station-scans"
+    assert (await client.post(url, json=body, headers=c.manager.headers)).json()["action"] == "checked_in"
+    assert (await client.post(url, json=body, headers=c.manager.headers)).json()["action"] == "already_checked_in"
