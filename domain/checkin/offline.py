@@ -37,7 +37,6 @@ import asyncpg
 from domain.core import settings
 from domain.core.errors import DomainError, invalid
 
-
 DELAY_REVIEWED_AFTER = timedelta(minutes=5)  # a phone's queue older than this is not believed alone
 
 # why a late scan is held for review, in words (the review list shows them)
