@@ -371,14 +371,18 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
         # A held check-out is recorded at the last proof of presence; the time it claims waits.
         proven = min(at, max(attendance.checked_in_at, attendance.last_seen_at or attendance.checked_in_at))
         hold = bool(held) and proven < at
-        async with conn.transaction():  # the check-out and its review item commit together
-            paid = await check_out(conn, activity, attendance, at=proven if hold else at, actor_id=actor_id,
-                                   nonce=context.nonce, claimed=context.scanned_at, accounts=scan.accounts,
-                                   received=received if context.scanned_at is not None else None)
-            if paid is None:
-                return None
-            if hold:
-                await _hold(conn, activity, attendance, step="check_out", why=held, at=at, received=received)
+        write = partial(check_out, conn, activity, attendance, at=proven if hold else at, actor_id=actor_id,
+                        nonce=context.nonce, claimed=context.scanned_at, accounts=scan.accounts,
+                        received=received if context.scanned_at is not None else None)
+        if hold:
+            async with conn.transaction():  # the check-out and its review item commit together
+                paid = await write()
+                if paid is not None:
+                    await _hold(conn, activity, attendance, step="check_out", why=held, at=at, received=received)
+        else:
+            paid = await write()  # one statement, its own transaction (issue 24)
+        if paid is None:
+            return None
         extra: dict[str, Any] = {"late": True, "held": held} if hold else {}
         return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=paid.points,
                           minutes=paid.minutes, details=CheckOutDetails(

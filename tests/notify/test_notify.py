@@ -204,6 +204,10 @@ async def test_finding_7_a_retry_waits_out_quiet_hours_too(client, world, pool, 
     clock.freeze(datetime(2026, 12, 2, 21, 0, 30, tzinfo=SHANGHAI))
     assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) == 0
     assert len(gateway.posts("/sms")) == 1  # only the failed try
+    clock.freeze(datetime(2026, 12, 3, 8, 0, tzinfo=SHANGHAI))  # the morning: sent (and nothing left pending)
+    await notify.deliver_due(pool, clock.now(), using=sms_via(gateway))
+    [row] = await outbox_of(pool, volunteer.id)
+    assert (row["state"], row["attempts"]) == ("sent", 2)
 
 
 async def test_finding_7_a_managers_reason_reaches_the_sms_only_made_safe(client, world, pool, gateway):
