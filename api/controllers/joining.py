@@ -196,14 +196,20 @@ class ImportController(Controller):
             return await residents.list_phoneless(conn, actor, community_id)
 
     @get("/member-cards.pdf", media_type="application/pdf")
-    async def cards_pdf(self, actor: Actor, community_id: int, pool: asyncpg.Pool, user_ids: str) -> Response[bytes]:
-        """A4 sheets of 10 member cards for `user_ids` (comma-separated members of this community)."""
+    async def cards_pdf(self, request: Request, actor: Actor, community_id: int, pool: asyncpg.Pool,
+                        user_ids: str) -> Response[bytes]:
+        """A4 sheets of 10 member cards for `user_ids` (comma-separated members of this community).
+        Members without a card get one; the print is audited (cards_print) and the header
+        X-Cards-Issued says how many new cards it made."""
         parts = [p.strip() for p in user_ids.split(",") if p.strip()]
         if not parts or any(not (p.isascii() and p.isdigit()) or len(p) > 18 for p in parts):
             raise invalid("user_ids", "comma-separated member ids")
         async with pool.acquire() as conn:
-            pdf = await residents.cards_pdf(conn, actor, community_id, [int(p) for p in parts])
-        return _file(pdf, "application/pdf", f"member-cards-{community_id}.pdf")
+            printed = await residents.cards_pdf(conn, actor, community_id, [int(p) for p in parts],
+                                                ip=client_ip(request))
+        response = _file(printed.pdf, "application/pdf", f"member-cards-{community_id}.pdf")
+        response.headers["x-cards-issued"] = str(len(printed.issued))
+        return response
 
     @post("/members/{user_id:int}/card", status_code=200)
     async def reissue_card(self, request: Request, actor: Actor, community_id: int,

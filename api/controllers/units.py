@@ -100,6 +100,8 @@ class UnitsController(Controller):
 
     @post("/{unit_id:int}/admins", status_code=204)
     async def grant_admin(self, actor: Actor, pool: asyncpg.Pool, unit_id: int, data: PhoneIn) -> None:
+        """Offer the unit's administration to whoever holds the phone: the same answer for any valid
+        phone; the person accepts it (/api/me/unit-offers)."""
         async with pool.acquire() as conn:
             await units.grant_admin(conn, actor, unit_id, data.phone)
 
@@ -247,5 +249,26 @@ class MyUnitsController(Controller):
             return [Level(**row) for row in await units.levels_of(conn, actor)]
 
 
-CONTROLLERS = (UnitsController, UnitReportsController, CommunityUnitsController, NeedsController, LevelsController,
-               MyUnitsController)  # listed in api/capabilities.py
+class UnitOfferController(Controller):
+    """The offered person's side of a unit administration (issue 30: appointed only with consent)."""
+    path = "/api/me/unit-offers"
+    tags = ["units"]
+
+    @get("/")
+    async def mine(self, actor: Actor, pool: asyncpg.Pool) -> list[units.UnitOffer]:
+        async with pool.acquire() as conn:
+            return await units.my_offers(conn, actor)
+
+    @post("/{offer_id:int}/accept", status_code=200)
+    async def accept(self, actor: Actor, pool: asyncpg.Pool, offer_id: int) -> units.UnitOffer:
+        async with pool.acquire() as conn:
+            return await units.answer_offer(conn, actor, offer_id, accept=True)
+
+    @post("/{offer_id:int}/decline", status_code=200)
+    async def decline(self, actor: Actor, pool: asyncpg.Pool, offer_id: int) -> units.UnitOffer:
+        async with pool.acquire() as conn:
+            return await units.answer_offer(conn, actor, offer_id, accept=False)
+
+
+CONTROLLERS = (UnitsController, UnitOfferController, UnitReportsController, CommunityUnitsController,
+               NeedsController, LevelsController, MyUnitsController)  # listed in api/capabilities.py

@@ -304,9 +304,14 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
     received = clock.now()
     now = offline.scan_time(context.scanned_at, received)  # the device's time of a late (queued) scan
     ledger.refuse_self_payment(actor_id, user_id)  # a scan credits its person: never whoever recorded it
+    # issue 30: a late scan that cannot be believed alone has its credit held for review
+    ended = min(scan.activity.ends_at, scan.activity.closed_at or scan.activity.ends_at)  # closed early: ended
+    held = offline.held_reasons(claimed=context.scanned_at, received=received, ends_at=ended, source=source,
+                                code_stale=context.code_stale)
+    context = msgspec.structs.replace(context, code_stale=False)  # said once, in `held`
     for _ in range(_DECISIONS):
         result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
-                               actor_id=actor_id, context=context, holder=holder)
+                               actor_id=actor_id, context=context, holder=holder, held=held)
         if result is not None:
             return result
         again = await _load_scan(conn, scan.activity.id, user_id, context.nonce)
@@ -326,24 +331,30 @@ async def _claim(conn: asyncpg.Connection, scan: _Scan, user_id: int, context: S
 
 async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, received: datetime,
                   kind: ActivityCodeKind, source: str, actor_id: int | None, context: ScanContext,
-                  holder: dict[str, Any]) -> ActivityScan | None:
+                  holder: dict[str, Any], held: list[str]) -> ActivityScan | None:
     """One decision on what the scan read, and its write; None when the write found the state changed."""
     activity, attendance, replay = scan.activity, scan.attendance, scan.nonce_seen
     if attendance is None:
         if replay:  # the scan this nonce belongs to wrote no attendance
             raise DomainError("invalid_state", details={"problem": "scan again"})
         return await _check_in(conn, scan, user_id, now=now, received=received, source=source,
-                               actor_id=actor_id, context=context, kind=kind, holder=holder)
+                               actor_id=actor_id, context=context, kind=kind, holder=holder, held=held)
     step = _next_step(attendance, now, context, replay=replay)
     if step == "annulled":
         raise DomainError("invalid_state", details={"annulled": True, "reason": attendance.annul_reason})
     if step == "check_out" and not _checks_out_now(activity, kind, source, context):
         step = "confirm_check_out"
     # An automatic check-out always set checked_out_at; `is not None` says so to mypy.
-    if (step == "already_checked_out" and not replay and context.scanned_at is not None and attendance.auto_checkout
-            and attendance.checked_out_at is not None and now > attendance.checked_out_at):
-        # A queued scan that reached us after the automatic check-out: it proves presence until its
-        # own time, so that time is credited (an offline station's check-outs are not lost).
+    after_auto = (step == "already_checked_out" and not replay and context.scanned_at is not None
+                  and attendance.auto_checkout and attendance.checked_out_at is not None
+                  and now > attendance.checked_out_at)
+    if after_auto or (step in ("check_out", "confirm_check_out") and not replay):
+        _fence(activity, context, source)  # issue 30 finding 3c: a check-out is fenced like a check-in
+    if after_auto:
+        # A queued scan that reached us after the automatic check-out claims presence until its own
+        # time. Issue 30 (finding 3a): that claim is not paid at once, whoever sent it; it waits on
+        # the review list, where a manager credits it (an offline station's check-outs are not lost).
+        why = held + ["after_auto_checkout"]
         async with conn.transaction():
             if not await _claim(conn, scan, user_id, context, received):
                 return None
@@ -351,29 +362,41 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
             if not (attendance.auto_checkout and attendance.checked_out_at is not None
                     and now > attendance.checked_out_at):
                 return None
-            credited = await credit_to_window_end(conn, activity, attendance.id, now, actor_id=actor_id)
-        return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=credited["points"],
-                          minutes=credited["minutes"], details=CheckOutDetails(
-                              attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                              checked_out_at=now.isoformat(), late=True, after_auto_checkout=True, **holder))
+            await _hold(conn, activity, attendance, step="check_out", why=why, at=now, received=received)
+        return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, details=CheckOutDetails(
+            attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
+            checked_out_at=now.isoformat(), late=True, after_auto_checkout=True, held=why, **holder))
     if step == "check_out":
         at = max(now, attendance.checked_in_at)
-        paid = await check_out(conn, activity, attendance, at=at, actor_id=actor_id, nonce=context.nonce,
-                               claimed=context.scanned_at, accounts=scan.accounts,
-                               received=received if context.scanned_at is not None else None)
+        # A held check-out is recorded at the last proof of presence; the time it claims waits.
+        proven = min(at, max(attendance.checked_in_at, attendance.last_seen_at or attendance.checked_in_at))
+        hold = bool(held) and proven < at
+        write = partial(check_out, conn, activity, attendance, at=proven if hold else at, actor_id=actor_id,
+                        nonce=context.nonce, claimed=context.scanned_at, accounts=scan.accounts,
+                        received=received if context.scanned_at is not None else None)
+        if hold:
+            async with conn.transaction():  # the check-out and its review item commit together
+                paid = await write()
+                if paid is not None:
+                    await _hold(conn, activity, attendance, step="check_out", why=held, at=at, received=received)
+        else:
+            paid = await write()  # one statement, its own transaction (issue 24)
         if paid is None:
             return None
+        extra: dict[str, Any] = {"late": True, "held": held} if hold else {}
         return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=paid.points,
                           minutes=paid.minutes, details=CheckOutDetails(
                               attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                              checked_out_at=at.isoformat(), **paid.cap, **holder))
+                              checked_out_at=at.isoformat(), **paid.cap, **extra, **holder))
     if not replay and not await _claim(conn, scan, user_id, context, received):
         return None
-    if step == "confirm_check_out":
+    if step == "confirm_check_out" and not held:
         # A later scan while inside proves presence: an automatic check-out credits up to it (finding 5
         # of issue 16). One statement (the repeat within REPEAT_WINDOW adds nothing worth a write).
+        # A late scan that is not believed alone (issue 30) proves nothing.
         await conn.execute("update attendances set last_seen_at = greatest(last_seen_at, $2) "
                            "where id = $1 and state = 'inside'", attendance.id, now)
+    if step == "confirm_check_out":
         served = rules.attended_minutes(attendance.checked_in_at, now, activity.starts_at, activity.ends_at,
                                         activity.max_minutes)
         return ConfirmCheckOut(kind=kind, target_id=activity.id, title=activity.title,
@@ -388,9 +411,56 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
     return unchanged(kind=kind, target_id=activity.id, title=activity.title, details=details)
 
 
+def _fence(activity: Activity, context: ScanContext, source: str) -> None:
+    """A fenced activity needs a location inside its radius from a self-scan that checks in, checks
+    out or proves presence (finding 5 of issue 16: leaving it out used to skip the fence; issue 30
+    finding 3c: a check-out from 104 km away was paid). A station scan is made by the manager at the
+    venue. A refused check-out leaves the person inside: the automatic check-out credits only up to
+    the last proof of presence."""
+    if activity.radius_m is None or source != "self":
+        return
+    if context.lat is None or context.lng is None:
+        raise DomainError("location_required", field="lat", details={"radius_m": activity.radius_m})
+    assert activity.lat is not None and activity.lng is not None  # the table's check: null with radius_m
+    distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
+    if distance > activity.radius_m:
+        raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
+
+
+async def _hold(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, step: str,
+                why: list[str], at: datetime, received: datetime) -> None:
+    """Put a late check-out's claim (presence until `at`) on the review list (issue 30). One open item
+    per attendance: a later claim moves its end, so the list shows each person once."""
+    moved = await conn.fetchval(
+        """update scan_flags set details = details || jsonb_build_object(
+                  'until', greatest((details->>'until')::timestamptz, $2::timestamptz),
+                  'why', (select jsonb_agg(distinct w) from jsonb_array_elements_text(details->'why' || $3::jsonb) w),
+                  'received_at', $4::text)
+           where attendance_id = $1 and reason = 'late_scan' and details->>'step' = 'check_out'
+             and resolved_at is null returning id""",
+        attendance.id, at, msgspec.json.encode(why).decode(), received.isoformat())
+    if moved is None:
+        await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance.id, user_id=attendance.user_id,
+                         reason="late_scan", details={"step": step, "why": why, "until": at.isoformat(),
+                                                      "scanned_at": at.isoformat(),
+                                                      "received_at": received.isoformat()})
+
+
+async def _proven_start(conn: asyncpg.Connection, attendance: Attendance) -> datetime:
+    """Where an attendance's credited time starts: its check-in, or, while its late check-in is held
+    for review (issue 30), the moment that check-in reached the server (the time before it is not
+    proven until a manager credits the check-in)."""
+    if attendance.in_received_at is None or attendance.in_received_at <= attendance.checked_in_at:
+        return attendance.checked_in_at
+    held = await conn.fetchval(
+        "select exists (select 1 from scan_flags where attendance_id = $1 and reason = 'late_scan' "
+        "and details->>'step' = 'check_in' and resolved_at is null)", attendance.id)
+    return attendance.in_received_at if held else attendance.checked_in_at
+
+
 async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, received: datetime,
                     source: str, actor_id: int | None, context: ScanContext, kind: ActivityCodeKind,
-                    holder: dict[str, Any]) -> CheckedIn | None:
+                    holder: dict[str, Any], held: list[str]) -> CheckedIn | None:
     """Check in, in one call of `attendance_check_in` (migrations/022); None when the state it was
     decided on changed before it wrote (the caller reads again)."""
     activity = scan.activity
@@ -406,27 +476,20 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
     if not scan.is_member:
         raise DomainError("not_member", details={"community": activity.community_name})
-    # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
-    # A fenced activity needs a location from a self-scan (finding 5 of issue 16: leaving it out used
-    # to skip the fence); a station scan is made by the manager at the venue.
-    if activity.radius_m is not None and source == "self":
-        if context.lat is None or context.lng is None:
-            raise DomainError("location_required", field="lat", details={"radius_m": activity.radius_m})
-        assert activity.lat is not None and activity.lng is not None  # the table's check: null with radius_m
-        distance = rules.distance_m(context.lat, context.lng, activity.lat, activity.lng)
-        if distance > activity.radius_m:
-            raise DomainError("too_far", details={"distance_m": round(distance), "radius_m": activity.radius_m})
+    _fence(activity, context, source)
     late = context.scanned_at is not None  # from an offline queue: over the capacity is accepted and flagged
     if activity.capacity is not None and scan.taken >= activity.capacity and not late:
         raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan read
-    account, issuing = await _award_accounts(conn, scan.accounts, "points", activity.points)
+    # A held late check-in (issue 30) is recorded without its points; the review list credits them.
+    wanted = 0 if held else activity.points
+    account, issuing = await _award_accounts(conn, scan.accounts, "points", wanted)
     day_start, day_end = rules.local_day(clock.now())
     try:
         row = await conn.fetchrow(
             "select * from attendance_check_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
             " $17, $18, $19, $20, $21, $22)",
             activity.id, user_id, source, now, received, late, context.nonce, context.scanned_at, actor_id,
-            context.lat, context.lng, context.device, context.ip, activity.points, activity.daily_points_cap,
+            context.lat, context.lng, context.device, context.ip, wanted, activity.daily_points_cap,
             day_start, day_end, account, issuing, activity.title, fraud.burst_since(now), fraud.TRAVEL_LOOKBACK)
     except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
         if error.constraint_name != "activities_capacity":
@@ -437,6 +500,11 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     attendance_id, points = row["attendance_id"], row["points"]
     metrics.transfer_posted(conn, "points", "award", points)
     flags: list[str] = []
+    if held:
+        await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance_id, user_id=user_id,
+                         reason="late_scan", details={"step": "check_in", "why": held, "points": activity.points,
+                                                      "scanned_at": now.isoformat(),
+                                                      "received_at": received.isoformat()})
     if late and activity.capacity is not None and row["taken"] > activity.capacity:
         await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance_id, user_id=user_id,
                          reason="late_over_capacity", details={"capacity": activity.capacity, "taken": row["taken"]})
@@ -452,10 +520,12 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         extra.update(late=True, received_at=received.isoformat())
     if flags:
         extra["flagged"] = flags
+    if held:
+        extra["held"] = held
     return CheckedIn(kind=kind, target_id=activity.id, title=activity.title, points=points,
                      details=CheckInDetails(attendance_id=attendance_id, checked_in_at=now.isoformat(),
                                             ends_at=activity.ends_at.isoformat(),
-                                            **_cap_note(activity, activity.points, points), **extra, **holder))
+                                            **_cap_note(activity, wanted, points), **extra, **holder))
 
 
 async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
@@ -474,8 +544,8 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
     until = at
     if auto:
         at = max(attendance.checked_in_at, min(at, attendance.last_seen_at or attendance.checked_in_at))
-    minutes = rules.attended_minutes(attendance.checked_in_at, at, activity.starts_at, activity.ends_at,
-                                     activity.max_minutes)
+    start = await _proven_start(conn, attendance)
+    minutes = rules.attended_minutes(start, at, activity.starts_at, activity.ends_at, activity.max_minutes)
     if accounts is None:
         accounts = await _accounts(conn, activity.community_id, attendance.user_id)
     wanted = rules.hour_points(minutes, activity.points_per_hour)
@@ -493,8 +563,7 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
     points = row["points"]
     metrics.transfer_posted(conn, "points", "award", points)
     if auto:
-        full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
-                                      activity.max_minutes)
+        full = rules.attended_minutes(start, until, activity.starts_at, activity.ends_at, activity.max_minutes)
         if full > minutes:
             await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance.id, user_id=attendance.user_id,
                              reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
@@ -504,21 +573,22 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
 
 
 async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, attendance_id: int, until: datetime, *,
-                               actor_id: int | None, reason: str | None = None) -> dict[str, int]:
+                               actor_id: int | None, reason: str | None = None, tag: str = "until"
+                               ) -> dict[str, int]:
     """Credit an automatically checked-out person up to `until` (the minutes and their points per
     hour, under the daily cap): a manager vouching from the review list (domain/checkin/review.py,
-    which audits it), or a late scan proving presence until its time."""
+    which audits it) for an automatic check-out or a late scan held for review (issue 30)."""
     attendance = await _lock_attendance(conn, attendance_id)
-    if attendance.state != "done" or not attendance.auto_checkout:
+    if attendance.state != "done":
         raise DomainError("invalid_state", details={"state": attendance.state})
-    full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
-                                  activity.max_minutes)
+    full = rules.attended_minutes(await _proven_start(conn, attendance), until, activity.starts_at,
+                                  activity.ends_at, activity.max_minutes)
     extra = max(0, full - attendance.minutes)
     accounts = await _accounts(conn, activity.community_id, attendance.user_id)
     wanted = rules.hour_points(attendance.minutes + extra, activity.points_per_hour) - rules.hour_points(
         attendance.minutes, activity.points_per_hour)
     points, _ = await _capped_points(conn, activity, accounts, wanted)
-    key = f"checkin:{attendance.id}:until:{until.isoformat()}"  # each extension once; two differ by their end
+    key = f"checkin:{attendance.id}:{tag}:{until.isoformat()}"  # each extension once; two differ by their end
     await _post_points(conn, activity, accounts, attendance.id, points, key=f"{key}:points", actor_id=actor_id,
                        reason=reason)
     await _bank_minutes(conn, activity, accounts, attendance.id, extra, key=f"{key}:minutes", actor_id=actor_id,
@@ -527,6 +597,27 @@ async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, att
                        "checked_out_at = greatest(checked_out_at, $4) where id = $1",
                        attendance.id, extra, points, until)
     return {"minutes": extra, "points": points}
+
+
+async def credit_held_check_in(conn: asyncpg.Connection, activity: Activity, attendance_id: int, points: int, *,
+                               actor_id: int, reason: str) -> dict[str, int]:
+    """A manager credits a late check-in that was held for review (issue 30): its check-in points
+    (under the daily cap) and, once checked out, the time between the check-in and its arrival that
+    the check-out did not credit. The caller has resolved the review item first (so the check-in
+    counts from its own time again) and audits it."""
+    attendance = await _lock_attendance(conn, attendance_id)
+    if attendance.state == "annulled":
+        raise DomainError("invalid_state", details={"state": attendance.state})
+    accounts = await _accounts(conn, activity.community_id, attendance.user_id)
+    awarded, _ = await _capped_points(conn, activity, accounts, points)
+    await _post_points(conn, activity, accounts, attendance.id, awarded, key=f"checkin:{attendance.id}:held-in:points",
+                       actor_id=actor_id, reason=reason)
+    await conn.execute("update attendances set points = points + $2 where id = $1", attendance.id, awarded)
+    if attendance.state != "done" or attendance.checked_out_at is None:
+        return {"points": awarded, "minutes": 0}
+    more = await credit_to_window_end(conn, activity, attendance.id, attendance.checked_out_at, actor_id=actor_id,
+                                      reason=reason, tag="held-in")
+    return {"points": awarded + more["points"], "minutes": more["minutes"]}
 
 
 def _check_code(code: Code, now: datetime) -> None:
@@ -540,18 +631,50 @@ def _check_code(code: Code, now: datetime) -> None:
 
 async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code, context: ScanContext
                              ) -> ActivityScan:
-    scan = await _load_scan(conn, code.target_id, actor.id, context.nonce)
+    return await _scan_code(conn, actor.id, code, context)
+
+
+async def complete_scan(conn: asyncpg.Connection, user_id: int, text: str, context: ScanContext) -> ActivityScan:
+    """The scan a join request kept, run as its person when the request is approved (domain/people/
+    joining.py): the code is checked as any scan's would be, now (issue 30 finding 4b: a poster code
+    of a rotating-only activity, or a rotating code long expired, used to check in with points)."""
+    found = await codes.find(conn, text)
+    if found is None or found.kind not in ("poster", "rotating"):
+        raise DomainError("code_unknown")
+    return await _scan_code(conn, user_id, found, context)
+
+
+async def _scan_code(conn: asyncpg.Connection, user_id: int, code: Code, context: ScanContext) -> ActivityScan:
+    scan = await _load_scan(conn, code.target_id, user_id, context.nonce)
     attendance = scan.attendance if scan else None
     # The page replaying its own scan (a reload) answers as before, even past the code's life.
-    if not (context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce)):
-        # A late (queued) scan: the code must have been good when it was scanned (issue 21).
-        _check_code(code, offline.scan_time(context.scanned_at, clock.now()))
+    replaying = bool(context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce))
     if scan is None:
         raise not_found("activity")
-    if code.kind == "poster" and scan.activity.rotating_only:
-        raise DomainError("poster_not_accepted")
-    return await _act(conn, scan, actor.id, kind="rotating" if code.kind == "rotating" else "poster", source="self",
+    context = check_activity_code(code, scan.activity, context, replaying=replaying)
+    return await _act(conn, scan, user_id, kind="rotating" if code.kind == "rotating" else "poster", source="self",
                       actor_id=None, context=context, holder={})
+
+
+def check_activity_code(code: Code, activity: Activity, context: ScanContext, *, replaying: bool = False
+                        ) -> ScanContext:
+    """What an activity's code must be to check in or out, on every path that does (a scan, an
+    offline queue's upload, the check-in a join request completes; issue 30 finding 4): the code
+    good at the scan's (device's) time, a poster refused by a rotating-only activity, and a rotating
+    code that had expired by the time the scan arrived marked stale (its credit is held for review).
+    The page replaying its own scan (a reload) answers as before, even past the code's life."""
+    if code.kind == "poster" and activity.rotating_only:
+        raise DomainError("poster_not_accepted")
+    if replaying:
+        return context
+    received = clock.now()
+    _check_code(code, offline.scan_time(context.scanned_at, received))  # issue 21: good when it was scanned
+    if code.kind == "rotating" and context.scanned_at is not None:
+        try:
+            _check_code(code, received)
+        except DomainError:
+            return msgspec.structs.replace(context, code_stale=True)
+    return context
 
 
 async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.checkin import rules
+from domain.checkin import offline, rules
 from domain.core import clock, settings
 
 REASONS: dict[str, tuple[str, str]] = {
@@ -29,14 +29,24 @@ REASONS: dict[str, tuple[str, str]] = {
     "address_burst": ("同一网络地址短时间内为很多人签到", "One network address checked in very many people in a short time"),
     "late_over_capacity": ("离线上传的签到超出了活动人数上限", "An offline check-in uploaded beyond the capacity"),
     "auto_checkout": ("未扫码签退，系统只计到最后一次在场记录", "No check-out scan: credited only up to the last proof of presence"),
+    # issue 30: a late scan whose credit waits for a manager (why, in words: offline.HELD_WHY)
+    "late_scan": ("迟到上传的扫码，积分和时长待审核", "A late scan: its points and time wait for review"),
 }
+# The review items that hold credit until a manager decides (credit or dismiss): the held-acts queue
+# lists the open ones of these reasons (`select ... from scan_flags where reason = any(HELD_REASONS)
+# and resolved_at is null`).
+HELD_REASONS = ("auto_checkout", "late_scan")
 TRAVEL_LOOKBACK = timedelta(hours=12)
 TRAVEL_MIN_METRES = 1000
 
 
-def explain(reason: str, lang: str) -> str:
+def explain(reason: str, lang: str, details: dict[str, Any] | None = None) -> str:
+    """The reason in words; a held late scan says why it was held."""
     zh, en = REASONS[reason]
-    return en if lang == "en" else zh
+    why = [offline.HELD_WHY[w] for w in (details or {}).get("why", []) if w in offline.HELD_WHY]
+    if lang == "en":
+        return en + (": " + "; ".join(w[1] for w in why) if why else "")
+    return zh + ("：" + "；".join(w[0] for w in why) if why else "")
 
 
 async def flag(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int, user_id: int, reason: str,

@@ -15,9 +15,19 @@ upload waits for the first to commit, then answers with the attendance as it sta
 nothing. What the station could not see offline (capacity, daily caps) is decided on upload: a late
 check-in beyond the capacity is accepted and flagged for the manager (the person was there, the
 station let them in); the daily points cap applies as to any scan (the ledger never pays beyond it),
-and the answer says it was capped. A late scan that arrives after the automatic check-out (which
-credited only up to the last proof of presence) proves presence until its own time: that time is
-credited (domain/checkin/__init__.py `_act`).
+and the answer says it was capped.
+
+Presence is proven once, for the time it claims (issue 30, finding 3): a late scan that would add
+minutes or points is not credited at once when it cannot be believed on its own word; it goes to
+the review list (domain/checkin/review.py, flag `late_scan`) with its reasons (`held_reasons`), and
+a manager credits or dismisses it. That is a scan
+- delivered more than DELAY_REVIEWED_AFTER after the time its device claims (a person's own phone:
+  a manager's station vouches for its own queue);
+- delivered after the activity's window ended;
+- made with a rotating code that was no longer alive when the scan arrived;
+- arriving after the automatic check-out (which credited only up to the last proof of presence).
+A held check-in is recorded without its points, and time before its arrival is not credited by its
+check-out; a held check-out is recorded at the last proof of presence, the rest waits for review.
 """
 
 from datetime import datetime, timedelta
@@ -26,6 +36,35 @@ import asyncpg
 
 from domain.core import settings
 from domain.core.errors import DomainError, invalid
+
+DELAY_REVIEWED_AFTER = timedelta(minutes=5)  # a phone's queue older than this is not believed alone
+
+# why a late scan is held for review, in words (the review list shows them)
+HELD_WHY: dict[str, tuple[str, str]] = {
+    "delayed": ("扫码后过了很久才上传", "uploaded long after it was scanned"),
+    "after_window": ("上传时活动已经结束", "uploaded after the activity ended"),
+    "rotating_expired": ("上传时现场动态码已失效", "the screen's rotating code had expired when it arrived"),
+    "after_auto_checkout": ("系统已自动签退之后才上传", "arrived after the automatic check-out"),
+}
+
+
+def held_reasons(*, claimed: datetime | None, received: datetime, ends_at: datetime, source: str,
+                 code_stale: bool = False, after_auto_checkout: bool = False) -> list[str]:
+    """Why a scan's credit waits for a manager instead of being paid at once (a pure rule); empty for
+    a live scan and for a late one that can be believed. Only a late scan (one carrying its device's
+    time) is ever held: a live scan is decided at the server's own time."""
+    if claimed is None:
+        return []
+    why = []
+    if source == "self" and received - claimed > DELAY_REVIEWED_AFTER:
+        why.append("delayed")
+    if received >= ends_at:
+        why.append("after_window")
+    if code_stale:
+        why.append("rotating_expired")
+    if after_auto_checkout:
+        why.append("after_auto_checkout")
+    return why
 
 
 def scan_time(claimed: datetime | None, received: datetime) -> datetime:

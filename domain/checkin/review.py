@@ -2,7 +2,13 @@
 domain/checkin/fraud.py). Managers list the flags of an activity with the reason in words, and
 resolve each: annul the check-in (the usual audited annulment; every open flag of it closes),
 dismiss (audited), or, for an automatic check-out, credit the time up to the window end after all
-(audited)."""
+(audited).
+
+Issue 30: a late scan that could not be believed alone (domain/checkin/offline.py `held_reasons`)
+is a `late_scan` item holding its credit: a held check-in's points (and the time before it
+arrived), or a held check-out's time until the moment it claims. Credit pays it (audited
+scan_flag_credit), dismiss pays nothing (scan_flag_dismiss). The open items of fraud.HELD_REASONS
+are what a held-acts queue lists: `held_items` below."""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -12,7 +18,7 @@ import msgspec
 
 from domain import checkin, ledger
 from domain.checkin import activities
-from domain.checkin.fraud import explain
+from domain.checkin.fraud import HELD_REASONS, explain
 from domain.core import audit, clock
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, not_found
@@ -56,7 +62,7 @@ async def list_flags(conn: asyncpg.Connection, actor: Actor, activity_id: int, *
            where f.activity_id = $1 and (not $2 or f.resolved_at is null)
            order by (f.resolved_at is null) desc, f.id desc limit 500""", activity_id, open_only)
     items = [Flag(id=r["id"], attendance_id=r["attendance_id"], user_id=r["user_id"], user_name=r["user_name"],
-                  reason=r["reason"], message=explain(r["reason"], lang), details=_json(r["details"]),
+                  reason=r["reason"], message=explain(r["reason"], lang, _json(r["details"])), details=_json(r["details"]),
                   created_at=r["created_at"], resolved_at=r["resolved_at"], resolution=r["resolution"],
                   attendance_state=r["attendance_state"], checked_in_at=r["checked_in_at"],
                   checked_out_at=r["checked_out_at"], minutes=r["minutes"], late=r["late"]) for r in rows]
@@ -91,17 +97,51 @@ async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: 
                                after={"flag_id": flag_id, "reason": row["reason"],
                                       "attendance_id": row["attendance_id"]}, reason=reason, ip=ip)
         else:
-            if row["reason"] != "auto_checkout":
-                raise DomainError("invalid_state", details={"problem": "only an automatic check-out is credited"})
+            if row["reason"] not in HELD_REASONS:
+                raise DomainError("invalid_state", details={"problem": "only held time or points are credited"})
             ledger.refuse_self_payment(actor.id, row["user_id"])  # issue 16: nobody credits themself
-            until = datetime.fromisoformat(_json(row["details"])["until"])
-            credited = await checkin.credit_to_window_end(conn, activity, row["attendance_id"], until,
-                                                          actor_id=actor.id, reason=reason)
+            details = _json(row["details"])
+            # Resolved first: a held check-in stops holding back the time before its arrival.
             await conn.execute("update scan_flags set resolved_at = $2, resolved_by = $3, resolution = 'credited' "
                                "where id = $1", flag_id, now, actor.id)
+            if details.get("step") == "check_in":
+                credited = await checkin.credit_held_check_in(conn, activity, row["attendance_id"],
+                                                              int(details.get("points", 0)), actor_id=actor.id,
+                                                              reason=reason)
+            else:
+                credited = await checkin.credit_to_window_end(conn, activity, row["attendance_id"],
+                                                              datetime.fromisoformat(details["until"]),
+                                                              actor_id=actor.id, reason=reason)
             await audit.record(conn, actor, "scan_flag_credit", community_id=activity.community_id,
                                target=("user", row["user_id"]),
                                after={"flag_id": flag_id, "attendance_id": row["attendance_id"], **credited},
                                reason=reason, ip=ip)
     listed = await list_flags(conn, actor, row["activity_id"], lang=lang)
     return next(f for f in listed.items if f.id == flag_id)
+
+
+class HeldItem(msgspec.Struct, kw_only=True):
+    """One open review item holding credit (issue 30), as a held-acts queue shows it."""
+    flag_id: int
+    community_id: int
+    activity_id: int
+    activity_title: str
+    attendance_id: int
+    user_id: int
+    reason: str
+    message: str
+    details: dict[str, Any]
+    created_at: datetime
+
+
+async def held_items(conn: asyncpg.Connection, community_ids: list[int], *, lang: str = "zh") -> list[HeldItem]:
+    """The open late-presence items of these communities, oldest first: what waits for a manager's
+    credit or dismissal (decided with `resolve`). The caller scopes `community_ids` to the reader."""
+    rows = await conn.fetch(
+        """select f.*, a.community_id, a.title from scan_flags f join activities a on a.id = f.activity_id
+           where a.community_id = any($1::bigint[]) and f.reason = any($2::text[]) and f.resolved_at is null
+           order by f.id limit 500""", community_ids, list(HELD_REASONS))
+    return [HeldItem(flag_id=r["id"], community_id=r["community_id"], activity_id=r["activity_id"],
+                     activity_title=r["title"], attendance_id=r["attendance_id"], user_id=r["user_id"],
+                     reason=r["reason"], message=explain(r["reason"], lang, _json(r["details"])),
+                     details=_json(r["details"]), created_at=r["created_at"]) for r in rows]

@@ -45,6 +45,9 @@ class ScanContext(msgspec.Struct, frozen=True):
     intent: str | None = None
     device: str | None = None
     ip: str | None = None
+    # issue 30: the rotating code was no longer alive when the scan reached the server (set by the
+    # scan of the code, never by a client): its credit is held for review
+    code_stale: bool = False
 
 
 # ---- what a scan did: one frozen type per outcome, tagged by `action` -------------------------
@@ -66,6 +69,7 @@ class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
     late: bool | UnsetType = UNSET             # issue 21: a queued (offline) scan, at the device's time ...
     received_at: str | UnsetType = UNSET       # ... that reached the server then
     flagged: list[str] | UnsetType = UNSET     # fraud signals raised by this check-in (domain/checkin/fraud.py)
+    held: list[str] | UnsetType = UNSET        # issue 30: its points wait for a manager's review, and why
     user_id: int | UnsetType = UNSET           # a station scan: whose card it was
     user_name: str | UnsetType = UNSET
 
@@ -78,7 +82,8 @@ class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
     daily_cap: int | UnsetType = UNSET
     points_wanted: int | UnsetType = UNSET
     late: bool | UnsetType = UNSET                 # issue 21: a queued scan that arrived after ...
-    after_auto_checkout: bool | UnsetType = UNSET  # ... the automatic check-out: credited up to its time
+    after_auto_checkout: bool | UnsetType = UNSET  # ... the automatic check-out
+    held: list[str] | UnsetType = UNSET            # issue 30: the time it claims waits for review, and why
     user_id: int | UnsetType = UNSET
     user_name: str | UnsetType = UNSET
 

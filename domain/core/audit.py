@@ -29,7 +29,7 @@ ACTS = frozenset({
     "adjustment", "reversal",
     "redemption_approve", "redemption_reject", "redemption_fulfil", "redemption_on_the_spot",
     "checkin_annul", "attendance_mark", "activity_create", "activity_edit", "activity_publish",
-    "activity_close",
+    "activity_close", "cards_print",
     "role_grant", "role_revoke",
     "member_add", "member_edit", "member_deactivate", "member_reactivate",
     "team_create", "team_member_add", "household_edit",

@@ -8,6 +8,7 @@ The password of a URL goes to the tools through PGPASSWORD, never on their comma
 """
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -88,14 +89,19 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 def dump(url: str, target: Path) -> int:
     """Write the whole database to `target` (custom format); returns its size in bytes. The file is
     written beside the target and renamed at the end, so a failed run never leaves a truncated dump
-    under the final name."""
+    under the final name. Only its owner may read it (mode 0600, issue 30 finding 7): it holds
+    phones and the hashes of passwords, sessions and codes. The file exists with that mode before
+    pg_dump writes a byte into it (pg_dump keeps the mode of a file it overwrites)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     address, env = _libpq(url)
     executable = tool("pg_dump", asyncio.run(server_major(url)))
     try:
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         _run([executable, "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}",
               f"--dbname={address}"], env)
+        os.chmod(partial, 0o600)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)

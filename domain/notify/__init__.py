@@ -85,7 +85,7 @@ async def send(conn: asyncpg.Connection, user_id: int, kind: str, *, community_i
     wanted = rules.choose_channels(kind, tuple(row["chosen"]) if row["chosen"] is not None else None,
                                    has_phone=row["has_phone"], has_wechat=row["has_wechat"])
     for channel in wanted:
-        due = rules.quiet_until(now, clock.zone()) if channel == "sms" else now
+        due = rules.due_at(channel, now, clock.zone())
         await conn.execute(
             "insert into notification_outbox (notification_id, channel, not_before, created_at) values ($1, $2, $3, $4)",
             row["id"], channel, due, now)
@@ -225,7 +225,8 @@ async def _deliver(pool: asyncpg.Pool, http: httpx.AsyncClient, row: asyncpg.Rec
         await pool.execute(
             """update notification_outbox set state = $2, lease_until = null, last_error = $3,
                       not_before = $4 where id = $1""",
-            row["id"], "failed" if final else "pending", str(exc)[:500], now + rules.retry_delay(row["attempts"]))
+            row["id"], "failed" if final else "pending", str(exc)[:500],
+            rules.due_at(row["channel"], now + rules.retry_delay(row["attempts"]), clock.zone()))
         metrics.notification(None, row["kind"], row["channel"], "failed" if final else "retry")
         log.warning("notification %s by %s failed (attempt %s): %s", row["notification_id"], row["channel"],
                     row["attempts"], exc)

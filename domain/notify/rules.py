@@ -2,6 +2,7 @@
 in both languages, quiet hours and retry backoff. No database, no network.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -120,8 +121,28 @@ def render(kind: str, params: Mapping[str, object], lang: str = "zh-CN") -> tupl
 
 
 def sms_text(kind: str, params: Mapping[str, object], lang: str = "zh-CN") -> str:
-    title, body = render(kind, params, lang)
+    """The SMS: the kind's fixed template, with every text parameter made safe for an SMS first
+    (`sms_safe`): a manager's or a member's free text never reaches a phone verbatim."""
+    safe = {k: sms_safe(v) if isinstance(v, str) and v not in WORDS else v for k, v in params.items()}
+    title, body = render(kind, safe, lang)
     return f"{SMS_PREFIX.get(lang, SMS_PREFIX['zh-CN'])}{body}"
+
+
+SMS_PARAM_MAX = 30  # characters of one free-text parameter in an SMS (the inbox shows it whole)
+_LINK = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*://\S*|www\.\S*|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b(?:/\S*)?)")
+_NUMBER = re.compile(r"\d[\d\s-]{5,}\d")  # 7+ digits: a phone or account number to call or pay
+_SIGNATURE = str.maketrans({"【": "「", "】": "」", "[": "(", "]": ")"})
+
+
+def sms_safe(text: str) -> str:
+    """Free text as it may appear inside an SMS (issue 30 finding 7: a reject reason with a URL and a
+    fake 【银行】 went out verbatim under Linli's signature): no links or domain names, no long numbers
+    (phones, accounts), no 【】 (the sender's signature in a Chinese SMS), one line, at most
+    SMS_PARAM_MAX characters."""
+    text = _LINK.sub("…", text)
+    text = _NUMBER.sub("…", text)
+    text = " ".join(text.translate(_SIGNATURE).split())
+    return text if len(text) <= SMS_PARAM_MAX else text[:SMS_PARAM_MAX - 1] + "…"
 
 
 def _word(value: object, english: bool) -> object:
@@ -148,6 +169,12 @@ def quiet_until(at: datetime, zone: ZoneInfo) -> datetime:
         return at
     day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
     return datetime.combine(day, QUIET_END, zone)
+
+
+def due_at(channel: str, at: datetime, zone: ZoneInfo) -> datetime:
+    """When a message by `channel` wanted at `at` may go: SMS waits out quiet hours, on its first try
+    and on every retry (issue 30 finding 7: a retry was rescheduled into the night)."""
+    return quiet_until(at, zone) if channel == "sms" else at
 
 
 MAX_ATTEMPTS = 8

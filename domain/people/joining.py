@@ -268,15 +268,17 @@ async def _lock_pending(conn: asyncpg.Connection, actor: Actor | None, request_i
 
 
 async def _complete_checkin(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any] | None:
-    """Run the refused check-in again, now as a member; a refusal is kept as its reason."""
-    if row["activity_id"] is None:
+    """Run the refused check-in again, now as a member; a refusal is kept as its reason. The code is
+    checked as any scan checks it (issue 30 finding 4b): a poster code does not check in at a
+    rotating-only activity, nor a rotating code that is no longer alive."""
+    if row["activity_id"] is None or row["scan_code"] is None:
         return None
     from domain import checkin  # checkin imports people: import it only when a check-in completes
     from domain.checkin.scans import ScanContext
     try:
         async with conn.transaction():  # a savepoint: a refused check-in must not undo the approval
-            result = await checkin.record_scan(conn, row["activity_id"], row["user_id"], kind="poster", source="self",
-                                               context=ScanContext(nonce=row["nonce"]))
+            result = await checkin.complete_scan(conn, row["user_id"], row["scan_code"],
+                                                 ScanContext(nonce=row["nonce"]))
     except DomainError as error:
         return {"error": error.code, "details": error.details}
     return {"action": result.action, "title": result.title, "points": result.points, "minutes": result.minutes}

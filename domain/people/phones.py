@@ -3,10 +3,18 @@
 Registration, claiming an invited account and password reset all need one (purpose 'register' or
 'reset'). A code is 6 digits, valid 5 minutes, single use, and only a salted hash of it is stored.
 
+A code belongs to the client address that asked for it (issue 30, finding 5: five wrong codes from
+any address used to lock the phone's owner out everywhere for 15 minutes, again and again). Only
+tries from that address spend it, a new code replaces only that address's earlier one, and a
+burnt code locks that (phone, address) pair only: the owner, from their own address, is never
+locked by someone else's guesses, and never loses their code to them.
+
 Limits, all counted before anything is compared, so concurrent guesses cannot overshoot them:
-- sending: 5 codes a phone an hour, 20 an address an hour;
+- sending: 5 codes a phone an hour from one address, 10 a phone an hour in all (what an SMS bomb
+  may cost the phone), 20 an address an hour;
 - guessing: each code takes at most 5 tries (an atomic counter on its row); the 5th wrong try
-  kills it and locks the phone for 15 minutes (no new code is sent, none is checked);
+  kills it and locks the phone for 15 minutes from that address (no new code is sent there,
+  none is checked there);
 - an address may make 30 wrong guesses an hour, whatever the phones.
 
 Answers never say whether a phone is registered: a code is sent (and stored) for any valid
@@ -29,7 +37,8 @@ PURPOSES = ("register", "reset")
 VALID = timedelta(minutes=5)
 TRIES_PER_CODE = 5
 LOCK_SECONDS = 15 * 60
-SENDS_PER_PHONE_HOUR = 5
+SENDS_PER_PHONE_ADDRESS_HOUR = 5
+SENDS_PER_PHONE_HOUR = 10
 SENDS_PER_IP_HOUR = 20
 WRONG_PER_IP_HOUR = 30
 
@@ -48,10 +57,10 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
-async def _locked(conn: asyncpg.Connection, phone: str) -> bool:
-    """A code of this phone was burnt by wrong tries in the last LOCK_SECONDS."""
-    return await conn.fetchval("select exists (select 1 from phone_codes where phone = $1 and burnt "
-                               "and used_at > $2)", phone, clock.now() - timedelta(seconds=LOCK_SECONDS))
+async def _locked(conn: asyncpg.Connection, phone: str, ip: str) -> bool:
+    """A code this address asked for this phone was burnt by wrong tries in the last LOCK_SECONDS."""
+    return await conn.fetchval("select exists (select 1 from phone_codes where phone = $1 and ip = $2 and burnt "
+                               "and used_at > $3)", phone, ip, clock.now() - timedelta(seconds=LOCK_SECONDS))
 
 
 PHONE = re.compile(r"^1[3-9][0-9]{9}$")  # mainland China mobile numbers, ASCII digits only (\d would take ١٢٣)
@@ -69,21 +78,23 @@ def normalise_phone(phone: str) -> str:
 
 
 async def send_code(conn: asyncpg.Connection, *, phone: str, purpose: str, ip: str) -> Sent:
-    """Store a fresh code for the phone and send it. Earlier live codes of the purpose stop working."""
+    """Store a fresh code for the phone, asked from `ip`, and send it. Earlier live codes of the purpose
+    that this address asked for stop working (another address's code is not touched)."""
     if purpose not in PURPOSES:
         raise DomainError("validation_failed", field="purpose", details={"problem": "register or reset"})
     phone = normalise_phone(phone)
-    if await _locked(conn, phone):
+    if await _locked(conn, phone, ip):
         raise DomainError("sms_code_locked", details={"retry_after": LOCK_SECONDS})
     await ratelimit.take(conn, f"otp:send:ip:{ip}", SENDS_PER_IP_HOUR, 3600)
+    await ratelimit.take(conn, f"otp:send:phone:{phone}:{ip}", SENDS_PER_PHONE_ADDRESS_HOUR, 3600)
     await ratelimit.take(conn, f"otp:send:phone:{phone}", SENDS_PER_PHONE_HOUR, 3600)
     code, salt, now = new_code(), secrets.token_bytes(16), clock.now()
     async with conn.transaction():
-        await conn.execute("update phone_codes set used_at = $3 where phone = $1 and purpose = $2 and used_at is null",
-                           phone, purpose, now)
-        await conn.execute("insert into phone_codes (phone, purpose, salt, code_hash, created_at, expires_at) "
-                           "values ($1, $2, $3, $4, $5, $6)", phone, purpose, salt, _hash(salt, phone, code), now,
-                           now + VALID)
+        await conn.execute("update phone_codes set used_at = $4 where phone = $1 and purpose = $2 and ip = $3 "
+                           "and used_at is null", phone, purpose, ip, now)
+        await conn.execute("insert into phone_codes (phone, purpose, salt, code_hash, created_at, expires_at, ip) "
+                           "values ($1, $2, $3, $4, $5, $6, $7)", phone, purpose, salt, _hash(salt, phone, code), now,
+                           now + VALID, ip)
     await sms.sender().send(phone, sms.message_for(code))
     return Sent(sent=True, expires_in=int(VALID.total_seconds()),
                 demo_code=code if settings.get().sms_show_codes else None)
@@ -97,18 +108,19 @@ async def verify(conn: asyncpg.Connection, *, phone: str, purpose: str, code: st
     request that fails for another reason."""
     if conn.is_in_transaction():
         raise RuntimeError("phones.verify counts wrong guesses: call it outside a transaction")
-    if await _locked(conn, phone):
+    if await _locked(conn, phone, ip):
         raise DomainError("sms_code_locked", field="code", details={"retry_after": LOCK_SECONDS})
     await ratelimit.require_below(conn, f"otp:wrong:ip:{ip}", WRONG_PER_IP_HOUR, 3600)
     code = (code or "").strip()
     now = clock.now()
-    # Take one try of the newest live code, atomically: a code never gets more than TRIES_PER_CODE.
+    # Take one try of the newest live code this address asked for, atomically: a code never gets more
+    # than TRIES_PER_CODE, and another address's guesses never spend it.
     row = await conn.fetchrow(
         """update phone_codes set attempts = attempts + 1
-           where id = (select id from phone_codes where phone = $1 and purpose = $2 and used_at is null
+           where id = (select id from phone_codes where phone = $1 and purpose = $2 and ip = $5 and used_at is null
                        and expires_at > $3 order by id desc limit 1)
              and attempts < $4 and used_at is null
-           returning id, salt, code_hash, attempts""", phone, purpose, now, TRIES_PER_CODE)
+           returning id, salt, code_hash, attempts""", phone, purpose, now, TRIES_PER_CODE, ip)
     if row is not None and len(code) == 6 and code.isascii() and code.isdigit() \
             and hmac.compare_digest(_hash(bytes(row["salt"]), phone, code), bytes(row["code_hash"])):
         spent = await conn.fetchval("update phone_codes set used_at = $2 where id = $1 and used_at is null "

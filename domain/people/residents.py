@@ -6,8 +6,10 @@ their member cards; the card is scanned at a station (check-in) and at the super
 (redeem on the spot) like anyone's. Reissuing a card revokes the old code. Cards can be printed
 for any members of the manager's community (phone or not).
 
-Creating and reissuing are audited (member_create, card_reissue).
+Creating, reissuing and printing are audited (member_create, card_reissue, cards_print).
 """
+
+import asyncio
 
 import asyncpg
 import msgspec
@@ -90,9 +92,17 @@ async def _require_members(conn: asyncpg.Connection, community_id: int,
     return found
 
 
-async def cards_pdf(conn: asyncpg.Connection, actor: Actor, community_id: int, user_ids: list[int]) -> bytes:
+class PrintedCards(msgspec.Struct, frozen=True):
+    pdf: bytes
+    issued: list[int]   # members who had no live card and got one now
+
+
+async def cards_pdf(conn: asyncpg.Connection, actor: Actor, community_id: int, user_ids: list[int], *,
+                    ip: str | None = None) -> PrintedCards:
     """A4 sheets of member cards for the chosen members, in the order given (a card is issued to
-    whoever has none yet; a live card is printed again as it is)."""
+    whoever has none yet; a live card is printed again as it is). Issue 30 finding 7: printing is a
+    manager's act on people's keys, audited (cards_print, with who got a new card), and the PDF is
+    drawn on a worker thread (300 cards stalled every request for 2 s)."""
     orgs.require_manager(actor, community_id)
     user_ids = list(dict.fromkeys(user_ids))
     if not 1 <= len(user_ids) <= MAX_CARDS:
@@ -101,13 +111,19 @@ async def cards_pdf(conn: asyncpg.Connection, actor: Actor, community_id: int, u
     if org.kind != "community":
         raise not_found("community")
     people = await _require_members(conn, community_id, user_ids)
-    printed = []
-    for user_id in user_ids:
-        card = await codes.member_card(conn, user_id)
-        person = people[user_id]
-        printed.append(cards.Card(name=person["name"], community=org.name, url=codes.url_for(card.code),
-                                  detail=person["household"] or ""))
-    return cards.cards_pdf(printed)
+    printed, issued = [], []
+    async with conn.transaction():
+        for user_id in user_ids:
+            had = await codes.latest(conn, "member", user_id)
+            card = await codes.member_card(conn, user_id)
+            if had is None:
+                issued.append(user_id)
+            person = people[user_id]
+            printed.append(cards.Card(name=person["name"], community=org.name, url=codes.url_for(card.code),
+                                      detail=person["household"] or ""))
+        await audit.record(conn, actor, "cards_print", community_id=community_id, target=("org", community_id),
+                           after={"user_ids": user_ids, "issued": issued}, ip=ip)
+    return PrintedCards(pdf=await asyncio.to_thread(cards.cards_pdf, printed), issued=issued)
 
 
 async def reissue_card(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int, *,

@@ -507,9 +507,11 @@ class FamilyAsk(msgspec.Struct, frozen=True):
 
 
 _LINK_SELECT = """
-    select l.*, rq.name as requester_name, rq.phone as requester_phone,
-           tg.name as target_name, tg.phone as target_phone, tg.password_hash is null as target_has_no_login
-    from family_links l join users rq on rq.id = l.requester_id join users tg on tg.id = l.target_id"""
+    select l.id, l.requester_id, l.target_id, l.state, l.created_at, l.approved_at, l.approved_by, l.removed_at,
+           l.removed_by, rq.name as requester_name, rq.phone as requester_phone, tg.name as target_name,
+           coalesce(tg.phone, l.target_phone) as target_phone,
+           coalesce(tg.password_hash is null, false) as target_has_no_login
+    from family_links l join users rq on rq.id = l.requester_id left join users tg on tg.id = l.target_id"""
 
 
 def _link(row: asyncpg.Record, me: int) -> FamilyLink:
@@ -524,8 +526,9 @@ def _link(row: asyncpg.Record, me: int) -> FamilyLink:
 
 async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyAsk:
     """Ask to link with the person registered under `phone`; they approve (or a manager for them).
-    Whatever the phone, the answer is the same: an unknown, inactive, already linked or already asked
-    number creates nothing and says so to nobody."""
+    Whatever the phone, the answer is the same, and so is the list of my links afterwards (issue 30
+    finding 7): an ask for an unknown or inactive number is kept by phone and shows as pending, like
+    any other, forever (nobody can approve it); an already linked or asked number creates nothing."""
     phone = auth.normalise_phone(phone)
     await ratelimit.take(conn, f"family-link:{actor.id}", LINKS_PER_HOUR, 3600)
     answer = FamilyAsk(asked=True, phone=auth.mask_phone(phone))
@@ -533,6 +536,8 @@ async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) ->
     if target == actor.id:
         raise DomainError("validation_failed", field="phone", details={"problem": "that is your own number"})
     if target is None:
+        await conn.execute("insert into family_links (requester_id, target_phone, created_at) values ($1, $2, $3) "
+                           "on conflict do nothing", actor.id, phone, clock.now())
         return answer
     async with conn.transaction():
         await conn.execute(

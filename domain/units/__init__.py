@@ -20,7 +20,7 @@ import msgspec
 
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people import orgs
+from domain.people import auth, orgs
 from domain.people.orgs import Actor
 from domain.rankings import rules as ranking_rules
 from domain.units import rules
@@ -190,17 +190,62 @@ async def _require_unit_admin(conn: asyncpg.Connection, actor: Actor, unit_id: i
 
 
 async def grant_admin(conn: asyncpg.Connection, actor: Actor, unit_id: int, phone: str) -> None:
-    """The street or district above the unit names its administrator (by phone)."""
+    """The street or district above the unit offers its administration to whoever holds `phone`.
+
+    Issue 30 finding 7: this answered 422 "no account" for an unknown phone and 204 for a registered
+    one, and appointed at once. Now any valid phone gets the same answer and an offer (audited as
+    unit_admin_grant); the person, signed in with that phone, accepts or declines it
+    (`answer_offer`). A pending offer for the same phone is not made twice."""
     unit = await _unit(conn, unit_id)
     await orgs.require_level_manager(conn, actor, unit["parent_id"])
-    user_id = await conn.fetchval("select id from users where phone = $1 and active", phone)
-    if user_id is None:
-        raise invalid("phone", "no account with this phone number")
+    phone = auth.normalise_phone(phone)
     async with conn.transaction():
-        if await conn.fetchval("insert into unit_admins (unit_id, user_id, created_at) values ($1, $2, $3) "
-                               "on conflict do nothing returning true", unit_id, user_id, clock.now()):
+        offer_id = await conn.fetchval(
+            "insert into unit_admin_offers (unit_id, phone, offered_by, created_at) values ($1, $2, $3, $4) "
+            "on conflict do nothing returning id", unit_id, phone, actor.id, clock.now())
+        if offer_id is not None:
             await audit.record(conn, actor, "unit_admin_grant", community_id=None, target=("unit", unit_id),
-                               after={"user_id": user_id})
+                               after={"offer_id": offer_id, "phone": auth.mask_phone(phone)})
+
+
+class UnitOffer(msgspec.Struct, frozen=True, kw_only=True):
+    """An offer to administer a unit, as the person it was made to sees it."""
+    id: int
+    unit_id: int
+    unit_name: str
+    offered_by: str
+    state: str
+    created_at: datetime
+
+
+_OFFER_SQL = """select o.id, o.unit_id, u.name as unit_name, b.name as offered_by, o.state, o.created_at
+                from unit_admin_offers o join units u on u.id = o.unit_id join users b on b.id = o.offered_by"""
+
+
+async def my_offers(conn: asyncpg.Connection, actor: Actor) -> list[UnitOffer]:
+    """The pending offers made to my phone."""
+    rows = await conn.fetch(_OFFER_SQL + " where o.phone = (select phone from users where id = $1) "
+                            "and o.state = 'pending' order by o.id limit 50", actor.id)
+    return [UnitOffer(**dict(r)) for r in rows]
+
+
+async def answer_offer(conn: asyncpg.Connection, actor: Actor, offer_id: int, *, accept: bool) -> UnitOffer:
+    """Accept (become the unit's administrator) or decline an offer made to my phone; anyone else's
+    offer, or one already answered, is not found (it says nothing about another phone)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "select o.* from unit_admin_offers o join users me on me.id = $2 and me.phone = o.phone "
+            "where o.id = $1 and o.state = 'pending' for update of o", offer_id, actor.id)
+        if row is None:
+            raise not_found("offer")
+        now = clock.now()
+        await conn.execute("update unit_admin_offers set state = $2, answered_at = $3, answered_by = $4 "
+                           "where id = $1", offer_id, "accepted" if accept else "declined", now, actor.id)
+        if accept:
+            await conn.execute("insert into unit_admins (unit_id, user_id, created_at) values ($1, $2, $3) "
+                               "on conflict do nothing", row["unit_id"], actor.id, now)
+        answered = await conn.fetchrow(_OFFER_SQL + " where o.id = $1", offer_id)
+    return UnitOffer(**dict(answered))
 
 
 async def list_units(conn: asyncpg.Connection, actor: Actor, *, under: int | None = None,

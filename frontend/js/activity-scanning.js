@@ -23,6 +23,9 @@ function flagFacts(flag) {
   if (flag.reason === "device_burst" || flag.reason === "address_burst") {
     facts.push(t("flags.burst_facts", { n: d.people ?? 0, minutes: d.minutes ?? 0 }));
   }
+  if (flag.reason === "late_scan") {  // issue 30: a late scan held for review
+    facts.push(t("flags.late_facts", { scanned: fmtTime(d.until ?? d.scanned_at), received: fmtTime(d.received_at) }));
+  }
   if (flag.late) facts.push(t("flags.late"));
   return facts.join(" · ");
 }
@@ -47,6 +50,14 @@ async function resolve(flag, action, input, button) {
   }
 }
 
+/** Held time or points (issue 30) the manager may pay: an automatic or late check-out once checked out,
+ *  a late check-in's points at any time before it is annulled. */
+function creditable(flag) {
+  if (flag.attendance_state === "annulled") return false;
+  if (flag.reason === "late_scan" && flag.details?.step === "check_in") return true;
+  return (flag.reason === "auto_checkout" || flag.reason === "late_scan") && flag.attendance_state === "done";
+}
+
 function flagItem(flag) {
   const open = !flag.resolved_at;
   const input = h("input", { type: "text", class: "input", maxlength: "500", "aria-label": t("flags.reason"),
@@ -60,7 +71,7 @@ function flagItem(flag) {
       h("span", { class: "muted small" }, flagFacts(flag))),
     open
       ? h("div", { class: "flag-actions" }, input,
-        flag.reason === "auto_checkout" && flag.attendance_state === "done" ? button("credit", "btn-primary") : null,
+        creditable(flag) ? button("credit", "btn-primary") : null,
         flag.attendance_state !== "annulled" ? button("annul", "btn-danger") : null,
         button("dismiss", "btn-ghost"))
       : h("span", { class: "badge badge-muted" }, t(`flags.resolution_${flag.resolution}`)));

@@ -93,6 +93,7 @@ function amountsText(points, minutes) {
 }
 
 function capNote(details) {
+  if (details?.held) return t("scan.held_note");  // issue 30: a late scan's credit waits for review
   return details?.capped ? t("scan.capped", { cap: details.daily_cap }) : "";
 }
 

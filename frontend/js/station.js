@@ -30,6 +30,7 @@ function describe(result) {
   if (result.points) parts.push(t("scan.plus_points", { n: fmtPoints(result.points) }));
   if (result.minutes) parts.push(fmtMinutes(result.minutes, { signed: true }));
   if (result.details?.capped) parts.push(t("station.capped"));
+  if (result.details?.held) parts.push(t("station.held"));  // issue 30: waits on the review list
   return parts.join(" · ");
 }
 

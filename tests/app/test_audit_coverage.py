@@ -54,6 +54,9 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/me/invitations/{invitation_id}/decline"): "a person answers their own invitation "
                                                            "(audited as invitation_answer by the person)",
     ("POST", "/api/communities/{community_id}/imports/dry-run"): "a dry run: it changes nothing",
+    # issue 30: a unit's administration is offered (audited as unit_admin_grant) and the person answers
+    ("POST", "/api/me/unit-offers/{offer_id}/accept"): "a person accepts an offer made to their own phone",
+    ("POST", "/api/me/unit-offers/{offer_id}/decline"): "a person declines an offer made to their own phone",
     # sign-ups (issue 22)
     ("POST", "/api/activities/{activity_id}/signup"): "a person signs up for an activity",
     ("POST", "/api/activities/{activity_id}/signup/cancel"): "a person cancels their own sign-up",
@@ -499,6 +502,8 @@ async def _unit_admin(x: Ctx) -> tuple[Person, dict]:
     manager, unit = await _unit(x)
     admin = await x.world.person("支部书记")
     await x.call(manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone})
+    [offer] = await x.call(admin, "GET", "/api/me/unit-offers")
+    await x.call(admin, "POST", f"/api/me/unit-offers/{offer['id']}/accept")  # by consent (issue 30)
     return admin, unit
 
 

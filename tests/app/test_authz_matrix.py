@@ -41,6 +41,9 @@ SIDES = ("A", "B")
 
 
 def PUBLIC(role, side): return True
+MATRIX_ADDRESS = "198.51.100.23"  # the matrix's own client address
+
+
 def ANYONE(role, side): return role != "anonymous"
 def ADMIN(role, side): return role == "admin"
 def MANAGER(role, side): return role == "admin" or role == f"manager_{side.lower()}"
@@ -162,6 +165,10 @@ TABLE = [
     Op("POST", "/api/me/invitations/{invitation_id}/accept", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
     Op("POST", "/api/me/invitations/{invitation_id}/decline", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
     Op("GET", "/api/console/tree", ANY_MANAGER),
+    # a unit's administration offered to A's courier's phone, answered by that person only (issue 30)
+    Op("GET", "/api/me/unit-offers", ANYONE),
+    Op("POST", "/api/me/unit-offers/{offer_id}/accept", INVITEE, deny=404, fresh={"offer_id": "unit_offer"}),
+    Op("POST", "/api/me/unit-offers/{offer_id}/decline", INVITEE, deny=404, fresh={"offer_id": "unit_offer"}),
     # ledger
     Op("POST", "/api/adjustments", MANAGER, deny=404,
        body=lambda c: {"user_id": c.ids["target"], "unit": "points", "amount": 1, "reason": "补录"}),
@@ -391,7 +398,7 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "message_id": "message", "kind": "message_kind",
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code",
-         "invitation_id": "invitation",
+         "invitation_id": "invitation", "offer_id": "unit_offer",
          "certificate_id": "certificate", "correction_id": "correction"}
 
 
@@ -527,6 +534,14 @@ class Matrix:
                       json={"phone": self.a.courier.phone, "name": "骑手", "role": "volunteer"})
             async with self.world.pool.acquire() as conn:
                 return await conn.fetchval("select id from invitations where community_id = $1", inviter.id)
+        if kind == "unit_offer":  # the admin offers a new unit's administration to A's courier's phone
+            street = (await self.world.community("单位所在社区")).street_id
+            unit = await _ok(c, self.admin, "POST", "/api/units",
+                             json={"name": "测试单位", "kind": "other", "parent_id": street})
+            await _ok(c, self.admin, "POST", f"/api/units/{unit['id']}/admins", status=(204,),
+                      json={"phone": self.a.courier.phone})
+            async with self.world.pool.acquire() as conn:
+                return await conn.fetchval("select id from unit_admin_offers where unit_id = $1", unit["id"])
         if kind == "reward_with_image":
             reward = await b.reward(side, "毛巾")
             await _ok(c, side.manager, "POST", f"/api/rewards/{reward['id']}/image",
@@ -559,6 +574,8 @@ class Matrix:
                 else new_phone()
             async with self.world.pool.acquire() as conn:
                 await phones.send_code(conn, phone=phone, purpose=kind[4:], ip=f"matrix-{phone}")
+                # a code works from the address that asked for it (issue 30): hand it to the matrix's
+                await conn.execute("update phone_codes set ip = $2 where phone = $1", phone, MATRIX_ADDRESS)
             return phone
         raise AssertionError(f"no fresh {kind}")
 
@@ -638,7 +655,7 @@ def expected(op: Op, role: str, side: str) -> int | str:
 async def matrix(app):
     clock.freeze(T0)  # the world is seeded at T0, and every test of the matrix runs there (at_t0)
     # Its own client address: the matrix registers and logs in, and must not spend other tests' quota.
-    transport = httpx.ASGITransport(app=app, client=("198.51.100.23", 50000))
+    transport = httpx.ASGITransport(app=app, client=(MATRIX_ADDRESS, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as client:
         m = Matrix(client, World(app.state.pool))
         await m.setup()

@@ -16,6 +16,7 @@ from domain.checkin import codes
 from domain.core import clock, qr
 from domain.core.reasons import explain
 from tests.conftest import T0
+from tests.snapshot import unchanged
 
 # sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
 pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
@@ -264,11 +265,11 @@ async def test_not_a_member_and_too_far(client, world, pool):
     courier = await world.member(c, "快递小哥", role="courier")
     activity = await new_activity(client, c, lat=30.0, lng=104.0, radius_m=200)
     code = await poster_code(pool, activity["id"])
-    r = await scan(client, stranger, code)
-    assert r.status_code == 403 and r.json()["error"] == "not_member"
-
-    r = await scan(client, courier, code, lat=30.01, lng=104.0)  # ~1.1 km away
-    assert r.status_code == 409 and r.json()["error"] == "too_far"
+    async with unchanged(pool, people=[stranger.id, courier.id], communities=[c.id, other.id]):
+        r = await scan(client, stranger, code)
+        assert r.status_code == 403 and r.json()["error"] == "not_member"
+        r = await scan(client, courier, code, lat=30.01, lng=104.0)  # ~1.1 km away
+        assert r.status_code == 409 and r.json()["error"] == "too_far"
     assert 1000 < r.json()["details"]["distance_m"] < 1200 and r.json()["details"]["radius_m"] == 200
     r = await scan(client, courier, code, lat=30.0005, lng=104.0)  # ~55 m: a courier of one of its grids may join
     assert r.json()["action"] == "checked_in"
@@ -312,7 +313,7 @@ async def test_fifty_concurrent_check_ins_for_twenty_places(client, world, pool)
 
 # ---- station, manager tools -----------------------------------------------------------------
 
-async def test_station_scans_check_a_member_in_and_out(client, world):
+async def test_station_scans_check_a_member_in_and_out(client, world, pool):
     clock.freeze(T0)
     c = await world.community()
     elder = await world.member(c, "周秀英")
@@ -335,10 +336,11 @@ async def test_station_scans_check_a_member_in_and_out(client, world):
     assert rows["items"][0]["source"] == "station" and rows["attended"] == 1
 
     stranger = await world.community("别处")
-    r = await client.post(url, json={"code": card["code"]}, headers=stranger.manager.headers)
-    assert r.status_code == 403
-    r = await client.post(url, json={"code": card["code"]}, headers=elder.headers)
-    assert r.status_code == 403
+    async with unchanged(pool, people=[elder.id, stranger.manager.id], communities=[c.id, stranger.id]):
+        r = await client.post(url, json={"code": card["code"]}, headers=stranger.manager.headers)
+        assert r.status_code == 403
+        r = await client.post(url, json={"code": card["code"]}, headers=elder.headers)
+        assert r.status_code == 403
 
 
 async def test_annul_reverses_the_credit_and_is_refused_once_spent(client, world, pool):
@@ -351,28 +353,34 @@ async def test_annul_reverses_the_credit_and_is_refused_once_spent(client, world
     await scan(client, spender, code)
     attendance_id = checked["details"]["attendance_id"]
 
-    r = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "  "}, headers=c.manager.headers)
-    assert r.status_code == 422
-    r = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "代签，不在现场"},
-                          headers=volunteer.headers)
-    assert r.status_code == 403
+    mine = {"people": [volunteer.id, spender.id, c.manager.id], "communities": [c.id]}
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "  "},
+                              headers=c.manager.headers)
+        assert r.status_code == 422
+        r = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "代签，不在现场"},
+                              headers=volunteer.headers)
+        assert r.status_code == 403
     r = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "代签，不在现场"},
                           headers=c.manager.headers)
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "annulled" and r.json()["annul_reason"] == "代签，不在现场"
     assert await balances(client, volunteer) == {"points": 0, "minutes": 0}
-    again = await scan(client, volunteer, code)
-    assert again.status_code == 409 and again.json()["error"] == "invalid_state"
-    twice = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "x"}, headers=c.manager.headers)
-    assert twice.status_code == 409
+    async with unchanged(pool, **mine):
+        again = await scan(client, volunteer, code)
+        assert again.status_code == 409 and again.json()["error"] == "invalid_state"
+        twice = await client.post(f"/api/checkins/{attendance_id}/annul", json={"reason": "x"},
+                                  headers=c.manager.headers)
+        assert twice.status_code == 409
 
     spent_id = (await pool.fetchval("select id from attendances where user_id = $1", spender.id))
     async with pool.acquire() as conn, conn.transaction():
         await ledger.post(conn, unit="points", debit=await ledger.user_account(conn, spender.id, "points", c.id),
                           credit=await ledger.org_account(conn, c.id, "supermarket", "points"), amount=15,
                           kind="redemption")
-    r = await client.post(f"/api/checkins/{spent_id}/annul", json={"reason": "误签"}, headers=c.manager.headers)
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/checkins/{spent_id}/annul", json={"reason": "误签"}, headers=c.manager.headers)
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
     assert await pool.fetchval("select state from attendances where id = $1", spent_id) == "inside"
     assert await world.ledger_problems() == {}
 
@@ -424,8 +432,9 @@ async def test_window_end_sweeper_and_close_check_people_out(client, world, pool
     r = await client.post(f"/api/activities/{other['id']}/close", headers=c.manager.headers)
     assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["inside"] == 0
     assert await balances(client, late) == {"points": 0, "minutes": 0}  # finding 5, as above (was 30)
-    r = await scan(client, early, await poster_code(pool, other["id"]))
-    assert r.status_code == 409 and r.json()["error"] == "outside_window"
+    async with unchanged(pool, people=[early.id], communities=[c.id]):
+        r = await scan(client, early, await poster_code(pool, other["id"]))
+        assert r.status_code == 409 and r.json()["error"] == "outside_window"
     assert await world.ledger_problems() == {}
 
 

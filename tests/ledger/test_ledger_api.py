@@ -6,6 +6,7 @@ import pytest
 
 from domain import ledger
 from tests.ledger.ledger_support import accounts_of
+from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
@@ -15,33 +16,36 @@ async def adjust(client, manager, user_id, amount, reason="补录：敬老院陪
                              json={"user_id": user_id, "unit": "points", "amount": amount, "reason": reason, **extra})
 
 
-async def test_adjustment_needs_a_reason(client, world):
+async def test_adjustment_needs_a_reason(client, world, pool):
     a = await world.community()
     m = await world.member(a)
-    r = await client.post("/api/adjustments", headers=a.manager.headers,
-                          json={"user_id": m.id, "unit": "points", "amount": 5})
-    assert r.status_code == 422 and r.json()["error"] == "validation_failed"
-    assert r.json()["details"]["field"] == "reason"
-    for blank in ("", "   \n "):
-        r = await adjust(client, a.manager, m.id, 5, reason=blank)
-        assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
-    r = await adjust(client, a.manager, m.id, 5, reason="x" * 501)
-    assert r.status_code == 422
+    async with unchanged(pool, people=[m.id, a.manager.id], communities=[a.id]):
+        r = await client.post("/api/adjustments", headers=a.manager.headers,
+                              json={"user_id": m.id, "unit": "points", "amount": 5})
+        assert r.status_code == 422 and r.json()["error"] == "validation_failed"
+        assert r.json()["details"]["field"] == "reason"
+        for blank in ("", "   \n "):
+            r = await adjust(client, a.manager, m.id, 5, reason=blank)
+            assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
+        r = await adjust(client, a.manager, m.id, 5, reason="x" * 501)
+        assert r.status_code == 422
     assert (await client.get("/api/me/balances", headers=m.headers)).json()["points"]["balance"] == 0
 
 
-async def test_adjustment_input_is_validated(client, world):
+async def test_adjustment_input_is_validated(client, world, pool):
     a = await world.community()
     m = await world.member(a)
-    r = await client.post("/api/adjustments", headers=a.manager.headers,
-                          json={"user_id": m.id, "unit": "bananas", "amount": 5, "reason": "x"})
-    assert r.status_code == 422 and r.json()["details"]["field"] == "unit"
-    r = await adjust(client, a.manager, m.id, 0)
-    assert r.status_code == 422 and r.json()["details"]["field"] == "amount"
-    r = await adjust(client, a.manager, m.id, -1)  # more than the member has
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
-    r = await client.post("/api/adjustments", json={"user_id": m.id, "unit": "points", "amount": 5, "reason": "x"})
-    assert r.status_code == 401
+    async with unchanged(pool, people=[m.id, a.manager.id], communities=[a.id]):
+        r = await client.post("/api/adjustments", headers=a.manager.headers,
+                              json={"user_id": m.id, "unit": "bananas", "amount": 5, "reason": "x"})
+        assert r.status_code == 422 and r.json()["details"]["field"] == "unit"
+        r = await adjust(client, a.manager, m.id, 0)
+        assert r.status_code == 422 and r.json()["details"]["field"] == "amount"
+        r = await adjust(client, a.manager, m.id, -1)  # more than the member has
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+        r = await client.post("/api/adjustments", json={"user_id": m.id, "unit": "points", "amount": 5,
+                                                        "reason": "x"})
+        assert r.status_code == 401
 
 
 async def test_adjustment_shows_in_the_members_statement(client, world):
@@ -105,12 +109,14 @@ async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world, p
     b = await world.community("B社区")
     only_b = await world.member(b, "只在B")
     # A person outside the manager's communities answers as an unknown id (issue 16).
-    r = await adjust(client, a.manager, only_b.id, 10)
-    assert r.status_code == 404 and r.json()["error"] == "not_found"
-    r = await adjust(client, a.manager, only_b.id, 10, community_id=a.id)
-    assert r.status_code == 404
-    r = await adjust(client, a.manager, only_b.id, 10, community_id=b.id)
-    assert r.status_code == 403  # not a manager of B
+    mine = {"people": [only_b.id, a.manager.id, b.manager.id], "communities": [a.id, b.id]}
+    async with unchanged(pool, **mine):
+        r = await adjust(client, a.manager, only_b.id, 10)
+        assert r.status_code == 404 and r.json()["error"] == "not_found"
+        r = await adjust(client, a.manager, only_b.id, 10, community_id=a.id)
+        assert r.status_code == 404
+        r = await adjust(client, a.manager, only_b.id, 10, community_id=b.id)
+        assert r.status_code == 403  # not a manager of B
     assert (await client.get(f"/api/users/{only_b.id}/statement", headers=a.manager.headers)).status_code == 404
     assert (await client.get("/api/me/balances", headers=only_b.headers)).json()["points"]["balance"] == 0
     only_b_accounts = await accounts_of(pool, b.id, only_b.id)
@@ -137,7 +143,8 @@ async def test_manager_of_a_cannot_adjust_or_read_a_member_of_b(client, world, p
         (10, 10, credit["id"])]
     assert await world.ledger_problems() == {}
     # a plain member is no manager at all
-    assert (await adjust(client, both, only_b.id, 10)).status_code == 404
+    async with unchanged(pool, people=[only_b.id, both.id], communities=[a.id, b.id]):
+        assert (await adjust(client, both, only_b.id, 10)).status_code == 404
     assert (await client.get(f"/api/users/{only_b.id}/statement", headers=both.headers)).status_code == 404
 
 
@@ -161,23 +168,27 @@ async def test_reversal_over_http_works_once(client, world, pool):
     b = await world.community("B社区")
     m = await world.member(a)
     t = (await adjust(client, a.manager, m.id, 40)).json()
-    r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=a.manager.headers, json={})
-    assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
-    r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=b.manager.headers, json={"reason": "错"})
-    assert r.status_code == 403
+    mine = {"people": [m.id, a.manager.id, b.manager.id], "communities": [a.id, b.id]}
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=a.manager.headers, json={})
+        assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
+        r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=b.manager.headers, json={"reason": "错"})
+        assert r.status_code == 403
     r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=a.manager.headers,
                           json={"reason": "调整对象弄错了"})
     assert r.status_code == 201
     reversal = r.json()
     assert (reversal["kind"], reversal["reverses"], reversal["amount"], reversal["actor_id"]) == (
         "reversal", t["id"], 40, a.manager.id)
-    r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=a.manager.headers, json={"reason": "再来"})
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
-    r = await client.post(f"/api/transfers/{reversal['id']}/reverse", headers=a.manager.headers,
-                          json={"reason": "撤销撤销"})
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
-    assert (await client.post("/api/transfers/999999999/reverse", headers=a.manager.headers,
-                              json={"reason": "x"})).status_code == 404
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/transfers/{t['id']}/reverse", headers=a.manager.headers,
+                              json={"reason": "再来"})
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+        r = await client.post(f"/api/transfers/{reversal['id']}/reverse", headers=a.manager.headers,
+                              json={"reason": "撤销撤销"})
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+        assert (await client.post("/api/transfers/999999999/reverse", headers=a.manager.headers,
+                                  json={"reason": "x"})).status_code == 404
 
     lines = (await client.get("/api/me/statement", headers=m.headers)).json()["items"]
     assert [(line["kind"], line["amount"], line["balance_after"]) for line in lines] == [

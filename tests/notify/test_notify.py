@@ -211,12 +211,56 @@ async def test_a_failing_gateway_is_retried_with_backoff_then_given_up(client, w
     [row] = await outbox_of(pool, volunteer.id)
     assert (row["state"], row["attempts"], row["not_before"]) == ("pending", 1, NOON + timedelta(seconds=30))
     assert row["last_error"] == "sms gateway answered 503"
-    for _ in range(rules.MAX_ATTEMPTS - 1):
+    # The product's number, written down (issue 30 item 8: a limit changed from 8 to 2 survived a
+    # test that read its expectation from the code): 8 tries, the 7 after the first an hour apart.
+    for attempt in range(2, 8 + 1):
         clock.advance(timedelta(hours=1))
         await notify.deliver_due(pool, clock.now(), using=sms_via(gateway))
+        [row] = await outbox_of(pool, volunteer.id)
+        assert (row["state"], row["attempts"]) == ("failed" if attempt == 8 else "pending", attempt)
+    clock.advance(timedelta(hours=1))
+    await notify.deliver_due(pool, clock.now(), using=sms_via(gateway))  # given up: no ninth try
     [row] = await outbox_of(pool, volunteer.id)
-    assert (row["state"], row["attempts"]) == ("failed", rules.MAX_ATTEMPTS)
-    assert len(gateway.posts("/sms")) == rules.MAX_ATTEMPTS
+    assert (row["state"], row["attempts"]) == ("failed", 8)
+    assert len(gateway.posts("/sms")) == 8
+
+
+async def test_finding_7_a_retry_waits_out_quiet_hours_too(client, world, pool, gateway):
+    """Issue 30 finding 7: a failed SMS at 20:59:50 was retried 30 s later, at 21:00:20, in the night."""
+    clock.freeze(NOON)
+    community, volunteer, redemption_id = await requested(client, world)
+    await approve(client, community, redemption_id)
+    gateway.fail_with = 503
+    clock.freeze(datetime(2026, 12, 2, 20, 59, 50, tzinfo=SHANGHAI))
+    assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) == 0
+    [row] = await outbox_of(pool, volunteer.id)
+    assert (row["state"], row["attempts"]) == ("pending", 1)
+    assert row["not_before"] == datetime(2026, 12, 3, 8, 0, tzinfo=SHANGHAI)  # not 21:00:20
+    gateway.fail_with = None
+    clock.freeze(datetime(2026, 12, 2, 21, 0, 30, tzinfo=SHANGHAI))
+    assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) == 0
+    assert len(gateway.posts("/sms")) == 1  # only the failed try
+    clock.freeze(datetime(2026, 12, 3, 8, 0, tzinfo=SHANGHAI))  # the morning: sent (and nothing left pending)
+    await notify.deliver_due(pool, clock.now(), using=sms_via(gateway))
+    [row] = await outbox_of(pool, volunteer.id)
+    assert (row["state"], row["attempts"]) == ("sent", 2)
+
+
+async def test_finding_7_a_managers_reason_reaches_the_sms_only_made_safe(client, world, pool, gateway):
+    """A reject reason with a URL and a fake 【银行】 went into the SMS verbatim; the inbox keeps it whole."""
+    clock.freeze(NOON)
+    community, volunteer, redemption_id = await requested(client, world)
+    reason = "【银行】您的账户异常，请登录 http://evil.example.cn/pay 或致电 400-800-8888 处理"
+    r = await client.post(f"/api/redemptions/{redemption_id}/reject", json={"reason": reason},
+                          headers=community.manager.headers)
+    assert r.status_code == 200, r.text
+    assert await notify.deliver_due(pool, clock.now(), using=sms_via(gateway)) == 1
+    [sent] = gateway.posts("/sms")
+    text = sent["json"]["text"]
+    assert text.startswith("【邻里】") and text.count("【") == 1
+    for leaked in ("http", "evil.example.cn", "400-800-8888", "【银行】"):
+        assert leaked not in text, text
+    assert "您的账户异常" in text
 
 
 async def test_wechat_subscription_messages_use_a_token_and_the_template(client, world, pool, gateway):

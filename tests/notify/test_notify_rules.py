@@ -73,3 +73,21 @@ def test_quiet_hours_follow_the_given_zone():
 def test_retry_backoff_doubles_and_is_capped():
     assert [rules.retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
     assert rules.retry_delay(20) == timedelta(hours=1)
+
+
+def test_finding_7_free_text_in_an_sms_has_no_links_numbers_or_signature():
+    text = rules.sms_text("report_rejected", {"reason": "【银行】点击 https://a.b/c 或 www.x.cn 或 pay-now.com/q "
+                                                        "致电 13800138000"})
+    assert text.startswith("【邻里】") and text.count("【") == 1
+    for leaked in ("https", "a.b/c", "www.x.cn", "pay-now.com", "13800138000"):
+        assert leaked not in text
+    assert rules.sms_safe("照片不清楚") == "照片不清楚"
+    assert len(rules.sms_safe("很" * 100)) == 30
+    # the in-app message is the manager's text as written
+    assert "https://a.b/c" in rules.render("report_rejected", {"reason": "见 https://a.b/c"})[1]
+
+
+def test_finding_7_an_sms_is_due_outside_quiet_hours_on_every_try():
+    assert rules.due_at("sms", at(21, 0, day=2), SHANGHAI) == at(8, 0, day=3)
+    assert rules.due_at("sms", at(12, 0), SHANGHAI) == at(12, 0)
+    assert rules.due_at("wechat", at(23, 0), SHANGHAI) == at(23, 0)

@@ -32,14 +32,16 @@ async def commit(client, community, data: bytes, filename="residents.csv"):
                              files={"file": (filename, data)}, data={"file_sha256": hashlib.sha256(data).hexdigest()})
 
 
-async def state(pool, community_id: int) -> tuple:
-    """Everything an import writes, to compare before and after."""
+async def state(pool, community_id: int, phones: list[str] = ()) -> tuple:
+    """Everything an import writes, to compare before and after: scoped to the community and the
+    file's phones (other tests create people at the same time)."""
     members = await pool.fetchval("select count(*) from org_members where org_id = $1", community_id)
     profiles = await pool.fetch("select user_id, grid_id, household, tags, work_unit, updated_at from resident_profiles "
                                 "where community_id = $1 order by user_id", community_id)
-    users = await pool.fetchval("select count(*) from users")
-    accounts = await pool.fetchval("select count(*) from accounts")
-    return members, [tuple(p) for p in profiles], users, accounts
+    users = await pool.fetch("select id, name from users where phone = any($1::text[]) order by id", list(phones))
+    accounts = await pool.fetchval("select count(*) from accounts a join users u on u.id = a.user_id "
+                                   "where u.phone = any($1::text[])", list(phones))
+    return members, [tuple(p) for p in profiles], [tuple(u) for u in users], accounts
 
 
 async def test_ten_thousand_rows_with_fifty_planted_errors(client, world, pool):
@@ -66,14 +68,15 @@ async def test_ten_thousand_rows_with_fifty_planted_errors(client, world, pool):
             row[1] = elsewhere[n // 5].phone  # someone of another community: never enrolled by a file
         planted[index + 2] = kind
     data = csv_bytes(rows)
-    before = await state(pool, c.id)
+    phones = [row[1] for row in rows]
+    before = await state(pool, c.id, phones)
 
     r = await dry_run(client, c, data)
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["counts"] == {"rows": 10_000, "new": 9_950, "member": 0, "updated": 0, "error": 50}
     assert {e["row"]: e["reason"] for e in report["errors"]} == planted
-    assert report["committed"] is False and await state(pool, c.id) == before  # a dry run changes nothing
+    assert report["committed"] is False and await state(pool, c.id, phones) == before  # a dry run changes nothing
 
     r = await commit(client, c, data)
     assert r.status_code == 200, r.text
@@ -92,10 +95,10 @@ async def test_ten_thousand_rows_with_fifty_planted_errors(client, world, pool):
     assert audit[0]["after"]["new"] == 9_950 and audit[0]["after"]["error"] == 50
     assert audit[0]["actor_id"] == c.manager.id
 
-    after = await state(pool, c.id)
+    after = await state(pool, c.id, phones)
     r = await commit(client, c, data)  # the same file again: nothing changes
     assert r.json()["counts"] == {"rows": 10_000, "new": 0, "member": 9_950, "updated": 0, "error": 50}
-    assert await state(pool, c.id) == after
+    assert await state(pool, c.id, phones) == after
 
 
 async def test_changed_rows_are_updated_and_a_claimed_name_is_kept(client, world, pool):
@@ -148,3 +151,116 @@ async def test_commit_needs_the_dry_runs_file_and_a_manager_of_the_community(cli
     r = await dry_run(client, a, "名称,地址\n张三,1栋\n".encode())
     assert r.status_code == 422 and r.json()["details"] == {"field": "file", "missing": ["name", "phone"]}
     assert r.json()["message"] == "文件第一行需要“姓名”和“手机号”两列，请使用模板"
+
+
+async def test_a_dry_run_of_changed_households_writes_nothing(client, world, pool):
+    """Item 8 of issue 30: a dry run that wrote households (or names, or new people) survived the
+    suite, because the only dry run checked was of new people. Members whose rows change, a new
+    person and a renamed unclaimed account: the dry run reports them and changes nothing."""
+    c = await world.community()
+    phones = [new_phone(), new_phone(), new_phone()]
+    first = csv_bytes([["王秀兰", phones[0], "第一网格", "1栋", "党员", ""], ["李建华", phones[1], "", "2栋", "", ""]])
+    assert (await commit(client, c, first)).json()["counts"]["new"] == 2
+    before = await state(pool, c.id, phones)
+    changed = csv_bytes([["王秀兰", phones[0], "", "9栋", "", "社区医院"], ["李建国", phones[1], "第一网格", "2栋", "楼长", ""],
+                         ["赵桂芳", phones[2], "", "3栋", "", ""]])
+    report = (await dry_run(client, c, changed)).json()
+    assert report["counts"] == {"rows": 3, "new": 1, "member": 0, "updated": 2, "error": 0}
+    assert await state(pool, c.id, phones) == before
+
+
+# ---- issue 30 finding 6: a spreadsheet cannot stall or kill the server ------------------------------
+
+def _xlsx_with(sheet_xml_edit) -> bytes:
+    """The template's .xlsx with its sheet's XML changed by `sheet_xml_edit` (str -> str)."""
+    import zipfile
+    from domain.people import imports
+    source = zipfile.ZipFile(io.BytesIO(imports.template_xlsx()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = sheet_xml_edit(data.decode()).encode()
+            target.writestr(item.filename, data)
+    return out.getvalue()
+
+
+def _declaring(ref: str):
+    import re
+
+    def edit(xml: str) -> str:  # the declared size, and an empty row at its end (rows between are "missing")
+        last = re.search(r"\d+$", ref).group()
+        xml = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{ref}"/>', xml)
+        return xml.replace("</sheetData>", f'<row r="{last}"/></sheetData>')
+    return edit
+
+
+def test_finding_6_a_declared_sheet_size_allocates_nothing():
+    """A 1.5 KB .xlsx declaring A1:XFD8000 took the server from 105 to 1,106 MB: every row was padded
+    to the declared 16,384 columns. It is read as what it holds, at a few MB whatever it declares."""
+    import tracemalloc
+    from domain.people import imports
+    data = _xlsx_with(_declaring("A1:XFD1000"))
+    assert len(data) < 10_000 and b"XFD1000" not in data  # compressed: small on the wire
+    tracemalloc.start()
+    try:
+        rows, columns = imports.read(data, "crafted.xlsx")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(rows) == 1 and columns == ["name", "phone", "grid", "household", "tags", "work_unit"]
+    assert peak < 20 * 1024 * 1024, peak  # was ~250 MB for these 1,000 declared rows
+
+
+def test_finding_6_rows_and_columns_are_bounded_as_they_are_read():
+    """Rows far down the sheet, and a row of 16,384 cells: counted while read, never padded first."""
+    import time
+    from domain.core.errors import DomainError
+    from domain.people import imports
+    far = _xlsx_with(lambda xml: xml.replace("</sheetData>",
+                                             '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c>'
+                                             "</row></sheetData>"))
+    started = time.monotonic()
+    try:
+        imports.read(far, "far.xlsx")
+        raise AssertionError("a sheet of a million rows was read")
+    except DomainError as error:
+        assert error.code == "too_large" and error.details == {"max_rows": imports.MAX_ROWS}
+    assert time.monotonic() - started < 5
+    wide = _xlsx_with(lambda xml: xml.replace("</sheetData>",
+                                              '<row r="3"><c r="A3" t="inlineStr"><is><t>张三</t></is></c>'
+                                              '<c r="XFD3" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'))
+    rows, _ = imports.read(wide, "wide.xlsx")
+    assert [r.name for r in rows] == ["王秀兰", "张三"]
+
+
+async def test_finding_6_an_xlsx_that_inflates_beyond_the_bound_is_refused_unread(client, world, monkeypatch):
+    """499 KB inflating to 500 MB stalled the server 2.6 s; the parts' sizes are checked first."""
+    from domain.people import imports
+    padding = " " * (41 * 1024 * 1024)  # 41 MB of spaces deflate to ~40 KB
+    bomb = _xlsx_with(lambda xml: xml.replace("<sheetData>", "<sheetData>" + padding))
+    assert len(bomb) < 200_000
+    c = await world.community()
+    parsed = []
+    monkeypatch.setattr("openpyxl.load_workbook", lambda *a, **k: parsed.append(1))
+    r = await dry_run(client, c, bomb, "bomb.xlsx")
+    assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
+    assert r.json()["details"] == {"max_inflated_bytes": imports.MAX_INFLATED} and parsed == []
+
+
+async def test_finding_6_the_sheet_is_read_off_the_event_loop(client, world, monkeypatch):
+    import threading
+    from domain.people import imports
+    c = await world.community()
+    threads = []
+    real = imports.read
+
+    def spy(data, filename=""):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(data, filename)
+    monkeypatch.setattr(imports, "read", spy)
+    data = csv_bytes([["王秀兰", new_phone(), "", "", "", ""]])
+    assert (await dry_run(client, c, data)).status_code == 200
+    assert (await commit(client, c, data)).status_code == 200
+    assert threads == [False, False]  # both on a worker thread, never on the event loop's

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from domain.checkin import codes
 from domain.core import clock
+from tests.snapshot import unchanged
 
 
 async def activity(client, community, *, points=10, starts=-20, ends=120) -> dict:
@@ -70,8 +71,10 @@ async def test_refused_check_in_asks_to_join_and_completes_when_the_manager_appr
     assert len(rows) == 1 and rows[0]["actor_id"] == c.manager.id and rows[0]["community_id"] == c.id
     assert (await client.get(f"/api/communities/{c.id}/join-requests", headers=c.manager.headers)).json()["pending"] == 0
     # Approving twice changes nothing more.
-    r = await client.post(f"/api/join-requests/{request['id']}/approve", headers=c.manager.headers)
-    assert r.status_code == 409 and await points(client, stranger) == 10
+    async with unchanged(pool, people=[stranger.id, c.manager.id], communities=[c.id]):
+        r = await client.post(f"/api/join-requests/{request['id']}/approve", headers=c.manager.headers)
+        assert r.status_code == 409
+    assert await points(client, stranger) == 10
 
 
 async def test_approval_after_the_window_grants_membership_and_says_the_check_in_is_over(client, world, pool):
@@ -95,8 +98,11 @@ async def test_rejection_needs_a_reason_is_audited_and_grants_nothing(client, wo
     assert preview["community_name"] == "测试社区" and preview["is_member"] is False and preview["request"] is None
     r = await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": join["code"]})
     request_id = r.json()["id"]
-    r = await client.post(f"/api/join-requests/{request_id}/reject", headers=c.manager.headers, json={"reason": ""})
-    assert r.status_code == 422
+    mine = {"people": [stranger.id, c.manager.id], "communities": [c.id]}
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/join-requests/{request_id}/reject", headers=c.manager.headers,
+                              json={"reason": ""})
+        assert r.status_code == 422
     r = await client.post(f"/api/join-requests/{request_id}/reject", headers=c.manager.headers,
                           json={"reason": "不是本社区居民"})
     assert r.status_code == 200 and r.json()["state"] == "rejected" and r.json()["reason"] == "不是本社区居民"
@@ -106,8 +112,9 @@ async def test_rejection_needs_a_reason_is_audited_and_grants_nothing(client, wo
     assert r.status_code == 403  # still not a member
     # Asking again at once is refused (no flooding the queue); a day later it is a new request.
     clock.freeze(clock.now())
-    r = await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": join["code"]})
-    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    async with unchanged(pool, **mine):
+        r = await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": join["code"]})
+        assert r.status_code == 429 and r.json()["error"] == "rate_limited"
     clock.advance(timedelta(days=1, seconds=1))
     r = await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": join["code"]})
     assert r.status_code == 201 and r.json()["state"] == "pending" and r.json()["id"] != request_id
@@ -120,17 +127,20 @@ async def test_only_the_communitys_managers_decide_and_never_their_own_request(c
     assert (await client.get(f"/api/communities/{a.id}/join-code", headers=b.manager.headers)).status_code == 403
     request_id = (await client.post("/api/join-requests", headers=stranger.headers,
                                     json={"join_code": join["code"]})).json()["id"]
-    for who in (b.manager, stranger):
-        r = await client.post(f"/api/join-requests/{request_id}/approve", headers=who.headers)
-        assert r.status_code == 403, r.text
+    mine = {"people": [stranger.id, a.manager.id, b.manager.id], "communities": [a.id, b.id]}
+    async with unchanged(pool, **mine):
+        for who in (b.manager, stranger):
+            r = await client.post(f"/api/join-requests/{request_id}/approve", headers=who.headers)
+            assert r.status_code == 403, r.text
     assert (await client.get(f"/api/join-requests/{request_id}", headers=b.manager.headers)).status_code == 404
     assert (await client.get(f"/api/communities/{a.id}/join-requests", headers=b.manager.headers)).status_code == 403
     # B's manager asks to join A and is then made a co-manager of A: still not their own decision.
     own = (await client.post("/api/join-requests", headers=b.manager.headers, json={"join_code": join["code"]})).json()
     async with pool.acquire() as conn:
         await conn.execute("insert into org_managers (org_id, user_id) values ($1, $2)", a.id, b.manager.id)
-    r = await client.post(f"/api/join-requests/{own['id']}/approve", headers=b.manager.headers)
-    assert r.status_code == 403
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/join-requests/{own['id']}/approve", headers=b.manager.headers)
+        assert r.status_code == 403
 
 
 async def test_auto_approve_policy_admits_at_once_and_is_audited(client, world, pool):
@@ -146,8 +156,9 @@ async def test_auto_approve_policy_admits_at_once_and_is_audited(client, world, 
     assert await points(client, stranger) == 5
     rows = await audit_rows(pool, "join_approve", stranger.id)
     assert len(rows) == 1 and rows[0]["actor_id"] is None
-    r = await client.post("/api/join-requests", headers=stranger.headers, json={"scan_code": code})
-    assert r.status_code == 409 and r.json()["error"] == "already_member"
+    async with unchanged(pool, people=[stranger.id], communities=[c.id]):
+        r = await client.post("/api/join-requests", headers=stranger.headers, json={"scan_code": code})
+        assert r.status_code == 409 and r.json()["error"] == "already_member"
 
 
 async def test_join_poster_prints_a_qr_of_the_join_link(client, world):

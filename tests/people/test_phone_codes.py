@@ -89,8 +89,8 @@ async def test_a_code_is_six_digits_works_once_and_for_five_minutes_and_is_store
 
 
 async def test_wrong_codes_lock_out_after_the_limit(client, pool):
-    """5 wrong tries kill the code and lock the phone for 15 minutes: even the right code, and new
-    codes, are refused until then."""
+    """5 wrong tries kill the code and lock the phone, from that address, for 15 minutes: even the
+    right code, and new codes, are refused there until then."""
     phone = new_phone()
     clock.freeze(clock.now())
     assert (await send(client, phone)).status_code == 202
@@ -116,12 +116,54 @@ async def test_wrong_codes_lock_out_after_the_limit(client, pool):
     client.cookies.clear()
 
 
+async def test_finding_5_wrong_codes_from_another_address_do_not_lock_the_owner_out(client, app, pool):
+    """Issue 30 finding 5: from any address, ask a code for the victim's phone and send 5 wrong ones.
+    The owner, from their own address, used to get 429 sms_code_locked for 15 minutes, for both
+    registration and password reset, again and again. Now the attacker's address is locked for that
+    phone, and the owner's code and address are untouched."""
+    import httpx
+    clock.freeze(datetime.now(timezone.utc).replace(minute=1, second=0, microsecond=0))
+    victim = new_phone()
+    assert (await register(client, victim, PASSWORD, "王芳")).status_code == 201  # the owner has an account
+    client.cookies.clear()
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.66", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as attacker:
+        # the owner asks for a reset code first; the attacker then asks and guesses, for both purposes
+        assert (await send(client, victim, "reset")).status_code == 202
+        owners_code = sms_code(victim)
+        assert (await send(attacker, victim, "reset")).status_code == 202
+        wrong = f"{(int(sms_code(victim)) + 1) % 10**6:06d}"
+        answers = [await attacker.post("/api/auth/password-reset", json={"phone": victim, "code": wrong,
+                                                                         "new_password": "x-pass-1234"})
+                   for _ in range(5)]
+        assert answers[-1].status_code == 429 and answers[-1].json()["error"] == "sms_code_locked"
+        for purpose in ("reset", "register"):  # the attacker's address is locked for that phone
+            assert (await send(attacker, victim, purpose)).status_code == 429
+    # the owner's code still works, from the owner's address, with no wait
+    r = await client.post("/api/auth/password-reset", json={"phone": victim, "code": owners_code,
+                                                            "new_password": "owner-new-pass-1"})
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
+    # and the owner gets new codes and uses them (register answers "already registered" to the right code)
+    assert (await send(client, victim, "register")).status_code == 202
+    r = await client.post("/api/auth/register", json={"phone": victim, "password": PASSWORD, "name": "王芳",
+                                                      "code": sms_code(victim)})
+    assert r.status_code == 409, r.text
+    assert (await send(client, victim, "reset")).status_code == 202
+    client.cookies.clear()
+
+
 async def test_sending_is_limited_per_phone_and_per_address(client, app):
     import httpx
     clock.freeze(datetime.now(timezone.utc).replace(minute=1, second=0, microsecond=0))  # inside one hour window
     phone = new_phone()
     statuses = [(await send(client, phone)).status_code for _ in range(6)]
-    assert statuses == [202] * 5 + [429]  # 5 codes a phone an hour
+    assert statuses == [202] * 5 + [429]  # 5 codes a phone an hour from one address
+    for n, host in enumerate(("203.0.113.61", "203.0.113.62")):  # 10 a phone an hour in all
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(host, 50000)),
+                                     base_url="http://linli.test") as another:
+            statuses = [(await send(another, phone)).status_code for _ in range(5 - 2 * n)]
+        assert statuses == ([202] * 5 if n == 0 else [429] * 3)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as other:
         statuses = [(await send(other, new_phone())).status_code for _ in range(21)]

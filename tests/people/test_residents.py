@@ -3,6 +3,7 @@ phone, prints cards in batches (A4 PDF, 10 a page) whose QR codes are working me
 card earns at a station scan and redeems on the spot; a reissued card revokes the old code."""
 
 import io
+import json
 import re
 
 import zxingcpp
@@ -113,3 +114,36 @@ async def test_cards_only_for_members_of_the_managers_community(client, world):
     assert r.status_code == 403
     r = await client.post(f"/api/communities/{a.id}/residents", headers=b.manager.headers, json={"name": "王"})
     assert r.status_code == 403
+
+
+async def test_finding_7_printing_cards_is_audited_says_what_it_issued_and_renders_off_the_loop(
+        client, world, pool, monkeypatch):
+    """Issue 30 finding 7: printing issued new card codes silently (no audit row), and 300 cards
+    rendered on the event loop stalled every request for 2 s."""
+    import threading
+    from domain.core import cards
+    c = await world.community()
+    r = await client.post(f"/api/communities/{c.id}/residents", headers=c.manager.headers, json={"name": "周秀英"})
+    elder = r.json()["id"]                     # created with a card
+    member = (await world.member(c, "有手机的")).id  # no card yet: printing issues one
+    on_loop = []
+    real = cards.cards_pdf
+
+    def spy(printed):
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return real(printed)
+    monkeypatch.setattr(cards, "cards_pdf", spy)
+    r = await client.get(f"/api/communities/{c.id}/member-cards.pdf", headers=c.manager.headers,
+                         params={"user_ids": f"{elder},{member}"})
+    assert r.status_code == 200 and r.headers["x-cards-issued"] == "1"
+    assert on_loop == [False]
+    [row] = await pool.fetch("select * from audit_log where act = 'cards_print' and community_id = $1", c.id)
+    assert row["actor_id"] == c.manager.id and (row["target_type"], row["target_id"]) == ("org", c.id)
+    after = json.loads(row["after"]) if isinstance(row["after"], str) else row["after"]
+    assert after == {"user_ids": [elder, member], "issued": [member]}
+    # printed again: the same cards, nothing issued, audited again
+    r = await client.get(f"/api/communities/{c.id}/member-cards.pdf", headers=c.manager.headers,
+                         params={"user_ids": f"{elder},{member}"})
+    assert r.headers["x-cards-issued"] == "0"
+    assert await pool.fetchval("select count(*) from audit_log where act = 'cards_print' and community_id = $1",
+                               c.id) == 2

@@ -15,6 +15,7 @@ from domain.checkin import codes
 from domain.core import clock, sweeper
 from domain.people import auth
 from tests.conftest import Person
+from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
@@ -133,28 +134,34 @@ async def test_reject_needs_a_reason_and_releases_points_and_stock(client, world
     assert await stock(client, volunteer, reward["id"]) == 1
 
     url = f"/api/redemptions/{asked['id']}/reject"
-    blank = await client.post(url, json={"reason": "  "}, headers=community.manager.headers)
-    assert blank.status_code == 422 and blank.json()["details"]["field"] == "reason"
+    mine = {"people": [volunteer.id, community.manager.id], "communities": [community.id]}
+    async with unchanged(pool, **mine):
+        blank = await client.post(url, json={"reason": "  "}, headers=community.manager.headers)
+        assert blank.status_code == 422 and blank.json()["details"]["field"] == "reason"
     r = await client.post(url, json={"reason": "本月已兑换过同类物品"}, headers=community.manager.headers)
     assert r.status_code == 200 and r.json()["state"] == "rejected" and r.json()["reason"] == "本月已兑换过同类物品"
     assert await points(client, volunteer) == {"balance": 200, "held": 0, "available": 200}
     assert await stock(client, volunteer, reward["id"]) == 3
     assert await supermarket_total(pool, community.id) == 0
 
-    late = await client.post(f"/api/redemptions/{asked['id']}/approve", headers=community.manager.headers)
-    assert late.status_code == 409 and late.json()["error"] == "invalid_state"
+    async with unchanged(pool, **mine):
+        late = await client.post(f"/api/redemptions/{asked['id']}/approve", headers=community.manager.headers)
+        assert late.status_code == 409 and late.json()["error"] == "invalid_state"
     events = (await client.get(f"/api/redemptions/{asked['id']}", headers=volunteer.headers)).json()["events"]
     assert events[-1]["to_state"] == "rejected" and events[-1]["reason"] == "本月已兑换过同类物品"
     assert await world.ledger_problems() == {}
 
 
-async def test_only_the_requester_cancels_and_only_before_approval(client, world):
+async def test_only_the_requester_cancels_and_only_before_approval(client, world, pool):
     community, volunteer = await shop(world, 200)
     other = await world.member(community, "陈伟")
     reward = await new_reward(client, community, cost_points=40, stock=2)
     first = (await ask(client, volunteer, reward["id"])).json()
 
-    assert (await client.post(f"/api/redemptions/{first['id']}/cancel", headers=other.headers)).status_code == 403
+    mine = {"people": [volunteer.id, other.id], "communities": [community.id]}
+    async with unchanged(pool, **mine):
+        assert (await client.post(f"/api/redemptions/{first['id']}/cancel",
+                                  headers=other.headers)).status_code == 403
     r = await client.post(f"/api/redemptions/{first['id']}/cancel", headers=volunteer.headers)
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     assert await points(client, volunteer) == {"balance": 200, "held": 0, "available": 200}
@@ -162,42 +169,48 @@ async def test_only_the_requester_cancels_and_only_before_approval(client, world
 
     second = (await ask(client, volunteer, reward["id"])).json()
     await client.post(f"/api/redemptions/{second['id']}/approve", headers=community.manager.headers)
-    late = await client.post(f"/api/redemptions/{second['id']}/cancel", headers=volunteer.headers)
-    assert late.status_code == 409 and late.json()["error"] == "invalid_state"
+    async with unchanged(pool, **mine):
+        late = await client.post(f"/api/redemptions/{second['id']}/cancel", headers=volunteer.headers)
+        assert late.status_code == 409 and late.json()["error"] == "invalid_state"
     assert await world.ledger_problems() == {}
 
 
 # ---- 2. refusals ------------------------------------------------------------------------------
 
-async def test_insufficient_balance_out_of_stock_and_limit_reached_are_409(client, world):
+async def test_insufficient_balance_out_of_stock_and_limit_reached_are_409(client, world, pool):
     community, volunteer = await shop(world, 100)
     rice = await new_reward(client, community, cost_points=60, stock=10, per_person_limit=2)
+    mine = {"people": [volunteer.id], "communities": [community.id]}
 
-    r = await ask(client, volunteer, rice["id"], quantity=2)  # 120 > 100
+    async with unchanged(pool, **mine):
+        r = await ask(client, volunteer, rice["id"], quantity=2)  # 120 > 100
     assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
     assert r.json()["message"] == "可用余额不足"
     assert await stock(client, volunteer, rice["id"]) == 10
 
     assert (await ask(client, volunteer, rice["id"])).status_code == 201  # 60 held, 40 left
-    r = await ask(client, volunteer, rice["id"])
+    async with unchanged(pool, **mine):
+        r = await ask(client, volunteer, rice["id"])
     assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
     assert r.json()["details"] == {"available": 40, "needed": 60}
 
     towel = await new_reward(client, community, name="毛巾", cost_points=10, stock=1, per_person_limit=1)
     assert (await ask(client, volunteer, towel["id"])).status_code == 201
-    r = await ask(client, volunteer, towel["id"])
+    async with unchanged(pool, **mine):
+        r = await ask(client, volunteer, towel["id"])
     assert r.status_code == 409 and r.json()["error"] == "out_of_stock"
 
     soap = await new_reward(client, community, name="肥皂", cost_points=5, stock=10, per_person_limit=2)
     assert (await ask(client, volunteer, soap["id"], quantity=2)).status_code == 201
-    r = await ask(client, volunteer, soap["id"])
-    assert r.status_code == 409 and r.json()["error"] == "limit_reached"
+    async with unchanged(pool, **mine):
+        r = await ask(client, volunteer, soap["id"])
+        assert r.status_code == 409 and r.json()["error"] == "limit_reached"
+        bad = await ask(client, volunteer, soap["id"], quantity=0)
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "quantity"
     assert r.json()["details"] == {"limit": 2, "used": 2, "remaining": 0}
     listed = (await client.get(f"/api/rewards?community_id={community.id}", headers=volunteer.headers)).json()
     assert {i["name"]: i["my_remaining"] for i in listed["items"]} == {"大米 5kg": 1, "毛巾": 0, "肥皂": 0}
 
-    r = await ask(client, volunteer, soap["id"], quantity=0)
-    assert r.status_code == 422 and r.json()["details"]["field"] == "quantity"
     assert await world.ledger_problems() == {}
 
 
@@ -249,17 +262,21 @@ async def test_limit_frees_up_when_a_request_is_cancelled_and_next_month(client,
     assert (await ask(client, fresh, soap["id"])).status_code == 201
 
 
-async def test_managers_of_another_community_cannot_decide_and_nobody_approves_their_own(client, world):
+async def test_managers_of_another_community_cannot_decide_and_nobody_approves_their_own(client, world, pool):
     community, volunteer = await shop(world, 300)
     elsewhere = await world.community("别的社区")
     reward = await new_reward(client, community, cost_points=50, stock=5)
     asked = (await ask(client, volunteer, reward["id"])).json()
+    mine = {"people": [volunteer.id, community.manager.id, elsewhere.manager.id],
+            "communities": [community.id, elsewhere.id]}
 
-    for action, body in (("approve", None), ("reject", {"reason": "不行"})):
-        r = await client.post(f"/api/redemptions/{asked['id']}/{action}", json=body, headers=elsewhere.manager.headers)
-        assert r.status_code == 403 and r.json()["error"] == "forbidden"
-    r = await client.post(f"/api/redemptions/{asked['id']}/approve", headers=volunteer.headers)
-    assert r.status_code == 403
+    async with unchanged(pool, **mine):
+        for action, body in (("approve", None), ("reject", {"reason": "不行"})):
+            r = await client.post(f"/api/redemptions/{asked['id']}/{action}", json=body,
+                                  headers=elsewhere.manager.headers)
+            assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        r = await client.post(f"/api/redemptions/{asked['id']}/approve", headers=volunteer.headers)
+        assert r.status_code == 403
     r = await client.get(f"/api/redemptions?community_id={community.id}", headers=elsewhere.manager.headers)
     assert r.status_code == 403
 
@@ -271,10 +288,12 @@ async def test_managers_of_another_community_cannot_decide_and_nobody_approves_t
         await orgs.add_member(conn, admin, community.id, manager.id, "volunteer")
     await world.fund(manager, community, "points", 100)
     own = (await ask(client, manager, reward["id"])).json()
-    r = await client.post(f"/api/redemptions/{own['id']}/approve", headers=manager.headers)
-    assert r.status_code == 403 and r.json()["error"] == "forbidden"
-    r = await client.post(f"/api/redemptions/{own['id']}/reject", json={"reason": "自己驳回"}, headers=manager.headers)
-    assert r.status_code == 403
+    async with unchanged(pool, **mine):
+        r = await client.post(f"/api/redemptions/{own['id']}/approve", headers=manager.headers)
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        r = await client.post(f"/api/redemptions/{own['id']}/reject", json={"reason": "自己驳回"},
+                              headers=manager.headers)
+        assert r.status_code == 403
     # ... but a second manager of the community can.
     second = await world.person("第二位管理员")
     async with world.pool.acquire() as conn:
@@ -283,19 +302,21 @@ async def test_managers_of_another_community_cannot_decide_and_nobody_approves_t
     assert r.status_code == 200 and r.json()["state"] == "approved"
     # And the requester-manager cannot hand the goods to themselves either.
     code = (await client.get(f"/api/redemptions/{own['id']}/voucher", headers=manager.headers)).json()["code"]
-    r = await client.post("/api/scans", json={"code": code}, headers=manager.headers)
-    assert r.status_code == 403
-    r = await client.post("/api/scans", json={"code": code}, headers=elsewhere.manager.headers)
-    assert r.status_code == 403
+    async with unchanged(pool, **mine):
+        r = await client.post("/api/scans", json={"code": code}, headers=manager.headers)
+        assert r.status_code == 403
+        r = await client.post("/api/scans", json={"code": code}, headers=elsewhere.manager.headers)
+        assert r.status_code == 403
     assert (await client.post("/api/scans", json={"code": code}, headers=second.headers)).status_code == 200
 
 
-async def test_people_outside_the_community_cannot_shop_or_peek(client, world):
+async def test_people_outside_the_community_cannot_shop_or_peek(client, world, pool):
     community, volunteer = await shop(world, 300)
     reward = await new_reward(client, community)
     stranger = await world.person("路人")
     await world.fund(stranger, community, "points", 300)
-    r = await ask(client, stranger, reward["id"])
+    async with unchanged(pool, people=[stranger.id, volunteer.id], communities=[community.id]):
+        r = await ask(client, stranger, reward["id"])
     # not a member, and no spending area (通兑范围) opens this shop to guests
     assert r.status_code == 403 and r.json()["error"] == "outside_area"
     assert (await client.get(f"/api/rewards/{reward['id']}", headers=stranger.headers)).status_code == 403
@@ -460,25 +481,26 @@ async def test_on_the_spot_redemption_creates_approves_and_fulfils_at_once(clien
         (None, "fulfilled", manager.id)]
 
     body["quantity"] = 1
-    r = await client.post("/api/redemptions/on-the-spot", json=body, headers=manager.headers)
-    assert r.status_code == 409 and r.json()["error"] == "limit_reached"
-    r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": "nosuchcode123456"},
-                          headers=manager.headers)
-    assert r.status_code == 404 and r.json()["error"] == "code_unknown"
     elsewhere = await world.community("别的社区")
-    r = await client.post("/api/redemptions/on-the-spot", json=body, headers=elsewhere.manager.headers)
-    assert r.status_code == 403
     outsider = await world.member(elsewhere, "外社区居民")
     async with pool.acquire() as conn:
         other_card = await codes.member_card(conn, outsider.id)
-    r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": other_card.code},
-                          headers=manager.headers)
-    assert r.status_code == 403 and r.json()["error"] == "outside_area"
-    async with pool.acquire() as conn:
         own_card = await codes.member_card(conn, manager.id)
-    r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": own_card.code},
-                          headers=manager.headers)
-    assert r.status_code == 403
+    async with unchanged(pool, people=[volunteer.id, outsider.id, manager.id, elsewhere.manager.id],
+                         communities=[community.id, elsewhere.id]):
+        r = await client.post("/api/redemptions/on-the-spot", json=body, headers=manager.headers)
+        assert r.status_code == 409 and r.json()["error"] == "limit_reached"
+        r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": "nosuchcode123456"},
+                              headers=manager.headers)
+        assert r.status_code == 404 and r.json()["error"] == "code_unknown"
+        r = await client.post("/api/redemptions/on-the-spot", json=body, headers=elsewhere.manager.headers)
+        assert r.status_code == 403
+        r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": other_card.code},
+                              headers=manager.headers)
+        assert r.status_code == 403 and r.json()["error"] == "outside_area"
+        r = await client.post("/api/redemptions/on-the-spot", json=body | {"member_code": own_card.code},
+                              headers=manager.headers)
+        assert r.status_code == 403
     assert await world.ledger_problems() == {}
 
 
@@ -488,9 +510,11 @@ async def test_only_managers_edit_rewards_and_every_stock_change_is_recorded(cli
     community, volunteer = await shop(world, 200)
     manager = community.manager
     body = {"community_id": community.id, "name": "洗衣液", "cost_points": 80, "stock": 3}
-    assert (await client.post("/api/rewards", json=body, headers=volunteer.headers)).status_code == 403
-    bad = await client.post("/api/rewards", json=body | {"cost_points": 0}, headers=manager.headers)
-    assert bad.status_code == 422 and bad.json()["details"]["field"] == "cost_points"
+    mine = {"people": [volunteer.id, manager.id], "communities": [community.id]}
+    async with unchanged(pool, **mine):
+        assert (await client.post("/api/rewards", json=body, headers=volunteer.headers)).status_code == 403
+        bad = await client.post("/api/rewards", json=body | {"cost_points": 0}, headers=manager.headers)
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "cost_points"
     reward = await new_reward(client, community, name="洗衣液", cost_points=80, stock=3)
 
     r = await client.patch(f"/api/rewards/{reward['id']}", json={"cost_points": 90, "per_person_limit": 1},
@@ -504,12 +528,13 @@ async def test_only_managers_edit_rewards_and_every_stock_change_is_recorded(cli
     url = f"/api/rewards/{reward['id']}/stock"
     r = await client.post(url, json={"delta": 7, "reason": "超市捐赠一箱"}, headers=manager.headers)
     assert r.status_code == 200 and r.json()["stock"] == 10
-    r = await client.post(url, json={"delta": -11, "reason": "盘点"}, headers=manager.headers)
-    assert r.status_code == 422 and r.json()["details"]["field"] == "delta"
-    r = await client.post(url, json={"delta": -1, "reason": ""}, headers=manager.headers)
-    assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
-    r = await client.patch(f"/api/rewards/{reward['id']}", json={"stock": 8}, headers=manager.headers)
-    assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
+    async with unchanged(pool, **mine):  # the stock, above all
+        r = await client.post(url, json={"delta": -11, "reason": "盘点"}, headers=manager.headers)
+        assert r.status_code == 422 and r.json()["details"]["field"] == "delta"
+        r = await client.post(url, json={"delta": -1, "reason": ""}, headers=manager.headers)
+        assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
+        r = await client.patch(f"/api/rewards/{reward['id']}", json={"stock": 8}, headers=manager.headers)
+        assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
     r = await client.patch(f"/api/rewards/{reward['id']}", json={"stock": 8, "stock_reason": "盘点少两瓶"},
                            headers=manager.headers)
     assert r.status_code == 200 and r.json()["stock"] == 8

@@ -8,8 +8,14 @@ import pytest
 
 from domain import ledger
 from domain.core import clock
+from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
+
+
+def same(world, community, *people):
+    """Nothing of these people and their community changes inside (a refused request)."""
+    return unchanged(world.pool, people=[p.id for p in people] + [community.manager.id], communities=[community.id])
 
 
 async def call(client, person, method, path, body=None, key=None):
@@ -94,8 +100,9 @@ async def test_post_accept_complete_confirm_moves_the_actual_minutes(client, wor
 async def test_accept_needs_the_payers_available_minutes(client, world):
     community, a, b = await setup(world, amount=30)
     req = await new_request(client, a, 60)
-    r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+    async with same(world, community, a, b):
+        r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
     again = await ok(client, a, "GET", f"/api/timebank/requests/{req['id']}")
     assert again["request"]["state"] == "open" and again["request"]["volunteer"] is None
     assert await minutes(client, a) == {"balance": 30, "held": 0, "available": 30}
@@ -106,10 +113,12 @@ async def test_confirm_bound_and_extra_minutes(client, world):
     req = await served(client, a, b, 60)
     path = f"/api/timebank/requests/{req['id']}/confirm"
 
-    r = await call(client, a, "POST", path, {"minutes": 91, "reason": "longer"})
-    assert r.status_code == 422 and r.json()["error"] == "validation_failed" and r.json()["details"]["field"] == "minutes"
-    r = await call(client, a, "POST", path, {"minutes": 75})
-    assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
+    async with same(world, community, a, b):
+        r = await call(client, a, "POST", path, {"minutes": 91, "reason": "longer"})
+        assert r.status_code == 422 and r.json()["error"] == "validation_failed"
+        assert r.json()["details"]["field"] == "minutes"
+        r = await call(client, a, "POST", path, {"minutes": 75})
+        assert r.status_code == 422 and r.json()["details"]["field"] == "reason"
     assert (await ok(client, a, "GET", f"/api/timebank/requests/{req['id']}"))["request"]["state"] == "completed"
 
     done = await ok(client, a, "POST", path, {"minutes": 90, "reason": "还帮忙取了药"})
@@ -125,8 +134,10 @@ async def test_confirm_bound_and_extra_minutes(client, world):
 async def test_extra_minutes_the_payer_lacks_change_nothing(client, world):
     community, a, b = await setup(world, amount=70)
     req = await served(client, a, b, 60)
-    r = await call(client, a, "POST", f"/api/timebank/requests/{req['id']}/confirm", {"minutes": 90, "reason": "慢"})
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+    async with same(world, community, a, b):
+        r = await call(client, a, "POST", f"/api/timebank/requests/{req['id']}/confirm",
+                       {"minutes": 90, "reason": "慢"})
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
     assert (await ok(client, a, "GET", f"/api/timebank/requests/{req['id']}"))["request"]["state"] == "completed"
     assert await minutes(client, a) == {"balance": 70, "held": 60, "available": 10}   # the hold stands
     assert await minutes(client, b) == {"balance": 0, "held": 0, "available": 0}
@@ -140,9 +151,10 @@ async def test_who_may_confirm(client, world):
     neighbour = await world.member(community, "邻居")
     req = await served(client, a, b, 60)
     path = f"/api/timebank/requests/{req['id']}/confirm"
-    for person in (stranger, neighbour, b, community.manager):
-        r = await call(client, person, "POST", path, {"minutes": 30})
-        assert r.status_code == 403 and r.json()["error"] == "forbidden", person.name
+    async with same(world, community, a, b, stranger, neighbour):
+        for person in (stranger, neighbour, b, community.manager):
+            r = await call(client, person, "POST", path, {"minutes": 30})
+            assert r.status_code == 403 and r.json()["error"] == "forbidden", person.name
     # unconfirmed for 7 days: the community's manager may confirm
     clock.freeze(clock.now() + timedelta(days=7, minutes=1))
     done = await ok(client, community.manager, "POST", path, {"minutes": 30})
@@ -157,15 +169,17 @@ async def test_who_may_accept(client, world):
     other = await world.community("别的社区")
     outsider = await world.member(other, "外人")
     req = await new_request(client, a, 30)
-    r = await call(client, a, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    assert r.status_code == 403 and r.json()["error"] == "forbidden"
-    r = await call(client, outsider, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    assert r.status_code == 403
-    r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/complete")
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+    async with same(world, community, a, b, outsider):
+        r = await call(client, a, "POST", f"/api/timebank/requests/{req['id']}/accept")
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        r = await call(client, outsider, "POST", f"/api/timebank/requests/{req['id']}/accept")
+        assert r.status_code == 403
+        r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/complete")
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
     await ok(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+    async with same(world, community, a, b):
+        r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
 
 
 async def test_only_one_of_two_racing_volunteers_gets_the_request(client, world):
@@ -182,18 +196,21 @@ async def test_cancel_after_accept_releases_the_hold(client, world):
     community, a, b = await setup(world)
     req = await new_request(client, a, 60)
     await ok(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/cancel")
-    assert r.status_code == 403
+    async with same(world, community, a, b):
+        r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/cancel")
+        assert r.status_code == 403
     cancelled = await ok(client, a, "POST", f"/api/timebank/requests/{req['id']}/cancel", {"reason": "家人回来了"})
     assert cancelled["state"] == "cancelled" and cancelled["can"] == []
     assert await minutes(client, a) == {"balance": 100, "held": 0, "available": 100}
     assert await minutes(client, b) == {"balance": 0, "held": 0, "available": 0}
-    r = await call(client, a, "POST", f"/api/timebank/requests/{req['id']}/confirm", {"minutes": 10})
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+    async with same(world, community, a, b):
+        r = await call(client, a, "POST", f"/api/timebank/requests/{req['id']}/confirm", {"minutes": 10})
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
     # after the work is done only a manager may cancel (a disputed service)
     done = await served(client, a, b, 20)
-    r = await call(client, a, "POST", f"/api/timebank/requests/{done['id']}/cancel")
-    assert r.status_code == 403
+    async with same(world, community, a, b):
+        r = await call(client, a, "POST", f"/api/timebank/requests/{done['id']}/cancel")
+        assert r.status_code == 403
     await ok(client, community.manager, "POST", f"/api/timebank/requests/{done['id']}/cancel", {"reason": "未上门"})
     assert await minutes(client, a) == {"balance": 100, "held": 0, "available": 100}
     assert await world.ledger_problems() == {}
@@ -249,17 +266,21 @@ async def test_pool_pays_only_what_it_has(client, world):
     elder = await world.member(community, "老人")
     req = await ok(client, community.manager, "POST", "/api/timebank/requests",
                    {"title": "送饭", "minutes_estimate": 30, "for_user_id": elder.id, "use_pool": True})
-    r = await call(client, volunteer, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+    async with same(world, community, elder, volunteer):
+        r = await call(client, volunteer, "POST", f"/api/timebank/requests/{req['id']}/accept")
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
 
 
 async def test_members_donate_to_the_pool(client, world):
     community, a, b = await setup(world, amount=100)
     outsider = await world.member(await world.community("别的社区"), "外人")
-    r = await call(client, outsider, "POST", "/api/timebank/pool/donations", {"community_id": community.id, "minutes": 5})
-    assert r.status_code == 403
-    r = await call(client, a, "POST", "/api/timebank/pool/donations", {"community_id": community.id, "minutes": 101})
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+    async with same(world, community, a, outsider):
+        r = await call(client, outsider, "POST", "/api/timebank/pool/donations",
+                       {"community_id": community.id, "minutes": 5})
+        assert r.status_code == 403
+        r = await call(client, a, "POST", "/api/timebank/pool/donations",
+                       {"community_id": community.id, "minutes": 101})
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
     gift = await ok(client, a, "POST", "/api/timebank/pool/donations", {"community_id": community.id, "minutes": 40})
     assert gift["kind"] == "donation"
     assert (await pool_of(client, community.manager, community))["balance"] == 40
@@ -271,8 +292,9 @@ async def test_members_donate_to_the_pool(client, world):
 async def test_gifts_only_between_approved_family_links(client, world):
     community, a, b = await setup(world, amount=100)
     c = await world.member(community, "杨丽")
-    r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 10})
-    assert r.status_code == 403
+    async with same(world, community, a, b, c):
+        r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 10})
+        assert r.status_code == 403
 
     link = await ask(client, a, b)
     assert (link["state"], link["direction"], link["other"]["id"]) == ("pending", "incoming", a.id)
@@ -284,12 +306,13 @@ async def test_gifts_only_between_approved_family_links(client, world):
     r = await call(client, b, "POST", "/api/family-links", {"phone": a.phone})
     assert r.status_code == 201          # one link per pair, whichever side asks
     assert len((await ok(client, a, "GET", "/api/family-links"))["items"]) == 1
-    r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 10})
-    assert r.status_code == 403          # not approved yet
-    r = await call(client, a, "POST", f"/api/family-links/{link['id']}/approve")
-    assert r.status_code == 403          # the other side approves
-    r = await call(client, c, "POST", f"/api/family-links/{link['id']}/approve")
-    assert r.status_code == 404  # a person one may not act on answers as an unknown id (issue 16)
+    async with same(world, community, a, b, c):
+        r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 10})
+        assert r.status_code == 403          # not approved yet
+        r = await call(client, a, "POST", f"/api/family-links/{link['id']}/approve")
+        assert r.status_code == 403          # the other side approves
+        r = await call(client, c, "POST", f"/api/family-links/{link['id']}/approve")
+        assert r.status_code == 404  # a person one may not act on answers as an unknown id (issue 16)
     incoming = (await ok(client, b, "GET", "/api/family-links"))["items"]
     assert [(x["id"], x["direction"], x["can_approve"]) for x in incoming] == [(link["id"], "incoming", True)]
     approved = await ok(client, b, "POST", f"/api/family-links/{link['id']}/approve")
@@ -297,10 +320,11 @@ async def test_gifts_only_between_approved_family_links(client, world):
 
     gift = await ok(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 30})
     assert gift["minutes"] == 30 and "刘芳" in gift["memo"] and "陈伟" in gift["memo"]
-    r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 71})
-    assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
-    r = await call(client, a, "POST", "/api/gifts", {"to_user_id": c.id, "minutes": 1})
-    assert r.status_code == 403
+    async with same(world, community, a, b, c):
+        r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 71})
+        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+        r = await call(client, a, "POST", "/api/gifts", {"to_user_id": c.id, "minutes": 1})
+        assert r.status_code == 403
     for person, amount in ((a, -30), (b, 30)):
         top = (await ok(client, person, "GET", "/api/me/statement?unit=minutes"))["items"][0]
         assert top["amount"] == amount and top["kind"] == "gift" and top["cause"]["type"] == "gift"
@@ -309,12 +333,14 @@ async def test_gifts_only_between_approved_family_links(client, world):
     # a gift's minutes cannot be spent twice while held: available, not balance, is the limit
     req = await new_request(client, b, 30)
     await ok(client, c, "POST", f"/api/timebank/requests/{req['id']}/accept")
-    r = await call(client, b, "POST", "/api/gifts", {"to_user_id": a.id, "minutes": 1})
-    assert r.status_code == 409
+    async with same(world, community, a, b, c):
+        r = await call(client, b, "POST", "/api/gifts", {"to_user_id": a.id, "minutes": 1})
+        assert r.status_code == 409
 
     await ok(client, b, "POST", f"/api/family-links/{link['id']}/remove")
-    r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 1})
-    assert r.status_code == 403
+    async with same(world, community, a, b):
+        r = await call(client, a, "POST", "/api/gifts", {"to_user_id": b.id, "minutes": 1})
+        assert r.status_code == 403
     assert await world.ledger_problems() == {}
 
 
@@ -541,3 +567,29 @@ async def test_seed_demo(client, world, pool):
     assert [(x["other"]["name"], x["state"]) for x in links] == [("陈伟", "approved")]
     assert (await ok(client, people["刘芳"], "GET", "/api/timebank/certificate"))["served_minutes"] == 45
     assert await world.ledger_problems() == {}
+
+
+async def test_finding_7_my_family_asks_look_the_same_for_registered_and_unknown_phones(client, world):
+    """Issue 30 finding 7: a pending link showed in my list only for a registered number, so the list
+    told whether a phone had an account."""
+    from tests.conftest import new_phone
+    c = await world.community()
+    asker, registered = await world.member(c, "问的人"), await world.member(c, "有账户")
+    unknown = new_phone()
+    for phone in (registered.phone, unknown):
+        answer = await ok(client, asker, "POST", "/api/family-links", {"phone": phone})
+        assert set(answer) == {"asked", "phone"} and answer["asked"] is True
+    mine = (await ok(client, asker, "GET", "/api/family-links"))["items"]
+    shown = sorted((x["state"], x["direction"], x["other"], x["other_phone"], x["can_approve"]) for x in mine)
+    masked = lambda p: p[:3] + "****" + p[-4:]  # noqa: E731
+    assert shown == sorted([("pending", "outgoing", None, masked(registered.phone), False),
+                            ("pending", "outgoing", None, masked(unknown), False)])
+    # asking the unknown number again changes nothing; the ask can be withdrawn like any other
+    await ok(client, asker, "POST", "/api/family-links", {"phone": unknown})
+    mine = (await ok(client, asker, "GET", "/api/family-links"))["items"]
+    assert len(mine) == 2
+    by_phone = next(x for x in mine if x["other_phone"] == masked(unknown))
+    r = await call(client, asker, "POST", f"/api/family-links/{by_phone['id']}/approve")
+    assert r.status_code == 403  # nobody approves an ask of an unknown number
+    removed = await ok(client, asker, "POST", f"/api/family-links/{by_phone['id']}/remove")
+    assert removed["state"] == "removed"

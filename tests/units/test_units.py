@@ -43,6 +43,13 @@ async def serve(client, community: Community, people: list[Person], hours: int) 
     assert r.status_code == 200 and len(r.json()["marked"]) == len(people), r.text
 
 
+async def appoint(client, manager, unit_id: int, person) -> None:
+    """The street offers the unit to the person's phone; the person accepts (issue 30: by consent)."""
+    await ok(client, manager, "POST", f"/api/units/{unit_id}/admins", {"phone": person.phone}, status=204)
+    [offer] = [o for o in await ok(client, person, "GET", "/api/me/unit-offers") if o["unit_id"] == unit_id]
+    await ok(client, person, "POST", f"/api/me/unit-offers/{offer['id']}/accept")
+
+
 async def street_with_units(client, world) -> Street:
     clock.freeze(T0)
     c1 = await world.community("三苏社区")
@@ -55,14 +62,14 @@ async def street_with_units(client, world) -> Street:
     other = await ok(client, manager, "POST", "/api/units",
                      {"name": "苏祠小学党支部", "kind": "school", "parent_id": c1.street_id}, status=201)
     unit_admin = await world.person("支部书记")
-    await ok(client, manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": unit_admin.phone}, status=204)
+    await appoint(client, manager, unit["id"], unit_admin)
     a, b, c, d = [await world.person(n) for n in ("张三明", "李四", "王五", "赵六")]
     roster = f"手机号,姓名\r\n{a.phone},张三明\r\n{b.phone},李四\r\n13,坏号码\r\n".encode("utf-8-sig")
     result = await ok(client, unit_admin, "POST", f"/api/units/{unit['id']}/roster",
                       files={"file": ("名单.csv", roster, "text/csv")})
     assert (result["rows"], result["added"], result["problems"]) == (2, 2, [{"line": 4, "problem": "bad_phone"}])
     school_admin = await world.person("小学书记")
-    await ok(client, manager, "POST", f"/api/units/{other['id']}/admins", {"phone": school_admin.phone}, status=204)
+    await appoint(client, manager, other["id"], school_admin)
     await ok(client, school_admin, "POST", f"/api/units/{other['id']}/roster",
              files={"file": ("roster.csv", f"{d.phone},赵六\n".encode(), "text/csv")})
     return Street(c1, c2, manager, unit, other, unit_admin, a, b, c, d)
@@ -127,7 +134,7 @@ async def test_the_unit_administrator_sees_only_their_own_unit(client, world):
         r = await client.get(f"/api/units/{s.unit['id']}/view", headers=who.headers)
         assert r.status_code == 403, who.name
     other_admin = await world.person("另一位书记")
-    await ok(client, s.manager, "POST", f"/api/units/{s.other['id']}/admins", {"phone": other_admin.phone}, status=204)
+    await appoint(client, s.manager, s.other["id"], other_admin)
     assert (await client.get(f"/api/units/{s.unit['id']}/view", headers=other_admin.headers)).status_code == 403
     # Someone who is no manager of the street cannot add units or administrators there.
     r = await client.post("/api/units", json={"name": "冒名单位", "kind": "other", "parent_id": s.c1.street_id},
@@ -249,3 +256,33 @@ async def test_nobody_decides_on_their_own_report_or_card(client, world):
     rejected = await client.post(f"/api/unit-reports/{mine['id']}/reject", json={"reason": "不在本社区居住"},
                                  headers=s.c1.manager.headers)
     assert rejected.status_code == 403
+
+
+async def test_finding_7_appointing_a_unit_administrator_reveals_no_phone_and_needs_consent(client, world, pool):
+    """Issue 30 finding 7: appointing answered 422 "no account" for an unknown phone and 204 for a
+    registered one, and appointed the registered person without asking."""
+    from tests.conftest import new_phone
+    s = await street_with_units(client, world)
+    person = await world.person("被任命的人")
+    answers = [await client.post(f"/api/units/{s.other['id']}/admins", json={"phone": phone},
+                                 headers=s.manager.headers) for phone in (person.phone, new_phone())]
+    assert [(r.status_code, r.content) for r in answers] == [(204, b""), (204, b"")]
+    assert await pool.fetchval("select count(*) from unit_admins where unit_id = $1 and user_id = $2",
+                               s.other["id"], person.id) == 0  # nobody appointed without consent
+    assert (await client.get(f"/api/units/{s.other['id']}/view", headers=person.headers)).status_code == 403
+    [offer] = await ok(client, person, "GET", "/api/me/unit-offers")
+    assert (offer["unit_name"], offer["offered_by"], offer["state"]) == ("苏祠小学党支部", "街道书记", "pending")
+    # nobody else answers it, whatever they know of its id
+    r = await client.post(f"/api/me/unit-offers/{offer['id']}/accept", headers=s.a.headers)
+    assert r.status_code == 404
+    accepted = await ok(client, person, "POST", f"/api/me/unit-offers/{offer['id']}/accept")
+    assert accepted["state"] == "accepted"
+    assert (await client.get(f"/api/units/{s.other['id']}/view", headers=person.headers)).status_code == 200
+    r = await client.post(f"/api/me/unit-offers/{offer['id']}/decline", headers=person.headers)
+    assert r.status_code == 404  # answered once
+    # a declined offer appoints nobody
+    other = await world.person("不想当的人")
+    await ok(client, s.manager, "POST", f"/api/units/{s.unit['id']}/admins", {"phone": other.phone}, status=204)
+    [offer] = await ok(client, other, "GET", "/api/me/unit-offers")
+    assert (await ok(client, other, "POST", f"/api/me/unit-offers/{offer['id']}/decline"))["state"] == "declined"
+    assert await pool.fetchval("select count(*) from unit_admins where user_id = $1", other.id) == 0

@@ -18,4 +18,5 @@ export default {
   "flags.travel_facts": "{km} km apart in {minutes} minutes",
   "flags.burst_facts": "{n} people in {minutes} minutes",
   "flags.late": "uploaded offline",
+  "flags.late_facts": "scanned {scanned}, arrived {received}",
 };

@@ -54,7 +54,7 @@ export default {
   "joining.resident_create": "Add resident",
   "joining.resident_created": "{name} added; their member card is ready",
   "joining.cards_title": "Print member cards",
-  "joining.cards_intro": "Tick residents to get A4 pages to print (10 cards a page). A reissued card stops the old one at once.",
+  "joining.cards_intro": "Tick residents to get A4 pages to print (10 cards a page). Residents without a card get a new one when printed; every print is recorded in the audit log. A reissued card stops the old one at once.",
   "joining.select_all": "Select all",
   "joining.residents_empty": "No residents without phones yet.",
   "joining.print_cards": "Print the selected cards",

@@ -15,6 +15,7 @@ export default {
   "scan.checked_out": "Checked out",
   "scan.checked_in_note": "Scan again when you leave to check out; your time goes to the time bank.",
   "scan.checked_out_note": "Thank you! Your time is in the time bank.",
+  "scan.held_note": "This scan arrived late: its points and time are paid once a community manager has checked it.",
   "scan.already_in_note": "You are already checked in; no need to scan again. Scan when you leave to check out.",
   "scan.already_out_note": "You already checked out of this activity: {points} points and {time} in total.",
   "scan.plus_points": "+{n} points",

@@ -13,6 +13,7 @@ export default {
   "station.inside": "{n} inside",
   "station.done": "{n} checked out",
   "station.capped": "daily points cap reached",
+  "station.held": "arrived late: paid after review",
   "station.not_manager": "Only community managers can run a check-in station.",
   "station.no_activity": "No published activity is running today.",
   "station.to_activities": "Activities",

@@ -18,4 +18,5 @@ export default {
   "flags.travel_facts": "{minutes} 分钟内相距 {km} 公里",
   "flags.burst_facts": "{minutes} 分钟内 {n} 人",
   "flags.late": "离线上传",
+  "flags.late_facts": "扫码 {scanned}，上传 {received}",
 };

@@ -54,7 +54,7 @@ export default {
   "joining.resident_create": "添加居民",
   "joining.resident_created": "已添加 {name}，会员卡已生成",
   "joining.cards_title": "打印会员卡",
-  "joining.cards_intro": "勾选居民，生成 A4 打印页（每页 10 张卡）。补办会员卡会使旧卡立即失效。",
+  "joining.cards_intro": "勾选居民，生成 A4 打印页（每页 10 张卡）。还没有会员卡的居民会在打印时生成新卡；每次打印都记入操作日志。补办会员卡会使旧卡立即失效。",
   "joining.select_all": "全选",
   "joining.residents_empty": "还没有无手机的居民。",
   "joining.print_cards": "打印所选会员卡",

@@ -15,6 +15,7 @@ export default {
   "scan.checked_out": "已签退",
   "scan.checked_in_note": "活动结束离开时，请再扫一次签退，服务时长会存入时间银行。",
   "scan.checked_out_note": "感谢您的付出！服务时长已存入时间银行。",
+  "scan.held_note": "这次扫码是迟到上传的，积分和时长需要社区管理员核实后才会发放。",
   "scan.already_in_note": "您已经签到过了，无需重复扫码。离开时再扫一次即可签退。",
   "scan.already_out_note": "本次活动已签退，共获得 {points} 积分、{time}。",
   "scan.plus_points": "+{n} 积分",

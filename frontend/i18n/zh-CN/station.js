@@ -13,6 +13,7 @@ export default {
   "station.inside": "现场 {n} 人",
   "station.done": "已签退 {n} 人",
   "station.capped": "已达当日积分上限",
+  "station.held": "迟到上传，待管理员审核后发放",
   "station.not_manager": "只有社区管理员可以使用签到台。",
   "station.no_activity": "今天没有进行中的已发布活动。",
   "station.to_activities": "活动管理",
