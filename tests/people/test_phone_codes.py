@@ -5,13 +5,13 @@ per phone and per address, and lock the phone after 5 wrong tries. Also issue 16
 import json
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from domain.core import clock
-from tests.conftest import new_phone, register, sms_code
+from tests.conftest import T0, new_phone, register, sms_code
 
 PASSWORD = "claim-pass-123"
 
@@ -122,7 +122,7 @@ async def test_finding_5_wrong_codes_from_another_address_do_not_lock_the_owner_
     registration and password reset, again and again. Now the attacker's address is locked for that
     phone, and the owner's code and address are untouched."""
     import httpx
-    clock.freeze(datetime.now(timezone.utc).replace(minute=1, second=0, microsecond=0))
+    clock.freeze(T0 + timedelta(minutes=1))
     victim = new_phone()
     assert (await register(client, victim, PASSWORD, "王芳")).status_code == 201  # the owner has an account
     client.cookies.clear()
@@ -155,7 +155,7 @@ async def test_finding_5_wrong_codes_from_another_address_do_not_lock_the_owner_
 
 async def test_sending_is_limited_per_phone_and_per_address(client, app):
     import httpx
-    clock.freeze(datetime.now(timezone.utc).replace(minute=1, second=0, microsecond=0))  # inside one hour window
+    clock.freeze(T0 + timedelta(minutes=1))  # inside one hour window
     phone = new_phone()
     statuses = [(await send(client, phone)).status_code for _ in range(6)]
     assert statuses == [202] * 5 + [429]  # 5 codes a phone an hour from one address
@@ -260,7 +260,7 @@ async def test_the_http_sender_makes_the_exact_request_to_the_gateway(client, se
 async def test_wrong_guesses_from_one_address_are_limited_whatever_the_phones(app):
     """Spraying guesses over many phones from one address: 30 wrong an hour, then 429."""
     import httpx
-    clock.freeze(datetime.now(timezone.utc).replace(minute=1, second=0, microsecond=0))
+    clock.freeze(T0 + timedelta(minutes=1))
     transport = httpx.ASGITransport(app=app, client=("203.0.113.91", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as sprayer:
         statuses = []
