@@ -18,18 +18,18 @@ size); importing the same file again changes nothing. One audit row (member_impo
 file's hash and the counts.
 """
 
+import asyncio
 import csv
 import hashlib
 import io
 import re
-import zipfile
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.core import audit, clock
+from domain.core import audit, clock, sheets
 from domain.core.errors import DomainError, invalid
 from domain.people import auth, orgs
 from domain.people.orgs import Actor
@@ -92,12 +92,7 @@ class _Row(msgspec.Struct):
 
 # ---- reading the file --------------------------------------------------------------------------
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():  # Excel keeps 13912345678 as a number
-        value = int(value)
-    return " ".join(str(value).split())
+_cell = sheets.cell
 
 
 def _columns(header: list[Any]) -> dict[str, int]:
@@ -114,38 +109,9 @@ def _columns(header: list[Any]) -> dict[str, int]:
     return found
 
 
-def _table(data: bytes, filename: str) -> list[list[Any]]:
-    """The sheet as rows of cells: the first worksheet of an .xlsx, or a CSV (UTF-8 or GB18030)."""
-    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        import openpyxl
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-            raise DomainError("unsupported_media", details={"problem": "not a readable .xlsx file"}) from None
-        try:
-            sheet = book.worksheets[0]
-            return [list(r) for r in sheet.iter_rows(values_only=True)]
-        finally:
-            book.close()
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves "CSV" as GBK
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise DomainError("unsupported_media", details={"problem": "a .csv in UTF-8 or GBK, or an .xlsx"})
-    if "\x00" in text:
-        raise DomainError("unsupported_media", details={"problem": "a .csv in UTF-8 or GBK, or an .xlsx"})
-    return list(csv.reader(io.StringIO(text)))
-
-
 def read(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
-    if not data:
-        raise invalid("file", "the file is empty")
-    if len(data) > MAX_BYTES:
-        raise DomainError("too_large", details={"max_bytes": MAX_BYTES})
-    table = _table(data, filename)
+    """CPU work (an .xlsx is parsed here): call it through `read_async` from the event loop."""
+    table = sheets.read_table(data, filename, max_rows=MAX_ROWS, max_bytes=MAX_BYTES)
     if not table:
         raise invalid("file", "the file is empty")
     columns = _columns(table[0])
@@ -156,9 +122,11 @@ def read(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
         if not any(values.values()):
             continue  # blank lines are not residents
         rows.append(_Row(row=number, **values))
-        if len(rows) > MAX_ROWS:
-            raise DomainError("too_large", details={"max_rows": MAX_ROWS})
     return rows, list(columns)
+
+
+async def read_async(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
+    return await asyncio.to_thread(read, data, filename)
 
 
 # ---- checking ------------------------------------------------------------------------------------
@@ -240,7 +208,7 @@ async def check(conn: asyncpg.Connection, actor: Actor, community_id: int, data:
                 filename: str = "") -> Report:
     """The dry run: what a commit of this file would do, row by row. Changes nothing."""
     orgs.require_manager(actor, community_id)
-    rows, columns = read(data, filename)
+    rows, columns = await read_async(data, filename)
     await _classify(conn, community_id, rows)
     return _report(hashlib.sha256(data).hexdigest(), rows, columns, committed=False)
 
@@ -252,7 +220,7 @@ async def commit(conn: asyncpg.Connection, actor: Actor, community_id: int, data
     digest = hashlib.sha256(data).hexdigest()
     if file_sha256.lower() != digest:
         raise invalid("file_sha256", "not the file of the dry run: check it again")
-    rows, columns = read(data, filename)
+    rows, columns = await read_async(data, filename)
     now = clock.now()
     async with conn.transaction():
         await conn.execute("select pg_advisory_xact_lock(4019, $1::int)", community_id)  # one import at a time
