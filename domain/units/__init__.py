@@ -23,7 +23,7 @@ from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.people.orgs import Actor
 from domain.rankings import rules as ranking_rules
-from domain.units import rules
+from domain.units import needs, rules
 
 
 class Unit(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,6 +102,8 @@ class Need(msgspec.Struct, frozen=True, kw_only=True):
     taken: int
     state: str
     mine: bool
+    my_claim_id: int | None = None   # the viewer's live claim, and where it stands (issue 31)
+    my_claim_state: str | None = None
 
 
 class CommunityOverview(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,6 +143,7 @@ class MyRecord(msgspec.Struct, frozen=True, kw_only=True):
     communities: list[dict[str, object]]  # per community: name, minutes, points, card_confirmed
     minutes: int
     points: int
+    needs: list[dict[str, object]] = []  # needs the person served and the community confirmed, this quarter
 
 
 # ---- units and their administrators -------------------------------------------------------------
@@ -528,10 +531,11 @@ async def list_needs(conn: asyncpg.Connection, actor: Actor, community_id: int, 
         raise forbidden("not a member of this community")
     rows = await conn.fetch(
         """select n.id, n.community_id, n.title, n.description, n.kind, n.slots, n.state,
-                  (select count(*) from need_claims c where c.need_id = n.id)::int as taken,
-                  exists (select 1 from need_claims c where c.need_id = n.id and c.user_id = $2) as mine
-           from community_needs n where n.community_id = $1 and ($3::bigint is null or n.id = $3)
-           order by n.state, n.id desc limit 200""", community_id, actor.id, need_id)
+                  (select count(*) from need_claims c where c.need_id = n.id and c.state = any($4::text[]))::int as taken,
+                  m.id is not null as mine, m.id as my_claim_id, m.state as my_claim_state
+           from community_needs n
+           left join need_claims m on m.need_id = n.id and m.user_id = $2 and m.state = any($4::text[]) where n.community_id = $1 and ($3::bigint is null or n.id = $3)
+           order by n.state, n.id desc limit 200""", community_id, actor.id, need_id, list(needs.LIVE))
     return [Need(**dict(r)) for r in rows]
 
 
@@ -541,16 +545,19 @@ async def claim_need(conn: asyncpg.Connection, actor: Actor, need_id: int) -> Ne
         need = await conn.fetchrow("select * from community_needs where id = $1 for update", need_id)
         if need is None:
             raise not_found("need")
-        if not await conn.fetchval("select 1 from unit_reports where user_id = $1 and community_id = $2 "
-                                   "and state = 'approved'", actor.id, need["community_id"]):
+        unit_id = await conn.fetchval("select unit_id from unit_reports where user_id = $1 and community_id = $2 "
+                                      "and state = 'approved'", actor.id, need["community_id"])
+        if unit_id is None:
             raise forbidden("report to this community first")
         if need["state"] != "open":
             raise DomainError("invalid_state", details={"state": need["state"]})
-        taken = await conn.fetchval("select count(*) from need_claims where need_id = $1", need_id)
+        taken = await conn.fetchval("select count(*) from need_claims where need_id = $1 and state = any($2::text[])",
+                                    need_id, list(needs.LIVE))
         if taken >= need["slots"]:
             raise DomainError("capacity_full")
-        await conn.execute("insert into need_claims (need_id, user_id, created_at) values ($1, $2, $3) "
-                           "on conflict do nothing", need_id, actor.id, clock.now())
+        # a declined or unserved claim of the same person is history: they may take the place again
+        await conn.execute("insert into need_claims (need_id, user_id, unit_id, created_at) values ($1, $2, $3, $4) "
+                           "on conflict do nothing", need_id, actor.id, unit_id, clock.now())
     return (await list_needs(conn, actor, need["community_id"], need_id=need_id))[0]
 
 
@@ -601,7 +608,8 @@ async def my_record(conn: asyncpg.Connection, actor: Actor, quarter: str | None 
         actor.id, q.first_day, q.end_day, str(q))
     return MyRecord(name=actor.name, quarter=str(q), reports=reports, units=[Unit(**dict(u)) for u in units],
                     communities=[dict(r) for r in per_community], minutes=sum(r["minutes"] for r in per_community),
-                    points=sum(r["points"] for r in per_community))
+                    points=sum(r["points"] for r in per_community),
+                    needs=await needs.served_on_card(conn, actor.id, q.first_day, q.end_day))
 
 
 # ---- the street's and district's view ---------------------------------------------------------------
