@@ -22,6 +22,7 @@ from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.people.orgs import Actor
+from domain.rankings import dashboard
 from domain.rankings import rules as ranking_rules
 from domain.units import needs, rules
 
@@ -634,8 +635,6 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
                      and e.unit = 'minutes' and e.day >= $2 and e.day < $3)::bigint as minutes,
                   (select coalesce(sum(e.earned), 0) from earned_daily e where e.community_id = c.id
                      and e.unit = 'points' and e.day >= $2 and e.day < $3)::bigint as points_issued,
-                  (select coalesce(sum(r.points), 0) from redemptions r where r.community_id = c.id
-                     and r.state = 'fulfilled' and r.fulfilled_at >= $4 and r.fulfilled_at < $5)::bigint as points_redeemed,
                   (select round((extract(epoch from avg(r.decided_at - r.requested_at)) / 3600)::numeric, 1)
                      from redemptions r where r.community_id = c.id and r.decided_at >= $4 and r.decided_at < $5)
                      as redemption_wait_hours,
@@ -645,10 +644,11 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
                      as reported_members
            from orgs c where c.id = any($1::bigint[])""", ids, q.first_day, q.end_day, starts, ends)
     figures = {r["id"]: r for r in rows}
+    redeemed = await dashboard.points_redeemed(conn, ids, starts, ends)  # the dashboard's own definition
     return Overview(org_id=org_id, org_name=level.name, kind=level.kind, quarter=str(q), communities=[
         CommunityOverview(community_id=c["id"], name=c["name"], active_volunteers=figures[c["id"]]["active_volunteers"],
                           minutes=figures[c["id"]]["minutes"], points_issued=figures[c["id"]]["points_issued"],
-                          points_redeemed=figures[c["id"]]["points_redeemed"],
+                          points_redeemed=redeemed[c["id"]],
                           redemption_wait_hours=float(w) if (w := figures[c["id"]]["redemption_wait_hours"]) is not None
                           else None,
                           reports_verified=figures[c["id"]]["reports_verified"],
