@@ -19,6 +19,7 @@ from api.controllers import certificates as certificates_api
 from api.controllers import city as city_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
+from api.controllers import micro as micro_api
 from api.controllers import notify as notify_api
 from api.controllers import rankings as rankings_api
 from api.controllers import reports as reports_api
@@ -61,7 +62,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
     Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
-    Capability("units", [*units_api.CONTROLLERS, *city_api.CONTROLLERS]),  # 双报到 and the levels above the community
+    Capability("units", [*units_api.CONTROLLERS, *city_api.CONTROLLERS, *micro_api.CONTROLLERS]),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
 )
 
