@@ -18,7 +18,7 @@ from PIL import Image
 
 from domain.core import clock
 from domain.rankings import rules as ranking_rules
-from tests.conftest import Community, Person, World, new_phone
+from tests.conftest import Community, Person, World, appoint, new_phone
 
 MUTATING = ("post", "put", "patch", "delete")
 
@@ -153,15 +153,14 @@ async def _org_edit(x: Ctx):
     return await x.world.admin(), ("PATCH", f"/api/orgs/{x.c.grid_id}", {"name": "一网格"}), "org_edit", x.c.id
 
 
-async def _appoint(x: Ctx):
-    someone = await x.world.person("新主任")
-    return await x.world.admin(), ("POST", f"/api/orgs/{x.c.id}/managers", {"user_id": someone.id}), \
-        "role_grant", x.c.id
+async def _appoint(x: Ctx):  # an invitation the person accepts (issue 31)
+    return await x.world.admin(), ("POST", f"/api/orgs/{x.c.id}/managers", {"phone": new_phone(), "name": "新主任"}), \
+        "role_invite", x.c.id
 
 
 async def _dismiss(x: Ctx):
     someone = await x.world.person("老主任")
-    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.id}/managers", {"user_id": someone.id})
+    await appoint(x.client, await x.world.admin(), x.c.id, someone)
     return await x.world.admin(), ("DELETE", f"/api/orgs/{x.c.id}/managers/{someone.id}", None), "role_revoke", x.c.id
 
 
@@ -451,7 +450,7 @@ async def _card_reissue(x: Ctx):
 
 async def _deputy(x: Ctx) -> Person:
     deputy = await x.world.person("副主任")
-    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.id}/managers", {"user_id": deputy.id})
+    await appoint(x.client, await x.world.admin(), x.c.id, deputy)
     return deputy
 
 
@@ -482,7 +481,7 @@ async def _adjustment_policy(x: Ctx):
 
 async def _street_manager(x: Ctx) -> Person:
     manager = await x.world.person("街道书记")
-    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.street_id}/managers", {"user_id": manager.id})
+    await appoint(x.client, await x.world.admin(), x.c.street_id, manager)
     return manager
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from domain.people import auth
 from domain.checkin import codes
-from tests.conftest import Person, World, new_phone, sms_code
+from tests.conftest import Person, World, appoint, new_phone, sms_code
 from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
 
 ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
@@ -134,7 +134,7 @@ TABLE = [
     Op("GET", "/api/orgs", ANYONE, query=lambda c: {"parent_id": c.ids["street"]}),  # filtered, never refused
     Op("GET", "/api/orgs/{org_id}", MANAGER),
     Op("PATCH", "/api/orgs/{org_id}", ADMIN, body=lambda c: {"name": f"社区{c.side.name}"}),
-    Op("POST", "/api/orgs/{org_id}/managers", ADMIN, body=lambda c: {"user_id": c.ids["target"]}),
+    Op("POST", "/api/orgs/{org_id}/managers", ADMIN, body=lambda c: {"phone": new_phone(), "name": "新主任"}),
     Op("DELETE", "/api/orgs/{org_id}/managers/{user_id}", ADMIN, fresh={"user_id": "deputy"}),
     Op("POST", "/api/orgs/{org_id}/members", MANAGER, fresh={"org_id": "grid"},
        body=lambda c: {"user_id": c.ids["target"], "role": "courier"}),
@@ -511,7 +511,7 @@ class Matrix:
             return person.id
         if kind == "deputy":
             person = await self.world.person("副主任")
-            await _ok(c, self.admin, "POST", f"/api/orgs/{side.community.id}/managers", json={"user_id": person.id})
+            await appoint(c, self.admin, side.community.id, person)
             return person.id
         if kind == "grid":
             return (await _ok(c, self.admin, "POST", "/api/orgs", json={
@@ -565,8 +565,7 @@ class Matrix:
         """A second manager of the side, made once: the maker of adjustments its managers check."""
         if "deputy" not in side.ids:
             person = await self.world.person("副主任")
-            await _ok(self.client, self.admin, "POST", f"/api/orgs/{side.community.id}/managers",
-                      json={"user_id": person.id})
+            await appoint(self.client, self.admin, side.community.id, person)
             side.ids["deputy"] = person
         return side.ids["deputy"]
 
@@ -591,7 +590,7 @@ class Matrix:
                       json={"user_id": person.id, "role": role})
         elif role.startswith("manager"):
             community = (self.a if role == "manager_a" else self.b).community.id
-            await _ok(self.client, self.admin, "POST", f"/api/orgs/{community}/managers", json={"user_id": person.id})
+            await appoint(self.client, self.admin, community, person)
         return person
 
     async def cell(self, op: Op, role: str, side_name: str) -> httpx.Response:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from domain.core import clock
 from domain.rankings import rules as ranking_rules
 from tests.checkin.test_activities import T0, new_activity
-from tests.conftest import Community, Person
+from tests.conftest import Community, Person, appoint
 
 
 @dataclass
@@ -49,7 +49,7 @@ async def street_with_units(client, world) -> Street:
     c2 = await world.community("裕丰社区", street_id=c1.street_id)
     admin = await world.admin()
     manager = await world.person("街道书记")
-    await ok(client, admin, "POST", f"/api/orgs/{c1.street_id}/managers", {"user_id": manager.id}, 201)
+    assert (await appoint(client, admin, c1.street_id, manager)).status_code == 200
     unit = await ok(client, manager, "POST", "/api/units",
                     {"name": "区政务服务中心党支部", "kind": "government", "parent_id": c1.street_id}, status=201)
     other = await ok(client, manager, "POST", "/api/units",
