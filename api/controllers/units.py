@@ -14,6 +14,7 @@ from api.deps import client_ip
 from api.idempotent import respond
 from domain import units
 from domain.core.texts import ReasonIn
+from domain.people import invites
 from domain.people.orgs import Actor
 from domain.units import needs as need_claims
 
@@ -29,6 +30,7 @@ class UnitIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class PhoneIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone: Annotated[str, msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
 
 
 class DeclareIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -101,10 +103,12 @@ class UnitsController(Controller):
         async with pool.acquire() as conn:
             return await units.list_units(conn, actor, under=under, mine=mine)
 
-    @post("/{unit_id:int}/admins", status_code=204)
-    async def grant_admin(self, actor: Actor, pool: asyncpg.Pool, unit_id: int, data: PhoneIn) -> None:
+    @post("/{unit_id:int}/admins", status_code=201)
+    async def grant_admin(self, actor: Actor, pool: asyncpg.Pool, unit_id: int, data: PhoneIn) -> invites.RoleInvite:
+        """Name the unit's administrator by phone (its street's or district's managers): the person
+        accepts the invitation (POST /api/me/role-invites/{id}/accept) and administers from then on."""
         async with pool.acquire() as conn:
-            await units.grant_admin(conn, actor, unit_id, data.phone)
+            return await units.grant_admin(conn, actor, unit_id, data.phone, data.name)
 
     @post("/{unit_id:int}/roster", status_code=200)
     async def roster(self, actor: Actor, pool: asyncpg.Pool, unit_id: int,

@@ -563,7 +563,8 @@ async def commit(conn: asyncpg.Connection, actor: Actor, kind: str, data: bytes,
         else:
             invites = await _commit_party_members(conn, actor, rows)
         report = _report(kind, digest, rows, True, invites)
-        await audit.record(conn, actor, "city_import", community_id=None, target=("import", None),
+        # the list itself is the target: named by the first 52 bits of its hash (the whole hash is in `after`)
+        await audit.record(conn, actor, "city_import", community_id=None, target=("city_list", int(digest[:13], 16)),
                            after={"kind": kind, "file_sha256": digest, "filename": filename[:100],
                                   "invites": invites, **msgspec.to_builtins(report.counts)}, ip=ip)
     return report

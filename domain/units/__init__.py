@@ -20,7 +20,7 @@ import msgspec
 
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people import orgs
+from domain.people import invites, orgs
 from domain.people.orgs import Actor
 from domain.rankings import dashboard
 from domain.rankings import rules as ranking_rules
@@ -193,18 +193,13 @@ async def _require_unit_admin(conn: asyncpg.Connection, actor: Actor, unit_id: i
     raise forbidden("not an administrator of this unit")
 
 
-async def grant_admin(conn: asyncpg.Connection, actor: Actor, unit_id: int, phone: str) -> None:
-    """The street or district above the unit names its administrator (by phone)."""
-    unit = await _unit(conn, unit_id)
-    await orgs.require_level_manager(conn, actor, unit["parent_id"])
-    user_id = await conn.fetchval("select id from users where phone = $1 and active", phone)
-    if user_id is None:
-        raise invalid("phone", "no account with this phone number")
-    async with conn.transaction():
-        if await conn.fetchval("insert into unit_admins (unit_id, user_id, created_at) values ($1, $2, $3) "
-                               "on conflict do nothing returning true", unit_id, user_id, clock.now()):
-            await audit.record(conn, actor, "unit_admin_grant", community_id=None, target=("unit", unit_id),
-                               after={"user_id": user_id})
+async def grant_admin(conn: asyncpg.Connection, actor: Actor, unit_id: int, phone: str,
+                      name: str | None = None) -> "invites.RoleInvite":
+    """The street or district above the unit names its administrator by phone; the person accepts
+    (issue 31: nobody administers a unit without consent)."""
+    if not name:
+        name = await conn.fetchval("select name from users where phone = $1", phone) or "单位管理员"
+    return await invites.invite(conn, actor, kind="unit_admin", phone=phone, name=name, unit_id=unit_id)
 
 
 async def list_units(conn: asyncpg.Connection, actor: Actor, *, under: int | None = None,

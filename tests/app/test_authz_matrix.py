@@ -62,6 +62,16 @@ def _residents_csv() -> bytes:
     return f"姓名,手机号\n王秀兰,{new_phone()}\n".encode()
 
 
+def _units_csv() -> bytes:
+    return "单位编码,单位名称,上级编码\n".encode()
+
+
+def _units_form() -> dict:
+    import hashlib
+    data = _units_csv()
+    return {"file": ("units.csv", data), "file_sha256": (None, hashlib.sha256(data).hexdigest())}
+
+
 def _residents_form() -> dict:
     import hashlib
     data = _residents_csv()
@@ -351,6 +361,40 @@ TABLE = [
     Op("PUT", "/api/levels/{level_id}/service-target", ADMIN, body=lambda c: {"year": 2026, "minutes": 3000}),
     Op("GET", "/api/me/levels", ANYONE),
     Op("GET", "/api/me/service-record", ANYONE),
+    # a city loads itself (issue 31): lists only the platform admin (or a street's or district's
+    # managers, none in the matrix) loads; roles by invitation; the need lifecycle; 微网格
+    Op("GET", "/api/city-imports/{kind}/template", ANYONE, fresh={"kind": "import_kind"}),
+    Op("POST", "/api/city-imports/{kind}/dry-run", ADMIN, fresh={"kind": "import_kind"},
+       files=lambda c: {"file": ("units.csv", _units_csv())}),
+    Op("POST", "/api/city-imports/{kind}", ADMIN, fresh={"kind": "import_kind"}, files=lambda c: _units_form()),
+    Op("GET", "/api/communities/search", ANYONE, query=lambda c: {"q": "社区"}),
+    Op("POST", "/api/role-invites", ADMIN,
+       body=lambda c: {"kind": "manager", "phone": new_phone(), "name": "新主任", "org_id": C(c)}),
+    Op("GET", "/api/role-invites", ADMIN, query=lambda c: {"org_id": C(c)}),
+    Op("GET", "/api/me/role-invites", ANYONE),
+    # the courier is named the administrator of a new unit of the street (nothing else in the table reads it)
+    Op("POST", "/api/me/role-invites/{invite_id}/accept", INVITEE, deny=404, fresh={"invite_id": "role_invite"}),
+    Op("POST", "/api/me/role-invites/{invite_id}/decline", INVITEE, deny=404, fresh={"invite_id": "role_invite"}),
+    Op("GET", "/api/communities/{community_id}/need-claims", MANAGER),
+    Op("GET", "/api/me/need-claims", ANYONE),
+    Op("POST", "/api/need-claims/{claim_id}/serve", VOLUNTEER, deny=404, fresh={"claim_id": "claim"},
+       body=lambda c: {"note": "已完成"}),
+    Op("POST", "/api/need-claims/{claim_id}/confirm", MANAGER, fresh={"claim_id": "claim"},
+       body=lambda c: {"minutes": 30, "points": 5, "record": "议事会纪要"}),
+    Op("POST", "/api/need-claims/{claim_id}/approve", MANAGER, fresh={"claim_id": "awaiting_claim"}),
+    Op("POST", "/api/need-claims/{claim_id}/decline", MANAGER, fresh={"claim_id": "claim"},
+       body=lambda c: {"reason": "未到场", "unserved": True}),
+    Op("GET", "/api/grids/{grid_id}/micro-grids", MEMBER_OR_MANAGER),
+    Op("POST", "/api/grids/{grid_id}/micro-grids", MANAGER, body=lambda c: {"name": f"微网格{new_phone()[-6:]}"}),
+    Op("GET", "/api/micro-grids/{micro_grid_id}", MEMBER_OR_MANAGER),
+    Op("POST", "/api/micro-grids/{micro_grid_id}/residents", MANAGER, body=lambda c: {"user_id": c.ids["target"]}),
+    # the volunteer is A's 邻里长 (accepted); the elder of A's 微网格 has no phone
+    Op("POST", "/api/micro-grids/{micro_grid_id}/attendance-marks", VOLUNTEER,
+       body=lambda c: {"activity_id": c.ids["activity"], "user_ids": [c.ids["phoneless"]], "reason": "老人无手机",
+                       "minutes": 10}),
+    Op("GET", "/api/me/micro-grids", ANYONE),
+    Op("PUT", "/api/me/party-identity", lambda role, side: role == "volunteer",  # a confirmed party member
+       body=lambda c: {"shown": True}),
     # joining (issue 18): SMS codes, join requests, import, residents without phones, cards
     Op("POST", "/api/auth/phone-codes", PUBLIC, body=lambda c: {"phone": new_phone(), "purpose": "register"}),
     Op("POST", "/api/auth/password-reset", PUBLIC, fresh={"sms_phone": "sms_reset"},
@@ -391,7 +435,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code",
          "invitation_id": "invitation",
-         "certificate_id": "certificate", "correction_id": "correction"}
+         "certificate_id": "certificate", "correction_id": "correction",
+         "invite_id": "role_invite", "claim_id": "claim", "grid_id": "grid", "micro_grid_id": "micro_grid"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -445,6 +490,19 @@ class Matrix:
         await _ok(self.client, side.manager, "POST", f"/api/unit-reports/{report['id']}/approve")
         ids["reported"] = side.volunteer.id
         ids["need"] = await self.fresh("need", side)
+        # the volunteer is a confirmed party member of the unit, and the 邻里长 of the side's 微网格
+        await self.world.pool.execute("update unit_members set confirmed = true where user_id = $1", side.volunteer.id)
+        micro = await _ok(self.client, side.manager, "POST", f"/api/grids/{ids['grid']}/micro-grids",
+                          json={"name": "矩阵微网格"})
+        ids["micro_grid"] = micro["id"]
+        elder = await _ok(self.client, side.manager, "POST", f"/api/communities/{side.community.id}/residents",
+                          json={"name": "无手机老人"})
+        ids["phoneless"] = elder["id"]
+        await _ok(self.client, side.manager, "POST", f"/api/micro-grids/{micro['id']}/residents",
+                  json={"user_id": elder["id"]})
+        invite = await _ok(self.client, side.manager, "POST", "/api/role-invites", json={
+            "kind": "micro_leader", "phone": side.volunteer.phone, "name": "邻里长", "micro_grid_id": micro["id"]})
+        await _ok(self.client, side.volunteer, "POST", f"/api/me/role-invites/{invite['id']}/accept")
         ids["join_code"] = (await _ok(self.client, side.manager, "GET",
                                       f"/api/communities/{side.community.id}/join-code"))["code"]
         if not hasattr(self, "open_join_code"):  # a third community nobody of the matrix belongs to
@@ -549,6 +607,20 @@ class Matrix:
         if kind == "need":
             return (await _ok(c, side.manager, "POST", f"/api/communities/{side.community.id}/needs",
                               json={"title": "周末值守", "slots": 100}))["id"]
+        if kind == "import_kind":
+            return "units"  # type: ignore[return-value]  (a path word, not an id)
+        if kind == "role_invite":  # the courier named the administrator of a new unit of the street
+            unit = await _ok(c, self.admin, "POST", "/api/units", json={
+                "name": f"新单位{new_phone()[-6:]}", "kind": "other", "parent_id": side.ids["street"]})
+            return (await _ok(c, self.admin, "POST", "/api/role-invites", json={
+                "kind": "unit_admin", "phone": self.a.courier.phone, "name": "骑手", "unit_id": unit["id"]}))["id"]
+        if kind in ("claim", "awaiting_claim"):  # the side's reported volunteer claims a new need
+            need = await self.fresh("need", side)
+            claimed = await _ok(c, side.volunteer, "POST", f"/api/needs/{need}/claim")
+            if kind == "awaiting_claim":  # confirmed above the threshold by the deputy: a second person approves
+                await _ok(c, await self.deputy(side), "POST", f"/api/need-claims/{claimed['my_claim_id']}/confirm",
+                          json={"minutes": 30, "points": 500, "record": "议事会纪要"})
+            return claimed["my_claim_id"]
         if kind == "join_request":  # a stranger asks to join the side's community
             stranger = await self.world.person("申请人")
             return (await _ok(c, stranger, "POST", "/api/join-requests", json={"join_code": side.ids["join_code"]}))["id"]

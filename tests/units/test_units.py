@@ -43,6 +43,13 @@ async def serve(client, community: Community, people: list[Person], hours: int) 
     assert r.status_code == 200 and len(r.json()["marked"]) == len(people), r.text
 
 
+async def name_admin(client, manager: Person, unit: dict, person: Person) -> None:
+    """The street's manager names the unit's administrator; the person accepts (issue 31)."""
+    invite = await ok(client, manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": person.phone}, status=201)
+    assert invite["kind"] == "unit_admin" and invite["state"] == "open"
+    await ok(client, person, "POST", f"/api/me/role-invites/{invite['id']}/accept")
+
+
 async def street_with_units(client, world) -> Street:
     clock.freeze(T0)
     c1 = await world.community("三苏社区")
@@ -55,14 +62,14 @@ async def street_with_units(client, world) -> Street:
     other = await ok(client, manager, "POST", "/api/units",
                      {"name": "苏祠小学党支部", "kind": "school", "parent_id": c1.street_id}, status=201)
     unit_admin = await world.person("支部书记")
-    await ok(client, manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": unit_admin.phone}, status=204)
+    await name_admin(client, manager, unit, unit_admin)
     a, b, c, d = [await world.person(n) for n in ("张三明", "李四", "王五", "赵六")]
     roster = f"手机号,姓名\r\n{a.phone},张三明\r\n{b.phone},李四\r\n13,坏号码\r\n".encode("utf-8-sig")
     result = await ok(client, unit_admin, "POST", f"/api/units/{unit['id']}/roster",
                       files={"file": ("名单.csv", roster, "text/csv")})
     assert (result["rows"], result["added"], result["problems"]) == (2, 2, [{"line": 4, "problem": "bad_phone"}])
     school_admin = await world.person("小学书记")
-    await ok(client, manager, "POST", f"/api/units/{other['id']}/admins", {"phone": school_admin.phone}, status=204)
+    await name_admin(client, manager, other, school_admin)
     await ok(client, school_admin, "POST", f"/api/units/{other['id']}/roster",
              files={"file": ("roster.csv", f"{d.phone},赵六\n".encode(), "text/csv")})
     return Street(c1, c2, manager, unit, other, unit_admin, a, b, c, d)
@@ -127,7 +134,7 @@ async def test_the_unit_administrator_sees_only_their_own_unit(client, world):
         r = await client.get(f"/api/units/{s.unit['id']}/view", headers=who.headers)
         assert r.status_code == 403, who.name
     other_admin = await world.person("另一位书记")
-    await ok(client, s.manager, "POST", f"/api/units/{s.other['id']}/admins", {"phone": other_admin.phone}, status=204)
+    await name_admin(client, s.manager, s.other, other_admin)
     assert (await client.get(f"/api/units/{s.unit['id']}/view", headers=other_admin.headers)).status_code == 403
     # Someone who is no manager of the street cannot add units or administrators there.
     r = await client.post("/api/units", json={"name": "冒名单位", "kind": "other", "parent_id": s.c1.street_id},
