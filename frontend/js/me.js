@@ -32,6 +32,7 @@ function features(me) {
   ] : [];
   // Roles above or beside a community: a street's or district's manager, a work unit's administrator.
   if ((me.levels ?? []).length) managing.push({ href: "/levels.html", key: "feature.levels", icon: "grid" });
+  if ((me.levels ?? []).length || me.is_admin) managing.push({ href: "/city.html", key: "feature.city", icon: "list" });
   if (me.administers_units) managing.push({ href: "/units.html", key: "feature.units", icon: "users" });
   const volunteering = [
     roles.has("courier") && { href: "/courier.html", key: "feature.courier", icon: "flag" },

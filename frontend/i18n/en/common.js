@@ -28,6 +28,7 @@ export default {
   "nav.messages": "Messages",
   "nav.unread": "{n} unread",
 
+  "title.city": "City lists · Linli",
   "title.messages": "Messages · Linli",
   "title.login": "Log in · Linli",
   "title.me": "Me · Linli",

@@ -17,6 +17,7 @@ export default {
   "feature.statement": "Points history",
 
   "feature.units": "My unit",
+  "feature.city": "City lists",
   "feature.levels": "Street overview",
   "feature.baodao": "Report to my community",
 

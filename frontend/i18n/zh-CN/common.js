@@ -28,6 +28,7 @@ export default {
   "nav.messages": "消息",
   "nav.unread": "{n} 条未读",
 
+  "title.city": "城市名单导入 · 邻里",
   "title.messages": "消息 · 邻里",
   "title.login": "登录 · 邻里",
   "title.me": "我的 · 邻里",

@@ -17,6 +17,7 @@ export default {
   "feature.statement": "积分明细",
 
   "feature.units": "单位报到",
+  "feature.city": "城市名单导入",
   "feature.levels": "街道总览",
   "feature.baodao": "在职党员报到",
 
