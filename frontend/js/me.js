@@ -179,11 +179,38 @@ function invitationRow(inv) {
         onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
 }
 
+/** A role someone above named me for (issue 31): a manager, a unit's administrator, a party member
+ * reporting to my community, a 邻里长 or 微网格员. Mine only when I accept. */
+function roleInviteRow(inv) {
+  const answer = async (button, action) => {
+    setBusy(button, true);
+    try {
+      await api("POST", `/api/me/role-invites/${inv.id}/${action}`);
+      load();
+    } catch (err) {
+      showError(err);
+      setBusy(button, false);
+    }
+  };
+  const where = inv.kind === "manager" ? inv.org_name
+    : inv.kind === "unit_admin" ? inv.unit_name
+    : inv.kind === "party_member" ? `${inv.unit_name} · ${[inv.org_name, inv.grid_name].filter(Boolean).join(" · ")}`
+    : inv.micro_grid_name;
+  return h("li", { class: "invitation-row", "data-kind": inv.kind },
+    h("div", {}, h("strong", {}, where ?? ""), " · ", t(`me.role_invite.${inv.kind}`)),
+    h("div", { class: "muted small" }, t("me.invited_by", { name: inv.invited_by })),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "btn btn-primary btn-small",
+        onclick: (e) => answer(e.currentTarget, "accept") }, t("me.invitation_accept")),
+      h("button", { type: "button", class: "btn btn-secondary btn-small",
+        onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
+}
+
 async function loadInvitations() {
   try {
-    const { items } = await api("GET", "/api/me/invitations");
-    $("invitations").replaceChildren(...items.map(invitationRow));
-    $("invitations-card").hidden = items.length === 0;
+    const [{ items }, roles] = await Promise.all([api("GET", "/api/me/invitations"), api("GET", "/api/me/role-invites")]);
+    $("invitations").replaceChildren(...items.map(invitationRow), ...roles.map(roleInviteRow));
+    $("invitations-card").hidden = items.length + roles.length === 0;
   } catch {
     $("invitations-card").hidden = true; // the rest of the page works without it
   }

@@ -14,8 +14,13 @@ export default {
   "me.features": "Features",
   "me.logout": "Log out",
 
-  "me.invitations": "Invitations to join a community",
+  "me.invitations": "Invitations for me",
   "me.invited_by": "Invited by {name}",
+  "me.role_invite.manager": "asks you to be a manager",
+  "me.role_invite.unit_admin": "asks you to administer the unit",
+  "me.role_invite.party_member": "asks you to report as a party member",
+  "me.role_invite.micro_leader": "asks you to be the neighbourhood head (邻里长)",
+  "me.role_invite.micro_worker": "asks you to be a micro-grid worker",
   "me.invitation_accept": "Accept and join",
   "me.invitation_decline": "Decline",
 };

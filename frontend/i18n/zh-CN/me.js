@@ -14,8 +14,13 @@ export default {
   "me.features": "常用功能",
   "me.logout": "退出登录",
 
-  "me.invitations": "邀请我加入的社区",
+  "me.invitations": "给我的邀请",
   "me.invited_by": "邀请人：{name}",
+  "me.role_invite.manager": "邀请您担任管理员",
+  "me.role_invite.unit_admin": "邀请您担任单位管理员",
+  "me.role_invite.party_member": "邀请您作为在职党员报到",
+  "me.role_invite.micro_leader": "邀请您担任邻里长",
+  "me.role_invite.micro_worker": "邀请您担任微网格员",
   "me.invitation_accept": "接受并加入",
   "me.invitation_decline": "婉拒",
 };
