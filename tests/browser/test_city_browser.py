@@ -163,3 +163,62 @@ def test_a_street_manager_names_a_unit_administrator_who_accepts(live_server, br
         assert not errors, errors
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: str(s["viewport"]["width"]))
+def test_a_party_member_reports_claims_serves_and_sees_credit_and_card(live_server, browser, database_url, size):
+    async def build(conn, person):
+        w = await street(conn, person, secrets.token_hex(2))
+        actor = await orgs.load_actor(conn, w["secretary"].id)
+        unit = await units.create_unit(conn, actor, name="市税务局党支部", kind="government", parent_id=w["street"])
+        manager = await orgs.load_actor(conn, w["manager"].id)
+        need = await units.create_need(conn, manager, w["community"], title="周末楼道清理", description="3栋至5栋",
+                                       kind="post", slots=2)
+        return w | {"unit": unit.id, "need": need.id, "member": await person("王党员")}
+    world = in_thread(database_url, build)
+    width = size["viewport"]["width"]
+    member_ctx, member, member_errors = open_page(browser, live_server, world["member"], size)
+    manager_ctx, manager, manager_errors = open_page(browser, live_server, world["manager"], size)
+    try:
+        member.goto(f"{live_server}/baodao.html")
+        for select in ("district", "street", "community", "grid"):
+            member.locator(f"#{select} option[value='{world[select]}']").wait_for(state="attached")
+            member.select_option(f"#{select}", str(world[select]))
+        member.select_option("#unit", str(world["unit"]))
+        member.get_by_role("button", name="提交报到").click()
+        member.locator("#mine .badge", has_text="待社区确认").wait_for()
+
+        manager.goto(f"{live_server}/baodao.html")
+        manager.locator("#queue li", has_text="王党员").get_by_role("button", name="确认报到").click()
+        manager.locator("#queue li", has_text="没有待确认的报到").wait_for()
+
+        member.reload()
+        need = member.locator(f"#needs li[data-need='{world['need']}']")
+        need.get_by_role("button", name="我来认领").click()
+        need.get_by_role("button", name="我已完成服务").wait_for()
+        need.locator("input").fill("清理了三层楼道")
+        need.get_by_role("button", name="我已完成服务").click()
+        member.locator(f"#needs li[data-need='{world['need']}'] .badge", has_text="已服务，待社区确认").wait_for()
+        fits(member, size)
+        screenshot(member, f"baodao-served-{width}")
+
+        manager.reload()
+        claim = manager.locator("#claims li", has_text="王党员")
+        claim.get_by_label("服务时长（小时）").fill("2")
+        claim.get_by_label("积分").fill("10")
+        claim.get_by_label("会议纪要（社区确认记录）").fill("12月居民议事会：楼道已清理，确认2小时")
+        fits(manager, size)
+        screenshot(manager, f"baodao-confirm-{width}")
+        claim.get_by_role("button", name="确认服务并记入").click()
+        manager.locator("#claims li", has_text="没有待处理的认领").wait_for()
+
+        member.reload()
+        member.locator("#record-needs li", has_text="周末楼道清理").wait_for()
+        assert "2.0 h · 10" in member.locator("#record-needs li", has_text="周末楼道清理").inner_text()
+        screenshot(member, f"baodao-card-{width}")
+        member.goto(f"{live_server}/")
+        member.locator("#points-available", has_text="10").wait_for()
+        assert not member_errors and not manager_errors, member_errors + manager_errors
+    finally:
+        member_ctx.close()
+        manager_ctx.close()
