@@ -1,5 +1,6 @@
 // Activities: managers list and create their community's activities and open one (?id=) to run it;
 // volunteers see the upcoming activities of their communities and whether they took part.
+import { joinHint } from "./join-hint.js";
 import { api, clearErrors, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { h, initPage, setBusy } from "./ui.js";
@@ -153,6 +154,7 @@ async function start() {
       $("list-title").textContent = t("act.upcoming");
       const query = new URLSearchParams({ state: "published", limit: "50", from: new Date().toISOString() });
       renderList((await api("GET", `/api/activities?${query}`)).items, { manager: false });
+      if (!(me.memberships ?? []).length) $("list-empty").replaceWith(joinHint());  // empty because not joined
       await renderMine();
     }
     $("loading").hidden = true;

@@ -3,6 +3,7 @@ import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtHours, fmtPoints, fmtTime, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
 import { renderExpiring } from "./expiring.js";
+import { joinHint } from "./join-hint.js";
 
 initPage();
 
@@ -104,7 +105,7 @@ function memberships(me) {
   for (const m of me.memberships ?? []) {
     row(m.org_id, m.org_name).badges.push(badge("badge-muted", t(`kind.${m.kind}`)), badge("badge-info", t(`role.${m.role}`)));
   }
-  if (rows.size === 0) return [h("li", { class: "muted" }, t("me.no_memberships"))];
+  if (rows.size === 0) return [h("li", { class: "muted" }, t("me.no_memberships")), h("li", {}, joinHint())];
   return [...rows.values()].map(({ name, badges }) =>
     h("li", { class: "membership" }, h("span", { class: "membership-name" }, name), h("span", { class: "badges" }, badges)));
 }

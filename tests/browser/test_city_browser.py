@@ -222,3 +222,43 @@ def test_a_party_member_reports_claims_serves_and_sees_credit_and_card(live_serv
     finally:
         member_ctx.close()
         manager_ctx.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: str(s["viewport"]["width"]))
+def test_a_new_resident_finds_their_community_and_asks_to_join(live_server, browser, database_url, size):
+    tag = secrets.token_hex(2)
+
+    async def build(conn, person):
+        w = await street(conn, person, tag)
+        await conn.execute("update orgs set address = '纱縠行南段12号' where id = $1", w["community"])
+        return w | {"newcomer": await person("新居民")}
+    world = in_thread(database_url, build)
+    width = size["viewport"]["width"]
+    context, page, errors = open_page(browser, live_server, world["newcomer"], size)
+    try:
+        page.goto(f"{live_server}/")
+        page.locator("#join-hint a").click()                 # the home page says how to join
+        page.wait_for_url("**/find.html")
+        page.fill("#q", f"苏祠街道{tag}")
+        page.locator("#search").click()
+        hit = page.locator(f"#results li[data-community='{world['community']}']")
+        hit.wait_for()
+        assert "纱縠行南段12号" in hit.inner_text()
+        hit.get_by_role("button", name="就是这里").click()
+        page.fill("#building", "3栋")
+        page.fill("#unit-no", "2单元501")
+        fits(page, size)
+        screenshot(page, f"find-ask-{width}")
+        page.locator("#ask").click()
+        page.locator("#asked-text", has_text=f"已向三苏社区{tag}提交申请").wait_for()
+        assert not errors, errors
+    finally:
+        context.close()
+    context, page, errors = open_page(browser, live_server, world["newcomer"], size)
+    try:  # rankings and activities say why they are empty, and how to join
+        for path in ("/rankings.html", "/activities.html"):
+            page.goto(f"{live_server}{path}")
+            page.locator("#join-hint a[href='/find.html']").wait_for()
+        assert not errors, errors
+    finally:
+        context.close()

@@ -63,4 +63,7 @@ export default {
   "unit.hours": "{n} h",
   "unit.minutes": "{n} min",
   "unit.hours_minutes": "{h} h {m} min",
+  "title.find": "Find my community · Linli",
+  "common.join_hint": "You have not joined a community yet; once you do, this page shows it.",
+  "common.join_link": "Find and join my community",
 };

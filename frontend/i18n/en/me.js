@@ -9,7 +9,7 @@ export default {
   "me.hours_unit": "h",
   "me.held": "{v} on hold",
   "me.memberships": "My communities",
-  "me.no_memberships": "You have not joined a community yet. Please ask your community staff.",
+  "me.no_memberships": "You have not joined a community yet.",
   "me.manages": "I manage",
   "me.features": "Features",
   "me.logout": "Log out",

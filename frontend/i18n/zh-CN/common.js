@@ -63,4 +63,7 @@ export default {
   "unit.hours": "{n} 小时",
   "unit.minutes": "{n} 分钟",
   "unit.hours_minutes": "{h} 小时 {m} 分钟",
+  "title.find": "找到我的社区 · 邻里",
+  "common.join_hint": "您还没有加入社区，加入后就能看到这里的内容。",
+  "common.join_link": "查找并加入我的社区",
 };

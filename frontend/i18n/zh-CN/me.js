@@ -9,7 +9,7 @@ export default {
   "me.hours_unit": "小时",
   "me.held": "冻结中 {v}",
   "me.memberships": "我的社区",
-  "me.no_memberships": "还没有加入社区，请联系社区工作人员。",
+  "me.no_memberships": "您还没有加入社区。",
   "me.manages": "我管理的",
   "me.features": "常用功能",
   "me.logout": "退出登录",
