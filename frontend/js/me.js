@@ -44,6 +44,7 @@ function features(me) {
     { href: "/timebank.html", key: "feature.timebank", icon: "clock" },
     !manager && { href: "/rankings.html", key: "feature.rankings", icon: "users" },
     { href: "/baodao.html", key: "feature.baodao", icon: "flag" },
+    { href: "/micro.html", key: "feature.micro", icon: "grid" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];

@@ -262,3 +262,46 @@ def test_a_new_resident_finds_their_community_and_asks_to_join(live_server, brow
         assert not errors, errors
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: str(s["viewport"]["width"]))
+def test_a_neighbourhood_head_marks_a_phoneless_resident(live_server, browser, database_url, size):
+    from datetime import datetime, timedelta, timezone
+
+    from domain.checkin import activities
+    from domain.people import invites, micro, residents
+
+    async def build(conn, person):
+        w = await street(conn, person, secrets.token_hex(2))
+        manager = await orgs.load_actor(conn, w["manager"].id)
+        leader = await person("邻里长王")
+        await orgs.add_member(conn, w["admin_actor"], w["community"], leader.id, "volunteer")
+        m = await micro.create(conn, manager, w["grid"], name="3栋微网格", buildings="3栋")
+        elder = await residents.create(conn, manager, w["community"], name="李奶奶", household="3栋101")
+        await micro.place(conn, manager, m.id, elder.id)
+        invite = await invites.invite(conn, manager, kind="micro_leader", phone=leader.phone, name="邻里长王",
+                                      micro_grid_id=m.id)
+        await invites.answer(conn, await orgs.load_actor(conn, leader.id), invite.id, accept=True)
+        now = datetime.now(timezone.utc)
+        activity = await activities.create(conn, manager, community_id=w["community"], title="重阳节包饺子",
+                                           starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=2),
+                                           points=5)
+        await activities.publish(conn, manager, activity.id)
+        return w | {"leader": leader, "elder": elder.id, "micro": m.id, "activity": activity.id}
+    world = in_thread(database_url, build)
+    width = size["viewport"]["width"]
+    context, page, errors = open_page(browser, live_server, world["leader"], size)
+    try:
+        page.goto(f"{live_server}/micro.html")
+        card = page.locator(f".micro-mine[data-micro='{world['micro']}']")
+        card.wait_for()
+        page.locator(f"#micro-list li[data-micro='{world['micro']}']", has_text="邻里长：邻里长王").wait_for()
+        card.locator(f"option[value='{world['activity']}']").wait_for(state="attached")
+        card.get_by_label("李奶奶").check()
+        fits(page, size)
+        screenshot(page, f"micro-mark-{width}")
+        card.get_by_role("button", name="登记参加").click()
+        page.locator(".toast", has_text="已登记 1 人").wait_for()
+        assert not errors, errors
+    finally:
+        context.close()

@@ -66,4 +66,5 @@ export default {
   "title.find": "Find my community · Linli",
   "common.join_hint": "You have not joined a community yet; once you do, this page shows it.",
   "common.join_link": "Find and join my community",
+  "title.micro": "Grids and micro-grids · Linli",
 };

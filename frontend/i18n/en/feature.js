@@ -18,6 +18,7 @@ export default {
 
   "feature.units": "My unit",
   "feature.city": "City lists",
+  "feature.micro": "Grids and micro-grids",
   "feature.levels": "Street overview",
   "feature.baodao": "Report to my community",
 
