@@ -59,6 +59,11 @@ async function loadMine() {
   $("record").replaceChildren(...record.communities.map((c) => h("li", { class: "need-head" },
     h("span", {}, c.name), h("span", {}, `${hoursNumber(c.minutes)} h · ${fmtPoints(c.points)}`))));
   $("record-total").textContent = t("baodao.record_total", { hours: hoursNumber(record.minutes), points: fmtPoints(record.points) });
+  $("identity-line").hidden = !record.units.length;
+  const claims = await api("GET", "/api/me/need-claims");
+  $("my-claims").replaceChildren(...(claims.length ? claims.map((c) => h("li", { class: "need-head" },
+    h("span", {}, `${c.need_title} · ${c.community_name}`), h("span", { class: "muted" }, t(`baodao.claim_state.${c.state}`))))
+    : [h("li", { class: "muted" }, t("baodao.card_needs_empty"))]));
   $("record-needs").replaceChildren(...(record.needs.length ? record.needs.map((n) => h("li", { class: "need-head" },
     h("span", {}, `${n.title} · ${n.community_name}`), h("span", {}, `${hoursNumber(n.minutes ?? 0)} h · ${fmtPoints(n.points ?? 0)}`)))
     : [h("li", { class: "muted" }, t("baodao.card_needs_empty"))]));
@@ -81,6 +86,11 @@ function needRow(need) {
       served.addEventListener("click", () => act(served, `/api/need-claims/${need.my_claim_id}/serve`, { note: note.value }));
       actions.push(note, served);
     }
+  }
+  if (state.manages.some((c) => c.id === need.community_id)) {
+    const close = h("button", { type: "button", class: "btn btn-secondary btn-small" }, t("baodao.need_close"));
+    close.addEventListener("click", () => act(close, `/api/needs/${need.id}/close`));
+    actions.push(close);
   }
   return h("li", { class: "need", "data-need": need.id }, h("div", { class: "need-head" }, h("strong", {}, need.title)),
     need.description ? h("span", {}, need.description) : null,
@@ -226,6 +236,14 @@ $("need-form").addEventListener("submit", async (event) => {
 });
 
 $("print").addEventListener("click", () => window.print());
+$("identity").addEventListener("change", async (event) => {
+  try {
+    await api("PUT", "/api/me/party-identity", { shown: event.currentTarget.checked });
+    toast(t("baodao.identity_saved"));
+  } catch (err) {
+    handlePageError(err);
+  }
+});
 
 try {
   const me = await api("GET", "/api/me");

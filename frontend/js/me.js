@@ -45,6 +45,7 @@ function features(me) {
     !manager && { href: "/rankings.html", key: "feature.rankings", icon: "users" },
     { href: "/baodao.html", key: "feature.baodao", icon: "flag" },
     { href: "/micro.html", key: "feature.micro", icon: "grid" },
+    { href: "/tools.html", key: "feature.tools", icon: "list" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];

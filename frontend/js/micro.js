@@ -109,8 +109,11 @@ submitter("new-form", () => api("POST", `/api/grids/${$("grid").value}/micro-gri
 submitter("role-form", () => api("POST", "/api/role-invites", { kind: $("role-kind").value,
   micro_grid_id: Number($("role-micro").value), name: $("role-name").value.trim(), phone: $("role-phone").value.trim() }),
 "micro.invited");
-submitter("place-form", () => api("POST", `/api/micro-grids/${$("place-micro").value}/residents`,
-  { user_id: Number($("place-person").value) }), "micro.placed");
+submitter("place-form", async () => {
+  await api("POST", `/api/micro-grids/${$("place-micro").value}/residents`, { user_id: Number($("place-person").value) });
+  const one = await api("GET", `/api/micro-grids/${$("place-micro").value}`);
+  document.querySelector(`#micro-list li[data-micro='${one.id}']`)?.replaceWith(microRow(one));
+}, "micro.placed");
 $("grid").addEventListener("change", () => loadGrid().catch((e) => handlePageError(e)));
 
 async function start() {

@@ -58,4 +58,8 @@ export default {
   "baodao.decline_reason": "Why? (the place returns to the list)",
   "baodao.approve_second": "Approve as the second person",
   "baodao.awaiting_second": "{hours} h and {points} points: above the community's limits, another manager approves",
+  "baodao.identity": "Show that I am a party member (my household reads 党员户)",
+  "baodao.identity_saved": "Saved",
+  "baodao.my_claims": "Needs I claimed",
+  "baodao.need_close": "Close the need",
 };

@@ -67,4 +67,5 @@ export default {
   "common.join_hint": "You have not joined a community yet; once you do, this page shows it.",
   "common.join_link": "Find and join my community",
   "title.micro": "Grids and micro-grids · Linli",
+  "title.tools": "Community business · Linli",
 };

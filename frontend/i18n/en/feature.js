@@ -19,6 +19,7 @@ export default {
   "feature.units": "My unit",
   "feature.city": "City lists",
   "feature.micro": "Grids and micro-grids",
+  "feature.tools": "Community business",
   "feature.levels": "Street overview",
   "feature.baodao": "Report to my community",
 

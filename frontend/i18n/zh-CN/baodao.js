@@ -58,4 +58,8 @@ export default {
   "baodao.decline_reason": "请填写原因（名额将退回清单）",
   "baodao.approve_second": "复核通过",
   "baodao.awaiting_second": "{hours} 小时、{points} 积分，超出社区限额，需另一位管理员复核",
+  "baodao.identity": "亮身份：在我家显示“党员户”",
+  "baodao.identity_saved": "已保存",
+  "baodao.my_claims": "我认领过的需求",
+  "baodao.need_close": "关闭需求",
 };

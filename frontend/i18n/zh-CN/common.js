@@ -67,4 +67,5 @@ export default {
   "common.join_hint": "您还没有加入社区，加入后就能看到这里的内容。",
   "common.join_link": "查找并加入我的社区",
   "title.micro": "网格与微网格 · 邻里",
+  "title.tools": "社区事务 · 邻里",
 };
