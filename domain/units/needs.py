@@ -108,6 +108,7 @@ async def serve(conn: asyncpg.Connection, actor: Actor, claim_id: int, note: str
 async def _credit(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, minutes: int, points: int) -> list[int]:
     """The person's credit for the claim, from the community's issuing accounts (once per claim)."""
     transfers = []
+    unit: ledger.Unit  # the pairs below name the ledger's units
     for unit, amount in (("points", points), ("minutes", minutes)):
         if amount <= 0:
             continue
