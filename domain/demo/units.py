@@ -21,13 +21,16 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
         made = await invites.invite(conn, inviter, phone=phone, name=name, **invite)
         await invites.answer(conn, await orgs.load_actor(conn, user_id), made.id, accept=True)
 
+    # the street's secretary and the unit's administrator live in the street's communities too
     secretary = await auth.create_user(conn, phone="13800000003", password=PASSWORD, name="陈书记")
+    await orgs.add_member(conn, admin, city.communities["裕丰社区"], secretary, "volunteer")
     await accepted(admin, secretary, kind="manager", org_id=city.streets["苏祠街道"])
     street = await orgs.load_actor(conn, secretary)
     office = await units.create_unit(conn, street, name="区政务服务中心党支部", kind="government",
                                      parent_id=city.streets["苏祠街道"])
     await units.create_unit(conn, admin, name="苏祠小学党支部", kind="school", parent_id=city.streets["通惠街道"])
     unit_admin = await auth.create_user(conn, phone="13800000004", password=PASSWORD, name="何支书")
+    await orgs.add_member(conn, admin, city.communities["裕丰社区"], unit_admin, "volunteer")
     await accepted(street, unit_admin, kind="unit_admin", unit_id=office.id)
     await units.set_target(conn, street, city.streets["苏祠街道"], 2026, 24 * 60)
 
