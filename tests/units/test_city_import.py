@@ -185,3 +185,29 @@ def test_row_rules_alone():
             city._Row(4, {"level": "区", "code": "D2", "name": "", "parent_code": ""})]
     city.check_rows("tree", rows)
     assert [r.reason for r in rows] == ["wrong_parent", "wrong_parent", "missing_name"]
+
+
+async def test_nobody_is_made_a_manager_without_accepting(client, world, pool):
+    c = await world.community()
+    admin = await world.admin()
+    someone = await world.person("某人")
+    before = await pool.fetchval("select count(*) from org_managers where org_id = $1", c.id)
+    by_id = await client.post(f"/api/orgs/{c.id}/managers", headers=admin.headers, json={"user_id": someone.id})
+    assert by_id.status_code == 422  # appointing by user id is gone
+    named = await client.post(f"/api/orgs/{c.id}/managers", headers=admin.headers,
+                              json={"phone": someone.phone, "name": "某人"})
+    assert named.status_code == 201 and named.json()["state"] == "open"
+    assert await pool.fetchval("select count(*) from org_managers where org_id = $1", c.id) == before
+    # a street's manager names its communities' managers, not its own street's; a community's manager neither
+    street_boss = await world.person("街道书记")
+    await pool.execute("insert into org_managers (org_id, user_id) values ($1, $2)", c.street_id, street_boss.id)
+    ok = await client.post(f"/api/orgs/{c.id}/managers", headers=street_boss.headers,
+                           json={"phone": new_phone(), "name": "新书记"})
+    assert ok.status_code == 201
+    for who, org in ((street_boss, c.street_id), (c.manager, c.id)):
+        refused = await client.post(f"/api/orgs/{org}/managers", headers=who.headers,
+                                    json={"phone": new_phone(), "name": "新书记"})
+        assert refused.status_code == 403, refused.text
+    declined = await client.post(f"/api/me/role-invites/{named.json()['id']}/decline", headers=someone.headers)
+    assert declined.json()["state"] == "declined"
+    assert await pool.fetchval("select count(*) from org_managers where org_id = $1", c.id) == before
