@@ -19,7 +19,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import ledger, notify
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
@@ -129,8 +129,23 @@ async def invite(conn: asyncpg.Connection, actor: Actor, *, kind: str, phone: st
                                target=("role_invite", invite_id),
                                after={"kind": kind, "org_id": org_id, "unit_id": unit_id,
                                       "micro_grid_id": micro_grid_id}, ip=ip)
+            row = await conn.fetchrow(_SELECT + " where i.id = $1", invite_id)
+            await _tell(conn, row, community_id)
     row = await conn.fetchrow(_SELECT + " where i.id = $1", invite_id)
     return _invite(row, own=False)
+
+
+async def _tell(conn: asyncpg.Connection, row: asyncpg.Record, community_id: int | None) -> None:
+    """A message (in the act's transaction) to the account holding the phone, if there is one; someone
+    without an account sees the invitation when they register with that phone."""
+    user_id = await conn.fetchval("select id from users where phone = $1 and active", row["phone"])
+    if user_id is None:
+        return
+    where = row["org_name"] or row["unit_name"] or row["micro_grid_name"] or ""
+    await notify.send(conn, user_id, "role_invited", community_id=community_id, link="/",
+                      # the role is a word notify renders in the reader's language (rules.WORDS)
+                      params={"inviter": row["invited_by"], "where": where, "role": row["kind"]},
+                      dedup_key=f"role_invite:{row['id']}")
 
 
 async def _phone(conn: asyncpg.Connection, actor: Actor) -> str | None:

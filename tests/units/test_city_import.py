@@ -197,6 +197,10 @@ async def test_nobody_is_made_a_manager_without_accepting(client, world, pool):
     named = await client.post(f"/api/orgs/{c.id}/managers", headers=admin.headers,
                               json={"phone": someone.phone, "name": "某人"})
     assert named.status_code == 201 and named.json()["state"] == "open"
+    # they are told (the inbox, with the act); naming them again tells them nothing more
+    await client.post(f"/api/orgs/{c.id}/managers", headers=admin.headers, json={"phone": someone.phone, "name": "某人"})
+    assert await pool.fetchval("select count(*) from notifications where user_id = $1 and kind = 'role_invited'",
+                               someone.id) == 1
     assert await pool.fetchval("select count(*) from org_managers where org_id = $1", c.id) == before
     # a street's manager names its communities' managers, not its own street's; a community's manager neither
     street_boss = await world.person("街道书记")
