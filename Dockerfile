@@ -9,14 +9,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk 
     && useradd --create-home --uid 10001 linli
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY api ./api
 COPY domain ./domain
 COPY linli ./linli
 COPY bench ./bench
 COPY migrations ./migrations
 COPY frontend ./frontend
-RUN pip install .
+# Exactly the versions CI tested: the lock pins every dependency (README, "Dependencies").
+RUN pip install -c requirements.lock .
 
 USER linli
 EXPOSE 8000

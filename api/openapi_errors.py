@@ -43,6 +43,17 @@ def _needs_login(app: Litestar) -> set[tuple[str, str]]:
     return found
 
 
+def _own_errors(app: Litestar) -> dict[tuple[str, str], dict[int, str]]:
+    """Statuses a handler answers beyond the usual ones, declared where it is defined with
+    opt={"errors": {status: description}} (a login refused with 401 needs no session)."""
+    found: dict[tuple[str, str], dict[int, str]] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for m in handler.http_methods:
+                found[(route.path_format or "/", m.lower())] = dict(handler.opt.get("errors", {}))
+    return found
+
+
 def document(app: Litestar) -> None:
     openapi = app.openapi_schema  # built once here, then served as is
     openapi.components = openapi.components or Components()
@@ -52,7 +63,7 @@ def document(app: Litestar) -> None:
     schemes["session"] = SecurityScheme(type="apiKey", security_scheme_in="cookie", name="linli_session",
                                         description="pages; unsafe methods also need the X-CSRF-Token header")
     openapi.components.security_schemes = schemes
-    login = _needs_login(app)
+    login, own = _needs_login(app), _own_errors(app)
     ref = Reference(ref="#/components/schemas/Error")
     for path, item in (openapi.paths or {}).items():
         for method in HTTP_METHODS:
@@ -65,6 +76,7 @@ def document(app: Litestar) -> None:
             if (path, method) in login:
                 statuses |= WITH_LOGIN
                 operation.security = [{"bearer": []}, {"session": []}]
+            statuses |= own.get((path, method), {})
             responses = operation.responses = dict(operation.responses or {})
             if isinstance(responses.get("204"), OpenAPIResponse):
                 responses["204"].content = None  # Response[None] is documented as JSON null; 204 has no body

@@ -3,6 +3,7 @@ configured PostgreSQL (DATABASE_URL) or on an embedded one; the app in-process o
 that build communities and people quickly; a live server and headless Chromium for browser tests."""
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import os
@@ -21,8 +22,9 @@ import hypothesis
 import pytest
 
 from api.app import create_app
-from domain.people import auth, orgs
 from domain.core import clock, db, settings
+from domain.people import auth, orgs
+from tests import status_contract
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -142,21 +144,43 @@ async def fresh_conn(admin_url):
     await drop_database(admin_url, url)
 
 
-@pytest.fixture(scope="session")
-async def app(database_url):
-    application = create_app(database_url, run_sweeper=False, pool_size=20)
+@contextlib.asynccontextmanager
+async def running_app(url: str, pool_size: int = 20):
+    """The app on a database, its lifespan entered and exited in one task, as an ASGI server would."""
+    application = create_app(url, run_sweeper=False, pool_size=pool_size)
     started, stop = asyncio.Event(), asyncio.Event()
 
-    async def run_lifespan():  # enter and exit the lifespan in one task, as an ASGI server would
+    async def run_lifespan():
         async with application.lifespan():
             started.set()
             await stop.wait()
 
     task = asyncio.create_task(run_lifespan())
     await started.wait()
-    yield application
-    stop.set()
-    await task
+    try:
+        yield application
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture(scope="session")
+async def app(database_url):
+    async with running_app(database_url) as application:
+        yield application
+
+
+@contextlib.asynccontextmanager
+async def own_database(admin: str):
+    """A database of one test's own, for a test that runs a sweep over every row (the outbox, say):
+    no row another test left can be swept, counted or delivered. Checked by the ledger check, then dropped."""
+    url = await _fresh_database(admin)
+    try:
+        yield url
+        problems = await _ledger_problems(url)
+        assert not problems, f"`linli ledger check` after the test: {problems}"
+    finally:
+        await drop_database(admin, url)
 
 
 @pytest.fixture(scope="session")
@@ -178,6 +202,16 @@ async def client(app):
     await c.aclose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _documented_statuses():
+    """After every test of this process: each status an operation answered is in its OpenAPI entry
+    (tests/status_contract.py). A failure here names the operation and the status."""
+    yield
+    openapi = create_app("postgresql://unused@127.0.0.1:1/none", run_sweeper=False).openapi_schema.to_schema()
+    problems = status_contract.undocumented(status_contract.seen_in_this_process(), openapi)
+    assert not problems, "undocumented statuses:\n" + "\n".join(problems)
+
+
 @pytest.fixture(autouse=True)
 def _real_clock():
     yield
@@ -188,6 +222,18 @@ def _real_clock():
 def _settings_from_environment():
     """Each test starts from the environment as it is (a test's `setenv` does not leak into the next)."""
     settings.reload()
+
+
+# A moment far from the end of any day, week, month or quarter in Shanghai (a Wednesday, 10:00): tests
+# that need "now" stand the clock here instead of reading the machine's.
+T0 = datetime(2026, 5, 13, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def at_t0() -> datetime:
+    """The clock stands at T0 (`clock.advance` moves it; it runs again after the test)."""
+    clock.freeze(T0)
+    return T0
 
 
 def freeze_at_window_start(seconds: int) -> datetime:
@@ -228,6 +274,7 @@ def new_phone() -> str:
 def sms_code(phone: str) -> str:
     """The last one-time code the log sender (domain/core/sms.py) sent to a phone in this process."""
     import re
+
     from domain.core import sms
     message = sms.last_logged(phone)
     assert message, f"no SMS was sent to {phone}"

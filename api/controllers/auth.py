@@ -85,7 +85,7 @@ class AuthController(Controller):
                                               ip=client_ip(request))
         return _with_cookies(request, login, 200)
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, opt={"errors": {401: "Wrong phone number or password"}})
     async def login(self, request: Request, data: LoginIn, pool: asyncpg.Pool) -> Response[LoginOut]:
         # No transaction around it: a failed attempt must still count towards the rate limit.
         async with pool.acquire() as conn:

@@ -12,7 +12,9 @@ _frozen: datetime | None = None
 
 
 def now() -> datetime:
-    return _frozen if _frozen is not None else datetime.now(timezone.utc)
+    if _frozen is not None:
+        return _frozen
+    return settings.get().clock_at or datetime.now(timezone.utc)
 
 
 def zone() -> ZoneInfo:

@@ -9,6 +9,7 @@ these variables (a test compares the two).
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,6 +94,15 @@ def _flag(raw: str) -> bool:
     return raw.lower() in ("1", "true", "yes")
 
 
+def _optional_instant(raw: str) -> datetime | None:
+    if not raw:
+        return None
+    at = datetime.fromisoformat(raw)
+    if at.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2027-01-04T09:00:00+08:00")
+    return at
+
+
 def _var(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
     return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
 
@@ -172,6 +182,9 @@ class Settings:
                                "the gateway's API key, sent as `Authorization: Bearer <key>`")
     sms_template: str = _var("LINLI_SMS_TEMPLATE", _sms_template, "【邻里】您的验证码是{code}，5分钟内有效，请勿告诉他人。",
                              "the SMS text; `{code}` is replaced by the 6-digit code")
+    clock_at: datetime | None = _var("LINLI_CLOCK_AT", _optional_instant, "",
+                                     "for tests only: the process's clock stands still at this instant (ISO 8601 "
+                                     "with offset), so a test can drive servers in other processes; unset: real time")
     sms_show_codes: bool = _var("LINLI_SMS_SHOW_CODES", _flag, "0",
                                 "1: the API returns sent codes so a demo works without a phone (`serve --demo`)")
 

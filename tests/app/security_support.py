@@ -8,14 +8,14 @@ import io
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 from PIL import Image
 
 from api.app import create_app
-from domain.core import db
-from tests.conftest import Community, Person, World, _fresh_database, _free_port, drop_database
+from domain.core import clock, db
+from tests.conftest import Community, Person, World, _free_port, _fresh_database, drop_database
 
 
 class BackgroundLoop:
@@ -80,7 +80,6 @@ class PrivateApp:
 
 # ---- a pair of communities with one resource of each kind ------------------------------------
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def jpeg(size=(64, 48)) -> bytes:
@@ -152,8 +151,9 @@ class Builder:
         return side
 
     async def activity(self, side: Side, *, publish: bool = True, title: str | None = None) -> dict:
+        now = clock.now().replace(microsecond=0)  # open around the test's "now": frozen or real
         body = {"community_id": side.community.id, "title": title or f"清扫楼道{side.name}", "place": "3栋",
-                "starts_at": (NOW - timedelta(hours=1)).isoformat(), "ends_at": (NOW + timedelta(days=2)).isoformat(),
+                "starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(days=2)).isoformat(),
                 "points": 5}
         activity = await _ok(self.client, side.manager, "POST", "/api/activities", json=body)
         if publish:

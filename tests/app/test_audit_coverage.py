@@ -10,7 +10,7 @@ operation in neither table fails `test_every_mutating_operation_is_covered`, so 
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from PIL import Image
 
 from domain.core import clock
 from domain.rankings import rules as ranking_rules
-from tests.conftest import Community, Person, World, appoint, new_phone
+from tests.conftest import T0, Community, Person, World, appoint, new_phone
 
 MUTATING = ("post", "put", "patch", "delete")
 
@@ -77,12 +77,14 @@ PERSONAL: dict[tuple[str, str], str] = {
 }
 
 
+pytestmark = pytest.mark.usefixtures("at_t0")  # the clock stands at T0 unless a test moves it
+
+
 def _operations(app) -> set[tuple[str, str]]:
     doc = app.openapi_schema.to_schema()
     return {(method.upper(), path) for path, item in doc["paths"].items() for method in MUTATING if method in item}
 
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 @dataclass

@@ -12,15 +12,17 @@ lists every operation by role and side.)
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from domain.checkin import codes
+from domain.core import clock
 from domain.people import orgs
-from tests.conftest import Community, Person, World
+from tests.conftest import T0, Community, Person, World
 
+pytestmark = pytest.mark.usefixtures("at_t0")  # seeded at T0: every test runs with the clock there
 
 @dataclass
 class Env:
@@ -46,6 +48,7 @@ async def _ok(client, person, method, path, **kw) -> dict:
 
 @pytest.fixture(scope="module")
 async def env(app) -> Env:
+    clock.freeze(T0)  # seeded at T0; every test here runs there (at_t0)
     transport = httpx.ASGITransport(app=app, client=("198.51.100.61", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as client:
         world = World(app.state.pool)
@@ -63,7 +66,7 @@ async def env(app) -> Env:
             await world.fund(person, community, "points", 1000)
             await world.fund(person, community, "minutes", 1000)
         e = Env(client, world, a, deputy, resident_a, b, stranger, {})
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = T0
         for side, who in (("a", a), ("b", b)):
             act = await _ok(client, who.manager, "POST", "/api/activities", json={
                 "community_id": who.id, "title": "边界活动", "starts_at": (now - timedelta(hours=1)).isoformat(),

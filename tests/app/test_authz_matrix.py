@@ -20,16 +20,19 @@ Scope, as the code decides it and this table pins it:
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from domain.people import auth
 from domain.checkin import codes
-from tests.conftest import Person, World, appoint, new_phone, sms_code
+from domain.core import clock
+from domain.people import auth
+from domain.rankings import rules as ranking_rules
 from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
+from tests.conftest import T0, Person, World, appoint, new_phone, sms_code
+
+pytestmark = pytest.mark.usefixtures("at_t0")  # seeded at T0: every test runs with the clock there
 
 ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
 SIDES = ("A", "B")
@@ -107,13 +110,11 @@ class Cell:
 
 
 def quarter() -> str:
-    now = datetime.now(ZoneInfo("Asia/Shanghai"))
-    return f"{now.year}Q{(now.month - 1) // 3 + 1}"
+    return str(ranking_rules.quarter_of(T0, clock.zone()))
 
 
 def _iso(hours: float) -> str:
-    from datetime import timedelta, timezone
-    return (datetime.now(timezone.utc) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+    return (T0 + timedelta(hours=hours)).isoformat()
 
 
 C = lambda c: c.ids["community"]  # noqa: E731  (the side's community id, for bodies and queries)
@@ -302,7 +303,7 @@ TABLE = [
     # rankings, postings, households, dashboard, exports
     Op("GET", "/api/rankings", MANAGER, query=lambda c: {"scope": "community", "org_id": C(c)}),
     Op("GET", "/api/communities/{community_id}/ledger.csv", MANAGER,
-       query=lambda c: {"from": f"{datetime.now().year}-01-01", "to": f"{datetime.now().year}-12-31"}),
+       query=lambda c: {"from": f"{T0.year}-01-01", "to": f"{T0.year}-12-31"}),
     Op("GET", "/api/communities/{community_id}/settings", MANAGER),
     Op("PATCH", "/api/communities/{community_id}/settings", MANAGER, body=lambda c: {"points_expire": False}),
     Op("GET", "/api/communities/{community_id}/dashboard", MANAGER),
@@ -706,6 +707,7 @@ def expected(op: Op, role: str, side: str) -> int | str:
 
 @pytest.fixture(scope="module")
 async def matrix(app):
+    clock.freeze(T0)  # the world is seeded at T0, and every test of the matrix runs there (at_t0)
     # Its own client address: the matrix registers and logs in, and must not spend other tests' quota.
     transport = httpx.ASGITransport(app=app, client=("198.51.100.23", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as client:

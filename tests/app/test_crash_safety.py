@@ -26,10 +26,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS, World, _fresh_database, drop_database
 from tests.app.security_support import BackgroundLoop, Serve, _free_port
+from tests.conftest import ARTIFACTS, World, _fresh_database, drop_database
 
-pytestmark = pytest.mark.heavy
+pytestmark = [pytest.mark.sql, pytest.mark.heavy]
 
 VOLUNTEERS, ACTIVITIES, WORKERS = 16, 8, 12
 

@@ -13,7 +13,6 @@ import pytest
 
 from domain.core import db, settings
 
-
 # ---- finding 10: a kill -9 must not keep the embedded server alive forever -------------------------
 
 CHILD = textwrap.dedent("""

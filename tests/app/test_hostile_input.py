@@ -74,12 +74,13 @@ async def test_logs_never_contain_passwords_or_full_phones(client, caplog):
 
 # ---- every body-taking operation, table-driven from the authorisation matrix (issue 11) -------------
 
-import httpx  # noqa: E402  (the additions below are a section of their own)
 import uuid  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
-from domain.core import clock
+import httpx  # noqa: E402  (the additions below are a section of their own)
+
 from domain.checkin import codes  # noqa: E402
+from domain.core import clock
 from domain.core.reasons import REASONS  # noqa: E402
 from tests.app.security_support import Builder, _ok  # noqa: E402
 from tests.app.test_authz_matrix import PARAM, TABLE, Cell  # noqa: E402
@@ -393,7 +394,7 @@ async def test_edge_values_found_by_fuzzing_are_4xx(client, world):
     volunteer = await world.member(community)
     admin, manager = await world.admin(), community.manager
     # "²".isdigit() is True, int("²") raises: a cursor of Unicode digits.
-    for path in ("/api/rewards?cursor=%C2%B2", f"/api/activities/1/failed-scans?cursor=%C2%B3%C2%B2",
+    for path in ("/api/rewards?cursor=%C2%B2", "/api/activities/1/failed-scans?cursor=%C2%B3%C2%B2",
                  "/api/orgs?cursor=%D9%A3"):
         r = await client.get(path, headers=admin.headers)
         assert r.status_code in (404, 422), (path, r.text)

@@ -3,23 +3,24 @@ their counters, so hits on one count on the other. Login is throttled per (phone
 registration per address, QR scans per person and per address.
 
 The servers trust X-Forwarded-For from 127.0.0.1 (uvicorn proxy headers, as behind a local reverse
-proxy), which lets each test act from an address of its own. Counters are fixed windows; a test
-waits, if need be, until its window has time enough left (`fresh_window`), so it cannot straddle two.
+proxy), which lets each test act from an address of its own. Counters are fixed windows, so both
+servers run on a clock that stands still (LINLI_CLOCK_AT): a test's requests all fall in one window,
+whatever the real time, and each test's own addresses, phones and people keep its counts its own.
 """
 
 import asyncio
 import itertools
-import time
 import uuid
+from datetime import datetime, timezone
 
 import asyncpg
 import httpx
 import pytest
 
-from domain.people import auth
 from domain.core import db
-from tests.conftest import _fresh_database, drop_database, new_phone, register_sync
+from domain.people import auth
 from tests.app.security_support import Serve
+from tests.conftest import _fresh_database, drop_database, new_phone, register_sync
 
 pytestmark = pytest.mark.heavy
 
@@ -27,19 +28,13 @@ SCANS_PER_USER, SCANS_PER_IP = 5, 8
 _addresses = (f"198.18.{i // 250}.{i % 250 + 1}" for i in itertools.count(uuid.uuid4().int % 10000))
 
 
-def fresh_window(seconds: int, margin: float = 40) -> None:
-    """Wait, if needed, until the current fixed window has at least `margin` seconds left."""
-    left = seconds - time.time() % seconds
-    if left < margin:
-        time.sleep(left + 0.5)
-
-
 @pytest.fixture(scope="module")
 def servers(admin_url):
     url = asyncio.run(_fresh_database(admin_url))
     limits = {"LINLI_SCAN_RATE_PER_MINUTE": str(SCANS_PER_USER), "LINLI_SCAN_RATE_PER_IP_MINUTE": str(SCANS_PER_IP),
               "LINLI_SMS_SHOW_CODES": "1",  # registering needs the SMS code: these servers answer it
-              "LINLI_TRUSTED_PROXIES": "127.0.0.1"}  # each test request names its address in X-Forwarded-For
+              "LINLI_TRUSTED_PROXIES": "127.0.0.1",  # each test request names its address in X-Forwarded-For
+              "LINLI_CLOCK_AT": datetime.now(timezone.utc).isoformat()}  # no window can end mid-test
     procs = [Serve(url, **limits), Serve(url, **limits)]
     try:
         for proc in procs:
@@ -74,7 +69,6 @@ def test_wrong_logins_for_one_phone_count_on_both_processes(servers):
     url, bases = servers
     [(_, phone, _)] = asyncio.run(_people(url, 1, password="right-password-1"))
     ip = {"X-Forwarded-For": next(_addresses)}
-    fresh_window(auth.WINDOW)
     where = alternate(bases)
     statuses = [httpx.post(f"{next(where)}/api/auth/login", json={"phone": phone, "password": "wrong-password"},
                            headers=ip, timeout=30).status_code for _ in range(auth.LOGIN_FREE_TRIES)]
@@ -93,7 +87,6 @@ def test_wrong_logins_from_one_address_count_on_both_processes(servers):
     url, bases = servers
     [(_, phone, _)] = asyncio.run(_people(url, 1, password="right-password-1"))
     ip = {"X-Forwarded-For": next(_addresses)}
-    fresh_window(auth.WINDOW, margin=120)
     where = alternate(bases)
     for i in range(auth.LOGIN_FAILS_PER_IP):  # a different unknown phone each time: only the address adds up
         r = httpx.post(f"{next(where)}/api/auth/login", json={"phone": new_phone(), "password": "guess-123"},
@@ -112,7 +105,6 @@ def test_wrong_logins_from_one_address_count_on_both_processes(servers):
 def test_registrations_from_one_address_count_on_both_processes(servers):
     _, bases = servers
     ip = {"X-Forwarded-For": next(_addresses)}
-    fresh_window(3600, margin=120)
     where = alternate(bases)
     for i in range(auth.REGISTER_PER_IP):
         r = register_sync(next(where), new_phone(), "secret-pass-1", "新用户", headers=ip, timeout=30)
@@ -131,7 +123,6 @@ def test_scans_are_limited_per_person_and_per_address_across_processes(servers):
     url, bases = servers
     (_, _, first), (_, _, second), (_, _, third) = asyncio.run(_people(url, 3))
     ip = next(_addresses)
-    fresh_window(60, margin=10)  # the whole test takes a second or two
     where = alternate(bases)
     # Any scan counts, even of an unknown code: the limit is about the requests.
     assert [_scan(next(where), first, ip).status_code for _ in range(SCANS_PER_USER)] == [404] * SCANS_PER_USER
@@ -148,7 +139,6 @@ def test_scans_are_limited_per_person_and_per_address_across_processes(servers):
 def test_scan_previews_count_per_address(servers):
     _, bases = servers
     ip = {"X-Forwarded-For": next(_addresses)}
-    fresh_window(60, margin=10)  # the whole test takes a second or two
     where = alternate(bases)
     statuses = [httpx.get(f"{next(where)}/api/scans/nosuchcode", headers=ip, timeout=30).status_code
                 for _ in range(SCANS_PER_IP + 1)]

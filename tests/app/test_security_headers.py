@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import _fresh_database, drop_database, new_phone, register_sync
 from tests.app.security_support import Serve
+from tests.conftest import _fresh_database, drop_database, new_phone, register_sync
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 PAGES = sorted(p.name for p in FRONTEND.glob("*.html"))

@@ -5,18 +5,21 @@ annulment, manual marks, closing and the window-end sweeper."""
 import asyncio
 import io
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from domain import checkin, ledger
-from domain.core import clock, qr
 from domain.checkin import codes
+from domain.core import clock, qr
 from domain.core.reasons import explain
+from tests.conftest import T0
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
+# sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
+pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
+
 
 
 def iso(t: datetime) -> str:
@@ -25,7 +28,8 @@ def iso(t: datetime) -> str:
 
 async def new_activity(client, community, *, publish=True, starts=None, ends=None, **extra) -> dict:
     body = {"community_id": community.id, "title": extra.pop("title", "垃圾分类宣传"), "place": "社区服务中心",
-            "starts_at": iso(starts or T0 - timedelta(minutes=10)), "ends_at": iso(ends or T0 + timedelta(hours=3)),
+            "starts_at": iso(starts or clock.now().replace(microsecond=0) - timedelta(minutes=10)),
+            "ends_at": iso(ends or clock.now().replace(microsecond=0) + timedelta(hours=3)),
             "points": 10, **extra}
     r = await client.post("/api/activities", json=body, headers=community.manager.headers)
     assert r.status_code == 201, r.text

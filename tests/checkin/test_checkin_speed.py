@@ -4,23 +4,27 @@ check-in in flight is not lost by a concurrent close, and a scan stays within it
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from domain import checkin
-from domain.core import clock
 from domain.checkin import scans
+from domain.checkin.scans import ScanContext
+from domain.core import clock
 from domain.core.errors import DomainError
 from domain.people.orgs import Actor
-from domain.checkin.scans import ScanContext
+from tests.conftest import T0
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
+# sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
+pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
+
 
 
 async def new_activity(client, community, **extra) -> dict:
-    body = {"community_id": community.id, "title": "楼道清洁", "starts_at": (T0 - timedelta(minutes=10)).isoformat(),
-            "ends_at": (T0 + timedelta(hours=3)).isoformat(), "points": 10, **extra}
+    body = {"community_id": community.id, "title": "楼道清洁", "starts_at": (clock.now().replace(microsecond=0) - timedelta(minutes=10)).isoformat(),
+            "ends_at": (clock.now().replace(microsecond=0) + timedelta(hours=3)).isoformat(), "points": 10, **extra}
     r = await client.post("/api/activities", json=body, headers=community.manager.headers)
     assert r.status_code == 201, r.text
     r = await client.post(f"/api/activities/{r.json()['id']}/publish", headers=community.manager.headers)

@@ -7,9 +7,13 @@ waits, by asking the server, until each side queues for a lock (sync points, not
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from domain import checkin
 from domain.core import clock, sweeper
 from tests.checkin.test_checkin_speed import T0, check_in, new_activity, taken
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 
 async def _someone_waits_for(pool, pid: int) -> None:

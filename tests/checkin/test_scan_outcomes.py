@@ -6,6 +6,8 @@ import pytest
 
 from domain.checkin import scans
 
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
+
 
 def checked_in(**details) -> scans.CheckedIn:
     return scans.CheckedIn(kind="poster", target_id=7, title="垃圾分类宣传", points=10, details=scans.CheckInDetails(

@@ -5,13 +5,18 @@ screens; and issue 16 finding 5 (geofence without coordinates, automatic check-o
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+import pytest
 
 from domain import checkin
 from domain.core import clock
 from tests.checkin.test_activities import balances, new_activity, poster_code
+from tests.conftest import T0
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
+# sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
+pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
+
 
 
 def iso(t: datetime) -> str:

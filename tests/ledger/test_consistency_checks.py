@@ -13,10 +13,12 @@ import asyncpg
 import pytest
 
 from domain import demo, supermarket, timebank
-from domain.people import orgs
 from domain.core import db
 from domain.ledger import check as ledger_check
+from domain.people import orgs
 from tests.conftest import _fresh_database, _with_database, drop_database
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 
 @pytest.fixture(scope="module")

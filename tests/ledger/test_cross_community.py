@@ -6,10 +6,14 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from domain import checkin, ledger, supermarket
 from domain.core import clock
 from domain.core.errors import DomainError
 from domain.people import orgs
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 12, 10, 0, tzinfo=SH)

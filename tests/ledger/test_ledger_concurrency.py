@@ -11,6 +11,8 @@ from domain import ledger
 from domain.core.errors import DomainError
 from tests.ledger.ledger_support import accounts_of, balance_of, new_key
 
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
+
 RACERS = 64
 
 

@@ -12,11 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.ledger import adjustments
 from domain import ledger
 from domain.core.errors import DomainError
+from domain.ledger import adjustments
 from tests.conftest import examples
 from tests.ledger.ledger_support import accounts_of, entries_sum, new_key
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 MEMBERS = 3
 ISSUING, SHOP = MEMBERS, MEMBERS + 1  # account slots after the members'

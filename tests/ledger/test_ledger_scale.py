@@ -7,10 +7,15 @@ whole test session shares stays small (and `ledger check` elsewhere stays quick)
 
 import json
 
-from domain.core import clock
+import pytest
+
 from domain import ledger
-from domain.ledger import check as ledger_check, statements
+from domain.core import clock
+from domain.ledger import check as ledger_check
+from domain.ledger import statements
 from tests.ledger.ledger_support import accounts_of
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 POSTINGS = 100_000
 PAGE = 20

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import _with_database, drop_database
 
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
+
 BALANCES = """select a.id, a.unit, a.kind, a.user_id, a.org_id, a.balance, a.held,
                      coalesce(sum(e.amount), 0) as entries, count(e.id) as postings
               from accounts a left join entries e on e.account_id = a.id group by a.id order by a.id"""

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.people import auth
-from domain.core import clock
 from domain import ledger
+from domain.core import clock
+from domain.people import auth
 from domain.rankings import expiry as points_expiry
 from tests.conftest import Community, Person, World
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -493,17 +495,18 @@ async def test_expiry_moves_exactly_the_unspent_points_of_the_earlier_year(clien
     assert soon["total"] == 30 and soon["expires_at"] == "2028-01-01T00:00:00+08:00"
     assert [(i["community_name"], i["year"], i["points"]) for i in soon["items"]] == [("丁社区", 2026, 30)]
     assert (await ok(client, spender, "GET", "/api/me/expiring"))["total"] == 0
-    assert await points_expiry.sweep(pool, clock.now()) == 0
+    await points_expiry.sweep(pool, clock.now())  # sweeps every community: what it did to ours is asserted
     assert await balance(client, p) == 105
 
     # Five minutes into 2028 (Shanghai): November's 30 left go back to 丁社区's issuing account. June's
     # 25 in 戊社区 never expire, 2027's 50 are newer, minutes never expire.
     await travel(pool, at(2028, 1, 1, 0, 5), c.manager, p, spender)
-    assert await points_expiry.sweep(pool, clock.now()) == 30
+    await points_expiry.sweep(pool, clock.now())
     assert await balance(client, p) == 75
     assert await balance(client, p, "minutes") == 120
     assert await balance(client, spender) == 0
-    assert await points_expiry.sweep(pool, clock.now()) == 0  # once
+    await points_expiry.sweep(pool, clock.now())  # once
+    assert await balance(client, p) == 75
     statement = await ok(client, p, "GET", "/api/me/statement?unit=points&limit=1")
     line = statement["items"][0]
     assert (line["kind"], line["amount"], line["cause"]["type"], line["cause"]["id"]) == ("expiry", -30, "expiry", 2026)

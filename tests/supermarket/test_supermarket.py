@@ -10,11 +10,13 @@ import asyncpg
 import pytest
 from PIL import Image
 
-from domain.people import auth
-from domain.core import clock, sweeper
-from domain.checkin import codes
 from domain import supermarket
+from domain.checkin import codes
+from domain.core import clock, sweeper
+from domain.people import auth
 from tests.conftest import Person
+
+pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
 
 # ---- helpers ----------------------------------------------------------------------------------
