@@ -89,10 +89,11 @@ class RoleInviteController(Controller):
 
     @get("/role-invites")
     async def list_sent(self, actor: Actor, pool: asyncpg.Pool, org_id: int | None = None,
-                        unit_id: int | None = None) -> list[invites.RoleInvite]:
-        """The invitations for one level's managers (org_id) or one unit's administrators (unit_id)."""
+                        unit_id: int | None = None, level_id: int | None = None) -> list[invites.RoleInvite]:
+        """The invitations for one level's managers (org_id), one unit's administrators (unit_id), or
+        the administrators of every unit under a street or district (level_id)."""
         async with pool.acquire() as conn:
-            return await invites.sent(conn, actor, org_id=org_id, unit_id=unit_id)
+            return await invites.sent(conn, actor, org_id=org_id, unit_id=unit_id, level_id=level_id)
 
     @get("/me/role-invites")
     async def mine(self, actor: Actor, pool: asyncpg.Pool) -> list[invites.RoleInvite]:

@@ -223,10 +223,17 @@ async def _grant(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, no
     return micro["community_id"]
 
 
-async def sent(conn: asyncpg.Connection, actor: Actor, *, org_id: int | None = None,
-               unit_id: int | None = None) -> list[RoleInvite]:
-    """Invitations for one level's managers or one unit's administrators, for the page that names them."""
-    if org_id is not None:
+async def sent(conn: asyncpg.Connection, actor: Actor, *, org_id: int | None = None, unit_id: int | None = None,
+               level_id: int | None = None) -> list[RoleInvite]:
+    """Invitations for one level's managers, one unit's administrators, or the administrators of every
+    unit under a street or district (`level_id`, one request for the page's whole list)."""
+    if level_id is not None:
+        await orgs.require_level_manager(conn, actor, level_id)
+        rows = await conn.fetch(
+            _SELECT + """ where i.kind = 'unit_admin' and i.unit_id in (
+                select x.id from units x join orgs p on p.id = x.parent_id where x.parent_id = $1 or p.parent_id = $1)
+              order by i.id desc limit 2000""", level_id)
+    elif org_id is not None:
         org = await orgs.get_org(conn, org_id)
         await _may_name_manager(conn, actor, org)
         rows = await conn.fetch(_SELECT + " where i.kind = 'manager' and i.org_id = $1 order by i.id desc limit 200",
@@ -239,5 +246,5 @@ async def sent(conn: asyncpg.Connection, actor: Actor, *, org_id: int | None = N
         rows = await conn.fetch(_SELECT + " where i.kind = 'unit_admin' and i.unit_id = $1 order by i.id desc limit 200",
                                 unit_id)
     else:
-        raise invalid("org_id", "org_id or unit_id")
+        raise invalid("org_id", "org_id, unit_id or level_id")
     return [_invite(r, own=False) for r in rows]

@@ -33,11 +33,14 @@ async function loadUnits() {
   const level = $("level").value;
   const list = await api("GET", `/api/units?under=${level}`);
   $("admin-unit").replaceChildren(...list.map((u) => h("option", { value: u.id }, u.name)));
-  const invited = await Promise.all(list.map((u) => api("GET", `/api/role-invites?unit_id=${u.id}`)));
-  $("unit-list").replaceChildren(...(list.length ? list.map((u, i) => h("li", { class: "need" },
+  const invited = new Map();  // unit id -> the invitations to administer it (one request for the level)
+  for (const x of await api("GET", `/api/role-invites?level_id=${level}`)) {
+    invited.set(x.unit_id, [...(invited.get(x.unit_id) ?? []), x]);
+  }
+  $("unit-list").replaceChildren(...(list.length ? list.map((u) => h("li", { class: "need" },
     h("strong", {}, u.name),
-    h("span", { class: "muted" }, invited[i].length
-      ? invited[i].map((x) => `${x.name}（${t(`levels.invite_state.${x.state}`)}）`).join("、")
+    h("span", { class: "muted" }, (invited.get(u.id) ?? []).length
+      ? invited.get(u.id).map((x) => `${x.name}（${t(`levels.invite_state.${x.state}`)}）`).join("、")
       : t("levels.no_admin"))))
     : [h("li", { class: "muted" }, t("levels.units_empty"))]));
   const below = [];

@@ -99,6 +99,11 @@ async def test_a_street_manager_loads_units_and_party_members_who_accept(client,
     assert done["counts"]["new"] == 1 and done["invites"] == 1
     unit_id = await pool.fetchval("select id from units where code = $1", f"{p}U1")
     assert await pool.fetchval("select count(*) from unit_admins where unit_id = $1", unit_id) == 0  # not yet
+    sent = (await client.get("/api/role-invites", params={"level_id": street1}, headers=boss.headers)).json()
+    assert [(i["unit_id"], i["name"], i["state"]) for i in sent] == [(unit_id, "赵管理", "open")]
+    other = await world.person("路人")
+    assert (await client.get("/api/role-invites", params={"level_id": street1},
+                             headers=other.headers)).status_code == 403
 
     members = xlsx(["姓名", "手机号", "单位编码", "社区编码", "网格编码"], [
         ["王党员", member.phone, f"{p}U1", f"{p}C1", f"{p}G1"],
