@@ -16,8 +16,10 @@ from litestar import Controller
 from api.controllers import activities, auth, console, home, me, orgs, privacy
 from api.controllers import areas as areas_api
 from api.controllers import certificates as certificates_api
+from api.controllers import city as city_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
+from api.controllers import micro as micro_api
 from api.controllers import notify as notify_api
 from api.controllers import rankings as rankings_api
 from api.controllers import reports as reports_api
@@ -60,7 +62,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("reports", reports_api.CONTROLLERS, demo=demos.reports.seed_demo),
     Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
-    Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
+    Capability("units", [*units_api.CONTROLLERS, *city_api.CONTROLLERS, *micro_api.CONTROLLERS],
+               demo=demos.units.seed_demo),  # 双报到, the city's lists, 微网格 (issue 31)  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
 )
 

@@ -386,6 +386,14 @@ class World:
             return await ledger_check.check(conn)
 
 
+async def appoint(client, admin: Person, org_id: int, person: Person) -> httpx.Response:
+    """Make `person` a manager of `org_id` as the API does it: `admin` names them by phone, they accept."""
+    invited = await client.post(f"/api/orgs/{org_id}/managers", headers=admin.headers,
+                                json={"phone": person.phone, "name": person.name})
+    assert invited.status_code == 201, invited.text
+    return await client.post(f"/api/me/role-invites/{invited.json()['id']}/accept", headers=person.headers)
+
+
 @pytest.fixture
 async def world(pool) -> World:
     return World(pool)

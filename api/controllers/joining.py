@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 
 from api.deps import client_ip, current_session, page_args
 from api.errors import lang as request_lang
@@ -28,6 +28,9 @@ class JoinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     join_code: Short | None = None   # the community's join QR (/j/<code>)
     scan_code: Short | None = None   # or the activity code that was refused with not_member
     nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    community_id: int | None = None  # or a community found by searching (issue 31)
+    building: Annotated[str, msgspec.Meta(max_length=50)] | None = None   # 楼栋
+    unit_no: Annotated[str, msgspec.Meta(max_length=50)] | None = None    # 单元
 
 
 class PolicyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -82,8 +85,16 @@ class JoiningController(Controller):
     async def ask(self, request: Request, actor: Actor, data: JoinIn, pool: asyncpg.Pool) -> joining.JoinRequest:
         """Ask to join the community of a join code, or of the activity code refused with not_member
         (that check-in completes on approval). Asking again returns the waiting request."""
-        return await joining.ask(pool, actor, join_code=data.join_code, scan_code=data.scan_code, nonce=data.nonce,
-                                 ip=client_ip(request))
+        return await joining.ask(pool, actor, join_code=data.join_code, scan_code=data.scan_code,
+                                 community_id=data.community_id, nonce=data.nonce, building=data.building,
+                                 unit_no=data.unit_no, ip=client_ip(request))
+
+    @get("/communities/search")
+    async def search(self, actor: Actor, pool: asyncpg.Pool,
+                     q: Annotated[str, QueryParameter(min_length=1, max_length=100)]) -> list[joining.CommunityHit]:
+        """Find one's community by its name, its street's or district's, or its address (every word typed)."""
+        async with pool.acquire() as conn:
+            return await joining.search(conn, q)
 
     @get("/join-requests/{join_request_id:int}")
     async def get_request(self, actor: Actor, join_request_id: int, pool: asyncpg.Pool) -> joining.JoinRequest:

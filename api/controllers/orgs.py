@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, patch, post
 
 from api.deps import client_ip, page_args
 from domain.core.errors import forbidden
-from domain.people import console, orgs
+from domain.people import console, invites, orgs
 from domain.people.orgs import Actor, Org, Team
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -27,6 +27,11 @@ class OrgEditIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class UserRef(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: int
+
+
+class ManagerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 
 
 class MemberIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -83,10 +88,14 @@ class OrgController(Controller):
                                           ip=client_ip(request))
 
     @post("/{org_id:int}/managers", status_code=201)
-    async def appoint(self, request: Request, actor: Actor, org_id: int, data: UserRef, pool: asyncpg.Pool) -> Done:
+    async def appoint(self, request: Request, actor: Actor, org_id: int, data: ManagerIn,
+                      pool: asyncpg.Pool) -> invites.RoleInvite:
+        """Name a manager of a community, street or district by phone (admins; managers of a level
+        above it). Nobody is made a manager without consent: the person accepts the invitation
+        (POST /api/me/role-invites/{id}/accept) and manages from then on."""
         async with pool.acquire() as conn:
-            await orgs.appoint_manager(conn, actor, org_id, data.user_id, ip=client_ip(request))
-        return Done()
+            return await invites.invite(conn, actor, kind="manager", phone=data.phone, name=data.name, org_id=org_id,
+                                        ip=client_ip(request))
 
     @delete("/{org_id:int}/managers/{user_id:int}", status_code=204)
     async def dismiss(self, request: Request, actor: Actor, org_id: int, user_id: int, pool: asyncpg.Pool) -> None:

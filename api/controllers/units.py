@@ -5,14 +5,18 @@ from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 
+from api.deps import client_ip
+from api.idempotent import respond
 from domain import units
 from domain.core.texts import ReasonIn
+from domain.people import invites
 from domain.people.orgs import Actor
+from domain.units import needs as need_claims
 
 CSV = "text/csv"
 Quarter = Annotated[str | None, QueryParameter(pattern=r"^\d{4}[Qq][1-4]$")]
@@ -26,6 +30,7 @@ class UnitIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class PhoneIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone: Annotated[str, msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
 
 
 class DeclareIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -98,12 +103,12 @@ class UnitsController(Controller):
         async with pool.acquire() as conn:
             return await units.list_units(conn, actor, under=under, mine=mine)
 
-    @post("/{unit_id:int}/admins", status_code=204)
-    async def grant_admin(self, actor: Actor, pool: asyncpg.Pool, unit_id: int, data: PhoneIn) -> None:
-        """Offer the unit's administration to whoever holds the phone: the same answer for any valid
-        phone; the person accepts it (/api/me/unit-offers)."""
+    @post("/{unit_id:int}/admins", status_code=201)
+    async def grant_admin(self, actor: Actor, pool: asyncpg.Pool, unit_id: int, data: PhoneIn) -> invites.RoleInvite:
+        """Name the unit's administrator by phone (its street's or district's managers): the person
+        accepts the invitation (POST /api/me/role-invites/{id}/accept) and administers from then on."""
         async with pool.acquire() as conn:
-            await units.grant_admin(conn, actor, unit_id, data.phone)
+            return await units.grant_admin(conn, actor, unit_id, data.phone, data.name)
 
     @post("/{unit_id:int}/roster", status_code=200)
     async def roster(self, actor: Actor, pool: asyncpg.Pool, unit_id: int,
@@ -189,6 +194,15 @@ class CommunityUnitsController(Controller):
             return await units.create_need(conn, actor, community_id, title=data.title, description=data.description,
                                            kind=data.kind, slots=data.slots)
 
+    @get("/need-claims")
+    async def claims_queue(self, actor: Actor, pool: asyncpg.Pool, community_id: int,
+                          state_: Annotated[Literal["claimed", "served", "awaiting_second", "confirmed", "declined",
+                                                    "unserved"] | None, QueryParameter(name="state")] = None
+                          ) -> list[need_claims.Claim]:
+        """The community's claims (the live ones, or one state), for its managers and those above."""
+        async with pool.acquire() as conn:
+            return await need_claims.queue(conn, actor, community_id, state_)
+
     @post("/service-cards", status_code=200)
     async def confirm_card(self, actor: Actor, pool: asyncpg.Pool, community_id: int, data: CardIn) -> CardOut:
         async with pool.acquire() as conn:
@@ -208,6 +222,65 @@ class NeedsController(Controller):
     async def close(self, actor: Actor, pool: asyncpg.Pool, need_id: int) -> None:
         async with pool.acquire() as conn:
             await units.close_need(conn, actor, need_id)
+
+
+class ServeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class ConfirmIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    minutes: Annotated[int, msgspec.Meta(ge=0, le=1440)]
+    points: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0
+    record: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]   # 会议纪要
+
+
+class DeclineIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    unserved: bool = False
+
+
+class NeedClaimsController(Controller):
+    """A claimed need until the community confirms it (issue 31; domain/units/needs.py)."""
+    path = "/api/need-claims/{claim_id:int}"
+    tags = ["units"]
+
+    @post("/serve", status_code=200)
+    async def serve(self, actor: Actor, pool: asyncpg.Pool, claim_id: int, data: ServeIn) -> need_claims.Claim:
+        """The person who claimed the need says they served it."""
+        async with pool.acquire() as conn:
+            return await need_claims.serve(conn, actor, claim_id, data.note)
+
+    @post("/confirm", status_code=200)
+    async def confirm(self, request: Request, actor: Actor, claim_id: int, data: ConfirmIn) -> Response[need_claims.Claim]:
+        """A manager of the need's community confirms with the minutes of the meeting: the person is
+        credited (and so their unit's yearly target), or above the community's thresholds the claim
+        waits for a second person. Send an Idempotency-Key."""
+        return await respond(request, actor, lambda conn: need_claims.confirm(
+            conn, actor, claim_id, minutes=data.minutes, points=data.points, record=data.record, ip=client_ip(request)))
+
+    @post("/approve", status_code=200)
+    async def approve(self, request: Request, actor: Actor, claim_id: int) -> Response[need_claims.Claim]:
+        """The second person (another manager, or one of the street or district above) approves a
+        confirmation above the thresholds; the credit is posted. Send an Idempotency-Key."""
+        return await respond(request, actor, lambda conn: need_claims.approve(conn, actor, claim_id, ip=client_ip(request)))
+
+    @post("/decline", status_code=200)
+    async def decline(self, request: Request, actor: Actor, pool: asyncpg.Pool, claim_id: int,
+                      data: DeclineIn) -> need_claims.Claim:
+        """Declined, or not served (unserved=true): the place returns to the list."""
+        async with pool.acquire() as conn:
+            return await need_claims.decline(conn, actor, claim_id, reason=data.reason, unserved=data.unserved,
+                                       ip=client_ip(request))
+
+
+class MyClaimsController(Controller):
+    path = "/api/me/need-claims"
+    tags = ["units"]
+
+    @get("/")
+    async def mine(self, actor: Actor, pool: asyncpg.Pool) -> list[need_claims.Claim]:
+        async with pool.acquire() as conn:
+            return await need_claims.mine(conn, actor)
 
 
 class LevelsController(Controller):
@@ -249,26 +322,6 @@ class MyUnitsController(Controller):
             return [Level(**row) for row in await units.levels_of(conn, actor)]
 
 
-class UnitOfferController(Controller):
-    """The offered person's side of a unit administration (issue 30: appointed only with consent)."""
-    path = "/api/me/unit-offers"
-    tags = ["units"]
-
-    @get("/")
-    async def mine(self, actor: Actor, pool: asyncpg.Pool) -> list[units.UnitOffer]:
-        async with pool.acquire() as conn:
-            return await units.my_offers(conn, actor)
-
-    @post("/{offer_id:int}/accept", status_code=200)
-    async def accept(self, actor: Actor, pool: asyncpg.Pool, offer_id: int) -> units.UnitOffer:
-        async with pool.acquire() as conn:
-            return await units.answer_offer(conn, actor, offer_id, accept=True)
-
-    @post("/{offer_id:int}/decline", status_code=200)
-    async def decline(self, actor: Actor, pool: asyncpg.Pool, offer_id: int) -> units.UnitOffer:
-        async with pool.acquire() as conn:
-            return await units.answer_offer(conn, actor, offer_id, accept=False)
-
-
-CONTROLLERS = (UnitsController, UnitOfferController, UnitReportsController, CommunityUnitsController,
-               NeedsController, LevelsController, MyUnitsController)  # listed in api/capabilities.py
+CONTROLLERS = (UnitsController, UnitReportsController, CommunityUnitsController, NeedsController, NeedClaimsController,
+               MyClaimsController, LevelsController,
+               MyUnitsController)  # listed in api/capabilities.py

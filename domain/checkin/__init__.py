@@ -788,6 +788,26 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     """
     reason = clean_reason(reason)
     activity = await activities.get_managed(conn, actor, activity_id, lock=True)
+    return await _mark(conn, actor, activity, user_ids, reason, minutes, ip=ip)
+
+
+async def mark_for_micro_grid(conn: asyncpg.Connection, actor: Actor, activity_id: int, user_ids: list[int],
+                              reason: str, minutes: int, *, allowed: set[int], ip: str | None = None) -> MarkResult:
+    """A 邻里长 or 微网格员 marks for residents of their 微网格 who have no phone (issue 31): the
+    manager's mark, with its rules (nobody marks themself, the window, the cap, the daily cap, the
+    audit row), for the activities of the 微网格's community and only for `allowed` people (checked
+    by the caller, domain/people/micro.py). Anyone else in the list makes the whole mark refused."""
+    reason = clean_reason(reason)
+    activity = await activities.load(conn, activity_id, viewer=actor.id, lock=True)
+    outside = [u for u in user_ids if u not in allowed]
+    if outside:
+        raise DomainError("forbidden", details={"why": "only residents of your 微网格 without a phone",
+                                                "user_ids": outside[:20]})
+    return await _mark(conn, actor, activity, user_ids, reason, minutes, ip=ip)
+
+
+async def _mark(conn: asyncpg.Connection, actor: Actor, activity: Activity, user_ids: list[int], reason: str,
+                minutes: int, *, ip: str | None) -> MarkResult:
     for user_id in user_ids:  # the whole mark is refused, nothing half done
         ledger.refuse_self_payment(actor.id, user_id)
     if activity.state == "draft":

@@ -52,6 +52,9 @@ ACTS = frozenset({
     # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
     "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
     "adjustment_policy", "invitation_answer",
+    # a city loads itself (issue 31, migrations/050_city.sql)
+    "city_import", "role_invite", "role_invite_answer", "need_serve", "need_confirm", "need_decline",
+    "micro_grid_create", "micro_grid_assign",
 })
 
 

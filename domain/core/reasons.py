@@ -55,6 +55,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "sms_code_locked": ("验证码错误次数过多，请 15 分钟后再试", "Too many wrong codes; try again in 15 minutes"),
     "already_registered": ("该手机号已注册，请直接登录或找回密码", "This phone is registered; log in or reset the password"),
     "already_member": ("您已是该社区的成员", "You are already a member of this community"),
+    "old_spreadsheet": ("这是旧版 Excel 文件（.xls）。请在 Excel 或 WPS 中“另存为” .xlsx 格式后再上传",
+                        "This is an old Excel file (.xls). Save it as .xlsx in Excel or WPS, then upload it again"),
     "import_columns": ("文件第一行需要“姓名”和“手机号”两列，请使用模板", "The first row needs the columns name and phone; use the template"),
 }
 

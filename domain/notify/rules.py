@@ -77,6 +77,11 @@ KINDS: dict[str, Kind] = {
         "您有 {points} 积分将于 {date} 到期，请及时使用。",
         "{points} of your points expire on {date}. Use them in time.",
         moves_value=True),
+    "role_invited": Kind(  # issue 31: a role waits for the person's consent
+        "邀请您担任新职务", "You are invited to a role",
+        "{inviter}邀请您担任{where}的{role}。请在首页“给我的邀请”中接受或婉拒。",
+        "{inviter} invites you to be {role} of {where}. Accept or decline under “Invitations for me” on your home page.",
+        moves_value=False),
     "manager_digest": Kind(
         "今日待办", "Waiting for you today",
         "{community}待处理：兑换 {redemptions} 件，上报 {reports} 件，申诉 {appeals} 件。",
@@ -93,6 +98,10 @@ KINDS: dict[str, Kind] = {
 WORDS = {
     "request": ("兑换申请", "request"), "voucher": ("兑换码", "voucher"),
     "redemption": ("兑换申请", "redemption request"), "report": ("上报", "report"),
+    # roles named by an invitation (issue 31)
+    "manager": ("管理员", "a manager"), "unit_admin": ("单位管理员", "the administrator"),
+    "party_member": ("报到党员", "a reporting party member"), "micro_leader": ("邻里长", "the neighbourhood head"),
+    "micro_worker": ("微网格员", "a micro-grid worker"),
 }
 
 SMS_PREFIX = {"zh-CN": "【邻里】", "en": "[Linli] "}

@@ -23,28 +23,19 @@ import csv
 import hashlib
 import io
 import re
-import zipfile
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.core import audit, clock
+from domain.core import audit, clock, sheets
 from domain.core.errors import DomainError, invalid
 from domain.people import auth, orgs
 from domain.people.orgs import Actor
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
-# Issue 30 finding 6: a 1.5 KB .xlsx declaring <dimension ref="A1:XFD8000"> made openpyxl pad every
-# row to 16,384 cells (1 GB), and a 499 KB one inflated to 500 MB; both on the event loop. The sheet
-# is now streamed in a thread, with these bounds checked before and while it is read.
-MAX_COLUMNS = 64                  # cells read per row (the template has 6)
-MAX_LINES = 2 * MAX_ROWS          # rows read at all, blank ones included, before the file is refused
-MAX_INFLATED = 40 * 1024 * 1024   # the .xlsx's entries, uncompressed, in all
-MAX_ENTRIES = 200                 # files inside the .xlsx
 SHOWN_ROWS = 200          # non-error rows listed in a report (all errors are)
 TEMPLATE_HEADER = ["姓名 name", "手机号 phone", "网格 grid", "户/地址 household", "标签 tags", "工作单位 work unit"]
 TEMPLATE_EXAMPLE = ["王秀兰", "13912345678", "第一网格", "3栋2单元501", "党员", "眉山市第一中学"]
@@ -101,12 +92,7 @@ class _Row(msgspec.Struct):
 
 # ---- reading the file --------------------------------------------------------------------------
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():  # Excel keeps 13912345678 as a number
-        value = int(value)
-    return " ".join(str(value).split())
+_cell = sheets.cell
 
 
 def _columns(header: list[Any]) -> dict[str, int]:
@@ -123,86 +109,24 @@ def _columns(header: list[Any]) -> dict[str, int]:
     return found
 
 
-def _unreadable() -> DomainError:
-    return DomainError("unsupported_media", details={"problem": "not a readable .xlsx file"})
-
-
-def _check_inflated(data: bytes) -> None:
-    """Refuse an .xlsx whose parts would inflate beyond MAX_INFLATED before anything is inflated (a
-    part that inflates beyond the size its header declares fails its read: zipfile stops there)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise _unreadable() from None
-    if len(entries) > MAX_ENTRIES or sum(e.file_size for e in entries) > MAX_INFLATED:
-        raise DomainError("too_large", details={"max_inflated_bytes": MAX_INFLATED})
-
-
-def _xlsx_rows(data: bytes) -> Iterator[Sequence[Any]]:
-    """The first worksheet's rows, streamed, each at most MAX_COLUMNS wide. The size the sheet declares
-    (<dimension>) is ignored: a read-only sheet pads every row to it."""
-    import openpyxl
-    _check_inflated(data)
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise _unreadable() from None
-    try:
-        sheet = book.worksheets[0]
-        sheet.reset_dimensions()  # read what is there, not what the file says is there
-        yield from sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):  # SyntaxError: bad XML (ParseError)
-        raise _unreadable() from None
-    finally:
-        book.close()
-
-
-def _table(data: bytes, filename: str) -> Iterator[Sequence[Any]]:
-    """The sheet's rows of cells, streamed: the first worksheet of an .xlsx, or a CSV (UTF-8 or GB18030)."""
-    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        return _xlsx_rows(data)
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves "CSV" as GBK
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise DomainError("unsupported_media", details={"problem": "a .csv in UTF-8 or GBK, or an .xlsx"})
-    if "\x00" in text:
-        raise DomainError("unsupported_media", details={"problem": "a .csv in UTF-8 or GBK, or an .xlsx"})
-    return (row[:MAX_COLUMNS] for row in csv.reader(io.StringIO(text)))
-
-
-async def read_off_loop(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
-    """`read` on a worker thread: parsing a spreadsheet must not stall every other request."""
-    return await asyncio.to_thread(read, data, filename)
-
-
 def read(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
-    """The file's rows, counted as they are read (bounded in rows, columns and inflated size)."""
-    if not data:
+    """CPU work (an .xlsx is parsed here): call it through `read_async` from the event loop."""
+    table = sheets.read_table(data, filename, max_rows=MAX_ROWS, max_bytes=MAX_BYTES)
+    if not table:
         raise invalid("file", "the file is empty")
-    if len(data) > MAX_BYTES:
-        raise DomainError("too_large", details={"max_bytes": MAX_BYTES})
-    table = iter(_table(data, filename))
-    header = next(table, None)
-    if header is None:
-        raise invalid("file", "the file is empty")
-    columns = _columns(list(header))
+    columns = _columns(table[0])
     rows = []
-    for number, cells in enumerate(table, start=2):
-        if number > MAX_LINES:
-            raise DomainError("too_large", details={"max_rows": MAX_ROWS})
+    for number, cells in enumerate(table[1:], start=2):
         # Any, not str: mypy would match the strings against every field of _Row; they fill only its str columns.
         values: dict[str, Any] = {f: _cell(cells[i]) if i < len(cells) else "" for f, i in columns.items()}
         if not any(values.values()):
             continue  # blank lines are not residents
         rows.append(_Row(row=number, **values))
-        if len(rows) > MAX_ROWS:
-            raise DomainError("too_large", details={"max_rows": MAX_ROWS})
     return rows, list(columns)
+
+
+async def read_async(data: bytes, filename: str = "") -> tuple[list[_Row], list[str]]:
+    return await asyncio.to_thread(read, data, filename)
 
 
 # ---- checking ------------------------------------------------------------------------------------
@@ -284,7 +208,7 @@ async def check(conn: asyncpg.Connection, actor: Actor, community_id: int, data:
                 filename: str = "") -> Report:
     """The dry run: what a commit of this file would do, row by row. Changes nothing."""
     orgs.require_manager(actor, community_id)
-    rows, columns = await read_off_loop(data, filename)
+    rows, columns = await read_async(data, filename)
     await _classify(conn, community_id, rows)
     return _report(hashlib.sha256(data).hexdigest(), rows, columns, committed=False)
 
@@ -296,7 +220,7 @@ async def commit(conn: asyncpg.Connection, actor: Actor, community_id: int, data
     digest = hashlib.sha256(data).hexdigest()
     if file_sha256.lower() != digest:
         raise invalid("file_sha256", "not the file of the dry run: check it again")
-    rows, columns = await read_off_loop(data, filename)
+    rows, columns = await read_async(data, filename)
     now = clock.now()
     async with conn.transaction():
         await conn.execute("select pg_advisory_xact_lock(4019, $1::int)", community_id)  # one import at a time

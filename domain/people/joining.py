@@ -52,6 +52,16 @@ class JoinRequest(msgspec.Struct, frozen=True):
     decided_at: datetime | None
     reason: str | None
     checkin: dict[str, Any] | None  # after approval: what the pending check-in did
+    building: str | None = None     # where the person says they live (楼栋, 单元), for the approving manager
+    unit_no: str | None = None
+
+
+class CommunityHit(msgspec.Struct, frozen=True):
+    community_id: int
+    community_name: str
+    street_name: str | None
+    district_name: str | None
+    address: str | None
 
 
 class Queue(msgspec.Struct, frozen=True):
@@ -172,7 +182,7 @@ def _request(row: asyncpg.Record, viewer: Actor) -> JoinRequest:
                        user_id=row["user_id"], name=row["name"], phone=phone, state=row["state"],
                        activity_id=row["activity_id"], activity_title=row["activity_title"],
                        created_at=row["created_at"], decided_at=row["decided_at"], reason=row["reason"],
-                       checkin=row["checkin"])
+                       checkin=row["checkin"], building=row["building"], unit_no=row["unit_no"])
 
 
 async def _load(conn: asyncpg.Connection, request_id: int, viewer: Actor) -> JoinRequest:
@@ -200,16 +210,47 @@ async def _activity_of_scan(conn: asyncpg.Connection, code: str) -> tuple[int, i
     return row["id"], row["community_id"]
 
 
+async def search(conn: asyncpg.Connection, query: str) -> list[CommunityHit]:
+    """Find where one lives (issue 31): communities whose name, street, district or address holds
+    every word typed. The tree's names are public (they are on every poster)."""
+    words = [w for w in (query or "").split() if w][:5]
+    if not words or any(len(w) > 50 for w in words):
+        raise invalid("q", "1 to 5 words of at most 50 characters")
+    patterns = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for w in words]
+    rows = await conn.fetch(
+        """select c.id as community_id, c.name as community_name, s.name as street_name, d.name as district_name,
+                  c.address
+           from orgs c left join orgs s on s.id = c.parent_id left join orgs d on d.id = s.parent_id
+           where c.kind = 'community'
+             and (select bool_and(concat_ws(' ', c.name, s.name, d.name, c.address) ilike p)
+                  from unnest($1::text[]) p)
+           order by c.name, c.id limit 20""", patterns)
+    return [CommunityHit(**dict(r)) for r in rows]
+
+
+def _where(text: str | None, field: str) -> str | None:
+    text = " ".join((text or "").split()) or None
+    if text and len(text) > 50:
+        raise invalid(field, "at most 50 characters")
+    return text
+
+
 async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None, scan_code: str | None = None,
-              nonce: str | None = None, ip: str | None = None) -> JoinRequest:
-    """Ask to join the community of a join code, or of the activity whose code was refused
-    (`not_member`). Asking again while a request waits returns that request (with the newer scan).
+              community_id: int | None = None, nonce: str | None = None, building: str | None = None,
+              unit_no: str | None = None, ip: str | None = None) -> JoinRequest:
+    """Ask to join the community of a join code, of the activity whose code was refused
+    (`not_member`), or one found by searching (`community_id`), saying which building and unit one
+    lives in. Asking again while a request waits returns that request (with the newer scan).
     With the community's auto-approve policy the request is approved at once."""
-    if (join_code is None) == (scan_code is None):
-        raise invalid("join_code", "a join code or the scanned activity code")
+    if sum(x is not None for x in (join_code, scan_code, community_id)) != 1:
+        raise invalid("join_code", "a join code, the scanned activity code, or a community found by searching")
+    building, unit_no = _where(building, "building"), _where(unit_no, "unit_no")
     async with pool.acquire() as conn, conn.transaction():
         activity_id = None
-        if join_code is not None:
+        if community_id is not None:
+            if await conn.fetchval("select kind from orgs where id = $1", community_id) != "community":
+                raise not_found("community")
+        elif join_code is not None:
             community_id = await _community_of_join_code(conn, join_code)
         else:
             assert scan_code is not None  # exactly one of the two was given (checked above)
@@ -226,14 +267,15 @@ async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None,
             raise DomainError("rate_limited", details={"retry_after": int(wait.total_seconds())})
         request_id = await conn.fetchval(
             """update join_requests set activity_id = coalesce($3, activity_id), scan_code = coalesce($4, scan_code),
-                      nonce = coalesce($5, nonce)
+                      nonce = coalesce($5, nonce), building = coalesce($6, building), unit_no = coalesce($7, unit_no)
                where community_id = $1 and user_id = $2 and state = 'pending' returning id""",
-            community_id, actor.id, activity_id, scan_code, nonce)
+            community_id, actor.id, activity_id, scan_code, nonce, building, unit_no)
         if request_id is None:
             request_id = await conn.fetchval(
-                """insert into join_requests (community_id, user_id, state, activity_id, scan_code, nonce, created_at)
-                   values ($1, $2, 'pending', $3, $4, $5, $6) returning id""",
-                community_id, actor.id, activity_id, scan_code, nonce, clock.now())
+                """insert into join_requests (community_id, user_id, state, activity_id, scan_code, nonce, created_at,
+                                              building, unit_no)
+                   values ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) returning id""",
+                community_id, actor.id, activity_id, scan_code, nonce, clock.now(), building, unit_no)
         auto = await conn.fetchval("select auto_approve from join_policies where community_id = $1", community_id)
         if auto:
             await _approve(conn, None, request_id, ip=ip)

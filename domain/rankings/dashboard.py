@@ -68,6 +68,22 @@ async def _count_if(conn: asyncpg.Connection, table: str, sql: str, *args) -> in
     return await conn.fetchval(sql, *args)
 
 
+async def points_redeemed(conn: asyncpg.Connection, community_ids: list[int], start: datetime,
+                          end: datetime) -> dict[int, int]:
+    """兑换积分, the one definition every page uses (the community's dashboard, the street's and the
+    district's overview): points that reached each community's supermarket account from start to
+    end, net of refunds. A redemption counts when it is approved (its points are posted), not when
+    the goods are handed over: the points are spent then (issue 31: the overview used to count only
+    handed-over rewards and read 0 where the dashboard read 230)."""
+    rows = await conn.fetch(
+        """select a.org_id, coalesce(sum(e.amount), 0)::bigint as amount
+           from accounts a join entries e on e.account_id = a.id and e.created_at >= $2 and e.created_at < $3
+           where a.org_id = any($1::bigint[]) and a.kind = 'supermarket' and a.unit = 'points'
+           group by a.org_id""", community_ids, start, end)
+    found = {r["org_id"]: r["amount"] for r in rows}
+    return {c: found.get(c, 0) for c in community_ids}
+
+
 async def _redeemed_by_day(conn: asyncpg.Connection, account: int, since: datetime, tz: str) -> dict[date, int]:
     # Entries on the supermarket account are redemptions (+) and their refunds (-). The account
     # sees far fewer postings than the issuing one, so its entries_account range is read whole.
@@ -146,7 +162,8 @@ async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: i
     return Dashboard(
         community_id=community_id, community_name=org.name, generated_at=now, time_zone=tz_name, month_start=month,
         active_volunteers=len(active), points_issued_month=points_month,
-        points_redeemed_month=sum(a for d, a in redeemed.items() if d >= month),
+        points_redeemed_month=(await points_redeemed(conn, [community_id], rules.local_midnight(month, tz),
+                                                     now + timedelta(microseconds=1)))[community_id],
         minutes_banked_month=minutes_month, minutes_banked_total=minutes_total,
         weeks=[Week(m, issued_by_week[m], redeemed_by_week[m]) for m in mondays], queues=queues,
         top_activities=await _top_activities(conn, community_id, now - timedelta(days=TOP_ACTIVITIES_DAYS)))

@@ -20,10 +20,11 @@ import msgspec
 
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain.people import auth, orgs
+from domain.people import invites, orgs
 from domain.people.orgs import Actor
+from domain.rankings import dashboard
 from domain.rankings import rules as ranking_rules
-from domain.units import rules
+from domain.units import needs, rules
 
 
 class Unit(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,6 +103,8 @@ class Need(msgspec.Struct, frozen=True, kw_only=True):
     taken: int
     state: str
     mine: bool
+    my_claim_id: int | None = None   # the viewer's live claim, and where it stands (issue 31)
+    my_claim_state: str | None = None
 
 
 class CommunityOverview(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,6 +144,7 @@ class MyRecord(msgspec.Struct, frozen=True, kw_only=True):
     communities: list[dict[str, object]]  # per community: name, minutes, points, card_confirmed
     minutes: int
     points: int
+    needs: list[dict[str, object]] = []  # needs the person served and the community confirmed, this quarter
 
 
 # ---- units and their administrators -------------------------------------------------------------
@@ -189,63 +193,13 @@ async def _require_unit_admin(conn: asyncpg.Connection, actor: Actor, unit_id: i
     raise forbidden("not an administrator of this unit")
 
 
-async def grant_admin(conn: asyncpg.Connection, actor: Actor, unit_id: int, phone: str) -> None:
-    """The street or district above the unit offers its administration to whoever holds `phone`.
-
-    Issue 30 finding 7: this answered 422 "no account" for an unknown phone and 204 for a registered
-    one, and appointed at once. Now any valid phone gets the same answer and an offer (audited as
-    unit_admin_grant); the person, signed in with that phone, accepts or declines it
-    (`answer_offer`). A pending offer for the same phone is not made twice."""
-    unit = await _unit(conn, unit_id)
-    await orgs.require_level_manager(conn, actor, unit["parent_id"])
-    phone = auth.normalise_phone(phone)
-    async with conn.transaction():
-        offer_id = await conn.fetchval(
-            "insert into unit_admin_offers (unit_id, phone, offered_by, created_at) values ($1, $2, $3, $4) "
-            "on conflict do nothing returning id", unit_id, phone, actor.id, clock.now())
-        if offer_id is not None:
-            await audit.record(conn, actor, "unit_admin_grant", community_id=None, target=("unit", unit_id),
-                               after={"offer_id": offer_id, "phone": auth.mask_phone(phone)})
-
-
-class UnitOffer(msgspec.Struct, frozen=True, kw_only=True):
-    """An offer to administer a unit, as the person it was made to sees it."""
-    id: int
-    unit_id: int
-    unit_name: str
-    offered_by: str
-    state: str
-    created_at: datetime
-
-
-_OFFER_SQL = """select o.id, o.unit_id, u.name as unit_name, b.name as offered_by, o.state, o.created_at
-                from unit_admin_offers o join units u on u.id = o.unit_id join users b on b.id = o.offered_by"""
-
-
-async def my_offers(conn: asyncpg.Connection, actor: Actor) -> list[UnitOffer]:
-    """The pending offers made to my phone."""
-    rows = await conn.fetch(_OFFER_SQL + " where o.phone = (select phone from users where id = $1) "
-                            "and o.state = 'pending' order by o.id limit 50", actor.id)
-    return [UnitOffer(**dict(r)) for r in rows]
-
-
-async def answer_offer(conn: asyncpg.Connection, actor: Actor, offer_id: int, *, accept: bool) -> UnitOffer:
-    """Accept (become the unit's administrator) or decline an offer made to my phone; anyone else's
-    offer, or one already answered, is not found (it says nothing about another phone)."""
-    async with conn.transaction():
-        row = await conn.fetchrow(
-            "select o.* from unit_admin_offers o join users me on me.id = $2 and me.phone = o.phone "
-            "where o.id = $1 and o.state = 'pending' for update of o", offer_id, actor.id)
-        if row is None:
-            raise not_found("offer")
-        now = clock.now()
-        await conn.execute("update unit_admin_offers set state = $2, answered_at = $3, answered_by = $4 "
-                           "where id = $1", offer_id, "accepted" if accept else "declined", now, actor.id)
-        if accept:
-            await conn.execute("insert into unit_admins (unit_id, user_id, created_at) values ($1, $2, $3) "
-                               "on conflict do nothing", row["unit_id"], actor.id, now)
-        answered = await conn.fetchrow(_OFFER_SQL + " where o.id = $1", offer_id)
-    return UnitOffer(**dict(answered))
+async def grant_admin(conn: asyncpg.Connection, actor: Actor, unit_id: int, phone: str,
+                      name: str | None = None) -> "invites.RoleInvite":
+    """The street or district above the unit names its administrator by phone; the person accepts.
+    The answer is the same whether the phone has an account or not (it names nobody the inviter did
+    not name), and nobody administers a unit without having accepted."""
+    return await invites.invite(conn, actor, kind="unit_admin", phone=phone, name=name or "单位管理员",
+                                unit_id=unit_id)
 
 
 async def list_units(conn: asyncpg.Connection, actor: Actor, *, under: int | None = None,
@@ -573,10 +527,11 @@ async def list_needs(conn: asyncpg.Connection, actor: Actor, community_id: int, 
         raise forbidden("not a member of this community")
     rows = await conn.fetch(
         """select n.id, n.community_id, n.title, n.description, n.kind, n.slots, n.state,
-                  (select count(*) from need_claims c where c.need_id = n.id)::int as taken,
-                  exists (select 1 from need_claims c where c.need_id = n.id and c.user_id = $2) as mine
-           from community_needs n where n.community_id = $1 and ($3::bigint is null or n.id = $3)
-           order by n.state, n.id desc limit 200""", community_id, actor.id, need_id)
+                  (select count(*) from need_claims c where c.need_id = n.id and c.state = any($4::text[]))::int as taken,
+                  m.id is not null as mine, m.id as my_claim_id, m.state as my_claim_state
+           from community_needs n
+           left join need_claims m on m.need_id = n.id and m.user_id = $2 and m.state = any($4::text[]) where n.community_id = $1 and ($3::bigint is null or n.id = $3)
+           order by n.state, n.id desc limit 200""", community_id, actor.id, need_id, list(needs.LIVE))
     return [Need(**dict(r)) for r in rows]
 
 
@@ -586,16 +541,19 @@ async def claim_need(conn: asyncpg.Connection, actor: Actor, need_id: int) -> Ne
         need = await conn.fetchrow("select * from community_needs where id = $1 for update", need_id)
         if need is None:
             raise not_found("need")
-        if not await conn.fetchval("select 1 from unit_reports where user_id = $1 and community_id = $2 "
-                                   "and state = 'approved'", actor.id, need["community_id"]):
+        unit_id = await conn.fetchval("select unit_id from unit_reports where user_id = $1 and community_id = $2 "
+                                      "and state = 'approved'", actor.id, need["community_id"])
+        if unit_id is None:
             raise forbidden("report to this community first")
         if need["state"] != "open":
             raise DomainError("invalid_state", details={"state": need["state"]})
-        taken = await conn.fetchval("select count(*) from need_claims where need_id = $1", need_id)
+        taken = await conn.fetchval("select count(*) from need_claims where need_id = $1 and state = any($2::text[])",
+                                    need_id, list(needs.LIVE))
         if taken >= need["slots"]:
             raise DomainError("capacity_full")
-        await conn.execute("insert into need_claims (need_id, user_id, created_at) values ($1, $2, $3) "
-                           "on conflict do nothing", need_id, actor.id, clock.now())
+        # a declined or unserved claim of the same person is history: they may take the place again
+        await conn.execute("insert into need_claims (need_id, user_id, unit_id, created_at) values ($1, $2, $3, $4) "
+                           "on conflict do nothing", need_id, actor.id, unit_id, clock.now())
     return (await list_needs(conn, actor, need["community_id"], need_id=need_id))[0]
 
 
@@ -646,7 +604,8 @@ async def my_record(conn: asyncpg.Connection, actor: Actor, quarter: str | None 
         actor.id, q.first_day, q.end_day, str(q))
     return MyRecord(name=actor.name, quarter=str(q), reports=reports, units=[Unit(**dict(u)) for u in units],
                     communities=[dict(r) for r in per_community], minutes=sum(r["minutes"] for r in per_community),
-                    points=sum(r["points"] for r in per_community))
+                    points=sum(r["points"] for r in per_community),
+                    needs=await needs.served_on_card(conn, actor.id, q.first_day, q.end_day))
 
 
 # ---- the street's and district's view ---------------------------------------------------------------
@@ -671,8 +630,6 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
                      and e.unit = 'minutes' and e.day >= $2 and e.day < $3)::bigint as minutes,
                   (select coalesce(sum(e.earned), 0) from earned_daily e where e.community_id = c.id
                      and e.unit = 'points' and e.day >= $2 and e.day < $3)::bigint as points_issued,
-                  (select coalesce(sum(r.points), 0) from redemptions r where r.community_id = c.id
-                     and r.state = 'fulfilled' and r.fulfilled_at >= $4 and r.fulfilled_at < $5)::bigint as points_redeemed,
                   (select round((extract(epoch from avg(r.decided_at - r.requested_at)) / 3600)::numeric, 1)
                      from redemptions r where r.community_id = c.id and r.decided_at >= $4 and r.decided_at < $5)
                      as redemption_wait_hours,
@@ -682,10 +639,11 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
                      as reported_members
            from orgs c where c.id = any($1::bigint[])""", ids, q.first_day, q.end_day, starts, ends)
     figures = {r["id"]: r for r in rows}
+    redeemed = await dashboard.points_redeemed(conn, ids, starts, ends)  # the dashboard's own definition
     return Overview(org_id=org_id, org_name=level.name, kind=level.kind, quarter=str(q), communities=[
         CommunityOverview(community_id=c["id"], name=c["name"], active_volunteers=figures[c["id"]]["active_volunteers"],
                           minutes=figures[c["id"]]["minutes"], points_issued=figures[c["id"]]["points_issued"],
-                          points_redeemed=figures[c["id"]]["points_redeemed"],
+                          points_redeemed=redeemed[c["id"]],
                           redemption_wait_hours=float(w) if (w := figures[c["id"]]["redemption_wait_hours"]) is not None
                           else None,
                           reports_verified=figures[c["id"]]["reports_verified"],

@@ -1,8 +1,9 @@
 // Activities: managers list and create their community's activities and open one (?id=) to run it;
 // volunteers see the upcoming activities of their communities and whether they took part.
+import { joinHint } from "./join-hint.js";
 import { api, clearErrors, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { h, initPage, setBusy } from "./ui.js";
+import { h, initPage, setBusy, toast } from "./ui.js";
 import { activityMeta, rulesBadges, showDetail, stateBadge } from "./activity-detail.js";
 
 initPage();
@@ -104,7 +105,9 @@ async function create(event) {
     points_per_hour: Number(data.points_per_hour || 0), capacity: numberOrNull(data.capacity),
     max_minutes: numberOrNull(data.max_minutes), rotation_seconds: Number(data.rotation_seconds || 30),
     rotating_only: $("f-rotating-only").checked, one_step_checkout: $("f-one-step").checked,
+    lat: numberOrNull(data.lat), lng: numberOrNull(data.lng), radius_m: numberOrNull(data.radius_m),
   };
+  if (data.daily_points_cap !== "") body.daily_points_cap = Number(data.daily_points_cap);
   const button = form.querySelector("[type=submit]");
   setBusy(button, true);
   try {
@@ -129,6 +132,18 @@ function setUpCreate() {
     $("new-toggle").hidden = false;
   });
   $("new-form").addEventListener("submit", create);
+  // "here": the phone's own location fills the fence; nothing leaves the phone but the two numbers
+  $("f-here").addEventListener("click", () => {
+    if (!navigator.geolocation) {
+      toast(t("act.f_here_unavailable"), "error");
+      return;
+    }
+    navigator.geolocation.getCurrentPosition((pos) => {
+      $("f-lat").value = pos.coords.latitude.toFixed(6);
+      $("f-lng").value = pos.coords.longitude.toFixed(6);
+      if (!$("f-radius").value) $("f-radius").value = "200";
+    }, () => toast(t("act.f_here_unavailable"), "error"), { enableHighAccuracy: true, timeout: 15000 });
+  });
 }
 
 // ---- start ----------------------------------------------------------------------------------
@@ -153,6 +168,7 @@ async function start() {
       $("list-title").textContent = t("act.upcoming");
       const query = new URLSearchParams({ state: "published", limit: "50", from: new Date().toISOString() });
       renderList((await api("GET", `/api/activities?${query}`)).items, { manager: false });
+      if (!(me.memberships ?? []).length) $("list-empty").replaceWith(joinHint());  // empty because not joined
       await renderMine();
     }
     $("loading").hidden = true;

@@ -59,24 +59,86 @@ async function loadMine() {
   $("record").replaceChildren(...record.communities.map((c) => h("li", { class: "need-head" },
     h("span", {}, c.name), h("span", {}, `${hoursNumber(c.minutes)} h · ${fmtPoints(c.points)}`))));
   $("record-total").textContent = t("baodao.record_total", { hours: hoursNumber(record.minutes), points: fmtPoints(record.points) });
+  $("identity-line").hidden = !record.units.length;
+  const claims = await api("GET", "/api/me/need-claims");
+  $("my-claims").replaceChildren(...(claims.length ? claims.map((c) => h("li", { class: "need-head" },
+    h("span", {}, `${c.need_title} · ${c.community_name}`), h("span", { class: "muted" }, t(`baodao.claim_state.${c.state}`))))
+    : [h("li", { class: "muted" }, t("baodao.card_needs_empty"))]));
+  $("record-needs").replaceChildren(...(record.needs.length ? record.needs.map((n) => h("li", { class: "need-head" },
+    h("span", {}, `${n.title} · ${n.community_name}`), h("span", {}, `${hoursNumber(n.minutes ?? 0)} h · ${fmtPoints(n.points ?? 0)}`)))
+    : [h("li", { class: "muted" }, t("baodao.card_needs_empty"))]));
 }
 
+/** A need on the list; my claim of it, where it stands, and "I served it" while it is mine to say. */
 function needRow(need) {
-  const take = h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: need.mine || need.taken >= need.slots },
-    need.mine ? t("baodao.claimed") : t("baodao.claim"));
-  take.addEventListener("click", async () => {
-    setBusy(take, true);
-    try {
-      await api("POST", `/api/needs/${need.id}/claim`);
-      await loadNeeds();
-    } catch (err) {
-      handlePageError(err);
-      setBusy(take, false);
+  const full = need.taken >= need.slots;
+  const actions = [];
+  if (!need.mine) {
+    const take = h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: full }, t("baodao.claim"));
+    take.addEventListener("click", () => act(take, `/api/needs/${need.id}/claim`));
+    actions.push(take);
+  } else {
+    actions.push(h("span", { class: "badge badge-info" }, t(`baodao.claim_state.${need.my_claim_state}`)));
+    if (need.my_claim_state === "claimed") {
+      const note = h("input", { type: "text", maxlength: "500", "aria-label": t("baodao.serve_note"),
+        placeholder: t("baodao.serve_note") });
+      const served = h("button", { type: "button", class: "btn btn-primary btn-small" }, t("baodao.serve"));
+      served.addEventListener("click", () => act(served, `/api/need-claims/${need.my_claim_id}/serve`, { note: note.value }));
+      actions.push(note, served);
     }
-  });
-  return h("li", { class: "need" }, h("div", { class: "need-head" }, h("strong", {}, need.title), take),
+  }
+  if (state.manages.some((c) => c.id === need.community_id)) {
+    const close = h("button", { type: "button", class: "btn btn-secondary btn-small" }, t("baodao.need_close"));
+    close.addEventListener("click", () => act(close, `/api/needs/${need.id}/close`));
+    actions.push(close);
+  }
+  return h("li", { class: "need", "data-need": need.id }, h("div", { class: "need-head" }, h("strong", {}, need.title)),
     need.description ? h("span", {}, need.description) : null,
-    h("span", { class: "muted" }, t("baodao.slots", { taken: need.taken, slots: need.slots })));
+    h("span", { class: "muted" }, t("baodao.slots", { taken: need.taken, slots: need.slots })),
+    h("div", { class: "queue-actions" }, ...actions));
+}
+
+async function act(button, path, body) {
+  setBusy(button, true);
+  try {
+    await api("POST", path, body);
+    await refresh();
+  } catch (err) {
+    handlePageError(err);
+    setBusy(button, false);
+  }
+}
+
+/** A manager's view of a claim: confirm with hours, points and the meeting's minutes; decline; or, as
+ * the second person, approve a confirmation above the community's thresholds. */
+function claimRow(c) {
+  const line = h("div", { class: "need-head" }, h("strong", {}, `${c.user_name} · ${c.need_title}`),
+    h("span", { class: "badge badge-warn" }, t(`baodao.claim_state.${c.state}`)));
+  const parts = [line, c.unit_name ? h("span", { class: "muted" }, c.unit_name) : null,
+    c.served_note ? h("span", {}, c.served_note) : null];
+  if (c.state === "claimed" || c.state === "served") {
+    const id = (name) => `claim-${c.id}-${name}`;
+    const field = (name, input) => h("div", { class: "field" }, h("label", { for: id(name) }, t(`baodao.confirm_${name}`)), input);
+    const hours = h("input", { id: id("hours"), type: "number", min: "0", max: "24", step: "0.5", value: "2", required: true });
+    const points = h("input", { id: id("points"), type: "number", min: "0", max: "100000", value: "10" });
+    const record = h("textarea", { id: id("record"), maxlength: "1000", rows: "2", required: true });
+    const confirm = h("button", { type: "button", class: "btn btn-primary btn-small" }, t("baodao.confirm"));
+    confirm.addEventListener("click", () => act(confirm, `/api/need-claims/${c.id}/confirm`, {
+      minutes: Math.round(Number(hours.value) * 60), points: Number(points.value || 0), record: record.value }));
+    const decline = h("button", { type: "button", class: "btn btn-danger btn-small" }, t("baodao.decline"));
+    decline.addEventListener("click", () => {
+      const reason = prompt(t("baodao.decline_reason"));
+      if (reason) act(decline, `/api/need-claims/${c.id}/decline`, { reason, unserved: c.state === "claimed" });
+    });
+    parts.push(h("div", { class: "claim-form" }, field("hours", hours), field("points", points), field("record", record)),
+      h("div", { class: "queue-actions" }, confirm, decline));
+  } else if (c.state === "awaiting_second") {
+    const approve = h("button", { type: "button", class: "btn btn-primary btn-small" }, t("baodao.approve_second"));
+    approve.addEventListener("click", () => act(approve, `/api/need-claims/${c.id}/approve`));
+    parts.push(h("span", { class: "muted" }, t("baodao.awaiting_second", { hours: hoursNumber(c.minutes ?? 0),
+      points: fmtPoints(c.points ?? 0) })), h("div", { class: "queue-actions" }, approve));
+  }
+  return h("li", { class: "need", "data-claim": c.id }, ...parts);
 }
 
 async function loadNeeds() {
@@ -116,6 +178,9 @@ async function loadQueue() {
   const lists = await Promise.all(state.manages.map((c) => api("GET", `/api/communities/${c.id}/unit-reports`)));
   const rows = lists.flat();
   $("queue").replaceChildren(...(rows.length ? rows.map(queueRow) : [h("li", { class: "muted" }, t("baodao.queue_empty"))]));
+  const claims = (await Promise.all(state.manages.map((c) => api("GET", `/api/communities/${c.id}/need-claims`))))
+    .flat().filter((c) => c.state !== "confirmed");
+  $("claims").replaceChildren(...(claims.length ? claims.map(claimRow) : [h("li", { class: "muted" }, t("baodao.claims_empty"))]));
 }
 
 async function refresh() {
@@ -171,6 +236,14 @@ $("need-form").addEventListener("submit", async (event) => {
 });
 
 $("print").addEventListener("click", () => window.print());
+$("identity").addEventListener("change", async (event) => {
+  try {
+    await api("PUT", "/api/me/party-identity", { shown: event.currentTarget.checked });
+    toast(t("baodao.identity_saved"));
+  } catch (err) {
+    handlePageError(err);
+  }
+});
 
 try {
   const me = await api("GET", "/api/me");

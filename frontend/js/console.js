@@ -489,15 +489,14 @@ function inlineForm(placeholderKey, submitKey, onSubmit, extra = []) {
   return form;
 }
 
-async function appointByPhone(communityId, phone) {
+/** Name a manager by phone (issue 31): an invitation the person accepts on their home page; nobody is
+ * made a manager without consent. The name is the account's when the phone has one. */
+async function appointByPhone(orgId, phone) {
   const found = await api("POST", "/api/people/search", { q: phone, limit: 5 });
   const exact = found.items.filter((p) => !p.closed);
-  if (exact.length !== 1) {
-    throw new ApiError(404, "not_found", t(exact.length ? "console.appoint_ambiguous" : "console.appoint_unknown"),
-      { field: "value" });
-  }
-  await api("POST", `/api/orgs/${communityId}/managers`, { user_id: exact[0].id });
-  toast(t("console.appointed", { name: exact[0].name }), "success");
+  const name = exact.length === 1 ? exact[0].name : t("console.default_manager_name");
+  await api("POST", `/api/orgs/${orgId}/managers`, { phone, name });
+  toast(t("console.invited_manager", { name }), "success");
 }
 
 function editForm(node) {
@@ -535,7 +534,7 @@ function treeNode(node) {
     edit.firstChild.hidden = !edit.firstChild.hidden;
   };
   const extra = [];
-  if (node.kind === "community") {
+  if (node.kind !== "grid") {  // every level shows its managers (issue 31)
     extra.push(h("div", { class: "tree-extra" },
       h("span", { class: "muted" }, t("console.managers")),
       node.managers.length ? node.managers.map((m) => h("span", { class: "chip" }, m.name,
@@ -546,13 +545,15 @@ function treeNode(node) {
               await reloadTree();
             } catch (err) { showError(err); }
           } }, "×") : null)) : h("span", { class: "muted" }, "–")));
+    if (admin) {
+      extra.push(inlineForm("console.appoint_phone", "console.appoint", (phone) => appointByPhone(node.id, phone)));
+    }
+  }
+  if (node.kind === "community") {
     extra.push(h("div", { class: "tree-extra" },
       h("span", { class: "muted" }, t("console.teams")),
       node.teams.length ? node.teams.map((team) => h("span", { class: "chip chip-plain" },
         `${team.name} · ${t("console.n_people", { n: team.members })}`)) : h("span", { class: "muted" }, "–")));
-    if (admin) {
-      extra.push(inlineForm("console.appoint_phone", "console.appoint", (phone) => appointByPhone(node.id, phone)));
-    }
     extra.push(inlineForm("console.team_name", "console.team_create", async (name) => {
       await api("POST", "/api/teams", { name, community_id: node.id });
       toast(t("console.saved"), "success");

@@ -53,7 +53,8 @@ function requestItem(r) {
     reject.hidden = false;
     reject.elements.reason.focus();
   });
-  const meta = [r.phone, fmtTime(r.created_at), r.activity_title && t("joining.at_activity", { title: r.activity_title })];
+  const home = [r.building, r.unit_no].filter(Boolean).join(" ");  // where they say they live (issue 31)
+  const meta = [home, r.phone, fmtTime(r.created_at), r.activity_title && t("joining.at_activity", { title: r.activity_title })];
   return h("li", { class: "request-item" },
     h("div", { class: "request-name" }, r.name),
     h("p", { class: "request-meta" }, meta.filter(Boolean).join(" · ")),

@@ -3,6 +3,7 @@ import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtHours, fmtPoints, fmtTime, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
 import { renderExpiring } from "./expiring.js";
+import { joinHint } from "./join-hint.js";
 
 initPage();
 
@@ -32,6 +33,7 @@ function features(me) {
   ] : [];
   // Roles above or beside a community: a street's or district's manager, a work unit's administrator.
   if ((me.levels ?? []).length) managing.push({ href: "/levels.html", key: "feature.levels", icon: "grid" });
+  if ((me.levels ?? []).length || me.is_admin) managing.push({ href: "/city.html", key: "feature.city", icon: "list" });
   if (me.administers_units) managing.push({ href: "/units.html", key: "feature.units", icon: "users" });
   const volunteering = [
     roles.has("courier") && { href: "/courier.html", key: "feature.courier", icon: "flag" },
@@ -42,6 +44,8 @@ function features(me) {
     { href: "/timebank.html", key: "feature.timebank", icon: "clock" },
     !manager && { href: "/rankings.html", key: "feature.rankings", icon: "users" },
     { href: "/baodao.html", key: "feature.baodao", icon: "flag" },
+    { href: "/micro.html", key: "feature.micro", icon: "grid" },
+    { href: "/tools.html", key: "feature.tools", icon: "list" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];
@@ -103,7 +107,7 @@ function memberships(me) {
   for (const m of me.memberships ?? []) {
     row(m.org_id, m.org_name).badges.push(badge("badge-muted", t(`kind.${m.kind}`)), badge("badge-info", t(`role.${m.role}`)));
   }
-  if (rows.size === 0) return [h("li", { class: "muted" }, t("me.no_memberships"))];
+  if (rows.size === 0) return [h("li", { class: "muted" }, t("me.no_memberships")), h("li", {}, joinHint())];
   return [...rows.values()].map(({ name, badges }) =>
     h("li", { class: "membership" }, h("span", { class: "membership-name" }, name), h("span", { class: "badges" }, badges)));
 }
@@ -178,11 +182,38 @@ function invitationRow(inv) {
         onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
 }
 
+/** A role someone above named me for (issue 31): a manager, a unit's administrator, a party member
+ * reporting to my community, a 邻里长 or 微网格员. Mine only when I accept. */
+function roleInviteRow(inv) {
+  const answer = async (button, action) => {
+    setBusy(button, true);
+    try {
+      await api("POST", `/api/me/role-invites/${inv.id}/${action}`);
+      load();
+    } catch (err) {
+      showError(err);
+      setBusy(button, false);
+    }
+  };
+  const where = inv.kind === "manager" ? inv.org_name
+    : inv.kind === "unit_admin" ? inv.unit_name
+    : inv.kind === "party_member" ? `${inv.unit_name} · ${[inv.org_name, inv.grid_name].filter(Boolean).join(" · ")}`
+    : inv.micro_grid_name;
+  return h("li", { class: "invitation-row", "data-kind": inv.kind },
+    h("div", {}, h("strong", {}, where ?? ""), " · ", t(`me.role_invite.${inv.kind}`)),
+    h("div", { class: "muted small" }, t("me.invited_by", { name: inv.invited_by })),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "btn btn-primary btn-small",
+        onclick: (e) => answer(e.currentTarget, "accept") }, t("me.invitation_accept")),
+      h("button", { type: "button", class: "btn btn-secondary btn-small",
+        onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
+}
+
 async function loadInvitations() {
   try {
-    const { items } = await api("GET", "/api/me/invitations");
-    $("invitations").replaceChildren(...items.map(invitationRow));
-    $("invitations-card").hidden = items.length === 0;
+    const [{ items }, roles] = await Promise.all([api("GET", "/api/me/invitations"), api("GET", "/api/me/role-invites")]);
+    $("invitations").replaceChildren(...items.map(invitationRow), ...roles.map(roleInviteRow));
+    $("invitations-card").hidden = items.length + roles.length === 0;
   } catch {
     $("invitations-card").hidden = true; // the rest of the page works without it
   }

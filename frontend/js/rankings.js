@@ -1,5 +1,6 @@
 // Rankings for managers: choose community, scope, quarter and unit; see the table; download the
 // CSV; publish the top list as a public posting (公示) and answer appeals; export the ledger.
+import { joinHint } from "./join-hint.js";
 import { api, clearErrors, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
@@ -218,7 +219,7 @@ async function showMyRanks() {
       : t("home.rank_none")),
     h("ol", { class: "list" }, ...r.top.map((i) => h("li", { class: "rank-line" },
       h("span", {}, `${i.rank}. ${i.name}`), h("span", {}, String(i.amount)))))))
-    : [h("p", { class: "card muted" }, t("rank.not_manager"))]));
+    : [joinHint()]));
 }
 
 async function start() {

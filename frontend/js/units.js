@@ -94,39 +94,11 @@ for (const id of ["unit", "quarter"]) {
   });
 }
 
-// Issue 30: a unit's administration is offered to a phone; its owner accepts or declines it here.
-function offerItem(offer) {
-  const answer = (action) => async (event) => {
-    setBusy(event.currentTarget, true);
-    try {
-      await api("POST", `/api/me/unit-offers/${offer.id}/${action}`);
-      toast(t(`units.offer_${action}ed`, { unit: offer.unit_name }), "success");
-      location.reload();
-    } catch (err) {
-      setBusy(event.currentTarget, false);
-      handlePageError(err);
-    }
-  };
-  return h("li", { class: "offer" },
-    h("p", {}, t("units.offer_text", { unit: offer.unit_name, by: offer.offered_by })),
-    h("div", { class: "offer-actions" },
-      h("button", { type: "button", class: "btn btn-primary", onclick: answer("accept") }, t("units.offer_accept")),
-      h("button", { type: "button", class: "btn btn-secondary", onclick: answer("decline") }, t("units.offer_decline"))));
-}
-
-async function showOffers() {
-  const offers = await api("GET", "/api/me/unit-offers");
-  $("offers").replaceChildren(...offers.map(offerItem));
-  $("offers-card").hidden = offers.length === 0;
-  return offers.length;
-}
-
 try {
-  const offered = await showOffers();
   const mine = await api("GET", "/api/units?mine=true");
   $("status").hidden = true;
   if (!mine.length) {
-    $("none").hidden = offered > 0;
+    $("none").hidden = false;
   } else {
     $("unit").replaceChildren(...mine.map((u) => h("option", { value: u.id }, u.name)));
     $("quarter").replaceChildren(...recentQuarters(8).map((q) => h("option", { value: q }, quarterLabel(q))));

@@ -18,7 +18,7 @@ from PIL import Image
 
 from domain.core import clock
 from domain.rankings import rules as ranking_rules
-from tests.conftest import T0, Community, Person, World, new_phone
+from tests.conftest import T0, Community, Person, World, appoint, new_phone
 
 MUTATING = ("post", "put", "patch", "delete")
 
@@ -55,8 +55,6 @@ PERSONAL: dict[tuple[str, str], str] = {
                                                            "(audited as invitation_answer by the person)",
     ("POST", "/api/communities/{community_id}/imports/dry-run"): "a dry run: it changes nothing",
     # issue 30: a unit's administration is offered (audited as unit_admin_grant) and the person answers
-    ("POST", "/api/me/unit-offers/{offer_id}/accept"): "a person accepts an offer made to their own phone",
-    ("POST", "/api/me/unit-offers/{offer_id}/decline"): "a person declines an offer made to their own phone",
     # sign-ups (issue 22)
     ("POST", "/api/activities/{activity_id}/signup"): "a person signs up for an activity",
     ("POST", "/api/activities/{activity_id}/signup/cancel"): "a person cancels their own sign-up",
@@ -69,6 +67,14 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/unit-reports"): "a person reports to the community they live in",
     ("POST", "/api/unit-reports/withdraw"): "a person withdraws their own report",
     ("POST", "/api/needs/{need_id}/claim"): "a reported person takes on a need for themself",
+    # a city loads itself (issue 31)
+    ("POST", "/api/city-imports/{kind}/dry-run"): "a dry run: it changes nothing",
+    ("POST", "/api/me/role-invites/{invite_id}/accept"): "a person answers their own invitation "
+                                                        "(audited as role_invite_answer by the person)",
+    ("POST", "/api/me/role-invites/{invite_id}/decline"): "a person answers their own invitation "
+                                                         "(audited as role_invite_answer by the person)",
+    ("POST", "/api/need-claims/{claim_id}/serve"): "the person who claimed a need says they served it",
+    ("PUT", "/api/me/party-identity"): "a party member chooses whether to show it (亮身份)",
 }
 
 
@@ -158,15 +164,14 @@ async def _org_edit(x: Ctx):
     return await x.world.admin(), ("PATCH", f"/api/orgs/{x.c.grid_id}", {"name": "一网格"}), "org_edit", x.c.id
 
 
-async def _appoint(x: Ctx):
-    someone = await x.world.person("新主任")
-    return await x.world.admin(), ("POST", f"/api/orgs/{x.c.id}/managers", {"user_id": someone.id}), \
-        "role_grant", x.c.id
+async def _appoint(x: Ctx):  # an invitation the person accepts (issue 31)
+    return await x.world.admin(), ("POST", f"/api/orgs/{x.c.id}/managers", {"phone": new_phone(), "name": "新主任"}), \
+        "role_invite", x.c.id
 
 
 async def _dismiss(x: Ctx):
     someone = await x.world.person("老主任")
-    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.id}/managers", {"user_id": someone.id})
+    await appoint(x.client, await x.world.admin(), x.c.id, someone)
     return await x.world.admin(), ("DELETE", f"/api/orgs/{x.c.id}/managers/{someone.id}", None), "role_revoke", x.c.id
 
 
@@ -456,7 +461,7 @@ async def _card_reissue(x: Ctx):
 
 async def _deputy(x: Ctx) -> Person:
     deputy = await x.world.person("副主任")
-    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.id}/managers", {"user_id": deputy.id})
+    await appoint(x.client, await x.world.admin(), x.c.id, deputy)
     return deputy
 
 
@@ -487,7 +492,7 @@ async def _adjustment_policy(x: Ctx):
 
 async def _street_manager(x: Ctx) -> Person:
     manager = await x.world.person("街道书记")
-    await x.call(await x.world.admin(), "POST", f"/api/orgs/{x.c.street_id}/managers", {"user_id": manager.id})
+    await appoint(x.client, await x.world.admin(), x.c.street_id, manager)
     return manager
 
 
@@ -501,9 +506,8 @@ async def _unit(x: Ctx) -> tuple[Person, dict]:
 async def _unit_admin(x: Ctx) -> tuple[Person, dict]:
     manager, unit = await _unit(x)
     admin = await x.world.person("支部书记")
-    await x.call(manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone})
-    [offer] = await x.call(admin, "GET", "/api/me/unit-offers")
-    await x.call(admin, "POST", f"/api/me/unit-offers/{offer['id']}/accept")  # by consent (issue 30)
+    invite = await x.call(manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone})
+    await x.call(admin, "POST", f"/api/me/role-invites/{invite['id']}/accept")
     return admin, unit
 
 
@@ -516,7 +520,7 @@ async def _unit_create(x: Ctx):
 async def _unit_admin_grant(x: Ctx):
     manager, unit = await _unit(x)
     admin = await x.world.person("支部书记")
-    return manager, ("POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone}), "unit_admin_grant", None
+    return manager, ("POST", f"/api/units/{unit['id']}/admins", {"phone": admin.phone}), "role_invite", None
 
 
 async def _unit_roster(x: Ctx):
@@ -608,6 +612,76 @@ async def _service_card(x: Ctx):
         "service_card_confirm", x.c.id
 
 
+# ---- a city loads itself (issue 31) -------------------------------------------------------------
+
+async def _city_import(x: Ctx):
+    import hashlib
+    import secrets
+    data = f"层级,编码,名称,上级编码\n区,AUD{secrets.token_hex(4)},审计区,\n".encode()
+    return await x.world.admin(), ("POST", "/api/city-imports/tree", None, {
+        "files": {"file": ("tree.csv", data)}, "data": {"file_sha256": hashlib.sha256(data).hexdigest()}}), \
+        "city_import", None
+
+
+async def _role_invite(x: Ctx):
+    return await x.world.admin(), ("POST", "/api/role-invites", {"kind": "manager", "phone": new_phone(),
+                                                                 "name": "新主任", "org_id": x.c.id}), \
+        "role_invite", x.c.id
+
+
+async def _claim(x: Ctx) -> int:
+    """The volunteer reported to the community (with a unit) and claims a new need."""
+    unit = await x.pool.fetchval("insert into units (name, kind, parent_id, created_at) values ('单位', 'other', $1, now()) "
+                                 "returning id", x.c.street_id)
+    await x.pool.execute("insert into unit_reports (user_id, unit_id, community_id, state, created_at, decided_at) "
+                         "values ($1, $2, $3, 'approved', now(), now())", x.volunteer.id, unit, x.c.id)
+    need = await x.call(x.m, "POST", f"/api/communities/{x.c.id}/needs", {"title": "楼道值守", "slots": 1})
+    return (await x.call(x.volunteer, "POST", f"/api/needs/{need['id']}/claim"))["my_claim_id"]
+
+
+async def _need_confirm(x: Ctx):
+    claim = await _claim(x)
+    return x.m, ("POST", f"/api/need-claims/{claim}/confirm", {"minutes": 60, "points": 10, "record": "议事会纪要"}), \
+        "need_confirm", x.c.id
+
+
+async def _need_approve(x: Ctx):
+    claim = await _claim(x)
+    deputy = await _deputy(x)
+    await x.call(deputy, "POST", f"/api/need-claims/{claim}/confirm", {"minutes": 60, "points": 900, "record": "纪要"})
+    return x.m, ("POST", f"/api/need-claims/{claim}/approve", None), "need_confirm", x.c.id
+
+
+async def _need_decline(x: Ctx):
+    claim = await _claim(x)
+    return x.m, ("POST", f"/api/need-claims/{claim}/decline", {"reason": "未到场", "unserved": True}), \
+        "need_decline", x.c.id
+
+
+async def _micro_grid_create(x: Ctx):
+    return x.m, ("POST", f"/api/grids/{x.c.grid_id}/micro-grids", {"name": "3栋"}), "micro_grid_create", x.c.id
+
+
+async def _micro_grid_assign(x: Ctx):
+    micro = await x.call(x.m, "POST", f"/api/grids/{x.c.grid_id}/micro-grids", {"name": "3栋"})
+    return x.m, ("POST", f"/api/micro-grids/{micro['id']}/residents", {"user_id": x.volunteer.id}), \
+        "micro_grid_assign", x.c.id
+
+
+async def _micro_mark(x: Ctx):
+    """The 邻里长 (the volunteer, who accepted) marks the 微网格's elder who has no phone."""
+    micro = await x.call(x.m, "POST", f"/api/grids/{x.c.grid_id}/micro-grids", {"name": "3栋"})
+    elder = await x.call(x.m, "POST", f"/api/communities/{x.c.id}/residents", {"name": "李奶奶"})
+    await x.call(x.m, "POST", f"/api/micro-grids/{micro['id']}/residents", {"user_id": elder["id"]})
+    invite = await x.call(x.m, "POST", "/api/role-invites", {"kind": "micro_leader", "phone": x.volunteer.phone,
+                                                           "name": "邻里长", "micro_grid_id": micro["id"]})
+    await x.call(x.volunteer, "POST", f"/api/me/role-invites/{invite['id']}/accept")
+    activity = await x.activity()
+    return x.volunteer, ("POST", f"/api/micro-grids/{micro['id']}/attendance-marks", {
+        "activity_id": activity["id"], "user_ids": [elder["id"]], "reason": "老人无手机", "minutes": 30}), \
+        "attendance_mark", x.c.id
+
+
 MANAGER_ACTS = {
     ("POST", "/api/orgs"): _org_create,
     ("PATCH", "/api/orgs/{org_id}"): _org_edit,
@@ -678,6 +752,14 @@ MANAGER_ACTS = {
     ("POST", "/api/communities/{community_id}/needs"): _need_create,
     ("POST", "/api/needs/{need_id}/close"): _need_close,
     ("POST", "/api/communities/{community_id}/service-cards"): _service_card,
+    ("POST", "/api/city-imports/{kind}"): _city_import,
+    ("POST", "/api/role-invites"): _role_invite,
+    ("POST", "/api/need-claims/{claim_id}/confirm"): _need_confirm,
+    ("POST", "/api/need-claims/{claim_id}/approve"): _need_approve,
+    ("POST", "/api/need-claims/{claim_id}/decline"): _need_decline,
+    ("POST", "/api/grids/{grid_id}/micro-grids"): _micro_grid_create,
+    ("POST", "/api/micro-grids/{micro_grid_id}/residents"): _micro_grid_assign,
+    ("POST", "/api/micro-grids/{micro_grid_id}/attendance-marks"): _micro_mark,
 }
 
 

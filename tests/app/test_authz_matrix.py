@@ -30,7 +30,7 @@ from domain.core import clock
 from domain.people import auth
 from domain.rankings import rules as ranking_rules
 from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
-from tests.conftest import T0, Person, World, new_phone, sms_code
+from tests.conftest import T0, Person, World, appoint, new_phone, sms_code
 
 pytestmark = pytest.mark.usefixtures("at_t0")  # seeded at T0: every test runs with the clock there
 
@@ -66,6 +66,16 @@ def _sent_code(phone: str) -> str:
 
 def _residents_csv() -> bytes:
     return f"姓名,手机号\n王秀兰,{new_phone()}\n".encode()
+
+
+def _units_csv() -> bytes:
+    return "单位编码,单位名称,上级编码\n".encode()
+
+
+def _units_form() -> dict:
+    import hashlib
+    data = _units_csv()
+    return {"file": ("units.csv", data), "file_sha256": (None, hashlib.sha256(data).hexdigest())}
 
 
 def _residents_form() -> dict:
@@ -138,7 +148,7 @@ TABLE = [
     Op("GET", "/api/orgs", ANYONE, query=lambda c: {"parent_id": c.ids["street"]}),  # filtered, never refused
     Op("GET", "/api/orgs/{org_id}", MANAGER),
     Op("PATCH", "/api/orgs/{org_id}", ADMIN, body=lambda c: {"name": f"社区{c.side.name}"}),
-    Op("POST", "/api/orgs/{org_id}/managers", ADMIN, body=lambda c: {"user_id": c.ids["target"]}),
+    Op("POST", "/api/orgs/{org_id}/managers", ADMIN, body=lambda c: {"phone": new_phone(), "name": "新主任"}),
     Op("DELETE", "/api/orgs/{org_id}/managers/{user_id}", ADMIN, fresh={"user_id": "deputy"}),
     Op("POST", "/api/orgs/{org_id}/members", MANAGER, fresh={"org_id": "grid"},
        body=lambda c: {"user_id": c.ids["target"], "role": "courier"}),
@@ -166,9 +176,6 @@ TABLE = [
     Op("POST", "/api/me/invitations/{invitation_id}/decline", INVITEE, deny=404, fresh={"invitation_id": "invitation"}),
     Op("GET", "/api/console/tree", ANY_MANAGER),
     # a unit's administration offered to A's courier's phone, answered by that person only (issue 30)
-    Op("GET", "/api/me/unit-offers", ANYONE),
-    Op("POST", "/api/me/unit-offers/{offer_id}/accept", INVITEE, deny=404, fresh={"offer_id": "unit_offer"}),
-    Op("POST", "/api/me/unit-offers/{offer_id}/decline", INVITEE, deny=404, fresh={"offer_id": "unit_offer"}),
     # ledger
     Op("POST", "/api/adjustments", MANAGER, deny=404,
        body=lambda c: {"user_id": c.ids["target"], "unit": "points", "amount": 1, "reason": "补录"}),
@@ -359,6 +366,40 @@ TABLE = [
     Op("PUT", "/api/levels/{level_id}/service-target", ADMIN, body=lambda c: {"year": 2026, "minutes": 3000}),
     Op("GET", "/api/me/levels", ANYONE),
     Op("GET", "/api/me/service-record", ANYONE),
+    # a city loads itself (issue 31): lists only the platform admin (or a street's or district's
+    # managers, none in the matrix) loads; roles by invitation; the need lifecycle; 微网格
+    Op("GET", "/api/city-imports/{kind}/template", ANYONE, fresh={"kind": "import_kind"}),
+    Op("POST", "/api/city-imports/{kind}/dry-run", ADMIN, fresh={"kind": "import_kind"},
+       files=lambda c: {"file": ("units.csv", _units_csv())}),
+    Op("POST", "/api/city-imports/{kind}", ADMIN, fresh={"kind": "import_kind"}, files=lambda c: _units_form()),
+    Op("GET", "/api/communities/search", ANYONE, query=lambda c: {"q": "社区"}),
+    Op("POST", "/api/role-invites", ADMIN,
+       body=lambda c: {"kind": "manager", "phone": new_phone(), "name": "新主任", "org_id": C(c)}),
+    Op("GET", "/api/role-invites", ADMIN, query=lambda c: {"org_id": C(c)}),
+    Op("GET", "/api/me/role-invites", ANYONE),
+    # the courier is named the administrator of a new unit of the street (nothing else in the table reads it)
+    Op("POST", "/api/me/role-invites/{invite_id}/accept", INVITEE, deny=404, fresh={"invite_id": "role_invite"}),
+    Op("POST", "/api/me/role-invites/{invite_id}/decline", INVITEE, deny=404, fresh={"invite_id": "role_invite"}),
+    Op("GET", "/api/communities/{community_id}/need-claims", MANAGER),
+    Op("GET", "/api/me/need-claims", ANYONE),
+    Op("POST", "/api/need-claims/{claim_id}/serve", VOLUNTEER, deny=404, fresh={"claim_id": "claim"},
+       body=lambda c: {"note": "已完成"}),
+    Op("POST", "/api/need-claims/{claim_id}/confirm", MANAGER, fresh={"claim_id": "claim"},
+       body=lambda c: {"minutes": 30, "points": 5, "record": "议事会纪要"}),
+    Op("POST", "/api/need-claims/{claim_id}/approve", MANAGER, fresh={"claim_id": "awaiting_claim"}),
+    Op("POST", "/api/need-claims/{claim_id}/decline", MANAGER, fresh={"claim_id": "claim"},
+       body=lambda c: {"reason": "未到场", "unserved": True}),
+    Op("GET", "/api/grids/{grid_id}/micro-grids", MEMBER_OR_MANAGER),
+    Op("POST", "/api/grids/{grid_id}/micro-grids", MANAGER, body=lambda c: {"name": f"微网格{new_phone()[-6:]}"}),
+    Op("GET", "/api/micro-grids/{micro_grid_id}", MEMBER_OR_MANAGER),
+    Op("POST", "/api/micro-grids/{micro_grid_id}/residents", MANAGER, body=lambda c: {"user_id": c.ids["target"]}),
+    # the volunteer is A's 邻里长 (accepted); the elder of A's 微网格 has no phone
+    Op("POST", "/api/micro-grids/{micro_grid_id}/attendance-marks", VOLUNTEER,
+       body=lambda c: {"activity_id": c.ids["activity"], "user_ids": [c.ids["phoneless"]], "reason": "老人无手机",
+                       "minutes": 10}),
+    Op("GET", "/api/me/micro-grids", ANYONE),
+    Op("PUT", "/api/me/party-identity", lambda role, side: role == "volunteer",  # a confirmed party member
+       body=lambda c: {"shown": True}),
     # joining (issue 18): SMS codes, join requests, import, residents without phones, cards
     Op("POST", "/api/auth/phone-codes", PUBLIC, body=lambda c: {"phone": new_phone(), "purpose": "register"}),
     Op("POST", "/api/auth/password-reset", PUBLIC, fresh={"sms_phone": "sms_reset"},
@@ -398,8 +439,9 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "message_id": "message", "kind": "message_kind",
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code",
-         "invitation_id": "invitation", "offer_id": "unit_offer",
-         "certificate_id": "certificate", "correction_id": "correction"}
+         "invitation_id": "invitation",
+         "certificate_id": "certificate", "correction_id": "correction",
+         "invite_id": "role_invite", "claim_id": "claim", "grid_id": "grid", "micro_grid_id": "micro_grid"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -453,6 +495,19 @@ class Matrix:
         await _ok(self.client, side.manager, "POST", f"/api/unit-reports/{report['id']}/approve")
         ids["reported"] = side.volunteer.id
         ids["need"] = await self.fresh("need", side)
+        # the volunteer is a confirmed party member of the unit, and the 邻里长 of the side's 微网格
+        await self.world.pool.execute("update unit_members set confirmed = true where user_id = $1", side.volunteer.id)
+        micro = await _ok(self.client, side.manager, "POST", f"/api/grids/{ids['grid']}/micro-grids",
+                          json={"name": "矩阵微网格"})
+        ids["micro_grid"] = micro["id"]
+        elder = await _ok(self.client, side.manager, "POST", f"/api/communities/{side.community.id}/residents",
+                          json={"name": "无手机老人"})
+        ids["phoneless"] = elder["id"]
+        await _ok(self.client, side.manager, "POST", f"/api/micro-grids/{micro['id']}/residents",
+                  json={"user_id": elder["id"]})
+        invite = await _ok(self.client, side.manager, "POST", "/api/role-invites", json={
+            "kind": "micro_leader", "phone": side.volunteer.phone, "name": "邻里长", "micro_grid_id": micro["id"]})
+        await _ok(self.client, side.volunteer, "POST", f"/api/me/role-invites/{invite['id']}/accept")
         ids["join_code"] = (await _ok(self.client, side.manager, "GET",
                                       f"/api/communities/{side.community.id}/join-code"))["code"]
         if not hasattr(self, "open_join_code"):  # a third community nobody of the matrix belongs to
@@ -519,7 +574,7 @@ class Matrix:
             return person.id
         if kind == "deputy":
             person = await self.world.person("副主任")
-            await _ok(c, self.admin, "POST", f"/api/orgs/{side.community.id}/managers", json={"user_id": person.id})
+            await appoint(c, self.admin, side.community.id, person)
             return person.id
         if kind == "grid":
             return (await _ok(c, self.admin, "POST", "/api/orgs", json={
@@ -534,14 +589,6 @@ class Matrix:
                       json={"phone": self.a.courier.phone, "name": "骑手", "role": "volunteer"})
             async with self.world.pool.acquire() as conn:
                 return await conn.fetchval("select id from invitations where community_id = $1", inviter.id)
-        if kind == "unit_offer":  # the admin offers a new unit's administration to A's courier's phone
-            street = (await self.world.community("单位所在社区")).street_id
-            unit = await _ok(c, self.admin, "POST", "/api/units",
-                             json={"name": "测试单位", "kind": "other", "parent_id": street})
-            await _ok(c, self.admin, "POST", f"/api/units/{unit['id']}/admins", status=(204,),
-                      json={"phone": self.a.courier.phone})
-            async with self.world.pool.acquire() as conn:
-                return await conn.fetchval("select id from unit_admin_offers where unit_id = $1", unit["id"])
         if kind == "reward_with_image":
             reward = await b.reward(side, "毛巾")
             await _ok(c, side.manager, "POST", f"/api/rewards/{reward['id']}/image",
@@ -565,6 +612,20 @@ class Matrix:
         if kind == "need":
             return (await _ok(c, side.manager, "POST", f"/api/communities/{side.community.id}/needs",
                               json={"title": "周末值守", "slots": 100}))["id"]
+        if kind == "import_kind":
+            return "units"  # type: ignore[return-value]  (a path word, not an id)
+        if kind == "role_invite":  # the courier named the administrator of a new unit of the street
+            unit = await _ok(c, self.admin, "POST", "/api/units", json={
+                "name": f"新单位{new_phone()[-6:]}", "kind": "other", "parent_id": side.ids["street"]})
+            return (await _ok(c, self.admin, "POST", "/api/role-invites", json={
+                "kind": "unit_admin", "phone": self.a.courier.phone, "name": "骑手", "unit_id": unit["id"]}))["id"]
+        if kind in ("claim", "awaiting_claim"):  # the side's reported volunteer claims a new need
+            need = await self.fresh("need", side)
+            claimed = await _ok(c, side.volunteer, "POST", f"/api/needs/{need}/claim")
+            if kind == "awaiting_claim":  # confirmed above the threshold by the deputy: a second person approves
+                await _ok(c, await self.deputy(side), "POST", f"/api/need-claims/{claimed['my_claim_id']}/confirm",
+                          json={"minutes": 30, "points": 500, "record": "议事会纪要"})
+            return claimed["my_claim_id"]
         if kind == "join_request":  # a stranger asks to join the side's community
             stranger = await self.world.person("申请人")
             return (await _ok(c, stranger, "POST", "/api/join-requests", json={"join_code": side.ids["join_code"]}))["id"]
@@ -583,8 +644,7 @@ class Matrix:
         """A second manager of the side, made once: the maker of adjustments its managers check."""
         if "deputy" not in side.ids:
             person = await self.world.person("副主任")
-            await _ok(self.client, self.admin, "POST", f"/api/orgs/{side.community.id}/managers",
-                      json={"user_id": person.id})
+            await appoint(self.client, self.admin, side.community.id, person)
             side.ids["deputy"] = person
         return side.ids["deputy"]
 
@@ -609,7 +669,7 @@ class Matrix:
                       json={"user_id": person.id, "role": role})
         elif role.startswith("manager"):
             community = (self.a if role == "manager_a" else self.b).community.id
-            await _ok(self.client, self.admin, "POST", f"/api/orgs/{community}/managers", json={"user_id": person.id})
+            await appoint(self.client, self.admin, community, person)
         return person
 
     async def cell(self, op: Op, role: str, side_name: str) -> httpx.Response:

@@ -10,7 +10,8 @@ async def test_demo_city_fills_every_capability_and_balances(fresh_conn):
     assert city is not None
     assert await demo.seed(conn) is None  # a second run changes nothing
     counts = {table: await conn.fetchval(f"select count(*) from {table}") for table in (
-        "activities", "attendances", "rewards", "redemptions", "service_requests", "reports", "audit_log")}
+        "activities", "attendances", "rewards", "redemptions", "service_requests", "reports", "audit_log",
+        "units", "unit_admins", "unit_reports", "need_claims", "micro_grids", "micro_grid_roles", "households")}
     assert all(n > 0 for n in counts.values()), counts
     assert await ledger_check.check(conn) == {}
     # Statement labels are read by residents: Chinese only, no English glued on (issue 22); units

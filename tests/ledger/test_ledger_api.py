@@ -6,6 +6,7 @@ import pytest
 
 from domain import ledger
 from tests.ledger.ledger_support import accounts_of
+from tests.conftest import appoint
 from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
@@ -152,8 +153,8 @@ async def test_adjustment_comes_from_a_community_the_member_belongs_to(client, w
     a = await world.community("A社区")
     b = await world.community("B社区")
     admin = await world.admin()
-    r = await client.post(f"/api/orgs/{b.id}/managers", headers=admin.headers, json={"user_id": a.manager.id})
-    assert r.status_code == 201  # A's manager now manages B too
+    r = await appoint(client, admin, b.id, a.manager)
+    assert r.status_code == 200  # A's manager now manages B too
     only_b = await world.member(b, "只在B")
     r = await adjust(client, a.manager, only_b.id, 10, community_id=a.id)
     assert r.status_code == 422 and r.json()["details"]["field"] == "community_id"

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from domain.checkin import codes
-from tests.conftest import Community, Person
+from tests.conftest import Community, Person, appoint
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
@@ -76,7 +76,7 @@ async def test_finding_3_manager_cannot_station_scan_their_own_card(client, worl
     # Another manager of the community may scan the card: the rule is about who acts, not who is paid.
     deputy = await world.person("副主任")
     admin = await world.admin()
-    await client.post(f"/api/orgs/{c.id}/managers", headers=admin.headers, json={"user_id": deputy.id})
+    await appoint(client, admin, c.id, deputy)
     r = await client.post(f"/api/activities/{activity['id']}/station-scans", headers=deputy.headers,
                           json={"code": card.code})
     assert r.status_code == 200 and r.json()["action"] == "checked_in", r.text
@@ -101,7 +101,7 @@ async def test_finding_3_manager_cannot_confirm_a_pool_service_they_served(clien
     elder = await world.member(c, "周奶奶")
     deputy = await world.person("副主任")
     admin = await world.admin()
-    await client.post(f"/api/orgs/{c.id}/managers", headers=admin.headers, json={"user_id": deputy.id})
+    await appoint(client, admin, c.id, deputy)
     r = await client.post("/api/timebank/pool/credits", headers=deputy.headers,
                           json={"community_id": c.id, "minutes": 600, "reason": "街道拨付"})
     assert r.status_code == 201

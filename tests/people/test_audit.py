@@ -61,12 +61,18 @@ async def test_each_act_writes_exactly_one_row_with_actor_target_and_ip(client, 
                                                           "parent_id": community}))[0].json()["id"]
 
     manager = await world.person("审计管理员")
-    _, row = await act("role_grant", "POST", f"/api/orgs/{community}/managers", {"user_id": manager.id})
-    assert (row["target_type"], row["target_id"], row["community_id"]) == ("user", manager.id, community)
-    # Appointing again changes nothing, so nothing is written.
+    # A manager is named by phone and holds the role once they accept (issue 31): two acts, two rows.
+    r, row = await act("role_invite", "POST", f"/api/orgs/{community}/managers",
+                       {"phone": manager.phone, "name": manager.name})
+    assert (row["target_type"], row["target_id"], row["community_id"]) == ("role_invite", r.json()["id"], community)
+    # Naming again changes nothing, so nothing is written.
     start = await last_id(pool)
-    assert (await client.post(f"/api/orgs/{community}/managers", headers=h, json={"user_id": manager.id})).status_code == 201
+    assert (await client.post(f"/api/orgs/{community}/managers", headers=h,
+                              json={"phone": manager.phone, "name": manager.name})).status_code == 201
     assert await rows_since(pool, start) == []
+    _, row = await act("role_invite_answer", "POST", f"/api/me/role-invites/{r.json()['id']}/accept", None,
+                       manager.headers)
+    assert (row["actor_id"], row["community_id"], row["after"]["state"]) == (manager.id, community, "accepted")
 
     m = manager.headers
     r, row = await act("member_add", "POST", f"/api/communities/{community}/invitations",

@@ -174,6 +174,7 @@ async def test_a_dry_run_of_changed_households_writes_nothing(client, world, poo
 def _xlsx_with(sheet_xml_edit) -> bytes:
     """The template's .xlsx with its sheet's XML changed by `sheet_xml_edit` (str -> str)."""
     import zipfile
+
     from domain.people import imports
     source = zipfile.ZipFile(io.BytesIO(imports.template_xlsx()))
     out = io.BytesIO()
@@ -200,6 +201,7 @@ def test_finding_6_a_declared_sheet_size_allocates_nothing():
     """A 1.5 KB .xlsx declaring A1:XFD8000 took the server from 105 to 1,106 MB: every row was padded
     to the declared 16,384 columns. It is read as what it holds, at a few MB whatever it declares."""
     import tracemalloc
+
     from domain.people import imports
     data = _xlsx_with(_declaring("A1:XFD1000"))
     assert len(data) < 10_000 and b"XFD1000" not in data  # compressed: small on the wire
@@ -216,17 +218,14 @@ def test_finding_6_a_declared_sheet_size_allocates_nothing():
 def test_finding_6_rows_and_columns_are_bounded_as_they_are_read():
     """Rows far down the sheet, and a row of 16,384 cells: counted while read, never padded first."""
     import time
-    from domain.core.errors import DomainError
+
     from domain.people import imports
     far = _xlsx_with(lambda xml: xml.replace("</sheetData>",
                                              '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c>'
                                              "</row></sheetData>"))
     started = time.monotonic()
-    try:
-        imports.read(far, "far.xlsx")
-        raise AssertionError("a sheet of a million rows was read")
-    except DomainError as error:
-        assert error.code == "too_large" and error.details == {"max_rows": imports.MAX_ROWS}
+    rows, _ = imports.read(far, "far.xlsx")  # a long run of blank rows ends the sheet (sheets.MAX_BLANK_RUN)
+    assert [r.name for r in rows] == ["王秀兰"]
     assert time.monotonic() - started < 5
     wide = _xlsx_with(lambda xml: xml.replace("</sheetData>",
                                               '<row r="3"><c r="A3" t="inlineStr"><is><t>张三</t></is></c>'
@@ -237,7 +236,6 @@ def test_finding_6_rows_and_columns_are_bounded_as_they_are_read():
 
 async def test_finding_6_an_xlsx_that_inflates_beyond_the_bound_is_refused_unread(client, world, monkeypatch):
     """499 KB inflating to 500 MB stalled the server 2.6 s; the parts' sizes are checked first."""
-    from domain.people import imports
     padding = " " * (41 * 1024 * 1024)  # 41 MB of spaces deflate to ~40 KB
     bomb = _xlsx_with(lambda xml: xml.replace("<sheetData>", "<sheetData>" + padding))
     assert len(bomb) < 200_000
@@ -246,11 +244,12 @@ async def test_finding_6_an_xlsx_that_inflates_beyond_the_bound_is_refused_unrea
     monkeypatch.setattr("openpyxl.load_workbook", lambda *a, **k: parsed.append(1))
     r = await dry_run(client, c, bomb, "bomb.xlsx")
     assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
-    assert r.json()["details"] == {"max_inflated_bytes": imports.MAX_INFLATED} and parsed == []
+    assert parsed == []  # refused from the zip's directory, before openpyxl saw it
 
 
 async def test_finding_6_the_sheet_is_read_off_the_event_loop(client, world, monkeypatch):
     import threading
+
     from domain.people import imports
     c = await world.community()
     threads = []

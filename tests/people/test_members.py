@@ -7,7 +7,7 @@ import io
 import pytest
 
 from domain.people import auth
-from tests.conftest import new_phone, register
+from tests.conftest import appoint, new_phone, register
 
 
 @pytest.fixture(autouse=True)
@@ -205,7 +205,7 @@ async def test_who_a_manager_may_switch_off(client, world):
     assert r.status_code == 403  # it would lock them out of community B too: an admin decides
     assert (await client.post(f"/api/members/{a.manager.id}/deactivate", headers=m, json=reason)).status_code == 403
     co_manager = await world.member(a, "副主任")
-    await client.post(f"/api/orgs/{a.id}/managers", headers=admin.headers, json={"user_id": co_manager.id})
+    await appoint(client, admin, a.id, co_manager)
     assert (await client.post(f"/api/members/{co_manager.id}/deactivate", headers=m, json=reason)).status_code == 403
     outsider = await world.member(b)
     # Someone of another community is, to this manager, an unknown id (issue 16).

@@ -1,5 +1,7 @@
 """Organisation tree and the manager scope guard (issue 3)."""
 
+from tests.conftest import appoint
+
 
 async def test_admin_builds_the_tree_and_appoints_a_manager(client, world):
     admin = await world.admin()
@@ -16,8 +18,8 @@ async def test_admin_builds_the_tree_and_appoints_a_manager(client, world):
                                                             "parent_id": community["id"]})).json()
     assert grid["community_id"] == community["id"]
     manager = await world.person("李晓梅")
-    r = await client.post(f"/api/orgs/{community['id']}/managers", headers=h, json={"user_id": manager.id})
-    assert r.status_code == 201
+    r = await appoint(client, admin, community["id"], manager)
+    assert r.status_code == 200
     me = (await client.get("/api/me", headers=manager.headers)).json()
     assert me["roles"] == ["manager"] and me["manages"] == [{"id": community["id"], "name": "三苏社区"}]
     children = (await client.get(f"/api/orgs?parent_id={community['id']}", headers=h)).json()

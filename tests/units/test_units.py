@@ -10,7 +10,7 @@ from datetime import timedelta
 from domain.core import clock
 from domain.rankings import rules as ranking_rules
 from tests.checkin.test_activities import T0, new_activity
-from tests.conftest import Community, Person
+from tests.conftest import Community, Person, appoint
 
 
 @dataclass
@@ -43,11 +43,11 @@ async def serve(client, community: Community, people: list[Person], hours: int) 
     assert r.status_code == 200 and len(r.json()["marked"]) == len(people), r.text
 
 
-async def appoint(client, manager, unit_id: int, person) -> None:
-    """The street offers the unit to the person's phone; the person accepts (issue 30: by consent)."""
-    await ok(client, manager, "POST", f"/api/units/{unit_id}/admins", {"phone": person.phone}, status=204)
-    [offer] = [o for o in await ok(client, person, "GET", "/api/me/unit-offers") if o["unit_id"] == unit_id]
-    await ok(client, person, "POST", f"/api/me/unit-offers/{offer['id']}/accept")
+async def name_admin(client, manager: Person, unit: dict, person: Person) -> None:
+    """The street's manager names the unit's administrator; the person accepts (issue 31)."""
+    invite = await ok(client, manager, "POST", f"/api/units/{unit['id']}/admins", {"phone": person.phone}, status=201)
+    assert invite["kind"] == "unit_admin" and invite["state"] == "open"
+    await ok(client, person, "POST", f"/api/me/role-invites/{invite['id']}/accept")
 
 
 async def street_with_units(client, world) -> Street:
@@ -56,20 +56,20 @@ async def street_with_units(client, world) -> Street:
     c2 = await world.community("裕丰社区", street_id=c1.street_id)
     admin = await world.admin()
     manager = await world.person("街道书记")
-    await ok(client, admin, "POST", f"/api/orgs/{c1.street_id}/managers", {"user_id": manager.id}, 201)
+    assert (await appoint(client, admin, c1.street_id, manager)).status_code == 200
     unit = await ok(client, manager, "POST", "/api/units",
                     {"name": "区政务服务中心党支部", "kind": "government", "parent_id": c1.street_id}, status=201)
     other = await ok(client, manager, "POST", "/api/units",
                      {"name": "苏祠小学党支部", "kind": "school", "parent_id": c1.street_id}, status=201)
     unit_admin = await world.person("支部书记")
-    await appoint(client, manager, unit["id"], unit_admin)
+    await name_admin(client, manager, unit, unit_admin)
     a, b, c, d = [await world.person(n) for n in ("张三明", "李四", "王五", "赵六")]
     roster = f"手机号,姓名\r\n{a.phone},张三明\r\n{b.phone},李四\r\n13,坏号码\r\n".encode("utf-8-sig")
     result = await ok(client, unit_admin, "POST", f"/api/units/{unit['id']}/roster",
                       files={"file": ("名单.csv", roster, "text/csv")})
     assert (result["rows"], result["added"], result["problems"]) == (2, 2, [{"line": 4, "problem": "bad_phone"}])
     school_admin = await world.person("小学书记")
-    await appoint(client, manager, other["id"], school_admin)
+    await name_admin(client, manager, other, school_admin)
     await ok(client, school_admin, "POST", f"/api/units/{other['id']}/roster",
              files={"file": ("roster.csv", f"{d.phone},赵六\n".encode(), "text/csv")})
     return Street(c1, c2, manager, unit, other, unit_admin, a, b, c, d)
@@ -134,7 +134,7 @@ async def test_the_unit_administrator_sees_only_their_own_unit(client, world):
         r = await client.get(f"/api/units/{s.unit['id']}/view", headers=who.headers)
         assert r.status_code == 403, who.name
     other_admin = await world.person("另一位书记")
-    await appoint(client, s.manager, s.other["id"], other_admin)
+    await name_admin(client, s.manager, s.other, other_admin)
     assert (await client.get(f"/api/units/{s.unit['id']}/view", headers=other_admin.headers)).status_code == 403
     # Someone who is no manager of the street cannot add units or administrators there.
     r = await client.post("/api/units", json={"name": "冒名单位", "kind": "other", "parent_id": s.c1.street_id},
@@ -260,29 +260,33 @@ async def test_nobody_decides_on_their_own_report_or_card(client, world):
 
 async def test_finding_7_appointing_a_unit_administrator_reveals_no_phone_and_needs_consent(client, world, pool):
     """Issue 30 finding 7: appointing answered 422 "no account" for an unknown phone and 204 for a
-    registered one, and appointed the registered person without asking."""
+    registered one, and appointed the registered person without asking. Now both phones get the same
+    kind of answer (an open invitation, masked phone, the name the manager gave) and nobody is appointed
+    until they accept."""
     from tests.conftest import new_phone
     s = await street_with_units(client, world)
     person = await world.person("被任命的人")
     answers = [await client.post(f"/api/units/{s.other['id']}/admins", json={"phone": phone},
                                  headers=s.manager.headers) for phone in (person.phone, new_phone())]
-    assert [(r.status_code, r.content) for r in answers] == [(204, b""), (204, b"")]
+    assert [r.status_code for r in answers] == [201, 201]
+    shapes = [{k: v for k, v in r.json().items() if k not in ("id", "phone", "created_at")} for r in answers]
+    assert shapes[0] == shapes[1] and shapes[0]["name"] == "单位管理员" and shapes[0]["state"] == "open"
+    assert all("*" in r.json()["phone"] for r in answers)
     assert await pool.fetchval("select count(*) from unit_admins where unit_id = $1 and user_id = $2",
                                s.other["id"], person.id) == 0  # nobody appointed without consent
     assert (await client.get(f"/api/units/{s.other['id']}/view", headers=person.headers)).status_code == 403
-    [offer] = await ok(client, person, "GET", "/api/me/unit-offers")
-    assert (offer["unit_name"], offer["offered_by"], offer["state"]) == ("苏祠小学党支部", "街道书记", "pending")
+    [invite] = [i for i in await ok(client, person, "GET", "/api/me/role-invites") if i["unit_id"] == s.other["id"]]
     # nobody else answers it, whatever they know of its id
-    r = await client.post(f"/api/me/unit-offers/{offer['id']}/accept", headers=s.a.headers)
+    r = await client.post(f"/api/me/role-invites/{invite['id']}/accept", headers=s.a.headers)
     assert r.status_code == 404
-    accepted = await ok(client, person, "POST", f"/api/me/unit-offers/{offer['id']}/accept")
+    accepted = await ok(client, person, "POST", f"/api/me/role-invites/{invite['id']}/accept")
     assert accepted["state"] == "accepted"
     assert (await client.get(f"/api/units/{s.other['id']}/view", headers=person.headers)).status_code == 200
-    r = await client.post(f"/api/me/unit-offers/{offer['id']}/decline", headers=person.headers)
-    assert r.status_code == 404  # answered once
-    # a declined offer appoints nobody
+    r = await client.post(f"/api/me/role-invites/{invite['id']}/decline", headers=person.headers)
+    assert r.status_code == 409  # answered once
+    # a declined invitation appoints nobody
     other = await world.person("不想当的人")
-    await ok(client, s.manager, "POST", f"/api/units/{s.unit['id']}/admins", {"phone": other.phone}, status=204)
-    [offer] = await ok(client, other, "GET", "/api/me/unit-offers")
-    assert (await ok(client, other, "POST", f"/api/me/unit-offers/{offer['id']}/decline"))["state"] == "declined"
+    invite = await ok(client, s.manager, "POST", f"/api/units/{s.unit['id']}/admins", {"phone": other.phone},
+                      status=201)
+    assert (await ok(client, other, "POST", f"/api/me/role-invites/{invite['id']}/decline"))["state"] == "declined"
     assert await pool.fetchval("select count(*) from unit_admins where user_id = $1", other.id) == 0

@@ -84,4 +84,13 @@ export default {
   "act.rule_rotating_only": "Screen code only",
   "act.rule_one_step": "One-step check-out",
   "act.late": "scanned offline, uploaded {time}",
+  "act.f_daily_cap": "Daily check-in points cap per person",
+  "act.f_default": "default",
+  "act.f_fence": "Check-in area (optional)",
+  "act.f_fence_hint": "With an area, scanning in works only near the place. The location is read on your phone only; no map service is used.",
+  "act.f_here": "Use where I am now",
+  "act.f_lat": "Latitude",
+  "act.f_lng": "Longitude",
+  "act.f_radius": "Radius (m)",
+  "act.f_here_unavailable": "No location available; type the coordinates",
 };

@@ -28,6 +28,7 @@ export default {
   "nav.messages": "Messages",
   "nav.unread": "{n} unread",
 
+  "title.city": "City lists · Linli",
   "title.messages": "Messages · Linli",
   "title.login": "Log in · Linli",
   "title.me": "Me · Linli",
@@ -62,4 +63,9 @@ export default {
   "unit.hours": "{n} h",
   "unit.minutes": "{n} min",
   "unit.hours_minutes": "{h} h {m} min",
+  "title.find": "Find my community · Linli",
+  "common.join_hint": "You have not joined a community yet; once you do, this page shows it.",
+  "common.join_link": "Find and join my community",
+  "title.micro": "Grids and micro-grids · Linli",
+  "title.tools": "Community business · Linli",
 };

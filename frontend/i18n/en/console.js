@@ -119,4 +119,6 @@ export default {
   "console.adjust_pending": "Above the threshold: sent to another manager for approval",
 
   "console.target_other": "item",
+  "console.default_manager_name": "Manager",
+  "console.invited_manager": "{name} is invited; they manage once they accept",
 };

@@ -17,6 +17,9 @@ export default {
   "feature.statement": "Points history",
 
   "feature.units": "My unit",
+  "feature.city": "City lists",
+  "feature.micro": "Grids and micro-grids",
+  "feature.tools": "Community business",
   "feature.levels": "Street overview",
   "feature.baodao": "Report to my community",
 

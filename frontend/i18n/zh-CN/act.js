@@ -84,4 +84,13 @@ export default {
   "act.rule_rotating_only": "仅限大屏动态码",
   "act.rule_one_step": "扫码一步签退",
   "act.late": "离线扫码，{time} 上传",
+  "act.f_daily_cap": "每人每日签到积分上限",
+  "act.f_default": "默认",
+  "act.f_fence": "签到范围（可不填）",
+  "act.f_fence_hint": "填写后，扫码签到需在活动地点附近。位置只在您的手机上读取，不使用地图服务。",
+  "act.f_here": "用我现在的位置",
+  "act.f_lat": "纬度",
+  "act.f_lng": "经度",
+  "act.f_radius": "半径（米）",
+  "act.f_here_unavailable": "无法获取位置，请手动填写经纬度",
 };

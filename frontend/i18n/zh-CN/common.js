@@ -28,6 +28,7 @@ export default {
   "nav.messages": "消息",
   "nav.unread": "{n} 条未读",
 
+  "title.city": "城市名单导入 · 邻里",
   "title.messages": "消息 · 邻里",
   "title.login": "登录 · 邻里",
   "title.me": "我的 · 邻里",
@@ -62,4 +63,9 @@ export default {
   "unit.hours": "{n} 小时",
   "unit.minutes": "{n} 分钟",
   "unit.hours_minutes": "{h} 小时 {m} 分钟",
+  "title.find": "找到我的社区 · 邻里",
+  "common.join_hint": "您还没有加入社区，加入后就能看到这里的内容。",
+  "common.join_link": "查找并加入我的社区",
+  "title.micro": "网格与微网格 · 邻里",
+  "title.tools": "社区事务 · 邻里",
 };

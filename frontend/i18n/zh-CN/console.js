@@ -119,4 +119,6 @@ export default {
   "console.adjust_pending": "金额超过门槛，已提交，等待另一位管理员审批",
 
   "console.target_other": "对象",
+  "console.default_manager_name": "管理员",
+  "console.invited_manager": "已邀请{name}，对方接受后成为管理员",
 };

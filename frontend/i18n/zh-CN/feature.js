@@ -17,6 +17,9 @@ export default {
   "feature.statement": "积分明细",
 
   "feature.units": "单位报到",
+  "feature.city": "城市名单导入",
+  "feature.micro": "网格与微网格",
+  "feature.tools": "社区事务",
   "feature.levels": "街道总览",
   "feature.baodao": "在职党员报到",
 
