@@ -40,7 +40,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import ledger, notify
 from domain.checkin import activities, codes, fraud, offline, rules, scans
 from domain.checkin.activities import Activity
 from domain.checkin.codes import Code
@@ -500,6 +500,15 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                              reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
                                                               "last_seen_at": at.isoformat(),
                                                               "until": until.isoformat()})
+    if auto or (actor_id is not None and actor_id != attendance.user_id):
+        # Nobody watched this check-out on their own phone (the sweep, a close, a station): say what it
+        # credited; an automatic one with nothing credited offers 申请补录 (issue 33).
+        zero = auto and minutes == 0
+        await notify.send(conn, attendance.user_id, "checkout_zero" if zero else "checkout_credited",
+                          community_id=activity.community_id,
+                          params={"title": activity.title, "minutes": minutes, "points": points},
+                          link=f"/activity.html?id={activity.id}&correction={attendance.id}" if zero
+                          else "/statement.html")
     return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points))
 
 
