@@ -405,7 +405,11 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if problem == "ended":
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
     if not scan.is_member:
-        raise DomainError("not_member", details={"community": activity.community_name})
+        # A request already waiting is named, so the page shows it pending instead of asking again (issue 33).
+        pending = await conn.fetchval("select id from join_requests where community_id = $1 and user_id = $2 "
+                                      "and state = 'pending'", activity.community_id, user_id)
+        raise DomainError("not_member", details={"community": activity.community_name,
+                                                 **({"join_request_id": pending} if pending else {})})
     # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
     # A fenced activity needs a location from a self-scan (finding 5 of issue 16: leaving it out used
     # to skip the fence); a station scan is made by the manager at the venue.

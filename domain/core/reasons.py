@@ -26,7 +26,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "already_used": ("该凭证已使用", "This voucher was already used"),
     "idempotency_conflict": ("重复提交的请求内容不一致", "Same idempotency key with a different request"),
     "conflict": ("与现有数据冲突", "Conflicts with existing data"),
-    "code_unknown": ("无法识别的二维码", "Unknown QR code"),
+    "code_unknown": ("没有这个编号", "No such code"),
     "code_expired": ("二维码已过期，请扫描最新的二维码", "This QR code has expired; scan the current one"),
     "code_revoked": ("二维码已作废", "This QR code was revoked"),
     "too_large": ("内容太大", "Too large"),

@@ -816,6 +816,9 @@ class Certificate(msgspec.Struct, frozen=True):
     issued_at: datetime
     hours: Hours | None = None       # the total the certificate states: activities + services + adjustments
     activities: list[CertificateActivity] = []
+    # Hours of the total that no line above explains (imported history, awards without an attendance,
+    # services credited apart from their request): one more row, so the printed rows add up (issue 33).
+    other_minutes: int = 0
 
 
 def mask_name(name: str) -> str:
@@ -843,10 +846,11 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
             where t.user_id = $1 and t.state = 'done' and t.minutes > 0
             order by t.checked_out_at, t.id limit 1000""", user_id)
     hours = await hours_of(conn, user_id)
+    activities = [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
+                  for r in attended]
+    listed = sum(x.minutes for x in lines) + sum(a.minutes for a in activities) + hours.adjustment_minutes
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id, hours), sum(x.minutes for x in lines),
-                       lines, clock.now(), hours,
-                       [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
-                        for r in attended])
+                       lines, clock.now(), hours, activities, other_minutes=hours.total_minutes - listed)
 
 
 SWEEPS = (lapse_accepted_services,)  # listed in api/capabilities.py

@@ -1,6 +1,6 @@
 // The one way pages talk to the JSON API: cookies, CSRF, language, idempotency, errors.
 import { getLang, t } from "./i18n.js";
-import { h, toast } from "./ui.js";
+import { h, toast, tracked } from "./ui.js";
 
 // Re-exported so a page can take everything about requests and their errors from one module.
 export { toast, showError, clearErrors } from "./ui.js";
@@ -48,7 +48,11 @@ export function newIdempotencyKey() {
  * A FormData body is sent as multipart. `raw: true` returns the Response itself (e.g. for CSV).
  * Throws ApiError(status, code, message, details); message is already human and translated.
  */
-export async function api(method, path, body, { idempotencyKey, headers = {}, raw = false,
+export function api(method, path, body, options = {}) {
+  return tracked(request(method, path, body, options)); // the page is not ready while it waits
+}
+
+async function request(method, path, body, { idempotencyKey, headers = {}, raw = false,
   timeout = DEFAULT_TIMEOUT_MS } = {}) {
   method = method.toUpperCase();
   const sent = { Accept: "application/json", "Accept-Language": getLang(), ...headers };

@@ -3,7 +3,7 @@
 // sees the reports waiting for them and publishes needs.
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtPoints, h, hoursNumber, initPage, setBusy, toast } from "./ui.js";
+import { fmtMinutes, fmtPoints, h, initPage, setBusy, toast } from "./ui.js";
 
 initPage();
 
@@ -57,8 +57,8 @@ async function loadMine() {
   }
   $("baodao-form-card").hidden = Boolean(open);
   $("record").replaceChildren(...record.communities.map((c) => h("li", { class: "need-head" },
-    h("span", {}, c.name), h("span", {}, `${hoursNumber(c.minutes)} h · ${fmtPoints(c.points)}`))));
-  $("record-total").textContent = t("baodao.record_total", { hours: hoursNumber(record.minutes), points: fmtPoints(record.points) });
+    h("span", {}, c.name), h("span", {}, `${fmtMinutes(c.minutes)} · ${t("unit.points_full", { n: fmtPoints(c.points) })}`))));
+  $("record-total").textContent = t("baodao.record_total", { hours: fmtMinutes(record.minutes), points: fmtPoints(record.points) });
 }
 
 function needRow(need) {
@@ -116,6 +116,11 @@ async function loadQueue() {
   const lists = await Promise.all(state.manages.map((c) => api("GET", `/api/communities/${c.id}/unit-reports`)));
   const rows = lists.flat();
   $("queue").replaceChildren(...(rows.length ? rows.map(queueRow) : [h("li", { class: "muted" }, t("baodao.queue_empty"))]));
+  // The home page's 党员报到 tile links here (#queue-card): the queue itself, not the page's top.
+  if (location.hash === "#queue-card" && !state.scrolled) {
+    state.scrolled = true;
+    $("queue-card").scrollIntoView({ block: "start" });
+  }
 }
 
 async function refresh() {

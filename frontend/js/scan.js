@@ -152,10 +152,15 @@ function refusalNote(err) {
 }
 
 function showRefusal(err, nonce = null, retry = null) {
+  if (err.code === "not_member" && err.details?.join_request_id) {
+    showPendingJoin(err.details.join_request_id);  // asked already: it shows as pending, not as a new ask
+    return;
+  }
   if (err.code === "not_member" && err.details?.community) {
-    // Issue 18: not a dead end any more — ask to join; approval completes this very check-in.
+    // Issue 18: not a dead end any more — ask to join; approval completes this very check-in. Issue 33:
+    // phrased as the way in, not as a failure.
     const community = err.details.community;
-    show({ tone: "error", title: err.message || t("error.generic"), note: t("join.refused_note", { community }),
+    show({ tone: "info", title: t("join.way_in_title", { community }), note: t("join.refused_note", { community }),
       actions: [
         h("button", { type: "button", class: "btn btn-primary btn-block", id: "join-button",
           onclick: () => requestToJoin(nonce) }, t("join.button", { community })),
@@ -177,6 +182,18 @@ function showJoinRequest(request, describe) {
   show({ tone: view.tone, title: view.title, note: view.note,
     amounts: view.checkedIn ? amountsText(view.points ?? 0, 0) : "",
     actions: view.checkedIn ? doneActions() : [link("/", "common.back_home")] });
+}
+
+async function showPendingJoin(requestId) {
+  try {
+    const { describe, watch } = await joining();
+    const request = await api("GET", `/api/join-requests/${requestId}`);
+    showJoinRequest(request, describe);
+    watch(request, (changed) => showJoinRequest(changed, describe));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) requireLogin();
+    else showRefusal(err);
+  }
 }
 
 async function requestToJoin(nonce) {

@@ -199,6 +199,12 @@ TABLE = [
        body=lambda c: {"reason": "误签"}),
     # issue 21: paired kiosk screens (a device token, never a session) and the review of flagged scans
     Op("GET", "/api/activities/{activity_id}/flags", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/correction-requests", MANAGER),
+    # 申请补录 is the attendance's own person's act; the side's attendance belongs to its target, who
+    # is nobody in the matrix: every cell is refused, and as a stranger's (tests/notify/test_event_messages.py
+    # asks as the owner).
+    Op("POST", "/api/checkins/{attendance_id}/correction-request", lambda role, side: False, deny=404,
+       body=lambda c: {"reason": "我一直在场，忘了签退"}),
     Op("GET", "/api/activities/{activity_id}/kiosks", MANAGER),
     Op("POST", "/api/activities/{activity_id}/kiosks", MANAGER),
     Op("POST", "/api/kiosks/{kiosk_id}/revoke", MANAGER, fresh={"kiosk_id": "kiosk"}),

@@ -145,7 +145,7 @@ def test_logged_out_scan_logs_in_and_lands_back_checked_in(live_server, phone_pa
 
     # A refused scan reads as words, not a stack trace.
     page.goto(f"{live_server}/s/{codes.new_code()}")
-    page.locator("#result-title", has_text="无法识别的二维码").wait_for()
+    page.locator("#result-title", has_text="没有这个编号").wait_for()
     screenshot(page, "checkin-unknown-code-360")
 
     # The in-page scanner takes a pasted link.

@@ -111,3 +111,18 @@ async def test_check_outs_nobody_watched_are_told_and_a_zero_one_offers_a_correc
     assert zero["title"] == "自动签退，未记时长" and "申请补录" in zero["text"]
     assert zero["link"] == f"/activity.html?id={made['id']}&correction={attendance}"
     assert len(await messages(client, stays)) == 1  # already out: the close tells him nothing more
+
+    # 申请补录 from the message: the managers hear of it and read it beside the review list.
+    url = f"/api/checkins/{attendance}/correction-request"
+    r = await client.post(url, headers=stays.headers, json={"reason": "冒名"})
+    assert r.status_code == 404  # somebody else's attendance: nothing is asked
+    assert await pool.fetchval("select count(*) from checkout_corrections where attendance_id = $1", attendance) == 0
+    r = await client.post(url, headers=leaves.headers, json={"reason": "我一直在场，忘了签退"})
+    assert r.status_code == 201 and r.json()["minutes"] == 0, r.text
+    again = await client.post(url, headers=leaves.headers, json={"reason": "再问一次"})
+    assert again.json()["id"] == r.json()["id"] and again.json()["reason"] == "我一直在场，忘了签退"
+    asked = [m for m in await messages(client, c.manager) if m["title"] == "补录申请"]
+    assert len(asked) == 1 and "我一直在场，忘了签退" in asked[0]["text"] and "李阿姨" in asked[0]["text"]
+    assert asked[0]["link"] == f"/activities.html?id={made['id']}#corrections"
+    listed = (await client.get(f"/api/activities/{made['id']}/correction-requests", headers=c.manager.headers)).json()
+    assert [(i["user_name"], i["reason"]) for i in listed["items"]] == [("李阿姨", "我一直在场，忘了签退")]

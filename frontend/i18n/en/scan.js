@@ -26,7 +26,7 @@ export default {
   "scan.annulled": "A manager annulled your check-in: {reason}",
   "scan.hint.code_expired": "Scan the newest code on the screen.",
   "scan.hint.code_revoked": "Ask the staff for a new code.",
-  "scan.hint.code_unknown": "Make sure it is a Linli QR code.",
+  "scan.hint.code_unknown": "Check the code and type it again, or scan a Linli QR code.",
   "scan.hint.not_member": "Ask the community staff to add you to the community.",
   "scan.hint.not_published": "Check-in opens once the activity is published.",
   "scan.retry_note": "The check-in is not done yet. Check your network and tap Retry; it will not count twice.",

@@ -59,7 +59,8 @@ export default {
   "title.joining": "入社与导入 · 邻里",
 
   "unit.points": "{n} 分",
-  "unit.hours": "{n} 小时",
-  "unit.minutes": "{n} 分钟",
-  "unit.hours_minutes": "{h} 小时 {m} 分钟",
+  "unit.points_full": "{n} 积分",
+  "unit.hours": "{n}小时",
+  "unit.minutes": "{n}分钟",
+  "unit.hours_minutes": "{h}小时{m}分",
 };

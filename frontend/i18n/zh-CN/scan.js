@@ -26,7 +26,7 @@ export default {
   "scan.annulled": "您的签到已被管理员作废：{reason}",
   "scan.hint.code_expired": "请扫描屏幕上最新的二维码。",
   "scan.hint.code_revoked": "请向工作人员索取新的二维码。",
-  "scan.hint.code_unknown": "请确认扫描的是邻里平台的二维码。",
+  "scan.hint.code_unknown": "请核对编号后重新输入，或扫描邻里平台的二维码。",
   "scan.hint.not_member": "请联系社区工作人员加入该社区。",
   "scan.hint.not_published": "活动发布后才能签到。",
   "scan.retry_note": "签到还没有完成。请检查网络后点“重试”，不会重复签到。",
