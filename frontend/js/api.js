@@ -49,7 +49,23 @@ export function newIdempotencyKey() {
  * Throws ApiError(status, code, message, details); message is already human and translated.
  */
 export function api(method, path, body, options = {}) {
+  if (method.toUpperCase() === "GET" && "serviceWorker" in navigator && !navigator.serviceWorker.controller) {
+    beforeWorker.add(path);
+  }
   return tracked(request(method, path, body, options)); // the page is not ready while it waits
+}
+
+// The first visit's answers were fetched before the service worker (frontend/sw.js) took the page:
+// fetched once more through it, so the page has them when it is next opened offline (issue 33).
+const beforeWorker = new Set();
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    for (const path of beforeWorker) {
+      tracked(fetch(path, { credentials: "same-origin", headers: { Accept: "application/json", "Accept-Language": getLang() } }))
+        .catch(() => {});
+    }
+    beforeWorker.clear();
+  });
 }
 
 async function request(method, path, body, { idempotencyKey, headers = {}, raw = false,

@@ -3,7 +3,7 @@
 // came from (same site only).
 import { api, ApiError, clearErrors, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtTime, initPage, setBusy } from "./ui.js";
+import { clearPersonalCache, fmtTime, initPage, setBusy } from "./ui.js";
 
 initPage({ nav: false });
 
@@ -142,7 +142,7 @@ async function submit(event, mode) {
       await api("POST", "/api/auth/password-reset",
         { phone: data.phone, code: data.code.trim(), new_password: data.new_password });
     } else await register({ phone: data.phone, password: data.password, name: data.name.trim(), code: data.code.trim() });
-    remember();
+    await remember();
     location.replace(safeNext());
   } catch (err) {
     showError(err, form);
@@ -169,7 +169,8 @@ async function showScanContext(code) {
   }
 }
 
-function remember() {
+async function remember() {
+  await clearPersonalCache();  // another person's card or vouchers must not open offline for this one
   try {
     localStorage.setItem(KNOWN_KEY, "1");
   } catch {

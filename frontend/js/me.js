@@ -1,7 +1,7 @@
 // The "me" page: greeting, balances, feature links, communities, logout.
 import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtHours, fmtPoints, fmtTime, h, icon, initPage, setBusy } from "./ui.js";
+import { clearPersonalCache, fmtHours, fmtPoints, fmtTime, h, icon, initPage, setBusy } from "./ui.js";
 import { renderExpiring } from "./expiring.js";
 
 initPage();
@@ -152,6 +152,7 @@ $("logout").addEventListener("click", async (event) => {
       return;
     }
   }
+  await clearPersonalCache();  // nobody else on this phone opens my card or vouchers offline
   location.replace("/login.html");
 });
 

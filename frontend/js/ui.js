@@ -213,7 +213,25 @@ export function renderHeader({ nav = true } = {}) {
 export function initPage(options = {}) {
   applyI18n(document);
   renderHeader(options);
+  registerServiceWorker();
   pageStarted();
+}
+
+// ---- offline: the service worker (frontend/sw.js) -----------------------------------------------
+
+function registerServiceWorker() {
+  // Browsers offer it on https and on localhost only; plain-http LAN installs simply go without.
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
+
+/** Forget the personal pages kept for offline use (card, vouchers, balances): at logout and login. */
+export async function clearPersonalCache() {
+  try {
+    for (const name of await caches.keys()) if (name.startsWith("linli-personal-")) await caches.delete(name);
+  } catch {
+    // no Cache API (plain http): nothing was kept
+  }
 }
 
 // ---- formatting ---------------------------------------------------------------------------

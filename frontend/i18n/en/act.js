@@ -84,4 +84,7 @@ export default {
   "act.rule_rotating_only": "Screen code only",
   "act.rule_one_step": "One-step check-out",
   "act.late": "scanned offline, uploaded {time}",
+  "act.corrections_title": "Requests to credit time",
+  "act.corrections_hint": "People who say they stayed but forgot to check out. Once checked, credit their time under “Scans to check”.",
+  "act.corrections_credited": "{v} credited",
 };

@@ -84,4 +84,7 @@ export default {
   "act.rule_rotating_only": "仅限大屏动态码",
   "act.rule_one_step": "扫码一步签退",
   "act.late": "离线扫码，{time} 上传",
+  "act.corrections_title": "补录申请",
+  "act.corrections_hint": "居民说明自己一直在场、只是忘了签退。核实后，请在“需要核查的扫码”中为其补记时长。",
+  "act.corrections_credited": "已记 {v}",
 };
