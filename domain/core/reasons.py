@@ -14,6 +14,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_found": ("找不到该内容", "Not found"),
     "method_not_allowed": ("不支持该操作", "Method not allowed"),
     "insufficient_balance": ("可用余额不足", "Not enough available balance"),
+    # The requester (or the community pool) cannot pay the estimate: not the volunteer's own balance (issue 33).
+    "payer_short": ("求助人时间不足", "The requester has not enough time banked"),
     "out_of_stock": ("库存不足", "Out of stock"),
     "limit_reached": ("已达到兑换上限", "Limit reached"),
     "outside_window": ("不在活动签到时间内", "Outside the activity's check-in window"),

@@ -58,8 +58,9 @@ KINDS: dict[str, Kind] = {
         moves_value=False),
     "service_completed": Kind(
         "服务已完成，请确认", "Service done: please confirm",
-        "「{title}」的志愿者已标记服务完成，请确认服务时长。",
-        "The volunteer marked “{title}” as done. Please confirm the time.",
+        "「{title}」的志愿者已标记服务完成，请确认服务时长。{days} 天内未确认的，将按预估时长自动确认。",
+        "The volunteer marked “{title}” as done. Please confirm the time; if it is not confirmed within {days} "
+        "days, the estimate is confirmed for you.",
         moves_value=False),
     "service_confirmed": Kind(
         "服务时长已入账", "Service time banked",
