@@ -75,6 +75,7 @@ function requestCard(req) {
     req.use_pool && h("span", { class: "badge badge-ok" }, t("tb.badge_pool")),
     req.proxy && h("span", { class: "badge badge-muted" }, t("tb.badge_proxy")),
     req.requester.id === me.id && req.state === "open" && h("span", { class: "badge badge-muted" }, t("tb.badge_mine")),
+    req.state === "open" && req.affordable === false && h("span", { class: "badge badge-warn" }, t("tb.badge_short")),
   ].filter(Boolean);
   const card = h("li", { class: "card tb-request", dataset: { id: req.id } },
     h("div", { class: "tb-request-head" },
@@ -353,6 +354,7 @@ async function submitPost(event) {
   if ($("post-for").value === "resident" && !body.for_user_id) {
     return showError({ message: t("tb.pick_resident") }, form, "resident-q");
   }
+  if (!body.use_pool && !offerWhatIsAffordable(form, body.minutes_estimate)) return;
   const button = $("post-submit");
   setBusy(button, true);
   try {
@@ -371,6 +373,23 @@ async function submitPost(event) {
   } finally {
     setBusy(button, false);
   }
+}
+
+/** Issue 33: a request its requester cannot pay would wait for nobody (volunteers never see it). Before
+ * posting, the page says what is banked and offers a smaller request, or the community pool (公益时间池),
+ * which the community's staff post from. True when the estimate is affordable. */
+function offerWhatIsAffordable(form, estimate) {
+  form.querySelector(".tb-afford")?.remove();
+  const available = state.me.balance.available;
+  if (estimate <= available) return true;
+  const smaller = available >= 1 && h("button", { type: "button", class: "btn btn-secondary btn-block",
+    onclick: () => { setMinutes(available); form.querySelector(".tb-afford")?.remove(); } },
+  t("tb.afford_smaller", { v: fmtMinutes(available) }));
+  const box = h("div", { class: "tb-afford", role: "alert" },
+    h("p", {}, t("tb.afford_short", { have: fmtMinutes(available), need: fmtMinutes(estimate) })),
+    smaller, h("p", { class: "hint" }, t("tb.afford_pool")));
+  $("post-submit").before(box);
+  return false;
 }
 
 function togglePost(open) {

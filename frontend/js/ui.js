@@ -95,8 +95,36 @@ let started = false;
 function settle() {
   setTimeout(() => {
     labelTableCells();
+    keepUnitsWithNumbers();
     if (started && inFlight === 0) document.documentElement.dataset.ready = "1";
   }, 0);
+}
+
+// A number and its unit never part at a line end (issue 33: "15 积" / "分" in large text).
+const NUMBER_UNIT = /[+-]?\d[\d,.]*\s?(?:积分|分钟|小时|分|人|次|天|件|名|个|h|min|pts|points)/g;
+
+/** Wrap each "number unit" of the page's text in a span that does not wrap (.nowrap, app.css). */
+export function keepUnitsWithNumbers(root = document.querySelector("main")) {
+  if (!root) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => (node.parentElement?.closest(".nowrap, script, style, textarea, input, svg, [contenteditable]")
+      || !/\d/.test(node.textContent) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const nodes = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
+  for (const node of nodes) {
+    const text = node.textContent;
+    const parts = [];
+    let last = 0;
+    for (const match of text.matchAll(NUMBER_UNIT)) {
+      if (match.index > last) parts.push(text.slice(last, match.index));
+      parts.push(h("span", { class: "nowrap" }, match[0]));
+      last = match.index + match[0].length;
+    }
+    if (!parts.length) continue;
+    if (last < text.length) parts.push(text.slice(last));
+    node.replaceWith(...parts);
+  }
 }
 
 /** Each cell of a table learns its column's name, which phones show when rows stack (app.css). */

@@ -235,6 +235,7 @@ def survey(live_server, browser, database_url):
                                                                   "timebank.html", "console.html?tab=audit"):
                     screenshot(page, f"a11y-{role}-{name.split('.')[0]}-{name.partition('tab=')[2] or 'page'}-{width}")
             context.close()
+    print(f"survey: {len(visits)} visits, {len(checked)} layouts checked by axe")
     return visits
 
 

@@ -105,7 +105,22 @@ def test_the_scan_page_checks_in_from_the_camera_alone(live_server, browser, dat
         page.locator("#camera-start").wait_for()
         assert page.evaluate("'BarcodeDetector' in window") is False
         assert decoder == []  # nothing of the decoder before the camera opens
+        # Issue 33: a refused camera says how to allow it in WeChat, Safari and Chrome, and offers typing.
+        page.evaluate("""() => {
+          const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+          navigator.mediaDevices.getUserMedia = () => {
+            navigator.mediaDevices.getUserMedia = real;  // refused once, as when the person taps 拒绝
+            return Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+          };
+        }""")
         page.click("#camera-start")
+        help_box = page.locator(".camera-help")
+        help_box.wait_for()
+        assert all(word in help_box.inner_text() for word in ("微信", "Safari", "Chrome"))
+        screenshot(page, "scan33-camera-refused-360")
+        page.click(".camera-help button")
+        assert page.evaluate("document.activeElement.id") == "paste-code"
+        page.click("#camera-start")  # allowed this time
         page.wait_for_url(f"**/s/{world['poster']}", timeout=20000)
         page.locator("#result-title", has_text="已签到").wait_for()
         assert len(decoder) == 1

@@ -5,7 +5,7 @@ export default {
   "scan.intro": "Scan an activity's QR code with your phone camera to check in, or scan or paste it here.",
   "scan.camera_start": "Open camera",
   "scan.camera_stop": "Close camera",
-  "scan.camera_denied": "Camera unavailable; paste the link instead",
+  "scan.camera_denied": "Try the camera again",
   "scan.paste_label": "QR link or code",
   "scan.paste_ph": "Paste the link or type the 16-character code",
   "scan.paste_submit": "Go",

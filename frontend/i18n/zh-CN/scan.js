@@ -5,7 +5,7 @@ export default {
   "scan.intro": "用手机相机扫描活动二维码即可签到；也可以在这里扫码，或粘贴二维码链接。",
   "scan.camera_start": "打开相机扫码",
   "scan.camera_stop": "关闭相机",
-  "scan.camera_denied": "无法使用相机，请粘贴链接",
+  "scan.camera_denied": "再试一次打开相机",
   "scan.paste_label": "二维码链接或编码",
   "scan.paste_ph": "粘贴链接，或输入 16 位编码",
   "scan.paste_submit": "确定",
