@@ -20,9 +20,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from domain import notify
 from domain.core import audit, clock, qr, settings
 from domain.core.errors import DomainError, forbidden, invalid, not_found
-from domain import notify
 from domain.people import auth, orgs
 from domain.people.orgs import Actor
 
