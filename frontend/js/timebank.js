@@ -586,7 +586,7 @@ async function start() {
 }
 
 async function openLinked(id) {
-  const req = await api("GET", `/api/timebank/requests/${id}`);
+  const { request: req } = await api("GET", `/api/timebank/requests/${id}`);
   selectTab(req.requester.id === state.me.id ? "requested" : req.volunteer?.id === state.me.id ? "serving" : "hall");
   const list = $("requests");
   const card = requestCard(req);
