@@ -8,7 +8,7 @@ const VERSION = "__VERSION__";
 const SHELL = __SHELL__;
 const SHELL_CACHE = `linli-shell-${VERSION}`;
 // Personal answers (my card, my vouchers, my balance) kept for offline pages; cleared at logout
-// (ui.js clearPersonalCache) and by every new version.
+// (ui.js clearPersonalCache) and by every new version. api.js KEPT_OFFLINE lists the same patterns.
 const PERSONAL_CACHE = `linli-personal-${VERSION}`;
 const PERSONAL = [
   /^\/api\/me$/, /^\/api\/me\/card$/, /^\/api\/me\/balances$/, /^\/api\/activities\/\d+$/, /^\/api\/activities$/,

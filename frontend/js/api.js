@@ -49,14 +49,21 @@ export function newIdempotencyKey() {
  * Throws ApiError(status, code, message, details); message is already human and translated.
  */
 export function api(method, path, body, options = {}) {
-  if (method.toUpperCase() === "GET" && "serviceWorker" in navigator && !navigator.serviceWorker.controller) {
+  if (method.toUpperCase() === "GET" && "serviceWorker" in navigator && !navigator.serviceWorker.controller
+    && KEPT_OFFLINE.some((p) => p.test(path.split("?")[0]))) {
     beforeWorker.add(path);
   }
   return tracked(request(method, path, body, options)); // the page is not ready while it waits
 }
 
 // The first visit's answers were fetched before the service worker (frontend/sw.js) took the page:
-// fetched once more through it, so the page has them when it is next opened offline (issue 33).
+// fetched once more through it, so the page has them when it is next opened offline (issue 33). Only
+// the answers the worker keeps (its PERSONAL list, the same patterns: tests/app/test_service_worker.py):
+// some reads are audited acts (a manager viewing a full phone), never to be repeated behind anyone's back.
+const KEPT_OFFLINE = [
+  /^\/api\/me$/, /^\/api\/me\/card$/, /^\/api\/me\/balances$/, /^\/api\/activities\/\d+$/, /^\/api\/activities$/,
+  /^\/api\/redemptions$/, /^\/api\/redemptions\/counts$/, /^\/api\/redemptions\/\d+\/voucher$/,
+];
 const beforeWorker = new Set();
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.addEventListener("controllerchange", () => {

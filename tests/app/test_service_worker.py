@@ -23,6 +23,18 @@ async def test_the_worker_lists_the_shell_and_is_never_cached_stale(client):
     assert all((FRONTEND / name.lstrip("/")).is_file() for name in shell_files())
 
 
+def test_the_page_refetches_only_what_the_worker_keeps():
+    """api.js fetches a first visit's answers once more through the worker: only those the worker keeps
+    for offline pages, never a read that is itself an audited act (a manager viewing a full phone)."""
+    def patterns(path: str, name: str) -> list[str]:
+        text = (FRONTEND / path).read_text(encoding="utf-8")
+        block = re.search(name + r" = \[(.*?)\];", text, re.S).group(1)
+        return re.findall(r"/\^(.*?)\$/", block)
+    kept = patterns("sw.js", "PERSONAL")
+    assert kept and patterns("js/api.js", "KEPT_OFFLINE") == kept
+    assert not any("phone" in p or "members" in p for p in kept)
+
+
 def test_a_release_that_changes_a_script_is_a_new_version(tmp_path):
     root = tmp_path / "frontend"
     shutil.copytree(FRONTEND, root)
