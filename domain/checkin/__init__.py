@@ -228,7 +228,8 @@ class _Scan(msgspec.Struct):
     attendance: Attendance | None  # as committed when the scan read it; the write checks it still holds
     accounts: _Accounts
     taken: int                     # places taken when the scan read (kept only with a capacity)
-    nonce_seen: bool               # the scan's nonce was already handled: answer with what stands
+    nonce_seen: bool
+    held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity, issue 33)               # the scan's nonce was already handled: answer with what stands
 
 
 # A scan never shows the activity's counts: they are not read (counting is what this query avoids).
@@ -241,6 +242,12 @@ _SCAN_QUERY = f"""
                      and case when g.kind = 'grid' then g.parent_id else g.id end = a.community_id) as is_member,
            exists (select 1 from scan_nonces n where n.activity_id = a.id and n.user_id = $2 and n.nonce = $3)
                as nonce_seen,
+           -- places kept for confirmed sign-ups of others not yet checked in (only with a capacity)
+           case when a.capacity is null then 0 else
+               (select count(*) from activity_signups s
+                 where s.activity_id = a.id and s.state = 'confirmed' and s.user_id <> $2
+                   and not exists (select 1 from attendances x where x.activity_id = a.id and x.user_id = s.user_id))
+           end::int as held,
            {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
            {_accounts_sql("$2", "a.community_id")}
     from activities a join orgs o on o.id = a.community_id
@@ -260,7 +267,8 @@ async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, n
     if row["t_id"] is not None:
         attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
     return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
-                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"])
+                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"],
+                 held=row["held"])
 
 
 async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: ActivityCodeKind,
@@ -423,6 +431,9 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     late = context.scanned_at is not None  # from an offline queue: over the capacity is accepted and flagged
     if activity.capacity is not None and scan.taken >= activity.capacity and not late:
         raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan read
+    if activity.capacity is not None and not late and rules.signup_places_held(now, activity.starts_at):
+        if scan.taken + scan.held >= activity.capacity:  # issue 33: a confirmed sign-up keeps its place
+            raise DomainError("capacity_full", details={"capacity": activity.capacity, "held_for_signups": scan.held})
     account, issuing = await _award_accounts(conn, scan.accounts, "points", activity.points)
     day_start, day_end = rules.local_day(clock.now())
     try:

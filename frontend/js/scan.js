@@ -145,6 +145,7 @@ function refusalNote(err) {
   if (d.opens_at) return t("scan.opens_at", { time: fmtTime(d.opens_at) });
   if (d.closed_at) return t("scan.closed_at", { time: fmtTime(d.closed_at) });
   if (err.code === "too_far") return t("scan.too_far", { d: d.distance_m, r: d.radius_m });
+  if (err.code === "capacity_full" && d.held_for_signups) return t("scan.capacity_held");  // issue 33
   if (err.code === "capacity_full" && d.capacity) return t("scan.capacity", { n: d.capacity });
   if (d.annulled) return t("scan.annulled", { reason: d.reason ?? "" });
   if (err.code === "location_required") return t("scan.location_note");  // issue 16 finding 5

@@ -23,6 +23,7 @@ export default {
   "scan.closed_at": "Check-in closed at {time}",
   "scan.too_far": "You are about {d} m from the activity; check in within {r} m.",
   "scan.capacity": "This activity takes {n} people.",
+  "scan.capacity_held": "The places left are kept for people who signed up until 15 minutes after the start; come back then if one is free.",
   "scan.annulled": "A manager annulled your check-in: {reason}",
   "scan.hint.code_expired": "Scan the newest code on the screen.",
   "scan.hint.code_revoked": "Ask the staff for a new code.",

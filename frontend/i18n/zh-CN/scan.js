@@ -23,6 +23,7 @@ export default {
   "scan.closed_at": "签到已于 {time} 结束",
   "scan.too_far": "您距离活动地点约 {d} 米，需在 {r} 米以内签到。",
   "scan.capacity": "本活动限 {n} 人。",
+  "scan.capacity_held": "剩余名额为已报名的居民保留到活动开始后 15 分钟，之后如有空位即可签到。",
   "scan.annulled": "您的签到已被管理员作废：{reason}",
   "scan.hint.code_expired": "请扫描屏幕上最新的二维码。",
   "scan.hint.code_revoked": "请向工作人员索取新的二维码。",
