@@ -3,9 +3,13 @@ capability; which capabilities there are is api/capabilities.py's list."""
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import hmac
+import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 from litestar import Litestar, MediaType, Request, Response, get
@@ -95,6 +99,39 @@ def _page(name: str) -> File:
     return File(FRONTEND / name, content_disposition_type="inline", media_type=MediaType.HTML)
 
 
+# The app shell the service worker keeps (frontend/sw.js): every page, script, style, catalogue and
+# picture the pages load, so a page visited once opens with no network (issue 33).
+SHELL_SUFFIXES = (".html", ".css", ".js", ".svg")
+
+
+def shell_files(root: Path = FRONTEND) -> list[str]:
+    return sorted("/" + p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.suffix in SHELL_SUFFIXES and p.name != "sw.js")
+
+
+def service_worker_text(root: Path = FRONTEND) -> str:
+    """frontend/sw.js with its version (a hash of the worker and of every shell file) and its file
+    list filled in: a release that changes any of them is a new worker, whose activation drops the
+    old version's caches, so nobody keeps running last release's scripts."""
+    template = (root / "sw.js").read_text(encoding="utf-8")
+    files = shell_files(root)
+    digest = hashlib.sha256(template.encode())
+    for name in files:
+        digest.update(name.encode() + b"\0" + (root / name.lstrip("/")).read_bytes())
+    return template.replace('"__VERSION__"', json.dumps(digest.hexdigest()[:16]), 1).replace(
+        "__SHELL__", json.dumps(files), 1)
+
+
+_served_worker = functools.cache(service_worker_text)  # a release is a restart: computed once
+
+
+@get("/sw.js", include_in_schema=False)
+async def service_worker() -> Response:
+    # no-cache: the browser asks every time whether the worker changed (it checks at most daily anyway).
+    return Response(_served_worker(), media_type="text/javascript; charset=utf-8",
+                    headers={"cache-control": "no-cache"})
+
+
 @get("/s/{code:str}", include_in_schema=False)
 async def scan_page(code: str) -> File:
     """What any phone camera opens: the page resolves the code through the JSON API."""
@@ -150,7 +187,7 @@ def create_app(database_url: str | None = None, *, run_sweeper: bool = True, poo
     static = create_static_files_router(path="/", directories=[FRONTEND], html_mode=True, include_in_schema=False,
                                         name="frontend")
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics_text, scan_page, join_page, verify_page, kiosk_page,
+        route_handlers=[healthz, readyz, metrics_text, scan_page, join_page, verify_page, kiosk_page, service_worker,
                         *capabilities.controllers(), static],
         dependencies={"pool": Provide(provide_pool), "actor": Provide(provide_actor)},
         exception_handlers=errors.HANDLERS,

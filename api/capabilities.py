@@ -17,6 +17,7 @@ from api.controllers import activities, auth, console, home, me, orgs, privacy
 from api.controllers import areas as areas_api
 from api.controllers import certificates as certificates_api
 from api.controllers import city as city_api
+from api.controllers import corrections as corrections_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
 from api.controllers import micro as micro_api
@@ -53,7 +54,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("ledger", [*ledger_api.CONTROLLERS, *areas_api.CONTROLLERS], sweeps=ledger.SWEEPS,
                demo=demos.areas.seed_demo),  # areas: 通兑 and settlement (issue 19)
     Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,
-                           *scanning_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
+                           *scanning_api.CONTROLLERS, *corrections_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
                scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
     Capability("supermarket", supermarket_api.CONTROLLERS, scan_acts=supermarket.SCAN_ACTS,
                scan_previews=supermarket.SCAN_PREVIEWS, sweeps=supermarket.SWEEPS, demo=demos.supermarket.seed_demo),

@@ -27,6 +27,7 @@ STATUS: dict[str, int] = {
     "unsupported_media": 415, "rate_limited": 429, "unavailable": 503, "internal": 500,
     "poster_not_accepted": 409, "location_required": 422, "late_scan_expired": 409,  # scanning (issue 21)
     "owned_transfer": 409,  # issue 16 finding 6
+    "payer_short": 409,  # issue 33: the requester cannot pay the estimate
     # joining (issue 18)
     "weak_password": 422, "sms_code_invalid": 422, "sms_code_locked": 429, "already_registered": 409,
     "already_member": 409, "import_columns": 422,

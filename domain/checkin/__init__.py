@@ -40,7 +40,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import ledger, notify
 from domain.checkin import activities, codes, fraud, offline, rules, scans
 from domain.checkin.activities import Activity
 from domain.checkin.codes import Code
@@ -228,7 +228,8 @@ class _Scan(msgspec.Struct):
     attendance: Attendance | None  # as committed when the scan read it; the write checks it still holds
     accounts: _Accounts
     taken: int                     # places taken when the scan read (kept only with a capacity)
-    nonce_seen: bool               # the scan's nonce was already handled: answer with what stands
+    nonce_seen: bool
+    held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity, issue 33)               # the scan's nonce was already handled: answer with what stands
 
 
 # A scan never shows the activity's counts: they are not read (counting is what this query avoids).
@@ -241,6 +242,12 @@ _SCAN_QUERY = f"""
                      and case when g.kind = 'grid' then g.parent_id else g.id end = a.community_id) as is_member,
            exists (select 1 from scan_nonces n where n.activity_id = a.id and n.user_id = $2 and n.nonce = $3)
                as nonce_seen,
+           -- places kept for confirmed sign-ups of others not yet checked in (only with a capacity)
+           case when a.capacity is null then 0 else
+               (select count(*) from activity_signups s
+                 where s.activity_id = a.id and s.state = 'confirmed' and s.user_id <> $2
+                   and not exists (select 1 from attendances x where x.activity_id = a.id and x.user_id = s.user_id))
+           end::int as held,
            {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
            {_accounts_sql("$2", "a.community_id")}
     from activities a join orgs o on o.id = a.community_id
@@ -260,7 +267,8 @@ async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, n
     if row["t_id"] is not None:
         attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
     return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
-                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"])
+                 attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"],
+                 held=row["held"])
 
 
 async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: ActivityCodeKind,
@@ -475,11 +483,18 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if problem == "ended":
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
     if not scan.is_member:
-        raise DomainError("not_member", details={"community": activity.community_name})
+        # A request already waiting is named, so the page shows it pending instead of asking again (issue 33).
+        pending = await conn.fetchval("select id from join_requests where community_id = $1 and user_id = $2 "
+                                      "and state = 'pending'", activity.community_id, user_id)
+        raise DomainError("not_member", details={"community": activity.community_name,
+                                                 **({"join_request_id": pending} if pending else {})})
     _fence(activity, context, source)
     late = context.scanned_at is not None  # from an offline queue: over the capacity is accepted and flagged
     if activity.capacity is not None and scan.taken >= activity.capacity and not late:
         raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan read
+    if activity.capacity is not None and not late and rules.signup_places_held(now, activity.starts_at):
+        if scan.taken + scan.held >= activity.capacity:  # issue 33: a confirmed sign-up keeps its place
+            raise DomainError("capacity_full", details={"capacity": activity.capacity, "held_for_signups": scan.held})
     # A held late check-in (issue 30) is recorded without its points; the review list credits them.
     wanted = 0 if held else activity.points
     account, issuing = await _award_accounts(conn, scan.accounts, "points", wanted)
@@ -569,6 +584,15 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                              reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
                                                               "last_seen_at": at.isoformat(),
                                                               "until": until.isoformat()})
+    if auto or (actor_id is not None and actor_id != attendance.user_id):
+        # Nobody watched this check-out on their own phone (the sweep, a close, a station): say what it
+        # credited; an automatic one with nothing credited offers 申请补录 (issue 33).
+        zero = auto and minutes == 0
+        await notify.send(conn, attendance.user_id, "checkout_zero" if zero else "checkout_credited",
+                          community_id=activity.community_id,
+                          params={"title": activity.title, "minutes": minutes, "points": points},
+                          link=f"/activity.html?id={activity.id}&correction={attendance.id}" if zero
+                          else "/statement.html")
     return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points))
 
 

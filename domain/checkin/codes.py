@@ -67,10 +67,33 @@ async def issue(conn: asyncpg.Connection, kind: str, target_id: int, *, valid_fr
     return Code(**row)
 
 
+# Characters a person types for one another off a printed code: 1, i and l; 0 and o.
+_LOOKALIKE_FROM, _LOOKALIKE_TO = "i10", "llo"
+
+
+def fold_lookalikes(code: str) -> str:
+    """The form two codes share when they differ only by characters that look alike in print."""
+    return code.strip().lower().translate(str.maketrans(_LOOKALIKE_FROM, _LOOKALIKE_TO))
+
+
+def display(code: str) -> str:
+    """A code as people read and type it: upper case in groups of four ("2LSF QXA7 …"), where l and
+    1, O and 0 are told apart (and typed either way: `find`)."""
+    upper = code.upper()
+    return " ".join(upper[i:i + 4] for i in range(0, len(upper), 4))
+
+
 async def find(conn: asyncpg.Connection, code: str) -> Code | None:
+    """The code exactly, or else the one code it can be read as (1/l/I, 0/o/O typed for each other):
+    a typed "21SF" finds the printed "2lsf". Two codes that fold alike match neither (never a guess)."""
     if not code or len(code) > 32:
         return None
-    row = await conn.fetchrow("select * from codes where code = $1", code.strip().lower())
+    code = code.strip().lower()
+    row = await conn.fetchrow("select * from codes where code = $1", code)
+    if row is None:
+        rows = await conn.fetch("select * from codes where translate(code, $2, $3) = $1 limit 2",
+                                fold_lookalikes(code), _LOOKALIKE_FROM, _LOOKALIKE_TO)
+        row = rows[0] if len(rows) == 1 else None
     return Code(**row) if row else None
 
 

@@ -89,3 +89,14 @@ def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone
     if s.date() == e.date():
         return f"{day(s)} {s:%H:%M}–{e:%H:%M}"
     return f"{day(s)} {s:%H:%M} – {day(e)} {e:%H:%M}"
+
+
+# A confirmed sign-up keeps its place until this long after the start (issue 33: someone on the waiting
+# list who scanned first took the place, and the confirmed person found the activity full). After it,
+# an unclaimed place goes to whoever comes.
+SIGNUP_HOLD_AFTER_START = timedelta(minutes=15)
+
+
+def signup_places_held(now: datetime, starts_at: datetime) -> bool:
+    """Whether confirmed sign-ups still hold their places at `now`."""
+    return now < starts_at + SIGNUP_HOLD_AFTER_START

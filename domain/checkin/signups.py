@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from domain import notify
 from domain.checkin import activities
 from domain.core import clock
 from domain.core.errors import DomainError
@@ -88,7 +89,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> Si
     Cancelling twice (a double tap) changes nothing more."""
     now = clock.now()
     async with conn.transaction():
-        await activities.load(conn, activity_id, viewer=actor.id, lock=True)
+        activity = await activities.load(conn, activity_id, viewer=actor.id, lock=True)
         was = await conn.fetchval("select state from activity_signups where activity_id = $1 and user_id = $2 "
                                   "and state <> 'cancelled'", activity_id, actor.id)
         if was is None:
@@ -96,11 +97,15 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> Si
         await conn.execute("update activity_signups set state = 'cancelled', changed_at = $3 "
                            "where activity_id = $1 and user_id = $2", activity_id, actor.id, now)
         if was == "confirmed":
-            await conn.execute(
+            promoted = await conn.fetchval(
                 """update activity_signups set state = 'confirmed', changed_at = $2
                    where (activity_id, user_id) = (select activity_id, user_id from activity_signups
                                                    where activity_id = $1 and state = 'waiting'
-                                                   order by queue_order limit 1)""", activity_id, now)
+                                                   order by queue_order limit 1)
+                   returning user_id""", activity_id, now)
+            if promoted is not None:  # the next person in line hears that the place is theirs
+                await notify.send(conn, promoted, "signup_confirmed", community_id=activity.community_id,
+                                  params={"title": activity.title}, link=f"/activity.html?id={activity_id}")
     return await status(conn, actor, activity_id)
 
 

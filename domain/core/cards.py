@@ -21,7 +21,7 @@ COLS, ROWS = 2, 5
 PER_PAGE = COLS * ROWS
 GAP_X = (PAGE_W - COLS * CARD_W) / (COLS + 1)
 GAP_Y = (PAGE_H - ROWS * CARD_H) / (ROWS + 1)
-QR_MM = 44
+QR_MM = 40  # leaves room under the QR for the typed code
 ACCENT = "#c8102e"
 
 
@@ -31,6 +31,12 @@ class Card:
     community: str
     url: str            # <public url>/s/<member code>
     detail: str = ""    # e.g. the household
+
+
+def codes_display(code: str) -> str:
+    """domain/checkin/codes.display, repeated here: core must not import a capability."""
+    upper = code.upper()
+    return " ".join(upper[i:i + 4] for i in range(0, len(upper), 4))
 
 
 def _px(mm: float) -> int:
@@ -54,8 +60,12 @@ def _draw_card(page: Image.Image, draw: ImageDraw.ImageDraw, card: Card, left: f
     matrix = qr.qr_matrix(card.url)
     box = _px(QR_MM) // matrix.size
     image = qr._qr_image(matrix, box)
-    qr_top = top + 3 + (CARD_H - 3 - QR_MM) / 2
+    qr_top = top + 4
     page.paste(image, (_px(left + 2), _px(qr_top)))
+    # The code a station types when the QR cannot be read (issue 33): upper case in groups, where l
+    # and 1, O and 0 are told apart; look-alikes typed for each other are accepted anyway.
+    code = codes_display(card.url.rsplit("/s/", 1)[-1])
+    _text(draw, left + 2, qr_top + QR_MM + 0.3, code, 2.6, bold=True, width_mm=QR_MM + 2)
     x, width = left + QR_MM + 4, CARD_W - QR_MM - 7
     y = _text(draw, x, top + 5, card.community, 3.4, fill=qr.MUTED, width_mm=width, lines=2)
     y = _text(draw, x, y + 1.5, card.name, 6.5, bold=True, width_mm=width, lines=2)

@@ -14,6 +14,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_found": ("找不到该内容", "Not found"),
     "method_not_allowed": ("不支持该操作", "Method not allowed"),
     "insufficient_balance": ("可用余额不足", "Not enough available balance"),
+    # The requester (or the community pool) cannot pay the estimate: not the volunteer's own balance (issue 33).
+    "payer_short": ("求助人时间不足", "The requester has not enough time banked"),
     "out_of_stock": ("库存不足", "Out of stock"),
     "limit_reached": ("已达到兑换上限", "Limit reached"),
     "outside_window": ("不在活动签到时间内", "Outside the activity's check-in window"),
@@ -26,7 +28,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "already_used": ("该凭证已使用", "This voucher was already used"),
     "idempotency_conflict": ("重复提交的请求内容不一致", "Same idempotency key with a different request"),
     "conflict": ("与现有数据冲突", "Conflicts with existing data"),
-    "code_unknown": ("无法识别的二维码", "Unknown QR code"),
+    "code_unknown": ("没有这个编号", "No such code"),
     "code_expired": ("二维码已过期，请扫描最新的二维码", "This QR code has expired; scan the current one"),
     "code_revoked": ("二维码已作废", "This QR code was revoked"),
     "too_large": ("内容太大", "Too large"),

@@ -59,8 +59,9 @@ KINDS: dict[str, Kind] = {
         moves_value=False),
     "service_completed": Kind(
         "服务已完成，请确认", "Service done: please confirm",
-        "「{title}」的志愿者已标记服务完成，请确认服务时长。",
-        "The volunteer marked “{title}” as done. Please confirm the time.",
+        "「{title}」的志愿者已标记服务完成，请确认服务时长。{days} 天内未确认的，将按预估时长自动确认。",
+        "The volunteer marked “{title}” as done. Please confirm the time; if it is not confirmed within {days} "
+        "days, the estimate is confirmed for you.",
         moves_value=False),
     "service_confirmed": Kind(
         "服务时长已入账", "Service time banked",
@@ -82,6 +83,52 @@ KINDS: dict[str, Kind] = {
         "{inviter}邀请您担任{where}的{role}。请在首页“给我的邀请”中接受或婉拒。",
         "{inviter} invites you to be {role} of {where}. Accept or decline under “Invitations for me” on your home page.",
         moves_value=False),
+    "join_approved": Kind(
+        "入社申请已通过", "You have joined",
+        "您已加入{community}，成为志愿者。{next}",
+        "You are now a volunteer of {community}. {next}",
+        moves_value=False),
+    "join_rejected": Kind(
+        "入社申请未通过", "Joining declined",
+        "{community}未通过您的入社申请：{reason}。",
+        "{community} declined your request to join: {reason}.",
+        moves_value=False),
+    "checkout_credited": Kind(
+        "签退已记录", "Checked out",
+        "「{title}」已签退：服务 {duration}，获得 {points} 积分。",
+        "Checked out of “{title}”: {duration} served, {points} points.",
+        moves_value=True),
+    "checkout_zero": Kind(
+        "自动签退，未记时长", "Checked out automatically, no time counted",
+        "「{title}」结束时您还没有签退，系统已自动签退，未记录服务时长。如果您一直在场，请申请补录。",
+        "You had not checked out of “{title}” when it ended, so you were checked out with no time counted. "
+        "If you stayed, ask for a correction.",
+        moves_value=False),
+    "checkout_correction_asked": Kind(
+        "补录申请", "Correction requested",
+        "{name}申请补录「{title}」的服务时长：{reason}",
+        "{name} asks for the time at “{title}” to be credited: {reason}",
+        moves_value=False, for_managers=True),
+    "baodao_approved": Kind(
+        "报到已确认", "Registration confirmed",
+        "{community}已确认您的党员报到，您现在是该社区的志愿者。",
+        "{community} confirmed your registration; you are now a volunteer there.",
+        moves_value=False),
+    "baodao_rejected": Kind(
+        "报到未通过", "Registration declined",
+        "{community}未确认您的党员报到：{reason}。",
+        "{community} declined your registration: {reason}.",
+        moves_value=False),
+    "signup_confirmed": Kind(
+        "候补已转正", "You have a place",
+        "「{title}」空出了名额，您已由候补转为正式报名。",
+        "A place came free at “{title}”: you are now signed up.",
+        moves_value=False),
+    "certificate_issued": Kind(
+        "服务证明已开具", "Certificate issued",
+        "{community}已为您开具志愿服务证明（编号 {number}），共 {duration}。",
+        "{community} issued your service certificate ({number}): {duration} in all.",
+        moves_value=False),
     "manager_digest": Kind(
         "今日待办", "Waiting for you today",
         "{community}待处理：兑换 {redemptions} 件，上报 {reports} 件，申诉 {appeals} 件。",
@@ -102,6 +149,8 @@ WORDS = {
     "manager": ("管理员", "a manager"), "unit_admin": ("单位管理员", "the administrator"),
     "party_member": ("报到党员", "a reporting party member"), "micro_leader": ("邻里长", "the neighbourhood head"),
     "micro_worker": ("微网格员", "a micro-grid worker"),
+    "can_scan": ("现在可以扫码签到了。", "You can scan to check in now."),
+    "checked_in": ("您的签到也已完成。", "Your check-in is done too."),
 }
 
 SMS_PREFIX = {"zh-CN": "【邻里】", "en": "[Linli] "}
@@ -125,8 +174,21 @@ def render(kind: str, params: Mapping[str, object], lang: str = "zh-CN") -> tupl
     spec = KINDS[kind]
     english = lang == "en"
     values = {k: _word(v, english) for k, v in params.items()}
+    if isinstance(params.get("minutes"), int):  # one way to write a duration everywhere: 28小时48分
+        values["duration"] = duration(int(params["minutes"]), english)  # type: ignore[call-overload]
     body = (spec.body_en if english else spec.body_zh).format_map(_Blank(values))
     return (spec.title_en if english else spec.title_zh), body
+
+
+def duration(minutes: int, english: bool = False) -> str:
+    """Minutes as people say them: "28小时48分", "3分钟", "2小时" (frontend/js/ui.js fmtDuration
+    writes the same)."""
+    hours, rest = divmod(max(minutes, 0), 60)
+    if english:
+        return " ".join(p for p in (f"{hours} h" if hours else "", f"{rest} min" if rest or not hours else "") if p)
+    if not hours:
+        return f"{rest}分钟"
+    return f"{hours}小时{rest}分" if rest else f"{hours}小时"
 
 
 def sms_text(kind: str, params: Mapping[str, object], lang: str = "zh-CN") -> str:

@@ -60,6 +60,7 @@ class ServiceRequest(msgspec.Struct, frozen=True):
     confirmed_at: datetime | None
     cancelled_at: datetime | None
     can: list[str]                   # actions the viewer may take now: accept, complete, confirm, cancel
+    affordable: bool = True          # open: its payer (requester or pool) has the estimate available
 
 
 class ServiceEvent(msgspec.Struct, frozen=True):
@@ -86,7 +87,14 @@ class RequestPage(msgspec.Struct, frozen=True):
 
 _SELECT = """
     select r.*, o.name as community_name, rq.name as requester_name, b.name as beneficiary_name,
-           v.name as volunteer_name
+           v.name as volunteer_name,
+           -- what the payer has available (everywhere: spending outside the area is refused at accept)
+           case when r.use_pool
+                then (select coalesce(sum(a.balance - a.held), 0) from accounts a
+                       where a.org_id = r.community_id and a.kind = 'pool' and a.unit = 'minutes')
+                else (select coalesce(sum(a.balance - a.held), 0) from accounts a
+                       where a.user_id = r.requester_id and a.kind = 'user' and a.unit = 'minutes')
+           end::bigint as payer_available
     from service_requests r join orgs o on o.id = r.community_id
     join users rq on rq.id = r.requester_id join users b on b.id = r.beneficiary_id
     left join users v on v.id = r.volunteer_id"""
@@ -144,7 +152,8 @@ def _request(scope: _Scope, row: asyncpg.Record) -> ServiceRequest:
         confirmed_minutes=row["confirmed_minutes"], reason=row["reason"], created_at=row["created_at"],
         accepted_at=row["accepted_at"], completed_at=row["completed_at"], confirmed_at=row["confirmed_at"],
         cancelled_at=row["cancelled_at"],
-        can=rules.allowed_actions(_viewer(scope, row), _facts(row), clock.now()))
+        can=rules.allowed_actions(_viewer(scope, row), _facts(row), clock.now()),
+        affordable=rules.affordable(row["state"], row["minutes_estimate"], row["payer_available"]))
 
 
 async def _fetch(conn: asyncpg.Connection, request_id: int) -> asyncpg.Record:
@@ -195,8 +204,13 @@ async def list_requests(conn: asyncpg.Connection, actor: Actor, *, community_id:
           and ($6::bigint = 0 or r.id < $6::bigint)
         order by r.id desc limit $7""",
         community_id, communities, state, mine, actor.id, before, limit + 1)
-    items = [_request(scope, r) for r in rows[:limit]]
-    return RequestPage(items, str(items[-1].id) if len(rows) > limit else None)
+    # A volunteer is never shown a request they could not accept (issue 33): an open request its payer
+    # cannot pay shows only to its requester, its beneficiary and the community's managers.
+    def shown(r: asyncpg.Record) -> bool:
+        return (rules.affordable(r["state"], r["minutes_estimate"], r["payer_available"])
+                or actor.id in (r["requester_id"], r["beneficiary_id"]) or scope.manages(r["community_id"]))
+    items = [_request(scope, r) for r in rows[:limit] if shown(r)]
+    return RequestPage(items, str(rows[limit - 1]["id"]) if len(rows) > limit else None)
 
 
 # ---- posting ------------------------------------------------------------------------------------
@@ -379,7 +393,8 @@ async def _notify(conn: asyncpg.Connection, row: asyncpg.Record, transition: str
         "select volunteer_id from service_requests where id = $1", row["id"])
     if recipient is not None:
         await notify.send(conn, recipient, kind, community_id=row["community_id"],
-                          params={"title": row["title"], "minutes": minutes}, link=f"/timebank.html#request-{row['id']}")
+                          params={"title": row["title"], "minutes": minutes, "days": rules.AUTO_CONFIRM_DAYS},
+                          link=f"/timebank.html#request-{row['id']}")
 
 
 async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> ServiceRequest:
@@ -387,8 +402,14 @@ async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> Ser
     scope = await _scope(conn, actor)
     async with conn.transaction():
         row, role = await _locked(conn, scope, request_id, "accept")
-        hold = await _pay(conn, row, actor.id, row["minutes_estimate"], hold=True, actor_id=actor.id,
-                          key=f"service:{request_id}:hold")
+        try:
+            hold = await _pay(conn, row, actor.id, row["minutes_estimate"], hold=True, actor_id=actor.id,
+                              key=f"service:{request_id}:hold")
+        except DomainError as error:
+            # It is the requester's (or the pool's) time that is short, not the volunteer's (issue 33).
+            if error.code in ("insufficient_balance", "not_spendable_here"):
+                raise DomainError("payer_short", details={"needed": row["minutes_estimate"]}) from None
+            raise
         await conn.execute(
             """update service_requests set state = 'accepted', volunteer_id = $2, hold_transfer_id = $3,
                    accepted_at = $4 where id = $1""", request_id, actor.id, hold.id, clock.now())
@@ -459,6 +480,48 @@ async def _lapse(conn: asyncpg.Connection, request_id: int, now: datetime) -> bo
                        request_id, now)
     await _event(conn, request_id, "cancelled", None, "system", None, None, SERVICE_EXPIRED, now)
     return True
+
+
+SERVICE_AUTO_CONFIRMED = f"完成后 {rules.AUTO_CONFIRM_DAYS} 天求助人未确认，已按预估时长自动确认"
+
+
+async def _auto_confirm(conn: asyncpg.Connection, request_id: int, now: datetime) -> bool:
+    """In the caller's transaction: confirm one completed service left unconfirmed at its estimate,
+    paying the volunteer from the hold (the hold is released into the payment, nothing more moves)."""
+    row = await conn.fetchrow(
+        "select id from service_requests where id = $1 and state = 'completed' and completed_at <= $2 "
+        "for update skip locked", request_id, now - rules.AUTO_CONFIRM_AFTER)
+    if row is None:  # confirmed, cancelled or taken by another process meanwhile
+        return False
+    full = await _fetch(conn, request_id)
+    minutes = full["minutes_estimate"]
+    await ledger.post_group(conn, await _held_parts(conn, request_id), minutes)
+    await conn.execute("update service_requests set state = 'confirmed', confirmed_minutes = $2, reason = $3, "
+                       "confirmed_at = $4 where id = $1", request_id, minutes, SERVICE_AUTO_CONFIRMED, now)
+    await _event(conn, request_id, "confirmed", None, "system", None, minutes, SERVICE_AUTO_CONFIRMED, now)
+    await _notify(conn, full, "confirmed", minutes)
+    return True
+
+
+async def confirm_unconfirmed_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
+    """Completed services their requester left unconfirmed AUTO_CONFIRM_AFTER: confirmed at the estimate
+    (issue 33: the requester's minutes were held forever). One short transaction each."""
+    confirmed = 0
+    failed: list[int] = []
+    while True:
+        due = await pool.fetch(
+            "select id from service_requests where state = 'completed' and completed_at <= $1 "
+            "and id <> all($3::bigint[]) order by id limit $2", now - rules.AUTO_CONFIRM_AFTER, batch, failed)
+        done = 0
+        for r in due:
+            result = await sweeper.one_row(pool, "confirm_unconfirmed_services", r["id"],
+                                           partial(_auto_confirm, request_id=r["id"], now=now))
+            if result is None:
+                failed.append(r["id"])
+            done += bool(result)
+        confirmed += done
+        if len(due) < batch or done == 0:
+            return confirmed
 
 
 async def lapse_accepted_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
@@ -821,6 +884,9 @@ class Certificate(msgspec.Struct, frozen=True):
     issued_at: datetime
     hours: Hours | None = None       # the total the certificate states: activities + services + adjustments
     activities: list[CertificateActivity] = []
+    # Hours of the total that no line above explains (imported history, awards without an attendance,
+    # services credited apart from their request): one more row, so the printed rows add up (issue 33).
+    other_minutes: int = 0
 
 
 def mask_name(name: str) -> str:
@@ -848,10 +914,11 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
             where t.user_id = $1 and t.state = 'done' and t.minutes > 0
             order by t.checked_out_at, t.id limit 1000""", user_id)
     hours = await hours_of(conn, user_id)
+    activities = [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
+                  for r in attended]
+    listed = sum(x.minutes for x in lines) + sum(a.minutes for a in activities) + hours.adjustment_minutes
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id, hours), sum(x.minutes for x in lines),
-                       lines, clock.now(), hours,
-                       [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
-                        for r in attended])
+                       lines, clock.now(), hours, activities, other_minutes=hours.total_minutes - listed)
 
 
-SWEEPS = (lapse_accepted_services,)  # listed in api/capabilities.py
+SWEEPS = (lapse_accepted_services, confirm_unconfirmed_services)  # listed in api/capabilities.py

@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import timebank
+from domain import notify, timebank
 from domain.checkin import codes
 from domain.core import audit, clock, qr
 from domain.core.errors import DomainError, forbidden, invalid, not_found
@@ -132,6 +132,9 @@ async def issue(conn: asyncpg.Connection, actor: orgs.Actor, certificate_id: int
                            target=("user", row["user_id"]),
                            after={"certificate_id": certificate_id, "number": number,
                                   "hours_minutes": hours.total_minutes}, ip=ip)
+        await notify.send(conn, row["user_id"], "certificate_issued", community_id=row["community_id"],
+                          params={"number": number, "minutes": hours.total_minutes},
+                          link=f"/certificate.html?id={certificate_id}")
     return _certificate(await _load(conn, certificate_id))
 
 

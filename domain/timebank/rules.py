@@ -24,6 +24,18 @@ MANAGER_CONFIRM_AFTER = timedelta(days=7)
 # its hold: the requester, or a manager after MANAGER_CONFIRM_AFTER, confirms it.
 ACCEPTED_LAPSES_AFTER = timedelta(days=14)
 
+# A completed service the requester leaves unconfirmed this long is confirmed at its estimate by the
+# sweeper (issue 33: the requester's minutes stayed held forever). The "please confirm" message says
+# so when the service is marked done: that message is the notice.
+AUTO_CONFIRM_AFTER = timedelta(days=14)
+AUTO_CONFIRM_DAYS = AUTO_CONFIRM_AFTER.days
+
+
+def affordable(state: str, estimate: int, payer_available: int) -> bool:
+    """Whether an open request can be accepted: its payer (the requester, or the community pool) has
+    the estimate available. A request past acceptance is paid from its hold."""
+    return state != "open" or payer_available >= estimate
+
 # Confirmed minutes may exceed the estimate by half at most (integer arithmetic: no rounding doubt).
 MAX_OVER_NUMERATOR, MAX_OVER_DENOMINATOR = 3, 2
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from domain import notify
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import invites, orgs
@@ -350,6 +351,8 @@ async def decide(conn: asyncpg.Connection, actor: Actor, report_id: int, *, appr
         await audit.record(conn, actor, "unit_report_approve" if approve else "unit_report_reject",
                            community_id=row["community_id"], target=("unit_report", report_id),
                            after={"user_id": row["user_id"], "unit_id": row["unit_id"]}, reason=reason)
+        await notify.send(conn, row["user_id"], "baodao_approved" if approve else "baodao_rejected",
+                          community_id=row["community_id"], params={"reason": reason or ""}, link="/baodao.html")
     return await _get_report(conn, report_id)
 
 

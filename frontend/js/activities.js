@@ -119,14 +119,16 @@ async function create(event) {
   }
 }
 
+function openCreate() {
+  resetForm();
+  $("new-form").hidden = false;
+  $("new-toggle").hidden = true;
+  $("f-title").focus();
+}
+
 function setUpCreate() {
   $("new-toggle").hidden = false;
-  $("new-toggle").addEventListener("click", () => {
-    resetForm();
-    $("new-form").hidden = false;
-    $("new-toggle").hidden = true;
-    $("f-title").focus();
-  });
+  $("new-toggle").addEventListener("click", openCreate);
   $("new-cancel").addEventListener("click", () => {
     $("new-form").hidden = true;
     $("new-toggle").hidden = false;
@@ -164,6 +166,13 @@ async function start() {
       $("community").addEventListener("change", () => loadManagerList().catch((err) => handlePageError(err)));
       setUpCreate();
       await loadManagerList();
+      // 首页 "新建活动" (/activities.html#new) lands on the form, open (issue 33).
+      if (location.hash === "#new") {
+        $("loading").hidden = true;
+        $("list-view").hidden = false;
+        openCreate();
+        $("new-form").scrollIntoView({ block: "start" });
+      }
     } else {
       $("list-title").textContent = t("act.upcoming");
       const query = new URLSearchParams({ state: "published", limit: "50", from: new Date().toISOString() });

@@ -255,6 +255,17 @@ async function loadFailed() {
   $("failed-empty").hidden = items.length > 0;
 }
 
+/** 申请补录 (issue 33): people checked out with nothing credited, and why they ask; the message to
+ * the managers links here (#corrections). Crediting stays the review list's act. */
+async function loadCorrections(id) {
+  const { items } = await api("GET", `/api/activities/${id}/correction-requests`);
+  $("correction-list").replaceChildren(...items.map((c) => h("li", { class: "correction-row" },
+    h("strong", {}, c.user_name), " · ", t("act.corrections_credited", { v: fmtMinutes(c.minutes) }),
+    h("p", { class: "correction-reason" }, c.reason), h("span", { class: "muted" }, fmtTime(c.created_at)))));
+  $("corrections").hidden = items.length === 0;
+  if (items.length && location.hash === "#corrections") $("corrections").scrollIntoView({ block: "start" });
+}
+
 // ---- start ----------------------------------------------------------------------------------
 
 export async function showDetail(id) {
@@ -268,6 +279,6 @@ export async function showDetail(id) {
     clearTimeout(state.searchTimer);
     state.searchTimer = setTimeout(() => searchMembers().catch((err) => showError(err)), 300);
   });
-  await Promise.all([loadAttendance(true), loadFailed(), state.activity.state !== "draft" && searchMembers(),
+  await Promise.all([loadAttendance(true), loadFailed(), loadCorrections(id), state.activity.state !== "draft" && searchMembers(),
     showScanning(state.activity, () => loadAttendance(true))]);
 }

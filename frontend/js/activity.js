@@ -1,6 +1,6 @@
 // One activity for volunteers (activity.html?id=): when and where (with a map link), who organises it,
 // the points rule, places left; sign up, join the waiting list, cancel; a link to share in WeChat.
-import { api, handlePageError } from "./api.js";
+import { api, clearErrors, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtTime, h, initPage, setBusy, toast } from "./ui.js";
 
@@ -35,6 +35,34 @@ async function act(button, path) {
   } finally {
     setBusy(button, false);
   }
+}
+
+// 申请补录 (issue 33): the message about a 0-minute automatic check-out links here with
+// ?correction=<attendance id>, the form open at the top; the answer goes to the managers' review list.
+const correction = Number(new URLSearchParams(location.search).get("correction"));
+if (correction) {
+  const form = $("correction-form");
+  form.hidden = false;
+  $("correction-reason").focus();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const reason = $("correction-reason").value.trim();
+    if (!reason) return showError({ message: t("error.required") }, form, "reason");
+    const button = form.querySelector("[type=submit]");
+    setBusy(button, true);
+    try {
+      await api("POST", `/api/checkins/${correction}/correction-request`, { reason });
+      $("correction-done").textContent = t("signup.correction_sent");
+      $("correction-done").hidden = false;
+      $("correction-reason").disabled = true;
+      button.hidden = true;
+    } catch (err) {
+      if (err.status === 401) return handlePageError(err);
+      showError(err, form, "reason");
+      setBusy(button, false);
+    }
+  });
 }
 
 $("sign-up").addEventListener("click", (e) => act(e.currentTarget, `/api/activities/${id}/signup`));

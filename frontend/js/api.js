@@ -1,6 +1,6 @@
 // The one way pages talk to the JSON API: cookies, CSRF, language, idempotency, errors.
 import { getLang, t } from "./i18n.js";
-import { h, toast } from "./ui.js";
+import { h, toast, tracked } from "./ui.js";
 
 // Re-exported so a page can take everything about requests and their errors from one module.
 export { toast, showError, clearErrors } from "./ui.js";
@@ -48,7 +48,34 @@ export function newIdempotencyKey() {
  * A FormData body is sent as multipart. `raw: true` returns the Response itself (e.g. for CSV).
  * Throws ApiError(status, code, message, details); message is already human and translated.
  */
-export async function api(method, path, body, { idempotencyKey, headers = {}, raw = false,
+export function api(method, path, body, options = {}) {
+  if (method.toUpperCase() === "GET" && "serviceWorker" in navigator && !navigator.serviceWorker.controller
+    && KEPT_OFFLINE.some((p) => p.test(path.split("?")[0]))) {
+    beforeWorker.add(path);
+  }
+  return tracked(request(method, path, body, options)); // the page is not ready while it waits
+}
+
+// The first visit's answers were fetched before the service worker (frontend/sw.js) took the page:
+// fetched once more through it, so the page has them when it is next opened offline (issue 33). Only
+// the answers the worker keeps (its PERSONAL list, the same patterns: tests/app/test_service_worker.py):
+// some reads are audited acts (a manager viewing a full phone), never to be repeated behind anyone's back.
+const KEPT_OFFLINE = [
+  /^\/api\/me$/, /^\/api\/me\/card$/, /^\/api\/me\/balances$/, /^\/api\/activities\/\d+$/, /^\/api\/activities$/,
+  /^\/api\/redemptions$/, /^\/api\/redemptions\/counts$/, /^\/api\/redemptions\/\d+\/voucher$/,
+];
+const beforeWorker = new Set();
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    for (const path of beforeWorker) {
+      tracked(fetch(path, { credentials: "same-origin", headers: { Accept: "application/json", "Accept-Language": getLang() } }))
+        .catch(() => {});
+    }
+    beforeWorker.clear();
+  });
+}
+
+async function request(method, path, body, { idempotencyKey, headers = {}, raw = false,
   timeout = DEFAULT_TIMEOUT_MS } = {}) {
   method = method.toUpperCase();
   const sent = { Accept: "application/json", "Accept-Language": getLang(), ...headers };

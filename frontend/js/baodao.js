@@ -3,7 +3,7 @@
 // sees the reports waiting for them and publishes needs.
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtPoints, h, hoursNumber, initPage, setBusy, toast } from "./ui.js";
+import { fmtMinutes, fmtPoints, h, hoursNumber, initPage, setBusy, toast } from "./ui.js";
 
 initPage();
 
@@ -57,15 +57,15 @@ async function loadMine() {
   }
   $("baodao-form-card").hidden = Boolean(open);
   $("record").replaceChildren(...record.communities.map((c) => h("li", { class: "need-head" },
-    h("span", {}, c.name), h("span", {}, `${hoursNumber(c.minutes)} h · ${fmtPoints(c.points)}`))));
-  $("record-total").textContent = t("baodao.record_total", { hours: hoursNumber(record.minutes), points: fmtPoints(record.points) });
+    h("span", {}, c.name), h("span", {}, `${fmtMinutes(c.minutes)} · ${t("unit.points_full", { n: fmtPoints(c.points) })}`))));
+  $("record-total").textContent = t("baodao.record_total", { hours: fmtMinutes(record.minutes), points: fmtPoints(record.points) });
   $("identity-line").hidden = !record.units.length;
   const claims = await api("GET", "/api/me/need-claims");
   $("my-claims").replaceChildren(...(claims.length ? claims.map((c) => h("li", { class: "need-head" },
     h("span", {}, `${c.need_title} · ${c.community_name}`), h("span", { class: "muted" }, t(`baodao.claim_state.${c.state}`))))
     : [h("li", { class: "muted" }, t("baodao.card_needs_empty"))]));
   $("record-needs").replaceChildren(...(record.needs.length ? record.needs.map((n) => h("li", { class: "need-head" },
-    h("span", {}, `${n.title} · ${n.community_name}`), h("span", {}, `${hoursNumber(n.minutes ?? 0)} h · ${fmtPoints(n.points ?? 0)}`)))
+    h("span", {}, `${n.title} · ${n.community_name}`), h("span", {}, `${fmtMinutes(n.minutes ?? 0)} · ${t("unit.points_full", { n: fmtPoints(n.points ?? 0) })}`)))
     : [h("li", { class: "muted" }, t("baodao.card_needs_empty"))]));
 }
 
@@ -181,6 +181,11 @@ async function loadQueue() {
   const claims = (await Promise.all(state.manages.map((c) => api("GET", `/api/communities/${c.id}/need-claims`))))
     .flat().filter((c) => c.state !== "confirmed");
   $("claims").replaceChildren(...(claims.length ? claims.map(claimRow) : [h("li", { class: "muted" }, t("baodao.claims_empty"))]));
+  // The home page's 党员报到 tile links here (#queue-card): the queue itself, not the page's top.
+  if (location.hash === "#queue-card" && !state.scrolled) {
+    state.scrolled = true;
+    $("queue-card").scrollIntoView({ block: "start" });
+  }
 }
 
 async function refresh() {

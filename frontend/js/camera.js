@@ -5,6 +5,28 @@
 // where the camera has them; typed entry stays the fallback on every page.
 import { t } from "./i18n.js";
 
+// Typed entry, on whichever page the camera is: the scan page, the station, voucher hand-over.
+const TYPED_INPUTS = "#paste-code, #member-code, #voucher-code";
+
+/** The camera was refused (issue 33): how to allow it in WeChat, Safari and Chrome, and typing the
+ * code printed under the QR instead. Shown once, under the camera button. */
+function showCameraHelp(start) {
+  if (start.parentElement.querySelector(".camera-help")) return;
+  const el = (tag, props, ...children) => {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children);
+    return node;
+  };
+  const typed = document.querySelector(TYPED_INPUTS);
+  const help = el("div", { className: "camera-help" },
+    el("p", { className: "camera-help-title" }, t("camera.denied_title")),
+    el("ul", {}, el("li", {}, t("camera.allow_wechat")), el("li", {}, t("camera.allow_safari")),
+      el("li", {}, t("camera.allow_chrome"))),
+    typed ? el("button", { type: "button", className: "btn btn-secondary btn-block",
+      onclick: () => { typed.scrollIntoView({ block: "center" }); typed.focus(); } }, t("camera.type_instead")) : "");
+  start.after(help);
+}
+
 const DECODER_URL = "/vendor/jsqr/jsQR.js";
 const STYLES = "/css/camera.css";
 
@@ -150,6 +172,7 @@ export function setUpCamera(els, onCode, options = {}) {
     } catch {
       start.textContent = t("scan.camera_denied");
       start.hidden = false;
+      showCameraHelp(start);
       return;
     } finally {
       start.disabled = false;

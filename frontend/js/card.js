@@ -1,7 +1,7 @@
 // My member card: the personal QR a manager scans at a station; printable; re-issuable when lost.
 import { api, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { initPage, setBusy } from "./ui.js";
+import { displayCode, initPage, setBusy } from "./ui.js";
 import { setQrImage } from "./qr-camera.js";
 
 initPage();
@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 
 /** "abcdefghijklmnop" → "abcd efgh ijkl mnop": easier to read out or type at a station. */
 function grouped(code) {
-  return code.match(/.{1,4}/g)?.join(" ") ?? code;
+  return displayCode(code);
 }
 
 function render(card, name) {

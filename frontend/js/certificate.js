@@ -2,7 +2,7 @@
 // A manager may open it for a member with ?user_id=.
 import { api, handlePageError } from "./api.js";
 import { getLang, t } from "./i18n.js";
-import { h, hoursNumber, initPage } from "./ui.js";
+import { fmtMinutes, h, hoursNumber, initPage } from "./ui.js";
 
 initPage();
 
@@ -20,7 +20,11 @@ function render(cert) {
   const total = cert.hours ? cert.hours.total_minutes : cert.served_minutes;
   const count = cert.services.length + activities.length;
   // The sentence comes from the catalogue with {placeholders}; the values are set in bold.
-  const values = { name: cert.user.name, n: String(count), h: hoursNumber(total) };
+  // Every source of the total has a row, so the rows add up to it (issue 33): adjustments, and hours
+  // no line explains (imported history).
+  const extra = [["cert.adjustments", cert.hours?.adjustment_minutes ?? 0], ["cert.other", cert.other_minutes ?? 0]]
+    .filter(([, minutes]) => minutes);
+  const values = { name: cert.user.name, n: String(count), h: fmtMinutes(total) };
   $("cert-body").replaceChildren(...t("cert.body").split(/\{(\w+)\}/)
     .map((part, i) => (i % 2 ? h("strong", {}, values[part] ?? part) : part)));
   const stars = $("cert-stars");
@@ -32,17 +36,17 @@ function render(cert) {
     h("td", { class: "cert-date" }, fmtDate(s.confirmed_at, "short")),
     h("td", { class: "wrap" }, h("div", { class: "cert-service" }, s.title),
       h("div", { class: "cert-service-meta" }, t("cert.service_meta", { who: s.beneficiary, where: s.community_name }))),
-    h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(s.minutes) })))),
+    h("td", { class: "num" }, fmtMinutes(s.minutes)))),
     ...activities.map((a) => h("tr", {},
       h("td", { class: "cert-date" }, a.checked_out_at ? fmtDate(a.checked_out_at, "short") : ""),
       h("td", { class: "wrap" }, h("div", { class: "cert-service" }, a.title),
         h("div", { class: "cert-service-meta" }, t("cert.activity_meta", { where: a.community_name }))),
-      h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(a.minutes) })))),
-    ...(cert.hours?.adjustment_minutes ? [h("tr", {}, h("td", {}, ""),
-      h("td", { class: "wrap" }, t("cert.adjustments")),
-      h("td", { class: "num" }, t("unit.hours", { n: hoursNumber(cert.hours.adjustment_minutes) })))] : []));
-  $("cert-total").textContent = t("unit.hours", { n: hoursNumber(total) });
-  const rows = count + (cert.hours?.adjustment_minutes ? 1 : 0);
+      h("td", { class: "num" }, fmtMinutes(a.minutes)))),
+    ...extra.map(([key, minutes]) => h("tr", { class: "cert-extra" }, h("td", {}, ""),
+      h("td", { class: "wrap" }, t(key)),
+      h("td", { class: "num" }, fmtMinutes(minutes)))));
+  $("cert-total").textContent = fmtMinutes(total);
+  const rows = count + extra.length;
   $("cert-empty").hidden = rows > 0;
   document.querySelector(".cert-table-wrap").hidden = rows === 0;
   $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });

@@ -627,7 +627,7 @@ function auditRow(e) {
       h("span", {}, auditSentence(e))),
     h("div", { class: "audit-meta" },
       fmtTime(e.created_at), " · ",
-      e.actor_id ? h("button", { type: "button", class: "audit-actor", title: t("console.audit_by_actor"),
+      e.actor_id ? h("button", { type: "button", class: "audit-actor", title: t("console.audit_by_actor"), "data-inline": "",
         onclick: () => filterByActor(e.actor_id, e.actor_name) }, withClosedNames(e.actor_name)) : t("console.system"),
       e.community_name ? ` · ${e.community_name}` : "",
       e.ip ? ` · IP ${e.ip}` : ""),

@@ -5,6 +5,7 @@
 import { api, ApiError } from "./api.js";
 import { applyI18n, t } from "./i18n.js";
 import { setQrImage } from "./qr-camera.js";
+import { pageStarted } from "./ui.js";
 
 applyI18n(document);
 
@@ -130,3 +131,4 @@ if (!activityId) {
   });
   refresh();
 }
+pageStarted();

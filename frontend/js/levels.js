@@ -2,7 +2,7 @@
 // ranked by service hours, and the yearly target. Read-only inside the communities.
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";
-import { clearErrors, fmtPoints, h, hoursNumber, initPage, setBusy, showError, toast } from "./ui.js";
+import { clearErrors, fmtMinutes, fmtPoints, h, initPage, setBusy, showError, toast } from "./ui.js";
 import { quarterLabel, recentQuarters } from "./rankings-parts.js";
 
 initPage();
@@ -18,13 +18,13 @@ async function load() {
     api("GET", `/api/levels/${level}/overview?quarter=${quarter}`),
     api("GET", `/api/levels/${level}/units-ranking?quarter=${quarter}`)]);
   $("communities").replaceChildren(...overview.communities.map((c) => h("tr", {},
-    h("td", {}, c.name), num(String(c.active_volunteers)), num(hoursNumber(c.minutes)),
+    h("td", {}, c.name), num(String(c.active_volunteers)), num(fmtMinutes(c.minutes)),
     num(fmtPoints(c.points_issued)), num(fmtPoints(c.points_redeemed)),
     num(c.redemption_wait_hours == null ? "–" : String(c.redemption_wait_hours)),
     num(String(c.reports_verified)), num(String(c.reported_members)))));
   $("units").replaceChildren(...(units.length ? units.map((u) => h("li", {},
     h("span", { class: "rank-no" }, String(u.rank)), h("span", { class: "rank-name" }, u.name),
-    h("span", { class: "rank-amount" }, `${hoursNumber(u.minutes)} h`)))
+    h("span", { class: "rank-amount" }, fmtMinutes(u.minutes))))
     : [h("li", { class: "muted" }, t("levels.units_empty"))]));
 }
 

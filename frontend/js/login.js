@@ -3,7 +3,7 @@
 // came from (same site only).
 import { api, ApiError, clearErrors, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { initPage, setBusy } from "./ui.js";
+import { clearPersonalCache, fmtTime, initPage, setBusy } from "./ui.js";
 
 initPage({ nav: false });
 
@@ -142,6 +142,7 @@ async function submit(event, mode) {
       await api("POST", "/api/auth/password-reset",
         { phone: data.phone, code: data.code.trim(), new_password: data.new_password });
     } else await register({ phone: data.phone, password: data.password, name: data.name.trim(), code: data.code.trim() });
+    await remember();
     location.replace(safeNext());
   } catch (err) {
     showError(err, form);
@@ -149,7 +150,38 @@ async function submit(event, mode) {
   }
 }
 
+// A poster scanned logged out keeps its context (issue 33): the activity shows above the forms, and a
+// phone that never logged in here opens on 注册, the step a new resident needs.
+const KNOWN_KEY = "linli.has_logged_in";
+const scanned = /^\/s\/([A-Za-z0-9]+)$/.exec(safeNext().split(/[?#]/)[0]);
+
+async function showScanContext(code) {
+  try {
+    const preview = await api("GET", `/api/scans/${encodeURIComponent(code)}`);
+    if (!preview?.title) return;
+    const d = preview.details ?? {};
+    document.getElementById("scan-context-title").textContent = preview.title;
+    document.getElementById("scan-context-when").textContent = d.starts_at ? `${fmtTime(d.starts_at)} – ${fmtTime(d.ends_at)}` : "";
+    document.getElementById("scan-context-place").textContent = [d.community, d.place].filter(Boolean).join(" · ");
+    document.getElementById("scan-context").hidden = false;
+  } catch {
+    // No card on a flaky network or an unknown code: the forms still work.
+  }
+}
+
+async function remember() {
+  await clearPersonalCache();  // another person's card or vouchers must not open offline for this one
+  try {
+    localStorage.setItem(KNOWN_KEY, "1");
+  } catch {
+    // private mode: nothing to remember
+  }
+}
+
 forms.login.addEventListener("submit", (event) => submit(event, "login"));
 forms.register.addEventListener("submit", (event) => submit(event, "register"));
 forms.reset.addEventListener("submit", (event) => submit(event, "reset"));
-show(["#register", "#reset"].includes(location.hash) ? location.hash.slice(1) : "login");
+const known = (() => { try { return localStorage.getItem(KNOWN_KEY) === "1"; } catch { return true; } })();
+show(["#register", "#reset"].includes(location.hash) ? location.hash.slice(1)
+  : scanned && !known ? "register" : "login");
+if (scanned) showScanContext(scanned[1]);

@@ -1,7 +1,7 @@
 // The "me" page: greeting, balances, feature links, communities, logout.
 import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtHours, fmtPoints, fmtTime, h, hoursNumber, icon, initPage, setBusy } from "./ui.js";
+import { clearPersonalCache, fmtHours, fmtPoints, fmtTime, h, icon, initPage, setBusy } from "./ui.js";
 import { renderExpiring } from "./expiring.js";
 import { joinHint } from "./join-hint.js";
 
@@ -54,10 +54,12 @@ function features(me) {
   return { managing: managing.map(tile), volunteering: volunteering.filter(Boolean).map(tile) };
 }
 
+// Each tile opens its queue itself (issue 33: 入社申请 and 党员报到 opened an overview, one tap short).
 const QUEUE_PAGES = {
-  redemptions: "/redemptions.html", reports: "/reports.html", services: "/timebank.html",
-  appeals: "/rankings.html", join_requests: "/console.html", unit_reports: "/baodao.html",
-  adjustments: "/console.html",
+  redemptions: (id) => `/redemptions.html?community_id=${id}`, reports: (id) => `/reports.html?community_id=${id}`,
+  services: (id) => `/timebank.html?community_id=${id}`, appeals: (id) => `/rankings.html?community_id=${id}`,
+  join_requests: (id) => `/joining.html?community=${id}`, unit_reports: (id) => `/baodao.html?community_id=${id}#queue-card`,
+  adjustments: (id) => `/console.html?community_id=${id}`,
 };
 
 function timeOfDay(iso) {
@@ -72,7 +74,7 @@ async function renderWorkbench() {
   $("workbench-list").replaceChildren(...bench.communities.map((c) => h("div", { class: "card work-card" },
     h("h3", {}, c.name),
     h("ul", { class: "queue-grid" }, ...Object.entries(c.queues).map(([name, count]) =>
-      h("li", {}, h("a", { class: ["queue-tile", count ? "has-work" : null], href: `${QUEUE_PAGES[name]}?community_id=${c.community_id}` },
+      h("li", {}, h("a", { class: ["queue-tile", count ? "has-work" : null], href: (QUEUE_PAGES[name] ?? (() => "/"))(c.community_id) },
         h("span", { class: "queue-count" }, String(count)), h("span", { class: "queue-name" }, t(`home.queue.${name}`)))))),
     c.activities.length ? h("ul", { class: "list today-list" }, ...c.activities.map((a) =>
       h("li", {}, h("a", { class: "today-activity", href: `/activities.html?id=${a.id}` },
@@ -122,8 +124,7 @@ function render(me) {
   const { points, minutes } = me.balances;
   $("points-available").textContent = fmtPoints(points.available);
   $("points-held").textContent = points.held ? t("me.held", { v: fmtPoints(points.held) }) : "";
-  $("hours-available").textContent = hoursNumber(minutes.available);
-  $("hours-unit").textContent = t("me.hours_unit");
+  $("hours-available").textContent = fmtHours(minutes.available);  // "3分钟", "28小时48分": one format
   $("minutes-held").textContent = minutes.held ? t("me.held", { v: fmtHours(minutes.held) }) : "";
 
   const tools = features(me);
@@ -155,6 +156,7 @@ $("logout").addEventListener("click", async (event) => {
       return;
     }
   }
+  await clearPersonalCache();  // nobody else on this phone opens my card or vouchers offline
   location.replace("/login.html");
 });
 

@@ -146,6 +146,7 @@ function refusalNote(err) {
   if (d.opens_at) return t("scan.opens_at", { time: fmtTime(d.opens_at) });
   if (d.closed_at) return t("scan.closed_at", { time: fmtTime(d.closed_at) });
   if (err.code === "too_far") return t("scan.too_far", { d: d.distance_m, r: d.radius_m });
+  if (err.code === "capacity_full" && d.held_for_signups) return t("scan.capacity_held");  // issue 33
   if (err.code === "capacity_full" && d.capacity) return t("scan.capacity", { n: d.capacity });
   if (d.annulled) return t("scan.annulled", { reason: d.reason ?? "" });
   if (err.code === "location_required") return t("scan.location_note");  // issue 16 finding 5
@@ -153,10 +154,15 @@ function refusalNote(err) {
 }
 
 function showRefusal(err, nonce = null, retry = null) {
+  if (err.code === "not_member" && err.details?.join_request_id) {
+    showPendingJoin(err.details.join_request_id);  // asked already: it shows as pending, not as a new ask
+    return;
+  }
   if (err.code === "not_member" && err.details?.community) {
-    // Issue 18: not a dead end any more — ask to join; approval completes this very check-in.
+    // Issue 18: not a dead end any more — ask to join; approval completes this very check-in. Issue 33:
+    // phrased as the way in, not as a failure.
     const community = err.details.community;
-    show({ tone: "error", title: err.message || t("error.generic"), note: t("join.refused_note", { community }),
+    show({ tone: "info", title: t("join.way_in_title", { community }), note: t("join.refused_note", { community }),
       actions: [
         h("button", { type: "button", class: "btn btn-primary btn-block", id: "join-button",
           onclick: () => requestToJoin(nonce) }, t("join.button", { community })),
@@ -178,6 +184,18 @@ function showJoinRequest(request, describe) {
   show({ tone: view.tone, title: view.title, note: view.note,
     amounts: view.checkedIn ? amountsText(view.points ?? 0, 0) : "",
     actions: view.checkedIn ? doneActions() : [link("/", "common.back_home")] });
+}
+
+async function showPendingJoin(requestId) {
+  try {
+    const { describe, watch } = await joining();
+    const request = await api("GET", `/api/join-requests/${requestId}`);
+    showJoinRequest(request, describe);
+    watch(request, (changed) => showJoinRequest(changed, describe));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) requireLogin();
+    else showRefusal(err);
+  }
 }
 
 async function requestToJoin(nonce) {

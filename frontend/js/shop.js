@@ -15,7 +15,7 @@ const POLL_MS = 20000; // approvals and hand-overs happen elsewhere: refresh the
 const tabs = [...document.querySelectorAll("[role=tab]")];
 const state = {
   tab: "catalogue", available: null, rewards: [], rewardsCursor: null, mineCursor: null,
-  communities: new Set(), counts: "", openReward: null,
+  communities: new Set(), communityNames: new Map(), counts: "", openReward: null,
 };
 
 // ---- balance ------------------------------------------------------------------------------
@@ -140,15 +140,30 @@ function renderRewards() {
   status.textContent = t("shop.empty");
 }
 
+/** The spending area's rewards come from several communities' shops: choose one (issue 33). */
+function offerCommunities() {
+  const select = $("shop-community");
+  for (const [id, name] of state.communityNames) {
+    if (!select.querySelector(`option[value="${id}"]`)) select.append(h("option", { value: String(id) }, name));
+  }
+  $("shop-community-field").hidden = state.communityNames.size < 2;
+}
+
 async function loadRewards({ reset = false } = {}) {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (!reset && state.rewardsCursor) query.set("cursor", state.rewardsCursor);
+  const chosen = $("shop-community").value;
+  if (chosen) query.set("community_id", chosen);  // one community's shop (issue 33)
   setBusy($("rewards-more"), true);
   try {
     const page = await api("GET", `/api/rewards?${query}`);
     state.rewards = reset ? page.items : [...state.rewards, ...page.items];
     state.rewardsCursor = page.next_cursor;
-    for (const r of page.items) state.communities.add(r.community_id);
+    for (const r of page.items) {
+      state.communities.add(r.community_id);
+      state.communityNames.set(r.community_id, r.community_name);
+    }
+    offerCommunities();
     renderRewards();
     $("rewards-more").hidden = !state.rewardsCursor;
   } catch (err) {
@@ -295,6 +310,7 @@ function selectTab(name) {
 
 wireTabs(tabs, selectTab);
 $("rewards-more").addEventListener("click", () => loadRewards());
+$("shop-community").addEventListener("change", () => loadRewards({ reset: true }));
 $("mine-more").addEventListener("click", () => loadMine());
 
 setInterval(async () => {

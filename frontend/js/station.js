@@ -88,7 +88,8 @@ async function queue(body, code, scannedAt) {
     logLine("error", code, t("error.network")); // no IndexedDB here (private mode): scan again when online
     return;
   }
-  logLine("info", code, t("queue.saved"), { at: body.scanned_at });
+  // Marked with its nonce: the upload's answer replaces this row (issue 33: both used to stay).
+  logLine("info", code, t("queue.saved"), { at: body.scanned_at }).dataset.nonce = body.nonce;
   showPending();
 }
 
@@ -127,6 +128,7 @@ function setUpCamera() {
 
 function setUpQueue() {
   keepFlushing("station", (item, result, error) => {
+    for (const line of $("log").querySelectorAll("li[data-nonce]")) if (line.dataset.nonce === item.body.nonce) line.remove();
     if (result) showResult(result, { code: item.label, body: item.body, late: true });
     else logLine("error", item.label, error.message, { at: item.body.scanned_at });
   }, showPending);

@@ -1,6 +1,6 @@
 // Pieces shared by the shop (volunteers) and the redemption console (managers).
 import { getLang, t, tOr } from "./i18n.js";
-import { fmtPoints, h } from "./ui.js";
+import { displayCode, fmtPoints, h } from "./ui.js";
 
 const STATE_TONES = {
   requested: "badge-warn",
@@ -36,7 +36,7 @@ export function svgImage(svg, alt) {
 
 /** "abcd efgh ijkl mnop": easier to read out or type in when a camera fails. */
 export function groupCode(code) {
-  return (code.match(/.{1,4}/g) ?? [code]).join(" ");
+  return displayCode(code);
 }
 
 /** A day without the time: "5月3日" / "May 3". */

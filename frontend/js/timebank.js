@@ -23,7 +23,7 @@ function roundHours(minutes) {
 }
 
 function fmtDuration(minutes) {
-  return minutes < 60 ? fmtMinutes(minutes) : t("unit.hours", { n: roundHours(minutes) });
+  return fmtMinutes(minutes);
 }
 
 function starsEl(el, count) {
@@ -33,7 +33,7 @@ function starsEl(el, count) {
 
 function renderSummary(me) {
   const { balance, stars } = me;
-  $("hours-available").textContent = hoursNumber(balance.available);
+  $("hours-available").textContent = fmtHours(balance.available);
   // 冻结中 as on every page, with its one-line explanation (ledger.Balance; frontend i18n balance.*).
   $("hours-held").textContent = balance.held ? `${t("balance.held")} ${fmtHours(balance.held)}` : "";
   $("hours-held").title = balance.held ? t("balance.held_explained") : "";
@@ -75,6 +75,7 @@ function requestCard(req) {
     req.use_pool && h("span", { class: "badge badge-ok" }, t("tb.badge_pool")),
     req.proxy && h("span", { class: "badge badge-muted" }, t("tb.badge_proxy")),
     req.requester.id === me.id && req.state === "open" && h("span", { class: "badge badge-muted" }, t("tb.badge_mine")),
+    req.state === "open" && req.affordable === false && h("span", { class: "badge badge-warn" }, t("tb.badge_short")),
   ].filter(Boolean);
   const card = h("li", { class: "card tb-request", dataset: { id: req.id } },
     h("div", { class: "tb-request-head" },
@@ -118,7 +119,8 @@ async function act(card, req, action, body, button, form = null) {
 function actionButton(card, req, action) {
   const label = t(`tb.action_${action}`);
   if (action === "confirm") {
-    return h("button", { type: "button", class: "btn btn-primary btn-small", onclick: (e) => openConfirm(card, req, e.currentTarget) }, label);
+    return h("button", { type: "button", class: "btn btn-primary btn-small", dataset: { action: "confirm" },
+      onclick: (e) => openConfirm(card, req, e.currentTarget) }, label);
   }
   if (action === "cancel") {
     // Two taps: the first asks, the second cancels (no browser dialog on phones).
@@ -194,7 +196,9 @@ async function loadPage() {
   try {
     const page = await api("GET", `/api/timebank/requests?${listQuery()}`);
     if (generation !== state.generation) return;
-    $("requests").append(...page.items.map(requestCard));
+    // A linked request already shown at the top (openLinked) is not listed twice.
+    $("requests").append(...page.items.filter((r) => !$("requests").querySelector(`[data-id="${r.id}"]`))
+      .map(requestCard));
     state.cursor = page.next_cursor;
     const empty = $("requests").children.length === 0;
     $("list-status").hidden = !empty;
@@ -350,6 +354,7 @@ async function submitPost(event) {
   if ($("post-for").value === "resident" && !body.for_user_id) {
     return showError({ message: t("tb.pick_resident") }, form, "resident-q");
   }
+  if (!body.use_pool && !offerWhatIsAffordable(form, body.minutes_estimate)) return;
   const button = $("post-submit");
   setBusy(button, true);
   try {
@@ -368,6 +373,23 @@ async function submitPost(event) {
   } finally {
     setBusy(button, false);
   }
+}
+
+/** Issue 33: a request its requester cannot pay would wait for nobody (volunteers never see it). Before
+ * posting, the page says what is banked and offers a smaller request, or the community pool (公益时间池),
+ * which the community's staff post from. True when the estimate is affordable. */
+function offerWhatIsAffordable(form, estimate) {
+  form.querySelector(".tb-afford")?.remove();
+  const available = state.me.balance.available;
+  if (estimate <= available) return true;
+  const smaller = available >= 1 && h("button", { type: "button", class: "btn btn-secondary btn-block",
+    onclick: () => { setMinutes(available); form.querySelector(".tb-afford")?.remove(); } },
+  t("tb.afford_smaller", { v: fmtMinutes(available) }));
+  const box = h("div", { class: "tb-afford", role: "alert" },
+    h("p", {}, t("tb.afford_short", { have: fmtMinutes(available), need: fmtMinutes(estimate) })),
+    smaller, h("p", { class: "hint" }, t("tb.afford_pool")));
+  $("post-submit").before(box);
+  return false;
 }
 
 function togglePost(open) {
@@ -553,10 +575,27 @@ async function start() {
     $("loading").hidden = true;
     $("app").hidden = false;
     if (!me.communities.length) toast(t("me.no_memberships"));
-    selectTab(new URLSearchParams(location.search).get("tab"));
+    const linked = /^#request-(\d+)$/.exec(location.hash);
+    // A message's link (#request-<id>) opens that request where its step is, with the confirm form
+    // already open when confirming is what waits (issue 33: it used to land on the hall).
+    if (linked) await openLinked(Number(linked[1]));
+    else selectTab(new URLSearchParams(location.search).get("tab"));
   } catch (err) {
     handlePageError(err, $("loading"), start);
   }
+}
+
+async function openLinked(id) {
+  const { request: req } = await api("GET", `/api/timebank/requests/${id}`);
+  selectTab(req.requester.id === state.me.id ? "requested" : req.volunteer?.id === state.me.id ? "serving" : "hall");
+  const list = $("requests");
+  const card = requestCard(req);
+  list.querySelector(`[data-id="${id}"]`)?.remove();
+  list.prepend(card);
+  const confirm = card.querySelector("[data-action=confirm]");
+  if (req.can.includes("confirm") && confirm) openConfirm(card, req, confirm);
+  card.scrollIntoView({ block: "start" });
+  card.querySelector("input")?.focus();
 }
 
 wire();

@@ -68,19 +68,93 @@ export function setUnreadBadge(count) {
   for (const badge of document.querySelectorAll(".nav-badge")) {
     badge.hidden = !count;
     badge.textContent = count > 99 ? "99+" : String(count);
-    badge.closest("a")?.setAttribute("aria-label",
-      count ? `${t("nav.messages")}，${t("nav.unread", { n: count })}` : t("nav.messages"));
+    // Spoken as hidden words after the visible label, not as an aria-label: a voice-control user
+    // says the visible "消息" and it still matches (axe label-content-name-mismatch, issue 33).
+    const spoken = badge.closest("a")?.querySelector(".nav-unread");
+    if (spoken) spoken.textContent = count ? `，${t("nav.unread", { n: count })}` : "";
   }
 }
 
 async function loadUnreadBadge() {
   try {
-    const response = await fetch("/api/me/messages/unread", { credentials: "same-origin",
-      headers: { Accept: "application/json" } });
+    const response = await tracked(fetch("/api/me/messages/unread", { credentials: "same-origin",
+      headers: { Accept: "application/json" } }));
     if (response.ok) setUnreadBadge((await response.json()).unread);
   } catch {
     // No badge on a flaky network; the messages page itself shows the truth.
   }
+}
+
+// ---- the page's "ready" marker ---------------------------------------------------------------
+// <html data-ready="1"> once the page's script has started (initPage) and no request it made is
+// still on its way, one task after the last answer so its rendering has run. Browser tests wait for
+// it instead of network idleness and sleeps (issue 28). A new request clears it until it settles.
+let inFlight = 0;
+let started = false;
+
+function settle() {
+  setTimeout(() => {
+    labelTableCells();
+    keepUnitsWithNumbers();
+    if (started && inFlight === 0) document.documentElement.dataset.ready = "1";
+  }, 0);
+}
+
+// A number and its unit never part at a line end (issue 33: "15 积" / "分" in large text).
+const NUMBER_UNIT = /[+-]?\d[\d,.]*\s?(?:积分|分钟|小时|分|人|次|天|件|名|个|h|min|pts|points)/g;
+
+/** Wrap each "number unit" of the page's text in a span that does not wrap (.nowrap, app.css). */
+export function keepUnitsWithNumbers(root = document.querySelector("main")) {
+  if (!root) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => (node.parentElement?.closest(".nowrap, script, style, textarea, input, svg, [contenteditable]")
+      || !/\d/.test(node.textContent) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const nodes = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
+  for (const node of nodes) {
+    const text = node.textContent;
+    const parts = [];
+    let last = 0;
+    for (const match of text.matchAll(NUMBER_UNIT)) {
+      if (match.index > last) parts.push(text.slice(last, match.index));
+      parts.push(h("span", { class: "nowrap" }, match[0]));
+      last = match.index + match[0].length;
+    }
+    if (!parts.length) continue;
+    if (last < text.length) parts.push(text.slice(last));
+    node.replaceWith(...parts);
+  }
+}
+
+/** Each cell of a table learns its column's name, which phones show when rows stack (app.css). */
+export function labelTableCells(root = document) {
+  for (const table of root.querySelectorAll(".table-wrap table")) {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (names[i] && cell.dataset.label !== names[i]) cell.dataset.label = names[i];
+      });
+    }
+  }
+}
+
+/** Count a promise (a request) as the page's work until it settles; returns it unchanged. */
+export function tracked(promise) {
+  inFlight += 1;
+  delete document.documentElement.dataset.ready;
+  const done = () => {
+    inFlight -= 1;
+    settle();
+  };
+  promise.then(done, done);
+  return promise;
+}
+
+/** A page without initPage (the kiosk screen) says its script has started. */
+export function pageStarted() {
+  started = true;
+  settle();
 }
 
 function langSwitch() {
@@ -145,7 +219,8 @@ export function renderHeader({ nav = true } = {}) {
     h("a", { href: item.href, "aria-current": item.href === here ? "page" : null },
       h("span", { class: "nav-icon" }, icon(item.icon),
         item.badge ? h("span", { class: "nav-badge", hidden: true, "aria-hidden": "true" }) : null),
-      h("span", {}, t(item.key))),
+      h("span", {}, t(item.key)),
+      item.badge ? h("span", { class: "visually-hidden nav-unread" }) : null),
   );
   header.className = "app-header";
   document.body.classList.toggle("has-nav", nav); // phones reserve room for the bottom tab bar
@@ -166,6 +241,25 @@ export function renderHeader({ nav = true } = {}) {
 export function initPage(options = {}) {
   applyI18n(document);
   renderHeader(options);
+  registerServiceWorker();
+  pageStarted();
+}
+
+// ---- offline: the service worker (frontend/sw.js) -----------------------------------------------
+
+function registerServiceWorker() {
+  // Browsers offer it on https and on localhost only; plain-http LAN installs simply go without.
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
+
+/** Forget the personal pages kept for offline use (card, vouchers, balances): at logout and login. */
+export async function clearPersonalCache() {
+  try {
+    for (const name of await caches.keys()) if (name.startsWith("linli-personal-")) await caches.delete(name);
+  } catch {
+    // no Cache API (plain http): nothing was kept
+  }
 }
 
 // ---- formatting ---------------------------------------------------------------------------
@@ -184,12 +278,13 @@ export function hoursNumber(minutes) {
   return numberFormat({ minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(minutes / 60);
 }
 
-/** 90 → "1.5 小时" / "1.5 h". */
+/** A duration, the one way every page writes it (issue 33): 1728 → "28小时48分", 3 → "3分钟"
+ * (domain/notify/rules.duration writes messages the same way). */
 export function fmtHours(minutes) {
-  return t("unit.hours", { n: hoursNumber(minutes) });
+  return fmtMinutes(minutes);
 }
 
-/** Exact duration for statements: 45 → "45 分钟", 90 → "1 小时 30 分钟", signed adds "+". */
+/** Exact duration: 45 → "45分钟", 90 → "1小时30分", signed adds "+". */
 export function fmtMinutes(minutes, { signed = false } = {}) {
   const sign = minutes < 0 ? "-" : signed && minutes > 0 ? "+" : "";
   const abs = Math.abs(minutes);
@@ -200,6 +295,13 @@ export function fmtMinutes(minutes, { signed = false } = {}) {
   else if (rest === 0) text = t("unit.hours", { n: hours });
   else text = t("unit.hours_minutes", { h: hours, m: rest });
   return sign + text;
+}
+
+/** A code people may type, as printed (issue 33): upper case in groups of four, where l and 1, O and
+ * 0 are told apart ("2LSF QXA7 …"); the server accepts look-alikes typed for each other. */
+export function displayCode(code) {
+  const upper = String(code ?? "").toUpperCase();
+  return (upper.match(/.{1,4}/g) ?? [upper]).join(" ");
 }
 
 /** An ISO time in the reader's language; the year is left out when it is this year. */

@@ -3,7 +3,7 @@
 // confirm members and upload the member list.
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtPoints, h, hoursNumber, initPage, setBusy, toast } from "./ui.js";
+import { fmtMinutes, fmtPoints, h, hoursNumber, initPage, setBusy, toast } from "./ui.js";
 import { quarterLabel, recentQuarters } from "./rankings-parts.js";
 
 initPage();
@@ -23,7 +23,7 @@ function memberRow(m) {
     h("td", {}, m.name),
     h("td", {}, m.party_member ? t("units.yes") : t("units.no")),
     h("td", {}, reportText(m)),
-    h("td", { class: "num" }, hoursNumber(m.minutes)),
+    h("td", { class: "num" }, fmtMinutes(m.minutes)),
     h("td", { class: "num" }, fmtPoints(m.points)),
     h("td", {}, h("span", { class: ["badge", m.card_confirmed ? "badge-ok" : "badge-muted"] },
       m.card_confirmed ? t("units.card_yes") : t("units.card_no"))));
@@ -48,7 +48,7 @@ function claimRow(m) {
 async function load() {
   const view = await api("GET", `/api/units/${state.unit}/view?quarter=${$("quarter").value}`);
   $("f-members").textContent = String(view.members.length);
-  $("f-hours").textContent = hoursNumber(view.minutes);
+  $("f-hours").textContent = fmtMinutes(view.minutes);
   $("f-points").textContent = fmtPoints(view.points);
   $("f-reported").textContent = percent(view.reported_rate);
   $("f-completion").textContent = percent(view.completion_rate);
@@ -61,7 +61,7 @@ async function load() {
     : [h("li", { class: "muted" }, t("units.claims_empty"))]));
   $("ranking").replaceChildren(...view.ranking.map((u) => h("li", { class: u.unit_id === view.unit.id ? "is-mine" : null },
     h("span", { class: "rank-no" }, String(u.rank)), h("span", { class: "rank-name" }, u.name),
-    h("span", { class: "rank-amount" }, `${hoursNumber(u.minutes)} h`))));
+    h("span", { class: "rank-amount" }, fmtMinutes(u.minutes)))));
   $("csv").href = `/api/units/${state.unit}/view?quarter=${$("quarter").value}&format=csv`;
 }
 

@@ -1,7 +1,7 @@
 // Public check of a certificate of service hours (/v/<code>): valid, revoked, or unknown, said plainly.
 import { api, ApiError } from "./api.js";
 import { t } from "./i18n.js";
-import { fmtTime, hoursNumber, initPage } from "./ui.js";
+import { fmtMinutes, fmtTime, initPage } from "./ui.js";
 
 initPage({ nav: false });
 
@@ -14,7 +14,7 @@ async function load() {
     $("verdict").textContent = t(v.state === "revoked" ? "verify.revoked" : "verify.valid");
     $("number").textContent = v.number;
     $("name").textContent = v.masked_name;
-    $("hours").textContent = t("unit.hours", { n: hoursNumber(v.hours.total_minutes) });
+    $("hours").textContent = fmtMinutes(v.hours.total_minutes);
     $("issuer").textContent = v.community_name;
     $("date").textContent = fmtTime(v.issued_at);
     $("result").hidden = false;

@@ -27,6 +27,7 @@ MUTATING = ("post", "put", "patch", "delete")
 PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/certificates"): "a person asks for a certificate of their own hours",
     ("POST", "/api/corrections"): "a person asks for a correction of their own record",
+    ("POST", "/api/checkins/{attendance_id}/correction-request"): "a person asks for their own check-out to be credited",
     ("POST", "/api/kiosk/pair"): "a venue screen redeems the one-time code a manager made (audited as kiosk_pair)",
     ("POST", "/api/auth/register"): "a person opens their own account",
     ("POST", "/api/auth/login"): "a person logs in",

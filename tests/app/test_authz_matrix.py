@@ -214,6 +214,11 @@ TABLE = [
        body=lambda c: {"reason": "误签"}),
     # issue 21: paired kiosk screens (a device token, never a session) and the review of flagged scans
     Op("GET", "/api/activities/{activity_id}/flags", MANAGER),
+    Op("GET", "/api/activities/{activity_id}/correction-requests", MANAGER),
+    # 申请补录 is the attendance's own person's act: the side's volunteer asks about their own attendance;
+    # anyone else (a manager included) hears of no such attendance.
+    Op("POST", "/api/checkins/{attendance_id}/correction-request", VOLUNTEER, deny=404,
+       fresh={"attendance_id": "volunteer_attendance"}, body=lambda c: {"reason": "我一直在场，忘了签退"}),
     Op("GET", "/api/activities/{activity_id}/kiosks", MANAGER),
     Op("POST", "/api/activities/{activity_id}/kiosks", MANAGER),
     Op("POST", "/api/kiosks/{kiosk_id}/revoke", MANAGER, fresh={"kiosk_id": "kiosk"}),
@@ -555,6 +560,14 @@ class Matrix:
             result = await _ok(c, side.manager, "POST", f"/api/activities/{side.ids['activity']}/attendance/mark",
                                json={"user_ids": [person.id], "reason": "补签", "minutes": 10})
             return result["marked"][0]
+        if kind == "volunteer_attendance":  # the side's volunteer's own attendance (marked once, then found)
+            url = f"/api/activities/{side.ids['activity']}/attendance"
+            result = await _ok(c, side.manager, "POST", f"{url}/mark",
+                               json={"user_ids": [side.volunteer.id], "reason": "补签", "minutes": 10})
+            if result["marked"]:
+                return result["marked"][0]
+            page = await _ok(c, side.manager, "GET", url)
+            return next(row["id"] for row in page["items"] if row["user_id"] == side.volunteer.id)
         if kind == "kiosk":
             return (await _ok(c, side.manager, "POST", f"/api/activities/{side.ids['activity']}/kiosks"))["id"]
         if kind == "flag":

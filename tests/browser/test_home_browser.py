@@ -86,6 +86,15 @@ def test_the_managers_home_counts_what_waits(live_server, browser, database_url)
             assert page.locator("#balance-card").is_hidden()  # the manager's own zero balance stays out of the way
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"home-manager-{width}")
+            # Issue 33: each tile opens its queue itself, 新建活动 opens the form.
+            hrefs = page.eval_on_selector_all(".queue-tile", "(tiles) => tiles.map((a) => a.getAttribute('href'))")
+            assert f"/joining.html?community={world['community']}" in hrefs
+            assert f"/baodao.html?community_id={world['community']}#queue-card" in hrefs
+            if width == 1280:
+                page.get_by_role("link", name="新建活动").click()
+                page.locator("#new-form").wait_for()
+                page.wait_for_function("document.activeElement && document.activeElement.id === 'f-title'")
+                page.goto(f"{live_server}/")
             if width == 360:
                 page.goto(f"{live_server}/redemptions.html")
                 page.locator(".queue-item").first.get_by_role("button", name="同意").click()
@@ -125,6 +134,10 @@ def test_a_volunteer_waits_for_a_full_activity_and_moves_up(live_server, browser
         page.reload()
         page.locator("#my-state", has_text="您已报名").wait_for()
         screenshot(page, "activity-detail-promoted-360")
+        # Issue 33: the person moved up hears it, and the message opens the activity.
+        page.goto(f"{live_server}/messages.html")
+        page.locator(".message-title", has_text="候补已转正").click()
+        page.wait_for_url(f"**/activity.html?id={world['activity']}")
         page.goto(f"{live_server}/activities.html")
         page.locator("#mine .activity-item", has_text="周末义诊").wait_for()
         assert not errors, errors

@@ -69,6 +69,23 @@ def attendances(database_url: str, activity_id: int) -> list[dict]:
     return in_thread(database_url, build)["rows"]
 
 
+# The service worker has installed (its shell cached) and is active: the page's next loads may go offline.
+SW_READY = """async () => {
+  const registration = await navigator.serviceWorker.ready;
+  const worker = registration.active;
+  if (worker.state !== "activated") {
+    await new Promise((done) => worker.addEventListener("statechange", () => worker.state === "activated" && done()));
+  }
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((done) => navigator.serviceWorker.addEventListener("controllerchange", done, { once: true }));
+  }
+  // The page's answers are fetched once more through the worker (api.js): ready again when they are in.
+  await new Promise((done) => setTimeout(done, 0));
+  while (!document.documentElement.dataset.ready) await new Promise((done) => setTimeout(done, 20));
+  return worker.state;
+}"""
+
+
 def card_of(base: str, person) -> dict:
     return httpx.get(f"{base}/api/me/card", headers=person.headers).json()
 
@@ -88,7 +105,22 @@ def test_the_scan_page_checks_in_from_the_camera_alone(live_server, browser, dat
         page.locator("#camera-start").wait_for()
         assert page.evaluate("'BarcodeDetector' in window") is False
         assert decoder == []  # nothing of the decoder before the camera opens
+        # Issue 33: a refused camera says how to allow it in WeChat, Safari and Chrome, and offers typing.
+        page.evaluate("""() => {
+          const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+          navigator.mediaDevices.getUserMedia = () => {
+            navigator.mediaDevices.getUserMedia = real;  // refused once, as when the person taps 拒绝
+            return Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+          };
+        }""")
         page.click("#camera-start")
+        help_box = page.locator(".camera-help")
+        help_box.wait_for()
+        assert all(word in help_box.inner_text() for word in ("微信", "Safari", "Chrome"))
+        screenshot(page, "scan33-camera-refused-360")
+        page.click(".camera-help button")
+        assert page.evaluate("document.activeElement.id") == "paste-code"
+        page.click("#camera-start")  # allowed this time
         page.wait_for_url(f"**/s/{world['poster']}", timeout=20000)
         page.locator("#result-title", has_text="已签到").wait_for()
         assert len(decoder) == 1
@@ -192,8 +224,12 @@ def test_an_offline_station_uploads_its_three_scans_once_at_their_scan_times(liv
     page, errors = new_page(browser, world["manager"].cookies(live_server))  # offline: failed loads are expected
     page.goto(f"{live_server}/station.html?activity={world['activity']}")
     page.locator("#member-code").wait_for()
+    assert page.evaluate(SW_READY) == "activated"
 
+    # Issue 33: the network is cut before the station page is opened again; it loads from the service worker.
     page.context.set_offline(True)
+    page.goto(f"{live_server}/station.html?activity={world['activity']}")
+    page.locator("#member-code").wait_for()
     for n, card in enumerate(cards, start=1):
         page.fill("#member-code", card["url"])
         page.click("#code-submit")
@@ -209,6 +245,9 @@ def test_an_offline_station_uploads_its_three_scans_once_at_their_scan_times(liv
     for name in ("张三", "李四", "王五"):
         page.locator(".scan-log li", has_text=name).first.wait_for()
     assert page.evaluate(QUEUE) == []
+    # Issue 33: each upload's answer replaced its "已保存" row; no stale row stays beside it.
+    assert page.locator(".scan-log li", has_text="已保存").count() == 0
+    assert page.locator(".scan-log li").count() == 3
     screenshot(page, "scan21-station-uploaded-360")
 
     rows = attendances(database_url, world["activity"])
@@ -236,10 +275,12 @@ def test_the_scan_page_keeps_an_offline_scan_and_checks_in_when_back_online(live
     page, errors = new_page(browser, person.cookies(live_server))
     page.goto(f"{live_server}/scan.html")
     page.locator("#paste-code").wait_for()
+    assert page.evaluate(SW_READY) == "activated"
+    # Issue 33: a poster's QR opened with no network (after one earlier visit) loads from the service
+    # worker and keeps the scan.
     page.context.set_offline(True)
-    page.fill("#paste-code", codes.url_for(world["poster"]))
-    page.click("#paste-form button[type=submit]")
-    page.locator("#pending", has_text="1 条待上传").wait_for()
+    page.goto(codes.url_for(world["poster"]))
+    page.locator("#result-note", has_text="已保存在手机上").wait_for()
     queued = page.evaluate(QUEUE)
     assert [item["body"]["code"] for item in queued] == [world["poster"]]
     screenshot(page, "scan21-scan-offline-360")
@@ -253,6 +294,19 @@ def test_the_scan_page_keeps_an_offline_scan_and_checks_in_when_back_online(live
     scanned = row["checked_in_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert scanned == queued[0]["body"]["scanned_at"]
     assert balances(live_server, person) == {"points": 10, "minutes": 0}
+
+    # The card opens offline from what the worker kept; logging out forgets it (issue 33).
+    page.goto(f"{live_server}/card.html")
+    page.wait_for_selector("html[data-ready]", state="attached")
+    kept = """async () => { const out = [];
+      for (const name of await caches.keys()) if (name.startsWith("linli-personal-"))
+        for (const r of await (await caches.open(name)).keys()) out.push(new URL(r.url).pathname);
+      return out; }"""
+    assert "/api/me/card" in page.evaluate(kept)
+    page.goto(f"{live_server}/")
+    page.click("#logout")
+    page.wait_for_url("**/login.html")
+    assert page.evaluate(kept) == []
     assert errors == []
     page.context.close()
 

@@ -83,5 +83,21 @@ def test_admin_opens_the_street_and_reads_its_settlement(live_server, database_u
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         screenshot(page, "settlement-street-360")
         assert not errors, errors
+
+        # Issue 33: spending in another community, the volunteer chooses the shop by its community.
+        httpx.post(f"{live_server}/api/rewards", headers=city["ma"].headers, json={
+            "community_id": city["a"], "name": "食用油", "cost_points": 50, "stock": 5}).raise_for_status()
+        shopper, shop, shop_errors = phone_context(browser, live_server, city["v"])
+        try:
+            shop.goto(f"{live_server}/shop.html")
+            shop.locator("#rewards li", has_text="食用油").wait_for()
+            shop.select_option("#shop-community", label="乙社区")
+            shop.locator("#rewards li", has_text="食用油").wait_for(state="detached")
+            shop.locator("#rewards li", has_text="大米 5kg").wait_for()
+            assert shop.evaluate("document.documentElement.scrollWidth") <= 360
+            screenshot(shop, "shop-choose-community-360")
+            assert not shop_errors, shop_errors
+        finally:
+            shopper.close()
     finally:
         context.close()

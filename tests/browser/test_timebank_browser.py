@@ -65,6 +65,14 @@ def minutes_of(base: str, person: Login) -> dict:
     return httpx.get(f"{base}/api/me/balances", headers=person.headers).json()["minutes"]
 
 
+def as_minutes(text: str) -> int:
+    """"28小时48分", "45分钟", "2小时" → minutes."""
+    import re
+    hours = re.search(r"(\d+)小时", text)
+    rest = re.search(r"(\d+)分", text)
+    return (int(hours.group(1)) * 60 if hours else 0) + (int(rest.group(1)) if rest else 0)
+
+
 def test_post_accept_complete_confirm_on_two_phones(live_server, database_url, browser):
     city = build_community(database_url)
     a, b, manager = city["a"], city["b"], city["manager"]
@@ -83,7 +91,7 @@ def test_post_accept_complete_confirm_on_two_phones(live_server, database_url, b
         page_a.goto(f"{live_server}/timebank.html")
         page_a.get_by_role("button", name="＋ 发布求助").click()
         page_a.get_by_label("需要什么帮助").fill("帮忙修理厨房水龙头")
-        page_a.get_by_role("button", name="1 小时", exact=True).click()
+        page_a.get_by_role("button", name="1小时", exact=True).click()
         page_a.get_by_label("地点").fill("5 栋 401")
         page_a.get_by_label("说明").fill("水龙头一直滴水，需要换一个阀芯，工具我家有。")
         screenshot(page_a, "timebank-post-form")
@@ -107,11 +115,15 @@ def test_post_accept_complete_confirm_on_two_phones(live_server, database_url, b
         card_b.get_by_role("button", name="服务已完成").click()
         card_b.get_by_text("待确认").wait_for()
 
-        # A confirms 45 minutes; above the estimate a reason would be asked for
-        page_a.reload()
+        # A confirms 45 minutes from the message (issue 33: it used to open the hall): the link lands on
+        # the request with its confirm form open. Above the estimate a reason would be asked for.
+        page_a.goto(f"{live_server}/messages.html")
+        page_a.locator(".message-title", has_text="服务已完成，请确认").click()
+        page_a.wait_for_url("**/timebank.html*")
         card_a = page_a.locator(".tb-request", has_text="帮忙修理厨房水龙头")
-        card_a.get_by_role("button", name="确认时长").click()
         minutes = card_a.get_by_label("实际服务时长（分钟）")
+        minutes.wait_for()
+        assert page_a.evaluate("document.activeElement.name") == "minutes"
         minutes.fill("75")
         card_a.get_by_label("超出预计的原因").wait_for()
         screenshot(page_a, "timebank-confirm")
@@ -119,8 +131,8 @@ def test_post_accept_complete_confirm_on_two_phones(live_server, database_url, b
         assert card_a.get_by_label("超出预计的原因").is_hidden()
         card_a.get_by_role("button", name="确认并支付").click()
         card_a.get_by_text("已完成").wait_for()
-        card_a.get_by_text("实际服务 45 分钟").wait_for()
-        page_a.locator("#hours-available", has_text="4.3").wait_for()     # 255 minutes
+        card_a.get_by_text("实际服务 45分钟").wait_for()
+        page_a.locator("#hours-available", has_text="4小时15分").wait_for()     # 255 minutes, one format
         screenshot(page_a, "timebank-confirmed")
         assert minutes_of(live_server, a) == {"balance": 255, "held": 0, "available": 255}
         assert minutes_of(live_server, b) == {"balance": 45, "held": 0, "available": 45}
@@ -140,13 +152,16 @@ def test_post_accept_complete_confirm_on_two_phones(live_server, database_url, b
         page_a.reload()
         page_a.get_by_label("分钟数", exact=True).fill("30")
         page_a.get_by_role("button", name="赠送", exact=True).click()
-        page_a.get_by_text("已赠送 30 分钟 给 陈伟").wait_for()
+        page_a.get_by_text("已赠送 30分钟 给 陈伟").wait_for()
         assert minutes_of(live_server, b)["balance"] == 75
 
         # B's certificate lists the confirmed service
         page_b.goto(f"{live_server}/certificate.html")
         page_b.get_by_role("cell", name="帮忙修理厨房水龙头").wait_for()
         assert "刘*" in page_b.locator("#cert-rows").inner_text()
+        # Issue 33: the rows add up to the total (every source of hours has a row).
+        rows = page_b.locator("#cert-rows td.num").all_inner_texts()
+        assert sum(as_minutes(r) for r in rows) == as_minutes(page_b.locator("#cert-total").inner_text()) == 45
         screenshot(page_b, "timebank-certificate")
         page_b.emulate_media(media="print")
         screenshot(page_b, "timebank-certificate-print")

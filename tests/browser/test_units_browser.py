@@ -95,7 +95,9 @@ def test_unit_and_street_pages(live_server, browser, database_url, size, lang):
     try:
         page.goto(f"{live_server}/units.html")
         page.locator("#members tr").nth(1).wait_for()
-        assert page.locator("#f-hours").inner_text() == "3.0" and page.locator("#f-points").inner_text() == "60"
+        # One duration format (issue 33): "3小时", not "3.0".
+        assert page.locator("#f-hours").inner_text() == ("3小时" if lang == "zh-CN" else "3 h")
+        assert page.locator("#f-points").inner_text() == "60"
         rows = page.locator("#members tr").all_inner_texts()
         assert any("刘芳" in r and "三苏社区" in r for r in rows) and any("陈伟" in r and "裕丰社区" in r for r in rows)
         assert ("第 1 名 / 共 2 个" if lang == "zh-CN" else "1 of 2") == page.locator("#f-rank").inner_text()
@@ -109,7 +111,8 @@ def test_unit_and_street_pages(live_server, browser, database_url, size, lang):
         page.goto(f"{live_server}/levels.html")
         page.locator("#communities tr").nth(1).wait_for()
         texts = page.locator("#communities tr").all_inner_texts()
-        assert any(t.startswith("三苏社区") and "1.5" in t for t in texts), texts
+        assert any(t.startswith("三苏社区") and ("1小时30分" if lang == "zh-CN" else "1 h 30 min") in t
+                   for t in texts), texts
         assert page.locator("#units li").first.inner_text().startswith("1")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         screenshot(page, f"levels-street-{width}-{lang}")

@@ -85,3 +85,37 @@ async def test_my_activities_upcoming_and_past_with_what_they_gave(client, world
     past = (await client.get("/api/me/activities?when=past", headers=me.headers)).json()
     assert [(a["title"], a["signup"]) for a in upcoming] == [("周末义诊", "confirmed")]
     assert [(a["title"], a["minutes"], a["points"]) for a in past] == [("垃圾分类", 60, 15)]
+
+
+async def test_a_confirmed_sign_up_holds_its_place_at_check_in(client, world, pool):
+    """Issue 33 finding 4b: with capacity 1, the waiting-listed person scanned first and took the place;
+    the confirmed one got capacity_full. The place is held until 15 minutes after the start."""
+    from tests.checkin.test_activities import poster_code
+    from tests.checkin.test_scanning import scan
+    clock.freeze(T0)
+    c = await world.community()
+    confirmed, waiting = await world.member(c, "甲"), await world.member(c, "乙")
+    activity = await new_activity(client, c, capacity=1, starts=T0 + timedelta(minutes=30), ends=T0 + timedelta(hours=3))
+    for person in (confirmed, waiting):
+        assert (await signup(client, person, activity["id"])).status_code == 200
+    code = await poster_code(pool, activity["id"])
+    clock.freeze(T0 + timedelta(minutes=31))  # the activity has started
+    r = await scan(client, waiting, code)
+    assert r.status_code == 409 and r.json()["error"] == "capacity_full" and r.json()["details"]["held_for_signups"] == 1
+    assert await pool.fetchval("select count(*) from attendances where activity_id = $1", activity["id"]) == 0
+    r = await scan(client, confirmed, code)
+    assert r.status_code == 200 and r.json()["action"] == "checked_in", r.text
+
+
+async def test_an_unclaimed_held_place_goes_to_whoever_comes_after_the_hold(client, world, pool):
+    from tests.checkin.test_activities import poster_code
+    from tests.checkin.test_scanning import scan
+    clock.freeze(T0)
+    c = await world.community()
+    confirmed, waiting = await world.member(c, "甲"), await world.member(c, "乙")
+    activity = await new_activity(client, c, capacity=1, starts=T0 + timedelta(minutes=30), ends=T0 + timedelta(hours=3))
+    for person in (confirmed, waiting):
+        await signup(client, person, activity["id"])
+    clock.freeze(T0 + timedelta(minutes=30 + 16))  # the hold has lapsed: the confirmed person did not come
+    r = await scan(client, waiting, await poster_code(pool, activity["id"]))
+    assert r.status_code == 200 and r.json()["action"] == "checked_in", r.text

@@ -79,3 +79,21 @@ async def test_a_person_asks_for_a_correction_and_the_answer_is_audited(client, 
                                 "and target_id = $1", person.id)
     assert (audit["act"], audit["actor_id"]) == ("correction_answer", c.manager.id)
     assert [x["state"] for x in (await ok(client, person, "GET", "/api/corrections"))["items"]] == ["accepted"]
+
+
+async def test_the_certificates_rows_add_up_to_its_total(client, world, pool):
+    """Issue 33 finding 7: hours credited without an attendance (adjustments, imported history) had
+    no row, so the rows said 7.7 h under a total of 19.7 h. Every source has a row now."""
+    from domain import ledger
+    c = await world.community("安宁社区")
+    person = await world.member(c, "陈小红")
+    await world.fund(person, c, "minutes", 90)                  # a manager's adjustment
+    async with pool.acquire() as conn, conn.transaction():      # imported history: an award with no attendance
+        await ledger.post(conn, unit="minutes", debit=await ledger.org_account(conn, c.id, "issuing", "minutes"),
+                          credit=await ledger.user_account(conn, person.id, "minutes", c.id), amount=720,
+                          kind="award", cause=("adjustment", c.id), reason="导入历史时长")
+    cert = await ok(client, person, "GET", "/api/timebank/certificate")
+    rows = ([s["minutes"] for s in cert["services"]] + [a["minutes"] for a in cert["activities"]]
+            + [cert["hours"]["adjustment_minutes"], cert["other_minutes"]])
+    assert cert["hours"]["total_minutes"] == 810
+    assert sum(rows) == 810 and cert["other_minutes"] == 720

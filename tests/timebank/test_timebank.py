@@ -102,7 +102,7 @@ async def test_accept_needs_the_payers_available_minutes(client, world):
     req = await new_request(client, a, 60)
     async with same(world, community, a, b):
         r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
-        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+        assert r.status_code == 409 and r.json()["error"] == "payer_short"
     again = await ok(client, a, "GET", f"/api/timebank/requests/{req['id']}")
     assert again["request"]["state"] == "open" and again["request"]["volunteer"] is None
     assert await minutes(client, a) == {"balance": 30, "held": 0, "available": 30}
@@ -268,7 +268,7 @@ async def test_pool_pays_only_what_it_has(client, world):
                    {"title": "送饭", "minutes_estimate": 30, "for_user_id": elder.id, "use_pool": True})
     async with same(world, community, elder, volunteer):
         r = await call(client, volunteer, "POST", f"/api/timebank/requests/{req['id']}/accept")
-        assert r.status_code == 409 and r.json()["error"] == "insufficient_balance"
+        assert r.status_code == 409 and r.json()["error"] == "payer_short"
 
 
 async def test_members_donate_to_the_pool(client, world):

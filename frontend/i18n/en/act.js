@@ -93,4 +93,7 @@ export default {
   "act.f_lng": "Longitude",
   "act.f_radius": "Radius (m)",
   "act.f_here_unavailable": "No location available; type the coordinates",
+  "act.corrections_title": "Requests to credit time",
+  "act.corrections_hint": "People who say they stayed but forgot to check out. Once checked, credit their time under “Scans to check”.",
+  "act.corrections_credited": "{v} credited",
 };

@@ -5,7 +5,7 @@ export default {
   "cert.print": "Print / save as PDF",
   "cert.org": "Linli · Community time bank",
   "cert.title": "Certificate of Service Hours",
-  "cert.body": "This certifies that {name} took part {n} times in community volunteer activities and time-bank services, confirmed by check-in and check-out and by the people served, for a total of {h} volunteer hours.",
+  "cert.body": "This certifies that {name} took part {n} times in community volunteer activities and time-bank services, confirmed by check-in and check-out and by the people served, for a total of {h} of volunteering.",
   "cert.stars_note": "{h} hours earned in total",
   "cert.col_date": "Date",
   "cert.col_service": "Service",
@@ -18,6 +18,7 @@ export default {
 
   "cert.activity_meta": "Volunteer activity · {where}",
   "cert.adjustments": "Adjusted by a manager",
+  "cert.other": "Other records (imported history)",
 
   "cert.verify_hint": "Scan the code or open the link to verify this certificate",
 };

@@ -60,6 +60,7 @@ export default {
   "title.joining": "Joining and import · Linli",
 
   "unit.points": "{n} pts",
+  "unit.points_full": "{n} points",
   "unit.hours": "{n} h",
   "unit.minutes": "{n} min",
   "unit.hours_minutes": "{h} h {m} min",

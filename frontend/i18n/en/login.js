@@ -30,4 +30,5 @@ export default {
   "login.reset_title": "Reset password",
   "login.new_password": "New password",
   "login.submit_reset": "Reset password and log in",
+  "login.scan_context_note": "Log in or register to check in.",
 };

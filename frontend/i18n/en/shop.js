@@ -41,4 +41,6 @@ export default {
   "shop.cancel_yes": "Yes, cancel",
   "shop.cancel_no": "Keep it",
   "shop.cancelled": "Cancelled; points back",
+  "shop.choose_community": "Choose a community's shop",
+  "shop.all_communities": "All communities",
 };

@@ -26,4 +26,9 @@ export default {
   "signup.none_upcoming": "No sign-ups yet",
   "signup.none_past": "No activities attended yet",
   "signup.gave": "{hours} h, {points} points",
+  "signup.correction_title": "Ask for your time to be credited",
+  "signup.correction_intro": "You had not checked out when the activity ended, so you were checked out with no time counted. If you stayed, say so and the staff will credit your time once they have checked.",
+  "signup.correction_reason": "What happened",
+  "signup.correction_submit": "Send the request",
+  "signup.correction_sent": "Sent. The staff will check and credit your time; the answer arrives in your messages.",
 };

@@ -53,6 +53,7 @@ export default {
   "tb.volunteer": "Volunteer ",
   "tb.badge_pool": "Paid by the time pool",
   "tb.badge_proxy": "Posted by a manager",
+  "tb.badge_short": "Not enough time banked: nobody can accept",
   "tb.badge_mine": "Mine",
   "tb.state_open": "Open",
   "tb.state_accepted": "In progress",
@@ -109,4 +110,7 @@ export default {
   "tb.gift_none": "Once a family member approves your link you can give each other time.",
 
   "tb.link_unnamed": "Name shown once they accept",
+  "tb.afford_short": "You have {have} banked, less than the {need} this request needs: no volunteer could accept it.",
+  "tb.afford_smaller": "Ask for {v} instead",
+  "tb.afford_pool": "Or ask the community staff to post it for you, paid from the community pool.",
 };

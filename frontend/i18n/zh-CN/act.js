@@ -93,4 +93,7 @@ export default {
   "act.f_lng": "经度",
   "act.f_radius": "半径（米）",
   "act.f_here_unavailable": "无法获取位置，请手动填写经纬度",
+  "act.corrections_title": "补录申请",
+  "act.corrections_hint": "居民说明自己一直在场、只是忘了签退。核实后，请在“需要核查的扫码”中为其补记时长。",
+  "act.corrections_credited": "已记 {v}",
 };

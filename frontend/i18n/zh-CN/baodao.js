@@ -22,7 +22,7 @@ export default {
   "baodao.withdraw": "撤回报到（搬家后重新报到）",
   "baodao.withdraw_confirm": "确定撤回报到吗？撤回后可以向新的社区报到。",
   "baodao.record": "本季度服务记录",
-  "baodao.record_total": "合计 {hours} 小时，{points} 积分",
+  "baodao.record_total": "合计 {hours}，{points} 积分",
   "baodao.print": "打印服务记录",
   "baodao.needs": "社区需求清单",
   "baodao.needs_empty": "社区暂时没有发布需求。",

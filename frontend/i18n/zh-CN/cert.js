@@ -5,7 +5,7 @@ export default {
   "cert.print": "打印 / 保存 PDF",
   "cert.org": "邻里 · 社区时间银行",
   "cert.title": "志愿服务时长证明",
-  "cert.body": "兹证明 {name} 参加社区志愿活动和时间银行服务共 {n} 次，经签到签退和服务对象确认，累计志愿时长 {h} 小时。特发此证，以资鼓励。",
+  "cert.body": "兹证明 {name} 参加社区志愿活动和时间银行服务共 {n} 次，经签到签退和服务对象确认，累计志愿时长 {h}。特发此证，以资鼓励。",
   "cert.stars_note": "累计获得时间 {h} 小时",
   "cert.col_date": "日期",
   "cert.col_service": "服务内容",
@@ -18,6 +18,7 @@ export default {
 
   "cert.activity_meta": "志愿活动 · {where}",
   "cert.adjustments": "管理员核定调整",
+  "cert.other": "其他记录（导入的历史时长等）",
 
   "cert.verify_hint": "扫码或访问链接可核验本证明",
 };

@@ -60,12 +60,13 @@ export default {
   "title.joining": "入社与导入 · 邻里",
 
   "unit.points": "{n} 分",
-  "unit.hours": "{n} 小时",
-  "unit.minutes": "{n} 分钟",
-  "unit.hours_minutes": "{h} 小时 {m} 分钟",
+  "unit.hours": "{n}小时",
+  "unit.minutes": "{n}分钟",
+  "unit.hours_minutes": "{h}小时{m}分",
   "title.find": "找到我的社区 · 邻里",
   "common.join_hint": "您还没有加入社区，加入后就能看到这里的内容。",
   "common.join_link": "查找并加入我的社区",
   "title.micro": "网格与微网格 · 邻里",
   "title.tools": "社区事务 · 邻里",
+  "unit.points_full": "{n} 积分",
 };

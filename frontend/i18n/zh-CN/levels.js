@@ -7,7 +7,7 @@ export default {
   "levels.compare": "各社区本季度对比",
   "levels.col_community": "社区",
   "levels.col_active": "活跃志愿者",
-  "levels.col_hours": "服务时长（小时）",
+  "levels.col_hours": "服务时长",
   "levels.col_issued": "发放积分",
   "levels.col_redeemed": "兑换积分",
   "levels.col_wait": "兑换平均等待（小时）",

@@ -30,4 +30,5 @@ export default {
   "login.reset_title": "找回密码",
   "login.new_password": "新密码",
   "login.submit_reset": "重置密码并登录",
+  "login.scan_context_note": "登录或注册后即可签到。",
 };

@@ -41,4 +41,6 @@ export default {
   "shop.cancel_yes": "确定取消",
   "shop.cancel_no": "不取消",
   "shop.cancelled": "已取消，积分已退回",
+  "shop.choose_community": "选择社区超市",
+  "shop.all_communities": "全部社区",
 };

@@ -26,4 +26,9 @@ export default {
   "signup.none_upcoming": "还没有报名活动",
   "signup.none_past": "还没有参加过活动",
   "signup.gave": "{hours} 小时，{points} 积分",
+  "signup.correction_title": "申请补录服务时长",
+  "signup.correction_intro": "活动结束时您还没有签退，系统自动签退，未记录服务时长。如果您一直在场，请写明情况，工作人员核实后为您补录。",
+  "signup.correction_reason": "情况说明",
+  "signup.correction_submit": "提交补录申请",
+  "signup.correction_sent": "已提交。工作人员核实后会为您补录，结果会发到您的消息中。",
 };

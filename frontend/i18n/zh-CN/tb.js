@@ -53,6 +53,7 @@ export default {
   "tb.volunteer": "志愿者：",
   "tb.badge_pool": "公益时间池支付",
   "tb.badge_proxy": "管理员代发",
+  "tb.badge_short": "时间不足，暂无人能接",
   "tb.badge_mine": "我发布的",
   "tb.state_open": "待接单",
   "tb.state_accepted": "服务中",
@@ -109,4 +110,7 @@ export default {
   "tb.gift_none": "家人确认关联后即可互相赠送时间。",
 
   "tb.link_unnamed": "对方确认后显示姓名",
+  "tb.afford_short": "您的时间银行可用 {have}，不够这次求助的 {need}：没有志愿者能接这个单。",
+  "tb.afford_smaller": "改为 {v} 的求助",
+  "tb.afford_pool": "也可以请社区工作人员用公益时间池为您发布求助。",
 };

@@ -18,7 +18,7 @@ export default {
   "units.col_name": "姓名",
   "units.col_party": "党员",
   "units.col_community": "报到社区",
-  "units.col_hours": "时长（小时）",
+  "units.col_hours": "时长",
   "units.col_points": "积分",
   "units.col_card": "服务卡",
   "units.card_yes": "社区已确认",
