@@ -52,6 +52,10 @@ ACTS = frozenset({
     # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
     "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
     "adjustment_policy", "invitation_answer",
+    # partner organisations (migrations/034_partners.sql) and the grid loop (migrations/035_cases.sql)
+    "partner_create", "partner_invite", "partner_invitation_answer",
+    "case_category", "case_sort", "case_merge", "case_dispatch", "case_handle", "case_meeting", "case_vote_open",
+    "case_publish",
 })
 
 

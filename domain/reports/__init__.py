@@ -26,7 +26,7 @@ import asyncpg
 import msgspec
 from PIL import Image
 
-from domain import ledger, notify
+from domain import cases, ledger, notify
 from domain.core import audit, clock, metrics, photos
 from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
@@ -385,6 +385,8 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
                            after={"courier_id": row["courier_id"], "points": award.points,
                                   "withheld": award.withheld, "transfer_id": transfer_id})
         metrics.report(conn, "verified")
+        if row["kind"] in rules.OPENS_CASE:  # a hazard is to be fixed: it enters the grid loop as a case
+            await cases.open_from_report(conn, row)
         await notify.send(conn, row["courier_id"], "report_verified", community_id=row["community_id"],
                           params={"points": award.points}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))
