@@ -627,7 +627,8 @@ async def give_back(conn: asyncpg.Connection, actor: Actor, case_id: int, reason
     note = _text(reason, "reason", 500)
     async with conn.transaction():
         row = await _handler_act(conn, actor, case_id)
-        await _move(conn, row, "return", actor.id, note=note, handler_id=None, deadline=None)
+        # The handler stays named (it sees what it gave back) until the next dispatch names another.
+        await _move(conn, row, "return", actor.id, note=note, deadline=None)
         await audit.record(conn, actor, "case_handle", community_id=row["community_id"], target=("case", case_id),
                            before={"state": row["state"], "handler_id": row["handler_id"]},
                            after={"state": "returned"}, reason=note)
@@ -929,11 +930,12 @@ async def escalate_overdue(pool: asyncpg.Pool, now: datetime, *, case_ids: list[
     return done
 
 
-async def _sweep(pool: asyncpg.Pool, now: datetime) -> int:
+async def sweep_escalations(pool: asyncpg.Pool, now: datetime) -> int:
+    """The sweeper's round: every overdue case of the city."""
     return await escalate_overdue(pool, now)
 
 
-SWEEPS = (_sweep,)  # listed in api/capabilities.py
+SWEEPS = (sweep_escalations,)  # listed in api/capabilities.py
 
 
 # ---- figures (dashboards, CSV) --------------------------------------------------------------
