@@ -203,8 +203,9 @@ def _acts(row: asyncpg.Record, v: _Viewer, actor_id: int, now: datetime) -> list
         acts += {"dispatched": ["accept", "return"], "accepted": ["note", "done", "return"]}.get(state, [])
     if v.reporter and state == "done" and row["done_by"] != actor_id:
         acts.append("rate")
-    if not v.reporter and not v.follower and state not in ("merged", "rated"):
-        acts.append("follow")
+    if not (v.reporter or v.follower or v.reader or v.street_manager or v.handler_staff) \
+            and state not in ("merged", "rated"):
+        acts.append("follow")  # offered to residents; the managers and the handler hear of it anyway
     if row["kind"] == "proposal" and (v.resident or v.community_manager) and state in rules.OPEN:
         acts.append("comment")
         if voting and now < row["vote_closes_at"] and v.resident:

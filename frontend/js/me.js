@@ -42,6 +42,7 @@ function features(me) {
     { href: "/timebank.html", key: "feature.timebank", icon: "clock" },
     !manager && { href: "/rankings.html", key: "feature.rankings", icon: "users" },
     { href: "/baodao.html", key: "feature.baodao", icon: "flag" },
+    { href: "/cases.html", key: "feature.cases", icon: "list" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];

@@ -19,6 +19,7 @@ export default {
   "feature.units": "My unit",
   "feature.levels": "Street overview",
   "feature.baodao": "Report to my community",
+  "feature.cases": "Cases and proposals",
 
   "feature.activities_manage": "Activities",
 };

@@ -19,6 +19,7 @@ export default {
   "feature.units": "单位报到",
   "feature.levels": "街道总览",
   "feature.baodao": "在职党员报到",
+  "feature.cases": "事项与提事",
 
   "feature.activities_manage": "活动管理",
 };
