@@ -72,10 +72,15 @@ create index cases_community_queue on cases (community_id, level, state, id desc
 create index cases_street_queue on cases (street_id, level, state, id desc);
 create index cases_handler on cases (handler_id, state, id desc) where handler_id is not null;
 create index cases_reporter on cases (reporter_id, id desc);
+create index cases_merged_into on cases (merged_into) where merged_into is not null;  -- its foreign key's checks
 -- The escalation sweep reads only open cases with a deadline that can still escalate.
 create index cases_overdue on cases (deadline) where state in ('dispatched', 'accepted') and escalation < 2;
--- Figures per street/community/grid over a period of creation.
-create index cases_street_created on cases (street_id, created_at);
+-- Figures per district/street/community over a period of creation read only these columns: an
+-- index-only scan, never the wide rows (bench/README.md, the grid loop at 10^5 cases a year).
+create index cases_figures_street on cases (street_id, created_at)
+    include (community_id, grid_id, handler_id, state, closed_in_time, deadline, done_at, rating);
+create index cases_figures_community on cases (community_id, created_at)
+    include (grid_id, handler_id, state, closed_in_time, deadline, done_at, rating);
 
 create table case_events (
     id         bigint generated always as identity primary key,

@@ -261,6 +261,7 @@ async function loadQueue(more = false) {
   const [view, org] = state.queue.split(":");
   const query = new URLSearchParams({ view, limit: "20" });
   if (org) query.set("org_id", org);
+  if ($("which").value) query.set("state", $("which").value);
   if (more && state.cursor) query.set("cursor", state.cursor);
   const page = await api("GET", `/api/cases?${query}`);
   state.items = more ? [...state.items, ...page.items] : page.items;
@@ -323,7 +324,14 @@ async function start() {
   const work = options.find(([v]) => /^(handler|street|community):/.test(v));
   state.queue = options.some(([v]) => v === wanted) ? wanted : (work ? work[0] : "mine");
   $("queue").replaceChildren(...options.map(([value, label]) => h("option", { value, selected: value === state.queue }, label)));
-  $("queue").addEventListener("change", () => { state.queue = $("queue").value; loadQueue().catch(handlePageError); });
+  // A work queue opens on what is still open; my own cases show all.
+  $("which").value = state.queue === "mine" ? "" : "open";
+  $("queue").addEventListener("change", () => {
+    state.queue = $("queue").value;
+    $("which").value = state.queue === "mine" ? "" : "open";
+    loadQueue().catch(handlePageError);
+  });
+  $("which").addEventListener("change", () => loadQueue().catch(handlePageError));
   $("more").addEventListener("click", () => loadQueue(true).catch(handlePageError));
   $("raise").hidden = !(me.memberships ?? []).length;
   const levels = [...(me.levels ?? []), ...(me.manages ?? [])];

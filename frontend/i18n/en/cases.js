@@ -145,4 +145,8 @@ export default {
   "cases.yes": "yes",
   "cases.no": "no",
   "cases.history": "History",
+  "cases.which": "Show",
+  "cases.which.all": "All",
+  "cases.which.open": "Open",
+  "cases.which.closed": "Closed",
 };

@@ -145,4 +145,8 @@ export default {
   "cases.yes": "是",
   "cases.no": "否",
   "cases.history": "办理经过",
+  "cases.which": "状态",
+  "cases.which.all": "全部",
+  "cases.which.open": "未办结",
+  "cases.which.closed": "已办结",
 };
