@@ -85,7 +85,7 @@ function categorySelect(categories, selected) {
 function historyLine(e) {
   const who = e.actor ? e.actor.name : t("cases.system");
   return h("li", {}, h("div", { class: "when" }, fmtTime(e.at), " · ", who),
-    h("div", {}, t(`cases.act.${e.act}`), e.act === "escalated" ? ` ${t(`cases.escalation.${e.data.level}`)}` : "",
+    h("div", {}, t(`cases.act.${e.act}`), e.act === "escalated" ? ` · ${t(`cases.escalation.${e.data.level}`)}` : "",
       e.data?.rating ? ` · ${t(`cases.rating.${e.data.rating}`)}` : ""),
     e.note ? h("div", { translate: "no" }, e.note) : null,
     e.photo_ids.length ? h("div", { class: "case-photos" }, ...e.photo_ids.map((id) => photo(e, id))) : null);

@@ -145,7 +145,7 @@ export default {
   "cases.yes": "yes",
   "cases.no": "no",
   "cases.history": "History",
-  "cases.which": "Show",
+  "cases.which": "Status",
   "cases.which.all": "All",
   "cases.which.open": "Open",
   "cases.which.closed": "Closed",
