@@ -64,7 +64,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
     # the grid loop (issue 32): cases, a street's categories, partner organisations and their staff
-    Capability("cases", cases_api.CONTROLLERS, sweeps=cases.SWEEPS),
+    Capability("cases", cases_api.CONTROLLERS, sweeps=cases.SWEEPS, demo=demos.cases.seed_demo),
 )
 
 
