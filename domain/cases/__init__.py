@@ -429,7 +429,9 @@ async def _household(conn: asyncpg.Connection, user_id: int) -> int | None:
     return await conn.fetchval("select household_id from household_members where user_id = $1", user_id)
 
 
-async def _amounts(conn: asyncpg.Connection, community_id: int) -> tuple[int, int]:
+async def amounts(conn: asyncpg.Connection, community_id: int) -> tuple[int, int]:
+    """(reporter's bonus, handler's minutes) from the community's report settings (PUT
+    /api/communities/{id}/report-settings), the defaults in rules.py when unset."""
     row = await conn.fetchrow("select case_bonus_points, handler_minutes from report_settings where community_id = $1",
                               community_id)
     bonus = row["case_bonus_points"] if row and row["case_bonus_points"] is not None else rules.DEFAULT_CASE_BONUS
@@ -700,7 +702,7 @@ async def mark_done(conn: asyncpg.Connection, actor: Actor, case_id: int, note: 
         await _move(conn, row, "done", actor.id, note=text, done_at=now, done_by=actor.id, closed_in_time=in_time)
         bonus = 0
         if rules.bonus_due(row["source"], in_time, row["bonus_transfer_id"] is not None) and row["reporter_id"] != actor.id:
-            bonus, _ = await _amounts(conn, row["community_id"])
+            bonus, _ = await amounts(conn, row["community_id"])
             if bonus:
                 transfer = await ledger.post(
                     conn, unit="points",
@@ -747,7 +749,7 @@ async def rate(conn: asyncpg.Connection, actor: Actor, case_id: int, rating: str
                         rated_at=clock.now())
             partner_kind = row["handler_kind"]
             if rules.handler_minutes_due(partner_kind, row["closed_in_time"], rating) and row["done_by"] != actor.id:
-                _, minutes = await _amounts(conn, row["community_id"])
+                _, minutes = await amounts(conn, row["community_id"])
                 if minutes:
                     await ledger.post(
                         conn, unit="minutes",

@@ -187,10 +187,15 @@ async def test_unsatisfied_reopens_once_and_a_unit_handler_earns_service_minutes
     invited = await ok(client, loop.street_manager, "POST", f"/api/partners/{team['id']}/invitations",
                        json={"phone": member.phone, "name": member.name})
     await ok(client, member, "POST", f"/api/partner-invitations/{invited['invitation']['id']}/answer", json={"accept": True})
+    # The amounts are the community's (its report settings), not the defaults.
+    settings = await ok(client, loop.manager, "PUT", f"/api/communities/{loop.c.id}/report-settings",
+                        json={"case_bonus_points": 7, "handler_minutes": 90})
+    assert (settings["case_bonus_points"], settings["handler_minutes"]) == (7, 90)
     case_id = await hazard_case(client, loop)
     await ok(client, loop.manager, "POST", f"/api/cases/{case_id}/sort", json={"category_id": loop.category_id,
                                                                                "send_up": True})
     await ok(client, loop.street_manager, "POST", f"/api/cases/{case_id}/dispatch", json={"handler_id": team["id"]})
+    before_bonus = await points(pool, loop.courier)
     await ok(client, member, "POST", f"/api/cases/{case_id}/accept")
     await ok(client, member, "POST", f"/api/cases/{case_id}/done", json={})
     reopened = await ok(client, loop.courier, "POST", f"/api/cases/{case_id}/rate", json={"rating": "unsatisfied"})
@@ -199,9 +204,10 @@ async def test_unsatisfied_reopens_once_and_a_unit_handler_earns_service_minutes
     await ok(client, member, "POST", f"/api/cases/{case_id}/accept")
     await ok(client, member, "POST", f"/api/cases/{case_id}/done", json={})
     bonus_paid = await points(pool, loop.courier)
+    assert bonus_paid == before_bonus + 7
     final = await ok(client, loop.courier, "POST", f"/api/cases/{case_id}/rate", json={"rating": "satisfied"})
     assert final["state"] == "rated"
-    assert await minutes(pool, member) == cases.rules.DEFAULT_HANDLER_MINUTES
+    assert await minutes(pool, member) == 90
     assert await points(pool, loop.courier) == bonus_paid  # one bonus, however often it closes
     assert await world.ledger_problems() == {}
 
