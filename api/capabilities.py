@@ -15,6 +15,7 @@ from litestar import Controller
 
 from api.controllers import activities, auth, console, home, me, orgs, privacy
 from api.controllers import areas as areas_api
+from api.controllers import cases as cases_api
 from api.controllers import certificates as certificates_api
 from api.controllers import city as city_api
 from api.controllers import corrections as corrections_api
@@ -30,7 +31,7 @@ from api.controllers import signups as signups_api
 from api.controllers import supermarket as supermarket_api
 from api.controllers import timebank as timebank_api
 from api.controllers import units as units_api
-from domain import checkin, ledger, notify, supermarket, timebank
+from domain import cases, checkin, ledger, notify, supermarket, timebank
 from domain import demo as demos
 from domain.checkin import scans
 from domain.core import sweeper
@@ -66,6 +67,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("units", [*units_api.CONTROLLERS, *city_api.CONTROLLERS, *micro_api.CONTROLLERS],
                demo=demos.units.seed_demo),  # 双报到, the city's lists, 微网格 (issue 31)  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
+    # the grid loop (issue 32): cases, a street's categories, partner organisations and their staff
+    Capability("cases", cases_api.CONTROLLERS, sweeps=cases.SWEEPS, demo=demos.cases.seed_demo),
 )
 
 

@@ -41,6 +41,8 @@ class SettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     hazard_points: Points | None = None
     service_points: Points | None = None
     daily_cap: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
+    case_bonus_points: Points | None = None   # the grid loop: a reporter's bonus for a case closed in time
+    handler_minutes: Annotated[int, msgspec.Meta(ge=0, le=1440)] | None = None  # a work unit handler's minutes
 
 
 class ReportController(Controller):
@@ -122,7 +124,8 @@ class ReportSettingsController(Controller):
             return await reports.update_settings(
                 conn, actor, community_id, daily_cap=data.daily_cap,
                 points={"civility": data.civility_points, "hazard": data.hazard_points,
-                        "service": data.service_points})
+                        "service": data.service_points},
+                case_bonus_points=data.case_bonus_points, handler_minutes=data.handler_minutes)
 
 
 CONTROLLERS = (ReportController, CourierController, ReportSettingsController,)  # listed in api/capabilities.py

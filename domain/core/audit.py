@@ -55,6 +55,10 @@ ACTS = frozenset({
     # a city loads itself (issue 31, migrations/050_city.sql)
     "city_import", "role_invite", "role_invite_answer", "need_serve", "need_confirm", "need_decline",
     "micro_grid_create", "micro_grid_assign",
+    # partner organisations (migrations/034_partners.sql) and the grid loop (migrations/035_cases.sql)
+    "partner_create", "partner_invite", "partner_invitation_answer",
+    "case_category", "case_sort", "case_merge", "case_dispatch", "case_handle", "case_meeting", "case_vote_open",
+    "case_publish",
 })
 
 

@@ -31,6 +31,7 @@ LOGINS = [
     ("志愿者 volunteer, 在职党员 party member", "13900000002"),
     ("邻里长 neighbourhood head (3栋微网格)", "13900000003"),
     ("快递小哥网格员 courier", "13700000001"),
+    ("物业维修员 handler (蜀润物业)", "13700000009"),
 ]
 
 

@@ -171,6 +171,18 @@ CHECKS |= {
         where coalesce(c.total, 0) <> case when r.state = 'verified' then r.points else 0 end
            or (r.transfer_id is null) <> (c.ids is null)
            or (r.transfer_id is not null and not r.transfer_id = any(c.ids))""",
+    # A case's bonus (issue 32) stands in the ledger through its bonus_transfer_id, credited to its
+    # reporter; and every standing points transfer a case caused is that case's bonus.
+    "case bonus differs from the ledger": f"""
+        select k.id as case_id, k.bonus_transfer_id, t.id as transfer_id
+        from cases k
+        left join (select t.id, t.cause_id, ac.user_id from transfers t join accounts ac on ac.id = t.credit_account
+                   where t.cause_type = 'case' and t.unit = 'points' and {_STANDS}) t on t.id = k.bonus_transfer_id
+        where k.bonus_transfer_id is not null and (t.id is null or t.cause_id <> k.id or t.user_id <> k.reporter_id)
+        union all
+        select t.cause_id, null, t.id from transfers t
+        where t.cause_type = 'case' and t.unit = 'points' and {_STANDS}
+          and not exists (select 1 from cases k where k.bonus_transfer_id = t.id)""",
     # Each redemption state has one state of its transfers (one per issuing community the points came
     # from, issue 19): requested - held; approved or fulfilled - paid (standing); rejected or
     # cancelled - released; expired - released, or paid and every part refunded. Together they hold

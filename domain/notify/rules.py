@@ -139,6 +139,52 @@ KINDS: dict[str, Kind] = {
         "{community}有一件{what}已等待超过 {hours} 小时，请尽快处理。",
         "At {community}, a {what} has waited over {hours} hours.",
         moves_value=False, for_managers=True),
+    # the grid loop (issue 32): cases (事项)
+    "case_new": Kind(
+        "新的居民提事", "A resident raised a matter",
+        "{community}有新的居民提事 {number}「{title}」，请及时梳理。",
+        "At {community}, a resident raised {number} “{title}”. Please sort it.",
+        moves_value=False, for_managers=True),
+    "case_sent_up": Kind(
+        "社区上报事项，请派单", "A case to dispatch",
+        "{community}上报了事项 {number}「{title}」，请派单办理。",
+        "{community} sent up case {number} “{title}”. Please dispatch it.",
+        moves_value=False, for_managers=True),
+    "case_dispatched": Kind(
+        "新的派单", "A case for you",
+        "事项 {number}「{title}」已派给您单位，请在 {hours} 小时内办理。",
+        "Case {number} “{title}” was dispatched to you: handle it within {hours} hours.",
+        moves_value=False),
+    "case_returned": Kind(
+        "事项被退回", "A case was returned",
+        "事项 {number}「{title}」被承办单位退回：{reason}。请重新派单。",
+        "Case {number} “{title}” was returned by its handler: {reason}. Please dispatch it again.",
+        moves_value=False, for_managers=True),
+    "case_progress": Kind(
+        "事项进展", "Case update",
+        "您关注的事项 {number}「{title}」{what}。",
+        "The case you follow, {number} “{title}”, {what}.",
+        moves_value=False),
+    "case_done": Kind(
+        "事项已办结，请评价", "Case done: please rate it",
+        "您关注的事项 {number}「{title}」已办结，请评价处理结果。",
+        "The case you follow, {number} “{title}”, is done. Please rate the result.",
+        moves_value=False),
+    "case_bonus": Kind(
+        "按时办结奖励", "Bonus for a case closed in time",
+        "您上报的事项 {number} 已按时办结，获得 {points} 积分奖励。感谢您！",
+        "The case you reported, {number}, was closed in time: {points} bonus points. Thank you!",
+        moves_value=True),
+    "case_overdue": Kind(
+        "事项已超期", "Case overdue",
+        "事项 {number}「{title}」已超过办理时限，请尽快办理。",
+        "Case {number} “{title}” is past its deadline. Please handle it now.",
+        moves_value=False),
+    "case_escalated": Kind(
+        "超期事项督办", "Overdue case escalated",
+        "事项 {number}「{title}」已超过办理时限，已升级至{level}督办。",
+        "Case {number} “{title}” is past its deadline and was escalated to {level}.",
+        moves_value=False, for_managers=True),
 }
 
 # Words that fill {what} placeholders, per language.
@@ -151,6 +197,12 @@ WORDS = {
     "micro_worker": ("微网格员", "a micro-grid worker"),
     "can_scan": ("现在可以扫码签到了。", "You can scan to check in now."),
     "checked_in": ("您的签到也已完成。", "Your check-in is done too."),
+    "case_merged": ("已与相同事项合并处理", "was merged with the same matter"),
+    "case_dispatched": ("已派单办理", "was dispatched to a handler"),
+    "case_accepted": ("已由承办单位受理", "was accepted by its handler"),
+    "case_published": ("的表决结果已公布", "has its vote result published"),
+    "case_handler": ("承办单位", "the handler"), "case_street": ("街道", "the street"),
+    "case_district": ("区", "the district"),
 }
 
 SMS_PREFIX = {"zh-CN": "【邻里】", "en": "[Linli] "}

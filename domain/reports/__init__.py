@@ -26,7 +26,8 @@ import asyncpg
 import msgspec
 from PIL import Image
 
-from domain import ledger, notify
+from domain import cases, ledger, notify
+from domain.cases import rules as case_rules
 from domain.core import audit, clock, metrics, photos
 from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
@@ -123,6 +124,10 @@ class ReportSettings(msgspec.Struct, frozen=True):
     daily_cap: int
     defaults: dict[str, int]
     default_daily_cap: int
+    # The grid loop's amounts (issue 32), here until the rulebook is their home: the reporter's bonus
+    # for a case closed in time, and a work unit's handler's service minutes for one rated well.
+    case_bonus_points: int = case_rules.DEFAULT_CASE_BONUS
+    handler_minutes: int = case_rules.DEFAULT_HANDLER_MINUTES
 
 
 class ProcessedPhoto(msgspec.Struct, frozen=True):
@@ -212,9 +217,11 @@ async def load_rules(conn: asyncpg.Connection, community_id: int) -> rules.Rules
     return rules.rules_for(dict(row) if row else None)
 
 
-def _settings(community_id: int, current: rules.Rules) -> ReportSettings:
+def _settings(community_id: int, current: rules.Rules, amounts: tuple[int, int] | None = None) -> ReportSettings:
+    bonus, minutes = amounts or (case_rules.DEFAULT_CASE_BONUS, case_rules.DEFAULT_HANDLER_MINUTES)
     return ReportSettings(community_id=community_id, points=current.points, daily_cap=current.daily_cap,
-                          defaults=dict(rules.DEFAULT_POINTS), default_daily_cap=rules.DEFAULT_DAILY_CAP)
+                          defaults=dict(rules.DEFAULT_POINTS), default_daily_cap=rules.DEFAULT_DAILY_CAP,
+                          case_bonus_points=bonus, handler_minutes=minutes)
 
 
 async def _require_community(conn: asyncpg.Connection, actor: Actor, community_id: int) -> None:
@@ -226,30 +233,32 @@ async def _require_community(conn: asyncpg.Connection, actor: Actor, community_i
 
 async def get_settings(conn: asyncpg.Connection, actor: Actor, community_id: int) -> ReportSettings:
     await _require_community(conn, actor, community_id)
-    return _settings(community_id, await load_rules(conn, community_id))
+    return _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id))
 
 
 async def update_settings(conn: asyncpg.Connection, actor: Actor, community_id: int, *,
-                          points: dict[str, int | None], daily_cap: int | None) -> ReportSettings:
+                          points: dict[str, int | None], daily_cap: int | None,
+                          case_bonus_points: int | None = None, handler_minutes: int | None = None) -> ReportSettings:
     """Set a community's points per kind and daily cap; None puts the default back."""
     await _require_community(conn, actor, community_id)
     unknown = set(points) - set(rules.KINDS)
     if unknown:
         raise invalid("points", f"unknown kind {sorted(unknown)[0]}")
     async with conn.transaction():
-        before = await load_rules(conn, community_id)
+        before = _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id))
         await conn.execute(
             """insert into report_settings (community_id, civility_points, hazard_points, service_points,
-                                            daily_cap, updated_by, updated_at)
-               values ($1, $2, $3, $4, $5, $6, $7)
+                                            daily_cap, case_bonus_points, handler_minutes, updated_by, updated_at)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                on conflict (community_id) do update set civility_points = $2, hazard_points = $3,
-                   service_points = $4, daily_cap = $5, updated_by = $6, updated_at = $7""",
+                   service_points = $4, daily_cap = $5, case_bonus_points = $6, handler_minutes = $7,
+                   updated_by = $8, updated_at = $9""",
             community_id, points.get("civility"), points.get("hazard"), points.get("service"), daily_cap,
-            actor.id, clock.now())
-        after = await load_rules(conn, community_id)
+            case_bonus_points, handler_minutes, actor.id, clock.now())
+        after = _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id))
         await audit.record(conn, actor, "report_settings", community_id=community_id, target=("org", community_id),
-                           before=_settings(community_id, before), after=_settings(community_id, after))
-    return _settings(community_id, await load_rules(conn, community_id))
+                           before=before, after=after)
+    return after
 
 
 # ---- filing ---------------------------------------------------------------------------------
@@ -385,6 +394,8 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
                            after={"courier_id": row["courier_id"], "points": award.points,
                                   "withheld": award.withheld, "transfer_id": transfer_id})
         metrics.report(conn, "verified")
+        if row["kind"] in rules.OPENS_CASE:  # a hazard is to be fixed: it enters the grid loop as a case
+            await cases.open_from_report(conn, row)
         await notify.send(conn, row["courier_id"], "report_verified", community_id=row["community_id"],
                           params={"points": award.points}, link=f"/courier.html#report-{report_id}")
         return _report(await _load(conn, report_id))

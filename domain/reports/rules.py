@@ -24,6 +24,7 @@ KIND_LABELS = {"civility": "文明劝导", "hazard": "隐患排查", "service": 
 DEFAULT_POINTS = {"civility": 5, "hazard": 10, "service": 5}
 DEFAULT_DAILY_CAP = 30
 PHOTO_REQUIRED = frozenset({"hazard"})  # a hazard must be seen to be fixed
+OPENS_CASE = frozenset({"hazard"})      # a verified hazard opens a case of the grid loop (domain/cases)
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 DUPLICATE_DISTANCE_M = 50.0

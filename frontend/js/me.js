@@ -46,6 +46,7 @@ function features(me) {
     { href: "/baodao.html", key: "feature.baodao", icon: "flag" },
     { href: "/micro.html", key: "feature.micro", icon: "grid" },
     { href: "/tools.html", key: "feature.tools", icon: "list" },
+    { href: "/cases.html", key: "feature.cases", icon: "list" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];

@@ -76,6 +76,14 @@ PERSONAL: dict[tuple[str, str], str] = {
                                                          "(audited as role_invite_answer by the person)",
     ("POST", "/api/need-claims/{claim_id}/serve"): "the person who claimed a need says they served it",
     ("PUT", "/api/me/party-identity"): "a party member chooses whether to show it (亮身份)",
+    # the grid loop (issue 32)
+    ("POST", "/api/cases"): "a resident raises a matter (提事)",
+    ("POST", "/api/cases/{case_id}/rate"): "the reporter rates the handling of their own case",
+    ("POST", "/api/cases/{case_id}/follow"): "a resident follows a case",
+    ("POST", "/api/cases/{case_id}/comments"): "a resident discusses a proposal",
+    ("POST", "/api/cases/{case_id}/votes"): "a household votes",
+    ("POST", "/api/partner-invitations/{invitation_id}/answer"): "a person answers their own invitation "
+                                                                 "(audited as partner_invitation_answer by the person)",
 }
 
 
@@ -762,6 +770,138 @@ MANAGER_ACTS = {
     ("POST", "/api/micro-grids/{micro_grid_id}/residents"): _micro_grid_assign,
     ("POST", "/api/micro-grids/{micro_grid_id}/attendance-marks"): _micro_mark,
 }
+
+
+# ---- the grid loop (issue 32): cases and partner organisations ---------------------------------
+
+async def _loop(x: Ctx) -> tuple[Person, dict, dict, Person]:
+    """A street manager, a category, a property company with one handler, and a verified hazard's case."""
+    manager = await _street_manager(x)
+    [category] = await x.call(manager, "PUT", f"/api/streets/{x.c.street_id}/case-categories",
+                              {"name": "占道", "deadline_hours": 48})
+    company = await x.call(manager, "POST", "/api/partners",
+                           {"kind": "property", "name": "物业公司", "parent_id": x.c.street_id})
+    handler = await x.world.person("物业维修员")
+    invited = await x.call(manager, "POST", f"/api/partners/{company['id']}/invitations",
+                           {"phone": handler.phone, "name": handler.name})
+    await x.call(handler, "POST", f"/api/partner-invitations/{invited['invitation']['id']}/answer", {"accept": True})
+    report = await x.report()
+    await x.call(x.m, "POST", f"/api/reports/{report['id']}/verify")
+    page = await x.call(x.m, "GET", f"/api/cases?view=community&org_id={x.c.id}")
+    case = next(k for k in page["items"] if k["report_id"] == report["id"])
+    return manager, category, {**case, "company_id": company["id"]}, handler
+
+
+async def _dispatched(x: Ctx, *, accept: bool) -> tuple[dict, Person]:
+    manager, category, case, handler = await _loop(x)
+    await x.call(x.m, "POST", f"/api/cases/{case['id']}/sort", {"category_id": category["id"], "send_up": True})
+    await x.call(manager, "POST", f"/api/cases/{case['id']}/dispatch", {"handler_id": case["company_id"]})
+    if accept:
+        await x.call(handler, "POST", f"/api/cases/{case['id']}/accept")
+    return case, handler
+
+
+async def _proposal(x: Ctx) -> dict:
+    return await x.call(x.volunteer, "POST", "/api/cases", {"kind": "proposal", "title": "加装充电桩", "text": "建议加装"})
+
+
+async def _case_sort(x: Ctx):
+    _, category, case, _ = await _loop(x)
+    return x.m, ("POST", f"/api/cases/{case['id']}/sort", {"category_id": category["id"]}), "case_sort", x.c.id
+
+
+async def _case_merge(x: Ctx):
+    _, _, case, _ = await _loop(x)
+    other = await x.report()
+    await x.call(x.m, "POST", f"/api/reports/{other['id']}/verify")
+    page = await x.call(x.m, "GET", f"/api/cases?view=community&org_id={x.c.id}")
+    duplicate = next(k for k in page["items"] if k["report_id"] == other["id"])
+    return x.m, ("POST", f"/api/cases/{duplicate['id']}/merge", {"into": case["id"]}), "case_merge", x.c.id
+
+
+async def _case_dispatch(x: Ctx):
+    manager, category, case, _ = await _loop(x)
+    await x.call(x.m, "POST", f"/api/cases/{case['id']}/sort", {"category_id": category["id"], "send_up": True})
+    return manager, ("POST", f"/api/cases/{case['id']}/dispatch", {"handler_id": case["company_id"]}), \
+        "case_dispatch", x.c.id
+
+
+async def _case_accept(x: Ctx):
+    case, handler = await _dispatched(x, accept=False)
+    return handler, ("POST", f"/api/cases/{case['id']}/accept", None), "case_handle", x.c.id
+
+
+async def _case_return(x: Ctx):
+    case, handler = await _dispatched(x, accept=False)
+    return handler, ("POST", f"/api/cases/{case['id']}/return", {"reason": "不属于物业管理范围"}), "case_handle", x.c.id
+
+
+async def _case_note(x: Ctx):
+    case, handler = await _dispatched(x, accept=True)
+    return handler, ("POST", f"/api/cases/{case['id']}/notes", None,
+                     {"files": {"note": (None, "已到现场")}}), "case_handle", x.c.id
+
+
+async def _case_done(x: Ctx):
+    case, handler = await _dispatched(x, accept=True)
+    return handler, ("POST", f"/api/cases/{case['id']}/done", {}), "case_handle", x.c.id
+
+
+async def _case_meeting(x: Ctx):
+    case = await _proposal(x)
+    return x.m, ("POST", f"/api/cases/{case['id']}/meeting", {"text": "议事会同意"}), "case_meeting", x.c.id
+
+
+async def _case_vote_open(x: Ctx):
+    case = await _proposal(x)
+    await x.call(x.m, "POST", f"/api/cases/{case['id']}/meeting", {"text": "议事会同意"})
+    return x.m, ("POST", f"/api/cases/{case['id']}/vote-open", {"hours": 24}), "case_vote_open", x.c.id
+
+
+async def _case_publish(x: Ctx):
+    case = await _proposal(x)
+    await x.call(x.m, "POST", f"/api/cases/{case['id']}/meeting", {"text": "议事会同意"})
+    await x.call(x.m, "POST", f"/api/cases/{case['id']}/vote-open", {"hours": 1})
+    clock.freeze(clock.now() + timedelta(hours=2))
+    return x.m, ("POST", f"/api/cases/{case['id']}/publish", None), "case_publish", x.c.id
+
+
+async def _case_category(x: Ctx):
+    manager = await _street_manager(x)
+    return manager, ("PUT", f"/api/streets/{x.c.street_id}/case-categories", {"name": "噪音扰民", "deadline_hours": 72}), \
+        "case_category", None
+
+
+async def _partner_create(x: Ctx):
+    manager = await _street_manager(x)
+    return manager, ("POST", "/api/partners", {"kind": "department", "name": "城管执法中队", "parent_id": x.c.street_id}), \
+        "partner_create", None
+
+
+async def _partner_invite(x: Ctx):
+    manager = await _street_manager(x)
+    company = await x.call(manager, "POST", "/api/partners",
+                           {"kind": "property", "name": "物业公司", "parent_id": x.c.street_id})
+    return manager, ("POST", f"/api/partners/{company['id']}/invitations", {"phone": new_phone(), "name": "维修员"}), \
+        "partner_invite", None
+
+
+CASE_ACTS = {
+    ("POST", "/api/cases/{case_id}/sort"): _case_sort,
+    ("POST", "/api/cases/{case_id}/merge"): _case_merge,
+    ("POST", "/api/cases/{case_id}/dispatch"): _case_dispatch,
+    ("POST", "/api/cases/{case_id}/accept"): _case_accept,
+    ("POST", "/api/cases/{case_id}/return"): _case_return,
+    ("POST", "/api/cases/{case_id}/notes"): _case_note,
+    ("POST", "/api/cases/{case_id}/done"): _case_done,
+    ("POST", "/api/cases/{case_id}/meeting"): _case_meeting,
+    ("POST", "/api/cases/{case_id}/vote-open"): _case_vote_open,
+    ("POST", "/api/cases/{case_id}/publish"): _case_publish,
+    ("PUT", "/api/streets/{street_id}/case-categories"): _case_category,
+    ("POST", "/api/partners"): _partner_create,
+    ("POST", "/api/partners/{partner_id}/invitations"): _partner_invite,
+}
+MANAGER_ACTS.update(CASE_ACTS)
 
 
 def test_every_mutating_operation_is_covered(app):

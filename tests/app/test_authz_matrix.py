@@ -56,6 +56,14 @@ def COURIER_OR_MANAGER(role, side): return COURIER(role, side) or MANAGER(role, 
 def MEMBER_OR_OWN_MANAGER(role, side): return MEMBER(role, side) or role == f"manager_{side.lower()}"
 def ANY_MANAGER(role, side): return role in ("admin", "manager_a", "manager_b")
 def INVITEE(role, side): return role == "courier"
+# The grid loop (issue 32): a side's hazard case is reported by its courier (A's courier is the matrix's)
+# and dispatched to the side's property company, whose staff is the side's volunteer; a proposal is a
+# resident's. Who may see a case but not do this gets 403, anyone else 404 (it does not exist for them).
+def SEES_CASE(role, side): return COURIER(role, side) or MANAGER(role, side)
+def SEES_DISPATCHED(role, side): return SEES_CASE(role, side) or VOLUNTEER(role, side)
+def case_deny(role, side): return 403 if SEES_CASE(role, side) else 404
+def dispatched_deny(role, side): return 403 if SEES_DISPATCHED(role, side) else 404
+def proposal_deny(role, side): return 403 if MEMBER_OR_MANAGER(role, side) else 404
 
 
 def _sent_code(phone: str) -> str:
@@ -89,7 +97,7 @@ class Op:
     method: str
     path: str
     allow: Callable[[str, str], bool]
-    deny: int = 403                                    # what a logged-in person who may not gets
+    deny: int | Callable[[str, str], int] = 403       # what a logged-in person who may not gets
     fresh: dict[str, str] = field(default_factory=dict)  # path parameter -> kind of new resource per cell
     body: Callable[["Cell"], dict] | None = None       # JSON body
     files: Callable[["Cell"], dict] | None = None      # multipart body
@@ -433,6 +441,47 @@ TABLE = [
     Op("GET", "/api/communities/{community_id}/member-cards.pdf", MANAGER,
        query=lambda c: {"user_ids": str(c.ids["target"])}),
     Op("POST", "/api/communities/{community_id}/members/{user_id}/card", MANAGER, fresh={"user_id": "member"}),
+    # the grid loop (issue 32): cases, a street's categories, partner organisations
+    Op("GET", "/api/cases", ANYONE),  # my own cases
+    Op("GET", "/api/cases/figures", MANAGER, query=lambda c: {"org_id": str(C(c))}),
+    Op("GET", "/api/cases/{case_id}", SEES_CASE, deny=404),
+    Op("GET", "/api/cases/{case_id}/photos/{photo_id}", SEES_CASE, deny=404),
+    Op("POST", "/api/cases", MEMBER, body=lambda c: {"kind": "problem", "title": "路灯坏了", "text": "3栋门口路灯不亮",
+                                                    "community_id": C(c)}),
+    Op("POST", "/api/cases/{case_id}/sort", MANAGER, deny=case_deny, body=lambda c: {"priority": "urgent"}),
+    Op("POST", "/api/cases/{case_id}/merge", MANAGER, deny=case_deny, fresh={"case_id": "case"},
+       body=lambda c: {"into": c.ids["case_target"]}),
+    Op("POST", "/api/cases/{case_id}/dispatch", ADMIN, deny=case_deny, fresh={"case_id": "street_case"},
+       body=lambda c: {"handler_id": c.ids["partner"], "category_id": c.ids["category"]}),
+    Op("POST", "/api/cases/{case_id}/accept", VOLUNTEER, deny=dispatched_deny, fresh={"case_id": "dispatched_case"}),
+    Op("POST", "/api/cases/{case_id}/return", VOLUNTEER, deny=dispatched_deny, fresh={"case_id": "dispatched_case"},
+       body=lambda c: {"reason": "不归我们管"}),
+    Op("POST", "/api/cases/{case_id}/notes", OWNER_OR_MANAGER, deny=dispatched_deny,
+       fresh={"case_id": "accepted_case"}, files=lambda c: {"note": (None, "已到现场")}),
+    Op("POST", "/api/cases/{case_id}/done", VOLUNTEER, deny=dispatched_deny, fresh={"case_id": "accepted_case"},
+       body=lambda c: {}),
+    Op("POST", "/api/cases/{case_id}/rate", COURIER, deny=dispatched_deny, fresh={"case_id": "done_case"},
+       body=lambda c: {"rating": "satisfied"}),
+    Op("POST", "/api/cases/{case_id}/follow", MEMBER_OR_MANAGER, deny=404, fresh={"case_id": "proposal"}),
+    Op("POST", "/api/cases/{case_id}/comments", MEMBER_OR_MANAGER, deny=404, fresh={"case_id": "proposal"},
+       body=lambda c: {"text": "赞成"}),
+    Op("POST", "/api/cases/{case_id}/meeting", MANAGER, deny=proposal_deny, fresh={"case_id": "proposal"},
+       body=lambda c: {"text": "议事会同意"}),
+    Op("POST", "/api/cases/{case_id}/vote-open", MANAGER, deny=proposal_deny, fresh={"case_id": "sorted_proposal"},
+       body=lambda c: {"hours": 24}),
+    Op("POST", "/api/cases/{case_id}/votes", MEMBER, deny=proposal_deny, fresh={"case_id": "voting_proposal"},
+       body=lambda c: {"choice": "yes"}),
+    Op("POST", "/api/cases/{case_id}/publish", MANAGER, deny=proposal_deny, fresh={"case_id": "closed_vote_proposal"}),
+    Op("GET", "/api/streets/{street_id}/case-categories", ANY_MANAGER),  # both sides sit under the street
+    Op("PUT", "/api/streets/{street_id}/case-categories", ADMIN,  # no role of the matrix manages the street
+       body=lambda c: {"name": "占道堵塞", "deadline_hours": 48}),
+    Op("POST", "/api/partners", MANAGER, body=lambda c: {"kind": "department", "name": f"部门{new_phone()}",
+                                                         "parent_id": C(c)}),
+    Op("GET", "/api/partners", ANYONE),  # the ones I work for
+    Op("POST", "/api/partners/{partner_id}/invitations", MANAGER, body=lambda c: {"phone": new_phone(), "name": "员工"}),
+    Op("GET", "/api/partner-invitations", ANYONE),
+    Op("POST", "/api/partner-invitations/{invitation_id}/answer", INVITEE, deny=404,
+       fresh={"invitation_id": "partner_invitation"}, body=lambda c: {"accept": True}),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
@@ -446,7 +495,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "join_request_id": "join_request", "join_code": "join_code",
          "invitation_id": "invitation",
          "certificate_id": "certificate", "correction_id": "correction",
-         "invite_id": "role_invite", "claim_id": "claim", "grid_id": "grid", "micro_grid_id": "micro_grid"}
+         "invite_id": "role_invite", "claim_id": "claim", "grid_id": "grid", "micro_grid_id": "micro_grid",
+         "case_id": "case", "photo_id": "case_photo", "street_id": "street", "partner_id": "community_partner"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -520,11 +570,65 @@ class Matrix:
             self.open_join_code = (await _ok(self.client, third.manager, "GET",
                                              f"/api/communities/{third.id}/join-code"))["code"]
         ids["open_join_code"] = self.open_join_code
+        await self.loop_extras(side)
+
+    async def loop_extras(self, side: Side) -> None:
+        """The grid loop: the street's category, the side's property company (its volunteer on the
+        staff), a department of its community, its courier's hazard case and a resident's proposal."""
+        ids, c = side.ids, self.client
+        [category] = await _ok(c, self.admin, "PUT", f"/api/streets/{ids['street']}/case-categories",
+                               json={"name": "占道堵塞", "deadline_hours": 48})
+        ids["category"] = category["id"]
+        ids["partner"] = (await _ok(c, self.admin, "POST", "/api/partners", json={
+            "kind": "property", "name": f"物业{side.name}", "parent_id": ids["street"]}))["id"]
+        invited = await _ok(c, self.admin, "POST", f"/api/partners/{ids['partner']}/invitations",
+                            json={"phone": side.volunteer.phone, "name": side.volunteer.name})
+        await _ok(c, side.volunteer, "POST", f"/api/partner-invitations/{invited['invitation']['id']}/answer",
+                  json={"accept": True})
+        ids["community_partner"] = (await _ok(c, side.manager, "POST", "/api/partners", json={
+            "kind": "department", "name": f"社区服务站{side.name}", "parent_id": side.community.id}))["id"]
+        ids["case"] = ids["case_target"] = await self.fresh("case", side)
+        ids["case_photo"] = await self.world.pool.fetchval("select min(id) from case_photos where case_id = $1",
+                                                           ids["case"])
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
         if kind == "street":  # not new: the street both sides share (its spending area, settlement)
             return side.ids["street"]
+        if kind in ("case", "street_case", "dispatched_case", "accepted_case", "done_case"):
+            report = await b.report(side)
+            await _ok(c, side.manager, "POST", f"/api/reports/{report['id']}/verify")
+            case_id = await self.world.pool.fetchval("select id from cases where report_id = $1", report["id"])
+            steps = ("case", "street_case", "dispatched_case", "accepted_case", "done_case").index(kind)
+            if steps >= 1:
+                await _ok(c, side.manager, "POST", f"/api/cases/{case_id}/sort",
+                          json={"category_id": side.ids["category"], "send_up": True})
+            if steps >= 2:
+                await _ok(c, self.admin, "POST", f"/api/cases/{case_id}/dispatch", json={"handler_id": side.ids["partner"]})
+            if steps >= 3:
+                await _ok(c, side.volunteer, "POST", f"/api/cases/{case_id}/accept")
+            if steps >= 4:
+                await _ok(c, side.volunteer, "POST", f"/api/cases/{case_id}/done", json={})
+            return case_id
+        if kind in ("proposal", "sorted_proposal", "voting_proposal", "closed_vote_proposal"):
+            resident = await b.member(side)
+            case_id = (await _ok(c, resident, "POST", "/api/cases", json={
+                "kind": "proposal", "title": "加装充电桩", "text": "建议加装充电桩"}))["id"]
+            steps = ("proposal", "sorted_proposal", "voting_proposal", "closed_vote_proposal").index(kind)
+            if steps >= 1:
+                await _ok(c, side.manager, "POST", f"/api/cases/{case_id}/meeting", json={"text": "议事会同意"})
+            if steps >= 2:
+                await _ok(c, side.manager, "POST", f"/api/cases/{case_id}/vote-open", json={"hours": 1})
+            if steps >= 3:  # the vote's hour is over (the matrix runs on the real clock)
+                await self.world.pool.execute("update cases set vote_closes_at = now() - interval '1 minute' "
+                                              "where id = $1", case_id)
+            return case_id
+        if kind == "partner_invitation":  # a new department of the side invites A's courier
+            partner = await _ok(c, side.manager, "POST", "/api/partners", json={
+                "kind": "department", "name": f"服务队{new_phone()}", "parent_id": side.community.id})
+            invited = await _ok(c, side.manager, "POST", f"/api/partners/{partner['id']}/invitations",
+                                json={"phone": self.a.courier.phone, "name": "骑手"})
+            return invited["invitation"]["id"]
         if kind == "correction":
             return (await _ok(c, side.volunteer, "POST", "/api/corrections",
                               json={"community_id": side.community.id, "request": "少记了一次服务"}))["id"]
@@ -721,7 +825,9 @@ def expected(op: Op, role: str, side: str) -> int | str:
         return "2xx"
     if role == "anonymous":
         return 401
-    return "2xx" if op.allow(role, side) else op.deny
+    if op.allow(role, side):
+        return "2xx"
+    return op.deny(role, side) if callable(op.deny) else op.deny
 
 
 @pytest.fixture(scope="module")

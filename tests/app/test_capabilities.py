@@ -11,7 +11,7 @@ from litestar import Controller
 
 from api import capabilities, controllers
 from api.app import create_app
-from domain import checkin, demo, ledger, notify, supermarket, timebank
+from domain import cases, checkin, demo, ledger, notify, supermarket, timebank
 from domain.checkin import activities, offline, scans
 from domain.core import sweeper
 from domain.people import auth
@@ -26,8 +26,9 @@ EXPECTED_PREVIEWS = {"poster": checkin.preview_activity_code, "rotating": checki
 EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activities.prune_rotating_codes,
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind,
                    offline.prune_scan_nonces,  # scan nonces past the longest accepted delay (issue 21)
-                   timebank.lapse_accepted_services, auth.forget_old_tries}
-EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify"]
+                   timebank.lapse_accepted_services, auth.forget_old_tries,
+                   cases.sweep_escalations}  # overdue cases escalate (issue 32)
+EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases"]
 
 
 def test_the_list_names_every_capability_once():
@@ -87,4 +88,4 @@ def test_every_exported_handler_and_sweep_is_listed():
 
 def test_the_demo_seeds_are_the_capabilities_seeds():
     assert {c.demo for c in capabilities.CAPABILITIES if c.demo} == set(demo.SEEDS)
-    assert len(demo.SEEDS) == len(set(demo.SEEDS)) == 9  # every capability but notify shows demo data
+    assert len(demo.SEEDS) == len(set(demo.SEEDS)) == 10  # every capability but notify shows demo data

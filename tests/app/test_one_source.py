@@ -13,7 +13,7 @@ from tests.reports.test_reports import file_report
 REASON_ENDPOINTS = {("post", "/api/checkins/{attendance_id}/annul"), ("post", "/api/members/{user_id}/deactivate"),
                     ("post", "/api/members/{user_id}/reactivate"), ("post", "/api/redemptions/{redemption_id}/reject"),
                     ("post", "/api/reports/{report_id}/reject"), ("post", "/api/transfers/{transfer_id}/reverse"),
-                    ("post", "/api/adjustment-requests/{request_id}/reject"),
+                    ("post", "/api/adjustment-requests/{request_id}/reject"), ("post", "/api/cases/{case_id}/return"),
                     ("post", "/api/join-requests/{join_request_id}/reject"),
                     ("post", "/api/unit-reports/{unit_report_id}/reject")}
 

@@ -107,6 +107,17 @@ async def test_report_points_that_the_ledger_does_not_show_are_reported(city):
     assert problems == {}
 
 
+async def test_a_case_bonus_the_ledger_does_not_show_is_reported(city):
+    """The demo's case closed in time paid its courier a bonus (issue 32); its case forgets it."""
+    case_id = await city.fetchval("select min(id) from cases where bonus_transfer_id is not null")
+    transfer = await city.fetchval("select bonus_transfer_id from cases where id = $1", case_id)
+    await corrupt(city, f"update cases set bonus_transfer_id = null where id = {case_id}")
+    problems = await ledger_check.check(city)
+    assert [(row["case_id"], row["transfer_id"]) for row in problems.pop("case bonus differs from the ledger")] \
+        == [(case_id, transfer)]
+    assert problems == {}
+
+
 async def test_a_cancelled_redemption_that_still_holds_points_is_reported(city):
     redemption = await city.fetchval("select min(id) from redemptions where state = 'requested'")
     hold = await city.fetchval("select hold_transfer_id from redemptions where id = $1", redemption)

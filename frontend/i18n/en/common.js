@@ -54,6 +54,7 @@ export default {
   "title.settlement": "Settlement · Linli",
   "title.verify": "Verify a certificate · Linli",
   "title.units": "Unit reports · Linli",
+  "title.cases": "Cases · Linli",
   "title.levels": "Street overview · Linli",
   "title.baodao": "Report to your community · Linli",
   "title.join": "Join a community · Linli",

@@ -29,4 +29,11 @@ export default {
   "dash.top_empty": "No check-ins in the last 30 days.",
   "dash.more": "More",
   "dash.to_rankings": "Rankings and public posting",
+  "dash.cases": "Cases this year",
+  "dash.cases_open": "See the cases",
+  "dash.cases_opened": "Opened",
+  "dash.cases_closed": "Closed",
+  "dash.cases_in_time": "In time",
+  "dash.cases_overdue": "Overdue",
+  "dash.cases_satisfaction": "Satisfied",
 };

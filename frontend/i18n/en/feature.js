@@ -22,6 +22,7 @@ export default {
   "feature.tools": "Community business",
   "feature.levels": "Street overview",
   "feature.baodao": "Report to my community",
+  "feature.cases": "Cases and proposals",
 
   "feature.activities_manage": "Activities",
 };

@@ -54,6 +54,7 @@ export default {
   "title.settlement": "通兑结算 · 邻里",
   "title.verify": "证明核验 · 邻里",
   "title.units": "单位报到 · 邻里",
+  "title.cases": "事项 · 邻里",
   "title.levels": "街道总览 · 邻里",
   "title.baodao": "报到 · 邻里",
   "title.join": "申请加入社区 · 邻里",

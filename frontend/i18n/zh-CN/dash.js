@@ -29,4 +29,11 @@ export default {
   "dash.top_empty": "近 30 天还没有活动签到。",
   "dash.more": "更多",
   "dash.to_rankings": "积分排行与公示",
+  "dash.cases": "今年的事项办理",
+  "dash.cases_open": "查看事项",
+  "dash.cases_opened": "受理",
+  "dash.cases_closed": "办结",
+  "dash.cases_in_time": "按时办结",
+  "dash.cases_overdue": "超期未办",
+  "dash.cases_satisfaction": "满意率",
 };

@@ -22,6 +22,7 @@ export default {
   "feature.tools": "社区事务",
   "feature.levels": "街道总览",
   "feature.baodao": "在职党员报到",
+  "feature.cases": "事项与提事",
 
   "feature.activities_manage": "活动管理",
 };
