@@ -19,6 +19,8 @@ from api.controllers import certificates as certificates_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
 from api.controllers import notify as notify_api
+from api.controllers import reach as reach_api
+from api.controllers import records as records_api
 from api.controllers import rankings as rankings_api
 from api.controllers import reports as reports_api
 from api.controllers import scanning as scanning_api
@@ -62,6 +64,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
     Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
+    Capability("reach", reach_api.CONTROLLERS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
+    Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
 )
 
 

@@ -406,6 +406,9 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
     if not scan.is_member:
         raise DomainError("not_member", details={"community": activity.community_name})
+    if activity.requires_training or activity.requires_insurance:  # issue 36; a query only for such activities
+        from domain import records
+        await records.require_ready(conn, activity.id, user_id, now)
     # Only the check-in is fenced: a refused check-out would still be checked out at the window's end.
     # A fenced activity needs a location from a self-scan (finding 5 of issue 16: leaving it out used
     # to skip the fence); a station scan is made by the manager at the venue.

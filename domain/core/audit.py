@@ -52,6 +52,9 @@ ACTS = frozenset({
     # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
     "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
     "adjustment_policy", "invitation_answer",
+    # reach and records (issue 36, migrations/045 and 046)
+    "privacy_notice", "minor_register", "training_create", "training_attend", "commendation_add",
+    "evaluation_add", "insurance_add", "activity_requirements", "records_restore_request", "records_restore_apply",
 })
 
 

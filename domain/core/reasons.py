@@ -56,6 +56,11 @@ REASONS: dict[str, tuple[str, str]] = {
     "already_registered": ("该手机号已注册，请直接登录或找回密码", "This phone is registered; log in or reset the password"),
     "already_member": ("您已是该社区的成员", "You are already a member of this community"),
     "import_columns": ("文件第一行需要“姓名”和“手机号”两列，请使用模板", "The first row needs the columns name and phone; use the template"),
+    # reach and records (issue 36)
+    "consent_required": ("请先阅读并勾选同意个人信息保护告知书", "Read and tick your consent to the privacy notice first"),
+    "id_number_invalid": ("身份证号不正确，请核对后重新输入", "This ID number is not valid; check it and try again"),
+    "requirement_unmet": ("参加本活动需要先完成培训或办理保险，请联系社区",
+                          "This activity needs a training or insurance first; ask your community"),
 }
 
 

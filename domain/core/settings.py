@@ -93,6 +93,20 @@ def _flag(raw: str) -> bool:
     return raw.lower() in ("1", "true", "yes")
 
 
+def _aes_key(raw: str) -> bytes | None:
+    if not raw:
+        return None
+    import base64
+    import binascii
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (e.g. `python3 -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'`)") from None
+    if len(key) != 32:
+        raise ValueError("must be 32 bytes (AES-256), base64-encoded")
+    return key
+
+
 def _var(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
     return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
 
@@ -149,8 +163,11 @@ class Settings:
     sms_gateway_key: str | None = _var("LINLI_SMS_GATEWAY_KEY", _optional_text, "",
                                        "bearer key sent to the SMS gateway")
     wechat_api_url: str = _var("LINLI_WECHAT_API_URL", _url, "https://api.weixin.qq.com",
-                               "WeChat API base URL (subscription messages)")
-    wechat_appid: str | None = _var("LINLI_WECHAT_APPID", _optional_text, "", "WeChat app id; unset: no WeChat")
+                               "WeChat API base URL (subscription messages, the OAuth code exchange)")
+    wechat_authorize_url: str = _var("LINLI_WECHAT_AUTHORIZE_URL", _url, "https://open.weixin.qq.com",
+                                     "WeChat OAuth base URL (网页授权: `/connect/oauth2/authorize`)")
+    wechat_appid: str | None = _var("LINLI_WECHAT_APPID", _optional_text, "",
+                                    "WeChat app id; unset: no WeChat (no sign-in button, no messages)")
     wechat_secret: str | None = _var("LINLI_WECHAT_SECRET", _optional_text, "", "WeChat app secret")
     wechat_template_id: str | None = _var("LINLI_WECHAT_TEMPLATE_ID", _optional_text, "",
                                           "subscription-message template with fields thing1 (title), thing2 (text)")
@@ -172,6 +189,9 @@ class Settings:
                                "the gateway's API key, sent as `Authorization: Bearer <key>`")
     sms_template: str = _var("LINLI_SMS_TEMPLATE", _sms_template, "【邻里】您的验证码是{code}，5分钟内有效，请勿告诉他人。",
                              "the SMS text; `{code}` is replaced by the 6-digit code")
+    id_key: bytes | None = _var("LINLI_ID_KEY", _aes_key, "",
+                                "base64 of 32 random bytes: the AES-GCM key of stored ID numbers (身份证号); "
+                                "unset: adding an ID number is refused")
     sms_show_codes: bool = _var("LINLI_SMS_SHOW_CODES", _flag, "0",
                                 "1: the API returns sent codes so a demo works without a phone (`serve --demo`)")
 

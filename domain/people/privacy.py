@@ -24,7 +24,7 @@ from domain.checkin import codes
 from domain.core import audit, clock, ratelimit
 from domain.core.errors import DomainError
 from domain.ledger import statements
-from domain.people import auth
+from domain.people import auth, consent, identity
 
 CLOSED_NAME = "已注销用户"
 CLOSE_FAILS = 5        # wrong passwords per 15 minutes before closing is refused for a while
@@ -36,7 +36,7 @@ SUBJECT_COLUMNS = frozenset({"user_id", "courier_id", "requester_id", "beneficia
 # Tables exported by their own section above, or that hold no data a person needs (secrets, caches).
 HANDLED_TABLES = frozenset({"users", "sessions", "accounts", "transfers", "entries", "org_members",
                             "org_managers", "team_members", "failed_scans", "idempotency_keys", "audit_log",
-                            "codes", "rate_hits"})
+                            "codes", "rate_hits", "consents", "identities"})
 
 
 def _plain(value: object) -> Any:  # the value's own shape (a dict stays a dict, a list a list) in builtins
@@ -126,6 +126,13 @@ async def export(conn: asyncpg.Connection, user_id: int) -> dict:
                      from audit_log a left join users u on u.id = a.actor_id
                      where a.target_type = 'user' and a.target_id = $1 order by a.id""", user_id),
         "records": await _records(conn, user_id),
+        # issue 36: every consent given (version, time, by whom), the real name in full (the person's
+        # own view), the guardian who manages a minor's account
+        "consents": _plain(await consent.history(conn, user_id)),
+        "identity": _plain(await identity.own(conn, user_id)),
+        "guardian": await _rows(conn, "select g.guardian_id, u.name as guardian_name, g.created_at "
+                                      "from guardianships g join users u on u.id = g.guardian_id "
+                                      "where g.minor_id = $1", user_id),
     }
 
 

@@ -114,7 +114,7 @@ TABLE = [
     Op("GET", "/readyz", PUBLIC),
     Op("POST", "/api/auth/register", PUBLIC, fresh={"sms_phone": "sms_register"},
        body=lambda c: {"phone": c.ids["sms_phone"], "password": "matrix-pass-1", "name": "新居民",
-                       "code": _sent_code(c.ids["sms_phone"])}),
+                       "code": _sent_code(c.ids["sms_phone"]), "consent": 1}),
     Op("POST", "/api/auth/login", PUBLIC, body=lambda c: {"phone": c.ids["login_phone"], "password": "matrix-pass-1"}),
     Op("POST", "/api/auth/logout", ANYONE, session="fresh_session"),
     Op("POST", "/api/auth/password", ANYONE, session="fresh_person",
