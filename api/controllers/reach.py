@@ -119,11 +119,11 @@ class PrivacyNoticeController(Controller):
     path = "/api/privacy/notices"
     tags = ["privacy"]
 
-    @get("/{kind:str}")
-    async def notice(self, kind: str, pool: asyncpg.Pool) -> consent.Notice:
+    @get("/{notice_kind:str}")
+    async def notice(self, notice_kind: str, pool: asyncpg.Pool) -> consent.Notice:
         """The current version of a notice: `privacy`, `id_number` or `guardian`."""
         async with pool.acquire() as conn:
-            return await consent.current(conn, kind)
+            return await consent.current(conn, notice_kind)
 
     @post("/", status_code=201)
     async def publish(self, actor: Actor, data: NoticeIn, pool: asyncpg.Pool) -> consent.Notice:

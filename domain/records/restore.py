@@ -113,13 +113,13 @@ def _tuples(rows: list[dict]) -> Counter:
 
 async def differences(conn: asyncpg.Connection, groups: dict[str, list[dict]]) -> dict[str, Any]:
     """Per group: how many rows are only in the file and only here (communities matched by name)."""
-    names = sorted({r["community"] for rows in groups.values() for r in rows})
+    names = sorted({r.get("community", "") for rows in groups.values() for r in rows})
     here = [r["id"] for r in await conn.fetch("select id from orgs where kind = 'community' and name = any($1)", names)]
     current = await export.gather(conn, here, full_phones=True)
     out: dict[str, Any] = {"communities_not_here": sorted(set(names) - set(
         await conn.fetchval("select coalesce(array_agg(name), '{}') from orgs where id = any($1)", here)))}
     for group in export.GROUPS:
-        theirs, ours = _tuples(groups[group]), _tuples(current[group])
+        theirs, ours = _tuples(groups.get(group, [])), _tuples(current[group])
         only_file, only_here = theirs - ours, ours - theirs
         out[group] = {"only_in_file": sum(only_file.values()), "only_here": sum(only_here.values()),
                       "keys_only_in_file": sorted({json.loads(k)["volunteer_key"] for k in only_file})[:EXAMPLES]}
@@ -150,7 +150,9 @@ async def request(conn: asyncpg.Connection, actor: Actor, data: bytes) -> Restor
 
 
 async def approve(conn: asyncpg.Connection, actor: Actor, restore_id: int) -> Restore:
-    """The second admin applies a pending restore, in one transaction, while the instance is still empty."""
+    """The second admin applies a pending restore, in one transaction, while the instance is still empty;
+    if communities appeared meanwhile, nothing is written, the restore is closed as refused, and the
+    answer holds the differences."""
     orgs.require_admin(actor)
     async with conn.transaction():
         await conn.execute("select pg_advisory_xact_lock(7305036)")  # one restore at a time
@@ -163,9 +165,13 @@ async def approve(conn: asyncpg.Connection, actor: Actor, restore_id: int) -> Re
             raise DomainError("invalid_state", details={"state": row["state"]})
         groups = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"])
         summary = row["summary"] if isinstance(row["summary"], dict) else json.loads(row["summary"])
-        if not await _empty(conn):
-            raise DomainError("invalid_state", details={"problem": "the instance holds communities now",
-                                                        "differences": await differences(conn, groups)})
+        if not await _empty(conn):  # data came meanwhile: nothing is written, the restore is closed
+            await conn.execute("update record_restores set state = 'refused', decided_by = $2, decided_at = $3 "
+                               "where id = $1", restore_id, actor.id, clock.now())
+            await audit.record(conn, actor, "records_restore_apply", community_id=None,
+                               target=("restore", restore_id), after={"state": "refused", "problem": "not empty"})
+            return Restore("differences", summary, id=restore_id, state="refused",
+                           differences=await differences(conn, groups))
         skipped = await _apply(conn, groups)
         await conn.execute("update record_restores set state = 'applied', decided_by = $2, decided_at = $3 "
                            "where id = $1", restore_id, actor.id, clock.now())

@@ -191,8 +191,11 @@ async def test_a_guardian_registers_a_minor_with_a_separate_consent(client, worl
     r = await client.post("/api/me/minors", headers=guardian.headers, json=adult)
     assert r.status_code == 422 and r.json()["details"]["field"] == "birth_date"
     assert (await client.get("/api/me/minors", headers=guardian.headers)).json() == []
-    r = await client.post("/api/me/minors", headers=guardian.headers,
-                          json={**body, "guardian_consent": await _current(client, "guardian")})
+    for _ in range(2):  # other tests publish guardian notices (the authorisation matrix): read, then sign
+        r = await client.post("/api/me/minors", headers=guardian.headers,
+                              json={**body, "guardian_consent": await _current(client, "guardian")})
+        if r.status_code != 422:
+            break
     assert r.status_code == 201, r.text
     minor = r.json()["id"]
     rows = await pool.fetch("select kind, given_by from consents where user_id = $1 order by id", minor)

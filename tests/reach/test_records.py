@@ -102,6 +102,20 @@ async def test_a_restore_on_an_instance_with_data_only_reports_differences(clien
     assert await pool.fetchval("select count(*) from record_restores") == before
     r = await client.post("/api/records/restores", headers=admin.headers, files={"file": ("r.xlsx", b"not a workbook")})
     assert r.status_code == 415
+    # A restore asked while the instance was empty, approved once data came: nothing written, closed.
+    other = await world.person("另一位管理员", admin=True)
+    pending = await pool.fetchval(
+        """insert into record_restores (state, file_sha256, payload, summary, requested_by, created_at)
+           values ('pending', repeat('0', 64), $2::text::jsonb, '{}', $1, now()) returning id""", other.id,
+        '{"people": [{"volunteer_key": "LL1", "community": "差异社区"}], "service": [], "training": [], '
+        '"commendations": [], "evaluations": []}')
+    orgs_before = await pool.fetchval("select count(*) from orgs")
+    r = await client.post(f"/api/records/restores/{pending}/approve", headers=other.headers)
+    assert r.status_code == 403   # not the one who asked
+    r = await client.post(f"/api/records/restores/{pending}/approve", headers=admin.headers)
+    assert r.status_code == 200 and r.json()["mode"] == "differences" and r.json()["state"] == "refused", r.text
+    assert r.json()["differences"]["people"]["keys_only_in_file"] == ["LL1"]
+    assert await pool.fetchval("select count(*) from orgs") == orgs_before
 
 
 # ---- the round trip --------------------------------------------------------------------------------
