@@ -19,9 +19,9 @@ from api.controllers import certificates as certificates_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
 from api.controllers import notify as notify_api
+from api.controllers import rankings as rankings_api
 from api.controllers import reach as reach_api
 from api.controllers import records as records_api
-from api.controllers import rankings as rankings_api
 from api.controllers import reports as reports_api
 from api.controllers import scanning as scanning_api
 from api.controllers import scans as scans_api

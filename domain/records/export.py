@@ -119,7 +119,7 @@ async def gather(conn: asyncpg.Connection, communities: list[int], *, start: dat
         for r in rows:
             row = {f: _plain(f, r[f]) for f in fields}
             if group == "people":
-                row["phone"] = row["phone"] if full_phones else (auth.mask_phone(row["phone"] or None) or "")
+                row["phone"] = row["phone"] if full_phones else (auth.mask_phone(str(row["phone"]) or None) or "")
                 if id_mode == "omit":
                     row["id_number"] = ""
             plain.append(row)

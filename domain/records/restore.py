@@ -226,10 +226,11 @@ async def _apply(conn: asyncpg.Connection, groups: dict[str, list[dict]]) -> int
     trainings: dict[tuple, int] = {}
     for group in ("service", "training", "commendations", "evaluations"):
         for r in groups[group]:
-            user_id, community = people.get(r["volunteer_key"]), communities.get(r["community"])
-            if user_id is None or community is None:
+            person, place = people.get(r["volunteer_key"]), communities.get(r["community"])
+            if person is None or place is None:
                 skipped += 1
                 continue
+            user_id, community = person, place
             if group == "service":
                 await conn.execute("insert into service_history (community_id, user_id, served_on, title, minutes, "
                                    "created_at) values ($1, $2, $3, $4, $5, $6)", community, user_id,
