@@ -34,6 +34,7 @@ from domain import demo as demos
 from domain.checkin import scans
 from domain.core import sweeper
 from domain.people import auth as auth_domain
+from domain.people import wechat
 from domain.rankings import expiry
 
 
@@ -64,7 +65,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
     Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
-    Capability("reach", reach_api.CONTROLLERS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
+    Capability("reach", reach_api.CONTROLLERS, sweeps=wechat.SWEEPS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
     Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
 )
 

@@ -11,7 +11,7 @@ the phone has none).
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import asyncpg
@@ -113,3 +113,13 @@ async def bind(conn: asyncpg.Connection, *, ticket: str | None, phone: str, code
                            "on conflict (user_id) do update set openid = excluded.openid, bound_at = excluded.bound_at",
                            user_id, openid, now)
         return await auth._new_session(conn, user_id)
+
+
+async def forget_old_tickets(pool: asyncpg.Pool, now: datetime) -> int:
+    """A sweep: used or expired tickets (an openid each) are kept a day for tracing, then removed."""
+    async with pool.acquire() as conn:
+        status = await conn.execute("delete from wechat_tickets where expires_at < $1", now - timedelta(days=1))
+    return int(status.split()[-1])
+
+
+SWEEPS = (forget_old_tickets,)  # listed in api/capabilities.py

@@ -14,7 +14,7 @@ from api.app import create_app
 from domain import checkin, demo, ledger, notify, supermarket, timebank
 from domain.checkin import activities, offline, scans
 from domain.core import sweeper
-from domain.people import auth
+from domain.people import auth, wechat
 from domain.rankings import expiry
 
 # What the product promises, written down: which codes a scan acts on, which a phone may preview
@@ -26,8 +26,10 @@ EXPECTED_PREVIEWS = {"poster": checkin.preview_activity_code, "rotating": checki
 EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activities.prune_rotating_codes,
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind,
                    offline.prune_scan_nonces,  # scan nonces past the longest accepted delay (issue 21)
-                   timebank.lapse_accepted_services, auth.forget_old_tries}
-EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify"]
+                   timebank.lapse_accepted_services, auth.forget_old_tries,
+                   wechat.forget_old_tickets}  # WeChat sign-in tickets (issue 36)
+EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify",
+                         "reach", "records"]
 
 
 def test_the_list_names_every_capability_once():
