@@ -55,31 +55,41 @@ def _read(data: bytes) -> dict[str, list[dict]]:
             if sum(i.file_size for i in z.infolist()) > MAX_INFLATED:
                 raise DomainError("too_large", field="file", details={"problem": "the .xlsx inflates too much"})
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except DomainError:
+        raise
+    except Exception:  # openpyxl raises many kinds for a file that is no workbook: all mean the same here
         raise DomainError("unsupported_media", field="file", details={"problem": "a record export (.xlsx)"}) from None
     try:
-        groups: dict[str, list[dict]] = {}
-        for group, (title, columns) in export.GROUPS.items():
-            if title not in book.sheetnames:
-                raise invalid("file", f"the sheet {title} is missing")
-            rows = book[title].iter_rows(values_only=True, max_col=len(columns))
-            header = [str(h or "") for h in next(rows, ())]
-            if header != [h for _, h in columns]:
-                raise invalid("file", f"the columns of {title} are not the export's")
-            found = []
-            for n, raw in enumerate(rows, start=2):
-                if n > MAX_ROWS:
-                    raise DomainError("too_large", field="file", details={"max_rows": MAX_ROWS})
-                if raw is None or all(v in (None, "") for v in raw):
-                    continue
-                row = {f: _cell(f, v) for (f, _), v in zip(columns, list(raw) + [None] * len(columns))}
-                if not row["volunteer_key"]:
-                    raise invalid("file", f"{title} row {n}: no volunteer number")
-                found.append(row)
-            groups[group] = found
-        return groups
+        return _sheets(book)
+    except DomainError:
+        raise
+    except Exception:
+        raise DomainError("unsupported_media", field="file", details={"problem": "a record export (.xlsx)"}) from None
     finally:
         book.close()
+
+
+def _sheets(book: Any) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for group, (title, columns) in export.GROUPS.items():
+        if title not in book.sheetnames:
+            raise invalid("file", f"the sheet {title} is missing")
+        rows = book[title].iter_rows(values_only=True, max_col=len(columns))
+        header = [str(h or "") for h in next(rows, ())]
+        if header != [h for _, h in columns]:
+            raise invalid("file", f"the columns of {title} are not the export's")
+        found = []
+        for n, raw in enumerate(rows, start=2):
+            if n > MAX_ROWS:
+                raise DomainError("too_large", field="file", details={"max_rows": MAX_ROWS})
+            if raw is None or all(v in (None, "") for v in raw):
+                continue
+            row = {f: _cell(f, v) for (f, _), v in zip(columns, list(raw) + [None] * len(columns))}
+            if not row["volunteer_key"]:
+                raise invalid("file", f"{title} row {n}: no volunteer number")
+            found.append(row)
+        groups[group] = found
+    return groups
 
 
 def _cell(field: str, value: Any) -> str | int:
