@@ -3,6 +3,8 @@
 to the privacy notice), and signs in with WeChat directly afterwards; a forged openid without a code
 is refused. Outside WeChat the page says to open the link in WeChat. Screenshots: reach-*.png."""
 
+import base64
+import os
 import re
 
 import pytest
@@ -29,7 +31,7 @@ def _me(page) -> dict | None:
 
 def test_a_new_resident_signs_in_with_wechat_after_proving_the_phone_once(live_server, browser, phone_page, setenv):
     with FakeWeChat() as fake:
-        for name, value in (("LINLI_WECHAT_APPID", APPID), ("LINLI_WECHAT_SECRET", SECRET),
+        for name, value in (("LINLI_ID_KEY", base64.b64encode(os.urandom(32)).decode()), ("LINLI_WECHAT_APPID", APPID), ("LINLI_WECHAT_SECRET", SECRET),
                             ("LINLI_WECHAT_API_URL", fake.url), ("LINLI_WECHAT_AUTHORIZE_URL", fake.url)):
             setenv(name, value)
         phone = new_phone()
@@ -72,6 +74,16 @@ def test_a_new_resident_signs_in_with_wechat_after_proving_the_phone_once(live_s
             page.wait_for_url(f"{live_server}/")
             me = _me(page)
             assert me and me["name"] == "微信居民" and me["phone"] == phone
+
+            # Their own data page is the one place their full ID number shows (issue 36).
+            page.goto(f"{live_server}/privacy.html")
+            page.fill("#identity-number", "11010519491231002X")
+            page.click("#identity-form summary")
+            page.locator("#id-notice", has_text="身份证号").wait_for()
+            page.check("#identity-consent")
+            page.click("#identity-form button[type=submit]")
+            page.locator("#identity-current", has_text="11010519491231002X").wait_for()
+            screenshot(page, "reach-privacy-identity-360")
 
             # Afterwards: WeChat signs in directly, no phone, no password.
             context.clear_cookies()
