@@ -816,6 +816,8 @@ class Certificate(msgspec.Struct, frozen=True):
     issued_at: datetime
     hours: Hours | None = None       # the total the certificate states: activities + services + adjustments
     activities: list[CertificateActivity] = []
+    id_number_masked: str | None = None   # issue 36: a certificate prints the ID number masked, never in full
+    volunteer_number: str | None = None
 
 
 def mask_name(name: str) -> str:
@@ -843,10 +845,13 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
             where t.user_id = $1 and t.state = 'done' and t.minutes > 0
             order by t.checked_out_at, t.id limit 1000""", user_id)
     hours = await hours_of(conn, user_id)
+    ident = await conn.fetchrow("select id_number_masked, volunteer_number from identities where user_id = $1", user_id)
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id, hours), sum(x.minutes for x in lines),
                        lines, clock.now(), hours,
                        [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
-                        for r in attended])
+                        for r in attended],
+                       id_number_masked=ident["id_number_masked"] if ident else None,
+                       volunteer_number=ident["volunteer_number"] if ident else None)
 
 
 SWEEPS = (lapse_accepted_services,)  # listed in api/capabilities.py

@@ -157,11 +157,14 @@ async def test_the_full_id_number_shows_only_in_the_persons_own_view(client, wor
     seen.append(detail.text)
     for url in (f"/api/communities/{c.id}/members", f"/api/communities/{c.id}/members.csv",
                 f"/api/orgs/{c.id}/records-export?format=csv&group=people",
-                f"/api/orgs/{c.id}/records-export?format=xlsx", "/api/audit", "/api/audit.csv"):
+                f"/api/orgs/{c.id}/records-export?format=xlsx", "/api/audit", "/api/audit.csv",
+                f"/api/timebank/certificate?user_id={v.id}"):
         r = await client.get(url, headers=c.manager.headers)
         assert r.status_code == 200, (url, r.text)
         seen.append(r.text if "xlsx" not in url else _xlsx_text(r.content))
     assert "110***********002X" in seen[2 + 1]  # the CSV export of basic information
+    own = await client.get("/api/timebank/certificate", headers=v.headers)  # certificates print it masked
+    assert own.json()["id_number_masked"] == "110***********002X" and ID_NUMBER not in own.text
     assert all(ID_NUMBER not in text and ID_NUMBER.lower() not in text for text in seen)
     omitted = await client.get(f"/api/orgs/{c.id}/records-export?format=csv&group=people&id=omit",
                                headers=c.manager.headers)

@@ -20,4 +20,6 @@ export default {
   "cert.adjustments": "Adjusted by a manager",
 
   "cert.verify_hint": "Scan the code or open the link to verify this certificate",
+  "cert.id_number": "ID number: {id}",
+  "cert.volunteer_number": "Volunteer number: {number}",
 };

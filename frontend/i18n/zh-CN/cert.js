@@ -20,4 +20,6 @@ export default {
   "cert.adjustments": "管理员核定调整",
 
   "cert.verify_hint": "扫码或访问链接可核验本证明",
+  "cert.id_number": "身份证号：{id}",
+  "cert.volunteer_number": "志愿者编号：{number}",
 };
