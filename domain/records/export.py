@@ -154,6 +154,7 @@ def to_csv(groups: dict[str, list[dict]], group: str) -> bytes:
 
 def to_xlsx(groups: dict[str, list[dict]]) -> bytes:
     import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # control characters no worksheet may hold
     book = openpyxl.Workbook(write_only=True)
     for group, (title, columns) in GROUPS.items():
         sheet = book.create_sheet(title)
@@ -161,7 +162,8 @@ def to_xlsx(groups: dict[str, list[dict]]) -> bytes:
         for row in groups[group]:
             cells = []
             for f, _ in columns:
-                cell = openpyxl.cell.WriteOnlyCell(sheet, value=row[f])
+                value = ILLEGAL_CHARACTERS_RE.sub("", row[f]) if isinstance(row[f], str) else row[f]
+                cell = openpyxl.cell.WriteOnlyCell(sheet, value=value)
                 if isinstance(row[f], str):
                     cell.data_type = "s"  # text stays text: "=1+1" is no formula, "0012" no number
                 cells.append(cell)
