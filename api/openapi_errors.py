@@ -6,6 +6,7 @@ schema, so each operation lists the error statuses it can answer with that one E
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -89,4 +90,4 @@ def _csv_alternative(responses: dict, *, xlsx: bool = False) -> None:
             response.content.setdefault("text/csv", OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)))
             if xlsx:
                 response.content.setdefault(XLSX, OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING,
-                                                                                  format="binary")))
+                                                                                  format=OpenAPIFormat.BINARY)))
