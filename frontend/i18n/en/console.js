@@ -119,4 +119,5 @@ export default {
   "console.adjust_pending": "Above the threshold: sent to another manager for approval",
 
   "console.target_other": "item",
+  "console.export_records": "Export volunteer records",
 };

@@ -119,4 +119,5 @@ export default {
   "console.adjust_pending": "金额超过门槛，已提交，等待另一位管理员审批",
 
   "console.target_other": "对象",
+  "console.export_records": "导出志愿记录",
 };
