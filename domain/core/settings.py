@@ -259,3 +259,12 @@ def set_sms_show_codes() -> None:
     """`linli serve --demo`: codes appear on the page, so a visitor can register without a phone."""
     os.environ["LINLI_SMS_SHOW_CODES"] = "1"
     reload()
+
+
+def set_demo_id_key() -> None:
+    """`linli serve --demo` without LINLI_ID_KEY: a random key for this run, so a visitor can try the
+    ID number (numbers stored in a demo are unreadable after a restart, which a demo can afford)."""
+    if not os.environ.get("LINLI_ID_KEY"):
+        import base64
+        os.environ["LINLI_ID_KEY"] = base64.b64encode(os.urandom(32)).decode()
+        reload()
