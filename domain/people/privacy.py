@@ -87,6 +87,14 @@ async def _records(conn: asyncpg.Connection, user_id: int) -> dict[str, list[dic
     return records
 
 
+async def _identity(conn: asyncpg.Connection, user_id: int) -> identity.Identity:
+    """The full ID number is the person's own; without the key configured the export still works, masked."""
+    try:
+        return await identity.own(conn, user_id)
+    except DomainError:
+        return await identity.masked(conn, user_id)
+
+
 async def export(conn: asyncpg.Connection, user_id: int) -> dict:
     """All of a person's data as plain JSON-ready values."""
     profile = await conn.fetchrow("select id, name, phone, is_admin, active, created_at, closed_at, "
@@ -129,7 +137,7 @@ async def export(conn: asyncpg.Connection, user_id: int) -> dict:
         # issue 36: every consent given (version, time, by whom), the real name in full (the person's
         # own view), the guardian who manages a minor's account
         "consents": _plain(await consent.history(conn, user_id)),
-        "identity": _plain(await identity.own(conn, user_id)),
+        "identity": _plain(await _identity(conn, user_id)),
         "guardian": await _rows(conn, "select g.guardian_id, u.name as guardian_name, g.created_at "
                                       "from guardianships g join users u on u.id = g.guardian_id "
                                       "where g.minor_id = $1", user_id),
@@ -156,6 +164,10 @@ async def close_account(conn: asyncpg.Connection, user_id: int, password: str, *
         await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
                            user_id, now)
         await codes.revoke_all(conn, "member", user_id)
+        # issue 36: the real name and the WeChat binding are personal data too (records stay, keyed by id)
+        await conn.execute("update identities set id_number_enc = null, id_number_masked = null, birth_date = null, "
+                           "volunteer_number = null, updated_at = $2 where user_id = $1", user_id, now)
+        await conn.execute("delete from wechat_bindings where user_id = $1", user_id)
         # Replay caches may quote the person's answers; rate-limit buckets are keyed by phone.
         await conn.execute("delete from idempotency_keys where user_id = $1", user_id)
         if row["phone"]:

@@ -91,6 +91,7 @@ async def bind(conn: asyncpg.Connection, *, ticket: str | None, phone: str, code
         raise DomainError("unauthenticated", details={"problem": "the WeChat sign-in expired; start again"})
     phone = phones.normalise_phone(phone)
     existing = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null", phone)
+    version: int | None = None
     if existing is None:  # a new account: a name and consent are needed, checked before the code is spent
         name = auth.check_name(name or "")
         version = await consent.require_current(conn, "privacy", consent_version, "consent")
@@ -103,6 +104,8 @@ async def bind(conn: asyncpg.Connection, *, ticket: str | None, phone: str, code
         user_id = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null "
                                       "for update", phone)
         if user_id is None:
+            if version is None:  # the account closed between the check and now: a new one needs consent
+                raise DomainError("consent_required", field="consent", details={"kind": "privacy"})
             user_id = await auth.create_user(conn, phone=phone, password=None, name=name or "")
             await consent.record(conn, user_id, "privacy", version)
         elif consent_version is not None and await consent.due(conn, user_id) == consent_version:

@@ -291,3 +291,25 @@ async def test_a_new_resident_needs_a_name_and_consent_to_sign_up_by_wechat(clie
     user_id = r.json()["user_id"]
     assert await pool.fetchval("select openid from wechat_bindings where user_id = $1", user_id) == openid
     assert await pool.fetchval("select count(*) from consents where user_id = $1 and kind = 'privacy'", user_id) == 1
+
+
+async def test_closing_the_account_erases_the_id_number_and_the_wechat_binding(client, pool, setenv):
+    setenv("LINLI_ID_KEY", KEY)
+    phone = new_phone()
+    r = await register(client, phone, PASSWORD, "吕萍")
+    user_id, headers = r.json()["user_id"], {"Authorization": f"Bearer {r.json()['token']}"}
+    client.cookies.clear()
+    r = await client.put("/api/me/identity", headers=headers, json={
+        "id_number": ID_NUMBER, "volunteer_number": f"VC{user_id}", "consent_version": await _current(client, "id_number")})
+    assert r.status_code == 200
+    from domain import notify
+    async with pool.acquire() as conn:
+        await notify.bind_wechat(conn, user_id, f"o-close-{user_id}")
+    r = await client.post("/api/me/close", headers=headers, json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    row = await pool.fetchrow("select * from identities where user_id = $1", user_id)
+    assert (row["id_number_enc"], row["id_number_masked"], row["volunteer_number"], row["birth_date"]) == \
+        (None, None, None, None)
+    assert await pool.fetchval("select count(*) from wechat_bindings where user_id = $1", user_id) == 0
+    # The consent history stays: it is the record of what was agreed, and names no one but the id.
+    assert await pool.fetchval("select count(*) from consents where user_id = $1", user_id) == 2
