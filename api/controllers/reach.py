@@ -92,9 +92,12 @@ class WeChatController(Controller):
         openid = await wechat.exchange(code)
         async with pool.acquire() as conn:
             login, ticket = await wechat.sign_in_or_ticket(conn, openid)
+            due = await consent.due(conn, login.user_id) if login is not None else None
         if login is not None:
             signed = with_cookies(request, login, 200)
-            response: Response[Any] = Redirect("/", status_code=302, cookies=list(signed.cookies))
+            # A new notice version is asked at this sign-in too, before the person goes on.
+            response: Response[Any] = Redirect("/login.html#consent" if due else "/", status_code=302,
+                                               cookies=list(signed.cookies))
         else:
             response = Redirect("/login.html#wechat", status_code=302,
                                 cookies=[_short_cookie(request, TICKET_COOKIE, ticket or "", 600)])

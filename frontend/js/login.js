@@ -245,5 +245,9 @@ document.getElementById("wechat-login").addEventListener("click", () => {
 });
 
 const start = location.hash.slice(1);
-show(["register", "reset", "wechat"].includes(start) ? start : "login");
-if (start !== "wechat") offerWeChat();
+if (start === "consent") {  // signed in by WeChat while a new notice version waits for an answer
+  loadNotice().then(() => show("consent"), () => show("login"));
+} else {
+  show(["register", "reset", "wechat"].includes(start) ? start : "login");
+}
+if (!["wechat", "consent"].includes(start)) offerWeChat();

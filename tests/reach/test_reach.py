@@ -313,3 +313,57 @@ async def test_closing_the_account_erases_the_id_number_and_the_wechat_binding(c
     assert await pool.fetchval("select count(*) from wechat_bindings where user_id = $1", user_id) == 0
     # The consent history stays: it is the record of what was agreed, and names no one but the id.
     assert await pool.fetchval("select count(*) from consents where user_id = $1", user_id) == 2
+
+
+async def test_a_new_version_is_asked_at_password_and_wechat_sign_in_alike(admin_url, fake_wechat):
+    """The whole path over HTTP, on an app and database of its own (a new privacy version must not
+    reach the other tests' sign-ins)."""
+    import asyncio
+
+    import httpx
+
+    from api.app import create_app
+    from tests.conftest import _fresh_database, drop_database
+    url = await _fresh_database(admin_url)
+    app = create_app(url, run_sweeper=False, pool_size=2)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan():
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await started.wait()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.77.0.1", 5000)),
+                                     base_url="http://linli.test") as c:
+            phone = new_phone()
+            r = await register(c, phone, PASSWORD, "韩梅")
+            assert r.status_code == 201 and r.json()["consent_due"] is None
+            user_id = r.json()["user_id"]
+            async with app.state.pool.acquire() as conn:
+                admin_id = await auth.create_user(conn, phone=new_phone(), password=None, name="管理员", is_admin=True)
+                admin = await auth._new_session(conn, admin_id)
+                await conn.execute("insert into wechat_bindings (user_id, openid, bound_at) values ($1, 'o-han', now())",
+                                   user_id)
+            c.cookies.clear()
+            r = await c.post("/api/privacy/notices", headers={"Authorization": f"Bearer {admin.token}"},
+                             json={"kind": "privacy", "body": "邻里个人信息保护告知书（第 2 版）：新增保险信息的收集与用途说明。"})
+            assert r.status_code == 201 and r.json()["version"] == 2
+            r = await c.post("/api/auth/login", json={"phone": phone, "password": PASSWORD})
+            assert r.json()["consent_due"] == 2
+            c.cookies.clear()
+            state = await _start(c)
+            r = await c.get("/api/auth/wechat/callback", params={"state": state, "code": fake_wechat.issue("o-han")})
+            assert r.status_code == 302 and r.headers["location"] == "/login.html#consent"
+            csrf = c.cookies.get("linli_csrf")
+            r = await c.post("/api/me/consents", json={"kind": "privacy", "version": 2}, headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 200 and [x["version"] for x in r.json()] == [1, 2]
+            c.cookies.clear()
+            r = await c.post("/api/auth/login", json={"phone": phone, "password": PASSWORD})
+            assert r.json()["consent_due"] is None
+    finally:
+        stop.set()
+        await task
+        await drop_database(admin_url, url)
