@@ -271,7 +271,9 @@ async def test_wechat_binds_only_an_openid_the_server_exchanged(client, world, p
     client.cookies.clear()
     state = await _start(client)
     r = await client.get("/api/auth/wechat/callback", params={"state": state, "code": fake_wechat.issue(real)})
-    assert r.status_code == 302 and r.headers["location"] == "/" and "linli_session=" in r.headers["set-cookie"]
+    # (an account made for the person, not registered by them, is asked to consent on this first sign-in)
+    assert r.status_code == 302 and r.headers["location"] == "/login.html#consent"
+    assert "linli_session=" in r.headers["set-cookie"]
     assert (await client.get("/api/me")).json()["id"] == person.id
 
 
