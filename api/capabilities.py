@@ -24,6 +24,8 @@ from api.controllers import ledger as ledger_api
 from api.controllers import micro as micro_api
 from api.controllers import notify as notify_api
 from api.controllers import rankings as rankings_api
+from api.controllers import reach as reach_api
+from api.controllers import records as records_api
 from api.controllers import reports as reports_api
 from api.controllers import scanning as scanning_api
 from api.controllers import scans as scans_api
@@ -36,6 +38,7 @@ from domain import demo as demos
 from domain.checkin import scans
 from domain.core import sweeper
 from domain.people import auth as auth_domain
+from domain.people import wechat
 from domain.rankings import expiry
 
 
@@ -69,6 +72,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
     # the grid loop (issue 32): cases, a street's categories, partner organisations and their staff
     Capability("cases", cases_api.CONTROLLERS, sweeps=cases.SWEEPS, demo=demos.cases.seed_demo),
+    Capability("reach", reach_api.CONTROLLERS, sweeps=wechat.SWEEPS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
+    Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
 )
 
 

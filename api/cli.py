@@ -195,6 +195,7 @@ def _serve(args) -> int:
     if args.demo:
         cmd_demo(args)
         settings.set_sms_show_codes()  # workers inherit it: a visitor registers without a real phone
+        settings.set_demo_id_key()     # a visitor may try the ID number (a key for this run only)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"Linli is running at http://{shown}:{args.port}/  (API docs: http://{shown}:{args.port}/schema)",
           flush=True)

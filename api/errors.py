@@ -32,6 +32,7 @@ STATUS: dict[str, int] = {
     "weak_password": 422, "sms_code_invalid": 422, "sms_code_locked": 429, "already_registered": 409,
     "already_member": 409, "import_columns": 422,
     "old_spreadsheet": 415,  # issue 31
+    "consent_required": 422, "id_number_invalid": 422, "requirement_unmet": 409,  # issue 36
 }
 
 _BY_STATUS = {400: "validation_failed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",

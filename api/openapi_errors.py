@@ -6,6 +6,7 @@ schema, so each operation lists the error statuses it can answer with that one E
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -80,8 +81,9 @@ def document(app: Litestar) -> None:
             responses = operation.responses = dict(operation.responses or {})
             if isinstance(responses.get("204"), OpenAPIResponse):
                 responses["204"].content = None  # Response[None] is documented as JSON null; 204 has no body
-            if any(getattr(p, "name", None) == "format" for p in operation.parameters or []):
-                _csv_alternative(responses)
+            fmt = next((p for p in operation.parameters or [] if getattr(p, "name", None) == "format"), None)
+            if fmt is not None:
+                _csv_alternative(responses, xlsx="xlsx" in (getattr(getattr(fmt, "schema", None), "enum", None) or ()))
             for status, description in statuses.items():
                 if str(status) in responses and status != 400:
                     continue  # the handler documented its own
@@ -89,8 +91,15 @@ def document(app: Litestar) -> None:
                                                          content={"application/json": OpenAPIMediaType(schema=ref)})
 
 
-def _csv_alternative(responses: dict) -> None:
-    """`?format=csv` answers the same operation with text/csv instead of JSON."""
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _csv_alternative(responses: dict, *, xlsx: bool = False) -> None:
+    """`?format=csv` answers the same operation with text/csv instead of JSON (and `?format=xlsx`,
+    where offered, with a workbook: the record export of issue 36)."""
     for status, response in responses.items():
         if status.startswith("2") and isinstance(response, OpenAPIResponse) and response.content:
             response.content.setdefault("text/csv", OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)))
+            if xlsx:
+                response.content.setdefault(XLSX, OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING,
+                                                                                  format=OpenAPIFormat.BINARY)))

@@ -286,8 +286,9 @@ async def register(client, phone: str, password: str, name: str, **kwargs) -> ht
     r = await client.post("/api/auth/phone-codes", json={"phone": phone, "purpose": "register"}, **kwargs)
     if r.status_code != 202:
         return r
+    consent = (await client.get("/api/privacy/notices/privacy")).json()["version"]  # the box a person ticks
     return await client.post("/api/auth/register", json={"phone": phone, "password": password, "name": name,
-                                                          "code": sms_code(phone)}, **kwargs)
+                                                          "code": sms_code(phone), "consent": consent}, **kwargs)
 
 
 def register_sync(base: str, phone: str, password: str, name: str, **kwargs) -> httpx.Response:
@@ -297,8 +298,9 @@ def register_sync(base: str, phone: str, password: str, name: str, **kwargs) -> 
     if r.status_code != 202:
         return r
     code = r.json().get("demo_code") or sms_code(phone)
+    consent = httpx.get(f"{base}/api/privacy/notices/privacy").json()["version"]
     return httpx.post(f"{base}/api/auth/register", json={"phone": phone, "password": password, "name": name,
-                                                         "code": code}, **kwargs)
+                                                         "code": code, "consent": consent}, **kwargs)
 
 
 @dataclass

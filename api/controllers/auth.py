@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import Cookie
 
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
-from domain.people import auth, phones
+from domain.people import auth, consent, phones
 from domain.people.auth import SESSION_DAYS
 from domain.people.orgs import Actor
 
@@ -18,6 +18,8 @@ class RegisterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=256)]  # longer than the rule: the rule's refusal names it
     name: Annotated[str, msgspec.Meta(max_length=50)]
     code: Annotated[str, msgspec.Meta(max_length=12)]  # the SMS code from POST /api/auth/phone-codes
+    # The version of the privacy notice (GET /api/privacy/notices/privacy) the person ticked; no tick, no account.
+    consent: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
 
 
 class PhoneCodeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -45,13 +47,19 @@ class LoginOut(msgspec.Struct):
     token: str
     csrf: str
     user_id: int
+    consent_due: int | None = None  # a privacy notice version not yet agreed to: ask before going on
 
 
-def _with_cookies(request: Request, login: auth.Login, status: int) -> Response[LoginOut]:
+def with_cookies(request: Request, login: auth.Login, status: int, due: int | None = None) -> Response[LoginOut]:
+    """The session cookies for pages, and the token for clients (also used by WeChat sign-in)."""
+    return _with_cookies(request, login, status, due)
+
+
+def _with_cookies(request: Request, login: auth.Login, status: int, due: int | None = None) -> Response[LoginOut]:
     secure = request.url.scheme == "https"
     age = SESSION_DAYS * 86400
     return Response(
-        LoginOut(login.token, login.csrf, login.user_id), status_code=status,
+        LoginOut(login.token, login.csrf, login.user_id, due), status_code=status,
         cookies=[Cookie(key=SESSION_COOKIE, value=login.token, httponly=True, samesite="lax", secure=secure,
                         max_age=age, path="/"),
                  Cookie(key=CSRF_COOKIE, value=login.csrf, httponly=False, samesite="lax", secure=secure,
@@ -66,7 +74,7 @@ class AuthController(Controller):
     async def register(self, request: Request, data: RegisterIn, pool: asyncpg.Pool) -> Response[LoginOut]:
         async with pool.acquire() as conn:
             login = await auth.register(conn, phone=data.phone, password=data.password, name=data.name,
-                                        code=data.code, ip=client_ip(request))
+                                        code=data.code, ip=client_ip(request), consent_version=data.consent)
         return _with_cookies(request, login, 201)
 
     @post("/phone-codes", status_code=202)
@@ -83,14 +91,16 @@ class AuthController(Controller):
         async with pool.acquire() as conn:
             login = await auth.reset_password(conn, phone=data.phone, code=data.code, password=data.new_password,
                                               ip=client_ip(request))
-        return _with_cookies(request, login, 200)
+            due = await consent.due(conn, login.user_id)
+        return _with_cookies(request, login, 200, due)
 
     @post("/login", status_code=200, opt={"errors": {401: "Wrong phone number or password"}})
     async def login(self, request: Request, data: LoginIn, pool: asyncpg.Pool) -> Response[LoginOut]:
         # No transaction around it: a failed attempt must still count towards the rate limit.
         async with pool.acquire() as conn:
             login = await auth.login(conn, phone=data.phone, password=data.password, ip=client_ip(request))
-        return _with_cookies(request, login, 200)
+            due = await consent.due(conn, login.user_id)  # a new notice version asks again at sign-in
+        return _with_cookies(request, login, 200, due)
 
     @post("/logout", status_code=204)
     async def logout(self, request: Request, actor: Actor, pool: asyncpg.Pool) -> Response[None]:

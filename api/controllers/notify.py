@@ -22,10 +22,6 @@ class ChannelsIn(msgspec.Struct, forbid_unknown_fields=True):
     channels: list[str]
 
 
-class WeChatIn(msgspec.Struct, forbid_unknown_fields=True):
-    openid: str
-
-
 class MessagesController(Controller):
     path = "/api/me/messages"
     tags = ["messages"]
@@ -64,11 +60,6 @@ class MessagesController(Controller):
             await notify.set_preference(conn, actor.id, kind, data.channels)
             return await notify.preferences(conn, actor.id, lang=lang(request))
 
-    @put("/wechat")
-    async def bind_wechat(self, request: Request, actor: Actor, pool: asyncpg.Pool, data: WeChatIn) -> notify.Preferences:
-        async with pool.acquire() as conn:
-            await notify.bind_wechat(conn, actor.id, data.openid)
-            return await notify.preferences(conn, actor.id, lang=lang(request))
 
 
 CONTROLLERS = (MessagesController,)  # listed in api/capabilities.py

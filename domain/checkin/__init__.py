@@ -488,6 +488,9 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
                                       "and state = 'pending'", activity.community_id, user_id)
         raise DomainError("not_member", details={"community": activity.community_name,
                                                  **({"join_request_id": pending} if pending else {})})
+    if activity.requires_training or activity.requires_insurance:  # issue 36; a query only for such activities
+        from domain import records
+        await records.require_ready(conn, activity.id, user_id, now)
     _fence(activity, context, source)
     late = context.scanned_at is not None  # from an offline queue: over the capacity is accepted and flagged
     if activity.capacity is not None and scan.taken >= activity.capacity and not late:

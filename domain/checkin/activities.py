@@ -65,6 +65,8 @@ class Activity(msgspec.Struct, kw_only=True):
     closed_at: datetime | None
     rotating_only: bool = False       # issue 21: poster codes refused (only the kiosk's rotating code)
     one_step_checkout: bool = False   # issue 21: station and kiosk scans check out without asking
+    requires_training: str | None = None  # issue 36: a training topic the volunteer must have attended
+    requires_insurance: bool = False      # issue 36: volunteers must be insured on the day (§17)
     inside: int = 0       # checked in, not yet out
     attended: int = 0     # checked out (or marked attended)
     my_state: str | None = None  # the viewer's own attendance: inside | done | annulled

@@ -32,7 +32,8 @@ LOGGED_REASONS = frozenset({
     "code_unknown", "code_expired", "code_revoked", "outside_window", "capacity_full", "not_published",
     "not_member", "too_far", "daily_cap_reached", "invalid_state", "already_used", "forbidden",
     "validation_failed", "insufficient_balance", "out_of_stock", "limit_reached", "rate_limited",
-    "poster_not_accepted", "location_required", "late_scan_expired"})  # the last three: issue 21
+    "poster_not_accepted", "location_required", "late_scan_expired",
+    "requirement_unmet"})  # the last three: issue 21
 
 
 class ScanContext(msgspec.Struct, frozen=True):

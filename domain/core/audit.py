@@ -59,6 +59,9 @@ ACTS = frozenset({
     "partner_create", "partner_invite", "partner_invitation_answer",
     "case_category", "case_sort", "case_merge", "case_dispatch", "case_handle", "case_meeting", "case_vote_open",
     "case_publish",
+    # reach and records (issue 36, migrations/045 and 046)
+    "privacy_notice", "minor_register", "training_create", "training_attend", "commendation_add",
+    "evaluation_add", "insurance_add", "activity_requirements", "records_restore_request", "records_restore_apply",
 })
 
 

@@ -60,6 +60,11 @@ REASONS: dict[str, tuple[str, str]] = {
     "old_spreadsheet": ("这是旧版 Excel 文件（.xls）。请在 Excel 或 WPS 中“另存为” .xlsx 格式后再上传",
                         "This is an old Excel file (.xls). Save it as .xlsx in Excel or WPS, then upload it again"),
     "import_columns": ("文件第一行需要“姓名”和“手机号”两列，请使用模板", "The first row needs the columns name and phone; use the template"),
+    # reach and records (issue 36)
+    "consent_required": ("请先阅读并勾选同意个人信息保护告知书", "Read and tick your consent to the privacy notice first"),
+    "id_number_invalid": ("身份证号不正确，请核对后重新输入", "This ID number is not valid; check it and try again"),
+    "requirement_unmet": ("参加本活动需要先完成培训或办理保险，请联系社区",
+                          "This activity needs a training or insurance first; ask your community"),
 }
 
 

@@ -103,6 +103,20 @@ def _optional_instant(raw: str) -> datetime | None:
     return at
 
 
+def _aes_key(raw: str) -> bytes | None:
+    if not raw:
+        return None
+    import base64
+    import binascii
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (e.g. `python3 -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'`)") from None
+    if len(key) != 32:
+        raise ValueError("must be 32 bytes (AES-256), base64-encoded")
+    return key
+
+
 def _var(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
     return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
 
@@ -159,8 +173,11 @@ class Settings:
     sms_gateway_key: str | None = _var("LINLI_SMS_GATEWAY_KEY", _optional_text, "",
                                        "bearer key sent to the SMS gateway")
     wechat_api_url: str = _var("LINLI_WECHAT_API_URL", _url, "https://api.weixin.qq.com",
-                               "WeChat API base URL (subscription messages)")
-    wechat_appid: str | None = _var("LINLI_WECHAT_APPID", _optional_text, "", "WeChat app id; unset: no WeChat")
+                               "WeChat API base URL (subscription messages, the OAuth code exchange)")
+    wechat_authorize_url: str = _var("LINLI_WECHAT_AUTHORIZE_URL", _url, "https://open.weixin.qq.com",
+                                     "WeChat OAuth base URL (网页授权: `/connect/oauth2/authorize`)")
+    wechat_appid: str | None = _var("LINLI_WECHAT_APPID", _optional_text, "",
+                                    "WeChat app id; unset: no WeChat (no sign-in button, no messages)")
     wechat_secret: str | None = _var("LINLI_WECHAT_SECRET", _optional_text, "", "WeChat app secret")
     wechat_template_id: str | None = _var("LINLI_WECHAT_TEMPLATE_ID", _optional_text, "",
                                           "subscription-message template with fields thing1 (title), thing2 (text)")
@@ -185,6 +202,9 @@ class Settings:
     clock_at: datetime | None = _var("LINLI_CLOCK_AT", _optional_instant, "",
                                      "for tests only: the process's clock stands still at this instant (ISO 8601 "
                                      "with offset), so a test can drive servers in other processes; unset: real time")
+    id_key: bytes | None = _var("LINLI_ID_KEY", _aes_key, "",
+                                "base64 of 32 random bytes: the AES-GCM key of stored ID numbers (身份证号); "
+                                "unset: adding an ID number is refused")
     sms_show_codes: bool = _var("LINLI_SMS_SHOW_CODES", _flag, "0",
                                 "1: the API returns sent codes so a demo works without a phone (`serve --demo`)")
 
@@ -252,3 +272,12 @@ def set_sms_show_codes() -> None:
     """`linli serve --demo`: codes appear on the page, so a visitor can register without a phone."""
     os.environ["LINLI_SMS_SHOW_CODES"] = "1"
     reload()
+
+
+def set_demo_id_key() -> None:
+    """`linli serve --demo` without LINLI_ID_KEY: a random key for this run, so a visitor can try the
+    ID number (numbers stored in a demo are unreadable after a restart, which a demo can afford)."""
+    if not os.environ.get("LINLI_ID_KEY"):
+        import base64
+        os.environ["LINLI_ID_KEY"] = base64.b64encode(os.urandom(32)).decode()
+        reload()

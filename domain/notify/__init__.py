@@ -164,11 +164,14 @@ async def set_preference(conn: asyncpg.Connection, user_id: int, kind: str, want
 
 
 async def bind_wechat(conn: asyncpg.Connection, user_id: int, openid: str) -> None:
+    """Bind an openid the caller has proven (domain/people/wechat.py binds it from an OAuth code; no
+    request hands an openid in: issue 30 finding 7)."""
     openid = openid.strip()
     if not 1 <= len(openid) <= 128:
         raise DomainError("validation_failed", details={"field": "openid"})
-    await conn.execute("insert into wechat_bindings (user_id, openid) values ($1, $2) "
-                       "on conflict (user_id) do update set openid = excluded.openid", user_id, openid)
+    await conn.execute("insert into wechat_bindings (user_id, openid, bound_at) values ($1, $2, $3) "
+                       "on conflict (user_id) do update set openid = excluded.openid, bound_at = excluded.bound_at",
+                       user_id, openid, clock.now())
 
 
 # ---- delivering ----------------------------------------------------------------------------

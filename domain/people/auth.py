@@ -16,7 +16,7 @@ from domain import ledger
 from domain.core import clock, ratelimit
 from domain.core.actor import ACTOR_SCOPE_COLUMNS
 from domain.core.errors import DomainError
-from domain.people import phones
+from domain.people import consent, phones
 from domain.people.phones import PHONE, normalise_phone  # noqa: F401  (auth.normalise_phone for callers)
 
 SESSION_DAYS = 30
@@ -129,16 +129,20 @@ async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, 
     return user_id
 
 
-async def register(conn: asyncpg.Connection, *, phone: str, password: str, name: str, code: str, ip: str) -> Login:
+async def register(conn: asyncpg.Connection, *, phone: str, password: str, name: str, code: str, ip: str,
+                   consent_version: int | None = None) -> Login:
     """Create an account, or claim an invited one, for a phone proven by its SMS code.
 
     Everything but the code is checked first, so a good code is not spent on a request that fails
     for another reason; the code is checked outside the transaction, so wrong guesses stay counted.
-    A registered (claimed) phone is refused only after its code was right: only its owner learns it."""
+    A registered (claimed) phone is refused only after its code was right: only its owner learns it.
+    No account without consent to the current privacy notice (PIPL): `consent_version` is the
+    version the person ticked, recorded with the time in the account's transaction."""
     await ratelimit.take(conn, f"register:ip:{ip}", REGISTER_PER_IP, 3600)
     phone = normalise_phone(phone)
     name = check_name(name)
     check_password_strength(password)
+    version = await consent.require_current(conn, "privacy", consent_version, "consent")
     await phones.verify(conn, phone=phone, purpose="register", code=code, ip=ip)
     async with conn.transaction():
         user_id = await claim_invited(conn, phone=phone, password=password, name=name)
@@ -149,6 +153,7 @@ async def register(conn: asyncpg.Connection, *, phone: str, password: str, name:
                 if error.code == "conflict":
                     raise DomainError("already_registered", field="phone") from None
                 raise
+        await consent.record(conn, user_id, "privacy", version)
         return await _new_session(conn, user_id)
 
 

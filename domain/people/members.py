@@ -76,6 +76,8 @@ class MemberDetail(msgspec.Struct, frozen=True):
     teams: list[TeamRef]
     manages: list[int]
     balances: dict[str, ledger.Balance]
+    id_number_masked: str | None = None   # issue 36: managers see the ID number only masked
+    volunteer_number: str | None = None
 
 
 class Invited(msgspec.Struct, frozen=True):
@@ -500,7 +502,9 @@ async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int, *, ip: s
         id=row["id"], name=row["name"], phone=phone, phone_masked=masked, active=row["active"],
         closed=row["closed_at"] is not None, claimed=row["claimed"], created_at=row["created_at"],
         memberships=[Membership(**m) for m in memberships], teams=[TeamRef(**t) for t in teams],
-        manages=[m["org_id"] for m in manages], balances=await ledger.balances(conn, user_id))
+        manages=[m["org_id"] for m in manages], balances=await ledger.balances(conn, user_id),
+        **dict(await conn.fetchrow("select i.id_number_masked, i.volunteer_number from (select 1) x "
+                                   "left join identities i on i.user_id = $1", user_id)))
 
 
 async def search_people(conn: asyncpg.Connection, viewer: Actor, q: str, *, limit: int = 20,

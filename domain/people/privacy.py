@@ -24,7 +24,7 @@ from domain.checkin import codes
 from domain.core import audit, clock, ratelimit
 from domain.core.errors import DomainError
 from domain.ledger import statements
-from domain.people import auth
+from domain.people import auth, consent, identity
 
 CLOSED_NAME = "已注销用户"
 CLOSE_FAILS = 5        # wrong passwords per 15 minutes before closing is refused for a while
@@ -36,7 +36,7 @@ SUBJECT_COLUMNS = frozenset({"user_id", "courier_id", "requester_id", "beneficia
 # Tables exported by their own section above, or that hold no data a person needs (secrets, caches).
 HANDLED_TABLES = frozenset({"users", "sessions", "accounts", "transfers", "entries", "org_members",
                             "org_managers", "team_members", "failed_scans", "idempotency_keys", "audit_log",
-                            "codes", "rate_hits"})
+                            "codes", "rate_hits", "consents", "identities"})
 
 
 def _plain(value: object) -> Any:  # the value's own shape (a dict stays a dict, a list a list) in builtins
@@ -87,6 +87,14 @@ async def _records(conn: asyncpg.Connection, user_id: int) -> dict[str, list[dic
     return records
 
 
+async def _identity(conn: asyncpg.Connection, user_id: int) -> identity.Identity:
+    """The full ID number is the person's own; without the key configured the export still works, masked."""
+    try:
+        return await identity.own(conn, user_id)
+    except DomainError:
+        return await identity.masked(conn, user_id)
+
+
 async def export(conn: asyncpg.Connection, user_id: int) -> dict:
     """All of a person's data as plain JSON-ready values."""
     profile = await conn.fetchrow("select id, name, phone, is_admin, active, created_at, closed_at, "
@@ -126,6 +134,13 @@ async def export(conn: asyncpg.Connection, user_id: int) -> dict:
                      from audit_log a left join users u on u.id = a.actor_id
                      where a.target_type = 'user' and a.target_id = $1 order by a.id""", user_id),
         "records": await _records(conn, user_id),
+        # issue 36: every consent given (version, time, by whom), the real name in full (the person's
+        # own view), the guardian who manages a minor's account
+        "consents": _plain(await consent.history(conn, user_id)),
+        "identity": _plain(await _identity(conn, user_id)),
+        "guardian": await _rows(conn, "select g.guardian_id, u.name as guardian_name, g.created_at "
+                                      "from guardianships g join users u on u.id = g.guardian_id "
+                                      "where g.minor_id = $1", user_id),
     }
 
 
@@ -149,6 +164,10 @@ async def close_account(conn: asyncpg.Connection, user_id: int, password: str, *
         await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
                            user_id, now)
         await codes.revoke_all(conn, "member", user_id)
+        # issue 36: the real name and the WeChat binding are personal data too (records stay, keyed by id)
+        await conn.execute("update identities set id_number_enc = null, id_number_masked = null, birth_date = null, "
+                           "volunteer_number = null, updated_at = $2 where user_id = $1", user_id, now)
+        await conn.execute("delete from wechat_bindings where user_id = $1", user_id)
         # Replay caches may quote the person's answers; rate-limit buckets are keyed by phone.
         await conn.execute("delete from idempotency_keys where user_id = $1", user_id)
         if row["phone"]:

@@ -887,6 +887,8 @@ class Certificate(msgspec.Struct, frozen=True):
     # Hours of the total that no line above explains (imported history, awards without an attendance,
     # services credited apart from their request): one more row, so the printed rows add up (issue 33).
     other_minutes: int = 0
+    id_number_masked: str | None = None   # issue 36: a certificate prints the ID number masked, never in full
+    volunteer_number: str | None = None
 
 
 def mask_name(name: str) -> str:
@@ -917,8 +919,11 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
     activities = [CertificateActivity(r["id"], r["title"], r["community_name"], r["minutes"], r["checked_out_at"])
                   for r in attended]
     listed = sum(x.minutes for x in lines) + sum(a.minutes for a in activities) + hours.adjustment_minutes
+    ident = await conn.fetchrow("select id_number_masked, volunteer_number from identities where user_id = $1", user_id)
     return Certificate(PersonRef(user_id, name), await stars_of(conn, user_id, hours), sum(x.minutes for x in lines),
-                       lines, clock.now(), hours, activities, other_minutes=hours.total_minutes - listed)
+                       lines, clock.now(), hours, activities, other_minutes=hours.total_minutes - listed,
+                       id_number_masked=ident["id_number_masked"] if ident else None,
+                       volunteer_number=ident["volunteer_number"] if ident else None)
 
 
 SWEEPS = (lapse_accepted_services, confirm_unconfirmed_services)  # listed in api/capabilities.py

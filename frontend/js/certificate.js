@@ -50,6 +50,11 @@ function render(cert) {
   $("cert-empty").hidden = rows > 0;
   document.querySelector(".cert-table-wrap").hidden = rows === 0;
   $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });
+  // The ID number is printed masked only (issue 36); the volunteer number as entered.
+  const identity = [cert.id_number_masked && t("cert.id_number", { id: cert.id_number_masked }),
+    cert.volunteer_number && t("cert.volunteer_number", { number: cert.volunteer_number })].filter(Boolean);
+  $("cert-identity").textContent = identity.join("　");
+  $("cert-identity").hidden = identity.length === 0;
   document.title = `${t("cert.title")} · ${cert.user.name}`;
   $("loading").hidden = true;
   $("certificate").hidden = false;

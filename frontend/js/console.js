@@ -711,6 +711,8 @@ function renderCommunities() {
   $("community-field").hidden = list.length === 0;
   $("community").replaceChildren(...list.map((c) => option(String(c.id), c.name, c.id === state.community)));
   $("members-csv").href = state.community ? `/api/communities/${state.community}/members.csv` : "#";
+  // The five §19 groups (docs/records-export.md), ID numbers masked.
+  $("records-xlsx").href = state.community ? `/api/orgs/${state.community}/records-export?format=xlsx` : "#";
   $("tab-members").hidden = !state.community;
 }
 

@@ -11,7 +11,42 @@ const forms = {
   login: document.getElementById("login-form"),
   register: document.getElementById("register-form"),
   reset: document.getElementById("reset-form"),
+  wechat: document.getElementById("wechat-form"),
+  consent: document.getElementById("consent-form"),
 };
+const tabList = document.querySelector(".tabs");
+
+// ---- the privacy notice (PIPL): its current version is what a ticked box agrees to ----------------
+
+let notice = null;
+async function loadNotice() {
+  if (!notice) {
+    notice = await api("GET", "/api/privacy/notices/privacy");
+    for (const box of document.querySelectorAll("[data-notice=privacy]")) box.textContent = notice.body;
+  }
+  return notice;
+}
+
+/** The notice version the form's box agrees to, or null (and the box marked) when it is not ticked. */
+async function ticked(form) {
+  const box = form.querySelector("[name=consent]");
+  if (!box.checked) {
+    showError({ message: t("login.consent_needed") }, form, "consent");
+    box.focus();
+    return null;
+  }
+  return (await loadNotice()).version;
+}
+
+/** After signing in: a notice version not agreed to yet is asked before going on. */
+async function continueAfter(answer) {
+  if (answer?.consent_due) {
+    await loadNotice();
+    show("consent", { focus: true });
+    return;
+  }
+  location.replace(safeNext());
+}
 const tabs = { login: document.getElementById("tab-login"), register: document.getElementById("tab-register") };
 
 /** The `next` query parameter if it is a path on this site, else "/". */
@@ -34,6 +69,7 @@ function show(mode, { focus = false } = {}) {
     tabs[name].setAttribute("aria-selected", String(active || (name === "login" && mode === "reset")));
     tabs[name].tabIndex = active ? 0 : -1;
   }
+  tabList.hidden = mode === "wechat" || mode === "consent";
   const hash = mode === "login" ? "" : `#${mode}`;
   history.replaceState(null, "", location.pathname + location.search + hash);
   if (focus) forms[mode].querySelector("input").focus();
@@ -117,14 +153,15 @@ for (const button of document.querySelectorAll(".code-send")) {
 }
 
 async function register(fields) {
-  await api("POST", "/api/auth/register", fields);
+  const answer = await api("POST", "/api/auth/register", fields);
   // Registration may or may not open a session; log in only if it did not.
   try {
     await api("GET", "/api/me");
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) throw err;
-    await api("POST", "/api/auth/login", { phone: fields.phone, password: fields.password });
+    return api("POST", "/api/auth/login", { phone: fields.phone, password: fields.password });
   }
+  return answer;
 }
 
 async function submit(event, mode) {
@@ -137,13 +174,28 @@ async function submit(event, mode) {
   const button = form.querySelector("[type=submit]");
   setBusy(button, true);
   try {
-    if (mode === "login") await api("POST", "/api/auth/login", { phone: data.phone, password: data.password });
+    let answer;
+    if (mode === "login") answer = await api("POST", "/api/auth/login", { phone: data.phone, password: data.password });
     else if (mode === "reset") {
-      await api("POST", "/api/auth/password-reset",
+      answer = await api("POST", "/api/auth/password-reset",
         { phone: data.phone, code: data.code.trim(), new_password: data.new_password });
-    } else await register({ phone: data.phone, password: data.password, name: data.name.trim(), code: data.code.trim() });
+    } else if (mode === "wechat") {
+      // A new phone opens an account: its name and consent are needed then (the server says so).
+      const body = { phone: data.phone, code: data.code.trim() };
+      if (data.name.trim()) body.name = data.name.trim();
+      if (form.querySelector("[name=consent]").checked) body.consent = (await loadNotice()).version;
+      answer = await api("POST", "/api/auth/wechat/bind", body);
+    } else {
+      const consent = await ticked(form);
+      if (consent === null) {
+        setBusy(button, false);
+        return;
+      }
+      answer = await register({ phone: data.phone, password: data.password, name: data.name.trim(),
+        code: data.code.trim(), consent });
+    }
     await remember();
-    location.replace(safeNext());
+    await continueAfter(answer);
   } catch (err) {
     showError(err, form);
     setBusy(button, false);
@@ -181,7 +233,52 @@ async function remember() {
 forms.login.addEventListener("submit", (event) => submit(event, "login"));
 forms.register.addEventListener("submit", (event) => submit(event, "register"));
 forms.reset.addEventListener("submit", (event) => submit(event, "reset"));
+forms.wechat.addEventListener("submit", (event) => submit(event, "wechat"));
+forms.consent.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const version = await ticked(form);
+  if (version === null) return;
+  const button = form.querySelector("[type=submit]");
+  setBusy(button, true);
+  try {
+    await api("POST", "/api/me/consents", { kind: "privacy", version });
+    location.replace(safeNext());
+  } catch (err) {
+    showError(err, form);
+    setBusy(button, false);
+  }
+});
+for (const details of document.querySelectorAll("details.notice")) {
+  details.addEventListener("toggle", () => loadNotice().catch(() => {}));
+}
+
+// WeChat sign-in: offered only when the server is configured for it, and only inside WeChat's
+// browser (its user agent says MicroMessenger); elsewhere the page says to open the link in WeChat.
+async function offerWeChat() {
+  let config;
+  try {
+    config = await api("GET", "/api/auth/wechat");
+  } catch {
+    return;
+  }
+  if (!config.enabled) return;
+  const inside = /MicroMessenger/i.test(navigator.userAgent);
+  document.getElementById("wechat-area").hidden = false;
+  document.getElementById("wechat-login").hidden = !inside;
+  document.getElementById("wechat-outside").hidden = inside;
+}
+document.getElementById("wechat-login").addEventListener("click", () => {
+  location.assign("/api/auth/wechat/start");
+});
+
+const start = location.hash.slice(1);
 const known = (() => { try { return localStorage.getItem(KNOWN_KEY) === "1"; } catch { return true; } })();
-show(["#register", "#reset"].includes(location.hash) ? location.hash.slice(1)
-  : scanned && !known ? "register" : "login");
+if (start === "consent") {  // signed in by WeChat while a new notice version waits for an answer
+  loadNotice().then(() => show("consent"), () => show("login"));
+} else {
+  show(["register", "reset", "wechat"].includes(start) ? start : scanned && !known ? "register" : "login");
+}
 if (scanned) showScanContext(scanned[1]);
+if (!["wechat", "consent"].includes(start)) offerWeChat();

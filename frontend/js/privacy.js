@@ -1,7 +1,7 @@
 // My data (PIPL): download everything Linli holds about me, or close my account.
 import { api, ApiError, clearErrors, handlePageError, requireLogin, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { initPage, setBusy } from "./ui.js";
+import { h, initPage, setBusy } from "./ui.js";
 
 initPage();
 
@@ -51,5 +51,70 @@ $("close-form").addEventListener("submit", async (event) => {
   }
 });
 
+// ---- real name (issue 36): the one page where the person's full ID number is shown -----------------
+
+function showIdentity(identity) {
+  const lines = [];
+  if (identity.id_number) lines.push(t("privacy.identity_current", { id: identity.id_number }));
+  if (identity.volunteer_number) lines.push(t("privacy.volunteer_current", { number: identity.volunteer_number }));
+  $("identity-current").textContent = lines.join(" · ");
+  $("identity-current").hidden = !lines.length;
+  $("identity-volunteer").value = identity.volunteer_number ?? "";
+}
+
+let idNotice = null;
+async function loadIdNotice() {
+  idNotice ??= await api("GET", "/api/privacy/notices/id_number");
+  $("id-notice").textContent = idNotice.body;
+  return idNotice;
+}
+document.querySelector("#identity-form details").addEventListener("toggle", () => loadIdNotice().catch(() => {}));
+
+$("identity-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const body = {};
+  const number = $("identity-number").value.trim();
+  const volunteer = $("identity-volunteer").value.trim();
+  if (volunteer) body.volunteer_number = volunteer;
+  if (number) {
+    if (!$("identity-consent").checked) {  // its own consent, apart from the privacy notice
+      showError({ message: t("privacy.id_consent_needed") }, form, "consent");
+      return;
+    }
+    body.id_number = number;
+    body.consent_version = (await loadIdNotice()).version;
+  }
+  const button = form.querySelector("button[type=submit]");
+  setBusy(button, true);
+  try {
+    showIdentity(await api("PUT", "/api/me/identity", body));
+    $("identity-number").value = "";
+    $("identity-consent").checked = false;
+    toast(t("privacy.identity_saved"), "success");
+  } catch (err) {
+    showError(err, form, err.details?.field === "consent_version" ? "consent" : err.details?.field);
+  } finally {
+    setBusy(button, false);
+  }
+});
+
+function renderRecords(records) {
+  const items = [
+    ...records.trainings.map((r) => t("privacy.record_training", { title: r.title, day: r.held_on, minutes: r.minutes })),
+    ...records.commendations.map((r) => t("privacy.record_commendation", { title: r.title, day: r.awarded_on })),
+    ...records.evaluations.map((r) => t("privacy.record_evaluation",
+      { stars: r.rating, comment: r.comment, day: r.evaluated_on })),
+    ...records.insurance.map((r) => t("privacy.record_insurance",
+      { number: r.policy_number, from: r.starts_on, to: r.ends_on })),
+  ];
+  $("records-list").replaceChildren(...items.map((text) => h("li", {}, text)));
+  $("records-empty").hidden = items.length > 0;
+}
+
 // Only a logged-in person has data to see: check once, so a stale tab goes to the login page.
-api("GET", "/api/me").catch((err) => handlePageError(err));
+api("GET", "/api/me").then(async () => {
+  showIdentity(await api("GET", "/api/me/identity"));
+  renderRecords(await api("GET", "/api/me/records"));
+}).catch((err) => handlePageError(err));

@@ -63,7 +63,13 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/me/messages/read-all"): "a person marks their own messages read",
     ("POST", "/api/me/messages/{message_id}/read"): "a person marks their own message read",
     ("PUT", "/api/me/messages/settings/{kind}"): "a person chooses which messages they get",
-    ("PUT", "/api/me/messages/wechat"): "a person links their own WeChat for messages",
+    # reach and records (issue 36)
+    ("POST", "/api/auth/wechat/bind"): "a person proves their phone to bind the WeChat they signed in with",
+    ("POST", "/api/me/consents"): "a person agrees to a privacy notice",
+    ("PUT", "/api/me/identity"): "a person adds their own ID number or volunteer number",
+    ("POST", "/api/me/minors"): "a guardian registers their own minor (audited as minor_register by the guardian)",
+    ("POST", "/api/records/restores"): "on an instance with data it writes nothing (only the differences); into an "
+                                       "empty one it is audited as records_restore_request (tests/reach/test_records.py)",
     # 双报到 (issue 20)
     ("POST", "/api/unit-reports"): "a person reports to the community they live in",
     ("POST", "/api/unit-reports/withdraw"): "a person withdraws their own report",
@@ -691,6 +697,60 @@ async def _micro_mark(x: Ctx):
         "attendance_mark", x.c.id
 
 
+# ---- records and notices (issue 36) -----------------------------------------------------------
+
+async def _training(x: Ctx):
+    return x.m, ("POST", "/api/trainings", {"community_id": x.c.id, "title": "急救培训", "held_on": "2024-05-01",
+                                            "minutes": 60}), "training_create", x.c.id
+
+
+async def _training_attend(x: Ctx):
+    t = await x.call(x.m, "POST", "/api/trainings", {"community_id": x.c.id, "title": "急救培训",
+                                                     "held_on": "2024-05-01", "minutes": 60})
+    return x.m, ("POST", f"/api/trainings/{t['id']}/attendance", {"user_ids": [x.volunteer.id]}), \
+        "training_attend", x.c.id
+
+
+async def _commendation(x: Ctx):
+    return x.m, ("POST", "/api/commendations", {"community_id": x.c.id, "user_id": x.volunteer.id,
+                                                "title": "优秀志愿者", "awarded_on": "2024-05-01"}), \
+        "commendation_add", x.c.id
+
+
+async def _evaluation(x: Ctx):
+    return x.m, ("POST", "/api/evaluations", {"community_id": x.c.id, "user_id": x.volunteer.id, "rating": 5}), \
+        "evaluation_add", x.c.id
+
+
+async def _insurance(x: Ctx):
+    return x.m, ("POST", "/api/insurance", {"community_id": x.c.id, "user_id": x.volunteer.id, "policy_number": "P-1",
+                                            "starts_on": "2024-01-01", "ends_on": "2030-12-31"}), \
+        "insurance_add", x.c.id
+
+
+async def _requirements(x: Ctx):
+    activity = await x.activity()
+    return x.m, ("PUT", f"/api/activities/{activity['id']}/requirements", {"requires_training": "急救"}), \
+        "activity_requirements", x.c.id
+
+
+async def _notice(x: Ctx):
+    # the guardian notice: the one no other test signs against (they read its current version anyway)
+    return await x.world.admin(), ("POST", "/api/privacy/notices", {
+        "kind": "guardian", "body": "监护人同意（审计测试版）：未满 18 周岁的志愿者须由监护人代为注册。"}), \
+        "privacy_notice", None
+
+
+async def _restore_approve(x: Ctx):
+    other = await x.world.person("另一位管理员", admin=True)
+    restore_id = await x.pool.fetchval(
+        """insert into record_restores (state, file_sha256, payload, summary, requested_by, created_at)
+           values ('pending', repeat('0', 64), $2::text::jsonb, '{}', $1, now()) returning id""", other.id,
+        '{"people": [], "service": [], "training": [], "commendations": [], "evaluations": []}')
+    return await x.world.admin(), ("POST", f"/api/records/restores/{restore_id}/approve", None), \
+        "records_restore_apply", None
+
+
 MANAGER_ACTS = {
     ("POST", "/api/orgs"): _org_create,
     ("PATCH", "/api/orgs/{org_id}"): _org_edit,
@@ -769,6 +829,14 @@ MANAGER_ACTS = {
     ("POST", "/api/grids/{grid_id}/micro-grids"): _micro_grid_create,
     ("POST", "/api/micro-grids/{micro_grid_id}/residents"): _micro_grid_assign,
     ("POST", "/api/micro-grids/{micro_grid_id}/attendance-marks"): _micro_mark,
+    ("POST", "/api/trainings"): _training,
+    ("POST", "/api/trainings/{training_id}/attendance"): _training_attend,
+    ("POST", "/api/commendations"): _commendation,
+    ("POST", "/api/evaluations"): _evaluation,
+    ("POST", "/api/insurance"): _insurance,
+    ("PUT", "/api/activities/{activity_id}/requirements"): _requirements,
+    ("POST", "/api/privacy/notices"): _notice,
+    ("POST", "/api/records/restores/{restore_id}/approve"): _restore_approve,
 }
 
 

@@ -18,6 +18,7 @@ Scope, as the code decides it and this table pins it:
   approve a family link asking for me, confirm a service I asked for, redeem for myself ...).
 """
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -128,6 +129,14 @@ def _iso(hours: float) -> str:
     return (T0 + timedelta(hours=hours)).isoformat()
 
 
+def _records_xlsx() -> bytes:
+    from domain.records import export
+    return export.to_xlsx({group: [] for group in export.GROUPS} | {"people": [{
+        "volunteer_key": "V-MATRIX-1", "name": "矩阵", "phone": "", "id_number": "", "birth_date": "",
+        "district": "矩阵区", "street": "矩阵街道", "community": "矩阵社区", "joined_on": "2024-01-01"}]})
+
+
+RECORDS_XLSX = _records_xlsx()
 C = lambda c: c.ids["community"]  # noqa: E731  (the side's community id, for bodies and queries)
 
 TABLE = [
@@ -136,7 +145,7 @@ TABLE = [
     Op("GET", "/readyz", PUBLIC),
     Op("POST", "/api/auth/register", PUBLIC, fresh={"sms_phone": "sms_register"},
        body=lambda c: {"phone": c.ids["sms_phone"], "password": "matrix-pass-1", "name": "新居民",
-                       "code": _sent_code(c.ids["sms_phone"])}),
+                       "code": _sent_code(c.ids["sms_phone"]), "consent": 1}),
     Op("POST", "/api/auth/login", PUBLIC, body=lambda c: {"phone": c.ids["login_phone"], "password": "matrix-pass-1"}),
     Op("POST", "/api/auth/logout", ANYONE, session="fresh_session"),
     Op("POST", "/api/auth/password", ANYONE, session="fresh_person",
@@ -351,7 +360,6 @@ TABLE = [
     Op("POST", "/api/me/messages/read-all", ANYONE),
     Op("GET", "/api/me/messages/settings", ANYONE),
     Op("PUT", "/api/me/messages/settings/{kind}", ANYONE, body=lambda c: {"channels": ["sms"]}),
-    Op("PUT", "/api/me/messages/wechat", ANYONE, body=lambda c: {"openid": "o-matrix"}),
     # 双报到: work units (under the street both sides share) and levels above the community. No role
     # of the matrix manages the street or a unit, so only the admin may act there.
     Op("POST", "/api/units", ADMIN, body=lambda c: {"name": "新单位", "kind": "enterprise", "parent_id": c.ids["street"]}),
@@ -482,6 +490,41 @@ TABLE = [
     Op("GET", "/api/partner-invitations", ANYONE),
     Op("POST", "/api/partner-invitations/{invitation_id}/answer", INVITEE, deny=404,
        fresh={"invitation_id": "partner_invitation"}, body=lambda c: {"accept": True}),
+    # reach (issue 36): WeChat sign-in (not configured in the matrix: 404 for all), notices and consent,
+    # the person's real name, minors registered by a guardian
+    Op("GET", "/api/auth/wechat", PUBLIC),
+    Op("POST", "/api/auth/wechat/bind", PUBLIC, body=lambda c: {"phone": new_phone(), "code": "123456"},
+       expect={r: 404 for r in ROLES}),
+    Op("GET", "/api/privacy/notices/{notice_kind}", PUBLIC),
+    Op("POST", "/api/me/consents", ANYONE, fresh={"id_version": "id_number_version"},
+       body=lambda c: {"kind": "id_number", "version": c.ids["id_version"]}),
+    Op("GET", "/api/me/identity", ANYONE),
+    Op("PUT", "/api/me/identity", ANYONE, body=lambda c: {"volunteer_number": f"MX{uuid.uuid4().hex[:12]}"}),
+    Op("POST", "/api/me/minors", ANYONE, fresh={"guardian_version": "guardian_version",
+                                                "privacy_version": "privacy_version"},
+       body=lambda c: {"name": "小华", "birth_date": "2016-05-01", "guardian_consent": c.ids["guardian_version"],
+                       "consent": c.ids["privacy_version"]}),
+    Op("GET", "/api/me/minors", ANYONE),
+    Op("GET", "/api/me/minors/{minor_id}/export", VOLUNTEER, deny=404),  # A's volunteer's own minor
+    Op("POST", "/api/privacy/notices", ADMIN,
+       body=lambda c: {"kind": "guardian", "body": "监护人同意（矩阵测试版）：未满 18 周岁的志愿者须由监护人代为注册。"}),
+    # records (issue 36)
+    Op("POST", "/api/trainings", MANAGER, body=lambda c: {"community_id": C(c), "title": "急救培训",
+                                                          "held_on": "2024-05-01", "minutes": 60}),
+    Op("POST", "/api/trainings/{training_id}/attendance", MANAGER, body=lambda c: {"user_ids": [c.ids["target"]]}),
+    Op("POST", "/api/commendations", MANAGER, body=lambda c: {"community_id": C(c), "user_id": c.ids["target"],
+                                                              "title": "优秀志愿者", "awarded_on": "2024-05-01"}),
+    Op("POST", "/api/evaluations", MANAGER, body=lambda c: {"community_id": C(c), "user_id": c.ids["target"],
+                                                            "rating": 5}),
+    Op("POST", "/api/insurance", MANAGER, body=lambda c: {"community_id": C(c), "user_id": c.ids["target"],
+                                                          "policy_number": "P-1", "starts_on": "2024-01-01",
+                                                          "ends_on": "2030-12-31"}),
+    Op("PUT", "/api/activities/{activity_id}/requirements", MANAGER, body=lambda c: {"requires_insurance": False}),
+    Op("GET", "/api/me/records", ANYONE),
+    Op("GET", "/api/orgs/{org_id}/records-export", MANAGER, query=lambda c: {"format": "csv"}),
+    Op("POST", "/api/records/restores", ADMIN, files=lambda c: {"file": ("r.xlsx", RECORDS_XLSX)}),
+    # on an instance holding communities a pending restore only answers the differences (and closes)
+    Op("POST", "/api/records/restores/{restore_id}/approve", ADMIN, fresh={"restore_id": "restore"}),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
@@ -496,7 +539,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "invitation_id": "invitation",
          "certificate_id": "certificate", "correction_id": "correction",
          "invite_id": "role_invite", "claim_id": "claim", "grid_id": "grid", "micro_grid_id": "micro_grid",
-         "case_id": "case", "photo_id": "case_photo", "street_id": "street", "partner_id": "community_partner"}
+         "case_id": "case", "photo_id": "case_photo", "street_id": "street", "partner_id": "community_partner",
+         "notice_kind": "notice_kind", "minor_id": "minor", "training_id": "training", "restore_id": "restore"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -570,6 +614,15 @@ class Matrix:
             self.open_join_code = (await _ok(self.client, third.manager, "GET",
                                              f"/api/communities/{third.id}/join-code"))["code"]
         ids["open_join_code"] = self.open_join_code
+
+        # issue 36: a notice kind, the volunteer's minor, a training, a pending restore asked by someone else
+        ids["notice_kind"] = "privacy"
+        ids["minor"] = (await _ok(self.client, side.volunteer, "POST", "/api/me/minors", json={
+            "name": "小明", "birth_date": "2015-03-01", "guardian_consent": await self.fresh("guardian_version", side),
+            "consent": await self.fresh("privacy_version", side)}))["id"]
+        ids["training"] = (await _ok(self.client, side.manager, "POST", "/api/trainings", json={
+            "community_id": side.community.id, "title": "消防培训", "held_on": "2024-04-01", "minutes": 30}))["id"]
+        ids["restore"] = await self.fresh("restore", side)
         await self.loop_extras(side)
 
     async def loop_extras(self, side: Side) -> None:
@@ -746,6 +799,15 @@ class Matrix:
         if kind == "join_request":  # a stranger asks to join the side's community
             stranger = await self.world.person("申请人")
             return (await _ok(c, stranger, "POST", "/api/join-requests", json={"join_code": side.ids["join_code"]}))["id"]
+        if kind == "restore":  # a pending restore asked by someone else than any role of the matrix
+            async with self.world.pool.acquire() as conn:
+                return await conn.fetchval(
+                    """insert into record_restores (state, file_sha256, payload, summary, requested_by, created_at)
+                       values ('pending', repeat('0', 64), $2::text::jsonb, '{}', $1, now()) returning id""",
+                    side.manager.id,
+                    '{"people": [], "service": [], "training": [], "commendations": [], "evaluations": []}')
+        if kind in ("guardian_version", "privacy_version", "id_number_version"):  # the notice's current version
+            return (await _ok(c, side.volunteer, "GET", f"/api/privacy/notices/{kind.removesuffix('_version')}"))["version"]
         if kind in ("sms_register", "sms_reset"):  # a phone with a live SMS code (sent without the matrix's address)
             from domain.people import phones
             phone = (await self.world.person("找回者", password="matrix-pass-1")).phone if kind == "sms_reset" \

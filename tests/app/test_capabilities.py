@@ -14,7 +14,7 @@ from api.app import create_app
 from domain import cases, checkin, demo, ledger, notify, supermarket, timebank
 from domain.checkin import activities, offline, scans
 from domain.core import sweeper
-from domain.people import auth
+from domain.people import auth, wechat
 from domain.rankings import expiry
 
 # What the product promises, written down: which codes a scan acts on, which a phone may preview
@@ -27,8 +27,10 @@ EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activit
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind,
                    offline.prune_scan_nonces,  # scan nonces past the longest accepted delay (issue 21)
                    timebank.lapse_accepted_services, auth.forget_old_tries,
-                   cases.sweep_escalations}  # overdue cases escalate (issue 32)
-EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases"]
+                   cases.sweep_escalations,
+                   wechat.forget_old_tickets}  # WeChat sign-in tickets (issue 36)  # overdue cases escalate (issue 32)
+EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases",
+                         "reach", "records"]
 
 
 def test_the_list_names_every_capability_once():

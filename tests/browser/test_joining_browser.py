@@ -59,6 +59,7 @@ def test_stranger_asks_to_join_at_the_activity_and_is_checked_in_on_approval(liv
     screenshot(page, "joining-register-360")
     page.fill("#register-code", sms_code(phone))  # what the log sender wrote: the SMS on the phone
     page.fill("#register-password", PASSWORD)
+    page.check("#register-consent")  # the privacy notice (issue 36): no account without the tick
     page.click("#register-form button[type=submit]")
 
     # Back at the poster: joining is phrased as the way in, with the button to ask to join.

@@ -266,7 +266,9 @@ async def test_finding_7_a_managers_reason_reaches_the_sms_only_made_safe(client
 async def test_wechat_subscription_messages_use_a_token_and_the_template(client, world, pool, gateway):
     clock.freeze(NOON)
     community, volunteer, redemption_id = await requested(client, world)
-    r = await client.put("/api/me/messages/wechat", json={"openid": "o-abc-123"}, headers=volunteer.headers)
+    async with pool.acquire() as conn:  # as WeChat sign-in binds it, from a code the server exchanged (issue 36)
+        await notify.bind_wechat(conn, volunteer.id, f"o-abc-{volunteer.id}")
+    r = await client.get("/api/me/messages/settings", headers=volunteer.headers)
     assert r.status_code == 200 and r.json()["can_wechat"] is True
     r = await client.put("/api/me/messages/settings/redemption_approved", json={"channels": ["wechat"]},
                          headers=volunteer.headers)
@@ -279,7 +281,7 @@ async def test_wechat_subscription_messages_use_a_token_and_the_template(client,
     assert token["query"] == {"grant_type": ["client_credential"], "appid": ["wx-app"], "secret": ["wx-secret"]}
     [sent] = gateway.posts("/cgi-bin/message/subscribe/send")
     assert sent["query"] == {"access_token": ["TOKEN-1"]}
-    assert sent["json"]["touser"] == "o-abc-123" and sent["json"]["template_id"] == "TPL-1"
+    assert sent["json"]["touser"] == f"o-abc-{volunteer.id}" and sent["json"]["template_id"] == "TPL-1"
     assert sent["json"]["data"]["thing1"] == {"value": "兑换已通过"}
     assert sent["json"]["page"] == f"/shop.html?tab=mine&redemption={redemption_id}"
 
@@ -288,7 +290,7 @@ async def test_wechat_errcode_counts_as_a_failure(client, world, pool, gateway):
     clock.freeze(NOON)
     person = await world.person()
     async with pool.acquire() as conn, conn.transaction():
-        await notify.bind_wechat(conn, person.id, "o-x")
+        await notify.bind_wechat(conn, person.id, f"o-x-{person.id}")
         await notify.set_preference(conn, person.id, "report_verified", ["wechat"])
         await notify.send(conn, person.id, "report_verified", community_id=None, params={"points": 3})
     gateway.wechat_errcode = 43101  # the person has not subscribed

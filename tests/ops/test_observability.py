@@ -124,7 +124,8 @@ async def test_two_workers_metrics_match_the_database_and_logs_keep_no_secrets(s
         phone = new_phone()
         sent = await s.call("POST", "/api/auth/phone-codes", expect=202, json={"phone": phone, "purpose": "register"})
         await s.call("POST", "/api/auth/register", expect=201,
-                     json={"phone": phone, "password": PASSWORD, "name": f"居民{i}", "code": sent.json()["demo_code"]})
+                     json={"phone": phone, "password": PASSWORD, "name": f"居民{i}", "code": sent.json()["demo_code"],
+                           "consent": 1})
         login = (await s.call("POST", "/api/auth/login", json={"phone": phone, "password": PASSWORD})).json()
         s.secrets |= {phone, login["token"], login["csrf"]}
         async with pool.acquire() as conn:

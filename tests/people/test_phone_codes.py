@@ -34,9 +34,9 @@ async def invited_phone(client, world) -> tuple[str, int]:
 async def test_finding_4_invited_account_cannot_be_claimed_without_the_code(client, world, pool):
     """Issue 16 finding 4: POST /api/auth/register with an invited phone and any password took the account."""
     phone, user_id = await invited_phone(client, world)
-    attempts = [{"phone": phone, "password": PASSWORD, "name": "冒名"},                      # no code at all
-                {"phone": phone, "password": PASSWORD, "name": "冒名", "code": "000000"},   # a guess, before any code
-                {"phone": phone, "password": PASSWORD, "name": "冒名", "code": ""}]
+    attempts = [{"phone": phone, "consent": 1, "password": PASSWORD, "name": "冒名"},                      # no code at all
+                {"phone": phone, "consent": 1, "password": PASSWORD, "name": "冒名", "code": "000000"},   # a guess, before any code
+                {"phone": phone, "consent": 1, "password": PASSWORD, "name": "冒名", "code": ""}]
     for body in attempts:
         r = await client.post("/api/auth/register", json=body)
         assert r.status_code == 422, r.text
@@ -44,19 +44,19 @@ async def test_finding_4_invited_account_cannot_be_claimed_without_the_code(clie
     # The attacker asks for a code for their own phone and uses it on the invited one: refused.
     mine = new_phone()
     assert (await send(client, mine)).status_code == 202
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "冒名",
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "冒名",
                                                       "code": sms_code(mine)})
     assert r.status_code == 422 and r.json()["error"] == "sms_code_invalid"
     # A code was sent to the invited phone (by the attacker), but they cannot read it: guesses fail.
     assert (await send(client, phone)).status_code == 202
     real = sms_code(phone)
     wrong = f"{(int(real) + 1) % 10**6:06d}"
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "冒名", "code": wrong})
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "冒名", "code": wrong})
     assert r.status_code == 422
     assert await pool.fetchval("select password_hash from users where id = $1", user_id) is None
     assert await pool.fetchval("select count(*) from sessions where user_id = $1", user_id) == 0
     # The owner, with the code from their phone, claims the account with its membership.
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "吴磊", "code": real})
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "吴磊", "code": real})
     assert r.status_code == 201 and r.json()["user_id"] == user_id
     client.cookies.clear()
 
@@ -73,18 +73,18 @@ async def test_a_code_is_six_digits_works_once_and_for_five_minutes_and_is_store
     assert code not in json.dumps({k: str(v) for k, v in dict(stored[0]).items()})
     # 5 minutes and a second later the code is dead.
     clock.advance(timedelta(minutes=5, seconds=1))
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "刘芳", "code": code})
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "刘芳", "code": code})
     assert r.status_code == 422 and r.json()["error"] == "sms_code_invalid"
     # A new code inside its 5 minutes works, once.
     assert (await send(client, phone)).status_code == 202
     code = sms_code(phone)
     clock.advance(timedelta(minutes=4, seconds=59))
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "刘芳", "code": code})
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "刘芳", "code": code})
     assert r.status_code == 201, r.text
     client.cookies.clear()
     r = await client.post("/api/auth/password-reset", json={"phone": phone, "code": code, "new_password": "other-pass-1"})
     assert r.status_code == 422 and r.json()["error"] == "sms_code_invalid"  # another purpose, and already spent
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "刘芳", "code": code})
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "刘芳", "code": code})
     assert r.status_code == 422 and r.json()["error"] == "sms_code_invalid"
 
 
@@ -96,7 +96,7 @@ async def test_wrong_codes_lock_out_after_the_limit(client, pool):
     assert (await send(client, phone)).status_code == 202
     right = sms_code(phone)
     wrong = f"{(int(right) + 500) % 10**6:06d}"
-    body = {"phone": phone, "password": PASSWORD, "name": "刘芳"}
+    body = {"phone": phone, "consent": 1, "password": PASSWORD, "name": "刘芳"}
     results = []
     for _ in range(5):
         r = await client.post("/api/auth/register", json={**body, "code": wrong})
@@ -249,7 +249,7 @@ async def test_the_http_sender_makes_the_exact_request_to_the_gateway(client, se
     assert set(sent) == {"phone", "message"} and sent["phone"] == phone
     code = re.fullmatch(r"【邻里】验证码(\d{6})，5分钟内有效", sent["message"]).group(1)
     # The code the gateway carried registers the phone.
-    r = await client.post("/api/auth/register", json={"phone": phone, "password": PASSWORD, "name": "刘芳", "code": code})
+    r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "刘芳", "code": code})
     assert r.status_code == 201
     client.cookies.clear()
     # A gateway failure is a 503, not a 500 and not a silent success.

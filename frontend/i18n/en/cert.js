@@ -21,4 +21,6 @@ export default {
   "cert.other": "Other records (imported history)",
 
   "cert.verify_hint": "Scan the code or open the link to verify this certificate",
+  "cert.id_number": "ID number: {id}",
+  "cert.volunteer_number": "Volunteer number: {number}",
 };

@@ -121,4 +121,5 @@ export default {
   "console.target_other": "item",
   "console.default_manager_name": "Manager",
   "console.invited_manager": "{name} is invited; they manage once they accept",
+  "console.export_records": "Export volunteer records",
 };

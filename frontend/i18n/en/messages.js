@@ -10,6 +10,6 @@ export default {
   "messages.quiet_hours": "No text messages between 9 pm and 8 am; those are sent after 8 am.",
   "messages.channel.sms": "Text message",
   "messages.channel.wechat": "WeChat",
-  "messages.wechat_unbound": "WeChat messages need the Linli service account to be followed and allowed in WeChat first.",
+  "messages.wechat_unbound": "WeChat messages need you to open Linli in WeChat and log in with WeChat once.",
   "messages.saved": "Saved",
 };

@@ -21,4 +21,6 @@ export default {
   "cert.other": "其他记录（导入的历史时长等）",
 
   "cert.verify_hint": "扫码或访问链接可核验本证明",
+  "cert.id_number": "身份证号：{id}",
+  "cert.volunteer_number": "志愿者编号：{number}",
 };

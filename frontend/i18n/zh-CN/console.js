@@ -121,4 +121,5 @@ export default {
   "console.target_other": "对象",
   "console.default_manager_name": "管理员",
   "console.invited_manager": "已邀请{name}，对方接受后成为管理员",
+  "console.export_records": "导出志愿记录",
 };

@@ -10,6 +10,6 @@ export default {
   "messages.quiet_hours": "晚上 9 点到早上 8 点不发短信，这段时间的短信会在早上 8 点后送达。",
   "messages.channel.sms": "短信",
   "messages.channel.wechat": "微信",
-  "messages.wechat_unbound": "微信通知需要先在微信中关注并授权“邻里”服务号。",
+  "messages.wechat_unbound": "微信通知需要您先在微信中打开邻里，用“微信登录”登录一次。",
   "messages.saved": "已保存",
 };
