@@ -19,6 +19,7 @@ from api.controllers import certificates as certificates_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
 from api.controllers import notify as notify_api
+from api.controllers import oversight as oversight_api
 from api.controllers import rankings as rankings_api
 from api.controllers import reports as reports_api
 from api.controllers import scanning as scanning_api
@@ -62,6 +63,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
     Capability("units", units_api.CONTROLLERS),  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
+    Capability("oversight", oversight_api.CONTROLLERS),  # what is held for a second person; flags (issue 30)
 )
 
 

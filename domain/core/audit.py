@@ -52,6 +52,8 @@ ACTS = frozenset({
     # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
     "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
     "adjustment_policy", "invitation_answer",
+    # issue 30: acts held for a second person (maker-checker beyond adjustments), flags about managers
+    "held_request", "held_approve", "held_reject", "manager_flag_dismiss",
 })
 
 
