@@ -220,6 +220,7 @@ class Credited(msgspec.Struct, frozen=True):
     points: int
     minutes: int
     cap: dict[str, Any]
+    held: dict[str, Any] = {}  # {held_id}: a manager's own check-out, its credit held (issue 30)
 
 
 class _Scan(msgspec.Struct):
@@ -311,8 +312,15 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
     now = offline.scan_time(context.scanned_at, received)  # the device's time of a late (queued) scan
     ledger.refuse_self_payment(actor_id, user_id)  # a scan credits its person: never whoever recorded it
     for _ in range(_DECISIONS):
-        result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
-                               actor_id=actor_id, context=context, holder=holder)
+        if scan.own and source == "self":
+            # A manager's own scan writes its attendance and the held credit together (issue 30): one
+            # transaction, where everyone else's scan is one statement.
+            async with conn.transaction():
+                result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
+                                       actor_id=actor_id, context=context, holder=holder)
+        else:
+            result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
+                                   actor_id=actor_id, context=context, holder=holder)
         if result is not None:
             return result
         again = await _load_scan(conn, scan.activity.id, user_id, context.nonce)
@@ -373,7 +381,7 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
         return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=paid.points,
                           minutes=paid.minutes, details=CheckOutDetails(
                               attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                              checked_out_at=at.isoformat(), **paid.cap, **holder))
+                              checked_out_at=at.isoformat(), **paid.cap, **paid.held, **holder))
     if not replay and not await _claim(conn, scan, user_id, context, received):
         return None
     if step == "confirm_check_out":
@@ -459,9 +467,9 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         flags += await fraud.flag_self_scan(conn, activity_id=activity.id, attendance_id=attendance_id,
                                             user_id=user_id, at=now, lat=context.lat, lng=context.lng, seen=seen)
     extra: dict[str, Any] = {}
-    if scan.own and source == "self":
-        extra["held_id"] = await hold_own_credit(conn, activity, attendance_id, user_id, phase="in",
-                                                 points=held_points, minutes=0)
+    if scan.own and source == "self" and (held := await hold_own_credit(
+            conn, activity, attendance_id, user_id, phase="in", points=held_points, minutes=0)) is not None:
+        extra["held_id"] = held
     if late:
         extra.update(late=True, received_at=received.isoformat())
     if flags:
@@ -514,18 +522,19 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
         return None
     points = row["points"]
     metrics.transfer_posted(conn, "points", "award", points)
-    if own:
-        await hold_own_credit(conn, activity, attendance.id, attendance.user_id, phase="out", points=held[0],
-                              minutes=held[1])
+    held_id = await hold_own_credit(conn, activity, attendance.id, attendance.user_id, phase="out",
+                                    points=held[0], minutes=held[1]) if own else None
     if auto:
         full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
                                       activity.max_minutes)
-        if full > minutes:
+        if full > minutes + held[1]:
             await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance.id, user_id=attendance.user_id,
-                             reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
+                             reason="auto_checkout", details={"credited_minutes": minutes + held[1],
+                                                              "window_minutes": full,
                                                               "last_seen_at": at.isoformat(),
                                                               "until": until.isoformat()})
-    return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points))
+    return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points),
+                    held={"held_id": held_id} if held_id is not None else {})
 
 
 async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, attendance_id: int, until: datetime, *,
@@ -536,6 +545,9 @@ async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, att
     attendance = await _lock_attendance(conn, attendance_id)
     if attendance.state != "done" or not attendance.auto_checkout:
         raise DomainError("invalid_state", details={"state": attendance.state})
+    if await conn.fetchval("select 1 from held_acts where attendance_id = $1 and state = 'pending'", attendance_id):
+        # a manager's own credit is held (issue 30): decided first, or this would pay its minutes twice
+        raise DomainError("invalid_state", details={"problem": "a held credit of this attendance waits"})
     full = rules.attended_minutes(attendance.checked_in_at, until, activity.starts_at, activity.ends_at,
                                   activity.max_minutes)
     extra = max(0, full - attendance.minutes)

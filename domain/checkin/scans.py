@@ -66,6 +66,7 @@ class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
     late: bool | UnsetType = UNSET             # issue 21: a queued (offline) scan, at the device's time ...
     received_at: str | UnsetType = UNSET       # ... that reached the server then
     flagged: list[str] | UnsetType = UNSET     # fraud signals raised by this check-in (domain/checkin/fraud.py)
+    held_id: int | UnsetType = UNSET           # issue 30: a manager's own scan; its credit waits for another manager
     user_id: int | UnsetType = UNSET           # a station scan: whose card it was
     user_name: str | UnsetType = UNSET
 
@@ -79,6 +80,7 @@ class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
     points_wanted: int | UnsetType = UNSET
     late: bool | UnsetType = UNSET                 # issue 21: a queued scan that arrived after ...
     after_auto_checkout: bool | UnsetType = UNSET  # ... the automatic check-out: credited up to its time
+    held_id: int | UnsetType = UNSET               # issue 30: a manager's own scan; its credit waits
     user_id: int | UnsetType = UNSET
     user_name: str | UnsetType = UNSET
 
