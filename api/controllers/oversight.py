@@ -66,11 +66,11 @@ class OversightController(Controller):
             return await flags.list_flags(conn, actor, community_id=community_id, open_only=open_only,
                                           lang=request_lang(request))
 
-    @post("/manager-flags/{flag_id:int}/dismiss", status_code=200)
-    async def dismiss_flag(self, request: Request, actor: Actor, pool: asyncpg.Pool, flag_id: int,
+    @post("/manager-flags/{manager_flag_id:int}/dismiss", status_code=200)
+    async def dismiss_flag(self, request: Request, actor: Actor, pool: asyncpg.Pool, manager_flag_id: int,
                            data: ReasonIn) -> flags.ManagerFlag:
         async with pool.acquire() as conn:
-            return await flags.dismiss(conn, actor, flag_id, data.reason, ip=client_ip(request),
+            return await flags.dismiss(conn, actor, manager_flag_id, data.reason, ip=client_ip(request),
                                        lang=request_lang(request))
 
 

@@ -686,7 +686,7 @@ MANAGER_ACTS = {
     ("PUT", "/api/communities/{community_id}/join-policy"): _join_policy,
     ("POST", "/api/held/{held_kind}/{item_id}/approve"): _held_approve,
     ("POST", "/api/held/{held_kind}/{item_id}/reject"): _held_reject,
-    ("POST", "/api/manager-flags/{flag_id}/dismiss"): _manager_flag_dismiss,
+    ("POST", "/api/manager-flags/{manager_flag_id}/dismiss"): _manager_flag_dismiss,
     ("POST", "/api/communities/{community_id}/imports"): _import,
     ("POST", "/api/communities/{community_id}/residents"): _resident,
     ("POST", "/api/communities/{community_id}/members/{user_id}/card"): _card_reissue,

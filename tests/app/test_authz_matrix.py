@@ -31,7 +31,11 @@ from domain.checkin import codes
 from tests.conftest import Person, World, new_phone, sms_code
 from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg
 
-ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin")
+ROLES = ("anonymous", "volunteer", "courier", "manager_a", "manager_b", "admin",
+         # issue 30: above and beside the communities. The street manager manages the street both
+         # sides share, the district manager its district; the unit administrator runs side A's unit.
+         "street_manager", "district_manager", "unit_admin")
+LEVEL_MANAGERS = ("street_manager", "district_manager")
 SIDES = ("A", "B")
 
 # ---- who is allowed -------------------------------------------------------------------------------
@@ -49,6 +53,10 @@ def OWNER_OR_MANAGER(role, side): return VOLUNTEER(role, side) or MANAGER(role, 
 def COURIER_OR_MANAGER(role, side): return COURIER(role, side) or MANAGER(role, side)
 def MEMBER_OR_OWN_MANAGER(role, side): return MEMBER(role, side) or role == f"manager_{side.lower()}"
 def ANY_MANAGER(role, side): return role in ("admin", "manager_a", "manager_b")
+# The second person on what a community holds (DESIGN.md "Roles follow the tree"): its managers, the
+# managers of its street and district, an admin.
+def CHECKER(role, side): return MANAGER(role, side) or role in LEVEL_MANAGERS
+def READER(role, side): return MANAGER(role, side) or role in LEVEL_MANAGERS  # require_reader
 def INVITEE(role, side): return role == "courier"
 
 
@@ -175,6 +183,16 @@ TABLE = [
     Op("POST", "/api/transfers/{transfer_id}/reverse", MANAGER, fresh={"transfer_id": "transfer"},
        body=lambda c: {"reason": "录错了"}),
     Op("GET", "/api/users/{user_id}/statement", MANAGER, deny=404),
+    # what is held for a second person, and the flags about managers (issue 30): the community's
+    # other managers and the managers of its street and district decide; anyone else hears of nothing
+    Op("GET", "/api/held", CHECKER, query=lambda c: {"community_id": C(c)}),
+    Op("POST", "/api/held/{held_kind}/{item_id}/approve", CHECKER, deny=404, fresh={"item_id": "held_policy"},
+       body=lambda c: {}),
+    Op("POST", "/api/held/{held_kind}/{item_id}/reject", CHECKER, deny=404, fresh={"item_id": "held_policy"},
+       body=lambda c: {"reason": "不宜自动通过"}),
+    Op("GET", "/api/manager-flags", CHECKER, query=lambda c: {"community_id": C(c)}),
+    Op("POST", "/api/manager-flags/{manager_flag_id}/dismiss", CHECKER, deny=404,
+       fresh={"manager_flag_id": "manager_flag"}, body=lambda c: {"reason": "已核实"}),
     # activities and check-in
     Op("GET", "/api/activities", ANYONE, query=lambda c: {"community_id": C(c)}),  # filtered to what one may see
     Op("POST", "/api/activities", MANAGER, body=lambda c: {
@@ -391,7 +409,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "unit_id": "unit", "unit_report_id": "unit_report", "need_id": "need", "level_id": "street",
          "join_request_id": "join_request", "join_code": "join_code",
          "invitation_id": "invitation",
-         "certificate_id": "certificate", "correction_id": "correction"}
+         "certificate_id": "certificate", "correction_id": "correction",
+         "held_kind": "held_kind", "item_id": "held_item", "manager_flag_id": "manager_flag"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -409,6 +428,8 @@ class Matrix:
             await self.extras(side)
         self.people = {"volunteer": self.a.volunteer, "courier": self.a.courier, "manager_a": self.a.manager,
                        "manager_b": self.b.manager, "admin": self.admin}
+        for role in ("street_manager", "district_manager", "unit_admin"):
+            self.people[role] = await self.twin(role)
 
     async def extras(self, side: Side) -> None:
         """What the matrix needs beyond Builder.side: codes, a household, a posting and its appeal,
@@ -452,9 +473,20 @@ class Matrix:
             self.open_join_code = (await _ok(self.client, third.manager, "GET",
                                              f"/api/communities/{third.id}/join-code"))["code"]
         ids["open_join_code"] = self.open_join_code
+        ids["held_kind"] = "policy"
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
+        if kind == "held_policy":  # the side's deputy turns auto-approval on: held for a second person
+            r = await _ok(c, await self.deputy(side), "PUT", f"/api/communities/{side.community.id}/join-policy",
+                          json={"auto_approve": True}, status=(202,))
+            return r["pending_id"]
+        if kind == "manager_flag":  # a flag about the side's deputy (one per reason and day: a new day each)
+            self.flag_days = getattr(self, "flag_days", 0) + 1
+            return await self.world.pool.fetchval(
+                """insert into manager_flags (community_id, manager_id, reason, day, created_at)
+                   values ($1, $2, 'velocity', current_date - $3::int, now()) returning id""",
+                side.community.id, (await self.deputy(side)).id, self.flag_days)
         if kind == "street":  # not new: the street both sides share (its spending area, settlement)
             return side.ids["street"]
         if kind == "correction":
@@ -592,6 +624,12 @@ class Matrix:
         elif role.startswith("manager"):
             community = (self.a if role == "manager_a" else self.b).community.id
             await _ok(self.client, self.admin, "POST", f"/api/orgs/{community}/managers", json={"user_id": person.id})
+        elif role in LEVEL_MANAGERS:
+            level = self.a.ids["street" if role == "street_manager" else "district"]
+            await _ok(self.client, self.admin, "POST", f"/api/orgs/{level}/managers", json={"user_id": person.id})
+        elif role == "unit_admin":
+            await _ok(self.client, self.admin, "POST", f"/api/units/{self.a.ids['unit']}/admins",
+                      json={"phone": person.phone}, status=(204,))
         return person
 
     async def cell(self, op: Op, role: str, side_name: str) -> httpx.Response:

@@ -27,7 +27,8 @@ EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activit
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind,
                    offline.prune_scan_nonces,  # scan nonces past the longest accepted delay (issue 21)
                    timebank.lapse_accepted_services, auth.forget_old_tries}
-EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify"]
+EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify",
+                         "oversight"]
 
 
 def test_the_list_names_every_capability_once():

@@ -29,6 +29,7 @@ export default {
   "nav.unread": "{n} unread",
 
   "title.messages": "Messages · Linli",
+  "title.held": "Review · Linli",
   "title.login": "Log in · Linli",
   "title.me": "Me · Linli",
   "title.statement": "History · Linli",

@@ -24,4 +24,7 @@ export default {
   "levels.settlement": "Cross-community settlement",
   "levels.settlement_hint": "Each month, what the communities of this area spent of each other's points and minutes.",
   "levels.settlement_open": "Open the settlement",
+  "levels.held": "Review and warnings",
+  "levels.held_hint": "What the communities hold for a second person, and warnings about managers. A street manager may be that second person.",
+  "levels.held_open": "Open the review queue",
 };

@@ -29,6 +29,7 @@ export default {
   "nav.unread": "{n} 条未读",
 
   "title.messages": "消息 · 邻里",
+  "title.held": "待复核 · 邻里",
   "title.login": "登录 · 邻里",
   "title.me": "我的 · 邻里",
   "title.statement": "明细 · 邻里",

@@ -24,4 +24,7 @@ export default {
   "levels.settlement": "通兑结算",
   "levels.settlement_hint": "本范围内各社区之间每月互相使用积分和时长的对账。",
   "levels.settlement_open": "查看通兑结算",
+  "levels.held": "待复核与风险提示",
+  "levels.held_hint": "各社区等待第二人复核的事项，以及关于管理员的风险提示。街道管理员可以作为第二人复核。",
+  "levels.held_open": "打开待复核",
 };
