@@ -1,25 +1,24 @@
 // 待复核: one queue of every act held for a second person (issue 30), and the flags about managers.
 // The community's other managers and the street's (or district's) managers decide; the maker sees
 // their own items and may withdraw them; the maker is told of each decision (inbox).
-import { api, handlePageError, requireLogin, showError, toast } from "./api.js";
+import { api, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 
 initPage();
-requireLogin();
 
 const $ = (id) => document.getElementById(id);
 let me = null;
 
-function value(unit, n) {
-  return unit === "minutes" ? fmtMinutes(n, { signed: true }) : t("unit.points", { n: fmtPoints(n, { signed: true }) });
+function value(unit, n, signed = false) {
+  return unit === "minutes" ? fmtMinutes(n, { signed }) : t("unit.points", { n: fmtPoints(n, { signed }) });
 }
 
 // What approving does, in words.
 function summary(item) {
   const s = item.summary;
   switch (item.kind) {
-    case "adjustment": return `${value(s.unit, s.amount)} · ${s.reason}`;
+    case "adjustment": return `${value(s.unit, s.amount, true)} · ${s.reason}`;
     case "mark": return t("held.sum_mark", { people: s.user_ids.length, minutes: s.minutes });
     case "activity": return t("held.sum_activity", { title: item.evidence.title || "",
       points: fmtPoints(item.evidence.each?.points ?? 0) });
