@@ -340,3 +340,34 @@ async def test_a_hostile_run_leaves_the_audit_clean_and_the_attempts_flagged(cli
     r = await client.post(f"/api/manager-flags/{mine[0]['id']}/dismiss", headers=street.headers,
                           json={"reason": "已约谈"})
     assert r.status_code == 200 and r.json()["resolved_at"], r.text
+
+
+# ---- item 8, first mutation: roles follow the tree ---------------------------------------------------
+
+async def test_item_8_street_and_district_managers_do_not_decide_join_requests(client, world, pool):
+    """Street and district managers read a community and act as the second person on what it holds,
+    but membership is the community's own decision: `require_manager` → `require_reader` in joining
+    (a street manager then admits a stranger) fails here."""
+    c = await world.community("八号社区")
+    street = await appoint(client, world, c.street_id, "街道书记")
+    district = await appoint(client, world, c.district_id, "区负责人")
+    stranger = await world.person("陌生人")
+    code = (await client.get(f"/api/communities/{c.id}/join-code", headers=c.manager.headers)).json()["code"]
+    asked = (await client.post("/api/join-requests", headers=stranger.headers, json={"join_code": code})).json()
+
+    async def state() -> tuple:
+        return (await pool.fetchval("select count(*) from org_members where user_id = $1", stranger.id),
+                await pool.fetchval("select state from join_requests where id = $1", asked["id"]),
+                await pool.fetchval("select count(*) from audit_log where community_id = $1", c.id),
+                [tuple(r) for r in await pool.fetch("select unit, balance from accounts where user_id = $1 "
+                                                    "order by unit", stranger.id)])
+
+    before = await state()
+    for who in (street, district):
+        for action, body in (("approve", None), ("reject", {"reason": "不认识"})):
+            r = await client.post(f"/api/join-requests/{asked['id']}/{action}", headers=who.headers,
+                                  **({"json": body} if body else {}))
+            assert r.status_code == 403 and r.json()["error"] == "forbidden", r.text
+    assert await state() == before == (0, "pending", before[2], before[3])
+    # They do read the community's queue of held acts (the second person on what it holds).
+    assert (await client.get("/api/held", headers=street.headers, params={"community_id": c.id})).status_code == 200
