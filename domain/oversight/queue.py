@@ -53,7 +53,8 @@ class Decided:
 
 
 Lister = Callable[[asyncpg.Connection, Actor, list[int] | None], Awaitable[list[HeldItem]]]
-Decider = Callable[[asyncpg.Connection, Actor, int, str, str | None], Awaitable[Decided]]
+# (connection, who decides, the item's id, the reason (None: an approval without one), the address)
+Decider = Callable[[asyncpg.Connection, Actor, int, str | None, str | None], Awaitable[Decided]]
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,15 @@ async def _adjustment_decided(conn: asyncpg.Connection, request_id: int) -> Deci
                    f"adjustment of {row['amount']} {row['unit']}")
 
 
-async def _approve_adjustment(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str,
+async def _approve_adjustment(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
                               ip: str | None) -> Decided:
     await adjustments.approve(conn, actor, item_id, ip=ip)
     return await _adjustment_decided(conn, item_id)
 
 
-async def _reject_adjustment(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str,
+async def _reject_adjustment(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
                              ip: str | None) -> Decided:
-    await adjustments.reject(conn, actor, item_id, reason, ip=ip)
+    await adjustments.reject(conn, actor, item_id, reason or "", ip=ip)
     return await _adjustment_decided(conn, item_id)
 
 
@@ -146,7 +147,7 @@ async def _lock_held(conn: asyncpg.Connection, actor: Actor, held_id: int, kind:
     return row
 
 
-async def _apply(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, reason: str,
+async def _apply(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, reason: str | None,
                  ip: str | None) -> dict[str, Any]:
     """What approving a held act does, per kind; returns what it did (kept on the row and audited)."""
     payload = _json(row["payload"])
@@ -178,7 +179,8 @@ async def _communities(conn: asyncpg.Connection, user_id: int) -> list[int]:
 
 
 def _held_decider(kind: str, approve: bool) -> Decider:
-    async def decide(conn: asyncpg.Connection, actor: Actor, held_id: int, reason: str, ip: str | None) -> Decided:
+    async def decide(conn: asyncpg.Connection, actor: Actor, held_id: int, reason: str | None,
+                     ip: str | None) -> Decided:
         row = await _lock_held(conn, actor, held_id, kind)
         if approve and actor.id == row["maker_id"]:
             raise forbidden("nobody approves their own act: another manager must")
@@ -225,17 +227,17 @@ async def _redemption_decided(conn: asyncpg.Connection, redemption_id: int) -> D
                    f"on-the-spot redemption of “{row['reward_name']}”")
 
 
-async def _approve_redemption(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str,
+async def _approve_redemption(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
                               ip: str | None) -> Decided:
     decided = await _redemption_decided(conn, item_id)
     await supermarket.approve(conn, actor, item_id)
     return decided
 
 
-async def _reject_redemption(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str,
+async def _reject_redemption(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
                              ip: str | None) -> Decided:
     decided = await _redemption_decided(conn, item_id)
-    await supermarket.reject(conn, actor, item_id, reason)
+    await supermarket.reject(conn, actor, item_id, reason or "")
     return decided
 
 
@@ -263,8 +265,9 @@ async def _presence(conn: asyncpg.Connection, actor: Actor, scope: list[int] | N
 
 
 def _presence_decider(action: review.Resolution) -> Decider:
-    async def decide(conn: asyncpg.Connection, actor: Actor, flag_id: int, reason: str, ip: str | None) -> Decided:
-        flag = await review.resolve(conn, actor, flag_id, action, reason, ip=ip)
+    async def decide(conn: asyncpg.Connection, actor: Actor, flag_id: int, reason: str | None,
+                     ip: str | None) -> Decided:
+        flag = await review.resolve(conn, actor, flag_id, action, reason or "", ip=ip)
         community_id = await conn.fetchval("select a.community_id from scan_flags f join activities a "
                                            "on a.id = f.activity_id where f.id = $1", flag.id)
         return Decided(None, community_id, "", "")
@@ -312,14 +315,14 @@ async def decide(conn: asyncpg.Connection, actor: Actor, kind: str, item_id: int
     source = SOURCES.get(kind)
     if source is None:
         raise not_found("held item")
-    reason = clean_reason(reason) if reason or not approve else ""
+    text = clean_reason(reason, required=not approve)  # a rejection says why; an approval may
     async with conn.transaction():
-        decided = await (source.approve if approve else source.reject)(conn, actor, item_id, reason or "已复核", ip)
+        decided = await (source.approve if approve else source.reject)(conn, actor, item_id, text, ip)
         if decided.maker_id is not None and decided.maker_id != actor.id:
             await notify.send(conn, decided.maker_id, "held_decided", community_id=decided.community_id,
                               params={"item": item_id, "what_zh": decided.what_zh, "what_en": decided.what_en,
                                       "decision_zh": "通过" if approve else "驳回",
                                       "decision_en": "approved" if approve else "rejected",
-                                      "reason": "" if approve else reason},
+                                      "reason": text or ""},
                               link="/held.html")
     return decided
