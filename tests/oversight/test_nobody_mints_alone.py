@@ -371,3 +371,46 @@ async def test_item_8_street_and_district_managers_do_not_decide_join_requests(c
     assert await state() == before == (0, "pending", before[2], before[3])
     # They do read the community's queue of held acts (the second person on what it holds).
     assert (await client.get("/api/held", headers=street.headers, params={"community_id": c.id})).status_code == 200
+
+
+# ---- the queue's other sources -----------------------------------------------------------------------
+
+async def test_marks_add_up_to_the_daily_limit_too(client, world, pool):
+    c = await world.community("补录社区")
+    people = [await world.member(c, f"成员{i}") for i in range(3)]
+    activity = await create_activity(client, c, points=200)
+    assert (await client.post(f"/api/activities/{activity['id']}/publish", headers=c.manager.headers)).status_code == 200
+    answers = []
+    for person in people:
+        r = await client.post(f"/api/activities/{activity['id']}/attendance/mark", headers=c.manager.headers,
+                              json={"user_ids": [person.id], "reason": "补签", "minutes": 30})
+        answers.append(r.status_code)
+    assert answers == [200, 200, 202]  # 200 + 200, then 600 > the daily limit of 500
+    assert [await balance(client, p) for p in people] == [200, 200, 0]
+    held = [i for i in (await client.get("/api/held", headers=c.manager.headers)).json()["items"]
+            if i["community_id"] == c.id]
+    assert [(i["kind"], i["can_decide"]) for i in held] == [("mark", False)]  # the maker cannot decide it
+    assert held[0]["evidence"]["daily_limit"]["points"] == {"today": 400, "adding": 200, "limit": 500}
+    async with pool.acquire() as conn:
+        assert await report.report(conn, [c.id]) == {}
+
+
+async def test_presence_waiting_after_an_automatic_check_out_is_in_the_queue(client, world, pool):
+    c = await world.community("在场社区")
+    member = await world.member(c, "成员")
+    deputy = await appoint(client, world, c.id, "副主任")
+    activity = await create_activity(client, c, points=5, points_per_hour=60)
+    await client.post(f"/api/activities/{activity['id']}/publish", headers=c.manager.headers)
+    poster = await pool.fetchval("select code from codes where kind = 'poster' and target_id = $1", activity["id"])
+    assert (await client.post("/api/scans", headers=member.headers, json={"code": poster})).status_code == 200
+    clock.advance(timedelta(hours=2))
+    assert (await client.post(f"/api/activities/{activity['id']}/close", headers=c.manager.headers)).status_code == 200
+    [item] = [i for i in (await client.get("/api/held", headers=deputy.headers,
+                                           params={"community_id": c.id})).json()["items"] if i["kind"] == "presence"]
+    assert item["subject"]["id"] == member.id and item["maker"] is None and item["summary"]["minutes"] == 0
+    r = await client.post(f"/api/held/presence/{item['id']}/approve", headers=deputy.headers,
+                          json={"reason": "负责人确认一直在场"})
+    assert r.status_code == 200, r.text
+    assert await balance(client, member) == 5 + 120
+    assert not [i for i in (await client.get("/api/held", headers=deputy.headers,
+                                             params={"community_id": c.id})).json()["items"] if i["kind"] == "presence"]
