@@ -1,5 +1,7 @@
 """The authorisation matrix (issue 11): every operation of the OpenAPI, as each of {logged out,
-volunteer, courier, manager of A, manager of B, admin}, on a resource of community A and one of B,
+volunteer, courier, manager of A, manager of B, admin, and (issue 30) the manager of the street both
+communities are in, the manager of its district, the administrator of A's work unit}, on a resource
+of community A and one of B,
 must answer 2xx where the rules allow it, 401 logged out, and 403 or 404 (as the table says) where
 they don't. A new operation fails `test_every_operation_is_in_the_table` until it is added here.
 
