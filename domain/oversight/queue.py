@@ -244,7 +244,9 @@ async def _reject_redemption(conn: asyncpg.Connection, actor: Actor, item_id: in
 # ---- presence under review (scan flags that hold a credit) -----------------------------------------
 
 # The review list's flags whose credit waits for a manager (the automatic check-out credited only up
-# to the last proof of presence). A kind of late scan held for review joins by its reason here.
+# to the last proof of presence). A kind of late scan held for review joins by its reason here (branch
+# sec-presence holds late scans as scan_flags of reason `late_scan`, fraud.HELD_REASONS: merged, this
+# tuple becomes that one; review.resolve decides both).
 PRESENCE_REASONS = ("auto_checkout",)
 
 
