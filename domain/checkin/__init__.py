@@ -787,9 +787,13 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
         return MarkResult(marked=[], skipped=skipped, minutes=minutes, held_id=held)
     marked = await record_marks(conn, actor, activity, people, minutes, reason, recorded_by=actor.id)
     skipped += [{"user_id": u, "reason": "already_recorded"} for u in people if u not in marked]
+    # The limits in force, kept on the audit row: `linli audit` judges the mark by them, not by later ones.
     await audit.record(conn, actor, "attendance_mark", community_id=activity.community_id,
                        target=("activity", activity.id),
-                       after={"attendances": list(marked.values()), "minutes": minutes}, reason=reason, ip=ip)
+                       after={"attendances": list(marked.values()), "minutes": minutes,
+                              "thresholds": limits.thresholds(),
+                              "daily_limits": {"points": limits.daily_points, "minutes": limits.daily_minutes}},
+                       reason=reason, ip=ip)
     await oversight.check_pace(conn, activity.community_id, actor.id)
     return MarkResult(marked=list(marked.values()), skipped=skipped, minutes=minutes)
 

@@ -89,7 +89,10 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
         raise DomainError("validation_failed", field="community_id",
                           details={"problem": "the person is not a member of this community"})
     ledger.refuse_self_payment(actor.id, user_id)
-    threshold = (await oversight.limits(conn, community_id)).threshold(unit)
+    limits = await oversight.limits(conn, community_id)
+    threshold = limits.threshold(unit)
+    # The limits in force, kept on the audit row: `linli audit` judges the act by them, not by later ones.
+    in_force = ("adjustment", {"threshold": threshold, "daily_limit": limits.daily(unit)})
     async with conn.transaction():
         if abs(amount) > threshold:
             result: Transfer | AdjustmentRequest = await _request(conn, actor, community_id, user_id, unit, amount,
@@ -97,14 +100,14 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
         elif key is not None and await conn.fetchval("select 1 from transfers where idem_key = $1", key):
             # a replay counts nothing toward the day (the ledger answers it, or refuses a changed body)
             result = await _post(conn, actor, community_id=community_id, user_id=user_id, unit=unit, amount=amount,
-                                 reason=reason, key=key, ip=ip)
+                                 reason=reason, key=key, ip=ip, audited=in_force)
         elif (over := await oversight.count_manual(conn, community_id, actor.id, {unit: amount})) is not None:
             result = await _request(conn, actor, community_id, user_id, unit, amount, reason, threshold, ip=ip,
                                     why="daily_limit")
             await oversight.flag(conn, community_id, actor.id, "daily_limit", over)
         else:
             result = await _post(conn, actor, community_id=community_id, user_id=user_id, unit=unit, amount=amount,
-                                 reason=reason, key=key, ip=ip)
+                                 reason=reason, key=key, ip=ip, audited=in_force)
         await oversight.check_pace(conn, community_id, actor.id)
     return result
 

@@ -44,17 +44,28 @@ _MANUAL = """
     where t.cause_type = 'checkin' and t.kind = 'award' and t.state = 'posted' and n.source = 'manual'
       and t.actor_id = n.recorded_by and t.idem_key like 'checkin:%:manual:%'"""
 
+# The limit of `what` kept on a hand-made credit's audit row when it was posted (null for a mark's
+# award, and for rows written before issue 30): an act is judged by the limits then in force.
+_IN_FORCE = """(select max((l.after->>{what})::bigint) from audit_log l
+                where l.act = 'adjustment' and l.target_type = 'user' and (l.after->>'transfer_id')::bigint = m.id)"""
+
 CHECKS: dict[str, str] = {
     "adjustment_above_threshold_alone": f"""
         select m.id as transfer_id, m.community_id, m.maker_id, m.unit, m.amount
         from ({_MANUAL}) m {_LIMITS.format(c="m.community_id")}
         where m.kind = 'adjustment'
-          and m.amount > case m.unit when 'points' then lim.thr_points else lim.thr_minutes end""",
+          and m.amount > greatest(case m.unit when 'points' then lim.thr_points else lim.thr_minutes end,
+                                  {_IN_FORCE.format(what="'threshold'")})""",
     "mark_above_threshold_alone": f"""
         select n.id as attendance_id, a.community_id, n.recorded_by as maker_id, n.points, n.minutes
         from attendances n join activities a on a.id = n.activity_id {_LIMITS.format(c="a.community_id")}
         where n.source = 'manual' and n.state <> 'annulled'
-          and (n.points > lim.thr_points or n.minutes > lim.thr_minutes)
+          and (n.points > greatest(lim.thr_points, (select max((l.after->'thresholds'->>'points')::bigint)
+                                                        from audit_log l where l.act = 'attendance_mark'
+                                                          and l.after->'attendances' @> to_jsonb(n.id)))
+               or n.minutes > greatest(lim.thr_minutes, (select max((l.after->'thresholds'->>'minutes')::bigint)
+                                                          from audit_log l where l.act = 'attendance_mark'
+                                                            and l.after->'attendances' @> to_jsonb(n.id))))
           and exists (select 1 from transfers t where t.cause_type = 'checkin' and t.cause_id = n.id
                         and t.kind = 'award' and t.actor_id = n.recorded_by)""",
     "activity_above_threshold_unapproved": f"""
@@ -73,7 +84,8 @@ CHECKS: dict[str, str] = {
         from ({_MANUAL}) m {_LIMITS.format(c="m.community_id")}
         group by m.community_id, m.maker_id, m.unit, (m.created_at at time zone $1)::date, lim.day_points,
                  lim.day_minutes
-        having sum(m.amount) > case m.unit when 'points' then lim.day_points else lim.day_minutes end""",
+        having sum(m.amount) > greatest(case m.unit when 'points' then lim.day_points else lim.day_minutes end,
+                                        max({_IN_FORCE.format(what="'daily_limit'")}))""",
     "own_scan_credited_alone": """
         select t.id as transfer_id, a.community_id, n.user_id as manager_id, t.unit, t.amount
         from transfers t join attendances n on n.id = t.cause_id join activities a on a.id = n.activity_id

@@ -414,3 +414,16 @@ async def test_presence_waiting_after_an_automatic_check_out_is_in_the_queue(cli
     assert await balance(client, member) == 5 + 120
     assert not [i for i in (await client.get("/api/held", headers=deputy.headers,
                                              params={"community_id": c.id})).json()["items"] if i["kind"] == "presence"]
+
+
+async def test_the_audit_judges_an_act_by_the_limits_in_force_when_it_was_made(client, world, pool):
+    c = await world.community("门槛社区")
+    member = await world.member(c, "成员")
+    r = await client.post("/api/adjustments", headers=c.manager.headers,
+                          json={"user_id": member.id, "unit": "points", "amount": 200, "reason": "好人好事"})
+    assert r.status_code == 201, r.text
+    r = await client.put(f"/api/communities/{c.id}/adjustment-policy", headers=c.manager.headers,
+                         json={"threshold_points": 100, "daily_points": 100})
+    assert r.status_code == 200, r.text  # tightened afterwards: the earlier credit was within the rules
+    async with pool.acquire() as conn:
+        assert await report.report(conn, [c.id]) == {}
