@@ -23,6 +23,7 @@ from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
 from api.controllers import micro as micro_api
 from api.controllers import notify as notify_api
+from api.controllers import oversight as oversight_api
 from api.controllers import rankings as rankings_api
 from api.controllers import reach as reach_api
 from api.controllers import records as records_api
@@ -74,6 +75,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("cases", cases_api.CONTROLLERS, sweeps=cases.SWEEPS, demo=demos.cases.seed_demo),
     Capability("reach", reach_api.CONTROLLERS, sweeps=wechat.SWEEPS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
     Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
+    Capability("oversight", oversight_api.CONTROLLERS),  # what is held for a second person; flags (issue 30)
 )
 
 

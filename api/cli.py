@@ -1,4 +1,4 @@
-"""`linli` command line: serve, migrate, demo, create-admin, ledger check, backup, restore.
+"""`linli` command line: serve, migrate, demo, create-admin, ledger check, audit, backup, restore.
 
 Every command works on the embedded default (no DATABASE_URL: PostgreSQL in LINLI_DATA_DIR, started
 for the command and stopped when it ends) and on any server named by DATABASE_URL. The URL is
@@ -97,6 +97,20 @@ def cmd_ledger_check(args) -> int:
     from domain.ledger import check as ledger_check
     problems = _with_conn(ledger_check.check)
     return _report_ledger(problems)
+
+
+def cmd_audit(args) -> int:
+    """What broke "nobody creates value alone" (issue 30): domain/oversight/report.py."""
+    from domain.oversight import report
+    found = _with_conn(report.report)
+    if not found:
+        print("audit: clean")
+        return 0
+    for name, rows in found.items():
+        print(f"FOUND: {name} ({len(rows)})")
+        for row in rows:
+            print(f"    {row}")
+    return 1
 
 
 def _report_ledger(problems: dict) -> int:
@@ -255,6 +269,12 @@ def main(argv: list[str] | None = None) -> None:
                           description="Verify every ledger invariant over the whole database (balances, "
                           "entries, holds, reversals); print each drift and exit 1 if any.").set_defaults(
         fn=cmd_ledger_check)
+    sub.add_parser("audit", help="list value created without a second person; non-zero exit if any",
+                   description="List what broke 'nobody creates value alone': manual value above the "
+                   "community's thresholds or daily limit posted by its maker alone, activities published "
+                   "above the threshold unapproved, managers' own credits and on-the-spot redemptions for "
+                   "their own residents, and credits of presence proven after an automatic check-out. "
+                   "Exit 1 if any.").set_defaults(fn=cmd_audit)
     dump = sub.add_parser("backup", help="write the whole database to a file (pg_dump custom format)",
                           description="Write a consistent copy of the whole database to FILE (pg_dump custom "
                           "format), safe while Linli runs. Restore it with `linli restore`.")

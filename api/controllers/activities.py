@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
 from api.deps import client_ip, page_args
@@ -142,10 +143,16 @@ class ActivityController(Controller):
         async with pool.acquire() as conn:
             await activities.delete_draft(conn, actor, activity_id)
 
-    @post("/{activity_id:int}/publish", status_code=200)
-    async def publish_activity(self, request: Request, actor: Actor, activity_id: int, pool: asyncpg.Pool) -> Activity:
+    @post("/{activity_id:int}/publish", status_code=200, responses={202: ResponseSpec(
+        Activity, generate_examples=False,
+        description="Its points pay one person more than the community's thresholds a day: held (`held_id`)")})
+    async def publish_activity(self, request: Request, actor: Actor, activity_id: int,
+                               pool: asyncpg.Pool) -> Response[Activity]:
+        """Publish a draft. When its terms pay one person more than the community's thresholds a day,
+        it stays a draft and waits for another manager or a street manager (202, `held_id`; issue 30)."""
         async with pool.acquire() as conn:
-            return await activities.publish(conn, actor, activity_id, ip=client_ip(request))
+            activity = await activities.publish(conn, actor, activity_id, ip=client_ip(request))
+        return Response(activity, status_code=202 if activity.held_id is not None else 200)
 
     @post("/{activity_id:int}/close", status_code=200)
     async def close_activity(self, request: Request, actor: Actor, activity_id: int, pool: asyncpg.Pool) -> Activity:
@@ -193,11 +200,15 @@ class ActivityController(Controller):
             limit, after = page_args(limit, cursor)
             return Response(await attendance.attendance_page(conn, actor, activity_id, limit, after))
 
-    @post("/{activity_id:int}/attendance/mark", status_code=200)
+    @post("/{activity_id:int}/attendance/mark", status_code=200, responses={202: ResponseSpec(
+        MarkResult, generate_examples=False,
+        description="Above the community's thresholds or the daily limit: held for a second person (`held_id`)")})
     async def mark(self, request: Request, actor: Actor, activity_id: int, data: MarkIn) -> Response[MarkResult]:
-        """Record members who attended without scanning (flagged manual), with a reason."""
+        """Record members who attended without scanning (flagged manual), with a reason. 202 with
+        `held_id` when it waits for another manager or a street manager (issue 30): nothing recorded yet."""
         return await respond(request, actor, lambda conn: checkin.mark_attended(
-            conn, actor, activity_id, data.user_ids, data.reason, data.minutes, ip=client_ip(request)))
+            conn, actor, activity_id, data.user_ids, data.reason, data.minutes, ip=client_ip(request)),
+            status=lambda result: 202 if result.held_id is not None else 200)
 
     @get("/{activity_id:int}/members")
     async def members(self, actor: Actor, activity_id: int, pool: asyncpg.Pool, q: str = "",

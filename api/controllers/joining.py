@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, QueryParameter
 
 from api.deps import client_ip, current_session, page_args
@@ -127,11 +128,16 @@ class JoiningController(Controller):
         async with pool.acquire() as conn:
             return await joining.policy(conn, actor, community_id)
 
-    @put("/communities/{community_id:int}/join-policy")
+    @put("/communities/{community_id:int}/join-policy", responses={202: ResponseSpec(
+        joining.Policy, generate_examples=False,
+        description="Turning auto-approval on: held for another manager or a street manager (`held`)")})
     async def set_policy(self, request: Request, actor: Actor, community_id: int, data: PolicyIn,
-                         pool: asyncpg.Pool) -> joining.Policy:
+                         pool: asyncpg.Pool) -> Response[joining.Policy]:
+        """Off applies at once (200); on, by a manager of the community, waits for another manager or a
+        street manager (202, `held: true`, `pending_id`)."""
         async with pool.acquire() as conn:
-            return await joining.set_policy(conn, actor, community_id, data.auto_approve, ip=client_ip(request))
+            policy = await joining.set_policy(conn, actor, community_id, data.auto_approve, ip=client_ip(request))
+        return Response(policy, status_code=202 if policy.held else 200)
 
     @get("/communities/{community_id:int}/join-code")
     async def join_code(self, actor: Actor, community_id: int, pool: asyncpg.Pool) -> joining.JoinCode:

@@ -30,6 +30,8 @@ Threshold = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 class PolicyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     threshold_points: Threshold | None = None
     threshold_minutes: Threshold | None = None
+    daily_points: Threshold | None = None
+    daily_minutes: Threshold | None = None
 
 
 def _posted_or_waiting(result: object) -> int:
@@ -84,12 +86,19 @@ class LedgerController(Controller):
         async with pool.acquire() as conn:
             return await adjustments.get_policy(conn, actor, community_id)
 
-    @put("/communities/{community_id:int}/adjustment-policy", status_code=200)
+    @put("/communities/{community_id:int}/adjustment-policy", status_code=200, responses={202: ResponseSpec(
+        adjustments.Policy, generate_examples=False,
+        description="The change loosens the rules: held for another manager or a street manager (`held`)")})
     async def set_adjustment_policy(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int,
-                                    data: PolicyIn) -> adjustments.Policy:
+                                    data: PolicyIn) -> Response[adjustments.Policy]:
+        """Thresholds and daily limits. Tightening applies at once (200); loosening by a manager of the
+        community waits for another manager or a street manager (202, `held: true`, `pending_id`)."""
         async with pool.acquire() as conn:
-            return await adjustments.set_policy(conn, actor, community_id, threshold_points=data.threshold_points,
-                                                threshold_minutes=data.threshold_minutes, ip=client_ip(request))
+            policy = await adjustments.set_policy(
+                conn, actor, community_id, threshold_points=data.threshold_points,
+                threshold_minutes=data.threshold_minutes, daily_points=data.daily_points,
+                daily_minutes=data.daily_minutes, ip=client_ip(request))
+        return Response(policy, status_code=202 if policy.held else 200)
 
     @post("/transfers/{transfer_id:int}/reverse", status_code=201)
     async def reverse(self, request: Request, actor: Actor, transfer_id: int, data: ReasonIn) -> Response[Transfer]:

@@ -11,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, QueryParameter
 
 from api.deps import page_args
@@ -204,11 +205,16 @@ class RedemptionController(Controller):
         async with pool.acquire() as conn:
             return await supermarket.voucher(conn, actor, redemption_id)
 
-    @post("/on-the-spot", status_code=201)
+    @post("/on-the-spot", status_code=201, responses={202: ResponseSpec(
+        Redemption, generate_examples=False,
+        description="For a resident this manager created and credited: held as a request for another manager")})
     async def on_the_spot(self, request: Request, actor: Actor, data: OnTheSpotIn) -> Response[Redemption]:
-        """A manager scans a member card at the counter: created, approved and handed over at once."""
+        """A manager scans a member card at the counter: created, approved and handed over at once
+        (201). For a resident the same manager created and credited (issue 30), a request another
+        manager approves instead (202, state `requested`): hand the goods over on its voucher."""
         return await respond(request, actor, lambda conn: supermarket.redeem_on_the_spot(
-            conn, actor, data.member_code, data.reward_id, data.quantity), status=201)
+            conn, actor, data.member_code, data.reward_id, data.quantity),
+            status=lambda r: 202 if r.state == "requested" else 201)
 
 
 CONTROLLERS = (RewardController, RedemptionController,)  # listed in api/capabilities.py

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from domain import ledger, notify
+from domain import ledger, notify, oversight
 from domain.checkin import activities, codes, fraud, offline, rules, scans
 from domain.checkin.activities import Activity
 from domain.checkin.codes import Code
@@ -61,6 +61,7 @@ from domain.core import audit, clock, metrics, sweeper
 from domain.core.actor import Actor, PersonRef
 from domain.core.errors import DomainError, not_found
 from domain.core.texts import clean_reason
+from domain.oversight import rules as oversight_rules
 from domain.people import orgs
 
 
@@ -219,6 +220,7 @@ class Credited(msgspec.Struct, frozen=True):
     points: int
     minutes: int
     cap: dict[str, Any]
+    held: dict[str, Any] = {}  # {held_id}: a manager's own check-out, its credit held (issue 30)
 
 
 class _Scan(msgspec.Struct):
@@ -228,12 +230,14 @@ class _Scan(msgspec.Struct):
     attendance: Attendance | None  # as committed when the scan read it; the write checks it still holds
     accounts: _Accounts
     taken: int                     # places taken when the scan read (kept only with a capacity)
-    nonce_seen: bool
-    held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity, issue 33)               # the scan's nonce was already handled: answer with what stands
+    nonce_seen: bool               # the scan's nonce was already handled: answer with what stands
+    held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity, issue 33)
+    own: bool = False              # the person manages the activity (created it, or manages its community)
 
 
 # A scan never shows the activity's counts: they are not read (counting is what this query avoids).
-_ACTIVITY_FIELDS = tuple(f for f in Activity.__struct_fields__ if f not in ("inside", "attended", "my_state"))
+_ACTIVITY_FIELDS = tuple(f for f in Activity.__struct_fields__
+                         if f not in ("inside", "attended", "my_state", "held_id"))
 
 _SCAN_QUERY = f"""
     select a.*, o.name as community_name,
@@ -248,6 +252,8 @@ _SCAN_QUERY = f"""
                  where s.activity_id = a.id and s.state = 'confirmed' and s.user_id <> $2
                    and not exists (select 1 from attendances x where x.activity_id = a.id and x.user_id = s.user_id))
            end::int as held,
+           (a.created_by = $2 or exists (select 1 from org_managers g where g.user_id = $2
+                                                                        and g.org_id = a.community_id)) as own,
            {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
            {_accounts_sql("$2", "a.community_id")}
     from activities a join orgs o on o.id = a.community_id
@@ -268,7 +274,7 @@ async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, n
         attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
     return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
                  attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"],
-                 held=row["held"])
+                 held=row["held"], own=row["own"])
 
 
 async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: ActivityCodeKind,
@@ -318,8 +324,15 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
                                 code_stale=context.code_stale)
     context = msgspec.structs.replace(context, code_stale=False)  # said once, in `held`
     for _ in range(_DECISIONS):
-        result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
-                               actor_id=actor_id, context=context, holder=holder, held=held)
+        if scan.own and source == "self":
+            # A manager's own scan writes its attendance and the held credit together (issue 30): one
+            # transaction, where everyone else's scan is one statement.
+            async with conn.transaction():
+                result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
+                                       actor_id=actor_id, context=context, holder=holder, held=held)
+        else:
+            result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
+                                   actor_id=actor_id, context=context, holder=holder, held=held)
         if result is not None:
             return result
         again = await _load_scan(conn, scan.activity.id, user_id, context.nonce)
@@ -381,7 +394,8 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
         hold = bool(held) and proven < at
         write = partial(check_out, conn, activity, attendance, at=proven if hold else at, actor_id=actor_id,
                         nonce=context.nonce, claimed=context.scanned_at, accounts=scan.accounts,
-                        received=received if context.scanned_at is not None else None)
+                        received=received if context.scanned_at is not None else None,
+                        own=scan.own and source == "self")
         if hold:
             async with conn.transaction():  # the check-out and its review item commit together
                 paid = await write()
@@ -395,7 +409,7 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
         return CheckedOut(kind=kind, target_id=activity.id, title=activity.title, points=paid.points,
                           minutes=paid.minutes, details=CheckOutDetails(
                               attendance_id=attendance.id, checked_in_at=attendance.checked_in_at.isoformat(),
-                              checked_out_at=at.isoformat(), **paid.cap, **extra, **holder))
+                              checked_out_at=at.isoformat(), **paid.cap, **extra, **paid.held, **holder))
     if not replay and not await _claim(conn, scan, user_id, context, received):
         return None
     if step == "confirm_check_out" and not held:
@@ -498,16 +512,20 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if activity.capacity is not None and not late and rules.signup_places_held(now, activity.starts_at):
         if scan.taken + scan.held >= activity.capacity:  # issue 33: a confirmed sign-up keeps its place
             raise DomainError("capacity_full", details={"capacity": activity.capacity, "held_for_signups": scan.held})
-    # A held late check-in (issue 30) is recorded without its points; the review list credits them.
-    wanted = 0 if held else activity.points
-    account, issuing = await _award_accounts(conn, scan.accounts, "points", wanted)
+    # Two ways a check-in's points wait for a second person (issue 30): a late check-in held for review
+    # is recorded without them (the review list credits them); a manager's own scan at an activity they
+    # manage checks them in, its credit held for another manager (managers volunteer too, but nobody
+    # credits themself alone).
+    held_points = activity.points if scan.own and source == "self" and not held else 0
+    award = 0 if held else activity.points - held_points
+    account, issuing = await _award_accounts(conn, scan.accounts, "points", award)
     day_start, day_end = rules.local_day(clock.now())
     try:
         row = await conn.fetchrow(
             "select * from attendance_check_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
             " $17, $18, $19, $20, $21, $22)",
             activity.id, user_id, source, now, received, late, context.nonce, context.scanned_at, actor_id,
-            context.lat, context.lng, context.device, context.ip, wanted, activity.daily_points_cap,
+            context.lat, context.lng, context.device, context.ip, award, activity.daily_points_cap,
             day_start, day_end, account, issuing, activity.title, fraud.burst_since(now), fraud.TRAVEL_LOOKBACK)
     except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
         if error.constraint_name != "activities_capacity":
@@ -534,6 +552,9 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         flags += await fraud.flag_self_scan(conn, activity_id=activity.id, attendance_id=attendance_id,
                                             user_id=user_id, at=now, lat=context.lat, lng=context.lng, seen=seen)
     extra: dict[str, Any] = {}
+    if scan.own and source == "self" and not held and (held_id := await hold_own_credit(
+            conn, activity, attendance_id, user_id, phase="in", points=held_points, minutes=0)) is not None:
+        extra["held_id"] = held_id
     if late:
         extra.update(late=True, received_at=received.isoformat())
     if flags:
@@ -543,13 +564,13 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     return CheckedIn(kind=kind, target_id=activity.id, title=activity.title, points=points,
                      details=CheckInDetails(attendance_id=attendance_id, checked_in_at=now.isoformat(),
                                             ends_at=activity.ends_at.isoformat(),
-                                            **_cap_note(activity, wanted, points), **extra, **holder))
+                                            **_cap_note(activity, award, points), **extra, **holder))
 
 
 async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, at: datetime,
                     actor_id: int | None = None, nonce: str | None = None, claimed: datetime | None = None,
-                    auto: bool = False, accounts: _Accounts | None = None, received: datetime | None = None
-                    ) -> Credited | None:
+                    auto: bool = False, accounts: _Accounts | None = None, received: datetime | None = None,
+                    own: bool | None = None) -> Credited | None:
     """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour, in
     one call of `attendance_check_out` (migrations/022). None when the attendance is no longer inside
     (or the nonce was taken) when it writes: a scan then reads again. An automatic check-out's caller
@@ -558,8 +579,14 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
     An automatic check-out (window end, close) credits only up to the last proof of presence (the
     check-in, or a later scan while inside), not to `at`, and flags it for the manager, who can
     credit the rest from the review list (finding 5 of issue 16: it used to pay the whole window to
-    someone who had left). checked_out_at is then that last proof of presence."""
+    someone who had left). checked_out_at is then that last proof of presence.
+
+    A manager's own attendance (`own`; found out here when the caller does not know: a close, the
+    sweep) is checked out with nothing credited: the minutes and points wait for another manager
+    (issue 30), who approves them from the held queue."""
     until = at
+    if own is None:
+        own = attendance.source == "self" and await _manages(conn, activity, attendance.user_id)
     if auto:
         at = max(attendance.checked_in_at, min(at, attendance.last_seen_at or attendance.checked_in_at))
     start = await _proven_start(conn, attendance)
@@ -567,6 +594,8 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
     if accounts is None:
         accounts = await _accounts(conn, activity.community_id, attendance.user_id)
     wanted = rules.hour_points(minutes, activity.points_per_hour)
+    held = (wanted, minutes) if own else (0, 0)
+    wanted, minutes = wanted - held[0], minutes - held[1]
     points_account, issuing_points = await _award_accounts(conn, accounts, "points", wanted)
     minutes_account, issuing_minutes = await _award_accounts(conn, accounts, "minutes", minutes)
     day_start, day_end = rules.local_day(clock.now())
@@ -580,23 +609,27 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
         return None
     points = row["points"]
     metrics.transfer_posted(conn, "points", "award", points)
+    held_id = await hold_own_credit(conn, activity, attendance.id, attendance.user_id, phase="out",
+                                    points=held[0], minutes=held[1]) if own else None
     if auto:
         full = rules.attended_minutes(start, until, activity.starts_at, activity.ends_at, activity.max_minutes)
-        if full > minutes:
+        if full > minutes + held[1]:
             await fraud.flag(conn, activity_id=activity.id, attendance_id=attendance.id, user_id=attendance.user_id,
-                             reason="auto_checkout", details={"credited_minutes": minutes, "window_minutes": full,
+                             reason="auto_checkout", details={"credited_minutes": minutes + held[1],
+                                                              "window_minutes": full,
                                                               "last_seen_at": at.isoformat(),
                                                               "until": until.isoformat()})
     if auto or (actor_id is not None and actor_id != attendance.user_id):
         # Nobody watched this check-out on their own phone (the sweep, a close, a station): say what it
         # credited; an automatic one with nothing credited offers 申请补录 (issue 33).
-        zero = auto and minutes == 0
+        zero = auto and minutes + held[1] == 0  # a held own credit is not "nothing"
         await notify.send(conn, attendance.user_id, "checkout_zero" if zero else "checkout_credited",
                           community_id=activity.community_id,
                           params={"title": activity.title, "minutes": minutes, "points": points},
                           link=f"/activity.html?id={activity.id}&correction={attendance.id}" if zero
                           else "/statement.html")
-    return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points))
+    return Credited(points=points, minutes=minutes, cap=_cap_note(activity, wanted, points),
+                    held={"held_id": held_id} if held_id is not None else {})
 
 
 async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, attendance_id: int, until: datetime, *,
@@ -608,6 +641,9 @@ async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, att
     attendance = await _lock_attendance(conn, attendance_id)
     if attendance.state != "done":
         raise DomainError("invalid_state", details={"state": attendance.state})
+    if await conn.fetchval("select 1 from held_acts where attendance_id = $1 and state = 'pending'", attendance_id):
+        # a manager's own credit is held (issue 30): decided first, or this would pay its minutes twice
+        raise DomainError("invalid_state", details={"problem": "a held credit of this attendance waits"})
     full = rules.attended_minutes(await _proven_start(conn, attendance), until, activity.starts_at,
                                   activity.ends_at, activity.max_minutes)
     extra = max(0, full - attendance.minutes)
@@ -799,10 +835,54 @@ async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reas
     return _attendance(updated)
 
 
+async def _manages(conn: asyncpg.Connection, activity: Activity, user_id: int) -> bool:
+    """The person created the activity or manages its community: their own scans' credits are held."""
+    return bool(await conn.fetchval(
+        "select $3 = (select created_by from activities where id = $1) or exists (select 1 from org_managers "
+        "where org_id = $2 and user_id = $3)", activity.id, activity.community_id, user_id))
+
+
+async def hold_own_credit(conn: asyncpg.Connection, activity: Activity, attendance_id: int, user_id: int, *,
+                          phase: str, points: int, minutes: int) -> int | None:
+    """Hold the credit of a manager's own scan for another manager (issue 30); None when it is nothing."""
+    if points <= 0 and minutes <= 0:
+        return None
+    held = await oversight.hold(conn, user_id, activity.community_id, "own_credit",
+                                payload={"attendance_id": attendance_id, "phase": phase, "points": points,
+                                         "minutes": minutes},
+                                evidence={"activity_id": activity.id, "title": activity.title, "points": points,
+                                          "minutes": minutes}, subject_id=user_id, activity_id=activity.id,
+                                attendance_id=attendance_id)
+    await oversight.flag(conn, activity.community_id, user_id, "own_credit",
+                         {"held_id": held, "activity_id": activity.id})
+    return held
+
+
+async def credit_held(conn: asyncpg.Connection, actor: Actor, attendance_id: int, *, points: int, minutes: int,
+                      key: str, reason: str | None) -> dict[str, int]:
+    """Post what a held act (a manager's own scan, approved by another) credits an attendance:
+    the points under the daily cap, the minutes; the attendance's totals follow the ledger."""
+    attendance = await _lock_attendance(conn, attendance_id)
+    activity = await activities.load(conn, attendance.activity_id)
+    ledger.refuse_self_payment(actor.id, attendance.user_id)
+    if attendance.state == "annulled":
+        raise DomainError("invalid_state", details={"state": "annulled"})
+    accounts = await _accounts(conn, activity.community_id, attendance.user_id)
+    awarded, _ = await _capped_points(conn, activity, accounts, points)
+    await _post_points(conn, activity, accounts, attendance_id, awarded, key=f"{key}:points", actor_id=actor.id,
+                       reason=reason)
+    await _bank_minutes(conn, activity, accounts, attendance_id, minutes, key=f"{key}:minutes", actor_id=actor.id,
+                        reason=reason)
+    await conn.execute("update attendances set points = points + $2, minutes = minutes + $3 where id = $1",
+                       attendance_id, awarded, minutes)
+    return {"points": awarded, "minutes": minutes}
+
+
 class MarkResult(msgspec.Struct):
     marked: list[int]                 # attendance ids created
     skipped: list[dict[str, Any]]     # {user_id, reason}
     minutes: int                      # as credited to each (after the window and the cap)
+    held_id: int | None = None        # above the thresholds or the daily limit: held for a second person
 
 
 async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int, user_ids: list[int],
@@ -812,6 +892,10 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     Each gets the activity's check-in points, `minutes` (at most the window and the cap) and the
     points for those minutes, under the same daily cap. People already recorded are skipped, and
     so are non-members. Capacity does not apply: the manager vouches they were there.
+
+    Issue 30 (finding 1a): a mark paying one person more than the community's thresholds, or taking
+    the manager past their daily limit of value made by hand, is held for a second person (another
+    manager of the community, or a street manager) instead: nothing is recorded or credited yet.
     """
     reason = clean_reason(reason)
     activity = await activities.get_managed(conn, actor, activity_id, lock=True)
@@ -840,21 +924,65 @@ async def _mark(conn: asyncpg.Connection, actor: Actor, activity: Activity, user
     if activity.state == "draft":
         raise DomainError("not_published")
     minutes = rules.manual_minutes(minutes, activity.starts_at, activity.ends_at, activity.max_minutes)
-    start = activity.starts_at
-    end = start + timedelta(minutes=minutes)
-    marked, skipped = [], []
+    people, skipped = [], []
     for user_id in dict.fromkeys(user_ids):
         if not await _is_member(conn, activity.community_id, user_id):
             skipped.append({"user_id": user_id, "reason": "not_member"})
-            continue
+        elif await conn.fetchval("select 1 from attendances where activity_id = $1 and user_id = $2",
+                                 activity.id, user_id):
+            skipped.append({"user_id": user_id, "reason": "already_recorded"})
+        else:
+            people.append(user_id)
+    each = {"points": min(activity.points + rules.hour_points(minutes, activity.points_per_hour),
+                          activity.daily_points_cap), "minutes": minutes}
+    limits = await oversight.limits(conn, activity.community_id)
+    evidence: dict[str, Any] | None = None
+    if people and (over := oversight_rules.above(each, limits.thresholds())):
+        evidence = {"above_threshold": over}
+    elif people:
+        evidence = await oversight.count_manual(conn, activity.community_id, actor.id,
+                                                {unit: amount * len(people) for unit, amount in each.items()})
+    if evidence is not None:
+        held = await oversight.hold(conn, actor, activity.community_id, "mark",
+                                    payload={"activity_id": activity.id, "user_ids": people, "minutes": minutes,
+                                             "reason": reason},
+                                    evidence={**evidence, "each": each, "people": len(people),
+                                              "title": activity.title},
+                                    subject_id=people[0] if len(people) == 1 else None, activity_id=activity.id,
+                                    ip=ip)
+        await oversight.flag(conn, activity.community_id, actor.id,
+                             "daily_limit" if "daily_limit" in evidence else "large_terms", {"held_id": held})
+        await oversight.check_pace(conn, activity.community_id, actor.id)
+        return MarkResult(marked=[], skipped=skipped, minutes=minutes, held_id=held)
+    marked = await record_marks(conn, actor, activity, people, minutes, reason, recorded_by=actor.id)
+    skipped += [{"user_id": u, "reason": "already_recorded"} for u in people if u not in marked]
+    # The limits in force, kept on the audit row: `linli audit` judges the mark by them, not by later ones.
+    await audit.record(conn, actor, "attendance_mark", community_id=activity.community_id,
+                       target=("activity", activity.id),
+                       after={"attendances": list(marked.values()), "minutes": minutes,
+                              "thresholds": limits.thresholds(),
+                              "daily_limits": {"points": limits.daily_points, "minutes": limits.daily_minutes}},
+                       reason=reason, ip=ip)
+    await oversight.check_pace(conn, activity.community_id, actor.id)
+    return MarkResult(marked=list(marked.values()), skipped=skipped, minutes=minutes)
+
+
+async def record_marks(conn: asyncpg.Connection, actor: Actor, activity: Activity, user_ids: list[int], minutes: int,
+                       reason: str, *, recorded_by: int) -> dict[int, int]:
+    """Write manual attendances and their credits (the caller holds the activity's lock and audits):
+    {user id: attendance id} of those written (someone already recorded is left out)."""
+    start = activity.starts_at
+    end = start + timedelta(minutes=minutes)
+    marked: dict[int, int] = {}
+    for user_id in user_ids:
+        ledger.refuse_self_payment(actor.id, user_id)
         attendance_id = await conn.fetchval(
             """insert into attendances (activity_id, user_id, state, source, checked_in_at, checked_out_at,
                                         minutes, recorded_by, note, created_at)
                values ($1, $2, 'done', 'manual', $3, $4, $5, $6, $7, $8)
                on conflict (activity_id, user_id) do nothing returning id""",
-            activity.id, user_id, start, end, minutes, actor.id, reason, clock.now())
+            activity.id, user_id, start, end, minutes, recorded_by, reason, clock.now())
         if attendance_id is None:
-            skipped.append({"user_id": user_id, "reason": "already_recorded"})
             continue
         accounts = await _accounts(conn, activity.community_id, user_id)
         points, _ = await _capped_points(conn, activity, accounts,
@@ -864,11 +992,8 @@ async def _mark(conn: asyncpg.Connection, actor: Actor, activity: Activity, user
         await _bank_minutes(conn, activity, accounts, attendance_id, minutes,
                             key=f"checkin:{attendance_id}:manual:minutes", actor_id=actor.id, reason=reason)
         await conn.execute("update attendances set points = $2 where id = $1", attendance_id, points)
-        marked.append(attendance_id)
-    await audit.record(conn, actor, "attendance_mark", community_id=activity.community_id,
-                       target=("activity", activity.id), after={"attendances": marked, "minutes": minutes},
-                       reason=reason, ip=ip)
-    return MarkResult(marked=marked, skipped=skipped, minutes=minutes)
+        marked[user_id] = attendance_id
+    return marked
 
 
 async def close(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Activity:

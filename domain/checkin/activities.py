@@ -13,10 +13,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from domain import oversight
 from domain.checkin import codes
 from domain.checkin.rules import format_window
 from domain.core import audit, clock, qr, settings
 from domain.core.errors import DomainError, invalid, not_found
+from domain.oversight import rules as oversight_rules
 from domain.people import orgs
 from domain.people.orgs import Actor
 
@@ -70,6 +72,7 @@ class Activity(msgspec.Struct, kw_only=True):
     inside: int = 0       # checked in, not yet out
     attended: int = 0     # checked out (or marked attended)
     my_state: str | None = None  # the viewer's own attendance: inside | done | annulled
+    held_id: int | None = None   # its publication waits for a second person (issue 30)
 
 
 class ActivityPage(msgspec.Struct):
@@ -95,7 +98,9 @@ _SELECT = """
     select a.*, o.name as community_name,
            (select count(*) from attendances t where t.activity_id = a.id and t.state = 'inside') as inside,
            (select count(*) from attendances t where t.activity_id = a.id and t.state = 'done') as attended,
-           (select t.state from attendances t where t.activity_id = a.id and t.user_id = $1) as my_state
+           (select t.state from attendances t where t.activity_id = a.id and t.user_id = $1) as my_state,
+           (select h.id from held_acts h where h.activity_id = a.id and h.kind = 'activity'
+              and h.state = 'pending') as held_id
     from activities a join orgs o on o.id = a.community_id"""
 
 
@@ -205,19 +210,50 @@ async def delete_draft(conn: asyncpg.Connection, actor: Actor, activity_id: int)
                            target=("activity", activity_id), before={"title": activity.title, "state": "draft"})
 
 
-async def publish(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None) -> Activity:
-    """Draft → published, with its poster code (valid for the window). Publishing twice is a no-op."""
+def daily_max(activity: Activity) -> dict[str, int]:
+    """What one attendance can credit one person: points (within the daily cap) and minutes."""
+    window = int((activity.ends_at - activity.starts_at).total_seconds() // 60)
+    points, minutes = oversight_rules.activity_daily_max(
+        points=activity.points, points_per_hour=activity.points_per_hour, window_minutes=window,
+        max_minutes=activity.max_minutes, daily_points_cap=activity.daily_points_cap)
+    return {"points": points, "minutes": minutes}
+
+
+async def publish(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, ip: str | None = None,
+                  held_id: int | None = None) -> Activity:
+    """Draft → published, with its poster code (valid for the window). Publishing twice is a no-op.
+
+    Issue 30 (finding 1a): an activity whose terms can credit one person more points than the
+    community's threshold in a day (check-in points and points per hour of the longest stay, within
+    the daily cap) stays a draft, held for another manager or a street manager; their approval
+    publishes it (`held_id`). Minutes are not held here: a scanned stay's minutes are proven by two
+    scans and bounded by the window (a manual mark's minutes are held: the manager asserts them)."""
     async with conn.transaction():
-        activity = await get_managed(conn, actor, activity_id, lock=True)
+        activity = await get_managed(conn, actor, activity_id, lock=True) if held_id is None \
+            else await load(conn, activity_id, viewer=actor.id, lock=True)
         if activity.state == "closed":
             raise DomainError("invalid_state", details={"state": "closed"})
-        if activity.state == "draft":
+        if activity.state == "draft" and held_id is None and activity.held_id is None:
+            each = daily_max(activity)
+            limits = await oversight.limits(conn, activity.community_id)
+            if over := oversight_rules.above({"points": each["points"]}, limits.thresholds()):
+                held = await oversight.hold(conn, actor, activity.community_id, "activity",
+                                            payload={"activity_id": activity_id},
+                                            evidence={"above_threshold": over, "each": each, "title": activity.title,
+                                                      "points": activity.points,
+                                                      "points_per_hour": activity.points_per_hour,
+                                                      "daily_points_cap": activity.daily_points_cap},
+                                            activity_id=activity_id, ip=ip)
+                await oversight.flag(conn, activity.community_id, actor.id, "large_terms", {"held_id": held})
+                return await load(conn, activity_id, viewer=actor.id)
+        if activity.state == "draft" and (held_id is not None or activity.held_id is None):
             await conn.execute("update activities set state = 'published', published_at = $2 where id = $1",
                                activity_id, clock.now())
             await codes.issue(conn, "poster", activity_id, valid_from=activity.starts_at,
                               valid_until=activity.ends_at)
-            await audit.record(conn, actor, "activity_publish", community_id=activity.community_id,
-                               target=("activity", activity_id), ip=ip)
+            if held_id is None:  # approved from the held queue: its approval is the act's audit row
+                await audit.record(conn, actor, "activity_publish", community_id=activity.community_id,
+                                   target=("activity", activity_id), ip=ip)
     return await load(conn, activity_id, viewer=actor.id)
 
 

@@ -71,6 +71,7 @@ class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
     received_at: str | UnsetType = UNSET       # ... that reached the server then
     flagged: list[str] | UnsetType = UNSET     # fraud signals raised by this check-in (domain/checkin/fraud.py)
     held: list[str] | UnsetType = UNSET        # issue 30: its points wait for a manager's review, and why
+    held_id: int | UnsetType = UNSET           # issue 30: a manager's own scan; its credit waits for another manager
     user_id: int | UnsetType = UNSET           # a station scan: whose card it was
     user_name: str | UnsetType = UNSET
 
@@ -85,6 +86,7 @@ class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
     late: bool | UnsetType = UNSET                 # issue 21: a queued scan that arrived after ...
     after_auto_checkout: bool | UnsetType = UNSET  # ... the automatic check-out
     held: list[str] | UnsetType = UNSET            # issue 30: the time it claims waits for review, and why
+    held_id: int | UnsetType = UNSET               # issue 30: a manager's own scan; its credit waits
     user_id: int | UnsetType = UNSET
     user_name: str | UnsetType = UNSET
 

@@ -62,6 +62,8 @@ ACTS = frozenset({
     # reach and records (issue 36, migrations/045 and 046)
     "privacy_notice", "minor_register", "training_create", "training_attend", "commendation_add",
     "evaluation_add", "insurance_add", "activity_requirements", "records_restore_request", "records_restore_apply",
+    # issue 30: acts held for a second person (maker-checker beyond adjustments), flags about managers
+    "held_request", "held_approve", "held_reject", "manager_flag_dismiss",
 })
 
 

@@ -6,6 +6,11 @@ Nobody pays themself (ledger.refuse_self_payment). An adjustment whose absolute 
 community's threshold (adjustment_policies, default 200 points / 600 minutes, edited by the
 community's managers) is not posted: it becomes a pending request that another manager of the
 community, or an admin, approves (the transfer is posted then, exactly once) or rejects (maker-checker).
+
+Issue 30: a manager's credits by hand also count toward a daily limit per community (five
+adjustments of 200 add up); past it, the adjustment waits the same way (`why: daily_limit`). A
+manager of the community's street or district may be the second person. A change of the thresholds
+that loosens them takes effect only when a second person approves it (domain/oversight).
 """
 
 from datetime import datetime
@@ -13,20 +18,26 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import ledger, oversight
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.ledger import Transfer
+from domain.oversight import rules as oversight_rules
 from domain.people import orgs
 
-DEFAULT_THRESHOLDS = {"points": 200, "minutes": 600}  # as the column defaults of migrations/013_authority.sql
+DEFAULT_THRESHOLDS = {"points": oversight_rules.DEFAULT_LIMITS["threshold_points"],
+                      "minutes": oversight_rules.DEFAULT_LIMITS["threshold_minutes"]}
 
 
 class Policy(msgspec.Struct, frozen=True):
     community_id: int
     threshold_points: int     # an adjustment of more than this many points (either sign) needs a second manager
     threshold_minutes: int
+    daily_points: int = oversight_rules.DEFAULT_LIMITS["daily_points"]    # a maker's hand-made credits a day
+    daily_minutes: int = oversight_rules.DEFAULT_LIMITS["daily_minutes"]
+    pending_id: int | None = None  # a loosening change waiting for a second person (the held act's id)
+    held: bool = False             # this change was held (answered 202): the values above are still the old ones
 
 
 class AdjustmentRequest(msgspec.Struct, frozen=True):
@@ -41,6 +52,7 @@ class AdjustmentRequest(msgspec.Struct, frozen=True):
     requested_by_name: str
     state: str                       # pending | approved | rejected
     created_at: datetime
+    why: str                         # threshold (above the per-act threshold) | daily_limit (the maker's day)
     decided_by: int | None
     decided_at: datetime | None
     decision_reason: str | None
@@ -77,11 +89,27 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
         raise DomainError("validation_failed", field="community_id",
                           details={"problem": "the person is not a member of this community"})
     ledger.refuse_self_payment(actor.id, user_id)
-    threshold = (await policy(conn, community_id)).threshold(unit)
-    if abs(amount) > threshold:
-        return await _request(conn, actor, community_id, user_id, unit, amount, reason, threshold, ip=ip)
-    return await _post(conn, actor, community_id=community_id, user_id=user_id, unit=unit, amount=amount,
-                       reason=reason, key=key, ip=ip)
+    limits = await oversight.limits(conn, community_id)
+    threshold = limits.threshold(unit)
+    # The limits in force, kept on the audit row: `linli audit` judges the act by them, not by later ones.
+    in_force = ("adjustment", {"threshold": threshold, "daily_limit": limits.daily(unit)})
+    async with conn.transaction():
+        if abs(amount) > threshold:
+            result: Transfer | AdjustmentRequest = await _request(conn, actor, community_id, user_id, unit, amount,
+                                                                  reason, threshold, ip=ip)
+        elif key is not None and await conn.fetchval("select 1 from transfers where idem_key = $1", key):
+            # a replay counts nothing toward the day (the ledger answers it, or refuses a changed body)
+            result = await _post(conn, actor, community_id=community_id, user_id=user_id, unit=unit, amount=amount,
+                                 reason=reason, key=key, ip=ip, audited=in_force)
+        elif (over := await oversight.count_manual(conn, community_id, actor.id, {unit: amount})) is not None:
+            result = await _request(conn, actor, community_id, user_id, unit, amount, reason, threshold, ip=ip,
+                                    why="daily_limit")
+            await oversight.flag(conn, community_id, actor.id, "daily_limit", over)
+        else:
+            result = await _post(conn, actor, community_id=community_id, user_id=user_id, unit=unit, amount=amount,
+                                 reason=reason, key=key, ip=ip, audited=in_force)
+        await oversight.check_pace(conn, community_id, actor.id)
+    return result
 
 
 async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int, user_id: int, unit: ledger.Unit,
@@ -111,20 +139,7 @@ async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: in
 
 # ---- maker-checker ----------------------------------------------------------------------------
 
-class _Policy(msgspec.Struct, frozen=True):
-    points: int
-    minutes: int
-
-    def threshold(self, unit: str) -> int:
-        return self.points if unit == "points" else self.minutes
-
-
-async def policy(conn: asyncpg.Connection, community_id: int) -> _Policy:
-    row = await conn.fetchrow("select threshold_points, threshold_minutes from adjustment_policies "
-                              "where community_id = $1", community_id)
-    if row is None:
-        return _Policy(DEFAULT_THRESHOLDS["points"], DEFAULT_THRESHOLDS["minutes"])
-    return _Policy(row["threshold_points"], row["threshold_minutes"])
+POLICY_FIELDS = ("threshold_points", "threshold_minutes", "daily_points", "daily_minutes")
 
 
 async def _community(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> None:
@@ -134,38 +149,66 @@ async def _community(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
     orgs.require_manager(actor, community_id)
 
 
+async def _policy(conn: asyncpg.Connection, community_id: int) -> Policy:
+    limits = await oversight.limits(conn, community_id)
+    pending = await conn.fetchval("select id from held_acts where community_id = $1 and kind = 'policy' "
+                                  "and state = 'pending' and payload->>'policy' = 'adjustment' order by id desc "
+                                  "limit 1", community_id)
+    return Policy(community_id, limits.threshold_points, limits.threshold_minutes, limits.daily_points,
+                  limits.daily_minutes, pending_id=pending)
+
+
 async def get_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Policy:
     await _community(conn, actor, community_id)
-    p = await policy(conn, community_id)
-    return Policy(community_id, p.points, p.minutes)
+    return await _policy(conn, community_id)
 
 
 async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, *,
-                     threshold_points: int | None, threshold_minutes: int | None, ip: str | None = None) -> Policy:
-    """A manager of the community changes its thresholds; audited with before and after."""
+                     threshold_points: int | None, threshold_minutes: int | None, daily_points: int | None = None,
+                     daily_minutes: int | None = None, ip: str | None = None) -> Policy:
+    """A manager of the community changes its thresholds and daily limits; audited with before and
+    after. A change that loosens any of them (issue 30, finding 1b) is held for another manager of
+    the community or a street manager (an admin's takes effect at once); tightening applies now."""
     await _community(conn, actor, community_id)
-    for field, value in (("threshold_points", threshold_points), ("threshold_minutes", threshold_minutes)):
+    asked = {"threshold_points": threshold_points, "threshold_minutes": threshold_minutes,
+             "daily_points": daily_points, "daily_minutes": daily_minutes}
+    for field, value in asked.items():
         if value is not None and not 0 <= value <= 1_000_000:
             raise invalid(field, "0 to 1000000")
     async with conn.transaction():
         await conn.execute("select 1 from orgs where id = $1 for update", community_id)  # one change at a time
-        old = await policy(conn, community_id)
-        new = _Policy(old.points if threshold_points is None else threshold_points,
-                      old.minutes if threshold_minutes is None else threshold_minutes)
-        if new != old:
-            await conn.execute(
-                """insert into adjustment_policies (community_id, threshold_points, threshold_minutes, updated_by,
-                                                    updated_at)
-                   values ($1, $2, $3, $4, $5)
-                   on conflict (community_id) do update set threshold_points = excluded.threshold_points,
-                       threshold_minutes = excluded.threshold_minutes, updated_by = excluded.updated_by,
-                       updated_at = excluded.updated_at""",
-                community_id, new.points, new.minutes, actor.id, clock.now())
-            await audit.record(conn, actor, "adjustment_policy", community_id=community_id,
-                               target=("org", community_id),
-                               before={"threshold_points": old.points, "threshold_minutes": old.minutes},
-                               after={"threshold_points": new.points, "threshold_minutes": new.minutes}, ip=ip)
-    return Policy(community_id, new.points, new.minutes)
+        old = await oversight.limits(conn, community_id)
+        before = {f: getattr(old, f) for f in POLICY_FIELDS}
+        after: dict[str, int] = {f: before[f] if (v := asked[f]) is None else v for f in POLICY_FIELDS}
+        loosened = oversight_rules.loosens(before, after)
+        if loosened and not actor.is_admin:
+            held = await oversight.hold(conn, actor, community_id, "policy",
+                                        payload={"policy": "adjustment", "changes": after},
+                                        evidence={"before": before, "after": after, "loosens": loosened}, ip=ip)
+            await oversight.flag(conn, community_id, actor.id, "policy_loosen", {"held_id": held, "loosens": loosened})
+            return msgspec.structs.replace(await _policy(conn, community_id), held=True)
+        if after != before:
+            await apply_policy(conn, actor, community_id, after, ip=ip)
+        return await _policy(conn, community_id)
+
+
+async def apply_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, after: dict[str, int], *,
+                       ip: str | None = None, held_id: int | None = None) -> None:
+    """Write the community's thresholds and daily limits (in the caller's transaction), audited."""
+    old = await oversight.limits(conn, community_id)
+    before = {f: getattr(old, f) for f in POLICY_FIELDS}
+    await conn.execute(
+        """insert into adjustment_policies (community_id, threshold_points, threshold_minutes, daily_points,
+                                            daily_minutes, updated_by, updated_at)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           on conflict (community_id) do update set threshold_points = excluded.threshold_points,
+               threshold_minutes = excluded.threshold_minutes, daily_points = excluded.daily_points,
+               daily_minutes = excluded.daily_minutes, updated_by = excluded.updated_by,
+               updated_at = excluded.updated_at""",
+        community_id, *(after[f] for f in POLICY_FIELDS), actor.id, clock.now())
+    if held_id is None:  # approved from the held queue: its approval is the act's audit row
+        await audit.record(conn, actor, "adjustment_policy", community_id=community_id, target=("org", community_id),
+                           before=before, after=after, ip=ip)
 
 
 _REQUEST_SELECT = """
@@ -185,23 +228,25 @@ async def _load_request(conn: asyncpg.Connection, request_id: int) -> Adjustment
 
 
 async def _request(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, user_id: int, unit: str,
-                   amount: int, reason: str, threshold: int, *, ip: str | None) -> AdjustmentRequest:
+                   amount: int, reason: str, threshold: int, *, ip: str | None,
+                   why: str = "threshold") -> AdjustmentRequest:
     async with conn.transaction():
         request_id = await conn.fetchval(
-            """insert into adjustment_requests (community_id, user_id, unit, amount, reason, requested_by, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7) returning id""",
-            community_id, user_id, unit, amount, reason, actor.id, clock.now())
+            """insert into adjustment_requests (community_id, user_id, unit, amount, reason, requested_by, created_at,
+                                                why)
+               values ($1, $2, $3, $4, $5, $6, $7, $8) returning id""",
+            community_id, user_id, unit, amount, reason, actor.id, clock.now(), why)
         await audit.record(conn, actor, "adjustment_request", community_id=community_id, target=("user", user_id),
-                           after={"request_id": request_id, "unit": unit, "amount": amount, "threshold": threshold},
-                           reason=reason, ip=ip)
+                           after={"request_id": request_id, "unit": unit, "amount": amount, "threshold": threshold,
+                                  "why": why}, reason=reason, ip=ip)
         return await _load_request(conn, request_id)
 
 
 async def _decidable(conn: asyncpg.Connection, actor: orgs.Actor, request_id: int) -> asyncpg.Record:
-    """Lock a request and check the actor may decide on it: a manager of its community (or an admin).
-    Anyone else hears that it does not exist."""
+    """Lock a request and check the actor may decide on it: a manager of its community, of its street
+    or district (issue 30), or an admin. Anyone else hears that it does not exist."""
     row = await conn.fetchrow("select * from adjustment_requests where id = $1 for update", request_id)
-    if row is None or not (actor.is_admin or row["community_id"] in actor.manages):
+    if row is None or not oversight.may_check(actor, row["community_id"]):
         raise not_found("adjustment request")
     if row["state"] != "pending":
         raise DomainError("invalid_state", details={"state": row["state"]})

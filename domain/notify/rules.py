@@ -22,6 +22,11 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
+    "held_decided": Kind(
+        "待复核事项已处理", "Held item decided",
+        "您提交的{what_zh}（编号 {item}）已{decision_zh}。{reason}",
+        "Your {what_en} (no. {item}) was {decision_en}. {reason}",
+        moves_value=False, for_managers=True),
     "redemption_approved": Kind(
         "兑换已通过", "Redemption approved",
         "您兑换的「{reward}」已通过审核，扣除 {points} 积分。请凭兑换码到{community}领取。",

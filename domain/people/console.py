@@ -156,6 +156,14 @@ QUEUES = (
      "where a.answered_at is null and " + _SCOPE.format(col="p.community_id")),
     ("joining", "/joining.html", "join_requests",
      "select count(*) from join_requests where state = 'pending' and " + _SCOPE.format(col="community_id")),
+    # issue 30: what waits for a second person, and the flags about managers (both on /held.html)
+    ("held", "/held.html", "held_acts",
+     "select (select count(*) from held_acts where state = 'pending' and " + _SCOPE.format(col="community_id")
+     + ") + (select count(*) from adjustment_requests where state = 'pending' and "
+     + _SCOPE.format(col="community_id") + ") + (select count(*) from redemptions where held_maker is not null "
+     "and state = 'requested' and " + _SCOPE.format(col="community_id") + ")"),
+    ("manager_flags", "/held.html#flags", "manager_flags",
+     "select count(*) from manager_flags where resolved_at is null and " + _SCOPE.format(col="community_id")),
     ("dashboard", "/dashboard.html", None, None),
 )
 

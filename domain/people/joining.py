@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain import notify
+from domain import notify, oversight
 from domain.core import audit, clock, qr, settings
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
@@ -73,6 +73,8 @@ class Queue(msgspec.Struct, frozen=True):
 class Policy(msgspec.Struct, frozen=True):
     community_id: int
     auto_approve: bool
+    pending_id: int | None = None  # turning auto-approval on, waiting for a second person (issue 30)
+    held: bool = False             # this change was held (answered 202)
 
 
 class JoinCode(msgspec.Struct, frozen=True):
@@ -147,26 +149,52 @@ async def preview(conn: asyncpg.Connection, viewer: Actor | None, code: str) -> 
 
 # ---- policy ------------------------------------------------------------------------------------
 
+async def _policy(conn: asyncpg.Connection, community_id: int) -> Policy:
+    row = await conn.fetchrow(
+        """select (select auto_approve from join_policies where community_id = $1) as auto,
+                  (select id from held_acts where community_id = $1 and kind = 'policy' and state = 'pending'
+                     and payload->>'policy' = 'join' order by id desc limit 1) as pending""", community_id)
+    return Policy(community_id, bool(row["auto"]), row["pending"])
+
+
 async def policy(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Policy:
     orgs.require_manager(actor, community_id)
     await _community(conn, community_id)
-    auto = await conn.fetchval("select auto_approve from join_policies where community_id = $1", community_id)
-    return Policy(community_id, bool(auto))
+    return await _policy(conn, community_id)
 
 
 async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, auto_approve: bool, *,
                      ip: str | None = None) -> Policy:
+    """Turning auto-approval off applies at once; turning it on by a manager of the community waits
+    for another manager or a street manager (issue 30, finding 2; an admin's applies at once)."""
     orgs.require_manager(actor, community_id)
     await _community(conn, community_id)
     async with conn.transaction():
         before = await conn.fetchval("select auto_approve from join_policies where community_id = $1 for update",
                                      community_id)
-        await conn.execute("insert into join_policies (community_id, auto_approve, updated_at) values ($1, $2, $3) "
-                           "on conflict (community_id) do update set auto_approve = $2, updated_at = $3",
-                           community_id, auto_approve, clock.now())
+        if auto_approve and not before and not actor.is_admin:
+            held = await oversight.hold(conn, actor, community_id, "policy",
+                                        payload={"policy": "join", "auto_approve": True},
+                                        evidence={"before": {"auto_approve": False}, "after": {"auto_approve": True},
+                                                  "loosens": ["auto_approve"]}, ip=ip)
+            await oversight.flag(conn, community_id, actor.id, "policy_loosen",
+                                 {"held_id": held, "loosens": ["auto_approve"]})
+            return msgspec.structs.replace(await _policy(conn, community_id), held=True)
+        await apply_policy(conn, actor, community_id, auto_approve, ip=ip)
+        return await _policy(conn, community_id)
+
+
+async def apply_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, auto_approve: bool, *,
+                       ip: str | None = None, held_id: int | None = None) -> None:
+    """Write the join policy (in the caller's transaction), audited with before and after."""
+    before = await conn.fetchval("select auto_approve from join_policies where community_id = $1 for update",
+                                 community_id)
+    await conn.execute("insert into join_policies (community_id, auto_approve, updated_at) values ($1, $2, $3) "
+                       "on conflict (community_id) do update set auto_approve = $2, updated_at = $3",
+                       community_id, auto_approve, clock.now())
+    if held_id is None:  # approved from the held queue: its approval is the act's audit row
         await audit.record(conn, actor, "join_policy", community_id=community_id, target=("org", community_id),
                            before={"auto_approve": bool(before)}, after={"auto_approve": auto_approve}, ip=ip)
-    return Policy(community_id, auto_approve)
 
 
 # ---- requests ----------------------------------------------------------------------------------
@@ -278,7 +306,11 @@ async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None,
                    values ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) returning id""",
                 community_id, actor.id, activity_id, scan_code, nonce, clock.now(), building, unit_no)
         auto = await conn.fetchval("select auto_approve from join_policies where community_id = $1", community_id)
-        if auto:
+        if auto and community_id in actor.manages:
+            # Auto-approval never admits a manager of the community (issue 30, finding 2): another
+            # manager decides, and the attempt is flagged.
+            await oversight.flag(conn, community_id, actor.id, "own_join", {"request_id": request_id})
+        elif auto:
             await _approve(conn, None, request_id, ip=ip)
         return await _load(conn, request_id, actor)
 

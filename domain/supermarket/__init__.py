@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain import ledger, notify
+from domain import ledger, notify, oversight
 from domain.checkin import codes, scans
 from domain.checkin.codes import Code
 from domain.core import audit, clock, metrics, photos, qr, sweeper
@@ -509,33 +509,40 @@ async def _check_offer(conn: asyncpg.Connection, reward: asyncpg.Record, user_id
 async def request(conn: asyncpg.Connection, actor: Actor, reward_id: int, quantity: int,
                   expiry: rules.Expiry | None = None) -> Redemption:
     """A member asks for `quantity` of a reward: points held, stock reserved, in one transaction."""
-    expiry = expiry or rules.Expiry.from_env()
     now = clock.now()
     async with conn.transaction():
         reward = await _lock_reward(conn, reward_id)  # serialises requests for the same reward
         await _require_shopper(conn, actor, reward["community_id"])
         await _check_offer(conn, reward, actor.id, quantity, now)
-        redemption_id = await _new_id(conn)
-        points = rules.total_points(reward["cost_points"], quantity)
-        label = f"{reward['name']} × {quantity}"
-        # The community's own points first, then the rest of its area (ledger.spend's order).
-        hold = (await ledger.spend(
-            conn, user_id=actor.id, unit="points", amount=points, where=reward["community_id"],
-            area=await areas.area_of(conn, reward["community_id"], "points"),
-            credit=await ledger.org_account(conn, reward["community_id"], "supermarket", "points"),
-            kind="redemption", cause=("redemption", redemption_id), memo=label, actor_id=actor.id,
-            key=f"redemption:{redemption_id}:hold", hold=True))[0]
-        await conn.execute(
-            """insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
-                                        hold_transfer_id, expires_at, requested_at, state_changed_at,
-                                        state_changed_by)
-               values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $10, $2)""",
-            redemption_id, actor.id, reward_id, reward["community_id"], reward["name"], quantity, points, hold.id,
-            expiry.request_expires_at(now), now)
-        metrics.redemption(conn, "requested")
-        await _move_stock(conn, reward_id, -quantity, actor_id=actor.id, reason=f"兑换预留 #{redemption_id}",
-                          redemption_id=redemption_id)
+        redemption_id = await _request(conn, reward, actor.id, quantity, now, actor_id=actor.id, expiry=expiry)
     return await _fetch(conn, redemption_id)
+
+
+async def _request(conn: asyncpg.Connection, reward: asyncpg.Record, user_id: int, quantity: int, now: datetime,
+                   *, actor_id: int, held_maker: int | None = None, expiry: rules.Expiry | None = None) -> int:
+    """A request's writes (the reward locked, the offer checked): points held, stock reserved."""
+    expiry = expiry or rules.Expiry.from_env()
+    redemption_id = await _new_id(conn)
+    points = rules.total_points(reward["cost_points"], quantity)
+    label = f"{reward['name']} × {quantity}"
+    # The community's own points first, then the rest of its area (ledger.spend's order).
+    hold = (await ledger.spend(
+        conn, user_id=user_id, unit="points", amount=points, where=reward["community_id"],
+        area=await areas.area_of(conn, reward["community_id"], "points"),
+        credit=await ledger.org_account(conn, reward["community_id"], "supermarket", "points"),
+        kind="redemption", cause=("redemption", redemption_id), memo=label, actor_id=actor_id,
+        key=f"redemption:{redemption_id}:hold", hold=True))[0]
+    await conn.execute(
+        """insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
+                                    hold_transfer_id, expires_at, requested_at, state_changed_at,
+                                    state_changed_by, held_maker)
+           values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $10, $11, $12)""",
+        redemption_id, user_id, reward["id"], reward["community_id"], reward["name"], quantity, points, hold.id,
+        expiry.request_expires_at(now), now, actor_id, held_maker)
+    metrics.redemption(conn, "requested")
+    await _move_stock(conn, reward["id"], -quantity, actor_id=actor_id, reason=f"兑换预留 #{redemption_id}",
+                      redemption_id=redemption_id)
+    return redemption_id
 
 
 async def _lock_redemption(conn: asyncpg.Connection, redemption_id: int) -> asyncpg.Record:
@@ -552,8 +559,9 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
     now = clock.now()
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
-        rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
-                              requester_id=row["user_id"])
+        rules.require_decider(actor_id=actor.id, actor_manages=_may_decide(actor, row), requester_id=row["user_id"])
+        if row["held_maker"] == actor.id:
+            raise forbidden("a held on-the-spot redemption is approved by another manager")
         rules.require_transition(row["state"], "approved")
         if row["expires_at"] <= now:  # lapsed; the sweeper has not got to it yet
             raise DomainError("invalid_state", details={"state": "expired"})
@@ -606,12 +614,18 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
     metrics.redemption(conn, to_state)
 
 
+def _may_decide(actor: Actor, row: asyncpg.Record) -> bool:
+    """A manager of the community decides; a held on-the-spot redemption (issue 30) also a manager of
+    its street or district, as the second person on what the community holds."""
+    return actor.can_manage(row["community_id"]) or (row["held_maker"] is not None
+                                                     and oversight.may_check(actor, row["community_id"]))
+
+
 async def reject(conn: asyncpg.Connection, actor: Actor, redemption_id: int, reason: str) -> Redemption:
     reason = clean_reason(reason)
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
-        rules.require_decider(actor_id=actor.id, actor_manages=actor.can_manage(row["community_id"]),
-                              requester_id=row["user_id"])
+        rules.require_decider(actor_id=actor.id, actor_manages=_may_decide(actor, row), requester_id=row["user_id"])
         await _release(conn, row, to_state="rejected", actor_id=actor.id, reason=reason)
         await audit.record(conn, actor, "redemption_reject", community_id=row["community_id"],
                            target=("redemption", redemption_id),
@@ -698,7 +712,11 @@ async def preview_voucher(conn: asyncpg.Connection, actor: Actor | None, code: C
 
 async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code: str, reward_id: int,
                              quantity: int) -> Redemption:
-    """At the counter: the manager scans a member card; created, approved and handed over at once."""
+    """At the counter: the manager scans a member card; created, approved and handed over at once.
+
+    Issue 30 (finding 1c): for a resident this same manager created and credited, the redemption is
+    held instead: points held and stock reserved, as a request another manager of the community (or
+    a street manager) approves; the goods are handed over on its voucher after that."""
     now = clock.now()
     async with conn.transaction():
         card = await codes.find(conn, codes.code_from_text(member_code))
@@ -712,6 +730,16 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
             raise forbidden("nobody decides on their own redemption")
         await _require_shopper(conn, actor, reward["community_id"], user_id)
         await _check_offer(conn, reward, user_id, quantity, now)
+        if await made_and_credited_by(conn, actor.id, user_id):
+            held = await _request(conn, reward, user_id, quantity, now, actor_id=actor.id, held_maker=actor.id)
+            await oversight.flag(conn, reward["community_id"], actor.id, "own_resident_redemption",
+                                 {"redemption_id": held, "user_id": user_id})
+            await audit.record(conn, actor, "held_request", community_id=reward["community_id"],
+                               target=("redemption", held),
+                               after={"kind": "redemption", "user_id": user_id, "reward_id": reward_id,
+                                      "quantity": quantity, "own_resident": True})
+            await oversight.check_pace(conn, reward["community_id"], actor.id)
+            return await _fetch(conn, held)
         redemption_id = await _new_id(conn)
         points = rules.total_points(reward["cost_points"], quantity)
         transfer = (await ledger.spend(
@@ -733,7 +761,24 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
         await audit.record(conn, actor, "redemption_on_the_spot", community_id=reward["community_id"],
                            target=("redemption", redemption_id),
                            after={"user_id": user_id, "reward_id": reward_id, "quantity": quantity, "points": points})
+        await oversight.check_pace(conn, reward["community_id"], actor.id)
     return await _fetch(conn, redemption_id)
+
+
+async def made_and_credited_by(conn: asyncpg.Connection, manager_id: int, user_id: int) -> bool:
+    """The manager created this person's account (a resident without a phone) and credited them by
+    hand: an adjustment, a mark, a station scan or a held act they made for them."""
+    return bool(await conn.fetchval(
+        """select exists (select 1 from audit_log where target_type = 'user' and target_id = $2
+                            and act = 'member_create' and actor_id = $1)
+              and (exists (select 1 from accounts a join entries e on e.account_id = a.id
+                             join transfers t on t.id = e.transfer_id
+                           where a.user_id = $2 and e.amount > 0 and t.actor_id = $1)
+                   or exists (select 1 from attendances where user_id = $2 and recorded_by = $1)
+                   or exists (select 1 from adjustment_requests where user_id = $2 and requested_by = $1)
+                   or exists (select 1 from held_acts where maker_id = $1
+                                and (subject_id = $2 or payload->'user_ids' @> to_jsonb($2::bigint))))""",
+        manager_id, user_id))
 
 
 # ---- expiry ---------------------------------------------------------------------------------

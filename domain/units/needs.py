@@ -17,11 +17,10 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import ledger, oversight
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
-from domain.ledger import adjustments
 from domain.people import orgs
 from domain.people.orgs import Actor
 
@@ -147,8 +146,8 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, claim_id: int, *, minu
         ledger.refuse_self_payment(actor.id, row["user_id"])
         if row["state"] not in ("claimed", "served"):
             raise DomainError("invalid_state", details={"state": row["state"]})
-        policy = await adjustments.policy(conn, row["community_id"])
-        second = points > policy.points or minutes > policy.minutes
+        limits = await oversight.limits(conn, row["community_id"])  # the community's four-eyes thresholds
+        second = points > limits.threshold_points or minutes > limits.threshold_minutes
         now = clock.now()
         await conn.execute(
             "update need_claims set state = $2, minutes = $3, points = $4, record = $5, confirmed_by = $6, "

@@ -447,7 +447,36 @@ async def _join_reject(x: Ctx):
 
 
 async def _join_policy(x: Ctx):
-    return x.m, ("PUT", f"/api/communities/{x.c.id}/join-policy", {"auto_approve": True}), "join_policy", x.c.id
+    # Turning auto-approval on is held for a second person (issue 30): the act is the request.
+    return x.m, ("PUT", f"/api/communities/{x.c.id}/join-policy", {"auto_approve": True}), "held_request", x.c.id
+
+
+# ---- what is held for a second person (issue 30) ------------------------------------------------
+
+async def _held_policy(x: Ctx) -> int:
+    r = await x.call(x.m, "PUT", f"/api/communities/{x.c.id}/join-policy", {"auto_approve": True})
+    return r["pending_id"]
+
+
+async def _held_approve(x: Ctx):
+    deputy = await _deputy(x)
+    held = await _held_policy(x)
+    return deputy, ("POST", f"/api/held/policy/{held}/approve", {}), "held_approve", x.c.id
+
+
+async def _held_reject(x: Ctx):
+    deputy = await _deputy(x)
+    held = await _held_policy(x)
+    return deputy, ("POST", f"/api/held/policy/{held}/reject", {"reason": "不宜自动通过"}), "held_reject", x.c.id
+
+
+async def _manager_flag_dismiss(x: Ctx):
+    deputy = await _deputy(x)
+    await _held_policy(x)  # raises a flag about the manager
+    flags = await x.call(deputy, "GET", "/api/manager-flags", params={"community_id": x.c.id})
+    flag = next(f for f in flags["items"] if f["manager"]["id"] == x.m.id)
+    return deputy, ("POST", f"/api/manager-flags/{flag['id']}/dismiss", {"reason": "已核实"}), \
+        "manager_flag_dismiss", x.c.id
 
 
 def _roster() -> bytes:
@@ -805,6 +834,9 @@ MANAGER_ACTS = {
     ("POST", "/api/join-requests/{join_request_id}/approve"): _join_approve,
     ("POST", "/api/join-requests/{join_request_id}/reject"): _join_reject,
     ("PUT", "/api/communities/{community_id}/join-policy"): _join_policy,
+    ("POST", "/api/held/{held_kind}/{item_id}/approve"): _held_approve,
+    ("POST", "/api/held/{held_kind}/{item_id}/reject"): _held_reject,
+    ("POST", "/api/manager-flags/{manager_flag_id}/dismiss"): _manager_flag_dismiss,
     ("POST", "/api/communities/{community_id}/imports"): _import,
     ("POST", "/api/communities/{community_id}/residents"): _resident,
     ("POST", "/api/communities/{community_id}/members/{user_id}/card"): _card_reissue,

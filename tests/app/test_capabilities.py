@@ -28,9 +28,9 @@ EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activit
                    offline.prune_scan_nonces,  # scan nonces past the longest accepted delay (issue 21)
                    timebank.lapse_accepted_services, auth.forget_old_tries,
                    cases.sweep_escalations,
-                   wechat.forget_old_tickets}  # WeChat sign-in tickets (issue 36)  # overdue cases escalate (issue 32)
+                   wechat.forget_old_tickets}  # overdue cases escalate (issue 32); WeChat sign-in tickets (issue 36)
 EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases",
-                         "reach", "records"]
+                         "reach", "records", "oversight"]
 
 
 def test_the_list_names_every_capability_once():

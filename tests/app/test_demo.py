@@ -2,6 +2,7 @@
 
 from domain import demo
 from domain.ledger import check as ledger_check
+from domain.oversight import report
 
 
 async def test_demo_city_fills_every_capability_and_balances(fresh_conn):
@@ -14,6 +15,7 @@ async def test_demo_city_fills_every_capability_and_balances(fresh_conn):
         "units", "unit_admins", "unit_reports", "need_claims", "micro_grids", "micro_grid_roles", "households")}
     assert all(n > 0 for n in counts.values()), counts
     assert await ledger_check.check(conn) == {}
+    assert await report.report(conn) == {}  # and `linli audit` finds nothing created alone (issue 30)
     # Statement labels are read by residents: Chinese only, no English glued on (issue 22); units
     # after a number ("洗衣液 2kg") are fine.
     assert await conn.fetch(

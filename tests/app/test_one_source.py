@@ -15,7 +15,9 @@ REASON_ENDPOINTS = {("post", "/api/checkins/{attendance_id}/annul"), ("post", "/
                     ("post", "/api/reports/{report_id}/reject"), ("post", "/api/transfers/{transfer_id}/reverse"),
                     ("post", "/api/adjustment-requests/{request_id}/reject"), ("post", "/api/cases/{case_id}/return"),
                     ("post", "/api/join-requests/{join_request_id}/reject"),
-                    ("post", "/api/unit-reports/{unit_report_id}/reject")}
+                    ("post", "/api/unit-reports/{unit_report_id}/reject"),
+                    ("post", "/api/held/{held_kind}/{item_id}/reject"),  # issue 30
+                    ("post", "/api/manager-flags/{manager_flag_id}/dismiss")}
 
 
 def test_who_manages_a_community():

@@ -77,12 +77,12 @@ async def snapshot(url: str) -> tuple:
 
 def test_help_says_what_each_command_does(workdir):
     out = ok(linli(workdir, "--help"))
-    for command in ("serve", "migrate", "demo", "create-admin", "ledger", "backup", "restore"):
+    for command in ("serve", "migrate", "demo", "create-admin", "ledger", "audit", "backup", "restore"):
         assert command in out
     assert "DATABASE_URL" in out and "LINLI_DATA_DIR" in out
     expected = {("backup",): "pg_dump custom format", ("restore",): "--force", ("ledger", "check"): "invariant",
                 ("create-admin",): "--phone", ("demo",): "demo city", ("migrate",): "migrations",
-                ("serve",): "--workers"}
+                ("serve",): "--workers", ("audit",): "second person"}
     for command, phrase in expected.items():
         assert phrase in ok(linli(workdir, *command, "--help")), command
     assert not (workdir / "data").exists()  # help starts no database
@@ -204,9 +204,32 @@ def test_every_command_works_with_database_url(workdir, admin_url):
         assert linli(workdir, "restore", "y.dump", url=url).returncode == 1
         assert ok(linli(workdir, "restore", "--force", "y.dump", url=url)).strip().endswith("ledger check: clean")
         assert asyncio.run(snapshot(url)) == before
+        # `linli audit` (issue 30): the demo city is clean; a manager's lone 5,000-point credit is found.
+        assert ok(linli(workdir, "audit", url=url)).strip() == "audit: clean"
+        asyncio.run(lone_credit(url))
+        found = linli(workdir, "audit", url=url)
+        assert found.returncode == 1 and "FOUND: adjustment_above_threshold_alone (1)" in found.stdout, found.stdout
         assert not (workdir / "data").exists()  # a configured server: no embedded one was started
     finally:
         asyncio.run(drop_database(admin_url, url))
+
+
+async def lone_credit(url: str) -> None:
+    """What finding 1b did before issue 30: a manager posts 5,000 points to a resident alone."""
+    from domain import ledger
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow("select m.user_id as manager, m.org_id as community, p.user_id as person "
+                                  "from org_managers m join orgs o on o.id = m.org_id and o.kind = 'community' "
+                                  "join org_members p on p.org_id = m.org_id and p.user_id <> m.user_id limit 1")
+        async with conn.transaction():
+            await ledger.post(conn, unit="points", debit=await ledger.org_account(conn, row["community"], "issuing",
+                                                                                   "points"),
+                              credit=await ledger.user_account(conn, row["person"], "points", row["community"]),
+                              amount=5000, kind="adjustment", cause=("adjustment", row["community"]),
+                              actor_id=row["manager"], reason="一人发放")
+    finally:
+        await conn.close()
 
 
 def test_a_password_reaches_the_tools_through_the_environment_not_the_command_line():

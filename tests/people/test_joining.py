@@ -145,9 +145,18 @@ async def test_only_the_communitys_managers_decide_and_never_their_own_request(c
 
 async def test_auto_approve_policy_admits_at_once_and_is_audited(client, world, pool):
     c = await world.community()
+    # Turning it on waits for a second person (issue 30): here the street's manager.
     r = await client.put(f"/api/communities/{c.id}/join-policy", headers=c.manager.headers, json={"auto_approve": True})
-    assert r.status_code == 200 and r.json()["auto_approve"] is True
-    assert len(await pool.fetch("select 1 from audit_log where act = 'join_policy' and community_id = $1", c.id)) == 1
+    assert r.status_code == 202 and r.json()["auto_approve"] is False and r.json()["held"] is True
+    street = await world.person("街道管理员")
+    await client.post(f"/api/orgs/{c.street_id}/managers", headers=(await world.admin()).headers,
+                      json={"user_id": street.id})
+    r = await client.post(f"/api/held/policy/{r.json()['pending_id']}/approve", headers=street.headers, json={})
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/api/communities/{c.id}/join-policy", headers=c.manager.headers)
+    assert r.json()["auto_approve"] is True and r.json()["pending_id"] is None
+    decided = await pool.fetch("select actor_id from audit_log where act = 'held_approve' and community_id = $1", c.id)
+    assert [d["actor_id"] for d in decided] == [street.id]
     stranger = await world.person()
     made = await activity(client, c, points=5)
     code = await poster_code(pool, made["id"])

@@ -52,10 +52,17 @@ async def test_a_member_without_a_phone_earns_at_a_station_and_redeems_by_card(c
     assert r.status_code == 200 and r.json()["action"] == "checked_in" and r.json()["points"] == 30
     reward = await client.post("/api/rewards", headers=c.manager.headers,
                                json={"community_id": c.id, "name": "肥皂", "cost_points": 20, "stock": 5})
+    # The manager who added her and credited her at the station redeems for her: held for another
+    # manager (issue 30, finding 1c), who approves; her points are spent then.
     r = await client.post("/api/redemptions/on-the-spot", headers={**c.manager.headers, "Idempotency-Key": "elder-1"},
                           json={"member_code": elder["card_code"], "reward_id": reward.json()["id"]})
-    assert r.status_code == 201, r.text
-    assert r.json()["state"] == "fulfilled"
+    assert r.status_code == 202, r.text
+    assert r.json()["state"] == "requested"
+    assert await pool.fetchval("select balance from accounts where user_id = $1 and unit = 'points'", elder["id"]) == 30
+    deputy = await world.person("副主任")
+    await client.post(f"/api/orgs/{c.id}/managers", headers=(await world.admin()).headers, json={"user_id": deputy.id})
+    r = await client.post(f"/api/held/redemption/{r.json()['id']}/approve", headers=deputy.headers, json={})
+    assert r.status_code == 200, r.text
     assert await pool.fetchval("select balance from accounts where user_id = $1 and unit = 'points'", elder["id"]) == 10
 
     # A lost card: the new one works, the old one is refused.

@@ -30,6 +30,7 @@ export default {
 
   "title.city": "City lists · Linli",
   "title.messages": "Messages · Linli",
+  "title.held": "Review · Linli",
   "title.login": "Log in · Linli",
   "title.me": "Me · Linli",
   "title.statement": "History · Linli",

@@ -102,6 +102,10 @@ export default {
 
   "console.queue_joining": "Join requests",
   "console.queue_joining_hint": "waiting",
+  "console.queue_held": "Review",
+  "console.queue_held_hint": "waiting for a second person",
+  "console.queue_manager_flags": "Warnings",
+  "console.queue_manager_flags_hint": "open",
 
   "console.adjustments_title": "Adjustments waiting for approval",
   "console.adjustments_hint": "Adjustments above the threshold are posted only after another manager approves them; nobody approves their own.",

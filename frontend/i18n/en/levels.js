@@ -50,4 +50,7 @@ export default {
   "levels.no_admin": "No administrator named yet",
   "levels.invited": "Invitation sent; it takes effect when they accept",
   "levels.unit_created": "Unit added",
+  "levels.held": "Review and warnings",
+  "levels.held_hint": "What the communities hold for a second person, and warnings about managers. A street manager may be that second person.",
+  "levels.held_open": "Open the review queue",
 };

@@ -30,6 +30,7 @@ export default {
 
   "title.city": "城市名单导入 · 邻里",
   "title.messages": "消息 · 邻里",
+  "title.held": "待复核 · 邻里",
   "title.login": "登录 · 邻里",
   "title.me": "我的 · 邻里",
   "title.statement": "明细 · 邻里",

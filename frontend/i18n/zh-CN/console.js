@@ -102,6 +102,10 @@ export default {
 
   "console.queue_joining": "入社申请",
   "console.queue_joining_hint": "待审核",
+  "console.queue_held": "待复核",
+  "console.queue_held_hint": "待复核事项",
+  "console.queue_manager_flags": "风险提示",
+  "console.queue_manager_flags_hint": "待处理",
 
   "console.adjustments_title": "待审批的积分调整",
   "console.adjustments_hint": "超过门槛的调整须由另一位管理员批准后才会入账；任何人都不能批准自己提交的调整。",

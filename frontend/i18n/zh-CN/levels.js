@@ -50,4 +50,7 @@ export default {
   "levels.no_admin": "还没有指定管理员",
   "levels.invited": "邀请已发出，对方接受后生效",
   "levels.unit_created": "单位已新增",
+  "levels.held": "待复核与风险提示",
+  "levels.held_hint": "各社区等待第二人复核的事项，以及关于管理员的风险提示。街道管理员可以作为第二人复核。",
+  "levels.held_open": "打开待复核",
 };
