@@ -38,7 +38,9 @@ def main() -> int:
     expression, options = marker_expression(sys.argv[1:])
     narrow = f"({expression}) and " if expression else ""
     workers = os.environ.get("LINLI_TEST_WORKERS", "auto")
-    common = [f"--randomly-seed={seed}", "--durations=30", f"-n={workers}"]
+    # loadgroup: tests spread one by one, except those of one xdist_group (a module whose set-up is
+    # expensive, the accessibility survey) which run in one worker, so it is built once.
+    common = [f"--randomly-seed={seed}", "--durations=30", f"-n={workers}", "--dist=loadgroup"]
     runs = [("api", ["-m", narrow + "not browser"]), ("browser", ["-m", narrow + "browser"])]
     print(f"linli tests: random order seed {seed} (replay: LINLI_TEST_SEED={seed} python -m tests)", flush=True)
     statuses = []

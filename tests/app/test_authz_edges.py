@@ -255,9 +255,19 @@ async def test_actor_is_the_beneficiary(env, row):
 
 
 async def test_the_same_acts_by_another_manager_go_through(env):
-    """The refusals above are about who acts: the deputy may pay the manager (within the rules)."""
-    r = await env.client.post(f"/api/reports/{env.ids['report_self']}/verify", headers=env.deputy.headers)
+    """The refusals above are about who acts: the deputy may pay the manager (within the rules). On a
+    report and a service of the manager's made here, not the module's: the refusals above, run in any
+    order, still find theirs unverified and unconfirmed."""
+    client, manager, deputy = env.client, env.a.manager, env.deputy
+    report = await _ok(client, manager, "POST", "/api/reports", files={
+        "kind": (None, "civility"), "text": (None, "劝导乱扔垃圾")})
+    r = await client.post(f"/api/reports/{report['id']}/verify", headers=deputy.headers)
     assert r.status_code == 200, r.text
-    r = await env.client.post(f"/api/timebank/requests/{env.ids['service_self']}/confirm",
-                              headers=env.deputy.headers, json={"minutes": 60})
+    service = await _ok(client, deputy, "POST", "/api/timebank/requests", json={
+        "title": "陪同买菜", "minutes_estimate": 60, "for_user_id": env.resident_a.id, "use_pool": True,
+        "community_id": env.a.id})
+    for step in ("accept", "complete"):
+        await _ok(client, manager, "POST", f"/api/timebank/requests/{service['id']}/{step}")
+    r = await client.post(f"/api/timebank/requests/{service['id']}/confirm", headers=deputy.headers,
+                          json={"minutes": 60})
     assert r.status_code == 200, r.text

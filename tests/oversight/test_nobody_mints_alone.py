@@ -14,6 +14,7 @@ import pytest
 from domain.core import clock
 from domain.oversight import report
 from tests.conftest import Community, Person, World
+from tests.conftest import appoint as invite_and_accept
 
 T0 = datetime(2026, 11, 3, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai, a Tuesday
 
@@ -46,9 +47,9 @@ async def snapshot(pool, people: list[int], communities: list[int]) -> tuple:
 
 
 async def appoint(client, world: World, org_id: int, name: str) -> Person:
+    """A second manager of `org_id`, appointed as the API does it: invited by phone, accepted."""
     person = await world.person(name)
-    r = await client.post(f"/api/orgs/{org_id}/managers", headers=(await world.admin()).headers,
-                          json={"user_id": person.id})
+    r = await invite_and_accept(client, await world.admin(), org_id, person)
     assert r.status_code in (200, 201, 204), r.text
     return person
 

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import pytest
 
-from domain.ledger import adjustments
+from domain import oversight
 from domain.core import audit, clock
+from domain.ledger import adjustments
 from domain.people import orgs
 from tests.conftest import new_phone
-
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,12 @@ async def test_each_act_writes_exactly_one_row_with_actor_target_and_ip(client, 
     r, row = await act("adjustment", "POST", "/api/adjustments",
                        {"user_id": volunteer.id, "unit": "points", "amount": 30, "reason": "补录"}, m)
     transfer = r.json()["id"]
-    assert row["reason"] == "补录" and row["after"] == {"unit": "points", "amount": 30, "transfer_id": transfer}
+    # The row also keeps the limits in force when it was made (issue 30): `linli audit` judges by them.
+    async with pool.acquire() as conn:
+        in_force = await oversight.limits(conn, community)
+    assert row["reason"] == "补录" and row["after"] == {
+        "unit": "points", "amount": 30, "transfer_id": transfer,
+        "threshold": in_force.threshold("points"), "daily_limit": in_force.daily("points")}
     _, row = await act("reversal", "POST", f"/api/transfers/{transfer}/reverse", {"reason": "录错了"}, m)
     assert (row["target_type"], row["target_id"]) == ("transfer", transfer)
     assert row["after"]["user_ids"] == [volunteer.id]

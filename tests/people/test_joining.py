@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from domain.checkin import codes
 from domain.core import clock
+from tests.conftest import appoint
 from tests.snapshot import unchanged
 
 
@@ -149,8 +150,7 @@ async def test_auto_approve_policy_admits_at_once_and_is_audited(client, world, 
     r = await client.put(f"/api/communities/{c.id}/join-policy", headers=c.manager.headers, json={"auto_approve": True})
     assert r.status_code == 202 and r.json()["auto_approve"] is False and r.json()["held"] is True
     street = await world.person("街道管理员")
-    await client.post(f"/api/orgs/{c.street_id}/managers", headers=(await world.admin()).headers,
-                      json={"user_id": street.id})
+    assert (await appoint(client, await world.admin(), c.street_id, street)).status_code == 200
     r = await client.post(f"/api/held/policy/{r.json()['pending_id']}/approve", headers=street.headers, json={})
     assert r.status_code == 200, r.text
     r = await client.get(f"/api/communities/{c.id}/join-policy", headers=c.manager.headers)

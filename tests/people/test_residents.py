@@ -9,6 +9,7 @@ import re
 import zxingcpp
 from PIL import Image
 
+from tests.conftest import appoint
 from tests.people.test_joining import activity
 
 
@@ -60,7 +61,7 @@ async def test_a_member_without_a_phone_earns_at_a_station_and_redeems_by_card(c
     assert r.json()["state"] == "requested"
     assert await pool.fetchval("select balance from accounts where user_id = $1 and unit = 'points'", elder["id"]) == 30
     deputy = await world.person("副主任")
-    await client.post(f"/api/orgs/{c.id}/managers", headers=(await world.admin()).headers, json={"user_id": deputy.id})
+    assert (await appoint(client, await world.admin(), c.id, deputy)).status_code == 200
     r = await client.post(f"/api/held/redemption/{r.json()['id']}/approve", headers=deputy.headers, json={})
     assert r.status_code == 200, r.text
     assert await pool.fetchval("select balance from accounts where user_id = $1 and unit = 'points'", elder["id"]) == 10
