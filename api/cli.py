@@ -270,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
                           "entries, holds, reversals); print each drift and exit 1 if any.").set_defaults(
         fn=cmd_ledger_check)
     sub.add_parser("audit", help="list value created without a second person; non-zero exit if any",
-                   description="List what broke 'nobody creates value alone': manual value above the "
+                   description="List value created without a second person (what broke 'nobody creates "
+                   "value alone'): manual value above the "
                    "community's thresholds or daily limit posted by its maker alone, activities published "
                    "above the threshold unapproved, managers' own credits and on-the-spot redemptions for "
                    "their own residents, and credits of presence proven after an automatic check-out. "

@@ -40,8 +40,10 @@ async def load_me(conn: asyncpg.Connection, actor: Actor) -> Me:
                   case when o.kind = 'grid' then o.parent_id else o.id end as community_id
            from org_members m join orgs o on o.id = m.org_id where m.user_id = $1 order by o.id""", actor.id)
     community_manager = any(r["id"] in actor.manages for r in manages)
+    # on a partner organisation's staff (issue 32): handles the cases dispatched to it
+    handles_cases = bool(await conn.fetchval("select 1 from partner_staff where user_id = $1 limit 1", actor.id))
     roles = sorted({m["role"] for m in members} | ({"manager"} if community_manager else set())
-                   | ({"admin"} if actor.is_admin else set()))
+                   | ({"admin"} if actor.is_admin else set()) | ({"handler"} if handles_cases else set()))
     levels = [r for r in manages if r["id"] not in actor.manages]
     administers_units = bool(await conn.fetchval("select 1 from unit_admins where user_id = $1 limit 1", actor.id))
     return Me(id=actor.id, name=actor.name, phone=phone, is_admin=actor.is_admin, roles=roles,

@@ -104,7 +104,7 @@ class WeChatController(Controller):
         response.delete_cookie(STATE_COOKIE, path="/api/auth/wechat")
         return response
 
-    @post("/bind", status_code=200)
+    @post("/bind", status_code=200, opt={"errors": {401: "No WeChat sign-in ticket from this browser"}})
     async def bind(self, request: Request, data: WeChatBindIn, pool: asyncpg.Pool) -> Response[LoginOut]:
         """Prove the phone once (SMS code, purpose register) to bind the WeChat this browser came back
         with (its ticket cookie) to that phone's account; a new phone opens an account (name, consent)."""

@@ -27,6 +27,7 @@ EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activit
                    supermarket.expire_redemptions, expiry.sweep, notify.sweep_outbox, notify.remind,
                    offline.prune_scan_nonces,  # scan nonces past the longest accepted delay (issue 21)
                    timebank.lapse_accepted_services, auth.forget_old_tries,
+                   timebank.confirm_unconfirmed_services,  # completed services left unconfirmed (issue 33)
                    cases.sweep_escalations,
                    wechat.forget_old_tickets}  # overdue cases escalate (issue 32); WeChat sign-in tickets (issue 36)
 EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases",

@@ -80,7 +80,7 @@ from datetime import timedelta  # noqa: E402
 import httpx  # noqa: E402  (the additions below are a section of their own)
 
 from domain.checkin import codes  # noqa: E402
-from domain.core import clock
+from domain.core import clock  # noqa: E402
 from domain.core.reasons import REASONS  # noqa: E402
 from tests.app.security_support import Builder, _ok  # noqa: E402
 from tests.app.test_authz_matrix import PARAM, TABLE, Cell  # noqa: E402
@@ -106,6 +106,10 @@ async def side(app):
         built.ids.setdefault("unit", 1)
         built.ids["reported"] = built.target.id
         built.ids.setdefault("phoneless", 1)  # the matrix's 微网格 elder (issue 31): any id will do for bad input
+        for kind in ("case_target", "partner", "category"):  # the matrix's grid loop (issue 32)
+            built.ids.setdefault(kind, 1)
+        for kind in ("id_version", "guardian_version", "privacy_version"):  # notice versions (issue 36)
+            built.ids.setdefault(kind, 1)
         yield http, built, await world.admin()
 
 

@@ -67,6 +67,8 @@ async def test_a_hazard_goes_round_the_loop_and_pays_its_bonus_at_closure(client
     assert dispatched["state"] == "dispatched"
     assert datetime.fromisoformat(dispatched["deadline"]) == T0 + timedelta(hours=48)
     assert "case_dispatched" in await messages(pool, loop.handler)
+    # on the company's staff and in no community: /api/me still says what the handler is
+    assert (await ok(client, loop.handler, "GET", "/api/me"))["roles"] == ["handler"]
     queue = await ok(client, loop.handler, "GET", f"/api/cases?view=handler&org_id={loop.company_id}")
     assert [k["id"] for k in queue["items"]] == [first]
 

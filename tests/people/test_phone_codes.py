@@ -146,8 +146,8 @@ async def test_finding_5_wrong_codes_from_another_address_do_not_lock_the_owner_
     client.cookies.clear()
     # and the owner gets new codes and uses them (register answers "already registered" to the right code)
     assert (await send(client, victim, "register")).status_code == 202
-    r = await client.post("/api/auth/register", json={"phone": victim, "password": PASSWORD, "name": "王芳",
-                                                      "code": sms_code(victim)})
+    r = await client.post("/api/auth/register", json={"phone": victim, "consent": 1, "password": PASSWORD,
+                                                      "name": "王芳", "code": sms_code(victim)})
     assert r.status_code == 409, r.text
     assert (await send(client, victim, "reset")).status_code == 202
     client.cookies.clear()
