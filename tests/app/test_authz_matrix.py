@@ -76,11 +76,13 @@ def INVITEE(role, side): return role == "courier"
 # The grid loop (issue 32): a side's hazard case is reported by its courier (A's courier is the matrix's)
 # and dispatched to the side's property company, whose staff is the side's volunteer; a proposal is a
 # resident's. Who may see a case but not do this gets 403, anyone else 404 (it does not exist for them).
-def SEES_CASE(role, side): return COURIER(role, side) or MANAGER(role, side)
+# The street's and district's managers read everything below them, cases included.
+def SEES_CASE(role, side): return COURIER(role, side) or MANAGER(role, side) or role in LEVEL_MANAGERS
 def SEES_DISPATCHED(role, side): return SEES_CASE(role, side) or VOLUNTEER(role, side)
 def case_deny(role, side): return 403 if SEES_CASE(role, side) else 404
 def dispatched_deny(role, side): return 403 if SEES_DISPATCHED(role, side) else 404
-def proposal_deny(role, side): return 403 if MEMBER_OR_MANAGER(role, side) else 404
+def SEES_PROPOSAL(role, side): return MEMBER_OR_MANAGER(role, side) or role in LEVEL_MANAGERS
+def proposal_deny(role, side): return 403 if SEES_PROPOSAL(role, side) else 404
 
 
 def _sent_code(phone: str) -> str:
@@ -182,7 +184,8 @@ TABLE = [
     Op("GET", "/api/orgs", ANYONE, query=lambda c: {"parent_id": c.ids["street"]}),  # filtered, never refused
     Op("GET", "/api/orgs/{org_id}", MANAGER),
     Op("PATCH", "/api/orgs/{org_id}", ADMIN, body=lambda c: {"name": f"社区{c.side.name}"}),
-    Op("POST", "/api/orgs/{org_id}/managers", ADMIN, body=lambda c: {"phone": new_phone(), "name": "新主任"}),
+    # appointing a community's manager is an invitation: the admin's, or its street's and district's managers'
+    Op("POST", "/api/orgs/{org_id}/managers", LEVEL, body=lambda c: {"phone": new_phone(), "name": "新主任"}),
     Op("DELETE", "/api/orgs/{org_id}/managers/{user_id}", ADMIN, fresh={"user_id": "deputy"}),
     Op("POST", "/api/orgs/{org_id}/members", MANAGER, fresh={"org_id": "grid"},
        body=lambda c: {"user_id": c.ids["target"], "role": "courier"}),
@@ -414,32 +417,34 @@ TABLE = [
     Op("PUT", "/api/levels/{level_id}/service-target", LEVEL, body=lambda c: {"year": 2026, "minutes": 3000}),
     Op("GET", "/api/me/levels", ANYONE),
     Op("GET", "/api/me/service-record", ANYONE),
-    # a city loads itself (issue 31): lists only the platform admin (or a street's or district's
-    # managers, none in the matrix) loads; roles by invitation; the need lifecycle; 微网格
+    # a city loads itself (issue 31): lists only the platform admin or a street's or district's managers
+    # load (for their part of the tree); roles by invitation; the need lifecycle; 微网格
     Op("GET", "/api/city-imports/{kind}/template", ANYONE, fresh={"kind": "import_kind"}),
-    Op("POST", "/api/city-imports/{kind}/dry-run", ADMIN, fresh={"kind": "import_kind"},
+    Op("POST", "/api/city-imports/{kind}/dry-run", LEVEL, fresh={"kind": "import_kind"},
        files=lambda c: {"file": ("units.csv", _units_csv())}),
-    Op("POST", "/api/city-imports/{kind}", ADMIN, fresh={"kind": "import_kind"}, files=lambda c: _units_form()),
+    Op("POST", "/api/city-imports/{kind}", LEVEL, fresh={"kind": "import_kind"}, files=lambda c: _units_form()),
     Op("GET", "/api/communities/search", ANYONE, query=lambda c: {"q": "社区"}),
-    Op("POST", "/api/role-invites", ADMIN,
+    # a community's manager is named by the admin or by the managers of its street and district
+    Op("POST", "/api/role-invites", LEVEL,
        body=lambda c: {"kind": "manager", "phone": new_phone(), "name": "新主任", "org_id": C(c)}),
-    Op("GET", "/api/role-invites", ADMIN, query=lambda c: {"org_id": C(c)}),
+    Op("GET", "/api/role-invites", LEVEL, query=lambda c: {"org_id": C(c)}),
     Op("GET", "/api/me/role-invites", ANYONE),
     # the courier is named the administrator of a new unit of the street (nothing else in the table reads it)
     Op("POST", "/api/me/role-invites/{invite_id}/accept", INVITEE, deny=404, fresh={"invite_id": "role_invite"}),
     Op("POST", "/api/me/role-invites/{invite_id}/decline", INVITEE, deny=404, fresh={"invite_id": "role_invite"}),
-    Op("GET", "/api/communities/{community_id}/need-claims", MANAGER),
+    Op("GET", "/api/communities/{community_id}/need-claims", READER),
     Op("GET", "/api/me/need-claims", ANYONE),
     Op("POST", "/api/need-claims/{claim_id}/serve", VOLUNTEER, deny=404, fresh={"claim_id": "claim"},
        body=lambda c: {"note": "已完成"}),
     Op("POST", "/api/need-claims/{claim_id}/confirm", MANAGER, fresh={"claim_id": "claim"},
        body=lambda c: {"minutes": 30, "points": 5, "record": "议事会纪要"}),
-    Op("POST", "/api/need-claims/{claim_id}/approve", MANAGER, fresh={"claim_id": "awaiting_claim"}),
+    # above the threshold: the second person on what the community holds
+    Op("POST", "/api/need-claims/{claim_id}/approve", CHECKER, fresh={"claim_id": "awaiting_claim"}),
     Op("POST", "/api/need-claims/{claim_id}/decline", MANAGER, fresh={"claim_id": "claim"},
        body=lambda c: {"reason": "未到场", "unserved": True}),
-    Op("GET", "/api/grids/{grid_id}/micro-grids", MEMBER_OR_MANAGER),
+    Op("GET", "/api/grids/{grid_id}/micro-grids", lambda r, s: MEMBER_OR_MANAGER(r, s) or r in LEVEL_MANAGERS),
     Op("POST", "/api/grids/{grid_id}/micro-grids", MANAGER, body=lambda c: {"name": f"微网格{new_phone()[-6:]}"}),
-    Op("GET", "/api/micro-grids/{micro_grid_id}", MEMBER_OR_MANAGER),
+    Op("GET", "/api/micro-grids/{micro_grid_id}", lambda r, s: MEMBER_OR_MANAGER(r, s) or r in LEVEL_MANAGERS),
     Op("POST", "/api/micro-grids/{micro_grid_id}/residents", MANAGER, body=lambda c: {"user_id": c.ids["target"]}),
     # the volunteer is A's 邻里长 (accepted); the elder of A's 微网格 has no phone
     Op("POST", "/api/micro-grids/{micro_grid_id}/attendance-marks", VOLUNTEER,
@@ -478,7 +483,7 @@ TABLE = [
     Op("POST", "/api/communities/{community_id}/members/{user_id}/card", MANAGER, fresh={"user_id": "member"}),
     # the grid loop (issue 32): cases, a street's categories, partner organisations
     Op("GET", "/api/cases", ANYONE),  # my own cases
-    Op("GET", "/api/cases/figures", MANAGER, query=lambda c: {"org_id": str(C(c))}),
+    Op("GET", "/api/cases/figures", READER, query=lambda c: {"org_id": str(C(c))}),
     Op("GET", "/api/cases/{case_id}", SEES_CASE, deny=404),
     Op("GET", "/api/cases/{case_id}/photos/{photo_id}", SEES_CASE, deny=404),
     Op("POST", "/api/cases", MEMBER, body=lambda c: {"kind": "problem", "title": "路灯坏了", "text": "3栋门口路灯不亮",
@@ -486,19 +491,23 @@ TABLE = [
     Op("POST", "/api/cases/{case_id}/sort", MANAGER, deny=case_deny, body=lambda c: {"priority": "urgent"}),
     Op("POST", "/api/cases/{case_id}/merge", MANAGER, deny=case_deny, fresh={"case_id": "case"},
        body=lambda c: {"into": c.ids["case_target"]}),
-    Op("POST", "/api/cases/{case_id}/dispatch", ADMIN, deny=case_deny, fresh={"case_id": "street_case"},
+    # a case sent up to the street is dispatched by the street's (or district's) managers
+    Op("POST", "/api/cases/{case_id}/dispatch", LEVEL, deny=case_deny, fresh={"case_id": "street_case"},
        body=lambda c: {"handler_id": c.ids["partner"], "category_id": c.ids["category"]}),
     Op("POST", "/api/cases/{case_id}/accept", VOLUNTEER, deny=dispatched_deny, fresh={"case_id": "dispatched_case"}),
     Op("POST", "/api/cases/{case_id}/return", VOLUNTEER, deny=dispatched_deny, fresh={"case_id": "dispatched_case"},
        body=lambda c: {"reason": "不归我们管"}),
-    Op("POST", "/api/cases/{case_id}/notes", OWNER_OR_MANAGER, deny=dispatched_deny,
+    # the handler's staff and the managers (the case's street's and district's too: they dispatched it)
+    Op("POST", "/api/cases/{case_id}/notes", lambda r, s: OWNER_OR_MANAGER(r, s) or r in LEVEL_MANAGERS,
+       deny=dispatched_deny,
        fresh={"case_id": "accepted_case"}, files=lambda c: {"note": (None, "已到现场")}),
     Op("POST", "/api/cases/{case_id}/done", VOLUNTEER, deny=dispatched_deny, fresh={"case_id": "accepted_case"},
        body=lambda c: {}),
     Op("POST", "/api/cases/{case_id}/rate", COURIER, deny=dispatched_deny, fresh={"case_id": "done_case"},
        body=lambda c: {"rating": "satisfied"}),
-    Op("POST", "/api/cases/{case_id}/follow", MEMBER_OR_MANAGER, deny=404, fresh={"case_id": "proposal"}),
-    Op("POST", "/api/cases/{case_id}/comments", MEMBER_OR_MANAGER, deny=404, fresh={"case_id": "proposal"},
+    # anyone who sees the proposal may follow it (the street's and district's managers read it too)
+    Op("POST", "/api/cases/{case_id}/follow", SEES_PROPOSAL, deny=404, fresh={"case_id": "proposal"}),
+    Op("POST", "/api/cases/{case_id}/comments", MEMBER_OR_MANAGER, deny=proposal_deny, fresh={"case_id": "proposal"},
        body=lambda c: {"text": "赞成"}),
     Op("POST", "/api/cases/{case_id}/meeting", MANAGER, deny=proposal_deny, fresh={"case_id": "proposal"},
        body=lambda c: {"text": "议事会同意"}),
@@ -507,8 +516,8 @@ TABLE = [
     Op("POST", "/api/cases/{case_id}/votes", MEMBER, deny=proposal_deny, fresh={"case_id": "voting_proposal"},
        body=lambda c: {"choice": "yes"}),
     Op("POST", "/api/cases/{case_id}/publish", MANAGER, deny=proposal_deny, fresh={"case_id": "closed_vote_proposal"}),
-    Op("GET", "/api/streets/{street_id}/case-categories", ANY_MANAGER),  # both sides sit under the street
-    Op("PUT", "/api/streets/{street_id}/case-categories", ADMIN,  # no role of the matrix manages the street
+    Op("GET", "/api/streets/{street_id}/case-categories", ANY_READER),  # both sides sit under the street
+    Op("PUT", "/api/streets/{street_id}/case-categories", LEVEL,  # the street's table: its (and above) managers
        body=lambda c: {"name": "占道堵塞", "deadline_hours": 48}),
     Op("POST", "/api/partners", MANAGER, body=lambda c: {"kind": "department", "name": f"部门{new_phone()}",
                                                          "parent_id": C(c)}),
@@ -548,7 +557,7 @@ TABLE = [
                                                           "ends_on": "2030-12-31"}),
     Op("PUT", "/api/activities/{activity_id}/requirements", MANAGER, body=lambda c: {"requires_insurance": False}),
     Op("GET", "/api/me/records", ANYONE),
-    Op("GET", "/api/orgs/{org_id}/records-export", MANAGER, query=lambda c: {"format": "csv"}),
+    Op("GET", "/api/orgs/{org_id}/records-export", READER, query=lambda c: {"format": "csv"}),
     Op("POST", "/api/records/restores", ADMIN, files=lambda c: {"file": ("r.xlsx", RECORDS_XLSX)}),
     # on an instance holding communities a pending restore only answers the differences (and closes)
     Op("POST", "/api/records/restores/{restore_id}/approve", ADMIN, fresh={"restore_id": "restore"}),
@@ -715,9 +724,9 @@ class Matrix:
                 await _ok(c, side.manager, "POST", f"/api/cases/{case_id}/meeting", json={"text": "议事会同意"})
             if steps >= 2:
                 await _ok(c, side.manager, "POST", f"/api/cases/{case_id}/vote-open", json={"hours": 1})
-            if steps >= 3:  # the vote's hour is over (the matrix runs on the real clock)
-                await self.world.pool.execute("update cases set vote_closes_at = now() - interval '1 minute' "
-                                              "where id = $1", case_id)
+            if steps >= 3:  # the vote's hour is over (on the matrix's frozen clock, not the database's)
+                await self.world.pool.execute("update cases set vote_closes_at = $2 where id = $1",
+                                              case_id, clock.now() - timedelta(minutes=1))
             return case_id
         if kind == "partner_invitation":  # a new department of the side invites A's courier
             partner = await _ok(c, side.manager, "POST", "/api/partners", json={
