@@ -23,13 +23,24 @@ from pathlib import Path
 
 import pytest
 
+from api.app import create_app
 from domain.core import db
 from domain.ledger import adjustments
 from domain.people import auth, orgs
-from tests.conftest import Login, new_phone, screenshot
+from tests.conftest import (
+    Login,
+    _free_port,
+    _fresh_database,
+    _ledger_problems,
+    drop_database,
+    new_phone,
+    screenshot,
+    start_uvicorn,
+)
 
-# The survey visits every page as four roles in two layouts (~150 visits): about a minute.
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+# The survey visits every page as four roles in two layouts (~150 visits): about a minute alone, several
+# under load. One xdist group: the module's fixtures are built once, in one worker (`--dist loadgroup`).
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600), pytest.mark.xdist_group("accessibility-survey")]
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
@@ -111,11 +122,47 @@ def build_city(database_url: str) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(build()))
-    worker.start()
-    worker.join()
+    in_thread(build)
     assert "volunteer" in result, "building the community failed"
     return result
+
+
+def in_thread(make_coroutine):
+    """Run a coroutine to its end on a loop of its own: Playwright's sync driver may already hold the
+    main thread's event loop."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+@pytest.fixture(scope="module")
+def own_server(admin_url):
+    """The app over HTTP on a database of this module's own: an admin sees every community's
+    activities and requests, so rows other tests left in the shared database (an XSS test's
+    `<img onerror>` titles, say) would otherwise be read as English words or overflow the pages.
+    Yields (base address, database URL); the ledger check runs on it before it is dropped."""
+    url = in_thread(lambda: _fresh_database(admin_url))
+    port = _free_port()
+    server, thread = start_uvicorn(create_app(url, run_sweeper=False), port)
+    try:
+        yield f"http://127.0.0.1:{port}", url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        problems = in_thread(lambda: _ledger_problems(url))
+        in_thread(lambda: drop_database(admin_url, url))
+    assert not problems, f"`linli ledger check` after the survey: {problems}"
 
 
 # The page's structure without its words: two roles that see the same elements with the same classes
@@ -205,9 +252,10 @@ def latin_problems(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def survey(live_server, browser, database_url):
+def survey(own_server, browser):
     """Visit every page as every role in each layout once; record what each test below reads."""
     assert AXE.exists(), f"axe-core is vendored at {AXE} (see tests/vendor/axe-core/README.md)"
+    live_server, database_url = own_server
     city = build_city(database_url)
     axe = AXE.read_text(encoding="utf-8")
     visits = {}
@@ -295,7 +343,8 @@ def test_the_word_checker_catches_english_and_field_names():
     assert latin_problems("邻里 Linli · 中文 / EN · 大米 5kg · 核销码 A3F9 · IP 10.0.0.1") == []
 
 
-def test_large_text_switch_grows_the_page_and_is_remembered(live_server, browser, database_url):
+def test_large_text_switch_grows_the_page_and_is_remembered(own_server, browser):
+    live_server, database_url = own_server
     city = build_city(database_url)
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
     context.add_cookies(city["volunteer"].cookies(live_server))

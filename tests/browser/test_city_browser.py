@@ -214,7 +214,7 @@ def test_a_party_member_reports_claims_serves_and_sees_credit_and_card(live_serv
 
         member.reload()
         member.locator("#record-needs li", has_text="周末楼道清理").wait_for()
-        assert "2.0 h · 10" in member.locator("#record-needs li", has_text="周末楼道清理").inner_text()
+        assert "2小时 · 10 积分" in member.locator("#record-needs li", has_text="周末楼道清理").inner_text()
         screenshot(member, f"baodao-card-{width}")
         member.goto(f"{live_server}/")
         member.locator("#points-available", has_text="10").wait_for()
