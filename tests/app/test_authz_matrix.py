@@ -198,7 +198,8 @@ TABLE = [
        body=lambda c: {"phone": new_phone(), "name": "新邻居", "role": "volunteer"}),
     # A person one may not reach answers as an unknown id (issue 16): 404, not 403.
     Op("GET", "/api/members/{user_id}", MANAGER, deny=404),
-    Op("POST", "/api/members/{user_id}/grid", MANAGER, body=lambda c: {"grid_id": c.ids["grid"]}),
+    Op("POST", "/api/members/{user_id}/grid", MANAGER, fresh={"user_id": "courier_member"},  # couriers work in grids
+       body=lambda c: {"grid_id": c.ids["grid"]}),
     Op("POST", "/api/members/{user_id}/deactivate", MANAGER, deny=404, fresh={"user_id": "member"},
        body=lambda c: {"reason": "搬走了"}),
     Op("POST", "/api/members/{user_id}/reactivate", MANAGER, deny=404, fresh={"user_id": "inactive_member"},
@@ -790,6 +791,8 @@ class Matrix:
             return (await ask_family_link(c, person, side.volunteer))["id"]
         if kind == "member":
             return (await b.member(side)).id
+        if kind == "courier_member":  # its own: the target becomes a courier only if another row ran first
+            return (await b.member(side, role="courier")).id
         if kind == "inactive_member":
             person = await b.member(side)
             await _ok(c, side.manager, "POST", f"/api/members/{person.id}/deactivate", json={"reason": "测试"})

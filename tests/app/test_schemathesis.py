@@ -67,7 +67,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # four times over; LINLI_FUZZ_EXAMPLES=admin:200,manager:50 sets any count.
 FULL = {"admin": 100, "manager": 25, "volunteer": 25, "anonymous": 10, "negative": 25}
 EXAMPLES = {role: n * 4 for role, n in FULL.items()} if EXPLORING else {
-    "admin": 40, "manager": 12, "volunteer": 12, "anonymous": 5, "negative": 12}
+    "admin": 30, "manager": 10, "volunteer": 10, "anonymous": 4, "negative": 10}
 EXAMPLES |= {k: int(v) for k, v in (item.split(":") for item in os.environ.get("LINLI_FUZZ_EXAMPLES", "").split(",")
                                     if item)}
 

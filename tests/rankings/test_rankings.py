@@ -96,7 +96,7 @@ class City:
         return [self.a.manager, self.b.manager, self.zhang, self.li, self.wang, self.zhao, self.qian]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # each test its own city: one test's later award must not show in another's ranking
 async def city(pool) -> City:
     world = World(pool)
     a = await world.community("甲社区")
