@@ -76,8 +76,8 @@ class OrgController(Controller):
     async def get(self, actor: Actor, org_id: int, pool: asyncpg.Pool) -> Org:
         async with pool.acquire() as conn:
             org = await orgs.get_org(conn, org_id)
-        if not orgs.can_read(actor, org):
-            raise forbidden("not your community")
+            if not await orgs.can_read(conn, actor, org):
+                raise forbidden("not your community")
         return org
 
     @patch("/{org_id:int}")

@@ -85,9 +85,16 @@ async def get_org(conn: asyncpg.Connection, org_id: int) -> Org:
     return _org(row)
 
 
-def can_read(actor: Actor, org: Org) -> bool:
-    """Admins read everything; managers read their communities and the grids under them."""
-    return actor.can_manage(org.community_id)
+async def can_read(conn: asyncpg.Connection, actor: Actor, org: Org) -> bool:
+    """Admins read everything; managers read their communities and the grids under them; a street's or
+    district's managers read their level and everything below it (DESIGN.md "Roles follow the tree")."""
+    if org.community_id is not None:
+        return actor.reads(org.community_id)
+    if actor.is_admin:
+        return True
+    return await conn.fetchval(
+        """select exists (select 1 from org_managers m join orgs o on o.id = $1
+                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org.id, actor.id)
 
 
 async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str,
