@@ -200,6 +200,8 @@ WORDS = {
     "manager": ("管理员", "a manager"), "unit_admin": ("单位管理员", "the administrator"),
     "party_member": ("报到党员", "a reporting party member"), "micro_leader": ("邻里长", "the neighbourhood head"),
     "micro_worker": ("微网格员", "a micro-grid worker"),
+    # a community's invitation by phone (domain/people/members.py, issue 30)
+    "volunteer": ("志愿者", "a volunteer"), "courier": ("网格员", "a courier"),
     "can_scan": ("现在可以扫码签到了。", "You can scan to check in now."),
     "checked_in": ("您的签到也已完成。", "Your check-in is done too."),
     "case_merged": ("已与相同事项合并处理", "was merged with the same matter"),

@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger
+from domain import ledger, notify
 from domain.core import audit, clock
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
@@ -81,11 +81,12 @@ class MemberDetail(msgspec.Struct, frozen=True):
 
 
 class Invited(msgspec.Struct, frozen=True):
+    """The answer to an invitation by phone. For any phone outside the inviter's communities it is the
+    same, byte for byte: `{"member": null, "already_member": false, "pending": true}` (issue 30 finding
+    7), whether the number is registered, unregistered, deactivated or closed."""
     member: Member | None    # None while an invitation waits for the person's consent
-    new_account: bool        # no account had this phone: the person registers with it to claim it
     already_member: bool     # nothing changed
-    pending: bool = False    # the phone belongs to someone outside your communities: they accept or not
-    invitation_id: int | None = None
+    pending: bool = False    # an invitation waits for the person (registered or not): they accept or not
 
 
 class Invitation(msgspec.Struct, frozen=True):
@@ -292,10 +293,11 @@ async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, p
                  grid_id: int | None = None, ip: str | None = None) -> Invited:
     """Add a person to the community by phone, as a volunteer (of the community) or a courier (of a grid).
 
-    A phone nobody registered yet gets an account without a password; its owner claims it by
-    registering with that phone (domain/auth.py claim_invited). Someone already in one of the
-    actor's communities is added at once. Anyone else gets an invitation they accept or decline
-    (membership is by consent); the answer then says nothing about them, not even their name."""
+    Someone already in one of the actor's communities (whom the actor sees in their member lists
+    anyway) is added at once. Anyone else gets an invitation they accept or decline (membership is
+    by consent), with the same answer whether the phone is registered or not (issue 30 finding 7):
+    a phone nobody registered yet gets an account without a password, its owner claims it by
+    registering with that phone (domain/auth.py claim_invited) and then accepts like anyone else."""
     orgs.require_manager(actor, community_id)
     await _community(conn, community_id)
     if role not in ("volunteer", "courier"):
@@ -307,26 +309,25 @@ async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, p
     org_id = community_id if role == "volunteer" else await _grid_for(conn, community_id, grid_id)
     async with conn.transaction():
         person = await conn.fetchrow("select id, active, closed_at from users where phone = $1 for update", phone)
-        new_account = person is None
-        if new_account:
+        if person is None:
             user_id = await auth.create_user(conn, phone=phone, password=None, name=name)
-        else:
-            user_id = person["id"]
-            theirs = set(await orgs.member_communities(conn, user_id))
-            if not theirs & (actor.manages | {community_id}):
-                return await _invite_to_consent(conn, actor, community_id, org_id, user_id, role, ip=ip)
-            if not person["active"]:
-                raise DomainError("invalid_state", details={"problem": "this account is deactivated; reactivate it"})
+            return await _invite_to_consent(conn, actor, community_id, org_id, user_id, role, ip=ip)
+        user_id = person["id"]
+        theirs = set(await orgs.member_communities(conn, user_id))
+        if not theirs & (actor.manages | {community_id}):
+            return await _invite_to_consent(conn, actor, community_id, org_id, user_id, role, ip=ip)
+        if not person["active"]:
+            raise DomainError("invalid_state", details={"problem": "this account is deactivated; reactivate it"})
         current = await conn.fetchval("select role from org_members where org_id = $1 and user_id = $2",
                                       org_id, user_id)
         if current == role:
-            return Invited(await _echo(conn, actor, community_id, user_id, phone), False, True)
+            return Invited(await _echo(conn, actor, community_id, user_id, phone), True)
         await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
                            "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
         await audit.record(conn, actor, "member_add" if current is None else "member_edit", community_id=community_id,
                            target=("user", user_id), before={"role": current, "org_id": org_id} if current else None,
-                           after={"role": role, "org_id": org_id, "invited": True, "new_account": new_account}, ip=ip)
-        return Invited(await _echo(conn, actor, community_id, user_id, phone), new_account, False)
+                           after={"role": role, "org_id": org_id, "invited": True}, ip=ip)
+        return Invited(await _echo(conn, actor, community_id, user_id, phone), False)
 
 
 async def _echo(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int, phone: str) -> Member:
@@ -337,8 +338,10 @@ async def _echo(conn: asyncpg.Connection, actor: Actor, community_id: int, user_
 
 async def _invite_to_consent(conn: asyncpg.Connection, actor: Actor, community_id: int, org_id: int, user_id: int,
                              role: str, *, ip: str | None) -> Invited:
-    """An open invitation for someone outside the actor's communities. Inviting again changes nothing.
-    A deactivated or closed account gets the same answer (and no invitation): nothing is revealed."""
+    """An open invitation for someone outside the actor's communities (or a phone nobody registered:
+    the password-less account just made for it), and a message in their inbox (read once they
+    register). Inviting again changes nothing. A deactivated or closed account gets the same answer
+    (and no invitation): nothing is revealed."""
     usable = await conn.fetchval("select active and closed_at is null from users where id = $1", user_id)
     invitation_id = await conn.fetchval("select id from invitations where org_id = $1 and user_id = $2 "
                                         "and state = 'pending'", org_id, user_id)
@@ -349,7 +352,11 @@ async def _invite_to_consent(conn: asyncpg.Connection, actor: Actor, community_i
             community_id, org_id, user_id, role, actor.id, clock.now())
         await audit.record(conn, actor, "member_invite", community_id=community_id,
                            target=("invitation", invitation_id), after={"role": role, "org_id": org_id}, ip=ip)
-    return Invited(member=None, new_account=False, already_member=False, pending=True)
+        await notify.send(conn, user_id, "role_invited", community_id=community_id, link="/",
+                          params={"inviter": actor.name, "where": await conn.fetchval(
+                              "select name from orgs where id = $1", community_id), "role": role},
+                          dedup_key=f"member_invite:{invitation_id}")
+    return Invited(member=None, already_member=False, pending=True)
 
 
 async def my_invitations(conn: asyncpg.Connection, actor: Actor) -> Invitations:

@@ -280,8 +280,10 @@ $("invite-form").addEventListener("submit", async (event) => {
   const result = await submitting(form, () =>
     api("POST", `/api/communities/${state.community}/invitations`, body));
   if (!result) return;
-  toast(result.already_member ? t("console.invite_already", { name: result.member.name })
-    : result.new_account ? t("console.invite_new", { name: result.member.name })
+  // The same answer for any phone outside your communities (registered or not): an invitation waits
+  // for the person, who is told in the app (issue 30); only people you already manage join at once.
+  toast(result.pending ? t("console.invite_pending", { name: body.name })
+    : result.already_member ? t("console.invite_already", { name: result.member.name })
       : t("console.invite_done", { name: result.member.name }), "success");
   form.reset();
   renderInviteGrids();

@@ -198,7 +198,7 @@ async def _org_member(x: Ctx):
 
 async def _invite(x: Ctx):
     return x.m, ("POST", f"/api/communities/{x.c.id}/invitations",
-                 {"phone": new_phone(), "name": "新居民", "role": "volunteer"}), "member_add", x.c.id
+                 {"phone": new_phone(), "name": "新居民", "role": "volunteer"}), "member_invite", x.c.id
 
 
 async def _grid(x: Ctx):

@@ -137,27 +137,38 @@ def test_admin_sets_up_a_community_and_its_manager_invites_a_courier(live_server
     page.select_option("#invite-role", "courier")
     assert page.locator("#invite-grid option").all_inner_texts() == [grid]
     page.click("#invite-form button[type=submit]")
+    # The same answer for any phone (issue 30): an invitation waits for the person.
+    page.get_by_text("已邀请马骏，对方接受后加入").wait_for()
+    # The courier has no account yet: they sign up with the number and accept, like anyone invited.
+    r = register_sync(live_server, courier_phone, PASSWORD, "马骏")
+    assert r.status_code == 201
+    courier = {"Authorization": f"Bearer {r.json()['token']}"}
+    invitation = httpx.get(f"{live_server}/api/me/invitations", headers=courier).json()["items"][0]
+    assert httpx.post(f"{live_server}/api/me/invitations/{invitation['id']}/accept", headers=courier).status_code == 200
+    page.reload()
+    page.locator("html[data-ready]").wait_for(state="attached")
+    page.click("#tab-members")
     row = page.locator("#members li", has_text="马骏")
     row.wait_for()
     assert courier_phone in row.inner_text()  # their own manager sees the whole number
-    assert "网格员" in row.inner_text() and grid in row.inner_text() and "待认领" in row.inner_text()
+    assert "网格员" in row.inner_text() and grid in row.inner_text()
     shot(page, "console-manager-members-360", 360)
 
-    # The member's page: statement, history (the invitation), and the manager's actions.
+    # The member's page: statement, history (the answered invitation), and the manager's actions.
     row.click()
     page.locator("#member-detail h2", has_text="马骏").wait_for()
-    page.locator("#member-detail .audit-entry", has_text="加入成员").wait_for()
+    page.locator("#member-detail .audit-entry", has_text="答复邀请").wait_for()
     shot(page, "console-manager-member-detail-360", 360)
 
     page.click("#tab-audit")
-    # Two rows name 马骏: the invitation, and the look at the number on the member's page (issue 16).
-    page.locator("#audit .audit-entry", has_text="马骏").filter(has_text="加入成员").wait_for()
+    # Two rows name 马骏: the answer to the invitation, and the look at the number on the member's page (issue 16).
+    page.locator("#audit .audit-entry", has_text="马骏").filter(has_text="答复邀请").wait_for()
     page.locator("#audit .audit-entry", has_text="马骏").filter(has_text="查看完整手机号").wait_for()
     assert page.locator("#member-detail").is_hidden()
     shot(page, "console-manager-audit-360", 360)
     page.click(".lang-switch")
     page.locator("#tab-audit", has_text="Audit").wait_for()
-    page.locator("#audit .audit-entry", has_text="Member added").wait_for()
+    page.locator("#audit .audit-entry", has_text="Invitation answered").wait_for()
     shot(page, "console-manager-audit-en-360", 360)
 
 

@@ -75,11 +75,17 @@ async def test_each_act_writes_exactly_one_row_with_actor_target_and_ip(client, 
     assert (row["actor_id"], row["community_id"], row["after"]["state"]) == (manager.id, community, "accepted")
 
     m = manager.headers
-    r, row = await act("member_add", "POST", f"/api/communities/{community}/invitations",
-                       {"phone": new_phone(), "name": "快递小哥", "role": "courier", "grid_id": grid}, m)
-    courier = r.json()["member"]["id"]
-    assert row["actor_id"] == manager.id and row["after"]["new_account"] is True
+    # Inviting by phone is asking (issue 30: the same answer for any phone); accepting is the person's act.
+    rider = await world.person("快递小哥")
+    r, row = await act("member_invite", "POST", f"/api/communities/{community}/invitations",
+                       {"phone": rider.phone, "name": "快递小哥", "role": "courier", "grid_id": grid}, m)
+    assert (row["actor_id"], row["target_type"], row["after"]) == (manager.id, "invitation",
+                                                                   {"role": "courier", "org_id": grid})
     assert "phone" not in row["after"]  # audit rows never keep phone numbers
+    _, row = await act("invitation_answer", "POST", f"/api/me/invitations/{row['target_id']}/accept", None,
+                       rider.headers)
+    assert (row["actor_id"], row["target_id"], row["after"]["joined"]) == (rider.id, rider.id, True)
+    courier = rider.id
     volunteer = await world.person("志愿者甲")
     # An admin places a person who belongs nowhere yet (a manager may not: issue 16).
     await act("member_add", "POST", f"/api/orgs/{community}/members", {"user_id": volunteer.id, "role": "volunteer"}, h)

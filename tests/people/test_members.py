@@ -74,25 +74,33 @@ async def test_members_csv_follows_the_same_rule(client, world):
     assert v2.phone not in r.text
 
 
-async def test_invite_a_new_phone_as_courier_who_then_claims_the_account(client, world):
+async def test_invite_a_new_phone_as_courier_who_then_claims_the_account(client, world, pool):
+    """Invite a courier before they register: the invitation waits; they sign up with the number
+    (claiming the password-less account made for it) and accept it like anyone invited."""
     c = await world.community("邀请社区")
     phone = new_phone()
     r = await client.post(f"/api/communities/{c.id}/invitations", headers=c.manager.headers,
                           json={"phone": phone, "name": "吴磊", "role": "courier"})
     assert r.status_code == 201, r.text
-    invited = r.json()
-    assert invited["new_account"] is True and invited["already_member"] is False
-    member = invited["member"]
-    assert member["phone"] == phone and member["roles"] == ["courier"] and member["grid_id"] == c.grid_id
-    assert member["claimed"] is False
-    # Nobody can log in to an invited account before it is claimed.
+    assert r.json() == {"member": None, "already_member": False, "pending": True}
+    # Nobody can log in to an invited account before it is claimed, and it is nobody's member yet.
     r = await client.post("/api/auth/login", json={"phone": phone, "password": "anything-at-all"})
     assert r.status_code == 401
+    user_id = await pool.fetchval("select id from users where phone = $1", phone)
+    assert await pool.fetchval("select count(*) from org_members where user_id = $1", user_id) == 0
 
     r = await register(client, phone, "courier-pass-1", "吴磊磊")
     assert r.status_code == 201
-    assert r.json()["user_id"] == member["id"]
-    me = (await client.get("/api/me", headers={"Authorization": f"Bearer {r.json()['token']}"})).json()
+    assert r.json()["user_id"] == user_id
+    courier = {"Authorization": f"Bearer {r.json()['token']}"}
+    invitations = (await client.get("/api/me/invitations", headers=courier)).json()["items"]
+    assert [(i["community_id"], i["org_id"], i["role"]) for i in invitations] == [(c.id, c.grid_id, "courier")]
+    # Told in the app: the message waited in the inbox of the account made for the phone.
+    assert await pool.fetchval("select count(*) from notifications where user_id = $1 and kind = 'role_invited'",
+                               user_id) == 1
+    r = await client.post(f"/api/me/invitations/{invitations[0]['id']}/accept", headers=courier)
+    assert r.status_code == 200
+    me = (await client.get("/api/me", headers=courier)).json()
     assert me["name"] == "吴磊磊" and me["roles"] == ["courier"]
     # Claimed once: the phone is now simply taken.
     r = await register(client, phone, "other-pass-1", "冒名")
@@ -100,19 +108,48 @@ async def test_invite_a_new_phone_as_courier_who_then_claims_the_account(client,
     r = await client.post("/api/auth/login", json={"phone": phone, "password": "courier-pass-1"})
     assert r.status_code == 200
     listed = (await client.get(f"/api/communities/{c.id}/members", headers=c.manager.headers)).json()["items"]
-    assert [m["claimed"] for m in listed if m["id"] == member["id"]] == [True]
+    assert [(m["claimed"], m["grid_id"]) for m in listed if m["id"] == user_id] == [(True, c.grid_id)]
 
 
-async def test_a_switched_off_invitation_cannot_be_claimed(client, world):
+async def test_finding_7_an_invitation_answers_the_same_for_a_registered_and_an_unregistered_phone(client, world,
+                                                                                                    pool):
+    """Issue 30 finding 7: an invitation answered `new_account` for an unknown number and `pending` for
+    a registered one, so a manager could tell which numbers have accounts. Now the answer (status,
+    headers that matter, body) is the same byte for byte, for a volunteer and for a courier, and for a
+    deactivated account too; each phone's owner finds the invitation waiting."""
+    c = await world.community("同答社区")
+    registered = await world.person("已注册")
+    closed = await world.member(await world.community("停用社区"), "已停用")
+    await pool.execute("update users set active = false where id = $1", closed.id)
+    for role in ("volunteer", "courier"):
+        answers = []
+        for phone in (registered.phone, new_phone(), closed.phone):
+            r = await client.post(f"/api/communities/{c.id}/invitations", headers=c.manager.headers,
+                                  json={"phone": phone, "name": "某人", "role": role})
+            answers.append((r.status_code, r.headers["content-type"], r.content))
+        assert answers[0] == answers[1] == answers[2], answers
+        assert answers[0][0] == 201
+    # Nobody joined; the registered person has two invitations to answer.
+    assert await pool.fetchval("select count(*) from org_members m join orgs o on o.id = m.org_id "
+                               "where o.id = $1 or o.parent_id = $1", c.id) == 0
+    mine = (await client.get("/api/me/invitations", headers=registered.headers)).json()["items"]
+    assert sorted(i["role"] for i in mine) == ["courier", "volunteer"]
+
+
+async def test_a_wrong_number_invited_joins_nobody(client, world, pool):
+    """A number typed wrongly: its owner, signing up, finds the invitation and declines; until someone
+    accepts, nobody is a member."""
     c = await world.community("停用邀请社区")
     phone = new_phone()
-    invited = (await client.post(f"/api/communities/{c.id}/invitations", headers=c.manager.headers,
-                                 json={"phone": phone, "name": "错号", "role": "volunteer"})).json()
-    r = await client.post(f"/api/members/{invited['member']['id']}/deactivate", headers=c.manager.headers,
-                          json={"reason": "号码填错了"})
-    assert r.status_code == 200
+    r = await client.post(f"/api/communities/{c.id}/invitations", headers=c.manager.headers,
+                          json={"phone": phone, "name": "错号", "role": "volunteer"})
+    assert r.status_code == 201 and r.json()["member"] is None
     r = await register(client, phone, "some-pass-123", "路人")
-    assert r.status_code == 409 and r.json()["error"] == "already_registered"  # told only to the proven owner
+    assert r.status_code == 201
+    owner = {"Authorization": f"Bearer {r.json()['token']}"}
+    invitation = (await client.get("/api/me/invitations", headers=owner)).json()["items"][0]
+    assert (await client.post(f"/api/me/invitations/{invitation['id']}/decline", headers=owner)).status_code == 200
+    assert await pool.fetchval("select count(*) from org_members where user_id = $1", r.json()["user_id"]) == 0
 
 
 async def test_invite_an_existing_person_and_twice_changes_nothing(client, world, pool):
@@ -121,7 +158,7 @@ async def test_invite_an_existing_person_and_twice_changes_nothing(client, world
     body = {"phone": p.phone, "name": "随便写", "role": "volunteer"}
     first = (await client.post(f"/api/communities/{c.id}/invitations", headers=c.manager.headers, json=body)).json()
     # Someone outside the manager's communities is asked, not enrolled, and not named (issue 16).
-    assert first["new_account"] is False and first["pending"] is True and first["member"] is None
+    assert first == {"member": None, "already_member": False, "pending": True}
     invitation = (await client.get("/api/me/invitations", headers=p.headers)).json()["items"][0]
     assert (await client.post(f"/api/me/invitations/{invitation['id']}/accept", headers=p.headers)).status_code == 200
     start = await pool.fetchval("select max(id) from audit_log")
@@ -149,9 +186,11 @@ async def test_courier_with_several_grids_needs_a_grid_and_can_be_moved(client, 
     r = await client.post(f"/api/communities/{c.id}/invitations", headers=m,
                           json={"phone": new_phone(), "name": "骑手", "role": "courier"})
     assert r.status_code == 422 and r.json()["details"]["field"] == "grid_id"
+    rider = await world.member(c, "骑手", role="courier")  # someone of mine joins grid 2 at once
     r = await client.post(f"/api/communities/{c.id}/invitations", headers=m,
-                          json={"phone": new_phone(), "name": "骑手", "role": "courier", "grid_id": grid2})
-    courier = r.json()["member"]["id"]
+                          json={"phone": rider.phone, "name": "骑手", "role": "courier", "grid_id": grid2})
+    assert r.status_code == 201 and r.json()["member"]["id"] == rider.id, r.text
+    courier = rider.id
     r = await client.post(f"/api/members/{courier}/grid", headers=m, json={"grid_id": c.grid_id})
     assert r.status_code == 200 and r.json()["grid_id"] == c.grid_id and r.json()["grid_name"] == "第一网格"
     detail = (await client.get(f"/api/members/{courier}", headers=m)).json()
@@ -334,8 +373,10 @@ async def test_seed_demo_fills_the_console_once(world, pool):
     assert await pool.fetchval("select max(id) from audit_log") == after_first > start
     acts = [r["act"] for r in await pool.fetch("select act from audit_log where id > $1 order by id", start)]
     assert acts.count("member_deactivate") == 1 and acts.count("adjustment") == 2
-    invited = await pool.fetchrow("select u.password_hash, m.role from users u join org_members m on m.user_id = u.id "
-                                  "where u.phone = '13700000003'")
-    assert invited["password_hash"] is None and invited["role"] == "courier"
-    assert await pool.fetchval("select active from users where phone = '13900000099'") is False
+    invited = await pool.fetchrow("select u.password_hash, i.role, i.state from users u join invitations i "
+                                  "on i.user_id = u.id where u.phone = '13700000003'")
+    assert (invited["password_hash"], invited["role"], invited["state"]) == (None, "courier", "pending")
+    assert await pool.fetchval("select active from users where name = '刘芳（重复登记）' and phone is null "
+                               "and exists (select 1 from org_members m where m.user_id = users.id "
+                               "and m.org_id = $1)", sansu.id) is False
     assert await world.ledger_problems() == {}

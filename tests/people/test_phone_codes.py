@@ -27,7 +27,7 @@ async def invited_phone(client, world) -> tuple[str, int]:
     r = await client.post(f"/api/communities/{c.id}/invitations", headers=c.manager.headers,
                           json={"phone": phone, "name": "吴磊", "role": "volunteer"})
     assert r.status_code == 201, r.text
-    user_id = r.json()["member"]["id"]
+    user_id = await world.pool.fetchval("select id from users where phone = $1", phone)
     return phone, user_id
 
 
