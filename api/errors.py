@@ -28,6 +28,8 @@ STATUS: dict[str, int] = {
     "poster_not_accepted": 409, "location_required": 422, "late_scan_expired": 409,  # scanning (issue 21)
     "owned_transfer": 409,  # issue 16 finding 6
     "payer_short": 409,  # issue 33: the requester cannot pay the estimate
+    "merchant_suspended": 409,  # issue 35
+    "time_short": 422,  # issue 33: posting a request beyond one's banked minutes (field minutes_estimate)
     # joining (issue 18)
     "weak_password": 422, "sms_code_invalid": 422, "sms_code_locked": 429, "already_registered": 409,
     "already_member": 409, "import_columns": 422,

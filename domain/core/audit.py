@@ -64,6 +64,12 @@ ACTS = frozenset({
     "evaluation_add", "insurance_add", "activity_requirements", "records_restore_request", "records_restore_apply",
     # issue 30: acts held for a second person (maker-checker beyond adjustments), flags about managers
     "held_request", "held_approve", "held_reject", "manager_flag_dismiss",
+    # merchants (爱心商家, issue 35, migrations/060_merchants.sql)
+    "merchant_create", "merchant_suspend", "merchant_offer_create", "merchant_offer_decide", "merchant_redeem",
+    "merchant_refund", "merchant_rate",
+    # issue 34: the rulebook (积分细则), deductions, medals, selections (migrations/070, 071)
+    "rulebook_propose", "rulebook_approve", "rulebook_reject", "deduction_propose", "deduction_post",
+    "deduction_reject",
 })
 
 

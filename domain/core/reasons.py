@@ -16,6 +16,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "insufficient_balance": ("可用余额不足", "Not enough available balance"),
     # The requester (or the community pool) cannot pay the estimate: not the volunteer's own balance (issue 33).
     "payer_short": ("求助人时间不足", "The requester has not enough time banked"),
+    "merchant_suspended": ("该商家已暂停兑换", "This merchant is suspended: no redemptions"),  # issue 35
+    # Posting a request one cannot pay (issue 33): refused before anyone is asked to help.
+    "time_short": ("您存储的时间不够支付这次求助", "You have not banked enough time for this request"),
     "out_of_stock": ("库存不足", "Out of stock"),
     "limit_reached": ("已达到兑换上限", "Limit reached"),
     "outside_window": ("不在活动签到时间内", "Outside the activity's check-in window"),

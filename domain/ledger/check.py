@@ -229,6 +229,25 @@ CHECKS |= {
            or (t.cause_type = 'service' and not exists (
                    select 1 from service_requests s where s.hold_transfer_id = t.id
                    and s.state in ('accepted', 'completed'))))""",
+    # Merchants (issue 35): a merchant's account keeps no running balance; its balance, the sum of
+    # its entries, is what it redeemed minus what it refunded, never below zero. A redemption's parts
+    # are redemptions from the person's accounts into its merchant's account, summing to its points;
+    # a refunded one has every part reversed, a standing one none.
+    "merchant account balance is negative": """
+        select a.id, a.partner_id, sum(e.amount) as balance from accounts a join entries e on e.account_id = a.id
+        where a.kind = 'merchant' group by a.id, a.partner_id having sum(e.amount) < 0""",
+    "merchant redemption differs from the ledger": """
+        select r.id as redemption_id, r.points, p.amount, p.refunded_parts, p.parts
+        from merchant_redemptions r
+        left join accounts m on m.partner_id = r.partner_id and m.kind = 'merchant'
+        left join lateral (
+            select sum(t.amount) as amount, count(*) as parts, count(f.id) as refunded_parts,
+                   bool_and(t.credit_account = m.id and d.user_id = r.user_id and t.state = 'posted'
+                            and t.kind = 'redemption') as right_accounts
+            from transfers t join accounts d on d.id = t.debit_account left join transfers f on f.reverses = t.id
+            where t.cause_type = 'merchant_redemption' and t.cause_id = r.id) p on true
+        where p.amount is distinct from r.points or not p.right_accounts
+           or p.refunded_parts <> case when r.refunded_at is null then 0 else p.parts end""",
 }
 
 

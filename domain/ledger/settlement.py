@@ -33,6 +33,20 @@ class Pair(msgspec.Struct, frozen=True):
     amount: int                # net: spent minus given back
 
 
+class MerchantLine(msgspec.Struct, frozen=True):
+    """Points spent at a merchant (爱心商家, issue 35) in the month, per issuing community: the
+    merchant settles with its settling level (the one community it serves, or the street)."""
+    merchant_id: int
+    merchant_name: str
+    settles_with: int
+    settles_with_name: str
+    issuer_id: int
+    issuer_name: str
+    redemptions: int           # redemptions in the month (refunds lower `points`)
+    points: int                # net: redeemed minus refunded
+    money_fen: int | None      # at the settling level's rate; None: goods donated
+
+
 class Settlement(msgspec.Struct, frozen=True):
     org_id: int
     org_name: str
@@ -41,6 +55,7 @@ class Settlement(msgspec.Struct, frozen=True):
     ends_at: datetime
     pairs: list[Pair]
     totals: dict[str, int]     # per unit: the sum of the pairs
+    merchants: list[MerchantLine] = msgspec.field(default_factory=list)  # side by side, per issuing community
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -80,10 +95,40 @@ async def monthly(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int, mont
     pairs = [Pair(**dict(r)) for r in rows]
     name = await conn.fetchval("select name from orgs where id = $1", org_id)
     totals = {unit: sum(p.amount for p in pairs if p.unit == unit) for unit in ("points", "minutes")}
-    return Settlement(org_id, name, month, starts_at, ends_at, pairs, totals)
+    return Settlement(org_id, name, month, starts_at, ends_at, pairs, totals,
+                      await merchant_lines(conn, org_id, communities, starts_at, ends_at))
+
+
+async def merchant_lines(conn: asyncpg.Connection, org_id: int, communities: list[int], starts_at: datetime,
+                         ends_at: datetime) -> list[MerchantLine]:
+    """The merchants serving the level's communities (or settling with it): for each, the points of
+    each issuing community that moved into its account (minus refunds) in the month, read from the
+    ledger's transfers (a merchant account's transfers are redemptions and their reversals)."""
+    rows = await conn.fetch(
+        """select p.id as merchant_id, p.name as merchant_name, m.org_id as settles_with,
+                  so.name as settles_with_name, a.org_id as issuer_id, io.name as issuer_name,
+                  count(*) filter (where t.credit_account = m.id)::int as redemptions,
+                  sum(case when t.credit_account = m.id then t.amount else -t.amount end)::bigint as points,
+                  r.fen_per_point
+             from accounts m join partners p on p.id = m.partner_id join orgs so on so.id = m.org_id
+             join transfers t on (t.credit_account = m.id or t.debit_account = m.id) and t.state = 'posted'
+             join accounts a on a.id = case when t.credit_account = m.id then t.debit_account else t.credit_account end
+             join orgs io on io.id = a.org_id
+             left join merchant_rates r on r.org_id = m.org_id
+            where m.kind = 'merchant' and t.created_at >= $2 and t.created_at < $3
+              and (m.org_id = $1 or exists (select 1 from merchant_communities c where c.partner_id = p.id
+                                            and c.community_id = any($4::bigint[])))
+            group by 1, 2, 3, 4, 5, 6, r.fen_per_point order by p.name, p.id, a.org_id""",
+        org_id, starts_at, ends_at, communities)
+    return [MerchantLine(r["merchant_id"], r["merchant_name"], r["settles_with"], r["settles_with_name"],
+                         r["issuer_id"], r["issuer_name"], r["redemptions"], r["points"],
+                         None if r["fen_per_point"] is None else r["points"] * r["fen_per_point"]) for r in rows]
 
 
 def to_csv(report: Settlement) -> bytes:
     """UTF-8 with BOM, Chinese header: one line per pair and unit."""
-    return csv_rules.to_csv(HEADER, ([report.month, UNIT_ZH[p.unit], p.issuer_name, p.spender_name, p.transfers,
-                                      p.amount] for p in report.pairs))
+    rows = [[report.month, UNIT_ZH[p.unit], p.issuer_name, p.spender_name, p.transfers, p.amount]
+            for p in report.pairs]
+    rows += [[report.month, "积分", m.issuer_name, f"爱心商家：{m.merchant_name}", m.redemptions, m.points]
+             for m in report.merchants]
+    return csv_rules.to_csv(HEADER, rows)

@@ -124,6 +124,10 @@ FLAG_REASONS: dict[str, tuple[str, str]] = {
                       "A manager loosened the community's thresholds or auto-approval; it takes effect once reviewed"),
     "own_resident_redemption": ("为自己创建并发放过积分的居民现场兑换，已转为待复核",
                                 "On-the-spot redemption for a resident this manager created and credited: held"),
+    # merchants (issue 35): the flagged person is the staff member who confirmed, or the resident
+    "merchant_velocity": ("爱心商家今日兑换笔数远超上限，请核实", "Far more redemptions at a merchant today than the limit"),
+    "person_velocity": ("居民今日在爱心商家兑换的笔数远超上限，请核实",
+                        "A resident redeemed at merchants far more often today than the limit"),
 }
 
 
