@@ -73,8 +73,9 @@ def _with_database(url: str, name: str) -> str:
 
 
 async def _fresh_database(admin_url: str) -> str:
-    """Clone a migrated template (built once per set of migrations) into a new database."""
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in db.migration_files())).hexdigest()[:12]
+    """Clone a migrated template (built once per set of migrations and SQL sources) into a new database."""
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in db.migration_files())
+                            + db.sources_digest().encode()).hexdigest()[:12]
     template, name = f"linli_tpl_{digest}", f"linli_test_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(admin_url)
     try:
@@ -497,5 +498,11 @@ def screenshot(page, name: str) -> Path:
 
 def pytest_collection_modifyitems(config, items):
     """Browser tests last: Playwright's sync driver keeps an event loop running in the main thread
-    for the rest of the session, after which pytest-asyncio cannot run async tests."""
+    for the rest of the session, after which pytest-asyncio cannot run async tests.
+
+    A browser test is never marked `sql`: pages run once, on the embedded server, and `python -m
+    tests -m sql` (CI's server pass) relies on that to skip the browser run without collecting it."""
+    both = [item.nodeid for item in items if item.get_closest_marker("browser") and item.get_closest_marker("sql")]
+    if both:
+        raise pytest.UsageError(f"browser tests run once and are never marked sql: {both}")
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -8,14 +8,14 @@ retried credit apply once.
 
 A scan reads what it needs in one query (`_load_scan`: the activity, the person's membership,
 attendance and accounts, whether its nonce was seen), decides with the pure rules, then writes in
-ONE call of `attendance_check_in` or `attendance_check_out` (migrations/022, issue 24), its own
+ONE call of `attendance_check_in` or `attendance_check_out` (domain/checkin/sql/checkin.sql), its own
 transaction unless the caller holds one. The call re-checks under its locks what the decision relied
 on; when that changed meanwhile it writes nothing and the scan reads again and decides again.
 
 Locks, in this order:
 - the activity row, BEFORE any attendance of it, by every writer of an attendance that also locks the
   activity: a manager's close or manual marking FOR UPDATE; every check-in, every scan's check-out
-  (in their calls: migrations/022, 025) and the window-end sweep FOR KEY SHARE (the lock the
+  (in their calls, sql/checkin.sql) and the window-end sweep FOR KEY SHARE (the lock the
   attendance's, the nonce's and the flag's foreign keys take); an annul FOR NO KEY UPDATE (the lock
   of the `taken` counter's update below). Scans do not wait for each other, but a close or a mark
   waits for the writers in flight and they for it, so no check-in lands in a closed activity, and no
@@ -26,7 +26,7 @@ Locks, in this order:
   points under the daily cap. A check-in has no row yet: it locks the account, then inserts the
   row (which can only wait for the same person's other scan, serialised by that account lock);
 - for an activity WITH a capacity, the attendance insert (and an annul, giving the place back)
-  updates the activity's `taken` counter (a trigger, migrations/010_checkin_speed.sql, which
+  updates the activity's `taken` counter (a trigger, sql/checkin.sql `activities_count_taken`, which
   refuses a place beyond the capacity): the check-ins of that one activity take turns from their
   insert to their commit, so 50 concurrent scans for 20 places admit exactly 20. Activities without
   a capacity are never written;
@@ -168,14 +168,15 @@ async def _capped_points(conn: asyncpg.Connection, activity: Activity, accounts:
                          ) -> tuple[int, dict[str, Any]]:
     """How many of `wanted` points may be awarded, within the person's daily cap of check-in points
     in this community; post them with `_post_points` in the same transaction, which then holds the
-    person's points account locked (`checkin_capped_award`, migrations/022: the one place the cap
+    person's points account locked (`checkin_capped_award`, domain/checkin/sql/checkin.sql: the one place the cap
     is decided, also for the scans' own calls)."""
     if wanted <= 0:
         return 0, {}
     account = await _person(conn, accounts, "points")
     issuing = _need(accounts.issuing_points, "issuing account")
     day_start, day_end = rules.local_day(clock.now())
-    awarded = await conn.fetchval("select checkin_capped_award($1, $2, $3, $4, $5, $6)", account, issuing, wanted,
+    awarded = await conn.fetchval("select checkin_capped_award(account => $1, issuing => $2, wanted => $3,"
+                                  " daily_cap => $4, day_start => $5, day_end => $6)", account, issuing, wanted,
                                   activity.daily_points_cap, day_start, day_end)
     return awarded, _cap_note(activity, wanted, awarded)
 
@@ -483,7 +484,7 @@ async def _proven_start(conn: asyncpg.Connection, attendance: Attendance) -> dat
 async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: datetime, received: datetime,
                     source: str, actor_id: int | None, context: ScanContext, kind: ActivityCodeKind,
                     holder: dict[str, Any], held: list[str]) -> CheckedIn | None:
-    """Check in, in one call of `attendance_check_in` (migrations/022); None when the state it was
+    """Check in, in one call of `attendance_check_in` (sql/checkin.sql); None when the state it was
     decided on changed before it wrote (the caller reads again)."""
     activity = scan.activity
     if activity.state == "draft":
@@ -522,8 +523,11 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     day_start, day_end = rules.local_day(clock.now())
     try:
         row = await conn.fetchrow(
-            "select * from attendance_check_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-            " $17, $18, $19, $20, $21, $22)",
+            "select * from attendance_check_in(p_activity => $1, p_user => $2, p_source => $3, p_at => $4,"
+            " p_received => $5, p_late => $6, p_nonce => $7, p_claimed => $8, p_actor => $9, p_lat => $10,"
+            " p_lng => $11, p_device => $12, p_ip => $13, p_wanted => $14, p_daily_cap => $15,"
+            " p_day_start => $16, p_day_end => $17, p_account => $18, p_issuing => $19, p_memo => $20,"
+            " p_burst_since => $21, p_travel_lookback => $22)",
             activity.id, user_id, source, now, received, late, context.nonce, context.scanned_at, actor_id,
             context.lat, context.lng, context.device, context.ip, award, activity.daily_points_cap,
             day_start, day_end, account, issuing, activity.title, fraud.burst_since(now), fraud.TRAVEL_LOOKBACK)
@@ -572,7 +576,7 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                     auto: bool = False, accounts: _Accounts | None = None, received: datetime | None = None,
                     own: bool | None = None) -> Credited | None:
     """Bank the minutes of [checked in, `at`] inside the window (capped), and the points per hour, in
-    one call of `attendance_check_out` (migrations/022). None when the attendance is no longer inside
+    one call of `attendance_check_out` (sql/checkin.sql). None when the attendance is no longer inside
     (or the nonce was taken) when it writes: a scan then reads again. An automatic check-out's caller
     holds the row's lock, so it always writes.
 
@@ -600,8 +604,10 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
     minutes_account, issuing_minutes = await _award_accounts(conn, accounts, "minutes", minutes)
     day_start, day_end = rules.local_day(clock.now())
     row = await conn.fetchrow(
-        "select * from attendance_check_out($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-        " $17, $18, $19, $20)",
+        "select * from attendance_check_out(p_attendance => $1, p_activity => $2, p_user => $3, p_at => $4,"
+        " p_minutes => $5, p_wanted => $6, p_daily_cap => $7, p_day_start => $8, p_day_end => $9, p_nonce => $10,"
+        " p_claimed => $11, p_late => $12, p_auto => $13, p_now => $14, p_actor => $15, p_points_account => $16,"
+        " p_minutes_account => $17, p_issuing_points => $18, p_issuing_minutes => $19, p_memo => $20)",
         attendance.id, activity.id, attendance.user_id, at, minutes, wanted, activity.daily_points_cap, day_start,
         day_end, nonce, claimed, received is not None, auto, received or clock.now(), actor_id, points_account,
         minutes_account, issuing_points, issuing_minutes, activity.title)

@@ -85,7 +85,8 @@ async def claim_nonce(conn: asyncpg.Connection, activity_id: int, user_id: int, 
     """True when this nonce is new for the person and activity (the scan may act); False when it was
     already handled: the answer is the attendance as it stands. A concurrent holder of the same nonce
     makes this wait for its commit (or rollback, when the key becomes free again)."""
-    return await conn.fetchval("select scan_nonce_claim($1, $2, $3, $4, $5)",  # migrations/022
+    return await conn.fetchval("select scan_nonce_claim(p_activity => $1, p_user => $2, p_nonce => $3, p_claimed => $4, "
+                               "p_received => $5)",  # domain/checkin/sql/checkin.sql
                                activity_id, user_id, nonce, claimed, received)
 
 

@@ -234,8 +234,49 @@ def migration_files() -> list[Path]:
     return sorted(p for p in MIGRATIONS.glob("*.sql") if p.name[:3].isdigit())
 
 
+# The database's functions, trigger definitions and views, as source: domain/<capability>/sql/*.sql.
+# Migrations change schema and data only; these files hold the current text of every function, each
+# in exactly one file (tests/app/test_sql_sources.py). Applied after the migrations, core first, then
+# the ledger, people, and the capabilities: a trigger's function is in its own file or an earlier one.
+SOURCE_LAYERS = ("core", "ledger", "people")
+
+
+def source_files() -> list[Path]:
+    def layer(path: Path) -> tuple:
+        package = path.parent.parent.name
+        rank = SOURCE_LAYERS.index(package) if package in SOURCE_LAYERS else len(SOURCE_LAYERS)
+        return rank, package, path.name
+    return sorted(ROOT.glob("domain/*/sql/*.sql"), key=layer)
+
+
+def sources_digest() -> str:
+    digest = hashlib.sha256()
+    for path in source_files():
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+async def _apply_sources(conn: asyncpg.Connection) -> bool:
+    """Re-apply the SQL sources when their text changed since the last apply (the caller holds the
+    migration lock). Only on a change: re-creating a trigger locks its table (the ledger's among them),
+    so a start with unchanged sources takes no lock at all. True when they were applied."""
+    await conn.execute("""create table if not exists schema_sources (
+        id boolean primary key default true check (id), digest text not null,
+        applied_at timestamptz not null default now())""")
+    digest = sources_digest()
+    if await conn.fetchval("select digest from schema_sources") == digest:
+        return False
+    async with conn.transaction():
+        for path in source_files():
+            await conn.execute(path.read_text(encoding="utf-8"))
+        await conn.execute("""insert into schema_sources (id, digest) values (true, $1)
+            on conflict (id) do update set digest = excluded.digest, applied_at = now()""", digest)
+    return True
+
+
 async def migrate(url: str) -> list[str]:
-    """Apply new migrations in order, each once, under an advisory lock so racing processes wait."""
+    """Apply new migrations in order, each once, then the SQL sources if they changed, under an advisory
+    lock so racing processes wait."""
     conn = await asyncpg.connect(url)
     applied_now: list[str] = []
     try:
@@ -252,6 +293,7 @@ async def migrate(url: str) -> list[str]:
                 await conn.execute("insert into schema_migrations (name, checksum) values ($1, $2)",
                                    path.name, hashlib.sha256(sql.encode()).hexdigest())
             applied_now.append(path.name)
+        await _apply_sources(conn)
     finally:
         await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK)
         await conn.close()

@@ -1,0 +1,46 @@
+-- Earned value per person, community, unit and local day (what rankings read); kept by the ledger's entries (ledger_write_entries calls earned_add).
+--
+-- Source of truth for these functions and triggers (docs/architecture.md, "Database functions"):
+-- applied by the migrator after the numbered migrations whenever this text changes, in one
+-- transaction under the migration lock. Functions are CREATE OR REPLACE; triggers are dropped and
+-- created. Edit here, never in a migration.
+
+
+-- Earned value of a person from an issuing account: `user_id` earned `amount` (signed) of `unit`
+-- issued by `community_id`, on the local day of `earned_at`. The time zone is read by the insert
+-- itself, which first locks earned_daily: a rebuild for a new time zone (holding it exclusively)
+-- makes this wait, then the new zone is read.
+create or replace function earned_add(p_user bigint, p_community bigint, p_unit text, p_earned_at timestamptz, p_amount bigint)
+returns void language plpgsql as $$
+begin
+    insert into earned_daily (user_id, community_id, unit, day, earned)
+    values (p_user, p_community, p_unit, (p_earned_at at time zone (select tz from ranking_settings))::date, p_amount)
+    on conflict (community_id, unit, day, user_id)
+    do update set earned = earned_daily.earned + excluded.earned;
+end $$;
+
+-- The same rule as the trigger, over the whole ledger: the first fill, and the refill after a
+-- change of time zone. The caller holds a lock that keeps postings out meanwhile.
+create or replace function earned_rebuild() returns bigint language plpgsql as $$
+declare
+    rows bigint;
+begin
+    delete from earned_daily;
+    insert into earned_daily (user_id, community_id, unit, day, earned)
+    select a.user_id, o.org_id, a.unit,
+           (coalesce(coalesce(r.resolved_at, r.created_at), e.created_at)
+               at time zone (select tz from ranking_settings))::date,
+           sum(e.amount)
+      from entries e
+      join accounts a on a.id = e.account_id and a.kind = 'user'
+      join transfers t on t.id = e.transfer_id
+      join accounts o on o.id = case when t.debit_account = e.account_id
+                                     then t.credit_account else t.debit_account end
+                     and o.kind = 'issuing'
+      left join transfers r on r.id = t.reverses
+     where t.kind in ('award', 'adjustment')
+        or (t.kind = 'reversal' and r.kind in ('award', 'adjustment'))
+     group by 1, 2, 3, 4;
+    get diagnostics rows = row_count;
+    return rows;
+end $$;
