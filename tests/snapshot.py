@@ -60,6 +60,13 @@ async def snapshot(pool: asyncpg.Pool, *, people: Iterable[int] = (), communitie
                 "or target_id = any($1::bigint[]) order by id", users)],
             "review": [tuple(r) for r in await conn.fetch(
                 "select id, reason, resolution from scan_flags where user_id = any($1::bigint[]) order by id", users)],
+            # issue 34: deductions (state, appeal, what was taken) and rulebook versions
+            "deductions": [tuple(r) for r in await conn.fetch(
+                "select id, state, appealed_at, decided_by, taken from deductions where user_id = any($1::bigint[]) "
+                "or community_id = any($2::bigint[]) order by id", users, orgs)],
+            "rulebooks": [tuple(r) for r in await conn.fetch(
+                "select id, state, decided_by from rulebook_versions where org_id = any($1::bigint[]) order by id",
+                orgs)],
             "audit": [tuple(r) for r in await conn.fetch(
                 "select id, act from audit_log where community_id = any($2::bigint[]) or actor_id = any($1::bigint[]) "
                 "or (target_type = 'user' and target_id = any($1::bigint[])) order by id", users, orgs)],

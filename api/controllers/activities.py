@@ -53,6 +53,7 @@ class ActivityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rotation_seconds: Rotation | None = None      # default: LINLI_ROTATION_SECONDS or 30
     rotating_only: bool = False                   # issue 21: refuse poster codes (only the kiosk's code)
     one_step_checkout: bool = False               # issue 21: station and kiosk scans check out without asking
+    rule_item_id: int | None = None               # issue 34: the rulebook item it earns by (sets its points)
 
 
 class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -73,6 +73,7 @@ class Activity(msgspec.Struct, kw_only=True):
     attended: int = 0     # checked out (or marked attended)
     my_state: str | None = None  # the viewer's own attendance: inside | done | annulled
     held_id: int | None = None   # its publication waits for a second person (issue 30)
+    rule_item_id: int | None = None  # issue 34: the rulebook item its points come from (fixed at creation)
 
 
 class ActivityPage(msgspec.Struct):
@@ -168,7 +169,9 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, i
     values = {"description": "", "place": "", "lat": None, "lng": None, "radius_m": None, "capacity": None,
               "points": 0, "points_per_hour": 0, "max_minutes": None, "daily_points_cap": default_daily_points_cap(),
               "rotation_seconds": default_rotation_seconds(), "rotating_only": False, "one_step_checkout": False}
+    rule_item_id = fields.pop("rule_item_id", None)
     values.update({k: v for k, v in fields.items() if v is not None})
+    values = await _under_rulebook(conn, community_id, rule_item_id, values)
     values = _clean(values)
     for required in ("title", "starts_at", "ends_at"):
         if values.get(required) is None:
@@ -176,12 +179,31 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, i
     columns = list(EDITABLE)
     async with conn.transaction():
         row_id = await conn.fetchval(
-            f"""insert into activities (community_id, created_by, created_at, {", ".join(columns)})
-                values ($1, $2, $3, {", ".join(f"${i + 4}" for i in range(len(columns)))}) returning id""",
-            community_id, actor.id, clock.now(), *[values[c] for c in columns])
+            f"""insert into activities (community_id, created_by, created_at, rule_item_id, {", ".join(columns)})
+                values ($1, $2, $3, $4, {", ".join(f"${i + 5}" for i in range(len(columns)))}) returning id""",
+            community_id, actor.id, clock.now(), rule_item_id, *[values[c] for c in columns])
         await audit.record(conn, actor, "activity_create", community_id=community_id, target=("activity", row_id),
-                           after={"title": values["title"]}, ip=ip)
+                           after={"title": values["title"], **({"rule_item_id": rule_item_id} if rule_item_id else {})},
+                           ip=ip)
     return await load(conn, row_id, viewer=actor.id)
+
+
+RULED = ("points", "points_per_hour", "daily_points_cap")  # what a rulebook item decides for an activity
+
+
+async def _under_rulebook(conn: asyncpg.Connection, community_id: int, rule_item_id: int | None,
+                          values: dict[str, Any]) -> dict[str, Any]:
+    """Where the community works under a rulebook that lists what earns (issue 34), an activity's
+    points come from one of those items: the item's points per check-in and its daily cap, nothing
+    per hour. (A rulebook of deductions only leaves activities as they were.)"""
+    from domain.recognition import rulebook
+    if rule_item_id is None:
+        if any(i.kind == "earn" for i in await rulebook.items_in_force(conn, community_id)):
+            raise invalid("rule_item_id", "this community has a rulebook (积分细则): choose the item the activity earns by")
+        return values
+    item = await rulebook.earn_item(conn, community_id, rule_item_id)
+    return {**values, "points": item.points, "points_per_hour": 0,
+            "daily_points_cap": item.daily_cap or default_daily_points_cap()}
 
 
 async def update(conn: asyncpg.Connection, actor: Actor, activity_id: int, changes: dict[str, Any], *,
@@ -191,6 +213,8 @@ async def update(conn: asyncpg.Connection, actor: Actor, activity_id: int, chang
         activity = await get_managed(conn, actor, activity_id, lock=True)
         if activity.state != "draft":
             raise DomainError("invalid_state", details={"state": activity.state, "problem": "only drafts are edited"})
+        if activity.rule_item_id is not None and any(k in changes for k in RULED):
+            raise invalid(next(k for k in RULED if k in changes), "set by the rulebook item the activity earns by")
         merged = _clean({**{k: getattr(activity, k) for k in EDITABLE}, **changes})
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(EDITABLE))
         await conn.execute(f"update activities set {sets} where id = $1", activity_id, *[merged[c] for c in EDITABLE])

@@ -34,6 +34,8 @@ class StatementLine(msgspec.Struct, frozen=True):
     reason: str | None
     reversed_by: int | None
     community: Cause | None = None  # the issuing community of the account this line moved (type 'org')
+    # The rulebook item and version the line was made under (issue 34): 《…积分细则》第N版 CODE 标题.
+    rule: str | None = None
 
 
 class StatementPage(msgspec.Struct, frozen=True):
@@ -124,11 +126,15 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     rows.sort(key=lambda r: r["id"], reverse=True)
     held = sum(a["held"] for a in accounts)
     memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])
+    from domain.recognition import rulebook  # recognition reads the ledger; imported late
+    made_under = await rulebook.rules_of(conn, [(r["cause_type"], r["cause_id"]) for r in rows[:limit]])
     items = [StatementLine(
         id=r["id"], transfer_id=r["transfer_id"], created_at=r["created_at"], kind=r["kind"], amount=r["amount"],
         balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], _label(memo)),
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
-        reversed_by=r["reversed_by"], community=community[r["account_id"]]) for r, memo in zip(rows[:limit], memos)]
+        reversed_by=r["reversed_by"], community=community[r["account_id"]],
+        rule=rule.label if (rule := made_under.get((r["cause_type"], r["cause_id"]))) else None)
+        for r, memo in zip(rows[:limit], memos)]
     next_cursor = str(items[-1].id) if len(rows) > limit else None
     total = sum(a["balance"] for a in accounts)
     return StatementPage(items=items, next_cursor=next_cursor, held=held,

@@ -73,6 +73,32 @@ KINDS: dict[str, Kind] = {
         "「{title}」已确认，{minutes} 分钟已存入您的时间银行。",
         "“{title}” is confirmed: {minutes} minutes banked.",
         moves_value=True),
+    # issue 34: deductions with due process, medals, selections
+    "deduction_proposed": Kind(
+        "扣分提议", "Deduction proposed",
+        "{community}依据{rule}提议扣除 {points} 积分。如有异议，请在 {days} 天内申诉。",
+        "{community} proposes to deduct {points} points under {rule}. You may appeal within {days} days.",
+        moves_value=False),
+    "deduction_appealed": Kind(
+        "扣分申诉待处理", "Deduction appealed",
+        "扣分（编号 {item}）的当事人提出申诉：{reason}",
+        "The person of deduction no. {item} appealed: {reason}",
+        moves_value=False, for_managers=True),
+    "deduction_decided": Kind(
+        "扣分已决定", "Deduction decided",
+        "{community}对 {amount} 积分的扣分{decision_zh}，实际扣除 {points} 积分。{reason}",
+        "{community}: the deduction of {amount} points was {decision_en}; {points} points taken. {reason}",
+        moves_value=True),
+    "medal_awarded": Kind(
+        "获得勋章", "Medal awarded",
+        "恭喜您获得勋章「{medal}」！",
+        "Congratulations: you were awarded the medal “{medal}”!",
+        moves_value=False),
+    "selection_result": Kind(
+        "评选结果", "Selection result",
+        "{community}{quarter}「{title}」评选：{name}入选，现进入公示。",
+        "{community} {quarter} “{title}”: {name} was selected; the result is now posted for objections.",
+        moves_value=False),
     "appeal_answered": Kind(
         "申诉已答复", "Appeal answered",
         "{community}已答复您对公示的申诉：{answer}",

@@ -27,6 +27,7 @@ from domain.people import joining
 
 class HeldItem(msgspec.Struct, kw_only=True):
     kind: str                     # adjustment | mark | activity | own_credit | policy | redemption | presence
+                                  # | rulebook | deduction (issue 34)
     id: int                       # the id within its kind
     community_id: int
     community_name: str
@@ -118,7 +119,8 @@ async def _reject_adjustment(conn: asyncpg.Connection, actor: Actor, item_id: in
 # ---- held acts (held_acts: marks, activities, own credits, policy changes) -------------------------
 
 WHAT = {"mark": ("补录签到", "attendance mark"), "activity": ("活动发布", "activity publication"),
-        "own_credit": ("本人签到积分", "own check-in credit"), "policy": ("社区规则变更", "community rule change")}
+        "own_credit": ("本人签到积分", "own check-in credit"), "policy": ("社区规则变更", "community rule change"),
+        "pool_credit": ("公益时间池拨入", "community time pool credit")}
 
 
 def _held_acts(kind: str) -> Lister:
@@ -166,6 +168,12 @@ async def _apply(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, re
     if kind == "own_credit":
         return await checkin.credit_held(conn, actor, payload["attendance_id"], points=payload["points"],
                                          minutes=payload["minutes"], key=f"held:{row['id']}", reason=reason)
+    if kind == "pool_credit":  # posted now by the second person, once (the held act's key)
+        from domain import timebank
+        transfer = await timebank.post_pool_credit(
+            conn, actor, row["community_id"], payload["minutes"], payload["reason"], key=f"held:{row['id']}",
+            extra={"held_id": row["id"], "maker_id": row["maker_id"]}, act="adjustment_approve")
+        return {"transfer_id": transfer.id, "minutes": payload["minutes"]}
     if payload["policy"] == "adjustment":
         await adjustments.apply_policy(conn, actor, row["community_id"], payload["changes"], held_id=row["id"], ip=ip)
         return {"changes": payload["changes"]}
@@ -275,12 +283,68 @@ def _presence_decider(action: review.Resolution) -> Decider:
     return decide
 
 
+# ---- the rulebook and deductions (issue 34) ---------------------------------------------------------
+
+async def _rulebooks(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
+    from domain.recognition import rulebook
+    out = []
+    for version_id in await rulebook.checkable(conn, actor, scope):
+        v = await rulebook.version(conn, version_id)
+        out.append(HeldItem(
+            kind="rulebook", id=v.id, community_id=v.org_id, community_name=v.org_name, maker=v.proposer,
+            subject=None, summary={"title": v.title, "version": v.version, "base_id": v.base_id,
+                                   "items": [msgspec.to_builtins(i) for i in v.items]},
+            evidence={"items": len(v.items)}, created_at=v.created_at, can_decide=v.proposer.id != actor.id))
+    return out
+
+
+def _rulebook_decider(approve: bool) -> Decider:
+    async def decide(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
+                     ip: str | None) -> Decided:
+        from domain.recognition import rulebook
+        v = await rulebook.decide(conn, actor, item_id, approve=approve, reason=reason, ip=ip)
+        return Decided(v.proposer.id, v.org_id, f"积分细则第{v.version}版", f"rulebook version {v.version}")
+    return decide
+
+
+async def _deductions(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
+    from domain.recognition import deductions, rules as recognition_rules
+    rows = await deductions.open_ids(conn, scope)
+    now = clock.now()
+    out = []
+    for r in rows:
+        d = await deductions.get(conn, actor, r["id"]) if oversight.may_check(actor, r["community_id"]) else None
+        if d is None:
+            continue
+        out.append(HeldItem(
+            kind="deduction", id=d.id, community_id=d.community_id, community_name=d.community_name,
+            maker=d.proposer, subject=d.person,
+            summary={"amount": d.amount, "rule": d.rule.label, "clause": d.clause, "evidence": d.evidence,
+                     "has_photo": d.has_photo},
+            evidence={"appeal_until": d.appeal_until.isoformat(), "appeal_reason": d.appeal_reason},
+            created_at=d.proposed_at,
+            can_decide=_can(actor, d.community_id, d.proposer.id, d.person.id)
+            and recognition_rules.decidable(now, d.appeal_until, d.appealed_at is not None)))
+    return out
+
+
+def _deduction_decider(approve: bool) -> Decider:
+    async def decide(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
+                     ip: str | None) -> Decided:
+        from domain.recognition import deductions
+        d = await deductions.decide(conn, actor, item_id, approve=approve, reason=reason, ip=ip)
+        return Decided(d.proposer.id, d.community_id, f"扣分 {d.amount} 积分", f"deduction of {d.amount} points")
+    return decide
+
+
 SOURCES: dict[str, Source] = {
     "adjustment": Source(_adjustments, _approve_adjustment, _reject_adjustment),
     **{kind: Source(_held_acts(kind), _held_decider(kind, True), _held_decider(kind, False))
-       for kind in ("mark", "activity", "own_credit", "policy")},
+       for kind in ("mark", "activity", "own_credit", "policy", "pool_credit")},
     "redemption": Source(_redemptions, _approve_redemption, _reject_redemption),
     "presence": Source(_presence, _presence_decider("credit"), _presence_decider("dismiss")),
+    "rulebook": Source(_rulebooks, _rulebook_decider(True), _rulebook_decider(False)),
+    "deduction": Source(_deductions, _deduction_decider(True), _deduction_decider(False)),
 }
 
 

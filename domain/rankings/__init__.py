@@ -128,10 +128,21 @@ _PEOPLE_SQL = """
       from earned join users u on u.id = earned.user_id
      order by earned.amount desc, u.name, u.id"""
 
+# The quarter's score in a community (issue 34) is what was earned there minus the deductions
+# posted there in the quarter, each at its whole amount (also the part the balance could not pay);
+# a deduction's ledger transfer (kind 'deduction') is not in earned_daily, so nothing counts twice.
+_POSTED_DEDUCTIONS = """
+    select d.user_id, -d.amount::bigint as earned from deductions d
+     where d.state = 'posted' and $2 = 'points' and d.community_id = any($1::bigint[])
+       and (d.decided_at at time zone (select tz from ranking_settings))::date >= $3
+       and (d.decided_at at time zone (select tz from ranking_settings))::date < $4"""
+
 _COMMUNITIES_SOURCE = """
     select e.user_id, sum(e.earned)::bigint as amount
-      from earned_daily e
-     where e.community_id = any($1::bigint[]) and e.unit = $2 and e.day >= $3 and e.day < $4
+      from (select e.user_id, e.earned from earned_daily e
+             where e.community_id = any($1::bigint[]) and e.unit = $2 and e.day >= $3 and e.day < $4
+            union all""" + _POSTED_DEDUCTIONS + """) e
+     where true
      group by e.user_id
     having sum(e.earned) <> 0"""
 
@@ -152,7 +163,13 @@ _HOUSEHOLDS_SQL = """
            coalesce((select sum(e.earned) from household_members hm
                        join earned_daily e on e.user_id = hm.user_id
                       where hm.household_id = h.id and e.unit = $2 and e.day >= $3 and e.day < $4),
-                    0)::bigint as amount
+                    0)::bigint
+           - coalesce((select sum(d.amount) from household_members hm join deductions d on d.user_id = hm.user_id
+                        where hm.household_id = h.id and d.state = 'posted' and $2 = 'points'
+                          and d.community_id = $1
+                          and (d.decided_at at time zone (select tz from ranking_settings))::date >= $3
+                          and (d.decided_at at time zone (select tz from ranking_settings))::date < $4),
+                      0)::bigint as amount
       from households h
       left join household_members m on m.household_id = h.id
       left join users u on u.id = m.user_id

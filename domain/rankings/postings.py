@@ -15,7 +15,7 @@ import msgspec
 
 from domain import notify, rankings
 from domain.core import audit, clock
-from domain.core.errors import DomainError, invalid, not_found
+from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.rankings import rules
 
@@ -128,7 +128,10 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
 
 
 async def list_for(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> list[Posting]:
-    orgs.require_manager(actor, community_id)
+    """The community's postings, newest first: for its residents (issue 34: 公示 is for them, on the
+    home and rankings pages), its managers and the managers above it."""
+    if not actor.reads(community_id) and community_id not in await orgs.member_communities(conn, actor.id):
+        raise forbidden("a resident or manager of this community")
     ids = await conn.fetch("select id from postings where community_id = $1 order by id desc limit 50", community_id)
     return [await public(conn, r["id"]) for r in ids]
 

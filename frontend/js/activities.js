@@ -108,6 +108,8 @@ async function create(event) {
     lat: numberOrNull(data.lat), lng: numberOrNull(data.lng), radius_m: numberOrNull(data.radius_m),
   };
   if (data.daily_points_cap !== "") body.daily_points_cap = Number(data.daily_points_cap);
+  // Under a rulebook the points come from its item (issue 34): the server sets them from it.
+  if (!$("rule-field").hidden && data.rule_item_id) body.rule_item_id = Number(data.rule_item_id);
   const button = form.querySelector("[type=submit]");
   setBusy(button, true);
   try {
@@ -119,7 +121,17 @@ async function create(event) {
   }
 }
 
+// Where the community's rulebook (积分细则) lists what earns, an activity earns by one of its items.
+async function loadRules() {
+  const book = await api("GET", `/api/orgs/${$("community").value}/rulebook`);
+  const earn = book.items.filter((i) => i.kind === "earn");
+  $("f-rule").replaceChildren(...earn.map((i) => h("option", { value: i.id },
+    `${i.code} ${i.title}（+${i.points}${i.daily_cap ? ` ≤${i.daily_cap}` : ""}）`)));
+  $("rule-field").hidden = earn.length === 0;
+}
+
 function openCreate() {
+  loadRules().catch((err) => handlePageError(err));
   resetForm();
   $("new-form").hidden = false;
   $("new-toggle").hidden = true;

@@ -29,6 +29,10 @@ function summary(item) {
     case "redemption": return t("held.sum_redemption", { reward: s.reward, quantity: s.quantity,
       points: fmtPoints(s.points) });
     case "presence": return t("held.sum_presence", { title: s.title, minutes: s.minutes });
+    case "pool_credit": return t("held.sum_pool_credit", { minutes: fmtMinutes(s.minutes), reason: s.reason });
+    case "rulebook": return t("held.sum_rulebook", { title: s.title, version: s.version, items: s.items.length,
+      codes: s.items.map((i) => `${i.code} ${i.title}（${i.kind === "earn" ? "+" : "−"}${i.points}）`).join("；") });
+    case "deduction": return t("held.sum_deduction", { rule: s.rule, points: fmtPoints(s.amount), evidence: s.evidence });
     default: return "";
   }
 }
@@ -39,6 +43,10 @@ function evidence(item) {
   if (item.kind === "adjustment") {
     return e.why === "daily_limit" ? t("held.why_daily", { limit: fmtPoints(e.daily_limit) })
       : t("held.why_threshold", { threshold: fmtPoints(e.threshold) });
+  }
+  if (item.kind === "pool_credit") {  // minutes, with the limits in force (issue 30)
+    return e.why === "daily_limit" ? t("held.why_daily", { limit: value("minutes", e.daily_limit) })
+      : t("held.why_threshold", { threshold: value("minutes", e.threshold) });
   }
   if (e.daily_limit) {
     const [unit, d] = Object.entries(e.daily_limit)[0];
@@ -53,6 +61,11 @@ function evidence(item) {
   if (item.kind === "policy") return t("held.why_policy");
   if (item.kind === "redemption") return t("held.why_redemption");
   if (item.kind === "presence") return t("held.why_presence");
+  if (item.kind === "rulebook") return t("held.why_rulebook");
+  if (item.kind === "deduction") {
+    return e.appeal_reason ? t("held.why_deduction_appeal", { reason: e.appeal_reason })
+      : t("held.why_deduction_window", { until: fmtTime(e.appeal_until) });
+  }
   return "";
 }
 
@@ -91,6 +104,8 @@ function itemRow(item) {
     h("div", { class: "held-kind" }, h("strong", {}, t(`held.kind_${item.kind}`)), " · ", item.community_name),
     h("div", {}, summary(item)),
     h("div", { class: "muted" }, evidence(item)),
+    item.kind === "deduction" ? h("a", { href: `/deductions.html#d-${item.id}` }, t("held.open_deduction"))
+      : item.kind === "rulebook" ? h("a", { href: `/rulebook.html?org=${item.community_id}` }, t("held.open_rulebook")) : null,
     h("div", { class: "muted small" },
       item.maker ? t("held.maker", { name: withClosedNames(item.maker.name) }) : t("held.maker_system"),
       item.subject ? ` · ${t("held.subject", { name: withClosedNames(item.subject.name) })}` : "",

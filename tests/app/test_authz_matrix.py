@@ -83,6 +83,10 @@ def case_deny(role, side): return 403 if SEES_CASE(role, side) else 404
 def dispatched_deny(role, side): return 403 if SEES_DISPATCHED(role, side) else 404
 def SEES_PROPOSAL(role, side): return MEMBER_OR_MANAGER(role, side) or role in LEVEL_MANAGERS
 def proposal_deny(role, side): return 403 if SEES_PROPOSAL(role, side) else 404
+# 公示 is for a community's residents, its managers and the managers above it (issue 34).
+def POSTING_READER(role, side): return MEMBER(role, side) or READER(role, side)
+# A deduction (issue 34) is the side's volunteer's: they and whoever may decide it read it.
+def DEDUCTED_OR_CHECKER(role, side): return VOLUNTEER(role, side) or CHECKER(role, side)
 
 
 def _sent_code(phone: str) -> str:
@@ -367,7 +371,7 @@ TABLE = [
     Op("GET", "/api/communities/{community_id}/dashboard", READER),
     Op("GET", "/api/communities/{community_id}/households", MANAGER),
     Op("GET", "/api/communities/{community_id}/teams", MANAGER),
-    Op("GET", "/api/communities/{community_id}/postings", MANAGER),
+    Op("GET", "/api/communities/{community_id}/postings", POSTING_READER),  # residents too (issue 34)
     Op("POST", "/api/households", MANAGER, body=lambda c: {"community_id": C(c), "name": "王家"}),
     Op("POST", "/api/households/{household_id}/members", MANAGER, fresh={"household_id": "household"},
        body=lambda c: {"user_id": c.ids["target"]}),
@@ -563,6 +567,20 @@ TABLE = [
     Op("POST", "/api/records/restores", ADMIN, files=lambda c: {"file": ("r.xlsx", RECORDS_XLSX)}),
     # on an instance holding communities a pending restore only answers the differences (and closes)
     Op("POST", "/api/records/restores/{restore_id}/approve", ADMIN, fresh={"restore_id": "restore"}),
+    # issue 34: the rulebook (积分细则) anyone signed in reads, a community's manager proposes (a second
+    # person approves it in the held queue); deductions, proposed by a manager of the person's
+    # community, read by the person and who may decide it, appealed by the person only
+    Op("GET", "/api/orgs/{org_id}/rulebook", ANYONE),
+    Op("POST", "/api/rulebooks", MANAGER, body=lambda c: {"org_id": C(c), "title": "社区积分细则", "items": [
+        {"code": "M1", "kind": "deduct", "title": "占用消防通道", "points": 3, "clause": "小区公约第五条"}]}),
+    Op("POST", "/api/deductions", MANAGER, files=lambda c: {
+        "community_id": (None, str(C(c))), "user_id": (None, str(c.ids["target"])),
+        "rule_item_id": (None, str(c.ids["rule_item"])), "evidence": (None, "楼道堆放杂物")}),
+    Op("GET", "/api/me/deductions", ANYONE),
+    Op("GET", "/api/deductions/{deduction_id}", DEDUCTED_OR_CHECKER, deny=404),
+    Op("GET", "/api/deductions/{deduction_id}/photo", DEDUCTED_OR_CHECKER, deny=404),
+    Op("POST", "/api/deductions/{deduction_id}/appeal", VOLUNTEER, deny=404, fresh={"deduction_id": "deduction"},
+       body=lambda c: {"reason": "当天不在家"}),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
@@ -579,7 +597,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "invite_id": "role_invite", "claim_id": "claim", "grid_id": "grid", "micro_grid_id": "micro_grid",
          "case_id": "case", "photo_id": "case_photo", "street_id": "street", "partner_id": "community_partner",
          "notice_kind": "notice_kind", "minor_id": "minor", "training_id": "training", "restore_id": "restore",
-         "held_kind": "held_kind", "item_id": "held_item", "manager_flag_id": "manager_flag"}
+         "held_kind": "held_kind", "item_id": "held_item", "manager_flag_id": "manager_flag",
+         "deduction_id": "deduction"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -611,7 +630,8 @@ class Matrix:
         ids["target"] = side.target.id
         for person in (side.courier, side.manager):
             await self.world.fund(person, side.community, "points", 1000)
-        await self.world.fund(side.courier, side.community, "minutes", 1000)
+        for person in (side.courier, side.manager):  # a request one posts is paid from one's minutes (issue 33)
+            await self.world.fund(person, side.community, "minutes", 1000)
         async with self.world.pool.acquire() as conn:  # with a password: not an elder a manager acts for
             await conn.execute("update users set password_hash = $2 where id = $1", side.volunteer.id,
                                auth.hash_password("matrix-pass-1"))
@@ -656,6 +676,13 @@ class Matrix:
                                              f"/api/communities/{third.id}/join-code"))["code"]
         ids["open_join_code"] = self.open_join_code
         ids["held_kind"] = "policy"
+        # issue 34: a rulebook of deductions in force in the side's community, a deduction of its volunteer
+        book = await _ok(self.client, side.manager, "POST", "/api/rulebooks", json={
+            "org_id": side.community.id, "title": "社区积分细则", "items": [
+                {"code": "D1", "kind": "deduct", "title": "乱扔垃圾", "points": 5, "clause": "居民公约第二条"}]})
+        await _ok(self.client, self.admin, "POST", f"/api/held/rulebook/{book['id']}/approve", json={})
+        ids["rule_item"] = book["items"][0]["id"]
+        ids["deduction"] = await self.fresh("deduction", side)
 
         # issue 36: a notice kind, the volunteer's minor, a training, a pending restore asked by someone else
         ids["notice_kind"] = "privacy"
@@ -700,6 +727,13 @@ class Matrix:
                 """insert into manager_flags (community_id, manager_id, reason, day, created_at)
                    values ($1, $2, 'velocity', current_date - $3::int, now()) returning id""",
                 side.community.id, (await self.deputy(side)).id, self.flag_days)
+        if kind == "deduction":  # proposed of the side's volunteer, with a photo
+            r = await c.post("/api/deductions", headers=side.manager.headers, files={
+                "community_id": (None, str(side.community.id)), "user_id": (None, str(side.volunteer.id)),
+                "rule_item_id": (None, str(side.ids["rule_item"])), "evidence": (None, "乱扔垃圾"),
+                "photo": ("p.jpg", jpeg(), "image/jpeg")})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
         if kind == "street":  # not new: the street both sides share (its spending area, settlement)
             return side.ids["street"]
         if kind in ("case", "street_case", "dispatched_case", "accepted_case", "done_case"):

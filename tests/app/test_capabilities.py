@@ -31,7 +31,7 @@ EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activit
                    cases.sweep_escalations,
                    wechat.forget_old_tickets}  # overdue cases escalate (issue 32); WeChat sign-in tickets (issue 36)
 EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases",
-                         "reach", "records", "oversight"]
+                         "reach", "records", "oversight", "merchants", "recognition"]
 
 
 def test_the_list_names_every_capability_once():

@@ -11,6 +11,7 @@ export default {
   "act.f_starts": "Starts",
   "act.f_ends": "Ends",
   "act.f_points": "Points on check-in",
+  "act.f_rule": "Rulebook item it earns by (sets the points)",
   "act.f_pph": "Points per hour",
   "act.f_capacity": "Capacity",
   "act.f_max_minutes": "Max minutes counted",

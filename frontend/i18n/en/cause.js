@@ -16,4 +16,5 @@ export default {
 
   "cause.award": "Volunteer award",
   "cause.expiry": "Points expired",
+  "cause.deduction": "Deduction",
 };

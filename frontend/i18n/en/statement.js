@@ -10,6 +10,7 @@ export default {
   "statement.balance_after": "Balance {v}",
   "statement.by": "By {name}",
   "statement.reason": "Reason: {reason}",
+  "statement.rule": "Under: {rule}",
 
   "statement.balance_after_in": "{where} balance {v}",
   "statement.part": "Issued by {where}: {v} available",

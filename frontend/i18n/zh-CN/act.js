@@ -11,6 +11,7 @@ export default {
   "act.f_starts": "开始时间",
   "act.f_ends": "结束时间",
   "act.f_points": "签到积分",
+  "act.f_rule": "依据积分细则的哪一项（积分按细则）",
   "act.f_pph": "每小时积分",
   "act.f_capacity": "人数上限",
   "act.f_max_minutes": "最多计时（分钟）",

@@ -16,4 +16,5 @@ export default {
 
   "cause.award": "志愿奖励",
   "cause.expiry": "积分到期",
+  "cause.deduction": "扣分",
 };

@@ -10,6 +10,7 @@ export default {
   "statement.balance_after": "余额 {v}",
   "statement.by": "经办人：{name}",
   "statement.reason": "原因：{reason}",
+  "statement.rule": "依据：{rule}",
 
   "statement.balance_after_in": "{where}余额 {v}",
   "statement.part": "{where}发放：可用 {v}",
