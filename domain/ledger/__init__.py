@@ -10,10 +10,11 @@ Each function runs inside the caller's transaction (a check-in and its credit co
    already reversed), then checks the available balance, so the caller gets `invalid_state` or
    `insufficient_balance` rather than a raw constraint error (the database CHECKs and triggers
    stay the real guard);
-4. inserts or resolves the transfer; the triggers of migrations/002_ledger.sql apply it.
-The one other writer is a scan's one-call write (migrations/022 `checkin_award`, issue 24): it
-inserts its award transfers itself, and the same triggers apply them and refuse what they refuse
-(missing accounts, mixed units, self-payment).
+4. inserts the transfer through `ledger_insert_transfer` (domain/ledger/sql/ledger.sql), or resolves
+   it; the ledger's triggers there apply it.
+A scan's one-call write (`checkin_award`, domain/checkin/sql/checkin.sql) writes its award through
+the same `ledger_insert_transfer`, and the same triggers apply it and refuse what they refuse
+(missing accounts, mixed units, self-payment): the ledger's functions are the only writers of value.
 An `idem_key` makes a retried call return the first transfer and move nothing; the same key with
 a different movement is `idempotency_conflict`. A new transfer does not look its key up first: the
 insert's ON CONFLICT finds a used key, and the key is looked up only when the balance check fails
@@ -283,12 +284,11 @@ async def _insert(conn: asyncpg.Connection, *, state: str, unit: Unit, debit: in
         raise
     # A retry with enough balance left finds its key taken by the insert's ON CONFLICT below.
     cause_type, cause_id = cause if cause else (None, None)
-    row = await conn.fetchrow(
-        f"""insert into transfers (unit, debit_account, credit_account, amount, held_amount, kind, state,
-                cause_type, cause_id, memo, actor_id, reason, reverses, idem_key, expires_at, created_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-            on conflict (idem_key) do nothing
-            returning {_COLUMNS}""",
+    row = await conn.fetchrow(  # the one INSERT of a transfer (sql/ledger.sql), also the scans'
+        f"""select {_COLUMNS} from ledger_insert_transfer(
+                p_unit => $1, p_debit => $2, p_credit => $3, p_amount => $4, p_held_amount => $5, p_kind => $6,
+                p_state => $7, p_cause_type => $8, p_cause_id => $9, p_memo => $10, p_actor => $11,
+                p_reason => $12, p_reverses => $13, p_key => $14, p_expires_at => $15, p_at => $16)""",
         unit, debit, credit, amount, amount if state == "pending" else None, kind, state,
         cause_type, cause_id, memo, actor_id, reason, reverses, key, expires_at, clock.now())
     if row is None:  # the key is taken: a retry, or a concurrent call with the key committed first

@@ -499,8 +499,8 @@ async def _new_id(conn: asyncpg.Connection) -> int:
 
 async def _check_offer(conn: asyncpg.Connection, reward: asyncpg.Record, user_id: int, quantity: int,
                        now: datetime) -> None:
-    # The database's own limit check (migrations/012) counts the months of this zone too.
-    await conn.execute("select set_config('linli.tz', $1, true)", clock.zone().key)
+    # The one decision of the monthly limit: the caller holds the reward's row lock, so two requests
+    # cannot both squeeze under it (the database keeps no second copy of this rule).
     used = await _used_this_month(conn, reward["id"], user_id, now) if reward["per_person_limit"] else 0
     rules.check_request(active=reward["active"], stock=reward["stock"], quantity=quantity,
                         per_person_limit=reward["per_person_limit"], used_this_month=used)

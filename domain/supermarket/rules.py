@@ -1,8 +1,10 @@
 """Pure rules of the moral supermarket: the redemption state machine, who may do what, the order
 of the checks on a request, the local (LINLI_TZ) month of per-person limits, and expiry times.
 
-No database here; domain/supermarket.py applies these inside its transactions, and
-migrations/005_supermarket.sql mirrors the state machine as the last guard.
+No database here; domain/supermarket applies these inside its transactions. The monthly limit is
+decided here only; the state machine is decided here and refused again, as a backstop for any other
+writer, by domain/supermarket/sql/supermarket.sql (tests/supermarket/test_one_side.py: one table of
+cases, both sides).
 """
 
 from dataclasses import dataclass

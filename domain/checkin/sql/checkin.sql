@@ -60,17 +60,16 @@ begin
 end $$;
 
 -- An award of attendance: one posted transfer from the community's issuing account, keyed so a
--- retried credit applies once. The ledger's own INSERT, exactly as domain/ledger `post` writes it.
+-- retried credit applies once, written by the ledger's own function (value moves only through it).
 create or replace function checkin_award(p_unit text, p_issuing bigint, p_account bigint, p_amount integer,
                               p_attendance bigint, p_memo text, p_actor bigint, p_key text, p_at timestamptz)
 returns void language plpgsql as $$
 begin
     if p_amount > 0 then
-        insert into transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, cause_id,
-                               memo, actor_id, idem_key, created_at)
-        values (p_unit, p_issuing, p_account, p_amount, 'award', 'posted', 'checkin', p_attendance, p_memo, p_actor,
-                p_key, p_at)
-        on conflict (idem_key) do nothing;
+        perform ledger_insert_transfer(p_unit => p_unit, p_debit => p_issuing, p_credit => p_account,
+                                       p_amount => p_amount, p_kind => 'award', p_state => 'posted',
+                                       p_cause_type => 'checkin', p_cause_id => p_attendance, p_memo => p_memo,
+                                       p_actor => p_actor, p_key => p_key, p_at => p_at);
     end if;
 end $$;
 

@@ -57,6 +57,27 @@ begin
     end if;
 end $$;
 
+-- The one INSERT of a transfer: domain/ledger's `post` / `hold` (after their checks, with the accounts
+-- locked) and the scans' one-call writes (checkin_award) both write value through it, so a transfer
+-- has one shape whoever moves it. A taken idem_key inserts nothing and returns no row (the caller
+-- replays). Balances, entries and settlements follow from the triggers below.
+create or replace function ledger_insert_transfer(
+    p_unit text, p_debit bigint, p_credit bigint, p_amount bigint, p_kind text, p_state text,
+    p_held_amount bigint default null, p_cause_type text default null, p_cause_id bigint default null,
+    p_memo text default null, p_actor bigint default null, p_reason text default null,
+    p_reverses bigint default null, p_key text default null, p_expires_at timestamptz default null,
+    p_at timestamptz default now())
+returns setof transfers language plpgsql as $$
+begin
+    return query
+    insert into transfers (unit, debit_account, credit_account, amount, held_amount, kind, state,
+                           cause_type, cause_id, memo, actor_id, reason, reverses, idem_key, expires_at, created_at)
+    values (p_unit, p_debit, p_credit, p_amount, p_held_amount, p_kind, p_state,
+            p_cause_type, p_cause_id, p_memo, p_actor, p_reason, p_reverses, p_key, p_expires_at, p_at)
+    on conflict (idem_key) do nothing
+    returning *;
+end $$;
+
 -- A transfer inserted (posted or held) writes its entries; a held one resolved (posted or voided) moves
 -- its hold. Both accounts are read in one query (ledger_sides); a missing account is refused here, as
 -- the hot path keeps no foreign keys on the ledger's rows.

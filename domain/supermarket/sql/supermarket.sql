@@ -1,4 +1,5 @@
--- The points supermarket's backstops: stock changes chained and recorded, the redemption state machine logged, the monthly limit.
+-- The points supermarket's backstops: stock changes chained and recorded, the redemption state
+-- machine logged. (The monthly limit per person is decided in Python only: domain/supermarket.)
 --
 -- Source of truth for these functions and triggers (docs/architecture.md, "Database functions"):
 -- applied by the migrator after the numbered migrations whenever this text changes, in one
@@ -35,34 +36,9 @@ begin
     return null;
 end $$;
 
--- The per-person monthly limit counted Asia/Shanghai months whatever LINLI_TZ said, so in another
--- zone Python and the database disagreed about the first hours of a month. The request's
--- transaction now names its zone (set_config('linli.tz', ..., true) in domain/supermarket
--- `_check_offer`); a row written by any other path still counts Asia/Shanghai months, the default.
-create or replace function redemption_within_limit() returns trigger language plpgsql as $$
-declare
-    month_limit integer;
-    used bigint;
-    zone text := coalesce(nullif(current_setting('linli.tz', true), ''), 'Asia/Shanghai');
-    local_start timestamp := date_trunc('month', new.requested_at at time zone zone);
-begin
-    -- The reward's row lock serialises every request for it, so two cannot both squeeze under the limit.
-    select per_person_limit into month_limit from rewards where id = new.reward_id for update;
-    if month_limit is null then
-        return new;
-    end if;
-    select coalesce(sum(quantity), 0) into used from redemptions
-     where reward_id = new.reward_id and user_id = new.user_id and state in ('requested', 'approved', 'fulfilled')
-       and requested_at >= local_start at time zone zone
-       and requested_at < (local_start + interval '1 month') at time zone zone;
-    if used + new.quantity > month_limit then
-        raise exception 'redemption over the monthly limit of reward %', new.reward_id
-            using errcode = 'check_violation';
-    end if;
-    return new;
-end $$;
-
--- The state machine (mirrors domain/redemption_rules.py) and the event log, in one place.
+-- The state machine and the event log. A backstop: domain/supermarket/rules.py (TRANSITIONS) decides
+-- every move first and answers with its own error; this refuses the same moves from any other writer
+-- (tests/supermarket/test_one_side.py checks both against one table of cases).
 create or replace function redemption_state_log() returns trigger language plpgsql as $$
 begin
     if tg_op = 'INSERT' then
@@ -99,9 +75,6 @@ create trigger reward_stock_changes_no_truncate before truncate on reward_stock_
 drop trigger if exists rewards_stock_recorded on rewards;
 create constraint trigger rewards_stock_recorded after insert or update of stock on rewards
     deferrable initially deferred for each row execute function reward_stock_recorded();
-drop trigger if exists redemptions_within_limit on redemptions;
-create trigger redemptions_within_limit before insert on redemptions
-    for each row execute function redemption_within_limit();
 drop trigger if exists redemptions_state_log on redemptions;
 create trigger redemptions_state_log after insert or update of state on redemptions
     for each row execute function redemption_state_log();
