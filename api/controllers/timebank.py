@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
 from api.deps import page_args
@@ -137,11 +138,17 @@ class TimebankController(Controller):
         return await respond(request, actor, lambda conn: timebank.donate_to_pool(
             conn, actor, data.community_id, data.minutes, key), status=201)
 
-    @post("/pool/credits", status_code=201)
+    @post("/pool/credits", status_code=201, responses={202: ResponseSpec(
+        timebank.PoolCreditHeld, generate_examples=False,
+        description="Above the community's minutes threshold or past the maker's daily limit: held for a second person")})
     async def credit_pool(self, request: Request, actor: Actor, data: PoolCreditIn) -> Response[Transfer]:
+        """201 with the transfer; 202 with the held credit when it is above the community's minutes
+        threshold or past the maker's daily limit of hand-made minutes (issue 30: another manager of
+        the community, or its street's, approves it in the held queue, /held.html)."""
         key = _ledger_key(request, actor, "pool-credit")
         return await respond(request, actor, lambda conn: timebank.credit_pool(
-            conn, actor, data.community_id, data.minutes, data.reason, key), status=201)
+            conn, actor, data.community_id, data.minutes, data.reason, key),
+            status=lambda result: 202 if isinstance(result, timebank.PoolCreditHeld) else 201)
 
 
 class FamilyController(Controller):

@@ -31,13 +31,14 @@ _LIMITS = f"""left join adjustment_policies p on p.community_id = {{c}}
                                coalesce(p.daily_points, {D["daily_points"]}) as day_points,
                                coalesce(p.daily_minutes, {D["daily_minutes"]}) as day_minutes) lim"""
 
-# A hand-made credit posted by its maker alone: an adjustment not from an approved request, or a
-# manual mark's award whose actor is the one who recorded it. (community, maker, unit, amount, day)
+# A hand-made credit posted by its maker alone: an adjustment (to a person, or to the community's time
+# pool) not from an approved request or held act, or a manual mark's award whose actor is the one who
+# recorded it. (community, maker, unit, amount, day)
 _MANUAL = """
     select t.id, t.kind, t.cause_id as community_id, t.actor_id as maker_id, t.unit, t.amount, t.created_at
     from transfers t join accounts d on d.id = t.debit_account and d.kind = 'issuing'
     where t.kind = 'adjustment' and t.cause_type = 'adjustment' and t.state = 'posted' and t.actor_id is not null
-      and (t.idem_key is null or t.idem_key not like 'adjustment-request:%')
+      and (t.idem_key is null or (t.idem_key not like 'adjustment-request:%' and t.idem_key not like 'held:%'))
     union all
     select t.id, t.kind, a.community_id, t.actor_id, t.unit, t.amount, t.created_at
     from transfers t join attendances n on n.id = t.cause_id join activities a on a.id = n.activity_id
@@ -47,7 +48,8 @@ _MANUAL = """
 # The limit of `what` kept on a hand-made credit's audit row when it was posted (null for a mark's
 # award, and for rows written before issue 30): an act is judged by the limits then in force.
 _IN_FORCE = """(select max((l.after->>{what})::bigint) from audit_log l
-                where l.act = 'adjustment' and l.target_type = 'user' and (l.after->>'transfer_id')::bigint = m.id)"""
+                where l.act = 'adjustment' and l.target_type in ('user', 'org')
+                  and (l.after->>'transfer_id')::bigint = m.id)"""
 
 CHECKS: dict[str, str] = {
     "adjustment_above_threshold_alone": f"""

@@ -23,7 +23,7 @@ from functools import partial
 import asyncpg
 import msgspec
 
-from domain import ledger, notify
+from domain import ledger, notify, oversight
 from domain.core import audit, clock, ratelimit, sweeper
 from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, not_found
@@ -732,22 +732,71 @@ async def donate_to_pool(conn: asyncpg.Connection, actor: Actor, community_id: i
             cause=("donation", community_id), memo=f"捐赠给{name}时间池", actor_id=actor.id, key=key))[0]
 
 
+class PoolCreditHeld(msgspec.Struct, frozen=True):
+    """A pool credit waiting for a second person (GET /api/held, kind `pool_credit`)."""
+    held_id: int
+    community_id: int
+    minutes: int
+    reason: str
+    why: str                 # threshold (above the community's minutes threshold) | daily_limit (the maker's day)
+    threshold: int
+    daily_limit: int
+    state: str = "pending"
+
+
 async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int, minutes: int, reason: str,
-                      key: str | None = None) -> ledger.Transfer:
-    """A manager funds the pool from the community's issuing account (an adjustment with a reason)."""
-    name = await _community(conn, community_id)
+                      key: str | None = None) -> "ledger.Transfer | PoolCreditHeld":
+    """A manager funds the pool from the community's issuing account (an adjustment with a reason).
+
+    Value created by hand, so nobody does it alone (issue 30): above the community's minutes
+    threshold, or past the maker's daily limit of hand-made minutes (adjustments, marks and pool
+    credits add up), it is held for another manager or the street (domain/oversight/queue.py, which
+    posts it on approval through post_pool_credit)."""
+    await _community(conn, community_id)
     orgs.require_manager(actor, community_id)
     reason = clean_reason(reason)
     if minutes < 1:
         raise DomainError("validation_failed", field="minutes", details={"problem": "at least 1"})
+    limits = await oversight.limits(conn, community_id)
+    in_force = {"threshold": limits.threshold(UNIT), "daily_limit": limits.daily(UNIT)}
+    async with conn.transaction():
+        if minutes > limits.threshold(UNIT):
+            why = "threshold"
+        elif key is not None and await conn.fetchval("select 1 from transfers where idem_key = $1", key):
+            why = None  # a replay counts nothing toward the day (the ledger answers it)
+        elif (over := await oversight.count_manual(conn, community_id, actor.id, {UNIT: minutes})) is not None:
+            why = "daily_limit"
+            await oversight.flag(conn, community_id, actor.id, "daily_limit", over)
+        else:
+            why = None
+        result: ledger.Transfer | PoolCreditHeld
+        if why is None:
+            result = await post_pool_credit(conn, actor, community_id, minutes, reason, key=key, extra=in_force)
+        else:
+            held_id = await oversight.hold(conn, actor, community_id, "pool_credit",
+                                           payload={"unit": UNIT, "minutes": minutes, "reason": reason},
+                                           evidence={"why": why, **in_force})
+            result = PoolCreditHeld(held_id, community_id, minutes, reason, why, **in_force)
+        await oversight.check_pace(conn, community_id, actor.id)
+    return result
+
+
+async def post_pool_credit(conn: asyncpg.Connection, actor: Actor, community_id: int, minutes: int, reason: str, *,
+                           key: str | None, extra: dict, act: str = "adjustment") -> ledger.Transfer:
+    """Post a pool credit and its audit row (the limits in force, or the held act it approves, in
+    `extra`): by its maker under the limits, or by the second person approving a held one."""
+    name = await _community(conn, community_id)
     async with conn.transaction():
         transfer = await ledger.post(
             conn, unit=UNIT, debit=await ledger.org_account(conn, community_id, "issuing", UNIT),
             credit=await ledger.org_account(conn, community_id, "pool", UNIT), amount=minutes, kind="adjustment",
             cause=("adjustment", community_id), memo=f"{name}时间池拨入", actor_id=actor.id, reason=reason, key=key)
-        await audit.record(conn, actor, "adjustment", community_id=community_id, target=("org", community_id),
-                           after={"account": "pool", "unit": UNIT, "amount": minutes, "transfer_id": transfer.id},
-                           reason=reason)
+        if key is None or not await conn.fetchval(
+                "select 1 from audit_log where target_type = 'org' and target_id = $1 and act = $3 "
+                "and (after->>'transfer_id')::bigint = $2", community_id, transfer.id, act):
+            await audit.record(conn, actor, act, community_id=community_id, target=("org", community_id),
+                               after={"account": "pool", "unit": UNIT, "amount": minutes, "transfer_id": transfer.id,
+                                      **extra}, reason=reason)
         return transfer
 
 

@@ -561,7 +561,10 @@ function wire() {
       return null;
     }
     return minutes && { community_id: poolCommunity(), minutes, reason };
-  }, () => { toast(t("tb.credit_done"), "success"); loadPool(); });
+  }, (result) => {  // above the threshold or today's limit, it waits for a second person (issue 30)
+    toast(t(result.held_id ? "tb.credit_held" : "tb.credit_done"), "success");
+    loadPool();
+  });
 }
 
 async function start() {

@@ -86,6 +86,7 @@ export default {
   "tb.credit_reason_ph": "e.g. this quarter's allocation from the street office",
   "tb.credit": "Credit the pool",
   "tb.credit_done": "Pool credited",
+  "tb.credit_held": "Submitted: above the threshold or today's limit, it is credited once another manager approves it under “Held”",
   "tb.link_title": "Add a family member",
   "tb.link_ph": "Their phone number",
   "tb.link_submit": "Invite",

@@ -86,6 +86,7 @@ export default {
   "tb.credit_reason_ph": "例如：街道拨付本季度互助时长",
   "tb.credit": "拨入时间池",
   "tb.credit_done": "已拨入时间池",
+  "tb.credit_held": "已提交：超过门槛或今日上限，待另一位管理员在“待复核”中批准后拨入",
   "tb.link_title": "添加家人",
   "tb.link_ph": "家人的手机号",
   "tb.link_submit": "发送邀请",
