@@ -14,6 +14,7 @@ async function load() {
   const level = $("level").value;
   const quarter = $("quarter").value;
   $("settlement-link").href = `/settlement.html?org=${level}`;  // the level's 通兑 settlement (issue 19)
+  $("merchants-link").href = `/merchants.html?org=${level}`;  // the street's partner merchants (issue 35)
   const [overview, units] = await Promise.all([
     api("GET", `/api/levels/${level}/overview?quarter=${quarter}`),
     api("GET", `/api/levels/${level}/units-ranking?quarter=${quarter}`)]);

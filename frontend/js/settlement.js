@@ -43,6 +43,11 @@ async function loadReport() {
       h("td", {}, t(p.unit === "minutes" ? "settlement.unit_minutes" : "settlement.unit_points")),
       h("td", {}, amount(p.unit, p.amount)))));
     $("pairs").hidden = report.pairs.length === 0;
+    $("merchant-rows").replaceChildren(...report.merchants.map((m) => h("tr", { dataset: { merchant: m.merchant_id } },
+      h("td", {}, m.merchant_name), h("td", {}, m.issuer_name), h("td", {}, fmtPoints(m.points)),
+      h("td", {}, m.money_fen == null ? "—" : (m.money_fen / 100).toFixed(2)))));
+    $("merchants").hidden = report.merchants.length === 0;
+    $("merchants-empty").hidden = report.merchants.length > 0;
     $("empty").hidden = report.pairs.length > 0;
     $("status").hidden = true;
   } catch (err) {
