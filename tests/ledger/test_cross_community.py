@@ -12,6 +12,7 @@ from domain import checkin, ledger, supermarket
 from domain.core import clock
 from domain.core.errors import DomainError
 from domain.people import orgs
+from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
@@ -164,13 +165,16 @@ async def test_a_policy_rules_from_its_start_date_and_the_widest_level_wins(clie
     admin = await world.admin()
     r = await set_area(client, admin, a.street_id, starts_on="2026-11-20")
     assert r.status_code == 200 and r.json()["points"]["enabled"] is False  # not yet
-    assert (await set_area(client, admin, a.street_id, starts_on="2026-11-01")).status_code == 422  # the past
-    assert (await ask(client, volunteer, reward["id"])).json()["error"] == "outside_area"
+    mine = {"people": [volunteer.id], "communities": [a.id, b.id]}
+    async with unchanged(pool, **mine):
+        assert (await set_area(client, admin, a.street_id, starts_on="2026-11-01")).status_code == 422  # the past
+        assert (await ask(client, volunteer, reward["id"])).json()["error"] == "outside_area"
     clock.freeze(NOW + timedelta(days=8))  # 20 November
     assert (await ask(client, volunteer, reward["id"])).status_code == 201
     # the street closes, but its district opens: the district's area (wider) rules
     assert (await set_area(client, admin, a.street_id, enabled=False)).status_code == 200
-    assert (await ask(client, volunteer, reward["id"])).json()["error"] == "outside_area"
+    async with unchanged(pool, **mine):  # refused: no hold, no stock taken, no request
+        assert (await ask(client, volunteer, reward["id"])).json()["error"] == "outside_area"
     assert (await set_area(client, admin, a.district_id)).status_code == 200
     assert (await ask(client, volunteer, reward["id"])).status_code == 201
     # a street/district manager (appointed to the street) may set it; a stranger may not read it

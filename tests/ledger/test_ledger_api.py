@@ -156,8 +156,9 @@ async def test_adjustment_comes_from_a_community_the_member_belongs_to(client, w
     r = await appoint(client, admin, b.id, a.manager)
     assert r.status_code == 200  # A's manager now manages B too
     only_b = await world.member(b, "只在B")
-    r = await adjust(client, a.manager, only_b.id, 10, community_id=a.id)
-    assert r.status_code == 422 and r.json()["details"]["field"] == "community_id"
+    async with unchanged(pool, people=[only_b.id, a.manager.id], communities=[a.id, b.id]):
+        r = await adjust(client, a.manager, only_b.id, 10, community_id=a.id)
+        assert r.status_code == 422 and r.json()["details"]["field"] == "community_id"
     r = await adjust(client, a.manager, only_b.id, 10)
     assert r.status_code == 201
     acc_b = await accounts_of(pool, b.id, only_b.id)
@@ -199,7 +200,7 @@ async def test_reversal_over_http_works_once(client, world, pool):
     assert await world.ledger_problems() == {}
 
 
-async def test_reversal_replayed_with_its_idempotency_key(client, world):
+async def test_reversal_replayed_with_its_idempotency_key(client, world, pool):
     a = await world.community()
     m = await world.member(a)
     t = (await adjust(client, a.manager, m.id, 40)).json()
@@ -207,8 +208,9 @@ async def test_reversal_replayed_with_its_idempotency_key(client, world):
     first = await client.post(f"/api/transfers/{t['id']}/reverse", headers=h, json={"reason": "错"})
     again = await client.post(f"/api/transfers/{t['id']}/reverse", headers=h, json={"reason": "错"})
     assert (first.status_code, again.status_code) == (201, 201) and first.json() == again.json()
-    other = await client.post(f"/api/transfers/{t['id']}/reverse", headers=h, json={"reason": "别的"})
-    assert other.status_code == 409 and other.json()["error"] == "idempotency_conflict"
+    async with unchanged(pool, people=[m.id, a.manager.id], communities=[a.id]):
+        other = await client.post(f"/api/transfers/{t['id']}/reverse", headers=h, json={"reason": "别的"})
+        assert other.status_code == 409 and other.json()["error"] == "idempotency_conflict"
 
 
 async def test_balances(client, world, pool):

@@ -546,7 +546,7 @@ async def test_only_managers_edit_rewards_and_every_stock_change_is_recorded(cli
         await pool.execute("delete from reward_stock_changes where reward_id = $1", reward["id"])
 
 
-async def test_inactive_rewards_leave_the_shop_but_not_the_managers_list(client, world):
+async def test_inactive_rewards_leave_the_shop_but_not_the_managers_list(client, world, pool):
     community, volunteer = await shop(world, 200)
     manager = community.manager
     reward = await new_reward(client, community, name="理发券")
@@ -556,8 +556,9 @@ async def test_inactive_rewards_leave_the_shop_but_not_the_managers_list(client,
     mine = (await client.get(f"/api/rewards?community_id={community.id}&include_inactive=true",
                              headers=manager.headers)).json()["items"]
     assert [i["active"] for i in mine if i["id"] == reward["id"]] == [False]
-    r = await ask(client, volunteer, reward["id"])
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+    async with unchanged(pool, people=[volunteer.id], communities=[community.id]):  # no hold, stock as it was
+        r = await ask(client, volunteer, reward["id"])
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
 
 
 async def test_reward_picture_is_stored_small_and_without_metadata(client, world):

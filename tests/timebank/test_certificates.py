@@ -2,6 +2,8 @@
 manager of the community (never themself) with a number, a verification code and the hours archived,
 revocable, and verified by anyone at /api/verify/<code> (the page /v/<code>)."""
 
+from tests.snapshot import unchanged
+
 
 async def ok(client, person, method, path, body=None, status=200):
     r = await client.request(method, path, json=body, headers=person.headers if person else {})
@@ -44,17 +46,21 @@ async def test_ask_issue_verify_revoke(client, world, pool):
     assert [x["state"] for x in mine["items"]] == ["revoked"]
 
 
-async def test_nobody_certifies_their_own_hours(client, world):
+async def test_nobody_certifies_their_own_hours(client, world, pool):
     c = await world.community("自证社区")
     async with world.pool.acquire() as conn:
         from domain.people import orgs
         await orgs.add_member(conn, await world.actor(await world.admin()), c.id, c.manager.id, "volunteer")
     asked = await ok(client, c.manager, "POST", "/api/certificates", {"community_id": c.id}, 201)
-    r = await client.post(f"/api/certificates/{asked['id']}/issue", json={}, headers=c.manager.headers)
-    assert r.status_code == 403
     stranger = await world.person("路人")
-    r = await client.post("/api/certificates", json={"community_id": c.id}, headers=stranger.headers)
-    assert r.status_code == 403 and r.json()["error"] == "not_member"
+    certificates = "select id, state, issued_by from service_certificates where user_id = any($1::bigint[]) order by id"
+    before = [tuple(x) for x in await pool.fetch(certificates, [c.manager.id, stranger.id])]
+    async with unchanged(pool, people=[c.manager.id, stranger.id], communities=[c.id]):
+        r = await client.post(f"/api/certificates/{asked['id']}/issue", json={}, headers=c.manager.headers)
+        assert r.status_code == 403
+        r = await client.post("/api/certificates", json={"community_id": c.id}, headers=stranger.headers)
+        assert r.status_code == 403 and r.json()["error"] == "not_member"
+    assert [tuple(x) for x in await pool.fetch(certificates, [c.manager.id, stranger.id])] == before
 
 
 async def test_a_person_asks_for_a_correction_and_the_answer_is_audited(client, world, pool):

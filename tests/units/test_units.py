@@ -11,6 +11,7 @@ from domain.core import clock
 from domain.rankings import rules as ranking_rules
 from tests.checkin.test_activities import T0, new_activity
 from tests.conftest import Community, Person, appoint
+from tests.snapshot import unchanged
 
 
 @dataclass
@@ -213,7 +214,21 @@ async def test_party_and_unit_rankings_rank_with_shared_ties(client, world):
     assert [(i["rank"], i["name"]) for i in narrowed["items"]] == [(1, "张三明"), (1, "李四")]
 
 
-async def test_needs_list_cards_and_targets(client, world):
+async def unit_state(pool, community_ids: list[int]) -> tuple:
+    """What a unit's refused acts must leave as it was: reports, need claims, service cards of these
+    communities (tests/snapshot.py covers balances, memberships and audit rows)."""
+    return (
+        [tuple(r) for r in await pool.fetch("select id, state, decided_by from unit_reports "
+                                            "where community_id = any($1::bigint[]) order by id", community_ids)],
+        [tuple(r) for r in await pool.fetch("select c.need_id, c.user_id from need_claims c join community_needs n "
+                                            "on n.id = c.need_id where n.community_id = any($1::bigint[]) "
+                                            "order by 1, 2", community_ids)],
+        [tuple(r) for r in await pool.fetch("select user_id, community_id, quarter, minutes from service_cards "
+                                            "where community_id = any($1::bigint[]) order by 1, 2, 3", community_ids)],
+    )
+
+
+async def test_needs_list_cards_and_targets(client, world, pool):
     s = await street_with_units(client, world)
     for person in (s.a, s.b):
         r = await report(client, person, s.unit, s.c1)
@@ -222,10 +237,13 @@ async def test_needs_list_cards_and_targets(client, world):
                     {"title": "周末楼道值守", "kind": "duty", "slots": 1}, status=201)
     claimed = await ok(client, s.a, "POST", f"/api/needs/{need['id']}/claim")
     assert (claimed["taken"], claimed["mine"]) == (1, True)
-    full = await client.post(f"/api/needs/{need['id']}/claim", headers=s.b.headers)
-    assert full.status_code == 409 and full.json()["error"] == "capacity_full"
     stranger = await world.person("路人")
-    assert (await client.post(f"/api/needs/{need['id']}/claim", headers=stranger.headers)).status_code == 403
+    before = await unit_state(pool, [s.c1.id])
+    async with unchanged(pool, people=[s.b.id, stranger.id], communities=[s.c1.id]):
+        full = await client.post(f"/api/needs/{need['id']}/claim", headers=s.b.headers)
+        assert full.status_code == 409 and full.json()["error"] == "capacity_full"
+        assert (await client.post(f"/api/needs/{need['id']}/claim", headers=stranger.headers)).status_code == 403
+    assert await unit_state(pool, [s.c1.id]) == before
 
     await serve(client, s.c1, [s.a], hours=2)
     quarter = str(ranking_rules.quarter_of(T0, clock.zone()))
@@ -243,19 +261,22 @@ async def test_needs_list_cards_and_targets(client, world):
     assert record["communities"][0]["card_confirmed"] is True
 
 
-async def test_nobody_decides_on_their_own_report_or_card(client, world):
+async def test_nobody_decides_on_their_own_report_or_card(client, world, pool):
     s = await street_with_units(client, world)
     mine = await report(client, s.c1.manager, s.unit, s.c1)
-    r = await client.post(f"/api/unit-reports/{mine['id']}/approve", headers=s.c1.manager.headers)
-    assert r.status_code == 403
-    r = await client.post(f"/api/communities/{s.c1.id}/service-cards",
-                          json={"user_id": s.c1.manager.id, "quarter": "2026Q4"}, headers=s.c1.manager.headers)
-    assert r.status_code == 403
-    other = await client.post(f"/api/unit-reports/{mine['id']}/approve", headers=s.c2.manager.headers)
-    assert other.status_code == 403  # not their community either
-    rejected = await client.post(f"/api/unit-reports/{mine['id']}/reject", json={"reason": "不在本社区居住"},
-                                 headers=s.c1.manager.headers)
-    assert rejected.status_code == 403
+    before = await unit_state(pool, [s.c1.id, s.c2.id])
+    async with unchanged(pool, people=[s.c1.manager.id, s.c2.manager.id], communities=[s.c1.id, s.c2.id]):
+        r = await client.post(f"/api/unit-reports/{mine['id']}/approve", headers=s.c1.manager.headers)
+        assert r.status_code == 403
+        r = await client.post(f"/api/communities/{s.c1.id}/service-cards",
+                              json={"user_id": s.c1.manager.id, "quarter": "2026Q4"}, headers=s.c1.manager.headers)
+        assert r.status_code == 403
+        other = await client.post(f"/api/unit-reports/{mine['id']}/approve", headers=s.c2.manager.headers)
+        assert other.status_code == 403  # not their community either
+        rejected = await client.post(f"/api/unit-reports/{mine['id']}/reject", json={"reason": "不在本社区居住"},
+                                     headers=s.c1.manager.headers)
+        assert rejected.status_code == 403
+    assert await unit_state(pool, [s.c1.id, s.c2.id]) == before
 
 
 async def test_finding_7_appointing_a_unit_administrator_reveals_no_phone_and_needs_consent(client, world, pool):
