@@ -85,6 +85,11 @@ class RequestPage(msgspec.Struct, frozen=True):
 
 # ---- reading requests ---------------------------------------------------------------------------
 
+# The minutes a person has banked and not held, in every community: what a request they post can pay
+# (spending outside the request's area is refused at accept). One measure for posting and for the list.
+_BANKED = """(select coalesce(sum(a.balance - a.held), 0) from accounts a
+                       where a.user_id = {who} and a.kind = 'user' and a.unit = 'minutes')"""
+
 _SELECT = """
     select r.*, o.name as community_name, rq.name as requester_name, b.name as beneficiary_name,
            v.name as volunteer_name,
@@ -92,8 +97,7 @@ _SELECT = """
            case when r.use_pool
                 then (select coalesce(sum(a.balance - a.held), 0) from accounts a
                        where a.org_id = r.community_id and a.kind = 'pool' and a.unit = 'minutes')
-                else (select coalesce(sum(a.balance - a.held), 0) from accounts a
-                       where a.user_id = r.requester_id and a.kind = 'user' and a.unit = 'minutes')
+                else """ + _BANKED.format(who="r.requester_id") + """
            end::bigint as payer_available
     from service_requests r join orgs o on o.id = r.community_id
     join users rq on rq.id = r.requester_id join users b on b.id = r.beneficiary_id
@@ -294,6 +298,8 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
         if not proxy:
             raise DomainError("validation_failed", field="use_pool",
                               details={"problem": "the pool pays for services to others, not your own"})
+    if not use_pool:
+        await _refuse_unpayable(conn, actor.id, minutes_estimate, community)
     now = clock.now()
     async with conn.transaction():
         request_id = await conn.fetchval(
@@ -311,6 +317,19 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
                                after={"for_user_id": beneficiary, "minutes_estimate": minutes_estimate,
                                       "use_pool": use_pool, "title": title})
         return _request(scope, await _fetch(conn, request_id))
+
+
+async def _refuse_unpayable(conn: asyncpg.Connection, requester_id: int, estimate: int, community_id: int) -> None:
+    """Issue 33: a request its requester cannot pay would wait for nobody (volunteers never see it), so
+    posting it is refused, naming what is banked and the two ways on: a smaller request, or the
+    community pool (公益时间池), which the community's staff post from. A friendly check, not a lock:
+    accept holds the estimate and answers payer_short if the minutes went meanwhile."""
+    available = await conn.fetchval(f"select {_BANKED.format(who='$1')}::bigint", requester_id)
+    if rules.affordable("open", estimate, available):
+        return
+    raise DomainError("time_short", field="minutes_estimate", details={
+        "available": available, "needed": estimate,
+        "offers": {"smaller": available if available >= 1 else None, "pool_community_id": community_id}})
 
 
 async def _event(conn: asyncpg.Connection, request_id: int, transition: str, actor_id: int | None, role: str,

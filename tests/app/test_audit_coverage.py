@@ -399,6 +399,7 @@ async def _on_the_spot(x: Ctx):
 
 async def _proxy(x: Ctx):
     elder = await x.world.member(x.c, "老人")
+    await x.world.fund(x.m, x.c, "minutes", 30)  # not from the pool: the posting manager pays (issue 33)
     return x.m, ("POST", "/api/timebank/requests", {"title": "送饭", "minutes_estimate": 30, "for_user_id": elder.id}), \
         "service_proxy", x.c.id
 

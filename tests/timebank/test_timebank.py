@@ -98,14 +98,16 @@ async def test_post_accept_complete_confirm_moves_the_actual_minutes(client, wor
 
 
 async def test_accept_needs_the_payers_available_minutes(client, world):
-    community, a, b = await setup(world, amount=30)
+    community, a, b = await setup(world, amount=90)
     req = await new_request(client, a, 60)
+    other = await new_request(client, a, 60)  # posting checks each alone; accepting holds the minutes
+    await ok(client, b, "POST", f"/api/timebank/requests/{other['id']}/accept")
     async with same(world, community, a, b):
         r = await call(client, b, "POST", f"/api/timebank/requests/{req['id']}/accept")
         assert r.status_code == 409 and r.json()["error"] == "payer_short"
     again = await ok(client, a, "GET", f"/api/timebank/requests/{req['id']}")
     assert again["request"]["state"] == "open" and again["request"]["volunteer"] is None
-    assert await minutes(client, a) == {"balance": 30, "held": 0, "available": 30}
+    assert await minutes(client, a) == {"balance": 90, "held": 60, "available": 30}
 
 
 async def test_confirm_bound_and_extra_minutes(client, world):
