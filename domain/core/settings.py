@@ -72,12 +72,6 @@ def _optional_path(raw: str) -> Path | None:
     return Path(raw).resolve() if raw else None
 
 
-def _sms_sender(raw: str) -> str:
-    if raw not in ("log", "http"):
-        raise ValueError("log or http")
-    return raw
-
-
 def _optional_url(raw: str) -> str | None:
     return _url(raw) if raw else None
 
@@ -168,10 +162,11 @@ class Settings:
                                         "days an approved voucher can be collected")
     admin_password: str | None = _var("LINLI_ADMIN_PASSWORD", _optional_text, "",
                                       "the password `linli create-admin` uses when --password is not given")
-    sms_gateway_url: str | None = _var("LINLI_SMS_GATEWAY_URL", _optional_text, "",
-                                       "HTTP SMS gateway for notifications (POST JSON); unset: messages are only logged")
-    sms_gateway_key: str | None = _var("LINLI_SMS_GATEWAY_KEY", _optional_text, "",
-                                       "bearer key sent to the SMS gateway")
+    sms_api_url: str | None = _var("LINLI_SMS_API_URL", _optional_url, "",
+                                   "the SMS gateway, for phone codes and notifications: Linli POSTs JSON "
+                                   "{to, text, kind} with an Idempotency-Key header; unset: messages are only logged")
+    sms_api_key: str | None = _var("LINLI_SMS_API_KEY", _optional_text, "",
+                                   "the gateway's API key, sent as `Authorization: Bearer <key>`")
     wechat_api_url: str = _var("LINLI_WECHAT_API_URL", _url, "https://api.weixin.qq.com",
                                "WeChat API base URL (subscription messages, the OAuth code exchange)")
     wechat_authorize_url: str = _var("LINLI_WECHAT_AUTHORIZE_URL", _url, "https://open.weixin.qq.com",
@@ -191,12 +186,6 @@ class Settings:
     metrics_dir: Path | None = _var("PROMETHEUS_MULTIPROC_DIR", _optional_path, "",
                                     "where worker processes share their metrics; `linli serve` makes a fresh "
                                     "folder for each run (inside this one if set) and removes it")
-    sms_sender: str = _var("LINLI_SMS_SENDER", _sms_sender, "log",
-                           "how one-time phone codes are sent: `log` (written to the server log) or `http`")
-    sms_url: str | None = _var("LINLI_SMS_URL", _optional_url, "",
-                               "the SMS gateway's URL (with LINLI_SMS_SENDER=http): POST JSON {phone, message}")
-    sms_key: str | None = _var("LINLI_SMS_KEY", _optional_text, "",
-                               "the gateway's API key, sent as `Authorization: Bearer <key>`")
     sms_template: str = _var("LINLI_SMS_TEMPLATE", _sms_template, "【邻里】您的验证码是{code}，5分钟内有效，请勿告诉他人。",
                              "the SMS text; `{code}` is replaced by the 6-digit code")
     clock_at: datetime | None = _var("LINLI_CLOCK_AT", _optional_instant, "",
@@ -212,7 +201,20 @@ class Settings:
 VARIABLES: dict[str, str] = {f.metadata["env"]: f.metadata["doc"] for f in fields(Settings)}
 
 
+# Variables that configured what one variable now does: a start with one of them set is refused,
+# naming its replacement (an operator's old setting must not be silently ignored).
+REPLACED: dict[str, str] = {
+    **{old: "LINLI_SMS_API_URL and LINLI_SMS_API_KEY (one SMS gateway for phone codes and notifications: "
+            "POST JSON {to, text, kind} with an Idempotency-Key header)"
+       for old in ("LINLI_SMS_SENDER", "LINLI_SMS_URL", "LINLI_SMS_KEY", "LINLI_SMS_GATEWAY_URL",
+                   "LINLI_SMS_GATEWAY_KEY")},
+}
+
+
 def from_environ(environ: Mapping[str, str]) -> Settings:
+    replaced = sorted(name for name in REPLACED if environ.get(name, "").strip())
+    if replaced:
+        raise SettingsError("; ".join(f"{name} is no longer read: set {REPLACED[name]}" for name in replaced))
     values = {}
     for f in fields(Settings):
         env = f.metadata["env"]

@@ -1,82 +1,82 @@
-"""Sending a text message to a phone: a small pluggable sender chosen by LINLI_SMS_SENDER.
+"""The one SMS channel, for one-time phone codes and for notifications alike.
 
-- `log` (default): the message is written to the server log ("linli.sms"), and the last message
-  per phone is kept in this process (`LogSender.outbox`) so tests and `serve --demo` can show it.
-- `http`: one POST to LINLI_SMS_URL with JSON `{"phone": "138...", "message": "..."}` and
-  `Authorization: Bearer LINLI_SMS_KEY`; any answer but 2xx is a failure (`unavailable`).
+One configuration (LINLI_SMS_API_URL, LINLI_SMS_API_KEY) and one request shape: a POST of JSON
+`{"to": "138...", "text": "...", "kind": "..."}` with `Authorization: Bearer <key>` and an
+`Idempotency-Key` header on every send, so a gateway that honours it never delivers one message
+twice (a retried notification, a code re-sent after a timeout). Any answer but 2xx is a failure.
+Without a URL every message is written to the server log ("linli.sms"), and the last one per phone
+is kept in this process (`last_logged`) so tests and `serve --demo` can show it.
 
-The only caller is domain/people/phones.py; the message text comes from LINLI_SMS_TEMPLATE.
+Who waits: notifications go through the outbox (domain/notify), which holds an SMS through quiet
+hours; a code goes at once (a person is waiting for it), so it never waits.
 """
 
-import asyncio
-import json
 import logging
-import urllib.error
-import urllib.request
 from collections import OrderedDict
-from typing import Protocol
+
+import httpx
 
 from domain.core import settings
-from domain.core.errors import DomainError
 
 log = logging.getLogger("linli.sms")
-TIMEOUT_SECONDS = 5
+TIMEOUT = httpx.Timeout(10.0)
+CODE_KIND = "phone_code"  # the `kind` of a one-time code; notifications send their own kind
+
+_outbox: "OrderedDict[str, str]" = OrderedDict()
 
 
-class Sender(Protocol):
-    async def send(self, phone: str, message: str) -> None: ...
+class SmsError(Exception):
+    """The gateway refused the message or could not be reached."""
 
 
-class LogSender:
-    """Writes the message to the log. Keeps the last 1,000 messages by phone for tests and demos."""
-    outbox: "OrderedDict[str, str]" = OrderedDict()
+class Gateway:
+    """The SMS gateway over HTTP: the one request shape."""
 
-    async def send(self, phone: str, message: str) -> None:
-        # The phone is masked like everywhere in the logs; the code is what a developer needs.
-        log.warning("SMS to %s: %s", phone[:3] + "****" + phone[-4:], message)
-        self.outbox.pop(phone, None)
-        self.outbox[phone] = message
-        while len(self.outbox) > 1000:
-            self.outbox.popitem(last=False)
+    def __init__(self, url: str, api_key: str | None):
+        self.url, self.api_key = url, api_key
 
-
-class HttpSender:
-    def __init__(self, url: str, key: str | None):
-        self.url, self.key = url, key
-
-    def _post(self, body: bytes) -> int:
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (configured URL)
-            return response.status
-
-    async def send(self, phone: str, message: str) -> None:
-        body = json.dumps({"phone": phone, "message": message}, ensure_ascii=False).encode()
+    async def send(self, http: httpx.AsyncClient | None, *, to: str, text: str, kind: str, key: str) -> None:
+        headers = {"Idempotency-Key": key}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        body = {"to": to, "text": text, "kind": kind}
         try:
-            status = await asyncio.to_thread(self._post, body)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            log.warning("SMS gateway failed: %s", exc)
-            raise DomainError("unavailable", details={"problem": "the SMS gateway did not answer"}) from None
-        if not 200 <= status < 300:
-            log.warning("SMS gateway answered %s", status)
-            raise DomainError("unavailable", details={"problem": "the SMS gateway refused the message"})
+            if http is None:
+                async with httpx.AsyncClient(timeout=TIMEOUT) as own:
+                    reply = await own.post(self.url, headers=headers, json=body)
+            else:
+                reply = await http.post(self.url, headers=headers, json=body)
+        except httpx.HTTPError as exc:
+            raise SmsError(f"sms gateway unreachable: {type(exc).__name__}") from None
+        if not 200 <= reply.status_code < 300:
+            raise SmsError(f"sms gateway answered {reply.status_code}")
 
 
-def sender() -> Sender:
+def gateway() -> Gateway | None:
+    """The configured gateway; None when messages are only logged."""
     config = settings.get()
-    if config.sms_sender == "http":
-        if not config.sms_url:
-            raise DomainError("unavailable", details={"problem": "LINLI_SMS_URL is not set"})
-        return HttpSender(config.sms_url, config.sms_key)
-    return LogSender()
+    return Gateway(config.sms_api_url, config.sms_api_key) if config.sms_api_url else None
 
 
-def message_for(code: str) -> str:
+async def send_code(phone: str, code: str, *, key: str) -> None:
+    """A one-time code, sent at once (never held for quiet hours), or logged when no gateway is set."""
+    text = code_text(code)
+    configured = gateway()
+    if configured is None:
+        # The phone is masked like everywhere in the logs; the code is what a developer needs.
+        log.warning("SMS to %s: %s", phone[:3] + "****" + phone[-4:], text)
+        _outbox.pop(phone, None)
+        _outbox[phone] = text
+        while len(_outbox) > 1000:
+            _outbox.popitem(last=False)
+        return
+    await configured.send(None, to=phone, text=text, kind=CODE_KIND, key=key)
+
+
+def code_text(code: str) -> str:
     return settings.get().sms_template.replace("{code}", code)
 
 
 def last_logged(phone: str) -> str | None:
-    """The last message the log sender wrote for a phone (tests, demo)."""
-    return LogSender.outbox.get(phone)
+    """The last message logged (no gateway set) for a phone (tests, demo)."""
+    return _outbox.get(phone)

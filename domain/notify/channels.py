@@ -12,7 +12,7 @@ from typing import Protocol
 
 import httpx
 
-from domain.core import settings
+from domain.core import settings, sms
 
 log = logging.getLogger("linli.notify")
 TIMEOUT = httpx.Timeout(10.0)
@@ -49,24 +49,18 @@ class LogChannel:
 
 
 class SmsGateway:
-    """A generic HTTP SMS gateway: POST JSON {to, text, kind} with a bearer key and Idempotency-Key."""
+    """The one SMS channel (domain/core/sms.py: POST JSON {to, text, kind}, bearer key, Idempotency-Key)."""
 
     name = "sms"
 
     def __init__(self, url: str, key: str | None):
-        self.url, self.key = url, key
+        self.gateway = sms.Gateway(url, key)
 
     async def send(self, message: Outgoing, http: httpx.AsyncClient) -> None:
-        headers = {"Idempotency-Key": message.key}
-        if self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
         try:
-            reply = await http.post(self.url, headers=headers,
-                                    json={"to": message.address, "text": message.text, "kind": message.kind})
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"sms gateway unreachable: {type(exc).__name__}") from None
-        if reply.status_code >= 300:
-            raise DeliveryError(f"sms gateway answered {reply.status_code}")
+            await self.gateway.send(http, to=message.address, text=message.text, kind=message.kind, key=message.key)
+        except sms.SmsError as exc:
+            raise DeliveryError(str(exc)) from None
 
 
 class WeChatSubscription:
@@ -101,10 +95,10 @@ class WeChatSubscription:
 def configured() -> dict[str, Channel]:
     """The channels as the settings configure them; unconfigured ones only log."""
     config = settings.get()
-    sms: Channel = SmsGateway(config.sms_gateway_url, config.sms_gateway_key) if config.sms_gateway_url \
+    sms_channel: Channel = SmsGateway(config.sms_api_url, config.sms_api_key) if config.sms_api_url \
         else LogChannel("sms")
     wechat: Channel = LogChannel("wechat")
     if config.wechat_appid and config.wechat_secret and config.wechat_template_id:
         wechat = WeChatSubscription(config.wechat_api_url, config.wechat_appid, config.wechat_secret,
                                     config.wechat_template_id)
-    return {"sms": sms, "wechat": wechat}
+    return {"sms": sms_channel, "wechat": wechat}

@@ -1,4 +1,4 @@
-"""Proving a phone number: a one-time code sent by SMS (domain/core/sms.py) and typed back.
+"""Proving a phone number: a one-time code sent by SMS (domain/core/sms.py, the one SMS channel) and typed back.
 
 Registration, claiming an invited account and password reset all need one (purpose 'register' or
 'reset'). A code is 6 digits, valid 5 minutes, single use, and only a salted hash of it is stored.
@@ -23,6 +23,7 @@ number, and a wrong or expired code reads the same either way.
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -32,6 +33,8 @@ import msgspec
 
 from domain.core import clock, ratelimit, settings, sms
 from domain.core.errors import DomainError
+
+log = logging.getLogger("linli.sms")
 
 PURPOSES = ("register", "reset")
 VALID = timedelta(minutes=5)
@@ -92,10 +95,15 @@ async def send_code(conn: asyncpg.Connection, *, phone: str, purpose: str, ip: s
     async with conn.transaction():
         await conn.execute("update phone_codes set used_at = $4 where phone = $1 and purpose = $2 and ip = $3 "
                            "and used_at is null", phone, purpose, ip, now)
-        await conn.execute("insert into phone_codes (phone, purpose, salt, code_hash, created_at, expires_at, ip) "
-                           "values ($1, $2, $3, $4, $5, $6, $7)", phone, purpose, salt, _hash(salt, phone, code), now,
-                           now + VALID, ip)
-    await sms.sender().send(phone, sms.message_for(code))
+        code_id = await conn.fetchval(
+            "insert into phone_codes (phone, purpose, salt, code_hash, created_at, expires_at, ip) "
+            "values ($1, $2, $3, $4, $5, $6, $7) returning id", phone, purpose, salt, _hash(salt, phone, code), now,
+            now + VALID, ip)
+    try:
+        await sms.send_code(phone, code, key=f"phone_code:{code_id}")
+    except sms.SmsError as failed:
+        log.warning("%s", failed)
+        raise DomainError("unavailable", details={"problem": "the SMS gateway did not take the message"}) from None
     return Sent(sent=True, expires_in=int(VALID.total_seconds()),
                 demo_code=code if settings.get().sms_show_codes else None)
 

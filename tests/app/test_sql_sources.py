@@ -3,7 +3,6 @@ in exactly one file; migrations change schema and data only (docs/architecture.m
 
 import re
 
-import asyncpg
 import pytest
 
 from domain.core import db

@@ -233,9 +233,8 @@ def gateway():
 
 
 async def test_the_http_sender_makes_the_exact_request_to_the_gateway(client, setenv, gateway):
-    setenv("LINLI_SMS_SENDER", "http")
-    setenv("LINLI_SMS_URL", f"{gateway}/v1/sms/send")
-    setenv("LINLI_SMS_KEY", "test-key-42")
+    setenv("LINLI_SMS_API_URL", f"{gateway}/v1/sms/send")
+    setenv("LINLI_SMS_API_KEY", "test-key-42")
     setenv("LINLI_SMS_TEMPLATE", "【邻里】验证码{code}，5分钟内有效")
     phone = new_phone()
     r = await send(client, phone)
@@ -244,10 +243,11 @@ async def test_the_http_sender_makes_the_exact_request_to_the_gateway(client, se
     request = _Gateway.seen[0]
     assert request["path"] == "/v1/sms/send"
     assert request["headers"]["Authorization"] == "Bearer test-key-42"
-    assert request["headers"]["Content-Type"] == "application/json; charset=utf-8"
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["headers"]["Idempotency-Key"].startswith("phone_code:")
     sent = json.loads(request["body"].decode("utf-8"))
-    assert set(sent) == {"phone", "message"} and sent["phone"] == phone
-    code = re.fullmatch(r"【邻里】验证码(\d{6})，5分钟内有效", sent["message"]).group(1)
+    assert set(sent) == {"to", "text", "kind"} and sent["to"] == phone and sent["kind"] == "phone_code"
+    code = re.fullmatch(r"【邻里】验证码(\d{6})，5分钟内有效", sent["text"]).group(1)
     # The code the gateway carried registers the phone.
     r = await client.post("/api/auth/register", json={"phone": phone, "consent": 1, "password": PASSWORD, "name": "刘芳", "code": code})
     assert r.status_code == 201
@@ -273,8 +273,8 @@ async def test_wrong_guesses_from_one_address_are_limited_whatever_the_phones(ap
 
 def test_sms_settings_are_checked_at_start():
     from domain.core.settings import SettingsError, from_environ
-    assert from_environ({}).sms_sender == "log" and from_environ({}).sms_show_codes is False
-    for env, bad in (("LINLI_SMS_SENDER", "pigeon"), ("LINLI_SMS_URL", "ftp://gateway"),
+    assert from_environ({}).sms_api_url is None and from_environ({}).sms_show_codes is False
+    for env, bad in (("LINLI_SMS_API_URL", "ftp://gateway"),
                      ("LINLI_SMS_TEMPLATE", "no placeholder"), ("LINLI_SMS_SHOW_CODES", "maybe")):
         with pytest.raises(SettingsError, match=env):
             from_environ({env: bad})

@@ -44,7 +44,7 @@ async def test_the_database_backstop_refuses_the_same_moves(fresh_conn):
                                    and contype in ('c', 'f', 'u') and conname <> 'redemptions_state_check'""")
         for row in rows:
             await conn.execute(f'alter table redemptions drop constraint "{row["conname"]}"')
-        for n, (current, target, _) in enumerate(CASES):
+        for current, target, _ in CASES:
             redemption = await conn.fetchval(
                 """insert into redemptions (user_id, reward_id, community_id, reward_name, quantity, points, state,
                                             requested_at, state_changed_at)
