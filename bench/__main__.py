@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import checkin_load, ledger_growth, page_weight, pgbench, profile
+from bench import checkin_load, city_bench, city_world, ledger_growth, page_weight, pgbench, profile
 from bench.report import machine, ratio, table, verdict
 from bench.server import ROOT, App, CpuMeter, Postgres, install_signal_handlers, process_group_cpu
 
@@ -56,6 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", help="client counts, e.g. 8,32,64")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: load,profile,pages,growth")
     parser.add_argument("--update-readme", action="store_true", help="write the figures into bench/README.md")
+    parser.add_argument("--city", action="store_true",
+                        help="a city world at Meishan's numbers beside one community: every page's reads (issue 37)")
+    parser.add_argument("--city-postings", type=int, default=city_world.DEFAULT_POSTINGS,
+                        help="award postings of the city's year (default %(default)s; Meishan has 10^7)")
     return parser.parse_args(argv)
 
 
@@ -69,6 +73,8 @@ def configure(args: argparse.Namespace) -> dict:
         config["clients"] = [int(c) for c in args.clients.split(",")]
     config["workers"] = args.workers
     config["skip"] = [s for s in args.skip.split(",") if s]
+    config["city"] = args.city
+    config["city_postings"] = args.city_postings
     return config
 
 
@@ -256,6 +262,7 @@ def summary(results: dict) -> str:
         parts.append(table(["page", "requests", "KB on the wire", "static KB", "API calls", "compressed"],
                            [[p, r["requests"], r["wire_bytes"] / 1024, r["static_wire_bytes"] / 1024,
                              r["api_requests"], r["compressed"]] for p, r in pages.items()]))
+    parts.extend(city_bench.summary(results))
     targets = results.get("targets")
     if targets:
         parts.append("Targets")
@@ -314,6 +321,7 @@ def judge(results: dict) -> list[dict]:
         kb = round(scanner["wire_bytes"] / 1024, 1) if isinstance(scanner, dict) else None
         out.append({"target": "in-page scanner (/scan.html) <= 50 KB", "measured": kb,
                     "verdict": verdict(kb, TARGETS["scan_page_kb"], at_most=True)})
+    out.extend(city_bench.judge(results))
     decoder = results.get("scan_decoder")
     if decoder and "skipped" not in decoder:
         deferred = not decoder["before_click"] and decoder["after_click"]
@@ -356,10 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         results["postgres"] = {"kind": pg.kind, "version": pg.version()}
         log(f"PostgreSQL {results['postgres']['version']} ({pg.kind}); {results['machine']['cores']} cores, "
             f"load average {results['machine']['load_average_at_start']}")
-        if "load" not in config["skip"]:
-            run_load(pg, config, results, failures)
-        if "growth" not in config["skip"]:
-            run_growth(pg, config, results, failures)
+        if config["city"]:  # the city's reads only (issue 37): the other parts have their own runs
+            city_bench.run(pg, config, results, failures, ledger_check, log=log)
+        else:
+            if "load" not in config["skip"]:
+                run_load(pg, config, results, failures)
+            if "growth" not in config["skip"]:
+                run_growth(pg, config, results, failures)
     except KeyboardInterrupt:
         interrupted = True
         failures.append("interrupted")
