@@ -2,12 +2,14 @@
 the audit log, the organisation tree and the pending-queue summary. (Org rename/move, PATCH
 /api/orgs/{id}, sits in api/controllers/orgs.py: Litestar allows one controller per path.)"""
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import Parameter, QueryParameter
+from litestar.response import Stream
 
 from api.deps import client_ip, page_args
 from domain.core import audit
@@ -52,10 +54,15 @@ class MembersController(Controller):
                                               ip=client_ip(request))
 
     @get("/communities/{community_id:int}/members.csv", media_type="text/csv")
-    async def members_csv(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Response[str]:
-        async with pool.acquire() as conn:
-            body = await members.members_csv(conn, actor, community_id, ip=client_ip(request))
-        return Response(body, media_type="text/csv", headers={
+    async def members_csv(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Stream:
+        """Every member, streamed page by page (issue 37); a refusal comes before the first byte."""
+        ip = client_ip(request)
+
+        async def page(after: int) -> tuple[bytes, int | None]:
+            async with pool.acquire() as conn:
+                return await members.members_csv_page(conn, actor, community_id, after=after, ip=ip)
+
+        return Stream(_pages(await page(0), page), media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="members-{community_id}.csv"',
             "cache-control": "no-store"})
 
@@ -101,6 +108,16 @@ class MembersController(Controller):
             return await members.search_people(conn, actor, data.q, limit=limit, after=after, ip=client_ip(request))
 
 
+async def _pages(first: tuple[bytes, int | None], page) -> AsyncIterator[bytes]:
+    """A CSV export's body: the first page (read before the response starts, so a refusal is a JSON
+    error), then each next page, one pool connection at a time (a slow reader holds none between pages)."""
+    body, cursor = first
+    yield body
+    while cursor is not None:
+        body, cursor = await page(cursor)
+        yield body
+
+
 class AuditController(Controller):
     path = "/api/audit"
     tags = ["console"]
@@ -131,15 +148,20 @@ class AuditCsvController(Controller):
                      target_id: int | None = None,
                      date_from: Annotated[str | None, QueryParameter(name="from", max_length=40)] = None,
                      date_to: Annotated[str | None, QueryParameter(name="to", max_length=40)] = None
-                     ) -> Response[bytes]:
-        """The audit log with the filters of GET /api/audit, every row (newest first): UTF-8 with BOM,
-        Chinese header. A manager gets the rows of their communities only, like the list."""
+                     ) -> Stream:
+        """The audit log with the filters of GET /api/audit, every row (newest first), streamed page by
+        page without a cap (issue 37): UTF-8 with BOM, Chinese header. A manager gets the rows of their
+        communities only, like the list."""
         since = audit.parse_bound(date_from, "from", end=False)
         until = audit.parse_bound(date_to, "to", end=True)
-        async with pool.acquire() as conn:
-            body = await audit.csv_export(conn, actor, community_id=community_id, actor_id=actor_id, act=act,
-                                          target_type=target_type, target_id=target_id, since=since, until=until)
-        return Response(body, media_type="text/csv", headers={
+
+        async def page(before_id: int) -> tuple[bytes, int | None]:
+            async with pool.acquire() as conn:
+                return await audit.csv_page(conn, actor, before_id=before_id, community_id=community_id,
+                                            actor_id=actor_id, act=act, target_type=target_type, target_id=target_id,
+                                            since=since, until=until)
+
+        return Stream(_pages(await page(0), page), media_type="text/csv", headers={
             "content-disposition": 'attachment; filename="audit.csv"', "cache-control": "no-store"})
 
 

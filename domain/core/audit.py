@@ -69,7 +69,8 @@ ACTS = frozenset({
     "merchant_refund", "merchant_rate",
     # issue 34: the rulebook (积分细则), deductions, medals, selections (migrations/070, 071)
     "rulebook_propose", "rulebook_approve", "rulebook_reject", "deduction_propose", "deduction_post",
-    "deduction_reject",
+    "deduction_reject", "medal_sweep", "medal_revoke", "medal_rule", "selection_open", "selection_propose",
+    "selection_confirm", "selection_final",
 })
 
 
@@ -174,27 +175,25 @@ async def entries(conn: asyncpg.Connection, viewer: Actor, *, community_id: int 
     return EntryPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
 
-CSV_MAX_ROWS = 100_000  # beyond this, narrow the filters (dates, act): one export stays one request
+CSV_PAGE = 1_000  # rows per page of the streamed export (issue 37: no cap, constant memory)
 CSV_HEADER = ["时间", "操作", "操作人", "社区", "对象", "对象名称", "变更前", "变更后", "原因", "IP"]
 
 
-async def csv_export(conn: asyncpg.Connection, viewer: "Actor", **filters: Any) -> bytes:
-    """The rows `entries` gives the viewer with the same filters, all of them (newest first), as CSV:
-    UTF-8 with BOM and a Chinese header for Excel, local times, formula-like cells quoted."""
+async def csv_page(conn: asyncpg.Connection, viewer: "Actor", *, before_id: int = 0,
+                   **filters: Any) -> tuple[bytes, int | None]:
+    """One page of the rows `entries` gives the viewer with the same filters (newest first), as CSV:
+    UTF-8 with BOM and a Chinese header for Excel on the first page (before_id=0), local times,
+    formula-like cells quoted. Returns the bytes and the cursor of the next page (None at the end):
+    the export streams every row page by page, so a year's audit needs neither a cap nor memory."""
     from domain.rankings.rules import to_csv  # the one CSV writer of the exports (BOM, formula guard)
-    rows: list[list[object]] = []
-    cursor = 0
-    while True:
-        page = await entries(conn, viewer, limit=1000, before_id=cursor, **filters)
-        for e in page.items:
-            rows.append([e.created_at.astimezone(clock.zone()).strftime("%Y-%m-%d %H:%M:%S"), e.act,
-                         e.actor_name or "", e.community_name or "", f"{e.target_type} {e.target_id or ''}".strip(),
-                         e.target_name or "", _text(e.before), _text(e.after), e.reason or "", e.ip or ""])
-        if len(rows) > CSV_MAX_ROWS:
-            raise DomainError("too_large", details={"max_rows": CSV_MAX_ROWS, "problem": "narrow the dates or the act"})
-        if page.next_cursor is None:
-            return to_csv(CSV_HEADER, rows)
-        cursor = int(page.next_cursor)
+    page = await entries(conn, viewer, limit=CSV_PAGE, before_id=before_id, **filters)
+    rows = [[e.created_at.astimezone(clock.zone()).strftime("%Y-%m-%d %H:%M:%S"), e.act,
+             e.actor_name or "", e.community_name or "", f"{e.target_type} {e.target_id or ''}".strip(),
+             e.target_name or "", _text(e.before), _text(e.after), e.reason or "", e.ip or ""] for e in page.items]
+    body = to_csv(CSV_HEADER, rows)
+    if before_id:  # a later page: no byte-order mark, no header
+        body = body[len("\ufeff".encode()):].split(b"\r\n", 1)[1]
+    return body, (int(page.next_cursor) if page.next_cursor is not None else None)
 
 
 def _text(value: dict | None) -> str:
