@@ -82,3 +82,14 @@ async def test_a_gateway_refusing_a_code_is_a_503_and_nothing_leaks(client, gate
     gateway.fail_with = 500
     r = await send(client, new_phone())
     assert r.status_code == 503 and r.json()["error"] == "unavailable"
+
+
+def test_linli_refuses_to_start_with_an_old_variable_and_names_the_new_ones():
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "LINLI_SMS_SENDER": "http"}
+    done = subprocess.run([sys.executable, "-m", "linli", "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "LINLI_SMS_SENDER is no longer read" in done.stderr and "LINLI_SMS_API_URL" in done.stderr
+    assert "Traceback" not in done.stderr
