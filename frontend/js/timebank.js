@@ -354,7 +354,7 @@ async function submitPost(event) {
   if ($("post-for").value === "resident" && !body.for_user_id) {
     return showError({ message: t("tb.pick_resident") }, form, "resident-q");
   }
-  if (!body.use_pool && !offerWhatIsAffordable(form, body.minutes_estimate)) return;
+  form.querySelector(".tb-afford")?.remove();
   const button = $("post-submit");
   setBusy(button, true);
   try {
@@ -368,6 +368,7 @@ async function submitPost(event) {
     selectTab("requested");
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return handlePageError(err);
+    if (err.code === "time_short") return offerWhatIsAffordable(form, err);
     const field = err.details?.field === "for_user_id" ? "for_user_id" : err.details?.field;
     showError(err, form, field);
   } finally {
@@ -375,21 +376,20 @@ async function submitPost(event) {
   }
 }
 
-/** Issue 33: a request its requester cannot pay would wait for nobody (volunteers never see it). Before
- * posting, the page says what is banked and offers a smaller request, or the community pool (公益时间池),
- * which the community's staff post from. True when the estimate is affordable. */
-function offerWhatIsAffordable(form, estimate) {
-  form.querySelector(".tb-afford")?.remove();
-  const available = state.me.balance.available;
-  if (estimate <= available) return true;
-  const smaller = available >= 1 && h("button", { type: "button", class: "btn btn-secondary btn-block",
-    onclick: () => { setMinutes(available); form.querySelector(".tb-afford")?.remove(); } },
-  t("tb.afford_smaller", { v: fmtMinutes(available) }));
+/** Issue 33: the server refuses a request its requester cannot pay (it would wait for nobody: volunteers
+ * never see it). Its answer is shown as it came (Chinese), with what is banked and the two ways on it
+ * names: a smaller request, or the community pool (公益时间池), which the community's staff post from. */
+function offerWhatIsAffordable(form, err) {
+  const { available, needed, offers } = err.details;
+  const smaller = offers?.smaller && h("button", { type: "button", class: "btn btn-secondary btn-block",
+    onclick: () => { setMinutes(offers.smaller); form.querySelector(".tb-afford")?.remove(); } },
+  t("tb.afford_smaller", { v: fmtMinutes(offers.smaller) }));
   const box = h("div", { class: "tb-afford", role: "alert" },
-    h("p", {}, t("tb.afford_short", { have: fmtMinutes(available), need: fmtMinutes(estimate) })),
+    h("p", { class: "tb-afford-title" }, err.message),
+    h("p", {}, t("tb.afford_short", { have: fmtMinutes(available), need: fmtMinutes(needed) })),
     smaller, h("p", { class: "hint" }, t("tb.afford_pool")));
-  $("post-submit").before(box);
-  return false;
+  $("post-submit").closest(".form-actions").before(box);
+  box.scrollIntoView({ block: "nearest" });
 }
 
 function togglePost(open) {
