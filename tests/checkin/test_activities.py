@@ -438,7 +438,7 @@ async def test_window_end_sweeper_and_close_check_people_out(client, world, pool
     assert await world.ledger_problems() == {}
 
 
-async def test_visibility_listing_and_editing(client, world):
+async def test_visibility_listing_and_editing(client, world, pool):
     clock.freeze(T0)
     c = await world.community()
     volunteer = await world.member(c)
@@ -460,15 +460,19 @@ async def test_visibility_listing_and_editing(client, world):
     r = await client.patch(f"/api/activities/{draft['id']}", json={"title": "筹备好了", "capacity": 30},
                            headers=c.manager.headers)
     assert r.status_code == 200 and r.json()["title"] == "筹备好了" and r.json()["capacity"] == 30
-    r = await client.patch(f"/api/activities/{live['id']}", json={"title": "改名"}, headers=c.manager.headers)
-    assert r.status_code == 409
-    bad = await client.post("/api/activities", headers=c.manager.headers, json={
-        "community_id": c.id, "title": "反了", "starts_at": iso(T0), "ends_at": iso(T0 - timedelta(hours=1))})
-    assert bad.status_code == 422 and bad.json()["details"]["field"] == "ends_at"
-    fast = await client.post("/api/activities", headers=c.manager.headers, json={
-        "community_id": c.id, "title": "x", "starts_at": iso(T0), "ends_at": iso(T0 + timedelta(hours=1)),
-        "rotation_seconds": 1})
-    assert fast.status_code == 422
+    activities = "select id, state, title, points, starts_at, ends_at from activities where community_id = $1 order by id"
+    before = [tuple(r) for r in await pool.fetch(activities, c.id)]
+    async with unchanged(pool, people=[c.manager.id, volunteer.id], communities=[c.id]):
+        r = await client.patch(f"/api/activities/{live['id']}", json={"title": "改名"}, headers=c.manager.headers)
+        assert r.status_code == 409
+        bad = await client.post("/api/activities", headers=c.manager.headers, json={
+            "community_id": c.id, "title": "反了", "starts_at": iso(T0), "ends_at": iso(T0 - timedelta(hours=1))})
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "ends_at"
+        fast = await client.post("/api/activities", headers=c.manager.headers, json={
+            "community_id": c.id, "title": "x", "starts_at": iso(T0), "ends_at": iso(T0 + timedelta(hours=1)),
+            "rotation_seconds": 1})
+        assert fast.status_code == 422
+    assert [tuple(r) for r in await pool.fetch(activities, c.id)] == before  # the live one kept its name
     assert (await client.delete(f"/api/activities/{draft['id']}", headers=c.manager.headers)).status_code == 204
 
 

@@ -13,6 +13,7 @@ from domain import checkin
 from domain.core import clock
 from tests.checkin.test_activities import balances, new_activity, poster_code
 from tests.conftest import T0
+from tests.snapshot import unchanged
 
 # sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it
 pytestmark = [pytest.mark.usefixtures("at_t0"), pytest.mark.sql]
@@ -236,8 +237,10 @@ async def test_a_rotating_only_activity_refuses_poster_codes(client, world, pool
     c = await world.community()
     volunteer = await world.member(c)
     activity = await new_activity(client, c, rotating_only=True)
-    r = await scan(client, volunteer, await poster_code(pool, activity["id"]))
-    assert r.status_code == 409 and r.json()["error"] == "poster_not_accepted"
+    poster = await poster_code(pool, activity["id"])
+    async with unchanged(pool, people=[volunteer.id], communities=[c.id]):  # no attendance, no credit
+        r = await scan(client, volunteer, poster)
+        assert r.status_code == 409 and r.json()["error"] == "poster_not_accepted"
     assert "大屏" in r.json()["message"]
     code = (await client.get(f"/api/activities/{activity['id']}/rotating-code", headers=c.manager.headers)).json()
     assert (await scan(client, volunteer, code["code"])).json()["action"] == "checked_in"
@@ -372,11 +375,12 @@ async def test_finding_5_a_geofenced_activity_requires_a_location(client, world,
     volunteer, elder = await world.member(c), await world.member(c)
     activity = await new_activity(client, c, lat=30.0, lng=104.0, radius_m=300)
     poster = await poster_code(pool, activity["id"])
-    r = await scan(client, volunteer, poster)  # no coordinates: used to check in
-    assert r.status_code == 422 and r.json()["error"] == "location_required"
-    assert "定位" in r.json()["message"]
-    r = await scan(client, volunteer, poster, lat=30.1, lng=104.0)
-    assert r.status_code == 409 and r.json()["error"] == "too_far"
+    async with unchanged(pool, people=[volunteer.id], communities=[c.id]):  # no attendance, no credit
+        r = await scan(client, volunteer, poster)  # no coordinates: used to check in
+        assert r.status_code == 422 and r.json()["error"] == "location_required"
+        assert "定位" in r.json()["message"]
+        r = await scan(client, volunteer, poster, lat=30.1, lng=104.0)
+        assert r.status_code == 409 and r.json()["error"] == "too_far"
     r = await scan(client, volunteer, poster, lat=30.0005, lng=104.0)
     assert r.json()["action"] == "checked_in"
     # the manager's station vouches for presence: no location needed

@@ -8,6 +8,7 @@ import pytest
 
 from domain.core import clock
 from tests.checkin.test_activities import T0, new_activity
+from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
 
@@ -55,7 +56,7 @@ async def test_many_at_once_never_overfill(client, world, pool):
                                activity["id"]) == 5
 
 
-async def test_only_members_sign_up_for_published_activities_not_over(client, world):
+async def test_only_members_sign_up_for_published_activities_not_over(client, world, pool):
     clock.freeze(T0)
     c = await world.community()
     member = await world.member(c)
@@ -63,9 +64,13 @@ async def test_only_members_sign_up_for_published_activities_not_over(client, wo
     draft = await new_activity(client, c, publish=False, starts=T0 + timedelta(days=1), ends=T0 + timedelta(days=1, hours=1))
     over = await new_activity(client, c, starts=T0 - timedelta(hours=3), ends=T0 - timedelta(hours=1))
     open_ = await new_activity(client, c, starts=T0 + timedelta(days=1), ends=T0 + timedelta(days=1, hours=1))
-    assert (await signup(client, stranger, open_["id"])).json()["error"] == "not_member"
-    assert (await signup(client, member, draft["id"])).status_code == 404
-    assert (await signup(client, member, over["id"])).json()["error"] == "outside_window"
+    signups = "select activity_id, user_id, state from activity_signups where user_id = any($1::bigint[]) order by 1, 2"
+    before = [tuple(r) for r in await pool.fetch(signups, [member.id, stranger.id])]
+    async with unchanged(pool, people=[member.id, stranger.id], communities=[c.id]):
+        assert (await signup(client, stranger, open_["id"])).json()["error"] == "not_member"
+        assert (await signup(client, member, draft["id"])).status_code == 404
+        assert (await signup(client, member, over["id"])).json()["error"] == "outside_window"
+    assert [tuple(r) for r in await pool.fetch(signups, [member.id, stranger.id])] == before == []
     r = await signup(client, member, open_["id"], "/cancel")  # not signed up: nothing to give back
     assert r.status_code == 200 and r.json()["mine"] is None
 
