@@ -83,8 +83,17 @@ def case_deny(role, side): return 403 if SEES_CASE(role, side) else 404
 def dispatched_deny(role, side): return 403 if SEES_DISPATCHED(role, side) else 404
 def SEES_PROPOSAL(role, side): return MEMBER_OR_MANAGER(role, side) or role in LEVEL_MANAGERS
 def proposal_deny(role, side): return 403 if SEES_PROPOSAL(role, side) else 404
+# 爱心商家 (issue 35): each side's community has a merchant whose owner (and staff) is A's volunteer;
+# its readers are its people and the managers who read the side. A's courier is the side-A resident
+# who takes its offers (B's are outside A's courier's spending area).
+def MERCHANT_STAFF(role, side): return role == "volunteer"
+def MERCHANT_READER(role, side): return MERCHANT_STAFF(role, side) or READER(role, side)
 # 公示 is for a community's residents, its managers and the managers above it (issue 34).
 def POSTING_READER(role, side): return MEMBER(role, side) or READER(role, side)
+# Issue 34: medal thresholds and selection quarters unique per cell; each fresh selection's candidate.
+_COUNTER = __import__("itertools").count(1)
+SELECTION_CANDIDATE: dict[int, int] = {}
+def _past_quarter(n: int) -> str: return f"{2000 + (n // 4) % 26}Q{n % 4 + 1}"  # 2000Q1..2025Q4
 # A deduction (issue 34) is the side's volunteer's: they and whoever may decide it read it.
 def DEDUCTED_OR_CHECKER(role, side): return VOLUNTEER(role, side) or CHECKER(role, side)
 
@@ -532,6 +541,30 @@ TABLE = [
     Op("GET", "/api/partner-invitations", ANYONE),
     Op("POST", "/api/partner-invitations/{invitation_id}/answer", INVITEE, deny=404,
        fresh={"invitation_id": "partner_invitation"}, body=lambda c: {"accept": True}),
+    # merchants (issue 35)
+    Op("POST", "/api/merchants", MANAGER, body=lambda c: {
+        "parent_id": C(c), "name": f"商家{new_phone()}", "address": "幸福路1号", "contact_phone": new_phone(),
+        "owner_name": "店主", "category": "理发"}),
+    Op("GET", "/api/merchants", ANYONE),  # the ones I work for
+    Op("GET", "/api/merchants/{merchant_id}", MERCHANT_READER),
+    Op("POST", "/api/merchants/{merchant_id}/suspension", MANAGER,
+       body=lambda c: {"suspended": False, "reason": "核查无误"}),
+    Op("POST", "/api/merchants/{merchant_id}/offers", MERCHANT_STAFF, body=lambda c: {
+        "name": "理发一次", "price_points": 1, "monthly_limit": 100, "stock": 100}),
+    Op("GET", "/api/merchants/{merchant_id}/offers", MERCHANT_READER),
+    Op("GET", "/api/merchants/{merchant_id}/vouchers/{code}", MERCHANT_STAFF, fresh={"code": "merchant_voucher"}),
+    Op("POST", "/api/merchants/{merchant_id}/redemptions", MERCHANT_STAFF,
+       fresh={"merchant_voucher": "merchant_voucher"}, body=lambda c: {"code": c.ids["merchant_voucher"]}),
+    Op("GET", "/api/merchants/{merchant_id}/redemptions", MERCHANT_READER),
+    Op("GET", "/api/merchants/{merchant_id}/statement", MERCHANT_READER),
+    Op("GET", "/api/offers", ANYONE),
+    Op("POST", "/api/offers/{offer_id}/decision", MANAGER, fresh={"offer_id": "merchant_offer"},
+       body=lambda c: {"approve": True}),
+    Op("POST", "/api/offers/{offer_id}/vouchers", COURIER),
+    Op("POST", "/api/merchant-redemptions/{redemption_id}/refund", MERCHANT_STAFF,
+       fresh={"redemption_id": "merchant_redemption"}, body=lambda c: {"reason": "顾客退回"}),
+    Op("GET", "/api/orgs/{org_id}/merchant-rate", READER),
+    Op("PUT", "/api/orgs/{org_id}/merchant-rate", MANAGER, body=lambda c: {"fen_per_point": 5}),
     # reach (issue 36): WeChat sign-in (not configured in the matrix: 404 for all), notices and consent,
     # the person's real name, minors registered by a guardian
     Op("GET", "/api/auth/wechat", PUBLIC),
@@ -581,6 +614,28 @@ TABLE = [
     Op("GET", "/api/deductions/{deduction_id}/photo", DEDUCTED_OR_CHECKER, deny=404),
     Op("POST", "/api/deductions/{deduction_id}/appeal", VOLUNTEER, deny=404, fresh={"deduction_id": "deduction"},
        body=lambda c: {"reason": "当天不在家"}),
+    # medals: anyone reads their own and the rules; a community's manager defines, sweeps, revokes
+    Op("GET", "/api/me/medals", ANYONE),
+    Op("GET", "/api/orgs/{org_id}/medal-rules", ANYONE),
+    Op("POST", "/api/medal-rules", MANAGER, body=lambda c: {"org_id": C(c), "kind": "hours",
+                                                            "threshold": next(_COUNTER), "name": "服务之星"}),
+    Op("POST", "/api/communities/{community_id}/medals/sweep", MANAGER),
+    Op("GET", "/api/communities/{community_id}/medals", READER),
+    Op("POST", "/api/medals/{medal_id}/revoke", MANAGER, fresh={"medal_id": "medal"}, body=lambda c: {"reason": "录入有误"}),
+    # quarterly selections: a manager opens and decides (a second confirms in the held queue), residents
+    # of a household nominate and vote, residents and managers read, the managers above export
+    Op("POST", "/api/selections", MANAGER, body=lambda c: {"community_id": C(c), "kind": "person",
+                                                           "quarter": _past_quarter(next(_COUNTER))}),
+    Op("GET", "/api/communities/{community_id}/selections", POSTING_READER),
+    Op("GET", "/api/selections/{selection_id}", POSTING_READER),
+    Op("POST", "/api/selections/{selection_id}/nominations", MEMBER, fresh={"selection_id": "selection"},
+       body=lambda c: {"user_id": c.ids["target"], "reason": "热心邻里"}),
+    Op("POST", "/api/selections/{selection_id}/votes", MEMBER, fresh={"selection_id": "selection"},
+       body=lambda c: {"candidate_ids": [SELECTION_CANDIDATE[c.ids["selection"]]]}),
+    Op("POST", "/api/selections/{selection_id}/decision", MANAGER, fresh={"selection_id": "closed_selection"},
+       body=lambda c: {"choices": [{"candidate_id": SELECTION_CANDIDATE[c.ids["selection"]], "reason": "事迹突出"}]}),
+    Op("POST", "/api/selections/{selection_id}/final", MANAGER, fresh={"selection_id": "posted_selection"}),
+    Op("GET", "/api/selections/{selection_id}/export.csv", READER),
 ]
 
 # Path parameters and the resource of the side they name when no fresh one is asked for.
@@ -598,7 +653,8 @@ PARAM = {"activity_id": "activity", "reward_id": "reward", "redemption_id": "red
          "case_id": "case", "photo_id": "case_photo", "street_id": "street", "partner_id": "community_partner",
          "notice_kind": "notice_kind", "minor_id": "minor", "training_id": "training", "restore_id": "restore",
          "held_kind": "held_kind", "item_id": "held_item", "manager_flag_id": "manager_flag",
-         "deduction_id": "deduction"}
+         "deduction_id": "deduction", "medal_id": "medal", "selection_id": "selection",
+         "merchant_id": "merchant", "offer_id": "offer"}
 
 
 # ---- the world of the matrix --------------------------------------------------------------------
@@ -683,6 +739,14 @@ class Matrix:
         await _ok(self.client, self.admin, "POST", f"/api/held/rulebook/{book['id']}/approve", json={})
         ids["rule_item"] = book["items"][0]["id"]
         ids["deduction"] = await self.fresh("deduction", side)
+        # the volunteer and the courier live in one household (they nominate and vote for it); a selection
+        ids["household_of_members"] = await self.world.pool.fetchval(
+            "insert into households (community_id, name, created_at) values ($1, '矩阵家', now()) returning id",
+            side.community.id)
+        await self.world.pool.execute(
+            "insert into household_members (user_id, household_id, added_at) select unnest($1::bigint[]), $2, now()",
+            [side.volunteer.id, side.courier.id], ids["household_of_members"])
+        ids["selection"] = await self.fresh("selection", side)
 
         # issue 36: a notice kind, the volunteer's minor, a training, a pending restore asked by someone else
         ids["notice_kind"] = "privacy"
@@ -712,6 +776,21 @@ class Matrix:
         ids["case"] = ids["case_target"] = await self.fresh("case", side)
         ids["case_photo"] = await self.world.pool.fetchval("select min(id) from case_photos where case_id = $1",
                                                            ids["case"])
+        await self.merchant_extras(side)
+
+    async def merchant_extras(self, side: Side) -> None:
+        """爱心商家 (issue 35): the side's community's merchant, owned by A's volunteer, with an approved offer."""
+        ids, c = side.ids, self.client
+        merchant = await _ok(c, side.manager, "POST", "/api/merchants", json={
+            "parent_id": side.community.id, "name": f"理发店{side.name}", "address": "幸福路1号",
+            "contact_phone": self.a.volunteer.phone, "owner_name": self.a.volunteer.name, "category": "理发"})
+        ids["merchant"] = merchant["id"]
+        [invitation] = [i for i in (await _ok(c, self.a.volunteer, "GET", "/api/partner-invitations"))["items"]
+                        if i["partner_id"] == merchant["id"]]
+        await _ok(c, self.a.volunteer, "POST", f"/api/partner-invitations/{invitation['id']}/answer",
+                  json={"accept": True})
+        ids["offer"] = await self.fresh("merchant_offer", side)
+        await _ok(c, side.manager, "POST", f"/api/offers/{ids['offer']}/decision", json={"approve": True})
 
     async def fresh(self, kind: str, side: Side) -> int:
         b, c = self.build, self.client
@@ -727,6 +806,35 @@ class Matrix:
                 """insert into manager_flags (community_id, manager_id, reason, day, created_at)
                    values ($1, $2, 'velocity', current_date - $3::int, now()) returning id""",
                 side.community.id, (await self.deputy(side)).id, self.flag_days)
+        if kind == "medal":  # a medal of the side's target, to revoke
+            return await self.world.pool.fetchval(
+                "insert into medals (user_id, community_id, code, name, awarded_at) values ($1, $2, $3, '矩阵勋章', now()) "
+                "returning id", side.target.id, side.community.id, f"matrix:{next(_COUNTER)}")
+        if kind in ("selection", "closed_selection", "posted_selection"):
+            # open (votes until T0 + 3 days), closed (the vote ended), or posted (its 公示 ended): the
+            # side's target its one candidate, chosen once posted
+            pool, mid = self.world.pool, {"selection": 3, "closed_selection": -1, "posted_selection": -10}[kind]
+            selection_id = await pool.fetchval(
+                """insert into selections (community_id, quarter, kind, title, top_n, max_votes, votes_until, state,
+                                           opened_by, opened_at, proposed_by, proposed_at)
+                   values ($1, $2, 'person', '道德模范', 10, 3, $3, $4, $5, $3, $6, $7) returning id""",
+                side.community.id, f"{2100 + next(_COUNTER)}Q2", T0 + timedelta(days=mid),
+                "posted" if kind == "posted_selection" else "open", side.manager.id,
+                (await self.deputy(side)).id if kind == "posted_selection" else None,
+                T0 - timedelta(days=10) if kind == "posted_selection" else None)
+            SELECTION_CANDIDATE[selection_id] = await pool.fetchval(
+                """insert into selection_candidates (selection_id, user_id, from_ranking, rank, score, chosen, choice_reason)
+                   values ($1, $2, true, 1, 10, $3, $4) returning id""", selection_id, side.target.id,
+                True if kind == "posted_selection" else None, "事迹突出" if kind == "posted_selection" else None)
+            if kind == "posted_selection":
+                posting = await pool.fetchval(
+                    """insert into postings (community_id, scope, unit, quarter, top_n, starts_at, ends_at, created_by,
+                                             created_at, selection_id)
+                       values ($1, 'selection', 'points', '2026Q1', 1, $2, $3, $4, $2, $5) returning id""",
+                    side.community.id, T0 - timedelta(days=9), T0 - timedelta(days=2), side.manager.id, selection_id)
+                await pool.execute("update selections set posting_id = $2, confirmed_by = $3 where id = $1",
+                                   selection_id, posting, side.manager.id)
+            return selection_id
         if kind == "deduction":  # proposed of the side's volunteer, with a photo
             r = await c.post("/api/deductions", headers=side.manager.headers, files={
                 "community_id": (None, str(side.community.id)), "user_id": (None, str(side.volunteer.id)),
@@ -764,6 +872,15 @@ class Matrix:
                 await self.world.pool.execute("update cases set vote_closes_at = $2 where id = $1",
                                               case_id, clock.now() - timedelta(minutes=1))
             return case_id
+        if kind == "merchant_offer":  # a pending offer of the side's merchant (price 1, a high limit)
+            return (await _ok(c, self.a.volunteer, "POST", f"/api/merchants/{side.ids['merchant']}/offers", json={
+                "name": "理发一次", "price_points": 1, "monthly_limit": 100, "stock": 1000}))["id"]
+        if kind == "merchant_voucher":  # the side's courier (a resident there) takes the approved offer
+            return (await _ok(c, side.courier, "POST", f"/api/offers/{side.ids['offer']}/vouchers"))["code"]
+        if kind == "merchant_redemption":  # redeemed at the side's merchant by its owner
+            code = await self.fresh("merchant_voucher", side)
+            return (await _ok(c, self.a.volunteer, "POST", f"/api/merchants/{side.ids['merchant']}/redemptions",
+                              json={"code": code}))["id"]
         if kind == "partner_invitation":  # a new department of the side invites A's courier
             partner = await _ok(c, side.manager, "POST", "/api/partners", json={
                 "kind": "department", "name": f"服务队{new_phone()}", "parent_id": side.community.id})
