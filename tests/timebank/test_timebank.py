@@ -404,17 +404,18 @@ async def test_requests_are_listed_by_community_and_by_my_part(client, world):
 
 async def test_bad_input_is_422_naming_the_field(client, world):
     community, a, b = await setup(world)
-    for body, field in (({"title": " ", "minutes_estimate": 30}, "title"),
-                        ({"title": "x", "minutes_estimate": 0}, "minutes_estimate"),
-                        ({"title": "x", "minutes_estimate": 30, "when": "tomorrow"}, "when"),
-                        ({"title": "x", "minutes_estimate": 30, "colour": "red"}, "colour")):
-        r = await call(client, a, "POST", "/api/timebank/requests", body)
-        assert r.status_code in (400, 422) and r.json()["error"] == "validation_failed", body
-        assert r.json()["details"]["field"] == field
-    r = await call(client, a, "POST", "/api/family-links", {"phone": "12345"})
-    assert r.status_code == 422 and r.json()["details"]["field"] == "phone"
-    r = await call(client, a, "POST", "/api/family-links", {"phone": a.phone})
-    assert r.status_code == 422
+    async with same(world, community, a, b):  # no request, no family link, nothing held
+        for body, field in (({"title": " ", "minutes_estimate": 30}, "title"),
+                            ({"title": "x", "minutes_estimate": 0}, "minutes_estimate"),
+                            ({"title": "x", "minutes_estimate": 30, "when": "tomorrow"}, "when"),
+                            ({"title": "x", "minutes_estimate": 30, "colour": "red"}, "colour")):
+            r = await call(client, a, "POST", "/api/timebank/requests", body)
+            assert r.status_code in (400, 422) and r.json()["error"] == "validation_failed", body
+            assert r.json()["details"]["field"] == field
+        r = await call(client, a, "POST", "/api/family-links", {"phone": "12345"})
+        assert r.status_code == 422 and r.json()["details"]["field"] == "phone"
+        r = await call(client, a, "POST", "/api/family-links", {"phone": a.phone})
+        assert r.status_code == 422
 
 
 async def test_confirm_replay_pays_once(client, world):
