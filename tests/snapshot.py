@@ -67,6 +67,14 @@ async def snapshot(pool: asyncpg.Pool, *, people: Iterable[int] = (), communitie
             "rulebooks": [tuple(r) for r in await conn.fetch(
                 "select id, state, decided_by from rulebook_versions where org_id = any($1::bigint[]) order by id",
                 orgs)],
+            "selections": [tuple(r) for r in await conn.fetch(
+                """select s.id, s.state, s.proposed_by, s.confirmed_by, s.posting_id,
+                          (select count(*) from selection_votes v where v.selection_id = s.id),
+                          (select array_agg((c.id, c.chosen, c.nominating_household)::text order by c.id)
+                             from selection_candidates c where c.selection_id = s.id)
+                   from selections s where s.community_id = any($1::bigint[]) order by s.id""", orgs)],
+            "medals": [tuple(r) for r in await conn.fetch(
+                "select id, code, revoked_at from medals where user_id = any($1::bigint[]) order by id", users)],
             "audit": [tuple(r) for r in await conn.fetch(
                 "select id, act from audit_log where community_id = any($2::bigint[]) or actor_id = any($1::bigint[]) "
                 "or (target_type = 'user' and target_id = any($1::bigint[])) order by id", users, orgs)],

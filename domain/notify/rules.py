@@ -94,6 +94,16 @@ KINDS: dict[str, Kind] = {
         "恭喜您获得勋章「{medal}」！",
         "Congratulations: you were awarded the medal “{medal}”!",
         moves_value=False),
+    "medal_revoked": Kind(
+        "勋章已撤销", "Medal revoked",
+        "您的勋章「{medal}」已被撤销：{reason}",
+        "Your medal “{medal}” was revoked: {reason}",
+        moves_value=False),
+    "selection_open": Kind(
+        "评选开始", "Selection open",
+        "{community}{quarter}「{title}」评选开始，您是候选人（{why}）。居民投票截止 {until}。",
+        "{community} {quarter} “{title}”: you are a candidate ({why}). Residents vote until {until}.",
+        moves_value=False),
     "selection_result": Kind(
         "评选结果", "Selection result",
         "{community}{quarter}「{title}」评选：{name}入选，现进入公示。",

@@ -27,7 +27,7 @@ from domain.people import joining
 
 class HeldItem(msgspec.Struct, kw_only=True):
     kind: str                     # adjustment | mark | activity | own_credit | policy | redemption | presence
-                                  # | rulebook | deduction (issue 34)
+                                  # | rulebook | deduction | selection (issue 34)
     id: int                       # the id within its kind
     community_id: int
     community_name: str
@@ -328,6 +328,39 @@ async def _deductions(conn: asyncpg.Connection, actor: Actor, scope: list[int] |
     return out
 
 
+async def _selections(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
+    from domain.recognition import selections
+    out = []
+    for r in await selections.proposed(conn, scope):
+        chosen = await conn.fetch(
+            """select coalesce(u.name, h.name) as name, c.choice_reason, c.score,
+                      (select count(*) from selection_votes v where v.selection_id = c.selection_id
+                        and c.id = any(v.candidate_ids)) as votes
+               from selection_candidates c left join users u on u.id = c.user_id
+               left join households h on h.id = c.household_id where c.selection_id = $1 and c.chosen order by c.id""",
+            r["id"])
+        out.append(HeldItem(
+            kind="selection", id=r["id"], community_id=r["community_id"], community_name=r["community_name"],
+            maker=_person(r["proposed_by"], r["proposer_name"]), subject=None,
+            summary={"quarter": r["quarter"], "title": r["title"], "kind": r["kind"],
+                     "chosen": [{"name": c["name"], "reason": c["choice_reason"], "score": c["score"],
+                                 "votes": c["votes"]} for c in chosen]},
+            evidence={"selection_id": r["id"]}, created_at=r["proposed_at"],
+            can_decide=_can(actor, r["community_id"], r["proposed_by"])
+            and actor.id not in await selections.subjects(conn, r["id"])))
+    return out
+
+
+def _selection_decider(approve: bool) -> Decider:
+    async def decide(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
+                     ip: str | None) -> Decided:
+        from domain.recognition import selections
+        row = await selections.decide(conn, actor, item_id, approve=approve, reason=reason, ip=ip)
+        return Decided(row["proposed_by"], row["community_id"], f"{row['quarter']}「{row['title']}」评选决定",
+                       f"the {row['quarter']} selection decision")
+    return decide
+
+
 def _deduction_decider(approve: bool) -> Decider:
     async def decide(conn: asyncpg.Connection, actor: Actor, item_id: int, reason: str | None,
                      ip: str | None) -> Decided:
@@ -345,6 +378,7 @@ SOURCES: dict[str, Source] = {
     "presence": Source(_presence, _presence_decider("credit"), _presence_decider("dismiss")),
     "rulebook": Source(_rulebooks, _rulebook_decider(True), _rulebook_decider(False)),
     "deduction": Source(_deductions, _deduction_decider(True), _deduction_decider(False)),
+    "selection": Source(_selections, _selection_decider(True), _selection_decider(False)),
 }
 
 

@@ -30,6 +30,8 @@ class PublicEntry(msgspec.Struct, frozen=True):
     name: str      # masked: 张*明; 已注销用户 once the person closed their account (issue 16)
     closed: bool   # the person closed their account since: pages show it in the reader's language
     amount: int
+    medals: list[str] = []       # the person's medals (issue 34), not for households
+    party_household: bool = False  # 党员户: a party member of the household chose to show it (亮身份)
 
 
 class Posting(msgspec.Struct, frozen=True):
@@ -46,6 +48,8 @@ class Posting(msgspec.Struct, frozen=True):
     status: str                # open | ended | upcoming, at the time of the request
     items: list[PublicEntry]
     appeals: int               # how many appeals were lodged (their content is not public)
+    selection_id: int | None = None  # scope 'selection': the result of a quarterly selection (issue 34)
+    title: str | None = None         # its title: 道德模范 | 最美家庭
 
 
 class Appeal(msgspec.Struct, frozen=True):
@@ -115,16 +119,23 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
         raise not_found("posting")
     # The list is frozen at publication, but a person who closed their account since is no longer named.
     entries = await conn.fetch(
-        """select e.rank, e.masked_name, e.amount, u.closed_at is not null as closed
+        """select e.rank, e.masked_name, e.amount, e.user_id, e.household_id, u.closed_at is not null as closed
            from posting_entries e left join users u on u.id = e.user_id
            where e.posting_id = $1 order by e.position""", posting_id)
+    from domain.recognition import medals, selections  # recognition reads rankings: imported late
+    held = await medals.of_people(conn, [e["user_id"] for e in entries if e["user_id"]])
+    party = await selections.party_households(conn, [e["household_id"] for e in entries if e["household_id"]])
+    title = await conn.fetchval("select title from selections where id = $1", row["selection_id"]) \
+        if row["selection_id"] else None
     return Posting(id=row["id"], community_id=row["community_id"], community_name=row["community_name"],
                    street_name=row["street_name"], scope=row["scope"], unit=row["unit"], quarter=row["quarter"],
                    top_n=row["top_n"], starts_at=row["starts_at"], ends_at=row["ends_at"],
                    status=status_at(row["starts_at"], row["ends_at"], clock.now()),
-                   items=[PublicEntry(e["rank"], CLOSED_NAME if e["closed"] else e["masked_name"], e["closed"], e["amount"])
+                   items=[PublicEntry(e["rank"], CLOSED_NAME if e["closed"] else e["masked_name"], e["closed"], e["amount"],
+                                      medals=held.get(e["user_id"], []) if not e["closed"] else [],
+                                      party_household=e["household_id"] in party)
                           for e in entries],
-                   appeals=row["appeals"])
+                   appeals=row["appeals"], selection_id=row["selection_id"], title=title)
 
 
 async def list_for(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> list[Posting]:

@@ -1,7 +1,7 @@
 // My member card: the personal QR a manager scans at a station; printable; re-issuable when lost.
 import { api, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { displayCode, initPage, setBusy } from "./ui.js";
+import { displayCode, fmtTime, h, initPage, setBusy } from "./ui.js";
 import { setQrImage } from "./qr-camera.js";
 
 initPage();
@@ -23,11 +23,23 @@ function render(card, name) {
   $("actions").hidden = false;
 }
 
+/** 勋章 (issue 34): on the card itself (what is held), and listed below with any revoked. */
+function renderMedals(items) {
+  const held = items.filter((m) => !m.revoked_at);
+  $("medal-badges").replaceChildren(...held.map((m) => h("li", { class: "badge badge-accent" }, m.name)));
+  $("medal-list").replaceChildren(...items.map((m) => h("li", {}, h("strong", {}, m.name), " ",
+    h("span", { class: "muted small" }, m.revoked_at ? t("recog.revoked", { reason: m.revoke_reason }) : fmtTime(m.awarded_at)))));
+  $("medals-empty").hidden = items.length > 0;
+  $("medals").hidden = false;
+}
+
 async function load() {
   $("loading").textContent = t("common.loading");
   try {
-    const [card, me] = await Promise.all([api("GET", "/api/me/card"), api("GET", "/api/me")]);
+    const [card, me, medals] = await Promise.all([api("GET", "/api/me/card"), api("GET", "/api/me"),
+      api("GET", "/api/me/medals")]);
     render(card, me.name);
+    renderMedals(medals.items);
   } catch (err) {
     handlePageError(err, $("loading"), load);
   }

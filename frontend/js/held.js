@@ -33,6 +33,8 @@ function summary(item) {
     case "rulebook": return t("held.sum_rulebook", { title: s.title, version: s.version, items: s.items.length,
       codes: s.items.map((i) => `${i.code} ${i.title}（${i.kind === "earn" ? "+" : "−"}${i.points}）`).join("；") });
     case "deduction": return t("held.sum_deduction", { rule: s.rule, points: fmtPoints(s.amount), evidence: s.evidence });
+    case "selection": return t("held.sum_selection", { quarter: s.quarter, title: s.title,
+      chosen: s.chosen.map((c) => `${c.name}（${c.votes}票，${c.reason}）`).join("；") });
     default: return "";
   }
 }
@@ -62,6 +64,7 @@ function evidence(item) {
   if (item.kind === "redemption") return t("held.why_redemption");
   if (item.kind === "presence") return t("held.why_presence");
   if (item.kind === "rulebook") return t("held.why_rulebook");
+  if (item.kind === "selection") return t("held.why_selection");
   if (item.kind === "deduction") {
     return e.appeal_reason ? t("held.why_deduction_appeal", { reason: e.appeal_reason })
       : t("held.why_deduction_window", { until: fmtTime(e.appeal_until) });
@@ -105,7 +108,8 @@ function itemRow(item) {
     h("div", {}, summary(item)),
     h("div", { class: "muted" }, evidence(item)),
     item.kind === "deduction" ? h("a", { href: `/deductions.html#d-${item.id}` }, t("held.open_deduction"))
-      : item.kind === "rulebook" ? h("a", { href: `/rulebook.html?org=${item.community_id}` }, t("held.open_rulebook")) : null,
+      : item.kind === "rulebook" ? h("a", { href: `/rulebook.html?org=${item.community_id}` }, t("held.open_rulebook"))
+        : item.kind === "selection" ? h("a", { href: `/selection.html?id=${item.id}` }, t("held.open_selection")) : null,
     h("div", { class: "muted small" },
       item.maker ? t("held.maker", { name: withClosedNames(item.maker.name) }) : t("held.maker_system"),
       item.subject ? ` · ${t("held.subject", { name: withClosedNames(item.subject.name) })}` : "",

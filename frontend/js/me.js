@@ -1,4 +1,5 @@
 // The "me" page: greeting, balances, feature links, communities, logout.
+import { renderNotices } from "./recognition-parts.js";
 import { api, ApiError, handlePageError, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { clearPersonalCache, fmtHours, fmtPoints, fmtTime, h, icon, initPage, setBusy } from "./ui.js";
@@ -48,6 +49,9 @@ function features(me) {
     { href: "/tools.html", key: "feature.tools", icon: "list" },
     { href: "/cases.html", key: "feature.cases", icon: "list" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
+    { href: "/rulebook.html", key: "feature.rulebook", icon: "list" },  // issue 34
+    { href: "/deductions.html", key: "feature.deductions", icon: "flag" },
+    { href: "/selection.html", key: "feature.selection", icon: "users" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
   ];
   const tile = (item) => h("li", {}, h("a", { class: "feature", href: item.href },
@@ -138,6 +142,9 @@ function render(me) {
   $("balance-card").hidden = manager && !points.balance && !minutes.balance;
   if (manager) renderWorkbench().catch((err) => handlePageError(err));
   if ((me.memberships ?? []).length) renderMyRank().catch((err) => handlePageError(err));
+  if ((me.memberships ?? []).length) {
+    renderNotices($("notices"), me.memberships[0].community_id).catch((err) => handlePageError(err));
+  }
   renderExpiring($("expiring"));
   $("memberships").replaceChildren(...memberships(me));
   $("loading").hidden = true;

@@ -19,7 +19,9 @@ function amountText(amount) {
 function entry(item) {
   return h("li", { class: ["posting-entry", item.rank <= 3 ? `top-${item.rank}` : null] },
     h("span", { class: "entry-rank", "aria-label": t("posting.rank_aria", { n: item.rank }) }, item.rank),
-    h("span", { class: "entry-name" }, item.closed ? t("account.closed") : withClosedNames(item.name)),
+    h("span", { class: "entry-name" }, item.closed ? t("account.closed") : withClosedNames(item.name),
+      item.party_household ? h("span", { class: "badge badge-accent" }, t("posting.party_household")) : null,
+      ...(item.medals || []).map((m) => h("span", { class: "badge badge-info medal" }, m))),
     h("span", { class: "entry-points" }, amountText(item.amount)));
 }
 
@@ -45,8 +47,10 @@ function render() {
   $("posting-org").textContent = [posting.street_name, posting.community_name].filter(Boolean).join(" · ");
   $("posting-title").replaceChildren(h("span", { class: "posting-quarter" }, quarterLabel(posting.quarter)),
     h("span", {}, t("posting.heading")));
-  $("posting-kind").textContent = t(posting.scope === "household" ? "posting.kind_household" : "posting.kind_people",
-    { what: t(posting.unit === "minutes" ? "posting.by_minutes" : "posting.by_points") });
+  $("posting-kind").textContent = posting.scope === "selection"  // a quarter's selection result (issue 34)
+    ? t("posting.kind_selection", { title: posting.title })
+    : t(posting.scope === "household" ? "posting.kind_household" : "posting.kind_people",
+      { what: t(posting.unit === "minutes" ? "posting.by_minutes" : "posting.by_points") });
   $("posting-period").textContent = t("posting.period", { from: fmtDay(posting.starts_at), to: fmtDay(posting.ends_at) });
   const tone = { open: "badge-ok", ended: "badge-muted", upcoming: "badge-info" }[posting.status];
   $("posting-status").replaceChildren(h("span", { class: ["badge", tone] }, t(`posting.status_${posting.status}`)));

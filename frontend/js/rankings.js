@@ -1,5 +1,6 @@
 // Rankings for managers: choose community, scope, quarter and unit; see the table; download the
 // CSV; publish the top list as a public posting (公示) and answer appeals; export the ledger.
+import { renderNotices } from "./recognition-parts.js";
 import { joinHint } from "./join-hint.js";
 import { api, clearErrors, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
@@ -229,6 +230,8 @@ async function start() {
     if (!current) {  // a volunteer: their own rank and the masked top of each of their communities
       await showMyRanks();
       $("not-manager").hidden = false;
+      const me = await api("GET", "/api/me");  // 公示 and selections of my community (issue 34)
+      if (me.memberships.length) await renderNotices($("notices"), me.memberships[0].community_id);
       return;
     }
     state.community = current;

@@ -70,8 +70,13 @@ async function load() {
       $("org-field").hidden = false;
       $("org").onchange = () => location.assign(`/rulebook.html?org=${$("org").value}`);
     }
-    const book = await api("GET", `/api/orgs/${orgId}/rulebook`);
+    const [book, medalRules] = await Promise.all([api("GET", `/api/orgs/${orgId}/rulebook`),
+      api("GET", `/api/orgs/${orgId}/medal-rules`)]);
     render(book);
+    $("medal-rules").replaceChildren(...medalRules.items.map((r) => h("li", {}, h("strong", {}, r.name), " · ",
+      t(`rulebook.medal_${r.kind}_n`, { n: r.threshold }), r.id ? "" : ` · ${t("rulebook.medal_default")}`)));
+    $("medal-rules-card").hidden = false;
+    $("medal-rule-form").hidden = !book.can_propose;
   } catch (err) {
     handlePageError(err, $("status"), load);
   }
@@ -104,6 +109,20 @@ function render(book) {
 }
 
 $("add-item").addEventListener("click", itemRow);
+$("medal-rule-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  try {
+    await api("POST", "/api/medal-rules", { org_id: Number($("propose-form").dataset.org), kind: $("medal-kind").value,
+      threshold: Number($("medal-threshold").value), name: $("medal-name").value.trim() });
+    toast(t("rulebook.medal_added"), "success");
+    form.reset();
+    await load();
+  } catch (err) {
+    showError(err, form);
+  }
+});
 $("propose-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.currentTarget;

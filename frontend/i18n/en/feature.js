@@ -15,6 +15,9 @@ export default {
   "feature.rankings": "Rankings",
   "feature.privacy": "My data",
   "feature.statement": "Points history",
+  "feature.rulebook": "Points rulebook",
+  "feature.deductions": "Deductions",
+  "feature.selection": "Selections and medals",
 
   "feature.units": "My unit",
   "feature.city": "City lists",

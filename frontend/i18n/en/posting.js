@@ -4,6 +4,8 @@ export default {
   "posting.heading": "Public ranking",
   "posting.kind_people": "Moral model candidates · {what}",
   "posting.kind_household": "Model family candidates · {what}",
+  "posting.kind_selection": "“{title}” selection result · residents may object while it is posted",
+  "posting.party_household": "Party household",
   "posting.by_points": "by points earned in the quarter",
   "posting.by_minutes": "by volunteer time in the quarter",
   "posting.period": "On display {from} to {to}",

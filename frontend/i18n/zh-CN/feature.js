@@ -15,6 +15,9 @@ export default {
   "feature.rankings": "积分排行",
   "feature.privacy": "我的数据",
   "feature.statement": "积分明细",
+  "feature.rulebook": "积分细则",
+  "feature.deductions": "扣分记录",
+  "feature.selection": "评选与勋章",
 
   "feature.units": "单位报到",
   "feature.city": "城市名单导入",

@@ -4,6 +4,8 @@ export default {
   "posting.heading": "积分排行公示",
   "posting.kind_people": "道德模范候选 · {what}",
   "posting.kind_household": "最美家庭候选 · {what}",
+  "posting.kind_selection": "「{title}」评选结果 · 居民可在公示期内提出异议",
+  "posting.party_household": "党员户",
   "posting.by_points": "按季度获得积分",
   "posting.by_minutes": "按季度志愿时长",
   "posting.period": "公示期 {from} 至 {to}",
