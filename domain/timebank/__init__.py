@@ -17,6 +17,7 @@ Money-like facts:
 Scope: acting on a request of a community you neither belong to nor manage is 403 (not 404).
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -484,14 +485,22 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
 
 
 SERVICE_EXPIRED = "约定时间已过 14 天仍未完成，已自动取消，预留的时间已退回"
+SERVICE_AUTO_CONFIRMED = f"完成后 {rules.AUTO_CONFIRM_DAYS} 天求助人未确认，已按预估时长自动确认"
+
+# What makes a request due for each sweep, $1 being the cutoff: the same condition picks a batch and
+# re-checks the row under its lock (another process, or the requester, may have acted meanwhile).
+_LAPSED = "state = 'accepted' and greatest(wanted_at, accepted_at) <= $1"
+_UNCONFIRMED = "state = 'completed' and completed_at <= $1"
+
+
+async def _due(conn: asyncpg.Connection, condition: str, request_id: int, cutoff: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"select * from service_requests where {condition} and id = $2 "
+                               "for update skip locked", cutoff, request_id)
 
 
 async def _lapse(conn: asyncpg.Connection, request_id: int, now: datetime) -> bool:
     """In the caller's transaction: cancel one lapsed accepted service and release its hold."""
-    row = await conn.fetchrow(
-        "select id, hold_transfer_id from service_requests where id = $1 and state = 'accepted' "
-        "and greatest(wanted_at, accepted_at) <= $2 for update skip locked",
-        request_id, now - rules.ACCEPTED_LAPSES_AFTER)
+    row = await _due(conn, _LAPSED, request_id, now - rules.ACCEPTED_LAPSES_AFTER)
     if row is None:  # done, cancelled or taken by another process meanwhile
         return False
     await ledger.void_pending(conn, row["hold_transfer_id"], expired=True)
@@ -501,17 +510,11 @@ async def _lapse(conn: asyncpg.Connection, request_id: int, now: datetime) -> bo
     return True
 
 
-SERVICE_AUTO_CONFIRMED = f"完成后 {rules.AUTO_CONFIRM_DAYS} 天求助人未确认，已按预估时长自动确认"
-
-
 async def _auto_confirm(conn: asyncpg.Connection, request_id: int, now: datetime) -> bool:
     """In the caller's transaction: confirm one completed service left unconfirmed at its estimate,
     paying the volunteer from the hold (the hold is released into the payment, nothing more moves)."""
-    row = await conn.fetchrow(
-        "select id from service_requests where id = $1 and state = 'completed' and completed_at <= $2 "
-        "for update skip locked", request_id, now - rules.AUTO_CONFIRM_AFTER)
-    if row is None:  # confirmed, cancelled or taken by another process meanwhile
-        return False
+    if await _due(conn, _UNCONFIRMED, request_id, now - rules.AUTO_CONFIRM_AFTER) is None:
+        return False  # confirmed, cancelled or taken by another process meanwhile
     full = await _fetch(conn, request_id)
     minutes = full["minutes_estimate"]
     await ledger.post_group(conn, await _held_parts(conn, request_id), minutes)
@@ -522,46 +525,39 @@ async def _auto_confirm(conn: asyncpg.Connection, request_id: int, now: datetime
     return True
 
 
-async def confirm_unconfirmed_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
-    """Completed services their requester left unconfirmed AUTO_CONFIRM_AFTER: confirmed at the estimate
-    (issue 33: the requester's minutes were held forever). One short transaction each."""
-    confirmed = 0
+async def _sweep(pool: asyncpg.Pool, name: str, condition: str, cutoff: datetime,
+                 act: Callable[[asyncpg.Connection, int], Awaitable[bool]], batch: int) -> int:
+    """The one loop of the time bank's sweeps: the requests `condition` finds due, a batch at a time,
+    each acted on in its own short transaction (sweeper.one_row). A failing row is skipped for the rest
+    of the round; the round ends when a batch comes back short or nothing in it was acted on."""
+    acted = 0
     failed: list[int] = []
     while True:
-        due = await pool.fetch(
-            "select id from service_requests where state = 'completed' and completed_at <= $1 "
-            "and id <> all($3::bigint[]) order by id limit $2", now - rules.AUTO_CONFIRM_AFTER, batch, failed)
+        due = await pool.fetch(f"select id from service_requests where {condition} "
+                               "and id <> all($3::bigint[]) order by id limit $2", cutoff, batch, failed)
         done = 0
         for r in due:
-            result = await sweeper.one_row(pool, "confirm_unconfirmed_services", r["id"],
-                                           partial(_auto_confirm, request_id=r["id"], now=now))
+            result = await sweeper.one_row(pool, name, r["id"], partial(act, request_id=r["id"]))
             if result is None:
                 failed.append(r["id"])
             done += bool(result)
-        confirmed += done
+        acted += done
         if len(due) < batch or done == 0:
-            return confirmed
+            return acted
 
 
 async def lapse_accepted_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
     """Accepted services left undone ACCEPTED_LAPSES_AFTER past their agreed time: cancelled, hold
-    released (domain/timebank/rules.py). One short transaction each; a failing row is skipped."""
-    lapsed = 0
-    failed: list[int] = []
-    while True:
-        due = await pool.fetch(
-            "select id from service_requests where state = 'accepted' and greatest(wanted_at, accepted_at) <= $1 "
-            "and id <> all($3::bigint[]) order by id limit $2", now - rules.ACCEPTED_LAPSES_AFTER, batch, failed)
-        done = 0
-        for r in due:
-            result = await sweeper.one_row(pool, "lapse_accepted_services", r["id"],
-                                           partial(_lapse, request_id=r["id"], now=now))
-            if result is None:
-                failed.append(r["id"])
-            done += bool(result)
-        lapsed += done
-        if len(due) < batch or done == 0:
-            return lapsed
+    released (domain/timebank/rules.py)."""
+    return await _sweep(pool, "lapse_accepted_services", _LAPSED, now - rules.ACCEPTED_LAPSES_AFTER,
+                        partial(_lapse, now=now), batch)
+
+
+async def confirm_unconfirmed_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
+    """Completed services their requester left unconfirmed AUTO_CONFIRM_AFTER: confirmed at the estimate
+    (issue 33: the requester's minutes were held forever)."""
+    return await _sweep(pool, "confirm_unconfirmed_services", _UNCONFIRMED, now - rules.AUTO_CONFIRM_AFTER,
+                        partial(_auto_confirm, now=now), batch)
 
 
 # ---- family links and gifts ---------------------------------------------------------------------
