@@ -8,6 +8,7 @@ import pytest
 
 from domain.people import auth
 from tests.conftest import appoint, new_phone, register
+from tests.snapshot import unchanged
 
 
 @pytest.fixture(autouse=True)
@@ -232,7 +233,7 @@ async def test_deactivation_ends_sessions_and_reactivation_lets_them_back(client
     assert (await client.post("/api/auth/login", json={"phone": phone, "password": "member-pass-1"})).status_code == 200
 
 
-async def test_who_a_manager_may_switch_off(client, world):
+async def test_who_a_manager_may_switch_off(client, world, pool):
     a = await world.community("甲社区")
     b = await world.community("乙社区")
     both = await world.member(a, "两边都在")
@@ -240,18 +241,24 @@ async def test_who_a_manager_may_switch_off(client, world):
     await client.post(f"/api/orgs/{b.id}/members", headers=admin.headers, json={"user_id": both.id, "role": "volunteer"})
     m = a.manager.headers
     reason = {"reason": "测试"}
-    r = await client.post(f"/api/members/{both.id}/deactivate", headers=m, json=reason)
-    assert r.status_code == 403  # it would lock them out of community B too: an admin decides
-    assert (await client.post(f"/api/members/{a.manager.id}/deactivate", headers=m, json=reason)).status_code == 403
     co_manager = await world.member(a, "副主任")
     await appoint(client, admin, a.id, co_manager)
-    assert (await client.post(f"/api/members/{co_manager.id}/deactivate", headers=m, json=reason)).status_code == 403
     outsider = await world.member(b)
-    # Someone of another community is, to this manager, an unknown id (issue 16).
-    assert (await client.post(f"/api/members/{outsider.id}/deactivate", headers=m, json=reason)).status_code == 404
+    people = [both.id, a.manager.id, co_manager.id, outsider.id]
+    states = "select id, active, closed_at from users where id = any($1::bigint[]) order by id"
+    before = [tuple(x) for x in await pool.fetch(states, people)]
+    async with unchanged(pool, people=people, communities=[a.id, b.id]):  # nobody switched off, no row written
+        r = await client.post(f"/api/members/{both.id}/deactivate", headers=m, json=reason)
+        assert r.status_code == 403  # it would lock them out of community B too: an admin decides
+        assert (await client.post(f"/api/members/{a.manager.id}/deactivate", headers=m, json=reason)).status_code == 403
+        assert (await client.post(f"/api/members/{co_manager.id}/deactivate", headers=m,
+                                  json=reason)).status_code == 403
+        # Someone of another community is, to this manager, an unknown id (issue 16).
+        assert (await client.post(f"/api/members/{outsider.id}/deactivate", headers=m, json=reason)).status_code == 404
+        r = await client.post(f"/api/members/{both.id}/deactivate", headers=m, json={"reason": ""})
+        assert r.status_code in (400, 422)
+    assert [tuple(x) for x in await pool.fetch(states, people)] == before
     assert (await client.post(f"/api/members/{both.id}/deactivate", headers=admin.headers, json=reason)).status_code == 200
-    r = await client.post(f"/api/members/{both.id}/deactivate", headers=m, json={"reason": ""})
-    assert r.status_code in (400, 422)
 
 
 async def test_member_detail_and_statement_for_their_manager_only(client, world):

@@ -10,6 +10,7 @@ import zxingcpp
 from PIL import Image
 
 from tests.conftest import appoint
+from tests.snapshot import unchanged
 from tests.people.test_joining import activity
 
 
@@ -109,19 +110,25 @@ async def test_a_batch_of_thirty_cards_prints_on_three_pages_whose_qr_codes_work
         assert preview.status_code == 200 and preview.json()["kind"] == "member"
 
 
-async def test_cards_only_for_members_of_the_managers_community(client, world):
+async def test_cards_only_for_members_of_the_managers_community(client, world, pool):
     a, b = await world.community("A"), await world.community("B")
     outsider = await world.member(b, "外人")
-    r = await client.get(f"/api/communities/{a.id}/member-cards.pdf", headers=a.manager.headers,
-                         params={"user_ids": str(outsider.id)})
-    assert r.status_code == 403
-    r = await client.get(f"/api/communities/{a.id}/member-cards.pdf", headers=a.manager.headers,
-                         params={"user_ids": "1,x"})
-    assert r.status_code == 422
-    r = await client.post(f"/api/communities/{a.id}/members/{outsider.id}/card", headers=a.manager.headers)
-    assert r.status_code == 403
-    r = await client.post(f"/api/communities/{a.id}/residents", headers=b.manager.headers, json={"name": "王"})
-    assert r.status_code == 403
+    cards = "select code, revoked_at from codes where kind = 'member' and target_id = $1 order by code"
+    before = [tuple(x) for x in await pool.fetch(cards, outsider.id)]
+    residents = "select count(*) from resident_profiles where community_id = $1"
+    async with unchanged(pool, people=[outsider.id, a.manager.id, b.manager.id], communities=[a.id, b.id]):
+        r = await client.get(f"/api/communities/{a.id}/member-cards.pdf", headers=a.manager.headers,
+                             params={"user_ids": str(outsider.id)})
+        assert r.status_code == 403
+        r = await client.get(f"/api/communities/{a.id}/member-cards.pdf", headers=a.manager.headers,
+                             params={"user_ids": "1,x"})
+        assert r.status_code == 422
+        r = await client.post(f"/api/communities/{a.id}/members/{outsider.id}/card", headers=a.manager.headers)
+        assert r.status_code == 403
+        r = await client.post(f"/api/communities/{a.id}/residents", headers=b.manager.headers, json={"name": "王"})
+        assert r.status_code == 403
+    assert [tuple(x) for x in await pool.fetch(cards, outsider.id)] == before  # no card issued or revoked
+    assert await pool.fetchval(residents, a.id) == 0
 
 
 async def test_finding_7_printing_cards_is_audited_says_what_it_issued_and_renders_off_the_loop(

@@ -12,6 +12,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from domain.core import clock
+from tests.snapshot import unchanged
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -183,11 +184,13 @@ async def test_a_photo_just_under_10_mb_is_accepted(client, world):
     assert filed.status_code == 201, filed.text
 
 
-async def test_only_couriers_of_a_grid_file_reports(client, world):
+async def test_only_couriers_of_a_grid_file_reports(client, world, pool):
     community = await world.community()
     volunteer = await world.member(community, role="volunteer")
-    answer = await file_report(client, volunteer, kind="civility")
-    assert answer.status_code == 403 and answer.json()["error"] == "forbidden"
+    async with unchanged(pool, people=[volunteer.id], communities=[community.id]):
+        answer = await file_report(client, volunteer, kind="civility")
+        assert answer.status_code == 403 and answer.json()["error"] == "forbidden"
+    assert await pool.fetchval("select count(*) from reports where courier_id = $1", volunteer.id) == 0
     unauthenticated = await client.post("/api/reports", files=form(kind="civility", text="hi"))
     assert unauthenticated.status_code == 401
 
@@ -334,7 +337,7 @@ async def test_a_manager_of_another_community_cannot_see_or_review(client, world
     assert await balance(client, courier) == 0
 
 
-async def test_nobody_reviews_their_own_report(client, world):
+async def test_nobody_reviews_their_own_report(client, world, pool):
     community = await world.community()
     manager_as_courier = community.manager
     admin = await world.actor(await world.admin())
@@ -342,8 +345,10 @@ async def test_nobody_reviews_their_own_report(client, world):
     async with world.pool.acquire() as conn:
         await orgs.add_member(conn, admin, community.grid_id, manager_as_courier.id, "courier")
     report = (await file_report(client, manager_as_courier, kind="civility")).json()
-    answer = await client.post(f"/api/reports/{report['id']}/verify", headers=manager_as_courier.headers)
-    assert answer.status_code == 403
+    async with unchanged(pool, people=[manager_as_courier.id], communities=[community.id]):  # no points
+        answer = await client.post(f"/api/reports/{report['id']}/verify", headers=manager_as_courier.headers)
+        assert answer.status_code == 403
+    assert await pool.fetchval("select state from reports where id = $1", report["id"]) == "pending"
 
 
 # ---- the courier's own summary ------------------------------------------------------------------
