@@ -239,7 +239,7 @@ async def test_wechat_is_offered_only_when_configured(client):
     assert r.status_code == 404
 
 
-async def test_wechat_binds_only_an_openid_the_server_exchanged(client, world, pool, fake_wechat):
+async def test_finding_7_wechat_binds_only_an_openid_the_server_exchanged(client, world, pool, fake_wechat):
     assert (await client.get("/api/auth/wechat")).json() == {"enabled": True}
     person = await world.person("老用户")
     openid = f"o-forged-{person.id}"
