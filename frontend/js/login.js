@@ -11,7 +11,7 @@ const forms = {
   login: document.getElementById("login-form"),
   register: document.getElementById("register-form"),
   reset: document.getElementById("reset-form"),
-  wechat: document.getElementById("wechat-form"),
+  wechat: document.getElementById("register-form"),  // the WeChat step is the register form, trimmed
   consent: document.getElementById("consent-form"),
 };
 const tabList = document.querySelector(".tabs");
@@ -61,14 +61,42 @@ export function safeNext(raw = new URLSearchParams(location.search).get("next"))
   }
 }
 
-function show(mode, { focus = false } = {}) {
-  for (const [name, form] of Object.entries(forms)) {
-    const active = name === mode;
-    form.hidden = !active;
-    if (!tabs[name]) continue;
-    tabs[name].setAttribute("aria-selected", String(active || (name === "login" && mode === "reset")));
-    tabs[name].tabIndex = active ? 0 : -1;
+/** The register form as the WeChat step: no password (WeChat signs in), a name only for a new phone,
+ *  its own heading and button; not a tab panel then (the tabs are hidden). */
+function wechatStep(on) {
+  const form = forms.register;
+  document.getElementById("wechat-intro").hidden = !on;
+  const password = document.getElementById("register-password");
+  document.getElementById("register-password-field").hidden = on;
+  password.disabled = on;  // neither required nor sent
+  document.getElementById("register-name").required = !on;
+  document.getElementById("register-switch").hidden = on;
+  for (const [id, key] of [["register-name-label", on ? "login.wechat_name" : "login.name"],
+    ["register-submit", on ? "login.wechat_submit" : "login.submit_register"]]) {
+    const element = document.getElementById(id);
+    element.dataset.i18n = key;
+    element.textContent = t(key);
   }
+  if (on) {
+    form.removeAttribute("role");
+    form.setAttribute("aria-labelledby", "wechat-title");
+  } else {
+    form.setAttribute("role", "tabpanel");
+    form.setAttribute("aria-labelledby", "tab-register");
+  }
+}
+
+let shown = "login";  // the form on the page: "wechat" is the register form as the WeChat step
+
+function show(mode, { focus = false } = {}) {
+  shown = mode;
+  for (const form of new Set(Object.values(forms))) form.hidden = form !== forms[mode];
+  for (const [name, tab] of Object.entries(tabs)) {
+    const active = name === mode || (name === "login" && mode === "reset");
+    tab.setAttribute("aria-selected", String(active));
+    tab.tabIndex = name === mode ? 0 : -1;
+  }
+  wechatStep(mode === "wechat");
   tabList.hidden = mode === "wechat" || mode === "consent";
   const hash = mode === "login" ? "" : `#${mode}`;
   history.replaceState(null, "", location.pathname + location.search + hash);
@@ -91,7 +119,7 @@ for (const button of document.querySelectorAll("[data-switch]")) {
 /** Mark every empty required field; true when all are filled. */
 function checkRequired(form) {
   let ok = true;
-  for (const input of form.querySelectorAll("[required]")) {
+  for (const input of form.querySelectorAll("[required]:not(:disabled)")) {
     if (input.value.trim() === "") {
       showError({ message: t("error.required") }, form, input.name);
       ok = false;
@@ -231,9 +259,8 @@ async function remember() {
 }
 
 forms.login.addEventListener("submit", (event) => submit(event, "login"));
-forms.register.addEventListener("submit", (event) => submit(event, "register"));
+forms.register.addEventListener("submit", (event) => submit(event, shown === "wechat" ? "wechat" : "register"));
 forms.reset.addEventListener("submit", (event) => submit(event, "reset"));
-forms.wechat.addEventListener("submit", (event) => submit(event, "wechat"));
 forms.consent.addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.currentTarget;

@@ -56,21 +56,24 @@ def test_a_new_resident_signs_in_with_wechat_after_proving_the_phone_once(live_s
             button.click()
             # WeChat (the fake) came back with a code; the server exchanged it; the phone is asked once.
             page.wait_for_url("**/login.html#wechat")
-            page.locator("#wechat-form").wait_for()
+            # The register form serves as this step (one form, issue 33): no password, the tabs hidden.
+            page.locator("#register-form #wechat-title", has_text="验证手机号").wait_for()
+            assert page.locator("#register-password").is_hidden() and page.locator(".tabs").is_hidden()
+            assert page.locator("#register-form button[type=submit]").inner_text() == "验证并登录"
             assert not page.locator("#login-form").is_visible()
-            page.fill("#wechat-phone", phone)
-            page.click("#wechat-form .code-send")
-            page.locator("#wechat-form .code-note", has_text="验证码已发送").wait_for()
-            page.fill("#wechat-code", sms_code(phone))
-            page.fill("#wechat-name", "微信居民")
-            page.click("#wechat-form summary")  # the notice, read before ticking
-            page.locator("#wechat-form .notice-text", has_text="个人信息保护告知书").wait_for()
+            page.fill("#register-phone", phone)
+            page.click("#register-form .code-send")
+            page.locator("#register-form .code-note", has_text="验证码已发送").wait_for()
+            page.fill("#register-code", sms_code(phone))
+            page.fill("#register-name", "微信居民")
+            page.click("#register-form summary")  # the notice, read before ticking
+            page.locator("#register-form .notice-text", has_text="个人信息保护告知书").wait_for()
             screenshot(page, "reach-wechat-bind-360")
-            page.click("#wechat-form button[type=submit]")
+            page.click("#register-form button[type=submit]")
             # Not ticked: refused on the page, nothing sent.
-            page.locator("#wechat-form", has_text="请先阅读并勾选同意").wait_for()
-            page.check("#wechat-consent")
-            page.click("#wechat-form button[type=submit]")
+            page.locator("#register-form", has_text="请先阅读并勾选同意").wait_for()
+            page.check("#register-consent")
+            page.click("#register-form button[type=submit]")
             page.wait_for_url(f"{live_server}/")
             me = _me(page)
             assert me and me["name"] == "微信居民" and me["phone"] == phone
