@@ -50,19 +50,23 @@ async def tree(conn: asyncpg.Connection, viewer: Actor) -> Tree:
     if not viewer.is_admin and not viewer.manages:
         raise DomainError("forbidden", details={"why": "managers and admins only"})
     scope = None if viewer.is_admin else sorted(viewer.manages)
-    # Member counts in one pass over org_members: a grid counts its couriers, a community everyone in
-    # it or its grids (a per-org subquery made the admin's tree of a whole city quadratic).
+    # Member counts in one pass over the members of the orgs shown: a grid counts its couriers, a
+    # community everyone in it or its grids (a per-org subquery made the admin's tree of a whole city
+    # quadratic; counting the whole city's org_members for one community's manager took 185 ms of
+    # PostgreSQL CPU in a city of 300,000, issue 37).
     rows = await conn.fetch(
-        """with placed as (
+        """with shown as (
+               select o.id, o.kind, o.name, o.parent_id, o.created_at from orgs o
+               where $1::bigint[] is null or o.id = any($1) or (o.kind = 'grid' and o.parent_id = any($1))),
+           placed as (
                select m.user_id, m.org_id, case when x.kind = 'grid' then x.parent_id else x.id end as community_id
-               from org_members m join orgs x on x.id = m.org_id),
+               from shown x join org_members m on m.org_id = x.id),
            counts as (
                select org_id as id, count(distinct user_id) as n from placed where org_id <> community_id group by org_id
                union all
                select community_id, count(distinct user_id) from placed group by community_id)
            select o.id, o.kind, o.name, o.parent_id, o.created_at, coalesce(c.n, 0) as members
-           from orgs o left join counts c on c.id = o.id
-           where $1::bigint[] is null or o.id = any($1) or (o.kind = 'grid' and o.parent_id = any($1))
+           from shown o left join counts c on c.id = o.id
            order by o.id""", scope)
     ids = [r["id"] for r in rows]
     managers: dict[int, list[TreeManager]] = {}
