@@ -13,6 +13,7 @@ import pytest
 
 from domain.core import clock
 from domain.oversight import report
+from tests.checkin.test_activities import poster_code
 from tests.conftest import Community, Person, World
 from tests.conftest import appoint as invite_and_accept
 
@@ -329,10 +330,36 @@ async def test_a_hostile_run_leaves_the_audit_clean_and_the_attempts_flagged(cli
     assert after[1] == before[1]  # no attendance recorded
     assert {row[1]: row[3] for row in after[0] if row[0] == made["id"]}["points"] == 420  # under the daily limit
     assert {row[0]: row[3] for row in after[0] if row[1] == "points"}[member.id] == 0
+
+    # The time bank's pool: 50,000 minutes by one manager wait for a second person (nothing credited).
+    r = await client.post("/api/timebank/pool/credits", headers=h,
+                          json={"community_id": c.id, "minutes": 50_000, "reason": "拨入"})
+    assert r.status_code == 202, r.text
+    assert (await client.get("/api/timebank/pool", headers=h, params={"community_id": c.id})).json()["balance"] == 0
+    # Finding 3: a queued check-in dated 55 minutes back, the close's automatic check-out, then a
+    # check-out scan "from 5 s ago": held on the review list, nothing credited.
+    poster = await poster_code(pool, small["id"])
+    r = await client.post("/api/scans", headers=member.headers, json={
+        "code": poster, "nonce": "hostile-in", "scanned_at": (T0 - timedelta(minutes=55)).isoformat()})
+    assert r.json()["action"] == "checked_in" and r.json()["details"]["held"] == ["delayed"], r.text
+    assert (await client.post(f"/api/activities/{small['id']}/close", headers=h)).status_code == 200
+    clock.advance(timedelta(seconds=10))
+    r = await client.post("/api/scans", headers=member.headers, json={
+        "code": poster, "nonce": "hostile-out", "intent": "check_out",
+        "scanned_at": (clock.now() - timedelta(seconds=5)).isoformat()})
+    assert r.json()["action"] == "checked_out" and (r.json()["points"], r.json()["minutes"]) == (0, 0), r.text
+    assert await balance(client, member) == 0
+
     async with pool.acquire() as conn:
-        assert await report.report(conn, [c.id]) == {}
+        assert await report.report(conn, [c.id]) == {}  # `linli audit`
+    assert await world.ledger_problems() == {}          # `linli ledger check`
     assert await flags_about(client, street, c, c.manager) >= {
         "large_terms", "policy_loosen", "daily_limit", "own_resident_redemption", "velocity"}
+    # Everything held waits in the street's queue, with its maker: nothing was decided by the maker alone.
+    held = (await client.get("/api/held", headers=street.headers, params={"community_id": c.id})).json()["items"]
+    assert {i["kind"] for i in held} >= {"activity", "mark", "policy", "adjustment", "redemption", "pool_credit",
+                                         "presence"}
+    assert all(i["can_decide"] for i in held if i["maker"] and i["maker"]["id"] == c.manager.id)
     # The manager sees the flags about them too, but cannot dismiss them; the street manager can.
     mine = (await client.get("/api/manager-flags", headers=h, params={"community_id": c.id})).json()["items"]
     assert mine and not any(f["can_dismiss"] for f in mine)
