@@ -30,7 +30,8 @@ const state = {
 
 function reportItem(report) {
   const meta = [report.place, fmtTime(report.created_at)].filter(Boolean).join(" · ");
-  return h("li", { class: "report-item", dataset: { id: report.id, state: report.state } },
+  return h("li", { class: "report-item", id: `report-${report.id}`, tabindex: "-1",
+    dataset: { id: report.id, state: report.state } },
     h("div", { class: "report-body" },
       h("div", { class: "report-head" },
         kindTag(report.kind), stateBadge(report)),
@@ -101,8 +102,33 @@ function openForm(kind) {
   form.scrollIntoView({ block: "start" });
 }
 
+/** A message's link (#report-<id>, issue 33) lands where to act: a report sent back opens the form
+ *  again with its words, place and the reason, to add what was missing and send it as a new report;
+ *  any other report is shown and focused in "my reports". */
+async function openFromLink() {
+  const id = Number(/^#report-(\d+)$/.exec(location.hash)?.[1]);
+  if (!id) return;
+  let report = state.summary.recent.find((r) => r.id === id);
+  if (!report) report = (await api("GET", "/api/reports?mine=true&limit=100")).items.find((r) => r.id === id);
+  if (!report) return;
+  if (report.state === "rejected") {
+    openForm(report.kind);
+    $("text").value = report.text;
+    $("text-count").textContent = String(report.text.length);
+    $("place").value = report.place ?? "";
+    $("form-again").hidden = false;
+    $("form-again").textContent = t("courier.again", { reason: report.reject_reason });
+    return;
+  }
+  const item = document.getElementById(`report-${id}`);
+  item?.classList.add("is-linked");
+  item?.scrollIntoView({ block: "center" });
+  item?.focus();
+}
+
 function closeForm() {
   const form = $("report-form");
+  $("form-again").hidden = true;
   form.reset();
   clearErrors(form);
   setPhoto(null);
@@ -412,6 +438,7 @@ async function start() {
   await renderOutbox().catch(() => {});
   try {
     await loadSummary();
+    await openFromLink();
   } catch (err) {
     handlePageError(err, $("loading"), start);
     return;

@@ -8,6 +8,7 @@ import threading
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from PIL import ExifTags, Image, ImageDraw
 
 from domain.people import auth, orgs
@@ -279,4 +280,68 @@ def test_manager_sees_a_likely_duplicate_and_rejects_it_with_a_reason_the_courie
     shot_of(page.locator("#mine"), "reports-courier-rejected-360")
     courier_context.close()
     context.close()
+    assert not errors, errors
+
+
+LARGE_TEXT = "localStorage.setItem('linli.large_text', 'on')"  # 大字模式, as the header's switch leaves it
+
+
+def no_sideways_scroll(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "the page scrolls sideways"
+
+
+def test_the_couriers_messages_open_the_report_and_the_form_in_large_text(live_server, database_url, browser):
+    """Issue 33, the courier's journey: a verified report and a rejected one each reach the inbox; the
+    first opens the report in 我的上报, the second opens the form again with its words and the reason,
+    to add what was missing and send it. At 360 px in large text nothing runs off the screen."""
+    grid = build_grid(database_url)
+    courier, manager = grid["courier"], grid["manager"]
+    filed = {}
+    for name, text in (("kept", "帮助独居老人搬运煤气罐到五楼"), ("sent_back", "楼道里有杂物")):
+        answer = httpx.post(f"{live_server}/api/reports", headers=courier.headers, files={
+            "kind": (None, "civility"), "text": (None, text), "place": (None, "三苏社区 5 栋")})
+        assert answer.status_code == 201, answer.text
+        filed[name] = answer.json()["id"]
+    httpx.post(f"{live_server}/api/reports/{filed['kept']}/verify", headers=manager.headers).raise_for_status()
+    httpx.post(f"{live_server}/api/reports/{filed['sent_back']}/reject", headers=manager.headers,
+               json={"reason": "请写明是哪个单元、几楼"}).raise_for_status()
+
+    errors: list[str] = []
+    context, page = phone_context(browser, live_server, courier, errors)
+    context.add_init_script(LARGE_TEXT)
+    try:
+        page.goto(f"{live_server}/messages.html")
+        page.wait_for_selector("html.large-text[data-ready]", state="attached")
+        no_sideways_scroll(page)
+        page.locator(".message-title", has_text="上报已核实").click()
+        page.wait_for_url(f"**/courier.html#report-{filed['kept']}")
+        item = page.locator(f"#report-{filed['kept']}")
+        expect(item).to_be_focused()
+        assert "is-linked" in item.get_attribute("class") and "已获得" in item.inner_text()
+        no_sideways_scroll(page)
+        shot(page, "reports33-courier-verified-large-360")
+
+        page.goto(f"{live_server}/messages.html")
+        page.locator(".message-title", has_text="上报未通过").click()
+        page.wait_for_url(f"**/courier.html#report-{filed['sent_back']}")
+        form = page.locator("#report-form")
+        form.wait_for()
+        assert page.locator("#text").input_value() == "楼道里有杂物"
+        assert page.locator("#place").input_value() == "三苏社区 5 栋"
+        assert "请写明是哪个单元、几楼" in page.locator("#form-again").inner_text()
+        expect(page.locator("#text")).to_be_focused()
+        no_sideways_scroll(page)
+        # every control of the form is a 44 px target in large text
+        small = page.evaluate("""() => [...document.querySelectorAll('#report-form button, #report-form input:not([type=file]), #report-form textarea, #report-form label.photo-pick')]
+            .filter((e) => e.offsetParent).map((e) => [e.id || e.textContent.trim(), e.getBoundingClientRect().height])
+            .filter(([, h]) => h < 44)""")
+        assert small == [], small
+        shot(page, "reports33-courier-form-again-large-360")
+        page.fill("#text", "3 单元 4 楼楼道里堆放纸箱，已劝导住户清理")
+        page.click("#submit")
+        page.locator("#mine .report-item[data-state=pending]", has_text="3 单元 4 楼").wait_for()
+        assert page.locator("#form-again").is_hidden()
+        no_sideways_scroll(page)
+    finally:
+        context.close()
     assert not errors, errors

@@ -1,6 +1,7 @@
 // The courier.* messages: English.
 // ../zh-CN/courier.js has the same keys (tests/app/test_catalogues.py).
 export default {
+  "courier.again": "Sent back last time: {reason}. Add what was missing and send it again.",
   "courier.title": "Grid reports",
   "courier.points": "Points",
   "courier.rank": "Grid rank",

@@ -1,6 +1,7 @@
 // The courier.* messages: Simplified Chinese, the default language.
 // ../en/courier.js has the same keys (tests/app/test_catalogues.py).
 export default {
+  "courier.again": "上次未通过：{reason}。请补充后重新提交。",
   "courier.title": "网格员上报",
   "courier.points": "可用积分",
   "courier.rank": "本季排名",
