@@ -245,7 +245,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, parent_id: int, name
             raise invalid("community_ids", "communities of this street")
     settles_with = served[0] if len(served) == 1 else parent.id
     async with conn.transaction():
-        partner = await partners.create(conn, actor, kind="merchant", name=name, parent_id=parent.id)
+        partner = await partners.create(conn, actor, kind="merchant", name=name, parent_id=parent.id, audited=False)
         await conn.execute(
             "insert into merchants (partner_id, address, contact_phone, category, settles_with) "
             "values ($1, $2, $3, $4, $5)", partner.id, address, phone, category, settles_with)
@@ -253,11 +253,12 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, parent_id: int, name
                            "select $1, unnest($2::bigint[])", partner.id, served)
         await conn.execute("insert into accounts (unit, kind, org_id, partner_id) values ('points', 'merchant', $1, $2)",
                            settles_with, partner.id)
-        invitation = await partners.invite(conn, actor, partner.id, phone=phone, name=owner_name, role="admin")
+        invitation = await partners.invite(conn, actor, partner.id, phone=phone, name=owner_name, role="admin",
+                                           audited=False)
         await audit.record(conn, actor, "merchant_create", community_id=served[0] if len(served) == 1 else None,
                            target=("partner", partner.id),
                            after={"name": partner.name, "category": category, "communities": served,
-                                  "settles_with": settles_with,
+                                  "settles_with": settles_with, "parent_id": parent.id,
                                   "owner_invitation": invitation.id if invitation else None}, ip=ip)
     return await get(conn, actor, partner.id)
 

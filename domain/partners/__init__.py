@@ -88,7 +88,9 @@ async def get(conn: asyncpg.Connection, actor: Actor, partner_id: int) -> Partne
 
 
 async def create(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str, parent_id: int,
-                 unit_id: int | None = None) -> Partner:
+                 unit_id: int | None = None, audited: bool = True) -> Partner:
+    """audited=False: the caller records the whole act in one audit row of its own (a merchant's
+    invitation, domain/merchants: the partner, its details and its owner's invitation are one act)."""
     if kind not in KINDS:
         raise invalid("kind", f"one of {', '.join(KINDS)}")
     name = " ".join((name or "").split())
@@ -107,9 +109,10 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str
             kind, name, parent_id, unit_id, actor.id, clock.now())
         if partner_id is None:
             raise DomainError("conflict", field="name", details={"problem": "a partner of this name or unit exists"})
-        await audit.record(conn, actor, "partner_create", community_id=_community_of(parent),
-                           target=("partner", partner_id), after={"kind": kind, "name": name, "parent_id": parent_id,
-                                                                   "unit_id": unit_id})
+        if audited:
+            await audit.record(conn, actor, "partner_create", community_id=_community_of(parent),
+                               target=("partner", partner_id), after={"kind": kind, "name": name,
+                                                                       "parent_id": parent_id, "unit_id": unit_id})
     return await get(conn, actor, partner_id)
 
 
@@ -148,8 +151,9 @@ async def staff_role(conn: asyncpg.Connection, user_id: int, partner_id: int) ->
 
 
 async def invite(conn: asyncpg.Connection, actor: Actor, partner_id: int, *, phone: str, name: str,
-                 role: str = "staff") -> PartnerInvitation | None:
-    """Invite a phone to work for the partner (the person accepts themself); None when they already do."""
+                 role: str = "staff", audited: bool = True) -> PartnerInvitation | None:
+    """Invite a phone to work for the partner (the person accepts themself); None when they already do.
+    audited=False: part of a caller's act that it audits itself (see `create`)."""
     if role not in ROLES:
         raise invalid("role", "admin or staff")
     row = await conn.fetchrow("select id, parent_id from partners where id = $1", partner_id)
@@ -172,9 +176,10 @@ async def invite(conn: asyncpg.Connection, actor: Actor, partner_id: int, *, pho
             invitation_id = await conn.fetchval(
                 """insert into partner_invitations (partner_id, user_id, role, invited_by, created_at)
                    values ($1, $2, $3, $4, $5) returning id""", partner_id, user_id, role, actor.id, clock.now())
-            await audit.record(conn, actor, "partner_invite", community_id=_community_of(parent),
-                               target=("partner", partner_id),
-                               after={"invitation_id": invitation_id, "role": role, "new_account": person is None})
+            if audited:
+                await audit.record(conn, actor, "partner_invite", community_id=_community_of(parent),
+                                   target=("partner", partner_id),
+                                   after={"invitation_id": invitation_id, "role": role, "new_account": person is None})
     return await _invitation(conn, invitation_id)
 
 

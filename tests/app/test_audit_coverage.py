@@ -90,6 +90,9 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/cases/{case_id}/votes"): "a household votes",
     ("POST", "/api/partner-invitations/{invitation_id}/answer"): "a person answers their own invitation "
                                                                  "(audited as partner_invitation_answer by the person)",
+    # merchants (issue 35)
+    ("POST", "/api/offers/{offer_id}/vouchers"): "a resident takes an offer for themself: a voucher code, nothing "
+                                                 "moves until the merchant's staff confirm it (audited as merchant_redeem)",
 }
 
 
@@ -1003,6 +1006,82 @@ CASE_ACTS = {
     ("POST", "/api/partners/{partner_id}/invitations"): _partner_invite,
 }
 MANAGER_ACTS.update(CASE_ACTS)
+
+
+# ---- merchants (issue 35): the community's merchant, its owner (who accepted), an approved offer ----
+
+async def _merchant(x: Ctx, *, offer: bool = True) -> tuple[dict, Person, int | None]:
+    owner = await x.world.person("王师傅")
+    merchant = await x.call(x.m, "POST", "/api/merchants", {
+        "parent_id": x.c.id, "name": "老王理发", "address": "幸福路12号", "contact_phone": owner.phone,
+        "owner_name": owner.name, "category": "理发"})
+    [invitation] = (await x.call(owner, "GET", "/api/partner-invitations"))["items"]
+    await x.call(owner, "POST", f"/api/partner-invitations/{invitation['id']}/answer", {"accept": True})
+    if not offer:
+        return merchant, owner, None
+    made = await x.call(owner, "POST", f"/api/merchants/{merchant['id']}/offers",
+                        {"name": "理发一次", "price_points": 20, "monthly_limit": 5, "stock": 10})
+    await x.call(x.m, "POST", f"/api/offers/{made['id']}/decision", {"approve": True})
+    return merchant, owner, made["id"]
+
+
+async def _voucher(x: Ctx, offer_id: int) -> str:
+    await x.world.fund(x.volunteer, x.c, "points", 100)
+    return (await x.call(x.volunteer, "POST", f"/api/offers/{offer_id}/vouchers"))["code"]
+
+
+async def _merchant_create(x: Ctx):
+    return x.m, ("POST", "/api/merchants", {"parent_id": x.c.id, "name": "社区小卖部", "address": "3栋",
+                                             "contact_phone": new_phone(), "owner_name": "刘姐", "category": "百货"}), \
+        "merchant_create", x.c.id
+
+
+async def _merchant_suspend(x: Ctx):
+    merchant, _, _ = await _merchant(x, offer=False)
+    return x.m, ("POST", f"/api/merchants/{merchant['id']}/suspension", {"suspended": True, "reason": "居民投诉"}), \
+        "merchant_suspend", x.c.id
+
+
+async def _merchant_offer(x: Ctx):
+    merchant, owner, _ = await _merchant(x, offer=False)
+    return owner, ("POST", f"/api/merchants/{merchant['id']}/offers",
+                   {"name": "洗剪吹", "price_points": 30, "monthly_limit": 2, "stock": 5}), "merchant_offer_create", x.c.id
+
+
+async def _merchant_offer_decide(x: Ctx):
+    merchant, owner, _ = await _merchant(x, offer=False)
+    made = await x.call(owner, "POST", f"/api/merchants/{merchant['id']}/offers",
+                        {"name": "洗剪吹", "price_points": 30, "monthly_limit": 2, "stock": 5})
+    return x.m, ("POST", f"/api/offers/{made['id']}/decision", {"approve": True}), "merchant_offer_decide", x.c.id
+
+
+async def _merchant_redeem(x: Ctx):
+    merchant, owner, offer_id = await _merchant(x)
+    code = await _voucher(x, offer_id)
+    return owner, ("POST", f"/api/merchants/{merchant['id']}/redemptions", {"code": code}), "merchant_redeem", x.c.id
+
+
+async def _merchant_refund(x: Ctx):
+    merchant, owner, offer_id = await _merchant(x)
+    done = await x.call(owner, "POST", f"/api/merchants/{merchant['id']}/redemptions",
+                        {"code": await _voucher(x, offer_id)})
+    return owner, ("POST", f"/api/merchant-redemptions/{done['id']}/refund", {"reason": "顾客退回"}), \
+        "merchant_refund", x.c.id
+
+
+async def _merchant_rate(x: Ctx):
+    return x.m, ("PUT", f"/api/orgs/{x.c.id}/merchant-rate", {"fen_per_point": 5}), "merchant_rate", x.c.id
+
+
+MANAGER_ACTS.update({
+    ("POST", "/api/merchants"): _merchant_create,
+    ("POST", "/api/merchants/{merchant_id}/suspension"): _merchant_suspend,
+    ("POST", "/api/merchants/{merchant_id}/offers"): _merchant_offer,
+    ("POST", "/api/offers/{offer_id}/decision"): _merchant_offer_decide,
+    ("POST", "/api/merchants/{merchant_id}/redemptions"): _merchant_redeem,
+    ("POST", "/api/merchant-redemptions/{redemption_id}/refund"): _merchant_refund,
+    ("PUT", "/api/orgs/{org_id}/merchant-rate"): _merchant_rate,
+})
 
 
 def test_every_mutating_operation_is_covered(app):

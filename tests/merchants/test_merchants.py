@@ -197,7 +197,7 @@ async def test_a_barber_is_invited_publishes_an_offer_and_is_paid_at_the_counter
     acts = {r["act"] for r in await pool.fetch(
         "select act from audit_log where (target_type = 'partner' and target_id = $1) or after->>'merchant_id' = $2",
         s.merchant_id, str(s.merchant_id))}
-    assert {"merchant_create", "partner_create", "partner_invite", "partner_invitation_answer", "merchant_offer_create",
+    assert {"merchant_create", "partner_invite", "partner_invitation_answer", "merchant_offer_create",
             "merchant_offer_decide", "merchant_redeem", "merchant_refund"} <= acts
     assert await world.ledger_problems() == {}
 
