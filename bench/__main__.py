@@ -32,7 +32,7 @@ DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
 README = ROOT / "bench" / "README.md"
 # Issue 24's targets. Scan ratio: scans/s over pgbench -M prepared tps, per client count.
 SCAN_RATIO_TARGETS = {8: 0.5, 32: 0.4, 64: 0.4}
-TARGETS = {"cpu_per_scan_vs_tpcb_tx": 3.0, "p99_over_mean_at_64": 2.0, "growth_ratio": 1.5, "scan_page_kb": 50.0}
+TARGETS = {"scan_vs_ledger_tx": 2.0, "scan_vs_minimal": 2.0, "cpu_per_scan_vs_tpcb_tx": 3.0, "p99_over_mean_at_64": 2.0, "growth_ratio": 1.5, "scan_page_kb": 50.0}
 
 CONFIGS = {
     "default": dict(clients=[8, 32, 64], seconds=10, warmup=1.0, pgbench_scale=10, volunteers=800, activities=40,
@@ -95,12 +95,16 @@ def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> 
         app.start()
         world = asyncio.run(checkin_load.seed(app_url, volunteers=config["volunteers"],
                                               activity_count=config["activities"]))
+        # The profile runs after the load: its pairs are set aside now, or the load takes them all.
+        reserved = config["profile_pairs"] * 2 + 60
+        profile_world = world.reserve(reserved, reserved) if "profile" not in config["skip"] else None
         log(f"app up and world seeded in {time.perf_counter() - started:.1f} s: {config['volunteers']} volunteers, "
             f"{config['activities']} activities, {len(world.checkins)} check-ins and {len(world.checkouts)} "
             f"check-outs available")
         pgbench_url = pg.database("pgbench")
         init_s = pgbench.initialise(pgbench_url, config["pgbench_scale"])
-        log(f"pgbench initialised (scale {config['pgbench_scale']}) in {init_s:.1f} s")
+        init_s += pgbench.initialise_ledger(pgbench_url)
+        log(f"pgbench initialised (scale {config['pgbench_scale']}, and the ledger-transfer tables) in {init_s:.1f} s")
         mark = asyncio.run(checkin_load.watermark(app_url))
         everything = asyncio.run(checkin_load.settle(app.base_url, app_url, world, config["warmup"] * 2))
         with_stats = asyncio.run(pg.statement_stats(app_url))
@@ -119,6 +123,20 @@ def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> 
                 bases[mode]["postgres_cpu_ms_per_tx"] = checkin_load.per_unit(bases[mode]["cpu_s"]["postgres"],
                                                                               bases[mode]["transactions"])
             base, simple = bases["prepared"], bases["simple"]
+            # The two yardsticks of issue 37: a ledger-shaped transfer in pgbench (PostgreSQL CPU), and a
+            # minimal authenticated endpoint of the same app driven by the same phones (app CPU).
+            meter = CpuMeter(postgres=pg.server_cpu).start()
+            transfer = pgbench.run_ledger(pgbench_url, clients, seconds)
+            time.sleep(PGBENCH_EXIT_SETTLE_S)
+            transfer["cpu_s"] = meter.stop()
+            transfer["postgres_cpu_ms_per_tx"] = checkin_load.per_unit(transfer["cpu_s"]["postgres"],
+                                                                       transfer["transactions"])
+            meter = CpuMeter(postgres=pg.server_cpu, app=lambda: process_group_cpu(app.pids)).start()
+            minimal = asyncio.run(checkin_load.drive_minimal(app.base_url, world, clients, seconds))
+            minimal["cpu_s"] = meter.stop()
+            minimal["app_cpu_ms_per_call"] = checkin_load.per_unit(minimal["cpu_s"]["app"], minimal["requests"])
+            minimal["postgres_cpu_ms_per_call"] = checkin_load.per_unit(minimal["cpu_s"]["postgres"],
+                                                                        minimal["requests"])
             if with_stats:
                 asyncio.run(checkin_load.reset_statement_stats(app_url))
             meter = CpuMeter(postgres=pg.server_cpu, app=lambda: process_group_cpu(app.pids)).start()
@@ -130,6 +148,10 @@ def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> 
             scans_in_step = sum(tally.outcomes.values())
             figures.update(pgbench=base, pgbench_simple=simple)
             checkin_load.add_cpu(figures, cpu, scans_in_step, base["postgres_cpu_ms_per_tx"])
+            figures.update(ledger_transfer=transfer, minimal_endpoint=minimal,
+                           postgres_cpu_vs_ledger_tx=ratio(figures["postgres_cpu_ms_per_scan"],
+                                                           transfer["postgres_cpu_ms_per_tx"]),
+                           app_cpu_vs_minimal=ratio(figures["app_cpu_ms_per_scan"], minimal["app_cpu_ms_per_call"]))
             if with_stats:
                 figures["database_time"] = asyncio.run(checkin_load.statement_stats(app_url, scans_in_step))
             levels.append(figures)
@@ -163,7 +185,7 @@ def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> 
     finally:
         app.stop()
     if "profile" not in config["skip"]:  # alone on the database, so its counters are the profile's own
-        results["profile"] = asyncio.run(profile.run(app_url, world, config["out"], pairs=config["profile_pairs"],
+        results["profile"] = asyncio.run(profile.run(app_url, profile_world, config["out"], pairs=config["profile_pairs"],
                                                      server_cpu=pg.server_cpu))
         ci, co = results["profile"]["checkin"], results["profile"]["checkout"]
         log(f"profile written to {results['profile']['file']}: check-in {ci['db_calls_per_scan']} database calls, "
@@ -207,6 +229,19 @@ def summary(results: dict) -> str:
             [[lv["clients"], lv["pgbench_tps"], lv.get("pgbench_simple_tps"), lv["ok_scans_per_s"], lv["scan_ratio"],
               lv["p50_ms"], lv["p95_ms"], lv["p99_ms"], lv.get("mean_ms"), lv["errors"], lv["load_generator_cpu"]]
              for lv in load["levels"]]))
+        parts.append("A scan against its two yardsticks (issue 37; same run, same server, same client count): the "
+                     "PostgreSQL CPU of one ledger-shaped transfer (pgbench -M prepared: lock two accounts in id "
+                     "order, update both, insert the transfer and two entries), and the app CPU of one call of a "
+                     f"minimal authenticated endpoint ({checkin_load.MINIMAL_PATH}: session, one indexed query) "
+                     "driven by the same phones; targets: x transfer <= 2, x minimal <= 2")
+        parts.append(table(
+            ["clients", "transfers/s", "PG ms/transfer", "PG ms/scan", "x transfer", "minimal calls/s",
+             "app ms/minimal", "app ms/scan", "x minimal"],
+            [[lv["clients"], lv.get("ledger_transfer", {}).get("tps"),
+              lv.get("ledger_transfer", {}).get("postgres_cpu_ms_per_tx"), lv.get("postgres_cpu_ms_per_scan"),
+              lv.get("postgres_cpu_vs_ledger_tx"), lv.get("minimal_endpoint", {}).get("requests_per_s"),
+              lv.get("minimal_endpoint", {}).get("app_cpu_ms_per_call"), lv.get("app_cpu_ms_per_scan"),
+              lv.get("app_cpu_vs_minimal")] for lv in load["levels"]]))
         check = load.get("writes_match_credits", {})
         parts.append(f"Award transfers written = credits announced: {'yes' if check.get('ok') else 'NO'}; "
                      f"linli ledger check: {'clean' if results.get('ledger_check', {}).get('clean') else 'DRIFT'}")
@@ -215,9 +250,9 @@ def summary(results: dict) -> str:
             dbt = last["database_time"]
             parts.append(f"Where the database time of a scan goes at {last['clients']} clients (pg_stat_statements): "
                          f"{dbt['db_ms_per_scan']} ms in {dbt['statements_per_scan']} statements per scan")
-            parts.append(table(["statement", "calls/scan", "ms/call", "plan share", "share"],
-                               [[t["query"][:70], t["calls_per_scan"], t["ms_per_call"], t["plan_share"], t["share"]]
-                                for t in dbt["top"][:8]]))
+            parts.append(table(["statement (> = inside a function)", "calls/scan", "ms/call", "plan share", "share"],
+                               [[("> " if t.get("nested") else "") + t["query"][:70], t["calls_per_scan"],
+                                 t["ms_per_call"], t["plan_share"], t["share"]] for t in dbt["top"][:16]]))
     prof = results.get("profile")
     if prof:
         parts.append("Where a scan's time goes (one client at a time, in-process app)")
@@ -289,6 +324,14 @@ def judge(results: dict) -> list[dict]:
                 out.append({"target": f"scan ratio >= {limit:g} x pgbench -M prepared tps at {lv['clients']} clients",
                             "measured": lv.get("scan_ratio"),
                             "verdict": verdict(lv.get("scan_ratio"), limit, at_most=False)})
+        for lv in levels:
+            out.append({"target": f"PostgreSQL CPU per scan <= {TARGETS['scan_vs_ledger_tx']:g} x a ledger transfer's "
+                                  f"at {lv['clients']} clients", "measured": lv.get("postgres_cpu_vs_ledger_tx"),
+                        "verdict": verdict(lv.get("postgres_cpu_vs_ledger_tx"), TARGETS["scan_vs_ledger_tx"],
+                                           at_most=True)})
+            out.append({"target": f"app CPU per scan <= {TARGETS['scan_vs_minimal']:g} x a minimal endpoint call's "
+                                  f"at {lv['clients']} clients", "measured": lv.get("app_cpu_vs_minimal"),
+                        "verdict": verdict(lv.get("app_cpu_vs_minimal"), TARGETS["scan_vs_minimal"], at_most=True)})
         limit = TARGETS["cpu_per_scan_vs_tpcb_tx"]
         for lv in levels:
             measured = lv.get("cpu_per_scan_vs_tpcb_tx")

@@ -78,3 +78,64 @@ def run(url: str, clients: int, seconds: int, threads: int = 2, mode: str = "pre
     figures = parse(result.stdout)
     figures.update(clients=clients, seconds=seconds, mode=mode)
     return figures
+
+
+# ---- the ledger-shaped yardstick (issue 37) -------------------------------------------------------
+#
+# One transfer as a double-entry ledger writes it (pgledger's shape): lock the two accounts in id
+# order, update both balances, insert the transfer and its two entries with the balances after. A
+# scan's credit is one such transfer plus what makes it a check-in; "PostgreSQL CPU per scan <= 2 x
+# a ledger transfer's" is the target. Its own tables in the pgbench database, 10,000 accounts.
+
+LEDGER_ACCOUNTS = 10_000
+
+LEDGER_SCHEMA = f"""
+drop table if exists bench_ledger_entries, bench_ledger_transfers, bench_ledger_accounts;
+create table bench_ledger_accounts (id bigint primary key, balance bigint not null);
+create table bench_ledger_transfers (id bigint generated always as identity primary key,
+    debit_account bigint not null references bench_ledger_accounts, credit_account bigint not null
+    references bench_ledger_accounts, amount bigint not null check (amount > 0),
+    created_at timestamptz not null default now());
+create table bench_ledger_entries (id bigint generated always as identity primary key,
+    transfer_id bigint not null references bench_ledger_transfers, account_id bigint not null
+    references bench_ledger_accounts, amount bigint not null, balance_after bigint not null,
+    created_at timestamptz not null default now());
+create index on bench_ledger_entries (account_id, id desc);
+insert into bench_ledger_accounts select g, 1000000 from generate_series(1, {LEDGER_ACCOUNTS}) g;
+"""
+
+LEDGER_SCRIPT = f"""\\set a random(1, {LEDGER_ACCOUNTS})
+\\set b 1 + (:a + random(0, {LEDGER_ACCOUNTS - 2})) % {LEDGER_ACCOUNTS}
+\\set amount random(1, 20)
+BEGIN;
+SELECT id FROM bench_ledger_accounts WHERE id IN (:a, :b) ORDER BY id FOR UPDATE;
+UPDATE bench_ledger_accounts SET balance = balance - :amount WHERE id = :a RETURNING balance AS debit_after \\gset
+UPDATE bench_ledger_accounts SET balance = balance + :amount WHERE id = :b RETURNING balance AS credit_after \\gset
+INSERT INTO bench_ledger_transfers (debit_account, credit_account, amount) VALUES (:a, :b, :amount) RETURNING id \\gset
+INSERT INTO bench_ledger_entries (transfer_id, account_id, amount, balance_after) VALUES (:id, :a, -1 * :amount, :debit_after), (:id, :b, :amount, :credit_after);
+END;
+"""
+
+
+def initialise_ledger(url: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(pgbench_path().with_name("psql")), "-q", "-v", "ON_ERROR_STOP=1", "-c", LEDGER_SCHEMA,
+                    "-c", "vacuum analyze bench_ledger_accounts", url], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def run_ledger(url: str, clients: int, seconds: int, threads: int = 2, folder: Path | None = None) -> dict:
+    """One timed run of the ledger-transfer script, -M prepared (as asyncpg talks)."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", dir=folder, delete=False) as f:
+        f.write(LEDGER_SCRIPT)
+        script = f.name
+    try:
+        result = subprocess.run([str(pgbench_path()), "-n", "-M", "prepared", "-f", script, "-c", str(clients),
+                                 "-j", str(min(threads, clients)), "-T", str(seconds), url],
+                                check=True, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        Path(script).unlink(missing_ok=True)
+    figures = parse(result.stdout)
+    figures.update(clients=clients, seconds=seconds, mode="prepared", script="ledger transfer")
+    return figures

@@ -61,6 +61,8 @@ class Postgres:
             # pg_stat_statements needs preloading: configure it, then start the server again.
             asyncio.run(self._execute("alter system set shared_preload_libraries = 'pg_stat_statements'"))
             asyncio.run(self._execute("alter system set pg_stat_statements.track_planning = on"))
+            # Statements inside PL/pgSQL functions and triggers too (issue 37: where a scan's time goes).
+            asyncio.run(self._execute("alter system set pg_stat_statements.track = 'all'"))
             self._embedded().cleanup()
             db.start_embedded(self.folder)
             self.admin_url = self._embedded().get_uri("postgres")
