@@ -58,7 +58,7 @@ function row(d) {
 async function fillPeople() {
   const community = $("community").value;
   const [people, book] = await Promise.all([
-    api("GET", `/api/communities/${community}/members?limit=200`),
+    api("GET", `/api/communities/${community}/members?limit=100`),
     api("GET", `/api/orgs/${community}/rulebook`)]);
   $("person").replaceChildren(...people.items.filter((p) => p.id !== me.id)
     .map((p) => h("option", { value: p.id }, `${withClosedNames(p.name)} ${p.phone || ""}`)));

@@ -62,7 +62,7 @@ async function renderDetail() {
   const canNominate = sel.voting && sel.my_household_id && !sel.my_household_nominated;
   $("nominate-card").hidden = !(canNominate && sel.kind === "person");
   if (canNominate && sel.kind === "person") {
-    const people = await api("GET", `/api/communities/${sel.community_id}/members?limit=200`);
+    const people = await api("GET", `/api/communities/${sel.community_id}/members?limit=100`);
     $("nominee").replaceChildren(...people.items.filter((p) => p.id !== me.id)
       .map((p) => h("option", { value: p.id }, withClosedNames(p.name))));
   }

@@ -38,7 +38,7 @@ export default {
   "sel.decide_submit": "提交决定",
   "sel.decided_ok": "已提交，等待另一位管理员确认",
   "sel.manage": "管理",
-  "sel.csv": "下载排名、投票与决定（CSV）",
+  "sel.csv": "下载排名、投票与决定表格",
   "sel.final": "公示期满，确认最终结果",
   "sel.final_ok": "结果已生效，入选者获得勋章",
   "sel.title": "{quarter}「{title}」评选",
