@@ -351,8 +351,10 @@ async def decide(conn: asyncpg.Connection, actor: Actor, report_id: int, *, appr
         await audit.record(conn, actor, "unit_report_approve" if approve else "unit_report_reject",
                            community_id=row["community_id"], target=("unit_report", report_id),
                            after={"user_id": row["user_id"], "unit_id": row["unit_id"]}, reason=reason)
+        # Declined, the message opens the form to report again (issue 33); confirmed, the page's status.
         await notify.send(conn, row["user_id"], "baodao_approved" if approve else "baodao_rejected",
-                          community_id=row["community_id"], params={"reason": reason or ""}, link="/baodao.html")
+                          community_id=row["community_id"], params={"reason": reason or ""},
+                          link="/baodao.html" if approve else "/baodao.html#baodao-form-card")
     return await _get_report(conn, report_id)
 
 

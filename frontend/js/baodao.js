@@ -56,6 +56,12 @@ async function loadMine() {
       ...record.reports.slice(0, 1).map(reportLine));
   }
   $("baodao-form-card").hidden = Boolean(open);
+  // A declined report's message links here (#baodao-form-card, issue 33): the form, ready to report again.
+  if (location.hash === "#baodao-form-card" && !open && !state.formShown) {
+    state.formShown = true;
+    $("baodao-form-card").scrollIntoView({ block: "start" });
+    $("district").focus();
+  }
   $("record").replaceChildren(...record.communities.map((c) => h("li", { class: "need-head" },
     h("span", {}, c.name), h("span", {}, `${fmtMinutes(c.minutes)} · ${t("unit.points_full", { n: fmtPoints(c.points) })}`))));
   $("record-total").textContent = t("baodao.record_total", { hours: fmtMinutes(record.minutes), points: fmtPoints(record.points) });

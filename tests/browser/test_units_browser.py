@@ -6,6 +6,7 @@ import threading
 
 import asyncpg
 import pytest
+from playwright.sync_api import expect
 
 from domain import ledger
 from domain.core import db
@@ -64,7 +65,7 @@ def build(database_url: str) -> dict:
                                           amount=amount,
                                           kind="adjustment", cause=("adjustment", community.id), reason="活动补录")
             newcomer = await person("赵强")
-            result.update(unit_admin=unit_admin, secretary=secretary, newcomer=newcomer, unit=unit.id,
+            result.update(unit_admin=unit_admin, secretary=secretary, newcomer=newcomer, unit=unit.id, manager=managers[0],
                           district=district.id, street=street.id, community=communities[0].id, grid=grid.id)
         finally:
             await conn.close()
@@ -139,3 +140,81 @@ def test_a_member_reports_through_the_page(live_server, browser, database_url):
         assert not errors, errors
     finally:
         context.close()
+
+
+LARGE_TEXT = "localStorage.setItem('linli.large_text', 'on')"  # 大字模式, as the header's switch leaves it
+
+
+def no_sideways_scroll(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "the page scrolls sideways"
+
+
+def report_in(page, world) -> None:
+    for select in ("district", "street", "community", "grid"):  # each list fills once the one above is chosen
+        page.locator(f"#{select} option[value='{world[select]}']").wait_for(state="attached")
+        page.select_option(f"#{select}", str(world[select]))
+    page.select_option("#unit", str(world["unit"]))
+    page.get_by_role("button", name="提交报到").click()
+    page.locator("#mine .badge", has_text="待社区确认").wait_for()
+
+
+def test_a_party_member_reports_in_and_hears_the_answer_in_large_text(live_server, browser, database_url):
+    """Issue 33, the 双报到 journey at 360 px in large text: 我是中共党员 is a 44 px target; the manager's
+    党员报到 tile opens the queue itself; a declined report's message opens the form to report again, a
+    confirmed one's the page that says so; nothing runs off the phone's screen."""
+    world = build(database_url)
+    member_ctx, page, errors = open_page(browser, live_server, world["newcomer"], PHONE)
+    manager_ctx, desk, manager_errors = open_page(browser, live_server, world["manager"], PHONE)
+    for context in (member_ctx, manager_ctx):
+        context.add_init_script(LARGE_TEXT)
+    try:
+        page.goto(f"{live_server}/baodao.html")
+        page.wait_for_selector("html.large-text[data-ready]", state="attached")
+        party = page.locator("label.check-line", has_text="我是中共党员")
+        assert party.bounding_box()["height"] >= 44 and page.locator("#party").bounding_box()["height"] >= 24
+        party.locator("span").click()   # the words toggle the box: the whole line is the target
+        assert not page.locator("#party").is_checked()
+        party.locator("span").click()
+        assert page.locator("#party").is_checked()
+        no_sideways_scroll(page)
+        report_in(page, world)
+        screenshot(page, "baodao33-pending-large-360")
+
+        # The manager's home: the 党员报到 tile opens the queue, not the page's top.
+        desk.goto(f"{live_server}/")
+        desk.locator(".queue-tile", has_text="党员报到").click()
+        desk.wait_for_url(f"**/baodao.html?community_id={world['community']}#queue-card")
+        row = desk.locator("#queue li", has_text="赵强")
+        row.wait_for()
+        assert row.is_visible() and desk.evaluate("document.getElementById('queue-card').getBoundingClientRect().top") < 740
+        no_sideways_scroll(desk)
+        desk.once("dialog", lambda dialog: dialog.accept("请选择您居住的网格"))
+        row.get_by_role("button", name="不通过").click()
+        row.wait_for(state="detached")
+
+        # The member hears it, and the message opens the form, ready to report again.
+        page.goto(f"{live_server}/messages.html")
+        page.locator(".message-title", has_text="报到未通过").click()
+        page.wait_for_url("**/baodao.html#baodao-form-card")
+        page.locator("#baodao-form-card").wait_for()
+        expect(page.locator("#district")).to_be_focused()
+        assert "请选择您居住的网格" in page.locator("#mine").inner_text()
+        no_sideways_scroll(page)
+        screenshot(page, "baodao33-declined-form-large-360")
+        report_in(page, world)
+
+        desk.reload()
+        row = desk.locator("#queue li", has_text="赵强")
+        row.get_by_role("button", name="确认报到").click()
+        row.wait_for(state="detached")
+        page.goto(f"{live_server}/messages.html")
+        page.locator(".message-title", has_text="报到已确认").click()
+        page.wait_for_url("**/baodao.html")
+        page.locator("#mine .badge", has_text="已报到").wait_for()
+        assert page.locator("#baodao-form-card").is_hidden()
+        no_sideways_scroll(page)
+        screenshot(page, "baodao33-confirmed-large-360")
+        assert not errors and not manager_errors, errors + manager_errors
+    finally:
+        member_ctx.close()
+        manager_ctx.close()

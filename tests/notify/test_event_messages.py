@@ -60,6 +60,7 @@ async def test_baodao_decisions_reach_the_inbox(client, world):
     assert approved["title"] == "报到已确认" and approved["link"] == "/baodao.html"
     [rejected] = await messages(client, s.b)
     assert rejected["title"] == "报到未通过" and "请到居住地社区报到" in rejected["text"]
+    assert rejected["link"] == "/baodao.html#baodao-form-card"  # the form, to report again
 
 
 async def test_the_next_person_on_the_waiting_list_hears_their_place_came_free(client, world):
