@@ -90,6 +90,10 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("POST", "/api/cases/{case_id}/votes"): "a household votes",
     ("POST", "/api/partner-invitations/{invitation_id}/answer"): "a person answers their own invitation "
                                                                  "(audited as partner_invitation_answer by the person)",
+    # recognition (issue 34)
+    ("POST", "/api/deductions/{deduction_id}/appeal"): "the person deducted appeals their own deduction",
+    ("POST", "/api/selections/{selection_id}/nominations"): "a resident nominates for their household",
+    ("POST", "/api/selections/{selection_id}/votes"): "a household votes",
     # merchants (issue 35)
     ("POST", "/api/offers/{offer_id}/vouchers"): "a resident takes an offer for themself: a voucher code, nothing "
                                                  "moves until the merchant's staff confirm it (audited as merchant_redeem)",
@@ -1081,6 +1085,93 @@ MANAGER_ACTS.update({
     ("POST", "/api/merchants/{merchant_id}/redemptions"): _merchant_redeem,
     ("POST", "/api/merchant-redemptions/{redemption_id}/refund"): _merchant_refund,
     ("PUT", "/api/orgs/{org_id}/merchant-rate"): _merchant_rate,
+})
+
+
+# ---- recognition (issue 34): the rulebook, deductions, medals, selections -------------------------
+
+async def _rulebook_in_force(x: Ctx) -> int:
+    """A community rulebook with one deduction item, approved by the admin; the item's id."""
+    book = await x.call(x.m, "POST", "/api/rulebooks", {"org_id": x.c.id, "title": "社区积分细则", "items": [
+        {"code": "D1", "kind": "deduct", "title": "乱扔垃圾", "points": 5, "clause": "居民公约第二条"}]})
+    await x.call(await x.world.admin(), "POST", f"/api/held/rulebook/{book['id']}/approve", {})
+    return book["items"][0]["id"]
+
+
+async def _rulebook_propose(x: Ctx):
+    return x.m, ("POST", "/api/rulebooks", {"org_id": x.c.id, "title": "社区积分细则", "items": [
+        {"code": "A1", "kind": "earn", "title": "志愿服务", "points": 10}]}), "rulebook_propose", x.c.id
+
+
+async def _deduction_propose(x: Ctx):
+    item = await _rulebook_in_force(x)
+    return x.m, ("POST", "/api/deductions", None, {"files": {
+        "community_id": (None, str(x.c.id)), "user_id": (None, str(x.volunteer.id)),
+        "rule_item_id": (None, str(item)), "evidence": (None, "楼道乱扔垃圾")}}), "deduction_propose", x.c.id
+
+
+async def _medal_rule(x: Ctx):
+    return x.m, ("POST", "/api/medal-rules", {"org_id": x.c.id, "kind": "hours", "threshold": 20, "name": "二十小时"}), \
+        "medal_rule", x.c.id
+
+
+async def _medal_sweep(x: Ctx):
+    return x.m, ("POST", f"/api/communities/{x.c.id}/medals/sweep", None), "medal_sweep", x.c.id
+
+
+async def _medal_revoke(x: Ctx):
+    medal = await x.pool.fetchval("insert into medals (user_id, community_id, code, name, awarded_at) "
+                                  "values ($1, $2, 'hours:10', '志愿服务10小时', now()) returning id", x.volunteer.id, x.c.id)
+    return x.m, ("POST", f"/api/medals/{medal}/revoke", {"reason": "录入有误"}), "medal_revoke", x.c.id
+
+
+async def _selection_open(x: Ctx):
+    quarter = str(ranking_rules.quarter_of(clock.now(), clock.zone()))
+    return x.m, ("POST", "/api/selections", {"community_id": x.c.id, "kind": "person", "quarter": quarter}), \
+        "selection_open", x.c.id
+
+
+async def _selection(x: Ctx, *, posted: bool) -> tuple[int, int]:
+    """A selection whose vote has ended (or whose 公示 has ended), the volunteer its one candidate."""
+    selection = await x.pool.fetchval(
+        """insert into selections (community_id, quarter, kind, title, top_n, max_votes, votes_until, state, opened_by,
+                                   opened_at)
+           values ($1, '2026Q1', 'person', '道德模范', 10, 3, $2, $3, $4, $2) returning id""",
+        x.c.id, T0 - timedelta(days=10), "posted" if posted else "open", x.m.id)
+    candidate = await x.pool.fetchval(
+        """insert into selection_candidates (selection_id, user_id, from_ranking, rank, score, chosen, choice_reason)
+           values ($1, $2, true, 1, 10, $3, $4) returning id""", selection, x.volunteer.id, posted or None,
+        "事迹突出" if posted else None)
+    if posted:
+        posting = await x.pool.fetchval(
+            """insert into postings (community_id, scope, unit, quarter, top_n, starts_at, ends_at, created_by,
+                                     created_at, selection_id)
+               values ($1, 'selection', 'points', '2026Q1', 1, $2, $3, $4, $2, $5) returning id""",
+            x.c.id, T0 - timedelta(days=9), T0 - timedelta(days=1), x.m.id, selection)
+        await x.pool.execute("update selections set posting_id = $2 where id = $1", selection, posting)
+    return selection, candidate
+
+
+async def _selection_propose(x: Ctx):
+    selection, candidate = await _selection(x, posted=False)
+    return x.m, ("POST", f"/api/selections/{selection}/decision",
+                 {"choices": [{"candidate_id": candidate, "reason": "事迹突出"}]}), "selection_propose", x.c.id
+
+
+async def _selection_final(x: Ctx):
+    selection, _ = await _selection(x, posted=True)
+    return x.m, ("POST", f"/api/selections/{selection}/final", None), "selection_final", x.c.id
+
+
+MANAGER_ACTS.update({
+    ("POST", "/api/rulebooks"): _rulebook_propose,
+    ("POST", "/api/deductions"): _deduction_propose,
+    ("POST", "/api/medal-rules"): _medal_rule,
+    ("POST", "/api/communities/{community_id}/medals/sweep"): _medal_sweep,
+    ("POST", "/api/medals/{medal_id}/revoke"): _medal_revoke,
+    ("POST", "/api/selections"): _selection_open,
+    ("POST", "/api/selections/{selection_id}/decision"): _selection_propose,
+    ("POST", "/api/selections/{selection_id}/final"): _selection_final,
 })
 
 
