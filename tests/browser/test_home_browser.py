@@ -194,3 +194,72 @@ def test_a_large_adjustment_asks_first_with_the_amount(live_server, browser, dat
         assert not errors, errors
     finally:
         context.close()
+
+
+LARGE_TEXT = "localStorage.setItem('linli.large_text', 'on')"  # 大字模式, as the header's switch leaves it
+
+# Every control on the page that someone taps, shown and smaller than 44 px high (issue 33).
+SMALL_TARGETS = """() => [...document.querySelectorAll('button, .btn, input:not([type=hidden]):not([type=file]), select, [role=tab]')]
+  .filter((e) => e.offsetParent && !e.closest('.visually-hidden'))
+  .map((e) => [e.id || e.textContent.trim().slice(0, 12), Math.round(e.getBoundingClientRect().height)])
+  .filter(([, h]) => h < 44)"""
+
+
+def test_an_elder_reads_her_hours_and_statement_in_large_text(live_server, browser, database_url):
+    """Issue 33, the elder in large text at 360 px: her 1728 banked minutes read "28小时48分", the same
+    on the home page and in 明细, each number on one line with its unit; 明细 rows stack so names are
+    not squeezed; the time bank's tabs sit apart; no control is under 44 px; nothing runs off the screen."""
+    async def build(conn, result):
+        await community_with_people(conn, result, names=("周秀英",))
+        elder, community = result["people"][0], result["community"]
+        async with conn.transaction():
+            await ledger.post(conn, unit="minutes", debit=await ledger.org_account(conn, community, "issuing", "minutes"),
+                              credit=await ledger.user_account(conn, elder.id, "minutes", community), amount=1728,
+                              kind="adjustment", cause=("adjustment", community), reason="纸质台账迁移：2019 至 2025 年社区助老服务")
+    world = run(database_url, build)
+    context, page, errors = page_for(browser, live_server, world["people"][0])
+    context.add_init_script(LARGE_TEXT)
+    # Each number with its unit on one line ("28小时" then "48分" may take two lines in a narrow box,
+    # but "小时" never leaves its 28).
+    one_line = """(e) => { const kept = [...e.querySelectorAll('.nowrap')];
+      return kept.length > 0 && kept.map((k) => k.textContent).join('') === e.textContent.trim()
+        && kept.every((k) => k.getClientRects().length === 1); }"""
+    try:
+        page.goto(f"{live_server}/")
+        page.wait_for_selector("html.large-text[data-ready]", state="attached")
+        hours = page.locator("#hours-available")
+        assert hours.inner_text() == "28小时48分" and hours.evaluate(one_line)
+        assert page.locator("#points-available").inner_text() == "300"
+        assert "积分" in page.locator("#balance-card").inner_text()     # the number has its unit label
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert page.evaluate(SMALL_TARGETS) == []
+        screenshot(page, "elder33-home-large-360")
+
+        page.goto(f"{live_server}/statement.html?unit=minutes")
+        page.wait_for_selector("html[data-ready]", state="attached")
+        entry = page.locator(".entry", has_text="纸质台账迁移")
+        entry.wait_for()
+        amount = entry.locator(".entry-amount")
+        assert "28小时48分" in amount.inner_text() and amount.evaluate(one_line)  # same format as the home page
+        # Rows stack: the words get the row's whole width, not two characters a line beside the amount.
+        widths = entry.evaluate("(e) => [e.getBoundingClientRect().width, e.querySelector('.entry-meta, .entry-note, .entry-title').getBoundingClientRect().width]")
+        assert widths[1] >= 0.9 * widths[0], widths
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert page.evaluate(SMALL_TARGETS) == []
+        screenshot(page, "elder33-statement-large-360")
+
+        page.goto(f"{live_server}/timebank.html")
+        page.wait_for_selector("html[data-ready]", state="attached")
+        tabs = page.get_by_role("tab").all()
+        boxes = [t.bounding_box() for t in tabs]
+        assert len(boxes) == 4 and all(b["height"] >= 44 for b in boxes)
+        for a, b in zip(boxes, boxes[1:]):  # apart: side by side without touching, or on the next line
+            assert a["x"] + a["width"] <= b["x"] or b["y"] >= a["y"] + a["height"] - 1, (a, b)
+        assert all(t.evaluate("(e) => e.scrollWidth <= e.clientWidth") for t in tabs)  # no label cut off
+        assert page.locator("#hours-available").inner_text() == "28小时48分"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert page.evaluate(SMALL_TARGETS) == []
+        screenshot(page, "elder33-timebank-large-360")
+        assert not errors, errors
+    finally:
+        context.close()
