@@ -357,3 +357,60 @@ async def test_only_the_parent_managers_invite_and_only_the_owner_publishes(clie
         "parent_id": s.a.street_id, "name": "街道超市", "address": "主街1号", "contact_phone": new_phone(),
         "owner_name": "陈总", "category": "百货"})
     assert set(street_wide["communities"]) >= {s.a.id, s.b.id} and street_wide["settles_with"] == s.a.street_id
+
+
+async def test_a_voucher_lasts_minutes_and_a_withdrawn_offer_or_closed_hours_redeem_nothing(client, world, pool):
+    s = await build(world, client)
+    await approve(client, s)
+    late = await voucher(client, s)
+    clock.advance(timedelta(minutes=rules.VOUCHER_MINUTES, seconds=1))
+    before = await picture(pool, s, s.resident, s.staff)
+    await refused(client, s.staff, "POST", f"/api/merchants/{s.merchant_id}/redemptions", 410, "code_expired",
+                  json={"code": late["code"]})
+    assert await picture(pool, s, s.resident, s.staff) == before
+    # The offer's hours are 08:00-20:00 Shanghai: a voucher shown at 19:55 is refused at 20:01, and at
+    # 21:00 none is given.
+    clock.freeze(T0 + timedelta(hours=9, minutes=55))
+    shown = await voucher(client, s)
+    clock.advance(timedelta(minutes=6))
+    before = await picture(pool, s, s.resident, s.staff)
+    await refused(client, s.staff, "POST", f"/api/merchants/{s.merchant_id}/redemptions", 409, "outside_window",
+                  json={"code": shown["code"]})
+    clock.freeze(T0 + timedelta(hours=11))
+    await refused(client, s.resident, "POST", f"/api/offers/{s.offer_id}/vouchers", 409, "outside_window")
+    assert await picture(pool, s, s.resident, s.staff) == before
+    clock.freeze(T0)
+    shown = await voucher(client, s)
+    # Withdrawn by the community: gone from residents, and a voucher already shown is refused.
+    withdrawn = await ok(client, s.a.manager, "POST", f"/api/offers/{s.offer_id}/decision", json={"approve": False})
+    assert withdrawn["state"] == "withdrawn"
+    assert s.offer_id not in [o["id"] for o in await ok(client, s.resident, "GET", "/api/offers")]
+    before = await picture(pool, s, s.resident, s.staff)
+    await refused(client, s.staff, "POST", f"/api/merchants/{s.merchant_id}/redemptions", 404,
+                  json={"code": shown["code"]})
+    assert await picture(pool, s, s.resident, s.staff) == before
+
+
+async def test_the_ledger_check_reads_merchant_accounts(client, world, pool):
+    """`linli ledger check` (domain/ledger/check.py) judges merchant accounts and redemptions: a
+    redemption whose points the ledger does not hold is found (written here inside a transaction that
+    is rolled back)."""
+    from domain.ledger import check as ledger_check
+    s = await build(world, client)
+    await approve(client, s)
+    await ok(client, s.staff, "POST", f"/api/merchants/{s.merchant_id}/redemptions",
+             json={"code": (await voucher(client, s))["code"]})
+    async with pool.acquire() as conn:
+        assert await ledger_check.check(conn) == {}
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute(
+                """insert into merchant_redemptions (partner_id, offer_id, offer_name, user_id, community_id, via,
+                                                     points, staff_id, redeemed_at)
+                   values ($1, $2, '理发一次', $3, $4, 'card', 200, $5, now())""",
+                s.merchant_id, s.offer_id, s.resident.id, s.a.id, s.staff.id)
+            found = await conn.fetch(ledger_check.CHECKS["merchant redemption differs from the ledger"])
+            assert [r["points"] for r in found] == [200] and found[0]["amount"] is None
+        finally:
+            await tx.rollback()
