@@ -89,6 +89,16 @@ OPERATIONS = [
     ("community_manager", "community", "/api/redemptions/counts?community_id={c}"),
     ("community_manager", "community", "/api/timebank/requests?community_id={c}"),
     ("community_manager", "community", "/api/grids/{g}/micro-grids"),
+    # The manager of a typical community (about 860 residents) of the city: a plan that walks the whole
+    # city's table to find a small community's rows shows here first (city world only).
+    ("typical_manager", "community", "/api/console/tree"),
+    ("typical_manager", "community", "/api/communities/{c7}/members?limit=50"),
+    ("typical_manager", "community", "/api/communities/{c7}/members?limit=50&q=%E5%B1%85%E6%B0%91123"),
+    ("typical_manager", "community", "/api/audit?community_id={c7}&limit=50"),
+    ("typical_manager", "community", "/api/activities?community_id={c7}"),
+    ("typical_manager", "community", "/api/communities/{c7}/dashboard"),
+    ("typical_manager", "community", "/api/rankings?scope=community&org_id={c7}"),
+    ("typical_manager", "export", "/api/communities/{c7}/members.csv"),
     ("unit_admin", "community", "/api/units?mine=true"),
     ("unit_admin", "community", "/api/units/{u}/view"),
     ("unit_admin", "community", "/api/me/need-claims"),
@@ -172,7 +182,7 @@ class Reader:
 def paths(world) -> dict:
     today = date.today()
     last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    return {"c": world.community_id, "s": world.street_id, "d": world.district_id, "g": world.grid_id,
+    return {"c7": world.typical_community_id, "c": world.community_id, "s": world.street_id, "d": world.district_id, "g": world.grid_id,
             "u": world.unit_id, "a": world.activity_id, "m": world.member_id, "month": last_month,
             "year_ago": (today - timedelta(days=365)).isoformat(), "today": today.isoformat()}
 
@@ -256,6 +266,8 @@ async def measure(app: App, world, server_cpu, *, operations=OPERATIONS, log=pri
     results = []
     try:
         for role, kind, template in operations:
+            if role not in world.logins:  # the typical community's manager: the city only
+                continue
             path = template.format(**ids)
             token = world.logins[role][0]
             result = {"role": role, "kind": kind, "operation": template, "path": path}

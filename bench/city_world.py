@@ -42,6 +42,7 @@ class CityWorld:
     url: str
     one_community: bool
     community_id: int = 0          # the large community (20,000 residents)
+    typical_community_id: int = 0  # a community of about 860 (the city only; 0 in the one-community world)
     street_id: int = 0
     district_id: int = 0
     grid_id: int = 0
@@ -267,6 +268,7 @@ async def people(conn: asyncpg.Connection, world: CityWorld) -> None:
     user = "select id from users where phone = $1"
     world.member_id = await conn.fetchval(user, "13000000007")
     manager = "select user_id from org_managers where org_id = $1"
+    world.typical_community_id = await conn.fetchval(org, "MS-C7") or 0
     persons = {
         "resident": await conn.fetchval(user, "13000000000"),
         "community_manager": await conn.fetchval(manager, world.community_id),
@@ -275,6 +277,8 @@ async def people(conn: asyncpg.Connection, world: CityWorld) -> None:
         "district_manager": await conn.fetchval(manager, world.district_id),
         "admin": await conn.fetchval(user, "13800000000"),
     }
+    if world.typical_community_id:
+        persons["typical_manager"] = await conn.fetchval(manager, world.typical_community_id)
     for role, user_id in persons.items():
         login = await auth._new_session(conn, user_id)
         world.logins[role] = (login.token, login.csrf, user_id)
