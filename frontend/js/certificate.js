@@ -55,9 +55,18 @@ function render(cert) {
     cert.volunteer_number && t("cert.volunteer_number", { number: cert.volunteer_number })].filter(Boolean);
   $("cert-identity").textContent = identity.join("　");
   $("cert-identity").hidden = identity.length === 0;
+  if (!new URLSearchParams(location.search).get("user_id")) loadHonours();
   document.title = `${t("cert.title")} · ${cert.user.name}`;
   $("loading").hidden = true;
   $("certificate").hidden = false;
+}
+
+/** Honours (issue 34): my commendations, a quarter's selection adds one once final: a line of the certificate. */
+async function loadHonours() {
+  const { commendations } = await api("GET", "/api/me/records");
+  const titles = commendations.map((c) => c.title);
+  $("cert-honours").textContent = titles.length ? t("cert.honours", { list: titles.join("、") }) : "";
+  $("cert-honours").hidden = titles.length === 0;
 }
 
 /** The latest issued certificate of mine (numbered, verifiable): its number and QR to /v/<code>. */

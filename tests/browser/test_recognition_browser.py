@@ -288,6 +288,8 @@ def test_rulebook_deduction_medal_and_a_quarters_selection_on_a_phone(live_serve
         assert "得票(户)" in csv_text and "入选" in csv_text and "张明华" in csv_text
         page = pages.open(zhang, "/card.html")
         page.locator("#medal-badges li", has_text="道德模范").wait_for()
+        page = pages.open(zhang, "/certificate.html")  # and a line on their certificate
+        page.locator("#cert-honours:not([hidden])", has_text="道德模范").wait_for()
         assert not pages.errors, pages.errors
     except Exception:  # what the last page showed, to read in the failure's output
         print("browser errors:", pages.errors)

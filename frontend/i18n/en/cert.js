@@ -5,6 +5,7 @@ export default {
   "cert.print": "Print / save as PDF",
   "cert.org": "Linli · Community time bank",
   "cert.title": "Certificate of Service Hours",
+  "cert.honours": "Honours: {list}",
   "cert.body": "This certifies that {name} took part {n} times in community volunteer activities and time-bank services, confirmed by check-in and check-out and by the people served, for a total of {h} of volunteering.",
   "cert.stars_note": "{h} hours earned in total",
   "cert.col_date": "Date",

@@ -5,6 +5,7 @@ export default {
   "cert.print": "打印 / 保存 PDF",
   "cert.org": "邻里 · 社区时间银行",
   "cert.title": "志愿服务时长证明",
+  "cert.honours": "曾获表彰：{list}",
   "cert.body": "兹证明 {name} 参加社区志愿活动和时间银行服务共 {n} 次，经签到签退和服务对象确认，累计志愿时长 {h}。特发此证，以资鼓励。",
   "cert.stars_note": "累计获得时间 {h} 小时",
   "cert.col_date": "日期",
