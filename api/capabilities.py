@@ -16,6 +16,7 @@ from litestar import Controller
 from api.controllers import activities, auth, console, home, me, orgs, privacy
 from api.controllers import areas as areas_api
 from api.controllers import cases as cases_api
+from api.controllers import clock as clock_api
 from api.controllers import certificates as certificates_api
 from api.controllers import city as city_api
 from api.controllers import corrections as corrections_api
@@ -57,7 +58,7 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
-                          *privacy.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
+                          *privacy.CONTROLLERS, *clock_api.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
     Capability("ledger", [*ledger_api.CONTROLLERS, *areas_api.CONTROLLERS], sweeps=ledger.SWEEPS,
                demo=demos.areas.seed_demo),  # areas: 通兑 and settlement (issue 19)
     Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,

@@ -87,6 +87,8 @@ async def _fresh_database(admin_url: str) -> str:
         await conn.execute("select pg_advisory_unlock(7305002)")
     finally:
         await conn.close()
+    # What a start writes from the code (the zone, the audit acts) may be newer than the template.
+    await db.migrate(_with_database(admin_url, name))
     return _with_database(admin_url, name)
 
 

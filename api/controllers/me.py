@@ -5,7 +5,7 @@ import msgspec
 from litestar import Controller, get
 
 from api.deps import page_args
-from domain import ledger
+from domain import ledger, units
 from domain.core.actor import Actor, OrgRef
 from domain.ledger import statements
 
@@ -44,12 +44,12 @@ async def load_me(conn: asyncpg.Connection, actor: Actor) -> Me:
     handles_cases = bool(await conn.fetchval("select 1 from partner_staff where user_id = $1 limit 1", actor.id))
     roles = sorted({m["role"] for m in members} | ({"manager"} if community_manager else set())
                    | ({"admin"} if actor.is_admin else set()) | ({"handler"} if handles_cases else set()))
-    levels = [r for r in manages if r["id"] not in actor.manages]
+    levels = await units.levels_of(conn, actor)  # the one answer to "which levels does this person manage"
     administers_units = bool(await conn.fetchval("select 1 from unit_admins where user_id = $1 limit 1", actor.id))
     return Me(id=actor.id, name=actor.name, phone=phone, is_admin=actor.is_admin, roles=roles,
               manages=[OrgRef(**r) for r in manages if r["id"] in actor.manages],
               memberships=[Membership(**r) for r in members], balances=await ledger.balances(conn, actor.id),
-              levels=[OrgRef(**r) for r in levels], administers_units=administers_units)
+              levels=[OrgRef(id=r["id"], name=r["name"]) for r in levels], administers_units=administers_units)
 
 
 class MeController(Controller):

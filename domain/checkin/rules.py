@@ -70,10 +70,7 @@ def next_step(state: str, checked_in_at: datetime, now: datetime, *, replay: boo
 
 def local_day(now: datetime, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
     """The local calendar day around `now`, as [start, end) instants."""
-    zone = zone or clock.zone()
-    local = now.astimezone(zone)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+    return clock.day_bounds(now, zone)
 
 
 def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone: ZoneInfo | None = None) -> str:

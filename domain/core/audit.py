@@ -24,7 +24,9 @@ from domain.core import clock
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden
 
-# Mirrors the CHECK constraint audit_log_act_check in migrations/009_audit.sql.
+# Every act an audit row may name: the one list. The database's table audit_acts (which audit_log.act
+# references) is a copy written from it at every start (`write_acts`, called by domain/core/db.py
+# `migrate`); a migration need not add an act. Acts no longer listed stay in the table for old rows.
 ACTS = frozenset({
     "adjustment", "reversal",
     "redemption_approve", "redemption_reject", "redemption_fulfil", "redemption_on_the_spot",
@@ -74,6 +76,11 @@ ACTS = frozenset({
 })
 
 
+async def write_acts(conn: asyncpg.Connection) -> None:
+    """Write ACTS into the database's audit_acts (the caller holds the migration lock)."""
+    await conn.execute("insert into audit_acts (act) select unnest($1::text[]) on conflict do nothing", sorted(ACTS))
+
+
 
 class Entry(msgspec.Struct, frozen=True):
     id: int
@@ -107,7 +114,7 @@ async def record(conn: asyncpg.Connection, actor: "Actor | int | None", act: str
                  after: object = None, reason: str | None = None, ip: str | None = None) -> int:
     """Append one audit row in the caller's transaction; returns its id."""
     if act not in ACTS:
-        raise ValueError(f"unknown audit act {act!r}: add it to audit.ACTS and to audit_acts in a migration")
+        raise ValueError(f"unknown audit act {act!r}: add it to audit.ACTS")
     if not conn.is_in_transaction():
         raise RuntimeError("audit.record must run inside the act's transaction")
     actor_id = actor if actor is None or isinstance(actor, int) else actor.id

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import asyncpg.transaction
 
-from domain.core import settings
+from domain.core import audit, clock, settings
 
 ROOT = settings.get().home
 MIGRATIONS = ROOT / "migrations"
@@ -294,6 +294,8 @@ async def migrate(url: str) -> list[str]:
                                    path.name, hashlib.sha256(sql.encode()).hexdigest())
             applied_now.append(path.name)
         await _apply_sources(conn)
+        await clock.write_zone(conn)  # the database's copy of LINLI_TZ, for its SQL
+        await audit.write_acts(conn)  # the database's copy of audit.ACTS, which audit_log's key checks
     finally:
         await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK)
         await conn.close()

@@ -122,7 +122,7 @@ CHECKS: dict[str, str] = {
                 where level.org_id in (sst.id, sst.parent_id)
                   and (select p.enabled from area_policies p
                         where p.org_id = level.org_id and p.unit = s.unit
-                          and p.starts_on <= (t.created_at at time zone (select tz from ranking_settings))::date
+                          and p.starts_on <= (t.created_at at time zone (select tz from local_zone))::date
                           and p.created_at <= t.created_at
                         order by p.starts_on desc, p.id desc limit 1))""",
 }

@@ -55,20 +55,10 @@ class Ranking(msgspec.Struct, frozen=True):
 # ---- the rankings time zone -------------------------------------------------------------------
 
 async def sync_time_zone(conn: asyncpg.Connection) -> str:
-    """Make earned_daily's day buckets follow LINLI_TZ; rebuild them (once) after a change.
-
-    The rebuild holds an exclusive lock on earned_daily, so postings (whose trigger writes to it)
-    wait for it instead of landing in the wrong time zone.
-    """
-    wanted = clock.zone().key
-    if await conn.fetchval("select tz from ranking_settings") == wanted:
-        return wanted
-    async with conn.transaction():
-        await conn.execute("lock table earned_daily in exclusive mode")
-        if await conn.fetchval("select tz from ranking_settings for update") != wanted:
-            await conn.execute("update ranking_settings set tz = $1", wanted)
-            await conn.execute("select earned_rebuild()")
-    return wanted
+    """The zone of earned_daily's day buckets, LINLI_TZ, written to the database's copy first (a test
+    may have changed it since the start; domain/core/clock.py `write_zone`)."""
+    await clock.write_zone(conn)
+    return clock.zone().key
 
 
 # ---- rankings ---------------------------------------------------------------------------------
@@ -134,8 +124,8 @@ _PEOPLE_SQL = """
 _POSTED_DEDUCTIONS = """
     select d.user_id, -d.amount::bigint as earned from deductions d
      where d.state = 'posted' and $2 = 'points' and d.community_id = any($1::bigint[])
-       and (d.decided_at at time zone (select tz from ranking_settings))::date >= $3
-       and (d.decided_at at time zone (select tz from ranking_settings))::date < $4"""
+       and (d.decided_at at time zone (select tz from local_zone))::date >= $3
+       and (d.decided_at at time zone (select tz from local_zone))::date < $4"""
 
 _COMMUNITIES_SOURCE = """
     select e.user_id, sum(e.earned)::bigint as amount
@@ -167,8 +157,8 @@ _HOUSEHOLDS_SQL = """
            - coalesce((select sum(d.amount) from household_members hm join deductions d on d.user_id = hm.user_id
                         where hm.household_id = h.id and d.state = 'posted' and $2 = 'points'
                           and d.community_id = $1
-                          and (d.decided_at at time zone (select tz from ranking_settings))::date >= $3
-                          and (d.decided_at at time zone (select tz from ranking_settings))::date < $4),
+                          and (d.decided_at at time zone (select tz from local_zone))::date >= $3
+                          and (d.decided_at at time zone (select tz from local_zone))::date < $4),
                       0)::bigint as amount
       from households h
       left join household_members m on m.household_id = h.id

@@ -1,7 +1,7 @@
 """Pure rules behind rankings, public postings and points expiry: no database, no clock.
 
-- Quarters ("2026Q4") are half-open intervals [start, end) of local time in the rankings time zone
-  (Asia/Shanghai unless LINLI_TZ says otherwise).
+- Quarters ("2026Q4") are half-open intervals [start, end) of local time (LINLI_TZ), read by the one
+  clock (domain/core/clock.py).
 - Ties share a rank, and the next rank skips ("competition ranking": 1, 1, 3).
 - Public pages show names and phone numbers masked: 张*明, 张*, 138****1234.
 - Points expire FIFO: spending takes the oldest points first, so what is left of a balance is always
@@ -17,56 +17,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from domain.core.errors import DomainError
+from domain.core import clock
 
-# ---- quarters -----------------------------------------------------------------------------------
-
-class Quarter(msgspec.Struct, frozen=True, order=True):
-    year: int
-    q: int  # 1..4
-
-    def __str__(self) -> str:
-        return f"{self.year}Q{self.q}"
-
-    @property
-    def first_day(self) -> date:
-        return date(self.year, 3 * self.q - 2, 1)
-
-    @property
-    def end_day(self) -> date:
-        """The first day after the quarter (exclusive bound)."""
-        return date(self.year + 1, 1, 1) if self.q == 4 else date(self.year, 3 * self.q + 1, 1)
-
-    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """[start, end) as aware datetimes at local midnight."""
-        return local_midnight(self.first_day, tz), local_midnight(self.end_day, tz)
-
-    def previous(self) -> "Quarter":
-        return Quarter(self.year - 1, 4) if self.q == 1 else Quarter(self.year, self.q - 1)
-
-
-_QUARTER = re.compile(r"^(\d{4})[Qq]([1-4])$")
-
-
-def parse_quarter(text: str) -> Quarter:
-    match = _QUARTER.match((text or "").strip())
-    if not match or not 2000 <= int(match[1]) <= 2999:
-        raise DomainError("validation_failed", field="quarter", details={"problem": "like 2026Q4"})
-    return Quarter(int(match[1]), int(match[2]))
-
-
-def quarter_of(moment: datetime, tz: ZoneInfo) -> Quarter:
-    local = moment.astimezone(tz)
-    return Quarter(local.year, (local.month - 1) // 3 + 1)
-
-
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz)
-
-
-def local_day(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()
-
+# Quarters and local days are the one clock's (domain/core/clock.py); re-exported for this package.
+from domain.core.clock import Quarter, local_day, local_midnight, parse_quarter, quarter_of  # noqa: F401
 
 # ---- ranking ------------------------------------------------------------------------------------
 
@@ -179,10 +133,9 @@ def unspent_of_year(available: int, lots: Iterable[Lot], year: int) -> dict[int,
 
 def week_starts(now: datetime, tz: ZoneInfo, weeks: int = 12) -> list[date]:
     """The Mondays of the last `weeks` local weeks, oldest first, the current week last."""
-    today = local_day(now, tz)
-    this_monday = today - timedelta(days=today.weekday())
+    this_monday = clock.week_start(now, tz)
     return [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
 
 
 def month_start(now: datetime, tz: ZoneInfo) -> date:
-    return local_day(now, tz).replace(day=1)
+    return clock.month_start(now, tz)

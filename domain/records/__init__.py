@@ -80,7 +80,7 @@ class MyRecords(msgspec.Struct, frozen=True):
 
 
 def local_today() -> date:
-    return clock.now().astimezone(clock.zone()).date()
+    return clock.local_day(clock.now())
 
 
 def _text(value: str, field: str, most: int, *, empty: bool = False) -> str:

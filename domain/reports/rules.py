@@ -1,8 +1,8 @@
 """Pure rules of courier reports: kinds and their points, the daily cap, the farming check, and
-the Asia/Shanghai days and quarters they are counted in. No database, no HTTP.
+the local (LINLI_TZ) days and quarters they are counted in. No database, no HTTP.
 
 Daily cap (the documented decision): a courier earns at most `daily_cap` points per community for
-the reports they filed on one Asia/Shanghai day. Verifying a report beyond the cap still records
+the reports they filed on one local day. Verifying a report beyond the cap still records
 it as verified (the hazard was real and the manager may want it on record) but awards only what is
 left under the cap, possibly 0; the report keeps the withheld amount and the reason, so the
 manager's answer and the courier's list both say why. The day is the day the report was filed,
@@ -12,7 +12,7 @@ of several days as if it were one.
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import msgspec
 
@@ -74,24 +74,20 @@ def award(kind_points: int, earned_that_day: int, daily_cap: int) -> Award:
 
 
 def local_day(at: datetime) -> date:
-    return at.astimezone(clock.zone()).date()
+    return clock.local_day(at)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of an Asia/Shanghai calendar day, as aware datetimes."""
-    start = datetime.combine(day, time(), clock.zone())
-    return start, datetime.combine(day + timedelta(days=1), time(), clock.zone())
+    """[start, end) of a local (LINLI_TZ) calendar day, as aware datetimes."""
+    return clock.local_midnight(day), clock.local_midnight(day + timedelta(days=1))
 
 
 # ---- quarters (for the courier's rank in their grid) ---------------------------------------
 
 def quarter_of(at: datetime) -> tuple[str, datetime, datetime]:
-    """("2026Q4", start, end) of the Asia/Shanghai quarter that contains `at`."""
-    local = at.astimezone(clock.zone())
-    q = (local.month - 1) // 3 + 1
-    start = datetime(local.year, 3 * q - 2, 1, tzinfo=clock.zone())
-    end = datetime(local.year + 1, 1, 1, tzinfo=clock.zone()) if q == 4 else datetime(local.year, 3 * q + 1, 1, tzinfo=clock.zone())
-    return f"{local.year}Q{q}", start, end
+    """("2026Q4", start, end) of the local (LINLI_TZ) quarter that contains `at`."""
+    quarter = clock.quarter_of(at)
+    return (str(quarter), *quarter.bounds())
 
 
 def rank(mine: int, others: Sequence[int]) -> int:

@@ -55,10 +55,7 @@ def require_transition(current: str, target: str) -> None:
 
 def month_bounds(at: datetime) -> tuple[datetime, datetime]:
     """The local (LINLI_TZ) calendar month holding `at`, as [start, end) instants."""
-    local = at.astimezone(clock.zone())
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start, end
+    return clock.month_bounds(at)
 
 
 def check_request(*, active: bool, stock: int, quantity: int, per_person_limit: int | None,

@@ -206,7 +206,7 @@ async def served_on_card(conn: asyncpg.Connection, user_id: int, first_day: obje
         """select n.title, o.name as community_name, c.minutes, c.points, c.decided_at
            from need_claims c join community_needs n on n.id = c.need_id join orgs o on o.id = n.community_id
            where c.user_id = $1 and c.state = 'confirmed'
-             and (c.decided_at at time zone (select tz from ranking_settings))::date >= $2
-             and (c.decided_at at time zone (select tz from ranking_settings))::date < $3
+             and (c.decided_at at time zone (select tz from local_zone))::date >= $2
+             and (c.decided_at at time zone (select tz from local_zone))::date < $3
            order by c.decided_at""", user_id, first_day, end_day)
     return [dict(r) for r in rows]

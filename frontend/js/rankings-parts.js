@@ -70,20 +70,15 @@ export function quarterLabel(quarter) {
   return t("rank.quarter_label", { year: match[1], q: match[2], qzh: "一二三四"[Number(match[2]) - 1] });
 }
 
-/** The current quarter and the `count - 1` before it, newest first, in local time. */
-export function recentQuarters(count = 8, now = new Date()) {
-  let year = now.getFullYear();
-  let q = Math.floor(now.getMonth() / 3) + 1;
-  const out = [];
-  for (let i = 0; i < count; i += 1) {
-    out.push(`${year}Q${q}`);
-    q -= 1;
-    if (q === 0) {
-      q = 4;
-      year -= 1;
-    }
-  }
-  return out;
+/** The current period in the deployment's time zone (GET /api/periods/current): today, this month and
+ * quarter. Asked once when a page loads, so a phone whose clock or zone differs still offers the
+ * server's quarter (at a quarter's end the two can differ for hours). Null when it could not be read:
+ * the page's own requests then show the error. */
+export const period = await api("GET", "/api/periods/current").catch(() => null);
+
+/** The current quarter and the `count - 1` before it, newest first (the server's, at most 8). */
+export function recentQuarters(count = 8) {
+  return (period?.recent_quarters ?? []).slice(0, count);
 }
 
 /** A date (ISO) as "2026-11-26" style local day in the reader's language. */

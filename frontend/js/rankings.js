@@ -6,7 +6,7 @@ import { api, clearErrors, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
 import { fmtMinutes, fmtPoints, fmtTime, h, initPage, setBusy, withClosedNames } from "./ui.js";
 import {
-  fillCommunitySelect, fmtDay, isoDay, managedCommunities, quarterLabel, recentQuarters, remember,
+  fillCommunitySelect, fmtDay, managedCommunities, period, quarterLabel, recentQuarters, remember,
 } from "./rankings-parts.js";
 
 initPage();
@@ -237,9 +237,9 @@ async function start() {
     state.community = current;
     fillCommunitySelect($("community"), list, current);
     $("quarter").replaceChildren(...recentQuarters(8).map((q) => h("option", { value: q }, quarterLabel(q))));
-    const now = new Date();
-    $("from").value = isoDay(new Date(now.getFullYear(), Math.floor(now.getMonth() / 3) * 3, 1));
-    $("to").value = isoDay(now);
+    // The server's quarter and day (LINLI_TZ), not the phone's: they differ for hours at a boundary.
+    $("from").value = period?.quarter_starts_at.slice(0, 10) ?? "";
+    $("to").value = period?.today ?? "";
     $("page").hidden = false;
     await loadCommunity();
   } catch (err) {

@@ -174,6 +174,7 @@ TABLE = [
     # service and auth
     Op("GET", "/healthz", PUBLIC),
     Op("GET", "/readyz", PUBLIC),
+    Op("GET", "/api/periods/current", PUBLIC),  # the server's local day, month and quarter, for pages
     Op("POST", "/api/auth/register", PUBLIC, fresh={"sms_phone": "sms_register"},
        body=lambda c: {"phone": c.ids["sms_phone"], "password": "matrix-pass-1", "name": "新居民",
                        "code": _sent_code(c.ids["sms_phone"]), "consent": 1}),

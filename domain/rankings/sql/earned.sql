@@ -14,13 +14,13 @@ create or replace function earned_add(p_user bigint, p_community bigint, p_unit 
 returns void language plpgsql as $$
 begin
     insert into earned_daily (user_id, community_id, unit, day, earned)
-    values (p_user, p_community, p_unit, (p_earned_at at time zone (select tz from ranking_settings))::date, p_amount)
+    values (p_user, p_community, p_unit, (p_earned_at at time zone (select tz from local_zone))::date, p_amount)
     on conflict (community_id, unit, day, user_id)
     do update set earned = earned_daily.earned + excluded.earned;
 end $$;
 
--- The same rule as the trigger, over the whole ledger: the first fill, and the refill after a
--- change of time zone. The caller holds a lock that keeps postings out meanwhile.
+-- The same rule as earned_add, over the whole ledger: the first fill, and the refill after a change
+-- of time zone (earned_zone_changed). The caller holds a lock that keeps postings out meanwhile.
 create or replace function earned_rebuild() returns bigint language plpgsql as $$
 declare
     rows bigint;
@@ -29,7 +29,7 @@ begin
     insert into earned_daily (user_id, community_id, unit, day, earned)
     select a.user_id, o.org_id, a.unit,
            (coalesce(coalesce(r.resolved_at, r.created_at), e.created_at)
-               at time zone (select tz from ranking_settings))::date,
+               at time zone (select tz from local_zone))::date,
            sum(e.amount)
       from entries e
       join accounts a on a.id = e.account_id and a.kind = 'user'
@@ -44,3 +44,18 @@ begin
     get diagnostics rows = row_count;
     return rows;
 end $$;
+
+-- The zone changed (domain/core/clock.py `write_zone`, at a start with a new LINLI_TZ): the local days
+-- are refilled in the new zone. earned_daily is held exclusively first, so postings wait for the
+-- refill and then read the new zone (earned_add reads it in its own insert).
+create or replace function earned_zone_changed() returns trigger language plpgsql as $$
+begin
+    lock table earned_daily in exclusive mode;
+    perform earned_rebuild();
+    return null;
+end $$;
+
+-- ---- triggers ----
+drop trigger if exists local_zone_refills_earned on local_zone;
+create trigger local_zone_refills_earned after update of tz on local_zone
+    for each row when (old.tz is distinct from new.tz) execute function earned_zone_changed();
