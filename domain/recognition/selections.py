@@ -230,6 +230,12 @@ async def nominate(conn: asyncpg.Connection, actor: Actor, selection_id: int, *,
     async with conn.transaction():
         row = await _load_row(conn, selection_id, lock=True)
         household = await _voter(conn, actor, row)
+        if row["kind"] == "household" and household_id is None and user_id is not None:
+            # 最美家庭: a resident may name the household by one of its members (pages offer people)
+            household_id = await _member_household(conn, user_id, row["community_id"])
+            if household_id is None:
+                raise invalid("user_id", "a resident who lives in a household of this community")
+            user_id = None
         if (user_id is None) == (household_id is None) or (row["kind"] == "person") != (user_id is not None):
             raise invalid("user_id" if row["kind"] == "person" else "household_id",
                           "a person" if row["kind"] == "person" else "a household")

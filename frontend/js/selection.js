@@ -60,8 +60,8 @@ async function renderDetail() {
   $("vote-hint").hidden = !canVote;
   $("vote-hint").textContent = t("sel.vote_hint", { n: sel.max_votes });
   const canNominate = sel.voting && sel.my_household_id && !sel.my_household_nominated;
-  $("nominate-card").hidden = !(canNominate && sel.kind === "person");
-  if (canNominate && sel.kind === "person") {
+  $("nominate-card").hidden = !canNominate;  // a household is named by one of its members
+  if (canNominate) {
     const people = await api("GET", `/api/communities/${sel.community_id}/members?limit=100`);
     $("nominee").replaceChildren(...people.items.filter((p) => p.id !== me.id)
       .map((p) => h("option", { value: p.id }, withClosedNames(p.name))));

@@ -169,3 +169,35 @@ async def test_a_quarterly_selection_from_ranking_and_voices_to_a_final_result(c
     assert by_name["赵丽"][header.index("来源")] == "居民提名"
     assert (await client.get(f"/api/selections/{sid}/export.csv", headers=zhao.headers)).status_code == 403
     del h1
+
+
+async def test_a_household_selection_names_households_by_a_member_and_shows_party_households(client, world: World,
+                                                                                             pool):
+    """最美家庭: candidates are households; a resident nominates one by naming a member; a household
+    whose confirmed party member chose 亮身份 reads 党员户."""
+    c = await world.community("家庭社区")
+    sun, qian, zhou = [await world.member(c, n) for n in ("孙立", "钱芳", "周平")]
+    h_sun = await _household(client, c, "孙家", sun)
+    await _household(client, c, "钱家", qian)
+    h_zhou = await _household(client, c, "周家", zhou)
+    activity = await _activity(client, c, hours=2, points=10)
+    await ok(client, c.manager, "POST", f"/api/activities/{activity['id']}/attendance/mark",
+             json={"user_ids": [sun.id], "reason": "签到", "minutes": 60})
+    # 孙立 is a confirmed party member (双报到) and shows it.
+    unit = await pool.fetchval("insert into units (name, kind, parent_id, created_at) values ('街道办', 'government', $1, now()) "
+                               "returning id", c.street_id)
+    await pool.execute("insert into unit_members (unit_id, user_id, party_member, confirmed, created_at) "
+                       "values ($1, $2, true, true, now())", unit, sun.id)
+    await ok(client, sun, "PUT", "/api/me/party-identity", json={"shown": True})
+    opened = await ok(client, c.manager, "POST", "/api/selections", json={
+        "community_id": c.id, "kind": "household", "quarter": "2026Q4", "top_n": 3, "days": 2})
+    [top] = opened["candidates"]
+    assert top["household_id"] == h_sun and top["party_household"]
+    after = await ok(client, qian, "POST", f"/api/selections/{opened['id']}/nominations",
+                     json={"user_id": zhou.id, "reason": "邻里和睦，孝老爱亲"})
+    nominated = next(x for x in after["candidates"] if x["household_id"] == h_zhou)
+    assert nominated["nominated"] and not nominated["party_household"] and nominated["user_id"] is None
+    # Nobody nominates their own household.
+    r = await client.post(f"/api/selections/{opened['id']}/nominations", headers=sun.headers,
+                          json={"user_id": sun.id, "reason": "我家"})
+    assert r.status_code == 422, r.text
