@@ -107,6 +107,7 @@ async def build(url: str, *, one_community: bool, postings: int = DEFAULT_POSTIN
                         order by g returning id, code, parent_id)
             select substr(code, 5)::int as g, id, parent_id as community_id,
                    (substr(code, 5)::int / {n['communities']}) as j from x""")
+        await conn.execute("analyze c_grid")
         await conn.execute("create temp table c_grids_per as select community_id, count(*)::int as n "
                            "from c_grid group by community_id")
         # A community's own accounts, as ledger.open_community_accounts opens them.
@@ -127,6 +128,7 @@ async def build(url: str, *, one_community: bool, postings: int = DEFAULT_POSTIN
                         else 1 + (substr(phone, 3)::int - {n['big_community']}) % {n['communities'] - 1} end as k
               from x""")
         await conn.execute("alter table c_res add primary key (u)")
+        await conn.execute("analyze c_res")
         await conn.execute("""alter table c_res add column community_id bigint, add column grid_id bigint""")
         await conn.execute("""update c_res r set community_id = c.id from c_community c where c.k = r.k""")
         await conn.execute("""update c_res r set grid_id = g.id from c_grids_per p, c_grid g
@@ -212,6 +214,10 @@ async def build(url: str, *, one_community: bool, postings: int = DEFAULT_POSTIN
         t = step("audit", t)
         # Postings: award g goes to resident (g * 7919) % 300,000, every 1,000th to resident 0 (the measured
         # person); the one-community world keeps only those of community 0's residents.
+        # Fresh tables have no statistics yet (autovacuum lags on a busy machine): planned blind, the
+        # joins below ran as nested loops of sequential scans (minutes for 20,000 residents).
+        for table in ("c_res", "c_community", "accounts", "users", "org_members"):
+            await conn.execute(f"analyze {table}")
         await conn.execute("""
             create temp table c_acct as
             select r.u, a.id as acc, i.id as issuing from c_res r
@@ -328,7 +334,7 @@ balances as (
      where a.id = s.credit_account
     returning 1)
 insert into earned_daily (user_id, community_id, unit, day, earned)
-select u.user_id, i.org_id, 'points', (t.created_at at time zone (select tz from local_zone))::date,
+select u.user_id, i.org_id, 'points', (t.created_at at time zone (select tz from ranking_settings))::date,
        sum(t.amount)
   from t join accounts u on u.id = t.credit_account join accounts i on i.id = t.debit_account
  group by 1, 2, 3, 4
