@@ -334,7 +334,7 @@ balances as (
      where a.id = s.credit_account
     returning 1)
 insert into earned_daily (user_id, community_id, unit, day, earned)
-select u.user_id, i.org_id, 'points', (t.created_at at time zone (select tz from ranking_settings))::date,
+select u.user_id, i.org_id, 'points', (t.created_at at time zone (select tz from local_zone))::date,
        sum(t.amount)
   from t join accounts u on u.id = t.credit_account join accounts i on i.id = t.debit_account
  group by 1, 2, 3, 4
