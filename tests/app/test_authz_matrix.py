@@ -632,9 +632,9 @@ TABLE = [
     Op("POST", "/api/selections/{selection_id}/nominations", MEMBER, fresh={"selection_id": "selection"},
        body=lambda c: {"user_id": c.ids["target"], "reason": "热心邻里"}),
     Op("POST", "/api/selections/{selection_id}/votes", MEMBER, fresh={"selection_id": "selection"},
-       body=lambda c: {"candidate_ids": [SELECTION_CANDIDATE[c.ids["selection"]]]}),
+       body=lambda c: {"candidate_ids": [SELECTION_CANDIDATE.get(c.ids["selection"], 1)]}),
     Op("POST", "/api/selections/{selection_id}/decision", MANAGER, fresh={"selection_id": "closed_selection"},
-       body=lambda c: {"choices": [{"candidate_id": SELECTION_CANDIDATE[c.ids["selection"]], "reason": "事迹突出"}]}),
+       body=lambda c: {"choices": [{"candidate_id": SELECTION_CANDIDATE.get(c.ids["selection"], 1), "reason": "事迹突出"}]}),
     Op("POST", "/api/selections/{selection_id}/final", MANAGER, fresh={"selection_id": "posted_selection"}),
     Op("GET", "/api/selections/{selection_id}/export.csv", READER),
 ]

@@ -110,6 +110,9 @@ async def side(app):
             built.ids.setdefault(kind, 1)
         for kind in ("id_version", "guardian_version", "privacy_version"):  # notice versions (issue 36)
             built.ids.setdefault(kind, 1)
+        for kind in ("rule_item", "selection", "deduction", "medal"):  # recognition (issue 34): any id will do
+            built.ids.setdefault(kind, 1)
+        built.ids.setdefault("merchant_voucher", "x")  # merchants (issue 35): any code will do for bad input
         yield http, built, await world.admin()
 
 
