@@ -38,9 +38,12 @@ def main() -> int:
     expression, options = marker_expression(sys.argv[1:])
     narrow = f"({expression}) and " if expression else ""
     workers = os.environ.get("LINLI_TEST_WORKERS", "auto")
-    # loadgroup: tests spread one by one, except those of one xdist_group (a module whose set-up is
-    # expensive, the accessibility survey) which run in one worker, so it is built once.
-    common = [f"--randomly-seed={seed}", "--durations=30", f"-n={workers}", "--dist=loadgroup"]
+    # loadfile: a test file runs whole in one worker, so its module fixtures (a seeded world, a live
+    # server, the accessibility survey's visits) are built once. Spreading tests one by one built them
+    # in both workers, and again each time another file's tests ran in between (the survey's four
+    # minutes, twice). `xdist_group` cannot do it under pytest 9.2, whose node ids xdist 3.8 no longer
+    # rewrites. conftest puts the `heavy` files first, so the longest never starts last.
+    common = [f"--randomly-seed={seed}", "--durations=30", f"-n={workers}", "--dist=loadfile"]
     runs = [("api", ["-m", narrow + "not browser"]), ("browser", ["-m", narrow + "browser"])]
     if expression and expression.strip() == "sql":
         # No browser test is marked sql (conftest refuses one that is): collecting the whole suite in

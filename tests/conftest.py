@@ -507,4 +507,7 @@ def pytest_collection_modifyitems(config, items):
     both = [item.nodeid for item in items if item.get_closest_marker("browser") and item.get_closest_marker("sql")]
     if both:
         raise pytest.UsageError(f"browser tests run once and are never marked sql: {both}")
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # Heavy files first (after the random order, which the stable sort keeps otherwise): the workers
+    # take files in this order, and the longest file started last would leave the other worker idle.
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
+                                 item.get_closest_marker("heavy") is None))

@@ -38,9 +38,10 @@ from tests.conftest import (
     start_uvicorn,
 )
 
-# The survey visits every page as four roles in two layouts (~150 visits): about a minute alone, several
-# under load. One xdist group: the module's fixtures are built once, in one worker (`--dist loadgroup`).
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(600), pytest.mark.xdist_group("accessibility-survey")]
+# The survey visits every page as four roles in two layouts (~300 visits): minutes, the browser run's
+# longest file, so `heavy` (it starts first). `python -m tests` runs a file whole in one worker
+# (`--dist loadfile`): the module's fixtures are built once.
+pytestmark = [pytest.mark.browser, pytest.mark.heavy, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"

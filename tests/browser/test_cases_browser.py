@@ -18,7 +18,7 @@ from domain.core import clock, db
 from domain.people import auth, orgs
 from tests.conftest import ARTIFACTS, Login, new_phone
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.heavy]  # the longest journey (minutes): started first
 
 T0 = datetime(2026, 6, 2, 1, 30, tzinfo=timezone.utc)  # 09:30 in Shanghai
 
