@@ -97,11 +97,12 @@ async def my_rank(conn: asyncpg.Connection, actor: Actor, *, unit: str = "points
     out = []
     for community_id in sorted(await orgs.member_communities(conn, actor.id)):
         name = await conn.fetchval("select name from orgs where id = $1", community_id)
-        items = await rankings.compute(conn, "community", community_id, q, unit)
-        mine = next((i for i in items if i.id == actor.id), None)
+        # The top and my place, ranked by PostgreSQL (the whole ranking of a community of 20,000 came
+        # to the app for this: 42 ms of PostgreSQL and 46 ms of app CPU a call, issue 37).
+        items, _ = await rankings.compute_top(conn, "community", community_id, q, unit, top)
+        rank, amount, of = await rankings.position(conn, community_id, q, unit, actor.id)
         shown = [i if i.id == actor.id else msgspec.structs.replace(i, name=rules.mask_name(i.name))
-                 for i in items[:top]]
+                 for i in items]
         out.append(MyRank(community_id=community_id, community_name=name, quarter=str(q), unit=unit,
-                          rank=mine.rank if mine else None, amount=mine.amount if mine else 0, of=len(items),
-                          top=shown))
+                          rank=rank, amount=amount, of=of, top=shown))
     return out
