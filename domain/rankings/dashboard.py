@@ -122,29 +122,25 @@ async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: i
     month = rules.month_start(now, tz)
     first = min(mondays[0], month)
 
-    earned = await conn.fetch(
-        """select unit, day, user_id, earned from earned_daily
-           where community_id = $1 and day >= $2""", community_id, first)
+    # Summed by PostgreSQL: the rows themselves (a community of 20,000, five weeks) cost the app 47 ms
+    # of CPU per call to add up (issue 37).
+    by_week = {r["monday"]: r["issued"] for r in await conn.fetch(
+        """select date_trunc('week', day)::date as monday, sum(earned)::bigint as issued from earned_daily
+           where community_id = $1 and unit = 'points' and day >= $2 group by 1""", community_id, first)}
+    this_month = await conn.fetchrow(
+        """select count(distinct user_id) filter (where earned > 0)::int as active,
+                  coalesce(sum(earned) filter (where unit = 'points'), 0)::bigint as points,
+                  coalesce(sum(earned) filter (where unit = 'minutes'), 0)::bigint as minutes
+           from earned_daily where community_id = $1 and day >= $2""", community_id, month)
     supermarket = await ledger.org_account(conn, community_id, "supermarket", "points")
     redeemed = await _redeemed_by_day(conn, supermarket, rules.local_midnight(first, tz), tz_name)
 
     def week_of(day: date) -> date:
         return day - timedelta(days=day.weekday())
 
-    issued_by_week = {m: 0 for m in mondays}
+    issued_by_week = {m: by_week.get(m, 0) for m in mondays}
     redeemed_by_week = {m: 0 for m in mondays}
-    active: set[int] = set()
-    points_month = minutes_month = 0
-    for r in earned:
-        if r["unit"] == "points" and week_of(r["day"]) in issued_by_week:
-            issued_by_week[week_of(r["day"])] += r["earned"]
-        if r["day"] >= month:
-            if r["earned"] > 0:
-                active.add(r["user_id"])
-            if r["unit"] == "points":
-                points_month += r["earned"]
-            else:
-                minutes_month += r["earned"]
+    points_month, minutes_month = this_month["points"], this_month["minutes"]
     for day, amount in redeemed.items():
         if week_of(day) in redeemed_by_week:
             redeemed_by_week[week_of(day)] += amount
@@ -161,7 +157,7 @@ async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: i
                                  "where community_id = $1 and state = 'completed'", community_id))
     return Dashboard(
         community_id=community_id, community_name=org.name, generated_at=now, time_zone=tz_name, month_start=month,
-        active_volunteers=len(active), points_issued_month=points_month,
+        active_volunteers=this_month["active"], points_issued_month=points_month,
         points_redeemed_month=(await points_redeemed(conn, [community_id], rules.local_midnight(month, tz),
                                                      now + timedelta(microseconds=1)))[community_id],
         minutes_banked_month=minutes_month, minutes_banked_total=minutes_total,
