@@ -269,6 +269,14 @@ async def nominate(conn: asyncpg.Connection, actor: Actor, selection_id: int, *,
                                                      nominating_household, reason)
                    values ($1, $2, $3, false, $4, $5, $6)""",
                 selection_id, user_id, household_id, actor.id, household, text)
+        # The nominated are told (a household's members), with the way to the selection.
+        told = [user_id] if user_id is not None else [r["user_id"] for r in await conn.fetch(
+            "select user_id from household_members where household_id = $1", household_id)]
+        for person in told:
+            await notify.send(conn, person, "selection_open", community_id=row["community_id"],
+                              params={"quarter": row["quarter"], "title": row["title"], "why": "居民提名",
+                                      "until": row["votes_until"].astimezone(clock.zone()).strftime("%m-%d %H:%M")},
+                              link=f"/selection.html?id={selection_id}")
     return await get(conn, actor, selection_id)
 
 

@@ -146,7 +146,8 @@ function postingItem(p) {
   return h("li", { class: "posting-row" },
     h("div", { class: "posting-main" },
       h("div", {}, h("strong", {}, quarterLabel(p.quarter)), " ",
-        h("span", { class: "muted small" }, t(p.scope === "household" ? "rank.scope_household" : "rank.scope_community")),
+        h("span", { class: "muted small" }, p.title ? t("recog.posting_selection", { quarter: "", title: p.title })
+          : t(p.scope === "household" ? "rank.scope_household" : "rank.scope_community")),
         " ", statusBadge(p.status)),
       h("div", { class: "muted small" },
         h("span", { class: "nowrap" }, t("posting.period", { from: fmtDay(p.starts_at), to: fmtDay(p.ends_at) })),

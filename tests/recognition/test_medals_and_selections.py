@@ -96,6 +96,8 @@ async def test_a_quarterly_selection_from_ranking_and_voices_to_a_final_result(c
                      json={"user_id": zhao.id, "reason": "常年照顾独居老人"})
     zhao_candidate = next(x for x in after["candidates"] if x["user_id"] == zhao.id)
     assert zhao_candidate["nominated"] and zhao_candidate["reason"] == "常年照顾独居老人"
+    told = (await ok(client, zhao, "GET", "/api/me/messages/"))["items"]
+    assert any(n["kind"] == "selection_open" and n["link"] == f"/selection.html?id={sid}" for n in told)
     people = [zhang.id, li.id, wang.id, zhao.id, c.manager.id, deputy.id]
     async with unchanged(pool, people=people, communities=[c.id]):
         r = await client.post(f"/api/selections/{sid}/nominations", headers=zhang.headers,
