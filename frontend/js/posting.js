@@ -22,7 +22,7 @@ function entry(item) {
     h("span", { class: "entry-name" }, item.closed ? t("account.closed") : withClosedNames(item.name),
       item.party_household ? h("span", { class: "badge badge-accent" }, t("posting.party_household")) : null,
       ...(item.medals || []).map((m) => h("span", { class: "badge badge-info medal" }, m))),
-    h("span", { class: "entry-points" }, amountText(item.amount)));
+    posting.scope === "selection" ? null : h("span", { class: "entry-points" }, amountText(item.amount)));
 }
 
 function myAppeal(a) {
@@ -43,10 +43,10 @@ async function loadMyAppeals() {
 
 function render() {
   const ended = posting.status === "ended";
-  document.title = `${quarterLabel(posting.quarter)} ${t("posting.heading")} · ${t("app.name")}`;
+  document.title = `${quarterLabel(posting.quarter)} ${t(posting.scope === "selection" ? "posting.heading_selection" : "posting.heading")} · ${t("app.name")}`;
   $("posting-org").textContent = [posting.street_name, posting.community_name].filter(Boolean).join(" · ");
   $("posting-title").replaceChildren(h("span", { class: "posting-quarter" }, quarterLabel(posting.quarter)),
-    h("span", {}, t("posting.heading")));
+    h("span", {}, t(posting.scope === "selection" ? "posting.heading_selection" : "posting.heading")));
   $("posting-kind").textContent = posting.scope === "selection"  // a quarter's selection result (issue 34)
     ? t("posting.kind_selection", { title: posting.title })
     : t(posting.scope === "household" ? "posting.kind_household" : "posting.kind_people",

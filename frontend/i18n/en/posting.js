@@ -2,6 +2,7 @@
 // ../zh-CN/posting.js has the same keys (tests/app/test_catalogues.py).
 export default {
   "posting.heading": "Public ranking",
+  "posting.heading_selection": "Selection result",
   "posting.kind_people": "Moral model candidates · {what}",
   "posting.kind_household": "Model family candidates · {what}",
   "posting.kind_selection": "“{title}” selection result · residents may object while it is posted",

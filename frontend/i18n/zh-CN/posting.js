@@ -2,6 +2,7 @@
 // ../en/posting.js has the same keys (tests/app/test_catalogues.py).
 export default {
   "posting.heading": "积分排行公示",
+  "posting.heading_selection": "评选结果公示",
   "posting.kind_people": "道德模范候选 · {what}",
   "posting.kind_household": "最美家庭候选 · {what}",
   "posting.kind_selection": "「{title}」评选结果 · 居民可在公示期内提出异议",
