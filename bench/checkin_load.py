@@ -445,7 +445,7 @@ async def reset_statement_stats(url: str) -> None:
         await conn.close()
 
 
-async def statement_stats(url: str, scans: int, top: int = 12) -> dict:
+async def statement_stats(url: str, scans: int, top: int = 30) -> dict:
     """The app database's statements since the reset (pg_stat_statements), per scan, costliest first.
     With pg_stat_statements.track = all (the embedded server, issue 37) the statements inside the
     PL/pgSQL functions and triggers are listed too (`nested`); the totals count top-level statements
