@@ -7,8 +7,9 @@ from litestar import Request
 from litestar.datastructures import State
 
 from domain.core import settings
+from domain.core.actor import Actor
 from domain.core.errors import DomainError
-from domain.people import auth, orgs
+from domain.people import auth
 
 SESSION_COOKIE = "linli_session"
 CSRF_COOKIE = "linli_csrf"
@@ -43,7 +44,7 @@ async def current_session(request: Request, pool: asyncpg.Pool | asyncpg.Connect
     return session
 
 
-async def provide_actor(request: Request, pool: asyncpg.Pool) -> orgs.Actor:
+async def provide_actor(request: Request, pool: asyncpg.Pool) -> Actor:
     """Every handler that takes `actor` needs a live session; the rest are public.
 
     It takes `pool` (not `state`) so that Litestar resolves the two one after the other: two
@@ -52,12 +53,12 @@ async def provide_actor(request: Request, pool: asyncpg.Pool) -> orgs.Actor:
     return await actor_on(request, pool)
 
 
-async def actor_on(request: Request, conn: asyncpg.Pool | asyncpg.Connection) -> orgs.Actor:
+async def actor_on(request: Request, conn: asyncpg.Pool | asyncpg.Connection) -> Actor:
     """The acting person, read through `conn`: the pool, or the one connection a scan holds for its
     whole request (api/controllers/scans.py)."""
     session = await current_session(request, conn)
     request.scope["linli_session"] = session  # type: ignore[typeddict-unknown-key]  # for logout (ASGI extension key)
-    return orgs.Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages),
+    return Actor(session.user_id, session.name, session.is_admin, frozenset(session.manages),
                       frozenset(session.oversees))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 
 from domain.core import idempotency
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 
 
 async def respond(request: Request, actor: Actor, action: idempotency.Action,

@@ -22,6 +22,7 @@ import openpyxl
 
 from bench.server import Postgres
 from domain.core import db
+from domain.core.actor import Actor
 from domain.people import auth, imports, orgs
 
 HEADER = imports.TEMPLATE_HEADER
@@ -53,7 +54,7 @@ def as_xlsx(table: list[list]) -> bytes:
     return out.getvalue()
 
 
-async def setup(conn: asyncpg.Connection) -> tuple[orgs.Actor, int]:
+async def setup(conn: asyncpg.Connection) -> tuple[Actor, int]:
     admin_id = await auth.create_user(conn, phone="13800000000", password=None, name="管理员", is_admin=True)
     admin = await orgs.load_actor(conn, admin_id)
     district = await orgs.create_org(conn, admin, kind="district", name="东坡区", parent_id=None)

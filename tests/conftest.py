@@ -23,6 +23,7 @@ import pytest
 
 from api.app import create_app
 from domain.core import clock, db, settings
+from domain.core.actor import Actor
 from domain.people import auth, orgs
 from tests import status_contract
 
@@ -350,7 +351,7 @@ class World:
             self._admin = await self.person("管理员", admin=True)
         return self._admin
 
-    async def actor(self, person: Person) -> orgs.Actor:
+    async def actor(self, person: Person) -> Actor:
         async with self.pool.acquire() as conn:
             return await orgs.load_actor(conn, person.id)
 

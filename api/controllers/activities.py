@@ -17,8 +17,8 @@ from domain import checkin
 from domain.checkin import Attendance, MarkResult, activities, attendance, codes
 from domain.checkin.activities import Activity, ActivityPage, RotatingCode
 from domain.core import qr
+from domain.core.actor import Actor
 from domain.core.texts import Reason, ReasonIn
-from domain.people.orgs import Actor
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]

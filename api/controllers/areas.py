@@ -9,8 +9,8 @@ from litestar import Controller, Request, Response, get, put
 from litestar.params import Parameter
 
 from api.deps import client_ip
+from domain.core.actor import Actor
 from domain.ledger import areas, settlement
-from domain.people.orgs import Actor
 
 
 class PolicyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -8,9 +8,9 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import Cookie
 
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
+from domain.core.actor import Actor
 from domain.people import auth, consent, phones
 from domain.people.auth import SESSION_DAYS
-from domain.people.orgs import Actor
 
 
 class RegisterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

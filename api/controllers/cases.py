@@ -14,10 +14,10 @@ from litestar.params import Body, QueryParameter
 from api.idempotent import respond
 from domain import cases, partners
 from domain.cases import Case, CasePage, Category, FigureTable
+from domain.core.actor import Actor
 from domain.core.errors import invalid
 from domain.core.texts import ReasonIn
 from domain.partners import InvitationList, Partner, PartnerInvitation
-from domain.people.orgs import Actor
 
 CSV = "text/csv"
 NOTE_MAX_BODY = 11 * 1024 * 1024  # a photo of up to 10 MB and its form

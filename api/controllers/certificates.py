@@ -7,7 +7,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from api.deps import client_ip
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 from domain.timebank import certificates
 
 

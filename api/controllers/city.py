@@ -11,9 +11,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
 from api.deps import client_ip
+from domain.core.actor import Actor
 from domain.core.errors import invalid
 from domain.people import city, invites
-from domain.people.orgs import Actor
 
 MAX_BODY = city.MAX_BYTES + 64 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

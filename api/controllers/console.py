@@ -13,9 +13,9 @@ from litestar.response import Stream
 
 from api.deps import client_ip, page_args
 from domain.core import audit
+from domain.core.actor import Actor
 from domain.core.texts import ReasonIn
 from domain.people import console, members
-from domain.people.orgs import Actor
 
 
 class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

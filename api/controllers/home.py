@@ -5,7 +5,7 @@ from typing import Literal
 import asyncpg
 from litestar import Controller, get
 
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 from domain.rankings import workbench
 
 

@@ -15,10 +15,10 @@ from litestar.params import Body, QueryParameter
 from api.deps import client_ip, current_session, page_args
 from api.errors import lang as request_lang
 from api.idempotent import respond
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid
 from domain.core.texts import ReasonIn
 from domain.people import imports, joining, orgs, residents
-from domain.people.orgs import Actor
 
 Lang = Literal["zh", "en"]
 IMPORT_MAX_BODY = imports.MAX_BYTES + 64 * 1024

@@ -10,10 +10,10 @@ from litestar.params import QueryParameter
 
 from api.deps import client_ip, page_args
 from api.idempotent import respond
+from domain.core.actor import Actor
 from domain.core.texts import Reason, ReasonIn
 from domain.ledger import Transfer, adjustments, statements
 from domain.people import orgs
-from domain.people.orgs import Actor
 
 
 class AdjustmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

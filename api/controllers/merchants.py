@@ -12,9 +12,9 @@ from litestar import Controller, Request, Response, get, post, put
 from api.deps import client_ip
 from api.idempotent import respond
 from domain import merchants
+from domain.core.actor import Actor
 from domain.core.texts import Reason
 from domain.merchants import Merchant, MerchantRedemption, Offer, Rate, Statement, VoucherOut, VoucherPreview
-from domain.people.orgs import Actor
 
 Text60 = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
 Text100 = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]

@@ -10,9 +10,9 @@ from litestar import Controller, Request, Response, get, post, put
 from api.deps import client_ip
 from api.idempotent import respond
 from domain.checkin import MarkResult
+from domain.core.actor import Actor
 from domain.core.texts import Reason
 from domain.people import micro
-from domain.people.orgs import Actor
 
 
 class MicroGridIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

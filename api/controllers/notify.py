@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post, put
 from api.deps import page_args
 from api.errors import lang
 from domain import notify
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 
 
 class UnreadCount(msgspec.Struct):

@@ -7,9 +7,10 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 
 from api.deps import client_ip, page_args
+from domain.core.actor import Actor
 from domain.core.errors import forbidden
 from domain.people import console, invites, orgs
-from domain.people.orgs import Actor, Org, Team
+from domain.people.orgs import Org, Team
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 

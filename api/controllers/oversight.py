@@ -9,9 +9,9 @@ from litestar.params import QueryParameter
 
 from api.deps import client_ip
 from api.errors import lang as request_lang
+from domain.core.actor import Actor
 from domain.core.texts import Reason, ReasonIn
 from domain.oversight import flags, queue
-from domain.people.orgs import Actor
 
 
 class DecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

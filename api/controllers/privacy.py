@@ -7,8 +7,8 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
+from domain.core.actor import Actor
 from domain.people import privacy
-from domain.people.orgs import Actor
 
 
 class CloseIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

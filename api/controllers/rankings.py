@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, patch, post
 from litestar.params import QueryParameter
 
 from domain import rankings
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 from domain.rankings import Ranking, dashboard, households, postings
 from domain.rankings import expiry as points_expiry
 from domain.rankings.dashboard import Dashboard

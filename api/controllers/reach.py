@@ -15,9 +15,9 @@ from litestar.response import Redirect
 
 from api.controllers.auth import LoginOut, with_cookies
 from api.deps import client_ip
+from domain.core.actor import Actor
 from domain.core.errors import DomainError
 from domain.people import consent, identity, minors, privacy, wechat
-from domain.people.orgs import Actor
 
 STATE_COOKIE = "linli_wechat_state"
 TICKET_COOKIE = "linli_wechat"

@@ -12,7 +12,7 @@ from litestar.params import Body
 
 from api.deps import client_ip
 from domain.cases import prepare_photo
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 from domain.recognition import deductions, medals, rulebook, selections
 from domain.recognition.deductions import Deduction
 from domain.recognition.medals import Medal, MedalRule, SweepResult

@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 
 from domain import records
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 from domain.records import export, restore
 
 Title = Annotated[str, msgspec.Meta(max_length=100)]

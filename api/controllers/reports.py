@@ -13,8 +13,8 @@ from litestar.params import Body, QueryParameter
 from api.deps import page_args
 from api.idempotent import respond
 from domain import reports
+from domain.core.actor import Actor
 from domain.core.texts import ReasonIn
-from domain.people.orgs import Actor
 from domain.reports import CourierSummary, Report, ReportPage, ReportSettings
 
 # The photo may be up to 10 MB (domain/photos.py); the form around it adds a little. Larger bodies

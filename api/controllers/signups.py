@@ -8,7 +8,7 @@ from litestar import Controller, MediaType, Response, get, post
 
 from domain.checkin import signups
 from domain.core import clock, db, settings
-from domain.people.orgs import Actor
+from domain.core.actor import Actor
 
 
 class SignupController(Controller):

@@ -17,8 +17,8 @@ from litestar.params import Body, QueryParameter
 from api.deps import page_args
 from api.idempotent import respond
 from domain import supermarket
+from domain.core.actor import Actor
 from domain.core.texts import Reason, ReasonIn
-from domain.people.orgs import Actor
 from domain.supermarket import (
     Counts,
     Redemption,

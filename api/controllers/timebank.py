@@ -12,9 +12,9 @@ from litestar.params import QueryParameter
 from api.deps import page_args
 from api.idempotent import respond
 from domain import timebank
+from domain.core.actor import Actor
 from domain.core.texts import Reason
 from domain.ledger import Transfer
-from domain.people.orgs import Actor
 from domain.timebank.rules import STATES
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=100_000)]

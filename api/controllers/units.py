@@ -13,9 +13,9 @@ from litestar.params import Body, QueryParameter
 from api.deps import client_ip
 from api.idempotent import respond
 from domain import units
+from domain.core.actor import Actor
 from domain.core.texts import ReasonIn
 from domain.people import invites
-from domain.people.orgs import Actor
 from domain.units import needs as need_claims
 
 CSV = "text/csv"

@@ -17,10 +17,10 @@ from domain import oversight
 from domain.checkin import codes
 from domain.checkin.rules import format_window
 from domain.core import audit, clock, qr, settings
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid, not_found
 from domain.oversight import rules as oversight_rules
 from domain.people import orgs
-from domain.people.orgs import Actor
 
 STATES = ("draft", "published", "closed")
 DEFAULT_RADIUS_M = 300

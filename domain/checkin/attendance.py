@@ -11,8 +11,8 @@ import msgspec
 
 from domain.checkin import activities
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.reasons import explain
-from domain.people.orgs import Actor
 
 
 class AttendanceRow(msgspec.Struct, kw_only=True):

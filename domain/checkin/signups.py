@@ -14,9 +14,9 @@ import msgspec
 from domain import notify
 from domain.checkin import activities
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError
 from domain.people import orgs
-from domain.people.orgs import Actor
 
 
 class SignupStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,7 +5,10 @@ only the communities they were appointed to. Kept in core (not people.orgs) beca
 and every capability need it without importing the organisation tree.
 """
 
+import asyncpg
 import msgspec
+
+from domain.core.errors import forbidden
 
 
 class Actor(msgspec.Struct, frozen=True):
@@ -47,3 +50,32 @@ class OrgRef(msgspec.Struct, frozen=True):
     """An organisation (community, grid, ...) as other records show it."""
     id: int
     name: str
+
+
+# ---- who may act: the checks every capability (and the ledger) makes on an Actor ------------------
+
+def require_manager(actor: Actor, community_id: int | None) -> None:
+    if not actor.can_manage(community_id):
+        raise forbidden("not a manager of this community")
+
+
+def require_reader(actor: Actor, community_id: int | None) -> None:
+    """Read-only access to a community's figures (see Actor.reads)."""
+    if not actor.reads(community_id):
+        raise forbidden("not a manager of this community or above it")
+
+
+async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
+    """A manager of this street or district (or of one above it), or an admin."""
+    if actor.is_admin:
+        return
+    above = await conn.fetchval(
+        """select exists (select 1 from org_managers m join orgs o on o.id = $1
+                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org_id, actor.id)
+    if not above:
+        raise forbidden("not a manager of this street or district")
+
+
+def require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise forbidden("admins only")

@@ -192,7 +192,7 @@ async def csv_page(conn: asyncpg.Connection, viewer: "Actor", *, before_id: int 
     UTF-8 with BOM and a Chinese header for Excel on the first page (before_id=0), local times,
     formula-like cells quoted. Returns the bytes and the cursor of the next page (None at the end):
     the export streams every row page by page, so a year's audit needs neither a cap nor memory."""
-    from domain.rankings.rules import to_csv  # the one CSV writer of the exports (BOM, formula guard)
+    from domain.core.csv_export import to_csv  # the one CSV writer of the exports (BOM, formula guard)
     page = await entries(conn, viewer, limit=CSV_PAGE, before_id=before_id, **filters)
     rows = [[e.created_at.astimezone(clock.zone()).strftime("%Y-%m-%d %H:%M:%S"), e.act,
              e.actor_name or "", e.community_name or "", f"{e.target_type} {e.target_id or ''}".strip(),

@@ -9,11 +9,12 @@ import asyncpg
 
 from domain import cases, partners, reports
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.demo.city import PASSWORD, City
 from domain.people import auth, orgs
 
 
-async def _hazard(conn: asyncpg.Connection, city: City, manager: orgs.Actor, text: str, place: str, key: str) -> int:
+async def _hazard(conn: asyncpg.Connection, city: City, manager: Actor, text: str, place: str, key: str) -> int:
     report_id = await conn.fetchval(
         """insert into reports (courier_id, grid_id, community_id, kind, text, place, has_photo, client_key, created_at)
            select $1, $2, $3, 'hazard', $4, $5, true, $6, $7 returning id""",

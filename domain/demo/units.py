@@ -5,6 +5,7 @@ its 邻里长, 亮身份, and addresses to find a community by. Every role here 
 import asyncpg
 
 from domain import units
+from domain.core.actor import Actor
 from domain.demo.city import PASSWORD, City
 from domain.people import auth, invites, micro, orgs
 from domain.units import needs
@@ -15,7 +16,7 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     for name, address in (("三苏社区", "纱縠行南段12号"), ("裕丰社区", "裕丰路88号"), ("诗书社区", "诗书路6号")):
         await conn.execute("update orgs set address = $2 where id = $1", city.communities[name], address)
 
-    async def accepted(inviter: orgs.Actor, user_id: int, **invite) -> None:
+    async def accepted(inviter: Actor, user_id: int, **invite) -> None:
         phone = await conn.fetchval("select phone from users where id = $1", user_id)
         name = await conn.fetchval("select name from users where id = $1", user_id)
         made = await invites.invite(conn, inviter, phone=phone, name=name, **invite)

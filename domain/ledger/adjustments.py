@@ -20,6 +20,7 @@ import msgspec
 
 from domain import ledger, oversight
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.ledger import Transfer
@@ -65,7 +66,7 @@ class AdjustmentRequestPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, unit: str, amount: int,
+async def adjust(conn: asyncpg.Connection, actor: Actor, *, user_id: int, unit: str, amount: int,
                  reason: str, community_id: int | None = None, key: str | None = None,
                  ip: str | None = None) -> "Transfer | AdjustmentRequest":
     """Credit (amount > 0) or debit (amount < 0) a member from their community's issuing account;
@@ -112,7 +113,7 @@ async def adjust(conn: asyncpg.Connection, actor: orgs.Actor, *, user_id: int, u
     return result
 
 
-async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int, user_id: int, unit: ledger.Unit,
+async def _post(conn: asyncpg.Connection, actor: Actor, *, community_id: int, user_id: int, unit: ledger.Unit,
                 amount: int, reason: str, key: str | None, ip: str | None,
                 audited: tuple[str, dict] | None = None) -> Transfer:
     """Post the adjustment and its audit row (`adjustment`, or the act given in `audited`)."""
@@ -142,7 +143,7 @@ async def _post(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: in
 POLICY_FIELDS = ("threshold_points", "threshold_minutes", "daily_points", "daily_minutes")
 
 
-async def _community(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> None:
+async def _community(conn: asyncpg.Connection, actor: Actor, community_id: int) -> None:
     org = await orgs.get_org(conn, community_id)
     if org.kind != "community":
         raise not_found("community")
@@ -158,12 +159,12 @@ async def _policy(conn: asyncpg.Connection, community_id: int) -> Policy:
                   limits.daily_minutes, pending_id=pending)
 
 
-async def get_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Policy:
+async def get_policy(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Policy:
     await _community(conn, actor, community_id)
     return await _policy(conn, community_id)
 
 
-async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, *,
+async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, *,
                      threshold_points: int | None, threshold_minutes: int | None, daily_points: int | None = None,
                      daily_minutes: int | None = None, ip: str | None = None) -> Policy:
     """A manager of the community changes its thresholds and daily limits; audited with before and
@@ -192,7 +193,7 @@ async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: 
         return await _policy(conn, community_id)
 
 
-async def apply_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, after: dict[str, int], *,
+async def apply_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, after: dict[str, int], *,
                        ip: str | None = None, held_id: int | None = None) -> None:
     """Write the community's thresholds and daily limits (in the caller's transaction), audited."""
     old = await oversight.limits(conn, community_id)
@@ -227,7 +228,7 @@ async def _load_request(conn: asyncpg.Connection, request_id: int) -> Adjustment
     return _adjustment_request(await conn.fetchrow(_REQUEST_SELECT + " where r.id = $1", request_id))
 
 
-async def _request(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, user_id: int, unit: str,
+async def _request(conn: asyncpg.Connection, actor: Actor, community_id: int, user_id: int, unit: str,
                    amount: int, reason: str, threshold: int, *, ip: str | None,
                    why: str = "threshold") -> AdjustmentRequest:
     async with conn.transaction():
@@ -242,7 +243,7 @@ async def _request(conn: asyncpg.Connection, actor: orgs.Actor, community_id: in
         return await _load_request(conn, request_id)
 
 
-async def _decidable(conn: asyncpg.Connection, actor: orgs.Actor, request_id: int) -> asyncpg.Record:
+async def _decidable(conn: asyncpg.Connection, actor: Actor, request_id: int) -> asyncpg.Record:
     """Lock a request and check the actor may decide on it: a manager of its community, of its street
     or district (issue 30), or an admin. Anyone else hears that it does not exist."""
     row = await conn.fetchrow("select * from adjustment_requests where id = $1 for update", request_id)
@@ -253,7 +254,7 @@ async def _decidable(conn: asyncpg.Connection, actor: orgs.Actor, request_id: in
     return row
 
 
-async def approve(conn: asyncpg.Connection, actor: orgs.Actor, request_id: int, *,
+async def approve(conn: asyncpg.Connection, actor: Actor, request_id: int, *,
                   ip: str | None = None) -> AdjustmentRequest:
     """The checker approves: the adjustment is posted now, once (the row lock and the state make a
     second approval, concurrent or later, an invalid_state; the ledger key makes a retry move nothing)."""
@@ -273,7 +274,7 @@ async def approve(conn: asyncpg.Connection, actor: orgs.Actor, request_id: int, 
         return await _load_request(conn, request_id)
 
 
-async def reject(conn: asyncpg.Connection, actor: orgs.Actor, request_id: int, reason: str, *,
+async def reject(conn: asyncpg.Connection, actor: Actor, request_id: int, reason: str, *,
                  ip: str | None = None) -> AdjustmentRequest:
     """A manager of the community rejects (the maker may withdraw their own); nothing moves."""
     reason = clean_reason(reason)
@@ -288,7 +289,7 @@ async def reject(conn: asyncpg.Connection, actor: orgs.Actor, request_id: int, r
         return await _load_request(conn, request_id)
 
 
-async def list_requests(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int | None,
+async def list_requests(conn: asyncpg.Connection, actor: Actor, *, community_id: int | None,
                         state: str | None, limit: int, after: int) -> AdjustmentRequestPage:
     """Requests of the communities the actor manages (admins: all), oldest first."""
     if state not in (None, "pending", "approved", "rejected"):
@@ -323,7 +324,7 @@ async def community_of_transfer(conn: asyncpg.Connection, transfer_id: int) -> i
 GENERICALLY_REVERSIBLE = frozenset({"adjustment", "reversal"})  # a reversal's own reversal: invalid_state below
 
 
-async def reverse(conn: asyncpg.Connection, actor: orgs.Actor, transfer_id: int, reason: str, *,
+async def reverse(conn: asyncpg.Connection, actor: Actor, transfer_id: int, reason: str, *,
                   ip: str | None = None) -> Transfer:
     reason = clean_reason(reason)
     original = await conn.fetchrow("select cause_type, cause_id from transfers where id = $1", transfer_id)

@@ -18,9 +18,10 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
+from domain.core import actor as who
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid, not_found
-from domain.people import orgs
 
 LEVELS = ("street", "district")
 
@@ -66,11 +67,11 @@ async def communities_under(conn: asyncpg.Connection, org_id: int) -> list[int]:
     return [r["id"] for r in rows]
 
 
-async def require_level_manager(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> asyncpg.Record:
+async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: int) -> asyncpg.Record:
     """The street or district, if the actor may set its policy: main's one rule for the levels above
-    a community (orgs.require_level_manager: an admin, or a manager of it or of the level above)."""
+    a community (core's require_level_manager: an admin, or a manager of it or of the level above)."""
     found = await level(conn, org_id)
-    await orgs.require_level_manager(conn, actor, org_id)
+    await who.require_level_manager(conn, actor, org_id)
     return found
 
 
@@ -81,7 +82,7 @@ async def _policy_row(conn: asyncpg.Connection, org_id: int, unit: str, day: dat
         org_id, unit, day)
 
 
-async def policies(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> Policies:
+async def policies(conn: asyncpg.Connection, actor: Actor, org_id: int) -> Policies:
     org = await require_level_manager(conn, actor, org_id)
     day = today()
     current = {}
@@ -97,7 +98,7 @@ async def policies(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> 
     return Policies(org_id, current["points"], current["minutes"], history, await communities_under(conn, org_id))
 
 
-async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int, *, unit: str, enabled: bool,
+async def set_policy(conn: asyncpg.Connection, actor: Actor, org_id: int, *, unit: str, enabled: bool,
                      starts_on: date | None = None, ip: str | None = None) -> Policies:
     """Open (or close) the level's communities as one spending area for `unit` from `starts_on`
     (today by default; not in the past: what was spent stays spent under the rule of its day)."""

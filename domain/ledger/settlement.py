@@ -14,10 +14,10 @@ import asyncpg
 import msgspec
 
 from domain.core import clock
+from domain.core import csv_export as csv_rules
+from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid
 from domain.ledger import areas
-from domain.people import orgs
-from domain.rankings import rules as csv_rules
 
 UNIT_ZH = {"points": "积分", "minutes": "分钟"}
 HEADER = ["月份", "单位", "发放社区", "使用社区", "笔数", "金额"]
@@ -68,7 +68,7 @@ def month_bounds(month: str) -> tuple[date, date]:
     return first, following
 
 
-async def _require_reader(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int) -> None:
+async def _require_reader(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
     """Whoever may read the figures of one of its communities (Actor.reads): an admin, a manager of
     one of them, or a street or district manager overseeing them (Actor.oversees)."""
     await areas.level(conn, org_id)
@@ -76,7 +76,7 @@ async def _require_reader(conn: asyncpg.Connection, actor: orgs.Actor, org_id: i
         raise forbidden("not a manager in this street or district")
 
 
-async def monthly(conn: asyncpg.Connection, actor: orgs.Actor, org_id: int, month: str | None = None) -> Settlement:
+async def monthly(conn: asyncpg.Connection, actor: Actor, org_id: int, month: str | None = None) -> Settlement:
     await _require_reader(conn, actor, org_id)
     tz = clock.zone()
     month = month or clock.now().astimezone(tz).strftime("%Y-%m")

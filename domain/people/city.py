@@ -28,9 +28,9 @@ import asyncpg
 import msgspec
 
 from domain.core import audit, clock, sheets
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 KINDS = ("tree", "managers", "units", "party_members")
 MAX_ROWS = 100_000            # Meishan's 39,000 party members in one file, with room

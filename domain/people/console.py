@@ -11,9 +11,9 @@ import asyncpg
 import msgspec
 
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 
 class TreeManager(msgspec.Struct, frozen=True):

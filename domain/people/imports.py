@@ -30,9 +30,9 @@ import msgspec
 
 from domain import ledger
 from domain.core import audit, clock, sheets
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000

@@ -21,9 +21,9 @@ import msgspec
 
 from domain import ledger, notify
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 ROLE_KINDS = ("manager", "unit_admin", "party_member", "micro_leader", "micro_worker")
 

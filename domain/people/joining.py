@@ -22,9 +22,9 @@ import msgspec
 
 from domain import notify, oversight
 from domain.core import audit, clock, qr, settings
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 REASK_AFTER = timedelta(days=1)  # after a rejection, before the same person may ask the same community again
 INSTRUCTIONS = {"zh": "扫码申请加入本社区，审核通过即可参加活动",

@@ -18,10 +18,10 @@ import msgspec
 
 from domain import ledger, notify
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 CSV_PAGE = 1_000  # people per page of the streamed CSV export
 

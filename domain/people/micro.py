@@ -14,9 +14,9 @@ import msgspec
 
 from domain import checkin
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid, not_found
 from domain.people import orgs
-from domain.people.orgs import Actor
 
 
 class Holder(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,8 +12,17 @@ import msgspec
 
 from domain import ledger
 from domain.core import audit
-from domain.core.actor import ACTOR_SCOPE_COLUMNS, Actor
-from domain.core.errors import DomainError, forbidden, not_found
+
+# Actor and who may act are core's (domain/core/actor.py); re-exported here for older importers.
+from domain.core.actor import (  # noqa: F401
+    ACTOR_SCOPE_COLUMNS,
+    Actor,
+    require_admin,
+    require_level_manager,
+    require_manager,
+    require_reader,
+)
+from domain.core.errors import DomainError, not_found
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street", "grid": "community"}
 
@@ -31,33 +40,6 @@ async def load_actor(conn: asyncpg.Connection, user_id: int) -> Actor:
     row = await conn.fetchrow(
         f"select u.id, u.name, u.is_admin, {ACTOR_SCOPE_COLUMNS} from users u where u.id = $1", user_id)
     return Actor(row["id"], row["name"], row["is_admin"], frozenset(row["manages"]), frozenset(row["oversees"]))
-
-
-def require_manager(actor: Actor, community_id: int | None) -> None:
-    if not actor.can_manage(community_id):
-        raise forbidden("not a manager of this community")
-
-
-def require_reader(actor: Actor, community_id: int | None) -> None:
-    """Read-only access to a community's figures (see Actor.reads)."""
-    if not actor.reads(community_id):
-        raise forbidden("not a manager of this community or above it")
-
-
-async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
-    """A manager of this street or district (or of one above it), or an admin."""
-    if actor.is_admin:
-        return
-    above = await conn.fetchval(
-        """select exists (select 1 from org_managers m join orgs o on o.id = $1
-                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org_id, actor.id)
-    if not above:
-        raise forbidden("not a manager of this street or district")
-
-
-def require_admin(actor: Actor) -> None:
-    if not actor.is_admin:
-        raise forbidden("admins only")
 
 
 async def community_of(conn: asyncpg.Connection, org_id: int) -> int | None:

@@ -17,9 +17,9 @@ import msgspec
 from domain import ledger
 from domain.checkin import codes
 from domain.core import audit, cards, clock
+from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid, not_found
 from domain.people import auth, orgs
-from domain.people.orgs import Actor
 
 MAX_CARDS = 300  # one print run: 30 pages
 

@@ -20,6 +20,7 @@ import msgspec
 
 from domain import ledger
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid, not_found
 from domain.ledger import statements
 from domain.people import orgs
@@ -63,7 +64,7 @@ async def sync_time_zone(conn: asyncpg.Connection) -> str:
 
 # ---- rankings ---------------------------------------------------------------------------------
 
-async def _authorise(conn: asyncpg.Connection, actor: orgs.Actor, scope: str, org_id: int) -> str:
+async def _authorise(conn: asyncpg.Connection, actor: Actor, scope: str, org_id: int) -> str:
     """Check the scope fits the org and the actor may see it; return the org's display name."""
     if scope == "team":
         team = await conn.fetchrow("select name, community_id from teams where id = $1", org_id)
@@ -90,7 +91,7 @@ async def _authorise(conn: asyncpg.Connection, actor: orgs.Actor, scope: str, or
     return org.name
 
 
-async def _unmasked(conn: asyncpg.Connection, actor: orgs.Actor, user_ids: list[int],
+async def _unmasked(conn: asyncpg.Connection, actor: Actor, user_ids: list[int],
                     quarter: rules.Quarter) -> set[int]:
     """Whose full name this viewer may see in a ranking: themself, and the people of the communities
     they manage (members there, or who earned there this quarter). Everyone else shows masked, as
@@ -275,7 +276,7 @@ def _check_args(scope: str, unit: str) -> None:
         raise invalid("unit", "points or minutes")
 
 
-async def ranking(conn: asyncpg.Connection, actor: orgs.Actor, *, scope: str, org_id: int,
+async def ranking(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id: int,
                   quarter: str | None, unit: str = "points", limit: int | None = None,
                   only_party: bool = False, work_unit: int | None = None) -> Ranking:
     """`only_party` and `work_unit` narrow a ranking of people to party members, or to the confirmed
@@ -327,7 +328,7 @@ class TeamRef(msgspec.Struct, frozen=True):
     members: int
 
 
-async def teams_of(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> list[TeamRef]:
+async def teams_of(conn: asyncpg.Connection, actor: Actor, community_id: int) -> list[TeamRef]:
     """The community's teams, for choosing a team ranking."""
     orgs.require_manager(actor, community_id)
     rows = await conn.fetch(
@@ -358,7 +359,7 @@ def _date_arg(value: str | None, field: str) -> date:
         raise invalid(field, "a date like 2026-10-01") from None
 
 
-async def ledger_csv(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, date_from: str | None,
+async def ledger_csv(conn: asyncpg.Connection, actor: Actor, community_id: int, date_from: str | None,
                      date_to: str | None) -> bytes:
     """Every posting in [from, to] (local dates, both included) that touches the community's own
     accounts or an account of one of its members (volunteers, and couriers of its grids).

@@ -12,6 +12,7 @@ import msgspec
 
 from domain import ledger, rankings
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.errors import not_found
 from domain.people import orgs
 from domain.rankings import rules
@@ -110,7 +111,7 @@ async def _top_activities(conn: asyncpg.Connection, community_id: int, since: da
     return [TopActivity(**r) for r in rows]
 
 
-async def dashboard(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Dashboard:
+async def dashboard(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Dashboard:
     org = await orgs.get_org(conn, community_id)
     if org.kind != "community":
         raise not_found("community")

@@ -24,6 +24,7 @@ import msgspec
 
 from domain import ledger, rankings
 from domain.core import audit, clock, sweeper
+from domain.core.actor import Actor
 from domain.core.errors import invalid
 from domain.people import orgs
 from domain.rankings import rules
@@ -52,21 +53,21 @@ class Expiring(msgspec.Struct, frozen=True):
 
 # ---- policy -----------------------------------------------------------------------------------
 
-async def _community(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> None:
+async def _community(conn: asyncpg.Connection, actor: Actor, community_id: int) -> None:
     org = await orgs.get_org(conn, community_id)
     if org.kind != "community":
         raise invalid("community_id", "a community")
     orgs.require_manager(actor, community_id)
 
 
-async def get_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Policy:
+async def get_policy(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Policy:
     await _community(conn, actor, community_id)
     row = await conn.fetchrow("select points_expire, updated_at from points_expiry_policy where community_id = $1",
                               community_id)
     return Policy(community_id, bool(row and row["points_expire"]), row["updated_at"] if row else None)
 
 
-async def set_policy(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, points_expire: bool) -> Policy:
+async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, points_expire: bool) -> Policy:
     await _community(conn, actor, community_id)
     now = clock.now()
     async with conn.transaction():

@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import invalid, not_found
 from domain.people import orgs
 
@@ -38,7 +39,7 @@ async def get(conn: asyncpg.Connection, household_id: int) -> Household:
     return Household(**row, members=[Member(**m) for m in members])
 
 
-async def create(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int, name: str) -> Household:
+async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, name: str) -> Household:
     org = await orgs.get_org(conn, community_id)
     if org.kind != "community":
         raise invalid("community_id", "a community")
@@ -55,7 +56,7 @@ async def create(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: i
     return await get(conn, household_id)
 
 
-async def add_member(conn: asyncpg.Connection, actor: orgs.Actor, household_id: int, user_id: int) -> Household:
+async def add_member(conn: asyncpg.Connection, actor: Actor, household_id: int, user_id: int) -> Household:
     """Only a member of the household's community joins it (volunteer, or courier of one of its grids)."""
     community_id = await conn.fetchval("select community_id from households where id = $1", household_id)
     if community_id is None:
@@ -77,7 +78,7 @@ async def add_member(conn: asyncpg.Connection, actor: orgs.Actor, household_id: 
     return await get(conn, household_id)
 
 
-async def list_for(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> list[Household]:
+async def list_for(conn: asyncpg.Connection, actor: Actor, community_id: int) -> list[Household]:
     orgs.require_manager(actor, community_id)
     ids = await conn.fetch("select id from households where community_id = $1 order by id", community_id)
     return [await get(conn, r["id"]) for r in ids]

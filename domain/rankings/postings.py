@@ -15,6 +15,7 @@ import msgspec
 
 from domain import notify, rankings
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.rankings import rules
@@ -70,7 +71,7 @@ def status_at(starts_at: datetime, ends_at: datetime, now: datetime) -> str:
     return "open" if now < ends_at else "ended"
 
 
-async def publish(conn: asyncpg.Connection, actor: orgs.Actor, *, community_id: int, quarter: str, top_n: int,
+async def publish(conn: asyncpg.Connection, actor: Actor, *, community_id: int, quarter: str, top_n: int,
                   days: int, scope: str = "community", unit: str = "points") -> Posting:
     org = await orgs.get_org(conn, community_id)
     if org.kind != "community":
@@ -138,7 +139,7 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
                    appeals=row["appeals"], selection_id=row["selection_id"], title=title)
 
 
-async def list_for(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> list[Posting]:
+async def list_for(conn: asyncpg.Connection, actor: Actor, community_id: int) -> list[Posting]:
     """The community's postings, newest first: for its residents (issue 34: 公示 is for them, on the
     home and rankings pages), its managers and the managers above it."""
     if not actor.reads(community_id) and community_id not in await orgs.member_communities(conn, actor.id):
@@ -160,7 +161,7 @@ async def _appeal(conn: asyncpg.Connection, appeal_id: int) -> Appeal:
     return Appeal(**row)
 
 
-async def appeal(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int, reason: str) -> Appeal:
+async def appeal(conn: asyncpg.Connection, actor: Actor, posting_id: int, reason: str) -> Appeal:
     """A member of the posting's community objects, with a reason, while the posting is up."""
     posting = await conn.fetchrow("select community_id, starts_at, ends_at from postings where id = $1", posting_id)
     if posting is None:
@@ -183,7 +184,7 @@ async def appeal(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int, r
     return await _appeal(conn, appeal_id)
 
 
-async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, text: str) -> Appeal:
+async def answer(conn: asyncpg.Connection, actor: Actor, appeal_id: int, text: str) -> Appeal:
     """The manager of the posting's community answers an appeal, once (also after the posting ended)."""
     row = await conn.fetchrow(
         """select p.community_id, a.answered_at, a.user_id, a.posting_id from posting_appeals a
@@ -206,7 +207,7 @@ async def answer(conn: asyncpg.Connection, actor: orgs.Actor, appeal_id: int, te
     return await _appeal(conn, appeal_id)
 
 
-async def appeals(conn: asyncpg.Connection, actor: orgs.Actor, posting_id: int) -> list[Appeal]:
+async def appeals(conn: asyncpg.Connection, actor: Actor, posting_id: int) -> list[Appeal]:
     """The community's manager sees every appeal of a posting; anyone else only their own."""
     community_id = await conn.fetchval("select community_id from postings where id = $1", posting_id)
     if community_id is None:

@@ -8,8 +8,6 @@
   the newest points earned. `fifo_remaining` says which earned lots are still unspent.
 """
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -21,6 +19,7 @@ from domain.core import clock
 
 # Quarters and local days are the one clock's (domain/core/clock.py); re-exported for this package.
 from domain.core.clock import Quarter, local_day, local_midnight, parse_quarter, quarter_of  # noqa: F401
+from domain.core.csv_export import to_csv  # noqa: F401
 
 # ---- ranking ------------------------------------------------------------------------------------
 
@@ -58,30 +57,7 @@ def mask_phone(phone: str | None) -> str:
     return f"{phone[:3]}****{phone[7:]}" if re.fullmatch(r"\d{11}", phone) else "****"
 
 
-# ---- CSV ----------------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # numbers stay numbers, even negative ones
-    text = str(value)
-    # A cell starting like a formula would run in Excel: quote it as text.
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel opens the Chinese header correctly; CRLF line ends."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return "\ufeff".encode() + buffer.getvalue().encode()
-
+# ---- CSV: the one writer is core's (re-exported for this package's callers) ----------------------
 
 # ---- points expiry ------------------------------------------------------------------------------
 

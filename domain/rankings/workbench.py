@@ -9,8 +9,8 @@ import msgspec
 
 from domain import rankings
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.people import orgs
-from domain.people.orgs import Actor
 from domain.rankings import rules
 from domain.rankings.dashboard import _count_if
 

@@ -15,6 +15,7 @@ import msgspec
 from domain import notify, timebank
 from domain.checkin import codes
 from domain.core import audit, clock, qr
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 
@@ -88,7 +89,7 @@ async def _load(conn: asyncpg.Connection, certificate_id: int, *, lock: bool = F
     return row
 
 
-async def request(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int) -> Certificate:
+async def request(conn: asyncpg.Connection, actor: Actor, community_id: int) -> Certificate:
     if community_id not in await orgs.member_communities(conn, actor.id):
         raise DomainError("not_member", field="community_id")
     certificate_id = await conn.fetchval(
@@ -97,7 +98,7 @@ async def request(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int
     return _certificate(await _load(conn, certificate_id))
 
 
-async def listing(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int | None) -> CertificatePage:
+async def listing(conn: asyncpg.Connection, actor: Actor, community_id: int | None) -> CertificatePage:
     """Mine, or (a manager) a community's, newest first."""
     if community_id is None:
         rows = await conn.fetch(_SELECT + " where c.user_id = $1 order by c.id desc limit 100", actor.id)
@@ -107,7 +108,7 @@ async def listing(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int
     return CertificatePage([_certificate(r) for r in rows])
 
 
-async def issue(conn: asyncpg.Connection, actor: orgs.Actor, certificate_id: int, contact: str | None = None,
+async def issue(conn: asyncpg.Connection, actor: Actor, certificate_id: int, contact: str | None = None,
                 ip: str | None = None) -> Certificate:
     contact = " ".join((contact or "").split()) or None
     if contact and len(contact) > 100:
@@ -138,7 +139,7 @@ async def issue(conn: asyncpg.Connection, actor: orgs.Actor, certificate_id: int
     return _certificate(await _load(conn, certificate_id))
 
 
-async def revoke(conn: asyncpg.Connection, actor: orgs.Actor, certificate_id: int, reason: str,
+async def revoke(conn: asyncpg.Connection, actor: Actor, certificate_id: int, reason: str,
                  ip: str | None = None) -> Certificate:
     reason = " ".join((reason or "").split())
     if not reason:
@@ -198,7 +199,7 @@ def _text(value: str, field: str) -> str:
     return value
 
 
-async def ask_correction(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int, request: str) -> Correction:
+async def ask_correction(conn: asyncpg.Connection, actor: Actor, community_id: int, request: str) -> Correction:
     """A person asks a community they belong to to correct their record (hours, points, a service)."""
     request = _text(request, "request")
     if community_id not in await orgs.member_communities(conn, actor.id):
@@ -209,7 +210,7 @@ async def ask_correction(conn: asyncpg.Connection, actor: orgs.Actor, community_
     return _correction(row)
 
 
-async def corrections(conn: asyncpg.Connection, actor: orgs.Actor, community_id: int | None) -> CorrectionPage:
+async def corrections(conn: asyncpg.Connection, actor: Actor, community_id: int | None) -> CorrectionPage:
     if community_id is None:
         rows = await conn.fetch("select * from record_corrections where user_id = $1 order by id desc limit 100",
                                 actor.id)
@@ -220,7 +221,7 @@ async def corrections(conn: asyncpg.Connection, actor: orgs.Actor, community_id:
     return CorrectionPage([_correction(r) for r in rows])
 
 
-async def answer_correction(conn: asyncpg.Connection, actor: orgs.Actor, correction_id: int, *, accepted: bool,
+async def answer_correction(conn: asyncpg.Connection, actor: Actor, correction_id: int, *, accepted: bool,
                             answer: str, ip: str | None = None) -> Correction:
     """A manager of the community (not the person) answers once; the answer is audited. An accepted
     correction is made through the ledger (an adjustment) or the record it names, by the same manager."""

@@ -20,9 +20,9 @@ import msgspec
 
 from domain import notify
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import invites, orgs
-from domain.people.orgs import Actor
 from domain.rankings import dashboard
 from domain.rankings import rules as ranking_rules
 from domain.units import needs, rules

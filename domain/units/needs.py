@@ -19,10 +19,10 @@ import msgspec
 
 from domain import ledger, oversight
 from domain.core import audit, clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.people import orgs
-from domain.people.orgs import Actor
 
 LIVE = ("claimed", "served", "awaiting_second", "confirmed")
 

@@ -13,8 +13,8 @@ from domain import checkin
 from domain.checkin import scans
 from domain.checkin.scans import ScanContext
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError
-from domain.people.orgs import Actor
 from tests.conftest import T0
 
 # sql: the result can depend on the PostgreSQL server (CI runs it on both); the clock stands at T0 unless a test moves it

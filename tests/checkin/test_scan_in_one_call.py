@@ -12,8 +12,8 @@ from domain import checkin
 from domain.checkin import scans
 from domain.checkin.scans import ScanContext
 from domain.core import clock
+from domain.core.actor import Actor
 from domain.core.errors import DomainError
-from domain.people.orgs import Actor
 from tests.checkin.test_checkin_speed import T0, check_in, counting_statements, new_activity
 from tests.checkin.test_lock_order import beside_a_close
 

@@ -1,0 +1,76 @@
+"""The package layering of domain/ (docs/architecture.md): core <- ledger <- people <- capabilities.
+A package imports only from its own layer or the layers below it; imports inside functions (lazy
+ones) count too. `Actor` and who may act come from domain/core/actor.py, CSV writing from
+domain/core/csv_export.py.
+
+Each back-edge still standing is listed in KNOWN_BACK_EDGES with where it is; the list may only
+shrink: a new back-edge fails, and so does a listed one that is gone (delete its line)."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = {"core": 0, "ledger": 1, "people": 2}  # every other package of domain/ is a capability (3)
+
+# (from package, to package): the modules that still import up, and why the edge is not gone yet.
+KNOWN_BACK_EDGES: dict[tuple[str, str], set[str]] = {
+    # A manager's adjustment request is a capability over the ledger (four eyes, flags); it belongs in a
+    # package of its own above people, with its API.
+    ("ledger", "oversight"): {"domain/ledger/adjustments.py"},
+    ("ledger", "people"): {"domain/ledger/adjustments.py"},
+    # The statement shows a deduction's rule (issue 35's recognition): the statement should receive it.
+    ("ledger", "recognition"): {"domain/ledger/statements.py"},
+    # Joining completes a pending check-in; the micro-grid and privacy pages use check-in codes: the
+    # codes belong in core (they are the QR codes of every capability), the completion in checkin.
+    ("people", "checkin"): {"domain/people/joining.py", "domain/people/micro.py", "domain/people/privacy.py",
+                            "domain/people/residents.py"},
+    # People are told of an invitation, a join decision, a member change: notify (the outbox) is
+    # infrastructure every layer uses and belongs in core.
+    ("people", "notify"): {"domain/people/invites.py", "domain/people/joining.py", "domain/people/members.py"},
+    ("people", "oversight"): {"domain/people/joining.py"},
+}
+
+
+def _package(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "domain" else None
+
+
+def back_edges() -> dict[tuple[str, str], set[str]]:
+    found: dict[tuple[str, str], set[str]] = {}
+    for path in (ROOT / "domain").rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        package = parts[1] if len(parts) > 2 or parts[-1] != "__init__" else None
+        if package is None or parts[1] == "__init__":
+            continue
+        here = parts[:-1]  # the module's package path, for relative imports
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # every import, lazy ones too
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(here[: len(here) - node.level + 1]) + "." if node.level else ""
+                module = base + (node.module or "")
+                targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                other = _package(target.strip("."))
+                if other and other != package and LAYERS.get(other, 3) > LAYERS.get(package, 3):
+                    found.setdefault((package, other), set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_no_package_imports_a_layer_above_it():
+    assert back_edges() == KNOWN_BACK_EDGES
+
+
+def test_actor_and_csv_come_from_core():
+    offenders = []
+    for top in ("api", "domain"):
+        for path in (ROOT / top).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if path.name != "orgs.py" and ("orgs.Actor" in text or "from domain.people.orgs import Actor" in text):
+                offenders.append(path.relative_to(ROOT).as_posix())
+    core = (ROOT / "domain" / "core")
+    assert not any("domain.rankings" in p.read_text(encoding="utf-8") for p in core.rglob("*.py"))
+    assert offenders == []
