@@ -16,13 +16,13 @@ from litestar import Controller
 from api.controllers import activities, auth, console, home, me, orgs, privacy
 from api.controllers import areas as areas_api
 from api.controllers import cases as cases_api
-from api.controllers import clock as clock_api
 from api.controllers import certificates as certificates_api
 from api.controllers import city as city_api
+from api.controllers import clock as clock_api
 from api.controllers import corrections as corrections_api
 from api.controllers import joining as joining_api
-from api.controllers import merchants as merchants_api
 from api.controllers import ledger as ledger_api
+from api.controllers import merchants as merchants_api
 from api.controllers import micro as micro_api
 from api.controllers import notify as notify_api
 from api.controllers import oversight as oversight_api
@@ -79,7 +79,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("reach", reach_api.CONTROLLERS, sweeps=wechat.SWEEPS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
     Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
     Capability("oversight", oversight_api.CONTROLLERS),  # what is held for a second person; flags (issue 30)
-    Capability("merchants", merchants_api.CONTROLLERS),  # 爱心商家: offers, vouchers at the counter, statements (issue 35)
+    Capability("merchants", merchants_api.CONTROLLERS, demo=demos.merchants.seed_demo),  # 爱心商家: offers, vouchers at the counter, statements (issue 35)
     Capability("recognition", recognition_api.CONTROLLERS),  # rulebook, deductions, medals, selections (issue 34)
 )
 

@@ -12,7 +12,19 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from domain.demo import areas, cases, checkin, joining, people, rankings, reports, supermarket, timebank, units
+from domain.demo import (
+    areas,
+    cases,
+    checkin,
+    joining,
+    merchants,
+    people,
+    rankings,
+    reports,
+    supermarket,
+    timebank,
+    units,
+)
 from domain.demo.city import LOGINS, PASSWORD, City, build
 
 __all__ = ["LOGINS", "PASSWORD", "SEEDS", "City", "Seed", "seed"]
@@ -21,7 +33,7 @@ Seed = Callable[[asyncpg.Connection, City], Awaitable[None]]
 
 SEEDS: tuple[Seed, ...] = (checkin.seed_demo, supermarket.seed_demo, areas.seed_demo, timebank.seed_demo,
                            reports.seed_demo, rankings.seed_demo, people.seed_demo, joining.seed_demo,
-                           units.seed_demo, cases.seed_demo)
+                           units.seed_demo, cases.seed_demo, merchants.seed_demo)
 
 
 async def seed(conn: asyncpg.Connection, seeds: Sequence[Seed] = SEEDS) -> City | None:

@@ -91,4 +91,4 @@ def test_every_exported_handler_and_sweep_is_listed():
 
 def test_the_demo_seeds_are_the_capabilities_seeds():
     assert {c.demo for c in capabilities.CAPABILITIES if c.demo} == set(demo.SEEDS)
-    assert len(demo.SEEDS) == len(set(demo.SEEDS)) == 10  # every capability but notify shows demo data
+    assert len(demo.SEEDS) == len(set(demo.SEEDS)) == 11  # every capability but notify shows demo data
