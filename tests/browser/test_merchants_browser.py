@@ -177,3 +177,14 @@ def test_a_barber_joins_the_street_and_is_paid_at_the_counter(live_server, datab
     screenshot(page, "merchants35-settlement-360")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     context.close()
+
+    # The English switch: the barber's page reads in English, in large text, still inside 360 px.
+    context, page, errors = phone_context(browser, base, city["staff"])
+    context.add_init_script("localStorage.setItem('linli.lang', 'en'); localStorage.setItem('linli.large_text', 'on')")
+    page.goto(f"{base}/merchant.html")
+    page.locator("#today li", has_text="理发一次").wait_for()
+    assert page.text_content("#counter-title") == "At the counter"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "merchants35-staff-english-large-360")
+    assert errors == []
+    context.close()
