@@ -38,12 +38,12 @@ from domain import ledger, oversight, partners
 from domain.checkin import codes
 from domain.core import audit, clock, qr
 from domain.core.actor import Actor
+from domain.core.csv_export import to_csv
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.ledger import areas
 from domain.merchants import rules
 from domain.people import auth, orgs
-from domain.rankings import rules as csv_rules
 from domain.rankings.rules import mask_name
 
 CATEGORY_MAX = 30
@@ -746,7 +746,7 @@ def statement_csv(s: Statement) -> bytes:
     rows.append(["合计", f"兑换{s.redemptions}笔，退回{s.refunds}笔", "", "", s.points, "", ""])
     if s.money_fen is not None:
         rows.append(["折合金额（元）", f"{s.money_fen / 100:.2f}", "", "", "", "", ""])
-    return csv_rules.to_csv(STATEMENT_HEADER, rows)
+    return to_csv(STATEMENT_HEADER, rows)
 
 
 def statement_pdf(s: Statement) -> bytes:
