@@ -587,6 +587,7 @@ async def redeem(conn: asyncpg.Connection, actor: Actor, merchant_id: int, *, co
                     "why": "a member card alone is for residents without a phone: show a voucher",
                     "rule": "card_needs_phoneless"})
         await _refuse_own(conn, merchant_id, user_id)
+        assert offer_id is not None  # the voucher's, or given with the card (checked above)
         offer = await conn.fetchrow("select * from merchant_offers where id = $1 for update", offer_id)
         if offer is None or offer["partner_id"] != merchant_id or offer["state"] != "approved":
             raise not_found("offer")
@@ -776,6 +777,7 @@ def statement_pdf(s: Statement) -> bytes:
             y = px(20)
         if text == "@title":
             continue
+        assert draw is not None  # a page was begun above
         font = title if i == 1 else bold if i <= len(head) else body
         draw.text((px(18), y), text[:70], font=font, fill=qr.INK)
         y += px(9) if i == 1 else px(6)
