@@ -44,6 +44,7 @@ from domain.core import sweeper
 from domain.people import auth as auth_domain
 from domain.people import wechat
 from domain.rankings import expiry
+from domain.recognition import medals
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
     Capability("oversight", oversight_api.CONTROLLERS),  # what is held for a second person; flags (issue 30)
     Capability("merchants", merchants_api.CONTROLLERS, demo=demos.merchants.seed_demo),  # 爱心商家: offers, vouchers at the counter, statements (issue 35)
-    Capability("recognition", recognition_api.CONTROLLERS),  # rulebook, deductions, medals, selections (issue 34)
+    Capability("recognition", recognition_api.CONTROLLERS, sweeps=medals.SWEEPS),  # rulebook, deductions, medals, selections (issue 34)
 )
 
 

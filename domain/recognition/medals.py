@@ -175,3 +175,31 @@ async def of_community(conn: asyncpg.Connection, actor: Actor, community_id: int
     orgs.require_reader(actor, community_id)
     rows = await conn.fetch("select * from medals where community_id = $1 order by id desc limit 500", community_id)
     return [Medal(**{k: r[k] for k in Medal.__struct_fields__}) for r in rows]
+
+
+async def sweep_daily(pool: asyncpg.Pool, now: datetime) -> int:
+    """The periodic sweep (api/capabilities.py): each community with members, once a local day, one
+    short transaction each (sweeper.one_row: a community that fails is logged and tried next round).
+    Returns how many medals it awarded."""
+    from domain.core import sweeper  # the sweeper imports capabilities, which import this module
+    day = now.astimezone(clock.zone()).date()
+    due = await pool.fetch(
+        """select o.id from orgs o where o.kind = 'community'
+             and exists (select 1 from org_members m join orgs g on g.id = m.org_id
+                          where g.id = o.id or (g.kind = 'grid' and g.parent_id = o.id))
+             and not exists (select 1 from medal_sweep_days d where d.community_id = o.id and d.day = $1)
+           order by o.id""", day)
+    awarded = 0
+
+    async def one(conn: asyncpg.Connection, community_id: int) -> int:
+        claimed = await conn.fetchval("insert into medal_sweep_days (community_id, day, swept_at) values ($1, $2, $3) "
+                                      "on conflict do nothing returning 1", community_id, day, now)
+        return (await sweep(conn, None, community_id)).awarded if claimed else 0
+
+    for row in due:
+        awarded += await sweeper.one_row(pool, "medal_sweep", row["id"],
+                                         lambda conn, c=row["id"]: one(conn, c)) or 0
+    return awarded
+
+
+SWEEPS = (sweep_daily,)  # listed in api/capabilities.py

@@ -16,6 +16,7 @@ from domain.checkin import activities, offline, scans
 from domain.core import sweeper
 from domain.people import auth, wechat
 from domain.rankings import expiry
+from domain.recognition import medals
 
 # What the product promises, written down: which codes a scan acts on, which a phone may preview
 # (a member card only shows what it is: a station acts on it), and the clean-ups that must run.
@@ -29,7 +30,8 @@ EXPECTED_SWEEPS = {ledger.expire_holds, checkin.check_out_at_window_end, activit
                    timebank.lapse_accepted_services, auth.forget_old_tries,
                    timebank.confirm_unconfirmed_services,  # completed services left unconfirmed (issue 33)
                    cases.sweep_escalations,
-                   wechat.forget_old_tickets}  # overdue cases escalate (issue 32); WeChat sign-in tickets (issue 36)
+                   wechat.forget_old_tickets,  # overdue cases escalate (issue 32); WeChat sign-in tickets (issue 36)
+                   medals.sweep_daily}  # medals by rule, once a day per community (issue 34)
 EXPECTED_CAPABILITIES = ["people", "ledger", "checkin", "supermarket", "timebank", "reports", "rankings", "joining", "units", "notify", "cases",
                          "reach", "records", "oversight", "merchants", "recognition"]
 

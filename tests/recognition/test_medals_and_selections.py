@@ -203,3 +203,19 @@ async def test_a_household_selection_names_households_by_a_member_and_shows_part
     r = await client.post(f"/api/selections/{opened['id']}/nominations", headers=sun.headers,
                           json={"user_id": sun.id, "reason": "我家"})
     assert r.status_code == 422, r.text
+
+
+async def test_the_daily_sweep_awards_once_a_day_and_never_twice(client, world: World, pool):
+    from domain.recognition import medals
+    c = await world.community("每日勋章社区")
+    member = await world.member(c, "每日居民")
+    activity = await _activity(client, c, hours=11)
+    await ok(client, c.manager, "POST", f"/api/activities/{activity['id']}/attendance/mark",
+             json={"user_ids": [member.id], "reason": "补录", "minutes": 600})
+    await medals.sweep_daily(pool, clock.now())
+    await medals.sweep_daily(pool, clock.now())  # the same day: the community is not swept again
+    assert await pool.fetchval("select count(*) from medal_sweep_days where community_id = $1", c.id) == 1
+    clock.advance(timedelta(days=1))
+    await medals.sweep_daily(pool, clock.now())  # a new day sweeps again, and gives nothing twice
+    assert await pool.fetchval("select count(*) from medal_sweep_days where community_id = $1", c.id) == 2
+    assert [r["code"] for r in await pool.fetch("select code from medals where user_id = $1", member.id)] == ["hours:10"]
