@@ -190,9 +190,13 @@ async def summary(conn: asyncpg.Connection, viewer: Actor) -> Summary:
                             "and ($1::bigint[] is null or id = any($1)) order by id", scope)
     communities = [orgs.Org(r["id"], r["kind"], r["name"], r["parent_id"], r["created_at"], r["id"]) for r in rows]
     ids = [c.id for c in communities]
+    # The communities' orgs (themselves and their grids) first, then their members by org_members'
+    # key: the `case` over every membership read the whole city's org_members for one community.
     members = await conn.fetchval(
-        """select count(distinct m.user_id) from org_members m join orgs o on o.id = m.org_id
-           where case when o.kind = 'grid' then o.parent_id else o.id end = any($1)""", ids)
+        """select count(distinct m.user_id) from org_members m
+           where m.org_id = any(array(select o.id from orgs o
+                                       where o.id = any($1) or (o.kind = 'grid' and o.parent_id = any($1))))""",
+        ids)
     day_start = audit.parse_bound(clock.now().astimezone(clock.zone()).date().isoformat(), "from", end=False)
     audit_today = await conn.fetchval(
         "select count(*) from audit_log where created_at >= $1 and ($2::bigint[] is null or community_id = any($2))",
