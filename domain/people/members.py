@@ -78,6 +78,7 @@ class MemberDetail(msgspec.Struct, frozen=True):
     balances: dict[str, ledger.Balance]
     id_number_masked: str | None = None   # issue 36: managers see the ID number only masked
     volunteer_number: str | None = None
+    medals: list[str] = []                # issue 34: the medals the person holds (not revoked)
 
 
 class Invited(msgspec.Struct, frozen=True):
@@ -523,6 +524,8 @@ async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int, *, ip: s
         closed=row["closed_at"] is not None, claimed=row["claimed"], created_at=row["created_at"],
         memberships=[Membership(**m) for m in memberships], teams=[TeamRef(**t) for t in teams],
         manages=[m["org_id"] for m in manages], balances=await ledger.balances(conn, user_id),
+        medals=[r["name"] for r in await conn.fetch(
+            "select name from medals where user_id = $1 and revoked_at is null order by awarded_at, id", user_id)],
         **dict(await conn.fetchrow("select i.id_number_masked, i.volunteer_number from (select 1) x "
                                    "left join identities i on i.user_id = $1", user_id)))
 

@@ -41,6 +41,8 @@ async def test_medals_are_awarded_by_rule_once_and_revoked_with_a_reason(client,
     assert (await ok(client, c.manager, "POST", f"/api/communities/{c.id}/medals/sweep"))["awarded"] == 0
     [medal] = (await ok(client, member, "GET", "/api/me/medals"))["items"]
     assert medal["code"] == "hours:10" and medal["name"] == "志愿服务10小时"
+    # ... shown on the person's page (the managers' member page)
+    assert (await ok(client, c.manager, "GET", f"/api/members/{member.id}"))["medals"] == ["志愿服务10小时"]
     inbox = await ok(client, member, "GET", "/api/me/messages/")
     assert any(n["kind"] == "medal_awarded" and n["link"] for n in inbox["items"])
     rules = await ok(client, member, "GET", f"/api/orgs/{c.id}/medal-rules")

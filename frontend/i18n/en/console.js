@@ -46,6 +46,7 @@ export default {
   "console.statement_empty": "Nothing yet",
   "console.team_add": "Add to a team",
   "console.teams": "Teams",
+  "console.medals": "Medals",
   "console.statement": "Points and time",
   "console.history": "History",
   "console.assign_grid": "Move to grid",

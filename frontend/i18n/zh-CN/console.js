@@ -46,6 +46,7 @@ export default {
   "console.statement_empty": "暂无记录",
   "console.team_add": "加入队伍",
   "console.teams": "队伍",
+  "console.medals": "勋章",
   "console.statement": "积分与时间明细",
   "console.history": "操作记录",
   "console.assign_grid": "调整网格",
