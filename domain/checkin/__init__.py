@@ -5,6 +5,7 @@ The code is in `service.py` (and the package's other modules); this file only re
 `from domain.checkin import x` keeps working."""
 
 
+from domain.checkin.scans import ScanContext  # noqa: F401 (what a scan brings: read through the package too)
 from domain.checkin.service import (  # noqa: F401
     _ACTIVITY_FIELDS,
     _DECISIONS,
