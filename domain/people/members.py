@@ -203,6 +203,24 @@ _LIST_SQL = """
     limit $7"""
 
 
+# With no filter on the person (no search, no role, a viewer who sees everyone), a page's people are
+# the first members by id: cut them first, so a community of 20,000 looks up 51 people in users, not
+# all of its members (35 ms of PostgreSQL CPU a page otherwise). $7 + 1: the cursor's own row ($6).
+_PAGE_SQL = _LIST_SQL.replace("""    with m as materialized (""", """    with page as materialized (
+        select distinct m.user_id
+        from orgs o join org_members m on m.org_id = o.id
+        where (o.id = $1 or (o.kind = 'grid' and o.parent_id = $1)) and m.user_id >= $6
+        order by m.user_id
+        limit $7 + 1
+    ),
+    m as materialized (""").replace("""and m.user_id >= $6  -- $6: see below""",
+                                    """and m.user_id in (select user_id from page)""")
+
+
+def _list_sql(role: str | None, q: str | None, full: bool) -> str:
+    return _PAGE_SQL if role is None and q is None and full else _LIST_SQL
+
+
 def _member(viewer: Actor, community_id: int, row: asyncpg.Record, full: bool) -> Member:
     phone, masked = shown_phone(viewer, row["id"], row["phone"], {community_id})
     base = dict(id=row["id"], name=row["name"], phone=phone, phone_masked=masked, roles=list(row["roles"]))
@@ -226,8 +244,9 @@ async def list_members(conn: asyncpg.Connection, viewer: Actor, community_id: in
     if role not in (None, "volunteer", "courier"):
         raise invalid("role", "volunteer or courier")
     full = await _viewer_scope(conn, viewer, community_id)
-    rows = await conn.fetch(_LIST_SQL, community_id, role, _search_term(q), full and community_id in viewer.manages,
-                            full, after, limit + 1)
+    term = _search_term(q)
+    rows = await conn.fetch(_list_sql(role, term, full), community_id, role, term,
+                            full and community_id in viewer.manages, full, after, limit + 1)
     items = [_member(viewer, community_id, r, full) for r in rows[:limit]]
     await audit_phone_view(conn, viewer, community_id, ("community", community_id),
                            [m.id for m in items if m.phone and not m.phone_masked], ip=ip, what="members")
@@ -242,7 +261,7 @@ async def members_csv_page(conn: asyncpg.Connection, viewer: Actor, community_id
     page by page (issue 37: a community of 20,000 and more, in constant memory, no cap); each page's
     full numbers are audited before they are sent."""
     full = await _viewer_scope(conn, viewer, community_id)
-    rows = await conn.fetch(_LIST_SQL, community_id, None, None, False, full, after, CSV_PAGE + 1)
+    rows = await conn.fetch(_list_sql(None, None, full), community_id, None, None, False, full, after, CSV_PAGE + 1)
     more = len(rows) > CSV_PAGE
     rows = rows[:CSV_PAGE]
     if sees_full_phone(viewer, 0, {community_id}):
