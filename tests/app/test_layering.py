@@ -74,3 +74,16 @@ def test_actor_and_csv_come_from_core():
     core = (ROOT / "domain" / "core")
     assert not any("domain.rankings" in p.read_text(encoding="utf-8") for p in core.rglob("*.py"))
     assert offenders == []
+
+
+def test_package_init_files_only_re_export():
+    """A capability's code sits in named modules; its __init__.py holds a docstring and imports only."""
+    doing = {}
+    for init in sorted((ROOT / "domain").glob("*/__init__.py")):
+        body = ast.parse(init.read_text(encoding="utf-8")).body
+        code = [type(node).__name__ for node in body
+                if not isinstance(node, (ast.Import, ast.ImportFrom))
+                and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+        if code:
+            doing[init.relative_to(ROOT).as_posix()] = code
+    assert doing == {}
