@@ -439,6 +439,30 @@ async def amounts(conn: asyncpg.Connection, community_id: int) -> tuple[int, int
     return bonus, minutes
 
 
+async def _bonus(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> tuple[int, int | None]:
+    """(points, rulebook item) of the reporter's bonus for a case closed in time: the rulebook's item
+    for it (applies_to case_in_time, issue 34) where the community's rulebook in force has one, its
+    daily cap counting the bonuses paid to the reporter under that item today; else the report
+    settings' amount (item None). The caller holds the reporter's account row, so two closures at
+    once cannot both pass the cap."""
+    from domain.recognition import rulebook  # recognition reads cases' figures; imported late
+    from domain.recognition import rules as recognition_rules
+    item = (await rulebook.items_for(conn, row["community_id"])).get(recognition_rules.CASE_IN_TIME)
+    if item is None:
+        bonus, _ = await amounts(conn, row["community_id"])
+        return bonus, None
+    if item.daily_cap is None:
+        return item.points, item.id
+    day = clock.local_day(now)
+    paid = await conn.fetchval(
+        """select coalesce(sum(t.amount), 0) from cases k join transfers t on t.id = k.bonus_transfer_id
+            where k.reporter_id = $1 and k.community_id = $2 and k.bonus_rule_item_id = $3
+              and t.created_at >= $4 and t.created_at < $5""",
+        row["reporter_id"], row["community_id"], item.id, clock.local_midnight(day),
+        clock.local_midnight(day + timedelta(days=1)))
+    return max(0, min(item.points, item.daily_cap - paid)), item.id
+
+
 def _local_day(at: datetime) -> str:
     return at.astimezone(clock.zone()).strftime("%Y%m%d")
 
@@ -700,19 +724,24 @@ async def mark_done(conn: asyncpg.Connection, actor: Actor, case_id: int, note: 
         now = clock.now()
         in_time = rules.closed_in_time(now, row["deadline"])
         await _move(conn, row, "done", actor.id, note=text, done_at=now, done_by=actor.id, closed_in_time=in_time)
-        bonus = 0
+        bonus, rule_item_id = 0, None
         if rules.bonus_due(row["source"], in_time, row["bonus_transfer_id"] is not None) and row["reporter_id"] != actor.id:
-            bonus, _ = await amounts(conn, row["community_id"])
+            account = await ledger.user_account(conn, row["reporter_id"], "points", row["community_id"])
+            await conn.execute("select 1 from accounts where id = $1 for update", account)
+            bonus, rule_item_id = await _bonus(conn, row, now)
             if bonus:
                 transfer = await ledger.post(
                     conn, unit="points",
                     debit=await ledger.org_account(conn, row["community_id"], "issuing", "points"),
-                    credit=await ledger.user_account(conn, row["reporter_id"], "points", row["community_id"]),
-                    amount=bonus, kind="award", cause=("case", case_id), memo="上报事项按时办结奖励",
+                    credit=account, amount=bonus, kind="award", cause=("case", case_id), memo="上报事项按时办结奖励",
                     actor_id=actor.id, key=f"case:{case_id}:bonus")
-                await conn.execute("update cases set bonus_transfer_id = $2 where id = $1", case_id, transfer.id)
+                # The item it was paid under, which the credit's statement line names (rulebook.rules_of).
+                await conn.execute("update cases set bonus_transfer_id = $2, bonus_rule_item_id = $3 where id = $1",
+                                   case_id, transfer.id, rule_item_id)
         await audit.record(conn, actor, "case_handle", community_id=row["community_id"], target=("case", case_id),
-                           before={"state": row["state"]}, after={"state": "done", "in_time": in_time, "bonus": bonus})
+                           before={"state": row["state"]},
+                           after={"state": "done", "in_time": in_time, "bonus": bonus,
+                                  **({"rule_item_id": rule_item_id} if rule_item_id else {})})
         await _tell(conn, row, "case_done", {})
         if bonus:
             await notify.send(conn, row["reporter_id"], "case_bonus", community_id=row["community_id"],
@@ -1047,3 +1076,8 @@ def figures_csv(table: FigureTable) -> bytes:
                 f.unsatisfied, "" if f.satisfaction is None else f.satisfaction]
     return ranking_rules.to_csv(header, [*(line(r.name or "—", r.figures) for r in table.rows),
                                          line("合计", table.total)])
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

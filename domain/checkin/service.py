@@ -1058,3 +1058,8 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
 SCAN_ACTS = {"poster": scan_activity_code, "rotating": scan_activity_code}
 SCAN_PREVIEWS = {"poster": preview_activity_code, "rotating": preview_activity_code, "member": preview_member_card}
 SWEEPS = (check_out_at_window_end, activities.prune_rotating_codes, offline.prune_scan_nonces)
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

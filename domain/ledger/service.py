@@ -578,3 +578,8 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> i
 
 
 SWEEPS = (expire_holds,)  # listed in api/capabilities.py
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

@@ -788,3 +788,8 @@ def statement_pdf(s: Statement) -> bytes:
 
 async def statement_pdf_async(s: Statement) -> bytes:
     return await asyncio.to_thread(statement_pdf, s)
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

@@ -328,3 +328,8 @@ async def _expiring_points(conn: asyncpg.Connection, now: datetime) -> int:
 
 
 SWEEPS = (sweep_outbox, remind)  # listed in api/capabilities.py
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

@@ -223,3 +223,8 @@ async def answer(conn: asyncpg.Connection, actor: Actor, invitation_id: int, *, 
                            target=("partner", row["partner_id"]),
                            after={"invitation_id": invitation_id, "state": state, "role": row["role"]})
     return await _invitation(conn, invitation_id)
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

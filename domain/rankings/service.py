@@ -413,3 +413,8 @@ async def account_labels(conn: asyncpg.Connection, account_ids: set[int]) -> dic
            where a.id = any($1::bigint[])""", list(account_ids))
     return {r["id"]: (f"{r['user_name']} {rules.mask_phone(r['phone'])}".strip() if r["kind"] == "user"
                       else f"{r['org_name']} {ACCOUNT_ZH.get(r['kind'], r['kind'])}") for r in rows}
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

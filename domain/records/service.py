@@ -270,3 +270,8 @@ async def mine(conn: asyncpg.Connection, user_id: int) -> MyRecords:
            from insurance_policies p where p.user_id = $1 order by p.starts_on, p.id""", user_id)
     return MyRecords([MyTraining(**r) for r in trainings], [Commendation(**r) for r in commendations],
                      [Evaluation(**r) for r in evaluations], [Policy(**r) for r in insurance])
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

@@ -8,7 +8,10 @@ by a grid or community the manager does not manage is 403 forbidden (org ids are
 
 Verify checks, in this order: report exists and is in scope (404), the reviewer is not the courier
 (403), the report is pending (409 invalid_state), then points by kind under the daily cap (see
-domain/report_rules.py for the cap decision). State change and ledger award commit together.
+domain/reports/rules.py for the cap decision). State change and ledger award commit together.
+Where the community's rulebook (积分细则, issue 34) has an item for the kind (applies_to
+report_<kind>), the item's points (and its daily cap, besides the settings' one) apply and the
+report keeps the item, which its credit names; else the settings' points.
 
 Uploads are idempotent through the unique (courier_id, client_key) column rather than the generic
 Idempotency-Key table: a retried multipart body need not hash the same, and the photo is decoded
@@ -19,7 +22,7 @@ Asia/Shanghai quarter, among the couriers of their grid.
 import asyncio
 import io
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
 import asyncpg
@@ -33,7 +36,11 @@ from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.people import orgs
+from domain.recognition import rules as recognition_rules
 from domain.reports import rules
+
+if TYPE_CHECKING:
+    from domain.recognition.rulebook import RuleItem
 
 Kind = Literal["civility", "hazard", "service"]
 State = Literal["pending", "verified", "rejected"]
@@ -361,11 +368,39 @@ async def _reviewable(conn: asyncpg.Connection, actor: Actor, report_id: int) ->
     return row
 
 
-async def _earned_on_day(conn: asyncpg.Connection, courier_id: int, community_id: int, at: datetime) -> int:
+async def _earned_on_day(conn: asyncpg.Connection, courier_id: int, community_id: int, at: datetime,
+                         rule_item_id: int | None = None) -> int:
+    """Points of the courier's reports filed on `at`'s local day and verified (only those paid under
+    `rule_item_id`, when given)."""
     start, end = rules.day_bounds(rules.local_day(at))
     return await conn.fetchval(
         """select coalesce(sum(points), 0) from reports where courier_id = $1 and community_id = $2
-           and state = 'verified' and created_at >= $3 and created_at < $4""", courier_id, community_id, start, end)
+           and state = 'verified' and created_at >= $3 and created_at < $4
+           and ($5::bigint is null or rule_item_id = $5)""", courier_id, community_id, start, end, rule_item_id)
+
+
+async def _rule_items(conn: asyncpg.Connection, community_id: int) -> "dict[str, RuleItem]":
+    """The rulebook items in force in the community that pay for reports (and cases), by purpose."""
+    from domain.recognition import rulebook  # recognition reads reports' figures; imported late
+    return await rulebook.items_for(conn, community_id)
+
+
+def _kind_points(current: rules.Rules, items: "dict[str, RuleItem]") -> dict[str, int]:
+    """Points per kind now: the rulebook's item where it has one, else the settings'."""
+    return {kind: item.points if (item := items.get(recognition_rules.report_purpose(kind))) else points
+            for kind, points in current.points.items()}
+
+
+async def _award(conn: asyncpg.Connection, row: asyncpg.Record, current: rules.Rules,
+                 items: "dict[str, RuleItem]") -> "tuple[rules.Award, RuleItem | None]":
+    """What verifying the report pays now, and the rulebook item it is paid under (None: settings)."""
+    earned = await _earned_on_day(conn, row["courier_id"], row["community_id"], row["created_at"])
+    item = items.get(recognition_rules.report_purpose(row["kind"]))
+    if item is None:
+        return rules.award(current.points[row["kind"]], earned, current.daily_cap), None
+    under_item = 0 if item.daily_cap is None else await _earned_on_day(
+        conn, row["courier_id"], row["community_id"], row["created_at"], item.id)
+    return rules.award(item.points, earned, current.daily_cap, item.daily_cap, under_item), item
 
 
 async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Report:
@@ -377,8 +412,7 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
         # pass the daily cap; the ledger locks this same row again below, which is harmless.
         await conn.execute("select 1 from accounts where id = $1 for update", account)
         current = await load_rules(conn, row["community_id"])
-        earned = await _earned_on_day(conn, row["courier_id"], row["community_id"], row["created_at"])
-        award = rules.award(current.points[row["kind"]], earned, current.daily_cap)
+        award, item = await _award(conn, row, current, await _rule_items(conn, row["community_id"]))
         transfer_id = None
         if award.points:
             transfer = await ledger.post(
@@ -388,11 +422,12 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
             transfer_id = transfer.id
         await conn.execute(
             """update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
-                      reviewed_by = $5, reviewed_at = $6 where id = $1""",
-            report_id, award.points, award.withheld, transfer_id, actor.id, clock.now())
+                      reviewed_by = $5, reviewed_at = $6, rule_item_id = $7 where id = $1""",
+            report_id, award.points, award.withheld, transfer_id, actor.id, clock.now(), item.id if item else None)
         await audit.record(conn, actor, "report_verify", community_id=row["community_id"], target=("report", report_id),
                            after={"courier_id": row["courier_id"], "points": award.points,
-                                  "withheld": award.withheld, "transfer_id": transfer_id})
+                                  "withheld": award.withheld, "transfer_id": transfer_id,
+                                  **({"rule_item_id": item.id} if item else {})})
         metrics.report(conn, "verified")
         if row["kind"] in rules.OPENS_CASE:  # a hazard is to be fixed: it enters the grid loop as a case
             await cases.open_from_report(conn, row)
@@ -498,7 +533,7 @@ async def _with_review_aids(conn: asyncpg.Connection, rows: list[asyncpg.Record]
         list({r["courier_id"] for r in rows}), since)
     history = {h["courier_id"]: CourierHistory(h["verified"], h["rejected"], h["pending"], h["points"])
                for h in history_rows}
-    community_rules: dict[int, rules.Rules] = {}
+    community_rules: dict[int, tuple[rules.Rules, dict[str, RuleItem]]] = {}
     out = []
     for row in rows:
         flags = []
@@ -508,10 +543,9 @@ async def _with_review_aids(conn: asyncpg.Connection, rows: list[asyncpg.Record]
             flags.append(Flag(code="duplicate", report_ids=duplicates))
         if row["state"] == "pending":
             if row["community_id"] not in community_rules:
-                community_rules[row["community_id"]] = await load_rules(conn, row["community_id"])
-            current = community_rules[row["community_id"]]
-            earned = await _earned_on_day(conn, row["courier_id"], row["community_id"], row["created_at"])
-            award = rules.award(current.points[row["kind"]], earned, current.daily_cap)
+                community_rules[row["community_id"]] = (await load_rules(conn, row["community_id"]),
+                                                        await _rule_items(conn, row["community_id"]))
+            award, _ = await _award(conn, row, *community_rules[row["community_id"]])
             if award.withheld:
                 flags.append(Flag(code="over_cap", points_left=award.points))
         out.append(_report(row, flags, history.get(row["courier_id"], CourierHistory(0, 0, 0, 0))))
@@ -546,4 +580,10 @@ async def courier_summary(conn: asyncpg.Connection, actor: Actor) -> CourierSumm
         grid=OrgRef(grid.id, grid.name), community_id=grid.community_id, points=balance,
         rank=Rank(quarter=label, position=rules.rank(mine, [v for k, v in points.items() if k != actor.id]),
                   of=len(points), points=mine),
-        today=Today(points=today, daily_cap=current.daily_cap), kinds=current.points, recent=recent.items)
+        today=Today(points=today, daily_cap=current.daily_cap),
+        kinds=_kind_points(current, await _rule_items(conn, grid.community_id)), recent=recent.items)
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

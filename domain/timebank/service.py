@@ -991,3 +991,8 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
 
 
 SWEEPS = (lapse_accepted_services, confirm_unconfirmed_services)  # listed in api/capabilities.py
+
+
+from domain.core.packages import keep_package_home  # noqa: E402
+
+keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)
