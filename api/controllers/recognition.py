@@ -30,6 +30,9 @@ class RuleItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     daily_cap: Annotated[int, msgspec.Meta(ge=1, le=10000)] | None = None
     evidence: Annotated[str, msgspec.Meta(max_length=200)] = ""
     clause: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    # An earning item may pay for a verified courier report of a kind, or a case closed in time
+    # (its reporter's bonus), instead of activities.
+    applies_to: Literal["report_civility", "report_hazard", "report_service", "case_in_time"] | None = None
 
 
 class RulebookIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

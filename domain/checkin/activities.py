@@ -195,10 +195,11 @@ async def _under_rulebook(conn: asyncpg.Connection, community_id: int, rule_item
                           values: dict[str, Any]) -> dict[str, Any]:
     """Where the community works under a rulebook that lists what earns (issue 34), an activity's
     points come from one of those items: the item's points per check-in and its daily cap, nothing
-    per hour. (A rulebook of deductions only leaves activities as they were.)"""
+    per hour. (A rulebook of deductions only, or whose earning items all pay for reports or cases,
+    leaves activities as they were.)"""
     from domain.recognition import rulebook
     if rule_item_id is None:
-        if any(i.kind == "earn" for i in await rulebook.items_in_force(conn, community_id)):
+        if any(i.kind == "earn" and i.applies_to is None for i in await rulebook.items_in_force(conn, community_id)):
             raise invalid("rule_item_id", "this community has a rulebook (积分细则): choose the item the activity earns by")
         return values
     item = await rulebook.earn_item(conn, community_id, rule_item_id)

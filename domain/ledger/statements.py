@@ -133,7 +133,8 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
         balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], _label(memo)),
         actor=Person(r["actor_id"], r["actor_name"]) if r["actor_id"] else None, reason=r["reason"],
         reversed_by=r["reversed_by"], community=community[r["account_id"]],
-        rule=rule.label if (rule := made_under.get((r["cause_type"], r["cause_id"]))) else None)
+        rule=rule.label if (rule := made_under.get((r["cause_type"], r["cause_id"])))
+        and rule.transfer_id in (None, r["transfer_id"]) else None)
         for r, memo in zip(rows[:limit], memos)]
     next_cursor = str(items[-1].id) if len(rows) > limit else None
     total = sum(a["balance"] for a in accounts)

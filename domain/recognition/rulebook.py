@@ -9,8 +9,10 @@ its proposer. The version it replaces is then superseded.
 The rulebook a community works under is its own version in force (base items + its own), or else
 the nearest base in force above it (street, then district). Every credit and deduction made under
 it names its item, and the item its version: an activity keeps `rule_item_id` (its check-ins'
-awards are caused by the activity's attendances), a deduction keeps its item. `rules_of` reads the
-rule behind ledger transfers by their cause, the one place statements and tests ask.
+awards are caused by the activity's attendances), a deduction keeps its item, a verified courier
+report and a case's bonus the item they were paid under (an item's `applies_to` says it pays for
+them; `items_for`). `rules_of` reads the rule behind ledger transfers by their cause, the one place
+statements and tests ask.
 """
 
 from datetime import datetime
@@ -40,6 +42,9 @@ class RuleItem(msgspec.Struct, frozen=True):
     org_id: int
     org_name: str
     label: str                # 《XX积分细则》第N版 CODE 标题
+    # What an earning item pays for besides activities (rules.APPLIES_TO): a courier report of a kind
+    # (report_hazard ...) or the reporter's bonus for a case closed in time (case_in_time); None: activities.
+    applies_to: str | None = None
 
 
 class RulebookVersion(msgspec.Struct, frozen=True):
@@ -76,6 +81,9 @@ class RuleRef(msgspec.Struct, frozen=True):
     version: int
     org_name: str
     label: str
+    # Where a cause made several transfers, the one made under the rule (a case: its reporter's bonus,
+    # not its handler's minutes); None: every transfer of the cause.
+    transfer_id: int | None = None
 
 
 _ITEM_SQL = """
@@ -87,7 +95,8 @@ def _item(r: asyncpg.Record) -> RuleItem:
     return RuleItem(id=r["id"], code=r["code"], kind=r["kind"], title=r["title"], points=r["points"],
                     daily_cap=r["daily_cap"], evidence=r["evidence"], clause=r["clause"], version_id=r["version_id"],
                     version=r["version"], org_id=r["org_id"], org_name=r["org_name"],
-                    label=rules.rule_label(r["org_name"], r["version"], r["code"], r["title"]))
+                    label=rules.rule_label(r["org_name"], r["version"], r["code"], r["title"]),
+                    applies_to=r["applies_to"])
 
 
 async def _versions(conn: asyncpg.Connection, where: str, *args: Any) -> list[RulebookVersion]:
@@ -201,11 +210,12 @@ async def propose(conn: asyncpg.Connection, actor: Actor, org_id: int, title: st
             org_id, number, base.id if base else None, title, actor.id, clock.now())
         for position, item in enumerate(items, start=1):
             await conn.execute(
-                """insert into rule_items (version_id, position, code, kind, title, points, daily_cap, evidence, clause)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                """insert into rule_items (version_id, position, code, kind, title, points, daily_cap, evidence, clause,
+                                         applies_to)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
                 version_id, position, item["code"], item["kind"], item["title"].strip(), item["points"],
                 item.get("daily_cap"), (item.get("evidence") or "").strip(),
-                (item.get("clause") or "").strip() or None)
+                (item.get("clause") or "").strip() or None, item.get("applies_to"))
         await audit.record(conn, actor, "rulebook_propose", community_id=org.community_id, target=("org", org_id),
                            after={"version_id": version_id, "version": number, "items": len(items),
                                   "base_id": base.id if base else None}, ip=ip)
@@ -262,11 +272,19 @@ async def decide(conn: asyncpg.Connection, actor: Actor, version_id: int, *, app
 
 
 async def earn_item(conn: asyncpg.Connection, community_id: int, item_id: int) -> RuleItem:
-    """An item that earns, of the rulebook the community works under now (activities are created under it)."""
+    """An item that earns by activities, of the rulebook the community works under now (activities
+    are created under it; an item for reports or cases is not theirs)."""
     for item in await items_in_force(conn, community_id):
-        if item.id == item_id and item.kind == "earn":
+        if item.id == item_id and item.kind == "earn" and item.applies_to is None:
             return item
-    raise invalid("rule_item_id", "an item that earns, of the rulebook in force in this community")
+    raise invalid("rule_item_id", "an item that earns by activities, of the rulebook in force in this community")
+
+
+async def items_for(conn: asyncpg.Connection, community_id: int) -> dict[str, RuleItem]:
+    """The earning items in force in a community for reports and cases, by what they pay for
+    (rules.APPLIES_TO). A community's own item takes the place of its base's for the same purpose
+    (base items come first). Where none is listed, the report settings' amounts apply."""
+    return {item.applies_to: item for item in await items_in_force(conn, community_id) if item.applies_to}
 
 
 async def deduct_item(conn: asyncpg.Connection, community_id: int, item_id: int) -> RuleItem:
@@ -291,24 +309,34 @@ async def item(conn: asyncpg.Connection, item_id: int) -> RuleItem:
 async def rules_of(conn: asyncpg.Connection, causes: list[tuple[str | None, int | None]]
                    ) -> dict[tuple[str, int], RuleRef]:
     """The rule (and version) behind ledger transfers, by their cause: a check-in's award names its
-    activity's item, a deduction its own. Causes made under no rule are absent."""
-    checkins = sorted({i for t, i in causes if t == "checkin" and i is not None})
-    deductions = sorted({i for t, i in causes if t == "deduction" and i is not None})
-    if not checkins and not deductions:
+    activity's item, a deduction its own, a verified report the item its points were paid under, a
+    case the item of its reporter's bonus (that transfer only: RuleRef.transfer_id). Causes made
+    under no rule are absent."""
+    def ids(kind: str) -> list[int]:
+        return sorted({i for t, i in causes if t == kind and i is not None})
+    checkins, deductions, reports, cases = ids("checkin"), ids("deduction"), ids("report"), ids("case")
+    if not (checkins or deductions or reports or cases):
         return {}
     rows = await conn.fetch(
-        f"""with wanted as (
-                select 'checkin' as cause_type, t.id as cause_id, a.rule_item_id from attendances t
+        """with wanted as (
+                select 'checkin' as cause_type, t.id as cause_id, a.rule_item_id, null::bigint as transfer_id
+                  from attendances t
                   join activities a on a.id = t.activity_id
                  where t.id = any($1::bigint[]) and a.rule_item_id is not null
                 union all
-                select 'deduction', d.id, d.rule_item_id from deductions d where d.id = any($2::bigint[]))
-            select w.cause_type, w.cause_id, i.* , v.version, v.org_id, o.name as org_name from wanted w
+                select 'deduction', d.id, d.rule_item_id, null from deductions d where d.id = any($2::bigint[])
+                union all
+                select 'report', r.id, r.rule_item_id, null from reports r
+                 where r.id = any($3::bigint[]) and r.rule_item_id is not null
+                union all
+                select 'case', k.id, k.bonus_rule_item_id, k.bonus_transfer_id from cases k
+                 where k.id = any($4::bigint[]) and k.bonus_rule_item_id is not null)
+            select w.cause_type, w.cause_id, w.transfer_id, i.* , v.version, v.org_id, o.name as org_name from wanted w
               join rule_items i on i.id = w.rule_item_id join rulebook_versions v on v.id = i.version_id
-              join orgs o on o.id = v.org_id""", checkins, deductions)
+              join orgs o on o.id = v.org_id""", checkins, deductions, reports, cases)
     out = {}
     for r in rows:
         it = _item(r)
         out[(r["cause_type"], r["cause_id"])] = RuleRef(it.id, it.code, it.title, it.version_id, it.version,
-                                                        it.org_name, it.label)
+                                                        it.org_name, it.label, r["transfer_id"])
     return out

@@ -12,6 +12,18 @@ APPEAL_DAYS = 7
 ITEM_KINDS = ("earn", "deduct")
 MAX_ITEMS = 50
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+# What an earning item may pay for besides activities: a verified courier report of each kind
+# (domain/reports) and the reporter's bonus for a case closed in time (domain/cases). Where the
+# rulebook in force has no item for one, the report settings' amounts apply.
+APPLIES_TO = ("report_civility", "report_hazard", "report_service", "case_in_time")
+
+
+def report_purpose(kind: str) -> str:
+    """The `applies_to` of the item that pays for a verified report of this kind."""
+    return f"report_{kind}"
+
+
+CASE_IN_TIME = "case_in_time"
 
 
 class RuleProblem(ValueError):
@@ -25,10 +37,12 @@ class RuleProblem(ValueError):
 
 def check_items(items: list[Mapping[str, Any]], taken_codes: Iterable[str] = ()) -> None:
     """A version's own items: 1..MAX_ITEMS, codes unique (also against the base it extends), every
-    deduction names the compact clause it enforces, a cap only on what earns."""
+    deduction names the compact clause it enforces, a cap only on what earns, at most one earning
+    item per purpose (applies_to) besides activities."""
     if not 1 <= len(items) <= MAX_ITEMS:
         raise RuleProblem("items", f"1 to {MAX_ITEMS} items")
     seen = set(taken_codes)
+    purposes: set[str] = set()
     for i, item in enumerate(items):
         where = f"items[{i}]"
         if not CODE.match(item.get("code") or ""):
@@ -44,6 +58,15 @@ def check_items(items: list[Mapping[str, Any]], taken_codes: Iterable[str] = ())
             raise RuleProblem(f"{where}.clause", "a deduction names the compact clause it enforces")
         if item["kind"] == "deduct" and item.get("daily_cap") is not None:
             raise RuleProblem(f"{where}.daily_cap", "only what earns has a daily cap")
+        purpose = item.get("applies_to")
+        if purpose is not None:
+            if purpose not in APPLIES_TO:
+                raise RuleProblem(f"{where}.applies_to", f"one of {', '.join(APPLIES_TO)}")
+            if item["kind"] != "earn":
+                raise RuleProblem(f"{where}.applies_to", "only what earns pays for reports or cases")
+            if purpose in purposes:
+                raise RuleProblem(f"{where}.applies_to", "one item per purpose in a version")
+            purposes.add(purpose)
 
 
 def appeal_until(proposed_at: datetime) -> datetime:

@@ -65,9 +65,14 @@ class Award(msgspec.Struct, frozen=True):
     reason: str | None = None
 
 
-def award(kind_points: int, earned_that_day: int, daily_cap: int) -> Award:
-    """Points for verifying one report, given what its day has already earned under the cap."""
+def award(kind_points: int, earned_that_day: int, daily_cap: int, item_cap: int | None = None,
+          earned_under_item: int = 0) -> Award:
+    """Points for verifying one report, given what its day has already earned under the cap. Paid
+    under a rulebook item with a daily cap (issue 34), the item's cap applies too, to what that day's
+    reports earned under the item."""
     room = max(0, daily_cap - earned_that_day)
+    if item_cap is not None:
+        room = min(room, max(0, item_cap - earned_under_item))
     points = min(kind_points, room)
     withheld = kind_points - points
     return Award(points, withheld, WITHHELD_BY_CAP if withheld else None)

@@ -124,7 +124,7 @@ async function create(event) {
 // Where the community's rulebook (积分细则) lists what earns, an activity earns by one of its items.
 async function loadRules() {
   const book = await api("GET", `/api/orgs/${$("community").value}/rulebook`);
-  const earn = book.items.filter((i) => i.kind === "earn");
+  const earn = book.items.filter((i) => i.kind === "earn" && !i.applies_to);  // the rest pay for reports, cases
   $("f-rule").replaceChildren(...earn.map((i) => h("option", { value: i.id },
     `${i.code} ${i.title}（+${i.points}${i.daily_cap ? ` ≤${i.daily_cap}` : ""}）`)));
   $("rule-field").hidden = earn.length === 0;

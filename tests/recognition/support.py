@@ -67,3 +67,70 @@ async def activity_under(client, city: City, code: str, **extra) -> dict:
     activity = await ok(client, city.c.manager, "POST", "/api/activities", json=body)
     await ok(client, city.c.manager, "POST", f"/api/activities/{activity['id']}/publish")
     return activity
+
+
+# Items that pay for courier reports and cases (issue 34): hazards and cases closed in time are paid
+# by the rulebook; civility and service reports are not listed, so the report settings pay them.
+LOOP_ITEMS = [
+    {"code": "R1", "kind": "earn", "title": "隐患排查上报", "points": 12, "daily_cap": 15, "evidence": "现场照片",
+     "applies_to": "report_hazard"},
+    {"code": "K1", "kind": "earn", "title": "上报事项按时办结", "points": 8, "applies_to": "case_in_time"},
+]
+
+
+@dataclass
+class GridLoop:
+    courier: Person
+    handler: Person
+    company_id: int
+    category_id: int
+
+
+async def grid_loop_under_rulebook(client, world: World, city: City) -> GridLoop:
+    """grid_loop, with the community's rulebook (version 2, approved by the street) adding LOOP_ITEMS."""
+    loop = await grid_loop(client, world, city)
+    await adopt_loop_items(client, city)
+    return loop
+
+
+async def adopt_loop_items(client, city: City) -> None:
+    v2 = await ok(client, city.c.manager, "POST", "/api/rulebooks",
+                  json={"org_id": city.c.id, "title": "社区积分细则", "items": EXTENSION_ITEMS + LOOP_ITEMS})
+    await ok(client, city.street, "POST", f"/api/held/rulebook/{v2['id']}/approve", json={})
+
+
+async def grid_loop(client, world: World, city: City) -> GridLoop:
+    """A courier of the city's community, a street category and a property company with a handler."""
+    c = city.c
+    courier = await world.member(c, "细则快递员", role="courier")
+    handler = await world.person("细则维修员")
+    [category] = await ok(client, city.street, "PUT", f"/api/streets/{c.street_id}/case-categories",
+                          json={"name": "消防通道", "deadline_hours": 48})
+    company = await ok(client, city.street, "POST", "/api/partners",
+                       json={"kind": "property", "name": f"物业公司{c.id}", "parent_id": c.street_id})
+    invited = await ok(client, city.street, "POST", f"/api/partners/{company['id']}/invitations",
+                       json={"phone": handler.phone, "name": handler.name})
+    await ok(client, handler, "POST", f"/api/partner-invitations/{invited['invitation']['id']}/answer",
+             json={"accept": True})
+    return GridLoop(courier, handler, company["id"], category["id"])
+
+
+async def verified_report(client, city: City, loop: GridLoop, kind: str = "hazard") -> dict:
+    from tests.cases.support import photo
+    r = await client.post("/api/reports", headers=loop.courier.headers, files={
+        "kind": (None, kind), "text": (None, "消防通道被电动车占用"), "place": (None, "3号楼东侧"),
+        "photo": ("p.jpg", photo(), "image/jpeg")})
+    assert r.status_code == 201, r.text
+    return await ok(client, city.c.manager, "POST", f"/api/reports/{r.json()['id']}/verify")
+
+
+async def close_in_time(client, city: City, loop: GridLoop, report_id: int) -> dict:
+    """The case a verified hazard opened, sent up, dispatched by the street and closed by its handler."""
+    page = await ok(client, city.c.manager, "GET", "/api/cases",
+                    params={"view": "community", "org_id": city.c.id, "state": "reported"})
+    case_id = next(k["id"] for k in page["items"] if k["report_id"] == report_id)
+    await ok(client, city.c.manager, "POST", f"/api/cases/{case_id}/sort",
+             json={"category_id": loop.category_id, "send_up": True})
+    await ok(client, city.street, "POST", f"/api/cases/{case_id}/dispatch", json={"handler_id": loop.company_id})
+    await ok(client, loop.handler, "POST", f"/api/cases/{case_id}/accept")
+    return await ok(client, loop.handler, "POST", f"/api/cases/{case_id}/done", json={"note": "已清理"})

@@ -10,7 +10,19 @@ import pytest
 from domain.core import clock
 from domain.recognition import rulebook
 from tests.conftest import World
-from tests.recognition.support import BASE_ITEMS, T0, activity_under, appoint, city_with_rulebook, ok
+from tests.recognition.support import (
+    BASE_ITEMS,
+    T0,
+    activity_under,
+    appoint,
+    city_with_rulebook,
+    adopt_loop_items,
+    close_in_time,
+    grid_loop,
+    grid_loop_under_rulebook,
+    ok,
+    verified_report,
+)
 from tests.snapshot import unchanged
 
 
@@ -169,10 +181,15 @@ async def test_nobody_decides_a_deduction_of_themself(client, world: World, pool
 
 async def test_every_credit_and_deduction_under_a_rulebook_names_its_rule_and_version(client, world: World, pool):
     """Over the ledger: every transfer into or out of the community's members caused by an activity
-    created under the rulebook, or by a deduction, names an item and its version."""
+    created under the rulebook, by a deduction, by a courier's report or a case's bonus paid under
+    it, names an item and its version."""
     city = await city_with_rulebook(client, world, "账本社区")
     c = city.c
     other = await world.member(c, "账本居民二")
+    loop = await grid_loop_under_rulebook(client, world, city)
+    report = await verified_report(client, city, loop)
+    case = await close_in_time(client, city, loop, report["id"])
+    assert (report["points"], case["closed_in_time"]) == (12, True)
     book = await ok(client, city.member, "GET", f"/api/orgs/{c.id}/rulebook")
     activity = await activity_under(client, city, "A1")
     await ok(client, c.manager, "POST", f"/api/activities/{activity['id']}/attendance/mark",
@@ -185,13 +202,62 @@ async def test_every_credit_and_deduction_under_a_rulebook_names_its_rule_and_ve
     rows = await pool.fetch(
         """select t.id, t.cause_type, t.cause_id, t.kind from transfers t join accounts a
              on a.id in (t.debit_account, t.credit_account)
-           where a.user_id = any($1::bigint[]) and t.state = 'posted'""", [city.member.id, other.id])
+           where a.user_id = any($1::bigint[]) and t.state = 'posted'""", [city.member.id, other.id, loop.courier.id])
     assert {r["kind"] for r in rows} == {"award", "deduction"}
+    assert {r["cause_type"] for r in rows} == {"checkin", "deduction", "report", "case"}
     async with pool.acquire() as conn:
         named = await rulebook.rules_of(conn, [(r["cause_type"], r["cause_id"]) for r in rows])
     for r in rows:
         rule = named[(r["cause_type"], r["cause_id"])]
-        assert rule.version >= 1 and rule.code in ("A1", "D1") and f"第{rule.version}版" in rule.label, r
+        assert rule.version >= 1 and rule.code in ("A1", "D1", "R1", "K1") and f"第{rule.version}版" in rule.label, r
+        assert rule.transfer_id in (None, r["id"]), r
+    # The courier's statement names the rule of the report's points and of the case's bonus.
+    statement = await ok(client, loop.courier, "GET", "/api/me/statement")
+    lines = {i["cause"]["type"]: (i["amount"], i["rule"]) for i in statement["items"]}
+    assert lines == {"report": (12, "《账本社区积分细则》第2版 R1 隐患排查上报"),
+                     "case": (8, "《账本社区积分细则》第2版 K1 上报事项按时办结")}, lines
     # The ranking score of the deducted resident: 10 earned - 5 deducted.
     ranking = await ok(client, c.manager, "GET", "/api/rankings", params={"scope": "community", "org_id": c.id})
     assert {i["id"]: i["amount"] for i in ranking["items"]}[other.id] == 5
+
+
+async def test_report_points_and_case_bonuses_come_from_the_rulebook_else_the_settings(client, world: World, pool):
+    """Where the rulebook in force has an item for a report kind or for a case closed in time, its
+    points and daily cap pay; a kind it does not list is paid by the report settings, naming no rule.
+    Such items are not for activities, and only what earns may pay for them (one item per purpose)."""
+    city = await city_with_rulebook(client, world, "上报细则社区")
+    c = city.c
+    r = await client.post("/api/rulebooks", headers=c.manager.headers, json={"org_id": c.id, "title": "细则", "items": [
+        {"code": "X1", "kind": "deduct", "title": "扣", "points": 1, "clause": "公约", "applies_to": "report_hazard"}]})
+    assert r.status_code == 422 and r.json()["details"]["field"] == "items[0].applies_to", r.text
+    r = await client.post("/api/rulebooks", headers=c.manager.headers, json={"org_id": c.id, "title": "细则", "items": [
+        {"code": "X1", "kind": "earn", "title": "甲", "points": 1, "applies_to": "case_in_time"},
+        {"code": "X2", "kind": "earn", "title": "乙", "points": 2, "applies_to": "case_in_time"}]})
+    assert r.status_code == 422 and r.json()["details"]["field"] == "items[1].applies_to", r.text
+    # Before the rulebook lists them, the settings pay, and the credits name no rule.
+    loop = await grid_loop(client, world, city)
+    before = await verified_report(client, city, loop)
+    assert before["points"] == 10
+    await adopt_loop_items(client, city)
+    # Under it: the item's points, then its daily cap of 15 (of reports filed that day, under the item).
+    first = await verified_report(client, city, loop)
+    second = await verified_report(client, city, loop)
+    assert (first["points"], second["points"], second["points_withheld"]) == (12, 3, 9)
+    civility = await verified_report(client, city, loop, kind="civility")
+    assert civility["points"] == 5  # not listed: the settings pay
+    summary = await ok(client, loop.courier, "GET", "/api/couriers/me")
+    assert (summary["kinds"]["hazard"], summary["kinds"]["civility"]) == (12, 5)
+    case = await close_in_time(client, city, loop, first["id"])
+    assert case["closed_in_time"] is True
+    statement = await ok(client, loop.courier, "GET", "/api/me/statement")
+    lines = {(i["cause"]["type"], i["cause"]["id"]): (i["amount"], i["rule"]) for i in statement["items"]}
+    assert lines[("report", before["id"])] == (10, None) and lines[("report", civility["id"])] == (5, None)
+    assert lines[("report", second["id"])] == (3, "《上报细则社区积分细则》第2版 R1 隐患排查上报")
+    assert lines[("case", case["id"])] == (8, "《上报细则社区积分细则》第2版 K1 上报事项按时办结")
+    # An item that pays for reports or cases is not one an activity earns by.
+    book = await ok(client, city.member, "GET", f"/api/orgs/{c.id}/rulebook")
+    r = await client.post("/api/activities", headers=c.manager.headers, json={
+        "community_id": c.id, "title": "上报项不是活动", "rule_item_id": city.item(book, "R1")["id"],
+        "starts_at": T0.isoformat(), "ends_at": T0.replace(hour=5).isoformat()})
+    assert r.status_code == 422 and r.json()["details"]["field"] == "rule_item_id", r.text
+    assert not (await world.ledger_problems())
