@@ -11,12 +11,14 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let me = null;
 let rows = 0;
+const APPLIES_TO = ["report_civility", "report_hazard", "report_service", "case_in_time"];
 
 function itemLine(item) {
   return h("li", { class: "rule-item", id: `rule-${item.id}` },
     h("div", {}, h("strong", {}, `${item.code} · ${item.title}`), " ",
       h("span", { class: ["badge", item.kind === "earn" ? "badge-ok" : "badge-warn"] },
         item.kind === "earn" ? t("rulebook.plus", { n: fmtPoints(item.points) }) : t("rulebook.minus", { n: fmtPoints(item.points) }))),
+    item.applies_to ? h("div", { class: "small" }, t("rulebook.applies", { what: t(`rulebook.applies_${item.applies_to}`) })) : null,
     item.daily_cap ? h("div", { class: "muted small" }, t("rulebook.cap", { n: fmtPoints(item.daily_cap) })) : null,
     item.evidence ? h("div", { class: "muted small" }, t("rulebook.evidence", { text: item.evidence })) : null,
     item.clause ? h("div", { class: "small" }, t("rulebook.clause", { text: item.clause })) : null,
@@ -37,6 +39,10 @@ function itemRow() {
     field("title", t("rulebook.item_title"), h("input", { id: `title-${n}`, name: "title", maxlength: "100", required: true })),
     field("points", t("rulebook.points"), h("input", { id: `points-${n}`, name: "points", type: "number", min: "1",
       max: "10000", inputmode: "numeric", required: true })),
+    // An earning item pays for activities (the default), or for a verified courier report of a kind,
+    // or for a case closed in time (its reporter's bonus): then those are paid by the rulebook.
+    field("applies", t("rulebook.applies_label"), h("select", { id: `applies-${n}`, name: "applies_to" },
+      ...["", ...APPLIES_TO].map((v) => h("option", { value: v }, t(`rulebook.applies_${v || "activity"}`))))),
     field("cap", t("rulebook.cap_label"), h("input", { id: `cap-${n}`, name: "daily_cap", type: "number", min: "1",
       max: "10000", inputmode: "numeric" })),
     field("evidence", t("rulebook.evidence_label"), h("input", { id: `evidence-${n}`, name: "evidence", maxlength: "200" })),
@@ -50,6 +56,7 @@ function readItems() {
     const item = { code: v("code"), kind: v("kind"), title: v("title"), points: Number(v("points")) || 0,
       evidence: v("evidence") };
     if (item.kind === "earn" && v("daily_cap")) item.daily_cap = Number(v("daily_cap"));
+    if (item.kind === "earn" && v("applies_to")) item.applies_to = v("applies_to");
     if (v("clause")) item.clause = v("clause");
     return item;
   });

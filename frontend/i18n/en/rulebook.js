@@ -52,4 +52,11 @@ export default {
   "rulebook.medal_quarters_n": "{n} quarters in a row with points",
   "rulebook.medal_hazards_n": "{n} hazard reports confirmed",
   "rulebook.medal_default": "built in",
+  "rulebook.applies_label": "Pays for (earning items)",
+  "rulebook.applies_activity": "Volunteer activity check-ins",
+  "rulebook.applies_report_civility": "A courier's civility report (once verified)",
+  "rulebook.applies_report_hazard": "A courier's hazard report (once verified)",
+  "rulebook.applies_report_service": "A courier's service report (once verified)",
+  "rulebook.applies_case_in_time": "A reported case closed in time (to its reporter)",
+  "rulebook.applies": "Pays for: {what}",
 };

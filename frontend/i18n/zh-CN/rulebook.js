@@ -52,4 +52,11 @@ export default {
   "rulebook.medal_quarters_n": "连续 {n} 个季度有积分",
   "rulebook.medal_hazards_n": "{n} 条隐患上报经核实",
   "rulebook.medal_default": "系统默认",
+  "rulebook.applies_label": "用于（加分项）",
+  "rulebook.applies_activity": "志愿活动签到",
+  "rulebook.applies_report_civility": "网格员文明劝导上报（核实后）",
+  "rulebook.applies_report_hazard": "网格员隐患排查上报（核实后）",
+  "rulebook.applies_report_service": "网格员志愿服务上报（核实后）",
+  "rulebook.applies_case_in_time": "上报事项按时办结（给上报人）",
+  "rulebook.applies": "用于：{what}",
 };
