@@ -135,6 +135,11 @@ class ReportSettings(msgspec.Struct, frozen=True):
     # for a case closed in time, and a work unit's handler's service minutes for one rated well.
     case_bonus_points: int = case_rules.DEFAULT_CASE_BONUS
     handler_minutes: int = case_rules.DEFAULT_HANDLER_MINUTES
+    # What is paid now (issue 34): per kind, the rulebook's item where the rulebook in force has one
+    # for it, else `points`; `rule_labels` names those items by kind (and "case_bonus" for the bonus
+    # of a case closed in time), the amounts above then being set aside.
+    paid: dict[str, int] = {}
+    rule_labels: dict[str, str] = {}
 
 
 class ProcessedPhoto(msgspec.Struct, frozen=True):
@@ -224,11 +229,23 @@ async def load_rules(conn: asyncpg.Connection, community_id: int) -> rules.Rules
     return rules.rules_for(dict(row) if row else None)
 
 
-def _settings(community_id: int, current: rules.Rules, amounts: tuple[int, int] | None = None) -> ReportSettings:
+def _settings(community_id: int, current: rules.Rules, amounts: tuple[int, int] | None = None,
+              items: "dict[str, RuleItem] | None" = None) -> ReportSettings:
     bonus, minutes = amounts or (case_rules.DEFAULT_CASE_BONUS, case_rules.DEFAULT_HANDLER_MINUTES)
+    items = items or {}
+    labels = {kind: item.label for kind in rules.KINDS
+              if (item := items.get(recognition_rules.report_purpose(kind)))}
+    if case_item := items.get(recognition_rules.CASE_IN_TIME):
+        labels["case_bonus"] = case_item.label
     return ReportSettings(community_id=community_id, points=current.points, daily_cap=current.daily_cap,
                           defaults=dict(rules.DEFAULT_POINTS), default_daily_cap=rules.DEFAULT_DAILY_CAP,
-                          case_bonus_points=bonus, handler_minutes=minutes)
+                          case_bonus_points=bonus, handler_minutes=minutes, paid=_kind_points(current, items),
+                          rule_labels=labels)
+
+
+async def _read_settings(conn: asyncpg.Connection, community_id: int) -> ReportSettings:
+    return _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id),
+                     await _rule_items(conn, community_id))
 
 
 async def _require_community(conn: asyncpg.Connection, actor: Actor, community_id: int) -> None:
@@ -240,7 +257,7 @@ async def _require_community(conn: asyncpg.Connection, actor: Actor, community_i
 
 async def get_settings(conn: asyncpg.Connection, actor: Actor, community_id: int) -> ReportSettings:
     await _require_community(conn, actor, community_id)
-    return _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id))
+    return await _read_settings(conn, community_id)
 
 
 async def update_settings(conn: asyncpg.Connection, actor: Actor, community_id: int, *,
@@ -252,7 +269,7 @@ async def update_settings(conn: asyncpg.Connection, actor: Actor, community_id: 
     if unknown:
         raise invalid("points", f"unknown kind {sorted(unknown)[0]}")
     async with conn.transaction():
-        before = _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id))
+        before = await _read_settings(conn, community_id)
         await conn.execute(
             """insert into report_settings (community_id, civility_points, hazard_points, service_points,
                                             daily_cap, case_bonus_points, handler_minutes, updated_by, updated_at)
@@ -262,7 +279,7 @@ async def update_settings(conn: asyncpg.Connection, actor: Actor, community_id: 
                    updated_by = $8, updated_at = $9""",
             community_id, points.get("civility"), points.get("hazard"), points.get("service"), daily_cap,
             case_bonus_points, handler_minutes, actor.id, clock.now())
-        after = _settings(community_id, await load_rules(conn, community_id), await cases.amounts(conn, community_id))
+        after = await _read_settings(conn, community_id)
         await audit.record(conn, actor, "report_settings", community_id=community_id, target=("org", community_id),
                            before=before, after=after)
     return after

@@ -58,7 +58,7 @@ function historyLine(report) {
 }
 
 function kindPoints(report) {
-  const full = state.settings?.points?.[report.kind];
+  const full = state.settings?.paid?.[report.kind] ?? state.settings?.points?.[report.kind];
   const cap = report.flags.find((f) => f.code === "over_cap");
   return cap ? cap.points_left : full;
 }
@@ -189,10 +189,12 @@ async function loadSettings() {
   try {
     const settings = await api("GET", `/api/communities/${state.community}/report-settings`);
     state.settings = settings;
+    // What verifying pays now: the rulebook's (积分细则) item for a kind where it lists one.
+    const paid = { ...settings.points, ...settings.paid };
+    const ruled = Object.values(settings.rule_labels || {});
     $("rules").textContent = t("reports.rules", {
-      hazard: settings.points.hazard, civility: settings.points.civility, service: settings.points.service,
-      cap: settings.daily_cap,
-    });
+      hazard: paid.hazard, civility: paid.civility, service: paid.service, cap: settings.daily_cap,
+    }) + (ruled.length ? ` ${t("reports.by_rulebook", { rules: ruled.join("；") })}` : "");
   } catch {
     // The queue still works; the buttons just do not show the points.
   }

@@ -14,9 +14,9 @@ from tests.recognition.support import (
     BASE_ITEMS,
     T0,
     activity_under,
+    adopt_loop_items,
     appoint,
     city_with_rulebook,
-    adopt_loop_items,
     close_in_time,
     grid_loop,
     grid_loop_under_rulebook,
@@ -245,6 +245,9 @@ async def test_report_points_and_case_bonuses_come_from_the_rulebook_else_the_se
     assert (first["points"], second["points"], second["points_withheld"]) == (12, 3, 9)
     civility = await verified_report(client, city, loop, kind="civility")
     assert civility["points"] == 5  # not listed: the settings pay
+    settings = await ok(client, c.manager, "GET", f"/api/communities/{c.id}/report-settings")
+    assert (settings["paid"]["hazard"], settings["paid"]["civility"], settings["points"]["hazard"]) == (12, 5, 10)
+    assert set(settings["rule_labels"]) == {"hazard", "case_bonus"}
     summary = await ok(client, loop.courier, "GET", "/api/couriers/me")
     assert (summary["kinds"]["hazard"], summary["kinds"]["civility"]) == (12, 5)
     case = await close_in_time(client, city, loop, first["id"])

@@ -13,6 +13,7 @@ export default {
   "reports.tab_rejected": "Rejected",
   "reports.tab_all": "All",
   "reports.rules": "Points: hazard {hazard} · civility {civility} · service {service}; at most {cap} per person per day",
+  "reports.by_rulebook": "(by the rulebook: {rules})",
   "reports.empty_pending": "Nothing to review.",
   "reports.empty": "No reports.",
   "reports.flag_duplicate": "Likely duplicate of {ids}: same kind, within 10 minutes and 50 m",

@@ -13,6 +13,7 @@ export default {
   "reports.tab_rejected": "未通过",
   "reports.tab_all": "全部",
   "reports.rules": "积分：隐患 {hazard} · 劝导 {civility} · 服务 {service}，每人每天最多 {cap} 分",
+  "reports.by_rulebook": "（按积分细则：{rules}）",
   "reports.empty_pending": "没有待审核的上报。",
   "reports.empty": "没有上报。",
   "reports.flag_duplicate": "疑似重复：与 {ids} 同类、10 分钟内、50 米内",
