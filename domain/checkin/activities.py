@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from domain import oversight
-from domain.checkin import codes
+from domain.checkin import codes, policies
 from domain.checkin.rules import format_window
 from domain.core import audit, clock, qr, settings
 from domain.core.actor import Actor
@@ -30,17 +30,9 @@ EDITABLE = ("title", "description", "place", "lat", "lng", "radius_m", "starts_a
 _LOCK_ROTATION = 4004  # advisory lock class: one rotating code issued at a time per activity
 
 
-def default_rotation_seconds() -> int:
-    return settings.get().rotation_seconds
-
-
 def rotation_grace_seconds() -> int:
     """How long the previous rotating code still works after the screen moved on."""
     return settings.get().rotation_grace_seconds
-
-
-def default_daily_points_cap() -> int:
-    return settings.get().daily_checkin_points_cap
 
 
 class Activity(msgspec.Struct, kw_only=True):
@@ -166,9 +158,10 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, i
     if org.kind != "community":
         raise invalid("community_id", "activities belong to a community")
     orgs.require_manager(actor, community_id)
+    policy = await policies.effective(conn, community_id)  # the community's, else the environment's defaults
     values = {"description": "", "place": "", "lat": None, "lng": None, "radius_m": None, "capacity": None,
-              "points": 0, "points_per_hour": 0, "max_minutes": None, "daily_points_cap": default_daily_points_cap(),
-              "rotation_seconds": default_rotation_seconds(), "rotating_only": False, "one_step_checkout": False}
+              "points": 0, "points_per_hour": 0, "max_minutes": None, "daily_points_cap": policy.daily_points_cap,
+              "rotation_seconds": policy.rotation_seconds, "rotating_only": False, "one_step_checkout": False}
     rule_item_id = fields.pop("rule_item_id", None)
     values.update({k: v for k, v in fields.items() if v is not None})
     values = await _under_rulebook(conn, community_id, rule_item_id, values)
@@ -204,7 +197,7 @@ async def _under_rulebook(conn: asyncpg.Connection, community_id: int, rule_item
         return values
     item = await rulebook.earn_item(conn, community_id, rule_item_id)
     return {**values, "points": item.points, "points_per_hour": 0,
-            "daily_points_cap": item.daily_cap or default_daily_points_cap()}
+            "daily_points_cap": item.daily_cap or (await policies.effective(conn, community_id)).daily_points_cap}
 
 
 async def update(conn: asyncpg.Connection, actor: Actor, activity_id: int, changes: dict[str, Any], *,

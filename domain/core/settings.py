@@ -136,7 +136,8 @@ class Settings:
     scan_rate_per_ip_minute: int = _var("LINLI_SCAN_RATE_PER_IP_MINUTE", _non_negative, "600",
                                         "scans and scan previews from one client address a minute; 0: no limit")
     rotation_seconds: int = _var("LINLI_ROTATION_SECONDS", _positive, "30",
-                                 "how often a kiosk's check-in code changes, unless the activity says otherwise")
+                                 "default of how often a kiosk's check-in code changes, for communities (and "
+                                 "activities) that set none")
     rotation_grace_seconds: int = _var("LINLI_ROTATION_GRACE_SECONDS", _non_negative, "30",
                                        "how long the previous kiosk code still works after it changed")
     # scanning (issue 21): late scans from offline queues, fraud signals
@@ -155,7 +156,8 @@ class Settings:
     kiosk_pairing_minutes: int = _var("LINLI_KIOSK_PAIRING_MINUTES", _positive, "10",
                                       "how long a kiosk pairing code stays usable")
     daily_checkin_points_cap: int = _var("LINLI_DAILY_CHECKIN_POINTS_CAP", _non_negative, "200",
-                                         "points one person may earn from check-ins in one community a day")
+                                         "default of the points one person may earn from check-ins in one community "
+                                         "a day, for communities that set none (their checkin-policy)")
     redemption_request_days: int = _var("LINLI_REDEMPTION_REQUEST_DAYS", _positive, "7",
                                         "days a redemption request waits for a manager before it lapses")
     redemption_voucher_days: int = _var("LINLI_REDEMPTION_VOUCHER_DAYS", _positive, "30",
