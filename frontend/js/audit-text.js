@@ -39,10 +39,12 @@ const FIELDS = {
   amount: (v, all) => amount(all.unit, v),
   minutes: (v) => fmtMinutes(v),
   role: (v) => tOr(`role.${v}`, t("audit.role_other")),
-  kind: (v) => tOr(`kind.${v}`, String(v)),
+  // An invitation's kind is a role (邻里长); never the raw value.
+  kind: (v) => tOr(`kind.${v}`, tOr(`role.${v}`, t("audit.kind_other"))),
   name: (v) => String(v),
   title: (v) => String(v),
-  state: (v) => tOr(`state.${v}`, tOr(`audit.state_${v}`, String(v))),
+  // Never the raw value: a state this list does not know yet reads as "其他状态", not as English.
+  state: (v) => tOr(`state.${v}`, tOr(`audit.state_${v}`, t("audit.state_other"))),
   active: (v) => t(v ? "audit.active_yes" : "audit.active_no"),
   attendances: (v) => String(v),
   checked_out: (v) => String(v),

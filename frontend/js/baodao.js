@@ -86,7 +86,7 @@ function needRow(need) {
   } else {
     actions.push(h("span", { class: "badge badge-info" }, t(`baodao.claim_state.${need.my_claim_state}`)));
     if (need.my_claim_state === "claimed") {
-      const note = h("input", { type: "text", maxlength: "500", "aria-label": t("baodao.serve_note"),
+      const note = h("input", { class: "input", type: "text", maxlength: "500", "aria-label": t("baodao.serve_note"),
         placeholder: t("baodao.serve_note") });
       const served = h("button", { type: "button", class: "btn btn-primary btn-small" }, t("baodao.serve"));
       served.addEventListener("click", () => act(served, `/api/need-claims/${need.my_claim_id}/serve`, { note: note.value }));

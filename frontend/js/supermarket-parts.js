@@ -26,7 +26,8 @@ export function rewardPicture(url, name, size = "") {
   const className = ["reward-img", size && `reward-img-${size}`];
   if (url) return h("img", { class: className, src: url, alt: "", loading: "lazy", decoding: "async" });
   const first = Array.from((name ?? "").trim())[0] ?? "?";
-  return h("span", { class: [...className, "reward-img-empty"], "aria-hidden": "true" }, first);
+  // The glyph in a box of its own: one line of text, centred in the square (not a 76 px tall line).
+  return h("span", { class: [...className, "reward-img-empty"], "aria-hidden": "true" }, h("span", {}, first));
 }
 
 /** A server-made SVG (a QR code) as an image: no markup from the network enters the DOM. */

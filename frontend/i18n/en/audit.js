@@ -26,4 +26,6 @@ export default {
   "audit.field_reversed": "Postings reversed",
   "audit.active_yes": "active",
   "audit.active_no": "deactivated",
+  "audit.state_other": "other state",
+  "audit.kind_other": "other kind",
 };

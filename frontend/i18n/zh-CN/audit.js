@@ -26,4 +26,6 @@ export default {
   "audit.field_reversed": "冲正笔数",
   "audit.active_yes": "启用",
   "audit.active_no": "停用",
+  "audit.state_other": "其他状态",
+  "audit.kind_other": "其他类别",
 };

@@ -1,19 +1,23 @@
-"""Reading comfort and words on every page (issues 22, 28 and 33), in Chromium.
+"""Reading comfort and words on every page (issues 22, 28 and 33), in Chromium: the survey.
 
-Every frontend/*.html page is opened logged in as a volunteer, a courier, a community manager and an
-admin, in the world people actually meet: unread messages, a pending join request, a waiting list, an
-open time-bank request. Each page is visited once per layout that differs: a 360 px phone in large
-text (大字模式, the tightest layout) and a 1280 px desktop in normal text. A visit waits for the page's
-own ready marker (<html data-ready>, set by ui.js when its requests have answered and rendered), never
-for network idleness or a sleep. On each:
+Every frontend/*.html page is opened logged in as each role of the demo city (`linli demo`: the world
+a visitor meets, with an open time-bank request, a redemption, a courier's report, a 报到, a case and a
+merchant waiting), with more on top: unread messages for everyone, a join request waiting, a full
+activity with a waiting list, an adjustment held for a second manager. Each role visits each page in
+its layouts: a 360 px phone in large text (大字模式, the tightest layout) for everyone, a 1280 px desktop
+in normal text for the roles that work at a desk. A visit waits for the page's own ready marker
+(<html data-ready>, set by ui.js when its requests have answered and rendered), never for network
+idleness or a sleep. On each:
 - axe-core (vendored under tests/vendor/axe-core, never served to residents) finds no serious or
-  critical violation (contrast at least 4.5:1, names, labels, landmarks...);
+  critical violation (contrast at least 4.5:1, names, labels, landmarks...), checked once per layout
+  that differs (the page's elements and classes);
 - no visible text is smaller than 14 px (chart axis numbers: 12 px), the body text is at least 16 px,
-  line spacing at least 1.3; nothing scrolls sideways on the phone;
+  line spacing at least 1.3; nothing scrolls sideways on the phone; controls are at least 44 px;
 - in Chinese, the visible text holds no English words and no raw field names (snake_case), apart
   from the brand, units and codes.
-The pages are visited once (module fixture `survey`); each test below reads one aspect of the visits.
-The large-text switch in the header is tested on its own: on, the whole page grows; it stays on.
+
+The roles are split between two test files (residents, staff) so the two halves run in two workers;
+each file builds its own city on a database and server of its own and imports the checks below.
 """
 
 import asyncio
@@ -21,12 +25,8 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
-
 from api.app import create_app
 from domain.core import db
-from domain.ledger import adjustments
-from domain.people import auth, orgs
 from tests.conftest import (
     Login,
     _free_port,
@@ -38,93 +38,93 @@ from tests.conftest import (
     start_uvicorn,
 )
 
-# The survey visits every page as four roles in two layouts (~300 visits): minutes, the browser run's
-# longest file, so `heavy` (it starts first). `python -m tests` runs a file whole in one worker
-# (`--dist loadfile`): the module's fixtures are built once.
-pytestmark = [pytest.mark.browser, pytest.mark.heavy, pytest.mark.timeout(600)]
-
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 PAGES = sorted(p.name for p in (ROOT / "frontend").glob("*.html"))
 # Panels that only show after a tap: opened through their address so their words are read too.
 EXTRA = {"manager": ["console.html?tab=audit", "console.html?tab=members"],
          "admin": ["console.html?tab=audit", "console.html?tab=people"]}
-ROLES = ("volunteer", "courier", "manager", "admin")
-# The layouts that differ: (width, large text). A phone in large text is the tightest one.
-LAYOUTS = ((360, True), (1280, False))
-WIDTHS = tuple(width for width, _ in LAYOUTS)
+PHONE, DESKTOP = (360, True), (1280, False)  # (width, large text)
+# Each role of the demo city (domain/demo/city.py LOGINS) by its phone, and the layouts it is read in.
+ROLES = {
+    "volunteer": ("13900000001", (PHONE,)),
+    "party_member": ("13900000002", (PHONE,)),
+    "neighbourhood_head": ("13900000003", (PHONE,)),
+    "courier": ("13700000001", (PHONE,)),
+    "handler": ("13700000009", (PHONE,)),
+    "merchant": ("13700000010", (PHONE,)),
+    "manager": ("13800000001", (PHONE, DESKTOP)),
+    "street_manager": ("13800000003", (PHONE, DESKTOP)),
+    "unit_admin": ("13800000004", (PHONE,)),
+    "admin": ("13800000000", (PHONE, DESKTOP)),
+}
 
 # Latin text a Chinese reader may see: the brand, the language switch, units and short codes.
 ALLOWED_LATIN = {"linli", "en", "kg", "g", "ml", "l", "km", "m", "cm", "ip", "id", "qr", "app", "h", "min",
                  "am", "pm", "wifi", "pdf", "csv", "excel", "xlsx"}
 
 
-async def the_world_people_meet(conn, manager, community_id: int, people: dict) -> None:
-    """What the pages show once people use them (issue 33): unread messages for everyone, a join
-    request waiting for the manager, a full activity with the volunteer on its waiting list, an open
-    time-bank request and banked minutes."""
+async def the_world_people_meet(conn, logins: dict) -> None:
+    """On top of the demo: unread messages for everyone surveyed, a join request waiting for the
+    manager, a full activity with the volunteer on its waiting list, a +15 adjustment (its audit row
+    is read as a sentence) and one held for a second manager."""
     from datetime import timedelta
 
     from domain import notify
     from domain.checkin import activities, signups
     from domain.core import clock
-    volunteer = await orgs.load_actor(conn, people["volunteer"].id)
+    from domain.ledger import adjustments
+    from domain.people import auth, orgs
+    community_id = await conn.fetchval("select id from orgs where name = '三苏社区'")
+    manager = await orgs.load_actor(conn, logins["manager"].id)
+    volunteer = await orgs.load_actor(conn, logins["volunteer"].id)
     first = await auth.create_user(conn, phone=new_phone(), password=None, name="张秀英", is_admin=False)
-    await orgs.add_member(conn, await orgs.load_actor(conn, people["admin"].id), community_id, first, "volunteer")
+    await orgs.add_member(conn, await orgs.load_actor(conn, logins["admin"].id), community_id, first, "volunteer")
     start = clock.now() + timedelta(days=1)
     full = await activities.create(conn, manager, community_id=community_id, title="重阳节敬老活动", place="社区活动室",
                                    starts_at=start, ends_at=start + timedelta(hours=2), points=10, capacity=1)
     await activities.publish(conn, manager, full.id)
     await signups.sign_up(conn, await orgs.load_actor(conn, first), full.id)
     await signups.sign_up(conn, volunteer, full.id)  # on the waiting list
-    await adjustments.adjust(conn, manager, user_id=people["volunteer"].id, unit="minutes", amount=1728,
-                             reason="补录纸质记录")
+    await adjustments.adjust(conn, manager, user_id=volunteer.id, unit="points", amount=15, reason="补录纸质记录")
+    await adjustments.adjust(conn, manager, user_id=volunteer.id, unit="points", amount=5000,
+                             reason="补录纸质记录")  # above the threshold: held for a second manager
     stranger = await auth.create_user(conn, phone=new_phone(), password=None, name="陈静", is_admin=False)
     await conn.execute("insert into join_requests (community_id, user_id, state, created_at) values ($1, $2, 'pending', $3)",
                        community_id, stranger, clock.now())
     async with conn.transaction():
-        for login in people.values():
+        for login in logins.values():
             for _ in range(4):
                 await notify.send(conn, login.id, "checkout_zero", community_id=community_id,
                                   params={"title": "重阳节敬老活动", "minutes": 0}, link=f"/activity.html?id={full.id}")
         await notify.send_to_managers(conn, community_id, "manager_digest",
-                                      params={"redemptions": 2, "reports": 1, "appeals": 0})
+                                      params={"redemptions": 1, "reports": 1, "appeals": 0})
 
 
 def build_city(database_url: str) -> dict:
-    """A community with a manager, a volunteer, a courier and an admin, a manual adjustment (its
-    audit row and statement line carry words) and a member added by the manager."""
+    """The demo city and the states above; a session for every role of ROLES."""
     import asyncpg
+
+    from domain import demo
+    from domain.people import auth
     result: dict = {}
 
     async def build():
         conn = await asyncpg.connect(database_url)
         await db._init_connection(conn)  # the app's codecs (jsonb) for the messages
         try:
-            people = {}
-            for role, name in (("admin", "王主任"), ("manager", "王芳"), ("volunteer", "刘芳"),
-                               ("courier", "马骏")):
-                user_id = await auth.create_user(conn, phone=new_phone(), password=None, name=name,
-                                                 is_admin=role == "admin")
-                people[role] = Login(await auth._new_session(conn, user_id), name)
-            admin = await orgs.load_actor(conn, people["admin"].id)
-            district = await orgs.create_org(conn, admin, kind="district", name="东坡区", parent_id=None)
-            street = await orgs.create_org(conn, admin, kind="street", name="苏祠街道", parent_id=district.id)
-            community = await orgs.create_org(conn, admin, kind="community", name="三苏社区", parent_id=street.id)
-            grid = await orgs.create_org(conn, admin, kind="grid", name="第一网格", parent_id=community.id)
-            await orgs.appoint_manager(conn, admin, community.id, people["manager"].id)
-            manager = await orgs.load_actor(conn, people["manager"].id)
-            await orgs.add_member(conn, admin, community.id, people["volunteer"].id, "volunteer")
-            await orgs.add_member(conn, admin, grid.id, people["courier"].id, "courier")
-            await adjustments.adjust(conn, manager, user_id=people["volunteer"].id, unit="points", amount=15,
-                                     reason="补录纸质记录")
-            await the_world_people_meet(conn, manager, community.id, people)
-            result.update(people)
+            assert await demo.seed(conn) is not None
+            logins = {}
+            for role, (phone, _) in ROLES.items():
+                user = await conn.fetchrow("select id, name from users where phone = $1", phone)
+                logins[role] = Login(await auth._new_session(conn, user["id"]), user["name"], phone)
+            await the_world_people_meet(conn, logins)
+            result.update(logins)
         finally:
             await conn.close()
 
     in_thread(build)
-    assert "volunteer" in result, "building the community failed"
+    assert "volunteer" in result, "building the city failed"
     return result
 
 
@@ -147,12 +147,11 @@ def in_thread(make_coroutine):
     return outcome.get("value")
 
 
-@pytest.fixture(scope="module")
-def own_server(admin_url):
-    """The app over HTTP on a database of this module's own: an admin sees every community's
-    activities and requests, so rows other tests left in the shared database (an XSS test's
-    `<img onerror>` titles, say) would otherwise be read as English words or overflow the pages.
-    Yields (base address, database URL); the ledger check runs on it before it is dropped."""
+def own_server_for(admin_url):
+    """The app over HTTP on a database of the survey's own: an admin sees every community's activities
+    and requests, so rows other tests left in a shared database (an XSS test's `<img onerror>` titles)
+    would otherwise be read as English words or overflow the pages. Yields (base address, database
+    URL); the ledger check runs on it before it is dropped."""
     url = in_thread(lambda: _fresh_database(admin_url))
     port = _free_port()
     server, thread = start_uvicorn(create_app(url, run_sweeper=False), port)
@@ -252,17 +251,14 @@ def latin_problems(text: str) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def survey(own_server, browser):
-    """Visit every page as every role in each layout once; record what each test below reads."""
+def visit_every_page(live_server: str, browser, city: dict, roles: tuple[str, ...]) -> dict:
+    """Visit every page as each of `roles` in its layouts once; return what each check reads."""
     assert AXE.exists(), f"axe-core is vendored at {AXE} (see tests/vendor/axe-core/README.md)"
-    live_server, database_url = own_server
-    city = build_city(database_url)
     axe = AXE.read_text(encoding="utf-8")
     visits = {}
     checked: dict[str, list[str]] = {}  # layout shape → axe's findings there
-    for role in ROLES:
-        for width, large in LAYOUTS:
+    for role in roles:
+        for width, large in ROLES[role][1]:
             # bypass_csp: the pages' CSP rightly refuses the injected axe script; it changes nothing else.
             context = browser.new_context(viewport={"width": width, "height": 800}, device_scale_factor=1,
                                           bypass_csp=True)
@@ -332,9 +328,7 @@ def test_chinese_pages_have_no_english_words_or_field_names(survey):
 def test_managers_read_audit_entries_as_sentences(survey):
     for role in ("manager", "admin"):
         text = survey[(role, "console.html?tab=audit", 360)]["text"]
-        assert "王芳 给 刘芳 调整 +15 积分：补录纸质记录" in text
-        assert "王主任 将 刘芳 设为志愿者" in text
-        assert "王主任 将 马骏 设为网格员" in text
+        assert "李晓梅 给 刘芳 调整 +15 积分：补录纸质记录" in text
         assert not re.search(r"transfer_id|org_id|unit: |role: ", text)
 
 
@@ -344,11 +338,10 @@ def test_the_word_checker_catches_english_and_field_names():
     assert latin_problems("邻里 Linli · 中文 / EN · 大米 5kg · 核销码 A3F9 · IP 10.0.0.1") == []
 
 
-def test_large_text_switch_grows_the_page_and_is_remembered(own_server, browser):
-    live_server, database_url = own_server
-    city = build_city(database_url)
+def check_large_text_switch(browser, live_server: str, volunteer) -> None:
+    """On, the whole page grows; it stays on across reloads and pages; off, it shrinks back."""
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
-    context.add_cookies(city["volunteer"].cookies(live_server))
+    context.add_cookies(volunteer.cookies(live_server))
     page = context.new_page()
     try:
         page.goto(f"{live_server}/shop.html")
