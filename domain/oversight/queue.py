@@ -308,7 +308,8 @@ def _rulebook_decider(approve: bool) -> Decider:
 
 
 async def _deductions(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
-    from domain.recognition import deductions, rules as recognition_rules
+    from domain.recognition import deductions
+    from domain.recognition import rules as recognition_rules
     rows = await deductions.open_ids(conn, scope)
     now = clock.now()
     out = []

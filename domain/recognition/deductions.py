@@ -21,7 +21,7 @@ from domain.core import audit, clock
 from domain.core.actor import Actor, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
-from domain.recognition import rules, rulebook
+from domain.recognition import rulebook, rules
 
 
 class Deduction(msgspec.Struct, frozen=True):

@@ -10,6 +10,7 @@ Revoking needs a reason and is audited; the person is told.
 """
 
 from datetime import datetime
+from functools import partial
 
 import asyncpg
 import msgspec
@@ -197,8 +198,7 @@ async def sweep_daily(pool: asyncpg.Pool, now: datetime) -> int:
         return (await sweep(conn, None, community_id)).awarded if claimed else 0
 
     for row in due:
-        awarded += await sweeper.one_row(pool, "medal_sweep", row["id"],
-                                         lambda conn, c=row["id"]: one(conn, c)) or 0
+        awarded += await sweeper.one_row(pool, "medal_sweep", row["id"], partial(one, community_id=row["id"])) or 0
     return awarded
 
 

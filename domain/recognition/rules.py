@@ -3,7 +3,7 @@ takes, medals and selections. No database.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ class RuleProblem(ValueError):
         self.problem = problem
 
 
-def check_items(items: list[Mapping[str, Any]], taken_codes: Iterable[str] = ()) -> None:
+def check_items(items: Sequence[Mapping[str, Any]], taken_codes: Iterable[str] = ()) -> None:
     """A version's own items: 1..MAX_ITEMS, codes unique (also against the base it extends), every
     deduction names the compact clause it enforces, a cap only on what earns, at most one earning
     item per purpose (applies_to) besides activities."""

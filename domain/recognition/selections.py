@@ -441,7 +441,7 @@ async def export_csv(conn: asyncpg.Connection, actor: Actor, selection_id: int) 
               "委员会决定", "决定理由", "状态"]
     rows = ([s.title, s.quarter, c.name, "、".join(c.members or []), "是" if c.party_household else "",
              "排名" + ("+提名" if c.nominated else "") if c.from_ranking else "居民提名", c.rank or "", c.score,
-             c.reason or "", c.votes or 0, {True: "入选", False: "未入选"}.get(c.chosen, "待定"), c.choice_reason or "",
+             c.reason or "", c.votes or 0, ("待定" if c.chosen is None else "入选" if c.chosen else "未入选"), c.choice_reason or "",
              s.state] for c in s.candidates)
     return ranking_rules.to_csv(header, rows)
 

@@ -526,7 +526,7 @@ async def _auto_confirm(conn: asyncpg.Connection, request_id: int, now: datetime
 
 
 async def _sweep(pool: asyncpg.Pool, name: str, condition: str, cutoff: datetime,
-                 act: Callable[[asyncpg.Connection, int], Awaitable[bool]], batch: int) -> int:
+                 act: Callable[..., Awaitable[bool]], batch: int) -> int:
     """The one loop of the time bank's sweeps: the requests `condition` finds due, a batch at a time,
     each acted on in its own short transaction (sweeper.one_row). A failing row is skipped for the rest
     of the round; the round ends when a batch comes back short or nothing in it was acted on."""
@@ -791,7 +791,8 @@ async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int,
             held_id = await oversight.hold(conn, actor, community_id, "pool_credit",
                                            payload={"unit": UNIT, "minutes": minutes, "reason": reason},
                                            evidence={"why": why, **in_force})
-            result = PoolCreditHeld(held_id, community_id, minutes, reason, why, **in_force)
+            result = PoolCreditHeld(held_id, community_id, minutes, reason, why,
+                                    threshold=in_force["threshold"], daily_limit=in_force["daily_limit"])
         await oversight.check_pace(conn, community_id, actor.id)
     return result
 
