@@ -2,6 +2,7 @@
 export built whole before it, over more than one page, and a refusal is still a JSON error before
 the first byte."""
 
+import asyncio
 from datetime import timedelta
 
 import asyncpg
@@ -12,7 +13,10 @@ from domain.core.csv_export import to_csv
 from domain.ledger import statements
 from domain.people import orgs
 from domain.rankings import service
-from tests.rankings.test_rankings import at, city, travel  # noqa: F401 (city is a fixture)
+from tests.rankings import test_rankings as rankings_tests
+from tests.rankings.test_rankings import at, travel
+
+city = rankings_tests.city  # the fixture: each test its own city (甲社区 and its Q4 postings)
 
 PERIOD = {"from": "2026-10-01", "to": "2026-12-31"}
 
@@ -59,14 +63,19 @@ async def test_an_empty_period_is_the_header_alone(client, city):
     assert r.status_code == 200 and r.content.decode("utf-8-sig").splitlines() == [",".join(service.LEDGER_HEADER)]
 
 
-async def test_a_refusal_is_a_json_error_and_gives_the_connection_back(client, city, monkeypatch):
+async def test_a_refusal_is_a_json_error_and_gives_the_connection_back(app, client, city, monkeypatch):
     monkeypatch.setattr(service, "LEDGER_PAGE", 2)
     url = f"/api/communities/{city.a.id}/ledger.csv"
-    for _ in range(3):  # more refusals than a small pool would survive if a refusal kept its connection
+    async with asyncio.timeout(60):  # a refusal that kept its connection would leave the last export waiting
+        await refusals(client, city, url, app.state.pool.get_max_size())  # three times the pool's connections
+        assert (await client.get(url, params=PERIOD, headers=city.a.manager.headers)).status_code == 200
+
+
+async def refusals(client, city, url: str, rounds: int) -> None:
+    for _ in range(rounds):
         other = await client.get(url, params=PERIOD, headers=city.b.manager.headers)
         assert other.status_code == 403 and other.json()["error"] == "forbidden"
         late = await client.get(url, params={"from": "2026-12-31", "to": "2026-10-01"}, headers=city.a.manager.headers)
         assert late.status_code == 422 and late.json()["details"]["field"] == "to"
         long = await client.get(url, params={"from": "2024-01-01", "to": "2026-12-31"}, headers=city.a.manager.headers)
         assert long.status_code == 422 and long.json()["details"]["field"] == "to"
-    assert (await client.get(url, params=PERIOD, headers=city.a.manager.headers)).status_code == 200
