@@ -93,7 +93,12 @@ def POSTING_READER(role, side): return MEMBER(role, side) or READER(role, side)
 # Issue 34: medal thresholds and selection quarters unique per cell; each fresh selection's candidate.
 _COUNTER = __import__("itertools").count(1)
 SELECTION_CANDIDATE: dict[int, int] = {}
-def _past_quarter(n: int) -> str: return f"{2000 + (n // 4) % 26}Q{n % 4 + 1}"  # 2000Q1..2025Q4
+# A quarter per selection opened, from 2025Q4 back to 2000Q1 (105 before one repeats): a counter of
+# their own, as sharing _COUNTER with every other fresh value ran them round in one worker's matrix.
+_QUARTERS = __import__("itertools").count()
+def _past_quarter() -> str:
+    n = next(_QUARTERS) % 104
+    return f"{2025 - n // 4}Q{4 - n % 4}"
 # A deduction (issue 34) is the side's volunteer's: they and whoever may decide it read it.
 def DEDUCTED_OR_CHECKER(role, side): return VOLUNTEER(role, side) or CHECKER(role, side)
 
@@ -628,7 +633,7 @@ TABLE = [
     # quarterly selections: a manager opens and decides (a second confirms in the held queue), residents
     # of a household nominate and vote, residents and managers read, the managers above export
     Op("POST", "/api/selections", MANAGER, body=lambda c: {"community_id": C(c), "kind": "person",
-                                                           "quarter": _past_quarter(next(_COUNTER))}),
+                                                           "quarter": _past_quarter()}),
     Op("GET", "/api/communities/{community_id}/selections", POSTING_READER),
     Op("GET", "/api/selections/{selection_id}", POSTING_READER),
     Op("POST", "/api/selections/{selection_id}/nominations", MEMBER, fresh={"selection_id": "selection"},
