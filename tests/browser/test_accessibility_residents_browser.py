@@ -1,5 +1,7 @@
-"""The accessibility survey (tests/browser/survey.py) as the residents read the pages: on a phone, in
-large text. The staff's half runs in another worker (test_accessibility_staff_browser.py)."""
+"""The accessibility survey (tests/browser/survey.py) as residents, couriers, partners (a handler, a
+merchant) and the levels above a community (a street manager, a unit administrator) read the pages.
+The community manager's and the admin's half runs in another worker
+(test_accessibility_managers_browser.py)."""
 
 import pytest
 
@@ -17,7 +19,8 @@ from tests.browser.survey import (  # noqa: F401  (the checks are collected here
 
 # Minutes of visits: `heavy`, so it starts first; `python -m tests` runs a file whole in one worker
 # (`--dist loadfile`), so the city and the visits are built once.
-ROLES = ("volunteer", "party_member", "neighbourhood_head", "courier", "handler", "merchant")
+ROLES = ("volunteer", "courier", "party_member", "neighbourhood_head", "handler", "merchant", "street_manager",
+         "unit_admin")
 
 pytestmark = [pytest.mark.browser, pytest.mark.heavy, pytest.mark.timeout(600)]
 

@@ -1,6 +1,6 @@
-"""The accessibility survey (tests/browser/survey.py) as the staff read the pages: community, street and
-unit managers and the admin, on a phone in large text and (those at a desk) on a 1280 px desktop. The
-residents' half runs in another worker (test_accessibility_residents_browser.py)."""
+"""The accessibility survey (tests/browser/survey.py) as a community's manager and the admin read every
+page, on a phone in large text and on a 1280 px desktop. The other roles' half runs in another worker
+(test_accessibility_residents_browser.py)."""
 
 import pytest
 
@@ -19,7 +19,7 @@ from tests.browser.survey import (  # noqa: F401  (the checks are collected here
 
 # Minutes of visits: `heavy`, so it starts first; `python -m tests` runs a file whole in one worker
 # (`--dist loadfile`), so the city and the visits are built once.
-ROLES = ("manager", "street_manager", "unit_admin", "admin")
+ROLES = ("manager", "admin")
 
 pytestmark = [pytest.mark.browser, pytest.mark.heavy, pytest.mark.timeout(600)]
 
