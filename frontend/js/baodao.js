@@ -199,15 +199,20 @@ async function refresh() {
   await Promise.all([loadNeeds(), loadQueue()]);
 }
 
+// Lower choices are cleared before anything is fetched: cleared after, they wiped the communities a
+// quick hand had already picked a street for while the district's units were still loading.
 $("district").addEventListener("change", async () => {
-  await fill($("street"), $("district").value ? await children($("district").value) : []);
-  await fill($("unit"), $("district").value ? await api("GET", `/api/units?under=${$("district").value}`) : []);
+  const district = $("district").value;
   await fill($("community"), []);
   await fill($("grid"), []);
+  const [streets, units] = district
+    ? await Promise.all([children(district), api("GET", `/api/units?under=${district}`)]) : [[], []];
+  await fill($("unit"), units);
+  await fill($("street"), streets);
 });
 $("street").addEventListener("change", async () => {
-  await fill($("community"), $("street").value ? await children($("street").value) : []);
   await fill($("grid"), []);
+  await fill($("community"), $("street").value ? await children($("street").value) : []);
 });
 $("community").addEventListener("change", async () => {
   await fill($("grid"), $("community").value ? await children($("community").value) : []);
