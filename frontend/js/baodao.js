@@ -187,16 +187,17 @@ async function loadQueue() {
   const claims = (await Promise.all(state.manages.map((c) => api("GET", `/api/communities/${c.id}/need-claims`))))
     .flat().filter((c) => c.state !== "confirmed");
   $("claims").replaceChildren(...(claims.length ? claims.map(claimRow) : [h("li", { class: "muted" }, t("baodao.claims_empty"))]));
-  // The home page's 党员报到 tile links here (#queue-card): the queue itself, not the page's top.
-  if (location.hash === "#queue-card" && !state.scrolled) {
-    state.scrolled = true;
-    $("queue-card").scrollIntoView({ block: "start" });
-  }
 }
 
 async function refresh() {
   await loadMine();
   await Promise.all([loadNeeds(), loadQueue()]);
+  // The home page's 党员报到 tile links here (#queue-card): the queue itself, not the page's top. Once
+  // everything above it has rendered: scrolled earlier, the needs list arriving after pushed it away.
+  if (location.hash === "#queue-card" && !state.scrolled && !$("queue-card").hidden) {
+    state.scrolled = true;
+    $("queue-card").scrollIntoView({ block: "start" });
+  }
 }
 
 // Lower choices are cleared before anything is fetched: cleared after, they wiped the communities a
