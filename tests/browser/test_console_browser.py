@@ -180,6 +180,9 @@ def test_privacy_page_downloads_my_data(live_server, phone_page):
     page.context.add_cookies([{"name": "linli_session", "value": r.json()["token"], "url": live_server},
                               {"name": "linli_csrf", "value": r.json()["csrf"], "url": live_server}])
     page.goto(f"{live_server}/privacy.html")
+    # The records and identity above the button render when their answers arrive and push it down:
+    # a click aimed before that lands where the button was (seed 2125523188, under load).
+    page.locator("html[data-ready]").wait_for(state="attached")
     with page.expect_download() as download:
         page.click("#export")
     path = download.value.path()
