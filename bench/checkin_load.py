@@ -30,8 +30,8 @@ import msgspec
 
 from bench.report import latency_summary, ratio
 from domain import supermarket
-from domain.checkin import activities, codes
-from domain.core import clock, db
+from domain.checkin import activities
+from domain.core import clock, codes, db
 from domain.people import auth, orgs
 
 TITLE = "压测活动"

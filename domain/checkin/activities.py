@@ -14,9 +14,9 @@ import asyncpg
 import msgspec
 
 from domain import oversight
-from domain.checkin import codes, policies
+from domain.checkin import policies
 from domain.checkin.rules import format_window
-from domain.core import audit, clock, qr, settings
+from domain.core import audit, clock, codes, qr, settings
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid, not_found
 from domain.oversight import rules as oversight_rules

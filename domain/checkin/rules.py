@@ -7,8 +7,8 @@ on its own (tests/test_checkin_rules.py).
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.checkin.codes import code_from_text  # noqa: F401  (re-exported: reading a scanned code)
 from domain.core import clock
+from domain.core.codes import code_from_text  # noqa: F401  (re-exported: reading a scanned code)
 from domain.core.geo import distance_m  # noqa: F401  (re-exported: the geofence rule)
 
 REPEAT_WINDOW = timedelta(minutes=2)  # a second scan this soon after the first changes nothing

@@ -22,10 +22,9 @@ import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.checkin import codes
-from domain.checkin.codes import Code
-from domain.core import clock, metrics, ratelimit, settings
+from domain.core import clock, codes, metrics, ratelimit, settings
 from domain.core.actor import Actor
+from domain.core.codes import Code
 from domain.core.errors import DomainError
 
 LOGGED_REASONS = frozenset({

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from domain.core import qr
+from domain.core import codes, qr
 
 DPI = 200
 PAGE_W, PAGE_H = 210, 297
@@ -31,12 +31,6 @@ class Card:
     community: str
     url: str            # <public url>/s/<member code>
     detail: str = ""    # e.g. the household
-
-
-def codes_display(code: str) -> str:
-    """domain/checkin/codes.display, repeated here: core must not import a capability."""
-    upper = code.upper()
-    return " ".join(upper[i:i + 4] for i in range(0, len(upper), 4))
 
 
 def _px(mm: float) -> int:
@@ -64,7 +58,7 @@ def _draw_card(page: Image.Image, draw: ImageDraw.ImageDraw, card: Card, left: f
     page.paste(image, (_px(left + 2), _px(qr_top)))
     # The code a station types when the QR cannot be read (issue 33): upper case in groups, where l
     # and 1, O and 0 are told apart; look-alikes typed for each other are accepted anyway.
-    code = codes_display(card.url.rsplit("/s/", 1)[-1])
+    code = codes.display(card.url.rsplit("/s/", 1)[-1])
     _text(draw, left + 2, qr_top + QR_MM + 0.3, code, 2.6, bold=True, width_mm=QR_MM + 2)
     x, width = left + QR_MM + 4, CARD_W - QR_MM - 7
     y = _text(draw, x, top + 5, card.community, 3.4, fill=qr.MUTED, width_mm=width, lines=2)

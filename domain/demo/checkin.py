@@ -6,8 +6,8 @@ from typing import Any
 import asyncpg
 
 from domain import checkin
-from domain.checkin import activities, codes, scans
-from domain.core import clock
+from domain.checkin import activities, scans
+from domain.core import clock, codes
 from domain.core.errors import DomainError
 from domain.demo.city import City
 from domain.demo.past import as_of

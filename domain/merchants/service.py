@@ -35,8 +35,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger, oversight, partners
-from domain.checkin import codes
-from domain.core import audit, clock, qr
+from domain.core import audit, clock, codes, qr
 from domain.core.actor import Actor
 from domain.core.csv_export import to_csv
 from domain.core.errors import DomainError, forbidden, invalid, not_found

@@ -20,8 +20,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.checkin import codes
-from domain.core import audit, clock, ratelimit
+from domain.core import audit, clock, codes, ratelimit
 from domain.core.errors import DomainError
 from domain.ledger import statements
 from domain.people import auth, consent, identity

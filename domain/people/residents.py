@@ -15,8 +15,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.checkin import codes
-from domain.core import audit, cards, clock
+from domain.core import audit, cards, clock, codes
 from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid, not_found
 from domain.people import auth, orgs

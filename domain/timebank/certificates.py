@@ -13,8 +13,7 @@ import asyncpg
 import msgspec
 
 from domain import notify, timebank
-from domain.checkin import codes
-from domain.core import audit, clock, qr
+from domain.core import audit, clock, codes, qr
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs

@@ -1,5 +1,5 @@
 // The one place the frontend reads a code out of what was scanned, typed or pasted. Its twin is
-// domain/checkin/codes.py `code_from_text`; both pass tests/checkin/scan_code_vectors.json.
+// domain/core/codes.py `code_from_text`; both pass tests/checkin/scan_code_vectors.json.
 
 /**
  * The code inside `text`: a bare code, its "<site>/s/<code>" URL (in any case; query and fragment ignored),

@@ -17,8 +17,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from domain.people import orgs
 from tests.conftest import T0, Community, Person, World
 

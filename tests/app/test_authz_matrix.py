@@ -28,8 +28,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from domain.people import auth
 from domain.rankings import rules as ranking_rules
 from tests.app.security_support import Builder, Side, _ok, ask_family_link, jpeg

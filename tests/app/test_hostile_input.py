@@ -79,8 +79,7 @@ from datetime import timedelta  # noqa: E402
 
 import httpx  # noqa: E402  (the additions below are a section of their own)
 
-from domain.checkin import codes  # noqa: E402
-from domain.core import clock  # noqa: E402
+from domain.core import clock, codes  # noqa: E402
 from domain.core.reasons import REASONS  # noqa: E402
 from tests.app.security_support import Builder, _ok  # noqa: E402
 from tests.app.test_authz_matrix import PARAM, TABLE, Cell  # noqa: E402

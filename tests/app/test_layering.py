@@ -20,10 +20,8 @@ KNOWN_BACK_EDGES: dict[tuple[str, str], set[str]] = {
     ("ledger", "people"): {"domain/ledger/adjustments.py"},
     # The statement shows a deduction's rule (issue 35's recognition): the statement should receive it.
     ("ledger", "recognition"): {"domain/ledger/statements.py"},
-    # Joining completes a pending check-in; the micro-grid and privacy pages use check-in codes: the
-    # codes belong in core (they are the QR codes of every capability), the completion in checkin.
-    ("people", "checkin"): {"domain/people/joining.py", "domain/people/micro.py", "domain/people/privacy.py",
-                            "domain/people/residents.py"},
+    # Joining completes a pending check-in; the micro-grid marks attendance: both belong in checkin.
+    ("people", "checkin"): {"domain/people/joining.py", "domain/people/micro.py"},
     # People are told of an invitation, a join decision, a member change: notify (the outbox) is
     # infrastructure every layer uses and belongs in core.
     ("people", "notify"): {"domain/people/invites.py", "domain/people/joining.py", "domain/people/members.py"},

@@ -45,8 +45,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from domain.people import auth, orgs
 from tests.app.security_support import PrivateApp, seed
 from tests.conftest import EXPLORING, FUZZ_SEED, T0, Person

@@ -14,9 +14,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from domain.checkin import activities, codes
+from domain.checkin import activities
+from domain.core import clock, codes, qr
 from domain.people import auth, orgs
-from domain.core import clock, qr
 from tests.conftest import new_phone, register_sync, screenshot
 
 pytestmark = pytest.mark.browser

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from domain import ledger
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from domain.people import auth, orgs
 from tests.browser.test_checkin_browser import in_thread
 from tests.browser.test_scanning_browser import camera_browser, new_page, qr_video

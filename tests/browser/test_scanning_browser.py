@@ -17,8 +17,7 @@ import zxingcpp
 from PIL import Image
 
 from bench import page_weight
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from tests.browser.test_checkin_browser import balances, city, in_thread, volunteer
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 

@@ -12,9 +12,9 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
-from domain.people import auth, orgs
-from domain.checkin import codes
 from domain import ledger, supermarket
+from domain.core import codes
+from domain.people import auth, orgs
 from tests.conftest import PHONE, Login, new_phone, screenshot
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from domain import checkin, ledger
-from domain.checkin import codes
-from domain.core import clock, qr
+from domain.core import clock, codes, qr
 from domain.core.reasons import explain
 from tests.conftest import T0
 from tests.snapshot import unchanged

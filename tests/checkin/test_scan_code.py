@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.checkin.codes import code_from_text
+from domain.core.codes import code_from_text
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent

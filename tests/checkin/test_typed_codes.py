@@ -2,8 +2,7 @@
 are told apart; typed, 1/l/I and 0/o/O are taken for one another, and every printed code stays valid;
 an unknown typed code says "没有这个编号"."""
 
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from tests.checkin.test_scanning import station
 from tests.people.test_joining import activity as live_activity
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from domain.checkin import codes
+from domain.core import codes
 from tests.conftest import Community, Person, appoint
 from tests.snapshot import snapshot as shared_snapshot
 from tests.snapshot import unchanged

@@ -175,8 +175,8 @@ async def test_finding_10_team_ranking_counts_only_members(client, world, pool):
     await pool.execute("insert into team_members (team_id, user_id) values ($1, $2)", team["id"], stranger.id)
     await world.fund(member, a, "points", 10)
     await world.fund(stranger, b, "points", 1000)
-    from domain.rankings import rules
     from domain.core import clock
+    from domain.rankings import rules
     quarter = str(rules.quarter_of(clock.now(), clock.zone()))
     r = await client.get("/api/rankings", headers=a.manager.headers,
                          params={"scope": "team", "org_id": team["id"], "quarter": quarter})
@@ -197,7 +197,7 @@ async def test_finding_10_password_rule_refuses_blank_passwords(client, password
 
 
 async def test_finding_10_unauthenticated_card_preview_reveals_no_user_id(client, world, pool):
-    from domain.checkin import codes
+    from domain.core import codes
     p = await world.person("持卡人")
     async with pool.acquire() as conn:
         card = await codes.member_card(conn, p.id)
@@ -238,9 +238,9 @@ async def test_finding_14_gift_memo_names_no_one_after_closing(client, world, po
 
 
 async def test_finding_14_public_posting_shows_a_closed_account_as_closed(client, world, pool):
+    from domain.core import clock
     from domain.people import auth
     from domain.rankings import rules
-    from domain.core import clock
     c = await world.community("公示社区")
     top = await world.member(c, "欧阳娜娜")
     await world.fund(top, c, "points", 500)

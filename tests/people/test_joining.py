@@ -4,8 +4,7 @@ once while the window is open) or rejects with a reason; both audited; a policy 
 
 from datetime import timedelta
 
-from domain.checkin import codes
-from domain.core import clock
+from domain.core import clock, codes
 from tests.conftest import appoint
 from tests.snapshot import unchanged
 

@@ -5,9 +5,8 @@ from datetime import timedelta
 
 import pytest
 
+from domain.core import clock, codes
 from domain.people import auth, privacy
-from domain.checkin import codes
-from domain.core import clock
 from tests.conftest import freeze_at_window_start, new_phone, register
 
 

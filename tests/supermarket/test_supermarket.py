@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 
 from domain import supermarket
-from domain.checkin import codes
-from domain.core import clock, sweeper
+from domain.core import clock, codes, sweeper
 from domain.people import auth
 from tests.conftest import Person
 from tests.snapshot import unchanged
