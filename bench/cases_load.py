@@ -27,7 +27,7 @@ from datetime import timedelta
 import asyncpg
 
 from domain import cases
-from domain.core import clock, db
+from domain.core import clock, db, queries
 from domain.core.actor import Actor
 
 STREETS, COMMUNITIES_PER_STREET, GRIDS_PER_COMMUNITY, HANDLERS_PER_STREET = 10, 10, 5, 3
@@ -201,8 +201,8 @@ async def plans(conn: asyncpg.Connection, w: dict) -> dict[str, str]:
            select k.id from cases k where k.community_id = $1
            order by (k.state in ('dispatched', 'accepted') and k.deadline < $2) desc, k.id desc limit 21""",
         w["community"], clock.now())
-    sql = cases._FIGURES.format(key="k.street_id", group="k.street_id",
-                                scope="k.street_id in (select id from orgs where parent_id = $1)")
+    sql = queries.load("cases").figures.format(key="k.street_id", group="k.street_id",
+                                               scope="k.street_id in (select id from orgs where parent_id = $1)")
     figures = await conn.fetch("explain (analyze, buffers, costs off, timing off, summary on) " + sql,
                                w["district"], clock.now() - timedelta(days=366), clock.now(), clock.now())
     return {"community queue": "\n".join(r[0] for r in queue), "district figures": "\n".join(r[0] for r in figures)}

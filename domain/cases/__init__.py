@@ -8,8 +8,6 @@ The code is in `service.py` (and the package's other modules); this file only re
 
 
 from domain.cases.service import (  # noqa: F401
-    _FIGURES,
-    _SELECT,
     BY,
     SWEEPS,
     VIEWS,

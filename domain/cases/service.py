@@ -26,7 +26,7 @@ from PIL import Image
 
 from domain import ledger, notify
 from domain.cases import rules
-from domain.core import audit, clock, photos, sweeper
+from domain.core import audit, clock, photos, queries, sweeper
 from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
@@ -128,18 +128,6 @@ class NewCase(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # ---- reading --------------------------------------------------------------------------------
-
-_SELECT = """
-    select k.*, r.name as reporter_name, c.name as community_name, g.name as grid_name,
-           p.name as handler_name, p.kind as handler_kind, cat.name as category_name,
-           cat.deadline_hours, cat.active as category_active,
-           array(select ph.id from case_photos ph where ph.case_id = k.id order by ph.id) as photo_ids
-    from cases k
-    join users r on r.id = k.reporter_id
-    join orgs c on c.id = k.community_id
-    left join orgs g on g.id = k.grid_id
-    left join partners p on p.id = k.handler_id
-    left join case_categories cat on cat.id = k.category_id"""
 
 
 class _Viewer(msgspec.Struct, frozen=True):
@@ -264,7 +252,7 @@ def _overdue(row: asyncpg.Record, now: datetime) -> bool:
 async def _load(conn: asyncpg.Connection, case_id: int, *, lock: bool = False) -> asyncpg.Record:
     if lock:  # the case row alone
         await conn.execute("select 1 from cases where id = $1 for update", case_id)
-    row = await conn.fetchrow(_SELECT + " where k.id = $1", case_id)
+    row = await conn.fetchrow(Q.case_with_names + " where k.id = $1", case_id)
     if row is None:
         raise not_found("case")
     return row
@@ -344,7 +332,7 @@ async def list_cases(conn: asyncpg.Connection, actor: Actor, *, view: str, org_i
     # The page is cut first and joined after: names, photos and the viewer's relation to each case
     # are read for its 21 rows, not for every case of a street (bench/README.md).
     rows = await conn.fetch(
-        _SELECT.replace("from cases k", f"""
+        Q.case_with_names.replace("from cases k", f"""
            , exists (select 1 from case_followers f where f.case_id = k.id and f.user_id = ${n}) as v_follower,
            exists (select 1 from partner_staff s where s.partner_id = k.handler_id and s.user_id = ${n}) as v_staff
            from (select * from cases k where {where} order by {order} limit ${n - 2} offset ${n - 1}) k""", 1)
@@ -903,7 +891,7 @@ async def categories(conn: asyncpg.Connection, actor: Actor, street_id: int) -> 
     if org.kind != "street":
         raise invalid("street_id", "a street")
     if not (await _manages_street(conn, actor, street_id) or await conn.fetchval(
-            "select exists (select 1 from orgs c where c.parent_id = $1 and c.id = any($2::bigint[]))",
+            PEOPLE.manages_a_community_under,
             street_id, list(actor.manages))):
         raise forbidden("not a manager of this street or below it")
     rows = await conn.fetch("select id, name, deadline_hours, active from case_categories where street_id = $1 "
@@ -998,22 +986,6 @@ SWEEPS = (sweep_escalations,)  # listed in api/capabilities.py
 
 BY = ("grid", "community", "street", "handler")
 
-_FIGURES = """
-    select {key} as key, grouping({key}) = 1 as is_total,
-           count(*) filter (where k.state <> 'merged')::int as opened,
-           count(*) filter (where k.state in ('done', 'rated'))::int as closed,
-           count(*) filter (where k.state in ('done', 'rated') and k.closed_in_time)::int as closed_in_time,
-           count(*) filter (where k.state in ('dispatched', 'accepted') and k.deadline < $4)::int as overdue_open,
-           -- over intervals: extract(epoch ...) per row would be numeric arithmetic, 10 times slower
-           extract(epoch from percentile_cont(0.5) within group (order by k.done_at - k.created_at)
-                   filter (where k.state in ('done', 'rated'))) / 3600.0 as median_hours,
-           count(*) filter (where k.state = 'rated' and k.rating = 'satisfied')::int as satisfied,
-           count(*) filter (where k.state = 'rated' and k.rating = 'fair')::int as fair,
-           count(*) filter (where k.state = 'rated' and k.rating = 'unsatisfied')::int as unsatisfied
-    from cases k
-    where {scope} and k.created_at >= $2 and k.created_at < $3
-    group by grouping sets (({group}), ())"""
-
 
 def _figures(r: asyncpg.Record | dict) -> rules.Figures:
     median = r["median_hours"]
@@ -1054,7 +1026,7 @@ async def figures(conn: asyncpg.Connection, actor: Actor, org_id: int, *, by: st
     key = {"grid": "k.grid_id", "community": "k.community_id", "street": "k.street_id", "handler": "k.handler_id"}[by]
     args = (org_id, start, end, clock.now())
     # One scan: a row per group and, through the empty grouping set, the total.
-    found = await conn.fetch(_FIGURES.format(key=key, scope=scope, group=key), *args)
+    found = await conn.fetch(Q.figures.format(key=key, scope=scope, group=key), *args)
     rows = [r for r in found if not r["is_total"]]
     total = next((r for r in found if r["is_total"]), None) or {
         "opened": 0, "closed": 0, "closed_in_time": 0, "overdue_open": 0, "median_hours": None, "satisfied": 0,
@@ -1079,5 +1051,8 @@ def figures_csv(table: FigureTable) -> bytes:
 
 
 from domain.core.packages import keep_package_home  # noqa: E402
+
+Q = queries.load("cases")
+PEOPLE = queries.load("people")
 
 keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

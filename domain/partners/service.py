@@ -16,10 +16,12 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock
+from domain.core import audit, clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
+
+PEOPLE = queries.load("people")
 
 KINDS = ("department", "property", "unit", "merchant")
 ROLES = ("admin", "staff")
@@ -135,7 +137,7 @@ async def list_partners(conn: asyncpg.Connection, actor: Actor, *, parent_id: in
 
 async def _reads_street(conn: asyncpg.Connection, actor: Actor, street_id: int) -> bool:
     """A street's managers and its district's, and the managers of communities under it."""
-    if await conn.fetchval("select exists (select 1 from orgs c where c.parent_id = $1 and c.id = any($2::bigint[]))",
+    if await conn.fetchval(PEOPLE.manages_a_community_under,
                            street_id, list(actor.manages)):
         return True
     try:
