@@ -12,7 +12,8 @@ from api.deps import client_ip, page_args
 from api.idempotent import respond
 from domain.core.actor import Actor
 from domain.core.texts import Reason, ReasonIn
-from domain.ledger import Transfer, adjustments, statements
+from domain.ledger import Transfer, statements
+from domain.oversight import adjustments
 from domain.people import orgs
 
 

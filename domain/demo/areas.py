@@ -6,7 +6,8 @@ import asyncpg
 
 from domain import supermarket
 from domain.demo.city import City
-from domain.ledger import adjustments, areas
+from domain.ledger import areas
+from domain.oversight import adjustments
 from domain.people import orgs
 
 

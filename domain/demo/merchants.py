@@ -7,7 +7,7 @@ import asyncpg
 
 from domain import merchants, partners
 from domain.demo.city import PASSWORD, City
-from domain.ledger import adjustments
+from domain.oversight import adjustments
 from domain.people import auth, orgs
 
 

@@ -3,7 +3,7 @@
 import asyncpg
 
 from domain.demo.city import City
-from domain.ledger import adjustments
+from domain.oversight import adjustments
 from domain.people import members, orgs, residents
 
 

@@ -21,7 +21,7 @@ from domain.core import audit, clock
 from domain.core.actor import Actor, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
-from domain.ledger import adjustments
+from domain.oversight import adjustments
 from domain.people import joining
 
 

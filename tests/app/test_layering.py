@@ -14,10 +14,6 @@ LAYERS = {"core": 0, "ledger": 1, "people": 2}  # every other package of domain/
 
 # (from package, to package): the modules that still import up, and why the edge is not gone yet.
 KNOWN_BACK_EDGES: dict[tuple[str, str], set[str]] = {
-    # A manager's adjustment request is a capability over the ledger (four eyes, flags); it belongs in a
-    # package of its own above people, with its API.
-    ("ledger", "oversight"): {"domain/ledger/adjustments.py"},
-    ("ledger", "people"): {"domain/ledger/adjustments.py"},
     # The statement shows a deduction's rule (issue 35's recognition): the statement should receive it.
     ("ledger", "recognition"): {"domain/ledger/statements.py"},
     # Joining completes a pending check-in; the micro-grid marks attendance: both belong in checkin.

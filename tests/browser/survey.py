@@ -81,7 +81,7 @@ async def the_world_people_meet(conn, logins: dict) -> None:
     from domain import notify
     from domain.checkin import activities, signups
     from domain.core import clock
-    from domain.ledger import adjustments
+    from domain.oversight import adjustments
     from domain.people import auth, orgs
     community_id = await conn.fetchval("select id from orgs where name = '三苏社区'")
     manager = await orgs.load_actor(conn, logins["manager"].id)

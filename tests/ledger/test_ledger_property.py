@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from domain import ledger
 from domain.core.errors import DomainError
-from domain.ledger import adjustments
+from domain.oversight import adjustments
 from tests.conftest import examples
 from tests.ledger.ledger_support import accounts_of, entries_sum, new_key
 

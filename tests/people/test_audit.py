@@ -7,7 +7,7 @@ import pytest
 
 from domain import oversight
 from domain.core import audit, clock
-from domain.ledger import adjustments
+from domain.oversight import adjustments
 from domain.people import orgs
 from tests.conftest import new_phone
 

@@ -1,6 +1,8 @@
 """Manager corrections: adjustments with a reason, and reversals of earlier transfers.
 
-Each writes its audit row in the same transaction as its transfer (domain/audit.py).
+A capability over the ledger: it posts through domain/ledger (the only writer of value), checks who
+may act through domain/people, and keeps the community's limits with the rest of oversight. Each
+writes its audit row in the same transaction as its transfer (domain/core/audit.py).
 
 Nobody pays themself (ledger.refuse_self_payment). An adjustment whose absolute amount is above its
 community's threshold (adjustment_policies, default 200 points / 600 minutes, edited by the
