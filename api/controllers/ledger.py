@@ -15,6 +15,7 @@ from domain.core.texts import Reason, ReasonIn
 from domain.ledger import Transfer, statements
 from domain.oversight import adjustments
 from domain.people import orgs
+from domain.recognition import rulebook
 
 
 class AdjustmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -112,7 +113,7 @@ class LedgerController(Controller):
         limit, before = page_args(limit, cursor)
         async with pool.acquire() as conn:
             await orgs.require_manager_of_user(conn, actor, user_id)
-            return await statements.statement(conn, user_id, unit, limit, before)
+            return await statements.statement(conn, user_id, unit, limit, before, rules_of=rulebook.rules_of)
 
 
 CONTROLLERS = (LedgerController,)  # listed in api/capabilities.py

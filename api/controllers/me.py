@@ -8,6 +8,7 @@ from api.deps import page_args
 from domain import ledger, units
 from domain.core.actor import Actor, OrgRef
 from domain.ledger import statements
+from domain.recognition import rulebook
 
 
 class Membership(msgspec.Struct):
@@ -72,7 +73,7 @@ class MeController(Controller):
                         cursor: str | None = None) -> statements.StatementPage:
         limit, before = page_args(limit, cursor)
         async with pool.acquire() as conn:
-            return await statements.statement(conn, actor.id, unit, limit, before)
+            return await statements.statement(conn, actor.id, unit, limit, before, rules_of=rulebook.rules_of)
 
 
 CONTROLLERS = (MeController,)  # listed in api/capabilities.py

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
 from domain.core.actor import Actor
 from domain.people import privacy
+from domain.recognition import rulebook
 
 
 class CloseIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -22,7 +23,7 @@ class PrivacyController(Controller):
     @get("/export")
     async def export(self, actor: Actor, pool: asyncpg.Pool) -> Response[dict[str, Any]]:
         async with pool.acquire() as conn:
-            data = await privacy.export(conn, actor.id)
+            data = await privacy.export(conn, actor.id, rules_of=rulebook.rules_of)
         return Response(data, headers={
             "content-disposition": f'attachment; filename="linli-my-data-{actor.id}.json"',
             "cache-control": "no-store"})

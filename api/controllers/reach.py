@@ -18,6 +18,7 @@ from api.deps import client_ip
 from domain.core.actor import Actor
 from domain.core.errors import DomainError
 from domain.people import consent, identity, minors, privacy, wechat
+from domain.recognition import rulebook
 
 STATE_COOKIE = "linli_wechat_state"
 TICKET_COOKIE = "linli_wechat"
@@ -178,7 +179,7 @@ class IdentityController(Controller):
         """The minor's data, for their guardian (who manages the account)."""
         async with pool.acquire() as conn:
             await minors.require_guardian(conn, actor, minor_id)
-            data = await privacy.export(conn, minor_id)
+            data = await privacy.export(conn, minor_id, rules_of=rulebook.rules_of)
         return Response(data, headers={"cache-control": "no-store"})
 
 

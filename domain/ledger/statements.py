@@ -1,7 +1,9 @@
 """Reading the ledger for people: statements (newest first, with balance after each posting)."""
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 import msgspec
@@ -43,6 +45,20 @@ class StatementPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
     held: int
     balance: ledger.Balance | None = None  # 总额 / 冻结中 / 可用 now, as every page shows them
+
+
+class RuleOf(Protocol):
+    """What a line shows of the rule its transfer was made under."""
+    @property
+    def label(self) -> str: ...
+    @property
+    def transfer_id(self) -> int | None: ...  # None: every transfer of the cause
+
+
+# The rules behind transfers, by their cause (type, id): domain/recognition/rulebook.py `rules_of`.
+# The caller passes it in: recognition reads the ledger, so the ledger does not import it.
+RulesOf = Callable[[asyncpg.Connection, list[tuple[str | None, int | None]]],
+                   Awaitable[Mapping[tuple[str, int], RuleOf]]]
 
 
 # One page of an account's postings, newest first, read through the entries_account
@@ -107,9 +123,11 @@ async def render_memos(conn: asyncpg.Connection, memos: "list[str | None]") -> "
     return [_PERSON.sub(lambda m: names.get(int(m.group(1)), "?"), memo) if memo else memo for memo in memos]
 
 
-async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: int, before: int) -> StatementPage:
+async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: int, before: int, *,
+                    rules_of: RulesOf) -> StatementPage:
     """One page of a person's postings on all their accounts of `unit` (one per issuing community),
-    newest first; `before` is the cursor (entry id), 0 for the newest page.
+    newest first; `before` is the cursor (entry id), 0 for the newest page. `rules_of` names the rule
+    each line was made under (a deduction's, a check-in's...).
 
     Each account is read with STATEMENT_QUERY (one page at most), and the pages merged by entry id:
     the cost stays a page per account however deep the history."""
@@ -126,8 +144,7 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     rows.sort(key=lambda r: r["id"], reverse=True)
     held = sum(a["held"] for a in accounts)
     memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])
-    from domain.recognition import rulebook  # recognition reads the ledger; imported late
-    made_under = await rulebook.rules_of(conn, [(r["cause_type"], r["cause_id"]) for r in rows[:limit]])
+    made_under = await rules_of(conn, [(r["cause_type"], r["cause_id"]) for r in rows[:limit]])
     items = [StatementLine(
         id=r["id"], transfer_id=r["transfer_id"], created_at=r["created_at"], kind=r["kind"], amount=r["amount"],
         balance_after=r["balance_after"], state=r["state"], cause=Cause(r["cause_type"], r["cause_id"], _label(memo)),

@@ -46,10 +46,11 @@ async def _rows(conn: asyncpg.Connection, sql: str, *args: object) -> list[dict]
     return [_plain(dict(r)) for r in await conn.fetch(sql, *args)]
 
 
-async def _full_statement(conn: asyncpg.Connection, user_id: int, unit: str) -> list[dict]:
+async def _full_statement(conn: asyncpg.Connection, user_id: int, unit: str,
+                          rules_of: statements.RulesOf) -> list[dict]:
     lines, before = [], 0
     while True:
-        page = await statements.statement(conn, user_id, unit, 100, before)
+        page = await statements.statement(conn, user_id, unit, 100, before, rules_of=rules_of)
         lines += page.items
         if page.next_cursor is None:
             return _plain(lines)
@@ -94,8 +95,9 @@ async def _identity(conn: asyncpg.Connection, user_id: int) -> identity.Identity
         return await identity.masked(conn, user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int) -> dict:
-    """All of a person's data as plain JSON-ready values."""
+async def export(conn: asyncpg.Connection, user_id: int, *, rules_of: statements.RulesOf) -> dict:
+    """All of a person's data as plain JSON-ready values; `rules_of` names the rule behind each
+    statement line (domain/recognition/rulebook.py, a layer above people)."""
     profile = await conn.fetchrow("select id, name, phone, is_admin, active, created_at, closed_at, "
                                   "password_hash is not null as has_password from users where id = $1", user_id)
     if profile is None:
@@ -116,7 +118,7 @@ async def export(conn: asyncpg.Connection, user_id: int) -> dict:
                                    "from team_members tm join teams t on t.id = tm.team_id where tm.user_id = $1 "
                                    "order by t.id", user_id),
         "balances": _plain(await ledger.balances(conn, user_id)),
-        "statements": {unit: await _full_statement(conn, user_id, unit) for unit in ledger.UNITS},
+        "statements": {unit: await _full_statement(conn, user_id, unit, rules_of) for unit in ledger.UNITS},
         "holds": await _rows(conn, """select id as transfer_id, unit, amount, kind, state, cause_type, cause_id, memo,
                                              created_at, expires_at
                                       from transfers where debit_account = any($1) and state = 'pending'

@@ -13,6 +13,7 @@ from domain import ledger
 from domain.core import clock
 from domain.ledger import check as ledger_check
 from domain.ledger import statements
+from domain.recognition import rulebook
 from tests.ledger.ledger_support import accounts_of
 
 pytestmark = pytest.mark.sql  # the result can depend on the PostgreSQL server: CI runs it on both
@@ -126,15 +127,15 @@ async def statement_at_scale(conn, member_id: int, account: int, donor_account: 
     assert await ledger_check.check(conn) == {}
 
     # the first page, the second, and a page deep in the history
-    first = await statements.statement(conn, member_id, "points", PAGE, 0)
+    first = await statements.statement(conn, member_id, "points", PAGE, 0, rules_of=rulebook.rules_of)
     assert len(first.items) == PAGE and first.next_cursor == str(first.items[-1].id)
     assert [line.balance_after for line in first.items] == list(range(POSTINGS, POSTINGS - PAGE, -1))
     assert first.items[0].cause.label == "转赠" and first.items[0].amount == 1
-    second = await statements.statement(conn, member_id, "points", PAGE, int(first.next_cursor))
+    second = await statements.statement(conn, member_id, "points", PAGE, int(first.next_cursor), rules_of=rulebook.rules_of)
     assert [line.balance_after for line in second.items] == list(range(POSTINGS - PAGE, POSTINGS - 2 * PAGE, -1))
     deep_cursor = await conn.fetchval(
         "select id from entries where account_id = $1 order by id offset 10 limit 1", account)
-    deep = await statements.statement(conn, member_id, "points", PAGE, deep_cursor)
+    deep = await statements.statement(conn, member_id, "points", PAGE, deep_cursor, rules_of=rulebook.rules_of)
     assert [line.balance_after for line in deep.items] == list(range(10, 0, -1)) and deep.next_cursor is None
 
     for before in (statements.NEWEST, int(first.next_cursor), deep_cursor):

@@ -7,6 +7,7 @@ import pytest
 
 from domain.core import clock, codes
 from domain.people import auth, privacy
+from domain.recognition import rulebook
 from tests.conftest import freeze_at_window_start, new_phone, register
 
 
@@ -135,7 +136,7 @@ async def test_closing_keeps_the_ledger_and_removes_phone_and_name_everywhere(cl
     listed = [x for x in responses[0].json()["items"] if x["id"] == user_id][0]
     assert listed["name"] == "已注销用户" and listed["phone"] is None and listed["closed"] is True
     async with pool.acquire() as conn:
-        exported = json.dumps(await privacy.export(conn, user_id), ensure_ascii=False)
+        exported = json.dumps(await privacy.export(conn, user_id, rules_of=rulebook.rules_of), ensure_ascii=False)
     assert phone not in exported and "孙悟空" not in exported and "已注销用户" in exported
     closed_row = await pool.fetchrow("select phone, name, password_hash, active, closed_at from users where id = $1",
                                      user_id)
