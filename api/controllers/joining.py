@@ -15,6 +15,7 @@ from litestar.params import Body, QueryParameter
 from api.deps import client_ip, current_session, page_args
 from api.errors import lang as request_lang
 from api.idempotent import respond
+from domain import checkin
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid
 from domain.core.texts import ReasonIn
@@ -86,9 +87,9 @@ class JoiningController(Controller):
     async def ask(self, request: Request, actor: Actor, data: JoinIn, pool: asyncpg.Pool) -> joining.JoinRequest:
         """Ask to join the community of a join code, or of the activity code refused with not_member
         (that check-in completes on approval). Asking again returns the waiting request."""
-        return await joining.ask(pool, actor, join_code=data.join_code, scan_code=data.scan_code,
-                                 community_id=data.community_id, nonce=data.nonce, building=data.building,
-                                 unit_no=data.unit_no, ip=client_ip(request))
+        return await joining.ask(pool, actor, complete_scan=checkin.complete_scan, join_code=data.join_code,
+                                 scan_code=data.scan_code, community_id=data.community_id, nonce=data.nonce,
+                                 building=data.building, unit_no=data.unit_no, ip=client_ip(request))
 
     @get("/communities/search")
     async def search(self, actor: Actor, pool: asyncpg.Pool,
@@ -106,7 +107,8 @@ class JoiningController(Controller):
     async def approve(self, request: Request, actor: Actor, join_request_id: int,
                       pool: asyncpg.Pool) -> joining.JoinRequest:
         async with pool.acquire() as conn:
-            return await joining.approve(conn, actor, join_request_id, ip=client_ip(request))
+            return await joining.approve(conn, actor, join_request_id, complete_scan=checkin.complete_scan,
+                                         ip=client_ip(request))
 
     @post("/join-requests/{join_request_id:int}/reject", status_code=200)
     async def reject(self, request: Request, actor: Actor, join_request_id: int, data: ReasonIn,

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post, put
 
 from api.deps import client_ip
 from api.idempotent import respond
+from domain import checkin
 from domain.checkin import MarkResult
 from domain.core.actor import Actor
 from domain.core.texts import Reason
@@ -77,7 +78,7 @@ class MicroController(Controller):
     async def mark(self, request: Request, actor: Actor, micro_grid_id: int, data: MicroMarkIn) -> Response[MarkResult]:
         """Its 邻里长 or 微网格员 marks attendance for its residents without a phone, under a manager's
         mark's rules. Send an Idempotency-Key."""
-        return await respond(request, actor, lambda conn: micro.mark(
+        return await respond(request, actor, lambda conn: checkin.mark_for_micro_grid(
             conn, actor, micro_grid_id, data.activity_id, data.user_ids, data.reason, data.minutes,
             ip=client_ip(request)))
 

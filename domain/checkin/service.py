@@ -62,7 +62,7 @@ from domain.core.codes import Code
 from domain.core.errors import DomainError, not_found
 from domain.core.texts import clean_reason
 from domain.oversight import rules as oversight_rules
-from domain.people import orgs
+from domain.people import micro, orgs
 
 
 class Attendance(msgspec.Struct, kw_only=True):
@@ -703,14 +703,16 @@ async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code,
     return await _scan_code(conn, actor.id, code, context)
 
 
-async def complete_scan(conn: asyncpg.Connection, user_id: int, text: str, context: ScanContext) -> ActivityScan:
+async def complete_scan(conn: asyncpg.Connection, user_id: int, text: str, nonce: str | None) -> dict[str, Any]:
     """The scan a join request kept, run as its person when the request is approved (domain/people/
-    joining.py): the code is checked as any scan's would be, now (issue 30 finding 4b: a poster code
-    of a rotating-only activity, or a rotating code long expired, used to check in with points)."""
+    joining.py, given this function by its caller): the code is checked as any scan's would be, now
+    (issue 30 finding 4b: a poster code of a rotating-only activity, or a rotating code long expired,
+    used to check in with points). Returns what it did, as the request keeps it."""
     found = await codes.find(conn, text)
     if found is None or found.kind not in ("poster", "rotating"):
         raise DomainError("code_unknown")
-    return await _scan_code(conn, user_id, found, context)
+    result = await _scan_code(conn, user_id, found, ScanContext(nonce=nonce))
+    return {"action": result.action, "title": result.title, "points": result.points, "minutes": result.minutes}
 
 
 async def _scan_code(conn: asyncpg.Connection, user_id: int, code: Code, context: ScanContext) -> ActivityScan:
@@ -908,12 +910,13 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     return await _mark(conn, actor, activity, user_ids, reason, minutes, ip=ip)
 
 
-async def mark_for_micro_grid(conn: asyncpg.Connection, actor: Actor, activity_id: int, user_ids: list[int],
-                              reason: str, minutes: int, *, allowed: set[int], ip: str | None = None) -> MarkResult:
+async def mark_for_micro_grid(conn: asyncpg.Connection, actor: Actor, micro_grid_id: int, activity_id: int,
+                              user_ids: list[int], reason: str, minutes: int, *, ip: str | None = None) -> MarkResult:
     """A 邻里长 or 微网格员 marks for residents of their 微网格 who have no phone (issue 31): the
     manager's mark, with its rules (nobody marks themself, the window, the cap, the daily cap, the
-    audit row), for the activities of the 微网格's community and only for `allowed` people (checked
-    by the caller, domain/people/micro.py). Anyone else in the list makes the whole mark refused."""
+    audit row), for the activities of the 微网格's community and only for the people it may mark
+    (domain/people/micro.py `markable`). Anyone else in the list makes the whole mark refused."""
+    allowed = await micro.markable(conn, actor, micro_grid_id, activity_id)
     reason = clean_reason(reason)
     activity = await activities.load(conn, activity_id, viewer=actor.id, lock=True)
     outside = [u for u in user_ids if u not in allowed]

@@ -10,7 +10,6 @@ from domain.oversight.service import (  # noqa: F401
     UNITS,
     VALUE_ACTS,
     Limits,
-    _json,
     check_pace,
     count_manual,
     explain_flag,

@@ -14,17 +14,23 @@ request; managers see their communities' queues, with phones masked (the person 
 
 import base64
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from domain import notify, oversight
-from domain.core import audit, clock, qr, settings
+from domain import notify
+from domain.core import audit, clock, holds, qr, settings
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
+
+# Completes the check-in a request kept, as its person once a member, and says what it did ({action,
+# title, points, minutes}); a refusal raises DomainError. It is domain/checkin's `complete_scan`,
+# passed in by the caller: checkin sits above people.
+CompleteScan = Callable[[asyncpg.Connection, int, str, str | None], Awaitable[dict[str, Any]]]
 
 REASK_AFTER = timedelta(days=1)  # after a rejection, before the same person may ask the same community again
 INSTRUCTIONS = {"zh": "扫码申请加入本社区，审核通过即可参加活动",
@@ -173,11 +179,11 @@ async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, 
         before = await conn.fetchval("select auto_approve from join_policies where community_id = $1 for update",
                                      community_id)
         if auto_approve and not before and not actor.is_admin:
-            held = await oversight.hold(conn, actor, community_id, "policy",
+            held = await holds.hold(conn, actor, community_id, "policy",
                                         payload={"policy": "join", "auto_approve": True},
                                         evidence={"before": {"auto_approve": False}, "after": {"auto_approve": True},
                                                   "loosens": ["auto_approve"]}, ip=ip)
-            await oversight.flag(conn, community_id, actor.id, "policy_loosen",
+            await holds.flag(conn, community_id, actor.id, "policy_loosen",
                                  {"held_id": held, "loosens": ["auto_approve"]})
             return msgspec.structs.replace(await _policy(conn, community_id), held=True)
         await apply_policy(conn, actor, community_id, auto_approve, ip=ip)
@@ -264,9 +270,9 @@ def _where(text: str | None, field: str) -> str | None:
     return text
 
 
-async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None, scan_code: str | None = None,
-              community_id: int | None = None, nonce: str | None = None, building: str | None = None,
-              unit_no: str | None = None, ip: str | None = None) -> JoinRequest:
+async def ask(pool: asyncpg.Pool, actor: Actor, *, complete_scan: CompleteScan, join_code: str | None = None,
+              scan_code: str | None = None, community_id: int | None = None, nonce: str | None = None,
+              building: str | None = None, unit_no: str | None = None, ip: str | None = None) -> JoinRequest:
     """Ask to join the community of a join code, of the activity whose code was refused
     (`not_member`), or one found by searching (`community_id`), saying which building and unit one
     lives in. Asking again while a request waits returns that request (with the newer scan).
@@ -309,9 +315,9 @@ async def ask(pool: asyncpg.Pool, actor: Actor, *, join_code: str | None = None,
         if auto and community_id in actor.manages:
             # Auto-approval never admits a manager of the community (issue 30, finding 2): another
             # manager decides, and the attempt is flagged.
-            await oversight.flag(conn, community_id, actor.id, "own_join", {"request_id": request_id})
+            await holds.flag(conn, community_id, actor.id, "own_join", {"request_id": request_id})
         elif auto:
-            await _approve(conn, None, request_id, ip=ip)
+            await _approve(conn, None, request_id, complete_scan, ip=ip)
         return await _load(conn, request_id, actor)
 
 
@@ -342,29 +348,27 @@ async def _lock_pending(conn: asyncpg.Connection, actor: Actor | None, request_i
     return row
 
 
-async def _complete_checkin(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any] | None:
+async def _complete_checkin(conn: asyncpg.Connection, row: asyncpg.Record,
+                            complete_scan: CompleteScan) -> dict[str, Any] | None:
     """Run the refused check-in again, now as a member; a refusal is kept as its reason. The code is
     checked as any scan checks it (issue 30 finding 4b): a poster code does not check in at a
     rotating-only activity, nor a rotating code that is no longer alive."""
     if row["activity_id"] is None or row["scan_code"] is None:
         return None
-    from domain import checkin  # checkin imports people: import it only when a check-in completes
-    from domain.checkin.scans import ScanContext
     try:
         async with conn.transaction():  # a savepoint: a refused check-in must not undo the approval
-            result = await checkin.complete_scan(conn, row["user_id"], row["scan_code"],
-                                                 ScanContext(nonce=row["nonce"]))
+            return await complete_scan(conn, row["user_id"], row["scan_code"], row["nonce"])
     except DomainError as error:
         return {"error": error.code, "details": error.details}
-    return {"action": result.action, "title": result.title, "points": result.points, "minutes": result.minutes}
 
 
-async def _approve(conn: asyncpg.Connection, actor: Actor | None, request_id: int, *, ip: str | None) -> None:
+async def _approve(conn: asyncpg.Connection, actor: Actor | None, request_id: int, complete_scan: CompleteScan, *,
+                   ip: str | None) -> None:
     row = await _lock_pending(conn, actor, request_id)
     now = clock.now()
     await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, 'volunteer') "
                        "on conflict (org_id, user_id) do nothing", row["community_id"], row["user_id"])
-    done = await _complete_checkin(conn, row)
+    done = await _complete_checkin(conn, row, complete_scan)
     await conn.execute("update join_requests set state = 'approved', decided_at = $2, decided_by = $3, "
                        "checkin = $4::text::jsonb where id = $1", request_id, now, actor.id if actor else None,
                        msgspec.json.encode(done).decode() if done is not None else None)
@@ -378,10 +382,11 @@ async def _approve(conn: asyncpg.Connection, actor: Actor | None, request_id: in
                       link=f"/activity.html?id={row['activity_id']}" if row["activity_id"] else "/scan.html")
 
 
-async def approve(conn: asyncpg.Connection, actor: Actor, request_id: int, *, ip: str | None = None) -> JoinRequest:
+async def approve(conn: asyncpg.Connection, actor: Actor, request_id: int, *, complete_scan: CompleteScan,
+                  ip: str | None = None) -> JoinRequest:
     """Make the requester a volunteer of the community; a pending check-in completes now."""
     async with conn.transaction():
-        await _approve(conn, actor, request_id, ip=ip)
+        await _approve(conn, actor, request_id, complete_scan, ip=ip)
     return await _load(conn, request_id, actor)
 
 

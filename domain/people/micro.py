@@ -12,7 +12,6 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import checkin
 from domain.core import audit, clock
 from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid, not_found
@@ -184,9 +183,9 @@ async def mine(conn: asyncpg.Connection, actor: Actor) -> list[MicroGrid]:
     return await _build(conn, actor, list(rows))
 
 
-async def mark(conn: asyncpg.Connection, actor: Actor, micro_grid_id: int, activity_id: int, user_ids: list[int],
-               reason: str, minutes: int, *, ip: str | None = None) -> checkin.MarkResult:
-    """A role holder marks attendance for their 微网格's residents without a phone."""
+async def markable(conn: asyncpg.Connection, actor: Actor, micro_grid_id: int, activity_id: int) -> set[int]:
+    """Whom a role holder of this 微网格 may mark as attending this activity of its community: its
+    residents without a phone (domain/checkin `mark_for_micro_grid` marks them)."""
     micro = await _micro(conn, micro_grid_id)
     if await _role(conn, actor, micro_grid_id) is None:
         raise forbidden("not the 邻里长 or 微网格员 of this 微网格")
@@ -195,8 +194,7 @@ async def mark(conn: asyncpg.Connection, actor: Actor, micro_grid_id: int, activ
         raise not_found("activity")
     if community != micro["community_id"]:
         raise invalid("activity_id", "an activity of this 微网格's community")
-    allowed = {r["user_id"] for r in await conn.fetch(_RESIDENTS, micro_grid_id) if not r["has_phone"]}
-    return await checkin.mark_for_micro_grid(conn, actor, activity_id, user_ids, reason, minutes, allowed=allowed, ip=ip)
+    return {r["user_id"] for r in await conn.fetch(_RESIDENTS, micro_grid_id) if not r["has_phone"]}
 
 
 async def show_party_identity(conn: asyncpg.Connection, actor: Actor, shown: bool) -> bool:

@@ -14,12 +14,9 @@ LAYERS = {"core": 0, "ledger": 1, "people": 2}  # every other package of domain/
 
 # (from package, to package): the modules that still import up, and why the edge is not gone yet.
 KNOWN_BACK_EDGES: dict[tuple[str, str], set[str]] = {
-    # Joining completes a pending check-in; the micro-grid marks attendance: both belong in checkin.
-    ("people", "checkin"): {"domain/people/joining.py", "domain/people/micro.py"},
     # People are told of an invitation, a join decision, a member change: notify (the outbox) is
     # infrastructure every layer uses and belongs in core.
     ("people", "notify"): {"domain/people/invites.py", "domain/people/joining.py", "domain/people/members.py"},
-    ("people", "oversight"): {"domain/people/joining.py"},
 }
 
 
