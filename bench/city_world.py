@@ -15,9 +15,10 @@ around it exists).
 
 The rows are written as the app would have written them (the ledger check passes), but in a few
 statements per table with session_replication_role = replica (triggers and foreign-key checks
-off: row by row through the triggers a city takes hours). Postings follow bench/ledger_growth.py's
-shape: transfers, both entries with the running balance, the accounts' balances and earned_daily in
-one statement per batch. Awards are `cause_type = 'activity'` (an activity's award without an
+off: row by row through the triggers a city takes hours). Postings are written by
+bench/ledger_growth.py's statement (`postings_sql`): transfers, both entries with the running balance,
+the accounts' balances and earned_daily in one statement per batch, earned_quarterly refilled from
+earned_daily at the end. Awards are `cause_type = 'activity'` (an activity's award without an
 attendance; the seeded attendances credit nothing, so the ledger check's attendance rule holds).
 """
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from bench import ledger_growth
 from domain.core import db
 from domain.people import auth
 
@@ -232,10 +234,11 @@ async def build(url: str, *, one_community: bool, postings: int = DEFAULT_POSTIN
             batch_started = time.perf_counter()
             await conn.execute(_POSTINGS.format(residents=n["residents"]), low, high, postings)
             log(f"    postings {low:,}..{high:,}: {time.perf_counter() - batch_started:.1f} s")
+        await conn.execute("select earned_quarterly_rebuild()")
         t = step("postings", t)
         await conn.execute("reset session_replication_role")
         for table in ("users", "orgs", "org_members", "resident_profiles", "accounts", "transfers", "entries",
-                      "earned_daily", "audit_log", "activities", "attendances", "units", "unit_members",
+                      "earned_daily", "earned_quarterly", "audit_log", "activities", "attendances", "units", "unit_members",
                       "unit_admins", "org_managers"):
             await conn.execute(f"vacuum analyze {table}")
         t = step("vacuum analyze", t)
@@ -303,40 +306,12 @@ async def people(conn: asyncpg.Connection, world: CityWorld) -> None:
                   (select count(*) from attendances) as attendances""", world.community_id))
 
 
-# One batch of award postings ($1 first g, $2 last g, $3 all postings of the year), as
-# bench/ledger_growth.py's _LOAD: transfers, both entries with the running balance of the user
-# account, the balances, earned_daily (the community's local day).
-_POSTINGS = """
-with t as (
-    insert into transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, memo, created_at)
-    select 'points', a.issuing, a.acc, 1 + g % 20, 'award', 'posted', 'activity', '志愿服务',
-           now() - interval '365 days' + g * (interval '365 days' / $3::bigint)
+# One batch of award postings ($1 first g, $2 last g, $3 all postings of the year), written by
+# bench/ledger_growth.py's statement (transfers, entries with running balances, balances, earned_daily).
+_AWARDS = """
+    select a.issuing as debit_account, a.acc as credit_account, 1 + g % 20 as amount, '志愿服务' as memo,
+           now() - interval '365 days' + g * (interval '365 days' / $3::bigint) as created_at
       from generate_series($1::bigint, $2::bigint) g
       join c_acct a on a.u = case when g % 1000 = 0 then 0 else (g * 7919) % {residents} end
-     order by g
-    returning id, debit_account, credit_account, amount, created_at),
-running as (
-    select t.id, t.credit_account, t.amount, t.created_at,
-           a.balance + sum(t.amount) over (partition by t.credit_account order by t.id) as balance_after
-      from t join accounts a on a.id = t.credit_account),
-entries_written as (
-    insert into entries (transfer_id, account_id, amount, balance_after, created_at)
-    select id, account, amount, balance_after, created_at from (
-        select id, 0 as side, debit_account as account, -amount as amount, null::bigint as balance_after, created_at
-          from t
-        union all
-        select id, 1, credit_account, amount, balance_after, created_at from running) x
-     order by id, side
-    returning 1),
-balances as (
-    update accounts a set balance = a.balance + s.total
-      from (select credit_account, sum(amount) as total from t group by credit_account) s
-     where a.id = s.credit_account
-    returning 1)
-insert into earned_daily (user_id, community_id, unit, day, earned)
-select u.user_id, i.org_id, 'points', (t.created_at at time zone (select tz from local_zone))::date,
-       sum(t.amount)
-  from t join accounts u on u.id = t.credit_account join accounts i on i.id = t.debit_account
- group by 1, 2, 3, 4
-on conflict (community_id, unit, day, user_id) do update set earned = earned_daily.earned + excluded.earned
-"""
+     order by g"""
+_POSTINGS = ledger_growth.postings_sql(_AWARDS)

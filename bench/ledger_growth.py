@@ -54,20 +54,22 @@ BASE = 10_000
 RANKED_PERIOD = ("2024-01-01T00:00:00+08:00", "2024-03-31T23:00:00+08:00")
 LATER_PERIOD = ("2024-04-01T00:00:00+08:00", "2026-06-30T23:00:00+08:00")
 
+# Award postings written set-based, as the ledger's triggers would write them row by row:
+# `awards` is a SELECT of (debit_account, credit_account, amount, memo, created_at) in posting order;
+# the statement inserts the transfers (kind 'award', cause 'activity'), both entries with the running
+# balance of the credited account in id order (what ledger_write_entries does), the accounts' balances
+# and earned_daily (the issuing community's local day). bench/city_world.py loads the city with it too.
+# earned_quarterly is refilled from earned_daily once the load is over (earned_quarterly_rebuild()):
+# a quarter's active days need the day's net after every batch, which one statement cannot see.
+#
 # Awards of an activity without an attendance (cause_type 'activity'): the ledger check ties every
 # 'checkin' award to an attendance of its person (issue 16), which these bulk rows do not have.
-#
-# One batch: transfers, both entries with the running balance of the user account, in id order
-# (what ledger_write_entries does row by row). $1 issuing account ids by community, $2 user
-# account ids, $3 the first serial of the batch, $4 its last, $5 step start, $6 seconds per serial.
-_LOAD = """
+def postings_sql(awards: str) -> str:
+    return f"""
 with t as (
     insert into transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, memo, created_at)
-    select 'points', ($1::bigint[])[1 + (who % {communities})], ($2::bigint[])[1 + who], 1 + g % 20, 'award',
-           'posted', 'activity', '压测活动', $5::timestamptz + make_interval(secs => (g - $3) * $6)
-      from (select g, case when g % {share} = 0 then 0 else 1 + (g * 7919) % ({users} - 1) end as who
-              from generate_series($3::bigint, $4::bigint) g) s
-     order by g
+    select 'points', debit_account, credit_account, amount, 'award', 'posted', 'activity', memo, created_at
+      from ({awards}) awards
     returning id, debit_account, credit_account, amount, created_at),
 running as (
     select t.id, t.credit_account, t.amount, t.created_at,
@@ -94,6 +96,17 @@ select u.user_id, i.org_id, 'points', (t.created_at at time zone (select tz from
  group by 1, 2, 3, 4
 on conflict (community_id, unit, day, user_id) do update set earned = earned_daily.earned + excluded.earned
 """
+
+
+# One batch: $1 issuing account ids by community, $2 user account ids, $3 the first serial of the
+# batch, $4 its last, $5 step start, $6 seconds per serial.
+_AWARDS = """
+    select ($1::bigint[])[1 + (who % {communities})] as debit_account, ($2::bigint[])[1 + who] as credit_account,
+           1 + g % 20 as amount, '压测活动' as memo, $5::timestamptz + make_interval(secs => (g - $3) * $6) as created_at
+      from (select g, case when g % {share} = 0 then 0 else 1 + (g * 7919) % ({users} - 1) end as who
+              from generate_series($3::bigint, $4::bigint) g) s
+     order by g"""
+_LOAD = postings_sql(_AWARDS)
 
 # The same rows through the triggers (no replica mode): slower, but needs no superuser.
 _LOAD_WITH_TRIGGERS = """
@@ -217,9 +230,11 @@ class Growth:
                     await conn.execute(_sql(_LOAD if self.replica else _LOAD_WITH_TRIGGERS), self.issuing,
                                        self.user_accounts, low, high, start + timedelta(seconds=(low - first) * spacing),
                                        spacing)
+        if self.replica:
+            await conn.execute("select earned_quarterly_rebuild()")
         load_s = time.perf_counter() - started
         started = time.perf_counter()
-        for table in ("transfers", "entries", "accounts", "earned_daily"):
+        for table in ("transfers", "entries", "accounts", "earned_daily", "earned_quarterly"):
             await conn.execute(f"vacuum analyze {table}")
         vacuum_s = time.perf_counter() - started
         return {"load_s": round(load_s, 2), "us_per_posting": round(load_s / size * 1e6, 1),

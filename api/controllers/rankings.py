@@ -11,9 +11,11 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from domain import rankings
+from domain.core import clock
 from domain.core.actor import Actor
 from domain.rankings import Ranking, dashboard, households, postings
 from domain.rankings import expiry as points_expiry
+from domain.rankings import rules as ranking_rules
 from domain.rankings.dashboard import Dashboard
 from domain.rankings.expiry import Expiring, Policy
 from domain.rankings.households import Household
@@ -22,17 +24,45 @@ from domain.rankings.postings import Appeal, Posting
 CSV = "text/csv"  # Litestar adds the charset itself
 
 
-def _csv(body: bytes, filename: str) -> Response[bytes]:
-    return Response(body, media_type=CSV, headers={
-        "content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"})
-
-
 async def _end(pool: asyncpg.Pool, conn: asyncpg.Connection, tx, pages: AsyncIterator[bytes]) -> None:
     try:
         await pages.aclose()  # type: ignore[attr-defined]
         await tx.rollback()  # read only: nothing to keep
     finally:
         await pool.release(conn)
+
+
+async def _ranking_csv(actor: Actor, pool: asyncpg.Pool, scope: str, org_id: int, quarter: str | None, unit: str,
+                       party: bool, work_unit: int | None) -> Stream:
+    conn = await pool.acquire()
+    try:
+        await rankings.sync_time_zone(conn)  # may write the database's copy of the zone: before the read-only part
+    except BaseException:
+        await pool.release(conn)
+        raise
+    # One read-only snapshot for the whole export: its query runs once, through a server-side cursor.
+    tx = conn.transaction(isolation="repeatable_read", readonly=True)
+    await tx.start()
+    pages = rankings.ranking_csv_pages(conn, actor, scope=scope, org_id=org_id, quarter=quarter, unit=unit,
+                                       only_party=party, work_unit=work_unit)
+    try:
+        first = await anext(pages)  # checks who asks and the quarter: a refusal is still a JSON error
+    except BaseException:
+        await _end(pool, conn, tx, pages)
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for page in pages:
+                yield page
+        finally:  # also when the client goes away: the connection goes back to the pool
+            await _end(pool, conn, tx, pages)
+
+    shown = str(ranking_rules.parse_quarter(quarter) if quarter else ranking_rules.quarter_of(clock.now(), clock.zone()))
+    return Stream(body(), media_type=CSV, headers={
+        "content-disposition": f'attachment; filename="{rankings.ranking_filename(scope, org_id, shown, unit)}"',
+        "cache-control": "no-store"})
 
 
 class HouseholdIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -97,14 +127,14 @@ class RankingController(Controller):
         """Points (or minutes) earned in a quarter (default: the current one), ties sharing a rank.
         Scopes party and units rank a street's or district's party members and work units (双报到);
         party=true or work_unit=<id> narrow a ranking of people. Names outside the viewer's own
-        communities are masked. format=csv: every row, UTF-8 with BOM, Chinese header, masked phones."""
+        communities are masked. format=csv: every row, UTF-8 with BOM, Chinese header, masked phones,
+        streamed page by page (a refusal comes before the first byte)."""
+        if format == "csv":
+            # Response[Ranking] documents the JSON body in OpenAPI; format=csv streams bytes instead.
+            return await _ranking_csv(actor, pool, scope_, org_id, quarter, unit, party, work_unit)  # type: ignore[return-value]
         async with pool.acquire() as conn:
             result = await rankings.ranking(conn, actor, scope=scope_, org_id=org_id, quarter=quarter, unit=unit,
-                                            limit=None if format == "csv" else limit, only_party=party,
-                                            work_unit=work_unit)
-        if format == "csv":
-            # Response[Ranking] documents the JSON body in OpenAPI; format=csv sends bytes instead.
-            return _csv(rankings.ranking_csv(result), rankings.ranking_filename(result))  # type: ignore[return-value]
+                                            limit=limit, only_party=party, work_unit=work_unit)
         return Response(result)
 
 

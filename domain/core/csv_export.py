@@ -20,9 +20,17 @@ def cell(value: object) -> str:
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    return page(rows, header=header)
+
+
+def page(rows: Iterable[Sequence[object]], *, header: Sequence[str] | None = None) -> bytes:
+    """One page of a streamed export: the first (with its header) starts with the byte-order mark,
+    the next ones are lines only; the pages joined are `to_csv` of all the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    if header is not None:
+        buffer.write("\ufeff")
+        writer.writerow(header)
     for row in rows:
         writer.writerow([cell(v) for v in row])
-    return "\ufeff".encode() + buffer.getvalue().encode()
+    return buffer.getvalue().encode()

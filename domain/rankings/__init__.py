@@ -39,7 +39,7 @@ from domain.rankings.service import (  # noqa: F401
     masked,
     position,
     ranking,
-    ranking_csv,
+    ranking_csv_pages,
     ranking_filename,
     ranking_sql,
     sync_time_zone,

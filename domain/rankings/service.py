@@ -1,9 +1,10 @@
 """Quarterly rankings of points (or minutes) earned, per community, street, team or household,
 as JSON and as CSV, and the community ledger export for audits.
 
-Rankings read only `earned_daily`, the per person-community-day summary that a trigger on
-`entries` keeps in the posting's own transaction (migrations/008_rankings.sql says what counts as
-earned). Scopes:
+Rankings read only `earned_quarterly`, the per person-community-quarter sum of `earned_daily`,
+both kept by a trigger on `entries` in the posting's own transaction (migrations/008_rankings.sql
+says what counts as earned, domain/rankings/sql/earned.sql keeps them). A ranking's period is a
+whole quarter, so `quarter >= first day and quarter < end day` reads exactly its days. Scopes:
 - community: everyone paid by the community's issuing account in the quarter (whoever they are);
 - street: the same over all communities of the street, summed per person;
 - team: every member of the team (zero included), earned from any community;
@@ -22,7 +23,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.core import clock
+from domain.core import clock, csv_export
 from domain.core.actor import Actor
 from domain.core.csv_export import cell as csv_cell
 from domain.core.errors import forbidden, invalid, not_found
@@ -106,8 +107,9 @@ async def _unmasked(conn: asyncpg.Connection, actor: Actor, user_ids: list[int],
         """select m.user_id from org_members m join orgs o on o.id = m.org_id
            where m.user_id = any($1::bigint[]) and (o.id = any($2::bigint[]) or o.parent_id = any($2::bigint[]))
            union
-           select e.user_id from earned_daily e
-           where e.user_id = any($1::bigint[]) and e.community_id = any($2::bigint[]) and e.day >= $3 and e.day < $4""",
+           select e.user_id from earned_quarterly e
+           where e.user_id = any($1::bigint[]) and e.community_id = any($2::bigint[]) and e.quarter >= $3
+             and e.quarter < $4""",
         user_ids, list(actor.manages), quarter.first_day, quarter.end_day)
     return {r["user_id"] for r in mine} | {actor.id}
 
@@ -134,16 +136,16 @@ _POSTED_DEDUCTIONS = """
 
 _COMMUNITIES_SOURCE = """
     select e.user_id, sum(e.earned)::bigint as amount
-      from (select e.user_id, e.earned from earned_daily e
-             where e.community_id = any($1::bigint[]) and e.unit = $2 and e.day >= $3 and e.day < $4
+      from (select e.user_id, e.earned from earned_quarterly e
+             where e.community_id = any($1::bigint[]) and e.unit = $2 and e.quarter >= $3 and e.quarter < $4
             union all""" + _POSTED_DEDUCTIONS + """) e
      where true
      group by e.user_id
     having sum(e.earned) <> 0"""
 
 _TEAM_SOURCE = """
-    select m.user_id, coalesce((select sum(e.earned) from earned_daily e
-                                 where e.user_id = m.user_id and e.unit = $2 and e.day >= $3 and e.day < $4),
+    select m.user_id, coalesce((select sum(e.earned) from earned_quarterly e
+                                 where e.user_id = m.user_id and e.unit = $2 and e.quarter >= $3 and e.quarter < $4),
                                0)::bigint as amount
       from team_members m join teams t on t.id = m.team_id
      where m.team_id = $1
@@ -156,8 +158,8 @@ _HOUSEHOLDS_SQL = """
     select h.id, h.name,
            coalesce(array_agg(u.name order by u.name, u.id) filter (where u.id is not null), '{}') as members,
            coalesce((select sum(e.earned) from household_members hm
-                       join earned_daily e on e.user_id = hm.user_id
-                      where hm.household_id = h.id and e.unit = $2 and e.day >= $3 and e.day < $4),
+                       join earned_quarterly e on e.user_id = hm.user_id
+                      where hm.household_id = h.id and e.unit = $2 and e.quarter >= $3 and e.quarter < $4),
                     0)::bigint
            - coalesce((select sum(d.amount) from household_members hm join deductions d on d.user_id = hm.user_id
                         where hm.household_id = h.id and d.state = 'posted' and $2 = 'points'
@@ -182,8 +184,8 @@ _PARTY_SOURCE = _COMMUNITIES_SOURCE.replace(
 # Work units under the street or district, by what their confirmed members earned anywhere.
 _UNITS_SQL = """
     select u.id, u.name, null as phone,
-           coalesce((select sum(e.earned) from unit_members m join earned_daily e on e.user_id = m.user_id
-                      where m.unit_id = u.id and m.confirmed and e.unit = $2 and e.day >= $3 and e.day < $4),
+           coalesce((select sum(e.earned) from unit_members m join earned_quarterly e on e.user_id = m.user_id
+                      where m.unit_id = u.id and m.confirmed and e.unit = $2 and e.quarter >= $3 and e.quarter < $4),
                     0)::bigint as amount
       from units u where u.parent_id = $1
      order by amount desc, u.name, u.id"""
@@ -195,9 +197,7 @@ def ranking_sql(scope: str) -> str:
         return _HOUSEHOLDS_SQL
     if scope == "units":
         return _UNITS_SQL
-    if scope == "party":
-        return _PEOPLE_SQL.format(source=_PARTY_SOURCE)
-    return _PEOPLE_SQL.format(source=_TEAM_SOURCE if scope == "team" else _COMMUNITIES_SOURCE)
+    return _PEOPLE_SQL.format(source=people_source(scope))
 
 
 async def _scope_key(conn: asyncpg.Connection, scope: str, org_id: int) -> object:
@@ -229,14 +229,26 @@ async def compute(conn: asyncpg.Connection, scope: str, org_id: int, quarter: ru
 
 # The first `limit` rows of a ranking of people with their ranks and the ranking's length, ranked by
 # PostgreSQL: a community of 20,000 sent every row to the app to rank, mask and cut to 100 (issue 37:
-# 65 ms of PostgreSQL and 75 ms of app CPU per call, street rankings 170 + 130 ms).
+# 65 ms of PostgreSQL and 75 ms of app CPU per call, street rankings 170 + 130 ms). Ranks and the
+# length need only the amounts; names (the tie-break of the order) are read for the rows ranked
+# within `limit` only (rank <= limit is every row whose amount reaches the limit-th amount, ties at
+# the cut included): looking up and sorting by name every person of a street cost ~80 % of its time.
 _TOP_SQL = """
-    with ranked as ({people})
-    select id, name, phone, amount, rank() over (order by amount desc)::int as rank,
-           count(*) over ()::int as total
-      from ranked
-     order by amount desc, name, id
+    with earned as ({source}),
+    ranked as (select user_id, amount, rank() over (order by amount desc)::int as rank,
+                      count(*) over ()::int as total
+                 from earned)
+    select u.id, u.name, u.phone, ranked.amount, ranked.rank, ranked.total
+      from ranked join users u on u.id = ranked.user_id
+     where ranked.rank <= $5
+     order by ranked.amount desc, u.name, u.id
      limit $5"""
+
+
+def people_source(scope: str) -> str:
+    """(user_id, amount) of everyone a ranking of people lists ($1..$4 as ranking_sql)."""
+    return {"party": _PARTY_SOURCE, "team": _TEAM_SOURCE}.get(scope, _COMMUNITIES_SOURCE)
+
 
 # One person's rank in a community's ranking: 1 + how many earned more (ties share a rank, as
 # rules.competition_ranks), without sending the ranking to the app.
@@ -254,7 +266,7 @@ async def compute_top(conn: asyncpg.Connection, scope: str, org_id: int, quarter
     if scope in ("household", "units"):
         raise ValueError("compute_top ranks people")
     await sync_time_zone(conn)
-    rows = await conn.fetch(_TOP_SQL.format(people=ranking_sql(scope)), await _scope_key(conn, scope, org_id), unit,
+    rows = await conn.fetch(_TOP_SQL.format(source=people_source(scope)), await _scope_key(conn, scope, org_id), unit,
                             quarter.first_day, quarter.end_day, limit)
     items = [RankingItem(rank=r["rank"], id=r["id"], name=r["name"], phone=rules.mask_phone(r["phone"]),
                          amount=r["amount"]) for r in rows]
@@ -311,19 +323,62 @@ async def ranking(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id:
                    items=items if limit is None else items[:limit])
 
 
-def ranking_csv(r: Ranking) -> bytes:
-    amount = "积分" if r.unit == "points" else "时长(分钟)"
-    if r.scope == "household":
-        header = ["名次", "家庭", "成员", amount]
-        rows = ([i.rank, i.name, "、".join(i.members or []), i.amount] for i in r.items)
-    else:
-        header = ["名次", "姓名", "手机号", amount]
-        rows = ([i.rank, i.name, i.phone, i.amount] for i in r.items)
-    return rules.to_csv(header, rows)
+RANKING_PAGE = 1_000  # rows per page of the streamed CSV (issue 37: no whole ranking in memory)
+
+# The whole ranking ranked by PostgreSQL, in the order of `compute` (amount, name, id), for the CSV:
+# read through a server-side cursor. `narrow` keeps the confirmed members of work units ($5 party
+# members only, $6 one unit) before the ranks are counted, as `ranking` narrows a list of people.
+_CSV_SQL = """
+    with ranked as ({source})
+    select ranked.*, rank() over (order by amount desc)::int as rank
+      from ranked {narrow}
+     order by amount desc, name, id"""
+_NARROW = """where ranked.id in (select user_id from unit_members where confirmed and (not $5 or party_member)
+                                   and ($6::bigint is null or unit_id = $6))"""
 
 
-def ranking_filename(r: Ranking) -> str:
-    return f"rankings-{r.scope}-{r.org_id}-{r.quarter}-{r.unit}.csv"
+def ranking_filename(scope: str, org_id: int, quarter: str, unit: str) -> str:
+    return f"rankings-{scope}-{org_id}-{quarter}-{unit}.csv"
+
+
+async def ranking_csv_pages(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id: int,
+                            quarter: str | None, unit: str = "points", only_party: bool = False,
+                            work_unit: int | None = None) -> AsyncIterator[bytes]:
+    """The whole ranking `ranking` answers (every row, the same ranks, names masked alike) as CSV
+    pages of RANKING_PAGE rows: the first starts with the byte-order mark and the header. Checks who
+    asks before its first page, so the caller can answer a refusal as a JSON error. Runs inside the
+    caller's transaction, one query read through a server-side cursor (a street's ranking is tens of
+    thousands of people: built whole, +11 MB of a worker per export at city size, issue 37); the
+    caller writes the zone first (`sync_time_zone`), as the transaction may be read-only."""
+    _check_args(scope, unit)
+    tz = clock.zone()
+    q = rules.parse_quarter(quarter) if quarter else rules.quarter_of(clock.now(), tz)
+    await _authorise(conn, actor, scope, org_id)
+    people = scope not in ("household", "units")
+    narrow = people and (only_party or bool(work_unit))
+    args: list[object] = [await _scope_key(conn, scope, org_id), unit, q.first_day, q.end_day]
+    if narrow:
+        args += [only_party, work_unit]
+    cursor = await conn.cursor(_CSV_SQL.format(source=ranking_sql(scope), narrow=_NARROW if narrow else ""), *args)
+    header = ["名次", "家庭", "成员"] if scope == "household" else ["名次", "姓名", "手机号"]
+    header.append("积分" if unit == "points" else "时长(分钟)")
+    first = True
+    while True:
+        rows = await cursor.fetch(RANKING_PAGE)
+        if scope == "household":
+            lines = [[r["rank"], r["name"], "、".join(r["members"]), r["amount"]] for r in rows]
+        else:
+            items = [RankingItem(rank=r["rank"], id=r["id"], name=r["name"],
+                                 phone=rules.mask_phone(r["phone"]) if people else None, amount=r["amount"])
+                     for r in rows]
+            if scope not in ("units", "team"):
+                items = masked(items, await _unmasked(conn, actor, [i.id for i in items], q))
+            lines = [[i.rank, i.name, i.phone, i.amount] for i in items]
+        if rows or first:
+            yield csv_export.page(lines, header=header if first else None)
+        first = False
+        if len(rows) < RANKING_PAGE:
+            return
 
 
 class TeamRef(msgspec.Struct, frozen=True):
@@ -433,7 +488,7 @@ async def _ledger_page(conn: asyncpg.Connection, rows: list[asyncpg.Record], tz,
         writer.writerow(LEDGER_HEADER)
     for r, memo in zip(rows, memos):
         writer.writerow([csv_cell(v) for v in (
-            r["posted_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), r["id"], KIND_ZH.get(r["kind"], r["kind"]),
+            clock.local_time(r["posted_at"], tz).strftime("%Y-%m-%d %H:%M:%S"), r["id"], KIND_ZH.get(r["kind"], r["kind"]),
             CAUSE_ZH.get(r["cause_type"], r["cause_type"] or ""), memo, UNIT_ZH.get(r["unit"], r["unit"]),
             r["amount"], labels.get(r["debit_account"], ""), labels.get(r["credit_account"], ""), r["reverses"],
             r["actor_name"], r["reason"])])

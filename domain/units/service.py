@@ -151,7 +151,7 @@ class MyRecord(msgspec.Struct, frozen=True, kw_only=True):
 # ---- units and their administrators -------------------------------------------------------------
 
 def _quarter(quarter: str | None) -> ranking_rules.Quarter:
-    return ranking_rules.parse_quarter(quarter) if quarter else ranking_rules.quarter_of(clock.now(), clock.zone())
+    return ranking_rules.parse_quarter(quarter) if quarter else clock.quarter_of(clock.now())
 
 
 async def _level(conn: asyncpg.Connection, org_id: int) -> orgs.Org:
@@ -368,14 +368,21 @@ async def _target(conn: asyncpg.Connection, parent_id: int, year: int) -> int | 
            order by (t.org_id = o.id) desc limit 1""", parent_id, year)
 
 
+# Each confirmed member's quarter is summed by person (earned_quarterly_user) before the units are:
+# a join of the members with the quarter's rows made the planner read the whole summary table
+# (0.5-0.8 s for a district of 1,350 units, issue 37). A member counts once per unit ((unit, user)
+# is unit_members' key).
 _UNIT_TOTALS = """
     select u.id as unit_id, u.name,
-           count(distinct m.user_id)::int as members,
-           coalesce(sum(e.earned) filter (where e.unit = 'minutes'), 0)::bigint as minutes,
-           coalesce(sum(e.earned) filter (where e.unit = 'points'), 0)::bigint as points
+           count(m.user_id)::int as members,
+           coalesce(sum(x.minutes), 0)::bigint as minutes,
+           coalesce(sum(x.points), 0)::bigint as points
     from units u
     left join unit_members m on m.unit_id = u.id and m.confirmed
-    left join earned_daily e on e.user_id = m.user_id and e.day >= $2 and e.day < $3
+    left join lateral (select sum(e.earned) filter (where e.unit = 'minutes') as minutes,
+                              sum(e.earned) filter (where e.unit = 'points') as points
+                         from earned_quarterly e
+                        where e.user_id = m.user_id and e.quarter >= $2 and e.quarter < $3) x on true
     where u.parent_id = $1
     group by u.id order by minutes desc, points desc, u.name, u.id"""
 
@@ -395,12 +402,12 @@ async def unit_view(conn: asyncpg.Connection, actor: Actor, unit_id: int, quarte
     rows = await conn.fetch(
         """select m.user_id, p.name, p.phone, m.party_member, m.confirmed,
                   r.community_id, c.name as community_name, r.state as report_state,
-                  coalesce((select sum(e.earned) from earned_daily e where e.user_id = m.user_id and e.unit = 'minutes'
-                            and e.day >= $2 and e.day < $3), 0)::bigint as minutes,
-                  coalesce((select sum(e.earned) from earned_daily e where e.user_id = m.user_id and e.unit = 'points'
-                            and e.day >= $2 and e.day < $3), 0)::bigint as points,
-                  coalesce((select sum(e.earned) from earned_daily e where e.user_id = m.user_id and e.unit = 'minutes'
-                            and e.day >= $4 and e.day < $3), 0)::bigint as minutes_year,
+                  coalesce((select sum(e.earned) from earned_quarterly e where e.user_id = m.user_id
+                            and e.unit = 'minutes' and e.quarter >= $2 and e.quarter < $3), 0)::bigint as minutes,
+                  coalesce((select sum(e.earned) from earned_quarterly e where e.user_id = m.user_id
+                            and e.unit = 'points' and e.quarter >= $2 and e.quarter < $3), 0)::bigint as points,
+                  coalesce((select sum(e.earned) from earned_quarterly e where e.user_id = m.user_id
+                            and e.unit = 'minutes' and e.quarter >= $4 and e.quarter < $3), 0)::bigint as minutes_year,
                   exists (select 1 from service_cards s where s.user_id = m.user_id and s.quarter = $5) as card_confirmed
            from unit_members m join users p on p.id = m.user_id
            left join unit_reports r on r.user_id = m.user_id and r.unit_id = m.unit_id
@@ -462,12 +469,12 @@ async def units_served(conn: asyncpg.Connection, actor: Actor, community_id: int
     q = _quarter(quarter)
     rows = await conn.fetch(
         """select u.id as unit_id, u.name, count(distinct r.user_id)::int as reported,
-                  count(distinct e.user_id) filter (where e.earned > 0)::int as served,
+                  count(distinct e.user_id) filter (where e.active_days > 0)::int as served,
                   coalesce(sum(e.earned) filter (where e.unit = 'minutes'), 0)::bigint as minutes,
                   coalesce(sum(e.earned) filter (where e.unit = 'points'), 0)::bigint as points
            from unit_reports r join units u on u.id = r.unit_id
-           left join earned_daily e on e.user_id = r.user_id and e.community_id = r.community_id
-                and e.day >= $2 and e.day < $3
+           left join earned_quarterly e on e.user_id = r.user_id and e.community_id = r.community_id
+                and e.quarter >= $2 and e.quarter < $3
            where r.community_id = $1 and r.state = 'approved'
            group by u.id order by minutes desc, u.name""", community_id, q.first_day, q.end_day)
     return [UnitServed(**dict(r)) for r in rows]
@@ -577,7 +584,7 @@ async def confirm_card(conn: asyncpg.Connection, actor: Actor, community_id: int
         totals = await conn.fetchrow(
             """select coalesce(sum(earned) filter (where unit = 'minutes'), 0)::bigint as minutes,
                       coalesce(sum(earned) filter (where unit = 'points'), 0)::bigint as points
-               from earned_daily where user_id = $1 and community_id = $2 and day >= $3 and day < $4""",
+               from earned_quarterly where user_id = $1 and community_id = $2 and quarter >= $3 and quarter < $4""",
             user_id, community_id, q.first_day, q.end_day)
         await conn.execute(
             """insert into service_cards (user_id, community_id, quarter, minutes, points, confirmed_by, confirmed_at)
@@ -604,8 +611,8 @@ async def my_record(conn: asyncpg.Connection, actor: Actor, quarter: str | None 
                   coalesce(sum(e.earned) filter (where e.unit = 'points'), 0)::bigint as points,
                   exists (select 1 from service_cards s where s.user_id = $1 and s.community_id = c.id
                           and s.quarter = $4) as card_confirmed
-           from earned_daily e join orgs c on c.id = e.community_id
-           where e.user_id = $1 and e.day >= $2 and e.day < $3 group by c.id order by c.name""",
+           from earned_quarterly e join orgs c on c.id = e.community_id
+           where e.user_id = $1 and e.quarter >= $2 and e.quarter < $3 group by c.id order by c.name""",
         actor.id, q.first_day, q.end_day, str(q))
     return MyRecord(name=actor.name, quarter=str(q), reports=reports, units=[Unit(**dict(u)) for u in units],
                     communities=[dict(r) for r in per_community], minutes=sum(r["minutes"] for r in per_community),
@@ -627,16 +634,17 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
     tz = clock.zone()
     starts, ends = q.bounds(tz)
     ids = [c["id"] for c in communities]
-    # The quarter's earned_daily rows are read once for all three figures (three subqueries per
-    # community read them three times: 130 ms of PostgreSQL CPU for a district of 162 communities
-    # at 10^6 postings a year, issue 37).
+    # The quarter's rows are read once for all three figures (three subqueries per community read
+    # them three times: 130 ms of PostgreSQL CPU for a district of 162 communities at 10^6 postings
+    # a year, issue 37), from earned_quarterly: one row per person and unit, not per person and day.
+    # Active: someone with a day of positive net earnings in the quarter (active_days counts them).
     rows = await conn.fetch(
         """with earned as (
-               select e.community_id, count(distinct e.user_id) filter (where e.earned > 0) as active,
+               select e.community_id, count(distinct e.user_id) filter (where e.active_days > 0) as active,
                       sum(e.earned) filter (where e.unit = 'minutes') as minutes,
                       sum(e.earned) filter (where e.unit = 'points') as points
-               from earned_daily e
-               where e.community_id = any($1::bigint[]) and e.day >= $2 and e.day < $3
+               from earned_quarterly e
+               where e.community_id = any($1::bigint[]) and e.quarter >= $2 and e.quarter < $3
                group by e.community_id)
            select c.id,
                   coalesce(x.active, 0)::int as active_volunteers,

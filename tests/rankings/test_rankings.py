@@ -350,14 +350,14 @@ async def test_the_summary_matches_a_rebuild_from_the_ledger(pool, city):
 
 
 async def test_ranking_query_reads_the_summary_index_not_the_ledger(pool, city):
-    """With a realistic amount of summary rows the plan is an index range scan of earned_daily."""
+    """With a realistic amount of summary rows the plan is an index range scan of earned_quarterly."""
     from domain import rankings
     async with pool.acquire() as conn:
         tr = conn.transaction()
         await tr.start()
         try:
-            # 200 more communities of 30 people each, everyone earning every third day of two
-            # quarters: 370,000 summary rows, in one transaction rolled back afterwards.
+            # 200 more communities of 30 people each, everyone earning in eight quarters: 96,000
+            # summary rows, in one transaction rolled back afterwards.
             street = city.a.street_id
             await conn.execute("""insert into orgs (kind, name, parent_id)
                                   select 'community', 'bench ' || g, $1 from generate_series(1, 200) g""", street)
@@ -365,19 +365,20 @@ async def test_ranking_query_reads_the_summary_index_not_the_ledger(pool, city):
             await conn.execute(
                 """with c as (select id, row_number() over (order by id) - 1 as n from orgs where name like 'bench %'),
                         u as (select id, row_number() over (order by id) - 1 as n from users where name like 'bench %')
-                   insert into earned_daily (user_id, community_id, unit, day, earned)
-                   select u.id, c.id, 'points', d::date, 5 from u join c on c.n = u.n % 200
-                   cross join generate_series('2026-07-01'::date, '2026-12-31'::date, '3 days') d""")
-            await conn.execute("analyze earned_daily")
+                   insert into earned_quarterly (user_id, community_id, unit, quarter, earned, active_days)
+                   select u.id, c.id, unit, q::date, 150, 30 from u join c on c.n = u.n % 200
+                   cross join generate_series('2025-04-01'::date, '2027-01-01'::date, '3 months') q
+                   cross join unnest(array['points', 'minutes']) unit""")
+            await conn.execute("analyze earned_quarterly")
             for scope, key in (("community", [city.a.id]), ("street", [city.a.id, city.b.id]),
                                ("team", city.team_id), ("household", city.a.id)):
                 plan = "\n".join(r[0] for r in await conn.fetch(
                     "explain " + rankings.ranking_sql(scope), key, "points", date(2026, 10, 1), date(2027, 1, 1)))
                 print(f"--- {scope}\n{plan}")
                 assert "entries" not in plan and "transfers" not in plan
-                assert re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) (earned_daily_pkey|earned_daily_user)",
+                assert re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) (earned_quarterly_pkey|earned_quarterly_user)",
                                  plan), plan
-                assert "Seq Scan on earned_daily" not in plan, plan
+                assert "Seq Scan on earned_quarterly" not in plan and "earned_daily" not in plan, plan
         finally:
             await tr.rollback()
 
