@@ -32,6 +32,9 @@ from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.rankings import rules as ranking_rules
 
+Q = queries.load("cases")
+PEOPLE = queries.load("people")
+
 # ---- types ----------------------------------------------------------------------------------
 
 
@@ -1051,8 +1054,5 @@ def figures_csv(table: FigureTable) -> bytes:
 
 
 from domain.core.packages import keep_package_home  # noqa: E402
-
-Q = queries.load("cases")
-PEOPLE = queries.load("people")
 
 keep_package_home(globals())  # its types keep the package as their home (the OpenAPI names them by it)

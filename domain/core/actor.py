@@ -8,7 +8,10 @@ and every capability need it without importing the organisation tree.
 import asyncpg
 import msgspec
 
+from domain.core import queries
 from domain.core.errors import forbidden
+
+Q = queries.load("core")
 
 
 class Actor(msgspec.Struct, frozen=True):
@@ -70,8 +73,7 @@ async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: 
     if actor.is_admin:
         return
     above = await conn.fetchval(
-        """select exists (select 1 from org_managers m join orgs o on o.id = $1
-                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org_id, actor.id)
+        Q.manages_org_or_its_parent, org_id, actor.id)
     if not above:
         raise forbidden("not a manager of this street or district")
 

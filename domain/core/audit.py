@@ -20,9 +20,11 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden
+
+Q = queries.load("core")
 
 # Every act an audit row may name: the one list. The database's table audit_acts (which audit_log.act
 # references) is a copy written from it at every start (`write_acts`, called by domain/core/db.py
@@ -155,25 +157,7 @@ async def entries(conn: asyncpg.Connection, viewer: Actor, *, community_id: int 
         raise DomainError("validation_failed", field="act")
     scope = None if viewer.is_admin else sorted(viewer.manages)
     rows = await conn.fetch(
-        """select a.id, a.created_at, a.act, a.actor_id, u.name as actor_name, a.community_id,
-                  c.name as community_name, a.target_type, a.target_id,
-                  case a.target_type when 'user' then tu.name when 'org' then o.name end as target_name,
-                  a.before, a.after, a.reason, a.ip
-           from audit_log a
-           left join users u on u.id = a.actor_id
-           left join orgs c on c.id = a.community_id
-           left join users tu on a.target_type = 'user' and tu.id = a.target_id
-           left join orgs o on a.target_type = 'org' and o.id = a.target_id
-           where ($1::bigint is null or a.community_id = $1)
-             and ($2::bigint[] is null or a.community_id = any($2))
-             and ($3::bigint is null or a.actor_id = $3)
-             and ($4::text is null or a.act = $4)
-             and ($5::text is null or a.target_type = $5)
-             and ($6::bigint is null or a.target_id = $6)
-             and ($7::timestamptz is null or a.created_at >= $7)
-             and ($8::timestamptz is null or a.created_at < $8)
-             and ($9 = 0 or a.id < $9)
-           order by a.id desc limit $10""",
+        Q.audit_page,
         community_id, scope, actor_id, act, target_type, target_id, since, until, before_id, limit + 1)
     # The columns are Entry's fields by name; asyncpg values are untyped (Any) until msgspec holds them.
     items = [Entry(**cast(dict[str, Any], {k: _decoded(r[k]) if k in ("before", "after") else r[k]

@@ -4,8 +4,10 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from domain.core import clock
+from domain.core import clock, queries
 from domain.core.errors import DomainError
+
+Q = queries.load("core")
 
 
 def _window(now: datetime, seconds: int) -> datetime:
@@ -42,15 +44,7 @@ async def take_both(conn: asyncpg.Connection, first: tuple[str, int], second: tu
     counts per person, then per address: a person already refused does not use up the address)."""
     (first_bucket, first_limit), (second_bucket, second_limit) = first, second
     row = await conn.fetchrow(
-        """with first as (
-               insert into rate_hits (bucket, window_start, hits) values ($1, $3, 1)
-               on conflict (bucket, window_start) do update set hits = rate_hits.hits + 1
-               returning hits),
-           second as (
-               insert into rate_hits (bucket, window_start, hits) select $2, $3, 1 from first where first.hits <= $4
-               on conflict (bucket, window_start) do update set hits = rate_hits.hits + 1
-               returning hits)
-           select (select hits from first) as first, (select hits from second) as second""",
+        Q.take_both,
         first_bucket, second_bucket, _window(clock.now(), seconds), first_limit)
     if row["first"] > first_limit or row["second"] > second_limit:
         raise DomainError("rate_limited", details={"retry_after": seconds})

@@ -7,9 +7,11 @@ import asyncpg
 from PIL import Image, ImageDraw
 
 from domain import reports
-from domain.core import clock, photos
+from domain.core import clock, photos, queries
 from domain.demo.city import City
 from domain.people import orgs
+
+REPORTS = queries.load("reports")
 
 
 def _demo_photo() -> bytes:
@@ -44,17 +46,14 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     ids = []
     for kind, text, place, lat, lng, image, at in samples:
         row_id = await conn.fetchval(
-            """insert into reports (courier_id, grid_id, community_id, kind, text, place, lat, lng, has_photo,
-                                    client_key, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               on conflict (courier_id, client_key) do nothing returning id""",
+            REPORTS.insert_report,
             courier, grid, community, kind, text, place, lat, lng, image is not None, f"demo-{kind}", at)
         if row_id is None:  # already seeded
             return
         if image:
             with Image.open(io.BytesIO(image)) as decoded:
                 width, height = decoded.size
-            await conn.execute("insert into report_photos (report_id, jpeg, width, height) values ($1, $2, $3, $4)",
+            await conn.execute(REPORTS.insert_report_photo,
                                row_id, image, width, height)
         ids.append(row_id)
     await reports.verify(conn, manager, ids[0])

@@ -7,6 +7,10 @@ Each query returns the rows that break one invariant; a clean ledger returns non
 
 import asyncpg
 
+from domain.core import queries
+
+Q = queries.load("ledger")
+
 CHECKS: dict[str, str] = {
     # Running accounts count their stored balance; hot accounts (issuing, supermarket) keep none, so
     # their balance is the sum of their entries.
@@ -62,16 +66,7 @@ CHECKS: dict[str, str] = {
            or r.unit <> o.unit or o.state <> 'posted' or o.kind = 'reversal' or r.state <> 'posted'""",
     # Maker-checker (issue 16): an approved adjustment request posted exactly its transfer, to its
     # person, by someone other than its maker; a pending or rejected one posted nothing.
-    "adjustment request and its transfer disagree": """
-        select r.id, r.state, r.transfer_id from adjustment_requests r
-        left join transfers t on t.id = r.transfer_id
-        left join accounts u on u.id = case when r.amount > 0 then t.credit_account else t.debit_account end
-        where (r.state = 'approved' and (t.id is null or t.state <> 'posted' or t.kind <> 'adjustment'
-                                         or t.amount <> abs(r.amount) or t.unit <> r.unit
-                                         or u.user_id is distinct from r.user_id
-                                         or t.actor_id is distinct from r.decided_by
-                                         or r.decided_by = r.requested_by))
-           or (r.state <> 'approved' and r.transfer_id is not null)""",
+    "adjustment request and its transfer disagree": Q.adjustment_request_vs_transfer,
     "transfer between accounts of different units": """
         select t.id from transfers t join accounts d on d.id = t.debit_account
         join accounts c on c.id = t.credit_account where d.unit <> t.unit or c.unit <> t.unit""",
@@ -93,44 +88,16 @@ CHECKS: dict[str, str] = {
     # each reversal of one its negative row, and no settlement row stands without such a transfer.
     # (Both checks start with the first transfer after migrations/018: before it, wallets named no
     # community, and the carry-over assigned each to the community that issued most of it.)
-    "settlement rows differ from the cross-community postings": """
-        with expected as (
-            select t.id, t.unit, d.org_id as issuer_id, c.org_id as spender_id, t.amount
-              from transfers t join accounts d on d.id = t.debit_account join accounts c on c.id = t.credit_account
-             where t.state = 'posted' and t.kind in ('redemption', 'service', 'donation') and d.kind = 'user'
-               and c.kind in ('user', 'supermarket', 'pool') and d.org_id <> c.org_id
-            union all
-            select r.id, r.unit, s.issuer_id, s.spender_id, -r.amount
-              from transfers r join settlements s on s.transfer_id = r.reverses where r.kind = 'reversal')
-        select coalesce(e.id, s.transfer_id) as transfer_id from expected e
-          full join settlements s on s.transfer_id = e.id
-         where coalesce(e.id, s.transfer_id) >= (select first_transfer_id from ledger_epochs
-                                                  where name = 'cross_community')
-           and (e.id is null or s.transfer_id is null
-            or (e.unit, e.issuer_id, e.spender_id, e.amount)
-               is distinct from (s.unit, s.issuer_id, s.spender_id, s.amount))""",
+    "settlement rows differ from the cross-community postings": Q.settlements_vs_postings,
     # Value crosses communities only inside a spending area (domain/ledger/areas.py): when the spend
     # was asked for, the issuer and the spender shared a street or district whose ruling policy for
     # the unit (as set by then: the latest starts_on on or before that local day) was on.
-    "value spent outside its spending area": """
-        select s.transfer_id from settlements s
-          join transfers t on t.id = s.transfer_id
-          join orgs ic on ic.id = s.issuer_id join orgs ist on ist.id = ic.parent_id
-          join orgs sc on sc.id = s.spender_id join orgs sst on sst.id = sc.parent_id
-         where s.amount > 0 and not exists (
-               select 1 from (values (ist.id), (ist.parent_id)) level(org_id)
-                where level.org_id in (sst.id, sst.parent_id)
-                  and (select p.enabled from area_policies p
-                        where p.org_id = level.org_id and p.unit = s.unit
-                          and p.starts_on <= (t.created_at at time zone (select tz from local_zone))::date
-                          and p.created_at <= t.created_at
-                        order by p.starts_on desc, p.id desc limit 1))""",
+    "value spent outside its spending area": Q.spent_outside_area,
 }
 
 # Consistency of the capabilities with the ledger (issue 16): what a capability says was paid, held
 # or stocked must be what its ledger transfers and change log say. A credit "stands" when it is
 # posted and not reversed.
-_STANDS = "t.state = 'posted' and not exists (select 1 from transfers x where x.reverses = t.id)"
 
 CHECKS |= {
     # rewards.stock has one writer (supermarket._move_stock) that logs every change with the stock after it.
@@ -142,84 +109,21 @@ CHECKS |= {
         where r.stock <> s.logged or r.stock <> coalesce(s.last_stock_after, 0)""",
     # An attendance's points and minutes are what stands in the ledger for it, credited to its
     # person; an annulled one has nothing left standing.
-    "attendance points or minutes differ from the ledger": f"""
-        select a.id as attendance_id, a.state, a.points, a.minutes,
-               coalesce(c.points, 0) as ledger_points, coalesce(c.minutes, 0) as ledger_minutes
-        from attendances a
-        left join (select t.cause_id, ac.user_id,
-                          sum(t.amount) filter (where t.unit = 'points') as points,
-                          sum(t.amount) filter (where t.unit = 'minutes') as minutes
-                   from transfers t join accounts ac on ac.id = t.credit_account
-                   where t.cause_type = 'checkin' and {_STANDS} group by t.cause_id, ac.user_id) c
-               on c.cause_id = a.id and c.user_id = a.user_id
-        where coalesce(c.points, 0) <> case when a.state = 'annulled' then 0 else a.points end
-           or coalesce(c.minutes, 0) <> case when a.state = 'annulled' then 0 else a.minutes end
-        union all
-        select t.cause_id, 'credited to someone else', null, null, t.amount, null from transfers t
-        join accounts ac on ac.id = t.credit_account
-        where t.cause_type = 'checkin' and {_STANDS}
-          and not exists (select 1 from attendances a where a.id = t.cause_id and a.user_id = ac.user_id)""",
+    "attendance points or minutes differ from the ledger": Q.attendance_vs_ledger,
     # A verified report's points stand in the ledger for it, credited to its courier, through its
     # transfer_id; a pending or rejected one has none.
-    "report points differ from the ledger": f"""
-        select r.id as report_id, r.state, r.points, r.transfer_id, coalesce(c.total, 0) as ledger_points
-        from reports r
-        left join (select t.cause_id, ac.user_id, sum(t.amount) as total, array_agg(t.id) as ids
-                   from transfers t join accounts ac on ac.id = t.credit_account
-                   where t.cause_type = 'report' and t.unit = 'points' and {_STANDS}
-                   group by t.cause_id, ac.user_id) c on c.cause_id = r.id and c.user_id = r.courier_id
-        where coalesce(c.total, 0) <> case when r.state = 'verified' then r.points else 0 end
-           or (r.transfer_id is null) <> (c.ids is null)
-           or (r.transfer_id is not null and not r.transfer_id = any(c.ids))""",
+    "report points differ from the ledger": Q.report_vs_ledger,
     # A case's bonus (issue 32) stands in the ledger through its bonus_transfer_id, credited to its
     # reporter; and every standing points transfer a case caused is that case's bonus.
-    "case bonus differs from the ledger": f"""
-        select k.id as case_id, k.bonus_transfer_id, t.id as transfer_id
-        from cases k
-        left join (select t.id, t.cause_id, ac.user_id from transfers t join accounts ac on ac.id = t.credit_account
-                   where t.cause_type = 'case' and t.unit = 'points' and {_STANDS}) t on t.id = k.bonus_transfer_id
-        where k.bonus_transfer_id is not null and (t.id is null or t.cause_id <> k.id or t.user_id <> k.reporter_id)
-        union all
-        select t.cause_id, null, t.id from transfers t
-        where t.cause_type = 'case' and t.unit = 'points' and {_STANDS}
-          and not exists (select 1 from cases k where k.bonus_transfer_id = t.id)""",
+    "case bonus differs from the ledger": Q.case_bonus_vs_ledger,
     # Each redemption state has one state of its transfers (one per issuing community the points came
     # from, issue 19): requested - held; approved or fulfilled - paid (standing); rejected or
     # cancelled - released; expired - released, or paid and every part refunded. Together they hold
     # or pay exactly the redemption's points.
-    "redemption state differs from its transfer": """
-        select d.id as redemption_id, d.state, p.amount, p.states
-        from redemptions d
-        left join lateral (
-            select sum(coalesce(t.held_amount, t.amount)) as amount,
-                   array_agg(distinct t.state order by t.state) as states,
-                   coalesce(bool_and(f.id is not null), false) as all_refunded,
-                   coalesce(bool_or(f.id is not null), false) as any_refunded
-            from transfers t left join transfers f on f.reverses = t.id
-            where t.cause_type = 'redemption' and t.cause_id = d.id and t.reverses is null) p on true
-        where p.amount is distinct from d.points
-           or not coalesce(case d.state
-                when 'requested' then p.states = array['pending']
-                when 'approved' then p.states = array['posted'] and not p.any_refunded
-                when 'fulfilled' then p.states = array['posted'] and not p.any_refunded
-                when 'rejected' then p.states = array['voided']
-                when 'cancelled' then p.states = array['voided']
-                when 'expired' then p.states = array['expired'] or (p.states = array['posted'] and p.all_refunded)
-                else false end, false)""",
+    "redemption state differs from its transfer": Q.redemption_vs_transfers,
     # Each service state has one state of its hold: open - none; accepted or completed - held for the
     # estimate; confirmed - posted; cancelled - none, or released.
-    "service state differs from its hold": """
-        select s.id as request_id, s.state, t.id as transfer_id, t.state as transfer_state
-        from service_requests s left join transfers t on t.id = s.hold_transfer_id
-        where (t.id is not null and (t.cause_type is distinct from 'service' or t.cause_id <> s.id
-                                     or t.held_amount <> s.minutes_estimate))
-           or not coalesce(case s.state
-                when 'open' then t.id is null
-                when 'accepted' then t.state = 'pending'
-                when 'completed' then t.state = 'pending'
-                when 'confirmed' then t.state = 'posted'
-                when 'cancelled' then t.id is null or t.state in ('voided', 'expired')
-                else false end, false)""",
+    "service state differs from its hold": Q.service_vs_hold,
     # And from the ledger's side: a hold is alive only while its redemption or service waits on it.
     "hold without a waiting redemption or service": """
         select t.id as transfer_id, t.cause_type, t.cause_id from transfers t
@@ -236,18 +140,7 @@ CHECKS |= {
     "merchant account balance is negative": """
         select a.id, a.partner_id, sum(e.amount) as balance from accounts a join entries e on e.account_id = a.id
         where a.kind = 'merchant' group by a.id, a.partner_id having sum(e.amount) < 0""",
-    "merchant redemption differs from the ledger": """
-        select r.id as redemption_id, r.points, p.amount, p.refunded_parts, p.parts
-        from merchant_redemptions r
-        left join accounts m on m.partner_id = r.partner_id and m.kind = 'merchant'
-        left join lateral (
-            select sum(t.amount) as amount, count(*) as parts, count(f.id) as refunded_parts,
-                   bool_and(t.credit_account = m.id and d.user_id = r.user_id and t.state = 'posted'
-                            and t.kind = 'redemption') as right_accounts
-            from transfers t join accounts d on d.id = t.debit_account left join transfers f on f.reverses = t.id
-            where t.cause_type = 'merchant_redemption' and t.cause_id = r.id) p on true
-        where p.amount is distinct from r.points or not p.right_accounts
-           or p.refunded_parts <> case when r.refunded_at is null then 0 else p.parts end""",
+    "merchant redemption differs from the ledger": Q.merchant_redemption_vs_ledger,
 }
 
 

@@ -28,8 +28,10 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from domain.core import clock, metrics
+from domain.core import clock, metrics, queries
 from domain.core.errors import DomainError
+
+Q = queries.load("ledger")
 
 Unit = Literal["points", "minutes"]
 UNITS: tuple[Unit, ...] = ("points", "minutes")
@@ -70,7 +72,7 @@ def _transfer(row: asyncpg.Record) -> Transfer:
 async def user_account(conn: asyncpg.Connection, user_id: int, unit: Unit, community_id: int) -> int:
     """The person's `unit` account for value issued by `community_id`, opened on first use."""
     account = await conn.fetchval(
-        "select id from accounts where user_id = $1 and unit = $2 and org_id = $3 and kind = 'user'",
+        Q.user_account,
         user_id, unit, community_id)
     if account is not None:
         return account
@@ -81,7 +83,7 @@ async def user_account(conn: asyncpg.Connection, user_id: int, unit: Unit, commu
             where u.id = $1 and o.id = $3 and o.kind = 'community'
            on conflict do nothing""", user_id, unit, community_id)
     account = await conn.fetchval(
-        "select id from accounts where user_id = $1 and unit = $2 and org_id = $3 and kind = 'user'",
+        Q.user_account,
         user_id, unit, community_id)
     if account is None:
         raise DomainError("not_found", details={"what": "account"})

@@ -13,11 +13,13 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from domain.core import clock
+from domain.core import clock, queries
 from domain.core import csv_export as csv_rules
 from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid
 from domain.ledger import areas
+
+Q = queries.load("ledger")
 
 UNIT_ZH = {"points": "积分", "minutes": "分钟"}
 HEADER = ["月份", "单位", "发放社区", "使用社区", "笔数", "金额"]
@@ -99,24 +101,6 @@ async def monthly(conn: asyncpg.Connection, actor: Actor, org_id: int, month: st
                       await merchant_lines(conn, org_id, communities, starts_at, ends_at))
 
 
-# $1 the level, $2..$3 the month, $4 its communities; merchant_lines says why it starts from the entries.
-MERCHANT_SQL = """select p.id as merchant_id, p.name as merchant_name, m.org_id as settles_with,
-          so.name as settles_with_name, a.org_id as issuer_id, io.name as issuer_name,
-          count(*) filter (where t.credit_account = m.id)::int as redemptions,
-          sum(case when t.credit_account = m.id then t.amount else -t.amount end)::bigint as points,
-          r.fen_per_point
-     from accounts m join partners p on p.id = m.partner_id join orgs so on so.id = m.org_id
-     join entries e on e.account_id = m.id
-     join transfers t on t.id = e.transfer_id and t.state = 'posted'
-     join accounts a on a.id = case when t.credit_account = m.id then t.debit_account else t.credit_account end
-     join orgs io on io.id = a.org_id
-     left join merchant_rates r on r.org_id = m.org_id
-    where m.kind = 'merchant' and t.created_at >= $2 and t.created_at < $3
-      and (m.org_id = $1 or exists (select 1 from merchant_communities c where c.partner_id = p.id
-                                    and c.community_id = any($4::bigint[])))
-    group by 1, 2, 3, 4, 5, 6, r.fen_per_point order by p.name, p.id, a.org_id"""
-
-
 async def merchant_lines(conn: asyncpg.Connection, org_id: int, communities: list[int], starts_at: datetime,
                          ends_at: datetime) -> list[MerchantLine]:
     """The merchants serving the level's communities (or settling with it): for each, the points of
@@ -128,7 +112,7 @@ async def merchant_lines(conn: asyncpg.Connection, org_id: int, communities: lis
     `credit_account = m.id or debit_account = m.id` scanned the whole city's transfers (issue 37).
     The cost follows the merchant's own history; the month is a filter on the transfer, as before
     (its entries are dated when it posted, not necessarily when it was made)."""
-    rows = await conn.fetch(MERCHANT_SQL, org_id, starts_at, ends_at, communities)
+    rows = await conn.fetch(Q.merchant_lines, org_id, starts_at, ends_at, communities)
     return [MerchantLine(r["merchant_id"], r["merchant_name"], r["settles_with"], r["settles_with_name"],
                          r["issuer_id"], r["issuer_name"], r["redemptions"], r["points"],
                          None if r["fen_per_point"] is None else r["points"] * r["fen_per_point"]) for r in rows]

@@ -5,7 +5,6 @@ The code is in `service.py` (and the package's other modules); this file only re
 
 
 from domain.merchants.service import (  # noqa: F401
-    _MERCHANT_SQL,
     _OFFER_SQL,
     _REDEMPTION_SQL,
     CATEGORY_MAX,

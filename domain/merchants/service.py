@@ -35,7 +35,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger, oversight, partners
-from domain.core import audit, clock, codes, qr
+from domain.core import audit, clock, codes, qr, queries
 from domain.core.actor import Actor
 from domain.core.csv_export import to_csv
 from domain.core.errors import DomainError, forbidden, invalid, not_found
@@ -44,6 +44,10 @@ from domain.ledger import areas
 from domain.merchants import rules
 from domain.people import auth, orgs
 from domain.rankings.rules import mask_name
+
+LEDGER = queries.load("ledger")
+
+Q = queries.load("merchants")
 
 CATEGORY_MAX = 30
 
@@ -149,22 +153,10 @@ class Rate(msgspec.Struct, frozen=True):
 
 # ---- who -----------------------------------------------------------------------------------
 
-_MERCHANT_SQL = """
-    select p.id, p.name, m.category, m.address, m.contact_phone, p.parent_id, po.name as parent_name,
-           m.settles_with, so.name as settles_with_name, m.suspended_at, m.suspend_reason,
-           (select count(*) from partner_staff s where s.partner_id = p.id)::int as staff,
-           (select s.role from partner_staff s where s.partner_id = p.id and s.user_id = $1) as my_role,
-           array(select c.community_id from merchant_communities c where c.partner_id = p.id
-                 order by c.community_id) as communities,
-           array(select o.name from merchant_communities c join orgs o on o.id = c.community_id
-                 where c.partner_id = p.id order by c.community_id) as community_names,
-           (select a.id from accounts a where a.partner_id = p.id and a.kind = 'merchant') as account_id
-    from partners p join merchants m on m.partner_id = p.id
-    join orgs po on po.id = p.parent_id join orgs so on so.id = m.settles_with"""
 
 
 async def _row(conn: asyncpg.Connection, actor_id: int, merchant_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(_MERCHANT_SQL + " where p.id = $2", actor_id, merchant_id)
+    row = await conn.fetchrow(Q.merchant_with_names + " where p.id = $2", actor_id, merchant_id)
     if row is None:
         raise not_found("merchant")
     return row
@@ -266,7 +258,7 @@ async def list_merchants(conn: asyncpg.Connection, actor: Actor, *, org_id: int 
     """Without org_id: the merchants I work for. With it (a street or community): those it invited
     or that serve a community under it, for the managers who read it."""
     if org_id is None:
-        rows = await conn.fetch(_MERCHANT_SQL + " where exists (select 1 from partner_staff s where s.partner_id = p.id "
+        rows = await conn.fetch(Q.merchant_with_names + " where exists (select 1 from partner_staff s where s.partner_id = p.id "
                                 "and s.user_id = $1) order by p.name, p.id", actor.id)
     else:
         org = await orgs.get_org(conn, org_id)
@@ -275,7 +267,7 @@ async def list_merchants(conn: asyncpg.Connection, actor: Actor, *, org_id: int 
                 actor.is_admin or any(actor.reads(c) for c in under)):
             raise forbidden("not a manager of this street or community")
         rows = await conn.fetch(
-            _MERCHANT_SQL + """ where p.parent_id = $2 or exists (select 1 from merchant_communities c
+            Q.merchant_with_names + """ where p.parent_id = $2 or exists (select 1 from merchant_communities c
                                  where c.partner_id = p.id and c.community_id = any($3::bigint[]))
                                order by p.name, p.id""", actor.id, org_id, under)
     return [await _merchant(conn, actor, r) for r in rows]
@@ -496,8 +488,7 @@ async def take_offer(conn: asyncpg.Connection, actor: Actor, offer_id: int) -> V
 
 async def _require_points(conn: asyncpg.Connection, user_id: int, community: int, price: int) -> None:
     area = await areas.area_of(conn, community, "points")
-    rows = await conn.fetch("select org_id, balance - held as available from accounts where user_id = $1 "
-                            "and unit = 'points' and kind = 'user'", user_id)
+    rows = await conn.fetch(LEDGER.available_points_by_community, user_id)
     here = sum(r["available"] for r in rows if r["org_id"] in area)
     if here < price:
         total = sum(r["available"] for r in rows)
@@ -721,16 +712,7 @@ async def merchant_issuers(conn: asyncpg.Connection, merchant_ids: list[int], st
     """Net points per merchant and issuing community in [start, end), read from the transfers into
     (and reversals out of) the merchants' accounts: the community is that of the person's account."""
     return await conn.fetch(
-        """select m.partner_id as merchant_id, a.org_id as issuer_id, o.name as issuer_name,
-                  count(*) filter (where t.credit_account = m.id)::int as redemptions,
-                  sum(case when t.credit_account = m.id then t.amount else -t.amount end)::bigint as points
-             from accounts m
-             join transfers t on (t.credit_account = m.id or t.debit_account = m.id) and t.state = 'posted'
-             join accounts a on a.id = case when t.credit_account = m.id then t.debit_account else t.credit_account end
-             join orgs o on o.id = a.org_id
-            where m.kind = 'merchant' and m.partner_id = any($1::bigint[])
-              and t.created_at >= $2 and t.created_at < $3
-            group by 1, 2, 3 order by 1, 2""", merchant_ids, start, end)
+        Q.merchant_issuers, merchant_ids, start, end)
 
 
 STATEMENT_HEADER = ["日期", "商品", "居民", "方式", "积分", "退回时间", "退回原因"]

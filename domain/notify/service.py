@@ -14,10 +14,13 @@ import asyncpg
 import httpx
 import msgspec
 
-from domain.core import clock, metrics, sweeper
+from domain.core import clock, metrics, queries, sweeper
 from domain.core.errors import DomainError, invalid, not_found
 from domain.notify import channels, rules
 from domain.rankings import expiry
+
+PEOPLE = queries.load("people")
+Q = queries.load("notify")
 
 log = logging.getLogger("linli.notify")
 
@@ -66,18 +69,7 @@ async def send(conn: asyncpg.Connection, user_id: int, kind: str, *, community_i
         params = {**params, "community": await conn.fetchval("select name from orgs where id = $1", community_id)}
     now = clock.now()
     row = await conn.fetchrow(
-        """with person as (
-               select u.phone is not null and u.closed_at is null as has_phone,
-                      exists (select 1 from wechat_bindings w where w.user_id = u.id) as has_wechat,
-                      (select p.channels from notification_preferences p where p.user_id = u.id and p.kind = $2)
-                          as chosen
-               from users u where u.id = $1),
-           message as (
-               insert into notifications (user_id, kind, community_id, params, link, dedup_key, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7)
-               on conflict (user_id, dedup_key) where dedup_key is not null do nothing
-               returning id)
-           select message.id, person.* from message, person""",
+        Q.send,
         user_id, kind, community_id, params, link, dedup_key, now)
     if row is None:
         return None  # already sent under this key
@@ -169,8 +161,7 @@ async def bind_wechat(conn: asyncpg.Connection, user_id: int, openid: str) -> No
     openid = openid.strip()
     if not 1 <= len(openid) <= 128:
         raise DomainError("validation_failed", details={"field": "openid"})
-    await conn.execute("insert into wechat_bindings (user_id, openid, bound_at) values ($1, $2, $3) "
-                       "on conflict (user_id) do update set openid = excluded.openid, bound_at = excluded.bound_at",
+    await conn.execute(PEOPLE.bind_wechat,
                        user_id, openid, clock.now())
 
 
@@ -180,15 +171,7 @@ async def _claim(pool: asyncpg.Pool, now: datetime, batch: int) -> list[asyncpg.
     """Take up to `batch` due rows for this process: a short transaction sets a lease, so no other
     sender (SKIP LOCKED now, the lease later) delivers them while this one works."""
     return await pool.fetch(
-        """with due as (
-               select id from notification_outbox
-               where state = 'pending' and not_before <= $1 and (lease_until is null or lease_until <= $1)
-               order by not_before, id limit $2 for update skip locked)
-           update notification_outbox o set lease_until = $3, attempts = o.attempts + 1
-           from due, notifications n, users u
-           where o.id = due.id and n.id = o.notification_id and u.id = n.user_id
-           returning o.id, o.notification_id, o.channel, o.attempts, n.kind, n.params, n.link, u.phone,
-                     u.closed_at, (select w.openid from wechat_bindings w where w.user_id = u.id) as openid""",
+        Q.claim,
         now, batch, now + rules.LEASE)
 
 

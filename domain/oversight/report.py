@@ -19,8 +19,10 @@ from typing import Any
 
 import asyncpg
 
-from domain.core import clock
+from domain.core import clock, queries
 from domain.oversight import rules
+
+Q = queries.load("oversight")
 
 D = rules.DEFAULT_LIMITS
 
@@ -31,19 +33,6 @@ _LIMITS = f"""left join adjustment_policies p on p.community_id = {{c}}
                                coalesce(p.daily_points, {D["daily_points"]}) as day_points,
                                coalesce(p.daily_minutes, {D["daily_minutes"]}) as day_minutes) lim"""
 
-# A hand-made credit posted by its maker alone: an adjustment (to a person, or to the community's time
-# pool) not from an approved request or held act, or a manual mark's award whose actor is the one who
-# recorded it. (community, maker, unit, amount, day)
-_MANUAL = """
-    select t.id, t.kind, t.cause_id as community_id, t.actor_id as maker_id, t.unit, t.amount, t.created_at
-    from transfers t join accounts d on d.id = t.debit_account and d.kind = 'issuing'
-    where t.kind = 'adjustment' and t.cause_type = 'adjustment' and t.state = 'posted' and t.actor_id is not null
-      and (t.idem_key is null or (t.idem_key not like 'adjustment-request:%' and t.idem_key not like 'held:%'))
-    union all
-    select t.id, t.kind, a.community_id, t.actor_id, t.unit, t.amount, t.created_at
-    from transfers t join attendances n on n.id = t.cause_id join activities a on a.id = n.activity_id
-    where t.cause_type = 'checkin' and t.kind = 'award' and t.state = 'posted' and n.source = 'manual'
-      and t.actor_id = n.recorded_by and t.idem_key like 'checkin:%:manual:%'"""
 
 # The limit of `what` kept on a hand-made credit's audit row when it was posted (null for a mark's
 # award, and for rows written before issue 30): an act is judged by the limits then in force.
@@ -54,7 +43,7 @@ _IN_FORCE = """(select max((l.after->>{what})::bigint) from audit_log l
 CHECKS: dict[str, str] = {
     "adjustment_above_threshold_alone": f"""
         select m.id as transfer_id, m.community_id, m.maker_id, m.unit, m.amount
-        from ({_MANUAL}) m {_LIMITS.format(c="m.community_id")}
+        from ({Q.manual_adjustments}) m {_LIMITS.format(c="m.community_id")}
         where m.kind = 'adjustment'
           and m.amount > greatest(case m.unit when 'points' then lim.thr_points else lim.thr_minutes end,
                                   {_IN_FORCE.format(what="'threshold'")})""",
@@ -83,7 +72,7 @@ CHECKS: dict[str, str] = {
     "daily_limit_passed_alone": f"""
         select m.community_id, m.maker_id, m.unit, (m.created_at at time zone $1)::date as day,
                sum(m.amount) as amount
-        from ({_MANUAL}) m {_LIMITS.format(c="m.community_id")}
+        from ({Q.manual_adjustments}) m {_LIMITS.format(c="m.community_id")}
         group by m.community_id, m.maker_id, m.unit, (m.created_at at time zone $1)::date, lim.day_points,
                  lim.day_minutes
         having sum(m.amount) > greatest(case m.unit when 'points' then lim.day_points else lim.day_minutes end,
@@ -96,17 +85,7 @@ CHECKS: dict[str, str] = {
           and (a.created_by = n.user_id
                or exists (select 1 from org_managers g where g.org_id = a.community_id and g.user_id = n.user_id))
           and not exists (select 1 from transfers r where r.reverses = t.id)""",
-    "own_resident_redeemed_alone": """
-        select r.id as redemption_id, r.community_id, r.decided_by as manager_id, r.user_id, r.points
-        from redemptions r
-        where r.on_the_spot
-          and exists (select 1 from audit_log l where l.act = 'member_create' and l.actor_id = r.decided_by
-                        and l.target_type = 'user' and l.target_id = r.user_id)
-          and (exists (select 1 from accounts c join entries e on e.account_id = c.id
-                         join transfers t on t.id = e.transfer_id
-                       where c.user_id = r.user_id and e.amount > 0 and t.actor_id = r.decided_by
-                         and t.kind <> 'reversal')
-               or exists (select 1 from attendances n where n.user_id = r.user_id and n.recorded_by = r.decided_by))""",
+    "own_resident_redeemed_alone": Q.own_resident_redeemed_alone,
     "presence_after_auto_checkout": """
         select t.id as transfer_id, a.community_id, n.user_id, t.unit, t.amount
         from transfers t join attendances n on n.id = t.cause_id join activities a on a.id = n.activity_id

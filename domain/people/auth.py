@@ -13,11 +13,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain import ledger
-from domain.core import clock, ratelimit
+from domain.core import clock, queries, ratelimit
 from domain.core.actor import ACTOR_SCOPE_COLUMNS
 from domain.core.errors import DomainError
 from domain.people import consent, phones
 from domain.people.phones import PHONE, normalise_phone  # noqa: F401  (auth.normalise_phone for callers)
+
+Q = queries.load("people")
 
 SESSION_DAYS = 30
 # Wrong logins are throttled per (phone, client address), never per phone alone: an attacker
@@ -165,8 +167,7 @@ async def reset_password(conn: asyncpg.Connection, *, phone: str, code: str, pas
     await phones.verify(conn, phone=phone, purpose="reset", code=code, ip=ip)
     hashed = await asyncio.to_thread(hash_password, password)  # argon2 off the event loop
     async with conn.transaction():
-        user_id = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null "
-                                      "for update", phone)
+        user_id = await conn.fetchval(Q.active_user_by_phone_for_update, phone)
         if user_id is None:  # the owner of the phone proved it: telling them there is no account is fine
             raise DomainError("not_found", field="phone", details={"what": "account"})
         await conn.execute("update users set password_hash = $2 where id = $1", user_id, hashed)

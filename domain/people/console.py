@@ -10,10 +10,12 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock
+from domain.core import audit, clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid
 from domain.people import auth, orgs
+
+Q = queries.load("people")
 
 
 class TreeManager(msgspec.Struct, frozen=True):
@@ -55,19 +57,7 @@ async def tree(conn: asyncpg.Connection, viewer: Actor) -> Tree:
     # quadratic; counting the whole city's org_members for one community's manager took 185 ms of
     # PostgreSQL CPU in a city of 300,000, issue 37).
     rows = await conn.fetch(
-        """with shown as (
-               select o.id, o.kind, o.name, o.parent_id, o.created_at from orgs o
-               where $1::bigint[] is null or o.id = any($1) or (o.kind = 'grid' and o.parent_id = any($1))),
-           placed as (
-               select m.user_id, m.org_id, case when x.kind = 'grid' then x.parent_id else x.id end as community_id
-               from shown x join org_members m on m.org_id = x.id),
-           counts as (
-               select org_id as id, count(distinct user_id) as n from placed where org_id <> community_id group by org_id
-               union all
-               select community_id, count(distinct user_id) from placed group by community_id)
-           select o.id, o.kind, o.name, o.parent_id, o.created_at, coalesce(c.n, 0) as members
-           from shown o left join counts c on c.id = o.id
-           order by o.id""", scope)
+        Q.org_tree_with_counts, scope)
     ids = [r["id"] for r in rows]
     managers: dict[int, list[TreeManager]] = {}
     for m in await conn.fetch("select m.org_id, u.id, u.name, u.phone from org_managers m join users u "

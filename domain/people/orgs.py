@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.core import audit
+from domain.core import audit, queries
 
 # Actor and who may act are core's (domain/core/actor.py); re-exported here for older importers.
 from domain.core.actor import (  # noqa: F401
@@ -23,6 +23,8 @@ from domain.core.actor import (  # noqa: F401
     require_reader,
 )
 from domain.core.errors import DomainError, not_found
+
+CORE = queries.load("core")
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street", "grid": "community"}
 
@@ -75,8 +77,7 @@ async def can_read(conn: asyncpg.Connection, actor: Actor, org: Org) -> bool:
     if actor.is_admin:
         return True
     return await conn.fetchval(
-        """select exists (select 1 from org_managers m join orgs o on o.id = $1
-                          where m.user_id = $2 and (m.org_id = o.id or m.org_id = o.parent_id))""", org.id, actor.id)
+        CORE.manages_org_or_its_parent, org.id, actor.id)
 
 
 async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str,

@@ -17,9 +17,11 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 
-from domain.core import clock, settings
+from domain.core import clock, queries, settings
 from domain.core.errors import DomainError, not_found
 from domain.people import auth, consent, phones
+
+Q = queries.load("people")
 
 TICKET_MINUTES = 10
 TIMEOUT = httpx.Timeout(10.0)
@@ -101,8 +103,7 @@ async def bind(conn: asyncpg.Connection, *, ticket: str | None, phone: str, code
                                    "returning openid", _hash(ticket), now)
         if used is None:
             raise DomainError("unauthenticated", details={"problem": "the WeChat sign-in was used"})
-        user_id = await conn.fetchval("select id from users where phone = $1 and active and closed_at is null "
-                                      "for update", phone)
+        user_id = await conn.fetchval(Q.active_user_by_phone_for_update, phone)
         if user_id is None:
             if version is None:  # the account closed between the check and now: a new one needs consent
                 raise DomainError("consent_required", field="consent", details={"kind": "privacy"})
@@ -112,8 +113,7 @@ async def bind(conn: asyncpg.Connection, *, ticket: str | None, phone: str, code
             await consent.record(conn, user_id, "privacy", consent_version)
         if await conn.fetchval("select 1 from wechat_bindings where openid = $1 and user_id <> $2", openid, user_id):
             raise DomainError("conflict", field="openid", details={"problem": "this WeChat is bound to another account"})
-        await conn.execute("insert into wechat_bindings (user_id, openid, bound_at) values ($1, $2, $3) "
-                           "on conflict (user_id) do update set openid = excluded.openid, bound_at = excluded.bound_at",
+        await conn.execute(Q.bind_wechat,
                            user_id, openid, now)
         return await auth._new_session(conn, user_id)
 

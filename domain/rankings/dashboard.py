@@ -11,11 +11,13 @@ import asyncpg
 import msgspec
 
 from domain import ledger, rankings
-from domain.core import clock
+from domain.core import clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import not_found
 from domain.people import orgs
 from domain.rankings import rules
+
+Q = queries.load("rankings")
 
 WEEKS = 12
 TOP_ACTIVITIES_DAYS = 30
@@ -62,6 +64,24 @@ async def _table_exists(conn: asyncpg.Connection, name: str) -> bool:
     return await conn.fetchval("select to_regclass($1) is not null", name)
 
 
+# Queue name -> (table, count of what waits for a manager of community $1). A capability that is not
+# installed counts as None; the page then leaves its card out.
+QUEUES = {
+    "redemptions": ("redemptions", "select count(*) from redemptions where community_id = $1 and state = 'requested'"),
+    "reports": ("reports", "select count(*) from reports where community_id = $1 and state = 'pending'"),
+    "services": ("service_requests",
+                 "select count(*) from service_requests where community_id = $1 and state = 'completed'"),
+    "appeals": ("posting_appeals", "select count(*) from posting_appeals a join postings p on p.id = a.posting_id "
+                                   "where p.community_id = $1 and a.answered_at is null"),
+    "join_requests": ("join_requests",
+                      "select count(*) from join_requests where community_id = $1 and state = 'pending'"),
+    "unit_reports": ("unit_reports",
+                     "select count(*) from unit_reports where community_id = $1 and state = 'pending'"),
+    "adjustments": ("adjustment_requests",
+                    "select count(*) from adjustment_requests where community_id = $1 and state = 'pending'"),
+}
+
+
 async def _count_if(conn: asyncpg.Connection, table: str, sql: str, *args) -> int | None:
     """A count from another capability's table, or None when that capability is not installed."""
     if not await _table_exists(conn, table):
@@ -98,16 +118,7 @@ async def _top_activities(conn: asyncpg.Connection, community_id: int, since: da
     if not (await _table_exists(conn, "activities") and await _table_exists(conn, "attendances")):
         return []
     rows = await conn.fetch(
-        """select a.id, a.title, a.starts_at,
-                  count(t.id) filter (where t.state <> 'annulled') as people,
-                  coalesce(sum(t.points) filter (where t.state <> 'annulled'), 0)::bigint as points,
-                  coalesce(sum(t.minutes) filter (where t.state <> 'annulled'), 0)::bigint as minutes
-             from activities a left join attendances t on t.activity_id = a.id
-            where a.community_id = $1 and a.starts_at >= $2 and a.starts_at <= $3
-            group by a.id
-           having count(t.id) filter (where t.state <> 'annulled') > 0
-            order by people desc, points desc, a.starts_at desc
-            limit 5""", community_id, since, clock.now())
+        Q.top_activities, community_id, since, clock.now())
     return [TopActivity(**r) for r in rows]
 
 
@@ -150,12 +161,9 @@ async def dashboard(conn: asyncpg.Connection, actor: Actor, community_id: int) -
         "select coalesce(sum(earned), 0)::bigint from earned_daily where community_id = $1 and unit = 'minutes'",
         community_id)
     queues = Queues(
-        redemptions=await _count_if(conn, "redemptions", "select count(*) from redemptions "
-                                    "where community_id = $1 and state = 'requested'", community_id),
-        reports=await _count_if(conn, "reports", "select count(*) from reports "
-                                "where community_id = $1 and state = 'pending'", community_id),
-        timebank=await _count_if(conn, "service_requests", "select count(*) from service_requests "
-                                 "where community_id = $1 and state = 'completed'", community_id))
+        redemptions=await _count_if(conn, *QUEUES["redemptions"], community_id),
+        reports=await _count_if(conn, *QUEUES["reports"], community_id),
+        timebank=await _count_if(conn, *QUEUES["services"], community_id))
     return Dashboard(
         community_id=community_id, community_name=org.name, generated_at=now, time_zone=tz_name, month_start=month,
         active_volunteers=this_month["active"], points_issued_month=points_month,

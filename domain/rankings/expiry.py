@@ -23,11 +23,13 @@ import asyncpg
 import msgspec
 
 from domain import ledger, rankings
-from domain.core import audit, clock, sweeper
+from domain.core import audit, clock, queries, sweeper
 from domain.core.actor import Actor
 from domain.core.errors import invalid
 from domain.people import orgs
 from domain.rankings import rules
+
+LEDGER = queries.load("ledger")
 
 BATCH = 200
 
@@ -108,8 +110,7 @@ async def expiring(conn: asyncpg.Connection, user_id: int) -> Expiring:
     await rankings.sync_time_zone(conn)
     year = clock.now().astimezone(tz).year - 1
     available = {r["org_id"]: r["available"] for r in await conn.fetch(
-        "select org_id, balance - held as available from accounts where user_id = $1 and unit = 'points' "
-        "and kind = 'user'", user_id)}
+        LEDGER.available_points_by_community, user_id)}
     unspent = await _unspent(conn, user_id, year, available)
     names = {r["id"]: r["name"] for r in await conn.fetch(
         "select id, name from orgs where id = any($1::bigint[])", list(unspent))}

@@ -14,11 +14,13 @@ import asyncpg
 import msgspec
 
 from domain import notify, rankings
-from domain.core import audit, clock
+from domain.core import audit, clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.rankings import rules
+
+Q = queries.load("rankings")
 
 CLOSED_NAME = "已注销用户"  # as domain/people/privacy.py writes it into a closed account
 
@@ -98,8 +100,7 @@ async def publish(conn: asyncpg.Connection, actor: Actor, *, community_id: int, 
                values ($1, $2, $3, $4, $5, $6, $7, $8, $6) returning id""",
             community_id, scope, unit, str(q), top_n, now, now + timedelta(days=days), actor.id)
         await conn.executemany(
-            """insert into posting_entries (posting_id, position, rank, user_id, household_id, masked_name, amount)
-               values ($1, $2, $3, $4, $5, $6, $7)""",
+            Q.insert_posting_entries,
             [(posting_id, pos, i.rank, None if scope == "household" else i.id, i.id if scope == "household" else None,
               # A household's name is a family name like 刘家: mask it as a name too.
               rules.mask_name(i.name), i.amount) for pos, i in enumerate(shown, start=1)])

@@ -12,24 +12,7 @@ from domain.core import clock
 from domain.core.actor import Actor
 from domain.people import orgs
 from domain.rankings import rules
-from domain.rankings.dashboard import _count_if
-
-# Queue name -> (table, count of what waits for a manager of community $1). A capability that is not
-# installed counts as None; the page then leaves its card out.
-QUEUES = {
-    "redemptions": ("redemptions", "select count(*) from redemptions where community_id = $1 and state = 'requested'"),
-    "reports": ("reports", "select count(*) from reports where community_id = $1 and state = 'pending'"),
-    "services": ("service_requests",
-                 "select count(*) from service_requests where community_id = $1 and state = 'completed'"),
-    "appeals": ("posting_appeals", "select count(*) from posting_appeals a join postings p on p.id = a.posting_id "
-                                   "where p.community_id = $1 and a.answered_at is null"),
-    "join_requests": ("join_requests",
-                      "select count(*) from join_requests where community_id = $1 and state = 'pending'"),
-    "unit_reports": ("unit_reports",
-                     "select count(*) from unit_reports where community_id = $1 and state = 'pending'"),
-    "adjustments": ("adjustment_requests",
-                    "select count(*) from adjustment_requests where community_id = $1 and state = 'pending'"),
-}
+from domain.rankings.dashboard import QUEUES, _count_if
 
 
 class TodayActivity(msgspec.Struct, frozen=True, kw_only=True):

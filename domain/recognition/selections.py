@@ -23,12 +23,16 @@ import asyncpg
 import msgspec
 
 from domain import notify, rankings
-from domain.core import audit, clock
+from domain.core import audit, clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import orgs
 from domain.rankings import rules as ranking_rules
 from domain.recognition import medals, rules
+
+Q = queries.load("recognition")
+
+RANKINGS = queries.load("rankings")
 
 POSTING_DAYS = 7  # the 公示's appeal window
 MAX_DAYS = 30
@@ -137,7 +141,7 @@ async def get(conn: asyncpg.Connection, actor: Actor, selection_id: int) -> Sele
     vote = await conn.fetchval("select candidate_ids from selection_votes where selection_id = $1 and household_id = $2",
                                selection_id, household) if household else None
     nominated = bool(household and await conn.fetchval(
-        "select 1 from selection_candidates where selection_id = $1 and nominating_household = $2", selection_id, household))
+        Q.nominated_by_household, selection_id, household))
     voted = await conn.fetchval("select count(*) from selection_votes where selection_id = $1", selection_id)
     return Selection(
         id=row["id"], community_id=community_id,
@@ -249,7 +253,7 @@ async def nominate(conn: asyncpg.Connection, actor: Actor, selection_id: int, *,
                 raise invalid("household_id", "another household: nobody nominates their own")
             if await conn.fetchval("select community_id from households where id = $1", household_id) != row["community_id"]:
                 raise invalid("household_id", "a household of this community")
-        if await conn.fetchval("select 1 from selection_candidates where selection_id = $1 and nominating_household = $2",
+        if await conn.fetchval(Q.nominated_by_household,
                                selection_id, household):
             raise DomainError("invalid_state", details={"why": "household_nominated"})
         existing = await conn.fetchval(
@@ -376,8 +380,7 @@ async def decide(conn: asyncpg.Connection, actor: Actor, selection_id: int, *, a
            values ($1, 'selection', 'points', $2, $3, $4, $5, $6, $4, $7) returning id""",
         row["community_id"], row["quarter"], len(chosen), now, now + timedelta(days=POSTING_DAYS), actor.id, selection_id)
     await conn.executemany(
-        """insert into posting_entries (posting_id, position, rank, user_id, household_id, masked_name, amount)
-           values ($1, $2, $3, $4, $5, $6, $7)""",
+        RANKINGS.insert_posting_entries,
         [(posting_id, pos, pos, c["user_id"], c["household_id"], ranking_rules.mask_name(c["name"]), c["score"])
          for pos, c in enumerate(chosen, start=1)])
     await conn.execute("update selections set state = 'posted', confirmed_by = $2, posting_id = $3 where id = $1",

@@ -9,10 +9,12 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock
+from domain.core import audit, clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid, not_found
 from domain.people import orgs
+
+Q = queries.load("records")
 
 
 class Training(msgspec.Struct, frozen=True):
@@ -239,15 +241,7 @@ async def require_ready(conn: asyncpg.Connection, activity_id: int, user_id: int
     training topic the person never attended in its community, or insurance not in force today."""
     day = now.astimezone(clock.zone()).date()
     row = await conn.fetchrow(
-        """select a.requires_training, a.requires_insurance,
-                  a.requires_training is null or exists (
-                      select 1 from training_attendance ta join trainings t on t.id = ta.training_id
-                      where ta.user_id = $2 and t.community_id = a.community_id and t.topic = a.requires_training
-                        and t.held_on <= $3) as trained,
-                  not a.requires_insurance or exists (
-                      select 1 from insurance_policies p
-                      where (p.user_id = $2 or p.activity_id = a.id) and p.starts_on <= $3 and p.ends_on >= $3) as insured
-           from activities a where a.id = $1""", activity_id, user_id, day)
+        Q.requirements_of, activity_id, user_id, day)
     missing = ([] if row["trained"] else ["training"]) + ([] if row["insured"] else ["insurance"])
     if missing:
         raise DomainError("requirement_unmet", details={"missing": missing, "training": row["requires_training"]})

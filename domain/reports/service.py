@@ -31,13 +31,15 @@ from PIL import Image
 
 from domain import cases, ledger, notify
 from domain.cases import rules as case_rules
-from domain.core import audit, clock, metrics, photos
+from domain.core import audit, clock, metrics, photos, queries
 from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.people import orgs
 from domain.recognition import rules as recognition_rules
 from domain.reports import rules
+
+Q = queries.load("reports")
 
 if TYPE_CHECKING:
     from domain.recognition.rulebook import RuleItem
@@ -354,10 +356,7 @@ async def file_report(pool: asyncpg.Pool, courier_id: int, report: NewReport, ph
     processed = await prepare_photo(photo_bytes) if photo_bytes else None
     async with pool.acquire() as conn, conn.transaction():
         report_id = await conn.fetchval(
-            """insert into reports (courier_id, grid_id, community_id, kind, text, place, lat, lng, has_photo,
-                                    client_key, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               on conflict (courier_id, client_key) do nothing returning id""",
+            Q.insert_report,
             courier_id, grid["id"], grid["community_id"], report.kind, report.text, report.place, report.lat,
             report.lng, processed is not None, client_key, clock.now())
         if report_id is None:  # the same key committed concurrently, between our check and here
@@ -368,7 +367,7 @@ async def file_report(pool: asyncpg.Pool, courier_id: int, report: NewReport, ph
             return first, False
         metrics.report(conn, "pending")
         if processed:
-            await conn.execute("insert into report_photos (report_id, jpeg, width, height) values ($1, $2, $3, $4)",
+            await conn.execute(Q.insert_report_photo,
                                report_id, processed.jpeg, processed.width, processed.height)
         return _report(await _load(conn, report_id)), True
 

@@ -22,7 +22,7 @@ import msgspec
 
 from domain import ledger, notify, oversight
 from domain.checkin import scans
-from domain.core import audit, clock, codes, metrics, photos, qr, sweeper
+from domain.core import audit, clock, codes, metrics, photos, qr, queries, sweeper
 from domain.core.actor import Actor, PersonRef
 from domain.core.codes import Code
 from domain.core.errors import DomainError, forbidden, invalid, not_found
@@ -30,6 +30,8 @@ from domain.core.texts import clean_reason
 from domain.ledger import areas
 from domain.people import orgs
 from domain.supermarket import rules
+
+Q = queries.load("supermarket")
 
 IMAGE_SIDE = 480  # px: reward pictures are shown small, in lists on phones
 # A picture shown 480 px wide needs no more: 16 million pixels (a 4000×4000 PNG, 64 MB to decode)
@@ -769,15 +771,7 @@ async def made_and_credited_by(conn: asyncpg.Connection, manager_id: int, user_i
     """The manager created this person's account (a resident without a phone) and credited them by
     hand: an adjustment, a mark, a station scan or a held act they made for them."""
     return bool(await conn.fetchval(
-        """select exists (select 1 from audit_log where target_type = 'user' and target_id = $2
-                            and act = 'member_create' and actor_id = $1)
-              and (exists (select 1 from accounts a join entries e on e.account_id = a.id
-                             join transfers t on t.id = e.transfer_id
-                           where a.user_id = $2 and e.amount > 0 and t.actor_id = $1)
-                   or exists (select 1 from attendances where user_id = $2 and recorded_by = $1)
-                   or exists (select 1 from adjustment_requests where user_id = $2 and requested_by = $1)
-                   or exists (select 1 from held_acts where maker_id = $1
-                                and (subject_id = $2 or payload->'user_ids' @> to_jsonb($2::bigint))))""",
+        Q.made_and_credited_by,
         manager_id, user_id))
 
 

@@ -8,8 +8,6 @@ The code is in `service.py` (and the package's other modules); this file only re
 from domain.timebank.service import (  # noqa: F401
     _AUDITED,
     _BANKED,
-    _EARNED,
-    _HOURS,
     _LAPSED,
     _LINK_SELECT,
     _MESSAGES,

@@ -25,13 +25,15 @@ import asyncpg
 import msgspec
 
 from domain import ledger, notify, oversight
-from domain.core import audit, clock, ratelimit, sweeper
+from domain.core import audit, clock, queries, ratelimit, sweeper
 from domain.core.actor import Actor, OrgRef, PersonRef
 from domain.core.errors import DomainError, forbidden, not_found
 from domain.core.texts import clean_reason
 from domain.ledger import areas, statements
 from domain.people import auth, orgs
 from domain.timebank import rules
+
+Q = queries.load("timebank")
 
 UNIT: ledger.Unit = "minutes"
 LINKS_PER_HOUR = 20  # adding links looks phone numbers up: keep it from becoming a directory
@@ -479,7 +481,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
         row, role = await _locked(conn, scope, request_id, "cancel")
         if row["hold_transfer_id"] is not None:
             await ledger.void_group(conn, await _held_parts(conn, request_id))
-        await conn.execute("update service_requests set state = 'cancelled', cancelled_at = $2 where id = $1",
+        await conn.execute(Q.cancel_request,
                            request_id, clock.now())
         return await _done(conn, scope, row, "cancelled", role, None, reason)
 
@@ -504,7 +506,7 @@ async def _lapse(conn: asyncpg.Connection, request_id: int, now: datetime) -> bo
     if row is None:  # done, cancelled or taken by another process meanwhile
         return False
     await ledger.void_pending(conn, row["hold_transfer_id"], expired=True)
-    await conn.execute("update service_requests set state = 'cancelled', cancelled_at = $2 where id = $1",
+    await conn.execute(Q.cancel_request,
                        request_id, now)
     await _event(conn, request_id, "cancelled", None, "system", None, None, SERVICE_EXPIRED, now)
     return True
@@ -818,30 +820,9 @@ async def post_pool_credit(conn: asyncpg.Connection, actor: Actor, community_id:
 
 # ---- recognition --------------------------------------------------------------------------------
 
-# Minutes EARNED, for stars: what a person was credited for their own service or by a manager, net
-# of corrections. Per entry on the person's minutes account:
-#   award, service  - credits count; service debits are spending (paying a volunteer) and do not;
-#   adjustment      - counts with its sign (a manager's correction either way);
-#   reversal        - undoes what its original counted (a reversed award or service credit, a reversed
-#                     adjustment); reversing a payment the person made is not earning;
-#   gift, donation  - never count: gifts are not the receiver's service, and counting them would let two
-#                     linked people raise each other's stars by passing the same minutes back and forth.
-# Spending never lowers it: earned minutes count after they are spent.
-_EARNED = """
-    select greatest(coalesce(sum(case
-        when t.kind in ('award', 'service') and e.amount > 0 then e.amount
-        when t.kind = 'adjustment' then e.amount
-        when t.kind = 'reversal' and o.kind = 'adjustment' then e.amount
-        when t.kind = 'reversal' and o.kind in ('award', 'service') and e.amount < 0 then e.amount
-        else 0 end), 0), 0)::bigint
-    from entries e join transfers t on t.id = e.transfer_id left join transfers o on o.id = t.reverses
-    join accounts a on a.id = e.account_id
-    where a.user_id = $1 and a.unit = 'minutes' and a.kind = 'user'
-      and t.kind <> 'carryover'"""
-
 
 async def earned_minutes(conn: asyncpg.Connection, user_id: int) -> int:
-    return await conn.fetchval(_EARNED, user_id)
+    return await conn.fetchval(Q.earned_minutes, user_id)
 
 
 class Hours(msgspec.Struct, frozen=True):
@@ -850,7 +831,7 @@ class Hours(msgspec.Struct, frozen=True):
     - activity_minutes: minutes banked at activity check-outs (awards);
     - service_minutes: minutes earned serving time-bank requests;
     - adjustment_minutes: managers' corrections, with their sign;
-    - total_minutes = the three together (never below 0), what the stars count (_EARNED above);
+    - total_minutes = the three together (never below 0), what the stars count (earned_minutes, queries.sql);
     - gift_minutes: received from family, shown apart and never counted: a gift is not one's service."""
     total_minutes: int
     activity_minutes: int
@@ -859,21 +840,8 @@ class Hours(msgspec.Struct, frozen=True):
     gift_minutes: int
 
 
-_HOURS = """
-    select coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'award'
-                                           and (t.kind = 'award' or e.amount < 0)), 0)::bigint as activity,
-           coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'service'
-                                           and ((t.kind = 'service' and e.amount > 0)
-                                                or (t.kind = 'reversal' and e.amount < 0))), 0)::bigint as service,
-           coalesce(sum(e.amount) filter (where coalesce(o.kind, t.kind) = 'adjustment'), 0)::bigint as adjustment,
-           coalesce(sum(e.amount) filter (where t.kind = 'gift' and e.amount > 0), 0)::bigint as gift
-      from entries e join transfers t on t.id = e.transfer_id left join transfers o on o.id = t.reverses
-      join accounts a on a.id = e.account_id
-     where a.user_id = $1 and a.unit = 'minutes' and a.kind = 'user'"""
-
-
 async def hours_of(conn: asyncpg.Connection, user_id: int) -> Hours:
-    row = await conn.fetchrow(_HOURS, user_id)
+    row = await conn.fetchrow(Q.hours_by_kind, user_id)
     total = max(row["activity"] + row["service"] + row["adjustment"], 0)
     return Hours(total, row["activity"], row["service"], row["adjustment"], row["gift"])
 

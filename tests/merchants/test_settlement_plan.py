@@ -23,14 +23,14 @@ def nodes(node: dict):
 
 
 async def plan(conn, *args) -> tuple[str, list[dict]]:
-    text = "\n".join(r[0] for r in await conn.fetch(f"explain {settlement.MERCHANT_SQL}", *args))
-    raw = await conn.fetchval(f"explain (format json) {settlement.MERCHANT_SQL}", *args)
+    text = "\n".join(r[0] for r in await conn.fetch(f"explain {settlement.Q.merchant_lines}", *args))
+    raw = await conn.fetchval(f"explain (format json) {settlement.Q.merchant_lines}", *args)
     return text, list(nodes((json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]))
 
 
 async def generic_plan(conn, *args) -> tuple[str, list[dict]]:
     """The plan PostgreSQL switches to once asyncpg's prepared statement has run a few times."""
-    await conn.execute(f"prepare linli_merchants (bigint, timestamptz, timestamptz, bigint[]) as {settlement.MERCHANT_SQL}")
+    await conn.execute(f"prepare linli_merchants (bigint, timestamptz, timestamptz, bigint[]) as {settlement.Q.merchant_lines}")
     try:
         await conn.execute("set local plan_cache_mode = force_generic_plan")
         level, starts_at, ends_at, communities = args  # EXECUTE takes values, not parameters
@@ -97,7 +97,7 @@ async def test_merchant_lines_net_refunds_and_read_no_whole_transfers_table(clie
                 indexes = {index for _, _, index in scans}
                 assert {"transfers_pkey", "entries_account"} <= indexes, text  # the merchant's entries, then by id
             # The lines are still right among the other postings.
-            [row] = [r for r in await conn.fetch(settlement.MERCHANT_SQL, *month) if r["merchant_id"] == s.merchant_id]
+            [row] = [r for r in await conn.fetch(settlement.Q.merchant_lines, *month) if r["merchant_id"] == s.merchant_id]
             assert (row["redemptions"], row["points"]) == (1, 0)
         finally:
             await tr.rollback()
