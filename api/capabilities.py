@@ -19,6 +19,7 @@ from api.controllers import cases as cases_api
 from api.controllers import certificates as certificates_api
 from api.controllers import city as city_api
 from api.controllers import clock as clock_api
+from api.controllers import community_policy as community_policy_api
 from api.controllers import corrections as corrections_api
 from api.controllers import joining as joining_api
 from api.controllers import ledger as ledger_api
@@ -59,7 +60,8 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("people", [*auth.CONTROLLERS, *me.CONTROLLERS, *orgs.CONTROLLERS, *console.CONTROLLERS,
-                          *privacy.CONTROLLERS, *clock_api.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
+                          *privacy.CONTROLLERS, *clock_api.CONTROLLERS,
+                          *community_policy_api.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
     Capability("ledger", [*ledger_api.CONTROLLERS, *areas_api.CONTROLLERS], sweeps=ledger.SWEEPS,
                demo=demos.areas.seed_demo),  # areas: 通兑 and settlement (issue 19)
     Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
@@ -14,7 +14,7 @@ from api.deps import client_ip, page_args
 from api.errors import lang as request_lang
 from api.idempotent import respond
 from domain import checkin
-from domain.checkin import Attendance, MarkResult, activities, attendance, policies
+from domain.checkin import Attendance, MarkResult, activities, attendance
 from domain.checkin.activities import Activity, ActivityPage, RotatingCode
 from domain.core import codes, qr
 from domain.core.actor import Actor
@@ -227,32 +227,6 @@ class ActivityController(Controller):
             return await attendance.failed_scans(conn, actor, activity_id, limit, before, request_lang(request))
 
 
-class CheckinPolicyIn(msgspec.Struct, forbid_unknown_fields=True):
-    daily_points_cap: DailyCap | None = None   # empty: the deployment's default (LINLI_DAILY_CHECKIN_POINTS_CAP)
-    rotation_seconds: Rotation | None = None   # empty: the deployment's default (LINLI_ROTATION_SECONDS)
-
-
-class CheckinPolicyController(Controller):
-    path = "/api/communities/{community_id:int}/checkin-policy"
-    tags = ["activities"]
-
-    @get("/")
-    async def read(self, actor: Actor, pool: asyncpg.Pool, community_id: int) -> policies.CheckinPolicy:
-        """The community's check-in policy for the activities it creates: its own values, else the
-        deployment's defaults (`*_set` false)."""
-        async with pool.acquire() as conn:
-            return await policies.read(conn, actor, community_id)
-
-    @put("/")
-    async def write(self, actor: Actor, pool: asyncpg.Pool, community_id: int,
-                    data: CheckinPolicyIn) -> policies.CheckinPolicy:
-        """Set the community's daily cap of check-in points and kiosk code rotation (a manager; audited).
-        An empty value gives it back to the deployment's default. Activities created afterwards copy it."""
-        async with pool.acquire() as conn:
-            return await policies.update(conn, actor, community_id, daily_points_cap=data.daily_points_cap,
-                                         rotation_seconds=data.rotation_seconds)
-
-
 class CheckinController(Controller):
     path = "/api/checkins"
     tags = ["activities"]
@@ -286,4 +260,4 @@ def _card(code: codes.Code) -> CardOut:
     return CardOut(code=code.code, url=url, svg=qr.qr_svg(url))
 
 
-CONTROLLERS = (ActivityController, CheckinController, MemberCardController, CheckinPolicyController)  # listed in api/capabilities.py
+CONTROLLERS = (ActivityController, CheckinController, MemberCardController)  # listed in api/capabilities.py

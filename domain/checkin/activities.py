@@ -14,13 +14,12 @@ import asyncpg
 import msgspec
 
 from domain import oversight
-from domain.checkin import policies
 from domain.checkin.rules import format_window
-from domain.core import audit, clock, codes, qr, settings
+from domain.core import audit, clock, codes, qr
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, invalid, not_found
 from domain.oversight import rules as oversight_rules
-from domain.people import orgs
+from domain.people import community_policy, orgs
 
 STATES = ("draft", "published", "closed")
 DEFAULT_RADIUS_M = 300
@@ -28,11 +27,6 @@ EDITABLE = ("title", "description", "place", "lat", "lng", "radius_m", "starts_a
             "points", "points_per_hour", "max_minutes", "daily_points_cap", "rotation_seconds",
             "rotating_only", "one_step_checkout")
 _LOCK_ROTATION = 4004  # advisory lock class: one rotating code issued at a time per activity
-
-
-def rotation_grace_seconds() -> int:
-    """How long the previous rotating code still works after the screen moved on."""
-    return settings.get().rotation_grace_seconds
 
 
 class Activity(msgspec.Struct, kw_only=True):
@@ -158,7 +152,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, community_id: int, i
     if org.kind != "community":
         raise invalid("community_id", "activities belong to a community")
     orgs.require_manager(actor, community_id)
-    policy = await policies.effective(conn, community_id)  # the community's, else the environment's defaults
+    policy = await community_policy.effective(conn, community_id)  # the community's, else the environment's defaults
     values = {"description": "", "place": "", "lat": None, "lng": None, "radius_m": None, "capacity": None,
               "points": 0, "points_per_hour": 0, "max_minutes": None, "daily_points_cap": policy.daily_points_cap,
               "rotation_seconds": policy.rotation_seconds, "rotating_only": False, "one_step_checkout": False}
@@ -197,7 +191,7 @@ async def _under_rulebook(conn: asyncpg.Connection, community_id: int, rule_item
         return values
     item = await rulebook.earn_item(conn, community_id, rule_item_id)
     return {**values, "points": item.points, "points_per_hour": 0,
-            "daily_points_cap": item.daily_cap or (await policies.effective(conn, community_id)).daily_points_cap}
+            "daily_points_cap": item.daily_cap or (await community_policy.effective(conn, community_id)).daily_points_cap}
 
 
 async def update(conn: asyncpg.Connection, actor: Actor, activity_id: int, changes: dict[str, Any], *,
@@ -344,10 +338,11 @@ async def current_rotating_code(conn: asyncpg.Connection, activity: Activity) ->
             code = await codes.issue(conn, "rotating", activity_id,
                                      valid_until=now + timedelta(seconds=activity.rotation_seconds))
     assert code.valid_until is not None  # a rotating code is live until valid_until: checked above, or just issued
+    grace = (await community_policy.effective(conn, activity.community_id)).rotation_grace_seconds
     url = codes.url_for(code.code)
     return RotatingCode(code=code.code, url=url, expires_at=code.valid_until, svg=qr.qr_svg(url),
                         refresh_after_seconds=max(1, math.ceil((code.valid_until - now).total_seconds())),
-                        rotation_seconds=activity.rotation_seconds, grace_seconds=rotation_grace_seconds(),
+                        rotation_seconds=activity.rotation_seconds, grace_seconds=grace,
                         activity_id=activity.id, title=activity.title, state=activity.state, inside=activity.inside)
 
 

@@ -3,10 +3,12 @@
 Signals, checked when a person checks themself in (a station scan is one device for many people by
 design and is not checked):
 - impossible travel: the person's nearest other located check-in (within 12 hours) is farther than
-  LINLI_FRAUD_MAX_SPEED_KMH allows for the time between them (and more than 1 km away);
-- bursts: more than LINLI_FRAUD_BURST_PER_DEVICE people checked in from one phone (the page's device
-  id), or more than LINLI_FRAUD_BURST_PER_ADDRESS from one client address, within
-  LINLI_FRAUD_BURST_MINUTES (a venue's wifi puts many phones behind one address: a high limit);
+  fraud_max_speed_kmh allows for the time between them (and more than 1 km away);
+- bursts: more than fraud_burst_per_device people checked in from one phone (the page's device id),
+  or more than fraud_burst_per_address from one client address, within fraud_burst_minutes (a venue's
+  wifi puts many phones behind one address: a high limit);
+each threshold the activity's community's (its policy, domain/people/community_policy.py; by default
+LINLI_FRAUD_*);
 and, written by the check-in itself: a late (offline) check-in beyond the capacity, and an automatic
 check-out that credited only up to the last proof of presence.
 
@@ -21,7 +23,8 @@ import asyncpg
 import msgspec
 
 from domain.checkin import offline, rules
-from domain.core import clock, settings
+from domain.core import clock
+from domain.people.community_policy import PolicyValues
 
 REASONS: dict[str, tuple[str, str]] = {
     "impossible_travel": ("两次签到地点相距太远，时间上不可能赶到", "Two check-ins too far apart for the time between them"),
@@ -57,9 +60,9 @@ async def flag(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int
            values ($1, $2, $3, $4, $5, $6)""", activity_id, attendance_id, user_id, reason, details, clock.now())
 
 
-def burst_since(at: datetime) -> datetime:
+def burst_since(at: datetime, policy: PolicyValues) -> datetime:
     """The start of the window in which bursts of check-ins from one device or address are counted."""
-    return at - timedelta(minutes=settings.get().fraud_burst_minutes)
+    return at - timedelta(minutes=policy.fraud_burst_minutes)
 
 
 class Seen(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,30 +77,31 @@ class Seen(msgspec.Struct, frozen=True, kw_only=True):
     other_lng: float | None
 
 
-def self_scan_signals(*, at: datetime, lat: float | None, lng: float | None, seen: Seen
+def self_scan_signals(*, at: datetime, lat: float | None, lng: float | None, seen: Seen, policy: PolicyValues
                       ) -> list[tuple[str, dict[str, Any]]]:
-    """The fraud signals a self check-in raises, with their details: a pure rule."""
-    config = settings.get()
+    """The fraud signals a self check-in raises under its community's thresholds, with their details:
+    a pure rule."""
     signals: list[tuple[str, dict[str, Any]]] = []
     if lat is not None and lng is not None and seen.other_at is not None:
         assert seen.other_lat is not None and seen.other_lng is not None  # located check-ins only
         metres = rules.distance_m(lat, lng, seen.other_lat, seen.other_lng)
         hours = abs((at - seen.other_at).total_seconds()) / 3600
-        if metres > TRAVEL_MIN_METRES and (hours == 0 or metres / 1000 / hours > config.fraud_max_speed_kmh):
+        if metres > TRAVEL_MIN_METRES and (hours == 0 or metres / 1000 / hours > policy.fraud_max_speed_kmh):
             signals.append(("impossible_travel", {"other_activity_id": seen.other_activity,
                                                   "distance_m": round(metres), "minutes": round(hours * 60)}))
-    for reason, people, limit in (("device_burst", seen.device_people or 0, config.fraud_burst_per_device),
-                                  ("address_burst", seen.address_people or 0, config.fraud_burst_per_address)):
+    for reason, people, limit in (("device_burst", seen.device_people or 0, policy.fraud_burst_per_device),
+                                  ("address_burst", seen.address_people or 0, policy.fraud_burst_per_address)):
         if people > limit:
-            signals.append((reason, {"people": people, "minutes": config.fraud_burst_minutes, "limit": limit}))
+            signals.append((reason, {"people": people, "minutes": policy.fraud_burst_minutes, "limit": limit}))
     return signals
 
 
 async def flag_self_scan(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int, user_id: int,
-                         at: datetime, lat: float | None, lng: float | None, seen: Seen) -> list[str]:
+                         at: datetime, lat: float | None, lng: float | None, seen: Seen, policy: PolicyValues
+                         ) -> list[str]:
     """Flag what looks wrong about this check-in (its row is already written); the reasons flagged.
     Nothing is written when nothing looks wrong, which is nearly always."""
-    signals = self_scan_signals(at=at, lat=lat, lng=lng, seen=seen)
+    signals = self_scan_signals(at=at, lat=lat, lng=lng, seen=seen, policy=policy)
     for reason, details in signals:
         await flag(conn, activity_id=activity_id, attendance_id=attendance_id, user_id=user_id, reason=reason,
                    details=details)

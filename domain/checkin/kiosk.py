@@ -1,7 +1,7 @@
 """Kiosk screens without a manager's login (issue 21).
 
-A manager asks for a one-time pairing code on the activity page (8 digits, valid
-LINLI_KIOSK_PAIRING_MINUTES); the screen at the venue types it at /kiosk/pair and receives a device
+A manager asks for a one-time pairing code on the activity page (8 digits, valid for the community's
+kiosk_pairing_minutes, by default LINLI_KIOSK_PAIRING_MINUTES); the screen at the venue types it at /kiosk/pair and receives a device
 token. That token is not a session: it opens exactly one thing, the activity's rotating code with
 its live count (GET /api/kiosk/code), and nothing else in the API accepts it. The manager sees the
 paired screens on the activity page and revokes any of them (audited); only hashes are stored.
@@ -17,9 +17,10 @@ import msgspec
 
 from domain.checkin import activities
 from domain.checkin.activities import RotatingCode
-from domain.core import audit, clock, ratelimit, settings
+from domain.core import audit, clock, ratelimit
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, not_found
+from domain.people import community_policy
 
 PAIR_ATTEMPTS_PER_MINUTE = 20  # 200 tries over a code's 10 minutes of 10^8 codes
 
@@ -54,7 +55,8 @@ async def start_pairing(conn: asyncpg.Connection, actor: Actor, activity_id: int
         if activity.state != "published":  # a draft can still be deleted; a closed one needs no screen
             raise DomainError("invalid_state", details={"state": activity.state})
         now = clock.now()
-        expires = now + timedelta(minutes=settings.get().kiosk_pairing_minutes)
+        policy = await community_policy.effective(conn, activity.community_id)
+        expires = now + timedelta(minutes=policy.kiosk_pairing_minutes)
         for _ in range(5):  # a clash with another live code is rare; draw again
             code = f"{secrets.randbelow(10**8):08d}"
             device_id = await conn.fetchval(

@@ -4,7 +4,8 @@ device's time) and uploads them when the network returns (issue 21).
 The server takes the device's time as the scan's time when it is believable:
 - not more than LINLI_OFFLINE_CLOCK_SKEW_SECONDS ahead of the server (a device clock a little fast
   counts as "now"; further ahead is refused as invalid input);
-- not older than LINLI_OFFLINE_MAX_DELAY_SECONDS (refused with late_scan_expired);
+- not older than the community's offline window (its policy's offline_max_delay_seconds, by default
+  LINLI_OFFLINE_MAX_DELAY_SECONDS; refused with late_scan_expired);
 and then every rule is decided at that time: the code must have been valid then (a rotating code
 within its grace), the time must lie inside the activity window, and the check-out banks the
 minutes up to that time. Both times are kept (checked_in_at / in_received_at ...).
@@ -67,16 +68,17 @@ def held_reasons(*, claimed: datetime | None, received: datetime, ends_at: datet
     return why
 
 
-def scan_time(claimed: datetime | None, received: datetime) -> datetime:
-    """The time a scan counts at: `received` for a live scan, else the device's believable time."""
+def scan_time(claimed: datetime | None, received: datetime, max_delay_seconds: int) -> datetime:
+    """The time a scan counts at: `received` for a live scan, else the device's believable time.
+    `max_delay_seconds` is the community's offline window (community_policy); the clock skew is the
+    deployment's (LINLI_OFFLINE_CLOCK_SKEW_SECONDS: it measures devices' clocks, not a local choice)."""
     if claimed is None:
         return received
-    config = settings.get()
-    if claimed - received > timedelta(seconds=config.offline_clock_skew_seconds):
+    if claimed - received > timedelta(seconds=settings.get().offline_clock_skew_seconds):
         raise invalid("scanned_at", "the device's clock is ahead of the server's")
-    if received - claimed > timedelta(seconds=config.offline_max_delay_seconds):
+    if received - claimed > timedelta(seconds=max_delay_seconds):
         raise DomainError("late_scan_expired", details={"scanned_at": claimed.isoformat(),
-                                                        "max_delay_seconds": config.offline_max_delay_seconds})
+                                                        "max_delay_seconds": max_delay_seconds})
     return min(claimed, received)
 
 
@@ -91,9 +93,13 @@ async def claim_nonce(conn: asyncpg.Connection, activity_id: int, user_id: int, 
 
 
 async def prune_scan_nonces(pool: asyncpg.Pool, now: datetime) -> int:
-    """A nonce older than the longest accepted delay (and a day) can no longer come back in a late
+    """A nonce older than its community's offline window (and a day) can no longer come back in a late
     scan (it would be refused as late_scan_expired); a page reloading its own scan still replays
     through the attendance's in_nonce / out_nonce."""
-    horizon = now - timedelta(seconds=settings.get().offline_max_delay_seconds) - timedelta(days=1)
-    result = await pool.execute("delete from scan_nonces where received_at < $1", horizon)
+    result = await pool.execute(
+        """delete from scan_nonces n using activities a left join community_policies p on p.community_id = a.community_id
+           where n.received_at < $1::timestamptz - interval '1 day' and a.id = n.activity_id
+             and n.received_at < $1::timestamptz - interval '1 day'
+                                 - make_interval(secs => coalesce(p.offline_max_delay_seconds, $2::int))""",
+        now, settings.get().offline_max_delay_seconds)
     return int(result.split()[-1])

@@ -62,7 +62,7 @@ from domain.core.codes import Code
 from domain.core.errors import DomainError, not_found
 from domain.core.texts import clean_reason
 from domain.oversight import rules as oversight_rules
-from domain.people import micro, orgs
+from domain.people import community_policy, micro, orgs
 
 
 class Attendance(msgspec.Struct, kw_only=True):
@@ -232,6 +232,7 @@ class _Scan(msgspec.Struct):
     accounts: _Accounts
     taken: int                     # places taken when the scan read (kept only with a capacity)
     nonce_seen: bool               # the scan's nonce was already handled: answer with what stands
+    policy: community_policy.CommunityPolicy  # the community's: offline window, code grace, fraud thresholds
     held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity, issue 33)
     own: bool = False              # the person manages the activity (created it, or manages its community)
 
@@ -256,9 +257,11 @@ _SCAN_QUERY = f"""
            (a.created_by = $2 or exists (select 1 from org_managers g where g.user_id = $2
                                                                         and g.org_id = a.community_id)) as own,
            {", ".join(f"t.{f} as t_{f}" for f in Attendance.__struct_fields__)},
-           {_accounts_sql("$2", "a.community_id")}
+           {_accounts_sql("$2", "a.community_id")},
+           {community_policy.select_sql("p", "policy_")}
     from activities a join orgs o on o.id = a.community_id
     left join attendances t on t.activity_id = a.id and t.user_id = $2
+    left join community_policies p on p.community_id = a.community_id
     where a.id = $1"""
 
 
@@ -273,9 +276,11 @@ async def _load_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, n
     attendance = None
     if row["t_id"] is not None:
         attendance = Attendance(**{f: row[f"t_{f}"] for f in Attendance.__struct_fields__})
-    return _Scan(activity=Activity(**{f: row[f] for f in _ACTIVITY_FIELDS}), is_member=row["is_member"],
+    activity = Activity(**{f: row[f] for f in _ACTIVITY_FIELDS})
+    return _Scan(activity=activity, is_member=row["is_member"],
                  attendance=attendance, accounts=_accounts_of(row), taken=row["taken"], nonce_seen=row["nonce_seen"],
-                 held=row["held"], own=row["own"])
+                 held=row["held"], own=row["own"],
+                 policy=community_policy.from_row(activity.community_id, row, "policy_"))
 
 
 async def record_scan(conn: asyncpg.Connection, activity_id: int, user_id: int, *, kind: ActivityCodeKind,
@@ -317,7 +322,8 @@ _DECISIONS = 3
 async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: ActivityCodeKind, source: str,
                actor_id: int | None, context: ScanContext, holder: dict[str, Any]) -> ActivityScan:
     received = clock.now()
-    now = offline.scan_time(context.scanned_at, received)  # the device's time of a late (queued) scan
+    # the device's time of a late (queued) scan, within the community's offline window
+    now = offline.scan_time(context.scanned_at, received, scan.policy.offline_max_delay_seconds)
     ledger.refuse_self_payment(actor_id, user_id)  # a scan credits its person: never whoever recorded it
     # issue 30: a late scan that cannot be believed alone has its credit held for review
     ended = min(scan.activity.ends_at, scan.activity.closed_at or scan.activity.ends_at)  # closed early: ended
@@ -530,7 +536,8 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
             " p_burst_since => $21, p_travel_lookback => $22)",
             activity.id, user_id, source, now, received, late, context.nonce, context.scanned_at, actor_id,
             context.lat, context.lng, context.device, context.ip, award, activity.daily_points_cap,
-            day_start, day_end, account, issuing, activity.title, fraud.burst_since(now), fraud.TRAVEL_LOOKBACK)
+            day_start, day_end, account, issuing, activity.title, fraud.burst_since(now, scan.policy),
+            fraud.TRAVEL_LOOKBACK)
     except asyncpg.CheckViolationError as error:  # the last place went meanwhile (migrations/010)
         if error.constraint_name != "activities_capacity":
             raise
@@ -554,7 +561,8 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
                           other_activity=row["other_activity"], other_at=row["other_at"],
                           other_lat=row["other_lat"], other_lng=row["other_lng"])
         flags += await fraud.flag_self_scan(conn, activity_id=activity.id, attendance_id=attendance_id,
-                                            user_id=user_id, at=now, lat=context.lat, lng=context.lng, seen=seen)
+                                            user_id=user_id, at=now, lat=context.lat, lng=context.lng, seen=seen,
+                                            policy=scan.policy)
     extra: dict[str, Any] = {}
     if scan.own and source == "self" and not held and (held_id := await hold_own_credit(
             conn, activity, attendance_id, user_id, phase="in", points=held_points, minutes=0)) is not None:
@@ -689,11 +697,12 @@ async def credit_held_check_in(conn: asyncpg.Connection, activity: Activity, att
     return {"points": awarded + more["points"], "minutes": more["minutes"]}
 
 
-def _check_code(code: Code, now: datetime) -> None:
-    """Rotating codes expire (after a grace period). A poster code is good while its activity runs:
-    the activity's window check gives the clearer reason (outside_window), so only revocation counts."""
+def _check_code(code: Code, now: datetime, policy: community_policy.CommunityPolicy) -> None:
+    """Rotating codes expire (after the community's grace period). A poster code is good while its
+    activity runs: the activity's window check gives the clearer reason (outside_window), so only
+    revocation counts."""
     if code.kind == "rotating":
-        codes.check_valid(code, now, activities.rotation_grace_seconds())
+        codes.check_valid(code, now, policy.rotation_grace_seconds)
     elif code.revoked_at is not None and code.revoked_at <= now:
         raise DomainError("code_revoked")
 
@@ -722,13 +731,13 @@ async def _scan_code(conn: asyncpg.Connection, user_id: int, code: Code, context
     replaying = bool(context.nonce and attendance and context.nonce in (attendance.in_nonce, attendance.out_nonce))
     if scan is None:
         raise not_found("activity")
-    context = check_activity_code(code, scan.activity, context, replaying=replaying)
+    context = check_activity_code(code, scan.activity, context, scan.policy, replaying=replaying)
     return await _act(conn, scan, user_id, kind="rotating" if code.kind == "rotating" else "poster", source="self",
                       actor_id=None, context=context, holder={})
 
 
-def check_activity_code(code: Code, activity: Activity, context: ScanContext, *, replaying: bool = False
-                        ) -> ScanContext:
+def check_activity_code(code: Code, activity: Activity, context: ScanContext,
+                        policy: community_policy.CommunityPolicy, *, replaying: bool = False) -> ScanContext:
     """What an activity's code must be to check in or out, on every path that does (a scan, an
     offline queue's upload, the check-in a join request completes; issue 30 finding 4): the code
     good at the scan's (device's) time, a poster refused by a rotating-only activity, and a rotating
@@ -739,21 +748,22 @@ def check_activity_code(code: Code, activity: Activity, context: ScanContext, *,
     if replaying:
         return context
     received = clock.now()
-    _check_code(code, offline.scan_time(context.scanned_at, received))  # issue 21: good when it was scanned
+    # issue 21: good when it was scanned
+    _check_code(code, offline.scan_time(context.scanned_at, received, policy.offline_max_delay_seconds), policy)
     if code.kind == "rotating" and context.scanned_at is not None:
         try:
-            _check_code(code, received)
+            _check_code(code, received, policy)
         except DomainError:
             return msgspec.structs.replace(context, code_stale=True)
     return context
 
 
 async def preview_activity_code(conn: asyncpg.Connection, actor: Actor | None, code: Code) -> scans.Preview:
-    _check_code(code, clock.now())
     # Every phone scan opens with this preview: the scan's own read, without counts or locks.
     scan = await _load_scan(conn, code.target_id, actor.id if actor else 0)
     if scan is None:
         raise not_found("activity")
+    _check_code(code, clock.now(), scan.policy)
     activity = scan.activity
     return scans.Preview(kind=code.kind, target_id=activity.id, title=activity.title, details={
         "starts_at": activity.starts_at.isoformat(), "ends_at": activity.ends_at.isoformat(),
@@ -777,6 +787,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
     scanned themselves (membership, window, capacity and caps all apply), recorded as station-scanned."""
     async with pool.acquire() as conn:
         activity = await activities.get_managed(conn, actor, activity_id)  # scope first: strangers' attempts are not logged
+        window = (await community_policy.effective(conn, activity.community_id)).offline_max_delay_seconds
     value = codes.code_from_text(text)
     found: Code | None = None
     try:
@@ -784,7 +795,7 @@ async def station_scan(pool: asyncpg.Pool, actor: Actor, activity_id: int, text:
             found = await codes.find(conn, value)
             if found is None or found.kind != "member":
                 raise DomainError("code_unknown", details={"expected": "member card"})
-            codes.check_valid(found, offline.scan_time(scanned_at, clock.now()))
+            codes.check_valid(found, offline.scan_time(scanned_at, clock.now(), window))
             ledger.refuse_self_payment(actor.id, found.target_id)  # a manager scans nobody's card but others'
             name = await conn.fetchval("select name from users where id = $1", found.target_id)
             result = await record_scan(conn, activity_id, found.target_id, kind="member", source="station",

@@ -32,7 +32,7 @@ Q = queries.load("core")
 ACTS = frozenset({
     "adjustment", "reversal",
     "redemption_approve", "redemption_reject", "redemption_fulfil", "redemption_on_the_spot",
-    "checkin_annul", "checkin_policy", "attendance_mark", "activity_create", "activity_edit", "activity_publish",
+    "checkin_annul", "community_policy", "attendance_mark", "activity_create", "activity_edit", "activity_publish",
     "activity_close", "cards_print",
     "role_grant", "role_revoke",
     "member_add", "member_edit", "member_deactivate", "member_reactivate",

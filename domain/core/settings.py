@@ -139,29 +139,36 @@ class Settings:
                                  "default of how often a kiosk's check-in code changes, for communities (and "
                                  "activities) that set none")
     rotation_grace_seconds: int = _var("LINLI_ROTATION_GRACE_SECONDS", _non_negative, "30",
-                                       "how long the previous kiosk code still works after it changed")
-    # scanning (issue 21): late scans from offline queues, fraud signals
+                                       "default of how long the previous kiosk code still works after it changed, for "
+                                       "communities that set none (their policy)")
+    # scanning (issue 21): late scans from offline queues, fraud signals. What a community decides is its
+    # policy (domain/people/community_policy.py): these give the defaults. The clock skew is not a
+    # community's: it measures devices' clocks against the server's, the same everywhere.
     offline_max_delay_seconds: int = _var("LINLI_OFFLINE_MAX_DELAY_SECONDS", _non_negative, "86400",
-                                          "how long after its scan an offline-queued scan is still accepted")
+                                          "default of how long after its scan an offline-queued scan is still accepted, "
+                                          "for communities that set none")
     offline_clock_skew_seconds: int = _var("LINLI_OFFLINE_CLOCK_SKEW_SECONDS", _non_negative, "300",
                                            "how far ahead of the server a device's scan time may be")
     fraud_max_speed_kmh: int = _var("LINLI_FRAUD_MAX_SPEED_KMH", _positive, "120",
-                                    "faster travel between two of one person's scans is flagged")
+                                    "default: faster travel between two of one person's scans is flagged")
     fraud_burst_minutes: int = _var("LINLI_FRAUD_BURST_MINUTES", _positive, "10",
-                                    "the window in which scans for many people from one device/address are flagged")
+                                    "default of the window in which scans for many people from one device/address "
+                                    "are flagged")
     fraud_burst_per_device: int = _var("LINLI_FRAUD_BURST_PER_DEVICE", _positive, "4",
-                                       "people checked in from one phone within that window before it is flagged")
+                                       "default of the people checked in from one phone within that window before it "
+                                       "is flagged")
     fraud_burst_per_address: int = _var("LINLI_FRAUD_BURST_PER_ADDRESS", _positive, "40",
-                                        "people checked in from one client address within that window (venue wifi)")
+                                        "default of the people checked in from one client address within that window "
+                                        "(venue wifi)")
     kiosk_pairing_minutes: int = _var("LINLI_KIOSK_PAIRING_MINUTES", _positive, "10",
-                                      "how long a kiosk pairing code stays usable")
+                                      "default of how long a kiosk pairing code stays usable")
     daily_checkin_points_cap: int = _var("LINLI_DAILY_CHECKIN_POINTS_CAP", _non_negative, "200",
                                          "default of the points one person may earn from check-ins in one community "
-                                         "a day, for communities that set none (their checkin-policy)")
+                                         "a day, for communities that set none (their policy)")
     redemption_request_days: int = _var("LINLI_REDEMPTION_REQUEST_DAYS", _positive, "7",
-                                        "days a redemption request waits for a manager before it lapses")
+                                        "default of the days a redemption request waits for a manager before it lapses")
     redemption_voucher_days: int = _var("LINLI_REDEMPTION_VOUCHER_DAYS", _positive, "30",
-                                        "days an approved voucher can be collected")
+                                        "default of the days an approved voucher can be collected")
     admin_password: str | None = _var("LINLI_ADMIN_PASSWORD", _optional_text, "",
                                       "the password `linli create-admin` uses when --password is not given")
     sms_api_url: str | None = _var("LINLI_SMS_API_URL", _optional_url, "",

@@ -10,9 +10,10 @@ cases, both sides).
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.core import clock, settings
+from domain.core import clock
 from domain.core.errors import DomainError, forbidden
 from domain.core.texts import clean_reason  # noqa: F401  (re-exported: the one reason cleaner)
+from domain.people.community_policy import PolicyValues
 
 STATES = ("requested", "approved", "rejected", "cancelled", "expired", "fulfilled")
 OPEN_STATES = ("requested", "approved")
@@ -28,14 +29,15 @@ MAX_QUANTITY = 99
 
 @dataclass(frozen=True)
 class Expiry:
-    """How long a request waits for a decision, and an approved voucher for its hand-over."""
+    """How long a request waits for a decision, and an approved voucher for its hand-over: the
+    community's policy (redemption_request_days, redemption_voucher_days; by default
+    LINLI_REDEMPTION_REQUEST_DAYS and LINLI_REDEMPTION_VOUCHER_DAYS)."""
     request_days: int = 7
     voucher_days: int = 30
 
     @classmethod
-    def from_env(cls) -> "Expiry":
-        config = settings.get()
-        return cls(request_days=config.redemption_request_days, voucher_days=config.redemption_voucher_days)
+    def of(cls, policy: PolicyValues) -> "Expiry":
+        return cls(request_days=policy.redemption_request_days, voucher_days=policy.redemption_voucher_days)
 
     def request_expires_at(self, requested_at: datetime) -> datetime:
         return requested_at + timedelta(days=self.request_days)

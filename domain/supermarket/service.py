@@ -28,7 +28,7 @@ from domain.core.codes import Code
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.ledger import areas
-from domain.people import orgs
+from domain.people import community_policy, orgs
 from domain.supermarket import rules
 
 Q = queries.load("supermarket")
@@ -522,8 +522,9 @@ async def request(conn: asyncpg.Connection, actor: Actor, reward_id: int, quanti
 
 async def _request(conn: asyncpg.Connection, reward: asyncpg.Record, user_id: int, quantity: int, now: datetime,
                    *, actor_id: int, held_maker: int | None = None, expiry: rules.Expiry | None = None) -> int:
-    """A request's writes (the reward locked, the offer checked): points held, stock reserved."""
-    expiry = expiry or rules.Expiry.from_env()
+    """A request's writes (the reward locked, the offer checked): points held, stock reserved. It
+    lapses after the community's redemption_request_days."""
+    expiry = expiry or rules.Expiry.of(await community_policy.effective(conn, reward["community_id"]))
     redemption_id = await _new_id(conn)
     points = rules.total_points(reward["cost_points"], quantity)
     label = f"{reward['name']} × {quantity}"
@@ -556,11 +557,12 @@ async def _lock_redemption(conn: asyncpg.Connection, redemption_id: int) -> asyn
 
 async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
                   expiry: rules.Expiry | None = None) -> Redemption:
-    """A manager of the community (not the requester) agrees: the points are spent, a voucher issued."""
-    expiry = expiry or rules.Expiry.from_env()
+    """A manager of the community (not the requester) agrees: the points are spent, a voucher issued,
+    valid for the community's redemption_voucher_days."""
     now = clock.now()
     async with conn.transaction():
         row = await _lock_redemption(conn, redemption_id)
+        expiry = expiry or rules.Expiry.of(await community_policy.effective(conn, row["community_id"]))
         rules.require_decider(actor_id=actor.id, actor_manages=_may_decide(actor, row), requester_id=row["user_id"])
         if row["held_maker"] == actor.id:
             raise forbidden("a held on-the-spot redemption is approved by another manager")

@@ -717,6 +717,8 @@ function renderCommunities() {
   // The five §19 groups (docs/records-export.md), ID numbers masked.
   $("records-xlsx").href = state.community ? `/api/orgs/${state.community}/records-export?format=xlsx` : "#";
   $("tab-members").hidden = !state.community;
+  $("policy-card").hidden = !state.community;  // the community's rules: their own page
+  $("policy-link").href = state.community ? `/policy.html?community=${state.community}` : "/policy.html";
 }
 
 function selectCommunity(id) {

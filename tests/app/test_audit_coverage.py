@@ -348,8 +348,8 @@ async def _report_reject(x: Ctx):
     return x.m, ("POST", f"/api/reports/{report['id']}/reject", {"reason": "照片不清楚"}), "report_reject", x.c.id
 
 
-async def _checkin_policy(x: Ctx):
-    return x.m, ("PUT", f"/api/communities/{x.c.id}/checkin-policy", {"daily_points_cap": 150}), "checkin_policy", x.c.id
+async def _community_policy(x: Ctx):
+    return x.m, ("PUT", f"/api/communities/{x.c.id}/policy", {"daily_points_cap": 150}), "community_policy", x.c.id
 
 
 async def _report_settings(x: Ctx):
@@ -829,7 +829,7 @@ MANAGER_ACTS = {
     ("POST", "/api/reports/{report_id}/verify"): _report_verify,
     ("POST", "/api/reports/{report_id}/reject"): _report_reject,
     ("PUT", "/api/communities/{community_id}/report-settings"): _report_settings,
-    ("PUT", "/api/communities/{community_id}/checkin-policy"): _checkin_policy,
+    ("PUT", "/api/communities/{community_id}/policy"): _community_policy,
     ("POST", "/api/rewards"): _reward_create,
     ("PATCH", "/api/rewards/{reward_id}"): _reward_edit,
     ("POST", "/api/rewards/{reward_id}/stock"): _stock,

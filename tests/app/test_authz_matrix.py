@@ -375,8 +375,8 @@ TABLE = [
        body=lambda c: {"reason": "照片不清楚"}),
     Op("GET", "/api/couriers/me", ANYONE),
     Op("GET", "/api/communities/{community_id}/report-settings", MANAGER),
-    Op("GET", "/api/communities/{community_id}/checkin-policy", MANAGER),
-    Op("PUT", "/api/communities/{community_id}/checkin-policy", MANAGER, body=lambda c: {"daily_points_cap": 180}),
+    Op("GET", "/api/communities/{community_id}/policy", MANAGER),
+    Op("PUT", "/api/communities/{community_id}/policy", MANAGER, body=lambda c: {"offline_max_delay_seconds": 3600}),
     Op("PUT", "/api/communities/{community_id}/report-settings", MANAGER, body=lambda c: {"hazard_points": 8}),
     # rankings, postings, households, dashboard, exports
     Op("GET", "/api/rankings", READER, query=lambda c: {"scope": "community", "org_id": C(c)}),

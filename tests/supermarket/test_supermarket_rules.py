@@ -8,6 +8,7 @@ import pytest
 
 from domain.supermarket import rules
 from domain.core import settings
+from domain.people import community_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default LINLI_TZ
 from domain.core.errors import DomainError
@@ -158,11 +159,11 @@ def test_expiry_defaults_and_environment(monkeypatch, setenv):
     at = datetime(2026, 5, 1, tzinfo=timezone.utc)
     monkeypatch.delenv("LINLI_REDEMPTION_REQUEST_DAYS", raising=False)
     setenv("LINLI_REDEMPTION_VOUCHER_DAYS", "")
-    default = rules.Expiry.from_env()
+    default = rules.Expiry.of(community_policy.defaults())
     assert default.request_expires_at(at) == at + timedelta(days=7)
     assert default.voucher_expires_at(at) == at + timedelta(days=30)
     setenv("LINLI_REDEMPTION_REQUEST_DAYS", "3")
-    configured = rules.Expiry.from_env()
+    configured = rules.Expiry.of(community_policy.defaults())
     assert (configured.request_days, configured.voucher_days) == (3, 30)
     with pytest.raises(settings.SettingsError, match="LINLI_REDEMPTION_VOUCHER_DAYS"):
         setenv("LINLI_REDEMPTION_VOUCHER_DAYS", "nonsense")

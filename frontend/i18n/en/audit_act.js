@@ -48,6 +48,7 @@ export default {
   "audit_act.adjustment_approve": "Adjustment approved",
   "audit_act.adjustment_reject": "Adjustment rejected",
   "audit_act.adjustment_policy": "Adjustment threshold changed",
+  "audit_act.community_policy": "Community rules changed",
 
   "audit_act.invitation_answer": "Invitation answered",
 };

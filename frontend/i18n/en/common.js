@@ -66,6 +66,7 @@ export default {
   "title.baodao": "Report to your community · Linli",
   "title.join": "Join a community · Linli",
   "title.joining": "Joining and import · Linli",
+  "title.policy": "Community rules · Linli",
 
   "unit.points": "{n} pts",
   "unit.points_full": "{n} points",

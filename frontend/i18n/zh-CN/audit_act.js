@@ -48,6 +48,7 @@ export default {
   "audit_act.adjustment_approve": "批准调整",
   "audit_act.adjustment_reject": "驳回调整",
   "audit_act.adjustment_policy": "修改调整门槛",
+  "audit_act.community_policy": "修改社区规则",
 
   "audit_act.invitation_answer": "答复邀请",
 };

@@ -66,6 +66,7 @@ export default {
   "title.baodao": "报到 · 邻里",
   "title.join": "申请加入社区 · 邻里",
   "title.joining": "入社与导入 · 邻里",
+  "title.policy": "社区规则 · 邻里",
 
   "unit.points": "{n} 分",
   "unit.hours": "{n}小时",
