@@ -19,4 +19,5 @@ insert into earned_quarterly (community_id, unit, quarter, user_id, earned, acti
 select community_id, unit, date_trunc('quarter', day)::date, user_id, sum(earned),
        count(*) filter (where earned > 0)
   from earned_daily
- group by 1, 2, 3, 4;
+ group by 1, 2, 3, 4
+ order by 3, min(day), 4;
