@@ -58,7 +58,7 @@ class ShareController(Controller):
             """select a.title, a.place, a.starts_at, o.name as community from activities a
                join orgs o on o.id = a.community_id where a.id = $1 and a.state = 'published'""", activity_id)
         if row is not None:
-            when = row["starts_at"].astimezone(clock.zone()).strftime("%Y-%m-%d %H:%M")
+            when = clock.local_time(row["starts_at"]).strftime("%Y-%m-%d %H:%M")
             base = settings.get().public_url
             tags = {"og:title": row["title"], "og:description": f"{when} · {row['community']} · {row['place']}",
                     "og:url": f"{base}/a/{activity_id}", "og:image": f"{base}/img/share.png", "og:type": "website"}

@@ -17,7 +17,7 @@ audit row. Messages go through domain/notify in the same transaction.
 
 import asyncio
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -455,7 +455,7 @@ async def _bonus(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -
 
 
 def _local_day(at: datetime) -> str:
-    return at.astimezone(clock.zone()).strftime("%Y%m%d")
+    return clock.local_day(at).strftime("%Y%m%d")
 
 
 async def _insert(conn: asyncpg.Connection, *, source: str, kind: str, report_id: int | None, reporter_id: int,
@@ -1019,13 +1019,12 @@ async def figures(conn: asyncpg.Connection, actor: Actor, org_id: int, *, by: st
     by = by or default_by
     if by not in BY:
         raise invalid("by", f"one of {', '.join(BY)}")
-    today = clock.now().astimezone(clock.zone()).date()
+    today = clock.local_day(clock.now())
     since = since or date(today.year, 1, 1)
     until = until or today + timedelta(days=1)
     if until <= since:
         raise invalid("until", "after since")
-    start = datetime.combine(since, time(), clock.zone())
-    end = datetime.combine(until, time(), clock.zone())
+    start, end = clock.local_midnight(since), clock.local_midnight(until)
     key = {"grid": "k.grid_id", "community": "k.community_id", "street": "k.street_id", "handler": "k.handler_id"}[by]
     args = (org_id, start, end, clock.now())
     # One scan: a row per group and, through the empty grouping set, the total.

@@ -99,14 +99,13 @@ def _cell(value: Any) -> str:
 async def attendance_csv(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> str:
     """Every attendance of the activity, local times, with a BOM so Excel reads the Chinese right."""
     activity = await activities.get_managed(conn, actor, activity_id)
-    zone = clock.zone()
     rows = await conn.fetch(f"{_ROWS} where t.activity_id = $1 order by t.id", activity_id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["activity", "attendance_id", "user_id", "name", "phone", "state", "source", "checked_in_at",
                      "checked_out_at", "auto_checkout", "minutes", "points", "note", "annul_reason",
                      "received_at"])  # received_at: when a late (offline) check-in reached the server
-    local = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M") if t else ""  # noqa: E731
+    local = lambda t: clock.local_time(t).strftime("%Y-%m-%d %H:%M") if t else ""  # noqa: E731
     for r in map(_row, rows):
         writer.writerow([_cell(v) for v in (
             activity.title, r.id, r.user_id, r.name, r.phone, r.state, r.source, local(r.checked_in_at),

@@ -75,8 +75,7 @@ def local_day(now: datetime, zone: ZoneInfo | None = None) -> tuple[datetime, da
 
 def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone: ZoneInfo | None = None) -> str:
     """The activity time for a poster: '2026年6月14日 09:00–11:30' / '14 Jun 2026, 09:00–11:30'."""
-    zone = zone or clock.zone()
-    s, e = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    s, e = clock.local_time(starts_at, zone), clock.local_time(ends_at, zone)
     if lang == "en":
         day = lambda d: f"{d.day} {d.strftime('%b')} {d.year}"  # noqa: E731
         if s.date() == e.date():

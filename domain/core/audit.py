@@ -14,7 +14,7 @@ passwords, because audit rows outlive an account's closure and cannot be edited.
 """
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
@@ -136,7 +136,7 @@ def parse_bound(value: str | None, field: str, *, end: bool) -> datetime | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1) if end else day, time(), clock.zone())
+            return clock.local_midnight(day + timedelta(days=1) if end else day)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise DomainError("validation_failed", field=field,
@@ -178,7 +178,7 @@ async def csv_page(conn: asyncpg.Connection, viewer: "Actor", *, before_id: int 
     the export streams every row page by page, so a year's audit needs neither a cap nor memory."""
     from domain.core.csv_export import to_csv  # the one CSV writer of the exports (BOM, formula guard)
     page = await entries(conn, viewer, limit=CSV_PAGE, before_id=before_id, **filters)
-    rows = [[e.created_at.astimezone(clock.zone()).strftime("%Y-%m-%d %H:%M:%S"), e.act,
+    rows = [[clock.local_time(e.created_at).strftime("%Y-%m-%d %H:%M:%S"), e.act,
              e.actor_name or "", e.community_name or "", f"{e.target_type} {e.target_id or ''}".strip(),
              e.target_name or "", _text(e.before), _text(e.after), e.reason or "", e.ip or ""] for e in page.items]
     body = to_csv(CSV_HEADER, rows)

@@ -51,9 +51,14 @@ def local_midnight(day: date, tz: ZoneInfo | None = None) -> datetime:
     return datetime.combine(day, time(), tz or zone())
 
 
+def local_time(at: datetime, tz: ZoneInfo | None = None) -> datetime:
+    """`at` on the local wall clock: what a page, a CSV or a message shows of an instant."""
+    return at.astimezone(tz or zone())
+
+
 def local_day(at: datetime, tz: ZoneInfo | None = None) -> date:
     """The local calendar day holding `at`."""
-    return at.astimezone(tz or zone()).date()
+    return local_time(at, tz).date()
 
 
 def day_bounds(at: datetime, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:
@@ -75,9 +80,27 @@ def month_start(at: datetime, tz: ZoneInfo | None = None) -> date:
 
 def month_bounds(at: datetime, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:
     """The local calendar month holding `at`, as [start, end) instants."""
-    first = month_start(at, tz)
+    return month_span(month_start(at, tz), tz)
+
+
+def month_span(first: date, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """The local month starting on `first` (its first day), as [start, end) instants."""
     following = (first + timedelta(days=32)).replace(day=1)
     return local_midnight(first, tz), local_midnight(following, tz)
+
+
+def month_of(at: datetime, tz: ZoneInfo | None = None) -> str:
+    """The local month holding `at`, as written in requests and pages: "2026-11"."""
+    return month_start(at, tz).strftime("%Y-%m")
+
+
+def parse_month(text: str | None) -> date:
+    """The first day of a month written like 2026-11 (`validation_failed` on month otherwise)."""
+    try:
+        year, number = (int(part) for part in (text or "").split("-"))
+        return date(year, number, 1)
+    except (ValueError, TypeError):
+        raise DomainError("validation_failed", field="month", details={"problem": "a month like 2026-11"}) from None
 
 
 class Quarter(msgspec.Struct, frozen=True, order=True):
@@ -115,7 +138,7 @@ def parse_quarter(text: str) -> Quarter:
 
 
 def quarter_of(at: datetime, tz: ZoneInfo | None = None) -> Quarter:
-    local = at.astimezone(tz or zone())
+    local = local_time(at, tz)
     return Quarter(local.year, (local.month - 1) // 3 + 1)
 
 
@@ -149,7 +172,7 @@ def current_period(at: datetime | None = None) -> Period:
     month_start_at, month_end_at = month_bounds(at)
     quarter_start_at, quarter_end_at = quarter.bounds()
     return Period(time_zone=zone().key, now=at, today=local_day(at), week_start=week_start(at),
-                  month=month_start(at).strftime("%Y-%m"), month_starts_at=month_start_at,
+                  month=month_of(at), month_starts_at=month_start_at,
                   month_ends_at=month_end_at, quarter=str(quarter), quarter_starts_at=quarter_start_at,
                   quarter_ends_at=quarter_end_at, recent_quarters=[str(q) for q in recent_quarters(at, 8)])
 

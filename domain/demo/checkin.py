@@ -21,9 +21,8 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     manager = await orgs.load_actor(conn, city.managers["李晓梅"])
     if await conn.fetchval("select 1 from activities where community_id = $1", community):
         return  # already seeded
-    zone = clock.zone()
     now = clock.now()
-    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = clock.day_bounds(now)[0]
 
     async def make(title: str, starts: datetime, ends: datetime, **rules: Any) -> activities.Activity:
         activity = await activities.create(conn, manager, community_id=community, title=title, starts_at=starts, ends_at=ends,

@@ -9,7 +9,6 @@ from domain.core import clock
 from domain.demo.city import City
 from domain.people import orgs
 from domain.rankings import households, postings
-from domain.rankings import rules as ranking_rules
 
 
 async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
@@ -50,5 +49,5 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
             clock.freeze(frozen_before)
         else:
             clock.unfreeze()
-    q = ranking_rules.quarter_of(now, clock.zone())
+    q = clock.quarter_of(now)
     await postings.publish(conn, manager, community_id=sansu, quarter=str(q), top_n=3, days=7)

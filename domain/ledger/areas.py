@@ -46,7 +46,7 @@ class Policies(msgspec.Struct, frozen=True):
 
 
 def today() -> date:
-    return clock.now().astimezone(clock.zone()).date()
+    return clock.local_day(clock.now())
 
 
 async def level(conn: asyncpg.Connection, org_id: int) -> asyncpg.Record:

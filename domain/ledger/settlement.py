@@ -8,7 +8,7 @@ moved in it, so the months add up to the ledger. Who reads it: admins, managers 
 (Actor.oversees) and the managers of its communities (as street rankings).
 """
 
-from datetime import date, datetime
+from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -16,7 +16,7 @@ import msgspec
 from domain.core import clock, queries
 from domain.core import csv_export as csv_rules
 from domain.core.actor import Actor
-from domain.core.errors import forbidden, invalid
+from domain.core.errors import forbidden
 from domain.ledger import areas
 
 Q = queries.load("ledger")
@@ -60,16 +60,6 @@ class Settlement(msgspec.Struct, frozen=True):
     merchants: list[MerchantLine] = msgspec.field(default_factory=list)  # side by side, per issuing community
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        first = date(year, number, 1)
-    except (ValueError, TypeError):
-        raise invalid("month", "a month like 2026-11") from None
-    following = date(year + number // 12, number % 12 + 1, 1)
-    return first, following
-
-
 async def _require_reader(conn: asyncpg.Connection, actor: Actor, org_id: int) -> None:
     """Whoever may read the figures of one of its communities (Actor.reads): an admin, a manager of
     one of them, or a street or district manager overseeing them (Actor.oversees)."""
@@ -80,11 +70,8 @@ async def _require_reader(conn: asyncpg.Connection, actor: Actor, org_id: int) -
 
 async def monthly(conn: asyncpg.Connection, actor: Actor, org_id: int, month: str | None = None) -> Settlement:
     await _require_reader(conn, actor, org_id)
-    tz = clock.zone()
-    month = month or clock.now().astimezone(tz).strftime("%Y-%m")
-    first, following = month_bounds(month)
-    starts_at = datetime(first.year, first.month, 1, tzinfo=tz)
-    ends_at = datetime(following.year, following.month, 1, tzinfo=tz)
+    month = month or clock.month_of(clock.now())
+    starts_at, ends_at = clock.month_span(clock.parse_month(month))
     communities = await areas.communities_under(conn, org_id)
     rows = await conn.fetch(
         """select s.issuer_id, i.name as issuer_name, s.spender_id, p.name as spender_name, s.unit,

@@ -2,7 +2,7 @@
 counter, the refund window, the money of a statement. Issue 35; the database side is
 domain/merchants/__init__.py."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from domain.core import clock
 from domain.core.errors import DomainError, invalid
@@ -45,7 +45,7 @@ def show_time(value: time) -> str:
 
 def check_open(now: datetime, valid_days: int, opens: time, closes: time) -> None:
     """The offer is valid on this local weekday and time of day, or `outside_window`."""
-    local = now.astimezone(clock.zone())
+    local = clock.local_time(now)
     if not valid_days & (1 << local.weekday()) or not opens <= local.time() < closes:
         raise DomainError("outside_window", details={"days": mask_days(valid_days), "opens": show_time(opens),
                                                      "closes": show_time(closes)})
@@ -60,22 +60,10 @@ def check_take(*, stock: int, monthly_limit: int, used_this_month: int) -> None:
                                                     "per": "person and month"})
 
 
-def day_bounds(at: datetime) -> tuple[datetime, datetime]:
-    local = at.astimezone(clock.zone())
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)
-
-
-def month_bounds(at: datetime) -> tuple[datetime, datetime]:
-    local = at.astimezone(clock.zone())
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return start, (start + timedelta(days=32)).replace(day=1)
-
-
 def check_refund_day(redeemed_at: datetime, now: datetime) -> None:
     """A refund is given the same local day as the redemption, never later (the month's statement
     and the settlement are then final for every day that has ended)."""
-    if day_bounds(redeemed_at)[0] != day_bounds(now)[0]:
+    if clock.local_day(redeemed_at) != clock.local_day(now):
         raise DomainError("invalid_state", details={"problem": "refunds only on the day of the redemption"})
 
 

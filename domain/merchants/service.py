@@ -409,7 +409,7 @@ async def merchant_offers(conn: asyncpg.Connection, actor: Actor, merchant_id: i
 
 
 async def _used_this_month(conn: asyncpg.Connection, offer_id: int, user_id: int) -> int:
-    start, end = rules.month_bounds(clock.now())
+    start, end = clock.month_bounds(clock.now())
     return await conn.fetchval(
         "select count(*) from merchant_redemptions where offer_id = $1 and user_id = $2 and refunded_at is null "
         "and redeemed_at >= $3 and redeemed_at < $4", offer_id, user_id, start, end)
@@ -586,7 +586,7 @@ async def redeem(conn: asyncpg.Connection, actor: Actor, merchant_id: int, *, co
         rules.check_take(stock=offer["stock"], monthly_limit=offer["monthly_limit"],
                          used_this_month=await _used_this_month(conn, offer_id, user_id))
         if voucher is None:
-            start, end = rules.day_bounds(now)
+            start, end = clock.day_bounds(now)
             today = await conn.fetchval(
                 "select coalesce(sum(points), 0) from merchant_redemptions where user_id = $1 and via = 'card' "
                 "and refunded_at is null and redeemed_at >= $2 and redeemed_at < $3", user_id, start, end)
@@ -618,7 +618,7 @@ async def _check_velocity(conn: asyncpg.Connection, merchant_id: int, user_id: i
                           community: int) -> None:
     """Flags (never blocking) to the street's queue: a merchant redeeming far more than usual in a
     day (about the staff member who confirmed), a person redeeming far more than usual (about them)."""
-    start, end = rules.day_bounds(clock.now())
+    start, end = clock.day_bounds(clock.now())
     at_merchant = await conn.fetchval("select count(*) from merchant_redemptions where partner_id = $1 "
                                       "and redeemed_at >= $2 and redeemed_at < $3", merchant_id, start, end)
     if at_merchant > rules.MERCHANT_DAILY_FLAG:
@@ -662,7 +662,7 @@ async def redemptions(conn: asyncpg.Connection, actor: Actor, merchant_id: int, 
     row = await _row(conn, actor.id, merchant_id)
     if not await _is_reader(conn, actor, row):
         raise forbidden("not this merchant's staff or a manager above it")
-    start, _ = rules.day_bounds(clock.now())
+    start, _ = clock.day_bounds(clock.now())
     rows = await conn.fetch(_REDEMPTION_SQL + " where r.partner_id = $1 and r.redeemed_at >= $2 "
                             "order by r.id desc limit 200", merchant_id, start if today_only else datetime.min)
     return [_redemption(r) for r in rows]
@@ -671,15 +671,9 @@ async def redemptions(conn: asyncpg.Connection, actor: Actor, merchant_id: int, 
 # ---- the monthly statement ---------------------------------------------------------------------
 
 def _month(month: str | None) -> tuple[str, datetime, datetime]:
-    tz = clock.zone()
-    month = month or clock.now().astimezone(tz).strftime("%Y-%m")
-    try:
-        year, number = (int(p) for p in month.split("-"))
-        start = datetime(year, number, 1, tzinfo=tz)
-    except (ValueError, TypeError):
-        raise invalid("month", "a month like 2026-11") from None
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
-    return f"{year:04d}-{number:02d}", start, end
+    first = clock.parse_month(month or clock.month_of(clock.now()))
+    start, end = clock.month_span(first)
+    return first.strftime("%Y-%m"), start, end
 
 
 async def statement(conn: asyncpg.Connection, actor: Actor, merchant_id: int, month: str | None = None) -> Statement:
@@ -719,7 +713,7 @@ STATEMENT_HEADER = ["日期", "商品", "居民", "方式", "积分", "退回时
 
 
 def _local(at: datetime | None) -> str:
-    return at.astimezone(clock.zone()).strftime("%Y-%m-%d %H:%M") if at else ""
+    return clock.local_time(at).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def statement_csv(s: Statement) -> bytes:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.core import clock
+
 CHANNELS = ("sms", "wechat")  # the in-app inbox always gets every message; these are optional
 
 
@@ -330,7 +332,7 @@ QUIET_START, QUIET_END = time(21, 0), time(8, 0)
 def quiet_until(at: datetime, zone: ZoneInfo) -> datetime:
     """SMS is not sent 21:00–08:00 local time: a message due then waits until 08:00 (delayed, not
     dropped). Returns `at` itself outside quiet hours."""
-    local = at.astimezone(zone)
+    local = clock.local_time(at, zone)
     if QUIET_END <= local.time() < QUIET_START:
         return at
     day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)

@@ -239,7 +239,7 @@ async def remind(pool: asyncpg.Pool, now: datetime) -> int:
     3 days, a digest of waiting queues for each community's managers, a nudge per redemption request
     waiting past OVERDUE_HOURS, and in December the points that expire at the year's end. Dedup keys
     make every message once-only even if a day's run is repeated."""
-    local = now.astimezone(clock.zone())
+    local = clock.local_time(now)
     if local.time() < DAILY_FROM:
         return 0
     day = local.date()
@@ -292,7 +292,7 @@ async def _overdue(conn: asyncpg.Connection, now: datetime) -> int:
 
 async def _expiring_points(conn: asyncpg.Connection, now: datetime) -> int:
     """In December: everyone holding last year's points in a community whose expiry policy is on."""
-    local = now.astimezone(clock.zone())
+    local = clock.local_time(now)
     if (date(local.year + 1, 1, 1) - local.date()).days > EXPIRY_NOTICE_DAYS:
         return 0
     people = await conn.fetch(

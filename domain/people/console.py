@@ -187,7 +187,7 @@ async def summary(conn: asyncpg.Connection, viewer: Actor) -> Summary:
            where m.org_id = any(array(select o.id from orgs o
                                        where o.id = any($1) or (o.kind = 'grid' and o.parent_id = any($1))))""",
         ids)
-    day_start = audit.parse_bound(clock.now().astimezone(clock.zone()).date().isoformat(), "from", end=False)
+    day_start = clock.day_bounds(clock.now())[0]
     audit_today = await conn.fetchval(
         "select count(*) from audit_log where created_at >= $1 and ($2::bigint[] is null or community_id = any($2))",
         day_start, scope)

@@ -282,7 +282,7 @@ async def members_csv_page(conn: asyncpg.Connection, viewer: Actor, community_id
         if full:
             state = "已注销" if m.closed else "正常" if m.active else "已停用"
             line += [_csv_safe(m.grid_name or ""), state, m.points, m.minutes,
-                     m.joined_at.astimezone(clock.zone()).strftime("%Y-%m-%d") if m.joined_at else ""]
+                     clock.local_day(m.joined_at).isoformat() if m.joined_at else ""]
         writer.writerow(line)
     return out.getvalue().encode(), (rows[-1]["id"] if more else None)
 

@@ -108,7 +108,7 @@ async def expiring(conn: asyncpg.Connection, user_id: int) -> Expiring:
     """Points that expire next (at the end of this year: those earned last year), if not spent first."""
     tz = clock.zone()
     await rankings.sync_time_zone(conn)
-    year = clock.now().astimezone(tz).year - 1
+    year = clock.local_day(clock.now(), tz).year - 1
     available = {r["org_id"]: r["available"] for r in await conn.fetch(
         LEDGER.available_points_by_community, user_id)}
     unspent = await _unspent(conn, user_id, year, available)

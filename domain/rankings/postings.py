@@ -89,7 +89,7 @@ async def publish(conn: asyncpg.Connection, actor: Actor, *, community_id: int, 
         raise invalid("days", f"1 to {MAX_DAYS}")
     q = rules.parse_quarter(quarter)
     now = clock.now()
-    if q.bounds(clock.zone())[0] > now:
+    if q.bounds()[0] > now:
         raise invalid("quarter", "has not started yet")
     items = await rankings.compute(conn, scope, community_id, q, unit)
     shown = items[:rules.top_with_ties([i.rank for i in items], top_n)]

@@ -68,7 +68,7 @@ def expiry_of_year(year: int, tz: ZoneInfo) -> datetime:
 
 def year_due_for_expiry(now: datetime, tz: ZoneInfo) -> int:
     """The latest earning year whose points have expired by `now` (earned two local years ago)."""
-    return now.astimezone(tz).year - 2
+    return clock.local_day(now, tz).year - 2
 
 
 class Lot(msgspec.Struct, frozen=True):

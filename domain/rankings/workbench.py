@@ -2,7 +2,7 @@
 (waiting queues with counts, today's and upcoming activities with who is inside); for a volunteer,
 their own rank this quarter with the masked top of their community."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -51,8 +51,7 @@ class MyRank(msgspec.Struct, frozen=True, kw_only=True):
 async def workbench(conn: asyncpg.Connection, actor: Actor) -> Workbench:
     ids = sorted(actor.manages)
     rows = await conn.fetch("select id, name from orgs where id = any($1::bigint[]) order by name, id", ids)
-    local_today = clock.now().astimezone(clock.zone()).date()
-    day_start = datetime.combine(local_today, time(), clock.zone())
+    day_start = clock.day_bounds(clock.now())[0]
     soon = day_start + timedelta(days=7)
     out = []
     for row in rows:
@@ -76,7 +75,7 @@ async def workbench(conn: asyncpg.Connection, actor: Actor) -> Workbench:
 
 async def my_rank(conn: asyncpg.Connection, actor: Actor, *, unit: str = "points", top: int = 10) -> list[MyRank]:
     """For each community I belong to: my rank this quarter and the top `top`, names masked except mine."""
-    q = rules.quarter_of(clock.now(), clock.zone())
+    q = clock.quarter_of(clock.now())
     out = []
     for community_id in sorted(await orgs.member_communities(conn, actor.id)):
         name = await conn.fetchval("select name from orgs where id = $1", community_id)

@@ -183,7 +183,7 @@ async def sweep_daily(pool: asyncpg.Pool, now: datetime) -> int:
     short transaction each (sweeper.one_row: a community that fails is logged and tried next round).
     Returns how many medals it awarded."""
     from domain.core import sweeper  # the sweeper imports capabilities, which import this module
-    day = now.astimezone(clock.zone()).date()
+    day = clock.local_day(now)
     due = await pool.fetch(
         """select o.id from orgs o where o.kind = 'community'
              and exists (select 1 from org_members m join orgs g on g.id = m.org_id

@@ -181,7 +181,7 @@ async def open_selection(conn: asyncpg.Connection, actor: Actor, *, community_id
         raise invalid("days", f"1 to {MAX_DAYS}")
     q = ranking_rules.parse_quarter(quarter)
     now = clock.now()
-    if q.bounds(clock.zone())[0] > now:
+    if q.bounds()[0] > now:
         raise invalid("quarter", "has not started yet")
     ranking = await rankings.compute(conn, "household" if kind == "household" else "community", community_id, q, "points")
     top = [i for i in ranking if i.amount > 0][:ranking_rules.top_with_ties([i.rank for i in ranking if i.amount > 0],
@@ -209,7 +209,7 @@ async def open_selection(conn: asyncpg.Connection, actor: Actor, *, community_id
         for user_id in told:
             await notify.send(conn, user_id, "selection_open", community_id=community_id,
                               params={"quarter": str(q), "title": rules.SELECTION_TITLES[kind],
-                                      "why": "季度积分排名", "until": until.astimezone(clock.zone()).strftime("%m-%d %H:%M")},
+                                      "why": "季度积分排名", "until": clock.local_time(until).strftime("%m-%d %H:%M")},
                               link=f"/selection.html?id={selection_id}")
     return await get(conn, actor, selection_id)
 
@@ -279,7 +279,7 @@ async def nominate(conn: asyncpg.Connection, actor: Actor, selection_id: int, *,
         for person in told:
             await notify.send(conn, person, "selection_open", community_id=row["community_id"],
                               params={"quarter": row["quarter"], "title": row["title"], "why": "居民提名",
-                                      "until": row["votes_until"].astimezone(clock.zone()).strftime("%m-%d %H:%M")},
+                                      "until": clock.local_time(row["votes_until"]).strftime("%m-%d %H:%M")},
                               link=f"/selection.html?id={selection_id}")
     return await get(conn, actor, selection_id)
 
@@ -420,7 +420,7 @@ async def finalize(conn: asyncpg.Connection, actor: Actor, selection_id: int, ip
         chosen = await conn.fetch("select * from selection_candidates where selection_id = $1 and chosen order by id",
                                   selection_id)
         name = f"{row['quarter'][:4]}年第{row['quarter'][-1]}季度{row['title']}"
-        today = clock.now().astimezone(clock.zone()).date()
+        today = clock.local_day(clock.now())
         for user_id in await _people_of(conn, chosen):
             await medals.award(conn, user_id, row["community_id"], f"selected:{selection_id}", name)
             await conn.execute(

@@ -228,7 +228,7 @@ async def _apply(conn: asyncpg.Connection, groups: dict[str, list[dict]]) -> int
                 user_id, masked, date.fromisoformat(p["birth_date"]) if p["birth_date"] else None,
                 key if national else None, None if national else key, now)
             people[key] = user_id
-        joined = datetime.combine(date.fromisoformat(p["joined_on"]), datetime.min.time(), clock.zone()) \
+        joined = clock.local_midnight(date.fromisoformat(p["joined_on"])) \
             if p["joined_on"] else now
         await conn.execute("insert into org_members (org_id, user_id, role, created_at) values ($1, $2, 'volunteer', $3) "
                            "on conflict do nothing", community, user_id, joined)

@@ -239,7 +239,7 @@ async def set_requirements(conn: asyncpg.Connection, actor: Actor, activity_id: 
 async def require_ready(conn: asyncpg.Connection, activity_id: int, user_id: int, now: datetime) -> None:
     """Refuse a check-in (`requirement_unmet`, naming what is missing) when the activity requires a
     training topic the person never attended in its community, or insurance not in force today."""
-    day = now.astimezone(clock.zone()).date()
+    day = clock.local_day(now)
     row = await conn.fetchrow(
         Q.requirements_of, activity_id, user_id, day)
     missing = ([] if row["trained"] else ["training"]) + ([] if row["insured"] else ["insurance"])

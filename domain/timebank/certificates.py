@@ -122,7 +122,7 @@ async def issue(conn: asyncpg.Connection, actor: Actor, certificate_id: int, con
         hours = await timebank.hours_of(conn, row["user_id"])
         name = await conn.fetchval("select name from users where id = $1", row["user_id"])
         now = clock.now()
-        number = f"LL{now.astimezone(clock.zone()).year}-{row['community_id']:04d}-{certificate_id:06d}"
+        number = f"LL{clock.local_day(now).year}-{row['community_id']:04d}-{certificate_id:06d}"
         await conn.execute(
             """update service_certificates set state = 'issued', number = $2, code = $3, hours = $4::text::jsonb,
                       masked_name = $5, issued_by = $6, issued_at = $7, contact = $8 where id = $1""",

@@ -87,9 +87,3 @@ export function fmtDay(iso) {
   if (Number.isNaN(date.getTime())) return "";
   return new Intl.DateTimeFormat(getLang(), { year: "numeric", month: "2-digit", day: "2-digit" }).format(date);
 }
-
-/** A local date today as YYYY-MM-DD (for date inputs). */
-export function isoDay(date = new Date()) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-}

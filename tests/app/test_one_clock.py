@@ -9,6 +9,7 @@ import pytest
 
 from domain.checkin import rules as checkin_rules
 from domain.core import clock
+from domain.core.errors import DomainError
 from domain.rankings import rules as ranking_rules
 from domain.reports import rules as report_rules
 from domain.supermarket import rules as supermarket_rules
@@ -37,6 +38,28 @@ def test_every_capability_asks_the_one_clock(setenv):
         assert report_rules.local_day(EDGE) == clock.local_day(EDGE)
         assert report_rules.quarter_of(EDGE) == (str(clock.quarter_of(EDGE)), *clock.quarter_of(EDGE).bounds())
         assert ranking_rules.quarter_of(EDGE, clock.zone()) == clock.quarter_of(EDGE)
+
+
+def test_months_are_written_and_read_by_the_clock(setenv):
+    """A month as requests and pages write it ("2026-04"), and its local bounds: the settlement and
+    the merchants' statement read it here."""
+    setenv("LINLI_TZ", "Asia/Shanghai")
+    assert clock.month_of(EDGE) == "2026-04" and clock.local_time(EDGE).hour == 0
+    assert clock.parse_month("2026-4") == clock.parse_month("2026-04") == date(2026, 4, 1)
+    assert clock.month_span(date(2026, 12, 1)) == (datetime(2026, 12, 1, tzinfo=clock.zone()),
+                                                   datetime(2027, 1, 1, tzinfo=clock.zone()))
+    assert clock.month_span(clock.parse_month(clock.month_of(EDGE))) == clock.month_bounds(EDGE)
+    for wrong in (None, "", "2026", "2026-13", "2026-11-05", "april"):
+        with pytest.raises(DomainError) as refused:
+            clock.parse_month(wrong)
+        assert refused.value.code == "validation_failed" and refused.value.details["field"] == "month"
+
+
+def test_only_the_clock_turns_an_instant_into_local_time():
+    """Every local day, month, quarter and wall time of domain/ and api/ is read through domain/core/clock.py."""
+    readers = sorted(str(p.relative_to(ROOT)) for top in ("domain", "api") for p in (ROOT / top).rglob("*.py")
+                     if ".astimezone(" in p.read_text(encoding="utf-8"))
+    assert readers == ["domain/core/clock.py"]
 
 
 def test_no_page_computes_the_quarter_from_the_phones_clock():
