@@ -33,3 +33,18 @@ where ($1::bigint is null or a.community_id = $1)
   and ($8::timestamptz is null or a.created_at < $8)
   and ($9 = 0 or a.id < $9)
 order by a.id desc limit $10;
+
+-- name: queue_notification
+-- A message's inbox row (none when its dedup key was used), and what its person can receive.
+with person as (
+    select u.phone is not null and u.closed_at is null as has_phone,
+           exists (select 1 from wechat_bindings w where w.user_id = u.id) as has_wechat,
+           (select p.channels from notification_preferences p where p.user_id = u.id and p.kind = $2)
+               as chosen
+    from users u where u.id = $1),
+message as (
+    insert into notifications (user_id, kind, community_id, params, link, dedup_key, created_at)
+    values ($1, $2, $3, $4, $5, $6, $7)
+    on conflict (user_id, dedup_key) where dedup_key is not null do nothing
+    returning id)
+select message.id, person.* from message, person;

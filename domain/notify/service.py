@@ -14,8 +14,9 @@ import asyncpg
 import httpx
 import msgspec
 
-from domain.core import clock, metrics, queries, sweeper
+from domain.core import clock, messages, metrics, queries, sweeper
 from domain.core.errors import DomainError, invalid, not_found
+from domain.core.outbox import send, send_to_managers  # noqa: F401  (queued in core, re-exported here)
 from domain.notify import channels, rules
 from domain.rankings import expiry
 
@@ -53,46 +54,6 @@ class Preferences(msgspec.Struct, kw_only=True):
     items: list[Preference]
     can_sms: bool
     can_wechat: bool
-
-
-# ---- writing (inside the act's transaction) ----------------------------------------------------
-
-async def send(conn: asyncpg.Connection, user_id: int, kind: str, *, community_id: int | None,
-               params: dict[str, object], link: str | None = None, dedup_key: str | None = None) -> int | None:
-    """Queue a message to one person in the caller's transaction. With `dedup_key`, a second message
-    with the same key to the same person is dropped (digests, reminders). Returns the inbox id."""
-    if kind not in rules.KINDS:
-        raise ValueError(f"unknown notification kind {kind!r}")
-    if not conn.is_in_transaction():
-        raise RuntimeError("notify.send must run inside the act's transaction")
-    if community_id is not None and "community" not in params:
-        params = {**params, "community": await conn.fetchval("select name from orgs where id = $1", community_id)}
-    now = clock.now()
-    row = await conn.fetchrow(
-        Q.send,
-        user_id, kind, community_id, params, link, dedup_key, now)
-    if row is None:
-        return None  # already sent under this key
-    metrics.notification(conn, kind, "inbox", "queued")
-    wanted = rules.choose_channels(kind, tuple(row["chosen"]) if row["chosen"] is not None else None,
-                                   has_phone=row["has_phone"], has_wechat=row["has_wechat"])
-    for channel in wanted:
-        due = rules.due_at(channel, now, clock.zone())
-        await conn.execute(
-            "insert into notification_outbox (notification_id, channel, not_before, created_at) values ($1, $2, $3, $4)",
-            row["id"], channel, due, now)
-        metrics.notification(conn, kind, channel, "queued")
-    return row["id"]
-
-
-async def send_to_managers(conn: asyncpg.Connection, community_id: int, kind: str, *, params: dict[str, object],
-                           link: str | None = None, dedup_key: str | None = None) -> int:
-    managers = await conn.fetch("select user_id from org_managers where org_id = $1", community_id)
-    sent = 0
-    for m in managers:
-        sent += await send(conn, m["user_id"], kind, community_id=community_id, params=params, link=link,
-                           dedup_key=dedup_key) is not None
-    return sent
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -139,15 +100,15 @@ async def preferences(conn: asyncpg.Connection, user_id: int, *, lang: str) -> P
     chosen = {r["kind"]: list(r["channels"]) for r in await conn.fetch(
         "select kind, channels from notification_preferences where user_id = $1", user_id)}
     items = [Preference(kind=kind, title=rules.render(kind, {}, lang)[0],
-                        channels=chosen.get(kind, list(rules.default_channels(kind))), default=kind not in chosen)
-             for kind, spec in rules.KINDS.items() if person["manages"] or not spec.for_managers]
+                        channels=chosen.get(kind, list(messages.default_channels(kind))), default=kind not in chosen)
+             for kind, spec in messages.KINDS.items() if person["manages"] or not spec.for_managers]
     return Preferences(items=items, can_sms=person["can_sms"], can_wechat=person["can_wechat"])
 
 
 async def set_preference(conn: asyncpg.Connection, user_id: int, kind: str, wanted: list[str]) -> None:
-    if kind not in rules.KINDS:
+    if kind not in messages.KINDS:
         raise invalid("kind", "unknown kind of message")
-    if any(c not in rules.CHANNELS for c in wanted):
+    if any(c not in messages.CHANNELS for c in wanted):
         raise invalid("channels", "sms or wechat")
     await conn.execute(
         """insert into notification_preferences (user_id, kind, channels) values ($1, $2, $3)
@@ -212,7 +173,7 @@ async def _deliver(pool: asyncpg.Pool, http: httpx.AsyncClient, row: asyncpg.Rec
             """update notification_outbox set state = $2, lease_until = null, last_error = $3,
                       not_before = $4 where id = $1""",
             row["id"], "failed" if final else "pending", str(exc)[:500],
-            rules.due_at(row["channel"], now + rules.retry_delay(row["attempts"]), clock.zone()))
+            messages.due_at(row["channel"], now + rules.retry_delay(row["attempts"]), clock.zone()))
         metrics.notification(None, row["kind"], row["channel"], "failed" if final else "retry")
         log.warning("notification %s by %s failed (attempt %s): %s", row["notification_id"], row["channel"],
                     row["attempts"], exc)

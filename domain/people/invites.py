@@ -19,8 +19,8 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger, notify
-from domain.core import audit, clock
+from domain import ledger
+from domain.core import audit, clock, outbox
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
@@ -142,7 +142,7 @@ async def _tell(conn: asyncpg.Connection, row: asyncpg.Record, community_id: int
     if user_id is None:
         return
     where = row["org_name"] or row["unit_name"] or row["micro_grid_name"] or ""
-    await notify.send(conn, user_id, "role_invited", community_id=community_id, link="/",
+    await outbox.send(conn, user_id, "role_invited", community_id=community_id, link="/",
                       # the role is a word notify renders in the reader's language (rules.WORDS)
                       params={"inviter": row["invited_by"], "where": where, "role": row["kind"]},
                       dedup_key=f"role_invite:{row['id']}")

@@ -21,8 +21,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain import notify
-from domain.core import audit, clock, holds, qr, settings
+from domain.core import audit, clock, holds, outbox, qr, settings
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
@@ -377,7 +376,7 @@ async def _approve(conn: asyncpg.Connection, actor: Actor | None, request_id: in
                               "activity_id": row["activity_id"]}, ip=ip)
     # The person may have closed the waiting page long ago (issue 33): the decision reaches the inbox.
     checked_in = bool(done and "action" in done)
-    await notify.send(conn, row["user_id"], "join_approved", community_id=row["community_id"],
+    await outbox.send(conn, row["user_id"], "join_approved", community_id=row["community_id"],
                       params={"next": "checked_in" if checked_in else "can_scan"},
                       link=f"/activity.html?id={row['activity_id']}" if row["activity_id"] else "/scan.html")
 
@@ -401,7 +400,7 @@ async def reject(conn: asyncpg.Connection, actor: Actor, request_id: int, reason
                            "reason = $4 where id = $1", request_id, clock.now(), actor.id, reason)
         await audit.record(conn, actor, "join_reject", community_id=row["community_id"],
                            target=("user", row["user_id"]), after={"request_id": request_id}, reason=reason, ip=ip)
-        await notify.send(conn, row["user_id"], "join_rejected", community_id=row["community_id"],
+        await outbox.send(conn, row["user_id"], "join_rejected", community_id=row["community_id"],
                           params={"reason": reason}, link="/messages.html")
     return await _load(conn, request_id, actor)
 

@@ -16,8 +16,8 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from domain import ledger, notify
-from domain.core import audit, clock
+from domain import ledger
+from domain.core import audit, clock, outbox
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
@@ -385,7 +385,7 @@ async def _invite_to_consent(conn: asyncpg.Connection, actor: Actor, community_i
             community_id, org_id, user_id, role, actor.id, clock.now())
         await audit.record(conn, actor, "member_invite", community_id=community_id,
                            target=("invitation", invitation_id), after={"role": role, "org_id": org_id}, ip=ip)
-        await notify.send(conn, user_id, "role_invited", community_id=community_id, link="/",
+        await outbox.send(conn, user_id, "role_invited", community_id=community_id, link="/",
                           params={"inviter": actor.name, "where": await conn.fetchval(
                               "select name from orgs where id = $1", community_id), "role": role},
                           dedup_key=f"member_invite:{invitation_id}")

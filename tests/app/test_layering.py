@@ -3,8 +3,9 @@ A package imports only from its own layer or the layers below it; imports inside
 ones) count too. `Actor` and who may act come from domain/core/actor.py, CSV writing from
 domain/core/csv_export.py.
 
-Each back-edge still standing is listed in KNOWN_BACK_EDGES with where it is; the list may only
-shrink: a new back-edge fails, and so does a listed one that is gone (delete its line)."""
+There are none: what a lower layer needs of a higher one is passed in by the caller (the rule behind a
+statement line, the check-in a join request completes), or lives in core (the outbox, held acts and
+flags, the codes). A new back-edge fails; KNOWN_BACK_EDGES stays empty."""
 
 import ast
 from pathlib import Path
@@ -12,12 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"core": 0, "ledger": 1, "people": 2}  # every other package of domain/ is a capability (3)
 
-# (from package, to package): the modules that still import up, and why the edge is not gone yet.
-KNOWN_BACK_EDGES: dict[tuple[str, str], set[str]] = {
-    # People are told of an invitation, a join decision, a member change: notify (the outbox) is
-    # infrastructure every layer uses and belongs in core.
-    ("people", "notify"): {"domain/people/invites.py", "domain/people/joining.py", "domain/people/members.py"},
-}
+# (from package, to package): the modules that import up. None may.
+KNOWN_BACK_EDGES: dict[tuple[str, str], set[str]] = {}
 
 
 def _package(module: str) -> str | None:

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.core import messages
 from domain.notify import rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -29,7 +30,7 @@ def test_a_missing_parameter_shows_blank_never_a_placeholder():
 
 
 def test_every_kind_has_both_languages_and_no_english_in_chinese_titles():
-    for kind, spec in rules.KINDS.items():
+    for kind, spec in messages.KINDS.items():
         assert spec.title_zh and spec.title_en and spec.body_zh and spec.body_en, kind
         assert not any("a" <= ch.lower() <= "z" for ch in spec.title_zh), kind
 
@@ -39,16 +40,16 @@ def test_sms_text_has_the_brand_prefix():
 
 
 def test_money_moving_messages_go_by_sms_by_default_the_rest_stay_in_the_app():
-    assert rules.default_channels("redemption_approved") == ("sms",)
-    assert rules.default_channels("service_confirmed") == ("sms",)
-    assert rules.default_channels("service_accepted") == ()
-    assert rules.default_channels("manager_digest") == ()
+    assert messages.default_channels("redemption_approved") == ("sms",)
+    assert messages.default_channels("service_confirmed") == ("sms",)
+    assert messages.default_channels("service_accepted") == ()
+    assert messages.default_channels("manager_digest") == ()
 
 
 def test_channels_are_limited_to_what_the_person_can_receive():
-    assert rules.choose_channels("redemption_approved", None, has_phone=False, has_wechat=False) == ()
-    assert rules.choose_channels("service_accepted", ("sms", "wechat"), has_phone=True, has_wechat=False) == ("sms",)
-    assert rules.choose_channels("redemption_approved", (), has_phone=True, has_wechat=True) == ()
+    assert messages.choose_channels("redemption_approved", None, has_phone=False, has_wechat=False) == ()
+    assert messages.choose_channels("service_accepted", ("sms", "wechat"), has_phone=True, has_wechat=False) == ("sms",)
+    assert messages.choose_channels("redemption_approved", (), has_phone=True, has_wechat=True) == ()
 
 
 @pytest.mark.parametrize(("now", "expected"), [
@@ -60,14 +61,14 @@ def test_channels_are_limited_to_what_the_person_can_receive():
     (at(8, 0), at(8, 0)),
 ])
 def test_quiet_hours_delay_until_eight(now, expected):
-    assert rules.quiet_until(now, SHANGHAI) == expected
+    assert messages.quiet_until(now, SHANGHAI) == expected
 
 
 def test_quiet_hours_follow_the_given_zone():
     ten_pm_berlin = datetime(2026, 12, 2, 21, 0, tzinfo=timezone.utc)  # 22:00 in Berlin, 05:00 in Shanghai
-    assert rules.quiet_until(ten_pm_berlin, ZoneInfo("Europe/Berlin")) == datetime(2026, 12, 3, 8, 0,
+    assert messages.quiet_until(ten_pm_berlin, ZoneInfo("Europe/Berlin")) == datetime(2026, 12, 3, 8, 0,
                                                                                    tzinfo=ZoneInfo("Europe/Berlin"))
-    assert rules.quiet_until(ten_pm_berlin, SHANGHAI) == datetime(2026, 12, 3, 8, 0, tzinfo=SHANGHAI)
+    assert messages.quiet_until(ten_pm_berlin, SHANGHAI) == datetime(2026, 12, 3, 8, 0, tzinfo=SHANGHAI)
 
 
 def test_retry_backoff_doubles_and_is_capped():
@@ -88,6 +89,6 @@ def test_finding_7_free_text_in_an_sms_has_no_links_numbers_or_signature():
 
 
 def test_finding_7_an_sms_is_due_outside_quiet_hours_on_every_try():
-    assert rules.due_at("sms", at(21, 0, day=2), SHANGHAI) == at(8, 0, day=3)
-    assert rules.due_at("sms", at(12, 0), SHANGHAI) == at(12, 0)
-    assert rules.due_at("wechat", at(23, 0), SHANGHAI) == at(23, 0)
+    assert messages.due_at("sms", at(21, 0, day=2), SHANGHAI) == at(8, 0, day=3)
+    assert messages.due_at("sms", at(12, 0), SHANGHAI) == at(12, 0)
+    assert messages.due_at("wechat", at(23, 0), SHANGHAI) == at(23, 0)
