@@ -1,7 +1,8 @@
 """Notifications: the in-app inbox and the transactional outbox behind SMS and WeChat.
 
 A capability calls `send(conn, user_id, kind, ...)` inside the transaction of the act that causes
-the message: the inbox row and one outbox row per chosen channel commit or roll back with the act.
+the message: the inbox row and one outbox row per chosen channel commit or roll back with the act
+(`send` is queued by domain/core/outbox.py, so people can use it too; re-exported here).
 `deliver_due` (run by every API process's sweeper, safe in parallel) claims due outbox rows with
 SKIP LOCKED and a lease, hands them to the channel, and marks them sent, or retries with backoff.
 Texts are rendered when read, from the kind and its parameters, in the reader's language.
