@@ -16,7 +16,7 @@ report keeps the item, which its credit names; else the settings' points.
 Uploads are idempotent through the unique (courier_id, client_key) column rather than the generic
 Idempotency-Key table: a retried multipart body need not hash the same, and the photo is decoded
 outside any transaction. A courier's rank is by points from reports verified in the current
-Asia/Shanghai quarter, among the couriers of their grid.
+local quarter (domain/core/clock.py, LINLI_TZ), among the couriers of their grid.
 """
 
 import asyncio
@@ -106,14 +106,14 @@ class ReportPage(msgspec.Struct, frozen=True):
 
 
 class Rank(msgspec.Struct, frozen=True):
-    quarter: str       # e.g. "2026Q4", Asia/Shanghai
+    quarter: str       # e.g. "2026Q4", the local quarter (LINLI_TZ)
     position: int      # 1 = most points in the grid this quarter
     of: int            # couriers in the grid
     points: int        # my points from verified reports this quarter
 
 
 class Today(msgspec.Struct, frozen=True):
-    points: int        # earned today (Asia/Shanghai) from reports, in my grid's community
+    points: int        # earned today (the local day) from reports, in my grid's community
     daily_cap: int
 
 
