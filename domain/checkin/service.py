@@ -56,13 +56,15 @@ from domain.checkin.scans import (
     ConfirmCheckOutDetails,
     ScanContext,
 )
-from domain.core import audit, clock, codes, metrics, sweeper
+from domain.core import audit, clock, codes, metrics, queries, sweeper
 from domain.core.actor import Actor, PersonRef
 from domain.core.codes import Code
 from domain.core.errors import DomainError, not_found
 from domain.core.texts import clean_reason
 from domain.oversight import rules as oversight_rules
 from domain.people import community_policy, micro, orgs
+
+PEOPLE = queries.load("people")
 
 
 class Attendance(msgspec.Struct, kw_only=True):
@@ -505,8 +507,7 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
     if not scan.is_member:
         # A request already waiting is named, so the page shows it pending instead of asking again (issue 33).
-        pending = await conn.fetchval("select id from join_requests where community_id = $1 and user_id = $2 "
-                                      "and state = 'pending'", activity.community_id, user_id)
+        pending = await conn.fetchval(PEOPLE.pending_join_request, activity.community_id, user_id)
         raise DomainError("not_member", details={"community": activity.community_name,
                                                  **({"join_request_id": pending} if pending else {})})
     if activity.requires_training or activity.requires_insurance:  # issue 36; a query only for such activities

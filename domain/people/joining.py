@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.core import audit, clock, holds, outbox, qr, settings
+from domain.core import audit, clock, holds, outbox, qr, queries, settings
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import auth, orgs
@@ -31,6 +31,7 @@ from domain.people import auth, orgs
 # passed in by the caller: checkin sits above people.
 CompleteScan = Callable[[asyncpg.Connection, int, str, str | None], Awaitable[dict[str, Any]]]
 
+Q = queries.load("people")
 REASK_AFTER = timedelta(days=1)  # after a rejection, before the same person may ask the same community again
 INSTRUCTIONS = {"zh": "扫码申请加入本社区，审核通过即可参加活动",
                 "en": "Scan with your phone camera to ask to join; once the community approves, you can take part."}
@@ -146,8 +147,7 @@ async def preview(conn: asyncpg.Connection, viewer: Actor | None, code: str) -> 
     if viewer is None:
         return JoinPreview(community["id"], community["name"], community["street_name"])
     is_member = community["id"] in await orgs.member_communities(conn, viewer.id)
-    pending = await conn.fetchval("select id from join_requests where community_id = $1 and user_id = $2 "
-                                  "and state = 'pending'", community["id"], viewer.id)
+    pending = await conn.fetchval(Q.pending_join_request, community["id"], viewer.id)
     return JoinPreview(community["id"], community["name"], community["street_name"], is_member,
                        await _load(conn, pending, viewer) if pending else None)
 
@@ -329,8 +329,7 @@ async def queue(conn: asyncpg.Connection, actor: Actor, community_id: int, *, st
     await _community(conn, community_id)
     rows = await conn.fetch(_REQUEST_SQL + " where r.community_id = $1 and r.state = $2 and r.id > $3 "
                             "order by r.id limit $4", community_id, state, after, limit)
-    pending = await conn.fetchval("select count(*) from join_requests where community_id = $1 and state = 'pending'",
-                                  community_id)
+    pending = await conn.fetchval(Q.join_requests_waiting, community_id)
     return Queue([_request(r, actor) for r in rows], pending)
 
 

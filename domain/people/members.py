@@ -17,13 +17,14 @@ import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.core import audit, clock, outbox
+from domain.core import audit, clock, outbox, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.core.texts import clean_reason
 from domain.people import auth, orgs
 
 CSV_PAGE = 1_000  # people per page of the streamed CSV export
+Q = queries.load("people")
 
 
 class Member(msgspec.Struct, frozen=True):
@@ -171,54 +172,14 @@ async def _viewer_scope(conn: asyncpg.Connection, viewer: Actor, community_id: i
     raise forbidden("not a member of this community")
 
 
-# The community's members are found first (its orgs, then org_members by its primary key) and each
-# is looked up in users by id (the lateral join): planned the other way round, PostgreSQL walked the
-# whole city's users in id order looking for members, 0.36 s for a page of a community of 860 in a
-# city of 300,000 and 0.6-0.8 s for a search (issue 37). $6 is the page's cursor (u.id > $6), or one
-# person's id (u.id = $6, `_one_member`): the members found first include it either way.
-_LIST_SQL = """
-    with m as materialized (
-        select m.user_id, m.role, m.created_at, g.id as grid_id, g.name as grid_name
-        from orgs o join org_members m on m.org_id = o.id
-        left join orgs g on g.id = o.id and g.kind = 'grid'
-        where (o.id = $1 or (o.kind = 'grid' and o.parent_id = $1)) and m.user_id >= $6  -- $6: see below
-    )
-    select u.id, u.name, u.phone, u.active, u.closed_at is not null as closed,
-           u.password_hash is not null as claimed,
-           array_agg(distinct m.role order by m.role) as roles,
-           min(m.grid_id) as grid_id, min(m.grid_name) as grid_name, min(m.created_at) as joined_at,
-           (select coalesce(sum(balance - held), 0)::bigint from accounts a
-             where a.user_id = u.id and a.kind = 'user' and a.unit = 'points')
-               as points,
-           (select coalesce(sum(balance - held), 0)::bigint from accounts a
-             where a.user_id = u.id and a.kind = 'user' and a.unit = 'minutes')
-               as minutes
-    from m cross join lateral (select * from users u where u.id = m.user_id offset 0) u
-    where ($2::text is null or m.role = $2)
-      and ($3::text is null or u.name ilike '%' || $3 || '%' or ($4 and u.phone like '%' || $3 || '%'))
-      and ($5 or (u.active and u.closed_at is null))
-      and u.id > $6
-    group by u.id, u.name, u.phone, u.active, u.closed_at, u.password_hash
-    order by u.id
-    limit $7"""
-
-
-# With no filter on the person (no search, no role, a viewer who sees everyone), a page's people are
-# the first members by id: cut them first, so a community of 20,000 looks up 51 people in users, not
-# all of its members (35 ms of PostgreSQL CPU a page otherwise). $7 + 1: the cursor's own row ($6).
-_PAGE_SQL = _LIST_SQL.replace("""    with m as materialized (""", """    with page as materialized (
-        select distinct m.user_id
-        from orgs o join org_members m on m.org_id = o.id
-        where (o.id = $1 or (o.kind = 'grid' and o.parent_id = $1)) and m.user_id >= $6
-        order by m.user_id
-        limit $7 + 1
-    ),
-    m as materialized (""").replace("""and m.user_id >= $6  -- $6: see below""",
-                                    """and m.user_id in (select user_id from page)""")
-
-
-def _list_sql(role: str | None, q: str | None, full: bool) -> str:
-    return _PAGE_SQL if role is None and q is None and full else _LIST_SQL
+async def _rows(conn: asyncpg.Connection, community_id: int, *, role: str | None, term: str | None, phones: bool,
+                full: bool, after: int, n: int) -> list[asyncpg.Record]:
+    """The next n members after `after`, by id: of a role, matching a term (in the phone too when
+    `phones`), everyone or (not `full`) only the active. Without a filter on the person the page's
+    people are cut first (queries.sql says why)."""
+    if role is None and term is None and full:
+        return await conn.fetch(Q.community_members_page, community_id, after, n)
+    return await conn.fetch(Q.community_members, community_id, role, term, phones, full, after, n)
 
 
 def _member(viewer: Actor, community_id: int, row: asyncpg.Record, full: bool) -> Member:
@@ -245,8 +206,8 @@ async def list_members(conn: asyncpg.Connection, viewer: Actor, community_id: in
         raise invalid("role", "volunteer or courier")
     full = await _viewer_scope(conn, viewer, community_id)
     term = _search_term(q)
-    rows = await conn.fetch(_list_sql(role, term, full), community_id, role, term,
-                            full and community_id in viewer.manages, full, after, limit + 1)
+    rows = await _rows(conn, community_id, role=role, term=term, phones=full and community_id in viewer.manages,
+                       full=full, after=after, n=limit + 1)
     items = [_member(viewer, community_id, r, full) for r in rows[:limit]]
     await audit_phone_view(conn, viewer, community_id, ("community", community_id),
                            [m.id for m in items if m.phone and not m.phone_masked], ip=ip, what="members")
@@ -261,7 +222,7 @@ async def members_csv_page(conn: asyncpg.Connection, viewer: Actor, community_id
     page by page (issue 37: a community of 20,000 and more, in constant memory, no cap); each page's
     full numbers are audited before they are sent."""
     full = await _viewer_scope(conn, viewer, community_id)
-    rows = await conn.fetch(_list_sql(None, None, full), community_id, None, None, False, full, after, CSV_PAGE + 1)
+    rows = await _rows(conn, community_id, role=None, term=None, phones=False, full=full, after=after, n=CSV_PAGE + 1)
     more = len(rows) > CSV_PAGE
     rows = rows[:CSV_PAGE]
     if sees_full_phone(viewer, 0, {community_id}):
@@ -298,11 +259,10 @@ def _csv_safe(text: str) -> str:
 async def member_row(conn: asyncpg.Connection, viewer: Actor, community_id: int, user_id: int) -> Member:
     """One member as the answer of an act (invite, grid move). The phone is masked: an act shows no
     number (the member's page does, and audits the look)."""
-    rows = await conn.fetch(_LIST_SQL.replace("and u.id > $6", "and u.id = $6"), community_id, None, None, False,
-                            True, user_id, 1)
-    if not rows:
+    row = await conn.fetchrow(Q.community_member, community_id, user_id)
+    if row is None:
         raise not_found("member")
-    member = _member(viewer, community_id, rows[0], True)
+    member = _member(viewer, community_id, row, True)
     if member.phone and viewer.id != user_id:
         member = msgspec.structs.replace(member, phone=auth.mask_phone(member.phone), phone_masked=True)
     return member
@@ -355,8 +315,7 @@ async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, p
                                       org_id, user_id)
         if current == role:
             return Invited(await _echo(conn, actor, community_id, user_id, phone), True)
-        await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
-                           "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
+        await conn.execute(Q.put_member, org_id, user_id, role)
         await audit.record(conn, actor, "member_add" if current is None else "member_edit", community_id=community_id,
                            target=("user", user_id), before={"role": current, "org_id": org_id} if current else None,
                            after={"role": role, "org_id": org_id, "invited": True}, ip=ip)
@@ -419,9 +378,7 @@ async def answer_invitation(conn: asyncpg.Connection, actor: Actor, invitation_i
                                       row["org_id"], actor.id)
         joined = accept and current != row["role"]
         if joined:
-            await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
-                               "on conflict (org_id, user_id) do update set role = excluded.role",
-                               row["org_id"], actor.id, row["role"])
+            await conn.execute(Q.put_member, row["org_id"], actor.id, row["role"])
         # One row for the answer, whichever it is: the membership it granted is in `after`.
         await audit.record(conn, actor, "invitation_answer", community_id=row["community_id"],
                            target=("user", actor.id), before={"role": current} if current else None,
@@ -455,8 +412,7 @@ async def assign_grid(conn: asyncpg.Connection, actor: Actor, user_id: int, grid
         if old != [grid_id]:
             await conn.execute("delete from org_members where user_id = $1 and org_id = any($2::bigint[])",
                                user_id, old)
-            await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, 'courier') "
-                               "on conflict (org_id, user_id) do update set role = 'courier'", grid_id, user_id)
+            await conn.execute(Q.put_member, grid_id, user_id, "courier")
             await audit.record(conn, actor, "member_edit", community_id=community_id, target=("user", user_id),
                                before={"grid_id": old[0] if len(old) == 1 else old}, after={"grid_id": grid_id}, ip=ip)
         return await member_row(conn, actor, community_id, user_id)
@@ -559,16 +515,7 @@ async def search_people(conn: asyncpg.Connection, viewer: Actor, q: str, *, limi
         raise invalid("q", "a name or phone digits")
     digits = term.replace(" ", "").replace("-", "")
     by_phone = digits.isdigit() and len(digits) >= 3
-    rows = await conn.fetch(
-        """select u.id, u.name, u.phone, u.active, u.closed_at is not null as closed, u.is_admin,
-                  coalesce(array_agg(distinct c.id) filter (where c.id is not null), '{}') as community_ids,
-                  coalesce(array_agg(distinct c.name) filter (where c.id is not null), '{}') as communities
-           from users u
-           left join org_members m on m.user_id = u.id
-           left join orgs o on o.id = m.org_id
-           left join orgs c on c.id = case when o.kind = 'grid' then o.parent_id else o.id end
-           where u.id > $3 and (case when $2 then u.phone like '%' || $1 || '%' else u.name ilike '%' || $1 || '%' end)
-           group by u.id order by u.id limit $4""", digits if by_phone else term, by_phone, after, limit + 1)
+    rows = await conn.fetch(Q.people_search, digits if by_phone else term, by_phone, after, limit + 1)
     items = []
     for r in rows[:limit]:
         phone, masked = shown_phone(viewer, r["id"], r["phone"], set(r["community_ids"]))

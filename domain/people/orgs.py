@@ -25,6 +25,7 @@ from domain.core.actor import (  # noqa: F401
 from domain.core.errors import DomainError, not_found
 
 CORE = queries.load("core")
+Q = queries.load("people")
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street", "grid": "community"}
 
@@ -185,8 +186,7 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
                                   org_id, user_id)
         if old == role:
             return
-        await conn.execute("insert into org_members (org_id, user_id, role) values ($1, $2, $3) "
-                           "on conflict (org_id, user_id) do update set role = excluded.role", org_id, user_id, role)
+        await conn.execute(Q.put_member, org_id, user_id, role)
         await ledger.open_member_accounts(conn, user_id, org.community_id)
         await audit.record(conn, actor, "member_add" if old is None else "member_edit", community_id=org.community_id,
                            target=("user", user_id), before={"role": old, "org_id": org_id} if old else None,

@@ -18,6 +18,7 @@ from domain.people import orgs
 from domain.rankings import rules
 
 Q = queries.load("rankings")
+PEOPLE = queries.load("people")
 
 WEEKS = 12
 TOP_ACTIVITIES_DAYS = 30
@@ -73,8 +74,7 @@ QUEUES = {
                  "select count(*) from service_requests where community_id = $1 and state = 'completed'"),
     "appeals": ("posting_appeals", "select count(*) from posting_appeals a join postings p on p.id = a.posting_id "
                                    "where p.community_id = $1 and a.answered_at is null"),
-    "join_requests": ("join_requests",
-                      "select count(*) from join_requests where community_id = $1 and state = 'pending'"),
+    "join_requests": ("join_requests", PEOPLE.join_requests_waiting),
     "unit_reports": ("unit_reports",
                      "select count(*) from unit_reports where community_id = $1 and state = 'pending'"),
     "adjustments": ("adjustment_requests",

@@ -39,8 +39,6 @@ KNOWN_LONG: dict[tuple[str, str], str] = {
     ("domain/checkin/signups.py", "select count(*) filter (where state = 'confirmed')"): _BUSY,
     ("domain/checkin/signups.py", "with mine as ( select activity_id from activity_signups"): _BUSY,
     ("domain/ledger/statements.py", "select e.id, e.transfer_id, e.created_at, e.amount"): _BUSY,
-    ("domain/people/members.py", "with m as materialized ( select m.user_id, m.role"): _BUSY,
-    ("domain/people/members.py", "select u.id, u.name, u.phone, u.active,"): _BUSY,
     ("domain/rankings/service.py", "select m.user_id, coalesce((select sum(e.earned)"): _BUSY,
     ("domain/rankings/service.py", "select h.id, h.name, coalesce(array_agg(u.name"): _BUSY,
     ("domain/rankings/service.py", "with acc as ( select id from accounts where"): _BUSY,
@@ -51,9 +49,6 @@ KNOWN_LONG: dict[tuple[str, str], str] = {
 }
 # Statements written in more than one place still (their first words), each with why: may only shrink.
 KNOWN_SHARED: dict[str, str] = {
-    "select id from join_requests where community_id = $1 and user_id = $2": _BUSY,
-    "select count(*) from join_requests where community_id = $1 and state = 'pending'": _BUSY,
-    "insert into org_members (org_id, user_id, role) values ($1, $2, $3)": _BUSY,
 }
 
 _SQL = re.compile(r"^\s*(select\b.*\bfrom\b|select\s+\w+\s*\(|insert\s+into\b|update\s+\w+\s+(\w+\s+)?set\b|"
