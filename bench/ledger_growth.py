@@ -5,7 +5,7 @@ one transfer, i.e. two entries). The app's own read paths are then timed in ever
 turn, round after round, so machine noise falls on every size alike (median of N rounds, through
 the domain functions, one connection per database):
 - balance: domain.ledger.balances (what /api/me/balances reads);
-- statement: domain.ledger.statements.statement, the first page of 20 (STATEMENT_QUERY);
+- statement: domain.ledger.statements.statement, the first page of 20 (the named query statement_page);
 - ranking: domain.rankings.compute, a community ranking of one quarter (reads earned_daily).
 Each is printed as a ratio to its 10^4 figure, with the EXPLAIN (ANALYZE, BUFFERS) summary of the
 statement that did the work (recorded from the domain call itself, so it is the app's exact SQL).

@@ -9,7 +9,10 @@ import asyncpg
 import msgspec
 
 from domain import ledger
+from domain.core import queries
 from domain.core.errors import DomainError
+
+Q = queries.load("ledger")
 
 
 class Cause(msgspec.Struct, frozen=True):
@@ -61,35 +64,6 @@ RulesOf = Callable[[asyncpg.Connection, list[tuple[str | None, int | None]]],
                    Awaitable[Mapping[tuple[str, int], RuleOf]]]
 
 
-# One page of an account's postings, newest first, read through the entries_account
-# (account_id, id desc) index so the cost grows with the page, not with the history, however deep the
-# cursor, and planned the same way for every account. What keeps it so (tests/ledger/test_ledger_scale.py
-# EXPLAINs this text and checks the plan cache):
-# - `e.id < ...` with no OR: the first page passes the largest id, so both bounds are index conditions;
-# - `account_id = any(array[...])` and `order by e.account_id, e.id desc`: with a plain `account_id = ...`
-#   the planner may instead walk the primary key backwards filtering on the account, which looks cheap
-#   for an account with a large share of all entries but reads every newer posting of everyone when
-#   that account's own postings are old. Written this way, only entries_account delivers the order.
-# - the three parameters are read through `(select $n)`, which the planner treats as unknown values
-#   even when it plans for the actual ones, so the plan does not depend on the account or the page
-#   size. Why: asyncpg prepares the query, and after five runs PostgreSQL keeps the generic plan only
-#   if its estimated cost is below that of the plans made for the actual values. With the values
-#   visible, the generic plan guessed "10 % of an average account" for `limit $3` where the custom one
-#   knew 21 rows; once the average account held ~2,000 entries (10^6 postings) the generic estimate
-#   looked 6x dearer and every call was planned afresh ("0 generic, 29 custom"), the planning costing
-#   more than the query (the first page took 2x its time at 10^4). With the values hidden both
-#   estimates are the same, so the generic plan is kept, at any size.
-STATEMENT_QUERY = """
-    select e.id, e.transfer_id, e.created_at, e.amount, e.balance_after, t.kind, t.state,
-           t.cause_type, t.cause_id, t.memo, t.reason, t.actor_id, u.name as actor_name,
-           (select r.id from transfers r where r.reverses = t.id) as reversed_by
-      from entries e
-      join transfers t on t.id = e.transfer_id
-      left join users u on u.id = t.actor_id
-     where e.account_id = any(array[(select $1::bigint)]) and e.id < (select $2::bigint)
-     order by e.account_id, e.id desc
-     limit (select $3::integer)"""
-
 NEWEST = 2**63 - 1
 
 # Labels written before issue 22 mixed English into the Chinese label. Transfers are append-only, so
@@ -129,7 +103,7 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     newest first; `before` is the cursor (entry id), 0 for the newest page. `rules_of` names the rule
     each line was made under (a deduction's, a check-in's...).
 
-    Each account is read with STATEMENT_QUERY (one page at most), and the pages merged by entry id:
+    Each account is read with the named query statement_page (one page at most), and the pages merged by entry id:
     the cost stays a page per account however deep the history."""
     if unit not in ledger.UNITS:
         raise DomainError("validation_failed", field="unit", details={"problem": "points or minutes"})
@@ -140,7 +114,7 @@ async def statement(conn: asyncpg.Connection, user_id: int, unit: str, limit: in
     for account in accounts:
         community[account["id"]] = Cause("org", account["org_id"], account["name"])
         rows += [dict(r) | {"account_id": account["id"]}
-                 for r in await conn.fetch(STATEMENT_QUERY, account["id"], before or NEWEST, limit + 1)]
+                 for r in await conn.fetch(Q.statement_page, account["id"], before or NEWEST, limit + 1)]
     rows.sort(key=lambda r: r["id"], reverse=True)
     held = sum(a["held"] for a in accounts)
     memos = await render_memos(conn, [r["memo"] for r in rows[:limit]])

@@ -1,5 +1,5 @@
 """Statement of a person with 100,000 postings (issue 4 acceptance 6): the page query the app runs
-(domain/statements.STATEMENT_QUERY) reads the entries_account index and stops after one page,
+(domain/ledger/queries.sql statement_page) reads the entries_account index and stops after one page,
 however long the history and however deep the cursor.
 
 The 100,000 postings live in one transaction that is rolled back at the end, so the database the
@@ -25,7 +25,7 @@ PAGE = 20
 async def plan(conn, *args, analyze: bool = False) -> dict:
     """The JSON plan of the app's own statement query with these parameters."""
     options = "(analyze, format json)" if analyze else "(format json)"
-    raw = await conn.fetchval(f"explain {options} {statements.STATEMENT_QUERY}", *args)
+    raw = await conn.fetchval(f"explain {options} {statements.Q.statement_page}", *args)
     return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
 
 
@@ -79,9 +79,9 @@ async def explained(conn, args: tuple, generic: bool) -> tuple[str, dict]:
     """EXPLAIN ANALYZE of the app's statement query: as planned for these values, or as the generic
     plan PostgreSQL switches to once a prepared statement has run a few times (asyncpg prepares)."""
     if not generic:
-        text = "\n".join(r[0] for r in await conn.fetch(f"explain {statements.STATEMENT_QUERY}", *args))
+        text = "\n".join(r[0] for r in await conn.fetch(f"explain {statements.Q.statement_page}", *args))
         return text, await plan(conn, *args, analyze=True)
-    await conn.execute(f"prepare linli_page (bigint, bigint, integer) as {statements.STATEMENT_QUERY}")
+    await conn.execute(f"prepare linli_page (bigint, bigint, integer) as {statements.Q.statement_page}")
     try:
         await conn.execute("set plan_cache_mode = force_generic_plan")
         values = ", ".join(str(int(a)) for a in args)
@@ -166,7 +166,7 @@ async def statement_at_scale(conn, member_id: int, account: int, donor_account: 
 async def estimated_cost(conn, args: tuple, *, generic: bool) -> float:
     """The planner's total cost of the app's statement query, as its generic plan or as planned for
     these values."""
-    await conn.execute(f"prepare linli_cost (bigint, bigint, integer) as {statements.STATEMENT_QUERY}")
+    await conn.execute(f"prepare linli_cost (bigint, bigint, integer) as {statements.Q.statement_page}")
     try:
         await conn.execute(f"set plan_cache_mode = {'force_generic_plan' if generic else 'force_custom_plan'}")
         values = ", ".join(str(int(a)) for a in args)
