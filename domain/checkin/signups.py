@@ -13,10 +13,12 @@ import msgspec
 
 from domain import notify
 from domain.checkin import activities
-from domain.core import clock
+from domain.core import clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError
 from domain.people import orgs
+
+Q = queries.load("checkin")
 
 
 class SignupStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,16 +45,7 @@ class MyActivity(msgspec.Struct, frozen=True, kw_only=True):
 
 async def status(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> SignupStatus:
     activity = await activities.get_visible(conn, actor, activity_id)
-    row = await conn.fetchrow(
-        """select count(*) filter (where state = 'confirmed') as confirmed,
-                  count(*) filter (where state = 'waiting') as waiting,
-                  max(state) filter (where user_id = $2 and state <> 'cancelled') as mine,
-                  (select count(*) + 1 from activity_signups w
-                    where w.activity_id = $1 and w.state = 'waiting'
-                      and w.queue_order < (select queue_order from activity_signups
-                                            where activity_id = $1 and user_id = $2 and state = 'waiting'))
-                      as position
-           from activity_signups where activity_id = $1""", activity_id, actor.id)
+    row = await conn.fetchrow(Q.signup_counts, activity_id, actor.id)
     capacity = activity.capacity
     return SignupStatus(activity_id=activity_id, capacity=capacity, confirmed=row["confirmed"], waiting=row["waiting"],
                         places_left=None if capacity is None else max(capacity - row["confirmed"], 0),
@@ -113,19 +106,6 @@ async def mine(conn: asyncpg.Connection, actor: Actor, *, upcoming: bool) -> lis
     """My activities: upcoming ones I signed up for, or past ones I signed up for or attended,
     with the minutes and points each gave me."""
     now = clock.now()
-    rows = await conn.fetch(
-        """with mine as (
-               select activity_id from activity_signups where user_id = $1 and state <> 'cancelled'
-               union select activity_id from attendances where user_id = $1)
-           select a.id, a.title, o.name as community_name, a.place, a.starts_at, a.ends_at,
-                  (select s.state from activity_signups s where s.activity_id = a.id and s.user_id = $1
-                     and s.state <> 'cancelled') as signup,
-                  coalesce((select sum(t.minutes) from attendances t where t.activity_id = a.id and t.user_id = $1
-                              and t.state = 'done'), 0)::int as minutes,
-                  coalesce((select sum(t.points) from attendances t where t.activity_id = a.id and t.user_id = $1
-                              and t.state = 'done'), 0)::int as points
-           from mine join activities a on a.id = mine.activity_id join orgs o on o.id = a.community_id
-           where case when $3 then a.ends_at > $2 else a.ends_at <= $2 end
-           order by case when $3 then a.starts_at end, a.starts_at desc limit 100""", actor.id, now, upcoming)
+    rows = await conn.fetch(Q.my_activities, actor.id, now, upcoming)
     return [MyActivity(**dict(r)) for r in rows]
 

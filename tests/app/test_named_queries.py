@@ -36,8 +36,6 @@ KNOWN_LONG: dict[tuple[str, str], str] = {
     ("domain/records/export.py", "select {} as volunteer_key, u.name, u.phone,"): _BUILT,
     ("domain/records/export.py", "select {} as volunteer_key, c.name as community,"): _BUILT,
     ("domain/rankings/service.py", "with earned as ({source})"): _BUSY,
-    ("domain/checkin/signups.py", "select count(*) filter (where state = 'confirmed')"): _BUSY,
-    ("domain/checkin/signups.py", "with mine as ( select activity_id from activity_signups"): _BUSY,
     ("domain/rankings/service.py", "select m.user_id, coalesce((select sum(e.earned)"): _BUSY,
     ("domain/rankings/service.py", "select h.id, h.name, coalesce(array_agg(u.name"): _BUSY,
     ("domain/rankings/service.py", "with acc as ( select id from accounts where"): _BUSY,
