@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from domain.core import clock
+from domain.core import clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import forbidden, invalid, not_found
 from domain.people import auth
@@ -35,8 +35,8 @@ GROUPS: dict[str, tuple[str, list[tuple[str, str]]]] = {
                              ("comment", "评语")]),
 }
 INT_FIELDS = frozenset({"minutes", "rating"})
-KEY = "coalesce(i.volunteer_number, i.record_key, 'LL' || u.id::text)"
-LINLI_KEY_PREFIX = "LL"   # a key Linli made (no national number): kept as record_key by a restore
+LINLI_KEY_PREFIX = "LL"   # a key Linli made (no national number, queries.sql): kept as record_key by a restore
+Q = queries.load("records")
 
 
 async def communities_of(conn: asyncpg.Connection, org_id: int) -> list[int]:
@@ -73,44 +73,11 @@ async def gather(conn: asyncpg.Connection, communities: list[int], *, start: dat
         raise invalid("id", "masked or omit")
     first, last = period(start, end)
     tz = clock.zone().key
-    people = await conn.fetch(
-        f"""select {KEY} as volunteer_key, u.name, u.phone, i.id_number_masked as id_number, i.birth_date,
-                   d.name as district, s.name as street, c.name as community,
-                   (min(m.created_at) at time zone '{tz}')::date as joined_on
-            from org_members m join orgs g on g.id = m.org_id
-            join orgs c on c.id = case when g.kind = 'grid' then g.parent_id else g.id end
-            join orgs s on s.id = c.parent_id join orgs d on d.id = s.parent_id
-            join users u on u.id = m.user_id left join identities i on i.user_id = u.id
-            where c.id = any($1) and u.closed_at is null
-            group by 1, u.id, u.name, u.phone, i.id_number_masked, i.birth_date, d.name, s.name, c.name""",
-        communities)
-    service = await conn.fetch(
-        f"""select {KEY} as volunteer_key, c.name as community,
-                   (t.checked_in_at at time zone '{tz}')::date as served_on, a.title, t.minutes
-            from attendances t join activities a on a.id = t.activity_id join orgs c on c.id = a.community_id
-            join users u on u.id = t.user_id left join identities i on i.user_id = u.id
-            where a.community_id = any($1) and t.state = 'done'
-              and (t.checked_in_at at time zone '{tz}')::date between $2 and $3
-            union all
-            select {KEY}, c.name, h.served_on, h.title, h.minutes
-            from service_history h join orgs c on c.id = h.community_id join users u on u.id = h.user_id
-            left join identities i on i.user_id = u.id
-            where h.community_id = any($1) and h.served_on between $2 and $3""", communities, first, last)
-    training = await conn.fetch(
-        f"""select {KEY} as volunteer_key, c.name as community, t.held_on, t.title, t.topic, t.minutes
-            from training_attendance ta join trainings t on t.id = ta.training_id join orgs c on c.id = t.community_id
-            join users u on u.id = ta.user_id left join identities i on i.user_id = u.id
-            where t.community_id = any($1) and t.held_on between $2 and $3""", communities, first, last)
-    commendations = await conn.fetch(
-        f"""select {KEY} as volunteer_key, c.name as community, k.awarded_on, k.title, k.note
-            from commendations k join orgs c on c.id = k.community_id join users u on u.id = k.user_id
-            left join identities i on i.user_id = u.id
-            where k.community_id = any($1) and k.awarded_on between $2 and $3""", communities, first, last)
-    evaluations = await conn.fetch(
-        f"""select {KEY} as volunteer_key, c.name as community, e.evaluated_on, e.activity_title, e.rating, e.comment
-            from evaluations e join orgs c on c.id = e.community_id join users u on u.id = e.user_id
-            left join identities i on i.user_id = u.id
-            where e.community_id = any($1) and e.evaluated_on between $2 and $3""", communities, first, last)
+    people = await conn.fetch(Q.export_people, communities, tz)
+    service = await conn.fetch(Q.export_service, communities, first, last, tz)
+    training = await conn.fetch(Q.export_training, communities, first, last)
+    commendations = await conn.fetch(Q.export_commendations, communities, first, last)
+    evaluations = await conn.fetch(Q.export_evaluations, communities, first, last)
     out: dict[str, list[dict]] = {}
     for group, rows in (("people", people), ("service", service), ("training", training),
                         ("commendations", commendations), ("evaluations", evaluations)):
