@@ -31,8 +31,6 @@ _BUILT = "built by the code around it (holes filled from Python's constants or a
 _BUSY = "its module was being changed by other work when the queries moved; move it next"
 KNOWN_LONG: dict[tuple[str, str], str] = {
     ("domain/checkin/service.py", "select a.*, o.name as community_name,"): _BUILT,
-    ("domain/oversight/report.py", "select n.id as attendance_id, a.community_id,"): _BUILT,
-    ("domain/oversight/report.py", "select a.id as activity_id, a.community_id,"): _BUILT,
     ("domain/rankings/service.py", "with earned as ({source})"): _BUSY,
     ("domain/rankings/service.py", "select m.user_id, coalesce((select sum(e.earned)"): _BUSY,
     ("domain/rankings/service.py", "select h.id, h.name, coalesce(array_agg(u.name"): _BUSY,
