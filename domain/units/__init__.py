@@ -6,7 +6,6 @@ The code is in `service.py` (and the package's other modules); this file only re
 
 from domain.units.service import (  # noqa: F401
     _REPORT_SQL,
-    _UNIT_TOTALS,
     CommunityOverview,
     MemberLine,
     MyRecord,

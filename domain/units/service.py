@@ -19,13 +19,15 @@ import asyncpg
 import msgspec
 
 from domain import notify
-from domain.core import audit, clock
+from domain.core import audit, clock, queries
 from domain.core.actor import Actor
 from domain.core.errors import DomainError, forbidden, invalid, not_found
 from domain.people import invites, orgs
 from domain.rankings import dashboard
 from domain.rankings import rules as ranking_rules
 from domain.units import needs, rules
+
+Q = queries.load("units")
 
 
 class Unit(msgspec.Struct, frozen=True, kw_only=True):
@@ -368,29 +370,10 @@ async def _target(conn: asyncpg.Connection, parent_id: int, year: int) -> int | 
            order by (t.org_id = o.id) desc limit 1""", parent_id, year)
 
 
-# Each confirmed member's quarter is summed by person (earned_quarterly_user) before the units are:
-# a join of the members with the quarter's rows made the planner read the whole summary table
-# (0.5-0.8 s for a district of 1,350 units, issue 37). A member counts once per unit ((unit, user)
-# is unit_members' key).
-_UNIT_TOTALS = """
-    select u.id as unit_id, u.name,
-           count(m.user_id)::int as members,
-           coalesce(sum(x.minutes), 0)::bigint as minutes,
-           coalesce(sum(x.points), 0)::bigint as points
-    from units u
-    left join unit_members m on m.unit_id = u.id and m.confirmed
-    left join lateral (select sum(e.earned) filter (where e.unit = 'minutes') as minutes,
-                              sum(e.earned) filter (where e.unit = 'points') as points
-                         from earned_quarterly e
-                        where e.user_id = m.user_id and e.quarter >= $2 and e.quarter < $3) x on true
-    where u.parent_id = $1
-    group by u.id order by minutes desc, points desc, u.name, u.id"""
-
-
 async def unit_ranking(conn: asyncpg.Connection, parent_id: int, quarter: ranking_rules.Quarter) -> list[UnitRank]:
     """Units of one street or district by their confirmed members' service minutes in the quarter
     (points break no ties: equal minutes share a rank, as every ranking does)."""
-    rows = await conn.fetch(_UNIT_TOTALS, parent_id, quarter.first_day, quarter.end_day)
+    rows = await conn.fetch(Q.unit_totals, parent_id, quarter.first_day, quarter.end_day)
     ranks = ranking_rules.competition_ranks([r["minutes"] for r in rows])
     return [UnitRank(rank=rank, **dict(r)) for rank, r in zip(ranks, rows)]
 
@@ -399,22 +382,7 @@ async def unit_view(conn: asyncpg.Connection, actor: Actor, unit_id: int, quarte
     unit = await _require_unit_admin(conn, actor, unit_id)
     q = _quarter(quarter)
     year_start = date(q.year, 1, 1)
-    rows = await conn.fetch(
-        """select m.user_id, p.name, p.phone, m.party_member, m.confirmed,
-                  r.community_id, c.name as community_name, r.state as report_state,
-                  coalesce((select sum(e.earned) from earned_quarterly e where e.user_id = m.user_id
-                            and e.unit = 'minutes' and e.quarter >= $2 and e.quarter < $3), 0)::bigint as minutes,
-                  coalesce((select sum(e.earned) from earned_quarterly e where e.user_id = m.user_id
-                            and e.unit = 'points' and e.quarter >= $2 and e.quarter < $3), 0)::bigint as points,
-                  coalesce((select sum(e.earned) from earned_quarterly e where e.user_id = m.user_id
-                            and e.unit = 'minutes' and e.quarter >= $4 and e.quarter < $3), 0)::bigint as minutes_year,
-                  exists (select 1 from service_cards s where s.user_id = m.user_id and s.quarter = $5) as card_confirmed
-           from unit_members m join users p on p.id = m.user_id
-           left join unit_reports r on r.user_id = m.user_id and r.unit_id = m.unit_id
-                and r.state in ('pending', 'approved')
-           left join orgs c on c.id = r.community_id
-           where m.unit_id = $1 order by p.name, m.user_id""",
-        unit_id, q.first_day, q.end_day, year_start, str(q))
+    rows = await conn.fetch(Q.unit_members_quarter, unit_id, q.first_day, q.end_day, year_start, str(q))
     target = await _target(conn, unit["parent_id"], q.year)
 
     def line(r: asyncpg.Record) -> MemberLine:
@@ -467,16 +435,7 @@ async def units_served(conn: asyncpg.Connection, actor: Actor, community_id: int
     """For a community: which units' members reported here, and what they served here this quarter."""
     orgs.require_reader(actor, community_id)
     q = _quarter(quarter)
-    rows = await conn.fetch(
-        """select u.id as unit_id, u.name, count(distinct r.user_id)::int as reported,
-                  count(distinct e.user_id) filter (where e.active_days > 0)::int as served,
-                  coalesce(sum(e.earned) filter (where e.unit = 'minutes'), 0)::bigint as minutes,
-                  coalesce(sum(e.earned) filter (where e.unit = 'points'), 0)::bigint as points
-           from unit_reports r join units u on u.id = r.unit_id
-           left join earned_quarterly e on e.user_id = r.user_id and e.community_id = r.community_id
-                and e.quarter >= $2 and e.quarter < $3
-           where r.community_id = $1 and r.state = 'approved'
-           group by u.id order by minutes desc, u.name""", community_id, q.first_day, q.end_day)
+    rows = await conn.fetch(Q.units_served, community_id, q.first_day, q.end_day)
     return [UnitServed(**dict(r)) for r in rows]
 
 
@@ -634,31 +593,7 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
     tz = clock.zone()
     starts, ends = q.bounds(tz)
     ids = [c["id"] for c in communities]
-    # The quarter's rows are read once for all three figures (three subqueries per community read
-    # them three times: 130 ms of PostgreSQL CPU for a district of 162 communities at 10^6 postings
-    # a year, issue 37), from earned_quarterly: one row per person and unit, not per person and day.
-    # Active: someone with a day of positive net earnings in the quarter (active_days counts them).
-    rows = await conn.fetch(
-        """with earned as (
-               select e.community_id, count(distinct e.user_id) filter (where e.active_days > 0) as active,
-                      sum(e.earned) filter (where e.unit = 'minutes') as minutes,
-                      sum(e.earned) filter (where e.unit = 'points') as points
-               from earned_quarterly e
-               where e.community_id = any($1::bigint[]) and e.quarter >= $2 and e.quarter < $3
-               group by e.community_id)
-           select c.id,
-                  coalesce(x.active, 0)::int as active_volunteers,
-                  coalesce(x.minutes, 0)::bigint as minutes,
-                  coalesce(x.points, 0)::bigint as points_issued,
-                  (select round((extract(epoch from avg(r.decided_at - r.requested_at)) / 3600)::numeric, 1)
-                     from redemptions r where r.community_id = c.id and r.decided_at >= $4 and r.decided_at < $5)
-                     as redemption_wait_hours,
-                  (select count(*) from reports p where p.community_id = c.id and p.state = 'verified'
-                     and p.reviewed_at >= $4 and p.reviewed_at < $5)::int as reports_verified,
-                  (select count(*) from unit_reports u where u.community_id = c.id and u.state = 'approved')::int
-                     as reported_members
-           from orgs c left join earned x on x.community_id = c.id
-           where c.id = any($1::bigint[])""", ids, q.first_day, q.end_day, starts, ends)
+    rows = await conn.fetch(Q.community_figures, ids, q.first_day, q.end_day, starts, ends)
     figures = {r["id"]: r for r in rows}
     redeemed = await dashboard.points_redeemed(conn, ids, starts, ends)  # the dashboard's own definition
     return Overview(org_id=org_id, org_name=level.name, kind=level.kind, quarter=str(q), communities=[
