@@ -100,7 +100,7 @@ def _page(name: str) -> File:
 
 
 # The app shell the service worker keeps (frontend/sw.js): every page, script, style, catalogue and
-# picture the pages load, so a page visited once opens with no network (issue 33).
+# picture the pages load, so a page visited once opens with no network.
 SHELL_SUFFIXES = (".html", ".css", ".js", ".svg")
 
 
@@ -110,7 +110,7 @@ def shell_files(root: Path = FRONTEND) -> list[str]:
 
 
 def service_worker_text(root: Path = FRONTEND) -> str:
-    """frontend/sw.js with its version (a hash of the worker and of every shell file) and its file
+    """Frontend/sw.js with its version (a hash of the worker and of every shell file) and its file
     list filled in: a release that changes any of them is a new worker, whose activation drops the
     old version's caches, so nobody keeps running last release's scripts."""
     template = (root / "sw.js").read_text(encoding="utf-8")
@@ -146,7 +146,7 @@ async def verify_page(code: str) -> File:
 
 @get("/j/{code:str}", include_in_schema=False)
 async def join_page(code: str) -> File:
-    """A community's join QR (issue 18): the page asks to join through the JSON API."""
+    """A community's join QR: the page asks to join through the JSON API."""
     return _page("join.html")
 
 

@@ -63,7 +63,7 @@ CAPABILITIES: tuple[Capability, ...] = (
                           *privacy.CONTROLLERS, *clock_api.CONTROLLERS,
                           *community_policy_api.CONTROLLERS], sweeps=auth_domain.SWEEPS, demo=demos.people.seed_demo),
     Capability("ledger", [*ledger_api.CONTROLLERS, *areas_api.CONTROLLERS], sweeps=ledger.SWEEPS,
-               demo=demos.areas.seed_demo),  # areas: 通兑 and settlement (issue 19)
+               demo=demos.areas.seed_demo),  # areas: 通兑 and settlement
     Capability("checkin", [*activities.CONTROLLERS, *scans_api.CONTROLLERS, *signups_api.CONTROLLERS,
                            *scanning_api.CONTROLLERS, *corrections_api.CONTROLLERS], scan_acts=checkin.SCAN_ACTS,
                scan_previews=checkin.SCAN_PREVIEWS, sweeps=checkin.SWEEPS, demo=demos.checkin.seed_demo),
@@ -75,15 +75,15 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("rankings", [*rankings_api.CONTROLLERS, *home.CONTROLLERS], sweeps=expiry.SWEEPS, demo=demos.rankings.seed_demo),
     Capability("joining", joining_api.CONTROLLERS, demo=demos.joining.seed_demo),  # join requests, imports, cards
     Capability("units", [*units_api.CONTROLLERS, *city_api.CONTROLLERS, *micro_api.CONTROLLERS],
-               demo=demos.units.seed_demo),  # 双报到, the city's lists, 微网格 (issue 31)  # 双报到 and the levels above the community
+               demo=demos.units.seed_demo),  # 双报到, the city's lists, 微网格  # 双报到 and the levels above the community
     Capability("notify", notify_api.CONTROLLERS, sweeps=notify.SWEEPS),
-    # the grid loop (issue 32): cases, a street's categories, partner organisations and their staff
+    # the grid loop: cases, a street's categories, partner organisations and their staff
     Capability("cases", cases_api.CONTROLLERS, sweeps=cases.SWEEPS, demo=demos.cases.seed_demo),
-    Capability("reach", reach_api.CONTROLLERS, sweeps=wechat.SWEEPS),  # WeChat sign-in, privacy notices and consent, real name (issue 36)
-    Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore (issue 36)
-    Capability("oversight", oversight_api.CONTROLLERS),  # what is held for a second person; flags (issue 30)
-    Capability("merchants", merchants_api.CONTROLLERS, demo=demos.merchants.seed_demo),  # 爱心商家: offers, vouchers at the counter, statements (issue 35)
-    Capability("recognition", recognition_api.CONTROLLERS, sweeps=medals.SWEEPS),  # rulebook, deductions, medals, selections (issue 34)
+    Capability("reach", reach_api.CONTROLLERS, sweeps=wechat.SWEEPS),  # WeChat sign-in, privacy notices and consent, real name
+    Capability("records", records_api.CONTROLLERS),  # §19 records, their export and restore
+    Capability("oversight", oversight_api.CONTROLLERS),  # what is held for a second person; flags
+    Capability("merchants", merchants_api.CONTROLLERS, demo=demos.merchants.seed_demo),  # 爱心商家: offers, vouchers at the counter, statements
+    Capability("recognition", recognition_api.CONTROLLERS, sweeps=medals.SWEEPS),  # rulebook, deductions, medals, selections
 )
 
 

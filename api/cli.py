@@ -100,7 +100,7 @@ def cmd_ledger_check(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    """What broke "nobody creates value alone" (issue 30): domain/oversight/report.py."""
+    """What broke "nobody creates value alone": domain/oversight/report.py."""
     from domain.oversight import report
     found = _with_conn(report.report)
     if not found:
@@ -227,10 +227,10 @@ def _serve(args) -> int:
 
 
 def server_loop() -> tuple[str, str]:
-    """uvicorn's event loop and HTTP parser, named rather than left to "auto": uvloop and httptools
+    """Uvicorn's event loop and HTTP parser, named rather than left to "auto": uvloop and httptools
     (uvicorn[standard] installs both) spend less CPU per request than asyncio's loop and h11. Where
     they cannot be installed (uvloop has no Windows build) the pure-Python ones serve instead.
-    uvicorn over granian (issue 24): measured side by side on the same app, granian's Rust threads
+    uvicorn over granian: measured side by side on the same app, granian's Rust threads
     handing each request to the Python worker cost more CPU per request, not less."""
     import importlib.util
     return ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio",

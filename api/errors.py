@@ -25,16 +25,16 @@ STATUS: dict[str, int] = {
     "invalid_state": 409, "already_used": 409, "idempotency_conflict": 409, "conflict": 409,
     "code_unknown": 404, "code_expired": 410, "code_revoked": 410, "too_large": 413,
     "unsupported_media": 415, "rate_limited": 429, "unavailable": 503, "internal": 500,
-    "poster_not_accepted": 409, "location_required": 422, "late_scan_expired": 409,  # scanning (issue 21)
-    "owned_transfer": 409,  # issue 16 finding 6
-    "payer_short": 409,  # issue 33: the requester cannot pay the estimate
-    "merchant_suspended": 409,  # issue 35
-    "time_short": 422,  # issue 33: posting a request beyond one's banked minutes (field minutes_estimate)
-    # joining (issue 18)
+    "poster_not_accepted": 409, "location_required": 422, "late_scan_expired": 409,  # scanning
+    "owned_transfer": 409,
+    "payer_short": 409,  # the requester cannot pay the estimate
+    "merchant_suspended": 409,
+    "time_short": 422,  # posting a request beyond one's banked minutes (field minutes_estimate)
+    # joining
     "weak_password": 422, "sms_code_invalid": 422, "sms_code_locked": 429, "already_registered": 409,
     "already_member": 409, "import_columns": 422,
-    "old_spreadsheet": 415,  # issue 31
-    "consent_required": 422, "id_number_invalid": 422, "requirement_unmet": 409,  # issue 36
+    "old_spreadsheet": 415,
+    "consent_required": 422, "id_number_invalid": 422, "requirement_unmet": 409,
 }
 
 _BY_STATUS = {400: "validation_failed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",

@@ -96,7 +96,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _csv_alternative(responses: dict, *, xlsx: bool = False) -> None:
     """`?format=csv` answers the same operation with text/csv instead of JSON (and `?format=xlsx`,
-    where offered, with a workbook: the record export of issue 36)."""
+    where offered, with a workbook: the volunteer records' export)."""
     for status, response in responses.items():
         if status.startswith("2") and isinstance(response, OpenAPIResponse) and response.content:
             response.content.setdefault("text/csv", OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)))

@@ -1,4 +1,4 @@
-"""A scalar query parameter given more than once is refused (issue 16, finding 13).
+"""A scalar query parameter given more than once is refused.
 
 Litestar silently keeps one of the values of `?target_type=a&target_type=b` when the operation
 declares `target_type` as a single value, so a request can mean something other than what its

@@ -1,4 +1,4 @@
-// The service worker (issue 33, finding 9): after one visit, the scan (/s/<code>), station, card and
+// The service worker: after one visit, the scan (/s/<code>), station, card and
 // voucher pages open with no network, and their scans queue as they do when the network drops later.
 //
 // The server fills in VERSION (a hash of every file of the app shell) and SHELL when it serves this

@@ -51,9 +51,9 @@ class ActivityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_minutes: MaxMinutes | None = None
     daily_points_cap: DailyCap | None = None      # default: LINLI_DAILY_CHECKIN_POINTS_CAP or 200
     rotation_seconds: Rotation | None = None      # default: LINLI_ROTATION_SECONDS or 30
-    rotating_only: bool = False                   # issue 21: refuse poster codes (only the kiosk's code)
-    one_step_checkout: bool = False               # issue 21: station and kiosk scans check out without asking
-    rule_item_id: int | None = None               # issue 34: the rulebook item it earns by (sets its points)
+    rotating_only: bool = False                   # refuse poster codes (only the kiosk's code)
+    one_step_checkout: bool = False               # station and kiosk scans check out without asking
+    rule_item_id: int | None = None               # the rulebook item it earns by (sets its points)
 
 
 class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -79,7 +79,7 @@ class ActivityPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class StationScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]  # the code, or the URL its QR holds
     nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    # issue 21: the device's time of a scan queued offline; "check_out" confirms a check-out
+    # the device's time of a scan queued offline; "check_out" confirms a check-out
     scanned_at: When | None = None
     intent: Literal["check_out"] | None = None
 
@@ -150,7 +150,7 @@ class ActivityController(Controller):
     async def publish_activity(self, request: Request, actor: Actor, activity_id: int,
                                pool: asyncpg.Pool) -> Response[Activity]:
         """Publish a draft. When its terms pay one person more than the community's thresholds a day,
-        it stays a draft and waits for another manager or a street manager (202, `held_id`; issue 30)."""
+        it stays a draft and waits for another manager or a street manager (202, `held_id`)."""
         async with pool.acquire() as conn:
             activity = await activities.publish(conn, actor, activity_id, ip=client_ip(request))
         return Response(activity, status_code=202 if activity.held_id is not None else 200)
@@ -206,7 +206,7 @@ class ActivityController(Controller):
         description="Above the community's thresholds or the daily limit: held for a second person (`held_id`)")})
     async def mark(self, request: Request, actor: Actor, activity_id: int, data: MarkIn) -> Response[MarkResult]:
         """Record members who attended without scanning (flagged manual), with a reason. 202 with
-        `held_id` when it waits for another manager or a street manager (issue 30): nothing recorded yet."""
+        `held_id` when it waits for another manager or a street manager: nothing recorded yet."""
         return await respond(request, actor, lambda conn: checkin.mark_attended(
             conn, actor, activity_id, data.user_ids, data.reason, data.minutes, ip=client_ip(request)),
             status=lambda result: 202 if result.held_id is not None else 200)

@@ -1,4 +1,4 @@
-"""Spending areas (通兑范围) of a street or district, and their monthly settlement (issue 19)."""
+"""Spending areas (通兑范围) of a street or district, and their monthly settlement."""
 
 from datetime import date
 from typing import Annotated, Literal

@@ -80,7 +80,7 @@ class CategoryIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PartnerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    kind: Literal["department", "property", "unit"]  # a merchant is invited through POST /api/merchants (issue 35)
+    kind: Literal["department", "property", "unit"]  # a merchant is invited through POST /api/merchants
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     parent_id: int
     unit_id: int | None = None

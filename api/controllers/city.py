@@ -1,4 +1,4 @@
-"""A city loads itself (issue 31): the city's lists (org tree, managers, work units, party members)
+"""A city loads itself: the city's lists (org tree, managers, work units, party members)
 as dry run then commit, their templates, and roles by consent (invitations by phone)."""
 
 from typing import Annotated, Literal
@@ -55,7 +55,7 @@ class CityImportController(Controller):
     @post("/dry-run", status_code=200, request_max_body_size=MAX_BODY)
     async def dry_run(self, actor: Actor, kind: str, pool: asyncpg.Pool,
                       data: Annotated[CityImportForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> city.Report:
-        """multipart/form-data with `file` (.xlsx or .csv): every row classified by its row number;
+        """Multipart/form-data with `file` (.xlsx or .csv): every row classified by its row number;
         nothing changes. Tree: admins; the other lists: admins, street and district managers."""
         content, filename = await _upload(data)
         async with pool.acquire() as conn:

@@ -55,7 +55,7 @@ class MembersController(Controller):
 
     @get("/communities/{community_id:int}/members.csv", media_type="text/csv")
     async def members_csv(self, request: Request, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Stream:
-        """Every member, streamed page by page (issue 37); a refusal comes before the first byte."""
+        """Every member, streamed page by page; a refusal comes before the first byte."""
         ip = client_ip(request)
 
         async def page(after: int) -> tuple[bytes, int | None]:
@@ -150,7 +150,7 @@ class AuditCsvController(Controller):
                      date_to: Annotated[str | None, QueryParameter(name="to", max_length=40)] = None
                      ) -> Stream:
         """The audit log with the filters of GET /api/audit, every row (newest first), streamed page by
-        page without a cap (issue 37): UTF-8 with BOM, Chinese header. A manager gets the rows of their
+        page without a cap: UTF-8 with BOM, Chinese header. A manager gets the rows of their
         communities only, like the list."""
         since = audit.parse_bound(date_from, "from", end=False)
         until = audit.parse_bound(date_to, "to", end=True)
@@ -181,7 +181,7 @@ class ConsoleController(Controller):
 
 
 class InvitationController(Controller):
-    """The invited person's side of an invitation (issue 16: membership is by consent)."""
+    """The invited person's side of an invitation (membership is by consent)."""
     path = "/api/me/invitations"
     tags = ["console"]
 

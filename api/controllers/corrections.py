@@ -1,4 +1,4 @@
-"""申请补录 (issue 33): a person asks the managers to credit an attendance that was checked out with
+"""申请补录: a person asks the managers to credit an attendance that was checked out with
 nothing; the managers read the requests beside the activity's review list."""
 
 import asyncpg

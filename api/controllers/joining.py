@@ -1,4 +1,4 @@
-"""Joining a community (issue 18): join codes and posters, join requests and their queue, the
+"""Joining a community: join codes and posters, join requests and their queue, the
 auto-approve policy; bulk import of residents; residents without phones and their printed cards.
 SMS codes for registration and password reset are in api/controllers/auth.py."""
 
@@ -30,7 +30,7 @@ class JoinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     join_code: Short | None = None   # the community's join QR (/j/<code>)
     scan_code: Short | None = None   # or the activity code that was refused with not_member
     nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    community_id: int | None = None  # or a community found by searching (issue 31)
+    community_id: int | None = None  # or a community found by searching
     building: Annotated[str, msgspec.Meta(max_length=50)] | None = None   # 楼栋
     unit_no: Annotated[str, msgspec.Meta(max_length=50)] | None = None    # 单元
 
@@ -180,7 +180,7 @@ class ImportController(Controller):
     @post("/imports/dry-run", status_code=200, request_max_body_size=IMPORT_MAX_BODY)
     async def dry_run(self, actor: Actor, community_id: int, pool: asyncpg.Pool,
                       data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> imports.Report:
-        """multipart/form-data with `file` (.xlsx or .csv): every row classified; nothing changes."""
+        """Multipart/form-data with `file` (.xlsx or .csv): every row classified; nothing changes."""
         orgs.require_manager(actor, community_id)
         content, filename = await _upload(data)
         async with pool.acquire() as conn:

@@ -37,11 +37,11 @@ async def load_me(conn: asyncpg.Connection, actor: Actor) -> Me:
     manages = await conn.fetch("select o.id, o.name from org_managers m join orgs o on o.id = m.org_id "
                                "where m.user_id = $1 order by o.id", actor.id)
     members = await conn.fetch(
-        """select o.id as org_id, o.name as org_name, o.kind, m.role,
+        """Select o.id as org_id, o.name as org_name, o.kind, m.role,
                   case when o.kind = 'grid' then o.parent_id else o.id end as community_id
            from org_members m join orgs o on o.id = m.org_id where m.user_id = $1 order by o.id""", actor.id)
     community_manager = any(r["id"] in actor.manages for r in manages)
-    # on a partner organisation's staff (issue 32): handles the cases dispatched to it
+    # on a partner organisation's staff: handles the cases dispatched to it
     handles_cases = bool(await conn.fetchval("select 1 from partner_staff where user_id = $1 limit 1", actor.id))
     roles = sorted({m["role"] for m in members} | ({"manager"} if community_manager else set())
                    | ({"admin"} if actor.is_admin else set()) | ({"handler"} if handles_cases else set()))

@@ -1,4 +1,4 @@
-"""爱心商家 (issue 35): merchants invited by a street or community, their offers, vouchers shown at
+"""爱心商家: merchants invited by a street or community, their offers, vouchers shown at
 the counter, redemptions and refunds, the monthly statement (JSON, CSV, PDF) and the settling
 level's rate. Staff join through the partner invitations (POST /api/partners/{id}/invitations,
 POST /api/partner-invitations/{id}/answer). Rules: domain/merchants."""

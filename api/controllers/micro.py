@@ -1,4 +1,4 @@
-"""Below the grid (issue 31): 微网格, the residents placed in them, their 邻里长 and 微网格员 marking
+"""Below the grid: 微网格, the residents placed in them, their 邻里长 and 微网格员 marking
 for residents without a phone, and 亮身份."""
 
 from typing import Annotated

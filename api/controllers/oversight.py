@@ -1,4 +1,4 @@
-"""The one queue of what is held for a second person, and the flags about managers (issue 30)."""
+"""The one queue of what is held for a second person, and the flags about managers."""
 
 from typing import Annotated
 

@@ -148,7 +148,7 @@ class CommunityController(Controller):
                          date_to: Annotated[str, QueryParameter(name="to", max_length=10)]) -> Stream:
         """Postings touching the community's or its members' accounts, from..to (local dates, both
         included; at most two years). UTF-8 with BOM, Chinese header, masked phone numbers. Streamed
-        page by page without a cap (issue 37); a refusal comes before the first byte."""
+        page by page without a cap; a refusal comes before the first byte."""
         conn = await pool.acquire()
         # One read-only snapshot for the whole export: its query runs once, through a server-side cursor.
         tx = conn.transaction(isolation="repeatable_read", readonly=True)
@@ -179,7 +179,7 @@ class CommunityController(Controller):
 
     @patch("/settings")
     async def change_settings(self, actor: Actor, pool: asyncpg.Pool, community_id: int, data: SettingsIn) -> Policy:
-        """points_expire: points earned in a year expire at the end of the next year (minutes never)."""
+        """Points_expire: points earned in a year expire at the end of the next year (minutes never)."""
         async with pool.acquire() as conn:
             return await points_expiry.set_policy(conn, actor, community_id, data.points_expire)
 

@@ -1,4 +1,4 @@
-"""Reach (issue 36): sign in with WeChat, the privacy notice and consents, the person's real name
+"""Reach: sign in with WeChat, the privacy notice and consents, the person's real name
 and volunteer number, and minors registered by a guardian."""
 
 import hmac

@@ -1,4 +1,4 @@
-"""Recognition (issue 34): the points rulebook (积分细则), deductions with due process. Approving a
+"""Recognition: the points rulebook (积分细则), deductions with due process. Approving a
 rulebook version and deciding a deduction are the held queue's (/api/held/{rulebook|deduction}/...)."""
 
 from typing import Annotated, Literal

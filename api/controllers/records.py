@@ -1,4 +1,4 @@
-"""Volunteer records (志愿服务条例 §19, issue 36): training, commendations, evaluations, insurance,
+"""Volunteer records (志愿服务条例 §19): training, commendations, evaluations, insurance,
 activity requirements; the person's own records; the export per community, street or district and
 period; and its restore into an empty instance (one admin asks, a second approves)."""
 

@@ -36,7 +36,7 @@ Points = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
 
 class SettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """null puts the default back."""
+    """Null puts the default back."""
     civility_points: Points | None = None
     hazard_points: Points | None = None
     service_points: Points | None = None
@@ -70,7 +70,7 @@ class ReportController(Controller):
                     state_filter: Annotated[str | None, QueryParameter(name="state")] = None, grid_id: int | None = None,
                    community_id: int | None = None, courier_id: int | None = None, mine: bool = False,
                    limit: int = 20, cursor: str | None = None) -> ReportPage:
-        """mine=true: my reports. Otherwise the review queue of the communities I manage (newest first)."""
+        """Mine=true: my reports. Otherwise the review queue of the communities I manage (newest first)."""
         limit, before = page_args(limit, cursor)
         async with pool.acquire() as conn:
             return await reports.list_reports(conn, actor, state=state_filter, grid_id=grid_id, community_id=community_id,

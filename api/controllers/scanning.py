@@ -1,4 +1,4 @@
-"""Issue 21: paired kiosk screens (a device token that shows one activity's rotating code and count)
+"""Paired kiosk screens (a device token that shows one activity's rotating code and count)
 and the review list of flagged scans (annul, dismiss or credit, each audited)."""
 
 from typing import Annotated, Any, Literal
@@ -87,7 +87,7 @@ class ScanFlagController(Controller):
     @post("/{flag_id:int}/resolve", status_code=200)
     async def resolve(self, request: Request, actor: Actor, flag_id: int, data: ResolveIn,
                       pool: asyncpg.Pool) -> review.Flag:
-        """annul (the check-in's credits reversed), dismiss, or credit (an automatic check-out's rest)."""
+        """Annul (the check-in's credits reversed), dismiss, or credit (an automatic check-out's rest)."""
         async with pool.acquire() as conn:
             return await review.resolve(conn, actor, flag_id, data.action, data.reason, ip=client_ip(request),
                                        lang=request_lang(request))

@@ -18,7 +18,7 @@ class ScanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
-    # issue 21: the device's time of a scan queued offline; "check_out" confirms a check-out; the
+    # the device's time of a scan queued offline; "check_out" confirms a check-out; the
     # page's random device id (fraud signals)
     scanned_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     intent: Literal["check_out"] | None = None
@@ -36,7 +36,7 @@ class ScanController(Controller):
         ip = client_ip(request)
         context = scans.ScanContext(data.nonce, data.lat, data.lng, scanned_at=data.scanned_at, intent=data.intent,
                                     device=data.device, ip=ip)
-        # One connection for the whole scan: the session, the limits, the read and the write (issue 24).
+        # One connection for the whole scan: the session, the limits, the read and the write.
         # Taking one for the session and another for the scan let a request that just gave one back
         # take the next before the requests already waiting (asyncpg's queue lets it), which was the
         # long tail of a burst.

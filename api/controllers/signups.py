@@ -55,7 +55,7 @@ class ShareController(Controller):
     async def share(self, pool: asyncpg.Pool, activity_id: int) -> Response[str]:
         page = (db.ROOT / "frontend" / "activity.html").read_text(encoding="utf-8")
         row = await pool.fetchrow(
-            """select a.title, a.place, a.starts_at, o.name as community from activities a
+            """Select a.title, a.place, a.starts_at, o.name as community from activities a
                join orgs o on o.id = a.community_id where a.id = $1 and a.state = 'published'""", activity_id)
         if row is not None:
             when = clock.local_time(row["starts_at"]).strftime("%Y-%m-%d %H:%M")

@@ -131,7 +131,7 @@ class RewardController(Controller):
     @post("/{reward_id:int}/image", status_code=200, request_max_body_size=IMAGE_MAX_BODY)
     async def upload_image(self, actor: Actor, pool: asyncpg.Pool, reward_id: int,
                            data: Annotated[ImageForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Reward:
-        """multipart/form-data with `image` (JPEG, PNG, WebP); stored small, without metadata."""
+        """Multipart/form-data with `image` (JPEG, PNG, WebP); stored small, without metadata."""
         try:
             async with pool.acquire() as conn:  # the right first: nobody else makes us read or decode
                 await supermarket.require_reward_manager(conn, actor, reward_id)
@@ -210,7 +210,7 @@ class RedemptionController(Controller):
         description="For a resident this manager created and credited: held as a request for another manager")})
     async def on_the_spot(self, request: Request, actor: Actor, data: OnTheSpotIn) -> Response[Redemption]:
         """A manager scans a member card at the counter: created, approved and handed over at once
-        (201). For a resident the same manager created and credited (issue 30), a request another
+        (201). For a resident the same manager created and credited, a request another
         manager approves instead (202, state `requested`): hand the goods over on its voucher."""
         return await respond(request, actor, lambda conn: supermarket.redeem_on_the_spot(
             conn, actor, data.member_code, data.reward_id, data.quantity),

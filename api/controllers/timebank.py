@@ -143,7 +143,7 @@ class TimebankController(Controller):
         description="Above the community's minutes threshold or past the maker's daily limit: held for a second person")})
     async def credit_pool(self, request: Request, actor: Actor, data: PoolCreditIn) -> Response[Transfer]:
         """201 with the transfer; 202 with the held credit when it is above the community's minutes
-        threshold or past the maker's daily limit of hand-made minutes (issue 30: another manager of
+        threshold or past the maker's daily limit of hand-made minutes (another manager of
         the community, or its street's, approves it in the held queue, /held.html)."""
         key = _ledger_key(request, actor, "pool-credit")
         return await respond(request, actor, lambda conn: timebank.credit_pool(

@@ -240,7 +240,7 @@ class DeclineIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class NeedClaimsController(Controller):
-    """A claimed need until the community confirms it (issue 31; domain/units/needs.py)."""
+    """A claimed need until the community confirms it (domain/units/needs.py)."""
     path = "/api/need-claims/{claim_id:int}"
     tags = ["units"]
 

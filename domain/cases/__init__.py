@@ -1,4 +1,4 @@
-"""The grid loop (闭环, issue 32): cases (事项) from a courier's verified hazard report or a resident's
+"""The grid loop (闭环): cases (事项) from a courier's verified hazard report or a resident's
 提事, sorted by the community, dispatched by the street (吹哨派单) to a handler organisation (a partner,
 domain/partners) with a deadline from the street's categories, handled, fed back and rated; overdue
 cases escalate to the street and the district. The state machine and the amounts are in rules.py.

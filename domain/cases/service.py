@@ -1,4 +1,4 @@
-"""The grid loop (闭环, issue 32): cases (事项) from a courier's verified hazard report or a resident's
+"""The grid loop (闭环): cases (事项) from a courier's verified hazard report or a resident's
 提事, sorted by the community, dispatched by the street (吹哨派单) to a handler organisation (a partner,
 domain/partners) with a deadline from the street's categories, handled, fed back and rated; overdue
 cases escalate to the street and the district. The state machine and the amounts are in rules.py.
@@ -153,21 +153,21 @@ async def _manages_street(conn: asyncpg.Connection, actor: Actor, street_id: int
     if actor.is_admin:
         return True
     return await conn.fetchval(
-        """select exists (select 1 from org_managers m join orgs s on s.id = $1
+        """Select exists (select 1 from org_managers m join orgs s on s.id = $1
                           where m.user_id = $2 and (m.org_id = s.id or m.org_id = s.parent_id))""",
         street_id, actor.id)
 
 
 async def _is_resident(conn: asyncpg.Connection, user_id: int, community_id: int) -> bool:
     return await conn.fetchval(
-        """select exists (select 1 from org_members m join orgs o on o.id = m.org_id
+        """Select exists (select 1 from org_members m join orgs o on o.id = m.org_id
                           where m.user_id = $1 and (o.id = $2 or (o.kind = 'grid' and o.parent_id = $2)))""",
         user_id, community_id)
 
 
 async def _viewer(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record) -> _Viewer:
     flags = await conn.fetchrow(
-        """select exists (select 1 from case_followers f where f.case_id = $1 and f.user_id = $2) as follower,
+        """Select exists (select 1 from case_followers f where f.case_id = $1 and f.user_id = $2) as follower,
                   exists (select 1 from partner_staff s where s.partner_id = $3 and s.user_id = $2) as staff""",
         row["id"], actor.id, row["handler_id"])
     resident = row["kind"] == "proposal" and await _is_resident(conn, actor.id, row["community_id"])
@@ -225,7 +225,7 @@ async def _case(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, vie
     events: list[CaseEvent] = []
     if history:
         event_rows = await conn.fetch(
-            """select e.id, e.act, e.actor_id, u.name as actor_name, e.from_state, e.to_state, e.note, e.data, e.at,
+            """Select e.id, e.act, e.actor_id, u.name as actor_name, e.from_state, e.to_state, e.note, e.data, e.at,
                       array(select p.id from case_photos p where p.event_id = e.id order by p.id) as photo_ids
                from case_events e left join users u on u.id = e.actor_id where e.case_id = $1 order by e.id""",
             row["id"])
@@ -364,7 +364,7 @@ async def _event(conn: asyncpg.Connection, case_id: int, act: str, actor_id: int
                  from_state: str | None = None, to_state: str | None = None, note: str | None = None,
                  data: dict | None = None) -> int:
     return await conn.fetchval(
-        """insert into case_events (case_id, act, actor_id, from_state, to_state, note, data, at)
+        """Insert into case_events (case_id, act, actor_id, from_state, to_state, note, data, at)
            values ($1, $2, $3, $4, $5, $6, $7, $8) returning id""",
         case_id, act, actor_id, from_state, to_state, note, data, clock.now())
 
@@ -432,7 +432,7 @@ async def amounts(conn: asyncpg.Connection, community_id: int) -> tuple[int, int
 
 async def _bonus(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> tuple[int, int | None]:
     """(points, rulebook item) of the reporter's bonus for a case closed in time: the rulebook's item
-    for it (applies_to case_in_time, issue 34) where the community's rulebook in force has one, its
+    for it (applies_to case_in_time) where the community's rulebook in force has one, its
     daily cap counting the bonuses paid to the reporter under that item today; else the report
     settings' amount (item None). The caller holds the reporter's account row, so two closures at
     once cannot both pass the cap."""
@@ -446,7 +446,7 @@ async def _bonus(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -
         return item.points, item.id
     day = clock.local_day(now)
     paid = await conn.fetchval(
-        """select coalesce(sum(t.amount), 0) from cases k join transfers t on t.id = k.bonus_transfer_id
+        """Select coalesce(sum(t.amount), 0) from cases k join transfers t on t.id = k.bonus_transfer_id
             where k.reporter_id = $1 and k.community_id = $2 and k.bonus_rule_item_id = $3
               and t.created_at >= $4 and t.created_at < $5""",
         row["reporter_id"], row["community_id"], item.id, clock.local_midnight(day),
@@ -464,14 +464,14 @@ async def _insert(conn: asyncpg.Connection, *, source: str, kind: str, report_id
     street_id = await conn.fetchval("select parent_id from orgs where id = $1", community_id)
     now = clock.now()
     case_id = await conn.fetchval(
-        """insert into cases (source, kind, report_id, reporter_id, grid_id, community_id, street_id, title, text,
+        """Insert into cases (source, kind, report_id, reporter_id, grid_id, community_id, street_id, title, text,
                               place, lat, lng, state, created_at, updated_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'reported', $13, $14) returning id""",
         source, kind, report_id, reporter_id, grid_id, community_id, street_id, title, text, place, lat, lng,
         created_at, now)
     await conn.execute("update cases set number = $2 where id = $1", case_id, rules.number(_local_day(created_at), case_id))
     await conn.execute(
-        """insert into case_events (case_id, act, actor_id, to_state, at) values ($1, 'reported', $2, 'reported', $3)""",
+        """Insert into case_events (case_id, act, actor_id, to_state, at) values ($1, 'reported', $2, 'reported', $3)""",
         case_id, reporter_id, created_at)
     return case_id
 
@@ -488,7 +488,7 @@ async def open_from_report(conn: asyncpg.Connection, report: asyncpg.Record) -> 
                             community_id=report["community_id"], title=title, text=text, place=report["place"],
                             lat=report["lat"], lng=report["lng"], created_at=report["created_at"])
     await conn.execute(
-        """insert into case_photos (case_id, event_id, jpeg, width, height)
+        """Insert into case_photos (case_id, event_id, jpeg, width, height)
            select $1, (select min(id) from case_events where case_id = $1), p.jpeg, p.width, p.height
            from report_photos p where p.report_id = $2""", case_id, report["id"])
     return case_id
@@ -504,7 +504,7 @@ async def raise_case(conn: asyncpg.Connection, actor: Actor, new: NewCase) -> Ca
     if len(place) > 200:
         raise invalid("place", "at most 200 characters")
     homes = await conn.fetch(
-        """select case when o.kind = 'grid' then o.parent_id else o.id end as community_id,
+        """Select case when o.kind = 'grid' then o.parent_id else o.id end as community_id,
                   case when o.kind = 'grid' then o.id end as grid_id
            from org_members m join orgs o on o.id = m.org_id where m.user_id = $1 order by m.created_at, o.id""",
         actor.id)
@@ -588,7 +588,7 @@ async def merge(conn: asyncpg.Connection, actor: Actor, case_id: int, into: int)
         await _move(conn, row, "merge", actor.id, data={"into": into}, merged_into=into)
         # The duplicate's reporter and followers follow the case it joined (its own reporter is told anyway).
         await conn.execute(
-            """insert into case_followers (case_id, user_id, created_at)
+            """Insert into case_followers (case_id, user_id, created_at)
                select $1, p.user_id, $3::timestamptz
                from (select $2::bigint as user_id union select f.user_id from case_followers f where f.case_id = $4) p
                where p.user_id <> (select reporter_id from cases where id = $1)
@@ -850,7 +850,7 @@ async def vote(conn: asyncpg.Connection, actor: Actor, case_id: int, choice: str
         if row["vote_closes_at"] is None or clock.now() >= row["vote_closes_at"]:
             raise DomainError("invalid_state", details={"problem": "no vote is open"})
         in_scope = await conn.fetchval(
-            """select exists (select 1 from org_members m join orgs o on o.id = m.org_id where m.user_id = $1
+            """Select exists (select 1 from org_members m join orgs o on o.id = m.org_id where m.user_id = $1
                               and (($3 = 'grid' and o.id = $4)
                                    or ($3 = 'community' and (o.id = $2 or (o.kind = 'grid' and o.parent_id = $2)))))""",
             actor.id, row["community_id"], row["vote_scope"], row["grid_id"])
@@ -858,7 +858,7 @@ async def vote(conn: asyncpg.Connection, actor: Actor, case_id: int, choice: str
             raise forbidden("only residents of the vote's grid or community vote")
         key = rules.voter_key(actor.id, await _household(conn, actor.id))
         stored = await conn.fetchval(
-            """insert into case_votes (case_id, voter_key, user_id, choice, created_at) values ($1, $2, $3, $4, $5)
+            """Insert into case_votes (case_id, voter_key, user_id, choice, created_at) values ($1, $2, $3, $4, $5)
                on conflict (case_id, voter_key) do nothing returning voter_key""",
             case_id, key, actor.id, choice, clock.now())
         if stored is None:
@@ -916,7 +916,7 @@ async def set_category(conn: asyncpg.Connection, actor: Actor, street_id: int, *
         before = await conn.fetchrow("select deadline_hours, active from case_categories where street_id = $1 and name = $2",
                                      street_id, clean)
         category_id = await conn.fetchval(
-            """insert into case_categories (street_id, name, deadline_hours, active, updated_by, updated_at)
+            """Insert into case_categories (street_id, name, deadline_hours, active, updated_by, updated_at)
                values ($1, $2, $3, $4, $5, $6)
                on conflict (street_id, name) do update set deadline_hours = $3, active = $4, updated_by = $5,
                    updated_at = $6 returning id""", street_id, clean, deadline_hours, active, actor.id, clock.now())
@@ -964,7 +964,7 @@ async def escalate_overdue(pool: asyncpg.Pool, now: datetime, *, case_ids: list[
     its own transaction. `case_ids` limits the sweep (tests own their rows)."""
     async with pool.acquire() as conn:
         ids = await conn.fetch(
-            """select id from cases where state in ('dispatched', 'accepted') and escalation < 2 and deadline <= $1
+            """Select id from cases where state in ('dispatched', 'accepted') and escalation < 2 and deadline <= $1
                and ($2::bigint[] is null or id = any($2::bigint[])) order by deadline limit $3""",
             now, case_ids, batch)
     done = 0

@@ -51,15 +51,15 @@ class Activity(msgspec.Struct, kw_only=True):
     created_at: datetime
     published_at: datetime | None
     closed_at: datetime | None
-    rotating_only: bool = False       # issue 21: poster codes refused (only the kiosk's rotating code)
-    one_step_checkout: bool = False   # issue 21: station and kiosk scans check out without asking
-    requires_training: str | None = None  # issue 36: a training topic the volunteer must have attended
-    requires_insurance: bool = False      # issue 36: volunteers must be insured on the day (§17)
+    rotating_only: bool = False       # poster codes refused (only the kiosk's rotating code)
+    one_step_checkout: bool = False   # station and kiosk scans check out without asking
+    requires_training: str | None = None  # a training topic the volunteer must have attended
+    requires_insurance: bool = False      # volunteers must be insured on the day (§17)
     inside: int = 0       # checked in, not yet out
     attended: int = 0     # checked out (or marked attended)
     my_state: str | None = None  # the viewer's own attendance: inside | done | annulled
-    held_id: int | None = None   # its publication waits for a second person (issue 30)
-    rule_item_id: int | None = None  # issue 34: the rulebook item its points come from (fixed at creation)
+    held_id: int | None = None   # its publication waits for a second person
+    rule_item_id: int | None = None  # the rulebook item its points come from (fixed at creation)
 
 
 class ActivityPage(msgspec.Struct):
@@ -180,7 +180,7 @@ RULED = ("points", "points_per_hour", "daily_points_cap")  # what a rulebook ite
 
 async def _under_rulebook(conn: asyncpg.Connection, community_id: int, rule_item_id: int | None,
                           values: dict[str, Any]) -> dict[str, Any]:
-    """Where the community works under a rulebook that lists what earns (issue 34), an activity's
+    """Where the community works under a rulebook that lists what earns, an activity's
     points come from one of those items: the item's points per check-in and its daily cap, nothing
     per hour. (A rulebook of deductions only, or whose earning items all pay for reports or cases,
     leaves activities as they were.)"""
@@ -235,7 +235,7 @@ async def publish(conn: asyncpg.Connection, actor: Actor, activity_id: int, *, i
                   held_id: int | None = None) -> Activity:
     """Draft → published, with its poster code (valid for the window). Publishing twice is a no-op.
 
-    Issue 30 (finding 1a): an activity whose terms can credit one person more points than the
+    an activity whose terms can credit one person more points than the
     community's threshold in a day (check-in points and points per hour of the longest stay, within
     the daily cap) stays a draft, held for another manager or a street manager; their approval
     publishes it (`held_id`). Minutes are not held here: a scanned stay's minutes are proven by two

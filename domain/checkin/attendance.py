@@ -30,7 +30,7 @@ class AttendanceRow(msgspec.Struct, kw_only=True):
     note: str | None
     annulled_at: datetime | None
     annul_reason: str | None
-    in_received_at: datetime | None = None  # issue 21: a late (offline) check-in arrived then
+    in_received_at: datetime | None = None  # a late (offline) check-in arrived then
 
 
 class AttendancePage(msgspec.Struct):
@@ -120,7 +120,7 @@ async def unrecorded_members(conn: asyncpg.Connection, actor: Actor, activity_id
     activity = await activities.get_managed(conn, actor, activity_id)
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = await conn.fetch(
-        """select distinct u.id, u.name, u.phone from org_members m join orgs o on o.id = m.org_id
+        """Select distinct u.id, u.name, u.phone from org_members m join orgs o on o.id = m.org_id
            join users u on u.id = m.user_id
            where (o.id = $1 or (o.kind = 'grid' and o.parent_id = $1)) and u.active
              and not exists (select 1 from attendances t where t.activity_id = $2 and t.user_id = u.id)
@@ -133,7 +133,7 @@ async def failed_scans(conn: asyncpg.Connection, actor: Actor, activity_id: int,
                        lang: str) -> FailedScanPage:
     await activities.get_managed(conn, actor, activity_id)
     rows = await conn.fetch(
-        """select f.id, f.reason, f.code_kind, f.user_id, u.name as user_name, f.details, f.created_at
+        """Select f.id, f.reason, f.code_kind, f.user_id, u.name as user_name, f.details, f.created_at
            from failed_scans f left join users u on u.id = f.user_id
            where f.activity_id = $1 and ($2 = 0 or f.id < $2) order by f.id desc limit $3""",
         activity_id, before, limit + 1)
@@ -144,7 +144,7 @@ async def failed_scans(conn: asyncpg.Connection, actor: Actor, activity_id: int,
 
 
 def _json(value: Any) -> dict[str, Any]:
-    """jsonb arrives as text unless the pool registered a codec."""
+    """Jsonb arrives as text unless the pool registered a codec."""
     if isinstance(value, str):
         return msgspec.json.decode(value)
     return dict(value or {})

@@ -1,4 +1,4 @@
-"""申请补录 (issue 33, finding 4b): someone checked out with nothing credited (an automatic check-out at
+"""申请补录: someone checked out with nothing credited (an automatic check-out at
 the window's end, after forgetting to scan out) asks the managers to credit their time, with a reason.
 
 The request goes to the activity's managers (a message, and the list beside the review list); the
@@ -51,7 +51,7 @@ async def ask(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reason
         if row["state"] != "done":
             raise DomainError("invalid_state", details={"state": row["state"]})
         made = await conn.fetchval(
-            """insert into checkout_corrections (attendance_id, activity_id, community_id, user_id, reason, created_at)
+            """Insert into checkout_corrections (attendance_id, activity_id, community_id, user_id, reason, created_at)
                values ($1, $2, $3, $4, $5, $6) on conflict (attendance_id) do nothing returning id""",
             attendance_id, row["activity_id"], row["community_id"], actor.id, text, clock.now())
         if made is not None:

@@ -1,4 +1,4 @@
-"""Scans a manager should look at (issue 21; issue 16 finding 5): flagged, never blocked.
+"""Scans a manager should look at: flagged, never blocked.
 
 Signals, checked when a person checks themself in (a station scan is one device for many people by
 design and is not checked):
@@ -32,7 +32,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "address_burst": ("同一网络地址短时间内为很多人签到", "One network address checked in very many people in a short time"),
     "late_over_capacity": ("离线上传的签到超出了活动人数上限", "An offline check-in uploaded beyond the capacity"),
     "auto_checkout": ("未扫码签退，系统只计到最后一次在场记录", "No check-out scan: credited only up to the last proof of presence"),
-    # issue 30: a late scan whose credit waits for a manager (why, in words: offline.HELD_WHY)
+    # a late scan whose credit waits for a manager (why, in words: offline.HELD_WHY)
     "late_scan": ("迟到上传的扫码，积分和时长待审核", "A late scan: its points and time wait for review"),
 }
 # The review items that hold credit until a manager decides (credit or dismiss): the held-acts queue
@@ -56,7 +56,7 @@ async def flag(conn: asyncpg.Connection, *, activity_id: int, attendance_id: int
                details: dict[str, Any]) -> None:
     assert reason in REASONS
     await conn.execute(
-        """insert into scan_flags (activity_id, attendance_id, user_id, reason, details, created_at)
+        """Insert into scan_flags (activity_id, attendance_id, user_id, reason, details, created_at)
            values ($1, $2, $3, $4, $5, $6)""", activity_id, attendance_id, user_id, reason, details, clock.now())
 
 

@@ -1,4 +1,4 @@
-"""Kiosk screens without a manager's login (issue 21).
+"""Kiosk screens without a manager's login.
 
 A manager asks for a one-time pairing code on the activity page (8 digits, valid for the community's
 kiosk_pairing_minutes, by default LINLI_KIOSK_PAIRING_MINUTES); the screen at the venue types it at /kiosk/pair and receives a device
@@ -60,7 +60,7 @@ async def start_pairing(conn: asyncpg.Connection, actor: Actor, activity_id: int
         for _ in range(5):  # a clash with another live code is rare; draw again
             code = f"{secrets.randbelow(10**8):08d}"
             device_id = await conn.fetchval(
-                """insert into kiosk_devices (activity_id, pairing_hash, pairing_expires_at, created_by, created_at)
+                """Insert into kiosk_devices (activity_id, pairing_hash, pairing_expires_at, created_by, created_at)
                    values ($1, $2, $3, $4, $5) on conflict (pairing_hash) do nothing returning id""",
                 activity_id, _hash(code), expires, actor.id, now)
             if device_id is not None:
@@ -80,7 +80,7 @@ async def pair(pool: asyncpg.Pool, code: str, *, ip: str | None) -> Paired:
         code = "".join(ch for ch in code if ch.isascii() and ch.isdigit())
         token = secrets.token_urlsafe(32)
         row = await conn.fetchrow(
-            """update kiosk_devices set pairing_hash = null, token_hash = $2, paired_at = $3
+            """Update kiosk_devices set pairing_hash = null, token_hash = $2, paired_at = $3
                where pairing_hash = $1 and pairing_expires_at > $3 and revoked_at is null
                returning id, activity_id""", _hash(code), _hash(token), clock.now())
     if row is None:
@@ -128,7 +128,7 @@ async def revoke(conn: asyncpg.Connection, actor: Actor, device_id: int, *, ip: 
         if row["revoked_at"] is not None:
             return _device(row, clock.now())
         row = await conn.fetchrow(
-            """update kiosk_devices set revoked_at = $2, revoked_by = $3, pairing_hash = null where id = $1
+            """Update kiosk_devices set revoked_at = $2, revoked_by = $3, pairing_hash = null where id = $1
                returning *""", device_id, clock.now(), actor.id)
         await audit.record(conn, actor, "kiosk_revoke", community_id=activity.community_id,
                            target=("activity", activity.id), after={"kiosk_id": device_id}, ip=ip)

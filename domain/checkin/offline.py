@@ -1,5 +1,5 @@
 """Late scans: a station or a phone without network keeps its scans (IndexedDB, with a nonce and the
-device's time) and uploads them when the network returns (issue 21).
+device's time) and uploads them when the network returns.
 
 The server takes the device's time as the scan's time when it is believable:
 - not more than LINLI_OFFLINE_CLOCK_SKEW_SECONDS ahead of the server (a device clock a little fast
@@ -18,7 +18,7 @@ check-in beyond the capacity is accepted and flagged for the manager (the person
 station let them in); the daily points cap applies as to any scan (the ledger never pays beyond it),
 and the answer says it was capped.
 
-Presence is proven once, for the time it claims (issue 30, finding 3): a late scan that would add
+Presence is proven once, for the time it claims: a late scan that would add
 minutes or points is not credited at once when it cannot be believed on its own word; it goes to
 the review list (domain/checkin/review.py, flag `late_scan`) with its reasons (`held_reasons`), and
 a manager credits or dismisses it. That is a scan
@@ -97,7 +97,7 @@ async def prune_scan_nonces(pool: asyncpg.Pool, now: datetime) -> int:
     scan (it would be refused as late_scan_expired); a page reloading its own scan still replays
     through the attendance's in_nonce / out_nonce."""
     result = await pool.execute(
-        """delete from scan_nonces n using activities a left join community_policies p on p.community_id = a.community_id
+        """Delete from scan_nonces n using activities a left join community_policies p on p.community_id = a.community_id
            where n.received_at < $1::timestamptz - interval '1 day' and a.id = n.activity_id
              and n.received_at < $1::timestamptz - interval '1 day'
                                  - make_interval(secs => coalesce(p.offline_max_delay_seconds, $2::int))""",

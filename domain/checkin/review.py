@@ -1,10 +1,10 @@
-"""The manager's review of flagged scans (issue 21; issue 16 finding 5; the signals are in
+"""The manager's review of flagged scans (the signals are in
 domain/checkin/fraud.py). Managers list the flags of an activity with the reason in words, and
 resolve each: annul the check-in (the usual audited annulment; every open flag of it closes),
 dismiss (audited), or, for an automatic check-out, credit the time up to the window end after all
 (audited).
 
-Issue 30: a late scan that could not be believed alone (domain/checkin/offline.py `held_reasons`)
+a late scan that could not be believed alone (domain/checkin/offline.py `held_reasons`)
 is a `late_scan` item holding its credit: a held check-in's points (and the time before it
 arrived), or a held check-out's time until the moment it claims. Credit pays it (audited
 scan_flag_credit), dismiss pays nothing (scan_flag_dismiss). The open items of fraud.HELD_REASONS
@@ -56,7 +56,7 @@ async def list_flags(conn: asyncpg.Connection, actor: Actor, activity_id: int, *
                      open_only: bool = False) -> FlagList:
     await activities.get_managed(conn, actor, activity_id)
     rows = await conn.fetch(
-        """select f.*, u.name as user_name, t.state as attendance_state, t.checked_in_at, t.checked_out_at,
+        """Select f.*, u.name as user_name, t.state as attendance_state, t.checked_in_at, t.checked_out_at,
                   t.minutes, t.in_received_at is not null as late
            from scan_flags f join users u on u.id = f.user_id join attendances t on t.id = f.attendance_id
            where f.activity_id = $1 and (not $2 or f.resolved_at is null)
@@ -87,7 +87,7 @@ async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: 
         if action == "annul":
             await checkin.annul(conn, actor, row["attendance_id"], reason, ip=ip)  # audited as checkin_annul
             await conn.execute(
-                """update scan_flags set resolved_at = $2, resolved_by = $3, resolution = 'annulled'
+                """Update scan_flags set resolved_at = $2, resolved_by = $3, resolution = 'annulled'
                    where attendance_id = $1 and resolved_at is null""", row["attendance_id"], now, actor.id)
         elif action == "dismiss":
             await conn.execute("update scan_flags set resolved_at = $2, resolved_by = $3, resolution = 'dismissed' "
@@ -99,7 +99,7 @@ async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: 
         else:
             if row["reason"] not in HELD_REASONS:
                 raise DomainError("invalid_state", details={"problem": "only held time or points are credited"})
-            ledger.refuse_self_payment(actor.id, row["user_id"])  # issue 16: nobody credits themself
+            ledger.refuse_self_payment(actor.id, row["user_id"])  # nobody credits themself
             details = _json(row["details"])
             # Resolved first: a held check-in stops holding back the time before its arrival.
             await conn.execute("update scan_flags set resolved_at = $2, resolved_by = $3, resolution = 'credited' "
@@ -121,7 +121,7 @@ async def resolve(conn: asyncpg.Connection, actor: Actor, flag_id: int, action: 
 
 
 class HeldItem(msgspec.Struct, kw_only=True):
-    """One open review item holding credit (issue 30), as a held-acts queue shows it."""
+    """One open review item holding credit, as a held-acts queue shows it."""
     flag_id: int
     community_id: int
     activity_id: int
@@ -138,7 +138,7 @@ async def held_items(conn: asyncpg.Connection, community_ids: list[int], *, lang
     """The open late-presence items of these communities, oldest first: what waits for a manager's
     credit or dismissal (decided with `resolve`). The caller scopes `community_ids` to the reader."""
     rows = await conn.fetch(
-        """select f.*, a.community_id, a.title from scan_flags f join activities a on a.id = f.activity_id
+        """Select f.*, a.community_id, a.title from scan_flags f join activities a on a.id = f.activity_id
            where a.community_id = any($1::bigint[]) and f.reason = any($2::text[]) and f.resolved_at is null
            order by f.id limit 500""", community_ids, list(HELD_REASONS))
     return [HeldItem(flag_id=r["id"], community_id=r["community_id"], activity_id=r["activity_id"],

@@ -87,7 +87,7 @@ def format_window(starts_at: datetime, ends_at: datetime, lang: str = "zh", zone
     return f"{day(s)} {s:%H:%M} – {day(e)} {e:%H:%M}"
 
 
-# A confirmed sign-up keeps its place until this long after the start (issue 33: someone on the waiting
+# A confirmed sign-up keeps its place until this long after the start (someone on the waiting
 # list who scanned first took the place, and the confirmed person found the activity full). After it,
 # an unclaimed place goes to whoever comes.
 SIGNUP_HOLD_AFTER_START = timedelta(minutes=15)

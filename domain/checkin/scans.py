@@ -4,8 +4,8 @@ owns its kind (check-in for posters and rotating codes, the supermarket for vouc
 Each capability exports its handlers (e.g. `supermarket.SCAN_ACTS = {"voucher": ...}`) and
 api/capabilities.py installs them all (`install`). A handler gets a connection outside any
 transaction and opens what it needs: a check-in writes in one statement, its own transaction
-(issue 24). Refused scans are stored with their reason, in their own transaction, after the refused
-one rolled back.
+(one round trip, no lock held between calls). Refused scans are stored with their reason, in their
+own transaction, after the refused one rolled back.
 
 Scans are throttled per person and per client address (counters in PostgreSQL, shared by every
 API process): LINLI_SCAN_RATE_PER_MINUTE (default 60 per person) and LINLI_SCAN_RATE_PER_IP_MINUTE
@@ -32,20 +32,20 @@ LOGGED_REASONS = frozenset({
     "not_member", "too_far", "daily_cap_reached", "invalid_state", "already_used", "forbidden",
     "validation_failed", "insufficient_balance", "out_of_stock", "limit_reached", "rate_limited",
     "poster_not_accepted", "location_required", "late_scan_expired",
-    "requirement_unmet"})  # the last three: issue 21
+    "requirement_unmet"})
 
 
 class ScanContext(msgspec.Struct, frozen=True):
     nonce: str | None = None
     lat: float | None = None
     lng: float | None = None
-    # issue 21 (domain/checkin/offline.py, fraud.py): the device's scan time of a queued scan, an
+    # (domain/checkin/offline.py, fraud.py) the device's scan time of a queued scan, an
     # explicit "check_out" (the confirmed second scan), the page's device id and the client address
     scanned_at: datetime | None = None
     intent: str | None = None
     device: str | None = None
     ip: str | None = None
-    # issue 30: the rotating code was no longer alive when the scan reached the server (set by the
+    # the rotating code was no longer alive when the scan reached the server (set by the
     # scan of the code, never by a client): its credit is held for review
     code_stale: bool = False
 
@@ -66,11 +66,11 @@ class CheckInDetails(msgspec.Struct, frozen=True, kw_only=True):
     capped: bool | UnsetType = UNSET           # the daily points cap cut the award ...
     daily_cap: int | UnsetType = UNSET         # ... to stay under this cap
     points_wanted: int | UnsetType = UNSET
-    late: bool | UnsetType = UNSET             # issue 21: a queued (offline) scan, at the device's time ...
+    late: bool | UnsetType = UNSET             # a queued (offline) scan, at the device's time ...
     received_at: str | UnsetType = UNSET       # ... that reached the server then
     flagged: list[str] | UnsetType = UNSET     # fraud signals raised by this check-in (domain/checkin/fraud.py)
-    held: list[str] | UnsetType = UNSET        # issue 30: its points wait for a manager's review, and why
-    held_id: int | UnsetType = UNSET           # issue 30: a manager's own scan; its credit waits for another manager
+    held: list[str] | UnsetType = UNSET        # its points wait for a manager's review, and why
+    held_id: int | UnsetType = UNSET           # a manager's own scan; its credit waits for another manager
     user_id: int | UnsetType = UNSET           # a station scan: whose card it was
     user_name: str | UnsetType = UNSET
 
@@ -82,10 +82,10 @@ class CheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
     capped: bool | UnsetType = UNSET
     daily_cap: int | UnsetType = UNSET
     points_wanted: int | UnsetType = UNSET
-    late: bool | UnsetType = UNSET                 # issue 21: a queued scan that arrived after ...
+    late: bool | UnsetType = UNSET                 # a queued scan that arrived after ...
     after_auto_checkout: bool | UnsetType = UNSET  # ... the automatic check-out
-    held: list[str] | UnsetType = UNSET            # issue 30: the time it claims waits for review, and why
-    held_id: int | UnsetType = UNSET               # issue 30: a manager's own scan; its credit waits
+    held: list[str] | UnsetType = UNSET            # the time it claims waits for review, and why
+    held_id: int | UnsetType = UNSET               # a manager's own scan; its credit waits
     user_id: int | UnsetType = UNSET
     user_name: str | UnsetType = UNSET
 
@@ -102,7 +102,7 @@ class AttendanceDetails(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ConfirmCheckOutDetails(msgspec.Struct, frozen=True, kw_only=True):
-    """A second scan while inside that did not check out (issue 21): the page asks the person to
+    """A second scan while inside that did not check out: the page asks the person to
     confirm, showing the minutes served so far; the confirmed scan comes back with intent check_out."""
     attendance_id: int
     checked_in_at: str

@@ -84,7 +84,7 @@ class Attendance(msgspec.Struct, kw_only=True):
     note: str | None
     annulled_at: datetime | None
     annul_reason: str | None
-    # issue 21: both times of a late scan, and the last proof of presence (finding 5 of issue 16)
+    # both times of a late scan, and the last proof of presence ()
     in_received_at: datetime | None = None
     out_received_at: datetime | None = None
     last_seen_at: datetime | None = None
@@ -223,7 +223,7 @@ class Credited(msgspec.Struct, frozen=True):
     points: int
     minutes: int
     cap: dict[str, Any]
-    held: dict[str, Any] = {}  # {held_id}: a manager's own check-out, its credit held (issue 30)
+    held: dict[str, Any] = {}  # {held_id}: a manager's own check-out, its credit held
 
 
 class _Scan(msgspec.Struct):
@@ -235,7 +235,7 @@ class _Scan(msgspec.Struct):
     taken: int                     # places taken when the scan read (kept only with a capacity)
     nonce_seen: bool               # the scan's nonce was already handled: answer with what stands
     policy: community_policy.CommunityPolicy  # the community's: offline window, code grace, fraud thresholds
-    held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity, issue 33)
+    held: int = 0                  # places kept for others' confirmed sign-ups (with a capacity)
     own: bool = False              # the person manages the activity (created it, or manages its community)
 
 
@@ -311,7 +311,7 @@ def _next_step(attendance: Attendance, now: datetime, context: ScanContext, *, r
 
 
 def _checks_out_now(activity: Activity, kind: str, source: str, context: ScanContext) -> bool:
-    """A second scan checks out only on purpose (issue 21): the person confirmed (intent check_out),
+    """A second scan checks out only on purpose: the person confirmed (intent check_out),
     or the manager chose one-step check-out for the station's and the kiosk's (rotating) scans."""
     return context.intent == "check_out" or (activity.one_step_checkout and (source == "station" or kind == "rotating"))
 
@@ -327,14 +327,14 @@ async def _act(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, kind: Act
     # the device's time of a late (queued) scan, within the community's offline window
     now = offline.scan_time(context.scanned_at, received, scan.policy.offline_max_delay_seconds)
     ledger.refuse_self_payment(actor_id, user_id)  # a scan credits its person: never whoever recorded it
-    # issue 30: a late scan that cannot be believed alone has its credit held for review
+    # a late scan that cannot be believed alone has its credit held for review
     ended = min(scan.activity.ends_at, scan.activity.closed_at or scan.activity.ends_at)  # closed early: ended
     held = offline.held_reasons(claimed=context.scanned_at, received=received, ends_at=ended, source=source,
                                 code_stale=context.code_stale)
     context = msgspec.structs.replace(context, code_stale=False)  # said once, in `held`
     for _ in range(_DECISIONS):
         if scan.own and source == "self":
-            # A manager's own scan writes its attendance and the held credit together (issue 30): one
+            # A manager's own scan writes its attendance and the held credit together: one
             # transaction, where everyone else's scan is one statement.
             async with conn.transaction():
                 result = await _decide(conn, scan, user_id, now=now, received=received, kind=kind, source=source,
@@ -379,10 +379,10 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
                   and attendance.auto_checkout and attendance.checked_out_at is not None
                   and now > attendance.checked_out_at)
     if after_auto or (step in ("check_out", "confirm_check_out") and not replay):
-        _fence(activity, context, source)  # issue 30 finding 3c: a check-out is fenced like a check-in
+        _fence(activity, context, source)  # a check-out is fenced like a check-in
     if after_auto:
         # A queued scan that reached us after the automatic check-out claims presence until its own
-        # time. Issue 30 (finding 3a): that claim is not paid at once, whoever sent it; it waits on
+        # time. that claim is not paid at once, whoever sent it; it waits on
         # the review list, where a manager credits it (an offline station's check-outs are not lost).
         why = held + ["after_auto_checkout"]
         async with conn.transaction():
@@ -411,7 +411,7 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
                 if paid is not None:
                     await _hold(conn, activity, attendance, step="check_out", why=held, at=at, received=received)
         else:
-            paid = await write()  # one statement, its own transaction (issue 24)
+            paid = await write()  # one statement, its own transaction
         if paid is None:
             return None
         extra: dict[str, Any] = {"late": True, "held": held} if hold else {}
@@ -422,9 +422,9 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
     if not replay and not await _claim(conn, scan, user_id, context, received):
         return None
     if step == "confirm_check_out" and not held:
-        # A later scan while inside proves presence: an automatic check-out credits up to it (finding 5
-        # of issue 16). One statement (the repeat within REPEAT_WINDOW adds nothing worth a write).
-        # A late scan that is not believed alone (issue 30) proves nothing.
+        # A later scan while inside proves presence: an automatic check-out credits up to it, not
+        # the whole window. One statement (the repeat within REPEAT_WINDOW adds nothing worth a write).
+        # A late scan that is not believed alone proves nothing.
         await conn.execute("update attendances set last_seen_at = greatest(last_seen_at, $2) "
                            "where id = $1 and state = 'inside'", attendance.id, now)
     if step == "confirm_check_out":
@@ -444,8 +444,8 @@ async def _decide(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now: d
 
 def _fence(activity: Activity, context: ScanContext, source: str) -> None:
     """A fenced activity needs a location inside its radius from a self-scan that checks in, checks
-    out or proves presence (finding 5 of issue 16: leaving it out used to skip the fence; issue 30
-    finding 3c: a check-out from 104 km away was paid). A station scan is made by the manager at the
+    out or proves presence (leaving it out used to skip the fence:
+    a check-out from 104 km away was paid). A station scan is made by the manager at the
     venue. A refused check-out leaves the person inside: the automatic check-out credits only up to
     the last proof of presence."""
     if activity.radius_m is None or source != "self":
@@ -460,10 +460,10 @@ def _fence(activity: Activity, context: ScanContext, source: str) -> None:
 
 async def _hold(conn: asyncpg.Connection, activity: Activity, attendance: Attendance, *, step: str,
                 why: list[str], at: datetime, received: datetime) -> None:
-    """Put a late check-out's claim (presence until `at`) on the review list (issue 30). One open item
+    """Put a late check-out's claim (presence until `at`) on the review list. One open item
     per attendance: a later claim moves its end, so the list shows each person once."""
     moved = await conn.fetchval(
-        """update scan_flags set details = details || jsonb_build_object(
+        """Update scan_flags set details = details || jsonb_build_object(
                   'until', greatest((details->>'until')::timestamptz, $2::timestamptz),
                   'why', (select jsonb_agg(distinct w) from jsonb_array_elements_text(details->'why' || $3::jsonb) w),
                   'received_at', $4::text)
@@ -479,7 +479,7 @@ async def _hold(conn: asyncpg.Connection, activity: Activity, attendance: Attend
 
 async def _proven_start(conn: asyncpg.Connection, attendance: Attendance) -> datetime:
     """Where an attendance's credited time starts: its check-in, or, while its late check-in is held
-    for review (issue 30), the moment that check-in reached the server (the time before it is not
+    for review, the moment that check-in reached the server (the time before it is not
     proven until a manager credits the check-in)."""
     if attendance.in_received_at is None or attendance.in_received_at <= attendance.checked_in_at:
         return attendance.checked_in_at
@@ -506,11 +506,11 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if problem == "ended":
         raise DomainError("outside_window", details={"closed_at": activity.ends_at.isoformat()})
     if not scan.is_member:
-        # A request already waiting is named, so the page shows it pending instead of asking again (issue 33).
+        # A request already waiting is named, so the page shows it pending instead of asking again.
         pending = await conn.fetchval(PEOPLE.pending_join_request, activity.community_id, user_id)
         raise DomainError("not_member", details={"community": activity.community_name,
                                                  **({"join_request_id": pending} if pending else {})})
-    if activity.requires_training or activity.requires_insurance:  # issue 36; a query only for such activities
+    if activity.requires_training or activity.requires_insurance:  # a query only for such activities
         from domain import records
         await records.require_ready(conn, activity.id, user_id, now)
     _fence(activity, context, source)
@@ -518,9 +518,9 @@ async def _check_in(conn: asyncpg.Connection, scan: _Scan, user_id: int, *, now:
     if activity.capacity is not None and scan.taken >= activity.capacity and not late:
         raise DomainError("capacity_full", details={"capacity": activity.capacity})  # full when the scan read
     if activity.capacity is not None and not late and rules.signup_places_held(now, activity.starts_at):
-        if scan.taken + scan.held >= activity.capacity:  # issue 33: a confirmed sign-up keeps its place
+        if scan.taken + scan.held >= activity.capacity:  # a confirmed sign-up keeps its place
             raise DomainError("capacity_full", details={"capacity": activity.capacity, "held_for_signups": scan.held})
-    # Two ways a check-in's points wait for a second person (issue 30): a late check-in held for review
+    # Two ways a check-in's points wait for a second person: a late check-in held for review
     # is recorded without them (the review list credits them); a manager's own scan at an activity they
     # manage checks them in, its credit held for another manager (managers volunteer too, but nobody
     # credits themself alone).
@@ -591,12 +591,12 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
 
     An automatic check-out (window end, close) credits only up to the last proof of presence (the
     check-in, or a later scan while inside), not to `at`, and flags it for the manager, who can
-    credit the rest from the review list (finding 5 of issue 16: it used to pay the whole window to
+    credit the rest from the review list (it used to pay the whole window to
     someone who had left). checked_out_at is then that last proof of presence.
 
     A manager's own attendance (`own`; found out here when the caller does not know: a close, the
     sweep) is checked out with nothing credited: the minutes and points wait for another manager
-    (issue 30), who approves them from the held queue."""
+   , who approves them from the held queue."""
     until = at
     if own is None:
         own = attendance.source == "self" and await _manages(conn, activity, attendance.user_id)
@@ -636,7 +636,7 @@ async def check_out(conn: asyncpg.Connection, activity: Activity, attendance: At
                                                               "until": until.isoformat()})
     if auto or (actor_id is not None and actor_id != attendance.user_id):
         # Nobody watched this check-out on their own phone (the sweep, a close, a station): say what it
-        # credited; an automatic one with nothing credited offers 申请补录 (issue 33).
+        # credited; an automatic one with nothing credited offers 申请补录.
         zero = auto and minutes + held[1] == 0  # a held own credit is not "nothing"
         await notify.send(conn, attendance.user_id, "checkout_zero" if zero else "checkout_credited",
                           community_id=activity.community_id,
@@ -652,12 +652,12 @@ async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, att
                                ) -> dict[str, int]:
     """Credit an automatically checked-out person up to `until` (the minutes and their points per
     hour, under the daily cap): a manager vouching from the review list (domain/checkin/review.py,
-    which audits it) for an automatic check-out or a late scan held for review (issue 30)."""
+    which audits it) for an automatic check-out or a late scan held for review."""
     attendance = await _lock_attendance(conn, attendance_id)
     if attendance.state != "done":
         raise DomainError("invalid_state", details={"state": attendance.state})
     if await conn.fetchval("select 1 from held_acts where attendance_id = $1 and state = 'pending'", attendance_id):
-        # a manager's own credit is held (issue 30): decided first, or this would pay its minutes twice
+        # a manager's own credit is held: decided first, or this would pay its minutes twice
         raise DomainError("invalid_state", details={"problem": "a held credit of this attendance waits"})
     full = rules.attended_minutes(await _proven_start(conn, attendance), until, activity.starts_at,
                                   activity.ends_at, activity.max_minutes)
@@ -679,7 +679,7 @@ async def credit_to_window_end(conn: asyncpg.Connection, activity: Activity, att
 
 async def credit_held_check_in(conn: asyncpg.Connection, activity: Activity, attendance_id: int, points: int, *,
                                actor_id: int, reason: str) -> dict[str, int]:
-    """A manager credits a late check-in that was held for review (issue 30): its check-in points
+    """A manager credits a late check-in that was held for review: its check-in points
     (under the daily cap) and, once checked out, the time between the check-in and its arrival that
     the check-out did not credit. The caller has resolved the review item first (so the check-in
     counts from its own time again) and audits it."""
@@ -716,7 +716,7 @@ async def scan_activity_code(conn: asyncpg.Connection, actor: Actor, code: Code,
 async def complete_scan(conn: asyncpg.Connection, user_id: int, text: str, nonce: str | None) -> dict[str, Any]:
     """The scan a join request kept, run as its person when the request is approved (domain/people/
     joining.py, given this function by its caller): the code is checked as any scan's would be, now
-    (issue 30 finding 4b: a poster code of a rotating-only activity, or a rotating code long expired,
+    (a poster code of a rotating-only activity, or a rotating code long expired,
     used to check in with points). Returns what it did, as the request keeps it."""
     found = await codes.find(conn, text)
     if found is None or found.kind not in ("poster", "rotating"):
@@ -740,7 +740,7 @@ async def _scan_code(conn: asyncpg.Connection, user_id: int, code: Code, context
 def check_activity_code(code: Code, activity: Activity, context: ScanContext,
                         policy: community_policy.CommunityPolicy, *, replaying: bool = False) -> ScanContext:
     """What an activity's code must be to check in or out, on every path that does (a scan, an
-    offline queue's upload, the check-in a join request completes; issue 30 finding 4): the code
+    offline queue's upload, the check-in a join request completes): the code
     good at the scan's (device's) time, a poster refused by a rotating-only activity, and a rotating
     code that had expired by the time the scan arrived marked stale (its credit is held for review).
     The page replaying its own scan (a reload) answers as before, even past the code's life."""
@@ -749,7 +749,7 @@ def check_activity_code(code: Code, activity: Activity, context: ScanContext,
     if replaying:
         return context
     received = clock.now()
-    # issue 21: good when it was scanned
+    # good when it was scanned
     _check_code(code, offline.scan_time(context.scanned_at, received, policy.offline_max_delay_seconds), policy)
     if code.kind == "rotating" and context.scanned_at is not None:
         try:
@@ -777,7 +777,7 @@ async def preview_member_card(conn: asyncpg.Connection, actor: Actor | None, cod
     """A member card opened by a phone camera: say what it is; only a station acts on it."""
     codes.check_valid(code, clock.now())
     mine = actor is not None and actor.id == code.target_id
-    # Whose card it is stays between the card and a station (issue 16): 0 for anyone but its owner.
+    # Whose card it is stays between the card and a station: 0 for anyone but its owner.
     return scans.Preview(kind="member", target_id=code.target_id if mine else 0, details={"mine": mine})
 
 
@@ -841,13 +841,13 @@ async def annul(conn: asyncpg.Connection, actor: Actor, attendance_id: int, reas
     if row["state"] == "annulled":
         raise DomainError("invalid_state", details={"state": "annulled"})
     credits = await conn.fetch(
-        """select t.id from transfers t where t.cause_type = 'checkin' and t.cause_id = $1 and t.kind = 'award'
+        """Select t.id from transfers t where t.cause_type = 'checkin' and t.cause_id = $1 and t.kind = 'award'
              and t.state = 'posted' and not exists (select 1 from transfers r where r.reverses = t.id)
            order by t.id""", attendance_id)
     for credit in credits:
         await ledger.reverse(conn, credit["id"], actor_id=actor.id, reason=reason, key=f"annul:{credit['id']}")
     updated = await conn.fetchrow(
-        """update attendances set state = 'annulled', annulled_at = $2, annulled_by = $3, annul_reason = $4
+        """Update attendances set state = 'annulled', annulled_at = $2, annulled_by = $3, annul_reason = $4
            where id = $1 returning *""", attendance_id, clock.now(), actor.id, reason)
     await audit.record(conn, actor, "checkin_annul", community_id=activity.community_id,
                        target=("user", row["user_id"]), before={"attendance_id": attendance_id, "state": row["state"]},
@@ -864,7 +864,7 @@ async def _manages(conn: asyncpg.Connection, activity: Activity, user_id: int) -
 
 async def hold_own_credit(conn: asyncpg.Connection, activity: Activity, attendance_id: int, user_id: int, *,
                           phase: str, points: int, minutes: int) -> int | None:
-    """Hold the credit of a manager's own scan for another manager (issue 30); None when it is nothing."""
+    """Hold the credit of a manager's own scan for another manager; None when it is nothing."""
     if points <= 0 and minutes <= 0:
         return None
     held = await oversight.hold(conn, user_id, activity.community_id, "own_credit",
@@ -913,7 +913,7 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
     points for those minutes, under the same daily cap. People already recorded are skipped, and
     so are non-members. Capacity does not apply: the manager vouches they were there.
 
-    Issue 30 (finding 1a): a mark paying one person more than the community's thresholds, or taking
+    a mark paying one person more than the community's thresholds, or taking
     the manager past their daily limit of value made by hand, is held for a second person (another
     manager of the community, or a street manager) instead: nothing is recorded or credited yet.
     """
@@ -924,7 +924,7 @@ async def mark_attended(conn: asyncpg.Connection, actor: Actor, activity_id: int
 
 async def mark_for_micro_grid(conn: asyncpg.Connection, actor: Actor, micro_grid_id: int, activity_id: int,
                               user_ids: list[int], reason: str, minutes: int, *, ip: str | None = None) -> MarkResult:
-    """A 邻里长 or 微网格员 marks for residents of their 微网格 who have no phone (issue 31): the
+    """A 邻里长 or 微网格员 marks for residents of their 微网格 who have no phone: the
     manager's mark, with its rules (nobody marks themself, the window, the cap, the daily cap, the
     audit row), for the activities of the 微网格's community and only for the people it may mark
     (domain/people/micro.py `markable`). Anyone else in the list makes the whole mark refused."""
@@ -998,7 +998,7 @@ async def record_marks(conn: asyncpg.Connection, actor: Actor, activity: Activit
     for user_id in user_ids:
         ledger.refuse_self_payment(actor.id, user_id)
         attendance_id = await conn.fetchval(
-            """insert into attendances (activity_id, user_id, state, source, checked_in_at, checked_out_at,
+            """Insert into attendances (activity_id, user_id, state, source, checked_in_at, checked_out_at,
                                         minutes, recorded_by, note, created_at)
                values ($1, $2, 'done', 'manual', $3, $4, $5, $6, $7, $8)
                on conflict (activity_id, user_id) do nothing returning id""",
@@ -1040,12 +1040,12 @@ async def check_out_at_window_end(pool: asyncpg.Pool, now: datetime, batch: int 
 
     Their minutes count up to their last proof of presence (the check-in, or a later scan while
     inside), not to the window end, and the check-out is flagged for the manager, who credits the
-    rest from the review list when the person did stay (finding 5 of issue 16: the whole window was
+    rest from the review list when the person did stay (the whole window was
     paid to people who had left). Each person in its own short transaction; SKIP LOCKED and the
     state re-check make several processes safe together.
     """
     due = await pool.fetch(
-        """select t.id, t.activity_id from attendances t join activities a on a.id = t.activity_id
+        """Select t.id, t.activity_id from attendances t join activities a on a.id = t.activity_id
            where t.state = 'inside' and a.ends_at <= $1 order by t.id limit $2""", now, batch)
     async def one(conn: asyncpg.Connection, attendance_id: int, activity_id: int) -> bool:
         # The activity first, as a close takes it: the check-out's flag locks it (its foreign key).

@@ -68,7 +68,7 @@ async def sign_up(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> S
             "select count(*) from activity_signups where activity_id = $1 and state = 'confirmed'", activity_id)
         state = "confirmed" if activity.capacity is None or confirmed < activity.capacity else "waiting"
         await conn.execute(
-            """insert into activity_signups (activity_id, user_id, state, signed_up_at, changed_at)
+            """Insert into activity_signups (activity_id, user_id, state, signed_up_at, changed_at)
                values ($1, $2, $3, $4, $4)
                on conflict (activity_id, user_id) do update
                  set state = excluded.state, signed_up_at = excluded.signed_up_at, changed_at = excluded.changed_at,
@@ -91,7 +91,7 @@ async def cancel(conn: asyncpg.Connection, actor: Actor, activity_id: int) -> Si
                            "where activity_id = $1 and user_id = $2", activity_id, actor.id, now)
         if was == "confirmed":
             promoted = await conn.fetchval(
-                """update activity_signups set state = 'confirmed', changed_at = $2
+                """Update activity_signups set state = 'confirmed', changed_at = $2
                    where (activity_id, user_id) = (select activity_id, user_id from activity_signups
                                                    where activity_id = $1 and state = 'waiting'
                                                    order by queue_order limit 1)

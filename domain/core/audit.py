@@ -43,35 +43,35 @@ ACTS = frozenset({
     "org_create", "org_edit",
     "posting_publish", "appeal_answer", "expiry_policy",
     "account_close",
-    "kiosk_pair", "kiosk_revoke", "scan_flag_dismiss", "scan_flag_credit",  # scanning (issue 21)
+    "kiosk_pair", "kiosk_revoke", "scan_flag_dismiss", "scan_flag_credit",  # scanning
     "activity_delete", "station_scan",  # migrations/014_integrity.sql
-    "area_policy",  # a street's or district's spending area (通兑范围), issue 19
-    "certificate_issue", "certificate_revoke", "correction_answer",  # certificates and records, issue 19
+    "area_policy",  # a street's or district's spending area (通兑范围)
+    "certificate_issue", "certificate_revoke", "correction_answer",  # certificates and records
     # 双报到: work units, reports to communities, needs lists, service cards, targets
     "unit_create", "unit_admin_grant", "unit_roster_upload", "unit_member_confirm",
     "unit_report_approve", "unit_report_reject", "need_create", "need_close",
     "service_card_confirm", "service_target_set",
-    # joining (issue 18, migrations/016_joining.sql)
+    # joining (migrations/016_joining.sql)
     "join_approve", "join_reject", "join_policy", "member_import", "member_create", "card_reissue",
-    # issue 16: looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
+    # looks at full phone numbers, invitations awaiting consent, maker-checker adjustments
     "phone_view", "member_invite", "adjustment_request", "adjustment_approve", "adjustment_reject",
     "adjustment_policy", "invitation_answer",
-    # a city loads itself (issue 31, migrations/050_city.sql)
+    # a city loads itself (migrations/050_city.sql)
     "city_import", "role_invite", "role_invite_answer", "need_serve", "need_confirm", "need_decline",
     "micro_grid_create", "micro_grid_assign",
     # partner organisations (migrations/034_partners.sql) and the grid loop (migrations/035_cases.sql)
     "partner_create", "partner_invite", "partner_invitation_answer",
     "case_category", "case_sort", "case_merge", "case_dispatch", "case_handle", "case_meeting", "case_vote_open",
     "case_publish",
-    # reach and records (issue 36, migrations/045 and 046)
+    # reach and records (migrations/045 and 046)
     "privacy_notice", "minor_register", "training_create", "training_attend", "commendation_add",
     "evaluation_add", "insurance_add", "activity_requirements", "records_restore_request", "records_restore_apply",
-    # issue 30: acts held for a second person (maker-checker beyond adjustments), flags about managers
+    # acts held for a second person (maker-checker beyond adjustments), flags about managers
     "held_request", "held_approve", "held_reject", "manager_flag_dismiss",
-    # merchants (爱心商家, issue 35, migrations/060_merchants.sql)
+    # merchants (爱心商家, migrations/060_merchants.sql)
     "merchant_create", "merchant_suspend", "merchant_offer_create", "merchant_offer_decide", "merchant_redeem",
     "merchant_refund", "merchant_rate",
-    # issue 34: the rulebook (积分细则), deductions, medals, selections (migrations/070, 071)
+    # the rulebook (积分细则), deductions, medals, selections (migrations/070, 071)
     "rulebook_propose", "rulebook_approve", "rulebook_reject", "deduction_propose", "deduction_post",
     "deduction_reject", "medal_sweep", "medal_revoke", "medal_rule", "selection_open", "selection_propose",
     "selection_confirm", "selection_final",
@@ -122,7 +122,7 @@ async def record(conn: asyncpg.Connection, actor: "Actor | int | None", act: str
     actor_id = actor if actor is None or isinstance(actor, int) else actor.id
     target_type, target_id = target
     return await conn.fetchval(
-        """insert into audit_log (actor_id, act, community_id, target_type, target_id, before, after, reason,
+        """Insert into audit_log (actor_id, act, community_id, target_type, target_id, before, after, reason,
                                   ip, created_at)
            values ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10) returning id""",
         actor_id, act, community_id, target_type, target_id, _json(before), _json(after),
@@ -166,7 +166,7 @@ async def entries(conn: asyncpg.Connection, viewer: Actor, *, community_id: int 
     return EntryPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
 
-CSV_PAGE = 1_000  # rows per page of the streamed export (issue 37: no cap, constant memory)
+CSV_PAGE = 1_000  # rows per page of the streamed export (no cap, constant memory)
 CSV_HEADER = ["时间", "操作", "操作人", "社区", "对象", "对象名称", "变更前", "变更后", "原因", "IP"]
 
 

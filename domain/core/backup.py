@@ -52,7 +52,7 @@ def _major(executable: Path) -> int | None:
 
 
 def tool(name: str, server_major: int) -> str:
-    """pg_dump / pg_restore of the server's major version, else the nearest newer one."""
+    """Pg_dump / pg_restore of the server's major version, else the nearest newer one."""
     majors = {p: _major(p) for p in _candidates(name)}
     usable = sorted((m, str(p)) for p, m in majors.items() if m is not None and m >= server_major)
     if not usable:
@@ -89,7 +89,7 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 def dump(url: str, target: Path) -> int:
     """Write the whole database to `target` (custom format); returns its size in bytes. The file is
     written beside the target and renamed at the end, so a failed run never leaves a truncated dump
-    under the final name. Only its owner may read it (mode 0600, issue 30 finding 7): it holds
+    under the final name. Only its owner may read it (mode 0600): it holds
     phones and the hashes of passwords, sessions and codes. The file exists with that mode before
     pg_dump writes a byte into it (pg_dump keeps the mode of a file it overwrites)."""
     target.parent.mkdir(parents=True, exist_ok=True)

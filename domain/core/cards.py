@@ -56,7 +56,7 @@ def _draw_card(page: Image.Image, draw: ImageDraw.ImageDraw, card: Card, left: f
     image = qr._qr_image(matrix, box)
     qr_top = top + 4
     page.paste(image, (_px(left + 2), _px(qr_top)))
-    # The code a station types when the QR cannot be read (issue 33): upper case in groups, where l
+    # The code a station types when the QR cannot be read: upper case in groups, where l
     # and 1, O and 0 are told apart; look-alikes typed for each other are accepted anyway.
     code = codes.display(card.url.rsplit("/s/", 1)[-1])
     _text(draw, left + 2, qr_top + QR_MM + 0.3, code, 2.6, bold=True, width_mm=QR_MM + 2)

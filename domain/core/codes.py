@@ -11,7 +11,7 @@ import msgspec
 from domain.core import clock, settings
 from domain.core.errors import DomainError
 
-KINDS = ("poster", "rotating", "member", "voucher", "offer")  # offer: a merchant voucher (issue 35)
+KINDS = ("poster", "rotating", "member", "voucher", "offer")  # offer: a merchant voucher
 
 
 class Code(msgspec.Struct, frozen=True):

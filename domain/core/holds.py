@@ -22,7 +22,7 @@ async def hold(conn: asyncpg.Connection, maker: Actor | int, community_id: int, 
     the caller's transaction. Returns the held act's id."""
     maker_id = maker if isinstance(maker, int) else maker.id
     held_id = await conn.fetchval(
-        """insert into held_acts (community_id, kind, maker_id, subject_id, activity_id, attendance_id, payload,
+        """Insert into held_acts (community_id, kind, maker_id, subject_id, activity_id, attendance_id, payload,
                                   evidence, created_at)
            values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9) returning id""",
         community_id, kind, maker_id, subject_id, activity_id, attendance_id, _json(payload), _json(evidence),
@@ -53,7 +53,7 @@ FLAG_REASONS: dict[str, tuple[str, str]] = {
                       "A manager loosened the community's thresholds or auto-approval; it takes effect once reviewed"),
     "own_resident_redemption": ("为自己创建并发放过积分的居民现场兑换，已转为待复核",
                                 "On-the-spot redemption for a resident this manager created and credited: held"),
-    # merchants (issue 35): the flagged person is the staff member who confirmed, or the resident
+    # merchants: the flagged person is the staff member who confirmed, or the resident
     "merchant_velocity": ("爱心商家今日兑换笔数远超上限，请核实", "Far more redemptions at a merchant today than the limit"),
     "person_velocity": ("居民今日在爱心商家兑换的笔数远超上限，请核实",
                         "A resident redeemed at merchants far more often today than the limit"),
@@ -66,6 +66,6 @@ async def flag(conn: asyncpg.Connection, community_id: int, manager_id: int, rea
     occurrence's details; the queue links to the held acts and the audit for the rest)."""
     assert reason in FLAG_REASONS
     await conn.execute(
-        """insert into manager_flags (community_id, manager_id, reason, details, day, created_at)
+        """Insert into manager_flags (community_id, manager_id, reason, details, day, created_at)
            values ($1, $2, $3, $4::text::jsonb, $5, $6) on conflict do nothing""",
         community_id, manager_id, reason, _json(details), clock.local_day(clock.now()), clock.now())

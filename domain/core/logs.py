@@ -69,7 +69,7 @@ def event(logger: logging.Logger, message: str, **fields) -> None:
 
 
 def uvicorn_config() -> dict:
-    """uvicorn's own lines (start, stop, errors) in the same format on stdout (`linli serve`)."""
+    """Uvicorn's own lines (start, stop, errors) in the same format on stdout (`linli serve`)."""
     formatter = "JsonFormatter" if settings.get().log_format == "json" else "TextFormatter"
     return {"version": 1, "disable_existing_loggers": False,
             "formatters": {"linli": {"()": f"domain.core.logs.{formatter}"}},

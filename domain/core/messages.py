@@ -75,7 +75,7 @@ KINDS: dict[str, Kind] = {
         "「{title}」已确认，{minutes} 分钟已存入您的时间银行。",
         "“{title}” is confirmed: {minutes} minutes banked.",
         moves_value=True),
-    # issue 34: deductions with due process, medals, selections
+    # deductions with due process, medals, selections
     "deduction_proposed": Kind(
         "扣分提议", "Deduction proposed",
         "{community}依据{rule}提议扣除 {points} 积分。如有异议，请在 {days} 天内申诉。",
@@ -121,7 +121,7 @@ KINDS: dict[str, Kind] = {
         "您有 {points} 积分将于 {date} 到期，请及时使用。",
         "{points} of your points expire on {date}. Use them in time.",
         moves_value=True),
-    "role_invited": Kind(  # issue 31: a role waits for the person's consent
+    "role_invited": Kind(  # a role waits for the person's consent
         "邀请您担任新职务", "You are invited to a role",
         "{inviter}邀请您担任{where}的{role}。请在首页“给我的邀请”中接受或婉拒。",
         "{inviter} invites you to be {role} of {where}. Accept or decline under “Invitations for me” on your home page.",
@@ -182,7 +182,7 @@ KINDS: dict[str, Kind] = {
         "{community}有一件{what}已等待超过 {hours} 小时，请尽快处理。",
         "At {community}, a {what} has waited over {hours} hours.",
         moves_value=False, for_managers=True),
-    # the grid loop (issue 32): cases (事项)
+    # the grid loop: cases (事项)
     "case_new": Kind(
         "新的居民提事", "A resident raised a matter",
         "{community}有新的居民提事 {number}「{title}」，请及时梳理。",
@@ -261,5 +261,5 @@ def quiet_until(at: datetime, zone: ZoneInfo) -> datetime:
 
 def due_at(channel: str, at: datetime, zone: ZoneInfo) -> datetime:
     """When a message by `channel` wanted at `at` may go: SMS waits out quiet hours, on its first try
-    and on every retry (issue 30 finding 7: a retry was rescheduled into the night)."""
+    and on every retry (a retry was rescheduled into the night)."""
     return quiet_until(at, zone) if channel == "sms" else at

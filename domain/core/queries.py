@@ -55,7 +55,7 @@ class Queries:
 
 
 def parse(text: str, where: str = "queries.sql") -> dict[str, str]:
-    """name -> statement text (its comment lines kept, a trailing `;` dropped)."""
+    """Name -> statement text (its comment lines kept, a trailing `;` dropped)."""
     parts = _NAME.split(text)
     if parts[0].strip() and not all(line.lstrip().startswith("--") for line in parts[0].strip().splitlines()):
         raise ValueError(f"{where}: SQL before the first `-- name:` line")

@@ -23,7 +23,7 @@ async def hits(conn: asyncpg.Connection, bucket: str, seconds: int) -> int:
 async def count(conn: asyncpg.Connection, bucket: str, seconds: int) -> int:
     """Record one hit in the current window and return the window's total."""
     return await conn.fetchval(
-        """insert into rate_hits (bucket, window_start, hits) values ($1, $2, 1)
+        """Insert into rate_hits (bucket, window_start, hits) values ($1, $2, 1)
            on conflict (bucket, window_start) do update set hits = rate_hits.hits + 1
            returning hits""", bucket, _window(clock.now(), seconds))
 

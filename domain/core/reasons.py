@@ -14,10 +14,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_found": ("找不到该内容", "Not found"),
     "method_not_allowed": ("不支持该操作", "Method not allowed"),
     "insufficient_balance": ("可用余额不足", "Not enough available balance"),
-    # The requester (or the community pool) cannot pay the estimate: not the volunteer's own balance (issue 33).
+    # The requester (or the community pool) cannot pay the estimate: not the volunteer's own balance.
     "payer_short": ("求助人时间不足", "The requester has not enough time banked"),
-    "merchant_suspended": ("该商家已暂停兑换", "This merchant is suspended: no redemptions"),  # issue 35
-    # Posting a request one cannot pay (issue 33): refused before anyone is asked to help.
+    "merchant_suspended": ("该商家已暂停兑换", "This merchant is suspended: no redemptions"),
+    # Posting a request one cannot pay: refused before anyone is asked to help.
     "time_short": ("您存储的时间不够支付这次求助", "You have not banked enough time for this request"),
     "out_of_stock": ("库存不足", "Out of stock"),
     "limit_reached": ("已达到兑换上限", "Limit reached"),
@@ -38,7 +38,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "unsupported_media": ("不支持的文件类型", "Unsupported file type"),
     "rate_limited": ("操作太频繁，请稍后再试", "Too many requests; try again later"),
     "unavailable": ("服务暂时不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
-    # scanning (issue 21, issue 16 finding 5)
+    # scanning
     "poster_not_accepted": ("本活动只接受现场大屏上的动态二维码，请扫描现场大屏",
                             "This activity takes only the live code on the venue's screen; scan that one"),
     "location_required": ("本活动需要定位才能签到，请允许获取位置后重试",
@@ -47,14 +47,14 @@ REASONS: dict[str, tuple[str, str]] = {
     "owned_transfer": ("该笔流水属于兑换、服务、随手拍或签到等业务，请在该业务中撤销",
                        "This transfer belongs to a redemption, service, report or check-in; undo it there"),
     "internal": ("服务器出错了，请稍后重试", "Server error; please retry later"),
-    # 通存通兑 (cross-community spending, issue 19)
+    # 通存通兑 (cross-community spending)
     "outside_area": ("该社区不在您的通兑范围内：积分和时长只能在发放它们的社区使用，除非所在街道或区开通了通存通兑",
                      "This community is outside your spending area: points and minutes are spent where they "
                      "were issued unless the street or district has opened cross-community spending"),
     "not_spendable_here": ("您在这里可用的余额不足：其他社区发放的积分或时长不在本社区的通兑范围内",
                            "Not enough to spend here: what other communities issued is outside this "
                            "community's spending area"),
-    # joining (issue 18): phone codes, the password rule, join requests, imports
+    # joining: phone codes, the password rule, join requests, imports
     "weak_password": ("密码需为 8 到 128 个字符，其中至少 8 个不是空格", "The password must be 8 to 128 characters, at least 8 of them not spaces"),
     "sms_code_invalid": ("验证码不正确或已过期，请重新输入或重新获取", "The code is wrong or has expired; try again or get a new one"),
     "sms_code_locked": ("验证码错误次数过多，请 15 分钟后再试", "Too many wrong codes; try again in 15 minutes"),
@@ -63,7 +63,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "old_spreadsheet": ("这是旧版 Excel 文件（.xls）。请在 Excel 或 WPS 中“另存为” .xlsx 格式后再上传",
                         "This is an old Excel file (.xls). Save it as .xlsx in Excel or WPS, then upload it again"),
     "import_columns": ("文件第一行需要“姓名”和“手机号”两列，请使用模板", "The first row needs the columns name and phone; use the template"),
-    # reach and records (issue 36)
+    # reach and records
     "consent_required": ("请先阅读并勾选同意个人信息保护告知书", "Read and tick your consent to the privacy notice first"),
     "id_number_invalid": ("身份证号不正确，请核对后重新输入", "This ID number is not valid; check it and try again"),
     "requirement_unmet": ("参加本活动需要先完成培训或办理保险，请联系社区",

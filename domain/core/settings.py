@@ -141,7 +141,7 @@ class Settings:
     rotation_grace_seconds: int = _var("LINLI_ROTATION_GRACE_SECONDS", _non_negative, "30",
                                        "default of how long the previous kiosk code still works after it changed, for "
                                        "communities that set none (their policy)")
-    # scanning (issue 21): late scans from offline queues, fraud signals. What a community decides is its
+    # scanning: late scans from offline queues, fraud signals. What a community decides is its
     # policy (domain/people/community_policy.py): these give the defaults. The clock skew is not a
     # community's: it measures devices' clocks against the server's, the same everywhere.
     offline_max_delay_seconds: int = _var("LINLI_OFFLINE_MAX_DELAY_SECONDS", _non_negative, "86400",

@@ -1,4 +1,4 @@
-"""The spending area's demo (通存通兑, issue 19): 苏祠街道 opens points to all its communities, and
+"""The spending area's demo (通存通兑): 苏祠街道 opens points to all its communities, and
 赵强 of 裕丰社区 spends points 裕丰 issued in 三苏社区's shop, so the street's settlement page
 (/settlement.html?org=<苏祠街道>) has a pair to show this month."""
 

@@ -1,4 +1,4 @@
-"""The grid loop's demo (issue 32): 苏祠街道's categories and its property company 蜀润物业 (its handler
+"""The grid loop's demo: 苏祠街道's categories and its property company 蜀润物业 (its handler
 陈师傅 logs in with 13700000009), courier 马骏's hazard in 三苏社区 taken round the loop (sent up,
 dispatched, handled with a note, closed in time with the bonus, rated 满意), a second one waiting at
 the street, and 刘芳's proposal for charging points waiting for the community."""
@@ -16,7 +16,7 @@ from domain.people import auth, orgs
 
 async def _hazard(conn: asyncpg.Connection, city: City, manager: Actor, text: str, place: str, key: str) -> int:
     report_id = await conn.fetchval(
-        """insert into reports (courier_id, grid_id, community_id, kind, text, place, has_photo, client_key, created_at)
+        """Insert into reports (courier_id, grid_id, community_id, kind, text, place, has_photo, client_key, created_at)
            select $1, $2, $3, 'hazard', $4, $5, true, $6, $7 returning id""",
         city.couriers["马骏"], city.grids["三苏社区第一网格"], city.communities["三苏社区"], text, place, key,
         clock.now() - timedelta(hours=30))

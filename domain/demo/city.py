@@ -83,7 +83,7 @@ async def build(conn: asyncpg.Connection) -> City | None:
                                   credit=await ledger.user_account(conn, volunteers[name], unit, communities["三苏社区"]), amount=amount,
                                   kind="adjustment", cause=("adjustment", communities["三苏社区"]),
                                   # a migration the platform ran, not a manager's credit by hand (which
-                                  # above 200 would need a second manager: issue 30, `linli audit`)
+                                  # above 200 would need a second manager, `linli audit`)
                                   memo="纸质记录迁移", actor_id=None,
                                   reason="2026年三季度纸质台账迁移")
     return City(admin=admin_id, managers=manager_ids, volunteers=volunteers, couriers=couriers,

@@ -1,4 +1,4 @@
-"""The merchants' demo (爱心商家, issue 35): 苏祠街道 invites 老王理发店, serving 三苏社区; its owner 王师傅
+"""The merchants' demo (爱心商家): 苏祠街道 invites 老王理发店, serving 三苏社区; its owner 王师傅
 (13700000010) accepted and took on 小周 as staff; its haircut for 200 points is approved by 三苏社区's
 manager; 赵强 of 裕丰社区 (the street's points area is open: areas demo) had his hair cut with a voucher,
 so the merchant page's statement and the street's settlement show a merchant against 裕丰社区."""

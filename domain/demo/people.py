@@ -16,7 +16,7 @@ async def seed_demo(conn: asyncpg.Connection, city: City) -> None:
     ip = "192.0.2.10"  # documentation range: the demo's pretend desk
     grid = city.grids.get("三苏社区第二网格") or city.grids.get("三苏社区第一网格")
     # A courier the manager invited before they registered: registering with the number claims the
-    # account, and they accept the invitation waiting there (the same answer for any phone: issue 30).
+    # account, and they accept the invitation waiting there (the same answer for any phone).
     await members.invite(conn, manager, sansu, phone="13700000003", name="吴磊", role="courier", grid_id=grid, ip=ip)
     # A volunteer of another community who also helps in 三苏社区 (asked; they accept or not).
     await members.invite(conn, manager, sansu, phone="13900000004", name="赵强", role="volunteer", ip=ip)

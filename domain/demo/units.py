@@ -1,4 +1,4 @@
-"""双报到's and the city's demo (issue 31): work units under both streets, a street's manager, a unit's
+"""双报到's and the city's demo: work units under both streets, a street's manager, a unit's
 administrator, party members who reported and served a need the community confirmed, a 微网格 with
 its 邻里长, 亮身份, and addresses to find a community by. Every role here was accepted, as in life."""
 

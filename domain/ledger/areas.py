@@ -60,7 +60,7 @@ async def level(conn: asyncpg.Connection, org_id: int) -> asyncpg.Record:
 
 async def communities_under(conn: asyncpg.Connection, org_id: int) -> list[int]:
     rows = await conn.fetch(
-        """with recursive down as (select id, kind from orgs where id = $1
+        """With recursive down as (select id, kind from orgs where id = $1
                                    union all select o.id, o.kind from orgs o join down d on o.parent_id = d.id
                                    where d.kind <> 'community')
            select id from down where kind = 'community' order by id""", org_id)
@@ -77,7 +77,7 @@ async def require_level_manager(conn: asyncpg.Connection, actor: Actor, org_id: 
 
 async def _policy_row(conn: asyncpg.Connection, org_id: int, unit: str, day: date) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """select enabled, starts_on, set_by, created_at from area_policies
+        """Select enabled, starts_on, set_by, created_at from area_policies
             where org_id = $1 and unit = $2 and starts_on <= $3 order by starts_on desc, id desc limit 1""",
         org_id, unit, day)
 
@@ -152,7 +152,7 @@ async def may_visit(conn: asyncpg.Connection, user_id: int, community_id: int, u
     if len(area) == 1:
         return False
     return bool(await conn.fetchval(
-        """select exists (select 1 from org_members m join orgs g on g.id = m.org_id
+        """Select exists (select 1 from org_members m join orgs g on g.id = m.org_id
                            where m.user_id = $1
                              and case when g.kind = 'grid' then g.parent_id else g.id end = any($2::bigint[]))
                or exists (select 1 from accounts a where a.user_id = $1 and a.kind = 'user' and a.unit = $3

@@ -64,7 +64,7 @@ CHECKS: dict[str, str] = {
         select r.id from transfers r join transfers o on o.id = r.reverses
         where r.amount <> o.amount or r.debit_account <> o.credit_account or r.credit_account <> o.debit_account
            or r.unit <> o.unit or o.state <> 'posted' or o.kind = 'reversal' or r.state <> 'posted'""",
-    # Maker-checker (issue 16): an approved adjustment request posted exactly its transfer, to its
+    # Maker-checker: an approved adjustment request posted exactly its transfer, to its
     # person, by someone other than its maker; a pending or rejected one posted nothing.
     "adjustment request and its transfer disagree": Q.adjustment_request_vs_transfer,
     "transfer between accounts of different units": """
@@ -95,7 +95,7 @@ CHECKS: dict[str, str] = {
     "value spent outside its spending area": Q.spent_outside_area,
 }
 
-# Consistency of the capabilities with the ledger (issue 16): what a capability says was paid, held
+# Consistency of the capabilities with the ledger: what a capability says was paid, held
 # or stocked must be what its ledger transfers and change log say. A credit "stands" when it is
 # posted and not reversed.
 
@@ -113,11 +113,11 @@ CHECKS |= {
     # A verified report's points stand in the ledger for it, credited to its courier, through its
     # transfer_id; a pending or rejected one has none.
     "report points differ from the ledger": Q.report_vs_ledger,
-    # A case's bonus (issue 32) stands in the ledger through its bonus_transfer_id, credited to its
+    # A case's bonus stands in the ledger through its bonus_transfer_id, credited to its
     # reporter; and every standing points transfer a case caused is that case's bonus.
     "case bonus differs from the ledger": Q.case_bonus_vs_ledger,
     # Each redemption state has one state of its transfers (one per issuing community the points came
-    # from, issue 19): requested - held; approved or fulfilled - paid (standing); rejected or
+    # from): requested - held; approved or fulfilled - paid (standing); rejected or
     # cancelled - released; expired - released, or paid and every part refunded. Together they hold
     # or pay exactly the redemption's points.
     "redemption state differs from its transfer": Q.redemption_vs_transfers,
@@ -133,7 +133,7 @@ CHECKS |= {
            or (t.cause_type = 'service' and not exists (
                    select 1 from service_requests s where s.hold_transfer_id = t.id
                    and s.state in ('accepted', 'completed'))))""",
-    # Merchants (issue 35): a merchant's account keeps no running balance; its balance, the sum of
+    # Merchants: a merchant's account keeps no running balance; its balance, the sum of
     # its entries, is what it redeemed minus what it refunded, never below zero. A redemption's parts
     # are redemptions from the person's accounts into its merchant's account, summing to its points;
     # a refunded one has every part reversed, a standing one none.

@@ -78,7 +78,7 @@ async def user_account(conn: asyncpg.Connection, user_id: int, unit: Unit, commu
         return account
     # A concurrent first credit waits on the unique index and then finds the row: no duplicate.
     await conn.execute(
-        """insert into accounts (unit, kind, user_id, org_id)
+        """Insert into accounts (unit, kind, user_id, org_id)
            select $2, 'user', u.id, o.id from users u, orgs o
             where u.id = $1 and o.id = $3 and o.kind = 'community'
            on conflict do nothing""", user_id, unit, community_id)
@@ -106,7 +106,7 @@ async def open_user_accounts(conn: asyncpg.Connection, user_id: int) -> None:
 async def open_member_accounts(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
     """Open a new member's accounts of their community up front, so a check-in does not have to."""
     await conn.execute(
-        """insert into accounts (unit, kind, user_id, org_id) select u, 'user', $1, $2 from unnest($3::text[]) u
+        """Insert into accounts (unit, kind, user_id, org_id) select u, 'user', $1, $2 from unnest($3::text[]) u
            on conflict do nothing""", user_id, community_id, list(UNITS))
 
 
@@ -119,7 +119,7 @@ async def open_many_user_accounts(conn: asyncpg.Connection, user_ids: list[int],
 
 async def open_community_accounts(conn: asyncpg.Connection, community_id: int) -> None:
     await conn.execute(
-        """insert into accounts (unit, kind, org_id) values
+        """Insert into accounts (unit, kind, org_id) values
            ('points', 'issuing', $1), ('minutes', 'issuing', $1),
            ('minutes', 'pool', $1), ('points', 'supermarket', $1)
            on conflict do nothing""", community_id)
@@ -142,7 +142,7 @@ PAYING_KINDS = frozenset({"adjustment", "award", "service", "reversal"})
 
 
 def refuse_self_payment(actor_id: int | None, beneficiary_id: int | None) -> None:
-    """The one rule of issue 16 finding 3: whoever acts is never the one paid. Every act that pays
+    """The one rule: whoever acts is never the one paid. Every act that pays
     someone (adjustment, attendance mark, station scan, report verification, service confirmation,
     an adjustment's approval ...) calls it before it writes anything, and `_insert` below applies it
     to every posted transfer of a paying kind, so a path that forgets the call still cannot pay its
@@ -164,7 +164,7 @@ class Balance(msgspec.Struct, frozen=True):
 
 async def _account_rows(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """select a.unit, a.org_id, o.name, a.balance, a.held from accounts a join orgs o on o.id = a.org_id
+        """Select a.unit, a.org_id, o.name, a.balance, a.held from accounts a join orgs o on o.id = a.org_id
            where a.user_id = $1 and a.kind = 'user' order by a.unit, a.org_id""", user_id)
 
 
@@ -460,7 +460,7 @@ async def spend(conn: asyncpg.Connection, *, user_id: int, unit: Unit, amount: i
             receivers[r["org_id"]] = await user_account(conn, to_user, unit, r["org_id"])
     extra = [credit] if credit is not None else list(receivers.values())
     rows = await conn.fetch(
-        """select id, kind, org_id, user_id, unit, balance, held from accounts
+        """Select id, kind, org_id, user_id, unit, balance, held from accounts
             where (user_id = $1 and unit = $2 and kind = 'user') or id = any($3::bigint[])
             order by id for update""", user_id, unit, extra)
     if key is not None:

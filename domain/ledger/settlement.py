@@ -36,7 +36,7 @@ class Pair(msgspec.Struct, frozen=True):
 
 
 class MerchantLine(msgspec.Struct, frozen=True):
-    """Points spent at a merchant (爱心商家, issue 35) in the month, per issuing community: the
+    """Points spent at a merchant (爱心商家) in the month, per issuing community: the
     merchant settles with its settling level (the one community it serves, or the street)."""
     merchant_id: int
     merchant_name: str
@@ -74,7 +74,7 @@ async def monthly(conn: asyncpg.Connection, actor: Actor, org_id: int, month: st
     starts_at, ends_at = clock.month_span(clock.parse_month(month))
     communities = await areas.communities_under(conn, org_id)
     rows = await conn.fetch(
-        """select s.issuer_id, i.name as issuer_name, s.spender_id, p.name as spender_name, s.unit,
+        """Select s.issuer_id, i.name as issuer_name, s.spender_id, p.name as spender_name, s.unit,
                   count(*) as transfers, sum(s.amount)::bigint as amount
              from settlements s join orgs i on i.id = s.issuer_id join orgs p on p.id = s.spender_id
             where s.settled_at >= $1 and s.settled_at < $2
@@ -96,7 +96,7 @@ async def merchant_lines(conn: asyncpg.Connection, org_id: int, communities: lis
 
     The transfers are found through the merchant account's entries (entries_account, one entry on
     it per transfer), then by primary key: transfers has no index on its accounts, and matching
-    `credit_account = m.id or debit_account = m.id` scanned the whole city's transfers (issue 37).
+    `credit_account = m.id or debit_account = m.id` scanned the whole city's transfers.
     The cost follows the merchant's own history; the month is a filter on the transfer, as before
     (its entries are dated when it posted, not necessarily when it was made)."""
     rows = await conn.fetch(Q.merchant_lines, org_id, starts_at, ends_at, communities)

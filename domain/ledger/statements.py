@@ -39,7 +39,7 @@ class StatementLine(msgspec.Struct, frozen=True):
     reason: str | None
     reversed_by: int | None
     community: Cause | None = None  # the issuing community of the account this line moved (type 'org')
-    # The rulebook item and version the line was made under (issue 34): 《…积分细则》第N版 CODE 标题.
+    # The rulebook item and version the line was made under: 《…积分细则》第N版 CODE 标题.
     rule: str | None = None
 
 
@@ -66,7 +66,7 @@ RulesOf = Callable[[asyncpg.Connection, list[tuple[str | None, int | None]]],
 
 NEWEST = 2**63 - 1
 
-# Labels written before issue 22 mixed English into the Chinese label. Transfers are append-only, so
+# Labels written by early versions mixed English into the Chinese label. Transfers are append-only, so
 # they are read in words instead: the adjustment by its cause's name, the others without the English.
 _OLD_LABELS = {"调整 adjustment": None, "纸质记录迁移 migrated paper records": "纸质记录迁移"}
 _OLD_EXPIRY_LABEL = re.compile(r"^(\d{4}年积分到期) points earned in \d{4} expired$")
@@ -78,7 +78,7 @@ def _label(memo: str | None) -> str | None:
     old_expiry = _OLD_EXPIRY_LABEL.match(memo or "")
     return old_expiry.group(1) if old_expiry else memo  # the cursor of the first page: before every entry id
 
-# A memo names people by reference, never by name (issue 16): the ledger cannot be edited, and a name
+# A memo names people by reference, never by name: the ledger cannot be edited, and a name
 # written into it would outlive the closing of that person's account. `person_ref` writes the
 # reference, `render_memos` puts in the name each person has when the memo is read (a closed
 # account's is 已注销用户, set when it closed).

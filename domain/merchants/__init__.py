@@ -1,4 +1,4 @@
-"""爱心商家 (issue 35): partner merchants who accept points at their own counter.
+"""爱心商家: partner merchants who accept points at their own counter.
 
 The code is in `service.py` (and the package's other modules); this file only re-exports it, so
 `from domain.merchants import x` keeps working."""

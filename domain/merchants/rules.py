@@ -1,5 +1,5 @@
 """Rules of merchants (爱心商家) without a database: when an offer may be taken, the limits at the
-counter, the refund window, the money of a statement. Issue 35; the database side is
+counter, the refund window, the money of a statement. The database side is
 domain/merchants/__init__.py."""
 
 from datetime import datetime, time

@@ -1,4 +1,4 @@
-"""爱心商家 (issue 35): partner merchants who accept points at their own counter.
+"""爱心商家: partner merchants who accept points at their own counter.
 
 A merchant is a partner organisation of kind 'merchant' (domain/partners: invited by a street or a
 community, its owner and staff join by consent) with its details, the communities it serves and a
@@ -312,7 +312,7 @@ async def set_rate(conn: asyncpg.Connection, actor: Actor, org_id: int, fen_per_
             await conn.execute("delete from merchant_rates where org_id = $1", org_id)
         else:
             await conn.execute(
-                """insert into merchant_rates (org_id, fen_per_point, set_by, set_at) values ($1, $2, $3, $4)
+                """Insert into merchant_rates (org_id, fen_per_point, set_by, set_at) values ($1, $2, $3, $4)
                    on conflict (org_id) do update set fen_per_point = $2, set_by = $3, set_at = $4""",
                 org_id, fen_per_point, actor.id, clock.now())
         await audit.record(conn, actor, "merchant_rate", community_id=org_id if org.kind == "community" else None,
@@ -364,7 +364,7 @@ async def create_offer(conn: asyncpg.Connection, actor: Actor, merchant_id: int,
         raise invalid("closes", "after opens")
     async with conn.transaction():
         offer_id = await conn.fetchval(
-            """insert into merchant_offers (partner_id, name, description, price_points, monthly_limit, stock,
+            """Insert into merchant_offers (partner_id, name, description, price_points, monthly_limit, stock,
                                             valid_days, opens, closes, created_by, created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id""",
             merchant_id, name, description, price_points, monthly_limit, stock, mask, start, end, actor.id, clock.now())
@@ -592,7 +592,7 @@ async def redeem(conn: asyncpg.Connection, actor: Actor, merchant_id: int, *, co
                 "and refunded_at is null and redeemed_at >= $2 and redeemed_at < $3", user_id, start, end)
             rules.check_card_day(today, offer["price_points"])
         redemption_id = await conn.fetchval(
-            """insert into merchant_redemptions (partner_id, offer_id, offer_name, user_id, community_id, via,
+            """Insert into merchant_redemptions (partner_id, offer_id, offer_name, user_id, community_id, via,
                                                  voucher_id, points, staff_id, redeemed_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id""",
             merchant_id, offer_id, offer["name"], user_id, community, "voucher" if voucher else "card",

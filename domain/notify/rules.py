@@ -13,11 +13,11 @@ from domain.core.messages import KINDS
 WORDS = {
     "request": ("兑换申请", "request"), "voucher": ("兑换码", "voucher"),
     "redemption": ("兑换申请", "redemption request"), "report": ("上报", "report"),
-    # roles named by an invitation (issue 31)
+    # roles named by an invitation
     "manager": ("管理员", "a manager"), "unit_admin": ("单位管理员", "the administrator"),
     "party_member": ("报到党员", "a reporting party member"), "micro_leader": ("邻里长", "the neighbourhood head"),
     "micro_worker": ("微网格员", "a micro-grid worker"),
-    # a community's invitation by phone (domain/people/members.py, issue 30)
+    # a community's invitation by phone (domain/people/members.py)
     "volunteer": ("志愿者", "a volunteer"), "courier": ("网格员", "a courier"),
     "can_scan": ("现在可以扫码签到了。", "You can scan to check in now."),
     "checked_in": ("您的签到也已完成。", "Your check-in is done too."),
@@ -69,7 +69,7 @@ _SIGNATURE = str.maketrans({"【": "「", "】": "」", "[": "(", "]": ")"})
 
 
 def sms_safe(text: str) -> str:
-    """Free text as it may appear inside an SMS (issue 30 finding 7: a reject reason with a URL and a
+    """Free text as it may appear inside an SMS (a reject reason with a URL and a
     fake 【银行】 went out verbatim under Linli's signature): no links or domain names, no long numbers
     (phones, accounts), no 【】 (the sender's signature in a Chinese SMS), one line, at most
     SMS_PARAM_MAX characters."""

@@ -62,7 +62,7 @@ class Preferences(msgspec.Struct, kw_only=True):
 async def inbox(conn: asyncpg.Connection, user_id: int, *, lang: str, limit: int = 20,
                 before: int | None = None) -> Inbox:
     rows = await conn.fetch(
-        """select id, kind, params, link, community_id, created_at, read_at from notifications
+        """Select id, kind, params, link, community_id, created_at, read_at from notifications
            where user_id = $1 and ($2::bigint is null or id < $2) order by id desc limit $3""",
         user_id, before, limit + 1)
     items = []
@@ -94,7 +94,7 @@ async def mark_all_read(conn: asyncpg.Connection, user_id: int) -> int:
 
 async def preferences(conn: asyncpg.Connection, user_id: int, *, lang: str) -> Preferences:
     person = await conn.fetchrow(
-        """select u.phone is not null as can_sms,
+        """Select u.phone is not null as can_sms,
                   exists (select 1 from wechat_bindings w where w.user_id = u.id) as can_wechat,
                   exists (select 1 from org_managers m where m.user_id = u.id) as manages
            from users u where u.id = $1""", user_id)
@@ -112,14 +112,14 @@ async def set_preference(conn: asyncpg.Connection, user_id: int, kind: str, want
     if any(c not in messages.CHANNELS for c in wanted):
         raise invalid("channels", "sms or wechat")
     await conn.execute(
-        """insert into notification_preferences (user_id, kind, channels) values ($1, $2, $3)
+        """Insert into notification_preferences (user_id, kind, channels) values ($1, $2, $3)
            on conflict (user_id, kind) do update set channels = excluded.channels""",
         user_id, kind, sorted(set(wanted)))
 
 
 async def bind_wechat(conn: asyncpg.Connection, user_id: int, openid: str) -> None:
     """Bind an openid the caller has proven (domain/people/wechat.py binds it from an OAuth code; no
-    request hands an openid in: issue 30 finding 7)."""
+    request hands an openid in)."""
     openid = openid.strip()
     if not 1 <= len(openid) <= 128:
         raise DomainError("validation_failed", details={"field": "openid"})
@@ -171,7 +171,7 @@ async def _deliver(pool: asyncpg.Pool, http: httpx.AsyncClient, row: asyncpg.Rec
     except channels.DeliveryError as exc:
         final = row["attempts"] >= rules.MAX_ATTEMPTS
         await pool.execute(
-            """update notification_outbox set state = $2, lease_until = null, last_error = $3,
+            """Update notification_outbox set state = $2, lease_until = null, last_error = $3,
                       not_before = $4 where id = $1""",
             row["id"], "failed" if final else "pending", str(exc)[:500],
             messages.due_at(row["channel"], now + rules.retry_delay(row["attempts"]), clock.zone()))
@@ -216,7 +216,7 @@ async def remind(pool: asyncpg.Pool, now: datetime) -> int:
 async def _expiring_vouchers(conn: asyncpg.Connection, now: datetime) -> int:
     sent = 0
     for r in await conn.fetch(
-            """select r.id, r.user_id, r.community_id, w.name as reward, r.points from redemptions r
+            """Select r.id, r.user_id, r.community_id, w.name as reward, r.points from redemptions r
                join rewards w on w.id = r.reward_id
                where r.state = 'approved' and r.expires_at > $1 and r.expires_at <= $1 + interval '3 days'""", now):
         sent += await send(conn, r["user_id"], "redemption_expiring", community_id=r["community_id"],
@@ -228,7 +228,7 @@ async def _expiring_vouchers(conn: asyncpg.Connection, now: datetime) -> int:
 async def _digests(conn: asyncpg.Connection, day: date) -> int:
     sent = 0
     for q in await conn.fetch(
-            """select c.id,
+            """Select c.id,
                       (select count(*) from redemptions r where r.community_id = c.id and r.state = 'requested')
                           as redemptions,
                       (select count(*) from reports p where p.community_id = c.id and p.state = 'pending') as reports,
@@ -258,7 +258,7 @@ async def _expiring_points(conn: asyncpg.Connection, now: datetime) -> int:
     if (date(local.year + 1, 1, 1) - local.date()).days > EXPIRY_NOTICE_DAYS:
         return 0
     people = await conn.fetch(
-        """select distinct d.user_id from earned_daily d join points_expiry_policy p on p.community_id = d.community_id
+        """Select distinct d.user_id from earned_daily d join points_expiry_policy p on p.community_id = d.community_id
            where p.points_expire and d.unit = 'points' and d.day >= $1 and d.day < $2""",
         date(local.year - 1, 1, 1), date(local.year, 1, 1))
     sent = 0

@@ -1,4 +1,4 @@
-"""Nobody creates value alone (issue 30): the community's limits, who may act as the second
+"""Nobody creates value alone: the community's limits, who may act as the second
 person, the day's count of value made by hand, held acts and the flags a manager's pattern raises.
 
 The code is in `service.py` (and the package's other modules); this file only re-exports it, so

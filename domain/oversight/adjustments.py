@@ -9,7 +9,7 @@ community's threshold (adjustment_policies, default 200 points / 600 minutes, ed
 community's managers) is not posted: it becomes a pending request that another manager of the
 community, or an admin, approves (the transfer is posted then, exactly once) or rejects (maker-checker).
 
-Issue 30: a manager's credits by hand also count toward a daily limit per community (five
+a manager's credits by hand also count toward a daily limit per community (five
 adjustments of 200 add up); past it, the adjustment waits the same way (`why: daily_limit`). A
 manager of the community's street or district may be the second person. A change of the thresholds
 that loosens them takes effect only when a second person approves it (domain/oversight).
@@ -170,7 +170,7 @@ async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, 
                      threshold_points: int | None, threshold_minutes: int | None, daily_points: int | None = None,
                      daily_minutes: int | None = None, ip: str | None = None) -> Policy:
     """A manager of the community changes its thresholds and daily limits; audited with before and
-    after. A change that loosens any of them (issue 30, finding 1b) is held for another manager of
+    after. A change that loosens any of them is held for another manager of
     the community or a street manager (an admin's takes effect at once); tightening applies now."""
     await _community(conn, actor, community_id)
     asked = {"threshold_points": threshold_points, "threshold_minutes": threshold_minutes,
@@ -201,7 +201,7 @@ async def apply_policy(conn: asyncpg.Connection, actor: Actor, community_id: int
     old = await oversight.limits(conn, community_id)
     before = {f: getattr(old, f) for f in POLICY_FIELDS}
     await conn.execute(
-        """insert into adjustment_policies (community_id, threshold_points, threshold_minutes, daily_points,
+        """Insert into adjustment_policies (community_id, threshold_points, threshold_minutes, daily_points,
                                             daily_minutes, updated_by, updated_at)
            values ($1, $2, $3, $4, $5, $6, $7)
            on conflict (community_id) do update set threshold_points = excluded.threshold_points,
@@ -235,7 +235,7 @@ async def _request(conn: asyncpg.Connection, actor: Actor, community_id: int, us
                    why: str = "threshold") -> AdjustmentRequest:
     async with conn.transaction():
         request_id = await conn.fetchval(
-            """insert into adjustment_requests (community_id, user_id, unit, amount, reason, requested_by, created_at,
+            """Insert into adjustment_requests (community_id, user_id, unit, amount, reason, requested_by, created_at,
                                                 why)
                values ($1, $2, $3, $4, $5, $6, $7, $8) returning id""",
             community_id, user_id, unit, amount, reason, actor.id, clock.now(), why)
@@ -247,7 +247,7 @@ async def _request(conn: asyncpg.Connection, actor: Actor, community_id: int, us
 
 async def _decidable(conn: asyncpg.Connection, actor: Actor, request_id: int) -> asyncpg.Record:
     """Lock a request and check the actor may decide on it: a manager of its community, of its street
-    or district (issue 30), or an admin. Anyone else hears that it does not exist."""
+    or district, or an admin. Anyone else hears that it does not exist."""
     row = await conn.fetchrow("select * from adjustment_requests where id = $1 for update", request_id)
     if row is None or not oversight.may_check(actor, row["community_id"]):
         raise not_found("adjustment request")
@@ -312,7 +312,7 @@ async def list_requests(conn: asyncpg.Connection, actor: Actor, *, community_id:
 
 async def community_of_transfer(conn: asyncpg.Connection, transfer_id: int) -> int | None:
     return await conn.fetchval(
-        """select a.org_id from transfers t join accounts a on a.id in (t.debit_account, t.credit_account)
+        """Select a.org_id from transfers t join accounts a on a.id in (t.debit_account, t.credit_account)
            where t.id = $1 order by a.kind = 'user', a.id limit 1""", transfer_id)
     # A person's accounts name their issuing community too (migrations/018): the community's own
     # account (issuing, pool, supermarket) says whose transfer it is when there is one.

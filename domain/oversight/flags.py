@@ -1,4 +1,4 @@
-"""The flag queue about managers (issue 30): signals raised by held attempts and by an unusual pace,
+"""The flag queue about managers: signals raised by held attempts and by an unusual pace,
 shown on the workbench of the community's managers (the flagged one sees their own) and of its
 street's and district's managers. Flags never block; another person dismisses each, with a reason."""
 

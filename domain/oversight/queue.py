@@ -1,4 +1,4 @@
-"""One queue of what is held (issue 30): every act waiting for a second person, with its maker and
+"""One queue of what is held: every act waiting for a second person, with its maker and
 evidence, for the other managers of the community and the managers of its street or district; and
 their decision, after which the maker is told (an inbox message through the notify outbox).
 
@@ -27,7 +27,7 @@ from domain.people import joining
 
 class HeldItem(msgspec.Struct, kw_only=True):
     kind: str                     # adjustment | mark | activity | own_credit | policy | redemption | presence
-                                  # | rulebook | deduction | selection (issue 34)
+                                  # | rulebook | deduction | selection
     id: int                       # the id within its kind
     community_id: int
     community_name: str
@@ -77,11 +77,11 @@ def _can(actor: Actor, community_id: int, *people: int | None) -> bool:
     return oversight.may_check(actor, community_id) and actor.id not in people
 
 
-# ---- adjustments (their own table since issue 16) ------------------------------------------------
+# ---- adjustments (their own table) ------------------------------------------------------------
 
 async def _adjustments(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
     rows = await conn.fetch(
-        """select r.*, u.name as user_name, m.name as maker_name, o.name as community_name
+        """Select r.*, u.name as user_name, m.name as maker_name, o.name as community_name
            from adjustment_requests r join users u on u.id = r.user_id join users m on m.id = r.requested_by
            join orgs o on o.id = r.community_id
            where r.state = 'pending' and ($1::bigint[] is null or r.community_id = any($1)) order by r.id""", scope)
@@ -126,7 +126,7 @@ WHAT = {"mark": ("补录签到", "attendance mark"), "activity": ("活动发布"
 def _held_acts(kind: str) -> Lister:
     async def list_(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
         rows = await conn.fetch(
-            """select h.*, m.name as maker_name, s.name as subject_name, o.name as community_name
+            """Select h.*, m.name as maker_name, s.name as subject_name, o.name as community_name
                from held_acts h join users m on m.id = h.maker_id left join users s on s.id = h.subject_id
                join orgs o on o.id = h.community_id
                where h.state = 'pending' and h.kind = $2 and ($1::bigint[] is null or h.community_id = any($1))
@@ -196,7 +196,7 @@ def _held_decider(kind: str, approve: bool) -> Decider:
             raise forbidden("nobody approves a credit to themself")
         result = await _apply(conn, actor, row, reason, ip) if approve else None
         await conn.execute(
-            """update held_acts set state = $2, decided_by = $3, decided_at = $4, decision_reason = $5,
+            """Update held_acts set state = $2, decided_by = $3, decided_at = $4, decision_reason = $5,
                       result = $6::text::jsonb where id = $1""",
             held_id, "approved" if approve else "rejected", actor.id, clock.now(), reason,
             msgspec.json.encode(result).decode() if result is not None else None)
@@ -213,7 +213,7 @@ def _held_decider(kind: str, approve: bool) -> Decider:
 
 async def _redemptions(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
     rows = await conn.fetch(
-        """select r.id, r.community_id, o.name as community_name, r.held_maker, m.name as maker_name, r.user_id,
+        """Select r.id, r.community_id, o.name as community_name, r.held_maker, m.name as maker_name, r.user_id,
                   u.name as user_name, r.reward_name, r.quantity, r.points, r.requested_at
            from redemptions r join orgs o on o.id = r.community_id join users m on m.id = r.held_maker
            join users u on u.id = r.user_id
@@ -259,7 +259,7 @@ PRESENCE_REASONS = fraud.HELD_REASONS
 
 async def _presence(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
     rows = await conn.fetch(
-        """select f.id, f.reason, f.details, f.created_at, f.user_id, u.name as user_name, a.community_id,
+        """Select f.id, f.reason, f.details, f.created_at, f.user_id, u.name as user_name, a.community_id,
                   o.name as community_name, a.id as activity_id, a.title, t.minutes
            from scan_flags f join activities a on a.id = f.activity_id join orgs o on o.id = a.community_id
            join users u on u.id = f.user_id join attendances t on t.id = f.attendance_id
@@ -283,7 +283,7 @@ def _presence_decider(action: review.Resolution) -> Decider:
     return decide
 
 
-# ---- the rulebook and deductions (issue 34) ---------------------------------------------------------
+# ---- the rulebook and deductions ---------------------------------------------------------
 
 async def _rulebooks(conn: asyncpg.Connection, actor: Actor, scope: list[int] | None) -> list[HeldItem]:
     from domain.recognition import rulebook
@@ -334,7 +334,7 @@ async def _selections(conn: asyncpg.Connection, actor: Actor, scope: list[int] |
     out = []
     for r in await selections.proposed(conn, scope):
         chosen = await conn.fetch(
-            """select coalesce(u.name, h.name) as name, c.choice_reason, c.score,
+            """Select coalesce(u.name, h.name) as name, c.choice_reason, c.score,
                       (select count(*) from selection_votes v where v.selection_id = c.selection_id
                         and c.id = any(v.candidate_ids)) as votes
                from selection_candidates c left join users u on u.id = c.user_id

@@ -1,4 +1,4 @@
-"""`linli audit`: the ledger's shapes that break "nobody creates value alone" (issue 30).
+"""`linli audit`: the ledger's shapes that break "nobody creates value alone".
 
 Read from the ledger and the records beside it, never from the counters the rules keep, so it also
 finds what happened before the rules or around them:

@@ -1,4 +1,4 @@
-"""Pure rules of "nobody creates value alone" (issue 30): what pays one person above a community's
+"""Pure rules of "nobody creates value alone": what pays one person above a community's
 thresholds, which policy changes loosen the rules, and when a manager's pace is unusual. No database.
 """
 

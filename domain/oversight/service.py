@@ -1,4 +1,4 @@
-"""Nobody creates value alone (issue 30): the community's limits, who may act as the second
+"""Nobody creates value alone: the community's limits, who may act as the second
 person, the day's count of value made by hand, held acts and the flags a manager's pattern raises.
 
 Every way value is created either stays under the community's thresholds and the maker's daily
@@ -68,11 +68,11 @@ async def count_manual(conn: asyncpg.Connection, community_id: int, maker_id: in
         return None
     day = today()
     await conn.execute(
-        """insert into manual_value_days (community_id, maker_id, day, unit)
+        """Insert into manual_value_days (community_id, maker_id, day, unit)
            select $1, $2, $3, unnest($4::text[]) on conflict do nothing""",
         community_id, maker_id, day, sorted(wanted))
     rows = await conn.fetch(
-        """select unit, amount from manual_value_days where community_id = $1 and maker_id = $2 and day = $3
+        """Select unit, amount from manual_value_days where community_id = $1 and maker_id = $2 and day = $3
              and unit = any($4::text[]) order by unit for update""", community_id, maker_id, day, sorted(wanted))
     made = {r["unit"]: r["amount"] for r in rows}
     limit = await limits(conn, community_id)
@@ -100,12 +100,12 @@ async def check_pace(conn: asyncpg.Connection, community_id: int, manager_id: in
     street's usual day of one manager (the last four weeks of the street's communities)."""
     day_start = clock.day_bounds(clock.now())[0]
     count = await conn.fetchval(
-        """select count(*) from audit_log where actor_id = $1 and created_at >= $2 and act = any($3::text[])""",
+        """Select count(*) from audit_log where actor_id = $1 and created_at >= $2 and act = any($3::text[])""",
         manager_id, day_start, list(VALUE_ACTS))
     if count <= rules.VELOCITY_FLOOR:
         return  # the usual is read only when it could matter
     usual = await conn.fetchval(
-        """with street as (select c.id from orgs c join orgs me on me.id = $1
+        """With street as (select c.id from orgs c join orgs me on me.id = $1
                            where c.kind = 'community' and c.parent_id is not distinct from me.parent_id)
            select coalesce(count(*)::float / nullif(count(distinct (a.actor_id, a.created_at::date)), 0), 0)
            from audit_log a where a.community_id in (select id from street) and a.act = any($2::text[])

@@ -1,6 +1,6 @@
 """Partner organisations (伙伴单位): departments, property companies, work units and (later) merchants,
 invited by a street or a community, with their own staff. Built once for every kind of partner: the
-grid loop's handlers use it (domain/cases), merchants (issue 35) will too.
+grid loop's handlers use it (domain/cases), merchants will too.
 
 The code is in `service.py` (and the package's other modules); this file only re-exports it, so
 `from domain.partners import x` keeps working."""

@@ -1,6 +1,6 @@
 """Partner organisations (伙伴单位): departments, property companies, work units and (later) merchants,
 invited by a street or a community, with their own staff. Built once for every kind of partner: the
-grid loop's handlers use it (domain/cases), merchants (issue 35) will too.
+grid loop's handlers use it (domain/cases), merchants will too.
 
 - A partner sits under its parent, a street or a community. A manager of that parent (for a street:
   its managers or its district's; for a community: its managers) creates it, and invites its staff.
@@ -91,7 +91,7 @@ async def get(conn: asyncpg.Connection, actor: Actor, partner_id: int) -> Partne
 
 async def create(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str, parent_id: int,
                  unit_id: int | None = None, audited: bool = True) -> Partner:
-    """audited=False: the caller records the whole act in one audit row of its own (a merchant's
+    """Audited=False: the caller records the whole act in one audit row of its own (a merchant's
     invitation, domain/merchants: the partner, its details and its owner's invitation are one act)."""
     if kind not in KINDS:
         raise invalid("kind", f"one of {', '.join(KINDS)}")
@@ -106,7 +106,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str
         raise invalid("unit_id", "no such unit")
     async with conn.transaction():
         partner_id = await conn.fetchval(
-            """insert into partners (kind, name, parent_id, unit_id, created_by, created_at)
+            """Insert into partners (kind, name, parent_id, unit_id, created_by, created_at)
                values ($1, $2, $3, $4, $5, $6) on conflict do nothing returning id""",
             kind, name, parent_id, unit_id, actor.id, clock.now())
         if partner_id is None:
@@ -120,7 +120,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, *, kind: str, name: str
 
 async def list_partners(conn: asyncpg.Connection, actor: Actor, *, parent_id: int | None = None,
                         mine: bool = False) -> list[Partner]:
-    """mine: the partners I work for. parent_id: a street's or community's partners (its managers and
+    """Mine: the partners I work for. parent_id: a street's or community's partners (its managers and
     the managers above; the communities under a street see the street's, to know who handles what)."""
     if mine or parent_id is None:
         rows = await conn.fetch(_SELECT + " where exists (select 1 from partner_staff s where s.partner_id = p.id "
@@ -176,7 +176,7 @@ async def invite(conn: asyncpg.Connection, actor: Actor, partner_id: int, *, pho
             partner_id, user_id)
         if invitation_id is None:
             invitation_id = await conn.fetchval(
-                """insert into partner_invitations (partner_id, user_id, role, invited_by, created_at)
+                """Insert into partner_invitations (partner_id, user_id, role, invited_by, created_at)
                    values ($1, $2, $3, $4, $5) returning id""", partner_id, user_id, role, actor.id, clock.now())
             if audited:
                 await audit.record(conn, actor, "partner_invite", community_id=_community_of(parent),
@@ -205,7 +205,7 @@ async def answer(conn: asyncpg.Connection, actor: Actor, invitation_id: int, *, 
     """The invited person accepts (joins the partner's staff) or declines; nobody else can."""
     async with conn.transaction():
         row = await conn.fetchrow(
-            """select i.*, p.parent_id, o.kind as parent_kind from partner_invitations i
+            """Select i.*, p.parent_id, o.kind as parent_kind from partner_invitations i
                join partners p on p.id = i.partner_id join orgs o on o.id = p.parent_id
                where i.id = $1 and i.user_id = $2 for update of i""", invitation_id, actor.id)
         if row is None:
@@ -217,7 +217,7 @@ async def answer(conn: asyncpg.Connection, actor: Actor, invitation_id: int, *, 
                            invitation_id, state, clock.now())
         if accept:
             await conn.execute(
-                """insert into partner_staff (partner_id, user_id, role, created_at) values ($1, $2, $3, $4)
+                """Insert into partner_staff (partner_id, user_id, role, created_at) values ($1, $2, $3, $4)
                    on conflict (partner_id, user_id) do update set role = excluded.role""",
                 row["partner_id"], actor.id, row["role"], clock.now())
         await audit.record(conn, actor, "partner_invitation_answer",

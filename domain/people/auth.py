@@ -119,7 +119,7 @@ async def claim_invited(conn: asyncpg.Connection, *, phone: str, password: str, 
     """A manager may invite a phone before its owner has an account (domain/people/members.py
     creates the person without a password). Registering with that phone claims the account, with
     its memberships and balance, and sets the password and name. Only `register` calls this, after
-    the phone was proven with its SMS code (issue 16 finding 4)."""
+    the phone was proven with its SMS code."""
     phone = normalise_phone(phone)
     name = check_name(name)
     check_password_strength(password)

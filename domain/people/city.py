@@ -1,4 +1,4 @@
-"""A city loads itself from the lists it has (issue 31): four kinds of spreadsheet (.xlsx or .csv),
+"""A city loads itself from the lists it has: four kinds of spreadsheet (.xlsx or .csv),
 each a dry run (`check`) then a `commit` of the same file, as the resident import (imports.py).
 
 - `tree` (platform admins): the org tree, one row per level: 层级 level (区/街道/社区/网格), 编码
@@ -255,7 +255,7 @@ async def _area(conn: asyncpg.Connection, actor: Actor) -> set[int] | None:
     if actor.is_admin:
         return None
     rows = await conn.fetch(
-        """with recursive below as (
+        """With recursive below as (
                select o.id from org_managers m join orgs o on o.id = m.org_id
                where m.user_id = $1 and o.kind in ('street', 'district')
                union select c.id from orgs c join below b on c.parent_id = b.id)
@@ -471,7 +471,7 @@ async def _commit_tree(conn: asyncpg.Connection, rows: list[_Row]) -> None:
             continue
         parents = await _orgs_by_code(conn, [r.get("parent_code") for r in todo if r.get("parent_code")])
         made = await conn.fetch(
-            """insert into orgs (kind, code, name, parent_id, address)
+            """Insert into orgs (kind, code, name, parent_id, address)
                select $1, c, n, p, nullif(a, '') from unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
                    as x(c, n, p, a)
                on conflict (code) where code is not null do update set name = excluded.name,
@@ -485,7 +485,7 @@ async def _commit_tree(conn: asyncpg.Connection, rows: list[_Row]) -> None:
             if new_ids:
                 await conn.execute(
                     # ledger.open_community_accounts, for many communities in one statement
-                    """insert into accounts (unit, kind, org_id)
+                    """Insert into accounts (unit, kind, org_id)
                        select a.unit, a.kind, c from unnest($1::bigint[]) c
                        cross join (values ('points', 'issuing'), ('minutes', 'issuing'), ('minutes', 'pool'),
                                           ('points', 'supermarket')) as a(unit, kind)
@@ -495,7 +495,7 @@ async def _commit_tree(conn: asyncpg.Connection, rows: list[_Row]) -> None:
 async def _commit_managers(conn: asyncpg.Connection, actor: Actor, rows: list[_Row]) -> int:
     todo = [r for r in rows if r.status == "new"]
     result = await conn.execute(
-        """insert into role_invites (kind, phone, name, org_id, invited_by, created_at)
+        """Insert into role_invites (kind, phone, name, org_id, invited_by, created_at)
            select 'manager', p, n, o, $4, $5 from unnest($1::text[], $2::text[], $3::bigint[]) as x(p, n, o)
            on conflict (kind, phone, coalesce(org_id, 0), coalesce(unit_id, 0), coalesce(micro_grid_id, 0))
                where kind <> 'party_member' do nothing""",
@@ -508,7 +508,7 @@ async def _commit_units(conn: asyncpg.Connection, actor: Actor, rows: list[_Row]
     todo = [r for r in rows if r.status in ("new", "updated")]
     now = clock.now()
     made = await conn.fetch(
-        """insert into units (code, name, kind, parent_id, party_org, created_at)
+        """Insert into units (code, name, kind, parent_id, party_org, created_at)
            select c, n, k, p, nullif(o, ''), $6 from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
                as x(c, n, k, p, o)
            on conflict (code) where code is not null do update set name = excluded.name, kind = excluded.kind,
@@ -519,7 +519,7 @@ async def _commit_units(conn: asyncpg.Connection, actor: Actor, rows: list[_Row]
     ids = {m["code"]: m["id"] for m in made}
     admins = [r for r in todo if r.get("admin_phone")]
     result = await conn.execute(
-        """insert into role_invites (kind, phone, name, unit_id, invited_by, created_at)
+        """Insert into role_invites (kind, phone, name, unit_id, invited_by, created_at)
            select 'unit_admin', p, n, u, $4, $5 from unnest($1::text[], $2::text[], $3::bigint[]) as x(p, n, u)
            on conflict (kind, phone, coalesce(org_id, 0), coalesce(unit_id, 0), coalesce(micro_grid_id, 0))
                where kind <> 'party_member' do nothing""",
@@ -531,7 +531,7 @@ async def _commit_units(conn: asyncpg.Connection, actor: Actor, rows: list[_Row]
 async def _commit_party_members(conn: asyncpg.Connection, actor: Actor, rows: list[_Row]) -> int:
     todo = [r for r in rows if r.status in ("new", "updated")]
     result = await conn.execute(
-        """insert into role_invites (kind, phone, name, unit_id, org_id, grid_id, invited_by, created_at)
+        """Insert into role_invites (kind, phone, name, unit_id, org_id, grid_id, invited_by, created_at)
            select 'party_member', p, n, u, c, g, $6, $7
            from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as x(p, n, u, c, g)
            on conflict (phone, unit_id) where kind = 'party_member' do update set name = excluded.name,

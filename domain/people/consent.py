@@ -1,4 +1,4 @@
-"""Privacy notices and consent (PIPL, issue 36).
+"""Privacy notices and consent (PIPL).
 
 A notice is versioned text an admin edits (every edit is a new version, the highest is current).
 Consent is one row per agreement with the version and the time, never updated, so the history is
@@ -97,7 +97,7 @@ async def give(conn: asyncpg.Connection, user_id: int, kind: str, version: int |
 async def due(conn: asyncpg.Connection, user_id: int) -> int | None:
     """The privacy notice version the person has not agreed to yet (asked at sign-in), else None."""
     return await conn.fetchval(
-        """select n.version from privacy_notices n
+        """Select n.version from privacy_notices n
            where n.kind = 'privacy' and n.version = (select max(version) from privacy_notices where kind = 'privacy')
              and not exists (select 1 from consents c where c.user_id = $1 and c.kind = 'privacy'
                                                         and c.version = n.version)""", user_id)

@@ -55,7 +55,7 @@ async def tree(conn: asyncpg.Connection, viewer: Actor) -> Tree:
     # Member counts in one pass over the members of the orgs shown: a grid counts its couriers, a
     # community everyone in it or its grids (a per-org subquery made the admin's tree of a whole city
     # quadratic; counting the whole city's org_members for one community's manager took 185 ms of
-    # PostgreSQL CPU in a city of 300,000, issue 37).
+    # PostgreSQL CPU in a city of 300,000).
     rows = await conn.fetch(
         Q.org_tree_with_counts, scope)
     ids = [r["id"] for r in rows]
@@ -150,7 +150,7 @@ QUEUES = (
      "where a.answered_at is null and " + _SCOPE.format(col="p.community_id")),
     ("joining", "/joining.html", "join_requests",
      "select count(*) from join_requests where state = 'pending' and " + _SCOPE.format(col="community_id")),
-    # issue 30: what waits for a second person, and the flags about managers (both on /held.html)
+    # what waits for a second person, and the flags about managers (both on /held.html)
     ("held", "/held.html", "held_acts",
      "select (select count(*) from held_acts where state = 'pending' and " + _SCOPE.format(col="community_id")
      + ") + (select count(*) from adjustment_requests where state = 'pending' and "
@@ -183,7 +183,7 @@ async def summary(conn: asyncpg.Connection, viewer: Actor) -> Summary:
     # The communities' orgs (themselves and their grids) first, then their members by org_members'
     # key: the `case` over every membership read the whole city's org_members for one community.
     members = await conn.fetchval(
-        """select count(distinct m.user_id) from org_members m
+        """Select count(distinct m.user_id) from org_members m
            where m.org_id = any(array(select o.id from orgs o
                                        where o.id = any($1) or (o.kind = 'grid' and o.parent_id = any($1))))""",
         ids)

@@ -1,4 +1,4 @@
-"""Real name (身份证号) and the national volunteer number (志愿者编号), issue 36.
+"""Real name (身份证号) and the national volunteer number (志愿者编号).
 
 The ID number is checked (GB 11643: 17 digits, a valid birth date, the ISO 7064 MOD 11-2 check
 digit), then stored only as AES-GCM ciphertext under the key in LINLI_ID_KEY, with the user id as

@@ -1,4 +1,4 @@
-"""Bulk import of a community's residents from a spreadsheet (.xlsx or .csv), by its manager (issue 18).
+"""Bulk import of a community's residents from a spreadsheet (.xlsx or .csv), by its manager.
 
 Columns (header row, Chinese or English, any order): 姓名 name, 手机号 phone, 网格 grid,
 户/地址 household, 标签 tags (e.g. 党员; several split by 、,;), 工作单位 work unit.
@@ -11,7 +11,7 @@ First a dry run (`check`): every row is classified, with its spreadsheet row num
   while the person has not claimed the account: a claimed account's name is the person's own);
 - error: missing/bad name or phone, unknown grid, duplicate phone in the file, a phone whose
   account belongs to someone outside this community (they join by their own request, never by
-  a manager's file: issue 16), a value too long.
+  a manager's file), a value too long.
 Then `commit` with the same file (its SHA-256, as the dry run reported it): the valid rows in one
 transaction (all or nothing), set-based (unnest arrays: one statement per table, whatever the
 size); importing the same file again changes nothing. One audit row (member_import) with the
@@ -171,7 +171,7 @@ async def _classify(conn: asyncpg.Connection, community_id: int, rows: list[_Row
         _check_row(row, grids, seen)
     valid = [r for r in rows if r.status != "error"]
     known = {r["phone"]: r for r in await conn.fetch(
-        """select u.id, u.phone, u.name, u.password_hash is null as unclaimed, u.active and u.closed_at is null as live,
+        """Select u.id, u.phone, u.name, u.password_hash is null as unclaimed, u.active and u.closed_at is null as live,
                   exists (select 1 from org_members m join orgs o on o.id = m.org_id where m.user_id = u.id
                           and (o.id = $2 or (o.kind = 'grid' and o.parent_id = $2))) as member,
                   p.grid_id, p.household, p.tags, p.work_unit
@@ -239,7 +239,7 @@ async def commit(conn: asyncpg.Connection, actor: Actor, community_id: int, data
         changed = new + [r for r in rows if r.status == "updated"]
         if changed:
             await conn.execute(
-                """insert into resident_profiles (community_id, user_id, grid_id, household, tags, work_unit,
+                """Insert into resident_profiles (community_id, user_id, grid_id, household, tags, work_unit,
                                                   updated_at)
                    select $1, u, g, nullif(h, ''), coalesce(string_to_array(nullif(t, ''), ','), '{}'),
                           nullif(w, ''), $7
@@ -252,7 +252,7 @@ async def commit(conn: asyncpg.Connection, actor: Actor, community_id: int, data
                 [r.work_unit for r in changed], now)
             # a name from the file replaces only the name of an account nobody has claimed yet
             await conn.execute(
-                """update users u set name = x.n from unnest($1::bigint[], $2::text[]) as x(id, n)
+                """Update users u set name = x.n from unnest($1::bigint[], $2::text[]) as x(id, n)
                    where u.id = x.id and u.password_hash is null and u.name <> x.n""",
                 [r.user_id for r in changed], [r.name for r in changed])
         report = _report(digest, rows, columns, committed=True)

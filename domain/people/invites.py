@@ -1,4 +1,4 @@
-"""Roles by consent (issue 31): a manager of a level, a unit's administrator, a party member of a
+"""Roles by consent: a manager of a level, a unit's administrator, a party member of a
 unit reporting to their home community, a 微网格's 邻里长 or 微网格员. Someone above names the
 person by phone (a city list, or a page); the person, signed in with that phone, accepts or
 declines. Nobody holds one of these roles without having accepted it.
@@ -114,14 +114,14 @@ async def invite(conn: asyncpg.Connection, actor: Actor, *, kind: str, phone: st
         raise invalid("kind", "manager, unit_admin, micro_leader or micro_worker")
     async with conn.transaction():
         invite_id = await conn.fetchval(
-            """insert into role_invites (kind, phone, name, org_id, unit_id, micro_grid_id, invited_by, created_at)
+            """Insert into role_invites (kind, phone, name, org_id, unit_id, micro_grid_id, invited_by, created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8)
                on conflict (kind, phone, coalesce(org_id, 0), coalesce(unit_id, 0), coalesce(micro_grid_id, 0))
                    where kind <> 'party_member' do nothing returning id""",
             kind, phone, name, org_id, unit_id, micro_grid_id, actor.id, clock.now())
         if invite_id is None:  # named before: the first invitation stands (answered or not)
             invite_id = await conn.fetchval(
-                """select id from role_invites where kind = $1 and phone = $2 and coalesce(org_id, 0) = coalesce($3, 0)
+                """Select id from role_invites where kind = $1 and phone = $2 and coalesce(org_id, 0) = coalesce($3, 0)
                    and coalesce(unit_id, 0) = coalesce($4, 0) and coalesce(micro_grid_id, 0) = coalesce($5, 0)""",
                 kind, phone, org_id, unit_id, micro_grid_id)
         else:
@@ -202,12 +202,12 @@ async def _grant(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, no
         # the unit's own list named them: a confirmed party member, who reports to the community where
         # they live; that community's managers confirm the 报到 as any other (domain/units decide)
         await conn.execute(
-            """insert into unit_members (unit_id, user_id, party_member, confirmed, created_at)
+            """Insert into unit_members (unit_id, user_id, party_member, confirmed, created_at)
                values ($1, $2, true, true, $3)
                on conflict (unit_id, user_id) do update set party_member = true, confirmed = true""",
             row["unit_id"], actor.id, now)
         await conn.execute(
-            """insert into unit_reports (user_id, unit_id, community_id, grid_id, state, created_at)
+            """Insert into unit_reports (user_id, unit_id, community_id, grid_id, state, created_at)
                values ($1, $2, $3, $4, 'pending', $5)
                on conflict (user_id) where state in ('pending', 'approved') do nothing""",
             actor.id, row["unit_id"], row["org_id"], row["grid_id"], now)
@@ -216,7 +216,7 @@ async def _grant(conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, no
     if micro["community_id"] not in await orgs.member_communities(conn, actor.id):
         raise DomainError("invalid_state", details={"problem": "no longer a resident of this community"})
     await conn.execute(
-        """insert into micro_grid_roles (micro_grid_id, user_id, role, created_at) values ($1, $2, $3, $4)
+        """Insert into micro_grid_roles (micro_grid_id, user_id, role, created_at) values ($1, $2, $3, $4)
            on conflict (micro_grid_id, user_id) do update set role = excluded.role""",
         row["micro_grid_id"], actor.id, "leader" if kind == "micro_leader" else "worker", now)
     await ledger.open_member_accounts(conn, actor.id, micro["community_id"])

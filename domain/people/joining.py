@@ -1,4 +1,4 @@
-"""Self-join: a person asks to join a community, its managers approve or reject (issue 18).
+"""Self-join: a person asks to join a community, its managers approve or reject.
 
 Membership is granted here only by the person's own request, decided by a manager of that
 community (or by the community's auto-approve policy). A request starts from:
@@ -79,7 +79,7 @@ class Queue(msgspec.Struct, frozen=True):
 class Policy(msgspec.Struct, frozen=True):
     community_id: int
     auto_approve: bool
-    pending_id: int | None = None  # turning auto-approval on, waiting for a second person (issue 30)
+    pending_id: int | None = None  # turning auto-approval on, waiting for a second person
     held: bool = False             # this change was held (answered 202)
 
 
@@ -156,7 +156,7 @@ async def preview(conn: asyncpg.Connection, viewer: Actor | None, code: str) -> 
 
 async def _policy(conn: asyncpg.Connection, community_id: int) -> Policy:
     row = await conn.fetchrow(
-        """select (select auto_approve from join_policies where community_id = $1) as auto,
+        """Select (select auto_approve from join_policies where community_id = $1) as auto,
                   (select id from held_acts where community_id = $1 and kind = 'policy' and state = 'pending'
                      and payload->>'policy' = 'join' order by id desc limit 1) as pending""", community_id)
     return Policy(community_id, bool(row["auto"]), row["pending"])
@@ -171,7 +171,7 @@ async def policy(conn: asyncpg.Connection, actor: Actor, community_id: int) -> P
 async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, auto_approve: bool, *,
                      ip: str | None = None) -> Policy:
     """Turning auto-approval off applies at once; turning it on by a manager of the community waits
-    for another manager or a street manager (issue 30, finding 2; an admin's applies at once)."""
+    for another manager or a street manager (an admin's applies at once)."""
     orgs.require_manager(actor, community_id)
     await _community(conn, community_id)
     async with conn.transaction():
@@ -245,14 +245,14 @@ async def _activity_of_scan(conn: asyncpg.Connection, code: str) -> tuple[int, i
 
 
 async def search(conn: asyncpg.Connection, query: str) -> list[CommunityHit]:
-    """Find where one lives (issue 31): communities whose name, street, district or address holds
+    """Find where one lives: communities whose name, street, district or address holds
     every word typed. The tree's names are public (they are on every poster)."""
     words = [w for w in (query or "").split() if w][:5]
     if not words or any(len(w) > 50 for w in words):
         raise invalid("q", "1 to 5 words of at most 50 characters")
     patterns = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for w in words]
     rows = await conn.fetch(
-        """select c.id as community_id, c.name as community_name, s.name as street_name, d.name as district_name,
+        """Select c.id as community_id, c.name as community_name, s.name as street_name, d.name as district_name,
                   c.address
            from orgs c left join orgs s on s.id = c.parent_id left join orgs d on d.id = s.parent_id
            where c.kind = 'community'
@@ -300,19 +300,19 @@ async def ask(pool: asyncpg.Pool, actor: Actor, *, complete_scan: CompleteScan, 
             wait = REASK_AFTER - (clock.now() - rejected_at)
             raise DomainError("rate_limited", details={"retry_after": int(wait.total_seconds())})
         request_id = await conn.fetchval(
-            """update join_requests set activity_id = coalesce($3, activity_id), scan_code = coalesce($4, scan_code),
+            """Update join_requests set activity_id = coalesce($3, activity_id), scan_code = coalesce($4, scan_code),
                       nonce = coalesce($5, nonce), building = coalesce($6, building), unit_no = coalesce($7, unit_no)
                where community_id = $1 and user_id = $2 and state = 'pending' returning id""",
             community_id, actor.id, activity_id, scan_code, nonce, building, unit_no)
         if request_id is None:
             request_id = await conn.fetchval(
-                """insert into join_requests (community_id, user_id, state, activity_id, scan_code, nonce, created_at,
+                """Insert into join_requests (community_id, user_id, state, activity_id, scan_code, nonce, created_at,
                                               building, unit_no)
                    values ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) returning id""",
                 community_id, actor.id, activity_id, scan_code, nonce, clock.now(), building, unit_no)
         auto = await conn.fetchval("select auto_approve from join_policies where community_id = $1", community_id)
         if auto and community_id in actor.manages:
-            # Auto-approval never admits a manager of the community (issue 30, finding 2): another
+            # Auto-approval never admits a manager of the community: another
             # manager decides, and the attempt is flagged.
             await holds.flag(conn, community_id, actor.id, "own_join", {"request_id": request_id})
         elif auto:
@@ -349,7 +349,7 @@ async def _lock_pending(conn: asyncpg.Connection, actor: Actor | None, request_i
 async def _complete_checkin(conn: asyncpg.Connection, row: asyncpg.Record,
                             complete_scan: CompleteScan) -> dict[str, Any] | None:
     """Run the refused check-in again, now as a member; a refusal is kept as its reason. The code is
-    checked as any scan checks it (issue 30 finding 4b): a poster code does not check in at a
+    checked as any scan checks it: a poster code does not check in at a
     rotating-only activity, nor a rotating code that is no longer alive."""
     if row["activity_id"] is None or row["scan_code"] is None:
         return None
@@ -373,7 +373,7 @@ async def _approve(conn: asyncpg.Connection, actor: Actor | None, request_id: in
     await audit.record(conn, actor, "join_approve", community_id=row["community_id"], target=("user", row["user_id"]),
                        after={"request_id": request_id, "role": "volunteer", "auto": actor is None,
                               "activity_id": row["activity_id"]}, ip=ip)
-    # The person may have closed the waiting page long ago (issue 33): the decision reaches the inbox.
+    # The person may have closed the waiting page long ago: the decision reaches the inbox.
     checked_in = bool(done and "action" in done)
     await outbox.send(conn, row["user_id"], "join_approved", community_id=row["community_id"],
                       params={"next": "checked_in" if checked_in else "can_scan"},

@@ -77,15 +77,15 @@ class MemberDetail(msgspec.Struct, frozen=True):
     teams: list[TeamRef]
     manages: list[int]
     balances: dict[str, ledger.Balance]
-    id_number_masked: str | None = None   # issue 36: managers see the ID number only masked
+    id_number_masked: str | None = None   # managers see the ID number only masked
     volunteer_number: str | None = None
-    medals: list[str] = []                # issue 34: the medals the person holds (not revoked)
+    medals: list[str] = []                # the medals the person holds (not revoked)
 
 
 class Invited(msgspec.Struct, frozen=True):
     """The answer to an invitation by phone. For any phone outside the inviter's communities it is the
-    same, byte for byte: `{"member": null, "already_member": false, "pending": true}` (issue 30 finding
-    7), whether the number is registered, unregistered, deactivated or closed."""
+    same, byte for byte: `{"member": null, "already_member": false, "pending": true}`,
+    whether the number is registered, unregistered, deactivated or closed."""
     member: Member | None    # None while an invitation waits for the person's consent
     already_member: bool     # nothing changed
     pending: bool = False    # an invitation waits for the person (registered or not): they accept or not
@@ -141,7 +141,7 @@ def shown_phone(viewer: Actor, person_id: int, phone: str | None,
 async def audit_phone_view(conn: asyncpg.Connection, viewer: Actor, community_id: int | None,
                            target: tuple[str, int | None], user_ids: list[int], *, ip: str | None = None,
                            what: str) -> None:
-    """Every look at someone else's full phone number leaves one audit row (issue 16): who looked,
+    """Every look at someone else's full phone number leaves one audit row: who looked,
     at whose numbers, in which view. Nothing is written when no full number of another person was shown."""
     others = [u for u in user_ids if u != viewer.id]
     if not others:
@@ -219,7 +219,7 @@ async def members_csv_page(conn: asyncpg.Connection, viewer: Actor, community_id
     """One page (CSV_PAGE people, by id, after `after`) of the same list as CSV, same phone rule; the
     first page (after=0) starts with the byte-order mark (so Excel shows the Chinese header) and the
     header. Returns the bytes and the cursor of the next page (None at the end). The export streams
-    page by page (issue 37: a community of 20,000 and more, in constant memory, no cap); each page's
+    page by page (a community of 20,000 and more, in constant memory, no cap); each page's
     full numbers are audited before they are sent."""
     full = await _viewer_scope(conn, viewer, community_id)
     rows = await _rows(conn, community_id, role=None, term=None, phones=False, full=full, after=after, n=CSV_PAGE + 1)
@@ -232,7 +232,7 @@ async def members_csv_page(conn: asyncpg.Connection, viewer: Actor, community_id
     writer = csv.writer(out)
     if after == 0:
         out.write("\ufeff")
-        # Managers open it in Excel: headers, roles and states in words, no field names (issue 22).
+        # Managers open it in Excel: headers, roles and states in words, no field names.
         if full:
             writer.writerow(["编号", "姓名", "手机", "角色", "网格", "状态", "可用积分", "时间（分钟）", "加入时间"])
         else:
@@ -288,7 +288,7 @@ async def invite(conn: asyncpg.Connection, actor: Actor, community_id: int, *, p
 
     Someone already in one of the actor's communities (whom the actor sees in their member lists
     anyway) is added at once. Anyone else gets an invitation they accept or decline (membership is
-    by consent), with the same answer whether the phone is registered or not (issue 30 finding 7):
+    by consent), with the same answer whether the phone is registered or not:
     a phone nobody registered yet gets an account without a password, its owner claims it by
     registering with that phone (domain/auth.py claim_invited) and then accepts like anyone else."""
     orgs.require_manager(actor, community_id)
@@ -339,7 +339,7 @@ async def _invite_to_consent(conn: asyncpg.Connection, actor: Actor, community_i
                                         "and state = 'pending'", org_id, user_id)
     if usable and invitation_id is None:
         invitation_id = await conn.fetchval(
-            """insert into invitations (community_id, org_id, user_id, role, invited_by, created_at)
+            """Insert into invitations (community_id, org_id, user_id, role, invited_by, created_at)
                values ($1, $2, $3, $4, $5, $6) returning id""",
             community_id, org_id, user_id, role, actor.id, clock.now())
         await audit.record(conn, actor, "member_invite", community_id=community_id,
@@ -353,7 +353,7 @@ async def _invite_to_consent(conn: asyncpg.Connection, actor: Actor, community_i
 
 async def my_invitations(conn: asyncpg.Connection, actor: Actor) -> Invitations:
     rows = await conn.fetch(
-        """select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
+        """Select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
                   i.created_at
            from invitations i join orgs c on c.id = i.community_id join users u on u.id = i.invited_by
            where i.user_id = $1 and i.state = 'pending' order by i.id desc limit 50""", actor.id)
@@ -385,7 +385,7 @@ async def answer_invitation(conn: asyncpg.Connection, actor: Actor, invitation_i
                            after={"invitation_id": invitation_id, "state": state, "role": row["role"],
                                   "org_id": row["org_id"], "joined": joined}, ip=ip)
         out = await conn.fetchrow(
-            """select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
+            """Select i.id, i.community_id, c.name as community_name, i.org_id, i.role, u.name as invited_by, i.state,
                       i.created_at
                from invitations i join orgs c on c.id = i.community_id join users u on u.id = i.invited_by
                where i.id = $1""", invitation_id)
@@ -403,7 +403,7 @@ async def assign_grid(conn: asyncpg.Connection, actor: Actor, user_id: int, grid
     orgs.require_manager(actor, community_id)
     async with conn.transaction():
         current = await conn.fetch(
-            """select m.org_id from org_members m join orgs o on o.id = m.org_id
+            """Select m.org_id from org_members m join orgs o on o.id = m.org_id
                where m.user_id = $1 and m.role = 'courier' and o.kind = 'grid' and o.parent_id = $2
                order by m.org_id for update of m""", user_id, community_id)
         if not current:
@@ -481,7 +481,7 @@ async def detail(conn: asyncpg.Connection, viewer: Actor, user_id: int, *, ip: s
     if row is None:
         raise not_found("user")
     memberships = await conn.fetch(
-        """select o.id as org_id, o.name as org_name, o.kind, m.role, c.id as community_id,
+        """Select o.id as org_id, o.name as org_name, o.kind, m.role, c.id as community_id,
                   c.name as community_name, m.created_at as joined_at
            from org_members m join orgs o on o.id = m.org_id
            join orgs c on c.id = case when o.kind = 'grid' then o.parent_id else o.id end

@@ -1,4 +1,4 @@
-"""Below the grid (issue 31): 微网格 (a building or a few) under a grid, and the residents who hold its
+"""Below the grid: 微网格 (a building or a few) under a grid, and the residents who hold its
 roles, 邻里长 (leader) and 微网格员 (worker), by invitation they accepted (domain/people/invites.py).
 
 A community's managers make the 微网格 and place residents in them. A role holder marks attendance
@@ -86,7 +86,7 @@ async def place(conn: asyncpg.Connection, actor: Actor, micro_grid_id: int, user
                                      "and user_id = $2", micro["community_id"], user_id)
         if before != micro_grid_id:
             await conn.execute(
-                """insert into resident_profiles (community_id, user_id, micro_grid_id, updated_at)
+                """Insert into resident_profiles (community_id, user_id, micro_grid_id, updated_at)
                    values ($1, $2, $3, $4) on conflict (community_id, user_id)
                    do update set micro_grid_id = excluded.micro_grid_id, updated_at = excluded.updated_at""",
                 micro["community_id"], user_id, micro_grid_id, clock.now())

@@ -1,4 +1,4 @@
-"""A guardian registers a minor (issue 36): volunteers under 18 need a guardian's consent, and the
+"""A guardian registers a minor: volunteers under 18 need a guardian's consent, and the
 guardian manages the minor's account (sees it, exports its data, adds its ID number).
 
 The minor's account has no phone and no password (like a resident without a phone); the guardian

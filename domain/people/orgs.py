@@ -112,7 +112,7 @@ async def create_org(conn: asyncpg.Connection, actor: Actor, *, kind: str, name:
 async def list_orgs(conn: asyncpg.Connection, actor: Actor, parent_id: int | None,
                     limit: int, after: int) -> list[Org]:
     rows = await conn.fetch(
-        """select id, kind, name, parent_id, created_at from orgs
+        """Select id, kind, name, parent_id, created_at from orgs
            where parent_id is not distinct from $1 and id > $2 order by id limit $3""",
         parent_id, after, limit)
     # The tree's names are public (they are on every poster): anyone signed in may walk it to choose
@@ -196,7 +196,7 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, org_id: int, user_i
 async def member_communities(conn: asyncpg.Connection, user_id: int) -> list[int]:
     """Communities a person belongs to, directly or through their grid."""
     rows = await conn.fetch(
-        """select distinct case when o.kind = 'grid' then o.parent_id else o.id end as community_id
+        """Select distinct case when o.kind = 'grid' then o.parent_id else o.id end as community_id
            from org_members m join orgs o on o.id = m.org_id where m.user_id = $1""", user_id)
     return [r["community_id"] for r in rows]
 

@@ -3,7 +3,7 @@
 Registration, claiming an invited account and password reset all need one (purpose 'register' or
 'reset'). A code is 6 digits, valid 5 minutes, single use, and only a salted hash of it is stored.
 
-A code belongs to the client address that asked for it (issue 30, finding 5: five wrong codes from
+A code belongs to the client address that asked for it (five wrong codes from
 any address used to lock the phone's owner out everywhere for 15 minutes, again and again). Only
 tries from that address spend it, a new code replaces only that address's earlier one, and a
 burnt code locks that (phone, address) pair only: the owner, from their own address, is never
@@ -124,7 +124,7 @@ async def verify(conn: asyncpg.Connection, *, phone: str, purpose: str, code: st
     # Take one try of the newest live code this address asked for, atomically: a code never gets more
     # than TRIES_PER_CODE, and another address's guesses never spend it.
     row = await conn.fetchrow(
-        """update phone_codes set attempts = attempts + 1
+        """Update phone_codes set attempts = attempts + 1
            where id = (select id from phone_codes where phone = $1 and purpose = $2 and ip = $5 and used_at is null
                        and expires_at > $3 order by id desc limit 1)
              and attempts < $4 and used_at is null

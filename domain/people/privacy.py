@@ -60,7 +60,7 @@ async def _full_statement(conn: asyncpg.Connection, user_id: int, unit: str,
 async def subject_tables(conn: asyncpg.Connection) -> dict[str, list[str]]:
     """Every other table with a foreign key to users(id) on a subject column: {table: [columns]}."""
     rows = await conn.fetch(
-        """select c.conrelid::regclass::text as tbl, a.attname as col
+        """Select c.conrelid::regclass::text as tbl, a.attname as col
            from pg_constraint c
            join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
            where c.contype = 'f' and c.confrelid = 'users'::regclass and cardinality(c.conkey) = 1
@@ -135,7 +135,7 @@ async def export(conn: asyncpg.Connection, user_id: int, *, rules_of: statements
                      from audit_log a left join users u on u.id = a.actor_id
                      where a.target_type = 'user' and a.target_id = $1 order by a.id""", user_id),
         "records": await _records(conn, user_id),
-        # issue 36: every consent given (version, time, by whom), the real name in full (the person's
+        # every consent given (version, time, by whom), the real name in full (the person's
         # own view), the guardian who manages a minor's account
         "consents": _plain(await consent.history(conn, user_id)),
         "identity": _plain(await _identity(conn, user_id)),
@@ -165,7 +165,7 @@ async def close_account(conn: asyncpg.Connection, user_id: int, password: str, *
         await conn.execute("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null",
                            user_id, now)
         await codes.revoke_all(conn, "member", user_id)
-        # issue 36: the real name and the WeChat binding are personal data too (records stay, keyed by id)
+        # the real name and the WeChat binding are personal data too (records stay, keyed by id)
         await conn.execute("update identities set id_number_enc = null, id_number_masked = null, birth_date = null, "
                            "volunteer_number = null, updated_at = $2 where user_id = $1", user_id, now)
         await conn.execute("delete from wechat_bindings where user_id = $1", user_id)

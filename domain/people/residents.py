@@ -1,4 +1,4 @@
-"""Residents without a phone, and member cards printed in batches by a manager (issue 18).
+"""Residents without a phone, and member cards printed in batches by a manager.
 
 Many elders have no smartphone. A manager creates them as members with no phone (name, household,
 an optional ID hint such as the last digits of the ID card, to tell two 王秀兰 apart), and prints
@@ -79,7 +79,7 @@ async def create(conn: asyncpg.Connection, actor: Actor, community_id: int, *, n
 async def _require_members(conn: asyncpg.Connection, community_id: int,
                            user_ids: list[int]) -> dict[int, asyncpg.Record]:
     rows = await conn.fetch(
-        """select u.id, u.name, p.household from users u
+        """Select u.id, u.name, p.household from users u
            left join resident_profiles p on p.community_id = $2 and p.user_id = u.id
            where u.id = any($1::bigint[]) and u.active and u.closed_at is null
              and exists (select 1 from org_members m join orgs o on o.id = m.org_id where m.user_id = u.id
@@ -99,7 +99,7 @@ class PrintedCards(msgspec.Struct, frozen=True):
 async def cards_pdf(conn: asyncpg.Connection, actor: Actor, community_id: int, user_ids: list[int], *,
                     ip: str | None = None) -> PrintedCards:
     """A4 sheets of member cards for the chosen members, in the order given (a card is issued to
-    whoever has none yet; a live card is printed again as it is). Issue 30 finding 7: printing is a
+    whoever has none yet; a live card is printed again as it is). printing is a
     manager's act on people's keys, audited (cards_print, with who got a new card), and the PDF is
     drawn on a worker thread (300 cards stalled every request for 2 s)."""
     orgs.require_manager(actor, community_id)
@@ -144,7 +144,7 @@ async def list_phoneless(conn: asyncpg.Connection, actor: Actor, community_id: i
     """The community's members without a phone, for the card page."""
     orgs.require_manager(actor, community_id)
     rows = await conn.fetch(
-        """select u.id, u.name, p.household, p.id_hint, p.grid_id,
+        """Select u.id, u.name, p.household, p.id_hint, p.grid_id,
                   (select c.code from codes c where c.kind = 'member' and c.target_id = u.id and c.revoked_at is null
                    order by c.created_at desc limit 1) as code
            from users u join org_members m on m.user_id = u.id and m.org_id = $1

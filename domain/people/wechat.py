@@ -1,4 +1,4 @@
-"""Sign in with WeChat (网页授权, the OAuth web flow; issue 36).
+"""Sign in with WeChat (网页授权, the OAuth web flow).
 
 Inside WeChat's browser, "微信登录" sends the person to WeChat's authorize page (scope snsapi_base),
 which comes back to /api/auth/wechat/callback with a code. The server exchanges the code for an

@@ -94,10 +94,10 @@ async def points_redeemed(conn: asyncpg.Connection, community_ids: list[int], st
     """兑换积分, the one definition every page uses (the community's dashboard, the street's and the
     district's overview): points that reached each community's supermarket account from start to
     end, net of refunds. A redemption counts when it is approved (its points are posted), not when
-    the goods are handed over: the points are spent then (issue 31: the overview used to count only
+    the goods are handed over: the points are spent then (the overview used to count only
     handed-over rewards and read 0 where the dashboard read 230)."""
     rows = await conn.fetch(
-        """select a.org_id, coalesce(sum(e.amount), 0)::bigint as amount
+        """Select a.org_id, coalesce(sum(e.amount), 0)::bigint as amount
            from accounts a join entries e on e.account_id = a.id and e.created_at >= $2 and e.created_at < $3
            where a.org_id = any($1::bigint[]) and a.kind = 'supermarket' and a.unit = 'points'
            group by a.org_id""", community_ids, start, end)
@@ -109,7 +109,7 @@ async def _redeemed_by_day(conn: asyncpg.Connection, account: int, since: dateti
     # Entries on the supermarket account are redemptions (+) and their refunds (-). The account
     # sees far fewer postings than the issuing one, so its entries_account range is read whole.
     rows = await conn.fetch(
-        """select (created_at at time zone $3)::date as day, sum(amount)::bigint as amount from entries
+        """Select (created_at at time zone $3)::date as day, sum(amount)::bigint as amount from entries
            where account_id = $1 and created_at >= $2 group by 1""", account, since, tz)
     return {r["day"]: r["amount"] for r in rows}
 
@@ -135,12 +135,12 @@ async def dashboard(conn: asyncpg.Connection, actor: Actor, community_id: int) -
     first = min(mondays[0], month)
 
     # Summed by PostgreSQL: the rows themselves (a community of 20,000, five weeks) cost the app 47 ms
-    # of CPU per call to add up (issue 37).
+    # of CPU per call to add up.
     by_week = {r["monday"]: r["issued"] for r in await conn.fetch(
-        """select date_trunc('week', day)::date as monday, sum(earned)::bigint as issued from earned_daily
+        """Select date_trunc('week', day)::date as monday, sum(earned)::bigint as issued from earned_daily
            where community_id = $1 and unit = 'points' and day >= $2 group by 1""", community_id, first)}
     this_month = await conn.fetchrow(
-        """select count(distinct user_id) filter (where earned > 0)::int as active,
+        """Select count(distinct user_id) filter (where earned > 0)::int as active,
                   coalesce(sum(earned) filter (where unit = 'points'), 0)::bigint as points,
                   coalesce(sum(earned) filter (where unit = 'minutes'), 0)::bigint as minutes
            from earned_daily where community_id = $1 and day >= $2""", community_id, month)

@@ -76,7 +76,7 @@ async def set_policy(conn: asyncpg.Connection, actor: Actor, community_id: int, 
         before = await conn.fetchval("select points_expire from points_expiry_policy where community_id = $1 "
                                      "for update", community_id)
         await conn.execute(
-            """insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
+            """Insert into points_expiry_policy (community_id, points_expire, updated_by, updated_at)
                values ($1, $2, $3, $4) on conflict (community_id) do update
                set points_expire = excluded.points_expire, updated_by = excluded.updated_by,
                    updated_at = excluded.updated_at""", community_id, points_expire, actor.id, now)
@@ -91,7 +91,7 @@ async def _unspent(conn: asyncpg.Connection, user_id: int, year: int, available:
     """Unspent points earned in `year`, per community whose policy is on. `available` is per issuing
     community (a person's points are kept per community, migrations/018): FIFO runs within each."""
     rows = await conn.fetch(
-        """select e.day, e.community_id, e.earned from earned_daily e
+        """Select e.day, e.community_id, e.earned from earned_daily e
            where e.user_id = $1 and e.unit = 'points' and e.day >= $2""", user_id, date(year, 1, 1))
     unspent: dict[int, int] = {}
     for community_id, points in available.items():
@@ -123,7 +123,7 @@ async def expiring(conn: asyncpg.Connection, user_id: int) -> Expiring:
 async def _expire_person(conn: asyncpg.Connection, user_id: int, year: int, now: datetime) -> int:
     """In the caller's transaction: claim (year, person), then move their unspent year-`year` points."""
     claimed = await conn.fetchval(
-        """insert into points_expiry_done (year, user_id, expired, swept_at) values ($1, $2, 0, $3)
+        """Insert into points_expiry_done (year, user_id, expired, swept_at) values ($1, $2, 0, $3)
            on conflict do nothing returning true""", year, user_id, now)
     if not claimed:
         return 0  # another process swept this person
@@ -160,7 +160,7 @@ async def expire_year(pool: asyncpg.Pool, year: int, now: datetime | None = None
     failed: list[int] = []  # people whose sweep failed (logged and counted): left for the next round
     while True:
         people = await pool.fetch(
-            """select distinct e.user_id from earned_daily e
+            """Select distinct e.user_id from earned_daily e
                  join points_expiry_policy p on p.community_id = e.community_id and p.points_expire
                 where e.unit = 'points' and e.day >= $1 and e.day < $2 and e.earned > 0
                   and not exists (select 1 from points_expiry_done d where d.year = $3 and d.user_id = e.user_id)

@@ -34,7 +34,7 @@ async def get(conn: asyncpg.Connection, household_id: int) -> Household:
     if row is None:
         raise not_found("household")
     members = await conn.fetch(
-        """select u.id as user_id, u.name from household_members m join users u on u.id = m.user_id
+        """Select u.id as user_id, u.name from household_members m join users u on u.id = m.user_id
            where m.household_id = $1 order by m.added_at, u.id""", household_id)
     return Household(**row, members=[Member(**m) for m in members])
 
@@ -67,7 +67,7 @@ async def add_member(conn: asyncpg.Connection, actor: Actor, household_id: int, 
         before = await conn.fetchval("select household_id from household_members where user_id = $1 for update",
                                      user_id)
         await conn.execute(
-            """insert into household_members (user_id, household_id, added_by, added_at) values ($1, $2, $3, $4)
+            """Insert into household_members (user_id, household_id, added_by, added_at) values ($1, $2, $3, $4)
                on conflict (user_id) do update
                set household_id = excluded.household_id, added_by = excluded.added_by, added_at = excluded.added_at""",
             user_id, household_id, actor.id, clock.now())

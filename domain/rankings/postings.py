@@ -30,10 +30,10 @@ MAX_DAYS = 30
 
 class PublicEntry(msgspec.Struct, frozen=True):
     rank: int
-    name: str      # masked: 张*明; 已注销用户 once the person closed their account (issue 16)
+    name: str      # masked: 张*明; 已注销用户 once the person closed their account
     closed: bool   # the person closed their account since: pages show it in the reader's language
     amount: int
-    medals: list[str] = []       # the person's medals (issue 34), not for households
+    medals: list[str] = []       # the person's medals, not for households
     party_household: bool = False  # 党员户: a party member of the household chose to show it (亮身份)
 
 
@@ -51,7 +51,7 @@ class Posting(msgspec.Struct, frozen=True):
     status: str                # open | ended | upcoming, at the time of the request
     items: list[PublicEntry]
     appeals: int               # how many appeals were lodged (their content is not public)
-    selection_id: int | None = None  # scope 'selection': the result of a quarterly selection (issue 34)
+    selection_id: int | None = None  # scope 'selection': the result of a quarterly selection
     title: str | None = None         # its title: 道德模范 | 最美家庭
 
 
@@ -95,7 +95,7 @@ async def publish(conn: asyncpg.Connection, actor: Actor, *, community_id: int, 
     shown = items[:rules.top_with_ties([i.rank for i in items], top_n)]
     async with conn.transaction():
         posting_id = await conn.fetchval(
-            """insert into postings (community_id, scope, unit, quarter, top_n, starts_at, ends_at, created_by,
+            """Insert into postings (community_id, scope, unit, quarter, top_n, starts_at, ends_at, created_by,
                                      created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $6) returning id""",
             community_id, scope, unit, str(q), top_n, now, now + timedelta(days=days), actor.id)
@@ -113,7 +113,7 @@ async def publish(conn: asyncpg.Connection, actor: Actor, *, community_id: int, 
 async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
     """What anyone may see, without login: masked names, amounts, the period and its status."""
     row = await conn.fetchrow(
-        """select p.*, c.name as community_name, s.name as street_name,
+        """Select p.*, c.name as community_name, s.name as street_name,
                   (select count(*) from posting_appeals a where a.posting_id = p.id) as appeals
            from postings p join orgs c on c.id = p.community_id left join orgs s on s.id = c.parent_id
            where p.id = $1""", posting_id)
@@ -121,7 +121,7 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
         raise not_found("posting")
     # The list is frozen at publication, but a person who closed their account since is no longer named.
     entries = await conn.fetch(
-        """select e.rank, e.masked_name, e.amount, e.user_id, e.household_id, u.closed_at is not null as closed
+        """Select e.rank, e.masked_name, e.amount, e.user_id, e.household_id, u.closed_at is not null as closed
            from posting_entries e left join users u on u.id = e.user_id
            where e.posting_id = $1 order by e.position""", posting_id)
     from domain.recognition import medals, selections  # recognition reads rankings: imported late
@@ -141,7 +141,7 @@ async def public(conn: asyncpg.Connection, posting_id: int) -> Posting:
 
 
 async def list_for(conn: asyncpg.Connection, actor: Actor, community_id: int) -> list[Posting]:
-    """The community's postings, newest first: for its residents (issue 34: 公示 is for them, on the
+    """The community's postings, newest first: for its residents (公示 is for them, on the
     home and rankings pages), its managers and the managers above it."""
     if not actor.reads(community_id) and community_id not in await orgs.member_communities(conn, actor.id):
         raise forbidden("a resident or manager of this community")
@@ -177,7 +177,7 @@ async def appeal(conn: asyncpg.Connection, actor: Actor, posting_id: int, reason
         raise DomainError("invalid_state", details={
             "why": "posting_ended" if status == "ended" else "posting_not_started"})
     appeal_id = await conn.fetchval(
-        """insert into posting_appeals (posting_id, user_id, reason, created_at) values ($1, $2, $3, $4)
+        """Insert into posting_appeals (posting_id, user_id, reason, created_at) values ($1, $2, $3, $4)
            on conflict (posting_id, user_id) where answered_at is null do nothing returning id""",
         posting_id, actor.id, reason, clock.now())
     if appeal_id is None:
@@ -188,7 +188,7 @@ async def appeal(conn: asyncpg.Connection, actor: Actor, posting_id: int, reason
 async def answer(conn: asyncpg.Connection, actor: Actor, appeal_id: int, text: str) -> Appeal:
     """The manager of the posting's community answers an appeal, once (also after the posting ended)."""
     row = await conn.fetchrow(
-        """select p.community_id, a.answered_at, a.user_id, a.posting_id from posting_appeals a
+        """Select p.community_id, a.answered_at, a.user_id, a.posting_id from posting_appeals a
            join postings p on p.id = a.posting_id where a.id = $1 for update of a""", appeal_id)
     if row is None:
         raise not_found("appeal")

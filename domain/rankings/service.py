@@ -84,7 +84,7 @@ async def _authorise(conn: asyncpg.Connection, actor: Actor, scope: str, org_id:
     if scope in WIDE_SCOPES:
         if not actor.is_admin:
             inside = await conn.fetchval(
-                """select count(*) from orgs where kind = 'community' and id = any($2::bigint[])
+                """Select count(*) from orgs where kind = 'community' and id = any($2::bigint[])
                    and (parent_id = $1 or parent_id in (select id from orgs where parent_id = $1))""",
                 org_id, list(actor.manages | actor.oversees))
             if not inside:
@@ -104,7 +104,7 @@ async def _unmasked(conn: asyncpg.Connection, actor: Actor, user_ids: list[int],
     if actor.is_admin:
         return set(user_ids)
     mine = await conn.fetch(
-        """select m.user_id from org_members m join orgs o on o.id = m.org_id
+        """Select m.user_id from org_members m join orgs o on o.id = m.org_id
            where m.user_id = any($1::bigint[]) and (o.id = any($2::bigint[]) or o.parent_id = any($2::bigint[]))
            union
            select e.user_id from earned_quarterly e
@@ -125,7 +125,7 @@ _PEOPLE_SQL = """
       from earned join users u on u.id = earned.user_id
      order by earned.amount desc, u.name, u.id"""
 
-# The quarter's score in a community (issue 34) is what was earned there minus the deductions
+# The quarter's score in a community is what was earned there minus the deductions
 # posted there in the quarter, each at its whole amount (also the part the balance could not pay);
 # a deduction's ledger transfer (kind 'deduction') is not in earned_daily, so nothing counts twice.
 _POSTED_DEDUCTIONS = """
@@ -203,7 +203,7 @@ def ranking_sql(scope: str) -> str:
 async def _scope_key(conn: asyncpg.Connection, scope: str, org_id: int) -> object:
     if scope in ("street", "party"):
         return [r["id"] for r in await conn.fetch(
-            """select id from orgs where kind = 'community'
+            """Select id from orgs where kind = 'community'
                and (parent_id = $1 or parent_id in (select id from orgs where parent_id = $1))""", org_id)]
     if scope == "community":
         return [org_id]
@@ -228,7 +228,7 @@ async def compute(conn: asyncpg.Connection, scope: str, org_id: int, quarter: ru
 
 
 # The first `limit` rows of a ranking of people with their ranks and the ranking's length, ranked by
-# PostgreSQL: a community of 20,000 sent every row to the app to rank, mask and cut to 100 (issue 37:
+# PostgreSQL: a community of 20,000 sent every row to the app to rank, mask and cut to 100 (
 # 65 ms of PostgreSQL and 75 ms of app CPU per call, street rankings 170 + 130 ms). Ranks and the
 # length need only the amounts; names (the tie-break of the order) are read for the rows ranked
 # within `limit` only (rank <= limit is every row whose amount reaches the limit-th amount, ties at
@@ -311,7 +311,7 @@ async def ranking(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id:
     items = await compute(conn, scope, org_id, q, unit)
     if (only_party or work_unit) and scope not in ("household", "units"):
         keep = {r["user_id"] for r in await conn.fetch(
-            """select user_id from unit_members where confirmed and (not $1 or party_member)
+            """Select user_id from unit_members where confirmed and (not $1 or party_member)
                and ($2::bigint is null or unit_id = $2)""", only_party, work_unit)}
         items = [i for i in items if i.id in keep]
         ranks = rules.competition_ranks([i.amount for i in items])
@@ -323,7 +323,7 @@ async def ranking(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id:
                    items=items if limit is None else items[:limit])
 
 
-RANKING_PAGE = 1_000  # rows per page of the streamed CSV (issue 37: no whole ranking in memory)
+RANKING_PAGE = 1_000  # rows per page of the streamed CSV (no whole ranking in memory)
 
 # The whole ranking ranked by PostgreSQL, in the order of `compute` (amount, name, id), for the CSV:
 # read through a server-side cursor. `narrow` keeps the confirmed members of work units ($5 party
@@ -348,7 +348,7 @@ async def ranking_csv_pages(conn: asyncpg.Connection, actor: Actor, *, scope: st
     pages of RANKING_PAGE rows: the first starts with the byte-order mark and the header. Checks who
     asks before its first page, so the caller can answer a refusal as a JSON error. Runs inside the
     caller's transaction, one query read through a server-side cursor (a street's ranking is tens of
-    thousands of people: built whole, +11 MB of a worker per export at city size, issue 37); the
+    thousands of people: built whole, +11 MB of a worker per export at city size); the
     caller writes the zone first (`sync_time_zone`), as the transaction may be read-only."""
     _check_args(scope, unit)
     tz = clock.zone()
@@ -391,7 +391,7 @@ async def teams_of(conn: asyncpg.Connection, actor: Actor, community_id: int) ->
     """The community's teams, for choosing a team ranking."""
     orgs.require_manager(actor, community_id)
     rows = await conn.fetch(
-        """select t.id, t.name, (select count(*) from team_members m where m.team_id = t.id) as members
+        """Select t.id, t.name, (select count(*) from team_members m where m.team_id = t.id) as members
            from teams t where t.community_id = $1 order by t.name, t.id""", community_id)
     return [TeamRef(**r) for r in rows]
 
@@ -418,7 +418,7 @@ def _date_arg(value: str | None, field: str) -> date:
         raise invalid(field, "a date like 2026-10-01") from None
 
 
-LEDGER_PAGE = 1_000  # postings per page of the streamed export (issue 37: no cap, constant memory)
+LEDGER_PAGE = 1_000  # postings per page of the streamed export (no cap, constant memory)
 
 LEDGER_SQL = """with acc as (
                select id from accounts where org_id = $1
@@ -448,7 +448,7 @@ async def ledger_csv_pages(conn: asyncpg.Connection, actor: Actor, community_id:
     Runs inside the caller's transaction: one query read through a server-side cursor. Not keyset
     pages: no index orders a community's entries by time (entries_account is by id), so every keyset
     page would read the accounts' whole history again (quadratic in the pages); one query reads it
-    once, and the app holds one page at a time (issue 37: a year of a 20,000-resident community was
+    once, and the app holds one page at a time (a year of a 20,000-resident community was
     +57-73 MB built whole).
 
     A ledger lists postings: holds appear on the day they are posted; a hold voided or expired
@@ -498,7 +498,7 @@ async def _ledger_page(conn: asyncpg.Connection, rows: list[asyncpg.Record], tz,
 async def account_labels(conn: asyncpg.Connection, account_ids: set[int]) -> dict[int, str]:
     """People as "name 138****1234", community accounts as "三苏社区 发放账户"."""
     rows = await conn.fetch(
-        """select a.id, a.kind, u.name as user_name, u.phone, o.name as org_name from accounts a
+        """Select a.id, a.kind, u.name as user_name, u.phone, o.name as org_name from accounts a
            left join users u on u.id = a.user_id left join orgs o on o.id = a.org_id
            where a.id = any($1::bigint[])""", list(account_ids))
     return {r["id"]: (f"{r['user_name']} {rules.mask_phone(r['phone'])}".strip() if r["kind"] == "user"

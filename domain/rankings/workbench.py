@@ -61,7 +61,7 @@ async def workbench(conn: asyncpg.Connection, actor: Actor) -> Workbench:
             if count is not None:
                 queues[name] = count
         activities = await conn.fetch(
-            """select a.id, a.title, a.starts_at, a.ends_at, a.capacity,
+            """Select a.id, a.title, a.starts_at, a.ends_at, a.capacity,
                       (select count(*) from attendances t where t.activity_id = a.id and t.state = 'inside')::int as inside,
                       (select count(*) from activity_signups s where s.activity_id = a.id
                          and s.state = 'confirmed')::int as signed_up
@@ -80,7 +80,7 @@ async def my_rank(conn: asyncpg.Connection, actor: Actor, *, unit: str = "points
     for community_id in sorted(await orgs.member_communities(conn, actor.id)):
         name = await conn.fetchval("select name from orgs where id = $1", community_id)
         # The top and my place, ranked by PostgreSQL (the whole ranking of a community of 20,000 came
-        # to the app for this: 42 ms of PostgreSQL and 46 ms of app CPU a call, issue 37).
+        # to the app for this: 42 ms of PostgreSQL and 46 ms of app CPU a call).
         items, _ = await rankings.compute_top(conn, "community", community_id, q, unit, top)
         rank, amount, of = await rankings.position(conn, community_id, q, unit, actor.id)
         shown = [i if i.id == actor.id else msgspec.structs.replace(i, name=rules.mask_name(i.name))

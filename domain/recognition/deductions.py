@@ -1,4 +1,4 @@
-"""扣分, deductions with due process (issue 34).
+"""扣分, deductions with due process.
 
 1. A manager of the community proposes a deduction under a 扣分项 of the rulebook in force there,
    with evidence (text, and a photo if there is one). Its amount is the item's. The person is told
@@ -110,7 +110,7 @@ async def propose(conn: asyncpg.Connection, actor: Actor, *, community_id: int, 
     now = clock.now()
     async with conn.transaction():
         deduction_id = await conn.fetchval(
-            """insert into deductions (community_id, user_id, rule_item_id, amount, evidence, photo, proposed_by,
+            """Insert into deductions (community_id, user_id, rule_item_id, amount, evidence, photo, proposed_by,
                                        proposed_at, appeal_until, state)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'proposed') returning id""",
             community_id, user_id, item.id, item.points, text, photo, actor.id, now, rules.appeal_until(now))
@@ -145,7 +145,7 @@ async def appeal(conn: asyncpg.Connection, actor: Actor, deduction_id: int, reas
 
 async def open_ids(conn: asyncpg.Connection, scope: list[int] | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """select d.*, o.name as community_name, u.name as user_name, p.name as proposer_name from deductions d
+        """Select d.*, o.name as community_name, u.name as user_name, p.name as proposer_name from deductions d
            join orgs o on o.id = d.community_id join users u on u.id = d.user_id join users p on p.id = d.proposed_by
            where d.state = 'proposed' and ($1::bigint[] is null or d.community_id = any($1)) order by d.id""", scope)
 
@@ -181,7 +181,7 @@ async def decide(conn: asyncpg.Connection, actor: Actor, deduction_id: int, *, a
                 reason=reason, key=f"deduction:{deduction_id}")
             transfer_id = transfer.id
     await conn.execute(
-        """update deductions set state = $2, decided_by = $3, decided_at = $4, decision_reason = $5, taken = $6,
+        """Update deductions set state = $2, decided_by = $3, decided_at = $4, decision_reason = $5, taken = $6,
                   unrecovered = $7, transfer_id = $8 where id = $1""",
         deduction_id, "posted" if approve else "rejected", actor.id, now, reason, taken, unrecovered, transfer_id)
     await audit.record(conn, actor, "deduction_post" if approve else "deduction_reject",

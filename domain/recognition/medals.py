@@ -1,4 +1,4 @@
-"""勋章, medals by rule (issue 34).
+"""勋章, medals by rule.
 
 A street or a community defines medal rules (kind and threshold); the rules of a community and of
 every level above it apply to its people, the built-in ones (rules.DEFAULT_MEDALS) where none is
@@ -50,7 +50,7 @@ class SweepResult(msgspec.Struct, frozen=True):
 
 async def rules_for(conn: asyncpg.Connection, community_id: int) -> list[MedalRule]:
     rows = await conn.fetch(
-        """with recursive up(id, parent_id, depth) as (
+        """With recursive up(id, parent_id, depth) as (
                select id, parent_id, 0 from orgs where id = $1
                union all select o.id, o.parent_id, up.depth + 1 from orgs o join up on o.id = up.parent_id
                where up.depth < 6)
@@ -75,7 +75,7 @@ async def define(conn: asyncpg.Connection, actor: Actor, *, org_id: int, kind: s
         raise invalid("name", "1 to 40 characters")
     async with conn.transaction():
         rule_id = await conn.fetchval(
-            """insert into medal_rules (org_id, kind, threshold, name, created_by, created_at)
+            """Insert into medal_rules (org_id, kind, threshold, name, created_by, created_at)
                values ($1, $2, $3, $4, $5, $6) on conflict (org_id, kind, threshold) do nothing returning id""",
             org_id, kind, threshold, name, actor.id, clock.now())
         if rule_id is None:
@@ -87,7 +87,7 @@ async def define(conn: asyncpg.Connection, actor: Actor, *, org_id: int, kind: s
 
 async def _metrics(conn: asyncpg.Connection, user_ids: list[int]) -> dict[int, dict[str, int]]:
     rows = await conn.fetch(
-        """select e.user_id,
+        """Select e.user_id,
                   coalesce(sum(e.earned) filter (where e.unit = 'minutes'), 0)::bigint / 60 as hours,
                   count(distinct e.community_id) filter (where e.earned > 0) as communities,
                   array_agg(distinct extract(year from e.day)::int * 10 + extract(quarter from e.day)::int)
@@ -106,7 +106,7 @@ async def _metrics(conn: asyncpg.Connection, user_ids: list[int]) -> dict[int, d
 async def award(conn: asyncpg.Connection, user_id: int, community_id: int, code: str, name: str) -> int | None:
     """Give a medal once (None when the person holds, or held, that code); the person is told."""
     medal_id = await conn.fetchval(
-        """insert into medals (user_id, community_id, code, name, awarded_at) values ($1, $2, $3, $4, $5)
+        """Insert into medals (user_id, community_id, code, name, awarded_at) values ($1, $2, $3, $4, $5)
            on conflict (user_id, code) do nothing returning id""", user_id, community_id, code, name, clock.now())
     if medal_id is not None:
         await notify.send(conn, user_id, "medal_awarded", community_id=community_id, params={"medal": name},
@@ -119,7 +119,7 @@ async def sweep(conn: asyncpg.Connection, actor: Actor | None, community_id: int
     if actor is not None:
         orgs.require_manager(actor, community_id)
     people = [r["user_id"] for r in await conn.fetch(
-        """select distinct m.user_id from org_members m join orgs o on o.id = m.org_id
+        """Select distinct m.user_id from org_members m join orgs o on o.id = m.org_id
            where o.id = $1 or (o.kind = 'grid' and o.parent_id = $1)""", community_id)]
     medal_rules = [(r.kind, r.threshold, r.name) for r in await rules_for(conn, community_id)]
     awarded = 0
@@ -185,7 +185,7 @@ async def sweep_daily(pool: asyncpg.Pool, now: datetime) -> int:
     from domain.core import sweeper  # the sweeper imports capabilities, which import this module
     day = clock.local_day(now)
     due = await pool.fetch(
-        """select o.id from orgs o where o.kind = 'community'
+        """Select o.id from orgs o where o.kind = 'community'
              and exists (select 1 from org_members m join orgs g on g.id = m.org_id
                           where g.id = o.id or (g.kind = 'grid' and g.parent_id = o.id))
              and not exists (select 1 from medal_sweep_days d where d.community_id = o.id and d.day = $1)

@@ -1,4 +1,4 @@
-"""积分细则, the published points rulebook (issue 34).
+"""积分细则, the published points rulebook.
 
 A street or district publishes a base version; a community's version extends the base in force
 above it when proposed (base_id) with its own items. A version is proposed (pending) and takes
@@ -124,7 +124,7 @@ async def version(conn: asyncpg.Connection, version_id: int) -> RulebookVersion:
 async def _chain(conn: asyncpg.Connection, org_id: int) -> list[int]:
     """The organisation and those above it, nearest first (community, street, district, ...)."""
     rows = await conn.fetch(
-        """with recursive up(id, parent_id, depth) as (
+        """With recursive up(id, parent_id, depth) as (
                select id, parent_id, 0 from orgs where id = $1
                union all select o.id, o.parent_id, up.depth + 1 from orgs o join up on o.id = up.parent_id
                where up.depth < 6)
@@ -207,12 +207,12 @@ async def propose(conn: asyncpg.Connection, actor: Actor, org_id: int, title: st
         number = await conn.fetchval("select coalesce(max(version), 0) + 1 from rulebook_versions where org_id = $1",
                                      org_id)
         version_id = await conn.fetchval(
-            """insert into rulebook_versions (org_id, version, base_id, title, state, created_by, created_at)
+            """Insert into rulebook_versions (org_id, version, base_id, title, state, created_by, created_at)
                values ($1, $2, $3, $4, 'pending', $5, $6) returning id""",
             org_id, number, base.id if base else None, title, actor.id, clock.now())
         for position, item in enumerate(items, start=1):
             await conn.execute(
-                """insert into rule_items (version_id, position, code, kind, title, points, daily_cap, evidence, clause,
+                """Insert into rule_items (version_id, position, code, kind, title, points, daily_cap, evidence, clause,
                                          applies_to)
                    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
                 version_id, position, item["code"], item["kind"], item["title"].strip(), item["points"],
@@ -236,7 +236,7 @@ async def checkable(conn: asyncpg.Connection, actor: Actor, scope: list[int] | N
     """The pending versions this viewer may see in the held queue: of the communities in `scope`
     (None: every one), and of the streets and districts they manage or sit under."""
     return [r["id"] for r in await conn.fetch(
-        """select v.id from rulebook_versions v join orgs o on o.id = v.org_id
+        """Select v.id from rulebook_versions v join orgs o on o.id = v.org_id
             where v.state = 'pending'
               and ($1::bigint[] is null
                    or (o.kind = 'community' and o.id = any($1))
@@ -264,7 +264,7 @@ async def decide(conn: asyncpg.Connection, actor: Actor, version_id: int, *, app
         await conn.execute("update rulebook_versions set state = 'superseded' where org_id = $1 and state = 'in_force'",
                            row["org_id"])
     await conn.execute(
-        """update rulebook_versions set state = $2, decided_by = $3, decided_at = $4, decision_reason = $5
+        """Update rulebook_versions set state = $2, decided_by = $3, decided_at = $4, decision_reason = $5
            where id = $1""", version_id, "in_force" if approve else "rejected", actor.id, now, reason)
     await audit.record(conn, actor, "rulebook_approve" if approve else "rulebook_reject",
                        community_id=org.community_id, target=("org", row["org_id"]),

@@ -1,4 +1,4 @@
-"""Pure rules of recognition (issue 34): the rulebook's items, a deduction's due process and what it
+"""Pure rules of recognition: the rulebook's items, a deduction's due process and what it
 takes, medals and selections. No database.
 """
 
@@ -98,7 +98,7 @@ def rule_label(org_name: str, version: int, code: str, title: str) -> str:
 # ---- medals (勋章) ----------------------------------------------------------------------------------
 
 MEDAL_KINDS = ("hours", "communities", "quarters", "hazards")
-# Where no street or community defines its own, these apply (issue 34: 10/50/100/300 hours, first
+# Where no street or community defines its own, these apply (10/50/100/300 hours, first
 # service in a second community, four quarters in a row, 10 hazards confirmed).
 DEFAULT_MEDALS: tuple[tuple[str, int, str], ...] = (
     ("hours", 10, "志愿服务10小时"), ("hours", 50, "志愿服务50小时"), ("hours", 100, "志愿服务100小时"),

@@ -1,4 +1,4 @@
-"""评选, the quarterly selection of 道德模范 (persons) and 最美家庭 (households) (issue 34).
+"""评选, the quarterly selection of 道德模范 (persons) and 最美家庭 (households).
 
 1. open: a manager opens a selection for a quarter. Candidates: the top `top_n` of the quarter's
    ranking (earned minus deductions) with a positive score; the ranking's candidates are told.
@@ -107,14 +107,14 @@ async def _may_read(conn: asyncpg.Connection, actor: Actor, community_id: int) -
 async def _subjects(conn: asyncpg.Connection, selection_id: int) -> set[int]:
     """Everyone a selection is about: its candidate persons and the members of its candidate households."""
     return {r["user_id"] for r in await conn.fetch(
-        """select c.user_id from selection_candidates c where c.selection_id = $1 and c.user_id is not null
+        """Select c.user_id from selection_candidates c where c.selection_id = $1 and c.user_id is not null
            union select m.user_id from selection_candidates c join household_members m on m.household_id = c.household_id
            where c.selection_id = $1""", selection_id)}
 
 
 async def party_households(conn: asyncpg.Connection, household_ids: list[int]) -> set[int]:
     return {r["household_id"] for r in await conn.fetch(
-        """select distinct m.household_id from household_members m join party_identity p on p.user_id = m.user_id
+        """Select distinct m.household_id from household_members m join party_identity p on p.user_id = m.user_id
            where m.household_id = any($1::bigint[]) and p.shown
              and exists (select 1 from unit_members u where u.user_id = m.user_id and u.party_member and u.confirmed)""",
         household_ids)}
@@ -127,7 +127,7 @@ async def get(conn: asyncpg.Connection, actor: Actor, selection_id: int) -> Sele
     manager = actor.reads(community_id)
     now = clock.now()
     cands = await conn.fetch(
-        """select c.*, coalesce(u.name, h.name) as name,
+        """Select c.*, coalesce(u.name, h.name) as name,
                   (select array_agg(x.name order by x.name) from household_members hm join users x on x.id = hm.user_id
                     where hm.household_id = c.household_id) as members,
                   (select count(*) from selection_votes v where v.selection_id = c.selection_id
@@ -189,7 +189,7 @@ async def open_selection(conn: asyncpg.Connection, actor: Actor, *, community_id
     until = now + timedelta(days=days)
     async with conn.transaction():
         selection_id = await conn.fetchval(
-            """insert into selections (community_id, quarter, kind, title, top_n, max_votes, votes_until, state,
+            """Insert into selections (community_id, quarter, kind, title, top_n, max_votes, votes_until, state,
                                        opened_by, opened_at)
                values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)
                on conflict (community_id, quarter, kind) do nothing returning id""",
@@ -198,7 +198,7 @@ async def open_selection(conn: asyncpg.Connection, actor: Actor, *, community_id
             raise DomainError("invalid_state", details={"why": "selection_exists"})
         for item in top:
             await conn.execute(
-                """insert into selection_candidates (selection_id, user_id, household_id, from_ranking, rank, score)
+                """Insert into selection_candidates (selection_id, user_id, household_id, from_ranking, rank, score)
                    values ($1, $2, $3, true, $4, $5)""", selection_id, None if kind == "household" else item.id,
                 item.id if kind == "household" else None, item.rank, item.amount)
         await audit.record(conn, actor, "selection_open", community_id=community_id, target=("org", community_id),
@@ -261,7 +261,7 @@ async def nominate(conn: asyncpg.Connection, actor: Actor, selection_id: int, *,
             selection_id, user_id, household_id)
         if existing is not None:  # already a candidate: the nomination adds its reason
             await conn.execute(
-                """update selection_candidates set nominated_by = coalesce(nominated_by, $2),
+                """Update selection_candidates set nominated_by = coalesce(nominated_by, $2),
                           nominating_household = coalesce(nominating_household, $3), reason = coalesce(reason, $4)
                    where id = $1""", existing, actor.id, household, text)
             if await conn.fetchval("select nominating_household from selection_candidates where id = $1",
@@ -269,7 +269,7 @@ async def nominate(conn: asyncpg.Connection, actor: Actor, selection_id: int, *,
                 raise DomainError("invalid_state", details={"why": "already_nominated"})
         else:
             await conn.execute(
-                """insert into selection_candidates (selection_id, user_id, household_id, from_ranking, nominated_by,
+                """Insert into selection_candidates (selection_id, user_id, household_id, from_ranking, nominated_by,
                                                      nominating_household, reason)
                    values ($1, $2, $3, false, $4, $5, $6)""",
                 selection_id, user_id, household_id, actor.id, household, text)
@@ -295,7 +295,7 @@ async def vote(conn: asyncpg.Connection, actor: Actor, selection_id: int, candid
         except rules.RuleProblem as problem:
             raise invalid(problem.field, problem.problem) from None
         done = await conn.fetchval(
-            """insert into selection_votes (selection_id, household_id, voter_id, candidate_ids, created_at)
+            """Insert into selection_votes (selection_id, household_id, voter_id, candidate_ids, created_at)
                values ($1, $2, $3, $4, $5) on conflict (selection_id, household_id) do nothing returning 1""",
             selection_id, household, actor.id, candidate_ids, clock.now())
         if done is None:
@@ -340,7 +340,7 @@ async def propose(conn: asyncpg.Connection, actor: Actor, selection_id: int, cho
 
 async def proposed(conn: asyncpg.Connection, scope: list[int] | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """select s.*, o.name as community_name, u.name as proposer_name from selections s
+        """Select s.*, o.name as community_name, u.name as proposer_name from selections s
            join orgs o on o.id = s.community_id join users u on u.id = s.proposed_by
            where s.state = 'proposed' and ($1::bigint[] is null or s.community_id = any($1)) order by s.id""", scope)
 
@@ -371,11 +371,11 @@ async def decide(conn: asyncpg.Connection, actor: Actor, selection_id: int, *, a
                            reason=reason, ip=ip)
         return row
     chosen = await conn.fetch(
-        """select c.*, coalesce(u.name, h.name) as name from selection_candidates c left join users u on u.id = c.user_id
+        """Select c.*, coalesce(u.name, h.name) as name from selection_candidates c left join users u on u.id = c.user_id
            left join households h on h.id = c.household_id where c.selection_id = $1 and c.chosen
            order by c.rank nulls last, c.id""", selection_id)
     posting_id = await conn.fetchval(
-        """insert into postings (community_id, scope, unit, quarter, top_n, starts_at, ends_at, created_by, created_at,
+        """Insert into postings (community_id, scope, unit, quarter, top_n, starts_at, ends_at, created_by, created_at,
                                  selection_id)
            values ($1, 'selection', 'points', $2, $3, $4, $5, $6, $4, $7) returning id""",
         row["community_id"], row["quarter"], len(chosen), now, now + timedelta(days=POSTING_DAYS), actor.id, selection_id)
@@ -424,7 +424,7 @@ async def finalize(conn: asyncpg.Connection, actor: Actor, selection_id: int, ip
         for user_id in await _people_of(conn, chosen):
             await medals.award(conn, user_id, row["community_id"], f"selected:{selection_id}", name)
             await conn.execute(
-                """insert into commendations (community_id, user_id, title, awarded_on, note, awarded_by, created_at)
+                """Insert into commendations (community_id, user_id, title, awarded_on, note, awarded_by, created_at)
                    values ($1, $2, $3, $4, $5, $6, $7)""", row["community_id"], user_id, name, today,
                 "社区季度评选，经公示无异议", actor.id, clock.now())
         await conn.execute("update selections set state = 'final', finalized_at = $2 where id = $1",

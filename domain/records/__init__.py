@@ -1,4 +1,4 @@
-"""Volunteer records beyond service (志愿服务条例 §19, issue 36): training sessions with attendance,
+"""Volunteer records beyond service (志愿服务条例 §19): training sessions with attendance,
 commendations (表彰奖励) and evaluations (评价) entered by a community's managers, insurance (§17),
 and what an activity requires before a volunteer checks in. Every manager act writes one audit row
 in its transaction. The person sees their own records (GET /api/me/records); the export of the five

@@ -42,7 +42,7 @@ Q = queries.load("records")
 async def communities_of(conn: asyncpg.Connection, org_id: int) -> list[int]:
     """The communities an org is or holds (a community, a street's, a district's)."""
     rows = await conn.fetch(
-        """select c.id from orgs c left join orgs s on s.id = c.parent_id
+        """Select c.id from orgs c left join orgs s on s.id = c.parent_id
            where c.kind = 'community' and (c.id = $1 or c.parent_id = $1 or s.parent_id = $1) order by c.id""",
         org_id)
     if not rows and not await conn.fetchval("select 1 from orgs where id = $1", org_id):

@@ -1,5 +1,5 @@
 """Restore a record export (.xlsx of export.py) into an empty instance: a community moving between
-systems (issue 36). One admin asks (the file is read and kept as a pending restore, audited), a
+systems. One admin asks (the file is read and kept as a pending restore, audited), a
 second admin approves (applied in one transaction, audited). People come as invited residents do:
 an account without a password for their phone (its owner claims it by registering, as usual), or
 without a phone when the file has none in full; their service before Linli is kept as service
@@ -150,7 +150,7 @@ async def request(conn: asyncpg.Connection, actor: Actor, data: bytes) -> Restor
         return Restore("differences", summary, differences=await differences(conn, groups))
     async with conn.transaction():
         restore_id = await conn.fetchval(
-            """insert into record_restores (state, file_sha256, payload, summary, requested_by, created_at)
+            """Insert into record_restores (state, file_sha256, payload, summary, requested_by, created_at)
                values ('pending', $1, $2::text::jsonb, $3::text::jsonb, $4, $5) returning id""",
             hashlib.sha256(data).hexdigest(), json.dumps(groups, ensure_ascii=False), json.dumps(summary),
             actor.id, clock.now())
@@ -223,7 +223,7 @@ async def _apply(conn: asyncpg.Connection, groups: dict[str, list[dict]]) -> int
             national = not key.startswith(export.LINLI_KEY_PREFIX)
             masked = p["id_number"] if MASKED_ID.fullmatch(p["id_number"] or "") else None
             await conn.execute(
-                """insert into identities (user_id, id_number_masked, birth_date, volunteer_number, record_key, updated_at)
+                """Insert into identities (user_id, id_number_masked, birth_date, volunteer_number, record_key, updated_at)
                    values ($1, $2, $3, $4, $5, $6)""",
                 user_id, masked, date.fromisoformat(p["birth_date"]) if p["birth_date"] else None,
                 key if national else None, None if national else key, now)
@@ -249,7 +249,7 @@ async def _apply(conn: asyncpg.Connection, groups: dict[str, list[dict]]) -> int
                 session = (community, r["held_on"], r["title"], r["topic"], r["minutes"])
                 if session not in trainings:
                     trainings[session] = await conn.fetchval(
-                        """insert into trainings (community_id, title, topic, held_on, minutes, created_at)
+                        """Insert into trainings (community_id, title, topic, held_on, minutes, created_at)
                            values ($1, $2, $3, $4, $5, $6) returning id""",
                         community, r["title"][:100], r["topic"][:50], date.fromisoformat(r["held_on"]), r["minutes"], now)
                 await conn.execute("insert into training_attendance (training_id, user_id, created_at) values ($1, $2, $3) "
@@ -260,7 +260,7 @@ async def _apply(conn: asyncpg.Connection, groups: dict[str, list[dict]]) -> int
                                    date.fromisoformat(r["awarded_on"]), r["note"][:500], now)
             else:
                 await conn.execute(
-                    """insert into evaluations (community_id, user_id, activity_title, rating, comment, evaluated_on,
+                    """Insert into evaluations (community_id, user_id, activity_title, rating, comment, evaluated_on,
                                                 created_at) values ($1, $2, $3, $4, $5, $6, $7)""",
                     community, user_id, r["activity_title"][:100], r["rating"], r["comment"][:500],
                     date.fromisoformat(r["evaluated_on"]), now)

@@ -1,4 +1,4 @@
-"""Volunteer records beyond service (志愿服务条例 §19, issue 36): training sessions with attendance,
+"""Volunteer records beyond service (志愿服务条例 §19): training sessions with attendance,
 commendations (表彰奖励) and evaluations (评价) entered by a community's managers, insurance (§17),
 and what an activity requires before a volunteer checks in. Every manager act writes one audit row
 in its transaction. The person sees their own records (GET /api/me/records); the export of the five
@@ -112,7 +112,7 @@ async def create_training(conn: asyncpg.Connection, actor: Actor, *, community_i
     held_on = _day(held_on, "held_on")
     async with conn.transaction():
         row = await conn.fetchrow(
-            """insert into trainings (community_id, title, topic, held_on, minutes, created_by, created_at)
+            """Insert into trainings (community_id, title, topic, held_on, minutes, created_by, created_at)
                values ($1, $2, $3, $4, $5, $6, $7) returning id, community_id, title, topic, held_on, minutes""",
             community_id, title, topic, held_on, minutes, actor.id, clock.now())
         await audit.record(conn, actor, "training_create", community_id=community_id, target=("training", row["id"]),
@@ -132,7 +132,7 @@ async def record_attendance(conn: asyncpg.Connection, actor: Actor, training_id:
         for user_id in sorted(set(user_ids)):
             await _require_member(conn, training["community_id"], user_id)
         added = await conn.fetch(
-            """insert into training_attendance (training_id, user_id, recorded_by, created_at)
+            """Insert into training_attendance (training_id, user_id, recorded_by, created_at)
                select $1, u, $2, $3 from unnest($4::bigint[]) u on conflict do nothing returning user_id""",
             training_id, actor.id, clock.now(), sorted(set(user_ids)))
         await audit.record(conn, actor, "training_attend", community_id=training["community_id"],
@@ -150,7 +150,7 @@ async def add_commendation(conn: asyncpg.Connection, actor: Actor, *, community_
     async with conn.transaction():
         await _require_member(conn, community_id, user_id)
         row = await conn.fetchrow(
-            """insert into commendations (community_id, user_id, title, awarded_on, note, awarded_by, created_at)
+            """Insert into commendations (community_id, user_id, title, awarded_on, note, awarded_by, created_at)
                values ($1, $2, $3, $4, $5, $6, $7) returning id, community_id, user_id, title, awarded_on, note""",
             community_id, user_id, title, awarded_on, note, actor.id, clock.now())
         await audit.record(conn, actor, "commendation_add", community_id=community_id, target=("user", user_id),
@@ -171,13 +171,13 @@ async def add_evaluation(conn: asyncpg.Connection, actor: Actor, *, community_id
         title = ""
         if activity_id is not None:
             activity = await conn.fetchrow(
-                """select a.title from activities a join attendances t on t.activity_id = a.id and t.user_id = $3
+                """Select a.title from activities a join attendances t on t.activity_id = a.id and t.user_id = $3
                    where a.id = $1 and a.community_id = $2""", activity_id, community_id, user_id)
             if activity is None:
                 raise invalid("activity_id", "an activity of this community the person attended")
             title = activity["title"]
         row = await conn.fetchrow(
-            """insert into evaluations (community_id, user_id, activity_id, activity_title, rating, comment,
+            """Insert into evaluations (community_id, user_id, activity_id, activity_title, rating, comment,
                                         evaluated_on, evaluator_id, created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                returning id, community_id, user_id, activity_id, activity_title, rating, comment, evaluated_on""",
@@ -205,7 +205,7 @@ async def add_policy(conn: asyncpg.Connection, actor: Actor, *, community_id: in
                                      activity_id, community_id):
             raise invalid("activity_id", "an activity of this community")
         row = await conn.fetchrow(
-            """insert into insurance_policies (community_id, user_id, activity_id, policy_number, insurer, starts_on,
+            """Insert into insurance_policies (community_id, user_id, activity_id, policy_number, insurer, starts_on,
                                                ends_on, recorded_by, created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                returning id, community_id, user_id, activity_id, policy_number, insurer, starts_on, ends_on""",
@@ -249,18 +249,18 @@ async def require_ready(conn: asyncpg.Connection, activity_id: int, user_id: int
 
 async def mine(conn: asyncpg.Connection, user_id: int) -> MyRecords:
     trainings = await conn.fetch(
-        """select t.id as training_id, t.community_id, t.title, t.topic, t.held_on, t.minutes
+        """Select t.id as training_id, t.community_id, t.title, t.topic, t.held_on, t.minutes
            from training_attendance ta join trainings t on t.id = ta.training_id where ta.user_id = $1
            order by t.held_on, t.id""", user_id)
     commendations = await conn.fetch("select id, community_id, user_id, title, awarded_on, note from commendations "
                                      "where user_id = $1 order by awarded_on, id", user_id)
     evaluations = await conn.fetch(
-        """select e.id, e.community_id, e.user_id, e.activity_id, e.activity_title, e.rating, e.comment,
+        """Select e.id, e.community_id, e.user_id, e.activity_id, e.activity_title, e.rating, e.comment,
                   e.evaluated_on, u.name as evaluator_name
            from evaluations e left join users u on u.id = e.evaluator_id where e.user_id = $1
            order by e.evaluated_on, e.id""", user_id)
     insurance = await conn.fetch(
-        """select p.id, p.community_id, p.user_id, p.activity_id, p.policy_number, p.insurer, p.starts_on, p.ends_on
+        """Select p.id, p.community_id, p.user_id, p.activity_id, p.policy_number, p.insurer, p.starts_on, p.ends_on
            from insurance_policies p where p.user_id = $1 order by p.starts_on, p.id""", user_id)
     return MyRecords([MyTraining(**r) for r in trainings], [Commendation(**r) for r in commendations],
                      [Evaluation(**r) for r in evaluations], [Policy(**r) for r in insurance])

@@ -68,7 +68,7 @@ class Award(msgspec.Struct, frozen=True):
 def award(kind_points: int, earned_that_day: int, daily_cap: int, item_cap: int | None = None,
           earned_under_item: int = 0) -> Award:
     """Points for verifying one report, given what its day has already earned under the cap. Paid
-    under a rulebook item with a daily cap (issue 34), the item's cap applies too, to what that day's
+    under a rulebook item with a daily cap, the item's cap applies too, to what that day's
     reports earned under the item."""
     room = max(0, daily_cap - earned_that_day)
     if item_cap is not None:

@@ -9,7 +9,7 @@ by a grid or community the manager does not manage is 403 forbidden (org ids are
 Verify checks, in this order: report exists and is in scope (404), the reviewer is not the courier
 (403), the report is pending (409 invalid_state), then points by kind under the daily cap (see
 domain/reports/rules.py for the cap decision). State change and ledger award commit together.
-Where the community's rulebook (积分细则, issue 34) has an item for the kind (applies_to
+Where the community's rulebook (积分细则) has an item for the kind (applies_to
 report_<kind>), the item's points (and its daily cap, besides the settings' one) apply and the
 report keeps the item, which its credit names; else the settings' points.
 
@@ -133,11 +133,11 @@ class ReportSettings(msgspec.Struct, frozen=True):
     daily_cap: int
     defaults: dict[str, int]
     default_daily_cap: int
-    # The grid loop's amounts (issue 32), here until the rulebook is their home: the reporter's bonus
+    # The grid loop's amounts, here until the rulebook is their home: the reporter's bonus
     # for a case closed in time, and a work unit's handler's service minutes for one rated well.
     case_bonus_points: int = case_rules.DEFAULT_CASE_BONUS
     handler_minutes: int = case_rules.DEFAULT_HANDLER_MINUTES
-    # What is paid now (issue 34): per kind, the rulebook's item where the rulebook in force has one
+    # What is paid now: per kind, the rulebook's item where the rulebook in force has one
     # for it, else `points`; `rule_labels` names those items by kind (and "case_bonus" for the bonus
     # of a case closed in time), the amounts above then being set aside.
     paid: dict[str, int] = {}
@@ -273,7 +273,7 @@ async def update_settings(conn: asyncpg.Connection, actor: Actor, community_id: 
     async with conn.transaction():
         before = await _read_settings(conn, community_id)
         await conn.execute(
-            """insert into report_settings (community_id, civility_points, hazard_points, service_points,
+            """Insert into report_settings (community_id, civility_points, hazard_points, service_points,
                                             daily_cap, case_bonus_points, handler_minutes, updated_by, updated_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                on conflict (community_id) do update set civility_points = $2, hazard_points = $3,
@@ -315,7 +315,7 @@ def _clean(report: NewReport) -> NewReport:
 
 async def _courier_grid(conn: asyncpg.Connection, courier_id: int, grid_id: int | None) -> asyncpg.Record:
     grids = await conn.fetch(
-        """select o.id, o.parent_id as community_id from org_members m join orgs o on o.id = m.org_id
+        """Select o.id, o.parent_id as community_id from org_members m join orgs o on o.id = m.org_id
            where m.user_id = $1 and m.role = 'courier' and o.kind = 'grid' order by m.created_at, o.id""",
         courier_id)
     if not grids:
@@ -390,7 +390,7 @@ async def _earned_on_day(conn: asyncpg.Connection, courier_id: int, community_id
     `rule_item_id`, when given)."""
     start, end = rules.day_bounds(rules.local_day(at))
     return await conn.fetchval(
-        """select coalesce(sum(points), 0) from reports where courier_id = $1 and community_id = $2
+        """Select coalesce(sum(points), 0) from reports where courier_id = $1 and community_id = $2
            and state = 'verified' and created_at >= $3 and created_at < $4
            and ($5::bigint is null or rule_item_id = $5)""", courier_id, community_id, start, end, rule_item_id)
 
@@ -437,7 +437,7 @@ async def verify(conn: asyncpg.Connection, actor: Actor, report_id: int) -> Repo
                 memo=rules.memo(row["kind"]), actor_id=actor.id, key=f"report:{report_id}:award")
             transfer_id = transfer.id
         await conn.execute(
-            """update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
+            """Update reports set state = 'verified', points = $2, points_withheld = $3, transfer_id = $4,
                       reviewed_by = $5, reviewed_at = $6, rule_item_id = $7 where id = $1""",
             report_id, award.points, award.withheld, transfer_id, actor.id, clock.now(), item.id if item else None)
         await audit.record(conn, actor, "report_verify", community_id=row["community_id"], target=("report", report_id),
@@ -531,7 +531,7 @@ async def _with_review_aids(conn: asyncpg.Connection, rows: list[asyncpg.Record]
     ids = [r["id"] for r in rows]
     window = rules.DUPLICATE_WINDOW
     neighbours = await conn.fetch(
-        """select r.id as report_id, o.id, o.kind, o.created_at, o.lat, o.lng, o.place
+        """Select r.id as report_id, o.id, o.kind, o.created_at, o.lat, o.lng, o.place
            from reports r join reports o on o.courier_id = r.courier_id and o.kind = r.kind and o.id <> r.id
                 and o.created_at between r.created_at - $2::interval and r.created_at
            where r.id = any($1::bigint[])""", ids, window)
@@ -541,7 +541,7 @@ async def _with_review_aids(conn: asyncpg.Connection, rows: list[asyncpg.Record]
             rules.Sighting(n["id"], n["kind"], n["created_at"], n["lat"], n["lng"], n["place"]))
     since = clock.now() - timedelta(days=HISTORY_DAYS)
     history_rows = await conn.fetch(
-        """select courier_id, count(*) filter (where state = 'verified') as verified,
+        """Select courier_id, count(*) filter (where state = 'verified') as verified,
                   count(*) filter (where state = 'rejected') as rejected,
                   count(*) filter (where state = 'pending') as pending,
                   coalesce(sum(points), 0) as points
@@ -583,7 +583,7 @@ async def courier_summary(conn: asyncpg.Connection, actor: Actor) -> CourierSumm
     now = clock.now()
     label, start, end = rules.quarter_of(now)
     standings = await conn.fetch(
-        """select m.user_id, coalesce(sum(r.points), 0) as points
+        """Select m.user_id, coalesce(sum(r.points), 0) as points
            from org_members m left join reports r on r.courier_id = m.user_id and r.state = 'verified'
                 and r.reviewed_at >= $2 and r.reviewed_at < $3
            where m.org_id = $1 and m.role = 'courier' group by m.user_id""", grid.id, start, end)

@@ -189,7 +189,7 @@ async def create_reward(conn: asyncpg.Connection, actor: Actor, *, community_id:
     now = clock.now()
     async with conn.transaction():
         reward_id = await conn.fetchval(
-            """insert into rewards (community_id, name, description, cost_points, stock, per_person_limit, active,
+            """Insert into rewards (community_id, name, description, cost_points, stock, per_person_limit, active,
                                     created_by, created_at, updated_at)
                values ($1, $2, $3, $4, 0, $5, $6, $7, $8, $8) returning id""",
             community_id, _name(name), (description or "").strip(), cost_points, per_person_limit, active,
@@ -366,7 +366,7 @@ async def stock_changes(conn: asyncpg.Connection, actor: Actor, reward_id: int, 
     reward = await get_reward(conn, reward_id)
     orgs.require_manager(actor, reward.community_id)
     rows = await conn.fetch(
-        """select c.id, c.delta, c.stock_after, c.reason, c.actor_id, u.name as actor_name, c.redemption_id,
+        """Select c.id, c.delta, c.stock_after, c.reason, c.actor_id, u.name as actor_name, c.redemption_id,
                   c.created_at
            from reward_stock_changes c left join users u on u.id = c.actor_id
            where c.reward_id = $1 and ($2 = 0 or c.id < $2) order by c.id desc limit $3""",
@@ -420,7 +420,7 @@ async def get_redemption(conn: asyncpg.Connection, actor: Actor, redemption_id: 
     if not _may_read(actor, redemption):
         raise forbidden("not your redemption")
     rows = await conn.fetch(
-        """select e.from_state, e.to_state, e.actor_id, u.name as actor_name, e.reason, e.created_at
+        """Select e.from_state, e.to_state, e.actor_id, u.name as actor_name, e.reason, e.created_at
            from redemption_events e left join users u on u.id = e.actor_id
            where e.redemption_id = $1 order by e.id""", redemption_id)
     events = [Event(from_state=r["from_state"], to_state=r["to_state"], reason=r["reason"], at=r["created_at"],
@@ -488,7 +488,7 @@ async def voucher(conn: asyncpg.Connection, actor: Actor, redemption_id: int) ->
 async def _used_this_month(conn: asyncpg.Connection, reward_id: int, user_id: int, now: datetime) -> int:
     start, end = rules.month_bounds(now)
     return await conn.fetchval(
-        """select coalesce(sum(quantity), 0) from redemptions
+        """Select coalesce(sum(quantity), 0) from redemptions
            where reward_id = $1 and user_id = $2 and state = any($3::text[])
              and requested_at >= $4 and requested_at < $5""",
         reward_id, user_id, list(rules.COUNTED_STATES), start, end)
@@ -536,7 +536,7 @@ async def _request(conn: asyncpg.Connection, reward: asyncpg.Record, user_id: in
         kind="redemption", cause=("redemption", redemption_id), memo=label, actor_id=actor_id,
         key=f"redemption:{redemption_id}:hold", hold=True))[0]
     await conn.execute(
-        """insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
+        """Insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
                                     hold_transfer_id, expires_at, requested_at, state_changed_at,
                                     state_changed_by, held_maker)
            values ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $10, $11, $12)""",
@@ -573,7 +573,7 @@ async def approve(conn: asyncpg.Connection, actor: Actor, redemption_id: int,
         expires_at = expiry.voucher_expires_at(now)
         code = await codes.issue(conn, "voucher", redemption_id, valid_until=expires_at)
         await conn.execute(
-            """update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
+            """Update redemptions set state = 'approved', voucher_code = $2, expires_at = $3, decided_at = $4,
                       decided_by = $5, state_changed_at = $4, state_changed_by = $5 where id = $1""",
             redemption_id, code.code, expires_at, now, actor.id)
         await audit.record(conn, actor, "redemption_approve", community_id=row["community_id"],
@@ -611,7 +611,7 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
     now = clock.now()
     decided = to_state == "rejected"
     await conn.execute(
-        """update redemptions set state = $2, reason = $3, expires_at = null, state_changed_at = $4,
+        """Update redemptions set state = $2, reason = $3, expires_at = null, state_changed_at = $4,
                   state_changed_by = $5, decided_at = case when $6 then $4 else decided_at end,
                   decided_by = case when $6 then $5 else decided_by end
            where id = $1""", row["id"], to_state, reason, now, actor_id, decided)
@@ -619,7 +619,7 @@ async def _release(conn: asyncpg.Connection, row: asyncpg.Record, *, to_state: s
 
 
 def _may_decide(actor: Actor, row: asyncpg.Record) -> bool:
-    """A manager of the community decides; a held on-the-spot redemption (issue 30) also a manager of
+    """A manager of the community decides; a held on-the-spot redemption also a manager of
     its street or district, as the second person on what the community holds."""
     return actor.can_manage(row["community_id"]) or (row["held_maker"] is not None
                                                      and oversight.may_check(actor, row["community_id"]))
@@ -669,7 +669,7 @@ async def fulfil(conn: asyncpg.Connection, actor: Actor, code: Code) -> Redempti
     if marked is None:  # cannot happen under the row lock; refuse rather than hand over twice
         raise DomainError("already_used")
     await conn.execute(
-        """update redemptions set state = 'fulfilled', expires_at = null, fulfilled_at = $2, fulfilled_by = $3,
+        """Update redemptions set state = 'fulfilled', expires_at = null, fulfilled_at = $2, fulfilled_by = $3,
                   state_changed_at = $2, state_changed_by = $3 where id = $1""", row["id"], now, actor.id)
     await audit.record(conn, actor, "redemption_fulfil", community_id=row["community_id"],
                        target=("redemption", row["id"]),
@@ -718,7 +718,7 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
                              quantity: int) -> Redemption:
     """At the counter: the manager scans a member card; created, approved and handed over at once.
 
-    Issue 30 (finding 1c): for a resident this same manager created and credited, the redemption is
+    for a resident this same manager created and credited, the redemption is
     held instead: points held and stock reserved, as a request another manager of the community (or
     a street manager) approves; the goods are handed over on its voucher after that."""
     now = clock.now()
@@ -753,7 +753,7 @@ async def redeem_on_the_spot(conn: asyncpg.Connection, actor: Actor, member_code
             kind="redemption", cause=("redemption", redemption_id),
             memo=f"{reward['name']} × {quantity}", actor_id=actor.id, key=f"redemption:{redemption_id}:post"))[0]
         await conn.execute(
-            """insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
+            """Insert into redemptions (id, user_id, reward_id, community_id, reward_name, quantity, points, state,
                                         on_the_spot, post_transfer_id, requested_at, decided_at, decided_by,
                                         fulfilled_at, fulfilled_by, state_changed_at, state_changed_by)
                values ($1, $2, $3, $4, $5, $6, $7, 'fulfilled', true, $8, $9, $9, $10, $9, $10, $9, $10)""",
@@ -801,7 +801,7 @@ async def _expire_one(conn: asyncpg.Connection, redemption_id: int, now: datetim
     await _move_stock(conn, row["reward_id"], row["quantity"], actor_id=None,
                       reason=f"凭证过期释放 #{redemption_id}", redemption_id=redemption_id)
     await conn.execute(
-        """update redemptions set state = 'expired', reason = $2, refund_transfer_id = $3, expires_at = null,
+        """Update redemptions set state = 'expired', reason = $2, refund_transfer_id = $3, expires_at = null,
                   state_changed_at = $4, state_changed_by = null where id = $1""",
         redemption_id, VOUCHER_EXPIRED, refund.id, now)
     metrics.redemption(conn, "expired")

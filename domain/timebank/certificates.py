@@ -1,4 +1,4 @@
-"""Certificates of service hours others can trust (志愿服务记录证明, issue 19).
+"""Certificates of service hours others can trust (志愿服务记录证明).
 
 申请 → 开具: the person asks a community they belong to; a manager of it (never the person) issues
 it: a certificate number, a verification code, and the hours as they stand then (domain/timebank
@@ -124,7 +124,7 @@ async def issue(conn: asyncpg.Connection, actor: Actor, certificate_id: int, con
         now = clock.now()
         number = f"LL{clock.local_day(now).year}-{row['community_id']:04d}-{certificate_id:06d}"
         await conn.execute(
-            """update service_certificates set state = 'issued', number = $2, code = $3, hours = $4::text::jsonb,
+            """Update service_certificates set state = 'issued', number = $2, code = $3, hours = $4::text::jsonb,
                       masked_name = $5, issued_by = $6, issued_at = $7, contact = $8 where id = $1""",
             certificate_id, number, codes.new_code(), msgspec.json.encode(hours).decode(),
             timebank.mask_name(name), actor.id, now, contact)

@@ -25,7 +25,7 @@ MANAGER_CONFIRM_AFTER = timedelta(days=7)
 ACCEPTED_LAPSES_AFTER = timedelta(days=14)
 
 # A completed service the requester leaves unconfirmed this long is confirmed at its estimate by the
-# sweeper (issue 33: the requester's minutes stayed held forever). The "please confirm" message says
+# sweeper (the requester's minutes stayed held forever). The "please confirm" message says
 # so when the service is marked done: that message is the notice.
 AUTO_CONFIRM_AFTER = timedelta(days=14)
 AUTO_CONFIRM_DAYS = AUTO_CONFIRM_AFTER.days

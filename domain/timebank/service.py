@@ -176,7 +176,7 @@ async def get_request(conn: asyncpg.Connection, actor: Actor, request_id: int) -
     if not (scope.sees(row["community_id"]) or _is_party(scope, row)):
         raise forbidden("not a request of your community")
     events = await conn.fetch(
-        """select e.transition, e.actor_id, a.name as actor_name, e.actor_role, e.on_behalf_of,
+        """Select e.transition, e.actor_id, a.name as actor_name, e.actor_role, e.on_behalf_of,
                   f.name as for_name, e.minutes, e.reason, e.at
            from service_events e left join users a on a.id = e.actor_id left join users f on f.id = e.on_behalf_of
            where e.request_id = $1 order by e.id""", request_id)
@@ -211,7 +211,7 @@ async def list_requests(conn: asyncpg.Connection, actor: Actor, *, community_id:
           and ($6::bigint = 0 or r.id < $6::bigint)
         order by r.id desc limit $7""",
         community_id, communities, state, mine, actor.id, before, limit + 1)
-    # A volunteer is never shown a request they could not accept (issue 33): an open request its payer
+    # A volunteer is never shown a request they could not accept: an open request its payer
     # cannot pay shows only to its requester, its beneficiary and the community's managers.
     def shown(r: asyncpg.Record) -> bool:
         return (rules.affordable(r["state"], r["minutes_estimate"], r["payer_available"])
@@ -234,7 +234,7 @@ def _text(value: str | None, field: str, *, required: bool = False, most: int = 
 async def linked(conn: asyncpg.Connection, a: int, b: int) -> int | None:
     """The id of the approved family link between two people, if any."""
     return await conn.fetchval(
-        """select id from family_links where state = 'approved'
+        """Select id from family_links where state = 'approved'
            and least(requester_id, target_id) = least($1::bigint, $2::bigint)
            and greatest(requester_id, target_id) = greatest($1::bigint, $2::bigint)""", a, b)
 
@@ -287,7 +287,7 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
     beneficiary = actor.id if for_user_id is None else for_user_id
     if beneficiary != actor.id:
         # For someone else: a manager of one of their communities (or an admin), or approved family.
-        # Anyone else hears what an unknown id gets (issue 16: ids cannot be enumerated).
+        # Anyone else hears what an unknown id gets (ids cannot be enumerated).
         exists = await conn.fetchval("select 1 from users where id = $1", beneficiary)
         theirs = set(await orgs.member_communities(conn, beneficiary)) if exists else set()
         if not exists or not (actor.is_admin or theirs & actor.manages or await linked(conn, actor.id, beneficiary)):
@@ -306,7 +306,7 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
     now = clock.now()
     async with conn.transaction():
         request_id = await conn.fetchval(
-            """insert into service_requests (community_id, requester_id, beneficiary_id, use_pool, proxy, title,
+            """Insert into service_requests (community_id, requester_id, beneficiary_id, use_pool, proxy, title,
                    description, place, wanted_at, minutes_estimate, created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id""",
             community, actor.id, beneficiary, use_pool, proxy, title, description, place, when,
@@ -323,7 +323,7 @@ async def post_request(conn: asyncpg.Connection, actor: Actor, *, title: str, mi
 
 
 async def _refuse_unpayable(conn: asyncpg.Connection, requester_id: int, estimate: int, community_id: int) -> None:
-    """Issue 33: a request its requester cannot pay would wait for nobody (volunteers never see it), so
+    """A request its requester cannot pay would wait for nobody (volunteers never see it), so
     posting it is refused, naming what is banked and the two ways on: a smaller request, or the
     community pool (公益时间池), which the community's staff post from. A friendly check, not a lock:
     accept holds the estimate and answers payer_short if the minutes went meanwhile."""
@@ -338,7 +338,7 @@ async def _refuse_unpayable(conn: asyncpg.Connection, requester_id: int, estimat
 async def _event(conn: asyncpg.Connection, request_id: int, transition: str, actor_id: int | None, role: str,
                  behalf: int | None, minutes: int | None, reason: str | None, at: datetime) -> None:
     await conn.execute(
-        """insert into service_events (request_id, transition, actor_id, actor_role, on_behalf_of, minutes, reason, at)
+        """Insert into service_events (request_id, transition, actor_id, actor_role, on_behalf_of, minutes, reason, at)
            values ($1, $2, $3, $4, $5, $6, $7, $8)""",
         request_id, transition, actor_id, role, behalf, minutes, reason, at)
 
@@ -428,12 +428,12 @@ async def accept(conn: asyncpg.Connection, actor: Actor, request_id: int) -> Ser
             hold = await _pay(conn, row, actor.id, row["minutes_estimate"], hold=True, actor_id=actor.id,
                               key=f"service:{request_id}:hold")
         except DomainError as error:
-            # It is the requester's (or the pool's) time that is short, not the volunteer's (issue 33).
+            # It is the requester's (or the pool's) time that is short, not the volunteer's.
             if error.code in ("insufficient_balance", "not_spendable_here"):
                 raise DomainError("payer_short", details={"needed": row["minutes_estimate"]}) from None
             raise
         await conn.execute(
-            """update service_requests set state = 'accepted', volunteer_id = $2, hold_transfer_id = $3,
+            """Update service_requests set state = 'accepted', volunteer_id = $2, hold_transfer_id = $3,
                    accepted_at = $4 where id = $1""", request_id, actor.id, hold.id, clock.now())
         return await _done(conn, scope, row, "accepted", role, row["minutes_estimate"])
 
@@ -466,7 +466,7 @@ async def confirm(conn: asyncpg.Connection, actor: Actor, request_id: int, minut
             extra_id = (await _pay(conn, row, row["volunteer_id"], extra, hold=False, actor_id=actor.id,
                                    reason=reason, key=f"service:{request_id}:extra")).id
         await conn.execute(
-            """update service_requests set state = 'confirmed', confirmed_minutes = $2, reason = $3,
+            """Update service_requests set state = 'confirmed', confirmed_minutes = $2, reason = $3,
                    extra_transfer_id = $4, confirmed_at = $5 where id = $1""",
             request_id, minutes, reason, extra_id, clock.now())
         return await _done(conn, scope, row, "confirmed", role, minutes, reason)
@@ -557,7 +557,7 @@ async def lapse_accepted_services(pool: asyncpg.Pool, now: datetime, batch: int 
 
 async def confirm_unconfirmed_services(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
     """Completed services their requester left unconfirmed AUTO_CONFIRM_AFTER: confirmed at the estimate
-    (issue 33: the requester's minutes were held forever)."""
+    (the requester's minutes were held forever)."""
     return await _sweep(pool, "confirm_unconfirmed_services", _UNCONFIRMED, now - rules.AUTO_CONFIRM_AFTER,
                         partial(_auto_confirm, now=now), batch)
 
@@ -581,7 +581,7 @@ class FamilyLinks(msgspec.Struct, frozen=True):
 
 class FamilyAsk(msgspec.Struct, frozen=True):
     """The answer to asking by phone: the same whether the phone is registered, linked, asked before or
-    unknown (issue 16), so the form is no directory of names."""
+    unknown, so the form is no directory of names."""
     asked: bool
     phone: str                # masked, as typed
 
@@ -606,8 +606,8 @@ def _link(row: asyncpg.Record, me: int) -> FamilyLink:
 
 async def add_family_link(conn: asyncpg.Connection, actor: Actor, phone: str) -> FamilyAsk:
     """Ask to link with the person registered under `phone`; they approve (or a manager for them).
-    Whatever the phone, the answer is the same, and so is the list of my links afterwards (issue 30
-    finding 7): an ask for an unknown or inactive number is kept by phone and shows as pending, like
+    Whatever the phone, the answer is the same, and so is the list of my links afterwards:
+    an ask for an unknown or inactive number is kept by phone and shows as pending, like
     any other, forever (nobody can approve it); an already linked or asked number creates nothing."""
     phone = auth.normalise_phone(phone)
     await ratelimit.take(conn, f"family-link:{actor.id}", LINKS_PER_HOUR, 3600)
@@ -691,7 +691,7 @@ async def give(conn: asyncpg.Connection, actor: Actor, to_user_id: int, minutes:
     if link_id is None:
         raise forbidden("gifts go only to approved family links")
     receiver = await conn.fetchval("select name from users where id = $1", to_user_id)
-    # The ledger keeps references, not names: rendered when read, so a closed account's name goes (issue 16).
+    # The ledger keeps references, not names: rendered when read, so a closed account's name goes.
     memo = f"亲情赠与 {statements.person_ref(actor.id)} → {statements.person_ref(to_user_id)}"
     async with conn.transaction():
         # A gift keeps where its minutes were issued: each part goes to the receiver's account of the
@@ -765,7 +765,7 @@ async def credit_pool(conn: asyncpg.Connection, actor: Actor, community_id: int,
                       key: str | None = None) -> "ledger.Transfer | PoolCreditHeld":
     """A manager funds the pool from the community's issuing account (an adjustment with a reason).
 
-    Value created by hand, so nobody does it alone (issue 30): above the community's minutes
+    Value created by hand, so nobody does it alone: above the community's minutes
     threshold, or past the maker's daily limit of hand-made minutes (adjustments, marks and pool
     credits add up), it is held for another manager or the street (domain/oversight/queue.py, which
     posts it on approval through post_pool_credit)."""
@@ -877,7 +877,7 @@ async def my_timebank(conn: asyncpg.Connection, actor: Actor) -> TimebankMe:
     names = await conn.fetch("select id, name from orgs where id = any($1::bigint[]) order by id",
                              sorted(set(member_of) | actor.manages))
     family = await conn.fetch(
-        """select u.id, u.name from family_links l
+        """Select u.id, u.name from family_links l
            join users u on u.id = case when l.requester_id = $1 then l.target_id else l.requester_id end
            where l.state = 'approved' and $1 in (l.requester_id, l.target_id) order by u.name""", actor.id)
     hours = await hours_of(conn, actor.id)
@@ -918,9 +918,9 @@ class Certificate(msgspec.Struct, frozen=True):
     hours: Hours | None = None       # the total the certificate states: activities + services + adjustments
     activities: list[CertificateActivity] = []
     # Hours of the total that no line above explains (imported history, awards without an attendance,
-    # services credited apart from their request): one more row, so the printed rows add up (issue 33).
+    # services credited apart from their request): one more row, so the printed rows add up.
     other_minutes: int = 0
-    id_number_masked: str | None = None   # issue 36: a certificate prints the ID number masked, never in full
+    id_number_masked: str | None = None   # a certificate prints the ID number masked, never in full
     volunteer_number: str | None = None
 
 
@@ -937,14 +937,14 @@ async def certificate(conn: asyncpg.Connection, actor: Actor, user_id: int | Non
     if name is None:
         raise not_found("user")
     rows = await conn.fetch(
-        """select r.id, r.title, o.name as community_name, b.name as beneficiary, r.confirmed_minutes,
+        """Select r.id, r.title, o.name as community_name, b.name as beneficiary, r.confirmed_minutes,
                   r.completed_at, r.confirmed_at
            from service_requests r join orgs o on o.id = r.community_id join users b on b.id = r.beneficiary_id
            where r.volunteer_id = $1 and r.state = 'confirmed' order by r.confirmed_at, r.id limit 1000""", user_id)
     lines = [CertificateLine(r["id"], r["title"], r["community_name"], mask_name(r["beneficiary"]),
                              r["confirmed_minutes"], r["completed_at"], r["confirmed_at"]) for r in rows]
     attended = await conn.fetch(
-        """select t.id, a.title, o.name as community_name, t.minutes, t.checked_out_at
+        """Select t.id, a.title, o.name as community_name, t.minutes, t.checked_out_at
              from attendances t join activities a on a.id = t.activity_id join orgs o on o.id = a.community_id
             where t.user_id = $1 and t.state = 'done' and t.minutes > 0
             order by t.checked_out_at, t.id limit 1000""", user_id)

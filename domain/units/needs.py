@@ -1,4 +1,4 @@
-"""The need (需求清单) lifecycle after a claim (issue 31).
+"""The need (需求清单) lifecycle after a claim.
 
     claimed --serve (the person)--> served --confirm (a manager, with the minutes of the meeting 会议纪要)-->
         confirmed                               (within the community's thresholds: credited at once)
@@ -203,7 +203,7 @@ async def decline(conn: asyncpg.Connection, actor: Actor, claim_id: int, *, reas
 async def served_on_card(conn: asyncpg.Connection, user_id: int, first_day: object, end_day: object) -> list[dict]:
     """The confirmed needs of a quarter, for the person's service card (一单一表一卡)."""
     rows = await conn.fetch(
-        """select n.title, o.name as community_name, c.minutes, c.points, c.decided_at
+        """Select n.title, o.name as community_name, c.minutes, c.points, c.decided_at
            from need_claims c join community_needs n on n.id = c.need_id join orgs o on o.id = n.community_id
            where c.user_id = $1 and c.state = 'confirmed'
              and (c.decided_at at time zone (select tz from local_zone))::date >= $2

@@ -106,7 +106,7 @@ class Need(msgspec.Struct, frozen=True, kw_only=True):
     taken: int
     state: str
     mine: bool
-    my_claim_id: int | None = None   # the viewer's live claim, and where it stands (issue 31)
+    my_claim_id: int | None = None   # the viewer's live claim, and where it stands
     my_claim_state: str | None = None
 
 
@@ -209,7 +209,7 @@ async def list_units(conn: asyncpg.Connection, actor: Actor, *, under: int | Non
                      mine: bool = False) -> list[Unit]:
     """Units to choose from when reporting (any signed-in person may see names), or the viewer's own."""
     rows = await conn.fetch(
-        """select u.id, u.name, u.kind, u.parent_id, o.name as parent_name,
+        """Select u.id, u.name, u.kind, u.parent_id, o.name as parent_name,
                   exists (select 1 from unit_admins a where a.unit_id = u.id and a.user_id = $3) as is_admin
            from units u join orgs o on o.id = u.parent_id
            where ($1::bigint is null or u.parent_id = $1 or o.parent_id = $1)
@@ -229,14 +229,14 @@ async def upload_roster(conn: asyncpg.Connection, actor: Actor, unit_id: int, da
     now = clock.now()
     async with conn.transaction():
         added = await conn.fetchval(
-            """with incoming as (select * from unnest($2::text[], $3::text[]) as t(phone, name)),
+            """With incoming as (select * from unnest($2::text[], $3::text[]) as t(phone, name)),
                     inserted as (
                         insert into unit_roster (unit_id, phone, name, created_at)
                         select $1, phone, name, $4 from incoming on conflict (unit_id, phone) do nothing returning 1)
                select count(*) from inserted""",
             unit_id, [r.phone for r in rows], [r.name for r in rows], now)
         confirmed = await conn.execute(
-            """update unit_members m set confirmed = true from users u, unit_roster r
+            """Update unit_members m set confirmed = true from users u, unit_roster r
                where m.unit_id = $1 and not m.confirmed and u.id = m.user_id and r.unit_id = m.unit_id
                  and r.phone = u.phone""", unit_id)
         await audit.record(conn, actor, "unit_roster_upload", community_id=None, target=("unit", unit_id),
@@ -296,13 +296,13 @@ async def declare(conn: asyncpg.Connection, actor: Actor, *, unit_id: int, commu
             "select exists (select 1 from unit_roster r join users u on u.phone = r.phone "
             "where r.unit_id = $1 and u.id = $2)", unit_id, actor.id)
         await conn.execute(
-            """insert into unit_members (unit_id, user_id, party_member, confirmed, created_at)
+            """Insert into unit_members (unit_id, user_id, party_member, confirmed, created_at)
                values ($1, $2, $3, $4, $5)
                on conflict (unit_id, user_id) do update set party_member = excluded.party_member,
                    confirmed = unit_members.confirmed or excluded.confirmed""",
             unit_id, actor.id, party_member, on_roster, now)
         report_id = await conn.fetchval(
-            """insert into unit_reports (user_id, unit_id, community_id, grid_id, state, created_at)
+            """Insert into unit_reports (user_id, unit_id, community_id, grid_id, state, created_at)
                values ($1, $2, $3, $4, 'pending', $5)
                on conflict (user_id) where state in ('pending', 'approved') do nothing returning id""",
             actor.id, unit_id, community_id, grid_id, now)
@@ -353,7 +353,7 @@ async def decide(conn: asyncpg.Connection, actor: Actor, report_id: int, *, appr
         await audit.record(conn, actor, "unit_report_approve" if approve else "unit_report_reject",
                            community_id=row["community_id"], target=("unit_report", report_id),
                            after={"user_id": row["user_id"], "unit_id": row["unit_id"]}, reason=reason)
-        # Declined, the message opens the form to report again (issue 33); confirmed, the page's status.
+        # Declined, the message opens the form to report again; confirmed, the page's status.
         await notify.send(conn, row["user_id"], "baodao_approved" if approve else "baodao_rejected",
                           community_id=row["community_id"], params={"reason": reason or ""},
                           link="/baodao.html" if approve else "/baodao.html#baodao-form-card")
@@ -365,7 +365,7 @@ async def decide(conn: asyncpg.Connection, actor: Actor, report_id: int, *, appr
 async def _target(conn: asyncpg.Connection, parent_id: int, year: int) -> int | None:
     """The target set by the unit's street or district, or by the district above its street."""
     return await conn.fetchval(
-        """select t.minutes from service_targets t join orgs o on o.id = $1
+        """Select t.minutes from service_targets t join orgs o on o.id = $1
            where t.year = $2 and (t.org_id = o.id or t.org_id = o.parent_id)
            order by (t.org_id = o.id) desc limit 1""", parent_id, year)
 
@@ -423,7 +423,7 @@ async def set_target(conn: asyncpg.Connection, actor: Actor, org_id: int, year: 
         raise invalid("year", "2000 to 2100")
     async with conn.transaction():
         await conn.execute(
-            """insert into service_targets (org_id, year, minutes, set_by, set_at) values ($1, $2, $3, $4, $5)
+            """Insert into service_targets (org_id, year, minutes, set_by, set_at) values ($1, $2, $3, $4, $5)
                on conflict (org_id, year) do update set minutes = excluded.minutes, set_by = excluded.set_by,
                    set_at = excluded.set_at""", org_id, year, minutes, actor.id, clock.now())
         await audit.record(conn, actor, "service_target_set", community_id=None, target=("org", org_id),
@@ -467,7 +467,7 @@ async def create_need(conn: asyncpg.Connection, actor: Actor, community_id: int,
         raise invalid("slots", "1 to 1000")
     async with conn.transaction():
         need_id = await conn.fetchval(
-            """insert into community_needs (community_id, title, description, kind, slots, created_by, created_at)
+            """Insert into community_needs (community_id, title, description, kind, slots, created_by, created_at)
                values ($1, $2, $3, $4, $5, $6, $7) returning id""",
             community_id, title, description or "", kind, slots, actor.id, clock.now())
         await audit.record(conn, actor, "need_create", community_id=community_id, target=("need", need_id),
@@ -487,7 +487,7 @@ async def close_need(conn: asyncpg.Connection, actor: Actor, need_id: int) -> No
 
 async def _may_see_needs(conn: asyncpg.Connection, actor: Actor, community_id: int) -> bool:
     return actor.reads(community_id) or bool(await conn.fetchval(
-        """select exists (select 1 from unit_reports where user_id = $1 and community_id = $2 and state = 'approved')
+        """Select exists (select 1 from unit_reports where user_id = $1 and community_id = $2 and state = 'approved')
                   or exists (select 1 from org_members m join orgs o on o.id = m.org_id
                              where m.user_id = $1 and (o.id = $2 or o.parent_id = $2))""", actor.id, community_id))
 
@@ -497,7 +497,7 @@ async def list_needs(conn: asyncpg.Connection, actor: Actor, community_id: int, 
     if not await _may_see_needs(conn, actor, community_id):
         raise forbidden("not a member of this community")
     rows = await conn.fetch(
-        """select n.id, n.community_id, n.title, n.description, n.kind, n.slots, n.state,
+        """Select n.id, n.community_id, n.title, n.description, n.kind, n.slots, n.state,
                   (select count(*) from need_claims c where c.need_id = n.id and c.state = any($4::text[]))::int as taken,
                   m.id is not null as mine, m.id as my_claim_id, m.state as my_claim_state
            from community_needs n
@@ -541,12 +541,12 @@ async def confirm_card(conn: asyncpg.Connection, actor: Actor, community_id: int
                                    "and state = 'approved'", user_id, community_id):
             raise not_found("report")
         totals = await conn.fetchrow(
-            """select coalesce(sum(earned) filter (where unit = 'minutes'), 0)::bigint as minutes,
+            """Select coalesce(sum(earned) filter (where unit = 'minutes'), 0)::bigint as minutes,
                       coalesce(sum(earned) filter (where unit = 'points'), 0)::bigint as points
                from earned_quarterly where user_id = $1 and community_id = $2 and quarter >= $3 and quarter < $4""",
             user_id, community_id, q.first_day, q.end_day)
         await conn.execute(
-            """insert into service_cards (user_id, community_id, quarter, minutes, points, confirmed_by, confirmed_at)
+            """Insert into service_cards (user_id, community_id, quarter, minutes, points, confirmed_by, confirmed_at)
                values ($1, $2, $3, $4, $5, $6, $7)
                on conflict (user_id, community_id, quarter) do update set minutes = excluded.minutes,
                    points = excluded.points, confirmed_by = excluded.confirmed_by, confirmed_at = excluded.confirmed_at""",
@@ -562,10 +562,10 @@ async def my_record(conn: asyncpg.Connection, actor: Actor, quarter: str | None 
     reports = [_report(r) for r in await conn.fetch(_REPORT_SQL + " where r.user_id = $1 order by r.id desc limit 20",
                                                     actor.id)]
     units = await conn.fetch(
-        """select u.id, u.name, u.kind, u.parent_id, o.name as parent_name from unit_members m
+        """Select u.id, u.name, u.kind, u.parent_id, o.name as parent_name from unit_members m
            join units u on u.id = m.unit_id join orgs o on o.id = u.parent_id where m.user_id = $1""", actor.id)
     per_community = await conn.fetch(
-        """select c.id as community_id, c.name,
+        """Select c.id as community_id, c.name,
                   coalesce(sum(e.earned) filter (where e.unit = 'minutes'), 0)::bigint as minutes,
                   coalesce(sum(e.earned) filter (where e.unit = 'points'), 0)::bigint as points,
                   exists (select 1 from service_cards s where s.user_id = $1 and s.community_id = c.id
@@ -586,7 +586,7 @@ async def overview(conn: asyncpg.Connection, actor: Actor, org_id: int, quarter:
     level = await _level(conn, org_id)
     await orgs.require_level_manager(conn, actor, org_id)
     communities = await conn.fetch(
-        """select c.id, c.name from orgs c
+        """Select c.id, c.name from orgs c
            where c.kind = 'community' and (c.parent_id = $1 or c.parent_id in (select id from orgs where parent_id = $1))
            order by c.name, c.id""", org_id)
     q = _quarter(quarter)

@@ -108,7 +108,7 @@ async function create(event) {
     lat: numberOrNull(data.lat), lng: numberOrNull(data.lng), radius_m: numberOrNull(data.radius_m),
   };
   if (data.daily_points_cap !== "") body.daily_points_cap = Number(data.daily_points_cap);
-  // Under a rulebook the points come from its item (issue 34): the server sets them from it.
+  // Under a rulebook the points come from its item: the server sets them from it.
   if (!$("rule-field").hidden && data.rule_item_id) body.rule_item_id = Number(data.rule_item_id);
   const button = form.querySelector("[type=submit]");
   setBusy(button, true);
@@ -178,7 +178,7 @@ async function start() {
       $("community").addEventListener("change", () => loadManagerList().catch((err) => handlePageError(err)));
       setUpCreate();
       await loadManagerList();
-      // 首页 "新建活动" (/activities.html#new) lands on the form, open (issue 33).
+      // 首页 "新建活动" (/activities.html#new) lands on the form, open.
       if (location.hash === "#new") {
         $("loading").hidden = true;
         $("list-view").hidden = false;

@@ -124,7 +124,7 @@ function attendanceState(row) {
 function attendanceRow(row) {
   const source = row.source !== "self" && h("span", { class: "badge badge-info" }, t(`act.source_${row.source}`));
   const late = row.in_received_at && h("span", { class: "badge badge-muted" },
-    t("act.late", { time: clock(row.in_received_at) })); // issue 21: scanned offline, uploaded then
+    t("act.late", { time: clock(row.in_received_at) })); // scanned offline, uploaded then
   const span = row.checked_out_at
     ? `${clock(row.checked_in_at)}–${clock(row.checked_out_at)}${row.auto_checkout ? ` ${t("act.auto")}` : ""}`
     : t("act.since", { time: clock(row.checked_in_at) });
@@ -255,7 +255,7 @@ async function loadFailed() {
   $("failed-empty").hidden = items.length > 0;
 }
 
-/** 申请补录 (issue 33): people checked out with nothing credited, and why they ask; the message to
+/** 申请补录: people checked out with nothing credited, and why they ask; the message to
  * the managers links here (#corrections). Crediting stays the review list's act. */
 async function loadCorrections(id) {
   const { items } = await api("GET", `/api/activities/${id}/correction-requests`);

@@ -1,4 +1,4 @@
-// Issue 21 on the activity page (for its managers): the review list of flagged scans (annul, dismiss,
+// On the activity page (for its managers): the review list of flagged scans (annul, dismiss,
 // or credit an automatic check-out's remaining time; each audited by the server) and the venue
 // screens paired with a one-time code (revocable).
 import { api, showError, toast } from "./api.js";
@@ -23,7 +23,7 @@ function flagFacts(flag) {
   if (flag.reason === "device_burst" || flag.reason === "address_burst") {
     facts.push(t("flags.burst_facts", { n: d.people ?? 0, minutes: d.minutes ?? 0 }));
   }
-  if (flag.reason === "late_scan") {  // issue 30: a late scan held for review
+  if (flag.reason === "late_scan") {  // a late scan held for review
     facts.push(t("flags.late_facts", { scanned: fmtTime(d.until ?? d.scanned_at), received: fmtTime(d.received_at) }));
   }
   if (flag.late) facts.push(t("flags.late"));
@@ -50,7 +50,7 @@ async function resolve(flag, action, input, button) {
   }
 }
 
-/** Held time or points (issue 30) the manager may pay: an automatic or late check-out once checked out,
+/** Held time or points the manager may pay: an automatic or late check-out once checked out,
  *  a late check-in's points at any time before it is annulled. */
 function creditable(flag) {
   if (flag.attendance_state === "annulled") return false;

@@ -37,7 +37,7 @@ async function act(button, path) {
   }
 }
 
-// 申请补录 (issue 33): the message about a 0-minute automatic check-out links here with
+// 申请补录: the message about a 0-minute automatic check-out links here with
 // ?correction=<attendance id>, the form open at the top; the answer goes to the managers' review list.
 const correction = Number(new URLSearchParams(location.search).get("correction"));
 if (correction) {

@@ -57,7 +57,7 @@ export function api(method, path, body, options = {}) {
 }
 
 // The first visit's answers were fetched before the service worker (frontend/sw.js) took the page:
-// fetched once more through it, so the page has them when it is next opened offline (issue 33). Only
+// fetched once more through it, so the page has them when it is next opened offline. Only
 // the answers the worker keeps (its PERSONAL list, the same patterns: tests/app/test_service_worker.py):
 // some reads are audited acts (a manager viewing a full phone), never to be repeated behind anyone's back.
 const KEPT_OFFLINE = [

@@ -56,7 +56,7 @@ async function loadMine() {
       ...record.reports.slice(0, 1).map(reportLine));
   }
   $("baodao-form-card").hidden = Boolean(open);
-  // A declined report's message links here (#baodao-form-card, issue 33): the form, ready to report again.
+  // A declined report's message links here (#baodao-form-card): the form, ready to report again.
   if (location.hash === "#baodao-form-card" && !open && !state.formShown) {
     state.formShown = true;
     $("baodao-form-card").scrollIntoView({ block: "start" });

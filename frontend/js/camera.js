@@ -8,7 +8,7 @@ import { t } from "./i18n.js";
 // Typed entry, on whichever page the camera is: the scan page, the station, voucher hand-over.
 const TYPED_INPUTS = "#paste-code, #member-code, #voucher-code";
 
-/** The camera was refused (issue 33): how to allow it in WeChat, Safari and Chrome, and typing the
+/** The camera was refused: how to allow it in WeChat, Safari and Chrome, and typing the
  * code printed under the QR instead. Shown once, under the camera button. */
 function showCameraHelp(start) {
   if (start.parentElement.querySelector(".camera-help")) return;

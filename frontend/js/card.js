@@ -23,7 +23,7 @@ function render(card, name) {
   $("actions").hidden = false;
 }
 
-/** 勋章 (issue 34): on the card itself (what is held), and listed below with any revoked. */
+/** 勋章: on the card itself (what is held), and listed below with any revoked. */
 function renderMedals(items) {
   const held = items.filter((m) => !m.revoked_at);
   $("medal-badges").replaceChildren(...held.map((m) => h("li", { class: "badge badge-accent" }, m.name)));

@@ -20,7 +20,7 @@ function render(cert) {
   const total = cert.hours ? cert.hours.total_minutes : cert.served_minutes;
   const count = cert.services.length + activities.length;
   // The sentence comes from the catalogue with {placeholders}; the values are set in bold.
-  // Every source of the total has a row, so the rows add up to it (issue 33): adjustments, and hours
+  // Every source of the total has a row, so the rows add up to it: adjustments, and hours
   // no line explains (imported history).
   const extra = [["cert.adjustments", cert.hours?.adjustment_minutes ?? 0], ["cert.other", cert.other_minutes ?? 0]]
     .filter(([, minutes]) => minutes);
@@ -50,7 +50,7 @@ function render(cert) {
   $("cert-empty").hidden = rows > 0;
   document.querySelector(".cert-table-wrap").hidden = rows === 0;
   $("cert-issued").textContent = t("cert.issued", { date: fmtDate(cert.issued_at) });
-  // The ID number is printed masked only (issue 36); the volunteer number as entered.
+  // The ID number is printed masked only; the volunteer number as entered.
   const identity = [cert.id_number_masked && t("cert.id_number", { id: cert.id_number_masked }),
     cert.volunteer_number && t("cert.volunteer_number", { number: cert.volunteer_number })].filter(Boolean);
   $("cert-identity").textContent = identity.join("　");
@@ -61,7 +61,7 @@ function render(cert) {
   $("certificate").hidden = false;
 }
 
-/** Honours (issue 34): my commendations, a quarter's selection adds one once final: a line of the certificate. */
+/** Honours: my commendations, a quarter's selection adds one once final: a line of the certificate. */
 async function loadHonours() {
   const { commendations } = await api("GET", "/api/me/records");
   const titles = commendations.map((c) => c.title);

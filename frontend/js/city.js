@@ -1,4 +1,4 @@
-// A city loads itself (issue 31): an admin loads the org tree; admins and street or district managers
+// A city loads itself: an admin loads the org tree; admins and street or district managers
 // load managers, work units and party members for their part of the tree. A dry run lists every
 // row's problem by its row number; the commit loads the valid rows and invites the people named.
 import { api } from "./api.js";

@@ -135,7 +135,7 @@ function renderOverview() {
   }));
 }
 
-// ---- adjustments waiting for a second manager (issue 16: maker-checker) -----------------------
+// ---- adjustments waiting for a second manager (maker-checker) -----------------------
 
 function adjustmentRow(r) {
   const mine = r.requested_by === state.me.id;
@@ -281,7 +281,7 @@ $("invite-form").addEventListener("submit", async (event) => {
     api("POST", `/api/communities/${state.community}/invitations`, body));
   if (!result) return;
   // The same answer for any phone outside your communities (registered or not): an invitation waits
-  // for the person, who is told in the app (issue 30); only people you already manage join at once.
+  // for the person, who is told in the app; only people you already manage join at once.
   toast(result.pending ? t("console.invite_pending", { name: body.name })
     : result.already_member ? t("console.invite_already", { name: result.member.name })
       : t("console.invite_done", { name: result.member.name }), "success");
@@ -395,7 +395,7 @@ async function openDetail(userId) {
       const result = await api("POST", "/api/adjustments", { user_id: userId, unit: data.unit,
         amount: Number(data.amount), reason: data.reason ?? "", community_id: state.community },
       { idempotencyKey: key });
-      // Above the community's threshold the adjustment waits for another manager (issue 16).
+      // Above the community's threshold the adjustment waits for another manager.
       toast(t(result.state === "pending" ? "console.adjust_pending" : "console.saved"), "success");
       if (result.state === "pending") loadAdjustments();
       openDetail(userId);
@@ -492,7 +492,7 @@ function inlineForm(placeholderKey, submitKey, onSubmit, extra = []) {
   return form;
 }
 
-/** Name a manager by phone (issue 31): an invitation the person accepts on their home page; nobody is
+/** Name a manager by phone: an invitation the person accepts on their home page; nobody is
  * made a manager without consent. The name is the account's when the phone has one. */
 async function appointByPhone(orgId, phone) {
   const found = await api("POST", "/api/people/search", { q: phone, limit: 5 });
@@ -537,7 +537,7 @@ function treeNode(node) {
     edit.firstChild.hidden = !edit.firstChild.hidden;
   };
   const extra = [];
-  if (node.kind !== "grid") {  // every level shows its managers (issue 31)
+  if (node.kind !== "grid") {  // every level shows its managers
     extra.push(h("div", { class: "tree-extra" },
       h("span", { class: "muted" }, t("console.managers")),
       node.managers.length ? node.managers.map((m) => h("span", { class: "chip" }, m.name,

@@ -102,7 +102,7 @@ function openForm(kind) {
   form.scrollIntoView({ block: "start" });
 }
 
-/** A message's link (#report-<id>, issue 33) lands where to act: a report sent back opens the form
+/** A message's link (#report-<id>) lands where to act: a report sent back opens the form
  *  again with its words, place and the reason, to add what was missing and send it as a new report;
  *  any other report is shown and focused in "my reports". */
 async function openFromLink() {

@@ -121,7 +121,7 @@ function render(data) {
     ? data.top_activities.map(topRow)
     : [h("li", { class: "muted" }, t("dash.top_empty"))]));
   $("to-rankings").href = `/rankings.html?community_id=${data.community_id}`;
-  $("to-merchants").href = `/merchants.html?org=${data.community_id}`;  // the community's merchants (issue 35)
+  $("to-merchants").href = `/merchants.html?org=${data.community_id}`;  // the community's merchants
   $("status").hidden = true;
   $("board").hidden = false;
   drawChart();

@@ -1,4 +1,4 @@
-// 扣分 (issue 34): the person reads what is proposed of them and appeals within the window; a manager
+// 扣分: the person reads what is proposed of them and appeals within the window; a manager
 // proposes one under a deduction item of the rulebook, with evidence; a second manager decides in
 // the held queue (/held.html). A message's link opens one deduction (#d-<id>).
 import { api, handlePageError, showError, toast } from "./api.js";

@@ -1,4 +1,4 @@
-// Find your community (issue 31): a registered resident without a community searches by community,
+// Find your community: a registered resident without a community searches by community,
 // street or address (or scans a join code), then asks to join with their building and unit, so the
 // approving manager is not deciding blind.
 import { api } from "./api.js";

@@ -1,4 +1,4 @@
-// 待复核: one queue of every act held for a second person (issue 30), and the flags about managers.
+// 待复核: one queue of every act held for a second person, and the flags about managers.
 // The community's other managers and the street's (or district's) managers decide; the maker sees
 // their own items and may withdraw them; the maker is told of each decision (inbox).
 import { api, handlePageError, showError, toast } from "./api.js";
@@ -46,7 +46,7 @@ function evidence(item) {
     return e.why === "daily_limit" ? t("held.why_daily", { limit: fmtPoints(e.daily_limit) })
       : t("held.why_threshold", { threshold: fmtPoints(e.threshold) });
   }
-  if (item.kind === "pool_credit") {  // minutes, with the limits in force (issue 30)
+  if (item.kind === "pool_credit") {  // minutes, with the limits in force
     return e.why === "daily_limit" ? t("held.why_daily", { limit: value("minutes", e.daily_limit) })
       : t("held.why_threshold", { threshold: value("minutes", e.threshold) });
   }

@@ -1,4 +1,4 @@
-// The empty state of a page that is empty because the person has joined no community yet (issue 31):
+// The empty state of a page that is empty because the person has joined no community yet:
 // it says so, and how to join (search, or scan a community's join code).
 import { t } from "./i18n.js";
 import { h } from "./ui.js";

@@ -1,4 +1,4 @@
-// A person's join request (issue 18), shared by the scan page (refused with not_member) and the
+// A person's join request, shared by the scan page (refused with not_member) and the
 // join page (/j/<code>): ask, then watch the request until a manager decides. When the request
 // came from a refused check-in, approval completes that check-in: the page shows it, no new scan.
 import { api } from "./api.js";

@@ -1,4 +1,4 @@
-// The page a community's join QR opens (/j/<code>, issue 18): the community's name and a
+// The page a community's join QR opens (/j/<code>): the community's name and a
 // "申请加入<社区名>" button. Logged out: log in or register first, then come back here.
 import { api, ApiError, requireLogin } from "./api.js";
 import { t } from "./i18n.js";

@@ -1,4 +1,4 @@
-// The manager's joining page (issue 18): join requests (approve / reject with a reason), the join
+// The manager's joining page: join requests (approve / reject with a reason), the join
 // QR and the auto-approve policy, bulk import (dry run, then commit), residents without phones and
 // their printed member cards.
 import { api, clearErrors, handlePageError, newIdempotencyKey, showError, toast } from "./api.js";
@@ -53,7 +53,7 @@ function requestItem(r) {
     reject.hidden = false;
     reject.elements.reason.focus();
   });
-  const home = [r.building, r.unit_no].filter(Boolean).join(" ");  // where they say they live (issue 31)
+  const home = [r.building, r.unit_no].filter(Boolean).join(" ");  // where they say they live
   const meta = [home, r.phone, fmtTime(r.created_at), r.activity_title && t("joining.at_activity", { title: r.activity_title })];
   return h("li", { class: "request-item" },
     h("div", { class: "request-name" }, r.name),

@@ -1,7 +1,7 @@
 // The venue's screen (/kiosk/<activity id>): the rotating check-in QR, full screen, swapped for a
 // new one when the server says so (before the old one stops working: it keeps a grace period),
 // and the live "inside now" count. Either a screen paired with a one-time code (/kiosk/pair: a device
-// token that only shows this activity's code and count, issue 21) or the activity's manager logged in.
+// token that only shows this activity's code and count) or the activity's manager logged in.
 import { api, ApiError } from "./api.js";
 import { applyI18n, t } from "./i18n.js";
 import { setQrImage } from "./qr-camera.js";

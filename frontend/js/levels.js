@@ -13,8 +13,8 @@ const num = (text) => h("td", { class: "num" }, text);
 async function load() {
   const level = $("level").value;
   const quarter = $("quarter").value;
-  $("settlement-link").href = `/settlement.html?org=${level}`;  // the level's 通兑 settlement (issue 19)
-  $("merchants-link").href = `/merchants.html?org=${level}`;  // the street's partner merchants (issue 35)
+  $("settlement-link").href = `/settlement.html?org=${level}`;  // the level's 通兑 settlement
+  $("merchants-link").href = `/merchants.html?org=${level}`;  // the street's partner merchants
   const [overview, units] = await Promise.all([
     api("GET", `/api/levels/${level}/overview?quarter=${quarter}`),
     api("GET", `/api/levels/${level}/units-ranking?quarter=${quarter}`)]);

@@ -230,7 +230,7 @@ async function submit(event, mode) {
   }
 }
 
-// A poster scanned logged out keeps its context (issue 33): the activity shows above the forms, and a
+// A poster scanned logged out keeps its context: the activity shows above the forms, and a
 // phone that never logged in here opens on 注册, the step a new resident needs.
 const KNOWN_KEY = "linli.has_logged_in";
 const scanned = /^\/s\/([A-Za-z0-9]+)$/.exec(safeNext().split(/[?#]/)[0]);

@@ -49,7 +49,7 @@ function features(me) {
     { href: "/tools.html", key: "feature.tools", icon: "list" },
     { href: "/cases.html", key: "feature.cases", icon: "list" },
     { href: "/statement.html", key: "feature.statement", icon: "receipt" },
-    { href: "/rulebook.html", key: "feature.rulebook", icon: "list" },  // issue 34
+    { href: "/rulebook.html", key: "feature.rulebook", icon: "list" },
     { href: "/deductions.html", key: "feature.deductions", icon: "flag" },
     { href: "/selection.html", key: "feature.selection", icon: "users" },
     { href: "/privacy.html", key: "feature.privacy", icon: "users" },
@@ -59,7 +59,7 @@ function features(me) {
   return { managing: managing.map(tile), volunteering: volunteering.filter(Boolean).map(tile) };
 }
 
-// Each tile opens its queue itself (issue 33: 入社申请 and 党员报到 opened an overview, one tap short).
+// Each tile opens its queue itself (入社申请 and 党员报到 opened an overview, one tap short).
 const QUEUE_PAGES = {
   redemptions: (id) => `/redemptions.html?community_id=${id}`, reports: (id) => `/reports.html?community_id=${id}`,
   services: (id) => `/timebank.html?community_id=${id}`, appeals: (id) => `/rankings.html?community_id=${id}`,
@@ -168,7 +168,7 @@ $("logout").addEventListener("click", async (event) => {
   location.replace("/login.html");
 });
 
-// ---- invitations (issue 16): a community asks; I accept or decline ----------------------------
+// ---- invitations: a community asks; I accept or decline ----------------------------
 
 function invitationRow(inv) {
   const answer = async (button, action) => {
@@ -192,7 +192,7 @@ function invitationRow(inv) {
         onclick: (e) => answer(e.currentTarget, "decline") }, t("me.invitation_decline"))));
 }
 
-/** A role someone above named me for (issue 31): a manager, a unit's administrator, a party member
+/** A role someone above named me for: a manager, a unit's administrator, a party member
  * reporting to my community, a 邻里长 or 微网格员. Mine only when I accept. */
 function roleInviteRow(inv) {
   const answer = async (button, action) => {

@@ -1,4 +1,4 @@
-// 爱心商家: the merchant's phone page (issue 35). Its people accept their invitation here, the staff
+// 爱心商家: the merchant's phone page. Its people accept their invitation here, the staff
 // scan or type a resident's voucher, see the offer and the masked name and confirm (or refund the
 // same day), the owner publishes offers and invites staff; the month's statement with CSV and PDF.
 // ?id=<merchant id>; without it, the first merchant I work for.

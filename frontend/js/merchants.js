@@ -1,4 +1,4 @@
-// 爱心商家管理 (issue 35): a street's or community's managers invite merchants, approve or withdraw
+// 爱心商家管理: a street's or community's managers invite merchants, approve or withdraw
 // their offers, suspend them, and set the money paid per point. ?org=<street or community id>.
 import { api, handlePageError, showError, toast } from "./api.js";
 import { t } from "./i18n.js";

@@ -1,4 +1,4 @@
-// Below the grid (issue 31): each grid's 微网格 with their 邻里长 and 微网格员 (party members first,
+// Below the grid: each grid's 微网格 with their 邻里长 and 微网格员 (party members first,
 // 亮身份 shown); a role holder marks attendance for their 微网格's residents without a phone; a
 // community's managers make 微网格, invite their role holders and place residents in them.
 import { api, handlePageError } from "./api.js";

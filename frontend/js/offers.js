@@ -1,4 +1,4 @@
-// 爱心商家 for residents (issue 35): approved offers of merchants where my points may be spent;
+// 爱心商家 for residents: approved offers of merchants where my points may be spent;
 // taking one shows a voucher (QR and typed code, valid for minutes) for the merchant's staff to scan.
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";

@@ -1,4 +1,4 @@
-// Print several activity posters at once (issue 21): /poster-print.html?ids=1,2&copies=2 opens with
+// Print several activity posters at once: /poster-print.html?ids=1,2&copies=2 opens with
 // those chosen; each poster is the API's A4 SVG on a page of its own (@page A4, css/poster-print.css).
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";

@@ -47,7 +47,7 @@ function render() {
   $("posting-org").textContent = [posting.street_name, posting.community_name].filter(Boolean).join(" · ");
   $("posting-title").replaceChildren(h("span", { class: "posting-quarter" }, quarterLabel(posting.quarter)),
     h("span", {}, t(posting.scope === "selection" ? "posting.heading_selection" : "posting.heading")));
-  $("posting-kind").textContent = posting.scope === "selection"  // a quarter's selection result (issue 34)
+  $("posting-kind").textContent = posting.scope === "selection"  // a quarter's selection result
     ? t("posting.kind_selection", { title: posting.title })
     : t(posting.scope === "household" ? "posting.kind_household" : "posting.kind_people",
       { what: t(posting.unit === "minutes" ? "posting.by_minutes" : "posting.by_points") });

@@ -51,7 +51,7 @@ $("close-form").addEventListener("submit", async (event) => {
   }
 });
 
-// ---- real name (issue 36): the one page where the person's full ID number is shown -----------------
+// ---- real name: the one page where the person's full ID number is shown -----------------
 
 function showIdentity(identity) {
   const lines = [];

@@ -231,7 +231,7 @@ async function start() {
     if (!current) {  // a volunteer: their own rank and the masked top of each of their communities
       await showMyRanks();
       $("not-manager").hidden = false;
-      const me = await api("GET", "/api/me");  // 公示 and selections of my community (issue 34)
+      const me = await api("GET", "/api/me");  // 公示 and selections of my community
       if (me.memberships.length) await renderNotices($("notices"), me.memberships[0].community_id);
       return;
     }

@@ -1,4 +1,4 @@
-// 公示 and selections of a community, for residents (issue 34): the home and rankings pages list them.
+// 公示 and selections of a community, for residents: the home and rankings pages list them.
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { h } from "./ui.js";

@@ -99,7 +99,7 @@ setInterval(async () => {
 
 // ---- voucher hand-over --------------------------------------------------------------------
 
-// The camera reads the resident's voucher (or, on the spot, member card) on any phone (issue 21).
+// The camera reads the resident's voucher (or, on the spot, member card) on any phone.
 const voucherCamera = setUpCamera(cameraElements("voucher-camera"), (value) => {
   voucherCamera.close();
   $("voucher-code").value = value;

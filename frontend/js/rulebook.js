@@ -1,4 +1,4 @@
-// 积分细则 (issue 34): residents read the rules they earn and are deducted by; a manager proposes a
+// 积分细则: residents read the rules they earn and are deducted by; a manager proposes a
 // new version (a street's base, or a community's items on top of it), which waits in the held
 // queue until a second manager or the street approves it.
 import { api, handlePageError, showError, toast } from "./api.js";

@@ -1,5 +1,5 @@
 // Scans that could not be sent (no network) wait in IndexedDB with their nonce and the device's scan
-// time, and are sent when the network returns (issue 21). The server counts each at its scan time,
+// time, and are sent when the network returns. The server counts each at its scan time,
 // within bounds, and de-duplicates by nonce: sending the same item twice (a retry, a second tab) never
 // credits twice. Used by the station (member cards) and the scan page (activity codes).
 import { api } from "./api.js";

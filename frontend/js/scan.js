@@ -2,7 +2,7 @@
 // Flow: preview the code (works logged out) → POST /api/scans (401: log in, then come back here)
 // → a big, friendly result, or the refusal in words. A nonce per page load makes a reload of this
 // page replay its own scan instead of checking the person out. A later scan asks before checking out
-// (issue 21). Without network a scan waits in IndexedDB (scan-queue.js) with its nonce and time, and
+//. Without network a scan waits in IndexedDB (scan-queue.js) with its nonce and time, and
 // goes up when the network returns; the camera decodes in the page on every phone (camera.js, loaded
 // with its decoder only when the camera button is pressed: this page stays under 50 KB).
 import { api, ApiError, newIdempotencyKey, requireLogin, toast } from "./api.js";
@@ -93,7 +93,7 @@ function amountsText(points, minutes) {
 }
 
 function capNote(details) {
-  if (details?.held) return t("scan.held_note");  // issue 30: a late scan's credit waits for review
+  if (details?.held) return t("scan.held_note");  // a late scan's credit waits for review
   return details?.capped ? t("scan.capped", { cap: details.daily_cap }) : "";
 }
 
@@ -146,10 +146,10 @@ function refusalNote(err) {
   if (d.opens_at) return t("scan.opens_at", { time: fmtTime(d.opens_at) });
   if (d.closed_at) return t("scan.closed_at", { time: fmtTime(d.closed_at) });
   if (err.code === "too_far") return t("scan.too_far", { d: d.distance_m, r: d.radius_m });
-  if (err.code === "capacity_full" && d.held_for_signups) return t("scan.capacity_held");  // issue 33
+  if (err.code === "capacity_full" && d.held_for_signups) return t("scan.capacity_held");
   if (err.code === "capacity_full" && d.capacity) return t("scan.capacity", { n: d.capacity });
   if (d.annulled) return t("scan.annulled", { reason: d.reason ?? "" });
-  if (err.code === "location_required") return t("scan.location_note");  // issue 16 finding 5
+  if (err.code === "location_required") return t("scan.location_note");
   return tOr(`scan.hint.${err.code}`, "");
 }
 
@@ -159,7 +159,7 @@ function showRefusal(err, nonce = null, retry = null) {
     return;
   }
   if (err.code === "not_member" && err.details?.community) {
-    // Issue 18: not a dead end any more — ask to join; approval completes this very check-in. Issue 33:
+    // not a dead end any more — ask to join; approval completes this very check-in,
     // phrased as the way in, not as a failure.
     const community = err.details.community;
     show({ tone: "info", title: t("join.way_in_title", { community }), note: t("join.refused_note", { community }),
@@ -176,7 +176,7 @@ function showRefusal(err, nonce = null, retry = null) {
     actions: [again, link("/scan.html", "scan.scan_another"), link("/", "common.back_home")].filter(Boolean) });
 }
 
-// join-request.js (issue 18) loads only when someone asks to join: the first load stays <= 50 KB (issue 21).
+// join-request.js loads only when someone asks to join: the first load stays <= 50 KB.
 const joining = () => import("./join-request.js");
 
 function showJoinRequest(request, describe) {
@@ -292,7 +292,7 @@ async function resolve() {
 // ---- the in-page scanner --------------------------------------------------------------------
 
 async function go(text) {
-  const join = String(text ?? "").match(/\/j\/([a-z0-9]+)/i); // a community's join QR (issue 18)
+  const join = String(text ?? "").match(/\/j\/([a-z0-9]+)/i); // a community's join QR
   if (join) {
     location.assign(`/j/${encodeURIComponent(join[1].toLowerCase())}`);
     return;

@@ -1,4 +1,4 @@
-// 评选 (issue 34): a quarter's selection of 道德模范 or 最美家庭. Residents nominate (one per household)
+// 评选: a quarter's selection of 道德模范 or 最美家庭. Residents nominate (one per household)
 // and vote (one ballot per household); the committee (two managers or more) decides with a reason per
 // choice; the result is posted as 公示 (appeals there), then made final. Managers also award and revoke
 // medals here. ?id=<selection> opens one; without it, the community's list.

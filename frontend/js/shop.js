@@ -140,7 +140,7 @@ function renderRewards() {
   status.textContent = t("shop.empty");
 }
 
-/** The spending area's rewards come from several communities' shops: choose one (issue 33). */
+/** The spending area's rewards come from several communities' shops: choose one. */
 function offerCommunities() {
   const select = $("shop-community");
   for (const [id, name] of state.communityNames) {
@@ -153,7 +153,7 @@ async function loadRewards({ reset = false } = {}) {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (!reset && state.rewardsCursor) query.set("cursor", state.rewardsCursor);
   const chosen = $("shop-community").value;
-  if (chosen) query.set("community_id", chosen);  // one community's shop (issue 33)
+  if (chosen) query.set("community_id", chosen);  // one community's shop
   setBusy($("rewards-more"), true);
   try {
     const page = await api("GET", `/api/rewards?${query}`);

@@ -33,7 +33,7 @@ function entryRow(item) {
       h("div", { class: "entry-meta" }, meta),
       item.actor && h("div", { class: "entry-note" }, t("statement.by", { name: item.actor.name })),
       item.reason && h("div", { class: "entry-note" }, t("statement.reason", { reason: item.reason })),
-      // the rulebook item and version it was made under (issue 34)
+      // the rulebook item and version it was made under
       item.rule && h("div", { class: "entry-note entry-rule" }, t("statement.rule", { rule: item.rule }))),
     h("div", { class: "entry-side" },
       h("div", { class: amountClass }, fmtAmount(item.amount, true)),

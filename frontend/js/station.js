@@ -30,7 +30,7 @@ function describe(result) {
   if (result.points) parts.push(t("scan.plus_points", { n: fmtPoints(result.points) }));
   if (result.minutes) parts.push(fmtMinutes(result.minutes, { signed: true }));
   if (result.details?.capped) parts.push(t("station.capped"));
-  if (result.details?.held) parts.push(t("station.held"));  // issue 30: waits on the review list
+  if (result.details?.held) parts.push(t("station.held"));  // waits on the review list
   return parts.join(" · ");
 }
 
@@ -60,7 +60,7 @@ function showResult(result, { code, body, late = false }) {
   const name = result.details?.user_name ?? code;
   const at = late ? body.scanned_at : null;
   if (result.action === "confirm_check_out") {
-    // A later scan asks first (issue 21): one tap checks out, counted at the scan's own time.
+    // A later scan asks first: one tap checks out, counted at the scan's own time.
     const line = logLine("info", name, t("checkout.question", { n: result.details.served_minutes }), { at,
       actions: [
         h("button", { type: "button", class: "btn btn-primary btn-small", onclick: () => {
@@ -88,7 +88,7 @@ async function queue(body, code, scannedAt) {
     logLine("error", code, t("error.network")); // no IndexedDB here (private mode): scan again when online
     return;
   }
-  // Marked with its nonce: the upload's answer replaces this row (issue 33: both used to stay).
+  // Marked with its nonce: the upload's answer replaces this row (both used to stay).
   logLine("info", code, t("queue.saved"), { at: body.scanned_at }).dataset.nonce = body.nonce;
   showPending();
 }

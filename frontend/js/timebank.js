@@ -376,7 +376,7 @@ async function submitPost(event) {
   }
 }
 
-/** Issue 33: the server refuses a request its requester cannot pay (it would wait for nobody: volunteers
+/** the server refuses a request its requester cannot pay (it would wait for nobody: volunteers
  * never see it). Its answer is shown as it came (Chinese), with what is banked and the two ways on it
  * names: a smaller request, or the community pool (公益时间池), which the community's staff post from. */
 function offerWhatIsAffordable(form, err) {
@@ -478,7 +478,7 @@ function familyRow(link) {
   t(link.state === "approved" ? "tb.link_remove" : link.can_approve ? "tb.link_decline" : "tb.link_withdraw")));
   return h("li", { class: "family-row" },
     h("div", {},
-      // My own ask shows no name until the other side accepts (issue 16): only the number I typed.
+      // My own ask shows no name until the other side accepts: only the number I typed.
       h("div", { class: "family-name" }, link.other ? withClosedNames(link.other.name) : t("tb.link_unnamed")),
       h("div", { class: "muted small num" }, link.other_phone ?? "")),
     h("div", { class: "row" }, h("span", { class: ["badge", tone] }, t(LINK_STATE[key])), buttons));
@@ -561,7 +561,7 @@ function wire() {
       return null;
     }
     return minutes && { community_id: poolCommunity(), minutes, reason };
-  }, (result) => {  // above the threshold or today's limit, it waits for a second person (issue 30)
+  }, (result) => {  // above the threshold or today's limit, it waits for a second person
     toast(t(result.held_id ? "tb.credit_held" : "tb.credit_done"), "success");
     loadPool();
   });
@@ -580,7 +580,7 @@ async function start() {
     if (!me.communities.length) toast(t("me.no_memberships"));
     const linked = /^#request-(\d+)$/.exec(location.hash);
     // A message's link (#request-<id>) opens that request where its step is, with the confirm form
-    // already open when confirming is what waits (issue 33: it used to land on the hall).
+    // already open when confirming is what waits (it used to land on the hall).
     if (linked) await openLinked(Number(linked[1]));
     else selectTab(new URLSearchParams(location.search).get("tab"));
   } catch (err) {

@@ -1,4 +1,4 @@
-// A community's other business (issue 31: every act had an API and no page): certificates issued or
+// A community's other business (every act had an API and no page): certificates issued or
 // revoked, corrections answered, households, units served and service cards, reversing an adjustment,
 // the points expiry policy; and for anyone, asking for a correction and changing one's password.
 import { api, handlePageError } from "./api.js";

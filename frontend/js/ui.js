@@ -3,7 +3,7 @@ import { applyI18n, getLang, setLang, t } from "./i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-// A closed account is named 已注销用户 by the server (issue 16); shown in the reader's language.
+// A closed account is named 已注销用户 by the server; shown in the reader's language.
 export const CLOSED_NAME = "已注销用户";
 export function withClosedNames(text) {
   return typeof text === "string" ? text.replaceAll(CLOSED_NAME, t("account.closed")) : text;
@@ -69,7 +69,7 @@ export function setUnreadBadge(count) {
     badge.hidden = !count;
     badge.textContent = count > 99 ? "99+" : String(count);
     // Spoken as hidden words after the visible label, not as an aria-label: a voice-control user
-    // says the visible "消息" and it still matches (axe label-content-name-mismatch, issue 33).
+    // says the visible "消息" and it still matches (axe label-content-name-mismatch).
     const spoken = badge.closest("a")?.querySelector(".nav-unread");
     if (spoken) spoken.textContent = count ? `，${t("nav.unread", { n: count })}` : "";
   }
@@ -88,7 +88,7 @@ async function loadUnreadBadge() {
 // ---- the page's "ready" marker ---------------------------------------------------------------
 // <html data-ready="1"> once the page's script has started (initPage) and no request it made is
 // still on its way, one task after the last answer so its rendering has run. Browser tests wait for
-// it instead of network idleness and sleeps (issue 28). A new request clears it until it settles.
+// it instead of network idleness and sleeps. A new request clears it until it settles.
 let inFlight = 0;
 let started = false;
 
@@ -100,7 +100,7 @@ function settle() {
   }, 0);
 }
 
-// A number and its unit never part at a line end (issue 33: "15 积" / "分" in large text).
+// A number and its unit never part at a line end ("15 积" / "分" in large text).
 const NUMBER_UNIT = /[+-]?\d[\d,.]*\s?(?:积分|分钟|小时|分|人|次|天|件|名|个|h|min|pts|points)/g;
 
 /** Wrap each "number unit" of the page's text in a span that does not wrap (.nowrap, app.css). */
@@ -278,7 +278,7 @@ export function hoursNumber(minutes) {
   return numberFormat({ minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(minutes / 60);
 }
 
-/** A duration, the one way every page writes it (issue 33): 1728 → "28小时48分", 3 → "3分钟"
+/** A duration, the one way every page writes it: 1728 → "28小时48分", 3 → "3分钟"
  * (domain/notify/rules.duration writes messages the same way). */
 export function fmtHours(minutes) {
   return fmtMinutes(minutes);
@@ -297,7 +297,7 @@ export function fmtMinutes(minutes, { signed = false } = {}) {
   return sign + text;
 }
 
-/** A code people may type, as printed (issue 33): upper case in groups of four, where l and 1, O and
+/** A code people may type, as printed: upper case in groups of four, where l and 1, O and
  * 0 are told apart ("2LSF QXA7 …"); the server accepts look-alikes typed for each other. */
 export function displayCode(code) {
   const upper = String(code ?? "").toUpperCase();

@@ -43,3 +43,15 @@ def test_decisions_is_an_index_first():
 
 def test_closing_notes_live_in_history():
     assert not list((ROOT / "docs").glob("notes-*.md"))
+
+
+def test_code_comments_say_why_not_which_issue_brought_them():
+    """A reader of the code has the code, not the issue tracker: a comment that names an issue or one of
+    its findings ("issue 30", "finding 1c") tells them nothing. Migrations keep their historical text;
+    bench/ names the issues whose targets it measures."""
+    cites = re.compile(r"\b(?:issues? \d+|findings? \d+[a-z]?)\b", re.I)
+    found = [f"{path.relative_to(ROOT)}:{n}" for top in ("api", "domain", "frontend")
+             for path in (ROOT / top).rglob("*") if path.suffix in (".py", ".js", ".html", ".css", ".sql")
+             and "vendor" not in path.parts
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if cites.search(line)]
+    assert found == []

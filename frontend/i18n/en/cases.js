@@ -1,4 +1,4 @@
-// The cases.* messages (the grid loop, issue 32) in English.
+// The cases.* messages (the grid loop) in English.
 // ../zh-CN/cases.js has the same keys (tests/app/test_catalogues.py).
 export default {
   "cases.title": "Cases",

@@ -1,4 +1,4 @@
-// The deductions.* messages in English (issue 34). ../zh-CN/deductions.js has the same keys.
+// The deductions.* messages in English. ../zh-CN/deductions.js has the same keys.
 export default {
   "deductions.heading": "Deductions",
   "deductions.intro": "A deduction under the rulebook is first shown to you. You may appeal within the window; another manager decides, and only then is it taken, never below zero: what your balance cannot cover is recorded, not owed.",

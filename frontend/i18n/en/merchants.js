@@ -1,4 +1,4 @@
-// The merchants.* messages (爱心商家, issue 35): English.
+// The merchants.* messages (爱心商家): English.
 // ../zh-CN/merchants.js has the same keys (tests/app/test_catalogues.py).
 export default {
   "merchants.my_heading": "My merchant",

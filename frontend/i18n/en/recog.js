@@ -1,4 +1,4 @@
-// The recog.* messages in English (issue 34). ../zh-CN/recog.js has the same keys.
+// The recog.* messages in English. ../zh-CN/recog.js has the same keys.
 export default {
   "recog.notices": "Public notices and selections",
   "recog.selection_line": "{quarter} “{title}” selection",

@@ -1,4 +1,4 @@
-// The rulebook.* messages in English (the points rulebook, issue 34). ../zh-CN/rulebook.js has the same keys.
+// The rulebook.* messages in English (the points rulebook). ../zh-CN/rulebook.js has the same keys.
 export default {
   "rulebook.heading": "Points rulebook",
   "rulebook.org": "Whose rulebook",

@@ -1,4 +1,4 @@
-// The sel.* messages in English: selections and medals (issue 34). ../zh-CN/sel.js has the same keys.
+// The sel.* messages in English: selections and medals. ../zh-CN/sel.js has the same keys.
 export default {
   "sel.heading": "Selections and medals",
   "sel.community": "Community",

@@ -1,4 +1,4 @@
-// The cases.* messages (the grid loop, issue 32): Simplified Chinese, the default language.
+// The cases.* messages (the grid loop): Simplified Chinese, the default language.
 // ../en/cases.js has the same keys (tests/app/test_catalogues.py).
 export default {
   "cases.title": "事项",

@@ -1,4 +1,4 @@
-// The deductions.* messages (扣分, issue 34). ../en/deductions.js has the same keys.
+// The deductions.* messages (扣分). ../en/deductions.js has the same keys.
 export default {
   "deductions.heading": "扣分记录",
   "deductions.intro": "依据积分细则的扣分项提出的扣分，会先告诉您。您可以在期限内申诉；由另一位管理员决定后才执行，最多扣到 0 分，不足部分只作记录，不用补交。",

@@ -1,4 +1,4 @@
-// The merchants.* messages (爱心商家, issue 35): Simplified Chinese, the default language.
+// The merchants.* messages (爱心商家): Simplified Chinese, the default language.
 // ../en/merchants.js has the same keys (tests/app/test_catalogues.py).
 export default {
   "merchants.my_heading": "我的商家",

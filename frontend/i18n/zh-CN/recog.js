@@ -1,4 +1,4 @@
-// The recog.* messages: 公示, selections (评选) and medals on the home, rankings, card and selection pages (issue 34).
+// The recog.* messages: 公示, selections (评选) and medals on the home, rankings, card and selection pages.
 // ../en/recog.js has the same keys.
 export default {
   "recog.notices": "公示与评选",

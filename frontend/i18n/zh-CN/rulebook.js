@@ -1,4 +1,4 @@
-// The rulebook.* messages (积分细则, issue 34). ../en/rulebook.js has the same keys.
+// The rulebook.* messages (积分细则). ../en/rulebook.js has the same keys.
 export default {
   "rulebook.heading": "积分细则",
   "rulebook.org": "查看哪一级的细则",

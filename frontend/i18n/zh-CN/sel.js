@@ -1,4 +1,4 @@
-// The sel.* messages: the quarterly selection (评选) and medals page (issue 34). ../en/sel.js has the same keys.
+// The sel.* messages: the quarterly selection (评选) and medals page. ../en/sel.js has the same keys.
 export default {
   "sel.heading": "评选与勋章",
   "sel.community": "社区",
