@@ -6,15 +6,6 @@ The code is in `service.py` (and the package's other modules); this file only re
 
 
 from domain.rankings.service import (  # noqa: F401
-    _COMMUNITIES_SOURCE,
-    _HOUSEHOLDS_SQL,
-    _PARTY_SOURCE,
-    _PEOPLE_SQL,
-    _POSITION_SQL,
-    _POSTED_DEDUCTIONS,
-    _TEAM_SOURCE,
-    _TOP_SQL,
-    _UNITS_SQL,
     ACCOUNT_ZH,
     CAUSE_ZH,
     KIND_ZH,

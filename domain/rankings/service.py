@@ -23,7 +23,7 @@ import asyncpg
 import msgspec
 
 from domain import ledger
-from domain.core import clock, csv_export
+from domain.core import clock, csv_export, queries
 from domain.core.actor import Actor
 from domain.core.csv_export import cell as csv_cell
 from domain.core.errors import forbidden, invalid, not_found
@@ -34,6 +34,8 @@ from domain.rankings import rules
 SCOPES = ("community", "street", "team", "household", "party", "units")
 # Scopes wider than a community: a street's (or district's) communities; names masked as in 公示.
 WIDE_SCOPES = ("street", "party", "units")
+
+Q = queries.load("rankings")
 
 
 class RankingItem(msgspec.Struct, frozen=True):
@@ -119,85 +121,19 @@ def masked(items: list[RankingItem], visible: set[int]) -> list[RankingItem]:
             for item in items]
 
 
-_PEOPLE_SQL = """
-    with earned as ({source})
-    select u.id, u.name, u.phone, earned.amount
-      from earned join users u on u.id = earned.user_id
-     order by earned.amount desc, u.name, u.id"""
-
-# The quarter's score in a community is what was earned there minus the deductions
-# posted there in the quarter, each at its whole amount (also the part the balance could not pay);
-# a deduction's ledger transfer (kind 'deduction') is not in earned_daily, so nothing counts twice.
-_POSTED_DEDUCTIONS = """
-    select d.user_id, -d.amount::bigint as earned from deductions d
-     where d.state = 'posted' and $2 = 'points' and d.community_id = any($1::bigint[])
-       and (d.decided_at at time zone (select tz from local_zone))::date >= $3
-       and (d.decided_at at time zone (select tz from local_zone))::date < $4"""
-
-_COMMUNITIES_SOURCE = """
-    select e.user_id, sum(e.earned)::bigint as amount
-      from (select e.user_id, e.earned from earned_quarterly e
-             where e.community_id = any($1::bigint[]) and e.unit = $2 and e.quarter >= $3 and e.quarter < $4
-            union all""" + _POSTED_DEDUCTIONS + """) e
-     where true
-     group by e.user_id
-    having sum(e.earned) <> 0"""
-
-_TEAM_SOURCE = """
-    select m.user_id, coalesce((select sum(e.earned) from earned_quarterly e
-                                 where e.user_id = m.user_id and e.unit = $2 and e.quarter >= $3 and e.quarter < $4),
-                               0)::bigint as amount
-      from team_members m join teams t on t.id = m.team_id
-     where m.team_id = $1
-       -- only members of the team's community count (a row from before that rule is ignored)
-       and exists (select 1 from org_members om join orgs g on g.id = om.org_id
-                    where om.user_id = m.user_id
-                      and case when g.kind = 'grid' then g.parent_id else g.id end = t.community_id)"""
-
-_HOUSEHOLDS_SQL = """
-    select h.id, h.name,
-           coalesce(array_agg(u.name order by u.name, u.id) filter (where u.id is not null), '{}') as members,
-           coalesce((select sum(e.earned) from household_members hm
-                       join earned_quarterly e on e.user_id = hm.user_id
-                      where hm.household_id = h.id and e.unit = $2 and e.quarter >= $3 and e.quarter < $4),
-                    0)::bigint
-           - coalesce((select sum(d.amount) from household_members hm join deductions d on d.user_id = hm.user_id
-                        where hm.household_id = h.id and d.state = 'posted' and $2 = 'points'
-                          and d.community_id = $1
-                          and (d.decided_at at time zone (select tz from local_zone))::date >= $3
-                          and (d.decided_at at time zone (select tz from local_zone))::date < $4),
-                      0)::bigint as amount
-      from households h
-      left join household_members m on m.household_id = h.id
-      left join users u on u.id = m.user_id
-     where h.community_id = $1
-     group by h.id
-     order by amount desc, h.name, h.id"""
-
-
-# Confirmed party members of any unit (双报到), by what they earned in the street's communities.
-_PARTY_SOURCE = _COMMUNITIES_SOURCE.replace(
-    "group by e.user_id", """and exists (select 1 from unit_members m where m.user_id = e.user_id
-                                          and m.party_member and m.confirmed)
-     group by e.user_id""")
-
-# Work units under the street or district, by what their confirmed members earned anywhere.
-_UNITS_SQL = """
-    select u.id, u.name, null as phone,
-           coalesce((select sum(e.earned) from unit_members m join earned_quarterly e on e.user_id = m.user_id
-                      where m.unit_id = u.id and m.confirmed and e.unit = $2 and e.quarter >= $3 and e.quarter < $4),
-                    0)::bigint as amount
-      from units u where u.parent_id = $1
-     order by amount desc, u.name, u.id"""
+# Who a ranking of people lists, by scope: the closed list a wrapper's source is filled from
+# (domain/rankings/queries.sql says why wrappers and sources).
+_PEOPLE_SOURCES = {"community": Q.communities_earned, "street": Q.communities_earned, "party": Q.party_earned,
+                   "team": Q.team_earned}
 
 
 def ranking_sql(scope: str) -> str:
     """The statement behind each scope ($1 communities / team / community / street, $2 unit, $3..$4 days)."""
     if scope == "household":
-        return _HOUSEHOLDS_SQL
+        return Q.households_ranking
     if scope == "units":
-        return _UNITS_SQL
-    return _PEOPLE_SQL.format(source=people_source(scope))
+        return Q.units_ranking
+    return Q.people_ranking.format(source=people_source(scope))
 
 
 async def _scope_key(conn: asyncpg.Connection, scope: str, org_id: int) -> object:
@@ -227,36 +163,9 @@ async def compute(conn: asyncpg.Connection, scope: str, org_id: int, quarter: ru
                         amount=r["amount"]) for rank, r in zip(ranks, rows)]
 
 
-# The first `limit` rows of a ranking of people with their ranks and the ranking's length, ranked by
-# PostgreSQL: a community of 20,000 sent every row to the app to rank, mask and cut to 100 (
-# 65 ms of PostgreSQL and 75 ms of app CPU per call, street rankings 170 + 130 ms). Ranks and the
-# length need only the amounts; names (the tie-break of the order) are read for the rows ranked
-# within `limit` only (rank <= limit is every row whose amount reaches the limit-th amount, ties at
-# the cut included): looking up and sorting by name every person of a street cost ~80 % of its time.
-_TOP_SQL = """
-    with earned as ({source}),
-    ranked as (select user_id, amount, rank() over (order by amount desc)::int as rank,
-                      count(*) over ()::int as total
-                 from earned)
-    select u.id, u.name, u.phone, ranked.amount, ranked.rank, ranked.total
-      from ranked join users u on u.id = ranked.user_id
-     where ranked.rank <= $5
-     order by ranked.amount desc, u.name, u.id
-     limit $5"""
-
-
 def people_source(scope: str) -> str:
     """(user_id, amount) of everyone a ranking of people lists ($1..$4 as ranking_sql)."""
-    return {"party": _PARTY_SOURCE, "team": _TEAM_SOURCE}.get(scope, _COMMUNITIES_SOURCE)
-
-
-# One person's rank in a community's ranking: 1 + how many earned more (ties share a rank, as
-# rules.competition_ranks), without sending the ranking to the app.
-_POSITION_SQL = """
-    with earned as ({source})
-    select (select amount from earned where user_id = $5) as amount, count(*)::int as total,
-           count(*) filter (where amount > (select amount from earned where user_id = $5))::int as above
-      from earned"""
+    return _PEOPLE_SOURCES.get(scope, Q.communities_earned)
 
 
 async def compute_top(conn: asyncpg.Connection, scope: str, org_id: int, quarter: rules.Quarter, unit: str,
@@ -266,8 +175,8 @@ async def compute_top(conn: asyncpg.Connection, scope: str, org_id: int, quarter
     if scope in ("household", "units"):
         raise ValueError("compute_top ranks people")
     await sync_time_zone(conn)
-    rows = await conn.fetch(_TOP_SQL.format(source=people_source(scope)), await _scope_key(conn, scope, org_id), unit,
-                            quarter.first_day, quarter.end_day, limit)
+    rows = await conn.fetch(Q.people_top.format(source=people_source(scope)), await _scope_key(conn, scope, org_id),
+                            unit, quarter.first_day, quarter.end_day, limit)
     items = [RankingItem(rank=r["rank"], id=r["id"], name=r["name"], phone=rules.mask_phone(r["phone"]),
                          amount=r["amount"]) for r in rows]
     return items, rows[0]["total"] if rows else 0
@@ -278,7 +187,7 @@ async def position(conn: asyncpg.Connection, community_id: int, quarter: rules.Q
     """(rank or None when they earned nothing there, amount, how many are ranked) of one person in a
     community's ranking."""
     await sync_time_zone(conn)
-    row = await conn.fetchrow(_POSITION_SQL.format(source=_COMMUNITIES_SOURCE), [community_id], unit,
+    row = await conn.fetchrow(Q.person_rank.format(source=Q.communities_earned), [community_id], unit,
                               quarter.first_day, quarter.end_day, user_id)
     if row["amount"] is None:
         return None, 0, row["total"]
@@ -325,18 +234,6 @@ async def ranking(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id:
 
 RANKING_PAGE = 1_000  # rows per page of the streamed CSV (no whole ranking in memory)
 
-# The whole ranking ranked by PostgreSQL, in the order of `compute` (amount, name, id), for the CSV:
-# read through a server-side cursor. `narrow` keeps the confirmed members of work units ($5 party
-# members only, $6 one unit) before the ranks are counted, as `ranking` narrows a list of people.
-_CSV_SQL = """
-    with ranked as ({source})
-    select ranked.*, rank() over (order by amount desc)::int as rank
-      from ranked {narrow}
-     order by amount desc, name, id"""
-_NARROW = """where ranked.id in (select user_id from unit_members where confirmed and (not $5 or party_member)
-                                   and ($6::bigint is null or unit_id = $6))"""
-
-
 def ranking_filename(scope: str, org_id: int, quarter: str, unit: str) -> str:
     return f"rankings-{scope}-{org_id}-{quarter}-{unit}.csv"
 
@@ -359,7 +256,9 @@ async def ranking_csv_pages(conn: asyncpg.Connection, actor: Actor, *, scope: st
     args: list[object] = [await _scope_key(conn, scope, org_id), unit, q.first_day, q.end_day]
     if narrow:
         args += [only_party, work_unit]
-    cursor = await conn.cursor(_CSV_SQL.format(source=ranking_sql(scope), narrow=_NARROW if narrow else ""), *args)
+    # The whole ranking ranked by PostgreSQL, narrowed to work units' members first when asked.
+    csv_sql = Q.ranking_csv_narrowed if narrow else Q.ranking_csv
+    cursor = await conn.cursor(csv_sql.format(source=ranking_sql(scope)), *args)
     header = ["名次", "家庭", "成员"] if scope == "household" else ["名次", "姓名", "手机号"]
     header.append("积分" if unit == "points" else "时长(分钟)")
     first = True
@@ -420,23 +319,6 @@ def _date_arg(value: str | None, field: str) -> date:
 
 LEDGER_PAGE = 1_000  # postings per page of the streamed export (no cap, constant memory)
 
-LEDGER_SQL = """with acc as (
-               select id from accounts where org_id = $1
-               union
-               select a.id from accounts a
-                 join org_members m on m.user_id = a.user_id
-                 join orgs o on o.id = m.org_id and (o.id = $1 or o.parent_id = $1)
-                where a.kind = 'user'),
-           moved as (
-               select distinct on (t.id) t.id, e.created_at as posted_at, t.kind, t.cause_type, t.memo, t.unit,
-                      t.amount, t.debit_account, t.credit_account, t.reverses, t.actor_id, t.reason
-                 from acc join entries e on e.account_id = acc.id
-                 join transfers t on t.id = e.transfer_id
-                where e.created_at >= $2 and e.created_at < $3
-                order by t.id)
-           select moved.*, u.name as actor_name from moved left join users u on u.id = moved.actor_id
-            order by posted_at, id"""
-
 
 async def ledger_csv_pages(conn: asyncpg.Connection, actor: Actor, community_id: int, date_from: str | None,
                            date_to: str | None) -> AsyncIterator[bytes]:
@@ -465,7 +347,7 @@ async def ledger_csv_pages(conn: asyncpg.Connection, actor: Actor, community_id:
         raise invalid("to", "on or after from")
     if (end - start).days >= MAX_EXPORT_DAYS:
         raise invalid("to", f"at most {MAX_EXPORT_DAYS} days")
-    cursor = await conn.cursor(LEDGER_SQL, community_id, rules.local_midnight(start, tz),
+    cursor = await conn.cursor(Q.ledger_postings, community_id, rules.local_midnight(start, tz),
                                rules.local_midnight(end + timedelta(days=1), tz))
     first = True
     while True:

@@ -25,7 +25,7 @@ async def whole_ledger_csv(conn: asyncpg.Connection, community_id: int, date_fro
     """The export as it was built before issue 37 (one fetch, one to_csv), kept as the oracle."""
     tz = clock.zone()
     start, end = service._date_arg(date_from, "from"), service._date_arg(date_to, "to")
-    rows = await conn.fetch(service.LEDGER_SQL, community_id, service.rules.local_midnight(start, tz),
+    rows = await conn.fetch(service.Q.ledger_postings, community_id, service.rules.local_midnight(start, tz),
                             service.rules.local_midnight(end + timedelta(days=1), tz))
     labels = await service.account_labels(conn, {r["debit_account"] for r in rows} | {r["credit_account"] for r in rows})
     memos = await statements.render_memos(conn, [r["memo"] for r in rows])
