@@ -142,8 +142,7 @@ export function handlePageError(err, where = null, retry = null) {
     return;
   }
   where.hidden = false;
-  where.replaceChildren(
-    h("p", { role: "alert" }, message),
-    retry && h("button", { type: "button", class: "btn btn-secondary", onclick: retry }, t("common.retry")),
-  );
+  // replaceChildren writes a null child as the text "null": add the retry button only when there is one.
+  where.replaceChildren(h("p", { role: "alert" }, message),
+    ...(retry ? [h("button", { type: "button", class: "btn btn-secondary", onclick: retry }, t("common.retry"))] : []));
 }
