@@ -1,7 +1,7 @@
 """Rankings and exports, households, public postings (公示) with appeals, the points expiry policy,
 "expiring soon", and the community dashboard."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Literal
 
 import asyncpg
@@ -32,21 +32,17 @@ async def _end(pool: asyncpg.Pool, conn: asyncpg.Connection, tx, pages: AsyncIte
         await pool.release(conn)
 
 
-async def _ranking_csv(actor: Actor, pool: asyncpg.Pool, scope: str, org_id: int, quarter: str | None, unit: str,
-                       party: bool, work_unit: int | None) -> Stream:
-    conn = await pool.acquire()
-    try:
-        await rankings.sync_time_zone(conn)  # may write the database's copy of the zone: before the read-only part
-    except BaseException:
-        await pool.release(conn)
-        raise
-    # One read-only snapshot for the whole export: its query runs once, through a server-side cursor.
+async def _csv_stream(pool: asyncpg.Pool, conn: asyncpg.Connection,
+                      pages_of: Callable[[asyncpg.Connection], AsyncIterator[bytes]],
+                      filename: Callable[[], str]) -> Stream:
+    """A CSV export streamed from one read-only snapshot (its query runs once, through a server-side
+    cursor). The first page is read before answering, so a refusal (who asks, the period) is still a
+    JSON error; the connection goes back to the pool when the body ends, also when the client goes away."""
     tx = conn.transaction(isolation="repeatable_read", readonly=True)
     await tx.start()
-    pages = rankings.ranking_csv_pages(conn, actor, scope=scope, org_id=org_id, quarter=quarter, unit=unit,
-                                       only_party=party, work_unit=work_unit)
+    pages = pages_of(conn)
     try:
-        first = await anext(pages)  # checks who asks and the quarter: a refusal is still a JSON error
+        first = await anext(pages)
     except BaseException:
         await _end(pool, conn, tx, pages)
         raise
@@ -56,13 +52,30 @@ async def _ranking_csv(actor: Actor, pool: asyncpg.Pool, scope: str, org_id: int
             yield first
             async for page in pages:
                 yield page
-        finally:  # also when the client goes away: the connection goes back to the pool
+        finally:
             await _end(pool, conn, tx, pages)
 
-    shown = str(ranking_rules.parse_quarter(quarter) if quarter else ranking_rules.quarter_of(clock.now(), clock.zone()))
     return Stream(body(), media_type=CSV, headers={
-        "content-disposition": f'attachment; filename="{rankings.ranking_filename(scope, org_id, shown, unit)}"',
-        "cache-control": "no-store"})
+        "content-disposition": f'attachment; filename="{filename()}"', "cache-control": "no-store"})
+
+
+async def _ranking_csv(actor: Actor, pool: asyncpg.Pool, scope: str, org_id: int, quarter: str | None, unit: str,
+                       party: bool, work_unit: int | None) -> Stream:
+    conn = await pool.acquire()
+    try:
+        await rankings.sync_time_zone(conn)  # may write the database's copy of the zone: before the read-only part
+    except BaseException:
+        await pool.release(conn)
+        raise
+
+    def filename() -> str:  # after the first page: the quarter has been checked by then
+        shown = str(ranking_rules.parse_quarter(quarter) if quarter
+                    else ranking_rules.quarter_of(clock.now(), clock.zone()))
+        return rankings.ranking_filename(scope, org_id, shown, unit)
+
+    return await _csv_stream(pool, conn, lambda conn: rankings.ranking_csv_pages(
+        conn, actor, scope=scope, org_id=org_id, quarter=quarter, unit=unit, only_party=party,
+        work_unit=work_unit), filename)
 
 
 class HouseholdIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -150,27 +163,8 @@ class CommunityController(Controller):
         included; at most two years). UTF-8 with BOM, Chinese header, masked phone numbers. Streamed
         page by page without a cap; a refusal comes before the first byte."""
         conn = await pool.acquire()
-        # One read-only snapshot for the whole export: its query runs once, through a server-side cursor.
-        tx = conn.transaction(isolation="repeatable_read", readonly=True)
-        await tx.start()
-        pages = rankings.ledger_csv_pages(conn, actor, community_id, date_from, date_to)
-        try:
-            first = await anext(pages)  # checks who asks and the period: a refusal is still a JSON error
-        except BaseException:
-            await _end(pool, conn, tx, pages)
-            raise
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                yield first
-                async for page in pages:
-                    yield page
-            finally:  # also when the client goes away: the connection goes back to the pool
-                await _end(pool, conn, tx, pages)
-
-        return Stream(body(), media_type=CSV, headers={
-            "content-disposition": f'attachment; filename="ledger-{community_id}-{date_from}-{date_to}.csv"',
-            "cache-control": "no-store"})
+        return await _csv_stream(pool, conn, lambda conn: rankings.ledger_csv_pages(
+            conn, actor, community_id, date_from, date_to), lambda: f"ledger-{community_id}-{date_from}-{date_to}.csv")
 
     @get("/settings")
     async def settings(self, actor: Actor, pool: asyncpg.Pool, community_id: int) -> Policy:
