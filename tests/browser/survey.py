@@ -25,6 +25,8 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from api.app import create_app
 from domain.core import db
 from tests.conftest import (
@@ -291,6 +293,22 @@ def visit_every_page(live_server: str, browser, city: dict, roles: tuple[str, ..
             context.close()
     print(f"survey: {len(visits)} visits, {len(checked)} layouts checked by axe")
     return visits
+
+
+@pytest.fixture(scope="module")
+def own_server(admin_url):
+    yield from own_server_for(admin_url)
+
+
+@pytest.fixture(scope="module")
+def city(own_server):
+    return build_city(own_server[1])
+
+
+@pytest.fixture(scope="module")
+def survey(own_server, browser, city, request):
+    """Each importing file's own survey (module scope), of the roles its ROLES names."""
+    return visit_every_page(own_server[0], browser, city, request.module.ROLES)
 
 
 def test_no_serious_or_critical_axe_violation_on_any_page(survey):

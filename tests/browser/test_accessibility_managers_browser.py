@@ -5,8 +5,9 @@ page, on a phone in large text and on a 1280 px desktop. The other roles' half r
 import pytest
 
 from tests.browser.survey import (  # noqa: F401  (the checks are collected here, on this file's survey)
-    build_city,
-    own_server_for,
+    city,
+    own_server,
+    survey,
     test_chinese_pages_have_no_english_words_or_field_names,
     test_managers_read_audit_entries_as_sentences,
     test_no_serious_or_critical_axe_violation_on_any_page,
@@ -14,7 +15,6 @@ from tests.browser.survey import (  # noqa: F401  (the checks are collected here
     test_phones_in_large_text_never_scroll_sideways_and_controls_are_big_enough,
     test_text_is_large_enough_and_spaced,
     test_the_word_checker_catches_english_and_field_names,
-    visit_every_page,
 )
 
 # Minutes of visits: `heavy`, so it starts first; `python -m tests` runs a file whole in one worker
@@ -23,17 +23,3 @@ ROLES = ("manager", "admin")
 
 pytestmark = [pytest.mark.browser, pytest.mark.heavy, pytest.mark.timeout(600)]
 
-
-@pytest.fixture(scope="module")
-def own_server(admin_url):
-    yield from own_server_for(admin_url)
-
-
-@pytest.fixture(scope="module")
-def city(own_server):
-    return build_city(own_server[1])
-
-
-@pytest.fixture(scope="module")
-def survey(own_server, browser, city):
-    return visit_every_page(own_server[0], browser, city, ROLES)

@@ -6,15 +6,15 @@ The community manager's and the admin's half runs in another worker
 import pytest
 
 from tests.browser.survey import (  # noqa: F401  (the checks are collected here, on this file's survey)
-    build_city,
     check_large_text_switch,
-    own_server_for,
+    city,
+    own_server,
+    survey,
     test_chinese_pages_have_no_english_words_or_field_names,
     test_no_serious_or_critical_axe_violation_on_any_page,
     test_no_words_spill_out_of_their_box,
     test_phones_in_large_text_never_scroll_sideways_and_controls_are_big_enough,
     test_text_is_large_enough_and_spaced,
-    visit_every_page,
 )
 
 # Minutes of visits: `heavy`, so it starts first; `python -m tests` runs a file whole in one worker
@@ -25,20 +25,5 @@ ROLES = ("volunteer", "courier", "party_member", "neighbourhood_head", "handler"
 pytestmark = [pytest.mark.browser, pytest.mark.heavy, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(scope="module")
-def own_server(admin_url):
-    yield from own_server_for(admin_url)
-
-
-@pytest.fixture(scope="module")
-def city(own_server):
-    return build_city(own_server[1])
-
-
-@pytest.fixture(scope="module")
-def survey(own_server, browser, city):
-    return visit_every_page(own_server[0], browser, city, ROLES)
-
-
-def test_large_text_switch_grows_the_page_and_is_remembered(own_server, browser, city):
+def test_large_text_switch_grows_the_page_and_is_remembered(own_server, browser, city):  # noqa: F811 (fixtures)
     check_large_text_switch(browser, own_server[0], city["volunteer"])
