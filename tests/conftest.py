@@ -251,14 +251,22 @@ def freeze_at_window_start(seconds: int) -> datetime:
     return at
 
 
-@pytest.fixture
-def cheap_passwords(monkeypatch):
-    """argon2id with the smallest cost, for tests that make dozens of logins to reach a rate limit: the
-    limit is what they test, and the real cost (on purpose ~0.1 s a hash) would make them slow."""
+REAL_PASSWORD_HASHER = auth._hasher  # what a deployment hashes with (tests/people/test_auth.py checks it)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_passwords():
+    """argon2id at its smallest cost for the app inside the test processes. The real cost (on purpose
+    about 0.15 s of CPU a hash, and a login of an unknown phone verifies a dummy hash) made some four
+    hundred hashes and checks per run about 80 s of CI's CPU; what the tests assert is who may log in,
+    which the cost does not change. Stored hashes name their own parameters, so a hash made at either
+    cost verifies; `linli serve` subprocesses keep the real cost."""
     from argon2 import PasswordHasher
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth, "_hasher", cheap)
-    monkeypatch.setattr(auth, "_DUMMY_HASH", cheap.hash("dummy-password"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_hasher", cheap)
+        patch.setattr(auth, "_DUMMY_HASH", cheap.hash("dummy-password"))
+        yield
 
 
 @pytest.fixture
@@ -465,6 +473,23 @@ def live_server(database_url):
     thread.join(timeout=10)
 
 
+class Browser:
+    """Chromium whose new contexts run without the service worker unless a test asks for it
+    (`service_workers="allow"`: the offline tests). The worker's install caches the whole app shell
+    (about 245 files) in every new context, which doubled the time of the journeys that open a context
+    per person and per step; what the worker does is tested where it matters, with it allowed."""
+
+    def __init__(self, chromium):
+        self._chromium = chromium
+
+    def new_context(self, **options):
+        options.setdefault("service_workers", "block")
+        return self._chromium.new_context(**options)
+
+    def __getattr__(self, name):
+        return getattr(self._chromium, name)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -473,9 +498,9 @@ def browser():
         pytest.skip(f"no Chromium at {CHROMIUM}; .ci/run installs it (apt-get install chromium fonts-noto-cjk)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield Browser(chromium)
+        chromium.close()
 
 
 @pytest.fixture

@@ -51,7 +51,9 @@ def camera_browser(browser, video: Path):
 
 
 def new_page(browser, cookies, viewport=(360, 740)):
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=1)
+    # The service worker allowed: the offline station and scan pages open and queue through it.
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=1,
+                                  service_workers="allow")
     context.add_cookies(cookies)
     context.add_init_script("delete window.BarcodeDetector;")  # as on iPhone Safari and in WeChat
     page = context.new_page()

@@ -150,6 +150,19 @@ async def test_passwords_are_stored_as_argon2id(pool, world):
     assert stored.startswith("$argon2id$") and "a-long-password" not in stored
 
 
+def test_a_deployment_hashes_at_the_recommended_cost():
+    """The test processes hash cheaply (conftest `_cheap_passwords`); the app itself never does:
+    argon2id at RFC 9106's second recommended profile (3 passes over 64 MiB, 4 lanes)."""
+    from argon2 import Type
+
+    from domain.people import auth
+    from tests.conftest import REAL_PASSWORD_HASHER as real
+    assert (real.type, real.time_cost, real.memory_cost, real.parallelism) == (Type.ID, 3, 64 * 1024, 4)
+    assert auth._hasher is not real  # what the other tests run with, so this one is not vacuous
+    stored = real.hash("a-long-password")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
 async def test_health_and_openapi(client, setenv):
     r = await client.get("/healthz")
     assert r.json() == {"status": "ok"}

@@ -165,7 +165,7 @@ async def test_managers_and_admins_hand_over_before_closing(client, world, pool)
     assert (await client.get("/api/me", headers=c.manager.headers)).status_code == 200
 
 
-async def test_wrong_passwords_on_close_are_throttled(client, cheap_passwords):
+async def test_wrong_passwords_on_close_are_throttled(client):
     """Five wrong passwords in 15 minutes, then closing waits for the next window."""
     _, _, me = await registered(client, "试密码")
     freeze_at_window_start(15 * 60)
