@@ -1,7 +1,7 @@
 // My data (PIPL): download everything Linli holds about me, or close my account.
 import { api, ApiError, clearErrors, handlePageError, requireLogin, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { h, initPage, setBusy } from "./ui.js";
+import { h, initPage, setBusy, takesPasswords } from "./ui.js";
 
 initPage();
 
@@ -50,6 +50,7 @@ $("close-form").addEventListener("submit", async (event) => {
     setBusy(button, false);
   }
 });
+takesPasswords($("close-form"));
 
 // ---- real name: the one page where the person's full ID number is shown -----------------
 

@@ -388,6 +388,15 @@ export function showError(err, formEl = null, field = err?.details?.field) {
   }
 }
 
+/**
+ * A form with a password field comes with its submit button disabled (in the HTML): tapped before the
+ * page's script had taken the form, the browser would submit it itself, as a GET with the password in
+ * the address (history, proxies, logs). The page calls this once its submit handlers are attached.
+ */
+export function takesPasswords(...forms) {
+  for (const form of forms) form.querySelector("[type=submit]").disabled = false;
+}
+
 /** Disable a button while its request runs, so a double tap cannot submit twice. */
 export function setBusy(button, busy) {
   button.disabled = busy;

@@ -1,6 +1,5 @@
 """The page shell in Chromium: log in through the login page, switch language, see the me page (issue 3)."""
 
-import httpx
 import pytest
 
 from tests.conftest import new_phone, register_sync, screenshot
@@ -29,6 +28,32 @@ def test_login_language_switch_and_me_page(live_server, phone_page):
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     shot = screenshot(page, "shell-me-zh-360")
     assert shot.stat().st_size > 5000
+
+
+def test_a_password_typed_before_the_page_is_ready_never_goes_into_the_address(live_server, browser):
+    """The login page's script held back (a slow phone network): the form is there, typed into and sent
+    with Enter, and nothing is submitted; once the script arrives, the same form logs in."""
+    phone, password = new_phone(), "early-pass-1"
+    assert register_sync(live_server, phone, password, "周桂兰").status_code == 201
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    held = []
+    context.route("**/js/login.js", lambda route: held.append(route))
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/login.html", wait_until="commit")  # its script never comes: no DOMContentLoaded
+        page.fill("#login-phone", phone)
+        page.fill("#login-password", password)
+        page.press("#login-password", "Enter")
+        page.click("#login-form button[type=submit]", force=True)  # a tap on the grey button
+        page.wait_for_timeout(300)  # time for a navigation that must not happen
+        assert page.url == f"{live_server}/login.html"
+        assert page.is_disabled("#login-form button[type=submit]")
+        held[0].continue_()
+        page.click("#login-form button[type=submit]")  # enabled once the script has the form
+        page.wait_for_url(f"{live_server}/")
+        assert password not in page.url
+    finally:
+        context.close()
 
 
 def test_wrong_password_is_shown_on_the_login_page(live_server, phone_page):
