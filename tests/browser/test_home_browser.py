@@ -93,7 +93,7 @@ def test_the_managers_home_counts_what_waits(live_server, browser, database_url)
             if width == 1280:
                 page.get_by_role("link", name="新建活动").click()
                 page.locator("#new-form").wait_for()
-                page.wait_for_function("document.activeElement && document.activeElement.id === 'f-title'")
+                page.wait_for_function("() => document.activeElement && document.activeElement.id === 'f-title'")
                 page.goto(f"{live_server}/")
             if width == 360:
                 page.goto(f"{live_server}/redemptions.html")

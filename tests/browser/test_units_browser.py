@@ -186,7 +186,7 @@ def test_a_party_member_reports_in_and_hears_the_answer_in_large_text(live_serve
         desk.wait_for_url(f"**/baodao.html?community_id={world['community']}#queue-card")
         row = desk.locator("#queue li", has_text="赵强")
         row.wait_for()
-        desk.wait_for_function("document.getElementById('queue-card').getBoundingClientRect().top < 740")
+        desk.wait_for_function("() => document.getElementById('queue-card').getBoundingClientRect().top < 740")
         assert row.is_visible()
         no_sideways_scroll(desk)
         desk.once("dialog", lambda dialog: dialog.accept("请选择您居住的网格"))
