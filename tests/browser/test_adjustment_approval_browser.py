@@ -1,15 +1,13 @@
 """Issue 16 in Chromium, on a phone: a large adjustment asked by one manager waits in the console's
 overview, and a second manager of the community approves it there; the maker cannot."""
 
-import asyncio
-import threading
 
 import httpx
 import pytest
 
 from domain.core import db
 from domain.people import orgs
-from tests.conftest import PHONE, World, screenshot
+from tests.conftest import PHONE, World, in_thread, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +29,7 @@ def build(database_url: str):
         finally:
             await pool.close()
 
-    thread = threading.Thread(target=lambda: asyncio.run(make()))
-    thread.start()
-    thread.join()
+    in_thread(make)
     return result["world"]
 
 

@@ -4,9 +4,7 @@ with a 48-hour deadline; the company's handler accepts it, adds a photo and mark
 gets the message and the bonus at closure and rates it 满意. A second case misses its deadline and
 escalates to the street, then the district, each with a message (frozen clock, the sweep called)."""
 
-import asyncio
 import io
-import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -16,29 +14,23 @@ from PIL import Image, ImageDraw
 from domain import cases, partners
 from domain.core import clock, db
 from domain.people import auth, orgs
-from tests.conftest import ARTIFACTS, Login, new_phone
+from tests.conftest import ARTIFACTS, Login, in_thread, new_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.heavy]  # the longest journey (minutes): started first
 
 T0 = datetime(2026, 6, 2, 1, 30, tzinfo=timezone.utc)  # 09:30 in Shanghai
 
 
-def in_thread(make):
-    """Run `make(pool)` on an event loop of its own (the browser tests are synchronous)."""
-    out: dict = {}
-
+def with_pool(make):
+    """Run `make(pool)` on a pool of its own, on an event loop of its own (the browser tests are synchronous)."""
     async def run():
         pool = await db.create_pool(DATABASE["url"], min_size=1, max_size=2)
         try:
-            out["value"] = await make(pool)
+            return await make(pool)
         finally:
             await pool.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
-    assert "value" in out, "the work on the database failed (its traceback is above)"
-    return out["value"]
+    return in_thread(run)
 
 
 DATABASE: dict = {}
@@ -72,7 +64,7 @@ def build_street(tag: str) -> dict:
                                                name="陈师傅")
             await partners.answer(conn, await orgs.load_actor(conn, people["handler"].id), invitation.id, accept=True)
         return {**people, "community": community.id, "street_id": street.id, "company": company.id}
-    return in_thread(make)
+    return with_pool(make)
 
 
 def street_photo(color=(52, 86, 160)) -> bytes:
@@ -84,7 +76,7 @@ def street_photo(color=(52, 86, 160)) -> bytes:
 
 
 def sweep(case_id: int) -> int:
-    return in_thread(lambda pool: cases.escalate_overdue(pool, clock.now(), case_ids=[case_id]))
+    return with_pool(lambda pool: cases.escalate_overdue(pool, clock.now(), case_ids=[case_id]))
 
 
 def api(base: str, person: Login, method: str, path: str, **kwargs) -> dict:

@@ -3,10 +3,8 @@ real login page and lands back checked in; the kiosk's QR decodes to the rotatin
 after the rotation period; a manager annuls a check-in from the attendance page and the volunteer's
 balance drops back. Screenshots land in tests/artifacts/ (checkin-*.png)."""
 
-import asyncio
 import io
 import json
-import threading
 from datetime import timedelta
 
 import httpx
@@ -17,7 +15,7 @@ from PIL import Image
 from domain.checkin import activities
 from domain.core import clock, codes, qr
 from domain.people import auth, orgs
-from tests.conftest import new_phone, register_sync, screenshot
+from tests.conftest import in_thread, new_phone, register_sync, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +35,7 @@ class Login:
                 {"name": "linli_csrf", "value": self.csrf, "url": base}]
 
 
-def in_thread(database_url: str, build) -> dict:
+def with_connection(database_url: str, build) -> dict:
     """Run `build(conn) -> dict` on a connection of its own, in a thread with its own event loop
     (browser tests are synchronous; the session's event loop is not ours)."""
     import asyncpg
@@ -51,9 +49,7 @@ def in_thread(database_url: str, build) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
+    in_thread(run)
     assert result, "setting up the data failed"
     return result
 
@@ -80,14 +76,14 @@ def city(database_url: str, **activity) -> dict:
         await activities.publish(conn, manager, made.id)
         poster = await codes.latest(conn, "poster", made.id)
         return {**people, "community": community.id, "activity": made.id, "poster": poster.code}
-    return in_thread(database_url, build)
+    return with_connection(database_url, build)
 
 
 def add_member(database_url: str, admin: Login, community_id: int, user_id: int) -> None:
     async def build(conn):
         await orgs.add_member(conn, await orgs.load_actor(conn, admin.id), community_id, user_id, "volunteer")
         return {"ok": True}
-    in_thread(database_url, build)
+    with_connection(database_url, build)
 
 
 def volunteer(base: str, database_url: str, world: dict, name: str = "刘芳") -> tuple[Login, str]:

@@ -4,10 +4,8 @@ administrator; a party member reports, claims a need, serves it and sees the cre
 a 邻里长 marks a phoneless resident; a new resident finds their community and asks to join. Every
 step is on a page: the world is built through the domain, never through the API."""
 
-import asyncio
 import io
 import secrets
-import threading
 
 import asyncpg
 import openpyxl
@@ -16,14 +14,14 @@ import pytest
 from domain import units
 from domain.core import db
 from domain.people import auth, orgs
-from tests.conftest import PHONE, Login, new_phone, screenshot
+from tests.conftest import PHONE, Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
 SIZES = [PHONE, DESKTOP]
 
 
-def in_thread(database_url: str, build) -> dict:
+def with_connection(database_url: str, build) -> dict:
     """Run `build(conn, person)` on a connection of its own, in a thread (the browser's loop is the main one)."""
     result: dict = {}
 
@@ -41,9 +39,7 @@ def in_thread(database_url: str, build) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
+    in_thread(run)
     assert result, "building the world failed"
     return result
 
@@ -90,7 +86,7 @@ def xlsx(rows: list[list[str]]) -> bytes:
 def test_an_admin_loads_a_small_city_with_errors_by_row(live_server, browser, database_url, tmp_path, size):
     async def build(conn, person):
         return {"admin": await person("平台管理员", admin=True)}
-    world = in_thread(database_url, build)
+    world = with_connection(database_url, build)
     p = secrets.token_hex(3).upper()
     path = tmp_path / "city.xlsx"
     path.write_bytes(xlsx([["层级", "编码", "名称", "上级编码", "地址"],
@@ -132,7 +128,7 @@ def test_a_street_manager_names_a_unit_administrator_who_accepts(live_server, br
         actor = await orgs.load_actor(conn, w["secretary"].id)
         unit = await units.create_unit(conn, actor, name="区税务局党支部", kind="government", parent_id=w["street"])
         return w | {"unit": unit.id, "chosen": await person("赵支书")}
-    world = in_thread(database_url, build)
+    world = with_connection(database_url, build)
     width = size["viewport"]["width"]
     context, page, errors = open_page(browser, live_server, world["secretary"], size)
     try:
@@ -175,7 +171,7 @@ def test_a_party_member_reports_claims_serves_and_sees_credit_and_card(live_serv
         need = await units.create_need(conn, manager, w["community"], title="周末楼道清理", description="3栋至5栋",
                                        kind="post", slots=2)
         return w | {"unit": unit.id, "need": need.id, "member": await person("王党员")}
-    world = in_thread(database_url, build)
+    world = with_connection(database_url, build)
     width = size["viewport"]["width"]
     member_ctx, member, member_errors = open_page(browser, live_server, world["member"], size)
     manager_ctx, manager, manager_errors = open_page(browser, live_server, world["manager"], size)
@@ -232,7 +228,7 @@ def test_a_new_resident_finds_their_community_and_asks_to_join(live_server, brow
         w = await street(conn, person, tag)
         await conn.execute("update orgs set address = '纱縠行南段12号' where id = $1", w["community"])
         return w | {"newcomer": await person("新居民")}
-    world = in_thread(database_url, build)
+    world = with_connection(database_url, build)
     width = size["viewport"]["width"]
     context, page, errors = open_page(browser, live_server, world["newcomer"], size)
     try:
@@ -288,7 +284,7 @@ def test_a_neighbourhood_head_marks_a_phoneless_resident(live_server, browser, d
                                            points=5)
         await activities.publish(conn, manager, activity.id)
         return w | {"leader": leader, "elder": elder.id, "micro": m.id, "activity": activity.id}
-    world = in_thread(database_url, build)
+    world = with_connection(database_url, build)
     width = size["viewport"]["width"]
     context, page, errors = open_page(browser, live_server, world["leader"], size)
     try:

@@ -1,16 +1,14 @@
 """The console in Chromium (issue 12, acceptance 1): an admin builds a community and appoints its
 manager; the manager logs in, invites a courier by phone and finds them in the members list."""
 
-import asyncio
 import json
-import threading
 
 import asyncpg
 import httpx
 import pytest
 
 from domain.people import auth
-from tests.conftest import new_phone, register_sync, screenshot
+from tests.conftest import in_thread, new_phone, register_sync, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -29,9 +27,7 @@ def create_admin(database_url: str) -> tuple[str, int]:
         finally:
             await conn.close()
 
-    thread = threading.Thread(target=lambda: asyncio.run(make()))
-    thread.start()
-    thread.join()
+    in_thread(make)
     return phone, result["id"]
 
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from domain.people import auth, orgs
-from domain.core import clock
 from domain import demo, ledger
+from domain.core import clock
 from domain.demo import rankings
+from domain.people import auth, orgs
 from tests.conftest import new_phone, screenshot
 
 pytestmark = pytest.mark.browser

@@ -1,8 +1,6 @@
 """Issue 30 in Chromium, on a phone: the street manager opens 待复核, sees a manager's mark held above
 the threshold (with its maker and why), approves it, and marks a warning about that manager checked."""
 
-import asyncio
-import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -10,7 +8,7 @@ import pytest
 
 from domain.core import db
 from domain.people import orgs
-from tests.conftest import PHONE, World, screenshot
+from tests.conftest import PHONE, World, in_thread, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -32,9 +30,7 @@ def build(database_url: str):
         finally:
             await pool.close()
 
-    thread = threading.Thread(target=lambda: asyncio.run(make()))
-    thread.start()
-    thread.join()
+    in_thread(make)
     return result["world"]
 
 

@@ -2,8 +2,6 @@
 counts that drop after a decision; a volunteer joins a full activity's waiting list and is promoted
 when someone cancels; a volunteer sees their rank; a large adjustment asks first, naming the amount."""
 
-import asyncio
-import threading
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -13,7 +11,7 @@ from domain import ledger, supermarket
 from domain.checkin import activities, signups
 from domain.core import db
 from domain.people import auth, orgs
-from tests.conftest import PHONE, Login, new_phone, screenshot
+from tests.conftest import PHONE, Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
@@ -30,9 +28,7 @@ def run(database_url: str, build) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(go()))
-    worker.start()
-    worker.join()
+    in_thread(go)
     assert result, "building the world failed"
     return result
 

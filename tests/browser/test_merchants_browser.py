@@ -12,7 +12,7 @@ import pytest
 from domain import ledger
 from domain.core import clock, codes
 from domain.people import auth, orgs
-from tests.browser.test_checkin_browser import in_thread
+from tests.browser.test_checkin_browser import with_connection
 from tests.browser.test_scanning_browser import camera_browser, new_page, qr_video
 from tests.browser.test_timebank_browser import phone_context
 from tests.conftest import Login, new_phone, register_sync, screenshot
@@ -45,7 +45,7 @@ def street(database_url: str) -> dict:
                               credit=await ledger.user_account(conn, people["resident"].id, "points", b.id),
                               amount=500, kind="adjustment", cause=("adjustment", b.id), reason="志愿服务")
         return {**people, "street_id": s.id, "a": a.id, "b": b.id}
-    return in_thread(database_url, build)
+    return with_connection(database_url, build)
 
 
 def points_of(base: str, person: Login) -> int:

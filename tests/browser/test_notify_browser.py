@@ -1,9 +1,7 @@
 """Messages in Chromium at 360 px (issue 23): the volunteer whose redemption was approved sees the red
 count on the 消息 tab, opens the message and lands on the voucher; the count goes down."""
 
-import asyncio
 import re
-import threading
 
 import asyncpg
 import pytest
@@ -12,7 +10,7 @@ from domain import supermarket
 from domain.core import db
 from domain.people import orgs
 from tests.browser.test_supermarket_browser import build_shop, phone
-from tests.conftest import screenshot
+from tests.conftest import in_thread, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -32,9 +30,7 @@ def approve_first_request(database_url: str, shop: dict) -> int:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
+    in_thread(run)
     return result["id"]
 
 

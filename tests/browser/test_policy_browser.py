@@ -2,14 +2,12 @@
 its unit and whether it is the default, changes the offline window, and the API reads it back; a value
 out of bounds is refused at its field. Screenshot: tests/artifacts/policy-360.png."""
 
-import asyncio
-import threading
 
 import httpx
 import pytest
 
 from domain.core import db
-from tests.conftest import PHONE, World, screenshot
+from tests.conftest import PHONE, World, in_thread, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -24,9 +22,7 @@ def build(database_url: str):
         finally:
             await pool.close()
 
-    thread = threading.Thread(target=lambda: asyncio.run(make()))
-    thread.start()
-    thread.join()
+    in_thread(make)
     return result["community"]
 
 

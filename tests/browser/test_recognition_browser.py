@@ -6,8 +6,6 @@ votes (a second vote from the same household is refused), the committee's decisi
 second manager, the 公示, an appeal, and the final result with its medal. The clock is frozen at the
 real now and moved forward past the vote and the 公示."""
 
-import asyncio
-import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -16,7 +14,7 @@ import pytest
 from domain.core import clock, db
 from domain.people import auth, orgs
 from domain.rankings import rules as ranking_rules
-from tests.conftest import ARTIFACTS, Login, new_phone
+from tests.conftest import ARTIFACTS, Login, in_thread, new_phone
 
 pytestmark = pytest.mark.browser
 
@@ -24,21 +22,16 @@ WIDTH = 360
 DATABASE: dict = {}
 
 
-def in_thread(make):
-    out: dict = {}
-
+def with_pool(make):
+    """Run `make(pool)` on a pool of its own, on an event loop of its own (the browser tests are synchronous)."""
     async def run():
         pool = await db.create_pool(DATABASE["url"], min_size=1, max_size=2)
         try:
-            out["value"] = await make(pool)
+            return await make(pool)
         finally:
             await pool.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
-    assert "value" in out, "the work on the database failed (its traceback is above)"
-    return out["value"]
+    return in_thread(run)
 
 
 def build() -> dict:
@@ -69,7 +62,7 @@ def build() -> dict:
                     await conn.execute("insert into household_members (user_id, household_id, added_at) "
                                        "values ($1, $2, now())", people[role].id, household)
         return {**people, "community": community.id, "street_id": street.id}
-    return in_thread(make)
+    return with_pool(make)
 
 
 def api(base: str, person: Login, method: str, path: str, status=(200, 201), **kwargs):

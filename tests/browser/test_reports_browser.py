@@ -2,17 +2,15 @@
 manager verifies it in the queue, the courier sees the points; and a report filed offline waits
 on the phone and is sent exactly once when the network is back."""
 
-import asyncio
 import io
-import threading
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 from PIL import ExifTags, Image, ImageDraw
+from playwright.sync_api import expect
 
 from domain.people import auth, orgs
-from tests.conftest import PHONE, Login, ARTIFACTS, new_phone, screenshot
+from tests.conftest import ARTIFACTS, PHONE, Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +41,7 @@ def build_grid(database_url: str) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(build()))
-    worker.start()
-    worker.join()
+    in_thread(build)
     assert "courier" in result, "setting up the grid failed"
     return result
 

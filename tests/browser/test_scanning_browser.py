@@ -18,7 +18,7 @@ from PIL import Image
 
 from bench import page_weight
 from domain.core import clock, codes
-from tests.browser.test_checkin_browser import balances, city, in_thread, volunteer
+from tests.browser.test_checkin_browser import balances, city, volunteer, with_connection
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 
 pytestmark = pytest.mark.browser
@@ -67,7 +67,7 @@ def attendances(database_url: str, activity_id: int) -> list[dict]:
         rows = await conn.fetch("select user_id, state, source, checked_in_at, in_received_at, minutes, points "
                                 "from attendances where activity_id = $1 order by user_id", activity_id)
         return {"rows": [dict(r) for r in rows]}
-    return in_thread(database_url, build)["rows"]
+    return with_connection(database_url, build)["rows"]
 
 
 # The service worker has installed (its shell cached) and is active: the page's next loads may go offline.
@@ -437,7 +437,7 @@ def test_a_manager_annuls_a_flagged_scan_from_the_review_list(live_server, phone
                select activity_id, id, user_id, 'device_burst', '{"people": 6, "minutes": 10}', now()
                from attendances where activity_id = $1 and user_id = $2""", world["activity"], person.id)
         return {"ok": True}
-    in_thread(database_url, build)
+    with_connection(database_url, build)
 
     page = phone_page
     page.context.add_cookies(world["manager"].cookies(live_server))
@@ -456,7 +456,7 @@ def test_a_manager_annuls_a_flagged_scan_from_the_review_list(live_server, phone
         return {"acts": [r["act"] for r in await conn.fetch(
             "select act from audit_log where actor_id = $1 and target_id = $2 order by id",
             world["manager"].id, person.id)]}
-    assert in_thread(database_url, audited)["acts"][-1:] == ["checkin_annul"]
+    assert with_connection(database_url, audited)["acts"][-1:] == ["checkin_annul"]
 
 
 # ---- posters ----------------------------------------------------------------------------------

@@ -1,8 +1,6 @@
 """The settlement page in Chromium at 360 px (issue 19): the street's admin opens points spending
 for the street, a volunteer of 甲 redeems in 乙's shop, and the month's settlement shows 甲 → 乙."""
 
-import asyncio
-import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -12,7 +10,7 @@ from domain import ledger
 from domain.core import clock
 from domain.people import auth, orgs
 from tests.browser.test_timebank_browser import phone_context
-from tests.conftest import Login, new_phone, screenshot
+from tests.conftest import Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -45,9 +43,7 @@ def build(database_url: str) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
+    in_thread(run)
     assert "v" in result
     return result
 

@@ -3,9 +3,7 @@ the manager approves it in the queue, the volunteer sees the voucher QR, the man
 hand-over marks it fulfilled; and the manager's reward tools and on-the-spot redemption.
 Screenshots land in tests/artifacts/."""
 
-import asyncio
 import io
-import threading
 
 import httpx
 import pytest
@@ -15,7 +13,7 @@ from PIL import Image, ImageDraw
 from domain import ledger, supermarket
 from domain.core import codes
 from domain.people import auth, orgs
-from tests.conftest import PHONE, Login, new_phone, screenshot
+from tests.conftest import PHONE, Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +67,7 @@ def build_shop(database_url: str) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(build()))
-    worker.start()
-    worker.join()
+    in_thread(build)
     assert "volunteer" in result, "setting up the shop failed"
     return result
 

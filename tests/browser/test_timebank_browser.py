@@ -1,15 +1,13 @@
 """The time bank in Chromium at 360 px, two people on two phones: A posts a request, B accepts it and
 marks it done, A confirms the actual minutes; B approves A's family link and sees the certificate."""
 
-import asyncio
-import threading
 
 import httpx
 import pytest
 
-from domain.people import auth, orgs
 from domain import ledger
-from tests.conftest import PHONE, Login, new_phone, screenshot
+from domain.people import auth, orgs
+from tests.conftest import PHONE, Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -44,9 +42,7 @@ def build_community(database_url: str) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(build()))
-    worker.start()
-    worker.join()
+    in_thread(build)
     assert "a" in result, "setting up the community failed"
     return result
 
@@ -222,9 +218,7 @@ def bank(database_url: str, person: Login, community_id: int, minutes: int) -> N
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(post()))
-    worker.start()
-    worker.join()
+    in_thread(post)
 
 
 def test_a_newcomer_with_3_minutes_is_offered_a_smaller_request_or_the_pool(live_server, database_url, browser):

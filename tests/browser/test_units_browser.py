@@ -1,18 +1,15 @@
 """双报到 pages in Chromium (issue 20): the unit administrator's quarter and the street manager's
 overview at 1280 px and 360 px, in Chinese and English; a member reports through the page."""
 
-import asyncio
-import threading
 
 import asyncpg
 import pytest
 from playwright.sync_api import expect
 
-from domain import ledger
+from domain import ledger, units
 from domain.core import db
 from domain.people import auth, orgs
-from domain import units
-from tests.conftest import PHONE, Login, new_phone, screenshot
+from tests.conftest import PHONE, Login, in_thread, new_phone, screenshot
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
@@ -70,9 +67,7 @@ def build(database_url: str) -> dict:
         finally:
             await conn.close()
 
-    worker = threading.Thread(target=lambda: asyncio.run(run()))
-    worker.start()
-    worker.join()
+    in_thread(run)
     assert "unit_admin" in result, "building the street failed"
     return result
 

@@ -5,8 +5,8 @@ CSP forbids inline script as a second wall). Also: the login page's `next` never
 
 import pytest
 
-from tests.conftest import World, screenshot
 from tests.app.security_support import BackgroundLoop, Builder, Side, _ok, jpeg
+from tests.conftest import World, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +20,7 @@ class Stage:
 
     def __init__(self, live_server: str, database_url: str) -> None:
         import httpx
+
         from domain.core import db
         self.loop = BackgroundLoop()
         self.pool = self.loop.run(db.create_pool(database_url, min_size=1, max_size=3))
