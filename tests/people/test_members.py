@@ -55,6 +55,34 @@ async def test_phones_are_full_for_own_manager_and_masked_for_other_volunteers(c
     assert by_admin[v2.id]["phone"] == masked(v2.phone) and by_admin[v2.id]["points"] == 0
 
 
+async def test_pages_of_members_list_everyone_once_across_the_community_and_its_grids(client, world, pool):
+    """The unfiltered page cuts each org's members to the page's size before it merges them: pages of
+    two, walked by cursor, still give every member once and in order, whether they are in the
+    community, in its grid (a courier) or in both."""
+    c = await world.community("翻页社区")
+    people = [await world.member(c, f"成员{i}", role="courier" if i % 3 == 0 else "volunteer") for i in range(7)]
+    both = people[1]
+    admin = await world.actor(await world.admin())
+    async with pool.acquire() as conn:
+        from domain.people import orgs
+        await orgs.add_member(conn, admin, c.grid_id, both.id, "courier")
+    seen, cursor = [], None
+    for _ in range(10):
+        r = await client.get(f"/api/communities/{c.id}/members?limit=2" + (f"&cursor={cursor}" if cursor else ""),
+                             headers=c.manager.headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        seen += [m["id"] for m in page["items"]]
+        assert len(page["items"]) <= 2
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(p.id for p in people)
+    assert next(m for m in (await client.get(f"/api/communities/{c.id}/members?limit=50",
+                                             headers=c.manager.headers)).json()["items"]
+                if m["id"] == both.id)["roles"] == ["courier", "volunteer"]
+
+
 async def test_members_csv_follows_the_same_rule(client, world):
     c = await world.community("表格社区")
     v1 = await world.member(c, "=SUM(1)")

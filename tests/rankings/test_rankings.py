@@ -174,6 +174,23 @@ async def test_community_ranking_of_a_quarter_matches_the_hand_count(client, poo
     assert (await ranking(client, city.a.manager, scope="community", org_id=city.a.id))["quarter"] == "2027Q1"
 
 
+async def test_a_cut_ranking_is_the_head_of_the_whole_with_ties_at_the_cut_ranked_alike(client, pool, city):
+    """The page's ranking (limit) ranks only the rows that reach the cut's amount: each is the head of
+    the whole ranking, same ranks and order, and the total counts every row. 张三明 and 王五 tie at 50."""
+    await travel(pool, at(2027, 1, 5), *city.people)
+    whole = await ranking(client, city.a.manager, scope="community", org_id=city.a.id, quarter="2026Q4",
+                          limit=1000)
+    assert [(i["rank"], i["amount"]) for i in whole["items"]] == [(1, 65), (2, 50), (2, 50), (4, 5)]
+    for limit in (1, 2, 3, 4):
+        cut = await ranking(client, city.a.manager, scope="community", org_id=city.a.id, quarter="2026Q4",
+                            limit=limit)
+        assert cut["items"] == whole["items"][:limit] and cut["total"] == 4
+    street = await ranking(client, city.a.manager, scope="street", org_id=city.a.street_id, quarter="2026Q4",
+                           limit=3)
+    assert [(i["rank"], i["amount"]) for i in street["items"]] == [(1, 65), (2, 55), (3, 50)]
+    assert street["total"] == 4
+
+
 async def test_street_and_team_rankings(client, pool, city):
     await travel(pool, at(2027, 1, 5), *city.people)
     street = await ranking(client, city.a.manager, scope="street", org_id=city.a.street_id, quarter="2026Q4")
