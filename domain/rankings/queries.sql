@@ -3,7 +3,7 @@
 -- ('points' or 'minutes'); $3, $4 a quarter's first day and the next quarter's (earned_quarterly's
 -- `quarter` is its first day).
 --
--- A ranking of people is a wrapper (people_ranking, people_top, person_rank, ranking_csv,
+-- A ranking of people is a wrapper (people_ranking, people_top, ranking_csv,
 -- ranking_csv_narrowed) around a source, the (user_id, amount) of everyone it lists: communities_earned,
 -- party_earned or team_earned. A wrapper's one hole, `source`, is filled by domain/rankings/service.py
 -- from that closed list only (the CSV wrappers' also from households_ranking or units_ranking, or a
@@ -111,30 +111,27 @@ select u.id, u.name, u.phone, earned.amount
 
 -- name: people_top
 -- A template: the first $5 rows of a source's ranking of people with their ranks and the ranking's length,
--- ranked by PostgreSQL: a community of 20,000 sent every row to the app to rank, mask and cut to 100
--- (65 ms of PostgreSQL and 75 ms of app CPU per call, street rankings 170 + 130 ms). Only the rows
--- whose amount reaches the $5-th amount (`cut`: ties at the cut included) are ranked and named: a
--- row's rank among them is its rank in the whole ranking, since every row above it is among them.
--- Ranking every row with window functions, or looking up and sorting by name every person of a
--- street, cost most of the statement's time.
+-- and person $6's amount there and how many earned more (their rank is one more: ties share a rank, as
+-- rules.competition_ranks), ranked by PostgreSQL in one pass over the source: a community of 20,000 sent
+-- every row to the app to rank, mask and cut to 100 (65 ms of PostgreSQL and 75 ms of app CPU per call,
+-- street rankings 170 + 130 ms). Only the rows whose amount reaches the $5-th amount (`cut`: ties at
+-- the cut included) are ranked and named: a row's rank among them is its rank in the whole ranking,
+-- since every row above it is among them. Ranking every row with window functions, or looking up and
+-- sorting by name every person of a street, cost most of the statement's time. No row when the source
+-- is empty (then nobody is ranked, $6 included).
 with earned as materialized ({source}),
 cut as (select amount from earned order by amount desc offset $5 - 1 limit 1),
 top as (select user_id, amount, rank() over (order by amount desc)::int as rank
           from earned
-         where amount >= coalesce((select amount from cut), -9223372036854775808))
-select u.id, u.name, u.phone, top.amount, top.rank, (select count(*) from earned)::int as total
+         where amount >= coalesce((select amount from cut), -9223372036854775808)),
+person as (select amount from earned where user_id = $6::bigint)
+select u.id, u.name, u.phone, top.amount, top.rank, (select count(*) from earned)::int as total,
+       (select amount from person) as person_amount,
+       case when $6::bigint is null then 0
+            else (select count(*) from earned where amount > (select amount from person)) end::int as person_above
   from top join users u on u.id = top.user_id
  order by top.amount desc, u.name, u.id
  limit $5;
-
--- name: person_rank
--- A template: person $5's amount in a source's ranking, how many it ranks, and how many earned more
--- (their rank is one more: ties share a rank, as rules.competition_ranks), without sending the
--- ranking to the app.
-with earned as ({source})
-select (select amount from earned where user_id = $5) as amount, count(*)::int as total,
-       count(*) filter (where amount > (select amount from earned where user_id = $5))::int as above
-  from earned;
 
 -- name: ranking_csv
 -- A template: a whole ranking (people_ranking of a source, households_ranking or units_ranking) ranked by

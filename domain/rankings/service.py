@@ -168,30 +168,29 @@ def people_source(scope: str) -> str:
     return _PEOPLE_SOURCES.get(scope, Q.communities_earned)
 
 
+class Top(msgspec.Struct, frozen=True):
+    """The head of a ranking of people, its length, and where one person stands in it."""
+    items: list[RankingItem]
+    total: int                 # how many the whole ranking holds
+    person_rank: int | None    # None: the person earned nothing there (or nobody was asked about)
+    person_amount: int
+
+
 async def compute_top(conn: asyncpg.Connection, scope: str, org_id: int, quarter: rules.Quarter, unit: str,
-                      limit: int) -> tuple[list[RankingItem], int]:
-    """The first `limit` items of `compute` (a ranking of people: community, street, team, party) and
-    how many the whole ranking holds, without any permission check (callers check)."""
+                      limit: int, person: int | None = None) -> Top:
+    """The first `limit` items of `compute` (a ranking of people: community, street, team, party), how
+    many the whole ranking holds and `person`'s place in it, in one statement, without any permission
+    check (callers check)."""
     if scope in ("household", "units"):
         raise ValueError("compute_top ranks people")
     await sync_time_zone(conn)
     rows = await conn.fetch(Q.people_top.format(source=people_source(scope)), await _scope_key(conn, scope, org_id),
-                            unit, quarter.first_day, quarter.end_day, limit)
+                            unit, quarter.first_day, quarter.end_day, limit, person)
     items = [RankingItem(rank=r["rank"], id=r["id"], name=r["name"], phone=rules.mask_phone(r["phone"]),
                          amount=r["amount"]) for r in rows]
-    return items, rows[0]["total"] if rows else 0
-
-
-async def position(conn: asyncpg.Connection, community_id: int, quarter: rules.Quarter, unit: str,
-                   user_id: int) -> tuple[int | None, int, int]:
-    """(rank or None when they earned nothing there, amount, how many are ranked) of one person in a
-    community's ranking."""
-    await sync_time_zone(conn)
-    row = await conn.fetchrow(Q.person_rank.format(source=Q.communities_earned), [community_id], unit,
-                              quarter.first_day, quarter.end_day, user_id)
-    if row["amount"] is None:
-        return None, 0, row["total"]
-    return row["above"] + 1, row["amount"], row["total"]
+    amount = rows[0]["person_amount"] if rows else None
+    return Top(items, rows[0]["total"] if rows else 0, None if amount is None else rows[0]["person_above"] + 1,
+               amount or 0)
 
 
 def _check_args(scope: str, unit: str) -> None:
@@ -212,7 +211,8 @@ async def ranking(conn: asyncpg.Connection, actor: Actor, *, scope: str, org_id:
     name = await _authorise(conn, actor, scope, org_id)
     starts_at, ends_at = q.bounds(tz)
     if limit is not None and not (only_party or work_unit) and scope not in ("household", "units"):
-        items, total = await compute_top(conn, scope, org_id, q, unit, limit)
+        top = await compute_top(conn, scope, org_id, q, unit, limit)
+        items, total = top.items, top.total
         if scope != "team":
             items = masked(items, await _unmasked(conn, actor, [i.id for i in items], q))
         return Ranking(scope=scope, org_id=org_id, org_name=name, quarter=str(q), unit=unit,

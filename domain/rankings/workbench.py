@@ -81,10 +81,9 @@ async def my_rank(conn: asyncpg.Connection, actor: Actor, *, unit: str = "points
         name = await conn.fetchval("select name from orgs where id = $1", community_id)
         # The top and my place, ranked by PostgreSQL (the whole ranking of a community of 20,000 came
         # to the app for this: 42 ms of PostgreSQL and 46 ms of app CPU a call).
-        items, _ = await rankings.compute_top(conn, "community", community_id, q, unit, top)
-        rank, amount, of = await rankings.position(conn, community_id, q, unit, actor.id)
+        ranking = await rankings.compute_top(conn, "community", community_id, q, unit, top, person=actor.id)
         shown = [i if i.id == actor.id else msgspec.structs.replace(i, name=rules.mask_name(i.name))
-                 for i in items]
+                 for i in ranking.items]
         out.append(MyRank(community_id=community_id, community_name=name, quarter=str(q), unit=unit,
-                          rank=rank, amount=amount, of=of, top=shown))
+                          rank=ranking.person_rank, amount=ranking.person_amount, of=ranking.total, top=shown))
     return out

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from domain.core import clock
+from domain.rankings import workbench
 from tests.checkin.test_activities import T0, new_activity
 from tests.supermarket.test_supermarket import ask, new_reward
 
@@ -41,3 +42,10 @@ async def test_a_volunteer_sees_their_rank_and_a_masked_top(client, world, pool)
     [rank] = (await client.get("/api/me/rank", headers=people[2].headers)).json()
     assert (rank["community_name"], rank["rank"], rank["amount"], rank["of"]) == ("裕丰社区", 2, 25, 3)
     assert [(i["rank"], i["name"]) for i in rank["top"]] == [(1, "张*明"), (2, "王五"), (3, "李*")]
+    # Their place is counted in the whole ranking, not in the top shown: below a top of one, and for
+    # someone who earned nothing (not ranked, the ranking's length still given).
+    async with pool.acquire() as conn:
+        [below] = await workbench.my_rank(conn, await world.actor(people[2]), top=1)
+        [idle] = await workbench.my_rank(conn, await world.actor(await world.member(c, "赵六")))
+    assert (below.rank, below.amount, below.of, [i.rank for i in below.top]) == (2, 25, 3, [1])
+    assert (idle.rank, idle.amount, idle.of, len(idle.top)) == (None, 0, 3, 3)
