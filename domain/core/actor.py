@@ -33,14 +33,19 @@ class Actor(msgspec.Struct, frozen=True):
 
 
 # What an Actor's `manages` and `oversees` are made of, as two columns of a query over `users u`:
-# the one definition behind a request's session (people.auth) and load_actor (people.orgs).
+# the one definition behind a request's session (people.auth) and load_actor (people.orgs). The
+# communities overseen are a managed org's children and grandchildren, each found by parent (written
+# as one join with `parent_id = m.org_id or parent_id in (...)`, every request of every manager read
+# the city's whole orgs table: 1.9 ms of PostgreSQL CPU a request at Meishan's 2,900 orgs).
 ACTOR_SCOPE_COLUMNS = """
     array(select m.org_id from org_managers m join orgs o on o.id = m.org_id
           where m.user_id = u.id and o.kind = 'community') as manages,
-    array(select c.id from org_managers m join orgs c on c.kind = 'community'
-            and (c.parent_id = m.org_id
-                 or c.parent_id in (select s.id from orgs s where s.parent_id = m.org_id))
-          where m.user_id = u.id) as oversees"""
+    array(select c.id from org_managers m join orgs c on c.parent_id = m.org_id and c.kind = 'community'
+           where m.user_id = u.id
+          union
+          select c.id from org_managers m join orgs s on s.parent_id = m.org_id
+            join orgs c on c.parent_id = s.id and c.kind = 'community'
+           where m.user_id = u.id) as oversees"""
 
 
 class PersonRef(msgspec.Struct, frozen=True):

@@ -253,3 +253,24 @@ async def test_finding_14_public_posting_shows_a_closed_account_as_closed(client
     assert (await client.post("/api/me/close", headers=top.headers, json={"password": "close-me-1"})).status_code == 204
     after = (await client.get(f"/api/public/postings/{posting['id']}")).json()
     assert after["items"][0]["name"] == privacy.CLOSED_NAME and after["items"][0]["closed"] is True
+
+
+async def test_a_manager_oversees_the_communities_below_their_street_or_district_only(world, pool):
+    """Actor.oversees (read-only figures): a street's manager the street's communities, a district's
+    the communities of its streets, a community's manager none; another street's never; manages is
+    the communities managed, whatever else is managed."""
+    east = await world.community("东社区")
+    west = await world.community("西社区", street_id=east.street_id)
+    elsewhere = await world.community("北社区")  # another street of another district
+    admin = await world.actor(await world.admin())
+    street_boss, district_boss = await world.person("街道主任"), await world.person("区主任")
+    async with pool.acquire() as conn:
+        from domain.people import orgs
+        await orgs.appoint_manager(conn, admin, east.street_id, street_boss.id)
+        await orgs.appoint_manager(conn, admin, east.district_id, district_boss.id)
+        await orgs.appoint_manager(conn, admin, elsewhere.id, district_boss.id)
+        street, district, community = [await orgs.load_actor(conn, p.id)
+                                       for p in (street_boss, district_boss, east.manager)]
+    assert street.oversees == {east.id, west.id} and street.manages == frozenset()
+    assert district.oversees == {east.id, west.id} and district.manages == {elsewhere.id}
+    assert community.oversees == frozenset() and community.manages == {east.id}
