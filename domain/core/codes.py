@@ -126,7 +126,11 @@ async def latest(conn: asyncpg.Connection, kind: str, target_id: int) -> Code | 
 
 
 async def member_card(conn: asyncpg.Connection, user_id: int, *, reissue: bool = False) -> Code:
-    """A person's card code: one live at a time; re-issuing revokes the old card."""
+    """A person's card code: one live at a time; re-issuing revokes the old card. Showing the live
+    card reads it only: the person's row is locked (one issuer at a time) only to issue one, so a
+    card shown on several screens at once, or again and again, neither waits nor writes."""
+    if not reissue and (current := await latest(conn, "member", user_id)):
+        return current
     async with conn.transaction():
         await conn.execute("select 1 from users where id = $1 for update", user_id)  # one issuer at a time
         current = await latest(conn, "member", user_id)
