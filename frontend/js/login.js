@@ -3,7 +3,7 @@
 // came from (same site only).
 import { api, ApiError, clearErrors, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { clearPersonalCache, fmtTime, initPage, setBusy, takesPasswords } from "./ui.js";
+import { clearPersonalCache, fmtTime, initPage, setBusy, takesSecrets } from "./ui.js";
 
 initPage({ nav: false });
 
@@ -261,7 +261,7 @@ async function remember() {
 forms.login.addEventListener("submit", (event) => submit(event, "login"));
 forms.register.addEventListener("submit", (event) => submit(event, shown === "wechat" ? "wechat" : "register"));
 forms.reset.addEventListener("submit", (event) => submit(event, "reset"));
-takesPasswords(forms.login, forms.register, forms.reset);
+takesSecrets(forms.login, forms.register, forms.reset);
 forms.consent.addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.currentTarget;

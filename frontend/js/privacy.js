@@ -1,7 +1,7 @@
 // My data (PIPL): download everything Linli holds about me, or close my account.
 import { api, ApiError, clearErrors, handlePageError, requireLogin, showError, toast } from "./api.js";
 import { t } from "./i18n.js";
-import { h, initPage, setBusy, takesPasswords } from "./ui.js";
+import { h, initPage, setBusy, takesSecrets } from "./ui.js";
 
 initPage();
 
@@ -50,7 +50,7 @@ $("close-form").addEventListener("submit", async (event) => {
     setBusy(button, false);
   }
 });
-takesPasswords($("close-form"));
+takesSecrets($("close-form"));
 
 // ---- real name: the one page where the person's full ID number is shown -----------------
 
@@ -100,6 +100,7 @@ $("identity-form").addEventListener("submit", async (event) => {
     setBusy(button, false);
   }
 });
+takesSecrets($("identity-form"));
 
 function renderRecords(records) {
   const items = [

@@ -3,7 +3,7 @@
 // the points expiry policy; and for anyone, asking for a correction and changing one's password.
 import { api, handlePageError } from "./api.js";
 import { t } from "./i18n.js";
-import { clearErrors, fmtTime, h, initPage, setBusy, showError, takesPasswords, toast } from "./ui.js";
+import { clearErrors, fmtTime, h, initPage, setBusy, showError, takesSecrets, toast } from "./ui.js";
 import { recentQuarters } from "./rankings-parts.js";
 
 initPage();
@@ -121,7 +121,7 @@ onSubmit("correction-form", async () => {
 });
 onSubmit("password-form", () => api("POST", "/api/auth/password",
   { old_password: $("pw-old").value, new_password: $("pw-new").value }));
-takesPasswords($("password-form"));
+takesSecrets($("password-form"));
 $("expiry-save").addEventListener("click", (event) => act(event.currentTarget, "PATCH", `${base()}/settings`,
   { points_expire: $("expire").checked }));
 $("community").addEventListener("change", () => loadManager().catch((e) => handlePageError(e)));

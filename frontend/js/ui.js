@@ -389,11 +389,12 @@ export function showError(err, formEl = null, field = err?.details?.field) {
 }
 
 /**
- * A form with a password field comes with its submit button disabled (in the HTML): tapped before the
- * page's script had taken the form, the browser would submit it itself, as a GET with the password in
- * the address (history, proxies, logs). The page calls this once its submit handlers are attached.
+ * A form with a secret (a password, a national ID number) comes with its submit button disabled (in
+ * the HTML): tapped before the page's script had taken the form, the browser would submit it itself, as
+ * a GET with the secret in the address (history, proxies, logs). The page calls this once its submit
+ * handlers are attached.
  */
-export function takesPasswords(...forms) {
+export function takesSecrets(...forms) {
   for (const form of forms) form.querySelector("[type=submit]").disabled = false;
 }
 

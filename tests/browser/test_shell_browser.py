@@ -56,6 +56,32 @@ def test_a_password_typed_before_the_page_is_ready_never_goes_into_the_address(l
         context.close()
 
 
+def test_an_id_number_typed_before_the_page_is_ready_never_goes_into_the_address(live_server, browser):
+    """The same for the one form that takes a national ID number (我的数据): with its script held back,
+    Enter and a tap submit nothing, so the number never lands in the address, the history or the logs."""
+    phone = new_phone()
+    r = register_sync(live_server, phone, "early-pass-2", "王秀英")
+    assert r.status_code == 201
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    context.add_cookies([{"name": name, "value": value, "url": live_server} for name, value in r.cookies.items()])
+    held = []
+    context.route("**/js/privacy.js", lambda route: held.append(route))
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/privacy.html", wait_until="commit", ready=False)
+        page.fill("#identity-number", "11010519491231002X")
+        page.press("#identity-number", "Enter")
+        page.click("#identity-form button[type=submit]", force=True)
+        page.wait_for_timeout(300)  # time for a navigation that must not happen
+        assert page.url == f"{live_server}/privacy.html"
+        assert page.is_disabled("#identity-form button[type=submit]")
+        held[0].continue_()
+        page.locator("#identity-form button[type=submit]:enabled").wait_for()  # the script has the form
+        assert "11010519491231002X" not in page.url
+    finally:
+        context.close()
+
+
 def test_wrong_password_is_shown_on_the_login_page(live_server, phone_page):
     page = phone_page
     page.goto(f"{live_server}/login.html")
