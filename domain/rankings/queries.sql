@@ -123,7 +123,7 @@ with earned as materialized ({source}),
 cut as (select amount from earned order by amount desc offset $5 - 1 limit 1),
 top as (select user_id, amount, rank() over (order by amount desc)::int as rank
           from earned
-         where amount >= coalesce((select amount from cut), -9223372036854775808)),
+         where (select amount from cut) is null or amount >= (select amount from cut)),  -- null: fewer than $5
 person as (select amount from earned where user_id = $6::bigint)
 select u.id, u.name, u.phone, top.amount, top.rank, (select count(*) from earned)::int as total,
        (select amount from person) as person_amount,
