@@ -140,12 +140,15 @@ async def _ledger_problems(url: str) -> dict:
 
 @pytest.fixture(scope="session")
 def database_url(admin_url):
-    url = asyncio.run(_fresh_database(admin_url))
+    # In a thread: a worker's first test to ask for it may come after a browser test, whose Playwright
+    # driver then holds this thread's event loop (asyncio.run here failed the setup of every test left
+    # in such a worker: the survey files ask only for servers of their own).
+    url = in_thread(lambda: _fresh_database(admin_url))
     yield url
     # Whatever the session's tests did, `linli ledger check` must find the shared database clean
     # (issue 16): a test that corrupts data on purpose works on a database of its own.
-    problems = asyncio.run(_ledger_problems(url))
-    asyncio.run(drop_database(admin_url, url))
+    problems = in_thread(lambda: _ledger_problems(url))
+    in_thread(lambda: drop_database(admin_url, url))
     assert not problems, f"`linli ledger check` after the test session: {problems}"
 
 
