@@ -293,8 +293,7 @@ def _visit_every_page(live_server: str, browser, city: dict, roles: tuple[str, .
             context.add_init_script(f"localStorage.setItem('linli.large_text', '{'on' if large else 'off'}')")
             page = context.new_page()
             for name in (PAGES if pages is EVERY_PAGE else pages) + EXTRA.get(role, []):
-                page.goto(f"{live_server}/{name}", wait_until="commit")
-                page.wait_for_selector("html[data-ready]", state="attached")
+                page.goto(f"{live_server}/{name}", wait_until="commit")  # returns when the page is ready
                 shape = f"{width}:{page.evaluate(SHAPE)}"
                 if shape not in checked:
                     page.add_script_tag(url=axe)  # only where axe runs: half the pages share a layout

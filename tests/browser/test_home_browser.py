@@ -232,7 +232,6 @@ def test_an_elder_reads_her_hours_and_statement_in_large_text(live_server, brows
         screenshot(page, "elder33-home-large-360")
 
         page.goto(f"{live_server}/statement.html?unit=minutes")
-        page.wait_for_selector("html[data-ready]", state="attached")
         entry = page.locator(".entry", has_text="纸质台账迁移")
         entry.wait_for()
         amount = entry.locator(".entry-amount")
@@ -245,7 +244,6 @@ def test_an_elder_reads_her_hours_and_statement_in_large_text(live_server, brows
         screenshot(page, "elder33-statement-large-360")
 
         page.goto(f"{live_server}/timebank.html")
-        page.wait_for_selector("html[data-ready]", state="attached")
         tabs = page.get_by_role("tab").all()
         boxes = [t.bounding_box() for t in tabs]
         assert len(boxes) == 4 and all(b["height"] >= 44 for b in boxes)

@@ -60,7 +60,6 @@ def test_a_barber_joins_the_street_and_is_paid_at_the_counter(live_server, datab
     # 1. The street invites the barber, serving 甲社区.
     context, page, errors = phone_context(browser, base, city["street"])
     page.goto(f"{base}/merchants.html?org={city['street_id']}")
-    page.wait_for_selector("html[data-ready]")
     page.fill("#m-name", "老王理发店")
     page.fill("#m-category", "理发")
     page.fill("#m-address", "幸福路12号")

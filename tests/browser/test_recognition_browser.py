@@ -91,7 +91,6 @@ class Pages:
 
     def go(self, page, path: str) -> None:
         page.goto(f"{self.base}{path}")
-        page.locator("html[data-ready]").wait_for(state="attached")
 
     def check(self, page, name: str) -> None:
         """Nothing wider than the phone; a picture for the record."""

@@ -298,7 +298,6 @@ def test_the_scan_page_keeps_an_offline_scan_and_checks_in_when_back_online(live
 
     # The card opens offline from what the worker kept; logging out forgets it (issue 33).
     page.goto(f"{live_server}/card.html")
-    page.wait_for_selector("html[data-ready]", state="attached")
     kept = """async () => { const out = [];
       for (const name of await caches.keys()) if (name.startsWith("linli-personal-"))
         for (const r of await (await caches.open(name)).keys()) out.push(new URL(r.url).pathname);
