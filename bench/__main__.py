@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import checkin_load, city_bench, city_world, ledger_growth, page_weight, pgbench, profile
+from bench import checkin_load, city_bench, city_world, ledger_growth, page_weight, pgbench, profile, scan_cost
 from bench.report import machine, ratio, table, verdict
 from bench.server import ROOT, App, CpuMeter, Postgres, install_signal_handlers, process_group_cpu
 
@@ -36,9 +36,9 @@ TARGETS = {"scan_vs_ledger_tx": 2.0, "scan_vs_minimal": 2.0, "cpu_per_scan_vs_tp
 
 CONFIGS = {
     "default": dict(clients=[8, 32, 64], seconds=10, warmup=1.0, pgbench_scale=10, volunteers=800, activities=40,
-                    growth=[10_000, 100_000, 1_000_000], growth_rounds=25, profile_pairs=200),
+                    growth=[10_000, 100_000, 1_000_000], growth_rounds=25, profile_pairs=200, cost_calls=2000),
     "quick": dict(clients=[8, 32, 64], seconds=4, warmup=0.5, pgbench_scale=10, volunteers=300, activities=20,
-                  growth=[10_000, 100_000], growth_rounds=15, profile_pairs=80),
+                  growth=[10_000, 100_000], growth_rounds=15, profile_pairs=80, cost_calls=500),
 }
 
 
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="linli serve workers (default: %(default)s)")
     parser.add_argument("--seconds", type=float, help="seconds per client count, for pgbench and the app alike")
     parser.add_argument("--clients", help="client counts, e.g. 8,32,64")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: load,profile,pages,growth")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: load,profile,pages,cost,growth")
     parser.add_argument("--update-readme", action="store_true", help="write the figures into bench/README.md")
     parser.add_argument("--city", action="store_true",
                         help="a city world at Meishan's numbers beside one community: every page's reads (issue 37)")
@@ -197,6 +197,19 @@ def run_load(pg: Postgres, config: dict, results: dict, failures: list[str]) -> 
         failures.append(f"linli ledger check found drift:\n{check['output']}")
 
 
+def run_cost(pg: Postgres, config: dict, results: dict) -> None:
+    """A scan's PostgreSQL CPU one call at a time, beside a transfer and the scan's bare rows
+    (bench/scan_cost.py); only where the server runs on this machine, as its CPU is read from /proc."""
+    url = pg.database("cost")
+    try:
+        results["scan_cost"] = asyncio.run(scan_cost.run(url, config["cost_calls"]))
+    except scan_cost.NotLocal as error:
+        results["scan_cost"] = {"skipped": str(error)}
+        log(f"scan cost: skipped ({error})")
+        return
+    log("scan cost, one client: " + scan_cost.table(results["scan_cost"]).replace("\n", "\n  "))
+
+
 def run_growth(pg: Postgres, config: dict, results: dict, failures: list[str]) -> None:
     sizes = config["growth"]
     verify_sizes = (100_000,) if 100_000 in sizes else (sizes[-1],)
@@ -269,6 +282,9 @@ def summary(results: dict) -> str:
             f"{t['function']} {t['share'] * 100:.0f}%" for t in prof["top_frames"][:5] if t["share"] is not None))
         parts.append("CPU per package (cProfile; httpx/anyio are the test client): " + "; ".join(
             f"{area} {share * 100:.0f}%" for area, share in list(prof.get("cpu_per_package", {}).items())[:7]))
+    cost = results.get("scan_cost")
+    if cost and "skipped" not in cost:
+        parts.append(scan_cost.table(cost))
     growth = results.get("ledger_growth")
     if growth:
         first = postings_label(growth["steps"][0]["postings"])
@@ -344,6 +360,11 @@ def judge(results: dict) -> list[dict]:
             tail = ratio(at64.get("p99_ms"), at64.get("mean_ms"))
             out.append({"target": f"fair tail: p99 <= {limit:g} x mean latency at 64 clients (p99 / mean)",
                         "measured": tail, "verdict": verdict(tail, limit, at_most=True)})
+    cost = results.get("scan_cost")
+    if cost and "skipped" not in cost:
+        out.append({"target": f"PostgreSQL CPU per scan <= {TARGETS['scan_vs_ledger_tx']:g} x a ledger transfer's, "
+                              "one call at a time (the backend's own CPU)", "measured": cost["scan_x_transfer"],
+                    "verdict": verdict(cost["scan_x_transfer"], TARGETS["scan_vs_ledger_tx"], at_most=True)})
     growth = results.get("ledger_growth")
     if growth and len(growth["steps"]) > 1:
         base, largest = growth["steps"][0], max(growth["steps"], key=lambda s: s["postings"])
@@ -412,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if "load" not in config["skip"]:
                 run_load(pg, config, results, failures)
+            if "cost" not in config["skip"]:
+                run_cost(pg, config, results)
             if "growth" not in config["skip"]:
                 run_growth(pg, config, results, failures)
     except KeyboardInterrupt:

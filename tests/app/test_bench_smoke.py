@@ -278,3 +278,59 @@ async def test_a_scan_forced_by_a_normalised_constant_is_not_flagged(pool):
     async with pool.acquire() as conn:
         assert await _blind_to_partial_index(conn, by_kind + by_date, ["accounts", "transfers"]) == ["accounts"]
         assert await _blind_to_partial_index(conn, by_kind + by_balance, ["accounts"]) == []
+
+
+def test_a_scans_cost_is_judged_against_the_transfer_and_shown_beside_its_bare_rows():
+    from bench import scan_cost
+    cost = scan_cost.summarise({"transfer": 0.8, "check_in": 2.0, "check_out": 2.4, "bare_check_in": 0.6,
+                                "bare_check_out": 0.7}, calls=1000)
+    # a scan is half check-ins, half check-outs, as in the load
+    assert (cost["scan_ms"], cost["bare_scan_ms"]) == (2.2, 0.65)
+    assert (cost["scan_x_transfer"], cost["bare_x_transfer"], cost["scan_x_bare"]) == (2.75, 0.81, 3.38)
+    target = "PostgreSQL CPU per scan <= 2 x a ledger transfer's, one call at a time (the backend's own CPU)"
+    verdicts = {t["target"]: (t["measured"], t["verdict"]) for t in judge({"scan_cost": cost})}
+    assert verdicts[target] == (2.75, "MISS")
+    cheaper = scan_cost.summarise(dict(cost["ms_per_call"], check_in=1.5, check_out=1.6), calls=1000)
+    assert {t["target"]: t["verdict"] for t in judge({"scan_cost": cheaper})}[target] == "ok"
+    assert not [t for t in judge({"scan_cost": {"skipped": "remote"}}) if "one call at a time" in t["target"]]
+    rows = summary({"scan_cost": cost}).splitlines()
+    assert rows[5].split()[-4:] == ["0.60", "0.70", "0.65", "0.81"]  # the bare rows' line
+    assert "scan / bare rows = 3.38" in summary({"scan_cost": cost})
+
+
+async def test_a_scans_cost_is_measured_on_a_world_of_its_own(admin_url):
+    """The measurement itself, small: every call it times wrote what it stands for (each check-in and
+    check-out went through; the bare tables hold no check, trigger or foreign key and got the same
+    rows), and the ledger it leaves passes the ledger check (own_database)."""
+    import asyncpg
+
+    from bench import scan_cost
+    from tests.conftest import own_database
+
+    async with own_database(admin_url) as url:
+        calls = 20
+        volunteers = calls + scan_cost.warm_up_calls(calls)
+        world = await checkin_load.seed(url, volunteers=volunteers, activity_count=2)
+        cost = await scan_cost.measure(url, world, calls)
+        assert cost["calls"] == calls and all(ms > 0 for ms in cost["ms_per_call"].values())
+        conn = await asyncpg.connect(url)
+        try:
+            done = await conn.fetchval("select count(*) from attendances where state = 'done' and points > 0")
+            inside = await conn.fetchval("select count(*) from attendances where state = 'inside'")
+            assert done == volunteers  # every seeded check-out, warm-up included
+            assert inside == volunteers  # every check-in, warm-up included
+            guards = await conn.fetchval(
+                "select count(*) from pg_constraint k join pg_class c on c.oid = k.conrelid "
+                "where c.relname like 'bare\\_%' and k.contype in ('c', 'f')")
+            triggers = await conn.fetchval(
+                "select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+                "where c.relname like 'bare\\_%' and not t.tgisinternal")
+            assert (guards, triggers) == (0, 0)
+            # a bare check-out wrote two credits, each a transfer and its two entries, as the real one does
+            per_transfer = await conn.fetch("select count(*) from bare_entries group by transfer_id")
+            assert {r["count"] for r in per_transfer} == {2}
+            outs = await conn.fetchval("select count(*) from bare_transfers where idem_key like 'out:%'")
+            assert outs == 2 * volunteers
+            assert await conn.fetchval("select count(*) from bare_attendances where state = 'inside'") == calls
+        finally:
+            await conn.close()
