@@ -18,13 +18,15 @@ key (`BARE_SCHEMA`). Three figures per scan, same run, same backend:
 `python -m bench` runs it as its step `cost`; `python -m bench.scan_cost [--calls N]` alone, on a
 fresh database (embedded unless DATABASE_URL is set), with two tools for weighing a change:
 `--change FILE` applies a file of SQL to the seeded world before measuring (a variant of the schema,
-in that database only), and `--perf DIR` records `perf record -g` of the backend during the check-ins
-and the check-outs.
+in that database only), and `--perf DIR` records `perf record -g` of the backend while it
+measures (DIR/scan.data).
 """
 
 import argparse
 import asyncio
 import json
+import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -153,25 +155,23 @@ def backend_cpu(conn: asyncpg.Connection) -> float:
     return spent
 
 
-async def _timed(conn: asyncpg.Connection, calls, run, perf: str | None = None) -> float:
-    """Backend CPU ms per call of `run(conn, call)`, each in a transaction of its own; with `perf`
-    (a file name), `perf record -g` of the backend meanwhile (`perf report -i` it)."""
-    recorder = None
-    if perf:
-        import signal
-        import subprocess
-        recorder = subprocess.Popen(["perf", "record", "-g", "-p", str(conn.get_server_pid()), "-o", perf],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        await asyncio.sleep(1)
+async def _timed(conn: asyncpg.Connection, calls, run) -> float:
+    """Backend CPU ms per call of `run(conn, call)`, each in a transaction of its own."""
     before = backend_cpu(conn)
     for call in calls:
         async with conn.transaction():
             await run(conn, call)
-    spent = backend_cpu(conn) - before
-    if recorder:
-        recorder.send_signal(signal.SIGINT)
-        recorder.wait()
-    return spent * 1000 / len(calls)
+    return (backend_cpu(conn) - before) * 1000 / len(calls)
+
+
+def _perf(conn: asyncpg.Connection, folder: str | None) -> subprocess.Popen | None:
+    """`perf record -g` of the connection's backend into folder/scan.data, until sent SIGINT."""
+    if not folder:
+        return None
+    recorder = subprocess.Popen(["perf", "record", "-g", "-p", str(conn.get_server_pid()), "-o",
+                                 str(Path(folder) / "scan.data")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # perf attaches
+    return recorder
 
 
 async def _accounts(conn: asyncpg.Connection, community_id: int, user_ids: list[int]) -> dict:
@@ -204,14 +204,17 @@ TRANSFER = (
 )
 
 
+ROUNDS = 10
+
+
 def warm_up_calls(calls: int) -> int:
     return max(50, calls // 10)
 
 
 async def measure(url: str, world: checkin_load.World, calls: int, perf: str | None = None) -> dict:
     """Backend CPU per call, ms, of a check-in, a check-out, the transfer and the bare scan's two
-    halves, each `calls` times after a warm-up (the world must hold calls + warm_up_calls(calls)
-    check-ins and check-outs); with `perf` (a folder), the check-ins' and check-outs' profiles."""
+    halves, each about `calls` times after a warm-up (the world must hold calls + warm_up_calls(calls)
+    check-ins and check-outs); with `perf` (a folder), a profile of the backend meanwhile."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(BARE_SCHEMA)
@@ -280,7 +283,9 @@ async def measure(url: str, world: checkin_load.World, calls: int, perf: str | N
 
         # Warm-up: every kind of call runs first (plans cached, pages read, the tables hold some
         # history), then the statistics are taken, as autovacuum would on a live server: measured on
-        # the statistics of empty tables, the cap's read of `transfers` scanned the whole table.
+        # the statistics of empty tables, the cap's read of `transfers` scanned the whole table. The
+        # bare check-outs need bare attendances inside: the check-out pairs', checked in here (the
+        # bare check-ins measured take the check-in pairs, as the real ones do).
         await _timed(conn, range(warm), transfer)
         await _timed(conn, ins[:warm], scan_in)
         await _timed(conn, outs[:warm], scan_out)
@@ -288,18 +293,24 @@ async def measure(url: str, world: checkin_load.World, calls: int, perf: str | N
         bare_ids.update({(r["activity_id"], r["user_id"]): r["id"] for r in await conn.fetch(
             "select id, activity_id, user_id from bare_attendances")})
         await _timed(conn, outs[:warm], bare_scan_out)
+        await _timed(conn, ins[:warm], bare_scan_in)
         await conn.execute("analyze")
-        figures = {
-            "transfer": await _timed(conn, range(warm, calls), transfer),
-            "check_in": await _timed(conn, ins[warm:], scan_in, perf and f"{perf}/check_in.data"),
-            "check_out": await _timed(conn, outs[warm:], scan_out, perf and f"{perf}/check_out.data"),
-            "bare_check_out": await _timed(conn, outs[warm:], bare_scan_out),
-        }
-        # The bare check-ins ran above, as the bare check-outs' setup: timed again on pairs of their own.
-        await conn.execute("truncate bare_attendances, bare_nonces")
-        figures["bare_check_in"] = await _timed(conn, [(r["activity_id"], r["user_id"]) for r in outs[warm:]],
-                                                bare_scan_in)
-        return summarise(figures, calls - warm)
+        # Measured in ROUNDS interleaved slices, so that the machine's drift (another process, the
+        # CPU's clock) weighs on every kind alike: run-to-run, every figure moved by up to a third
+        # together, while their ratios held within a tenth.
+        kinds = {"transfer": (list(range(warm, calls)), transfer), "check_in": (ins[warm:], scan_in),
+                 "check_out": (outs[warm:], scan_out), "bare_check_in": (ins[warm:], bare_scan_in),
+                 "bare_check_out": (outs[warm:], bare_scan_out)}
+        size = (calls - warm) // ROUNDS
+        recorder = _perf(conn, perf)
+        figures = dict.fromkeys(kinds, 0.0)
+        for r in range(ROUNDS):
+            for kind, (items, call) in kinds.items():
+                figures[kind] += await _timed(conn, items[r * size:(r + 1) * size], call) / ROUNDS
+        if recorder:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait()
+        return summarise(figures, size * ROUNDS)
     finally:
         await conn.close()
 
@@ -359,7 +370,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--change", help="a file of SQL applied after the world is seeded (a variant to weigh)")
-    parser.add_argument("--perf", help="a folder: `perf record -g` of the check-ins and check-outs into it")
+    parser.add_argument("--perf", help="a folder: `perf record -g` of the backend while it measures, into it")
     args = parser.parse_args()
     started = time.perf_counter()
     result = main(args.calls, args.change, args.perf)

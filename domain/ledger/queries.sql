@@ -45,7 +45,8 @@ select d.id as redemption_id, d.state, p.amount, p.states
 from redemptions d
 left join lateral (
     select sum(coalesce(t.held_amount, t.amount)) as amount,
-           array_agg(distinct t.state order by t.state) as states,
+           -- as text: an array of the column's domain (migrations/086) has no = with text[]
+           array_agg(distinct t.state::text order by t.state::text) as states,
            coalesce(bool_and(f.id is not null), false) as all_refunded,
            coalesce(bool_or(f.id is not null), false) as any_refunded
     from transfers t left join transfers f on f.reverses = t.id
