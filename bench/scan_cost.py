@@ -205,6 +205,7 @@ TRANSFER = (
 
 
 ROUNDS = 10
+HISTORY = 10  # past awards a person (see measure)
 
 
 def warm_up_calls(calls: int) -> int:
@@ -223,8 +224,25 @@ async def measure(url: str, world: checkin_load.World, calls: int, perf: str | N
         money = await _accounts(conn, world.community_id, users)
         await conn.execute("insert into bare_activities select unnest($1::bigint[])", world.activity_ids)
         await conn.execute("insert into bare_accounts select unnest($1::bigint[])", list(money["user"].values()))
-        await conn.execute("analyze")
         now = clock.now()
+        # History: the ledger of a live community (HISTORY awards a person, a month and more ago:
+        # outside today's cap), in both worlds. On the few rows of a fresh world the plans chosen
+        # were a small table's: the cap's read of `transfers` scanned it whole, ever longer as the
+        # calls added rows, and the scan's figure grew with the run.
+        people = [a for (_, unit), a in money["user"].items() if unit == "points"]
+        await conn.execute(
+            """select ledger_insert_transfer(p_unit => 'points', p_debit => $1, p_credit => a, p_amount => 1,
+                   p_kind => 'award', p_state => 'posted', p_cause_type => 'activity',
+                   p_key => 'bench-history:' || a || ':' || k, p_at => $3::timestamptz - make_interval(days => 30 + k))
+               from unnest($2::bigint[]) as a, generate_series(1, $4) as k""",
+            money["issuing"]["points"], people, now, HISTORY)
+        await conn.execute(
+            "insert into bare_transfers (unit, debit_account, credit_account, amount, kind, state, cause_type, "
+            "idem_key, created_at) select 'points', $1, a, 1, 'award', 'posted', 'activity', "
+            "'bench-history:' || a || ':' || k, $3::timestamptz - make_interval(days => 30 + k) "
+            "from unnest($2::bigint[]) as a, generate_series(1, $4) as k",
+            money["issuing"]["points"], people, now, HISTORY)
+        await conn.execute("analyze")
         day_start, day_end = rules.local_day(now)
         burst_since = now - timedelta(minutes=10)
         warm = warm_up_calls(calls)
