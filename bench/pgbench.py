@@ -117,6 +117,17 @@ END;
 """
 
 
+# The same five statements for a client that prepares them (bench/scan_cost.py, one call at a time).
+LEDGER_STATEMENTS = (
+    "select id from bench_ledger_accounts where id in ($1, $2) order by id for update",
+    "update bench_ledger_accounts set balance = balance - $2 where id = $1 returning balance",
+    "update bench_ledger_accounts set balance = balance + $2 where id = $1 returning balance",
+    "insert into bench_ledger_transfers (debit_account, credit_account, amount) values ($1, $2, $3) returning id",
+    "insert into bench_ledger_entries (transfer_id, account_id, amount, balance_after) "
+    "values ($1, $2, -1 * $3, $4), ($1, $5, $3, $6)",
+)
+
+
 def initialise_ledger(url: str) -> float:
     started = time.perf_counter()
     subprocess.run([str(pgbench_path().with_name("psql")), "-q", "-v", "ON_ERROR_STOP=1", "-c", LEDGER_SCHEMA,

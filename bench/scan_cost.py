@@ -5,7 +5,7 @@ for a core. This step answers the question the target asks, "how much CPU does t
 on a scan", without that noise: one connection calls `attendance_check_in` (or
 `attendance_check_out`) once per transaction, as the app does, and the backend's own CPU is read
 from /proc before and after (the server runs on this machine: embedded, or 127.0.0.1). The same
-connection then runs the yardstick's transfer (bench/pgbench.py LEDGER_SCRIPT's five statements,
+connection then runs the yardstick's transfer (bench/pgbench.py LEDGER_STATEMENTS, LEDGER_SCRIPT's five statements,
 prepared, one transaction each) and the *bare scan*: the rows a check-in and a check-out write,
 written by one PL/pgSQL call into tables of the same columns with no constraint, trigger or foreign
 key (`BARE_SCHEMA`). Three figures per scan, same run, same backend:
@@ -194,14 +194,6 @@ CHECK_OUT = ("select outcome from attendance_check_out(p_attendance => $1, p_act
              " p_day_end => $8, p_nonce => $9, p_claimed => $4, p_late => false, p_auto => false, p_now => $4,"
              " p_actor => null, p_points_account => $10, p_minutes_account => $11, p_issuing_points => $12,"
              " p_issuing_minutes => $13, p_memo => 'bench')")
-TRANSFER = (
-    "select id from bench_ledger_accounts where id in ($1, $2) order by id for update",
-    "update bench_ledger_accounts set balance = balance - $2 where id = $1 returning balance",
-    "update bench_ledger_accounts set balance = balance + $2 where id = $1 returning balance",
-    "insert into bench_ledger_transfers (debit_account, credit_account, amount) values ($1, $2, $3) returning id",
-    "insert into bench_ledger_entries (transfer_id, account_id, amount, balance_after) "
-    "values ($1, $2, -1 * $3, $4), ($1, $5, $3, $6)",
-)
 
 
 ROUNDS = 10
@@ -253,7 +245,7 @@ async def measure(url: str, world: checkin_load.World, calls: int, perf: str | N
             "order by id limit $2", world.activity_ids, calls)
         if len(ins) < calls or len(outs) < calls:
             raise ValueError(f"the world holds {len(ins)} check-ins and {len(outs)} check-outs, not {calls}")
-        statements = [await conn.prepare(sql) for sql in TRANSFER]
+        statements = [await conn.prepare(sql) for sql in pgbench.LEDGER_STATEMENTS]
         check_in, check_out = await conn.prepare(CHECK_IN), await conn.prepare(CHECK_OUT)
         bare_in = await conn.prepare("select bare_check_in($1, $2, $3, $4, $5, $6, $7, 5)")
         bare_out = await conn.prepare("select bare_check_out($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 30, 30)")
@@ -299,10 +291,8 @@ async def measure(url: str, world: checkin_load.World, calls: int, perf: str | N
                                     money["user"][(user, "points")], money["user"][(user, "minutes")],
                                     money["issuing"]["points"], money["issuing"]["minutes"], world.community_id)
 
-        # Warm-up: every kind of call runs first (plans cached, pages read, the tables hold some
-        # history), then the statistics are taken, as autovacuum would on a live server: measured on
-        # the statistics of empty tables, the cap's read of `transfers` scanned the whole table. The
-        # bare check-outs need bare attendances inside: the check-out pairs', checked in here (the
+        # Warm-up: every kind of call runs first (plans cached, pages read), then the statistics are
+        # taken, as autovacuum would on a live server. The bare check-outs need bare attendances inside: the check-out pairs', checked in here (the
         # bare check-ins measured take the check-in pairs, as the real ones do).
         await _timed(conn, range(warm), transfer)
         await _timed(conn, ins[:warm], scan_in)
@@ -362,6 +352,11 @@ def table(result: dict) -> str:
 async def run(url: str, calls: int, change: str | None = None, perf: str | None = None) -> dict:
     """Migrate a fresh database, seed a world of `calls` check-ins and check-outs, measure."""
     from domain.core import db
+    conn = await asyncpg.connect(url)
+    try:
+        backend_cpu(conn)  # NotLocal for a server elsewhere: before the seeding, not after it
+    finally:
+        await conn.close()
     await db.migrate(url)
     volunteers = calls + warm_up_calls(calls)
     world = await checkin_load.seed(url, volunteers=volunteers, activity_count=2)
